@@ -99,6 +99,9 @@ struct option_info {
 
 // The registered option's info, or nullopt for an unknown number.
 std::optional<option_info> find_option(uint16_t number) noexcept;
+// Whether a value of this length is within the registry's range for the option
+// (RFC 7252 §5.4.3: an out-of-range value is treated like an unrecognised option).
+bool option_length_ok(const option_info& info, std::size_t length) noexcept;
 
 struct option_view {
     uint16_t number;
@@ -152,6 +155,9 @@ std::string_view to_string(parse_status s) noexcept;
 // Parses a datagram. On ok, out describes it (views into datagram). On any other status,
 // out.type, out.code and out.message_id are valid whenever the 4-byte header was read
 // (every status but too_short and bad_version), so the caller can RST a CON.
+// out.token is set once the token was read (empty before that); on too_many_options the
+// whole message is well-formed, so out.token, the first max_options options and
+// out.payload are valid too (enough to answer 4.02). On other failures option_count is 0.
 parse_status parse(std::span<const uint8_t> datagram, message& out) noexcept;
 
 // Minimal-length big-endian encoding of an unsigned option value (RFC 7252 §3.2); returns
@@ -161,7 +167,10 @@ std::size_t encode_uint(uint64_t value, std::array<uint8_t, 8>& out) noexcept;
 std::optional<uint64_t> decode_uint(std::span<const uint8_t> value) noexcept;
 
 // Writes one message into a caller's buffer. Options must be added in non-decreasing
-// number order. Any overflow makes ok() false and the message unusable.
+// number order. Any overflow makes ok() false and the message unusable; so does anything
+// parse() would reject (options out of order or before header(), a token longer than 8, a
+// reserved code class, a token/option/payload on an Empty message, options after the
+// payload). A failed call never writes past the buffer.
 class writer {
 public:
     explicit writer(std::span<uint8_t> buffer) noexcept : buf_(buffer) {}
@@ -186,6 +195,7 @@ public:
 
 private:
     bool put(const uint8_t* p, std::size_t n) noexcept;
+    bool fail() noexcept;
     std::span<uint8_t> buf_;
     std::size_t pos_ = 0;
     uint16_t last_option_ = 0;
