@@ -230,13 +230,14 @@ bool writer::header(msg_type type, uint8_t code, uint16_t message_id,
         (code == code::empty && !token.empty()) || cls == 1 || cls >= 6) {
         return fail();
     }
-    std::array<uint8_t, 4 + max_token_length> h{};
+    if (4 + token.size() > buf_.size()) return fail();
+    uint8_t* h = buf_.data();
     h[0] = static_cast<uint8_t>(0x40u | (static_cast<unsigned>(type) & 3u) << 4 | token.size());
     h[1] = code;
     h[2] = static_cast<uint8_t>(message_id >> 8);
     h[3] = static_cast<uint8_t>(message_id);
-    if (!token.empty()) std::memcpy(h.data() + 4, token.data(), token.size());
-    return put(h.data(), 4 + token.size());
+    pos_ = 4;
+    return put(token.data(), token.size());
 }
 
 bool writer::option(uint16_t number, std::span<const uint8_t> value) noexcept {
@@ -246,14 +247,14 @@ bool writer::option(uint16_t number, std::span<const uint8_t> value) noexcept {
         value.size() > max_ext_value) {
         return fail();
     }
-    std::array<uint8_t, 5> h{};
+    uint8_t h[5];
     std::size_t n = 1;
-    const uint8_t delta = write_extended(number - last_option_, h.data(), n);
-    const uint8_t length = write_extended(static_cast<uint32_t>(value.size()), h.data(), n);
+    const uint8_t delta = write_extended(number - last_option_, h, n);
+    const uint8_t length = write_extended(static_cast<uint32_t>(value.size()), h, n);
     h[0] = static_cast<uint8_t>(delta << 4 | length);
     // Check the whole option first so a failed call leaves no half-written option.
     if (n + value.size() > buf_.size() - pos_) return fail();
-    put(h.data(), n);
+    put(h, n);
     put(value.data(), value.size());
     last_option_ = number;
     return true;

@@ -47,7 +47,6 @@ void require_header(const message& m, msg_type type, uint8_t c, uint16_t mid) {
 
 constexpr uint8_t get = make_code(0, 1);
 constexpr uint8_t post = make_code(0, 2);
-constexpr uint8_t put_ = make_code(0, 3);
 
 }  // namespace
 
