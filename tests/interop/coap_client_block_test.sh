@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Block-wise transfers (RFC 7959) with coap-client: Block2 downloads of /large and
+# /large-body (whole-payload and range-reader bodies) verified byte for byte, with small,
+# default and late-start blocks; Block1 uploads to /large-post verified by the echoed sum.
+set -u
+source "$TERN_SOURCE_DIR/tests/interop/interop.sh"
+tern_init
+start_plugtest
+
+plugtest_large_body 3000 >"$TERN_TMP/expected"
+[ "$(wc -c <"$TERN_TMP/expected")" -eq 3000 ] || fail "expected body generator is broken"
+
+for res in large large-body; do
+    name=${res//-/_}
+    # 64-byte blocks: the client asks for them (early negotiation)
+    coap ${name}_64 -b 64 "$(coap_uri $res)"
+    assert_same_file "$TERN_TMP/expected" "$TERN_TMP/${name}_64.body" "/$res with -b 64"
+    blocks=$(grep -cE "^v:1 t:ACK c:2\.05 .*Block2:" "$TERN_TMP/${name}_64.out")
+    assert_eq 47 "$blocks" "/$res: 3000 bytes in 64-byte blocks"
+    assert_match "$TERN_TMP/${name}_64.out" "Block2:0/M/64" "/$res: first block is 0/M/64"
+    assert_match "$TERN_TMP/${name}_64.out" "Block2:46/_/64" "/$res: last block is 46 without M"
+    assert_match "$TERN_TMP/${name}_64.out" "Size2:3000" "/$res: Size2 tells the total"
+
+    # no Block2 in the request: the server starts block-wise by itself
+    coap ${name}_default "$(coap_uri $res)"
+    assert_same_file "$TERN_TMP/expected" "$TERN_TMP/${name}_default.body" "/$res without -b"
+    assert_match "$TERN_TMP/${name}_default.out" "Block2:0/M/" "/$res: server-initiated Block2"
+
+    # the chain may start at any block: stateless Block2
+    coap ${name}_from2 -b 2,256 "$(coap_uri $res)"
+    tail -c +513 "$TERN_TMP/expected" >"$TERN_TMP/expected_from2"
+    assert_same_file "$TERN_TMP/expected_from2" "$TERN_TMP/${name}_from2.body" "/$res from block 2 of 256"
+done
+
+# Block1 uploads: 5000 random bytes, echoed as length and byte sum
+head -c 5000 /dev/urandom >"$TERN_TMP/upload.bin"
+sum=$(byte_sum "$TERN_TMP/upload.bin")
+want="received 5000 bytes, sum $sum"
+
+coap post_64 -m post -b 64 -f "$TERN_TMP/upload.bin" "$(coap_uri large-post)"
+assert_code post_64 2.31
+assert_code post_64 2.04
+assert_body post_64 "$want"
+continues=$(grep -cE "^v:1 t:ACK c:2\.31 .*Block1:" "$TERN_TMP/post_64.out")
+assert_eq 78 "$continues" "2.31 Continue for every block but the last (5000/64 -> 79 blocks)"
+assert_match "$TERN_TMP/post_64.out" "c:2\.04 .*Block1:78/_/64" "the final response carries Block1 78 without M"
+
+coap put_default -m put -f "$TERN_TMP/upload.bin" "$(coap_uri large-post)"
+assert_code put_default 2.04
+assert_body put_default "$want"
+
+# a small upload needs no blocks
+printf 'tiny' >"$TERN_TMP/tiny.bin"
+coap post_tiny -m post -f "$TERN_TMP/tiny.bin" "$(coap_uri large-post)"
+assert_body post_tiny "received 4 bytes, sum $(byte_sum "$TERN_TMP/tiny.bin")"
+
+# an upload larger than the server's preferred block size: the server answers with its
+# own (smaller or equal) size and the client follows
+head -c 20000 /dev/urandom >"$TERN_TMP/upload20k.bin"
+coap post_20k -m post -b 1024 -f "$TERN_TMP/upload20k.bin" "$(coap_uri large-post)"
+assert_body post_20k "received 20000 bytes, sum $(byte_sum "$TERN_TMP/upload20k.bin")"
+
+tern_stop
+tern_note PASS

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Observe (RFC 7641) with coap-client: CON and NON registrations on /obs receive a stream of
+# distinct notifications of the registration's type; the relation ends when the client
+# leaves.
+set -u
+source "$TERN_SOURCE_DIR/tests/interop/interop.sh"
+tern_init
+start_plugtest --set plugins.plugtest.obs_period=300
+
+# notifications NAME: the distinct "obs <n>" payloads of responses carrying Observe
+notifications() {
+    grep -E "^v:1 t:[A-Z]+ c:2\.05 .*Observe:[0-9]+" "$TERN_TMP/$1.out" |
+        sed -nE "s/.*:: 'obs ([0-9]+)'.*/\1/p" | sort -un
+}
+
+# CON registration: the first response is piggy-backed (ACK) with Observe, then CON
+# notifications that the client acknowledges
+coap obs_con -s 4 -B 8 "$(coap_uri obs)"
+assert_code obs_con 2.05 ACK
+grep -qE "^v:1 t:ACK c:2\.05 .*Observe:" "$TERN_TMP/obs_con.out" ||
+    { show_file "$TERN_TMP/obs_con.out" >&2; fail "the registration's response has no Observe option"; }
+n=$(notifications obs_con | wc -l)
+assert_ge "$n" 3 "distinct CON notifications in 4 s at 300 ms"
+grep -qE "^v:1 t:CON c:2\.05 .*Observe:" "$TERN_TMP/obs_con.out" ||
+    { show_file "$TERN_TMP/obs_con.out" >&2; fail "CON registration: notifications should be CON"; }
+# Observe sequence numbers grow
+seqs=$(grep -E "^v:1 t:CON c:2\.05 " "$TERN_TMP/obs_con.out" | sed -nE 's/.*Observe:([0-9]+).*/\1/p')
+[ "$(printf '%s\n' $seqs | sort -n | tr '\n' ' ')" = "$(printf '%s\n' $seqs | tr '\n' ' ')" ] ||
+    fail "Observe values are not increasing: $seqs"
+
+# NON registration: NON notifications
+coap obs_non -N -s 3 -B 6 "$(coap_uri obs)"
+assert_code obs_non 2.05 NON
+n=$(grep -cE "^v:1 t:NON c:2\.05 .*Observe:" "$TERN_TMP/obs_non.out")
+assert_ge "$n" 3 "NON notifications in 3 s at 300 ms"
+assert_ge "$(notifications obs_non | wc -l)" 3 "distinct NON notifications"
+
+# a plain GET of an observable resource has no Observe option
+coap obs_plain "$(coap_uri obs)"
+assert_code obs_plain 2.05 ACK
+assert_not_contains "$TERN_TMP/obs_plain.out" "Observe:" "a plain GET is not registered"
+assert_match "$TERN_TMP/obs_plain.body" '^obs [0-9]+$' "plain GET of /obs"
+
+# Observe on a resource that is not observable: answered as a plain GET
+coap obs_not_observable -s 1 -B 3 "$(coap_uri test)"
+assert_code obs_not_observable 2.05
+grep -E "^v:1 t:ACK c:2\.05" "$TERN_TMP/obs_not_observable.out" | grep -q "Observe:" &&
+    fail "the response of a non-observable resource carries Observe"
+
+tern_stop
+tern_note PASS
