@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -149,15 +150,16 @@ public:
     }
 
     void on_stop() noexcept override {
-        // Timers first: once destroyed no tick notifies and no late /separate answer is
-        // sent; then the resources (their observations end with SHUTDOWN).
+        // Resources first: after remove_resource no request arrives that could arm a
+        // timer, and the observations have ended (SHUTDOWN). A tick or a /separate answer
+        // that still fires in between meets NOT_FOUND, which is harmless. Then the timers.
+        for (uint64_t r : resources_) engine_->remove_resource(r);
+        resources_.clear();
         for (auto& sh : shards_) {
             if (sh->obs_timer != 0) reactor_->timer_destroy(sh->obs_timer);
             if (sh->separate_timer != 0) reactor_->timer_destroy(sh->separate_timer);
             sh->obs_timer = sh->separate_timer = 0;
         }
-        for (uint64_t r : resources_) engine_->remove_resource(r);
-        resources_.clear();
         shards_.clear();
     }
 
@@ -168,6 +170,18 @@ public:
         engine_->respond(req.exchange, &r, nullptr);
     }
 
+    static const char* end_reason_name(int32_t r) {
+        switch (r) {
+            case TERN_COAP_END_DEREGISTERED: return "deregistered";
+            case TERN_COAP_END_RESET: return "reset";
+            case TERN_COAP_END_TIMEOUT: return "timeout";
+            case TERN_COAP_END_REPLACED: return "replaced";
+            case TERN_COAP_END_SESSION: return "session";
+            case TERN_COAP_END_SHUTDOWN: return "shutdown";
+            case TERN_COAP_END_ERROR: return "error";
+            default: return "unknown";
+        }
+    }
     static const char* type_name(uint8_t t) { return t == TERN_COAP_CON ? "CON" : "NON"; }
     static const char* method_name(uint8_t m) {
         switch (m) {
@@ -208,7 +222,10 @@ public:
         r.flags = TERN_COAP_RESPONSE_OBSERVE;
         uint64_t observation = 0;
         if (engine_->respond(req.exchange, &r, &observation) != TERN_OK || observation == 0) return;
-        sh.observers.push_back(observation);
+        {
+            std::lock_guard lock(sh.observers_mutex);
+            sh.observers.push_back(observation);
+        }
         if (!sh.ticking) {
             sh.ticking = true;
             reactor_->timer_arm(sh.obs_timer, obs_period_ns_);
@@ -257,10 +274,13 @@ public:
                tern::sdk::cat("a=", to_sv(req.captures[0]), " b=", to_sv(req.captures[1])));
     }
 
-    void observation_ended(uint64_t observation) {
-        const uint32_t me = reactor_->current_shard();
+    void observation_ended(uint64_t observation, int32_t reason) {
+        // The interop tests read this line to see how a client left.
+        log().info("observation ", observation, " ended, reason ", reason, " (", end_reason_name(reason), ")");
+        // Called on the observation's shard, but an engine may end observations from the
+        // start-stop thread while removing a resource: hence the lock, and every shard.
         for (auto& sh : shards_) {
-            if (me != TERN_NO_SHARD && sh->index != me) continue;
+            std::lock_guard lock(sh->observers_mutex);
             std::erase(sh->observers, observation);
         }
     }
@@ -282,6 +302,7 @@ private:
         uint64_t obs_timer = 0, separate_timer = 0;
         bool ticking = false;
         uint64_t counter = 0;
+        std::mutex observers_mutex;  // see observation_ended()
         std::vector<uint64_t> observers;
         std::deque<pending> separate;
     };
@@ -323,11 +344,23 @@ private:
         const std::string text = tern::sdk::cat("obs ", sh.counter);
         tern_coap_response r = coap::text_response(coap::code(2, 5), text);
         // notify() may end an observation synchronously (on_observation_end edits the
-        // list): walk a copy.
-        const std::vector<uint64_t> now = sh.observers;
-        for (uint64_t o : now)
-            if (self.engine_->notify(o, &r, sh.counter, 0) == TERN_NOT_FOUND) std::erase(sh.observers, o);
-        if (sh.observers.empty())
+        // list): walk a copy, without holding the lock.
+        std::vector<uint64_t> now;
+        {
+            std::lock_guard lock(sh.observers_mutex);
+            now = sh.observers;
+        }
+        for (uint64_t o : now) {
+            if (self.engine_->notify(o, &r, sh.counter, 0) != TERN_NOT_FOUND) continue;
+            std::lock_guard lock(sh.observers_mutex);
+            std::erase(sh.observers, o);
+        }
+        bool empty;
+        {
+            std::lock_guard lock(sh.observers_mutex);
+            empty = sh.observers.empty();
+        }
+        if (empty)
             sh.ticking = false;
         else
             self.reactor_->timer_arm(sh.obs_timer, self.obs_period_ns_);
@@ -367,8 +400,9 @@ void resource_handler::on_request(const tern_coap_request* req) noexcept {
         owner->answer(*req, coap::code(5, 0), tern::sdk::error_text(err));
 }
 
-void resource_handler::on_observation_end(uint64_t observation, int32_t) noexcept {
-    owner->observation_ended(observation);
+void resource_handler::on_observation_end(uint64_t observation, int32_t reason) noexcept {
+    tern_error err{};
+    (void)tern::sdk::guard(&err, [&] { owner->observation_ended(observation, reason); });
 }
 
 void resource_handler::on_notification_result(uint64_t observation, uint64_t cookie,
