@@ -4,31 +4,30 @@
 # libstdc++) loads it and serves requests through it, next to gcc-built plugins.
 #
 #   1. install the SDK alone (sdk/ configures on its own) into a scratch prefix
-#   2. build sdk/examples/hello_resource against it with clang++ -stdlib=libc++,
+#   2. build sdk/examples/hello_resource against it with clang++ -stdlib=libc++ -Werror,
 #      and the `throws` fixture the same way (exceptions inside a libc++ plugin)
-#   3. ldd: libc++, no libstdc++; one exported symbol
+#   3. ldd: libc++, not libstdc++; one exported symbol
 #   4. tern plugins inspect: name, ABI 1.0, a build string naming clang and libc++
 #   5. run it in the kernel with the gcc-built fake engine and driver (run_hello_resource.sh)
 #   6. its exceptions stay inside it: create() and start() failures come back as messages
 #
-# usage: out_of_tree_clang.sh <repo> <tern> <fixture plugin dir> <work dir>
-source "$(dirname "$0")/lib.sh"
-repo=${1:?usage: out_of_tree_clang.sh <repo> <tern> <plugin dir> <work dir>}
-export TERN=$2 PLUGINS=$3
-work=$4
+# usage: out_of_tree_clang.sh <repo> <tern executable> <build dir> <work dir>
+set -u
+repo=${1:?usage: out_of_tree_clang.sh <repo> <tern> <build dir> <work dir>}
+export TERN_SOURCE_DIR=$repo TERN_BIN=${2:?} TERN_BUILD_DIR=${3:?}
+work=${4:?}
+source "$repo/tests/abi/lib.sh"
+TERN_TEST_NAME=abi.out_of_tree_clang_libcxx
+tern_init
 cxx=${TERN_OOT_CXX:-clang++-14}
-command -v "$cxx" >/dev/null || fail "$cxx not found (Debian: apt-get install clang-14 libc++-14-dev libc++abi-14-dev)"
+command -v "$cxx" >/dev/null || fail "$cxx not found (Debian: clang-14 libc++-14-dev libc++abi-14-dev)"
 rm -rf "$work" && mkdir -p "$work"
-export WORK=$work
 
-step() { printf '== %s\n' "$*"; }
-quiet() { # <log> <command...>: runs quietly, shows the log on failure
+step() { tern_note "$*"; }
+quiet() { # <log> <command...>: runs quietly; on failure shows the log
     local log=$1
     shift
-    if ! "$@" >"$log" 2>&1; then
-        show "$log"
-        fail "$*"
-    fi
+    "$@" >"$log" 2>&1 || { show_file "$log" >&2; fail "$*"; }
 }
 
 step "install the SDK from $repo/sdk into $work/sdk"
@@ -46,9 +45,9 @@ build_plugin() { # <name> <source dir>
 }
 
 build_plugin hello_resource "$repo/sdk/examples/hello_resource"
-# The `throws` fixture as an out-of-tree project of its own: one source, two lines of CMake.
+# The `throws` fixture as an out-of-tree project of its own: one source, four lines of CMake.
 mkdir -p "$work/throws-src"
-cp "$repo/tests/abi/fixtures/throws.cpp" "$work/throws-src/"
+cp "$ABI_DIR/fixtures/throws.cpp" "$work/throws-src/"
 cat >"$work/throws-src/CMakeLists.txt" <<'CMAKE'
 cmake_minimum_required(VERSION 3.16)
 project(throws LANGUAGES CXX)
@@ -59,41 +58,37 @@ build_plugin throws "$work/throws-src"
 
 hello=$work/hello_resource-build/libtern-hello_resource.so
 throws=$work/throws-build/libtern-throws.so
-
 for lib in "$hello" "$throws"; do
     step "ldd $(basename "$lib"): libc++, not libstdc++"
     ldd "$lib" >"$work/ldd.txt"
-    grep -q 'libc++\.so' "$work/ldd.txt" || { show "$work/ldd.txt"; fail "$lib does not link libc++"; }
-    if grep -q 'libstdc++' "$work/ldd.txt"; then show "$work/ldd.txt"; fail "$lib links libstdc++"; fi
+    assert_match "$work/ldd.txt" 'libc\+\+\.so' "$lib should link libc++"
+    assert_not_contains "$work/ldd.txt" "libstdc++" "$lib should not link libstdc++"
 done
-"$here/exports.sh" "$hello" "$throws"
+"$ABI_DIR/exports.sh" "$hello" "$throws" || fail "an out-of-tree plugin exports more than its entry"
 
 step "tern plugins inspect $hello"
-run_capture 20 "$work/inspect.txt" "$TERN" plugins inspect "$hello"
-expect_rc 0 "$work/inspect.txt" "tern plugins inspect"
-cat "$work/inspect.txt"
-expect_text "$work/inspect.txt" hello_resource 1.0.0 "1.0" clang libc++ tern.coap.engine/1 greeting max_name_length
+out=$work/inspect.txt
+timeout 30 "$TERN_BIN" plugins inspect "$hello" >"$out" 2>&1 || { show_file "$out" >&2; fail "tern plugins inspect failed"; }
+cat "$out"
+for text in hello_resource 1.0.0 "1.0" clang libc++ tern.coap.engine/1 greeting max_name_length; do
+    assert_contains "$out" "$text" "tern plugins inspect should show '$text'"
+done
 
 step "run it in the gcc kernel, beside gcc-built plugins"
-"$here/run_hello_resource.sh" "$hello" clang-libcxx
+"$ABI_DIR/run_hello_resource.sh" "$hello" clang-libcxx || fail "the clang-built hello_resource did not answer right"
 
 step "exceptions thrown inside the libc++ plugin come back as messages"
-dir=$(fresh_dir oot-throws)
 for where in create start; do
-    {
-        kernel_table "$PLUGINS"
-        cat <<TOML
-
+    manifest=$(abi_manifest "throws-$where" <<TOML
 [plugins.thrower]
 plugin = "throws"
 file = "$throws"
 throw_in = "$where"
 TOML
-    } >"$dir/manifest.toml"
-    run_capture 30 "$dir/$where.txt" "$TERN" run --config "$dir/manifest.toml"
-    expect_rc 1 "$dir/$where.txt" "tern run with the clang-built throws ($where)"
+)
+    refused "$TERN_TMP/$where.txt" run --config "$manifest"
 done
-expect_text "$dir/create.txt" "plugin instance 'thrower' could not be created: thrown from create() on purpose"
-expect_text "$dir/start.txt" "plugin instance 'thrower' failed to start: thrown from start() on purpose"
+says "$TERN_TMP/create.txt" "plugin instance 'thrower' could not be created: thrown from create() on purpose"
+says "$TERN_TMP/start.txt" "plugin instance 'thrower' failed to start: thrown from start() on purpose"
 
-echo "ok: a clang + libc++ plugin built out of tree against the installed SDK runs in the gcc kernel"
+tern_note "PASS: a clang + libc++ plugin built out of tree against the installed SDK runs in the gcc kernel"

@@ -4,41 +4,34 @@
 #               face -- calls every kind of host service and reports what it saw;
 #   good_1_1 -- from a future 1.1 SDK (bigger descriptor, abi_minor 1) -- loads, because
 #               the major matches and the interfaces it needs are there.
-# usage: run_good.sh    (environment: TERN PLUGINS WORK, see lib.sh)
+# usage: run_good.sh    (environment: see lib.sh)
 source "$(dirname "$0")/lib.sh"
-need_env TERN PLUGINS WORK
-dir=$(fresh_dir run-good)
+TERN_TEST_NAME=abi.runs.good_1_0_and_good_1_1
+tern_init
 
-run_capture 20 "$dir/inspect-1.0.txt" "$TERN" plugins inspect "$PLUGINS/libtern-good_1_0.so"
-expect_rc 0 "$dir/inspect-1.0.txt" "tern plugins inspect libtern-good_1_0.so"
-expect_text "$dir/inspect-1.0.txt" good_1_0 1.0 "frozen ABI 1.0 headers"
+out=$TERN_TMP/inspect.txt
+timeout 30 "$TERN_BIN" plugins inspect "$ABI_PLUGINS/libtern-good_1_0.so" >"$out" 2>&1 ||
+    { show_file "$out" >&2; fail "tern plugins inspect libtern-good_1_0.so failed"; }
+assert_contains "$out" good_1_0
+assert_contains "$out" "frozen ABI 1.0 headers" "the build string should be shown"
+timeout 30 "$TERN_BIN" plugins inspect "$ABI_PLUGINS/libtern-good_1_1.so" >"$out" 2>&1 ||
+    { show_file "$out" >&2; fail "tern plugins inspect libtern-good_1_1.so failed"; }
+assert_contains "$out" good_1_1
+assert_contains "$out" 1.1 "the plugin's ABI 1.1 should be shown"
 
-run_capture 20 "$dir/inspect-1.1.txt" "$TERN" plugins inspect "$PLUGINS/libtern-good_1_1.so"
-expect_rc 0 "$dir/inspect-1.1.txt" "tern plugins inspect libtern-good_1_1.so"
-expect_text "$dir/inspect-1.1.txt" good_1_1 1.1
-
-{
-    kernel_table "$PLUGINS"
-    cat <<TOML
-
+tern_start <<TOML
 [plugins.old]
 plugin = "good_1_0"
-report = "$dir/report.txt"
+report = "$TERN_TMP/report.txt"
 number = 7
 words = ["x", "y"]
 
 [plugins.good_1_1]
 TOML
-} >"$dir/manifest.toml"
-
-run_capture 30 "$dir/check.txt" "$TERN" check --config "$dir/manifest.toml"
-expect_rc 0 "$dir/check.txt" "tern check of good_1_0 + good_1_1"
-
-ready() { [ -e "$dir/report.txt" ] && grep -qF "good_1_1 started" "$dir/run.log"; }
-run_until "$dir/manifest.toml" "$dir/run.log" ready
-expect_text "$dir/run.log" "good_1_0 started" "good_1_1 started"
-if ! diff -u "$here/testcases/good_1_0/expected.txt" "$dir/report.txt"; then
-    show "$dir/run.log"
+wait_until 20 test -e "$TERN_TMP/report.txt" || fail "good_1_0 wrote no report within 20s"
+tern_stop
+assert_contains "$TERN_LOG" "good_1_0 started"
+assert_contains "$TERN_LOG" "good_1_1 started"
+diff -u "$ABI_DIR/testcases/good_1_0/expected.txt" "$TERN_TMP/report.txt" ||
     fail "good_1_0 saw the host services differently (diff above: expected, then what it saw)"
-fi
-echo "ok: plugins of ABI 1.0 (frozen headers) and 1.1 (newer minor) run in this kernel"
+tern_note "PASS: plugins of ABI 1.0 (frozen headers) and 1.1 (newer minor) run in this kernel"

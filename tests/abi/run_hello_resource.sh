@@ -4,18 +4,13 @@
 # driver plugin plays client and writes a transcript, which must equal
 # testcases/hello_resource/expected.txt. Whichever compiler and C++ library built the
 # hello_resource library given, the kernel and the fixtures are gcc + libstdc++.
-# usage: run_hello_resource.sh <libtern-hello_resource.so> <label>
-#        (environment: TERN PLUGINS WORK, see lib.sh)
+# usage: run_hello_resource.sh <libtern-hello_resource.so> <label>   (environment: lib.sh)
 source "$(dirname "$0")/lib.sh"
-need_env TERN PLUGINS WORK
 lib=${1:?usage: run_hello_resource.sh <library> <label>}
-label=${2:?usage: run_hello_resource.sh <library> <label>}
-dir=$(fresh_dir "hello_resource-$label")
+TERN_TEST_NAME="abi.runs.hello_resource.${2:?usage: run_hello_resource.sh <library> <label>}"
+tern_init
 
-{
-    kernel_table "$PLUGINS"
-    cat <<TOML
-
+tables=$(cat <<TOML
 [plugins.engine]
 plugin = "fake_engine"
 
@@ -25,17 +20,17 @@ file = "$lib"
 max_name_length = 8
 
 [plugins.driver]
-output = "$dir/transcript.txt"
+output = "$TERN_TMP/transcript.txt"
 TOML
-} >"$dir/manifest.toml"
+)
+manifest=$(abi_manifest check <<<"$tables")
+timeout 30 "$TERN_BIN" check --config "$manifest" >"$TERN_TMP/check.txt" 2>&1 ||
+    { show_file "$TERN_TMP/check.txt" >&2; fail "tern check refused the manifest"; }
 
-run_capture 30 "$dir/check.txt" "$TERN" check --config "$dir/manifest.toml"
-expect_rc 0 "$dir/check.txt" "tern check"
-
-run_until "$dir/manifest.toml" "$dir/run.log" test -e "$dir/transcript.txt"
-if ! diff -u "$here/testcases/hello_resource/expected.txt" "$dir/transcript.txt"; then
-    show "$dir/run.log"
-    fail "hello_resource ($label) answered differently (diff above: expected, then the transcript)"
-fi
-expect_text "$dir/run.log" "serving /hello and /hello/{name}, greeting 'hello'"
-echo "ok: hello_resource ($label) answers GET/PUT /hello, GET /hello/{name} and notifies observers"
+tern_start <<<"$tables"
+wait_until 20 test -e "$TERN_TMP/transcript.txt" || fail "the driver wrote no transcript within 20s"
+tern_stop
+diff -u "$ABI_DIR/testcases/hello_resource/expected.txt" "$TERN_TMP/transcript.txt" ||
+    fail "hello_resource answered differently (diff above: expected, then the transcript)"
+assert_contains "$TERN_LOG" "serving /hello and /hello/{name}, greeting 'hello'"
+tern_note "PASS: GET/PUT /hello, GET /hello/{name} and Observe answered through the ABI"
