@@ -2,6 +2,7 @@
 // usage: node node_client.mjs <port>    exits 0 when every check passed
 import { createRequire } from 'node:module';
 import crypto from 'node:crypto';
+import dgram from 'node:dgram';
 
 const require = createRequire(import.meta.url);
 let coap;
@@ -15,7 +16,10 @@ try {
 
 const port = Number(process.argv[2]);
 const host = '127.0.0.1';
-const agent = new coap.Agent({ type: 'udp4' });
+// The agent gets our own socket: with its own, coap 1.5.0 closes the socket as soon as the
+// last request ends, before res.close(true) sends the deregistration (Observe=1) on it.
+const socket = dgram.createSocket('udp4');
+const agent = new coap.Agent({ socket });
 let failures = 0;
 
 function check(cond, what) {
@@ -101,8 +105,9 @@ async function main() {
         });
     });
     check(seen.size >= 4, `Observe: ${seen.size} distinct values (initial + 3 notifications): ${[...seen].join(', ')}`);
-    res.close(true); // eager deregistration: GET with Observe=1
-    await new Promise((r) => setTimeout(r, 300));
+    res.close(true); // eager deregistration: GET with Observe=1 and the same token
+    await new Promise((r) => setTimeout(r, 500));
+    socket.close();
 }
 
 const watchdog = setTimeout(() => { console.log('FAIL global timeout'); process.exit(1); }, 60000);
@@ -112,6 +117,6 @@ main().then(() => {
     process.exit(failures === 0 ? 0 : 1);
 }, (e) => {
     clearTimeout(watchdog);
-    console.log(`FAIL ${e.message}`);
+    console.log(`FAIL ${e.stack ?? e.message}`);
     process.exit(1);
 });

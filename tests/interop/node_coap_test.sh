@@ -13,5 +13,7 @@ timeout 90 node "$INTEROP_DIR/node_client.mjs" "$TERN_UDP_PORT" >"$TERN_TMP/node
 rc=$?
 cat "$TERN_TMP/node.out"
 [ $rc -eq 0 ] || fail "node client failed (exit $rc)"
+wait_until 5 grep -q "ended, reason 1 (deregistered)" "$TERN_LOG" ||
+    fail "the node client's deregistration (GET Observe=1) did not end the observation"
 tern_stop
 tern_note PASS
