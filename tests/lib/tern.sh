@@ -181,7 +181,8 @@ tern_start() {
         sleep 0.05
     done
     TERN_UDP_PORT=$(tern_listening_port udp)
-    TERN_METRICS_PORT=$(sed -nE 's/.*(metrics|Prometheus)[^0-9]*(127\.0\.0\.1|\[::1\]|0\.0\.0\.0):([0-9]+).*/\3/p' "$TERN_LOG" | head -n1)
+    # the kernel logs "metrics on http://127.0.0.1:PORT/metrics"
+    TERN_METRICS_PORT=$(sed -nE 's#.*metrics on http://[^ ]*:([0-9]+)/metrics.*#\1#p' "$TERN_LOG" | head -n1)
     tern_note "tern (pid $TERN_PID) ready: udp port ${TERN_UDP_PORT:-none}, metrics port ${TERN_METRICS_PORT:-none}"
 }
 
