@@ -37,7 +37,10 @@
 #define TERN_SDK_STRINGIFY(x) TERN_SDK_STRINGIFY2(x)
 
 #if defined(__clang__)
-#define TERN_SDK_COMPILER "clang " __clang_version__
+// (not __clang_version__: it ends in a space and may carry a vendor's git hash)
+#define TERN_SDK_COMPILER \
+    "clang " TERN_SDK_STRINGIFY(__clang_major__) "." TERN_SDK_STRINGIFY(__clang_minor__) "." \
+        TERN_SDK_STRINGIFY(__clang_patchlevel__)
 #elif defined(__GNUC__)
 #define TERN_SDK_COMPILER "gcc " __VERSION__
 #else
