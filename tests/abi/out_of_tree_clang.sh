@@ -88,7 +88,7 @@ TOML
 )
     refused "$TERN_TMP/$where.txt" run --config "$manifest"
 done
-says "$TERN_TMP/create.txt" "plugin instance 'thrower' could not be created: thrown from create() on purpose"
-says "$TERN_TMP/start.txt" "plugin instance 'thrower' failed to start: thrown from start() on purpose"
+says "$TERN_TMP/create.txt" "plugin instance 'thrower' could not be created: " "thrown from create() on purpose"
+says "$TERN_TMP/start.txt" "plugin instance 'thrower' failed to start: " "thrown from start() on purpose"
 
 tern_note "PASS: a clang + libc++ plugin built out of tree against the installed SDK runs in the gcc kernel"

@@ -80,9 +80,9 @@ TOML
 )
     refused "$out" run --config "$manifest"
     if [ "$where" = create ]; then
-        says "$out" "plugin instance 'thrower' could not be created: thrown from create() on purpose"
+        says "$out" "plugin instance 'thrower' could not be created: " "thrown from create() on purpose"
     else
-        says "$out" "plugin instance 'thrower' failed to start: thrown from start() on purpose"
+        says "$out" "plugin instance 'thrower' failed to start: " "thrown from start() on purpose"
     fi
     ;;
 start_fails)
