@@ -103,7 +103,8 @@ schema_reserved_key)
 TOML
 )
     refused "$out" check --config "$manifest"
-    says "$out" "bad_schema_reserved" "key 'enabled'" "kernel owns"
+    says "$out" "plugin 'bad_schema_reserved' declares a bad config schema" "key 'enabled'" "kernel owns" \
+        "fix its tern_config_key table and rebuild it"
     ;;
 schema_duplicate_key)
     manifest=$(abi_manifest duplicate <<'TOML'
@@ -111,7 +112,8 @@ schema_duplicate_key)
 TOML
 )
     refused "$out" check --config "$manifest"
-    says "$out" "bad_schema_duplicate" "key 'port' is declared twice"
+    says "$out" "plugin 'bad_schema_duplicate' declares a bad config schema" "key 'port' is declared twice" \
+        "fix its tern_config_key table and rebuild it"
     ;;
 *)
     fail "unknown case '$case_name'"
