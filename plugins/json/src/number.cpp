@@ -1,0 +1,303 @@
+#include "number.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <system_error>
+
+namespace tern::json {
+
+namespace {
+
+constexpr int64_t int_max = std::numeric_limits<int32_t>::max();
+
+bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+
+// The unscaled value of a decimal: its digits (integer then fraction) without leading zeros.
+class unscaled {
+public:
+    explicit unscaled(const decimal& d) noexcept : a_(d.int_digits), b_(d.frac_digits) {
+        const std::size_t total = a_.size() + b_.size();
+        while (lead_ < total && at_raw(lead_) == '0') ++lead_;
+        size_ = total - lead_;
+        while (trailing_zeros_ < size_ && (*this)[size_ - 1 - trailing_zeros_] == '0') ++trailing_zeros_;
+    }
+    std::size_t size() const noexcept { return size_; }
+    bool zero() const noexcept { return size_ == 0; }
+    std::size_t trailing_zeros() const noexcept { return trailing_zeros_; }
+    char operator[](std::size_t i) const noexcept { return at_raw(lead_ + i); }
+    void append(std::string& out, std::size_t from, std::size_t to) const {
+        for (std::size_t i = from; i < to; ++i) out.push_back((*this)[i]);
+    }
+
+private:
+    char at_raw(std::size_t i) const noexcept { return i < a_.size() ? a_[i] : b_[i - a_.size()]; }
+
+    std::string_view a_, b_;
+    std::size_t lead_ = 0;
+    std::size_t size_ = 0;
+    std::size_t trailing_zeros_ = 0;
+};
+
+int64_t scale_of(const decimal& d) noexcept {
+    return static_cast<int64_t>(d.frac_digits.size()) - d.exponent;
+}
+
+// BigDecimal.toPlainString() of unscaled u with scale s.
+number_class plain_text(const decimal& d, const unscaled& u, int64_t scale, std::string& out) {
+    out.clear();
+    const auto n = static_cast<int64_t>(u.size());
+    if (u.zero()) {
+        if (scale <= 0) {
+            out = "0";
+            return number_class::text;
+        }
+        if (scale - 1 > max_plain_text_zeros) return number_class::too_long;
+        out = "0.";
+        out.append(static_cast<std::size_t>(scale - 1), '0');
+        out.push_back('0');
+        return number_class::text;
+    }
+    if (scale < 0 && -scale > max_plain_text_zeros) return number_class::too_long;
+    if (scale > 0 && scale - n > max_plain_text_zeros) return number_class::too_long;
+    if (d.negative) out.push_back('-');
+    if (scale <= 0) {
+        u.append(out, 0, u.size());
+        out.append(static_cast<std::size_t>(-scale), '0');
+    } else if (n > scale) {
+        u.append(out, 0, static_cast<std::size_t>(n - scale));
+        out.push_back('.');
+        u.append(out, static_cast<std::size_t>(n - scale), u.size());
+    } else {
+        out += "0.";
+        out.append(static_cast<std::size_t>(scale - n), '0');
+        u.append(out, 0, u.size());
+    }
+    return number_class::text;
+}
+
+number_class too_big(const decimal& d, const unscaled& u, int64_t scale, bool type_cast,
+                     std::string& plain) {
+    if (!type_cast) return number_class::unsupported;
+    return plain_text(d, u, scale, plain);
+}
+
+}  // namespace
+
+bool split_number(std::string_view s, decimal& out) noexcept {
+    out = decimal{};
+    std::size_t i = 0;
+    if (i < s.size() && s[i] == '-') {
+        out.negative = true;
+        ++i;
+    }
+    std::size_t start = i;
+    while (i < s.size() && is_digit(s[i])) ++i;
+    out.int_digits = s.substr(start, i - start);
+    bool dot = false;
+    if (i < s.size() && s[i] == '.') {
+        dot = true;
+        start = ++i;
+        while (i < s.size() && is_digit(s[i])) ++i;
+        out.frac_digits = s.substr(start, i - start);
+    }
+    bool exponent = false;
+    if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+        exponent = true;
+        ++i;
+        bool minus = false;
+        if (i < s.size() && (s[i] == '+' || s[i] == '-')) minus = s[i++] == '-';
+        int64_t e = 0;
+        for (; i < s.size() && is_digit(s[i]); ++i) {
+            e = e * 10 + (s[i] - '0');
+            if (e > int_max) return false;  // "Exponent overflow"
+        }
+        out.exponent = minus ? -e : e;
+    }
+    out.simple_double = dot && !exponent;
+    const int64_t scale = scale_of(out);
+    return scale >= -int_max - 1 && scale <= int_max;
+}
+
+bool split_parsable(std::string_view s, decimal& out) noexcept {
+    if (s.empty() || s.back() == '.') return false;
+    out = decimal{};
+    std::size_t i = 0;
+    if (s[0] == '-') {
+        if (s.size() == 1) return false;
+        out.negative = true;
+        i = 1;
+    }
+    std::size_t dot = std::string_view::npos;
+    for (std::size_t k = i; k < s.size(); ++k) {
+        if (s[k] == '.') {
+            if (dot != std::string_view::npos) return false;
+            dot = k;
+        } else if (!is_digit(s[k])) {
+            return false;
+        }
+    }
+    if (dot == std::string_view::npos) {
+        out.int_digits = s.substr(i);
+    } else {
+        out.int_digits = s.substr(i, dot - i);
+        out.frac_digits = s.substr(dot + 1);
+        out.simple_double = true;
+    }
+    return true;
+}
+
+number_class classify(const decimal& d, bool type_cast, int64_t& as_integer, double& as_double,
+                      std::string& plain) {
+    const unscaled u(d);
+    const int64_t scale = scale_of(d);
+    const int64_t stripped = u.zero() ? 0 : scale - static_cast<int64_t>(u.trailing_zeros());
+    const auto n = static_cast<int64_t>(u.size());
+
+    if (stripped <= 0 && !d.simple_double) {
+        if (u.zero()) {
+            as_integer = 0;
+            return number_class::integer;
+        }
+        // Integer digits: the unscaled digits less the `scale` trailing zeros it covers, or
+        // followed by -scale zeros.
+        if (n - scale > 19) return too_big(d, u, scale, type_cast, plain);
+        uint64_t magnitude = 0;
+        const int64_t kept = scale > 0 ? n - scale : n;
+        for (int64_t k = 0; k < kept; ++k)
+            magnitude = magnitude * 10 + static_cast<uint64_t>(u[static_cast<std::size_t>(k)] - '0');
+        for (int64_t k = scale; k < 0; ++k) magnitude *= 10;  // at most 19 digits in all: no overflow
+        constexpr uint64_t long_max = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+        if (magnitude > long_max + (d.negative ? 1 : 0)) return too_big(d, u, scale, type_cast, plain);
+        as_integer = d.negative ? static_cast<int64_t>(0 - magnitude) : static_cast<int64_t>(magnitude);
+        return number_class::integer;
+    }
+    if (scale > 16) return too_big(d, u, scale, type_cast, plain);
+    if (u.zero()) {
+        as_double = 0.0;  // BigDecimal has no negative zero: -0.0 is 0.0
+        return number_class::floating;
+    }
+    // The decimal text itself, correctly rounded. Both grammars (JSON literal, isParsable) are
+    // within what from_chars reads, and neither has an exponent of more than int range here.
+    plain.clear();
+    if (d.negative) plain.push_back('-');
+    plain.append(d.int_digits.empty() ? std::string_view{"0"} : d.int_digits);
+    plain.push_back('.');
+    plain.append(d.frac_digits.empty() ? std::string_view{"0"} : d.frac_digits);
+    if (d.exponent != 0) {
+        plain.push_back('e');
+        plain.append(std::to_string(d.exponent));
+    }
+    double v = 0;
+    const auto r = std::from_chars(plain.data(), plain.data() + plain.size(), v);
+    if (r.ec != std::errc{} || !std::isfinite(v)) return too_big(d, u, scale, type_cast, plain);
+    as_double = v;
+    return number_class::floating;
+}
+
+int64_t java_long_value(const decimal& d) noexcept {
+    const unscaled u(d);
+    if (u.zero()) return 0;
+    const int64_t scale = scale_of(d);
+    const auto n = static_cast<int64_t>(u.size());
+    uint64_t v = 0;  // arithmetic modulo 2^64 is exactly Java's narrowing
+    const int64_t kept = scale > 0 ? n - scale : n;
+    for (int64_t k = 0; k < kept; ++k) v = v * 10 + static_cast<uint64_t>(u[static_cast<std::size_t>(k)] - '0');
+    // 10^64 is a multiple of 2^64: more zeros than that leave 0.
+    for (int64_t k = 0; k < -scale && k < 64; ++k) v *= 10;
+    if (d.negative) v = 0 - v;
+    return static_cast<int64_t>(v);
+}
+
+bool parse_java_long(std::string_view s, int64_t& out) noexcept {
+    if (s.empty()) return false;
+    std::size_t i = 0;
+    bool negative = false;
+    if (s[0] == '-' || s[0] == '+') {
+        negative = s[0] == '-';
+        i = 1;
+        if (s.size() == 1) return false;
+    }
+    uint64_t v = 0;
+    constexpr uint64_t long_max = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+    const uint64_t limit = long_max + (negative ? 1 : 0);
+    for (; i < s.size(); ++i) {
+        if (!is_digit(s[i])) return false;
+        const auto digit = static_cast<uint64_t>(s[i] - '0');
+        if (v > (limit - digit) / 10) return false;
+        v = v * 10 + digit;
+    }
+    out = negative ? static_cast<int64_t>(0 - v) : static_cast<int64_t>(v);
+    return true;
+}
+
+void append_java_double(std::string& out, double d) {
+    if (std::isnan(d)) {
+        out += "NaN";
+        return;
+    }
+    if (std::isinf(d)) {
+        out += d < 0 ? "-Infinity" : "Infinity";
+        return;
+    }
+    if (d == 0) {
+        out += std::signbit(d) ? "-0.0" : "0.0";
+        return;
+    }
+    if (d < 0) out.push_back('-');
+    const double m = std::fabs(d);
+
+    // Shortest round-trip digits in scientific form: "4.2e+01".
+    char buf[64];
+    auto r = std::to_chars(buf, buf + sizeof buf, m, std::chars_format::scientific);
+    std::string_view sci(buf, static_cast<std::size_t>(r.ptr - buf));
+    char digits[32];
+    std::size_t count = 0;
+    std::size_t e_pos = sci.find('e');
+    for (std::size_t i = 0; i < e_pos; ++i)
+        if (sci[i] != '.') digits[count++] = sci[i];
+    int exponent = 0;
+    std::from_chars(sci.data() + e_pos + (sci[e_pos + 1] == '+' ? 2 : 1), sci.data() + sci.size(), exponent);
+    if (count == 1) {
+        // Java picks, among the decimals of length 1 or 2 that round to d, the closest: the
+        // correctly rounded 2-digit one (4.9E-324, not 5e-324) when it rounds to d.
+        char buf2[64];
+        auto r2 = std::to_chars(buf2, buf2 + sizeof buf2, m, std::chars_format::scientific, 1);
+        std::string_view two(buf2, static_cast<std::size_t>(r2.ptr - buf2));
+        const std::size_t e2 = two.find('e');
+        int exponent2 = 0;
+        std::from_chars(two.data() + e2 + (two[e2 + 1] == '+' ? 2 : 1), two.data() + two.size(), exponent2);
+        double back = 0;
+        std::from_chars(two.data(), two.data() + two.size(), back);
+        if (exponent2 == exponent && e2 == 3 && two[2] != '0' && back == m) {
+            digits[0] = two[0];
+            digits[1] = two[2];
+            count = 2;
+        }
+    }
+
+    if (exponent >= -3 && exponent < 7) {
+        if (exponent >= 0) {
+            const auto int_len = static_cast<std::size_t>(exponent) + 1;
+            for (std::size_t i = 0; i < int_len; ++i) out.push_back(i < count ? digits[i] : '0');
+            out.push_back('.');
+            if (count > int_len) out.append(digits + int_len, count - int_len);
+            else out.push_back('0');
+        } else {
+            out += "0.";
+            out.append(static_cast<std::size_t>(-exponent - 1), '0');
+            out.append(digits, count);
+        }
+        return;
+    }
+    out.push_back(digits[0]);
+    out.push_back('.');
+    if (count > 1) out.append(digits + 1, count - 1);
+    else out.push_back('0');
+    out.push_back('E');
+    char eb[16];
+    auto er = std::to_chars(eb, eb + sizeof eb, exponent);
+    out.append(eb, er.ptr);
+}
+
+}  // namespace tern::json

@@ -1,0 +1,61 @@
+// Numbers the way ThingsBoard types them (spec §2.2): the literal text is read as a
+// java.math.BigDecimal (sign, unscaled digits, scale) and classified from that, so 42 and
+// 42.0 differ, 1e3 is an integer and 0.1 stays exact until it becomes a double.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace tern::json {
+
+// A decimal as written: value = (-1)^negative × int_digits.frac_digits × 10^exponent.
+struct decimal {
+    bool negative = false;
+    std::string_view int_digits;  // may be empty (".5") or have leading zeros ("007")
+    std::string_view frac_digits;
+    int64_t exponent = 0;
+    // isSimpleDouble: the text has a '.' and no exponent ("4.20", not "4.2e1")
+    bool simple_double = false;
+};
+
+// A JSON number literal (grammar already checked by the parser). False when the exponent or
+// the scale leaves Java's int range, where BigDecimal throws.
+bool split_number(std::string_view literal, decimal& out) noexcept;
+
+// commons-lang3 NumberUtils.isParsable: an optional '-', ASCII digits with at most one '.',
+// not ending in '.'; no '+', exponent, hex or spaces. Fills out when it is.
+bool split_parsable(std::string_view text, decimal& out) noexcept;
+
+enum class number_class {
+    integer,     // fits a long: value in as_integer
+    floating,    // a double: value in as_double
+    text,        // kept as a string (type casting on): BigDecimal.toPlainString() in plain
+    unsupported, // too big for a long, or more than 16 decimals, with type casting off
+    too_long     // its plain text would exceed max_plain_text_zeros of padding
+};
+
+// Most zeros toPlainString may add ("1e10000" is 10001 characters): a bound on what a few
+// bytes of input can make us allocate. ThingsBoard has none.
+inline constexpr int64_t max_plain_text_zeros = 10000;
+
+// ThingsBoard's buildNumericKeyValueProto:
+//   stripped scale <= 0 and not a simple double → long (out of range: text if type_cast,
+//   else unsupported); otherwise scale <= 16 → double, else text / unsupported.
+// A double that overflows (300+ digit integer part written with a '.') is treated like a
+// long out of range instead of becoming Infinity.
+number_class classify(const decimal& d, bool type_cast, int64_t& as_integer, double& as_double,
+                      std::string& plain);
+
+// BigDecimal.longValue(): the fraction truncated, then the low 64 bits of the integer (Java's
+// narrowing conversion, so 2^64 + 5 gives 5). Gson's getAsLong on a number.
+int64_t java_long_value(const decimal& d) noexcept;
+
+// Long.parseLong: an optional sign and ASCII digits, in range. Gson's getAsLong on a string.
+bool parse_java_long(std::string_view text, int64_t& out) noexcept;
+
+// Double.toString (Java 19+): the shortest digits that round-trip (two when one would do and
+// two are closer), "42.0" for 10^-3 <= |d| < 10^7, else "4.2E-5"; NaN, Infinity, -0.0.
+void append_java_double(std::string& out, double d);
+
+}  // namespace tern::json
