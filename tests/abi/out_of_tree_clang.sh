@@ -10,12 +10,15 @@
 #   4. tern plugins inspect: name, ABI 1.0, a build string naming clang and libc++
 #   5. run it in the kernel with the gcc-built fake engine and driver (run_hello_resource.sh)
 #   6. its exceptions stay inside it: create() and start() failures come back as messages
+#   7. with "with-engine" (when the build has the udp and coap plugins): served by the real
+#      engine to coap-client: GET, GET with a name, Observe, PUT and its notification
 #
-# usage: out_of_tree_clang.sh <repo> <tern executable> <build dir> <work dir>
+# usage: out_of_tree_clang.sh <repo> <tern executable> <build dir> <work dir> [with-engine]
 set -u
 repo=${1:?usage: out_of_tree_clang.sh <repo> <tern> <build dir> <work dir>}
 export TERN_SOURCE_DIR=$repo TERN_BIN=${2:?} TERN_BUILD_DIR=${3:?}
 work=${4:?}
+with_engine=${5:-}
 source "$repo/tests/abi/lib.sh"
 TERN_TEST_NAME=abi.out_of_tree_clang_libcxx
 tern_init
@@ -90,5 +93,35 @@ TOML
 done
 says "$TERN_TMP/create.txt" "plugin instance 'thrower' could not be created: " "thrown from create() on purpose"
 says "$TERN_TMP/start.txt" "plugin instance 'thrower' failed to start: " "thrown from start() on purpose"
+
+if [ "$with_engine" = with-engine ]; then
+    step "served by the real engine (udp + coap, gcc-built) to coap-client"
+    source "$TERN_SOURCE_DIR/tests/lib/coap_client.sh"
+    TERN_LOG_LEVEL=debug tern_start <<TOML
+[plugins.udp]
+bind_address = "127.0.0.1"
+
+[plugins.coap]
+
+[plugins.hello_resource]
+file = "$hello"
+TOML
+    coap get "$(coap_uri hello)"
+    assert_code get 2.05
+    assert_body get "hello"
+    coap get_name "$(coap_uri hello/world)"
+    assert_body get_name "hello, world"
+    # Observe in the background; PUT once the relation exists; the observer hears it.
+    coap observe -s 4 -B 8 "$(coap_uri hello)" &
+    observer=$!
+    wait_until 10 grep -q "observation .* registered" "$TERN_LOG" || fail "the Observe registration never arrived"
+    coap put -m put -t text/plain -e hi "$(coap_uri hello)"
+    assert_code put 2.04
+    wait "$observer"
+    assert_match "$TERN_TMP/observe.out" "^v:1 t:[A-Z]+ c:2\.05 .*Observe:.* :: 'hi'" "the observer should be notified of the PUT"
+    coap get_name_again "$(coap_uri hello/world)"
+    assert_body get_name_again "hi, world"
+    tern_stop
+fi
 
 tern_note "PASS: a clang + libc++ plugin built out of tree against the installed SDK runs in the gcc kernel"

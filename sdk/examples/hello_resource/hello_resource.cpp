@@ -110,6 +110,7 @@ private:
             observers_.push_back(observation);
             missed = version_ != seen;
         }
+        log().debug("observation ", observation, " registered");
         // A PUT landed between reading the greeting and registering: catch the new
         // observer up rather than leave it with a stale value until the next change.
         if (missed) notify_observers();
