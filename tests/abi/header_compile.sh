@@ -7,6 +7,10 @@ set -euo pipefail
 inc=$1 work=$2 cc=$3 cxx=$4
 shift 4
 here=$(cd "$(dirname "$0")" && pwd)
+for c in "$cc" "$cxx"; do
+    command -v "$c" >/dev/null ||
+        { echo "FAIL: compiler '$c' not found (Debian: gcc g++ clang-14 libc++-14-dev libc++abi-14-dev)"; exit 1; }
+done
 rm -rf "$work" && mkdir -p "$work"
 
 c_headers=(version.h status.h types.h plugin.h)
