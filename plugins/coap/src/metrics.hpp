@@ -1,0 +1,99 @@
+// Every metric the engine exports, named in one place (the README's list is this table).
+// Updates go straight to the kernel's lock-free metrics_v1; a null metrics_v1 (unit tests
+// that do not care) turns them into no-ops.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include "tern/abi/host.h"
+
+namespace tern::coap {
+
+enum class ctr : uint16_t {
+    retransmissions,
+    duplicates,
+    notify_delivered,
+    notify_timeout,
+    notify_reset,
+    notify_merged,
+    notify_dropped,
+    block_in,
+    block_out,
+    // coap_dropped_total{reason}: input ignored or state given up
+    drop_too_short,
+    drop_bad_version,
+    drop_malformed,       // format error in a NON/ACK/RST: ignored
+    drop_malformed_con,   // format error in a CON: answered with RST
+    drop_unexpected,      // a response code in a CON/NON, a request code in an ACK/RST
+    drop_unmatched_ack,
+    drop_unmatched_rst,
+    drop_duplicate_non,
+    drop_exchange_timeout, // the handler never answered within `timeout`
+    drop_retransmit_timeout, // a separate CON response never acknowledged
+    drop_dedup_evicted,    // a duplicate-detection entry left early (capacity or memory)
+    drop_peer_evicted,     // an idle peer's state (MID counter) reclaimed early
+    drop_response_too_large,
+    drop_send_failed,
+    drop_late_completion,  // respond/notify for an exchange/observation already gone
+    drop_no_transmission_memory, // a separate CON response sent without retransmission
+    // coap_shed_total{reason}: refused with 5.03 (or TERN_BUSY) because a bound was hit
+    shed_peers,
+    shed_exchanges,
+    shed_observations,
+    shed_observations_per_peer,
+    shed_block1_transfers,
+    shed_block1_memory,
+    shed_notification_queue,
+    shed_notification_memory,
+    count_
+};
+
+enum class gge : uint16_t { observations, exchanges, peers, count_ };
+
+struct metric_def {
+    tern_metric_kind kind;
+    const char* name;
+    const char* labels;
+    const char* help;
+};
+
+// The registered metrics: counters in ctr order, then gauges in gge order.
+const metric_def& counter_def(ctr c) noexcept;
+const metric_def& gauge_def(gge g) noexcept;
+inline constexpr const char* requests_metric = "coap_requests_total";
+inline constexpr const char* latency_metric = "coap_handler_latency_seconds";
+
+// Response codes pre-registered as coap_requests_total{method,code} label values; any
+// other code is counted under code="other", no response at all under code="none".
+std::string_view method_label(uint8_t method) noexcept;
+
+class engine_metrics {
+public:
+    // Registers everything; false when the kernel refused a registration.
+    bool init(metrics_v1* m) noexcept;
+
+    void inc(ctr c, uint64_t n = 1) const noexcept {
+        if (m_ != nullptr) m_->count(ctr_[static_cast<int>(c)], n);
+    }
+    void add(gge g, int64_t d) const noexcept {
+        if (m_ != nullptr) m_->gauge_add(gauge_[static_cast<int>(g)], d);
+    }
+    // code 0: no response was sent.
+    void request(uint8_t method, uint8_t code) const noexcept;
+    void latency(double seconds) const noexcept {
+        if (m_ != nullptr) m_->observe(latency_, seconds);
+    }
+
+private:
+    static constexpr int methods = 8;  // GET..iPATCH and "other"
+    static constexpr int codes = 25;   // see metrics.cpp
+    metrics_v1* m_ = nullptr;
+    std::array<uint64_t, static_cast<int>(ctr::count_)> ctr_{};
+    std::array<uint64_t, static_cast<int>(gge::count_)> gauge_{};
+    std::array<uint64_t, methods * codes> req_{};
+    uint64_t latency_ = 0;
+};
+
+}  // namespace tern::coap

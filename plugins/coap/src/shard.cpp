@@ -1,0 +1,563 @@
+// Shard infrastructure: tables, peers, duplicate detection, the send batch, timers and the
+// shard's life cycle. The message layer is in shard_request.cpp, responses and
+// retransmission in shard_response.cpp, Observe in shard_observe.cpp.
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+
+#include "engine.hpp"
+#include "shard_impl.hpp"
+
+namespace tern::coap {
+
+shard::shard(engine& eng, uint32_t index, const shard_limits& l)
+    : eng_(eng),
+      env_(eng.env()),
+      cfg_(eng.config()),
+      m_(eng.metrics()),
+      lim_(l),
+      index_(index),
+      queue_(l.completion_records) {
+    const uint64_t seed = mix64(eng.seed() ^ mix64(uint64_t{index} + 1));
+    rng_[0] = mix64(seed);
+    rng_[1] = mix64(seed + 0x9e3779b97f4a7c15ull) | 1;
+    hash_seed_ = mix64(seed ^ 0xc2b2ae3d27d4eb4full);
+    pref_szx_ = szx_for(cfg_.preferred_block_size);
+
+    peers_.init(l.peers);
+    peer_index_.init(l.peers);
+    dedup_cap_ = l.dedup_entries;
+    dedup_ = make_zarray<dedup_rec>(dedup_cap_);
+    dedup_index_.init(dedup_cap_);
+    arena_cap_ = l.dedup_bytes & ~uint64_t{15};
+    arena_ = make_zarray<uint8_t>(arena_cap_);
+    exch_.init(l.exchanges);
+    rels_.init(l.observations);
+    rel_index_.init(l.observations);
+    notes_.init(l.notifications);
+    note_chunks_.init(l.notification_bytes);
+    tx_chunks_.init(l.retransmission_bytes);
+    mid_index_.init(l.exchanges + l.observations);
+    heap_.init(l.exchanges + l.observations);
+    xfers_.init(l.block1_transfers);
+    xfer_index_.init(l.block1_transfers);
+    pub_exch_gen_ = make_zarray<uint32_t>(l.exchanges);
+    pub_exch_obs_ = make_zarray<uint64_t>(l.exchanges);
+    pub_obs_gen_ = make_zarray<uint32_t>(l.observations);
+    out_buf_ = make_zarray<uint8_t>(std::size_t{batch_cap} * l.datagram_capacity);
+    scratch_ = make_zarray<uint8_t>(l.datagram_capacity);
+    body_buf_ = make_zarray<uint8_t>(l.datagram_capacity);
+}
+
+shard::~shard() {
+    for (uint32_t t = 0; t < xfers_.high_water(); ++t) {
+        if (xfers_[t].buf == nullptr) continue;
+        eng_.block1_bytes().fetch_sub(xfers_[t].cap, std::memory_order_relaxed);
+        std::free(xfers_[t].buf);
+        xfers_[t].buf = nullptr;
+    }
+    queue_.discard();
+}
+
+uint64_t shard::random() noexcept {
+    // xorshift128+: fast, and good enough for MIDs and back-off jitter.
+    uint64_t s1 = rng_[0];
+    const uint64_t s0 = rng_[1];
+    rng_[0] = s0;
+    s1 ^= s1 << 23;
+    rng_[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+    return rng_[1] + s0;
+}
+
+void shard::log(tern_log_level level, std::string_view msg) noexcept { env_.log(level, msg); }
+
+// ---- peers -----------------------------------------------------------------------------
+
+uint32_t shard::peer_hash(uint32_t transport, const tern_peer& p) const noexcept {
+    uint8_t k[40];
+    std::size_t n = 0;
+    k[n++] = static_cast<uint8_t>(transport);
+    if (p.session != 0) {
+        k[n++] = 1;
+        std::memcpy(k + n, &p.session, 8);
+        n += 8;
+    } else {
+        k[n++] = 0;
+        std::memcpy(k + n, &p.endpoint.family, 2);
+        std::memcpy(k + n + 2, &p.endpoint.port, 2);
+        std::memcpy(k + n + 4, &p.endpoint.scope_id, 4);
+        n += 8;
+        const std::size_t a = p.endpoint.family == 6 ? 16 : 4;
+        std::memcpy(k + n, p.endpoint.addr, a);
+        n += a;
+    }
+    return static_cast<uint32_t>(hash_bytes(k, n, hash_seed_));
+}
+
+bool shard::peer_same(const peer_rec& r, uint32_t transport, const tern_peer& p) const noexcept {
+    if (r.transport != transport) return false;
+    if (p.session != 0) return r.addr.session == p.session;
+    if (r.addr.session != 0) return false;
+    const tern_endpoint& a = r.addr.endpoint;
+    const tern_endpoint& b = p.endpoint;
+    return a.family == b.family && a.port == b.port && a.scope_id == b.scope_id &&
+           std::memcmp(a.addr, b.addr, b.family == 6 ? 16 : 4) == 0;
+}
+
+uint32_t shard::peer_find(uint32_t transport, const tern_peer& p) const noexcept {
+    return peer_index_.find(peer_hash(transport, p), [&](uint32_t s) {
+        return peer_same(peers_[s], transport, p);
+    });
+}
+
+uint32_t shard::peer_get(uint32_t transport, const tern_peer& p) noexcept {
+    const uint32_t h = peer_hash(transport, p);
+    uint32_t s = peer_index_.find(h, [&](uint32_t i) { return peer_same(peers_[i], transport, p); });
+    if (s != nil) {
+        peer_rec& r = peers_[s];
+        // A DTLS session keeps its identity when its address changes (Connection ID):
+        // answers and notifications follow the current address.
+        if (p.session != 0) r.addr.endpoint = p.endpoint;
+        r.last_ns = now_;
+        return s;
+    }
+    if (peers_.full()) {
+        if (idle_peers_.empty()) return nil;
+        const uint32_t victim = idle_peers_.head;
+        // Reclaiming an idle peer before EXCHANGE_LIFETIME risks reusing a MID it saw.
+        if (peers_[victim].last_ns + cfg_.exchange_lifetime_ms() * 1000000 > now_)
+            m_.inc(ctr::drop_peer_evicted);
+        peer_free(victim);
+    }
+    s = peers_.alloc();
+    peer_rec& r = peers_[s];
+    r.hash = h;
+    r.addr = p;
+    r.transport = static_cast<uint8_t>(transport);
+    r.last_ns = now_;
+    r.next_mid = static_cast<uint16_t>(random());
+    r.dedups = slot_list{};
+    r.exchanges = slot_list{};
+    r.relations = slot_list{};
+    r.indexed = 1;
+    peer_index_.insert(h, s);
+    r.idle_listed = 1;
+    idle_peers_.push_back(s, [this](uint32_t i) -> list_link& { return peers_[i].idle; });
+    m_.add(gge::peers, 1);
+    return s;
+}
+
+void shard::peer_ref(uint32_t p) noexcept {
+    peer_rec& r = peers_[p];
+    if (r.refs++ == 0 && r.idle_listed) {
+        idle_peers_.remove(p, [this](uint32_t i) -> list_link& { return peers_[i].idle; });
+        r.idle_listed = 0;
+    }
+}
+
+void shard::peer_unref(uint32_t p) noexcept {
+    peer_rec& r = peers_[p];
+    if (--r.refs != 0) return;
+    if (!r.indexed) {
+        peer_free(p);  // its session ended: nothing can reach it any more
+        return;
+    }
+    r.last_ns = now_;
+    r.idle_listed = 1;
+    idle_peers_.push_back(p, [this](uint32_t i) -> list_link& { return peers_[i].idle; });
+}
+
+void shard::peer_free(uint32_t p) noexcept {
+    peer_rec& r = peers_[p];
+    if (r.indexed) peer_index_.erase(r.hash, p);
+    if (r.idle_listed)
+        idle_peers_.remove(p, [this](uint32_t i) -> list_link& { return peers_[i].idle; });
+    peers_.free(p);
+    m_.add(gge::peers, -1);
+}
+
+uint16_t shard::next_mid(uint32_t peer) noexcept {
+    if (peer == nil) return static_cast<uint16_t>(random());
+    return peers_[peer].next_mid++;
+}
+
+void shard::peer_drop_state(uint32_t p) noexcept {
+    // Exchanges first: they release their Observe reservations.
+    while (!peers_[p].exchanges.empty()) {
+        const uint32_t x = peers_[p].exchanges.head;
+        if (exch_[x].state == exch_pending) m_.request(exch_[x].method, 0);
+        exchange_free(x);
+    }
+    peer_relations_end(p, TERN_COAP_END_SESSION, nil);
+    while (!peers_[p].dedups.empty()) dedup_remove(peers_[p].dedups.head, false);
+    for (uint32_t t = 0; t < xfers_.high_water(); ++t)
+        if (xfers_[t].buf != nullptr && xfers_[t].peer == p) transfer_free(t);
+    peer_rec& r = peers_[p];
+    if (r.indexed) {
+        peer_index_.erase(r.hash, p);
+        r.indexed = 0;
+    }
+    // What is left (final responses of ended relations awaiting their ACK) lets go of the
+    // peer when it finishes.
+    if (r.refs == 0) peer_free(p);
+}
+
+void shard::on_session_end(uint32_t transport, const tern_peer* peer) noexcept {
+    if (peer == nullptr) return;
+    scope sc(*this);
+    const uint32_t p = peer_find(transport, *peer);
+    if (p != nil) peer_drop_state(p);
+}
+
+// ---- duplicate detection (RFC 7252 §4.5) ------------------------------------------------
+
+namespace {
+inline uint32_t dedup_hash(uint64_t seed, uint32_t peer, uint16_t mid) noexcept {
+    return static_cast<uint32_t>(mix64(seed ^ ((uint64_t{peer} << 16) | mid)));
+}
+}  // namespace
+
+dedup_rec* shard::dedup_get(uint64_t seq) noexcept {
+    if (seq == 0 || seq <= dedup_tail_ || seq > dedup_head_) return nullptr;
+    dedup_rec& e = dedup_[(seq - 1) % dedup_cap_];
+    return e.seq == seq && e.live ? &e : nullptr;
+}
+
+uint32_t shard::dedup_find(uint32_t peer, uint16_t mid) noexcept {
+    const uint32_t s = dedup_index_.find(dedup_hash(hash_seed_, peer, mid), [&](uint32_t i) {
+        return dedup_[i].peer == peer && dedup_[i].mid == mid;
+    });
+    if (s == nil) return nil;
+    if (dedup_[s].expires_ns <= now_) {
+        dedup_remove(s, false);
+        return nil;
+    }
+    return s;
+}
+
+uint64_t shard::dedup_insert(uint32_t peer, uint16_t mid, uint8_t type) noexcept {
+    if (dedup_head_ - dedup_tail_ == dedup_cap_) {
+        const uint32_t old = static_cast<uint32_t>(dedup_tail_ % dedup_cap_);
+        if (dedup_[old].live) dedup_remove(old, true);
+        ++dedup_tail_;
+    }
+    const uint64_t seq = ++dedup_head_;
+    const uint32_t s = static_cast<uint32_t>((seq - 1) % dedup_cap_);
+    dedup_rec& e = dedup_[s];
+    e = dedup_rec{};
+    e.seq = seq;
+    e.peer = peer;
+    e.mid = mid;
+    e.type = type;
+    e.state = dedup_pending;
+    e.exchange = nil;
+    e.live = 1;
+    e.hash = dedup_hash(hash_seed_, peer, mid);
+    const uint64_t life = type == static_cast<uint8_t>(msg_type::con) ? cfg_.exchange_lifetime_ms()
+                                                                      : cfg_.non_lifetime_ms();
+    e.expires_ns = now_ + life * 1000000;
+    dedup_index_.insert(e.hash, s);
+    peers_[peer].dedups.push_back(s, [this](uint32_t i) -> list_link& { return dedup_[i].peer_link; });
+    peer_ref(peer);
+    return seq;
+}
+
+void shard::dedup_remove(uint32_t s, bool evicted) noexcept {
+    dedup_rec& e = dedup_[s];
+    if (!e.live) return;
+    e.live = 0;
+    dedup_index_.erase(e.hash, s);
+    peers_[e.peer].dedups.remove(s, [this](uint32_t i) -> list_link& { return dedup_[i].peer_link; });
+    if (e.exchange != nil && exch_[e.exchange].dedup_seq == e.seq) exch_[e.exchange].dedup_seq = 0;
+    if (evicted) m_.inc(ctr::drop_dedup_evicted);
+    peer_unref(e.peer);
+}
+
+void shard::dedup_expire() noexcept {
+    while (dedup_tail_ < dedup_head_) {
+        const uint32_t s = static_cast<uint32_t>(dedup_tail_ % dedup_cap_);
+        dedup_rec& e = dedup_[s];
+        if (e.live) {
+            if (e.expires_ns > now_) break;
+            dedup_remove(s, false);
+        }
+        ++dedup_tail_;
+    }
+}
+
+void shard::dedup_mark(uint64_t seq, uint8_t state) noexcept {
+    if (dedup_rec* e = dedup_get(seq)) e->state = state;
+}
+
+namespace {
+struct arena_header {
+    uint64_t owner;  // dedup seq; 0 = padding up to the end of the ring
+    uint32_t len;    // payload bytes (padding: the whole skipped length)
+    uint32_t pad;
+};
+static_assert(sizeof(arena_header) == 16);
+constexpr uint64_t round16(uint64_t n) { return (n + 15) & ~uint64_t{15}; }
+}  // namespace
+
+bool shard::arena_alloc(uint64_t owner, std::size_t len, uint32_t& off) noexcept {
+    const uint64_t need = sizeof(arena_header) + round16(len);
+    if (arena_cap_ == 0 || need > arena_cap_ / 2) return false;
+    for (;;) {
+        if (arena_head_ == arena_tail_) {
+            // Empty: start again at the beginning so a block never straddles the end.
+            arena_head_ = arena_tail_ = 0;
+        }
+        const uint64_t pos = arena_head_ % arena_cap_;
+        const uint64_t skip = pos + need > arena_cap_ ? arena_cap_ - pos : 0;
+        if (arena_head_ + skip + need - arena_tail_ <= arena_cap_) {
+            if (skip != 0) {
+                arena_header h{0, static_cast<uint32_t>(skip), 0};
+                std::memcpy(&arena_[pos], &h, sizeof h);
+                arena_head_ += skip;
+            }
+            const uint64_t at = arena_head_ % arena_cap_;
+            arena_header h{owner, static_cast<uint32_t>(len), 0};
+            std::memcpy(&arena_[at], &h, sizeof h);
+            off = static_cast<uint32_t>(at + sizeof h);
+            arena_head_ += need;
+            return true;
+        }
+        // Reclaim the oldest block; a still-live entry that owns it leaves the dedup store
+        // early (bounded memory beats a longer memory).
+        const uint64_t tpos = arena_tail_ % arena_cap_;
+        arena_header t;
+        std::memcpy(&t, &arena_[tpos], sizeof t);
+        if (t.owner == 0) {
+            arena_tail_ += t.len;
+            continue;
+        }
+        if (dedup_rec* e = dedup_get(t.owner);
+            e != nullptr && e->state == dedup_cached && e->arena_off == tpos + sizeof t) {
+            dedup_remove(static_cast<uint32_t>((t.owner - 1) % dedup_cap_), true);
+        }
+        arena_tail_ += sizeof(arena_header) + round16(t.len);
+    }
+}
+
+void shard::dedup_cache(uint64_t seq, std::span<const uint8_t> bytes) noexcept {
+    dedup_rec* e = dedup_get(seq);
+    if (e == nullptr) return;
+    uint32_t off = 0;
+    if (!arena_alloc(seq, bytes.size(), off)) {
+        e->state = dedup_done;
+        return;
+    }
+    // arena_alloc may have evicted entries, never this one (it is not cached yet).
+    std::memcpy(&arena_[off], bytes.data(), bytes.size());
+    e->arena_off = off;
+    e->arena_len = static_cast<uint32_t>(bytes.size());
+    e->state = dedup_cached;
+}
+
+// ---- send batch ----------------------------------------------------------------------------
+
+std::span<uint8_t> shard::out_slot() noexcept {
+    if (out_n_ == batch_cap) flush();
+    return {&out_buf_[std::size_t{out_n_} * lim_.datagram_capacity], lim_.datagram_capacity};
+}
+
+void shard::out_commit(uint32_t transport, const tern_peer& to, std::size_t len) noexcept {
+    out_meta_[out_n_] = out_meta{transport, static_cast<uint32_t>(len), to};
+    ++out_n_;
+}
+
+void shard::flush() noexcept {
+    uint32_t i = 0;
+    while (i < out_n_) {
+        // One send per transport, in the order the first datagram of each was queued.
+        const uint32_t t = out_meta_[i].transport;
+        uint32_t k = 0;
+        for (uint32_t j = i; j < out_n_; ++j) {
+            if (out_meta_[j].transport != t) continue;
+            out_dg_[k].peer = out_meta_[j].peer;
+            out_dg_[k].data = tern_bytes{&out_buf_[std::size_t{j} * lim_.datagram_capacity],
+                                         out_meta_[j].len};
+            ++k;
+            out_meta_[j].transport = UINT32_MAX;  // sent
+        }
+        env_.send(index_, t, out_dg_.data(), k);
+        while (i < out_n_ && out_meta_[i].transport == UINT32_MAX) ++i;
+    }
+    out_n_ = 0;
+}
+
+void shard::send_empty(uint32_t transport, const tern_peer& to, msg_type type,
+                       uint16_t mid) noexcept {
+    const auto e = empty_message(type, mid);
+    std::span<uint8_t> s = out_slot();
+    std::memcpy(s.data(), e.data(), e.size());
+    out_commit(transport, to, e.size());
+}
+
+// ---- timers ------------------------------------------------------------------------------
+
+void shard::rearm() noexcept {
+    uint64_t next = UINT64_MAX;
+    const uint64_t pb = cfg_.piggyback_timeout_ms * 1000000;
+    if (!piggy_.empty()) next = std::min(next, exch_[piggy_.head].arrival_ns + pb);
+    if (!pending_.empty())
+        next = std::min(next, exch_[pending_.head].arrival_ns + cfg_.timeout_ms * 1000000);
+    if (!heap_.empty()) next = std::min(next, heap_.top_deadline());
+    while (dedup_tail_ < dedup_head_ && !dedup_[dedup_tail_ % dedup_cap_].live) ++dedup_tail_;
+    if (dedup_tail_ < dedup_head_) next = std::min(next, dedup_[dedup_tail_ % dedup_cap_].expires_ns);
+    if (!xfer_lru_.empty())
+        next = std::min(next, xfers_[xfer_lru_.head].last_ns +
+                                  cfg_.blockwise_status_lifetime_ms * 1000000);
+    if (!idle_peers_.empty())
+        next = std::min(next, peers_[idle_peers_.head].last_ns +
+                                  cfg_.exchange_lifetime_ms() * 1000000);
+    if (next == UINT64_MAX) return;
+    if (armed_ != 0 && armed_ <= next) return;
+    armed_ = next;
+    env_.arm_timer(index_, next > now_ ? next - now_ : 0);
+}
+
+void shard::on_timer() noexcept {
+    scope sc(*this);
+    armed_ = 0;
+    timers_run();
+}
+
+void shard::timers_run() noexcept {
+    const uint64_t pb = cfg_.piggyback_timeout_ms * 1000000;
+    while (!piggy_.empty() && exch_[piggy_.head].arrival_ns + pb <= now_)
+        exchange_ack_now(piggy_.head);
+    const uint64_t to = cfg_.timeout_ms * 1000000;
+    while (!pending_.empty() && exch_[pending_.head].arrival_ns + to <= now_) {
+        // The spec's "no response at all": the CON request already had its empty ACK.
+        const uint32_t x = pending_.head;
+        m_.inc(ctr::drop_exchange_timeout);
+        m_.request(exch_[x].method, 0);
+        exchange_free(x);
+    }
+    while (!heap_.empty() && heap_.top_deadline() <= now_) tx_fire(heap_.top_owner());
+    dedup_expire();
+    transfers_expire();
+    const uint64_t idle = cfg_.exchange_lifetime_ms() * 1000000;
+    while (!idle_peers_.empty() && peers_[idle_peers_.head].last_ns + idle <= now_)
+        peer_free(idle_peers_.head);
+}
+
+// ---- completions --------------------------------------------------------------------------
+
+void shard::drain() noexcept {
+    scope sc(*this);
+    queue_.drain([this](completion& c) { apply(c); });
+}
+
+void shard::apply(completion& c) noexcept {
+    tern_status st = TERN_OK;
+    if (c.kind == completion::op::end) {
+        if (c.has_response()) {
+            tern_coap_response r = c.response(completion_opts_.data());
+            c.disown_body();
+            st = end_observation(c.id, &r);
+        } else {
+            st = end_observation(c.id, nullptr);
+        }
+    } else {
+        tern_coap_response r = c.response(completion_opts_.data());
+        c.disown_body();
+        st = c.kind == completion::op::respond ? respond(c.id, r, nullptr)
+                                               : notify(c.id, r, c.cookie, c.notify_flags);
+    }
+    if (st == TERN_NOT_FOUND) m_.inc(ctr::drop_late_completion);
+}
+
+bool shard::exchange_maybe_live(uint64_t id, uint64_t* observation) const noexcept {
+    const uint32_t slot = id_slot(id);
+    if (slot >= lim_.exchanges) return false;
+    std::atomic_ref<uint32_t> gen(pub_exch_gen_[slot]);
+    const uint32_t g1 = gen.load(std::memory_order_acquire);
+    if (g1 != id_gen(id) || g1 == 0) return false;
+    if (observation != nullptr) {
+        *observation = std::atomic_ref<uint64_t>(pub_exch_obs_[slot]).load(std::memory_order_acquire);
+        if (gen.load(std::memory_order_acquire) != g1) return false;
+    }
+    return true;
+}
+
+bool shard::observation_maybe_live(uint64_t id) const noexcept {
+    const uint32_t slot = id_slot(id);
+    if (slot >= lim_.observations) return false;
+    const uint32_t g =
+        std::atomic_ref<uint32_t>(pub_obs_gen_[slot]).load(std::memory_order_acquire);
+    return g != 0 && g == id_gen(id);
+}
+
+// ---- start-stop -----------------------------------------------------------------------------
+
+void shard::set_routes(const route_table* routes, std::size_t well_known_size) {
+    routes_ = routes;
+    if (well_known_size > well_known_cap_) {
+        well_known_buf_ = make_zarray<char>(well_known_size);
+        well_known_cap_ = well_known_size;
+    }
+}
+
+void shard::remove_resource(const resource_entry* res) noexcept {
+    scope sc(*this);
+    for (uint32_t x = 0; x < exch_.high_water(); ++x) {
+        exchange_rec& e = exch_[x];
+        if (e.state == exch_free || e.res != res) continue;
+        if (e.state == exch_pending) {
+            m_.request(e.method, 0);
+            exchange_free(x);
+        } else {
+            e.res = nullptr;  // answered already: only its ACK is awaited
+        }
+    }
+    for (uint32_t r = 0; r < rels_.high_water(); ++r) {
+        relation_rec& rel = rels_[r];
+        if (rel.res != res) continue;
+        if (rel.state == rel_live || rel.state == rel_ending)
+            relation_end(r, TERN_COAP_END_SHUTDOWN, true, TERN_COAP_NOTIFY_DROPPED, nil);
+        else if (rel.state == rel_closing)
+            rel.res = nullptr;
+    }
+}
+
+void shard::shutdown() noexcept {
+    queue_.discard();
+    for (uint32_t t = 0; t < xfers_.high_water(); ++t)
+        if (xfers_[t].buf != nullptr) transfer_free(t);
+    routes_ = nullptr;
+}
+
+shard::counts shard::census() const noexcept {
+    counts c{};
+    c.peers = peers_.used();
+    c.exchanges = exch_.used();
+    c.relations = rels_.used();
+    uint32_t d = 0;
+    for (uint64_t s = dedup_tail_ + 1; s <= dedup_head_; ++s)
+        if (dedup_[(s - 1) % dedup_cap_].live) ++d;
+    c.dedup = d;
+    c.transfers = xfers_.used();
+    c.notes = notes_.used();
+    c.idle_peers = idle_peers_.size;
+    c.heap = heap_.size();
+    c.note_chunks_free = note_chunks_.free_chunks();
+    c.tx_chunks_free = tx_chunks_.free_chunks();
+    return c;
+}
+
+relation_cost shard::cost_of_relation() noexcept {
+    relation_cost c{};
+    c.record = sizeof(relation_rec);
+    // open_index keeps the load factor at or below 1/2 and rounds up to a power of two:
+    // at most 4 buckets per item in the worst rounding, 2 in the best; count the worst.
+    c.index = 4 * sizeof(open_index::bucket);
+    c.timer = 16 + 4;                                // heap entry + position word
+    c.mid_index = 4 * sizeof(open_index::bucket);    // its share of the (peer, MID) index
+    c.published = sizeof(uint32_t);
+    c.free_list = sizeof(uint32_t);
+    return c;
+}
+
+}  // namespace tern::coap

@@ -1,0 +1,415 @@
+// One engine shard: every piece of CoAP state about the peers whose datagrams arrive on one
+// reactor shard (dedup entries, exchanges, Observe relations, Block1 reassembly, CON
+// messages awaiting their ACK), touched only from that shard's thread. All tables are
+// allocated when the shard is made; the datagram-in → response-out path neither allocates
+// nor locks.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "codec.hpp"
+#include "completion_queue.hpp"
+#include "config.hpp"
+#include "env.hpp"
+#include "metrics.hpp"
+#include "router.hpp"
+#include "tables.hpp"
+#include "tern/abi/coap.h"
+#include "tern/abi/transport.h"
+
+namespace tern::coap {
+
+class engine;
+
+// Exchange and observation ids: [shard:8][slot:24][generation:32].
+constexpr uint64_t make_id(uint32_t shard, uint32_t slot, uint32_t gen) noexcept {
+    return (uint64_t{shard} << 56) | (uint64_t{slot & 0xFFFFFFu} << 32) | gen;
+}
+constexpr uint32_t id_shard(uint64_t id) noexcept { return static_cast<uint32_t>(id >> 56); }
+constexpr uint32_t id_slot(uint64_t id) noexcept {
+    return static_cast<uint32_t>(id >> 32) & 0xFFFFFFu;
+}
+constexpr uint32_t id_gen(uint64_t id) noexcept { return static_cast<uint32_t>(id); }
+
+// ---- per-shard records (all trivially copyable: they live in calloc'd tables) ------------
+
+struct peer_rec {
+    uint32_t gen;
+    uint32_t hash;
+    tern_peer addr;       // where to send (follows a DTLS session's current address)
+    uint64_t last_ns;     // last datagram from or to it
+    list_link idle;       // in the idle list while refs == 0
+    slot_list dedups;     // its dedup entries (ring slots)
+    slot_list exchanges;
+    slot_list relations;  // reserved, live and ending Observe relations
+    uint32_t refs;        // dedup entries + exchanges + relations + Block1 transfers
+    uint16_t next_mid;
+    uint16_t observations;
+    uint8_t transport;
+    uint8_t indexed;      // findable by address/session (0 after its session ended)
+    uint8_t idle_listed;
+};
+
+enum : uint8_t { dedup_pending = 0, dedup_cached = 1, dedup_acked = 2, dedup_done = 3 };
+
+struct dedup_rec {
+    uint64_t seq;         // absolute ring position + 1 (0: never used)
+    uint64_t expires_ns;
+    list_link peer_link;
+    uint32_t peer;
+    uint32_t hash;
+    uint32_t exchange;    // the pending exchange's slot, or nil
+    uint32_t arena_off;   // cached response (dedup_cached)
+    uint32_t arena_len;
+    uint16_t mid;
+    uint8_t state;
+    uint8_t type;
+    uint8_t live;
+};
+
+enum : uint8_t { exch_free = 0, exch_pending = 1, exch_awaiting_ack = 2 };
+enum : uint8_t {
+    xf_block2 = 1,      // the request carried Block2
+    xf_size2 = 2,       // the request carried Size2 (asks for the total)
+    xf_block1 = 4,      // echo Block1 (num, M=0) in the response
+};
+
+struct exchange_rec {
+    uint32_t gen;
+    uint32_t peer;
+    uint64_t arrival_ns;
+    uint64_t dedup_seq;   // 0: no dedup entry
+    const resource_entry* res;
+    list_link pending_link; // timeout FIFO (state pending)
+    list_link piggy_link;   // piggyback deadline FIFO (CON, pending, not acked)
+    list_link peer_link;
+    uint32_t obs;         // reserved or activated relation slot, or nil
+    uint32_t obs_gen;
+    uint32_t tx_chunks;   // separate CON response awaiting its ACK
+    uint32_t tx_timeout_ms;
+    uint32_t block2_num;
+    uint32_t block1_num;
+    uint16_t mid;
+    uint16_t tx_mid;
+    uint16_t tx_len;
+    uint8_t state;
+    uint8_t type;
+    uint8_t method;
+    uint8_t tkl;
+    uint8_t token[8];
+    uint8_t acked;        // the CON request has had its empty ACK
+    uint8_t no_response;  // RFC 7967 bits: 1 << class suppressed
+    uint8_t flags;
+    uint8_t block2_szx;
+    uint8_t block1_szx;
+    uint8_t attempts;
+    uint8_t in_piggy;
+};
+
+enum : uint8_t {
+    rel_free = 0,
+    rel_reserved = 1, // registration passed to the handler, not answered yet
+    rel_live = 2,
+    rel_ending = 3,   // a non-2.xx notification is queued: no more notify()
+    rel_closing = 4   // ended; its final CON response awaits an ACK
+};
+enum : uint8_t { rf_has_non_mid = 1, rf_warned_full = 2, rf_pumping = 4 };
+
+struct relation_rec {
+    uint32_t gen;
+    uint32_t peer;
+    const resource_entry* res;
+    list_link peer_link;
+    uint64_t last_con_ns;
+    uint32_t hash;
+    uint32_t seq;         // the last Observe value sent (24 bits)
+    uint32_t q_head;      // queued notifications (note records), FIFO
+    uint32_t q_tail;
+    uint32_t inflight;    // the CON notification awaiting its ACK, or nil
+    uint32_t tx_timeout_ms;
+    uint16_t q_count;
+    uint16_t tx_mid;
+    uint16_t last_non_mid;
+    uint16_t non_since_con;
+    uint8_t state;
+    uint8_t type;         // the registration's type: the notifications' type
+    uint8_t tkl;
+    uint8_t token[8];
+    uint8_t attempts;
+    uint8_t flags;
+};
+
+enum : uint8_t { nf_mergeable = 1, nf_final = 2 };
+
+// A notification (or a relation's final response) kept as a template: the encoded options
+// and payload after the header and token, with a hole where the Observe option goes, so
+// the MID, the type (NON may turn CON) and the Observe value are set when it is sent.
+struct note_rec {
+    uint32_t gen;
+    uint32_t next;
+    uint64_t cookie;
+    uint32_t chunks;
+    uint32_t seq;         // its Observe value once sent
+    uint16_t len;
+    uint16_t obs_at;      // template offset of the Observe option
+    uint16_t suffix_at;   // template offset just after it
+    uint16_t mid;
+    uint8_t code;
+    uint8_t prev_opt;     // the option number before Observe (its delta base)
+    uint8_t flags;
+};
+
+struct transfer_rec {
+    uint32_t gen;
+    uint32_t peer;
+    uint64_t key;         // RFC 7959 §2.5 request matching: method, path and query
+    uint32_t hash;
+    uint32_t last_num;
+    uint8_t* buf;
+    uint64_t size;        // bytes received
+    uint64_t cap;
+    uint64_t last_ns;
+    uint64_t last_off;    // offset of the last block accepted (a repeat is re-acknowledged)
+    list_link lru;
+    uint8_t last_szx;
+};
+
+// Sizes a relation costs, for the memory budget (docs and the ≤ 256-byte test).
+struct relation_cost {
+    std::size_t record;       // relation_rec
+    std::size_t index;        // (peer, token) index buckets per relation
+    std::size_t timer;        // timer heap entry + position
+    std::size_t mid_index;    // (peer, MID) index buckets per relation
+    std::size_t published;    // cross-thread generation word
+    std::size_t free_list;    // slot pool free-list word
+    std::size_t total() const noexcept {
+        return record + index + timer + mid_index + published + free_list;
+    }
+};
+
+class shard {
+public:
+    shard(engine& eng, uint32_t index, const shard_limits& limits);
+    shard(const shard&) = delete;
+    shard& operator=(const shard&) = delete;
+    ~shard();
+
+    // ---- transport side [this shard] ----
+    void on_datagrams(uint32_t transport, const tern_datagram* batch, uint32_t count) noexcept;
+    void on_session_end(uint32_t transport, const tern_peer* peer) noexcept;
+    void on_timer() noexcept;
+    // Applies queued cross-thread completions.
+    void drain() noexcept;
+
+    // ---- coap_engine_v1 on the owning shard [this shard] ----
+    tern_status respond(uint64_t exchange, const tern_coap_response& r,
+                        uint64_t* out_observation) noexcept;
+    tern_status notify(uint64_t observation, const tern_coap_response& r, uint64_t cookie,
+                       uint32_t flags) noexcept;
+    tern_status end_observation(uint64_t observation, const tern_coap_response* final_response) noexcept;
+
+    // ---- cross-thread support [any-thread] ----
+    completion_queue& queue() noexcept { return queue_; }
+    // Best-effort liveness checks for ids handed out by this shard.
+    bool exchange_maybe_live(uint64_t id, uint64_t* observation) const noexcept;
+    bool observation_maybe_live(uint64_t id) const noexcept;
+
+    // ---- start-stop (run on the shard, or while it is quiescent) ----
+    void set_routes(const route_table* routes, std::size_t well_known_size);
+    // Ends the resource's relations (SHUTDOWN) and forgets its exchanges.
+    void remove_resource(const resource_entry* res) noexcept;
+    // Drops every piece of state silently (engine stop).
+    void shutdown() noexcept;
+
+    // ---- introspection (tests, fuzzing, docs) ----
+    struct counts {
+        uint32_t peers, exchanges, relations, dedup, transfers, notes, idle_peers;
+        uint32_t heap, note_chunks_free, tx_chunks_free;
+    };
+    counts census() const noexcept;
+    const shard_limits& limits() const noexcept { return lim_; }
+    static relation_cost cost_of_relation() noexcept;
+    uint32_t index() const noexcept { return index_; }
+
+private:
+    friend class engine;
+    struct reply_to;
+    struct build_opts;
+    enum class built : uint8_t { ok, too_large, out_of_range, body_failed };
+    class scope;
+
+    // message layer
+    void datagram(uint32_t transport, const tern_datagram& dg) noexcept;
+    void request(uint32_t transport, const tern_datagram& dg, bool too_many_options) noexcept;
+    void empty_ack(uint32_t transport, const tern_peer& from, uint16_t mid) noexcept;
+    void empty_rst(uint32_t transport, const tern_peer& from, uint16_t mid) noexcept;
+    void send_empty(uint32_t transport, const tern_peer& to, msg_type type, uint16_t mid) noexcept;
+
+    // peers
+    uint32_t peer_find(uint32_t transport, const tern_peer& p) const noexcept;
+    uint32_t peer_get(uint32_t transport, const tern_peer& p) noexcept;
+    uint32_t peer_hash(uint32_t transport, const tern_peer& p) const noexcept;
+    bool peer_same(const peer_rec& r, uint32_t transport, const tern_peer& p) const noexcept;
+    void peer_ref(uint32_t peer) noexcept;
+    void peer_unref(uint32_t peer) noexcept;
+    void peer_free(uint32_t peer) noexcept;
+    void peer_drop_state(uint32_t peer) noexcept;
+    uint16_t next_mid(uint32_t peer) noexcept;
+
+    // dedup
+    uint32_t dedup_find(uint32_t peer, uint16_t mid) noexcept;
+    uint64_t dedup_insert(uint32_t peer, uint16_t mid, uint8_t type) noexcept;
+    void dedup_remove(uint32_t slot, bool evicted) noexcept;
+    void dedup_expire() noexcept;
+    dedup_rec* dedup_get(uint64_t seq) noexcept;
+    void dedup_cache(uint64_t seq, std::span<const uint8_t> bytes) noexcept;
+    void dedup_mark(uint64_t seq, uint8_t state) noexcept;
+    bool arena_alloc(uint64_t owner_seq, std::size_t len, uint32_t& off) noexcept;
+
+    // exchanges
+    void exchange_free(uint32_t x) noexcept;
+    void exchange_unqueue(uint32_t x) noexcept;
+    void exchange_ack_now(uint32_t x) noexcept;
+    reply_to reply_of(uint32_t x) noexcept;
+
+    // responses
+    enum class sent : uint8_t { done, separate_con };
+    // Sends r as the answer `to` describes; base: extra build options (2.31, errors).
+    sent send_response(reply_to& to, const tern_coap_response& r, uint32_t exchange,
+                       const build_opts* base = nullptr) noexcept;
+    void reply_error(reply_to& to, uint8_t code, std::string_view diagnostic,
+                     int64_t max_age = -1, int64_t size1 = -1) noexcept;
+    built build(writer& w, uint8_t code, const tern_coap_response& r,
+                build_opts& o) noexcept;
+    std::span<uint8_t> out_slot() noexcept;
+    void out_commit(uint32_t transport, const tern_peer& to, std::size_t len) noexcept;
+    void flush() noexcept;
+
+    // transmissions (CON messages awaiting an ACK)
+    void tx_start(uint32_t owner, uint32_t peer, uint16_t mid, uint32_t& timeout_ms) noexcept;
+    void tx_stop(uint32_t owner, uint32_t peer, uint16_t mid) noexcept;
+    uint32_t tx_find(uint32_t peer, uint16_t mid) const noexcept;
+    void tx_fire(uint32_t owner) noexcept;
+    uint32_t initial_timeout_ms() noexcept;
+
+    // Observe
+    uint32_t relation_find(uint32_t peer, std::span<const uint8_t> token) const noexcept;
+    uint32_t relation_hash(uint32_t peer, std::span<const uint8_t> token) const noexcept;
+    void relation_activate(uint32_t r) noexcept;
+    // Ends a live relation: queued notifications get DROPPED, the in-flight one
+    // inflight_result, the handler on_observation_end(reason) when call_end; final_note
+    // (a final response, or nil) is sent last.
+    void relation_end(uint32_t r, int32_t reason, bool call_end, int32_t inflight_result,
+                      uint32_t final_note) noexcept;
+    void relation_release_reservation(uint32_t r) noexcept;
+    void relation_free(uint32_t r) noexcept;
+    // Ends every live relation of the peer; timed_out's in-flight notification gets TIMEOUT.
+    void peer_relations_end(uint32_t peer, int32_t reason, uint32_t timed_out) noexcept;
+    void pump(uint32_t r) noexcept;
+    void send_note(uint32_t r, uint32_t n, bool con) noexcept;
+    void note_result(const resource_entry* res, uint64_t id, uint64_t cookie,
+                     int32_t result) noexcept;
+    void note_free(uint32_t n) noexcept;
+    void relation_acked(uint32_t r) noexcept;
+    void relation_reset(uint32_t r) noexcept;
+    uint32_t make_note(uint32_t r, const tern_coap_response& resp, uint64_t cookie,
+                       uint8_t flags, bool& no_memory) noexcept;
+
+    // Block1
+    void transfer_free(uint32_t t) noexcept;
+    void transfers_expire() noexcept;
+
+    // timers
+    void timers_run() noexcept;
+    void rearm() noexcept;
+
+    // completions
+    void apply(completion& c) noexcept;
+
+    uint64_t random() noexcept;
+    void log(tern_log_level level, std::string_view msg) noexcept;
+
+    engine& eng_;
+    engine_env& env_;
+    const engine_config& cfg_;
+    const engine_metrics& m_;
+    shard_limits lim_;
+    uint32_t index_;
+    const route_table* routes_ = nullptr;
+
+    uint64_t now_ = 0;
+    uint32_t depth_ = 0;
+    uint64_t rng_[2] = {};
+    uint64_t hash_seed_ = 0;
+    uint64_t armed_ = 0;     // deadline the timer is armed for (0: none)
+    uint8_t pref_szx_ = 6;
+    uint8_t last_code_ = 0;  // the code send_response last sent (0: none)
+
+    slot_pool<peer_rec> peers_;
+    open_index peer_index_;
+    slot_list idle_peers_;
+
+    zarray<dedup_rec> dedup_;
+    uint32_t dedup_cap_ = 0;
+    uint64_t dedup_head_ = 0; // next seq - 1
+    uint64_t dedup_tail_ = 0;
+    open_index dedup_index_;
+    zarray<uint8_t> arena_;
+    uint64_t arena_cap_ = 0;
+    uint64_t arena_head_ = 0;
+    uint64_t arena_tail_ = 0;
+
+    slot_pool<exchange_rec> exch_;
+    slot_list pending_;
+    slot_list piggy_;
+
+    slot_pool<relation_rec> rels_;
+    open_index rel_index_;
+    slot_pool<note_rec> notes_;
+    chunk_pool note_chunks_;
+    chunk_pool tx_chunks_;
+    open_index mid_index_;   // (peer, MID) of CON messages awaiting an ACK → owner
+    timer_heap heap_;        // owners: exchange slots, then relation slots
+
+    slot_pool<transfer_rec> xfers_;
+    open_index xfer_index_;
+    slot_list xfer_lru_;
+
+    // published for other threads (std::atomic_ref): generation of live ids
+    zarray<uint32_t> pub_exch_gen_;
+    zarray<uint64_t> pub_exch_obs_;
+    zarray<uint32_t> pub_obs_gen_;
+
+    // send batch
+    static constexpr uint32_t batch_cap = 64;
+    struct out_meta {
+        uint32_t transport;
+        uint32_t len;
+        tern_peer peer;
+    };
+    zarray<uint8_t> out_buf_;
+    std::array<out_meta, batch_cap> out_meta_{};
+    std::array<tern_datagram, batch_cap> out_dg_{};
+    uint32_t out_n_ = 0;
+
+    // per-request scratch
+    message msg_;
+    std::array<tern_str, max_path_segments> path_{};
+    std::array<tern_str, max_path_segments> caps_{};
+    std::array<tern_str, max_options> query_{};
+    std::array<tern_coap_option, max_options> opts_{};
+    std::array<tern_coap_option, 64> completion_opts_{};
+    zarray<uint8_t> scratch_;     // notification templates (datagram_capacity)
+    zarray<uint8_t> body_buf_;    // body slices read from a coap_body_v1 (datagram_capacity)
+    zarray<char> well_known_buf_; // filtered /.well-known/core
+    std::size_t well_known_cap_ = 0;
+
+    completion_queue queue_;
+    std::atomic<uint32_t> posted_{0};  // drain tasks posted and not yet run
+};
+
+}  // namespace tern::coap

@@ -1,0 +1,75 @@
+// Internals shared by the shard's translation units.
+#pragma once
+
+#include "shard.hpp"
+
+namespace tern::coap {
+
+// Where and how a response goes: built from a request (engine replies) or an exchange.
+struct shard::reply_to {
+    uint32_t peer = nil;          // nil: no peer state (refused before one existed)
+    uint32_t transport = 0;
+    const tern_peer* addr = nullptr;
+    std::span<const uint8_t> token;
+    uint16_t mid = 0;             // the request's MID
+    uint8_t type = 0;             // the request's type
+    uint8_t method = 0;
+    bool acked = false;           // the CON request has had its empty ACK
+    uint8_t no_response = 0;      // RFC 7967: bit (1 << class) set = suppress that class
+    uint64_t dedup_seq = 0;
+    bool block2 = false;          // the request's Block2 (early negotiation included)
+    uint32_t block2_num = 0;
+    uint8_t block2_szx = 6;
+    bool size2 = false;           // the request asked for Size2
+    bool block1 = false;          // echo Block1 (num, M=0, szx)
+    uint32_t block1_num = 0;
+    uint8_t block1_szx = 6;
+    int64_t observe = -1;         // Observe value for the response, -1 none
+};
+
+struct shard::build_opts {
+    // inputs
+    int64_t observe = -1;
+    bool block2 = false;
+    uint32_t block2_num = 0;
+    uint8_t block2_szx = 6;
+    bool size2 = false;
+    bool block1 = false;
+    uint32_t block1_num = 0;
+    bool block1_more = false;
+    uint8_t block1_szx = 6;
+    int64_t size1 = -1;
+    int64_t max_age = -1;        // overrides the response's max_age when >= 0
+    // outputs
+    std::size_t obs_at = 0;      // byte offset where the Observe option starts
+    std::size_t suffix_at = 0;   // byte offset just after it
+    uint16_t prev_opt = 0;       // the option number written before Observe
+    bool first_block = false;    // a Block2 response for block 0 was built
+};
+
+// Brackets every entry into the shard (datagrams, timer, drain, API calls on the shard):
+// the outermost one reads the clock once and, on the way out, sends the batch and re-arms
+// the timer.
+class shard::scope {
+public:
+    explicit scope(shard& s) noexcept : s_(s) {
+        if (s_.depth_++ == 0) s_.now_ = s_.env_.now_ns();
+    }
+    ~scope() {
+        if (--s_.depth_ == 0) {
+            s_.flush();
+            s_.rearm();
+        }
+    }
+    scope(const scope&) = delete;
+    scope& operator=(const scope&) = delete;
+
+private:
+    shard& s_;
+};
+
+inline constexpr uint8_t code_get = 1;
+
+inline uint32_t code_class_of(uint8_t code) noexcept { return code >> 5; }
+
+}  // namespace tern::coap

@@ -1,0 +1,431 @@
+// Responses: piggy-backed or separate (RFC 7252 §5.2), No-Response (RFC 7967), stateless
+// Block2 slicing (RFC 7959 §2.4), and retransmission of CON messages (RFC 7252 §4.2).
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+
+#include "engine.hpp"
+#include "shard_impl.hpp"
+
+namespace tern::coap {
+
+namespace {
+
+// Options whose value the engine decides; a handler's copy of them is ignored.
+bool engine_managed(uint16_t n) noexcept {
+    return n == opt::observe || n == opt::block2 || n == opt::block1 || n == opt::size2 ||
+           n == opt::size1;
+}
+
+struct pending_option {
+    uint16_t number;
+    uint16_t from_handler; // 1: value = handler option index
+    uint64_t value;
+};
+
+inline uint32_t mid_hash(uint64_t seed, uint32_t peer, uint16_t mid) noexcept {
+    return static_cast<uint32_t>(mix64(seed ^ 0x6d69645f696e6478ull ^ ((uint64_t{peer} << 16) | mid)));
+}
+
+}  // namespace
+
+shard::built shard::build(writer& w, uint8_t code, const tern_coap_response& r,
+                          build_opts& o) noexcept {
+    const bool success = code_class_of(code) == 2;
+    const uint64_t total = r.body != nullptr ? r.body->size() : r.payload.size;
+    bool b2 = false;
+    uint32_t num = 0;
+    uint8_t szx = pref_szx_;
+    bool more = false;
+    uint64_t off = 0;
+    uint64_t len = total;
+    bool size2 = false;
+    if (success && o.block2) {
+        // The smaller of the client's and our block size; a smaller one renumbers the
+        // block so it still starts at the offset the client asked for (RFC 7959 §2.4).
+        szx = std::min(o.block2_szx, pref_szx_);
+        num = o.block2_num << (o.block2_szx - szx);
+        const uint64_t size = uint64_t{16} << szx;
+        off = uint64_t{num} * size;
+        if (off > total || (off == total && total != 0)) return built::out_of_range;
+        len = std::min(size, total - off);
+        more = off + len < total;
+        b2 = true;
+        size2 = o.size2 || num == 0;
+    } else if (total > cfg_.max_message_size) {
+        const uint64_t size = uint64_t{16} << szx;
+        len = std::min(size, total);
+        more = total > len;
+        b2 = true;
+        size2 = true;
+    }
+    o.first_block = b2 && num == 0 && more;
+
+    std::array<pending_option, 64 + 8> items;
+    uint32_t n = 0;
+    const int64_t max_age = o.max_age >= 0 ? o.max_age : r.max_age;
+    for (uint32_t i = 0; i < r.option_count && n < 64; ++i) {
+        const uint16_t num_i = r.options[i].number;
+        if (num_i == 0 || engine_managed(num_i)) continue;
+        if (num_i == opt::content_format && r.content_format >= 0) continue;
+        if (num_i == opt::max_age && max_age >= 0) continue;
+        items[n++] = pending_option{num_i, 1, i};
+    }
+    auto add = [&](uint16_t number, uint64_t v) { items[n++] = pending_option{number, 0, v}; };
+    if (o.observe >= 0) add(opt::observe, static_cast<uint64_t>(o.observe) & 0xFFFFFFu);
+    if (r.content_format >= 0) add(opt::content_format, static_cast<uint64_t>(r.content_format) & 0xFFFFu);
+    if (max_age >= 0) add(opt::max_age, std::min<uint64_t>(static_cast<uint64_t>(max_age), 0xFFFFFFFFu));
+    if (b2) add(opt::block2, (uint64_t{num} << 4) | (more ? 8u : 0u) | szx);
+    if (o.block1)
+        add(opt::block1, (uint64_t{o.block1_num} << 4) | (o.block1_more ? 8u : 0u) | o.block1_szx);
+    if (b2 && size2) add(opt::size2, std::min<uint64_t>(total, 0xFFFFFFFFu));
+    if (o.size1 >= 0) add(opt::size1, std::min<uint64_t>(static_cast<uint64_t>(o.size1), 0xFFFFFFFFu));
+    // Stable insertion sort: the wire order is by number, repeated options keep theirs.
+    for (uint32_t i = 1; i < n; ++i) {
+        const pending_option v = items[i];
+        uint32_t j = i;
+        while (j > 0 && items[j - 1].number > v.number) {
+            items[j] = items[j - 1];
+            --j;
+        }
+        items[j] = v;
+    }
+    uint16_t prev = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+        const pending_option& it = items[i];
+        if (it.number == opt::observe) {
+            o.obs_at = w.size();
+            o.prev_opt = prev;
+        }
+        if (it.from_handler) {
+            const tern_coap_option& ho = r.options[it.value];
+            w.option(it.number, std::span<const uint8_t>{ho.value.data, ho.value.size});
+        } else {
+            w.option_uint(it.number, it.value);
+        }
+        if (it.number == opt::observe) o.suffix_at = w.size();
+        prev = it.number;
+    }
+    if (!w.ok()) return built::too_large;
+
+    if (len != 0) {
+        if (r.body != nullptr) {
+            if (len > lim_.datagram_capacity) return built::too_large;
+            std::size_t got_total = 0;
+            while (got_total < len) {
+                std::size_t got = 0;
+                const tern_status st = r.body->read(off + got_total, &body_buf_[got_total],
+                                                    static_cast<std::size_t>(len) - got_total, &got);
+                if (st != TERN_OK || got == 0 || got > len - got_total) return built::body_failed;
+                got_total += got;
+            }
+            w.payload(std::span<const uint8_t>{&body_buf_[0], static_cast<std::size_t>(len)});
+        } else {
+            w.payload(std::span<const uint8_t>{r.payload.data + off, static_cast<std::size_t>(len)});
+        }
+    }
+    return w.ok() ? built::ok : built::too_large;
+}
+
+shard::sent shard::send_response(reply_to& to, const tern_coap_response& r, uint32_t exchange,
+                                 const build_opts* base) noexcept {
+    uint8_t code = r.code;
+    const uint32_t cls = code_class_of(code);
+    if ((to.no_response & (1u << cls)) != 0) {
+        // RFC 7967: the client is not interested; a CON still gets its (empty) ACK.
+        if (to.type == static_cast<uint8_t>(msg_type::con) && !to.acked) {
+            send_empty(to.transport, *to.addr, msg_type::ack, to.mid);
+            dedup_mark(to.dedup_seq, dedup_acked);
+        }
+        if (r.body != nullptr) r.body->release();
+        m_.request(to.method, 0);
+        last_code_ = 0;
+        return sent::done;
+    }
+    msg_type type;
+    uint16_t mid;
+    if (to.type == static_cast<uint8_t>(msg_type::con) && !to.acked) {
+        type = msg_type::ack;  // piggy-backed (RFC 7252 §5.2.1)
+        mid = to.mid;
+    } else {
+        type = to.type == static_cast<uint8_t>(msg_type::con) ? msg_type::con : msg_type::non;
+        mid = next_mid(to.peer);
+    }
+    build_opts o = base != nullptr ? *base : build_opts{};
+    o.observe = to.observe;
+    if (to.block2) {
+        o.block2 = true;
+        o.block2_num = to.block2_num;
+        o.block2_szx = to.block2_szx;
+    }
+    o.size2 = to.size2;
+    if (to.block1) {
+        o.block1 = true;
+        o.block1_num = to.block1_num;
+        o.block1_more = false;
+        o.block1_szx = to.block1_szx;
+    }
+    const std::span<uint8_t> slot = out_slot();
+    writer w(slot);
+    w.header(type, code, mid, to.token);
+    const built res = build(w, code, r, o);
+    if (r.body != nullptr) r.body->release();
+    std::span<const uint8_t> bytes = w.bytes();
+    writer fallback(slot);
+    if (res != built::ok) {
+        std::string_view text;
+        if (res == built::out_of_range) {
+            code = code::bad_request;
+            text = "block out of range";
+        } else {
+            code = code::internal_server_error;
+            text = res == built::body_failed ? "response body could not be read"
+                                             : "response too large";
+            m_.inc(ctr::drop_response_too_large);
+        }
+        fallback.header(type, code, mid, to.token);
+        fallback.payload(text);
+        bytes = fallback.bytes();
+    } else if (o.first_block) {
+        m_.inc(ctr::block_out);
+    }
+    out_commit(to.transport, *to.addr, bytes.size());
+    if (to.peer != nil) peers_[to.peer].last_ns = now_;
+    m_.request(to.method, code);
+    last_code_ = code;
+    if (type == msg_type::ack) {
+        dedup_cache(to.dedup_seq, bytes);
+        return sent::done;
+    }
+    if (type != msg_type::con || exchange == nil) return sent::done;
+    const uint32_t chunks = tx_chunks_.store(bytes.data(), bytes.size());
+    if (chunks == nil) {
+        m_.inc(ctr::drop_no_transmission_memory);
+        return sent::done;
+    }
+    exchange_rec& x = exch_[exchange];
+    exchange_unqueue(exchange);
+    x.state = exch_awaiting_ack;
+    x.tx_chunks = chunks;
+    x.tx_len = static_cast<uint16_t>(bytes.size());
+    x.tx_mid = mid;
+    x.attempts = 0;
+    tx_start(exchange, x.peer, mid, x.tx_timeout_ms);
+    return sent::separate_con;
+}
+
+void shard::reply_error(reply_to& to, uint8_t code, std::string_view diagnostic, int64_t max_age,
+                        int64_t size1) noexcept {
+    tern_coap_response r{};
+    r.struct_size = sizeof r;
+    r.code = code;
+    r.content_format = -1;  // diagnostic payloads carry no Content-Format (RFC 7252 §5.5.2)
+    r.max_age = -1;
+    r.payload = tern_bytes{reinterpret_cast<const uint8_t*>(diagnostic.data()), diagnostic.size()};
+    build_opts o;
+    o.max_age = max_age;
+    o.size1 = size1;
+    reply_to t = to;
+    t.block2 = false;
+    t.block1 = false;
+    t.observe = -1;
+    send_response(t, r, nil, &o);
+}
+
+// ---- exchanges ------------------------------------------------------------------------------
+
+shard::reply_to shard::reply_of(uint32_t x) noexcept {
+    const exchange_rec& e = exch_[x];
+    reply_to to;
+    to.peer = e.peer;
+    to.transport = peers_[e.peer].transport;
+    to.addr = &peers_[e.peer].addr;
+    to.token = std::span<const uint8_t>{e.token, e.tkl};
+    to.mid = e.mid;
+    to.type = e.type;
+    to.method = e.method;
+    to.acked = e.acked != 0;
+    to.no_response = e.no_response;
+    to.dedup_seq = e.dedup_seq;
+    to.block2 = (e.flags & xf_block2) != 0;
+    to.block2_num = e.block2_num;
+    to.block2_szx = e.block2_szx;
+    to.size2 = (e.flags & xf_size2) != 0;
+    to.block1 = (e.flags & xf_block1) != 0;
+    to.block1_num = e.block1_num;
+    to.block1_szx = e.block1_szx;
+    return to;
+}
+
+void shard::exchange_ack_now(uint32_t x) noexcept {
+    exchange_rec& e = exch_[x];
+    if (e.in_piggy) {
+        piggy_.remove(x, [this](uint32_t i) -> list_link& { return exch_[i].piggy_link; });
+        e.in_piggy = 0;
+    }
+    if (e.acked) return;
+    e.acked = 1;
+    const peer_rec& p = peers_[e.peer];
+    send_empty(p.transport, p.addr, msg_type::ack, e.mid);
+    dedup_mark(e.dedup_seq, dedup_acked);
+}
+
+void shard::exchange_unqueue(uint32_t x) noexcept {
+    exchange_rec& e = exch_[x];
+    if (e.state == exch_pending)
+        pending_.remove(x, [this](uint32_t i) -> list_link& { return exch_[i].pending_link; });
+    if (e.in_piggy) {
+        piggy_.remove(x, [this](uint32_t i) -> list_link& { return exch_[i].piggy_link; });
+        e.in_piggy = 0;
+    }
+}
+
+void shard::exchange_free(uint32_t x) noexcept {
+    exchange_rec& e = exch_[x];
+    exchange_unqueue(x);
+    if (e.state == exch_awaiting_ack) {
+        tx_stop(x, e.peer, e.tx_mid);
+        tx_chunks_.release(e.tx_chunks);
+    }
+    if (e.obs != nil && rels_[e.obs].gen == e.obs_gen && rels_[e.obs].state == rel_reserved)
+        relation_release_reservation(e.obs);
+    if (dedup_rec* d = dedup_get(e.dedup_seq); d != nullptr && d->exchange == x) d->exchange = nil;
+    const uint32_t p = e.peer;
+    peers_[p].exchanges.remove(x, [this](uint32_t i) -> list_link& { return exch_[i].peer_link; });
+    std::atomic_ref<uint32_t>(pub_exch_gen_[x]).store(0, std::memory_order_release);
+    std::atomic_ref<uint64_t>(pub_exch_obs_[x]).store(0, std::memory_order_relaxed);
+    exch_.free(x);
+    m_.add(gge::exchanges, -1);
+    peer_unref(p);
+}
+
+tern_status shard::respond(uint64_t id, const tern_coap_response& r, uint64_t* out_observation) noexcept {
+    scope sc(*this);
+    if (out_observation != nullptr) *out_observation = 0;
+    const uint32_t x = id_slot(id);
+    if (id_shard(id) != index_ || x >= exch_.high_water() || exch_[x].gen != id_gen(id) ||
+        exch_[x].state != exch_pending) {
+        if (r.body != nullptr) r.body->release();
+        return TERN_NOT_FOUND;
+    }
+    const uint32_t cls = code_class_of(r.code);
+    if (cls < 2 || cls > 5 || r.option_count > 64 || (r.option_count != 0 && r.options == nullptr) ||
+        (r.payload.size != 0 && r.payload.data == nullptr && r.body == nullptr)) {
+        if (r.body != nullptr) r.body->release();
+        return TERN_INVALID_ARGUMENT;
+    }
+    exchange_rec& e = exch_[x];
+    m_.latency(static_cast<double>(now_ - e.arrival_ns) * 1e-9);
+
+    reply_to to = reply_of(x);
+    uint32_t rel = nil;
+    if (e.obs != nil && rels_[e.obs].gen == e.obs_gen && rels_[e.obs].state == rel_reserved) {
+        if ((r.flags & TERN_COAP_RESPONSE_OBSERVE) != 0 && cls == 2) {
+            rel = e.obs;
+            relation_activate(rel);
+            // Activation may have ended an older twin relation, calling its handler.
+            if (exch_[x].gen != id_gen(id) || exch_[x].state != exch_pending) {
+                if (r.body != nullptr) r.body->release();
+                return TERN_OK;
+            }
+            to.observe = rels_[rel].seq;
+            if (out_observation != nullptr) *out_observation = make_id(index_, rel, rels_[rel].gen);
+        } else {
+            relation_release_reservation(e.obs);
+        }
+        e.obs = rel;
+    }
+    if ((r.flags & TERN_COAP_RESPONSE_SILENT) != 0) {
+        if (e.type == static_cast<uint8_t>(msg_type::con) && !e.acked) exchange_ack_now(x);
+        if (r.body != nullptr) r.body->release();
+        m_.request(e.method, 0);
+        exchange_free(x);
+        return TERN_OK;
+    }
+    const uint32_t rgen = rel != nil ? rels_[rel].gen : 0;
+    if (send_response(to, r, x) == sent::done) exchange_free(x);
+    // The response actually sent was an error (block out of range, unencodable): no
+    // relation can live on it.
+    if (rel != nil && rels_[rel].gen == rgen && code_class_of(last_code_) != 2 &&
+        (rels_[rel].state == rel_live || rels_[rel].state == rel_ending))
+        relation_end(rel, TERN_COAP_END_ERROR, true, TERN_COAP_NOTIFY_DROPPED, nil);
+    return TERN_OK;
+}
+
+// ---- transmissions ---------------------------------------------------------------------------
+
+uint32_t shard::initial_timeout_ms() noexcept {
+    // RFC 7252 §4.2: a random duration between ACK_TIMEOUT and ACK_TIMEOUT * ACK_RANDOM_FACTOR.
+    const double u = static_cast<double>(random() >> 11) * 0x1.0p-53;
+    const double t = static_cast<double>(cfg_.ack_timeout_ms) * (1.0 + (cfg_.ack_random_factor - 1.0) * u);
+    return static_cast<uint32_t>(std::min(t, 4.0e9));
+}
+
+void shard::tx_start(uint32_t owner, uint32_t peer, uint16_t mid, uint32_t& timeout_ms) noexcept {
+    timeout_ms = initial_timeout_ms();
+    mid_index_.insert(mid_hash(hash_seed_, peer, mid), owner);
+    heap_.schedule(owner, now_ + uint64_t{timeout_ms} * 1000000);
+}
+
+void shard::tx_stop(uint32_t owner, uint32_t peer, uint16_t mid) noexcept {
+    mid_index_.erase(mid_hash(hash_seed_, peer, mid), owner);
+    heap_.cancel(owner);
+}
+
+uint32_t shard::tx_find(uint32_t peer, uint16_t mid) const noexcept {
+    return mid_index_.find(mid_hash(hash_seed_, peer, mid), [&](uint32_t owner) {
+        if (owner < lim_.exchanges)
+            return exch_[owner].peer == peer && exch_[owner].tx_mid == mid &&
+                   exch_[owner].state == exch_awaiting_ack;
+        const relation_rec& r = rels_[owner - lim_.exchanges];
+        return r.peer == peer && r.tx_mid == mid && r.inflight != nil;
+    });
+}
+
+void shard::tx_fire(uint32_t owner) noexcept {
+    if (owner < lim_.exchanges) {
+        exchange_rec& x = exch_[owner];
+        if (x.attempts >= cfg_.max_retransmit) {
+            m_.inc(ctr::drop_retransmit_timeout);
+            const uint32_t r = x.obs;
+            const uint32_t g = x.obs_gen;
+            const uint32_t p = x.peer;
+            exchange_free(owner);
+            // The response carried an Observe registration the client never acknowledged:
+            // the peer is unreachable (RFC 7641 §4.5), as for a notification.
+            if (r != nil && rels_[r].gen == g &&
+                (rels_[r].state == rel_live || rels_[r].state == rel_ending))
+                peer_relations_end(p, TERN_COAP_END_TIMEOUT, nil);
+            return;
+        }
+        ++x.attempts;
+        x.tx_timeout_ms = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{x.tx_timeout_ms} * 2, 0xFFFFFFFFu));
+        const std::span<uint8_t> s = out_slot();
+        tx_chunks_.read(x.tx_chunks, 0, s.data(), x.tx_len);
+        const peer_rec& p = peers_[x.peer];
+        out_commit(p.transport, p.addr, x.tx_len);
+        heap_.schedule(owner, now_ + uint64_t{x.tx_timeout_ms} * 1000000);
+        m_.inc(ctr::retransmissions);
+        return;
+    }
+    const uint32_t r = owner - lim_.exchanges;
+    relation_rec& rel = rels_[r];
+    if (rel.attempts >= cfg_.max_retransmit) {
+        if (rel.state == rel_closing) {
+            tx_stop(owner, rel.peer, rel.tx_mid);
+            note_free(rel.inflight);
+            rel.inflight = nil;
+            relation_free(r);
+            return;
+        }
+        peer_relations_end(rel.peer, TERN_COAP_END_TIMEOUT, r);
+        return;
+    }
+    ++rel.attempts;
+    rel.tx_timeout_ms = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{rel.tx_timeout_ms} * 2, 0xFFFFFFFFu));
+    send_note(r, rel.inflight, true);
+    heap_.schedule(owner, now_ + uint64_t{rel.tx_timeout_ms} * 1000000);
+    m_.inc(ctr::retransmissions);
+}
+
+}  // namespace tern::coap
