@@ -1,0 +1,501 @@
+#include "options.hpp"
+
+#include "coap_wire.hpp"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <string_view>
+
+namespace tern::bench {
+
+namespace {
+
+// The largest UDP payload over IPv4; block-wise transfer is out of scope for a load tool.
+constexpr size_t max_datagram = 65507;
+
+const char* const usage = R"(tern-bench: CoAP-over-UDP load generator and UDP echo server
+
+Usage:
+  tern-bench [options] coap://HOST[:PORT]/path[?query]
+  tern-bench echo-server --bind ADDR:PORT [--threads T]
+  tern-bench --help
+
+Load options:
+  --clients N          client UDP sockets (distinct source ports), default 100
+  --method M           GET | POST | PUT | DELETE, default GET
+  --payload STRING     request payload (a template, see below)
+  --payload-file F     request payload read from F, sent verbatim
+  --content-format N   add a Content-Format option with value N
+  --type con|non       message type of requests, default con
+  --rate R             total requests/s, paced evenly; default 0 = as fast as
+                       responses come back (closed loop)
+  --duration S         measured seconds (fractions allowed), default 10
+  --requests N         measure exactly N requests instead of a duration
+  --concurrency K      in-flight requests per client socket; default 1 for CON;
+                       for NON 64 when --rate is set (the pacing governs), else 1
+  --timeout MS         a request with no response after MS ms counts as timeout,
+                       default 2000
+  --retransmit         retransmit unacknowledged CON requests as RFC 7252 says
+                       (ACK_TIMEOUT 2 s, ACK_RANDOM_FACTOR 1.5, MAX_RETRANSMIT 4);
+                       without it a lost CON is a timeout, never resent
+  --threads T          sender threads, client sockets split across them; default 1
+  --warmup S           seconds of load before the measured window, default 0
+  --json               print one JSON object on stdout instead of the text report
+
+Device mode (ThingsBoard-style API):
+  --devices N          N devices, spread over the client sockets (device i sticks
+                       to socket i mod clients)
+  --token-pattern P    device access token, default 'dev-{i}'
+  --observe PATH       before the load, every device registers GET+Observe on PATH
+                       (a path template, e.g. /api/v1/{token}/attributes) and keeps
+                       it; CON notifications are ACKed and counted
+  Templates (URL path/query, --payload, --observe): {i} device number (0-based),
+  {token} the rendered --token-pattern, {seq} the device's request number (from 1),
+  {rand} a random integer 0..999. Without --devices every client socket is one
+  device. Braces that are not {letters} are literal, so JSON needs no escaping.
+
+Echo server:
+  --bind ADDR:PORT     address to serve (PORT 0 picks one; the bound address is
+                       printed on stdout)
+  --threads T          threads, one SO_REUSEPORT socket each; default 1
+  Answers every CoAP request with a minimal 2.05 (ACK for CON, NON for NON) that
+  keeps MID and token: the UDP ceiling no CoAP server can beat.
+
+Output: sent, ok (2.xx), errors by code (4.xx/5.xx), timeouts, rst, throughput
+(responses/s in the measured window), latency p50/p90/p99/p99.9/max in us (from
+the intended send time when --rate is set), notifications (observe).
+Exit status: 0 run completed (even with timeouts), 1 socket error, 2 usage error.
+)";
+
+bool to_u64(std::string_view s, uint64_t& v) {
+    if (s.empty()) return false;
+    const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+    return r.ec == std::errc{} && r.ptr == s.data() + s.size();
+}
+
+bool to_double(std::string_view s, double& v) {
+    if (s.empty()) return false;
+    const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+    return r.ec == std::errc{} && r.ptr == s.data() + s.size() && std::isfinite(v);
+}
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+bool percent_decode(std::string_view in, std::string& out, std::string& error) {
+    out.clear();
+    for (size_t i = 0; i < in.size(); ++i) {
+        if (in[i] != '%') {
+            out.push_back(in[i]);
+            continue;
+        }
+        if (i + 2 >= in.size() || hex_value(in[i + 1]) < 0 || hex_value(in[i + 2]) < 0) {
+            error = "bad percent-encoding in '" + std::string(in) + "'";
+            return false;
+        }
+        out.push_back(static_cast<char>(hex_value(in[i + 1]) * 16 + hex_value(in[i + 2])));
+        i += 2;
+    }
+    return true;
+}
+
+constexpr unsigned request_placeholders =
+    text_template::bit(placeholder::index) | text_template::bit(placeholder::token) |
+    text_template::bit(placeholder::seq) | text_template::bit(placeholder::rand);
+
+// "/a/b?x=1&y=2" into Uri-Path and Uri-Query templates (RFC 7252 §6.4 steps 8-9).
+bool split_path(std::string_view path_and_query, std::vector<text_template>& path,
+                std::vector<text_template>& query, std::string& error) {
+    std::string_view path_part = path_and_query;
+    std::string_view query_part;
+    if (const auto q = path_and_query.find('?'); q != std::string_view::npos) {
+        path_part = path_and_query.substr(0, q);
+        query_part = path_and_query.substr(q + 1);
+    }
+    if (!path_part.empty() && path_part.front() == '/') path_part.remove_prefix(1);
+    std::string decoded;
+    auto add = [&](std::vector<text_template>& list, std::string_view raw) {
+        if (!percent_decode(raw, decoded, error)) return false;
+        if (decoded.size() > 255 + 20) {
+            error = "URI segment too long: '" + decoded + "'";
+            return false;
+        }
+        text_template t;
+        if (!t.parse(decoded, request_placeholders, error)) return false;
+        list.push_back(std::move(t));
+        return true;
+    };
+    // "/" alone is the root resource: no Uri-Path option at all.
+    if (!path_part.empty()) {
+        size_t start = 0;
+        while (true) {
+            const size_t slash = path_part.find('/', start);
+            const auto seg = path_part.substr(start, slash == std::string_view::npos
+                                                         ? std::string_view::npos
+                                                         : slash - start);
+            if (!add(path, seg)) return false;
+            if (slash == std::string_view::npos) break;
+            start = slash + 1;
+        }
+    }
+    if (!query_part.empty()) {
+        size_t start = 0;
+        while (true) {
+            const size_t amp = query_part.find('&', start);
+            const auto seg = query_part.substr(
+                start, amp == std::string_view::npos ? std::string_view::npos : amp - start);
+            if (!add(query, seg)) return false;
+            if (amp == std::string_view::npos) break;
+            start = amp + 1;
+        }
+    }
+    return true;
+}
+
+parse_result resolve(const std::string& host, const std::string& port, sockaddr_storage& addr,
+                     socklen_t& len, std::string& error) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_DGRAM;
+    addrinfo* res = nullptr;
+    const int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &res);
+    if (rc != 0 || !res) {
+        error = "cannot resolve '" + host + "': " + gai_strerror(rc);
+        return parse_result::resolve_error;
+    }
+    std::memcpy(&addr, res->ai_addr, res->ai_addrlen);
+    len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return parse_result::run;
+}
+
+// HOST[:PORT] or [V6][:PORT].
+bool split_host_port(std::string_view hp, std::string& host, std::string& port,
+                     std::string_view default_port, std::string& error) {
+    port = std::string(default_port);
+    if (!hp.empty() && hp.front() == '[') {
+        const auto close = hp.find(']');
+        if (close == std::string_view::npos) {
+            error = "unbalanced '[' in '" + std::string(hp) + "'";
+            return false;
+        }
+        host = std::string(hp.substr(1, close - 1));
+        const auto rest = hp.substr(close + 1);
+        if (!rest.empty()) {
+            if (rest.front() != ':') {
+                error = "expected ':' after ']' in '" + std::string(hp) + "'";
+                return false;
+            }
+            port = std::string(rest.substr(1));
+        }
+    } else if (const auto colon = hp.rfind(':'); colon != std::string_view::npos) {
+        host = std::string(hp.substr(0, colon));
+        port = std::string(hp.substr(colon + 1));
+    } else {
+        host = std::string(hp);
+    }
+    uint64_t p = 0;
+    if (host.empty() || !to_u64(port, p) || p > 65535) {
+        error = "bad host or port in '" + std::string(hp) + "'";
+        return false;
+    }
+    return true;
+}
+
+// Flag reader shared by both modes: "--name value" and "--name=value".
+class args {
+public:
+    args(int argc, char** argv, int first) : argc_(argc), argv_(argv), i_(first) {}
+    bool done() const { return i_ >= argc_; }
+    std::string_view current() const { return argv_[i_]; }
+
+    // If the current argument is `name`, consume it (and its value when `value` is set).
+    bool take(std::string_view name, std::string* value, std::string& error) {
+        std::string_view a = argv_[i_];
+        if (a.substr(0, name.size()) != name) return false;
+        if (a.size() == name.size()) {
+            ++i_;
+            if (!value) return true;
+            if (i_ >= argc_) {
+                error = std::string(name) + " needs a value";
+                missing_ = true;
+                return true;
+            }
+            *value = argv_[i_++];
+            return true;
+        }
+        if (value && a[name.size()] == '=') {
+            *value = std::string(a.substr(name.size() + 1));
+            ++i_;
+            return true;
+        }
+        return false;
+    }
+    bool missing() const { return missing_; }
+    void skip() { ++i_; }
+
+private:
+    int argc_;
+    char** argv_;
+    int i_;
+    bool missing_ = false;
+};
+
+bool read_file(const std::string& path, std::string& out, std::string& error) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) {
+        error = "cannot read payload file '" + path + "'";
+        return false;
+    }
+    out.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+    if (out.size() > max_datagram) {
+        error = "payload file '" + path + "' is larger than one UDP datagram";
+        return false;
+    }
+    return true;
+}
+
+size_t options_bound(const std::vector<text_template>& list, size_t token_max) {
+    size_t n = 0;
+    for (const auto& t : list) n += 5 + t.max_size(token_max);
+    return n;
+}
+
+}  // namespace
+
+const char* usage_text() { return usage; }
+
+std::string format_address(const sockaddr_storage& addr) {
+    char text[INET6_ADDRSTRLEN] = "?";
+    uint16_t port = 0;
+    if (addr.ss_family == AF_INET6) {
+        const auto* a = reinterpret_cast<const sockaddr_in6*>(&addr);
+        inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text);
+        port = ntohs(a->sin6_port);
+        return "[" + std::string(text) + "]:" + std::to_string(port);
+    }
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&addr);
+    inet_ntop(AF_INET, &a->sin_addr, text, sizeof text);
+    port = ntohs(a->sin_port);
+    return std::string(text) + ":" + std::to_string(port);
+}
+
+parse_result parse_load_options(int argc, char** argv, load_options& o, std::string& error) {
+    args a(argc, argv, 1);
+    std::string v;
+    std::string payload_text;
+    std::string payload_file;
+    std::string observe_text;
+    std::string token_pattern = "dev-{i}";
+    bool payload_set = false;
+    bool concurrency_set = false;
+    bool duration_set = false;
+    bool requests_set = false;
+    uint64_t n = 0;
+    double d = 0;
+
+    auto bad = [&](std::string msg) {
+        error = std::move(msg);
+        return parse_result::usage_error;
+    };
+    auto count = [&](const char* flag, uint64_t lo, uint64_t hi, uint64_t& out) {
+        if (!to_u64(v, out) || out < lo || out > hi) {
+            error = std::string(flag) + " wants a whole number in " + std::to_string(lo) +
+                    ".." + std::to_string(hi) + ", got '" + v + "'";
+            return false;
+        }
+        return true;
+    };
+    auto seconds = [&](const char* flag, double lo, double& out) {
+        if (!to_double(v, out) || out < lo || out > 1e7) {
+            error = std::string(flag) + " wants a number of seconds, got '" + v + "'";
+            return false;
+        }
+        return true;
+    };
+
+    while (!a.done()) {
+        const std::string_view arg = a.current();
+        if (arg == "--help" || arg == "-h") return parse_result::help;
+        if (a.take("--clients", &v, error)) {
+            if (a.missing() || !count("--clients", 1, 1'000'000, n)) return parse_result::usage_error;
+            o.clients = static_cast<uint32_t>(n);
+        } else if (a.take("--method", &v, error)) {
+            if (a.missing()) return parse_result::usage_error;
+            if (v == "GET" || v == "get") o.method = coap::code_get;
+            else if (v == "POST" || v == "post") o.method = coap::code_post;
+            else if (v == "PUT" || v == "put") o.method = coap::code_put;
+            else if (v == "DELETE" || v == "delete") o.method = coap::code_delete;
+            else return bad("--method wants GET, POST, PUT or DELETE, got '" + v + "'");
+        } else if (a.take("--payload-file", &v, error)) {
+            if (a.missing()) return parse_result::usage_error;
+            payload_file = v;
+        } else if (a.take("--payload", &v, error)) {
+            if (a.missing()) return parse_result::usage_error;
+            payload_text = v;
+            payload_set = true;
+        } else if (a.take("--content-format", &v, error)) {
+            if (a.missing() || !count("--content-format", 0, 65535, n)) return parse_result::usage_error;
+            o.content_format = static_cast<int>(n);
+        } else if (a.take("--type", &v, error)) {
+            if (a.missing()) return parse_result::usage_error;
+            if (v == "con" || v == "CON") o.confirmable = true;
+            else if (v == "non" || v == "NON") o.confirmable = false;
+            else return bad("--type wants con or non, got '" + v + "'");
+        } else if (a.take("--rate", &v, error)) {
+            if (a.missing()) return parse_result::usage_error;
+            if (!to_double(v, d) || d < 0 || d > 1e9) return bad("--rate wants requests/s >= 0, got '" + v + "'");
+            o.rate = d;
+        } else if (a.take("--duration", &v, error)) {
+            if (a.missing() || !seconds("--duration", 0.001, o.duration)) return parse_result::usage_error;
+            duration_set = true;
+        } else if (a.take("--requests", &v, error)) {
+            if (a.missing() || !count("--requests", 1, UINT64_MAX / 4, o.requests)) return parse_result::usage_error;
+            requests_set = true;
+        } else if (a.take("--concurrency", &v, error)) {
+            if (a.missing() || !count("--concurrency", 1, 4096, n)) return parse_result::usage_error;
+            o.concurrency = static_cast<uint32_t>(n);
+            concurrency_set = true;
+        } else if (a.take("--timeout", &v, error)) {
+            if (a.missing() || !count("--timeout", 1, 3'600'000, n)) return parse_result::usage_error;
+            o.timeout_ms = static_cast<uint32_t>(n);
+        } else if (a.take("--retransmit", nullptr, error)) {
+            o.retransmit = true;
+        } else if (a.take("--threads", &v, error)) {
+            if (a.missing() || !count("--threads", 1, 256, n)) return parse_result::usage_error;
+            o.threads = static_cast<uint32_t>(n);
+        } else if (a.take("--warmup", &v, error)) {
+            if (a.missing() || !seconds("--warmup", 0, o.warmup)) return parse_result::usage_error;
+        } else if (a.take("--json", nullptr, error)) {
+            o.json = true;
+        } else if (a.take("--busy-poll", nullptr, error)) {
+            o.busy_poll = true;
+        } else if (a.take("--devices", &v, error)) {
+            if (a.missing() || !count("--devices", 1, 100'000'000, o.devices)) return parse_result::usage_error;
+            o.device_mode = true;
+        } else if (a.take("--token-pattern", &v, error)) {
+            if (a.missing()) return parse_result::usage_error;
+            token_pattern = v;
+        } else if (a.take("--observe", &v, error)) {
+            if (a.missing()) return parse_result::usage_error;
+            observe_text = v;
+            o.observe = true;
+        } else if (arg.substr(0, 2) == "--") {
+            return bad("unknown option '" + std::string(arg) + "'");
+        } else {
+            if (!o.url.empty()) return bad("more than one URL: '" + o.url + "' and '" + std::string(arg) + "'");
+            o.url = std::string(arg);
+            a.skip();
+        }
+    }
+
+    if (o.url.empty()) return bad("no target URL (coap://HOST:PORT/path)");
+    if (payload_set && !payload_file.empty()) return bad("--payload and --payload-file exclude each other");
+    if (duration_set && requests_set) return bad("--duration and --requests exclude each other");
+    if (o.threads > o.clients) return bad("--threads must not exceed --clients");
+
+    if (!concurrency_set) o.concurrency = (!o.confirmable && o.rate > 0) ? 64 : 1;
+
+    if (!o.token_pattern.parse(token_pattern, text_template::bit(placeholder::index), error))
+        return parse_result::usage_error;
+
+    if (o.device_mode) {
+        if (o.devices < o.clients) o.clients = static_cast<uint32_t>(o.devices);
+        if (o.threads > o.clients) o.threads = o.clients;
+    } else {
+        o.devices = o.clients;
+    }
+    const uint64_t devices_per_client = (o.devices + o.clients - 1) / o.clients;
+    // Tokens carry a 16-bit slot number (request slots, then one per observing device).
+    if (o.concurrency + (o.observe ? devices_per_client : 0) > 65535)
+        return bad("too many devices per client socket for --observe; add --clients");
+
+    // URL: coap://HOST[:PORT][/path][?query]
+    std::string_view url = o.url;
+    constexpr std::string_view scheme = "coap://";
+    if (url.substr(0, scheme.size()) != scheme) {
+        if (url.substr(0, 8) == "coaps://") return bad("coaps:// is not supported (plain UDP only)");
+        return bad("target must start with coap://, got '" + o.url + "'");
+    }
+    url.remove_prefix(scheme.size());
+    const size_t path_start = url.find_first_of("/?");
+    const std::string_view host_port = url.substr(0, path_start);
+    const std::string_view rest = path_start == std::string_view::npos ? std::string_view{} : url.substr(path_start);
+    std::string host;
+    std::string port;
+    if (!split_host_port(host_port, host, port, "5683", error)) return parse_result::usage_error;
+    if (!split_path(rest, o.path, o.query, error)) return parse_result::usage_error;
+    if (o.observe) {
+        if (observe_text.empty() || (observe_text.front() != '/' && observe_text.front() != '?'))
+            return bad("--observe wants a path starting with '/', got '" + observe_text + "'");
+        if (!split_path(observe_text, o.observe_path, o.observe_query, error)) return parse_result::usage_error;
+    }
+
+    if (payload_set) {
+        if (!o.payload.parse(payload_text, request_placeholders, error)) return parse_result::usage_error;
+        o.has_payload = !payload_text.empty();
+    } else if (!payload_file.empty()) {
+        std::string content;
+        if (!read_file(payload_file, content, error)) return parse_result::usage_error;
+        o.payload.assign_literal(content);
+        o.has_payload = !content.empty();
+    }
+
+    const size_t token_max = o.token_pattern.max_size(0);
+    size_t bound = 4 + 8 + 4 /* Observe */ + 4 /* Content-Format */ + 1 /* marker */;
+    bound += std::max(options_bound(o.path, token_max) + options_bound(o.query, token_max),
+                      options_bound(o.observe_path, token_max) + options_bound(o.observe_query, token_max));
+    if (o.has_payload) bound += o.payload.max_size(token_max);
+    if (bound > max_datagram) return bad("a request could exceed one UDP datagram (block-wise is not supported)");
+    o.max_message = bound;
+
+    return resolve(host, port, o.addr, o.addr_len, error);
+}
+
+parse_result parse_echo_options(int argc, char** argv, echo_options& o, std::string& error) {
+    args a(argc, argv, 2);
+    std::string v;
+    std::string bind;
+    uint64_t n = 0;
+    while (!a.done()) {
+        const std::string_view arg = a.current();
+        if (arg == "--help" || arg == "-h") return parse_result::help;
+        if (a.take("--bind", &v, error)) {
+            if (a.missing()) return parse_result::usage_error;
+            bind = v;
+        } else if (a.take("--threads", &v, error)) {
+            if (a.missing()) return parse_result::usage_error;
+            if (!to_u64(v, n) || n < 1 || n > 256) {
+                error = "--threads wants 1..256, got '" + v + "'";
+                return parse_result::usage_error;
+            }
+            o.threads = static_cast<uint32_t>(n);
+        } else if (a.take("--busy-poll", nullptr, error)) {
+            o.busy_poll = true;
+        } else {
+            error = "unknown echo-server argument '" + std::string(arg) + "'";
+            return parse_result::usage_error;
+        }
+    }
+    if (bind.empty()) {
+        error = "echo-server needs --bind ADDR:PORT";
+        return parse_result::usage_error;
+    }
+    std::string host;
+    std::string port;
+    if (!split_host_port(bind, host, port, "5683", error)) return parse_result::usage_error;
+    return resolve(host, port, o.addr, o.addr_len, error);
+}
+
+}  // namespace tern::bench

@@ -1,0 +1,68 @@
+// Command line of both modes. Parsing never exits: it returns a status so main() owns the
+// exit codes (2 for usage errors).
+#pragma once
+
+#include "text_template.hpp"
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tern::bench {
+
+struct load_options {
+    std::string url;
+    sockaddr_storage addr{};
+    socklen_t addr_len = 0;
+
+    std::vector<text_template> path;   // one template per Uri-Path segment
+    std::vector<text_template> query;  // one per Uri-Query option
+    std::vector<text_template> observe_path;
+    std::vector<text_template> observe_query;
+    bool observe = false;
+
+    uint8_t method = 1;  // GET
+    bool confirmable = true;
+    bool has_payload = false;
+    text_template payload;
+    int content_format = -1;  // -1: no Content-Format option
+
+    uint32_t clients = 100;
+    uint32_t concurrency = 1;  // max in-flight requests per client socket
+    uint32_t threads = 1;
+    uint64_t devices = 0;  // after parsing: >= clients' share, never 0
+    bool device_mode = false;
+    text_template token_pattern;
+
+    double rate = 0;       // requests/s in total, 0 = as fast as responses come back
+    double duration = 10;  // seconds, used unless `requests` is set
+    uint64_t requests = 0;
+    double warmup = 0;
+    uint32_t timeout_ms = 2000;
+    bool retransmit = false;
+    bool json = false;
+    bool busy_poll = false;
+
+    size_t max_message = 0;  // upper bound of one encoded request
+};
+
+struct echo_options {
+    sockaddr_storage addr{};
+    socklen_t addr_len = 0;
+    uint32_t threads = 1;
+    bool busy_poll = false;
+};
+
+enum class parse_result { run, help, usage_error, resolve_error };
+
+parse_result parse_load_options(int argc, char** argv, load_options& out, std::string& error);
+parse_result parse_echo_options(int argc, char** argv, echo_options& out, std::string& error);
+
+const char* usage_text();
+
+// "127.0.0.1:5683" / "[::1]:5683" of a socket address.
+std::string format_address(const sockaddr_storage& addr);
+
+}  // namespace tern::bench

@@ -1,0 +1,42 @@
+#!/bin/sh
+# Smoke test: tern-bench against its own echo server on a free loopback port.
+# 200 CON requests from 4 sockets must all come back 2.05 with no timeout.
+# Usage: smoke_test.sh path/to/tern-bench
+set -u
+bench=${1:?usage: smoke_test.sh path/to/tern-bench}
+dir=$(mktemp -d)
+server=
+cleanup() {
+    [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# Port 0: the kernel picks a free port and the server prints it.
+"$bench" echo-server --bind 127.0.0.1:0 >"$dir/server.out" 2>&1 &
+server=$!
+port=
+for _ in $(seq 50); do
+    port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$dir/server.out")
+    [ -n "$port" ] && break
+    kill -0 "$server" 2>/dev/null || fail "echo server exited: $(cat "$dir/server.out")"
+    sleep 0.1
+done
+[ -n "$port" ] || fail "echo server did not report its port within 5 s"
+
+timeout 10 "$bench" --requests 200 --clients 4 --timeout 1000 --json \
+    "coap://127.0.0.1:$port/smoke" >"$dir/result.json" 2>"$dir/result.err"
+rc=$?
+[ "$rc" -eq 0 ] || fail "tern-bench exited $rc: $(cat "$dir/result.err")"
+
+field() { sed -n "s/.*\"$1\":\([0-9][0-9]*\).*/\1/p" "$dir/result.json"; }
+[ "$(field sent)" = 200 ] || fail "sent != 200: $(cat "$dir/result.json")"
+[ "$(field ok)" = 200 ] || fail "ok != 200: $(cat "$dir/result.json")"
+[ "$(field timeouts)" = 0 ] || fail "timeouts != 0: $(cat "$dir/result.json")"
+[ "$(field errors)" = 0 ] || fail "errors != 0: $(cat "$dir/result.json")"
+
+# Usage errors exit 2, not 0 or 1.
+"$bench" --clients zero coap://127.0.0.1:1/ >/dev/null 2>&1
+[ $? -eq 2 ] || fail "a bad --clients value must exit 2"
+echo "PASS: 200/200 ok against echo-server on port $port"
