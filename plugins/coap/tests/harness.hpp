@@ -58,6 +58,7 @@ public:
         uint32_t transport;
         tern_peer peer;
         bytes data;
+        uint64_t at;  // env.now when it was sent
     };
 
     uint64_t now = 1'000'000'000;  // ns; not 0, so "unarmed" is never a real deadline
@@ -76,7 +77,8 @@ public:
               uint32_t count) noexcept override {
         for (uint32_t i = 0; i < count; ++i)
             sent.push_back(sent_datagram{s, transport, batch[i].peer,
-                                         bytes(batch[i].data.data, batch[i].data.data + batch[i].data.size)});
+                                         bytes(batch[i].data.data, batch[i].data.data + batch[i].data.size),
+                                         now});
     }
     tern_status post(uint32_t s, tern_task_fn fn, void* ctx) noexcept override {
         std::lock_guard<std::mutex> lock(mu_);
@@ -264,6 +266,7 @@ struct out {
     bytes raw;
     tern_peer peer{};
     uint32_t transport = 0;
+    double at_ms = 0;  // when it was sent, in ms of the fake clock
 
     std::optional<bytes> opt(uint16_t n) const {
         for (const auto& [k, v] : options)
@@ -317,7 +320,7 @@ struct seen_request {
     std::string transport;
 };
 
-class recorder final : public coap_handler_v1 {
+class recorder : public coap_handler_v1 {
 public:
     std::function<void(const tern_coap_request&)> on_req;
     std::function<void(uint64_t, int32_t)> on_end;
@@ -417,8 +420,11 @@ inline engine_config small_config() {
 
 class harness {
 public:
-    explicit harness(engine_config cfg = small_config(), uint32_t shards = 1)
-        : env(shards), eng(std::make_unique<engine>(cfg, env, &metrics, shards)) {}
+    explicit harness(engine_config cfg = small_config(), uint32_t shards = 1, uint64_t seed = 0x5eed)
+        : env(shards), eng([&] {
+              env.seed = seed;
+              return std::make_unique<engine>(cfg, env, &metrics, shards);
+          }()) {}
     ~harness() {
         if (eng) eng->stop();
     }
@@ -523,6 +529,7 @@ public:
             }
             o->peer = s.peer;
             o->transport = s.transport;
+            o->at_ms = static_cast<double>(s.at) / 1e6;
             v.push_back(std::move(*o));
         }
         env.sent.clear();
@@ -541,6 +548,7 @@ public:
     }
 
     shard::counts census(uint32_t s = 0) { return eng->at(s).census(); }
+    double now_ms() const { return static_cast<double>(env.now) / 1e6; }
 };
 
 }  // namespace tern::coap::test
