@@ -15,22 +15,22 @@ for res in large large-body; do
     # 64-byte blocks: the client asks for them (early negotiation)
     coap ${name}_64 -b 64 "$(coap_uri $res)"
     assert_same_file "$TERN_TMP/expected" "$TERN_TMP/${name}_64.body" "/$res with -b 64"
-    blocks=$(grep -cE "^v:1 t:ACK c:2\.05 .*Block2:" "$TERN_TMP/${name}_64.out")
+    blocks=$(coap_received ${name}_64 | grep -cE "^v:1 t:ACK c:2\.05 .*Block2:")
     assert_eq 47 "$blocks" "/$res: 3000 bytes in 64-byte blocks"
-    assert_match "$TERN_TMP/${name}_64.out" "Block2:0/M/64" "/$res: first block is 0/M/64"
-    assert_match "$TERN_TMP/${name}_64.out" "Block2:46/_/64" "/$res: last block is 46 without M"
-    assert_match "$TERN_TMP/${name}_64.out" "Size2:3000" "/$res: Size2 tells the total"
+    assert_received ${name}_64 "Block2:0/M/64" "/$res: first block is 0/M/64"
+    assert_received ${name}_64 "Block2:46/_/64" "/$res: last block is 46 without M"
+    assert_received ${name}_64 "Size2:3000" "/$res: Size2 tells the total"
 
     # no Block2 in the request: the server starts block-wise by itself
     coap ${name}_default "$(coap_uri $res)"
     assert_same_file "$TERN_TMP/expected" "$TERN_TMP/${name}_default.body" "/$res without -b"
-    assert_match "$TERN_TMP/${name}_default.out" "Block2:0/M/" "/$res: server-initiated Block2"
+    assert_received ${name}_default "Block2:0/M/" "/$res: server-initiated Block2"
 
     # any block on its own: stateless Block2 (coap-client fetches just that block)
     coap ${name}_block2 -b 2,256 "$(coap_uri $res)"
     tail -c +513 "$TERN_TMP/expected" | head -c 256 >"$TERN_TMP/expected_block2"
     assert_same_file "$TERN_TMP/expected_block2" "$TERN_TMP/${name}_block2.body" "/$res block 2 of 256"
-    assert_match "$TERN_TMP/${name}_block2.out" "c:2\.05 .*Block2:2/M/256" "/$res: block 2 with M set"
+    assert_received ${name}_block2 "c:2\.05 .*Block2:2/M/256" "/$res: block 2 with M set"
 done
 
 # Block1 uploads: 5000 random bytes, echoed as length and byte sum
@@ -42,9 +42,9 @@ coap post_64 -m post -b 64 -f "$TERN_TMP/upload.bin" "$(coap_uri large-post)"
 assert_code post_64 2.31
 assert_code post_64 2.04
 assert_body post_64 "$want"
-continues=$(grep -cE "^v:1 t:ACK c:2\.31 .*Block1:" "$TERN_TMP/post_64.out")
+continues=$(coap_received post_64 | grep -cE "^v:1 t:ACK c:2\.31 .*Block1:")
 assert_eq 78 "$continues" "2.31 Continue for every block but the last (5000/64 -> 79 blocks)"
-assert_match "$TERN_TMP/post_64.out" "c:2\.04 .*Block1:78/_/64" "the final response carries Block1 78 without M"
+assert_received post_64 "c:2\.04 .*Block1:78/_/64" "the final response carries Block1 78 without M"
 
 coap put_default -m put -f "$TERN_TMP/upload.bin" "$(coap_uri large-post)"
 assert_code put_default 2.04

@@ -10,6 +10,7 @@ start_plugtest
 # the first transmission of the request is lost: the retransmission gets the answer
 coap lost_request -l 1 -B 30 "$(coap_uri test)"
 assert_body lost_request "test: GET CON 0 bytes"
+assert_eq 2 "$(coap_sent lost_request | grep -c 'c:GET')" "the request went twice (the first was dropped)"
 
 # block-wise download with two of its block requests lost
 plugtest_large_body 3000 >"$TERN_TMP/expected"
@@ -21,10 +22,13 @@ head -c 2000 /dev/urandom >"$TERN_TMP/upload.bin"
 coap lost_upload -l 3 -m post -b 64 -f "$TERN_TMP/upload.bin" -B 40 "$(coap_uri large-post)"
 assert_body lost_upload "received 2000 bytes, sum $(byte_sum "$TERN_TMP/upload.bin")"
 
-# the ACK of a separate response is lost: the engine retransmits the CON response and the
-# client (still there, -B) sees it again and ACKs the duplicate
+# the ACK of a separate response is lost: the engine retransmits the CON response (the
+# client has left by then; the engine's counter shows the retransmission)
+retrans_before=$(tern_metric coap_retransmissions_total) || fail "no metrics"
 coap lost_ack -l 2 -B 8 "$(coap_uri separate)"
 assert_body lost_ack "separate response after 1500 ms"
+wait_until 8 metric_at_least coap_retransmissions_total $((retrans_before + 1)) ||
+    fail "the engine did not retransmit the unacknowledged separate response"
 
 # random loss of 20 % of what the client sends, over a few requests (a request fails only
 # if 5 transmissions in a row are lost: 0.03 %)
@@ -33,5 +37,18 @@ for i in 1 2 3; do
     assert_body random_$i "test: POST CON 2 bytes"
 done
 
+tern_stop
+
+# the answer takes longer than the client's ACK timeout (2-3 s) while piggy-backing is
+# still allowed: the client retransmits, the engine recognises the duplicate, and the
+# client still gets exactly one answer
+start_plugtest --set plugins.coap.piggyback_timeout=6000 --set plugins.plugtest.separate_delay=3500
+dup_before=$(tern_metric coap_duplicates_total) || fail "no metrics"
+coap slow -B 20 "$(coap_uri separate)"
+assert_body slow "separate response after 3500 ms"
+assert_ge "$(coap_sent slow | grep -c 'c:GET')" 2 "the client retransmitted the request"
+wait_until 5 metric_at_least coap_duplicates_total $((dup_before + 1)) ||
+    fail "the engine did not count the retransmitted request as a duplicate"
+assert_eq 1 "$(coap_received slow | grep -c 'c:2\.05')" "one 2.05 answer"
 tern_stop
 tern_note PASS

@@ -2,9 +2,12 @@
 #
 # coap-client exits 0 even when the request failed, so every helper here records what it
 # printed and the assertions read that:
-#   $TERN_TMP/<name>.out   -v 6 message dumps, one line per message sent or received:
+#   $TERN_TMP/<name>.out   -v 7 log: a "... UDP : sent N bytes" or "received N bytes" line,
+#                          then the message dumped on one line,
 #                          "v:1 t:ACK c:2.05 i:1234 {01} [ Content-Format:text/plain ] :: 'text'"
-#   $TERN_TMP/<name>.err   warnings and errors; an error response shows as "4.04 <diagnostic>"
+#                          (coap_sent / coap_received pick those; -v 6 would hide empty ACKs
+#                          and 2.31 Continue, which libcoap handles itself)
+#   $TERN_TMP/<name>.err   an error response shows as "4.04 <diagnostic>"
 #   $TERN_TMP/<name>.body  the (reassembled) payload of a 2.xx response (-o)
 
 COAP_CLIENT=${COAP_CLIENT:-}
@@ -26,7 +29,7 @@ coap() {
     local a
     for a in "$@"; do [ "$a" = "-B" ] && limit=(); done
     rm -f "$TERN_TMP/$name.body"
-    timeout "${COAP_TIMEOUT:-60}" "$COAP_CLIENT" -v 6 "${limit[@]}" -o "$TERN_TMP/$name.body" "$@" \
+    timeout "${COAP_TIMEOUT:-60}" "$COAP_CLIENT" -v 7 "${limit[@]}" -o "$TERN_TMP/$name.body" "$@" \
         >"$TERN_TMP/$name.out" 2>"$TERN_TMP/$name.err"
     local rc=$?
     [ $rc -eq 124 ] && fail "coap-client $name did not finish within ${COAP_TIMEOUT:-60}s"
@@ -37,12 +40,16 @@ coap() {
 # coap_body NAME: the payload received.
 coap_body() { cat "$TERN_TMP/$1.body"; }
 
+# coap_received NAME / coap_sent NAME: the dumps of the messages that went over the wire,
+# in order ("Packet N dropped" by -l still shows as sent).
+coap_received() { awk '/^v:1 / && prev ~ /UDP : received [0-9]+ bytes/ { print } { prev = $0 }' "$TERN_TMP/$1.out"; }
+coap_sent() { awk '/^v:1 / && prev ~ /UDP : sent [0-9]+ bytes/ { print } { prev = $0 }' "$TERN_TMP/$1.out"; }
+
 # assert_code NAME CODE [TYPE]: a response with CODE ("2.05") arrived, in a message of
-# TYPE (ACK|CON|NON) when given. The client itself never sends response codes, so any
-# dump line with this code was received.
+# TYPE (ACK|CON|NON) when given.
 assert_code() {
     local name=$1 code=$2 type=${3:-[A-Z]+}
-    grep -qE "^v:1 t:$type c:${code//./\\.} " "$TERN_TMP/$name.out" || {
+    coap_received "$name" | grep -qE "^v:1 t:$type c:${code//./\\.} " || {
         show_file "$TERN_TMP/$name.out" >&2
         show_file "$TERN_TMP/$name.err" >&2
         fail "$name: expected a ${3:-} $code response"
@@ -83,3 +90,19 @@ plugtest_large_body() {
 
 # byte_sum FILE: the sum of the byte values (what /large-post answers).
 byte_sum() { od -An -v -tu1 "$1" | awk '{ for (i = 1; i <= NF; i++) s += $i } END { printf "%d\n", s }'; }
+
+# assert_received NAME REGEX [message]: some received message's dump matches REGEX.
+assert_received() {
+    coap_received "$1" | grep -qE -- "$2" || {
+        show_file "$TERN_TMP/$1.out" >&2
+        fail "${3:-$1: no received message matches /$2/}"
+    }
+}
+
+# assert_not_received NAME REGEX [message]
+assert_not_received() {
+    if coap_received "$1" | grep -qE -- "$2"; then
+        show_file "$TERN_TMP/$1.out" >&2
+        fail "${3:-$1: a received message matches /$2/}"
+    fi
+}
