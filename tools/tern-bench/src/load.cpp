@@ -70,6 +70,7 @@ constexpr size_t recv_buffer = 65536;  // a whole datagram: a truncated one is u
 constexpr unsigned send_batch = 64;
 constexpr uint64_t max_wait_ns = 50'000'000;  // keep noticing stop_requested
 constexpr uint64_t teardown_max_ns = 1'000'000'000;
+constexpr uint64_t spin_below_ns = 100'000;
 
 uint64_t ms_of(uint64_t ns) { return ns / 1'000'000u; }
 
@@ -800,11 +801,11 @@ void worker::run() {
             }
         }
         if (phase_ == phase::load && now >= start_ns_) {
+            issue(now);
             // The window closes on time even while every socket waits for an answer.
-            if (now >= measure_end_ns_ || stop_requested.load(std::memory_order_relaxed))
+            if (phase_ == phase::load &&
+                (now >= measure_end_ns_ || stop_requested.load(std::memory_order_relaxed)))
                 finish_window(now);
-            else
-                issue(now);
         }
         if (phase_ == phase::drain && in_flight_ == 0) {
             if (observing) start_teardown(now);
@@ -825,7 +826,10 @@ void worker::run() {
         }
         if (wheel_.armed_count()) wake = std::min(wake, wheel_.next_tick_ms() * 1'000'000u);
         if (phase_ == phase::teardown) wake = std::min(wake, teardown_end_ns_);
-        const uint64_t wait = (wake > now && !o_.busy_poll) ? wake - now : 0;
+        // A timed sleep overshoots by tens of µs (ms on a loaded VM), and with --rate that
+        // lag would count as server latency: spin through the last stretch before a send.
+        uint64_t wait = (wake > now && !o_.busy_poll) ? wake - now : 0;
+        if (wait < spin_below_ns) wait = 0;
         timespec ts{static_cast<time_t>(wait / 1'000'000'000u), static_cast<long>(wait % 1'000'000'000u)};
         const int n = epoll_pwait2(ep_, events.data(), static_cast<int>(events.size()), &ts, nullptr);
         if (n < 0 && errno != EINTR) break;
