@@ -1,0 +1,64 @@
+// The admin API's routes: requests in, JSON out. No HTTP plumbing here (admin_server.cpp
+// does that with Beast), so the routing reads like the README's route table.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "core.hpp"
+#include "tern/sdk/host.hpp"
+
+namespace tern::core_embedded {
+
+struct http_request {
+    std::string method;  // "GET", ...
+    std::string target;  // path and query, as sent
+    std::string authorization;
+    std::string content_type;
+    std::string body;       // JSON requests
+    std::string body_file;  // uploads: the file the body was streamed to (owned by the handler)
+};
+
+struct http_response {
+    int status = 200;
+    std::string body;  // JSON
+};
+
+// Runs exactly once, on any thread.
+using respond_fn = std::function<void(http_response)>;
+
+class admin_api {
+public:
+    admin_api(embedded_core& core, std::string key, sdk::logger log)
+        : core_(core), key_(std::move(key)), log_(log) {}
+
+    // Uploads stream their body to a file instead of memory (POST /api/ota).
+    static bool is_upload(std::string_view method, std::string_view target);
+    bool authorized(std::string_view authorization_header) const;
+    // Authorisation is checked here too; bad requests get JSON errors.
+    void handle(http_request req, respond_fn respond);
+
+    static http_response error(int status, std::string_view message);
+
+private:
+    embedded_core& core_;
+    std::string key_;
+    sdk::logger log_;
+};
+
+// The admin key file beside the database ("<database>.admin-key").
+std::string admin_key_path(const std::string& database);
+// Reads the key file; empty when it does not exist. Throws sdk::error when unreadable.
+std::string read_admin_key(const std::string& path);
+// Reads the key file or creates it (mode 0600) with 32 random hex characters; created
+// tells which. Throws sdk::error.
+std::string load_or_create_admin_key(const std::string& path, bool& created);
+// Where a running server writes the address it listens on ("<database>.admin-addr").
+std::string admin_addr_path(const std::string& database);
+
+// Percent-decoding of a path segment or query value ('+' stays '+' in paths).
+std::string url_decode(std::string_view s, bool plus_is_space);
+std::string url_encode(std::string_view s);
+
+}  // namespace tern::core_embedded

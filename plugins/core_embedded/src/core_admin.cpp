@@ -1,0 +1,615 @@
+// Admin operations on profiles, devices, attributes and telemetry. Writes run on the
+// writer (so they are ordered with devices' own writes); their completions invalidate
+// caches and tell the listener what changed.
+#include <algorithm>
+#include <set>
+
+#include "core.hpp"
+#include "ota_sync.hpp"
+#include "store.hpp"
+
+namespace tern::core_embedded {
+
+namespace {
+
+std::string no_device(const std::string& name) { return "no device named '" + name + "'"; }
+std::string no_profile(const std::string& name) { return "no profile named '" + name + "'"; }
+
+tern_status check_name(const std::string& name, const char* what, std::string& msg) {
+    if (name.empty()) {
+        msg = std::string(what) + " name must not be empty";
+        return TERN_INVALID_ARGUMENT;
+    }
+    if (name.size() > 255) {
+        msg = std::string(what) + " name is longer than 255 bytes";
+        return TERN_INVALID_ARGUMENT;
+    }
+    for (unsigned char c : name)
+        if (c < 0x20 || c == 0x7f) {
+            msg = std::string(what) + " name must not contain control characters";
+            return TERN_INVALID_ARGUMENT;
+        }
+    return TERN_OK;
+}
+
+tern_status check_power(const power_settings& p, std::string& msg) {
+    if (p.mode < TERN_POWER_NONE || p.mode > TERN_POWER_EDRX) {
+        msg = "unknown power mode";
+        return TERN_INVALID_ARGUMENT;
+    }
+    if (p.psm_activity_timer < 0 || p.edrx_cycle < 0 || p.paging_transmission_window < 0) {
+        msg = "power-saving timers must not be negative";
+        return TERN_INVALID_ARGUMENT;
+    }
+    return TERN_OK;
+}
+
+// Credentials free for device (or taken by it)?
+tern_status check_credential_free(db::connection& c, const credential& cr, uint64_t device,
+                                  std::string& msg) {
+    auto owner = store::credential_owner(c, cr.kind, cr.id);
+    if (owner && *owner != device) {
+        auto q = c.query("SELECT name FROM devices WHERE id = ?");
+        q->bind_id(1, *owner);
+        msg = std::string("these ") + credential_kind_name(cr.kind) + " credentials belong to device '" +
+              (q->step() ? q->get_string(0) : std::string("?")) + "'";
+        return TERN_EXISTS;
+    }
+    return TERN_OK;
+}
+
+void write_profile(db::connection& c, const profile& p, bool insert) {
+    auto q = c.query(insert
+        ? "INSERT INTO profiles(name, transport_type, coap_device_type, payload_type, provision_strategy, "
+          "provision_key, provision_secret, power_mode, psm_activity_timer, edrx_cycle, "
+          "paging_transmission_window, telemetry_schema, attributes_schema, rpc_request_schema, "
+          "rpc_response_schema, revision, created_ts, id) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, NULL)"
+        : "UPDATE profiles SET name = ?1, transport_type = ?2, coap_device_type = ?3, payload_type = ?4, "
+          "provision_strategy = ?5, provision_key = ?6, provision_secret = ?7, power_mode = ?8, "
+          "psm_activity_timer = ?9, edrx_cycle = ?10, paging_transmission_window = ?11, "
+          "telemetry_schema = ?12, attributes_schema = ?13, rpc_request_schema = ?14, "
+          "rpc_response_schema = ?15, revision = ?16, created_ts = ?17 WHERE id = ?18");
+    q->bind(1, std::string_view(p.name)).bind(2, static_cast<int64_t>(p.transport_type));
+    q->bind(3, static_cast<int64_t>(p.coap_device_type)).bind(4, static_cast<int64_t>(p.payload_type));
+    q->bind(5, static_cast<int64_t>(p.strategy)).bind_opt(6, p.provision_key).bind_opt(7, p.provision_secret);
+    q->bind(8, static_cast<int64_t>(p.power.mode)).bind(9, p.power.psm_activity_timer);
+    q->bind(10, p.power.edrx_cycle).bind(11, p.power.paging_transmission_window);
+    for (int i = 0; i < 4; ++i) q->bind_opt(12 + i, p.schemas[i]);
+    q->bind_id(16, p.revision).bind(17, p.created_ts);
+    if (!insert) q->bind_id(18, p.id);
+    q->run();
+}
+
+// Applies a spec's set fields to a profile and checks the result.
+tern_status apply_profile_spec(db::connection& c, const profile_spec& s, profile& p, std::string& msg) {
+    if (s.new_name) p.name = *s.new_name;
+    if (auto st = check_name(p.name, "profile", msg); st != TERN_OK) return st;
+    if (s.transport_type) p.transport_type = *s.transport_type;
+    if (s.coap_device_type) p.coap_device_type = *s.coap_device_type;
+    if (s.payload_type) p.payload_type = *s.payload_type;
+    if (s.strategy) p.strategy = *s.strategy;
+    if (s.provision_key) p.provision_key = *s.provision_key;
+    if (s.provision_secret) p.provision_secret = *s.provision_secret;
+    if (s.power_mode) p.power.mode = *s.power_mode;
+    if (s.psm_activity_timer) p.power.psm_activity_timer = *s.psm_activity_timer;
+    if (s.edrx_cycle) p.power.edrx_cycle = *s.edrx_cycle;
+    if (s.paging_transmission_window) p.power.paging_transmission_window = *s.paging_transmission_window;
+    for (int i = 0; i < 4; ++i)
+        if (s.schemas[i]) p.schemas[i] = *s.schemas[i];
+    if (auto st = check_power(p.power, msg); st != TERN_OK) return st;
+    if (p.transport_type < TERN_TRANSPORT_DEFAULT || p.transport_type > TERN_TRANSPORT_SNMP ||
+        p.payload_type < TERN_PAYLOAD_JSON || p.payload_type > TERN_PAYLOAD_PROTOBUF ||
+        p.coap_device_type < TERN_COAP_DEVICE_DEFAULT || p.coap_device_type > TERN_COAP_DEVICE_EFENTO) {
+        msg = "unknown transport, payload or CoAP device type";
+        return TERN_INVALID_ARGUMENT;
+    }
+    if (p.strategy != provision_strategy::disabled &&
+        (p.provision_key.empty() || p.provision_secret.empty())) {
+        msg = "a provisioning strategy needs a provision key and secret";
+        return TERN_INVALID_ARGUMENT;
+    }
+    {
+        auto q = c.query("SELECT id FROM profiles WHERE name = ?");
+        q->bind(1, std::string_view(p.name));
+        if (q->step() && q->get_id(0) != p.id) {
+            msg = "a profile named '" + p.name + "' exists";
+            return TERN_EXISTS;
+        }
+    }
+    if (!p.provision_key.empty()) {
+        auto q = c.query("SELECT name FROM profiles WHERE provision_key = ? AND id != ?");
+        q->bind(1, std::string_view(p.provision_key)).bind_id(2, p.id);
+        if (q->step()) {
+            msg = "the provision key is used by profile '" + q->get_string(0) + "'";
+            return TERN_EXISTS;
+        }
+    }
+    return TERN_OK;
+}
+
+}  // namespace
+
+// ---- profiles --------------------------------------------------------------------------------
+
+void embedded_core::create_profile(profile_spec spec, callback<profile> cb) {
+    auto out = std::make_shared<profile>();
+    submit(
+        [spec = std::move(spec), out](write_txn& t, std::string& msg) -> tern_status {
+            profile p;
+            p.name = spec.name;
+            if (auto st = apply_profile_spec(t.conn(), spec, p, msg); st != TERN_OK) return st;
+            p.revision = t.next_revision();
+            p.created_ts = t.now();
+            write_profile(t.conn(), p, true);
+            *out = *store::load_profile(t.conn(), static_cast<uint64_t>(t.conn().last_insert_rowid()));
+            return TERN_OK;
+        },
+        [out, cb](tern_status s, const std::string& msg) { cb({s, msg, s == TERN_OK ? *out : profile{}}); });
+}
+
+void embedded_core::update_profile(profile_spec spec, callback<profile> cb) {
+    auto out = std::make_shared<profile>();
+    auto devices = std::make_shared<std::vector<uint64_t>>();
+    submit(
+        [spec = std::move(spec), out, devices](write_txn& t, std::string& msg) -> tern_status {
+            auto p = store::load_profile(t.conn(), std::string_view(spec.name));
+            if (!p) {
+                msg = no_profile(spec.name);
+                return TERN_NOT_FOUND;
+            }
+            if (spec.new_name && p->name == "default" && *spec.new_name != "default") {
+                msg = "the default profile cannot be renamed";
+                return TERN_INVALID_ARGUMENT;
+            }
+            if (auto st = apply_profile_spec(t.conn(), spec, *p, msg); st != TERN_OK) return st;
+            p->revision = t.next_revision();
+            write_profile(t.conn(), *p, false);
+            *out = *store::load_profile(t.conn(), p->id);
+            *devices = store::devices_of_profile(t.conn(), p->id);
+            return TERN_OK;
+        },
+        [this, out, devices, cb](tern_status s, const std::string& msg) {
+            if (s == TERN_OK) {
+                cache_clear();
+                for (uint64_t d : *devices) device_event(d, TERN_DEVICE_UPDATED);
+            }
+            cb({s, msg, s == TERN_OK ? *out : profile{}});
+        });
+}
+
+void embedded_core::delete_profile(std::string name, callback<none> cb) {
+    submit(
+        [name](write_txn& t, std::string& msg) -> tern_status {
+            auto p = store::load_profile(t.conn(), std::string_view(name));
+            if (!p) {
+                msg = no_profile(name);
+                return TERN_NOT_FOUND;
+            }
+            if (p->name == "default") {
+                msg = "the default profile cannot be deleted";
+                return TERN_EXISTS;
+            }
+            if (p->device_count > 0) {
+                msg = "profile '" + name + "' is used by " + std::to_string(p->device_count) + " device(s)";
+                return TERN_EXISTS;
+            }
+            auto q = t.query("DELETE FROM profiles WHERE id = ?");
+            q->bind_id(1, p->id);
+            q->run();
+            return TERN_OK;
+        },
+        [cb](tern_status s, const std::string& msg) { cb({s, msg, {}}); });
+}
+
+void embedded_core::get_profile(std::string name, callback<profile> cb) {
+    read<profile>(
+        [name = std::move(name), cb](db::connection& c) {
+            result<profile> r;
+            try {
+                auto p = store::load_profile(c, std::string_view(name));
+                if (p) r.value = std::move(*p);
+                else r = {TERN_NOT_FOUND, no_profile(name), {}};
+            } catch (const std::exception& e) {
+                r = {TERN_IO, e.what(), {}};
+            }
+            cb(std::move(r));
+        },
+        cb);
+}
+
+void embedded_core::list_profiles(callback<std::vector<profile>> cb) {
+    read<std::vector<profile>>(
+        [cb](db::connection& c) {
+            result<std::vector<profile>> r;
+            try {
+                r.value = store::list_profiles(c);
+            } catch (const std::exception& e) {
+                r = {TERN_IO, e.what(), {}};
+            }
+            cb(std::move(r));
+        },
+        cb);
+}
+
+// ---- devices ----------------------------------------------------------------------------------
+
+void embedded_core::create_device(device_spec spec, callback<device> cb) {
+    auto out = std::make_shared<device>();
+    submit(
+        [spec = std::move(spec), out](write_txn& t, std::string& msg) -> tern_status {
+            if (auto st = check_name(spec.name, "device", msg); st != TERN_OK) return st;
+            if (store::device_id(t.conn(), spec.name)) {
+                msg = "a device named '" + spec.name + "' exists";
+                return TERN_EXISTS;
+            }
+            device d;
+            d.name = spec.name;
+            const std::string pname = spec.profile.value_or("default");
+            auto pid = store::profile_id(t.conn(), pname);
+            if (!pid) {
+                msg = no_profile(pname);
+                return TERN_NOT_FOUND;
+            }
+            d.profile_id = *pid;
+            d.label = spec.label.value_or("");
+            d.power.mode = spec.power_mode.value_or(TERN_POWER_NONE);
+            d.power.psm_activity_timer = spec.psm_activity_timer.value_or(0);
+            d.power.edrx_cycle = spec.edrx_cycle.value_or(0);
+            d.power.paging_transmission_window = spec.paging_transmission_window.value_or(0);
+            if (auto st = check_power(d.power, msg); st != TERN_OK) return st;
+            credential cr;
+            msg = store::make_credential(spec.cred.value_or(credential_input{}), cr);
+            if (!msg.empty()) return TERN_INVALID_ARGUMENT;
+            if (auto st = check_credential_free(t.conn(), cr, 0, msg); st != TERN_OK) return st;
+            d.cred = std::move(cr);
+            const uint64_t id = store::insert_device(t.conn(), d, t.next_revision(), t.now());
+            *out = *store::load_device(t.conn(), id);
+            return TERN_OK;
+        },
+        [out, cb](tern_status s, const std::string& msg) { cb({s, msg, s == TERN_OK ? *out : device{}}); });
+}
+
+void embedded_core::update_device(device_spec spec, callback<device> cb) {
+    struct outcome {
+        device d;
+        bool updated = false, credentials = false;
+        std::vector<attribute_change> ota;
+    };
+    auto out = std::make_shared<outcome>();
+    submit(
+        [spec = std::move(spec), out](write_txn& t, std::string& msg) -> tern_status {
+            *out = outcome{};
+            auto d = store::load_device(t.conn(), std::string_view(spec.name));
+            if (!d) {
+                msg = no_device(spec.name);
+                return TERN_NOT_FOUND;
+            }
+            device n = *d;
+            if (spec.new_name && *spec.new_name != d->name) {
+                if (auto st = check_name(*spec.new_name, "device", msg); st != TERN_OK) return st;
+                if (store::device_id(t.conn(), *spec.new_name)) {
+                    msg = "a device named '" + *spec.new_name + "' exists";
+                    return TERN_EXISTS;
+                }
+                n.name = *spec.new_name;
+            }
+            if (spec.profile) {
+                auto pid = store::profile_id(t.conn(), *spec.profile);
+                if (!pid) {
+                    msg = no_profile(*spec.profile);
+                    return TERN_NOT_FOUND;
+                }
+                n.profile_id = *pid;
+            }
+            if (spec.label) n.label = *spec.label;
+            if (spec.power_mode) n.power.mode = *spec.power_mode;
+            if (spec.psm_activity_timer) n.power.psm_activity_timer = *spec.psm_activity_timer;
+            if (spec.edrx_cycle) n.power.edrx_cycle = *spec.edrx_cycle;
+            if (spec.paging_transmission_window) n.power.paging_transmission_window = *spec.paging_transmission_window;
+            if (auto st = check_power(n.power, msg); st != TERN_OK) return st;
+            if (spec.cred) {
+                credential cr;
+                msg = store::make_credential(*spec.cred, cr);
+                if (!msg.empty()) return TERN_INVALID_ARGUMENT;
+                if (auto st = check_credential_free(t.conn(), cr, d->id, msg); st != TERN_OK) return st;
+                store::replace_credential(t.conn(), d->id, cr);
+                out->credentials = true;
+            }
+            out->updated = n.name != d->name || n.profile_id != d->profile_id ||
+                           n.power.mode != d->power.mode ||
+                           n.power.psm_activity_timer != d->power.psm_activity_timer ||
+                           n.power.edrx_cycle != d->power.edrx_cycle ||
+                           n.power.paging_transmission_window != d->power.paging_transmission_window;
+            uint64_t before[2] = {};
+            if (n.profile_id != d->profile_id)
+                for (int k = 0; k < 2; ++k)
+                    before[k] = store::effective_ota(t.conn(), d->id, static_cast<tern_ota_type>(k));
+            auto q = t.query(
+                "UPDATE devices SET name = ?, profile_id = ?, label = ?, power_mode = ?, "
+                "psm_activity_timer = ?, edrx_cycle = ?, paging_transmission_window = ?, revision = ? "
+                "WHERE id = ?");
+            q->bind(1, std::string_view(n.name)).bind_id(2, n.profile_id).bind_opt(3, n.label);
+            q->bind(4, static_cast<int64_t>(n.power.mode)).bind(5, n.power.psm_activity_timer);
+            q->bind(6, n.power.edrx_cycle).bind(7, n.power.paging_transmission_window);
+            q->bind_id(8, t.next_revision()).bind_id(9, d->id);
+            q->run();
+            if (n.profile_id != d->profile_id)
+                for (int k = 0; k < 2; ++k) {
+                    const auto type = static_cast<tern_ota_type>(k);
+                    ota_sync(t, d->id, type, before[k], store::effective_ota(t.conn(), d->id, type), out->ota);
+                }
+            out->d = *store::load_device(t.conn(), d->id);
+            return TERN_OK;
+        },
+        [this, out, cb](tern_status s, const std::string& msg) {
+            if (s == TERN_OK) {
+                cache_forget_device(out->d.id);
+                ota_cache_clear();
+                if (out->credentials) device_event(out->d.id, TERN_DEVICE_CREDENTIALS_CHANGED);
+                if (out->updated) device_event(out->d.id, TERN_DEVICE_UPDATED);
+                for (const attribute_change& c : out->ota) notify_attributes(c.device_id, c.updated, c.deleted);
+            }
+            cb({s, msg, s == TERN_OK ? out->d : device{}});
+        });
+}
+
+void embedded_core::delete_device(std::string name, callback<none> cb) {
+    auto id = std::make_shared<uint64_t>(0);
+    submit(
+        [name, id](write_txn& t, std::string& msg) -> tern_status {
+            auto d = store::device_id(t.conn(), name);
+            if (!d) {
+                msg = no_device(name);
+                return TERN_NOT_FOUND;
+            }
+            *id = *d;
+            for (const char* sql : {"DELETE FROM credentials WHERE device_id = ?",
+                                    "DELETE FROM attributes WHERE device_id = ?",
+                                    "DELETE FROM ts_kv WHERE device_id = ?",
+                                    "DELETE FROM ts_latest WHERE device_id = ?",
+                                    "DELETE FROM rpcs WHERE device_id = ?",
+                                    "DELETE FROM claims WHERE device_id = ?",
+                                    "DELETE FROM devices WHERE id = ?"}) {
+                auto q = t.query(sql);
+                q->bind_id(1, *d);
+                q->run();
+            }
+            t.mark_deleted(*d);
+            return TERN_OK;
+        },
+        [this, id, cb](tern_status s, const std::string& msg) {
+            if (s == TERN_OK) {
+                const uint64_t d = *id;
+                cache_forget_device(d);
+                ota_cache_clear();
+                {
+                    std::lock_guard lk(subs_mutex_);
+                    subs_.erase(d);
+                }
+                // Its RPCs end with it; whoever waits hears so.
+                std::vector<rpc_record> gone;
+                std::vector<uint64_t> timers;
+                {
+                    std::lock_guard lk(rpc_mutex_);
+                    auto it = rpcs_.find(d);
+                    if (it != rpcs_.end()) {
+                        for (auto& [rid, r] : it->second) {
+                            rpc_record rec;
+                            rec.device_id = d;
+                            rec.id = rid;
+                            rec.method = r.method;
+                            rec.flags = r.flags;
+                            rec.status = TERN_RPC_FAILED;
+                            rec.error = "the device was deleted";
+                            rec.expiration_ts = r.expiration_ts;
+                            gone.push_back(std::move(rec));
+                            timers.push_back(r.expiry_timer);
+                        }
+                        rpcs_.erase(it);
+                    }
+                }
+                for (uint64_t tm : timers) timers_.cancel(tm);
+                for (rpc_record& r : gone) rpc_settled(std::move(r));
+                device_event(d, TERN_DEVICE_DELETED);
+            }
+            cb({s, msg, {}});
+        });
+}
+
+void embedded_core::get_device(std::string name, callback<device> cb) {
+    read<device>(
+        [name = std::move(name), cb](db::connection& c) {
+            result<device> r;
+            try {
+                auto d = store::load_device(c, std::string_view(name));
+                if (d) r.value = std::move(*d);
+                else r = {TERN_NOT_FOUND, no_device(name), {}};
+            } catch (const std::exception& e) {
+                r = {TERN_IO, e.what(), {}};
+            }
+            cb(std::move(r));
+        },
+        cb);
+}
+
+void embedded_core::list_devices(std::string profile_name, int64_t limit, int64_t offset,
+                                 callback<std::vector<device>> cb) {
+    read<std::vector<device>>(
+        [profile_name = std::move(profile_name), limit, offset, cb](db::connection& c) {
+            result<std::vector<device>> r;
+            try {
+                uint64_t pid = 0;
+                if (!profile_name.empty()) {
+                    auto p = store::profile_id(c, profile_name);
+                    if (!p) {
+                        cb({TERN_NOT_FOUND, no_profile(profile_name), {}});
+                        return;
+                    }
+                    pid = *p;
+                }
+                r.value = store::list_devices(c, pid, limit, offset);
+            } catch (const std::exception& e) {
+                r = {TERN_IO, e.what(), {}};
+            }
+            cb(std::move(r));
+        },
+        cb);
+}
+
+// ---- attributes -----------------------------------------------------------------------------
+
+void embedded_core::set_attributes(std::string name, tern_attribute_scope scope,
+                                   std::vector<kv> values, callback<none> cb) {
+    if (scope != TERN_SCOPE_CLIENT && scope != TERN_SCOPE_SHARED && scope != TERN_SCOPE_SERVER) {
+        cb({TERN_INVALID_ARGUMENT, "unknown attribute scope", {}});
+        return;
+    }
+    for (const kv& x : values)
+        if (x.key.empty() || x.v.type == TERN_VALUE_NULL) {
+            cb({TERN_INVALID_ARGUMENT, "attribute keys must not be empty and values not null", {}});
+            return;
+        }
+    auto vals = std::make_shared<std::vector<kv>>(std::move(values));
+    auto id = std::make_shared<uint64_t>(0);
+    submit(
+        [name, scope, vals, id](write_txn& t, std::string& msg) -> tern_status {
+            auto d = store::device_id(t.conn(), name);
+            if (!d) {
+                msg = no_device(name);
+                return TERN_NOT_FOUND;
+            }
+            *id = *d;
+            for (const kv& x : *vals) store::upsert_attribute(t.conn(), *d, scope, x.key, x.v, t.now());
+            return TERN_OK;
+        },
+        [this, scope, vals, id, cb](tern_status s, const std::string& msg) {
+            if (s == TERN_OK && scope == TERN_SCOPE_SHARED) notify_attributes(*id, *vals, {});
+            cb({s, msg, {}});
+        });
+}
+
+void embedded_core::delete_attributes(std::string name, tern_attribute_scope scope,
+                                      std::vector<std::string> keys, callback<none> cb) {
+    if (scope != TERN_SCOPE_CLIENT && scope != TERN_SCOPE_SHARED && scope != TERN_SCOPE_SERVER) {
+        cb({TERN_INVALID_ARGUMENT, "unknown attribute scope", {}});
+        return;
+    }
+    auto ks = std::make_shared<std::vector<std::string>>(std::move(keys));
+    auto gone = std::make_shared<std::vector<std::string>>();
+    auto id = std::make_shared<uint64_t>(0);
+    submit(
+        [name, scope, ks, gone, id](write_txn& t, std::string& msg) -> tern_status {
+            gone->clear();
+            auto d = store::device_id(t.conn(), name);
+            if (!d) {
+                msg = no_device(name);
+                return TERN_NOT_FOUND;
+            }
+            *id = *d;
+            for (const std::string& k : *ks)
+                if (store::delete_attribute(t.conn(), *d, scope, k)) gone->push_back(k);
+            return TERN_OK;
+        },
+        [this, scope, gone, id, cb](tern_status s, const std::string& msg) {
+            if (s == TERN_OK && scope == TERN_SCOPE_SHARED) notify_attributes(*id, {}, *gone);
+            cb({s, msg, {}});
+        });
+}
+
+void embedded_core::read_attributes(std::string name, uint32_t scopes, std::vector<std::string> keys,
+                                    callback<attribute_set> cb) {
+    read<attribute_set>(
+        [name = std::move(name), scopes, keys = std::move(keys), cb](db::connection& c) {
+            result<attribute_set> r;
+            try {
+                auto d = store::device_id(c, name);
+                if (!d) {
+                    cb({TERN_NOT_FOUND, no_device(name), {}});
+                    return;
+                }
+                const std::vector<std::string>* k = keys.empty() ? nullptr : &keys;
+                if (scopes & (1u << TERN_SCOPE_CLIENT)) r.value.client = store::load_attributes(c, *d, TERN_SCOPE_CLIENT, k);
+                if (scopes & (1u << TERN_SCOPE_SHARED)) r.value.shared = store::load_attributes(c, *d, TERN_SCOPE_SHARED, k);
+                if (scopes & (1u << TERN_SCOPE_SERVER)) r.value.server = store::load_attributes(c, *d, TERN_SCOPE_SERVER, k);
+            } catch (const std::exception& e) {
+                r = {TERN_IO, e.what(), {}};
+            }
+            cb(std::move(r));
+        },
+        cb);
+}
+
+// ---- telemetry reads ------------------------------------------------------------------------
+
+void embedded_core::latest_telemetry(std::string name, std::vector<std::string> keys,
+                                     callback<std::vector<ts_latest>> cb) {
+    read<std::vector<ts_latest>>(
+        [name = std::move(name), keys = std::move(keys), cb](db::connection& c) {
+            result<std::vector<ts_latest>> r;
+            try {
+                auto d = store::device_id(c, name);
+                if (!d) {
+                    cb({TERN_NOT_FOUND, no_device(name), {}});
+                    return;
+                }
+                const std::set<std::string> wanted(keys.begin(), keys.end());
+                auto q = c.query(
+                    "SELECT k.name, l.ts, l.type, l.v FROM ts_latest l JOIN ts_keys k ON k.id = l.key_id "
+                    "WHERE l.device_id = ? ORDER BY k.name");
+                q->bind_id(1, *d);
+                while (q->step()) {
+                    std::string k = q->get_string(0);
+                    if (!wanted.empty() && !wanted.count(k)) continue;
+                    r.value.push_back(ts_latest{std::move(k), q->get_int(1), store::read_value(*q, 2, 3)});
+                }
+            } catch (const std::exception& e) {
+                r = {TERN_IO, e.what(), {}};
+            }
+            cb(std::move(r));
+        },
+        cb);
+}
+
+void embedded_core::telemetry_range(std::string name, std::vector<std::string> keys, int64_t start_ts,
+                                    int64_t end_ts, int64_t limit, bool desc,
+                                    callback<std::map<std::string, std::vector<ts_point>>> cb) {
+    read<std::map<std::string, std::vector<ts_point>>>(
+        [name = std::move(name), keys = std::move(keys), start_ts, end_ts, limit, desc, cb](db::connection& c) {
+            result<std::map<std::string, std::vector<ts_point>>> r;
+            try {
+                auto d = store::device_id(c, name);
+                if (!d) {
+                    cb({TERN_NOT_FOUND, no_device(name), {}});
+                    return;
+                }
+                std::vector<std::pair<std::string, int64_t>> ks;  // name, key id
+                {
+                    auto q = c.query(
+                        "SELECT k.name, k.id FROM ts_latest l JOIN ts_keys k ON k.id = l.key_id "
+                        "WHERE l.device_id = ? ORDER BY k.name");
+                    q->bind_id(1, *d);
+                    while (q->step()) {
+                        std::string k = q->get_string(0);
+                        if (keys.empty() || std::find(keys.begin(), keys.end(), k) != keys.end())
+                            ks.emplace_back(std::move(k), q->get_int(1));
+                    }
+                }
+                for (const auto& [k, kid] : ks) {
+                    auto q = c.query(desc ? "SELECT ts, type, v FROM ts_kv WHERE device_id = ? AND key_id = ? "
+                                            "AND ts >= ? AND ts <= ? ORDER BY ts DESC LIMIT ?"
+                                          : "SELECT ts, type, v FROM ts_kv WHERE device_id = ? AND key_id = ? "
+                                            "AND ts >= ? AND ts <= ? ORDER BY ts ASC LIMIT ?");
+                    q->bind_id(1, *d).bind(2, kid).bind(3, start_ts).bind(4, end_ts).bind(5, limit <= 0 ? int64_t(100) : limit);
+                    auto& points = r.value[k];
+                    while (q->step()) points.push_back(ts_point{q->get_int(0), store::read_value(*q, 1, 2)});
+                }
+            } catch (const std::exception& e) {
+                r = {TERN_IO, e.what(), {}};
+            }
+            cb(std::move(r));
+        },
+        cb);
+}
+
+}  // namespace tern::core_embedded

@@ -1,0 +1,155 @@
+#include "db.hpp"
+
+#include <sqlite3.h>
+
+namespace tern::core_embedded::db {
+
+namespace {
+[[noreturn]] void fail(sqlite3* db, int rc, const std::string& what) {
+    std::string msg = what;
+    msg += ": ";
+    msg += db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    throw error(rc, msg);
+}
+}  // namespace
+
+statement::~statement() { sqlite3_finalize(s_); }
+
+void statement::check(int rc, const char* what) {
+    if (rc != SQLITE_OK) fail(db_, rc, what);
+}
+
+statement& statement::bind(int i, int64_t v) {
+    check(sqlite3_bind_int64(s_, i, v), "bind");
+    return *this;
+}
+statement& statement::bind(int i, double v) {
+    check(sqlite3_bind_double(s_, i, v), "bind");
+    return *this;
+}
+statement& statement::bind(int i, std::string_view v) {
+    check(sqlite3_bind_text64(s_, i, v.data() == nullptr ? "" : v.data(), v.size(), SQLITE_STATIC,
+                              SQLITE_UTF8),
+          "bind");
+    return *this;
+}
+statement& statement::bind_blob(int i, std::string_view v) {
+    check(sqlite3_bind_blob64(s_, i, v.data() == nullptr ? "" : v.data(), v.size(), SQLITE_STATIC),
+          "bind");
+    return *this;
+}
+statement& statement::bind_null(int i) {
+    check(sqlite3_bind_null(s_, i), "bind");
+    return *this;
+}
+
+bool statement::step() {
+    const int rc = sqlite3_step(s_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    fail(db_, rc, std::string("step (") + sqlite3_sql(s_) + ")");
+}
+
+void statement::run() {
+    while (step()) {
+    }
+}
+
+void statement::reset() noexcept {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+}
+
+bool statement::is_null(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
+int statement::column_type(int col) const { return sqlite3_column_type(s_, col); }
+int64_t statement::get_int(int col) const { return sqlite3_column_int64(s_, col); }
+double statement::get_double(int col) const { return sqlite3_column_double(s_, col); }
+std::string_view statement::get_text(int col) const {
+    // blob access works for text and blob columns alike and never converts
+    const void* p = sqlite3_column_blob(s_, col);
+    const int n = sqlite3_column_bytes(s_, col);
+    return p == nullptr ? std::string_view{} : std::string_view(static_cast<const char*>(p), n);
+}
+
+connection::connection(connection&& o) noexcept : db_(o.db_), cache_(std::move(o.cache_)) {
+    o.db_ = nullptr;
+}
+connection& connection::operator=(connection&& o) noexcept {
+    if (this != &o) {
+        close();
+        db_ = o.db_;
+        cache_ = std::move(o.cache_);
+        o.db_ = nullptr;
+    }
+    return *this;
+}
+connection::~connection() { close(); }
+
+void connection::close() noexcept {
+    cache_.clear();  // finalize statements before closing
+    if (db_ != nullptr) sqlite3_close_v2(db_);
+    db_ = nullptr;
+}
+
+connection connection::open(const std::string& path, bool create, bool read_only) {
+    connection c;
+    int flags = SQLITE_OPEN_NOMUTEX;  // each connection is used by one thread at a time
+    flags |= read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+    if (create && !read_only) flags |= SQLITE_OPEN_CREATE;
+    const int rc = sqlite3_open_v2(path.c_str(), &c.db_, flags, nullptr);
+    if (rc != SQLITE_OK) {
+        std::string msg = "cannot open database " + path;
+        if (c.db_ != nullptr) {
+            msg += ": ";
+            msg += sqlite3_errmsg(c.db_);
+        }
+        c.close();
+        throw error(rc, msg);
+    }
+    sqlite3_extended_result_codes(c.db_, 1);
+    sqlite3_busy_timeout(c.db_, 5000);
+    return c;
+}
+
+void connection::exec(const char* sql) {
+    char* err = nullptr;
+    const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
+    if (rc != SQLITE_OK) {
+        std::string msg = err != nullptr ? err : sqlite3_errstr(rc);
+        sqlite3_free(err);
+        throw error(rc, std::string("exec: ") + msg);
+    }
+}
+
+use connection::query(const char* sql) {
+    auto it = cache_.find(sql);
+    if (it == cache_.end()) {
+        sqlite3_stmt* s = nullptr;
+        const int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr);
+        if (rc != SQLITE_OK) fail(db_, rc, std::string("prepare (") + sql + ")");
+        it = cache_.emplace(sql, std::make_unique<statement>(db_, s)).first;
+    }
+    it->second->reset();
+    return use(*it->second);
+}
+
+int64_t connection::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
+int connection::changes() const { return sqlite3_changes(db_); }
+
+transaction::transaction(connection& c, bool immediate) : c_(c) {
+    c_.exec(immediate ? "BEGIN IMMEDIATE" : "BEGIN");
+}
+transaction::~transaction() {
+    if (!done_) {
+        try {
+            c_.exec("ROLLBACK");
+        } catch (...) {
+        }
+    }
+}
+void transaction::commit() {
+    c_.exec("COMMIT");
+    done_ = true;
+}
+
+}  // namespace tern::core_embedded::db

@@ -1,0 +1,120 @@
+// A thin RAII face over SQLite: connections with a statement cache, statements with typed
+// binds and column reads, and errors as exceptions (caught at the store's edges).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace tern::core_embedded::db {
+
+class error : public std::runtime_error {
+public:
+    error(int code, const std::string& what) : std::runtime_error(what), code_(code) {}
+    int code() const noexcept { return code_; }
+
+private:
+    int code_;
+};
+
+class statement {
+public:
+    statement(sqlite3* db, sqlite3_stmt* s) : db_(db), s_(s) {}
+    statement(const statement&) = delete;
+    statement& operator=(const statement&) = delete;
+    ~statement();
+
+    // Binds are 1-based. Text and blob views must outlive the step (SQLITE_STATIC).
+    statement& bind(int i, int64_t v);
+    statement& bind(int i, double v);
+    statement& bind(int i, std::string_view v);
+    statement& bind_blob(int i, std::string_view v);
+    statement& bind_null(int i);
+    // Text, or NULL when empty.
+    statement& bind_opt(int i, std::string_view v) {
+        return v.empty() ? bind_null(i) : bind(i, v);
+    }
+    statement& bind_id(int i, uint64_t v) { return bind(i, static_cast<int64_t>(v)); }
+    statement& bind_opt_id(int i, uint64_t v) {
+        return v == 0 ? bind_null(i) : bind(i, static_cast<int64_t>(v));
+    }
+
+    // Advances; true when a row is available.
+    bool step();
+    // Steps to completion (statements without rows).
+    void run();
+    void reset() noexcept;
+
+    bool is_null(int col) const;
+    int column_type(int col) const; // SQLITE_INTEGER, ...
+    int64_t get_int(int col) const;
+    uint64_t get_id(int col) const { return static_cast<uint64_t>(get_int(col)); }
+    double get_double(int col) const;
+    std::string_view get_text(int col) const; // valid until the next step/reset
+    std::string get_string(int col) const { return std::string(get_text(col)); }
+
+private:
+    void check(int rc, const char* what);
+    sqlite3* db_;
+    sqlite3_stmt* s_;
+};
+
+// Resets a cached statement when the use ends, so no read transaction stays open.
+class use {
+public:
+    explicit use(statement& s) : s_(&s) {}
+    use(const use&) = delete;
+    use& operator=(const use&) = delete;
+    ~use() { s_->reset(); }
+    statement* operator->() const noexcept { return s_; }
+    statement& operator*() const noexcept { return *s_; }
+
+private:
+    statement* s_;
+};
+
+class connection {
+public:
+    connection() = default;
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+    connection(connection&& o) noexcept;
+    connection& operator=(connection&& o) noexcept;
+    ~connection();
+
+    // Opens (creating when create is true) the database file.
+    static connection open(const std::string& path, bool create, bool read_only);
+
+    void exec(const char* sql);
+    // A cached prepared statement, reset and with bindings cleared.
+    use query(const char* sql);
+    int64_t last_insert_rowid() const;
+    int changes() const;
+    sqlite3* raw() const noexcept { return db_; }
+    explicit operator bool() const noexcept { return db_ != nullptr; }
+
+private:
+    void close() noexcept;
+    sqlite3* db_ = nullptr;
+    std::unordered_map<std::string, std::unique_ptr<statement>> cache_;
+};
+
+// BEGIN/COMMIT with rollback when the scope is left by an exception.
+class transaction {
+public:
+    explicit transaction(connection& c, bool immediate = true);
+    ~transaction();
+    void commit();
+
+private:
+    connection& c_;
+    bool done_ = false;
+};
+
+}  // namespace tern::core_embedded::db

@@ -1,0 +1,28 @@
+// The metric handles the store updates. Default-constructed handles do nothing, so the
+// store runs the same without a kernel (tests, the benchmark).
+#pragma once
+
+#include "tern/sdk/host.hpp"
+
+namespace tern::core_embedded {
+
+struct core_metrics {
+    sdk::metric write_queue_depth;      // gauge: ops waiting for the writer
+    sdk::metric write_rejected;         // counter: ops refused because the queue was full
+    sdk::metric commits;                // counter: committed transactions
+    sdk::metric commit_errors;          // counter: transactions that failed
+    sdk::metric ops_per_commit;         // histogram: ops in one transaction
+    sdk::metric commit_seconds;         // histogram: BEGIN..COMMIT latency
+    sdk::metric read_queue_depth;       // gauge
+    sdk::metric read_rejected;          // counter
+    sdk::metric auth_cache_hits;        // counter
+    sdk::metric auth_cache_misses;      // counter
+    sdk::metric auth_cache_size;        // gauge
+    sdk::metric telemetry_values;       // counter: key/values stored
+    sdk::metric rpc_by_status[7];       // counters: RPCs reaching each status
+    sdk::metric client_rpc_queue_depth; // gauge
+    sdk::metric client_rpc_rejected;    // counter
+    sdk::metric sessions;               // gauge: live sessions
+};
+
+}  // namespace tern::core_embedded

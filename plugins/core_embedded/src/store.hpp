@@ -1,0 +1,64 @@
+// SQL shared by the core's reads (reader connections) and writes (the writer's
+// connection): row loading and value encoding. Everything throws db::error.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "db.hpp"
+#include "model.hpp"
+
+namespace tern::core_embedded::store {
+
+// Values: `type` column = tern_value_type, `v` column = integer/real/text/blob.
+void bind_value(db::statement& s, int type_index, int value_index, const value& v);
+value read_value(const db::statement& s, int type_col, int value_col);
+
+std::optional<uint64_t> device_id(db::connection& c, std::string_view name);
+std::optional<uint64_t> profile_id(db::connection& c, std::string_view name);
+
+// Full rows, with profile name, credential and claim (devices).
+std::optional<device> load_device(db::connection& c, uint64_t id);
+std::optional<device> load_device(db::connection& c, std::string_view name);
+std::vector<device> list_devices(db::connection& c, uint64_t profile_id, int64_t limit,
+                                 int64_t offset);
+std::optional<profile> load_profile(db::connection& c, uint64_t id);
+std::optional<profile> load_profile(db::connection& c, std::string_view name);
+std::vector<profile> list_profiles(db::connection& c);
+std::vector<uint64_t> devices_of_profile(db::connection& c, uint64_t profile_id);
+
+std::optional<credential> load_credential(db::connection& c, uint64_t device_id);
+// The device owning (kind, id), if any.
+std::optional<uint64_t> credential_owner(db::connection& c, tern_credential_kind kind,
+                                         std::string_view id);
+
+std::optional<attribute> load_attribute(db::connection& c, uint64_t device_id,
+                                        tern_attribute_scope scope, std::string_view key);
+// All attributes of a scope, or the listed keys (that exist), ordered by key.
+std::vector<attribute> load_attributes(db::connection& c, uint64_t device_id,
+                                       tern_attribute_scope scope,
+                                       const std::vector<std::string>* keys);
+void upsert_attribute(db::connection& c, uint64_t device_id, tern_attribute_scope scope,
+                      std::string_view key, const value& v, int64_t ts);
+bool delete_attribute(db::connection& c, uint64_t device_id, tern_attribute_scope scope,
+                      std::string_view key);
+
+std::optional<ota_package_row> load_ota(db::connection& c, uint64_t id, const std::string& dir);
+std::vector<ota_package_row> list_ota(db::connection& c, const std::string& dir);
+// The package assigned to the device for type: device level, else its profile's; 0: none.
+uint64_t effective_ota(db::connection& c, uint64_t device_id, tern_ota_type type);
+
+std::optional<rpc_record> load_rpc(db::connection& c, uint64_t device_id, int64_t id);
+
+// Inserts a device (name, profile_id, label, power, additional_info of d) and, when set,
+// its credential; returns the new id.
+uint64_t insert_device(db::connection& c, const device& d, uint64_t revision, int64_t now);
+void replace_credential(db::connection& c, uint64_t device_id, const credential& cr);
+
+// Checks a credential input and turns it into what the store keeps; the error text
+// says what is wrong (empty when fine). Generates a token when none was given.
+std::string make_credential(const credential_input& in, credential& out);
+
+}  // namespace tern::core_embedded::store

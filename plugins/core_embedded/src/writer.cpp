@@ -1,0 +1,254 @@
+#include "writer.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <exception>
+
+#include "model.hpp"
+
+namespace tern::core_embedded {
+
+namespace {
+int64_t mono_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+}  // namespace
+
+writer::~writer() { stop(); }
+
+void writer::start(db::connection conn, writer_settings s) {
+    settings_ = s;
+    if (settings_.max_batch == 0) settings_.max_batch = 1;
+    if (settings_.queue_capacity == 0) settings_.queue_capacity = 1;
+    conn_ = std::move(conn);
+    ts_keys_.clear();
+    deleted_devices_.clear();
+    // Load the telemetry key dictionary once; new keys are added as ops insert them.
+    {
+        auto q = conn_.query("SELECT id, name FROM ts_keys");
+        while (q->step()) ts_keys_.emplace(q->get_string(1), q->get_int(0));
+    }
+    std::lock_guard lk(mutex_);
+    running_ = true;
+    stopping_ = false;
+    thread_ = std::thread([this] { run(); });
+}
+
+void writer::stop() {
+    {
+        std::lock_guard lk(mutex_);
+        if (!running_) return;
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    std::lock_guard lk(mutex_);
+    running_ = false;
+    conn_ = db::connection{};
+}
+
+bool writer::submit(std::unique_ptr<write_op> op) {
+    tern_status refused = TERN_OK;
+    {
+        std::lock_guard lk(mutex_);
+        if (!running_ || stopping_) {
+            refused = TERN_UNAVAILABLE;
+        } else if (queue_.size() >= settings_.queue_capacity) {
+            refused = TERN_BUSY;
+        } else {
+            op->enqueued_ns = mono_ns();
+            const bool was_empty = queue_.empty();
+            queue_.push_back(std::move(op));
+            // Wake the writer only when it may be waiting for its first op or for a
+            // full batch: one wake-up per batch, not per op.
+            if (was_empty || queue_.size() == settings_.max_batch) cv_.notify_one();
+        }
+    }
+    if (refused == TERN_OK) {
+        metrics_.write_queue_depth.add(1);
+        return true;
+    }
+    if (refused == TERN_BUSY) {
+        rejected_.fetch_add(1, std::memory_order_relaxed);
+        metrics_.write_rejected.inc();
+        op->message = "the store's write queue is full";
+    } else {
+        op->message = "the store is not running";
+    }
+    op->finish(refused);
+    return false;
+}
+
+writer_stats writer::stats() const {
+    writer_stats s;
+    s.commits = commits_.load();
+    s.ops = ops_.load();
+    s.max_batch = max_batch_seen_.load();
+    s.rejected = rejected_.load();
+    return s;
+}
+
+size_t writer::queue_depth() const {
+    std::lock_guard lk(mutex_);
+    return queue_.size();
+}
+
+void writer::run() {
+    std::vector<std::unique_ptr<write_op>> batch;
+    batch.reserve(settings_.max_batch);
+    for (;;) {
+        {
+            std::unique_lock lk(mutex_);
+            cv_.wait(lk, [&] { return !queue_.empty() || stopping_; });
+            if (queue_.empty()) break;  // stopping, and everything is committed
+            // Wait for company at most max_delay after the oldest op arrived, unless the
+            // batch is already full: amortises one fsync over many callers.
+            if (settings_.max_delay_us > 0 && !stopping_) {
+                const auto deadline = std::chrono::steady_clock::time_point(
+                    std::chrono::nanoseconds(queue_.front()->enqueued_ns +
+                                             settings_.max_delay_us * 1000));
+                cv_.wait_until(lk, deadline, [&] {
+                    return queue_.size() >= settings_.max_batch || stopping_;
+                });
+            }
+            const size_t n = std::min<size_t>(queue_.size(), settings_.max_batch);
+            for (size_t i = 0; i < n; ++i) {
+                batch.push_back(std::move(queue_.front()));
+                queue_.pop_front();
+            }
+        }
+        metrics_.write_queue_depth.add(-static_cast<int64_t>(batch.size()));
+        commit_batch(batch);
+        batch.clear();
+    }
+}
+
+bool writer::apply_batch(std::vector<std::unique_ptr<write_op>>& batch,
+                         std::vector<tern_status>& st, bool force_isolated, std::string& failure) {
+    write_txn txn(*this, now_ms());
+    for (size_t i = 0; i < batch.size(); ++i) {
+        write_op& op = *batch[i];
+        op.message.clear();
+        op_undo_.clear();
+        const bool isolated = force_isolated || op.isolated();
+        if (isolated) conn_.query("SAVEPOINT op")->run();
+        tern_status s = TERN_OK;
+        bool threw = false;
+        try {
+            s = op.apply(txn);
+        } catch (const db::error& e) {
+            s = TERN_IO;
+            op.message = e.what();
+            threw = true;
+        } catch (const std::exception& e) {
+            s = TERN_INTERNAL;
+            op.message = e.what();
+            threw = true;
+        }
+        if (isolated) {
+            if (s != TERN_OK) {
+                conn_.query("ROLLBACK TO op")->run();
+                for (auto it = op_undo_.rbegin(); it != op_undo_.rend(); ++it) (*it)();
+                op_undo_.clear();
+            }
+            conn_.query("RELEASE op")->run();
+        } else if (threw) {
+            failure = op.message;
+            return false;  // the caller rolls the whole batch back and retries it isolated
+        }
+        for (auto& f : op_undo_) txn_undo_.push_back(std::move(f));
+        op_undo_.clear();
+        st[i] = s;
+    }
+    return true;
+}
+
+void writer::commit_batch(std::vector<std::unique_ptr<write_op>>& batch) {
+    const int64_t t0 = mono_ns();
+    std::vector<tern_status> st(batch.size(), TERN_OK);
+    bool committed = false;
+    std::string failure;
+    for (int attempt = 0; attempt < 2 && !committed; ++attempt) {
+        const bool force_isolated = attempt == 1;
+        txn_undo_.clear();
+        try {
+            conn_.exec("BEGIN IMMEDIATE");
+            if (!apply_batch(batch, st, force_isolated, failure)) {
+                conn_.exec("ROLLBACK");
+                for (auto it = txn_undo_.rbegin(); it != txn_undo_.rend(); ++it) (*it)();
+                for (auto it = op_undo_.rbegin(); it != op_undo_.rend(); ++it) (*it)();
+                op_undo_.clear();
+                log_.warn("a hot-path write failed (", failure, "); retrying the batch op by op");
+                continue;
+            }
+            conn_.exec("COMMIT");
+            committed = true;
+        } catch (const std::exception& e) {
+            failure = e.what();
+            try {
+                conn_.exec("ROLLBACK");
+            } catch (...) {
+            }
+            for (auto it = txn_undo_.rbegin(); it != txn_undo_.rend(); ++it) (*it)();
+            for (auto it = op_undo_.rbegin(); it != op_undo_.rend(); ++it) (*it)();
+            op_undo_.clear();
+            break;  // BEGIN or COMMIT failed: the database is in trouble, not one op
+        }
+    }
+    txn_undo_.clear();
+    if (committed) {
+        commits_.fetch_add(1, std::memory_order_relaxed);
+        metrics_.commits.inc();
+        metrics_.ops_per_commit.observe(static_cast<double>(batch.size()));
+        metrics_.commit_seconds.observe(static_cast<double>(mono_ns() - t0) / 1e9);
+    } else {
+        metrics_.commit_errors.inc();
+        log_.error("commit of ", batch.size(), " ops failed: ", failure);
+        for (size_t i = 0; i < batch.size(); ++i) {
+            st[i] = TERN_IO;
+            batch[i]->message = "the store could not commit: " + failure;
+        }
+    }
+    ops_.fetch_add(batch.size(), std::memory_order_relaxed);
+    uint64_t seen = max_batch_seen_.load(std::memory_order_relaxed);
+    while (seen < batch.size() &&
+           !max_batch_seen_.compare_exchange_weak(seen, batch.size(), std::memory_order_relaxed)) {
+    }
+    // Completions run after COMMIT returned, outside every lock of the writer.
+    for (size_t i = 0; i < batch.size(); ++i) batch[i]->finish(st[i]);
+}
+
+int64_t write_txn::ts_key(std::string_view name) {
+    auto it = w_.ts_keys_.find(name);
+    if (it != w_.ts_keys_.end()) return it->second;
+    {
+        auto q = w_.conn_.query("INSERT INTO ts_keys(name) VALUES (?) ON CONFLICT(name) DO NOTHING");
+        q->bind(1, name).run();
+    }
+    int64_t id = 0;
+    {
+        auto q = w_.conn_.query("SELECT id FROM ts_keys WHERE name = ?");
+        q->bind(1, name);
+        if (!q->step()) throw db::error(0, "telemetry key vanished");
+        id = q->get_int(0);
+    }
+    std::string key(name);
+    w_.ts_keys_.emplace(key, id);
+    on_undo([this, key] { w_.ts_keys_.erase(key); });
+    return id;
+}
+
+uint64_t write_txn::next_revision() {
+    auto q = w_.conn_.query("UPDATE meta SET value = value + 1 WHERE key = 'revision' RETURNING value");
+    if (!q->step()) throw db::error(0, "meta.revision is missing");
+    return q->get_id(0);
+}
+
+void write_txn::mark_deleted(uint64_t device_id) {
+    if (w_.deleted_devices_.insert(device_id).second)
+        on_undo([this, device_id] { w_.deleted_devices_.erase(device_id); });
+}
+
+}  // namespace tern::core_embedded
