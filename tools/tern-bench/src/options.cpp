@@ -24,7 +24,7 @@ const char* const usage = R"(tern-bench: CoAP-over-UDP load generator and UDP ec
 
 Usage:
   tern-bench [options] coap://HOST[:PORT]/path[?query]
-  tern-bench echo-server --bind ADDR:PORT [--threads T]
+  tern-bench echo-server --bind ADDR:PORT [--threads T] [--busy-poll]
   tern-bench --help
 
 Load options:
@@ -47,6 +47,8 @@ Load options:
                        without it a lost CON is a timeout, never resent
   --threads T          sender threads, client sockets split across them; default 1
   --warmup S           seconds of load before the measured window, default 0
+  --busy-poll          never sleep while waiting; for a generator pinned to its own
+                       core (on VMs a sleeping vCPU may take 100 us+ to wake)
   --json               print one JSON object on stdout instead of the text report
 
 Device mode (ThingsBoard-style API):
@@ -65,6 +67,7 @@ Echo server:
   --bind ADDR:PORT     address to serve (PORT 0 picks one; the bound address is
                        printed on stdout)
   --threads T          threads, one SO_REUSEPORT socket each; default 1
+  --busy-poll          spin on the sockets instead of blocking
   Answers every CoAP request with a minimal 2.05 (ACK for CON, NON for NON) that
   keeps MID and token: the UDP ceiling no CoAP server can beat.
 
