@@ -32,7 +32,9 @@ std::string error_text(const tern_error& err) {
 std::string failure_text(tern_status st, const tern_error& err) {
     std::string msg = error_text(err);
     if (msg.empty()) msg = tern::sdk::status_name(st);
-    if (st == TERN_INTERNAL) return "internal error in the plugin: " + msg;
+    // The plugin's own words first (tests and operators grep for them), then what kind of
+    // failure it was when it is a bug rather than a refusal.
+    if (st == TERN_INTERNAL) return msg + " (internal error in the plugin)";
     return msg;
 }
 

@@ -105,9 +105,10 @@ std::string expected_text(const tern_config_key& k) {
     }
     const std::string r = range_text(k);
     if (!r.empty()) {
+        const bool both = has_min(k) && has_max(k);  // "in 0..9", but ">= 1" alone
         if (k.type == TERN_CONFIG_STRING) s += " of length " + r;
         else if (k.type == TERN_CONFIG_STRING_ARRAY) s += ", each of length " + r;
-        else s += " in " + r;
+        else s += (both ? " in " : " ") + r;
     }
     const auto ch = choices_of(k);
     if (!ch.empty()) s += ", one of: " + text::join(ch, ", ");
@@ -161,6 +162,10 @@ public:
 
     config_values run(const toml::table* table) {
         if (table != nullptr) walk(*table, "");
+        // toml++ iterates keys alphabetically; operators read files top to bottom.
+        std::stable_sort(found_.begin(), found_.end(),
+                         [](const auto& a, const auto& b) { return a.first < b.first; });
+        for (auto& [line, msg] : found_) diag_.error(std::move(msg));
         for (const auto& k : keys_) {
             const std::string_view name = cstr(k.name);
             if (seen_.count(std::string(name)) != 0) continue;
@@ -220,7 +225,10 @@ private:
     }
 
     void error(const toml::node& at, const std::string& prefix, const std::string& msg) {
-        diag_.error(how_.origin(at) + ": [" + table_name(prefix) + "] " + msg);
+        const auto& src = at.source();
+        // values set on the command line (no position) after the file's
+        const uint32_t line = src.path ? src.begin.line : UINT32_MAX;
+        found_.emplace_back(line, how_.origin(at) + ": [" + table_name(prefix) + "] " + msg);
     }
 
     void walk(const toml::table& table, const std::string& prefix) {
@@ -361,6 +369,7 @@ private:
     std::set<std::string> prefixes_;
     std::set<std::string> seen_;
     config_values out_;
+    std::vector<std::pair<uint32_t, std::string>> found_;
 };
 
 }  // namespace

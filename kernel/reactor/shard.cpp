@@ -1,6 +1,7 @@
 #include "kernel/reactor/shard.hpp"
 
 #include <pthread.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <limits>
@@ -137,6 +138,19 @@ tern_status shard::watch_create(int fd, uint32_t events, tern_fd_fn fn, void* ct
         return TERN_BUSY;
     }
     watch_slot* w = watches_.get(*slot);
+    // epoll cannot watch regular files or directories (they are always "ready"); Asio
+    // would accept them and then fail every wait, so say so now.
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+        watches_.release(*slot);
+        err = "cannot watch fd " + std::to_string(fd) + ": it is not open";
+        return TERN_INVALID_ARGUMENT;
+    }
+    if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
+        watches_.release(*slot);
+        err = "cannot watch fd " + std::to_string(fd) + ": files and directories are always ready; read them directly";
+        return TERN_UNSUPPORTED;
+    }
     auto sd = std::make_unique<asio::posix::stream_descriptor>(io_);
     boost::system::error_code ec;
     sd->assign(fd, ec);
