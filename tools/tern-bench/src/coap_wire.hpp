@@ -151,7 +151,7 @@ public:
 
     // Minimal-length unsigned option (RFC 7252 §3.2: no leading zero bytes).
     void option_uint(uint16_t number, uint32_t v) {
-        uint8_t b[4];
+        uint8_t b[4]{};
         size_t n = 0;
         for (int shift = 24; shift >= 0; shift -= 8)
             if (n || (v >> shift) & 0xFFu) b[n++] = static_cast<uint8_t>(v >> shift);

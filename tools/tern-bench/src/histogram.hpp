@@ -38,12 +38,12 @@ public:
     uint64_t min() const { return total_ ? min_ : 0; }
 
     // The value at quantile q (0..1): the middle of the bucket holding the ceil(q*n)-th
-    // smallest sample, clamped to the exact max so p100 never exceeds a real sample.
+    // smallest sample, clamped to the exact min/max so it never lies outside the samples.
     uint64_t quantile(double q) const {
         if (!total_) return 0;
         uint64_t rank = static_cast<uint64_t>(q * static_cast<double>(total_) + 0.999999);
         if (rank < 1) rank = 1;
-        if (rank > total_) rank = total_;
+        if (rank >= total_) return max_;  // the largest sample is known exactly
         uint64_t seen = 0;
         for (size_t i = 0; i < bucket_count; ++i) {
             seen += counts_[i];

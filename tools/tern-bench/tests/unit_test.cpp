@@ -1,0 +1,168 @@
+// The parts of tern-bench whose mistakes would skew numbers silently: the histogram's
+// quantiles, response parsing, request templates and the timeout wheel.
+#include "../src/coap_wire.hpp"
+#include "../src/histogram.hpp"
+#include "../src/text_template.hpp"
+#include "../src/timer_wheel.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+using namespace tern::bench;
+
+TEST_CASE("histogram quantiles stay within the bucket precision") {
+    histogram h;
+    for (uint64_t v = 1; v <= 100000; ++v) h.record(v * 1000);  // 1 µs .. 100 ms in ns
+    REQUIRE(h.count() == 100000);
+    auto near = [](uint64_t got, double want) {
+        return std::abs(static_cast<double>(got) - want) <= want / 128.0;
+    };
+    CHECK(near(h.quantile(0.5), 50'000'000.0));
+    CHECK(near(h.quantile(0.99), 99'000'000.0));
+    CHECK(near(h.quantile(0.999), 99'900'000.0));
+    CHECK(h.quantile(1.0) == 100'000'000);  // clamped to the exact max
+    CHECK(h.min() == 1000);
+
+    histogram other;
+    other.record(5);
+    h.merge(other);
+    CHECK(h.count() == 100001);
+    CHECK(h.min() == 5);
+}
+
+TEST_CASE("histogram buckets tile the value range without gaps") {
+    for (size_t i = 0; i + 1 < histogram::bucket_count; ++i)
+        REQUIRE(histogram::lower_bound(i) + histogram::bucket_width(i) == histogram::lower_bound(i + 1));
+    for (uint64_t v : {0ull, 255ull, 256ull, 257ull, 1000ull, 123456789ull, ~0ull}) {
+        const size_t i = histogram::index_of(v);
+        REQUIRE(i < histogram::bucket_count);
+        CHECK(histogram::lower_bound(i) <= v);
+        CHECK(v - histogram::lower_bound(i) < histogram::bucket_width(i));
+    }
+    histogram empty;
+    CHECK(empty.quantile(0.99) == 0);
+    CHECK(empty.max() == 0);
+}
+
+TEST_CASE("writer output parses back with token, MID and Observe") {
+    uint8_t buf[256];
+    const uint8_t token[] = {1, 2, 3, 4, 5};
+    coap::writer w(buf, sizeof buf);
+    w.header(coap::type_con, coap::code_get, 0xBEEF, token, sizeof token);
+    w.option_uint(coap::opt_observe, 0);
+    w.option(coap::opt_uri_path, "api", 3);
+    const std::string long_segment(300, 'x');  // two-byte extended length
+    w.option(coap::opt_uri_path, long_segment.data(), long_segment.size());
+    w.option_uint(coap::opt_content_format, 50);
+    w.option(coap::opt_uri_query, "a=1", 3);
+    REQUIRE_FALSE(w.ok());  // the 300-byte option does not fit in 256: sticky failure
+    size_t room = 0;
+    CHECK(w.begin_payload(room) == nullptr);
+
+    uint8_t big[1024];
+    coap::writer w2(big, sizeof big);
+    w2.header(coap::type_con, coap::code_get, 0xBEEF, token, sizeof token);
+    w2.option_uint(coap::opt_observe, 0x10203);
+    w2.option(coap::opt_uri_path, long_segment.data(), long_segment.size());
+    w2.option_uint(coap::opt_uri_query + 300, 1);  // two-byte extended delta
+    uint8_t* p = w2.begin_payload(room);
+    REQUIRE(p);
+    std::memcpy(p, "{}", 2);
+    w2.end_payload(2);
+    REQUIRE(w2.ok());
+
+    coap::message m;
+    REQUIRE(coap::parse(big, w2.size(), m));
+    CHECK(m.type == coap::type_con);
+    CHECK(m.code == coap::code_get);
+    CHECK(m.mid == 0xBEEF);
+    REQUIRE(m.token_len == 5);
+    CHECK(std::memcmp(m.token, token, 5) == 0);
+    CHECK(m.has_observe);
+    CHECK(m.observe == 0x10203);
+    CHECK(m.payload_len == 2);
+}
+
+TEST_CASE("parse rejects what RFC 7252 calls format errors") {
+    coap::message m;
+    const uint8_t short_msg[] = {0x40, 0x01, 0x00};
+    CHECK_FALSE(coap::parse(short_msg, sizeof short_msg, m));
+    const uint8_t version2[] = {0x80, 0x01, 0x00, 0x01};
+    CHECK_FALSE(coap::parse(version2, sizeof version2, m));
+    const uint8_t tkl9[] = {0x49, 0x45, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+    CHECK_FALSE(coap::parse(tkl9, sizeof tkl9, m));
+    const uint8_t empty_with_token[] = {0x61, 0x00, 0, 1, 7};
+    CHECK_FALSE(coap::parse(empty_with_token, sizeof empty_with_token, m));
+    const uint8_t marker_no_payload[] = {0x60, 0x45, 0, 1, 0xFF};
+    CHECK_FALSE(coap::parse(marker_no_payload, sizeof marker_no_payload, m));
+    const uint8_t option_overrun[] = {0x60, 0x45, 0, 1, 0xB5, 'a'};
+    CHECK_FALSE(coap::parse(option_overrun, sizeof option_overrun, m));
+    const uint8_t reserved_nibble[] = {0x60, 0x45, 0, 1, 0xF0};
+    CHECK_FALSE(coap::parse(reserved_nibble, sizeof reserved_nibble, m));
+
+    const uint8_t empty_ack[] = {0x60, 0x00, 0x12, 0x34};
+    REQUIRE(coap::parse(empty_ack, sizeof empty_ack, m));
+    CHECK(m.type == coap::type_ack);
+    CHECK(m.code == coap::code_empty);
+    CHECK(m.mid == 0x1234);
+}
+
+TEST_CASE("templates substitute placeholders and leave JSON braces alone") {
+    std::string error;
+    text_template token;
+    REQUIRE(token.parse("dev-{i}", text_template::bit(placeholder::index), error));
+    text_template payload;
+    const unsigned all = text_template::bit(placeholder::index) | text_template::bit(placeholder::token) |
+                         text_template::bit(placeholder::seq) | text_template::bit(placeholder::rand);
+    REQUIRE(payload.parse(R"({"t":{rand},"seq":{seq},"who":"{token}","x":{}})", all, error));
+    char out[128];
+    const render_context ctx{42, 7, 999};
+    const size_t n = payload.render(out, sizeof out, ctx, &token);
+    REQUIRE(n != SIZE_MAX);
+    CHECK(std::string(out, n) == R"({"t":999,"seq":7,"who":"dev-42","x":{}})");
+    CHECK(payload.max_size(token.max_size(0)) >= n);
+    CHECK(payload.render(out, 10, ctx, &token) == SIZE_MAX);
+
+    text_template bad;
+    CHECK_FALSE(bad.parse("{temperature}", all, error));
+    CHECK(error.find("{temperature}") != std::string::npos);
+    CHECK_FALSE(bad.parse("x{seq}", text_template::bit(placeholder::index), error));
+}
+
+TEST_CASE("timer wheel fires due nodes once, keeps cancelled and later ones") {
+    timer_wheel wheel(1000);
+    timer_node a, b, c, far;
+    std::vector<timer_node*> fired;
+    wheel.arm(a, 1005);
+    wheel.arm(b, 1005);
+    wheel.arm(c, 1010);
+    wheel.arm(far, 1000 + timer_wheel::size + 5);  // same bucket as a, next revolution
+    wheel.cancel(b);
+    CHECK(wheel.armed_count() == 3);
+
+    wheel.advance(1005, [&](timer_node& n) { fired.push_back(&n); });
+    CHECK(fired.empty());  // a millisecond fires once it has fully passed
+    wheel.advance(1006, [&](timer_node& n) { fired.push_back(&n); });
+    REQUIRE(fired.size() == 1);
+    CHECK(fired[0] == &a);
+
+    // Re-arming into the past from inside fire() still fires on this pass.
+    fired.clear();
+    wheel.advance(1020, [&](timer_node& n) {
+        fired.push_back(&n);
+        if (&n == &c) wheel.arm(a, 0);
+    });
+    REQUIRE(fired.size() == 2);
+    CHECK(fired[0] == &c);
+    CHECK(fired[1] == &a);
+    CHECK(wheel.armed_count() == 1);
+
+    fired.clear();
+    wheel.advance(1000 + timer_wheel::size + 6, [&](timer_node& n) { fired.push_back(&n); });
+    REQUIRE(fired.size() == 1);
+    CHECK(fired[0] == &far);
+    CHECK(wheel.armed_count() == 0);
+}
