@@ -46,7 +46,7 @@ struct document {
 inline constexpr uint32_t max_depth = 64;
 
 struct parse_options {
-    // On a strict syntax error, parse again with Gson's lenient rules.
+    // Gson's lenient rules (ThingsBoard's); off: strict RFC 8259.
     bool lenient = true;
 };
 

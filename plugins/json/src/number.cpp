@@ -115,6 +115,7 @@ bool split_number(std::string_view s, decimal& out) noexcept {
         out.exponent = minus ? -e : e;
     }
     out.simple_double = dot && !exponent;
+    out.text = s;
     const int64_t scale = scale_of(out);
     return scale >= -int_max - 1 && scale <= int_max;
 }
@@ -122,6 +123,7 @@ bool split_number(std::string_view s, decimal& out) noexcept {
 bool split_parsable(std::string_view s, decimal& out) noexcept {
     if (s.empty() || s.back() == '.') return false;
     out = decimal{};
+    out.text = s;
     std::size_t i = 0;
     if (s[0] == '-') {
         if (s.size() == 1) return false;
@@ -177,20 +179,11 @@ number_class classify(const decimal& d, bool type_cast, int64_t& as_integer, dou
         as_double = 0.0;  // BigDecimal has no negative zero: -0.0 is 0.0
         return number_class::floating;
     }
-    // The decimal text itself, correctly rounded. Both grammars (JSON literal, isParsable) are
-    // within what from_chars reads, and neither has an exponent of more than int range here.
-    plain.clear();
-    if (d.negative) plain.push_back('-');
-    plain.append(d.int_digits.empty() ? std::string_view{"0"} : d.int_digits);
-    plain.push_back('.');
-    plain.append(d.frac_digits.empty() ? std::string_view{"0"} : d.frac_digits);
-    if (d.exponent != 0) {
-        plain.push_back('e');
-        plain.append(std::to_string(d.exponent));
-    }
+    // BigDecimal.doubleValue(): the decimal correctly rounded, which from_chars gives.
     double v = 0;
-    const auto r = std::from_chars(plain.data(), plain.data() + plain.size(), v);
-    if (r.ec != std::errc{} || !std::isfinite(v)) return too_big(d, u, scale, type_cast, plain);
+    const char* end = d.text.data() + d.text.size();
+    const auto r = std::from_chars(d.text.data(), end, v);
+    if (r.ec != std::errc{} || r.ptr != end || !std::isfinite(v)) return too_big(d, u, scale, type_cast, plain);
     as_double = v;
     return number_class::floating;
 }

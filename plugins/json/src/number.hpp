@@ -17,6 +17,8 @@ struct decimal {
     int64_t exponent = 0;
     // isSimpleDouble: the text has a '.' and no exponent ("4.20", not "4.2e1")
     bool simple_double = false;
+    // the whole text, which std::from_chars reads as written (both grammars are within its)
+    std::string_view text;
 };
 
 // A JSON number literal (grammar already checked by the parser). False when the exponent or

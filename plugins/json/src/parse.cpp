@@ -1,13 +1,13 @@
 // JSON text → document. Two parsers fill the same tape:
-//   - strict: RapidJSON in situ, numbers kept as their literal text (the fast path: almost
-//     every device sends plain JSON);
-//   - lenient: Gson's JsonReader rules in lenient mode, which is how ThingsBoard parses
-//     device payloads, taken only after the strict parser failed on a syntax error.
+//   - RapidJSON in situ, numbers kept as their literal text: the fast path, since almost
+//     every device sends plain JSON;
+//   - a parser following Gson's JsonReader, lenient (how ThingsBoard parses device payloads)
+//     or strict. It runs only when RapidJSON refused the text, and its verdict is final:
+//     RapidJSON also refuses valid JSON it cannot store (1e400, a lone \uDC00).
 #include "document.hpp"
 
 #include <cstring>
 
-#include <rapidjson/error/en.h>
 #include <rapidjson/reader.h>
 
 namespace tern::json {
@@ -102,7 +102,8 @@ void prepare(std::string_view body, std::string& buffer) {
 
 class tape_handler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, tape_handler> {
 public:
-    explicit tape_handler(document& doc) : doc_(doc) {}
+    // escapes: the text has a backslash, so strings may hold decoded \u escapes
+    tape_handler(document& doc, bool escapes) : doc_(doc), escapes_(escapes) {}
 
     bool too_deep() const noexcept { return too_deep_; }
 
@@ -114,11 +115,11 @@ public:
     bool Bool(bool b) { return leaf(b ? node_kind::true_value : node_kind::false_value, nullptr, 0); }
     bool RawNumber(const char* s, rapidjson::SizeType n, bool) { return leaf(node_kind::number, s, n); }
     bool String(const char* s, rapidjson::SizeType n, bool) {
-        replace_encoded_surrogates(const_cast<char*>(s), n);  // s is in our in-situ buffer
+        if (escapes_) replace_encoded_surrogates(const_cast<char*>(s), n);  // s is in our buffer
         return leaf(node_kind::string, s, n);
     }
     bool Key(const char* s, rapidjson::SizeType n, bool) {
-        replace_encoded_surrogates(const_cast<char*>(s), n);
+        if (escapes_) replace_encoded_surrogates(const_cast<char*>(s), n);
         return leaf(node_kind::key, s, n);
     }
     bool StartObject() { return open(node_kind::object); }
@@ -148,53 +149,43 @@ private:
     }
 
     document& doc_;
+    const bool escapes_;
     uint32_t open_[max_depth];
     uint32_t depth_ = 0;
     bool too_deep_ = false;
 };
 
-enum class strict_result { ok, syntax_error, too_deep };
+enum class fast_result { ok, refused, too_deep };
 
-strict_result parse_strict(std::string& buffer, document& doc, std::string& error) {
-    // The reader's stack is only used for escapes it cannot decode in place; keeping one
-    // reader per thread keeps that memory too.
+// RapidJSON's verdict. "refused" is not final: it refuses valid JSON it cannot store.
+fast_result parse_fast(std::string& buffer, document& doc, std::string& error) {
+    // In situ with numbers as strings the reader's stack stays unused; one reader per thread
+    // anyway, so that nothing is built per call.
     thread_local rapidjson::Reader reader;
     constexpr unsigned flags = rapidjson::kParseInsituFlag | rapidjson::kParseNumbersAsStringsFlag;
     doc.clear();
-    tape_handler handler(doc);
+    tape_handler handler(doc, std::memchr(buffer.data(), '\\', buffer.size()) != nullptr);
     rapidjson::InsituStringStream stream(buffer.data());
     const rapidjson::ParseResult result = reader.Parse<flags>(stream, handler);
     if (handler.too_deep()) {
         error = "invalid JSON: nesting deeper than 64 levels";
-        return strict_result::too_deep;
+        return fast_result::too_deep;
     }
     if (result.IsError()) {
         if (result.Code() == rapidjson::kParseErrorDocumentEmpty && result.Offset() == buffer.size()) {
             // Only whitespace: Gson reads that as JsonNull. Let the caller decide.
             doc.clear();
-            return strict_result::ok;
+            return fast_result::ok;
         }
-        if (result.Offset() < buffer.size() && buffer[result.Offset()] == '\0') {
-            error = "invalid JSON: NUL byte at offset " + std::to_string(result.Offset());
-            return strict_result::syntax_error;
-        }
-        error = "invalid JSON: ";
-        error += rapidjson::GetParseError_En(result.Code());
-        if (!error.empty() && error.back() == '.') error.pop_back();
-        error += " at offset ";
-        error += std::to_string(result.Offset());
-        return strict_result::syntax_error;
+        return fast_result::refused;
     }
     // RapidJSON stops at a NUL byte as if the text ended there.
-    if (stream.Tell() != buffer.size()) {
-        error = "invalid JSON: NUL byte at offset " + std::to_string(stream.Tell());
-        return strict_result::syntax_error;
-    }
+    if (stream.Tell() != buffer.size()) return fast_result::refused;
     doc.empty = false;
-    return strict_result::ok;
+    return fast_result::ok;
 }
 
-// ---- lenient: Gson's JsonReader rules --------------------------------------------------------
+// ---- Gson's JsonReader rules, lenient or strict ------------------------------------------------
 
 // Characters that end an unquoted literal (Gson's isLiteral).
 bool is_literal(unsigned char c) noexcept {
@@ -215,10 +206,14 @@ int hex_value(unsigned char c) noexcept {
     return -1;
 }
 
-class lenient_parser {
+// Where Gson calls checkLenient(), strict mode fails: comments, unquoted or single-quoted
+// names and strings, '=' and ';' separators, omitted array elements, the non-execute prefix.
+// Strict mode also refuses what RFC 8259 does and Gson forgives: raw control characters in
+// strings, \' and escaped line breaks, TRUE and other capitalised keywords.
+class gson_parser {
 public:
-    lenient_parser(char* text, std::size_t size, document& doc)
-        : begin_(text), p_(text), end_(text + size), doc_(doc) {}
+    gson_parser(char* text, std::size_t size, document& doc, bool lenient)
+        : begin_(text), p_(text), end_(text + size), doc_(doc), lenient_(lenient) {}
 
     bool run(std::string& error) {
         doc_.clear();
@@ -259,6 +254,7 @@ private:
         while (p_ < end_) {
             const auto c = static_cast<unsigned char>(*p_++);
             if (c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
+            if (!lenient_) return c;
             if (c == '#') {
                 skip_to_end_of_line();
                 continue;
@@ -299,7 +295,7 @@ private:
         if (c == eof) return true;  // empty document: JsonNull
         --p_;
         // Gson skips the non-execute prefix )]}'\n at the start in lenient mode.
-        if (end_ - p_ >= 5 && std::memcmp(p_, ")]}'\n", 5) == 0) {
+        if (lenient_ && end_ - p_ >= 5 && std::memcmp(p_, ")]}'\n", 5) == 0) {
             p_ += 5;
             c = next();
             if (what_ != nullptr) return false;
@@ -328,8 +324,10 @@ private:
             case eof: return fail("unexpected end of input");
             case '{': return object(depth + 1);
             case '[': return array(depth + 1);
-            case '"':
-            case '\'': return quoted(static_cast<char>(c), node_kind::string);
+            case '"': return quoted('"', node_kind::string);
+            case '\'':
+                if (!lenient_) return fail("expected a value", p_ - 1);
+                return quoted('\'', node_kind::string);
             default:
                 --p_;
                 return literal();
@@ -348,25 +346,26 @@ private:
             if (what_ != nullptr) return false;
             if (members != 0) {
                 if (c == '}') break;
-                if (c != ',' && c != ';') return c == eof ? fail("unterminated object") : fail("expected ',' or '}'", p_ - 1);
+                if (c != ',' && !(c == ';' && lenient_))
+                    return c == eof ? fail("unterminated object") : fail("expected ',' or '}'", p_ - 1);
                 c = next();
                 if (what_ != nullptr) return false;
             }
-            // A '}' right after a separator is a trailing comma: accepted (Gson refuses it,
-            // but firmware writes it and nothing else can be meant).
-            if (c == '}') break;
-            if (c == '"' || c == '\'') {
+            // A '}' right after a separator is a trailing comma: accepted when lenient (Gson
+            // refuses it, but firmware writes it and nothing else can be meant).
+            if (c == '}' && (members == 0 || lenient_)) break;
+            if (c == '"' || (c == '\'' && lenient_)) {
                 if (!quoted(static_cast<char>(c), node_kind::key)) return false;
             } else if (c == eof) {
                 return fail("unterminated object");
             } else {
                 --p_;
-                if (!is_literal(static_cast<unsigned char>(*p_))) return fail("expected a name");
+                if (!lenient_ || !is_literal(static_cast<unsigned char>(*p_))) return fail("expected a name");
                 unquoted(node_kind::key);
             }
             c = next();
             if (what_ != nullptr) return false;
-            if (c == '=') {
+            if (c == '=' && lenient_) {
                 if (p_ < end_ && *p_ == '>') ++p_;
             } else if (c != ':') {
                 return c == eof ? fail("unterminated object") : fail("expected ':'", p_ - 1);
@@ -392,7 +391,8 @@ private:
                 c = next();
                 if (what_ != nullptr) return false;
                 if (c == ']') break;
-                if (c != ',' && c != ';') return c == eof ? fail("unterminated array") : fail("expected ',' or ']'", p_ - 1);
+                if (c != ',' && !(c == ';' && lenient_))
+                    return c == eof ? fail("unterminated array") : fail("expected ',' or ']'", p_ - 1);
             }
             c = next();
             if (what_ != nullptr) return false;
@@ -402,6 +402,7 @@ private:
             if (c == ']' || c == ',' || c == ';') {
                 // Gson: an omitted array element is null, so [1,,2] is [1,null,2] and [1,]
                 // is [1,null].
+                if (!lenient_) return fail("expected a value");
                 push(node_kind::null_value, nullptr, 0);
             } else if (!value(depth)) {
                 return false;
@@ -422,6 +423,8 @@ private:
             const char c = *p_++;
             if (c == quote) break;
             if (c != '\\') {
+                if (!lenient_ && static_cast<unsigned char>(c) < 0x20)
+                    return fail("control character in string", p_ - 1);
                 *out++ = c;
                 continue;
             }
@@ -454,6 +457,9 @@ private:
                 case 'f': *out++ = '\f'; break;
                 case '\n':  // an escaped line break stands for itself
                 case '\'':
+                    if (!lenient_) return fail("invalid escape sequence", p_ - 2);
+                    *out++ = e;
+                    break;
                 case '"':
                 case '\\':
                 case '/': *out++ = e; break;
@@ -502,7 +508,7 @@ private:
             if (static_cast<std::size_t>(end_ - p_) < n) continue;
             bool match = true;
             for (std::size_t i = 0; i < n && match; ++i)
-                match = p_[i] == k.lower[i] || p_[i] == k.upper[i];
+                match = p_[i] == k.lower[i] || (lenient_ && p_[i] == k.upper[i]);
             if (!match) continue;
             if (p_ + n < end_ && is_literal(static_cast<unsigned char>(p_[n]))) return false;
             push(k.kind, nullptr, 0);
@@ -561,7 +567,7 @@ private:
             p_ += n;
             return true;
         }
-        if (!is_literal(static_cast<unsigned char>(*p_))) return fail("expected a value");
+        if (!lenient_ || !is_literal(static_cast<unsigned char>(*p_))) return fail("expected a value");
         unquoted(node_kind::string);
         return true;
     }
@@ -570,6 +576,7 @@ private:
     char* p_;
     char* end_;
     document& doc_;
+    const bool lenient_;
     const char* what_ = nullptr;
     const char* at_ = nullptr;
     bool too_deep_ = false;
@@ -620,12 +627,12 @@ void sanitize_utf8(std::string_view text, std::string& out) {
 bool parse(std::string_view body, const parse_options& options, std::string& buffer,
            document& doc, std::string& error) {
     prepare(body, buffer);
-    const strict_result strict = parse_strict(buffer, doc, error);
-    if (strict == strict_result::ok) return true;
-    if (strict == strict_result::too_deep || !options.lenient) return false;
-    // The strict pass decoded strings in place: start again from the original bytes.
+    const fast_result fast = parse_fast(buffer, doc, error);
+    if (fast == fast_result::ok) return true;
+    if (fast == fast_result::too_deep) return false;
+    // RapidJSON decoded strings in place: start again from the original bytes.
     prepare(body, buffer);
-    lenient_parser parser(buffer.data(), buffer.size(), doc);
+    gson_parser parser(buffer.data(), buffer.size(), doc, options.lenient);
     return parser.run(error);
 }
 
