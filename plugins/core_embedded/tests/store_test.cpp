@@ -435,7 +435,7 @@ TEST_CASE("attributes by scope; shared changes reach subscribed devices only", "
     REQUIRE(listener.wait_for([&] { return listener.attrs.size() >= 1; }));
     REQUIRE(await<none>([&](auto cb) { core.delete_attributes("a", TERN_SCOPE_SHARED, {"limit", "absent"}, cb); }).ok());
     REQUIRE(listener.wait_for([&] { return listener.attrs.size() >= 2; }));
-    core.flush([] {});
+    flush_wait(core);
     listener.locked([&] {
         REQUIRE(listener.attrs.size() == 2);  // not the server attribute, not the unsubscribed device
         CHECK(listener.attrs[0].device == d.id);

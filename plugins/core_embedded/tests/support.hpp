@@ -181,6 +181,14 @@ private:
     std::condition_variable cv_;
 };
 
+// Waits until everything submitted so far is committed and completed.
+inline void flush_wait(embedded_core& c) {
+    auto p = std::make_shared<std::promise<void>>();
+    auto f = p->get_future();
+    c.flush([p] { p->set_value(); });
+    REQUIRE(f.wait_for(deadline) == std::future_status::ready);
+}
+
 inline kv make_kv(std::string key, value v) { return kv{std::move(key), std::move(v)}; }
 
 // Creates a device and returns it (REQUIREs success).
