@@ -30,6 +30,7 @@ words = ["x", "y"]
 TOML
 wait_until 20 test -e "$TERN_TMP/report.txt" || fail "good_1_0 wrote no report within 20s"
 tern_stop
+assert_contains "$TERN_TMP/report.txt.destroyed" "stopped, then destroyed" "the kernel should stop, then destroy good_1_0"
 assert_contains "$TERN_LOG" "good_1_0 started"
 assert_contains "$TERN_LOG" "good_1_1 started"
 diff -u "$ABI_DIR/testcases/good_1_0/expected.txt" "$TERN_TMP/report.txt" ||
