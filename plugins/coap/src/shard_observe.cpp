@@ -47,6 +47,7 @@ void shard::relation_free(uint32_t r) noexcept {
 
 void shard::relation_release_reservation(uint32_t r) noexcept {
     relation_rec& rel = rels_[r];
+    std::atomic_ref<uint32_t>(pub_obs_gen_[r]).store(0, std::memory_order_release);
     peers_[rel.peer].relations.remove(r, [this](uint32_t i) -> list_link& { return rels_[i].peer_link; });
     --peers_[rel.peer].observations;
     relation_free(r);

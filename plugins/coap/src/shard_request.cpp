@@ -526,6 +526,9 @@ void shard::request(uint32_t transport, const tern_datagram& dg, bool too_many) 
             peers_[p].relations.push_back(rel, [this](uint32_t i) -> list_link& { return rels_[i].peer_link; });
             ++peers_[p].observations;
             peer_ref(p);
+            // Published now, so a notify() from another thread right after its respond()
+            // is queued behind it instead of refused.
+            std::atomic_ref<uint32_t>(pub_obs_gen_[rel]).store(r.gen, std::memory_order_release);
         }
     }
 

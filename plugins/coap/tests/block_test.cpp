@@ -206,7 +206,8 @@ struct upload_fixture {
     recorder rec;
     explicit upload_fixture(engine_config c = small_config()) : h(c) {
         rec.on_req = [this](const tern_coap_request& r) {
-            auto resp = response(code::changed, "got " + std::to_string(r.payload.size));
+            const std::string text = "got " + std::to_string(r.payload.size);
+            auto resp = response(code::changed, text);
             h.eng->respond(r.exchange, &resp, nullptr);
         };
         h.add("up", rec, TERN_COAP_METHOD_BIT(TERN_COAP_POST) | TERN_COAP_METHOD_BIT(TERN_COAP_PUT));
