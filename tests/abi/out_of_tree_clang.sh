@@ -73,7 +73,10 @@ step "tern plugins inspect $hello"
 out=$work/inspect.txt
 timeout 30 "$TERN_BIN" plugins inspect "$hello" >"$out" 2>&1 || { show_file "$out" >&2; fail "tern plugins inspect failed"; }
 cat "$out"
-for text in hello_resource 1.0.0 "1.0" clang libc++ tern.coap.engine/1 greeting max_name_length; do
+assert_match "$out" '^name: +hello_resource$' "the plugin's name"
+assert_match "$out" '^abi: +1\.0 ' "built for ABI 1.0"
+assert_match "$out" '^build: +clang [0-9.]+, libc\+\+ ' "the build string should name clang and libc++"
+for text in tern.coap.engine/1 greeting max_name_length; do
     assert_contains "$out" "$text" "tern plugins inspect should show '$text'"
 done
 
