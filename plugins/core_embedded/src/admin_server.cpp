@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -89,6 +90,9 @@ private:
     void read_header() {
         header_.emplace();
         header_->header_limit(16 * 1024);
+        // Beast checks a Content-Length against the limit when the header ends; the limit
+        // depends on the route, so it is checked by hand in on_header.
+        header_->body_limit(boost::none);
         stream_.expires_after(std::chrono::milliseconds(server_->settings.idle_timeout_ms));
         http::async_read_header(stream_, buffer_, *header_,
                                 [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
@@ -110,7 +114,13 @@ private:
             return write(admin_api::error(401, "missing or wrong bearer key (Authorization: Bearer KEY)"));
         }
         const bool expect_continue = beast::iequals(h[http::field::expect], "100-continue");
-        if (admin_api::is_upload(request_.method, request_.target)) {
+        const bool upload = admin_api::is_upload(request_.method, request_.target);
+        const uint64_t limit = upload ? server_->settings.max_upload : server_->settings.max_body;
+        if (auto length = header_->content_length(); length && *length > limit) {
+            keep_alive_ = false;
+            return write(admin_api::error(413, "the request body is larger than " + std::to_string(limit) + " bytes"));
+        }
+        if (upload) {
             upload_path_ = server_->settings.upload_dir + "/upload-" + random_hex(8) + ".part";
             file_parser_.emplace(std::move(*header_));
             file_parser_->body_limit(server_->settings.max_upload);
@@ -184,12 +194,27 @@ private:
         res->prepare_payload();
         stream_.expires_after(std::chrono::milliseconds(server_->settings.idle_timeout_ms));
         http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
-            if (ec || !self->keep_alive_) {
-                beast::error_code e2;
-                self->stream_.socket().shutdown(tcp::socket::shutdown_send, e2);
-                return self->close();
-            }
+            if (ec) return self->close();
+            if (!self->keep_alive_) return self->linger_close();
             self->read_header();
+        });
+    }
+
+    // Closing with unread request bytes in the socket makes the kernel send a reset, which
+    // can destroy the answer before the client reads it (401 or 413 before the body).
+    // So: stop sending, read and drop what still comes for a bounded time, then close.
+    void linger_close() {
+        beast::error_code ec;
+        stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+        stream_.expires_after(std::chrono::seconds(2));
+        drain_.resize(64 * 1024);
+        drain_more();
+    }
+    void drain_more() {
+        stream_.async_read_some(net::buffer(drain_), [self = shared_from_this()](beast::error_code ec, size_t n) {
+            self->drained_ += n;
+            if (ec || self->drained_ > (16u << 20)) return self->close();
+            self->drain_more();
         });
     }
 
@@ -212,6 +237,8 @@ private:
     std::optional<http::request_parser<http::file_body>> file_parser_;
     http_request request_;
     std::string upload_path_;
+    std::vector<char> drain_;
+    size_t drained_ = 0;
     bool keep_alive_ = false;
     unsigned version_ = 11;
 };
