@@ -41,7 +41,8 @@ coap() {
 coap_body() { cat "$TERN_TMP/$1.body"; }
 
 # coap_received NAME / coap_sent NAME: the dumps of the messages that went over the wire,
-# in order ("Packet N dropped" by -l still shows as sent).
+# in order ("Packet N dropped" by -l still shows as sent). Under pipefail, never pipe them
+# into grep -q: grep leaving early makes the pipeline fail (SIGPIPE); use >/dev/null.
 coap_received() { awk '/^v:1 / && prev ~ /UDP : received [0-9]+ bytes/ { print } { prev = $0 }' "$TERN_TMP/$1.out"; }
 coap_sent() { awk '/^v:1 / && prev ~ /UDP : sent [0-9]+ bytes/ { print } { prev = $0 }' "$TERN_TMP/$1.out"; }
 
@@ -49,7 +50,7 @@ coap_sent() { awk '/^v:1 / && prev ~ /UDP : sent [0-9]+ bytes/ { print } { prev 
 # TYPE (ACK|CON|NON) when given.
 assert_code() {
     local name=$1 code=$2 type=${3:-[A-Z]+}
-    coap_received "$name" | grep -qE "^v:1 t:$type c:${code//./\\.} " || {
+    coap_received "$name" | grep -E "^v:1 t:$type c:${code//./\\.} " >/dev/null || {
         show_file "$TERN_TMP/$name.out" >&2
         show_file "$TERN_TMP/$name.err" >&2
         fail "$name: expected a ${3:-} $code response"
@@ -93,7 +94,7 @@ byte_sum() { od -An -v -tu1 "$1" | awk '{ for (i = 1; i <= NF; i++) s += $i } EN
 
 # assert_received NAME REGEX [message]: some received message's dump matches REGEX.
 assert_received() {
-    coap_received "$1" | grep -qE -- "$2" || {
+    coap_received "$1" | grep -E -- "$2" >/dev/null || {
         show_file "$TERN_TMP/$1.out" >&2
         fail "${3:-$1: no received message matches /$2/}"
     }
@@ -101,7 +102,7 @@ assert_received() {
 
 # assert_not_received NAME REGEX [message]
 assert_not_received() {
-    if coap_received "$1" | grep -qE -- "$2"; then
+    if coap_received "$1" | grep -E -- "$2" >/dev/null; then
         show_file "$TERN_TMP/$1.out" >&2
         fail "${3:-$1: a received message matches /$2/}"
     fi
