@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -602,7 +603,7 @@ tern_status adaptor::decode_provision(const tern_payload_context*, tern_bytes bo
         if (!text("deviceName", r.device_name, false)) return fail(err, s->error);
         tern_str type{};
         if (!text("credentialsType", type, false)) return fail(err, s->error);
-        if (type.size != 0 || find_member(doc, 0, "credentialsType") != UINT32_MAX) {
+        if (find_member(doc, 0, "credentialsType") != UINT32_MAX) {
             const std::string_view t = to_sv(type);
             if (t == "ACCESS_TOKEN") r.credentials_type = TERN_CREDENTIAL_ACCESS_TOKEN;
             else if (t == "X509_CERTIFICATE") r.credentials_type = TERN_CREDENTIAL_X509;

@@ -626,6 +626,12 @@ void sanitize_utf8(std::string_view text, std::string& out) {
 
 bool parse(std::string_view body, const parse_options& options, std::string& buffer,
            document& doc, std::string& error) {
+    // Node sizes and indexes are 32-bit; the engine's bodies are far smaller anyway.
+    if (body.size() > (std::size_t{1} << 31)) {
+        doc.clear();
+        error = "invalid JSON: the text is larger than 2 GiB";
+        return false;
+    }
     prepare(body, buffer);
     const fast_result fast = parse_fast(buffer, doc, error);
     if (fast == fast_result::ok) return true;
