@@ -10,7 +10,7 @@ start_plugtest
 # the first transmission of the request is lost: the retransmission gets the answer
 coap lost_request -l 1 -B 30 "$(coap_uri test)"
 assert_body lost_request "test: GET CON 0 bytes"
-assert_eq 2 "$(coap_sent lost_request | grep -c 'c:GET')" "the request went twice (the first was dropped)"
+assert_ge "$(coap_sent lost_request | grep -c 'c:GET')" 2 "the request went again after the first was dropped"
 
 # block-wise download with two of its block requests lost
 plugtest_large_body 3000 >"$TERN_TMP/expected"
