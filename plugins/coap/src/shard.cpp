@@ -560,4 +560,13 @@ relation_cost shard::cost_of_relation() noexcept {
     return c;
 }
 
+std::size_t shard::relation_table_bytes() const noexcept {
+    const double share = static_cast<double>(lim_.observations) /
+                         static_cast<double>(lim_.exchanges + lim_.observations);
+    return rels_.bytes() + rel_index_.bytes() + std::size_t{lim_.observations} * sizeof(uint32_t) +
+           static_cast<std::size_t>(share * static_cast<double>(heap_.bytes() + mid_index_.bytes()));
+}
+
+std::size_t shard::peer_table_bytes() const noexcept { return peers_.bytes() + peer_index_.bytes(); }
+
 }  // namespace tern::coap

@@ -233,6 +233,10 @@ public:
     counts census() const noexcept;
     const shard_limits& limits() const noexcept { return lim_; }
     static relation_cost cost_of_relation() noexcept;
+    // Bytes of the tables that exist for relations (their slots, indexes, timer and
+    // (peer, MID) index shares, published words) and for peers, as allocated.
+    std::size_t relation_table_bytes() const noexcept;
+    std::size_t peer_table_bytes() const noexcept;
     uint32_t index() const noexcept { return index_; }
 
 private:
