@@ -151,6 +151,26 @@ await send({ type: NON, code: 1, mid: ++mid, token: Buffer.from([8]), options: [
 r = await receive(() => true, 2000);
 check(r && codeText(r.code) === '4.04', `No-Response: 2 lets 4.04 through: ${r ? codeText(r.code) : 'nothing'}`);
 
+// Block2 past the end of the body: 4.00 with a diagnostic (the body is 3000 bytes; block
+// 100 of 64 bytes starts at 6400)
+await send({ type: CON, code: 1, mid: ++mid, token: Buffer.from([10]), options: [...path('large'), [23, (100 << 4) | 2]] });
+r = await receive();
+check(r && codeText(r.code) === '4.00' && r.payload.length > 0, `Block2 100/64 of a 3000-byte body -> ${r ? codeText(r.code) + " '" + r.payload + "'" : 'nothing'}`);
+
+// Block1: a block that does not follow the previous one -> 4.08 Request Entity Incomplete
+const blk = (num, more, szx) => (num << 4) | (more << 3) | szx;
+await send({ type: CON, code: 2, mid: ++mid, token: Buffer.from([11]), options: [...path('large-post'), [27, blk(0, 1, 2)]], payload: Buffer.alloc(64, 1) });
+r = await receive();
+check(r && codeText(r.code) === '2.31', `Block1 0/M/64 -> ${r ? codeText(r.code) : 'nothing'}`);
+await send({ type: CON, code: 2, mid: ++mid, token: Buffer.from([12]), options: [...path('large-post'), [27, blk(2, 1, 2)]], payload: Buffer.alloc(64, 1) });
+r = await receive();
+check(r && codeText(r.code) === '4.08', `Block1 2/M/64 after block 0 -> ${r ? codeText(r.code) + " '" + r.payload + "'" : 'nothing'}`);
+
+// Size1 above max_resource_body_size (256 MiB): 4.13 at once, with Size1 telling the limit
+await send({ type: CON, code: 2, mid: ++mid, token: Buffer.from([13]), options: [...path('large-post'), [27, blk(0, 1, 2)], [60, 300 * 1024 * 1024]], payload: Buffer.alloc(64, 1) });
+r = await receive();
+check(r && codeText(r.code) === '4.13' && r.option(60) !== undefined, `Size1 300 MiB -> ${r ? codeText(r.code) + ' Size1 ' + (r.option(60)?.toString('hex') ?? 'absent') : 'nothing'}`);
+
 // Observe ended by RST: register (CON), answer the first CON notification with RST
 await send({ type: CON, code: 1, mid: ++mid, token: Buffer.from([9, 9]), options: [[6, 0], ...path('obs')] });
 r = await receive();
@@ -164,6 +184,24 @@ await quiet(200);
 await quiet(1500);
 const later = await receive((m) => codeText(m.code) === '2.05' && m.token.equals(Buffer.from([9, 9])), 1500);
 check(later === null, 'no notification after the RST');
+
+// Re-registering with the same token replaces the relation (the old one ends REPLACED);
+// GET with Observe=1 and that token ends it (DEREGISTERED) and is answered without Observe
+const tok = Buffer.from([0x20, 0x21]);
+for (let i = 0; i < 2; ++i) {
+    await send({ type: CON, code: 1, mid: ++mid, token: tok, options: [[6, 0], ...path('obs')] });
+    r = await receive((m) => m.type === ACK && m.mid === mid);
+    check(r && codeText(r.code) === '2.05' && r.option(6) !== undefined, `registration ${i + 1} with the same token: ${r ? codeText(r.code) : 'nothing'}`);
+}
+await send({ type: CON, code: 1, mid: ++mid, token: tok, options: [[6, 1], ...path('obs')] });
+r = await receive((m) => m.type === ACK && m.mid === mid);
+check(r && codeText(r.code) === '2.05' && r.option(6) === undefined && /^obs \d+$/.test(r.payload.toString()),
+    `deregistration answered as a plain GET: ${r ? codeText(r.code) + " '" + r.payload + "' Observe " + (r.option(6) === undefined ? 'absent' : 'present') : 'nothing'}`);
+// acknowledge whatever notification was in flight, then expect silence
+await new Promise((res) => setTimeout(res, 400));
+for (const m of inbox.splice(0)) if (m.type === CON) await send({ type: ACK, code: 0, mid: m.mid });
+await new Promise((res) => setTimeout(res, 1000));
+check(!inbox.some((m) => m.token.equals(tok) && codeText(m.code) === '2.05'), 'no notification after the deregistration');
 
 sock.close();
 console.log(failures === 0 ? 'raw_client: all checks passed' : `raw_client: ${failures} check(s) failed`);

@@ -13,6 +13,8 @@ rc=$?
 cat "$TERN_TMP/raw.out"
 [ $rc -eq 0 ] || fail "raw client checks failed (exit $rc)"
 wait_until 5 grep -q "ended, reason 2 (reset)" "$TERN_LOG" || fail "the RST did not end the observation as RESET"
+assert_contains "$TERN_LOG" "ended, reason 4 (replaced)" "a re-registration ends the old relation as REPLACED"
+assert_contains "$TERN_LOG" "ended, reason 1 (deregistered)" "GET Observe=1 ends the relation as DEREGISTERED"
 dups=$(tern_metric coap_duplicates_total) || fail "no metrics"
 assert_ge "$dups" 1 "coap_duplicates_total"
 tern_stop
