@@ -52,5 +52,13 @@ coap obs_not_observable -s 1 -B 3 "$(coap_uri test)"
 assert_code obs_not_observable 2.05
 assert_not_received obs_not_observable "Observe:" "the response of a non-observable resource has no Observe"
 
+# stopping tern while a client observes: a clean exit, the relation ends as SHUTDOWN
+# (timeout passes our SIGTERM on to coap-client, so nothing outlives the test)
+timeout 30 "$COAP_CLIENT" -v 7 -s 20 -B 25 "$(coap_uri obs)" >"$TERN_TMP/obs_at_stop.out" 2>&1 &
+client=$!
+wait_until 5 grep -q "c:2\.05 .*Observe:" "$TERN_TMP/obs_at_stop.out" || fail "the last observer did not register"
 tern_stop
+assert_contains "$TERN_LOG" "ended, reason 6 (shutdown)" "stopping ends the relation as SHUTDOWN"
+kill "$client" 2>/dev/null
+wait "$client" 2>/dev/null
 tern_note PASS
