@@ -1,5 +1,6 @@
 // Claiming (spec §5.1) and provisioning (spec §5.2). Provisioning follows ThingsBoard's
 // DeviceProvisionServiceImpl step by step; the comments name the steps.
+#include "rapidjson_config.hpp"
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>

@@ -2,6 +2,7 @@
 // built-in answers and the operator's queue.
 #include <algorithm>
 
+#include "rapidjson_config.hpp"
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 

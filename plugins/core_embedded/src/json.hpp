@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "rapidjson_config.hpp"
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>

@@ -1,5 +1,6 @@
 #include "store.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 #include "crypto.hpp"
@@ -252,6 +253,9 @@ std::vector<attribute> load_attributes(db::connection& c, uint64_t device_id,
     for (const std::string& k : *keys) {
         if (auto a = load_attribute(c, device_id, scope, k)) out.push_back(std::move(*a));
     }
+    std::sort(out.begin(), out.end(), [](const attribute& a, const attribute& b) { return a.key < b.key; });
+    out.erase(std::unique(out.begin(), out.end(), [](const attribute& a, const attribute& b) { return a.key == b.key; }),
+              out.end());
     return out;
 }
 
