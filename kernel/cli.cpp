@@ -145,6 +145,8 @@ void print_usage(std::ostream& os) {
         os << "  " << usage_line(c) << "\n";
         os << "      " << c.summary << "\n";
     }
+    os << "\nPlugins add commands of their own (tern.cli/1), e.g. the embedded core's 'tern device ...':\n"
+          "  tern WORD [ARGS...] [--config FILE (default config/tern.toml)] [--set KEY=VALUE ...]\n";
     os << "\nRun 'tern help COMMAND' or 'tern COMMAND --help' for details.\n";
 }
 
@@ -191,6 +193,8 @@ int dispatch(const std::vector<std::string>& args, std::ostream& out, std::ostre
             for (const command* g : group) os << "usage: " << usage_line(*g) << "\n";
             return wants_help ? exit_ok : exit_usage;
         }
+        if (args[0].rfind('-', 0) != 0)
+            if (auto rc = commands::plugin_command(args, out, err)) return *rc;
         err << "tern: unknown command '" << args[0] << "'\n";
         print_usage(err);
         return exit_usage;

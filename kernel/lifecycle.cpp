@@ -298,8 +298,9 @@ std::string runtime::step() const {
     return step_;
 }
 
-bool runtime::start(std::string& reason) {
+bool runtime::create_and_publish(const std::function<bool(const planned_instance&)>& pick, std::string& reason) {
     for (auto& pi : plan_.instances) {
+        if (!pick(pi)) continue;
         const std::string& name = pi.decl->name;
         set_step("instance '" + name + "' is still being created");
         auto logger = logs_.make_logger(name, pi.log_level);
@@ -335,10 +336,26 @@ bool runtime::start(std::string& reason) {
         }
     }
     registry_.publish();
-
     pool_.start();
     shards_running_ = true;
+    return true;
+}
 
+bool runtime::create_only(const std::function<bool(const planned_instance&)>& pick, std::string& reason) {
+    return create_and_publish(pick, reason);
+}
+
+std::vector<std::pair<std::string, void*>> runtime::interfaces(std::string_view iid) {
+    std::vector<std::pair<std::string, void*>> out;
+    registry_.list(tern_str{iid.data(), iid.size()}, [](void* ctx, tern_str instance, void* iface) {
+        static_cast<std::vector<std::pair<std::string, void*>>*>(ctx)->emplace_back(
+            std::string(instance.data, instance.size), iface);
+    }, &out);
+    return out;
+}
+
+bool runtime::start(std::string& reason) {
+    if (!create_and_publish([](const planned_instance&) { return true; }, reason)) return false;
     for (auto& l : live_) {
         const std::string& name = l.planned->decl->name;
         set_step("instance '" + name + "' is still starting");

@@ -78,6 +78,11 @@ public:
     // Creates, publishes and starts every instance. On failure everything already done is
     // undone (stop reverse, destroy reverse) and the one-line reason is returned.
     bool start(std::string& reason);
+    // Creates the instances pick() selects, publishes what they provide and starts the
+    // shards, but starts no instance: what a command-line extension (tern.cli/1) needs.
+    bool create_only(const std::function<bool(const planned_instance&)>& pick, std::string& reason);
+    // The published interfaces iid, as (instance, interface), in manifest order.
+    std::vector<std::pair<std::string, void*>> interfaces(std::string_view iid);
     // Stops and destroys everything (idempotent). When limit passes before it is done,
     // on_overrun(step) is called from a watchdog thread with what is still running, e.g.
     // "instance 'udp' is still stopping".
@@ -97,6 +102,7 @@ private:
         tern::plugin_v1* instance = nullptr;
     };
 
+    bool create_and_publish(const std::function<bool(const planned_instance&)>& pick, std::string& reason);
     void register_kernel_metrics();
     void set_step(std::string step);
     std::string step() const;

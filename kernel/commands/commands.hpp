@@ -1,6 +1,7 @@
 // Handlers of the command table in cli.cpp, one file per command group.
 #pragma once
 
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,5 +21,9 @@ int version(const cli::invocation& inv);          // version.cpp
 // The plugin search directories: from --config's kernel.plugin_path when given, else the
 // defaults. nullopt (with the reason printed) when the manifest cannot be read.
 std::optional<std::vector<std::string>> search_dirs(const cli::invocation& inv);  // plugins.cpp
+
+// `tern WORD ...` for a WORD a plugin provides through tern.cli/1 (extension.cpp): its exit
+// code, or nullopt when no plugin of the manifest claims WORD.
+std::optional<int> plugin_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 }  // namespace tern::kernel::commands

@@ -226,3 +226,27 @@ TEST_CASE("tern config sample and docs render a plugin's schema", "[cli][config]
     CHECK(r.status == 1);
     CHECK(r.err.rfind("plugin 'kt_nothing' not found: no libtern-kt_nothing.so in " KT_PLUGIN_DIR, 0) == 0);
 }
+
+TEST_CASE("a plugin's command (tern.cli/1) runs on an instance that is created, not started", "[cli][extension]") {
+    kt::temp_dir tmp;
+    const std::string rec = tmp.file("record.txt");
+    const auto m = tmp.write("cli.toml", "[kernel]\nplugin_path = [\"" KT_PLUGIN_DIR "\"]\nmetrics_bind = \"\"\n\n"
+                                         "[plugins.greeter]\nplugin = \"kt_provider\"\n\n[plugins.words]\nplugin = \"kt_cli\"\n");
+    auto r = kt::run_tern({"greet", "a", "--config", m, "b c", "--set", "plugins.words.record_file=\"" + rec + "\""});
+    CHECK(r.status == 0);
+    CHECK(r.out == "greet a b c\n");
+    CHECK(r.err.empty());
+    CHECK(kt::read_lines(rec) == std::vector<std::string>{"create words", "destroy words"});
+
+    r = kt::run_tern({"fail", "--config", m});
+    CHECK(r.status == 1);
+    CHECK(r.err == "fail\n");
+
+    r = kt::run_tern({"nobody_claims_this", "--config", m});
+    CHECK(r.status == 64);
+    CHECK(r.err.rfind("tern: unknown command 'nobody_claims_this'\n", 0) == 0);
+
+    r = kt::run_tern({"greet", "--config", kt::manifest("misspelled.toml"), "--set", kt::plugin_path_set()});
+    CHECK(r.status == 1);
+    CHECK(r.err.find("unknown key 'bind_prot'") != std::string::npos);
+}
