@@ -203,7 +203,7 @@ void shard::peer_drop_state(uint32_t p) noexcept {
 }
 
 void shard::on_session_end(uint32_t transport, const tern_peer* peer) noexcept {
-    if (peer == nullptr) return;
+    if (peer == nullptr || stopped_) return;
     scope sc(*this);
     const uint32_t p = peer_find(transport, *peer);
     if (p != nil) peer_drop_state(p);
@@ -418,6 +418,7 @@ void shard::rearm() noexcept {
 }
 
 void shard::on_timer() noexcept {
+    if (stopped_) return;
     scope sc(*this);
     armed_ = 0;
     timers_run();
@@ -446,6 +447,10 @@ void shard::timers_run() noexcept {
 // ---- completions --------------------------------------------------------------------------
 
 void shard::drain() noexcept {
+    if (stopped_) {
+        queue_.discard();
+        return;
+    }
     scope sc(*this);
     queue_.drain([this](completion& c) { apply(c); });
 }
@@ -501,6 +506,7 @@ void shard::set_routes(const route_table* routes, std::size_t well_known_size) {
 }
 
 void shard::remove_resource(const resource_entry* res) noexcept {
+    if (stopped_) return;
     scope sc(*this);
     for (uint32_t x = 0; x < exch_.high_water(); ++x) {
         exchange_rec& e = exch_[x];
@@ -523,9 +529,19 @@ void shard::remove_resource(const resource_entry* res) noexcept {
 }
 
 void shard::shutdown() noexcept {
+    if (stopped_) return;
+    stopped_ = true;
     queue_.discard();
     for (uint32_t t = 0; t < xfers_.high_water(); ++t)
         if (xfers_[t].buf != nullptr) transfer_free(t);
+    // The state is abandoned, not unwound (no handler is called during a stop): take it
+    // out of the gauges.
+    int64_t live = 0;
+    for (uint32_t r = 0; r < rels_.high_water(); ++r)
+        if (rels_[r].state == rel_live || rels_[r].state == rel_ending) ++live;
+    m_.add(gge::observations, -live);
+    m_.add(gge::exchanges, -static_cast<int64_t>(exch_.used()));
+    m_.add(gge::peers, -static_cast<int64_t>(peers_.used()));
     routes_ = nullptr;
 }
 

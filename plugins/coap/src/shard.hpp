@@ -352,6 +352,7 @@ private:
     uint64_t armed_ = 0;     // deadline the timer is armed for (0: none)
     uint8_t pref_szx_ = 6;
     uint8_t last_code_ = 0;  // the code send_response last sent (0: none)
+    bool stopped_ = false;   // shutdown(): every entry point is a no-op from then on
 
     slot_pool<peer_rec> peers_;
     open_index peer_index_;

@@ -309,8 +309,8 @@ tern_status shard::notify(uint64_t id, const tern_coap_response& r, uint64_t coo
                           uint32_t flags) noexcept {
     scope sc(*this);
     const uint32_t rs = id_slot(id);
-    if (id_shard(id) != index_ || rs >= rels_.high_water() || rels_[rs].gen != id_gen(id) ||
-        rels_[rs].state != rel_live) {
+    if (stopped_ || id_shard(id) != index_ || rs >= rels_.high_water() ||
+        rels_[rs].gen != id_gen(id) || rels_[rs].state != rel_live) {
         if (r.body != nullptr) r.body->release();
         return TERN_NOT_FOUND;
     }
@@ -372,7 +372,8 @@ tern_status shard::notify(uint64_t id, const tern_coap_response& r, uint64_t coo
 tern_status shard::end_observation(uint64_t id, const tern_coap_response* final_response) noexcept {
     scope sc(*this);
     const uint32_t rs = id_slot(id);
-    if (id_shard(id) != index_ || rs >= rels_.high_water() || rels_[rs].gen != id_gen(id) ||
+    if (stopped_ || id_shard(id) != index_ || rs >= rels_.high_water() ||
+        rels_[rs].gen != id_gen(id) ||
         (rels_[rs].state != rel_live && rels_[rs].state != rel_ending)) {
         if (final_response != nullptr && final_response->body != nullptr)
             final_response->body->release();

@@ -43,6 +43,7 @@ bool unsupported_known(uint16_t n) noexcept {
 }  // namespace
 
 void shard::on_datagrams(uint32_t transport, const tern_datagram* batch, uint32_t count) noexcept {
+    if (stopped_) return;
     scope sc(*this);
     for (uint32_t i = 0; i < count; ++i) datagram(transport, batch[i]);
 }

@@ -303,7 +303,7 @@ tern_status shard::respond(uint64_t id, const tern_coap_response& r, uint64_t* o
     scope sc(*this);
     if (out_observation != nullptr) *out_observation = 0;
     const uint32_t x = id_slot(id);
-    if (id_shard(id) != index_ || x >= exch_.high_water() || exch_[x].gen != id_gen(id) ||
+    if (stopped_ || id_shard(id) != index_ || x >= exch_.high_water() || exch_[x].gen != id_gen(id) ||
         exch_[x].state != exch_pending) {
         if (r.body != nullptr) r.body->release();
         return TERN_NOT_FOUND;
@@ -419,6 +419,10 @@ void shard::tx_fire(uint32_t owner) noexcept {
             return;
         }
         peer_relations_end(rel.peer, TERN_COAP_END_TIMEOUT, r);
+        // relation_end stopped the retransmission; never leave a due timer behind (the
+        // caller loops while the heap's top is due).
+        if (heap_.scheduled(owner) && heap_.top_owner() == owner && heap_.top_deadline() <= now_)
+            heap_.cancel(owner);
         return;
     }
     ++rel.attempts;
