@@ -135,7 +135,7 @@ TEST_CASE("request_stop from a plugin asks the kernel to stop with a failure", "
 }
 
 TEST_CASE("a stop that overruns the limit is reported with the instance that hangs", "[lifecycle]") {
-    auto s = plan_for(kt::manifest("order.toml"), {"plugins.first.stop=hang", "plugins.first.hang_ms=400"});
+    auto s = plan_for(kt::manifest("order.toml"), {"plugins.first.stop=hang", "plugins.first.hang_ms=1500"});
     kt::log_capture logs;
     runtime rt(s->p, logs.logs(), 1);
     std::string reason;
