@@ -47,6 +47,7 @@ while [ $# -gt 0 ]; do
 done
 
 cd "$root"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 bench=$build/bin/tern-bench
 [ -x "$bench" ] || die "$bench not found: build it first (ninja -C $build tern-bench)"
 if [ -z "$duration" ]; then
@@ -210,6 +211,8 @@ if [ ${#gen_pin[@]} -gt 0 ]; then
 else
   echo "Pinning: none (fewer than 2 CPUs); client and server share the CPU."
 fi
+echo "Load average before the run: $load_before (others' work on a shared machine moves absolute numbers)."
+
 echo "Load: $clients client sockets x $concurrency in flight, CON GET, ${warmup} s warm-up, ${duration} s measured."
 echo
 echo "| server | mode | responses/s | p50 µs | p99 µs | p99.9 µs | ok/sent | peak vs udp-echo |"
