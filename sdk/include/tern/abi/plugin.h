@@ -63,8 +63,8 @@ enum {
  * '|'-separated list of the only values a string may take. unit is a documentation hint
  * ("ms", "bytes"). All strings are NUL-terminated and static.
  *
- * The keys "enabled", "plugin" and "file" are the kernel's own in every table and must
- * not be declared. */
+ * The keys "enabled", "plugin", "file" and "log_level" are the kernel's own in every
+ * table and must not be declared (the kernel refuses a schema that does). */
 typedef struct tern_config_key {
     uint32_t struct_size;
     tern_config_type type;

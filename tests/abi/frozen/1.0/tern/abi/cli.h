@@ -2,7 +2,9 @@
 // core owns `device`, `attr`, `telemetry`, `rpc`, `profile`, `ota`), so the kernel stays
 // free of device knowledge. For `tern WORD ...`, the kernel reads the manifest (--config,
 // default config/tern.toml, with --set overrides), creates -- but does not start -- the
-// instances whose plugin provides TERN_IID_CLI_V1, and runs the one claiming WORD.
+// instances whose plugin provides TERN_IID_CLI_V1, and runs the one claiming WORD. The
+// reactor shards run while it does (a command may post tasks and use timers); the kernel's
+// own log lines go to stderr at warn and above, so stdout is the command's output.
 // See host.h for the interface rules and thread tags.
 #ifndef TERN_ABI_CLI_H
 #define TERN_ABI_CLI_H

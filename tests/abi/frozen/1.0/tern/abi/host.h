@@ -112,7 +112,9 @@ struct reactor_v1 {
 
     // Calls fn(ctx, fd, events) on the shard's thread whenever fd becomes readable
     // (TERN_FD_READ) or writable (TERN_FD_WRITE), until unwatch_fd. The callback should
-    // drain what it can without blocking. fd stays owned by the caller.
+    // drain what it can without blocking. fd stays owned by the caller. One watch per fd
+    // per shard (a second one: TERN_EXISTS); ask for both directions in one watch (each
+    // callback carries one event bit); regular files cannot be watched (TERN_UNSUPPORTED).
     // [start-stop] or [shard]. LIFETIME: ctx until unwatch_fd returns.
     virtual tern_status watch_fd(uint32_t shard, int fd, uint32_t events, tern_fd_fn fn,
                                  void* ctx, uint64_t* out_watch) noexcept = 0;
