@@ -81,6 +81,9 @@ stop_server() {
 }
 trap 'stop_server; rm -rf "$tmp"' EXIT
 
+# A command as a shell would need it typed (copy-paste safe).
+shell_words() { local out= a; for a in "$@"; do out+=" $(printf '%q' "$a")"; done; echo "${out# }"; }
+
 field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" "$2"; }
 
 # 0 when URL answers 2.xx, 3 when it answers something else (code in $tmp/probe.json),
@@ -134,13 +137,13 @@ run_server() {
     skip_row "$name" "did not start or answer"
     return
   fi
-  commands+=("$name server: \`${srv_pin[*]} $*\`")
+  commands+=("$name server: \`$(shell_words "${srv_pin[@]}" "$@")\`")
 
   local common=(--clients "$clients" --concurrency "$concurrency" --warmup "$warmup" --duration "$duration" "${gen_poll[@]}")
   local peak_cmd=("${gen_pin[@]}" "$bench" "${common[@]}" --json "$url")
   echo "   peak: ${peak_cmd[*]}" >&2
   "${peak_cmd[@]}" >"$tmp/$name.peak.json"
-  commands+=("$name peak: \`${peak_cmd[*]}\`")
+  commands+=("$name peak: \`$(shell_words "${peak_cmd[@]}")\`")
   local peak; peak=$(field throughput "$tmp/$name.peak.json")
   [ "$name" = udp-echo ] && echo_peak=$peak
   add_row "$name" "peak (closed loop, $((clients * concurrency)) in flight)" "$tmp/$name.peak.json"
@@ -150,7 +153,7 @@ run_server() {
     local half_cmd=("${gen_pin[@]}" "$bench" "${common[@]}" --rate "$half" --json "$url")
     echo "   50%:  ${half_cmd[*]}" >&2
     "${half_cmd[@]}" >"$tmp/$name.half.json"
-    commands+=("$name 50%: \`${half_cmd[*]}\`")
+    commands+=("$name 50%: \`$(shell_words "${half_cmd[@]}")\`")
     add_row "$name" "50 % of peak ($half req/s paced)" "$tmp/$name.half.json"
   fi
   stop_server
