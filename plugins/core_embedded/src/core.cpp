@@ -7,6 +7,8 @@
 #include <system_error>
 #include <thread>
 
+#include <sqlite3.h>
+
 #include "schema.hpp"
 #include "store.hpp"
 #include "tern/sdk/status.hpp"
@@ -158,14 +160,6 @@ public:
                 bind(*q, key, it, a);
                 q->run();
             }
-            {
-                auto q = t.query(
-                    "INSERT INTO ts_latest(device_id, key_id, ts, type, v) VALUES (?1, ?2, ?3, ?4, ?5) "
-                    "ON CONFLICT(device_id, key_id) DO UPDATE SET ts = excluded.ts, "
-                    "type = excluded.type, v = excluded.v WHERE excluded.ts >= ts_latest.ts");
-                bind(*q, key, it, a);
-                q->run();
-            }
         }
         return TERN_OK;
     }
@@ -209,6 +203,10 @@ std::string embedded_core::ota_dir() const {
 }
 
 void embedded_core::start(const core_settings& s) {
+    // SQLite's allocation statistics take a global mutex on every malloc; nothing here
+    // reads them. Only possible before SQLite initialises (later it is a harmless no-op).
+    static const int memstatus_off = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    (void)memstatus_off;
     std::lock_guard lk(lifecycle_);
     if (running_) return;
     settings_ = s;

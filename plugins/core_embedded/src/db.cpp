@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <cstring>
+
 namespace tern::core_embedded::db {
 
 namespace {
@@ -123,14 +125,16 @@ void connection::exec(const char* sql) {
 
 use connection::query(const char* sql) {
     auto it = cache_.find(sql);
-    if (it == cache_.end()) {
+    if (it == cache_.end() || std::strcmp(it->second.sql, sql) != 0) {
         sqlite3_stmt* s = nullptr;
         const int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr);
         if (rc != SQLITE_OK) fail(db_, rc, std::string("prepare (") + sql + ")");
-        it = cache_.emplace(sql, std::make_unique<statement>(db_, s)).first;
+        cached c{sql, std::make_unique<statement>(db_, s)};
+        if (it == cache_.end()) it = cache_.emplace(sql, std::move(c)).first;
+        else it->second = std::move(c);
     }
-    it->second->reset();
-    return use(*it->second);
+    // Statements are reset (and their bindings cleared) when their use ends.
+    return use(*it->second.stmt);
 }
 
 int64_t connection::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }

@@ -71,7 +71,7 @@ public:
     explicit use(statement& s) : s_(&s) {}
     use(const use&) = delete;
     use& operator=(const use&) = delete;
-    ~use() { s_->reset(); }
+    ~use() { s_->reset(); }  // also clears the bindings: a cached statement starts clean
     statement* operator->() const noexcept { return s_; }
     statement& operator*() const noexcept { return *s_; }
 
@@ -92,7 +92,9 @@ public:
     static connection open(const std::string& path, bool create, bool read_only);
 
     void exec(const char* sql);
-    // A cached prepared statement, reset and with bindings cleared.
+    // A cached prepared statement, ready to bind. sql must have static storage (a
+    // literal): the cache is keyed by its address (checked against the text), which keeps
+    // the hot path free of hashing and allocation.
     use query(const char* sql);
     int64_t last_insert_rowid() const;
     int changes() const;
@@ -102,7 +104,11 @@ public:
 private:
     void close() noexcept;
     sqlite3* db_ = nullptr;
-    std::unordered_map<std::string, std::unique_ptr<statement>> cache_;
+    struct cached {
+        const char* sql;
+        std::unique_ptr<statement> stmt;
+    };
+    std::unordered_map<const void*, cached> cache_;
 };
 
 // BEGIN/COMMIT with rollback when the scope is left by an exception.

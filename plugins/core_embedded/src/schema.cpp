@@ -100,6 +100,21 @@ CREATE TABLE ts_latest(
   PRIMARY KEY(device_id, key_id)
 ) WITHOUT ROWID;
 
+-- The latest value per key follows every stored point; triggers keep it in the same
+-- statement as the insert (one step per value on the hot path, not two).
+CREATE TRIGGER ts_kv_latest_insert AFTER INSERT ON ts_kv BEGIN
+  INSERT INTO ts_latest(device_id, key_id, ts, type, v)
+    VALUES (NEW.device_id, NEW.key_id, NEW.ts, NEW.type, NEW.v)
+    ON CONFLICT(device_id, key_id) DO UPDATE SET ts = excluded.ts, type = excluded.type,
+      v = excluded.v WHERE excluded.ts >= ts_latest.ts;
+END;
+CREATE TRIGGER ts_kv_latest_update AFTER UPDATE ON ts_kv BEGIN
+  INSERT INTO ts_latest(device_id, key_id, ts, type, v)
+    VALUES (NEW.device_id, NEW.key_id, NEW.ts, NEW.type, NEW.v)
+    ON CONFLICT(device_id, key_id) DO UPDATE SET ts = excluded.ts, type = excluded.type,
+      v = excluded.v WHERE excluded.ts >= ts_latest.ts;
+END;
+
 CREATE TABLE rpcs(
   device_id INTEGER NOT NULL,
   id INTEGER NOT NULL,

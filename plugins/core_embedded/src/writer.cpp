@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <exception>
 
 #include "model.hpp"
@@ -87,6 +88,7 @@ writer_stats writer::stats() const {
     s.ops = ops_.load();
     s.max_batch = max_batch_seen_.load();
     s.rejected = rejected_.load();
+    s.cpu_ns = cpu_ns_.load();
     return s;
 }
 
@@ -218,6 +220,10 @@ void writer::commit_batch(std::vector<std::unique_ptr<write_op>>& batch) {
     }
     // Completions run after COMMIT returned, outside every lock of the writer.
     for (size_t i = 0; i < batch.size(); ++i) batch[i]->finish(st[i]);
+    timespec cpu{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
+    cpu_ns_.store(static_cast<uint64_t>(cpu.tv_sec) * 1000000000u + static_cast<uint64_t>(cpu.tv_nsec),
+                  std::memory_order_relaxed);
 }
 
 int64_t write_txn::ts_key(std::string_view name) {

@@ -75,6 +75,7 @@ struct writer_stats {
     uint64_t ops = 0;
     uint64_t max_batch = 0;
     uint64_t rejected = 0;
+    uint64_t cpu_ns = 0;  // CPU time the writer thread has used
 };
 
 class writer {
@@ -118,7 +119,7 @@ private:
     bool stopping_ = false;
     std::thread thread_;
 
-    std::atomic<uint64_t> commits_{0}, ops_{0}, max_batch_seen_{0}, rejected_{0};
+    std::atomic<uint64_t> commits_{0}, ops_{0}, max_batch_seen_{0}, rejected_{0}, cpu_ns_{0};
 
     // Writer-thread state shared by ops, with undo on rollback.
     struct sv_hash {
