@@ -26,6 +26,7 @@ TERN_UDP_PORT=""
 TERN_METRICS_PORT=""
 TERN_MANIFEST=""
 TERN_TEST_NAME=${TERN_TEST_NAME:-$(basename "${0}")}
+TERN_STARTS=0
 
 # ---- reporting --------------------------------------------------------------------------
 
@@ -147,12 +148,16 @@ tern_plugin_path() {
 
 # tern_start [--name NAME] [tern run options...] < plugin tables
 # Writes $TERN_TMP/NAME.toml ([kernel] + stdin), starts tern in the background, waits for
-# "tern ready" and reads the ports from the log.
+# "tern ready" and reads the ports from the log. Each start of a test gets its own files
+# (tern.log, tern-2.log, ...): a fresh log can never show an earlier run's "tern ready".
 tern_start() {
     local name=tern
     if [ "${1:-}" = "--name" ]; then name=$2; shift 2; fi
+    TERN_STARTS=$((TERN_STARTS + 1))
+    [ "$TERN_STARTS" -gt 1 ] && name="$name-$TERN_STARTS"
     TERN_MANIFEST=$TERN_TMP/$name.toml
     TERN_LOG=$TERN_TMP/$name.log
+    : >"$TERN_LOG"
     {
         echo "[kernel]"
         echo "plugin_path = $(tern_plugin_path)"
