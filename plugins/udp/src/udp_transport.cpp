@@ -78,7 +78,7 @@ transport::~transport() { stop(); }
 // ---- start and stop ----------------------------------------------------------------------
 
 int transport::open_socket(const sockaddr_storage& addr, socklen_t len, bool reuseport,
-                           std::string& error) {
+                           bool warn_clamped, std::string& error) {
     const int fd = ::socket(family_, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
     if (fd < 0) {
         error = "socket(): " + errno_text(errno);
@@ -107,8 +107,7 @@ int transport::open_socket(const sockaddr_storage& addr, socklen_t len, bool reu
         int got = 0;
         socklen_t gl = sizeof got;
         // Linux reports twice the granted size (it counts its bookkeeping too).
-        if (::getsockopt(fd, SOL_SOCKET, opt, &got, &gl) == 0 && got / 2 < want && reuseport &&
-            port_ == 0)
+        if (warn_clamped && ::getsockopt(fd, SOL_SOCKET, opt, &got, &gl) == 0 && got / 2 < want)
             log_.warn(key, ": asked for ", want, " bytes, the OS granted ", got / 2,
                       " (raise net.core.", opt == SO_RCVBUF ? "rmem_max" : "wmem_max", ")");
         return true;
@@ -155,7 +154,7 @@ void transport::open_sockets() {
     constexpr int attempts = 8;
     for (int attempt = 0; attempt < attempts; ++attempt) {
         sockaddr_storage probe_addr = with_port(cfg_.bind_port);
-        const int probe = open_socket(probe_addr, parsed->len, false, error);
+        const int probe = open_socket(probe_addr, parsed->len, false, false, error);
         if (probe < 0) {
             if (errno == EADDRINUSE)
                 throw sdk::error(TERN_IO, error + " (another process uses this port; set "
@@ -174,12 +173,11 @@ void transport::open_sockets() {
                                   : ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
         ::close(probe);
 
-        port_ = 0;  // lets open_socket warn about clamped buffers once (first socket)
         std::vector<int> fds;
         const sockaddr_storage addr = with_port(port);
         bool lost_race = false;
         for (uint32_t i = 0; i < n; ++i) {
-            const int fd = open_socket(addr, parsed->len, true, error);
+            const int fd = open_socket(addr, parsed->len, true, i == 0, error);
             if (fd < 0) {
                 const int e = errno;
                 for (int f : fds) ::close(f);
@@ -191,7 +189,6 @@ void transport::open_sockets() {
                 throw sdk::error(TERN_IO, error);
             }
             fds.push_back(fd);
-            port_ = port;
         }
         if (lost_race) continue;
 

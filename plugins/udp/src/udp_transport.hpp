@@ -77,8 +77,10 @@ private:
     struct shard;
 
     void open_sockets();
+    // warn_clamped: log when the OS grants smaller buffers than asked (once per start,
+    // not once per socket)
     int open_socket(const sockaddr_storage& addr, socklen_t len, bool reuseport,
-                    std::string& error);
+                    bool warn_clamped, std::string& error);
     static void on_readable(void* ctx, int fd, uint32_t events) noexcept;
     static void on_continue(void* ctx) noexcept;
     // Reads up to drain_batches batches; true when the socket may still hold datagrams.

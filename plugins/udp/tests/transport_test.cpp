@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -465,4 +466,26 @@ TEST_CASE("stop closes the sockets and can run twice", "[udp][transport]") {
     const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
     CHECK(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
     ::close(fd);
+}
+
+TEST_CASE("a buffer size the OS clamps is reported once", "[udp][transport]") {
+    long rmem_max = 0;
+    if (FILE* f = std::fopen("/proc/sys/net/core/rmem_max", "r")) {
+        if (std::fscanf(f, "%ld", &rmem_max) != 1) rmem_max = 0;
+        std::fclose(f);
+    }
+    if (rmem_max >= (1L << 30)) {
+        WARN("net.core.rmem_max is 1 GiB or more here: nothing to clamp");
+        return;
+    }
+    settings s = loopback();
+    s.recv_buffer = 1 << 30;  // above net.core.rmem_max (checked above)
+    s.send_buffer = 65536;
+    rig r(s, 3);
+    r.t->start();
+    int clamped = 0;
+    for (const auto& line : r.log.lines())
+        if (line.find("recv_buffer: asked for 1073741824 bytes") != std::string::npos) ++clamped;
+    CHECK(clamped == 1);
+    for (const auto& line : r.log.lines()) CHECK(line.find("send_buffer: asked") == std::string::npos);
 }
