@@ -23,7 +23,7 @@ struct engine_config {
     uint64_t blockwise_status_lifetime_ms = 300000;
     uint32_t max_block1_transfers = 1024;
     uint64_t block1_memory = 536870912;
-    // bounds (all totals over every shard)
+    // bounds (totals over every shard, but completion_queue_size)
     uint32_t max_peers = 100000;
     uint32_t max_exchanges = 65536;
     uint32_t max_observations = 200000;
@@ -33,7 +33,7 @@ struct engine_config {
     uint64_t retransmission_memory = 33554432;
     uint32_t dedup_capacity = 262144;
     uint64_t dedup_memory = 67108864;
-    uint32_t completion_queue_size = 4096;
+    uint32_t completion_queue_size = 4096;  // per shard
     // Observe (RFC 7641 §4.5)
     uint32_t observe_con_every = 100;
     uint64_t observe_con_period_ms = 120000;
