@@ -603,3 +603,43 @@ TEST_CASE("calls on a stopped core complete with TERN_UNAVAILABLE", "[store]") {
     CHECK(authenticate(core, TERN_CREDENTIAL_ACCESS_TOKEN, "x").status == TERN_UNAVAILABLE);
     CHECK(await<device>([&](auto cb) { core.get_device("x", cb); }).status == TERN_UNAVAILABLE);
 }
+
+TEST_CASE("sessions: live list, and activity times written at most once per interval", "[store][sessions]") {
+    temp_dir dir;
+    core_settings s = settings_for(dir);
+    s.activity_flush_interval_ms = 100;
+    embedded_core core(metrics, {});
+    core.start(s);
+    const device d = add_device(core, "s");
+    core.session_event(d.id, TERN_SESSION_OPEN, to_str("udp"), to_str("10.0.0.1:5000"));
+    for (int i = 0; i < 1000; ++i)  // a busy device: one write per interval, not per message
+        core.session_event(d.id, TERN_SESSION_ACTIVITY, to_str("udp"), to_str("10.0.0.1:5000"));
+    const auto before = core.stats().writer.ops;
+    auto sessions = await<std::vector<session_info>>([&](auto cb) { core.list_sessions(cb); });
+    REQUIRE(sessions.value.size() == 1);
+    CHECK(sessions.value[0].device_name == "s");
+    CHECK(sessions.value[0].address == "10.0.0.1:5000");
+    CHECK(sessions.value[0].last_activity_ts >= sessions.value[0].opened_ts);
+
+    auto server_attrs = [&] {
+        auto r = await<attribute_set>([&](auto cb) { core.read_attributes("s", 1u << TERN_SCOPE_SERVER, {}, cb); });
+        std::map<std::string, value> m;
+        for (auto& a : r.value.server) m[a.key] = a.v;
+        return m;
+    };
+    const auto until = std::chrono::steady_clock::now() + deadline;
+    while (server_attrs().count("lastActivityTime") == 0 && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(20ms);
+    auto attrs = server_attrs();
+    CHECK(attrs.count("lastActivityTime") == 1);
+    CHECK(attrs.count("lastConnectTime") == 1);
+    CHECK(core.stats().writer.ops - before < 10);
+
+    core.session_event(d.id, TERN_SESSION_CLOSE, to_str("udp"), to_str("10.0.0.1:5000"));
+    CHECK(await<std::vector<session_info>>([&](auto cb) { core.list_sessions(cb); }).value.empty());
+    core.stop();  // flushes what is pending
+    embedded_core again(metrics, {});
+    again.start(s);
+    auto r = await<attribute_set>([&](auto cb) { again.read_attributes("s", 1u << TERN_SCOPE_SERVER, {"lastDisconnectTime"}, cb); });
+    CHECK(r.value.server.size() == 1);
+}
