@@ -20,7 +20,7 @@ TEST_CASE("open_index: insert, find and backward-shift erase agree with std::map
     std::vector<uint32_t> keys(512);
     std::mt19937 rng(7);
     // Few distinct hash values force long probe runs and wrap-around.
-    auto hash_of = [](uint32_t key) { return (key * 2654435761u) & 0x3Fu | (key % 3 == 0 ? 0xFFFFFFC0u : 0); };
+    auto hash_of = [](uint32_t key) { return ((key * 2654435761u) & 0x3Fu) | (key % 3 == 0 ? 0xFFFFFFC0u : 0); };
     for (int step = 0; step < 20000; ++step) {
         const uint32_t slot = rng() % 512;
         if (ref.count(slot) != 0) {
@@ -33,9 +33,12 @@ TEST_CASE("open_index: insert, find and backward-shift erase agree with std::map
             keys[slot] = key;
         }
         if (step % 97 == 0) {
-            for (const auto& [s, k] : ref) {
-                const uint32_t found = idx.find(hash_of(k), [&](uint32_t c) { return ref.count(c) && ref[c] == k; });
-                CHECK(found == s);
+            for (const auto& entry : ref) {
+                const uint32_t slot_in = entry.first;
+                const uint32_t key = entry.second;
+                const uint32_t found =
+                    idx.find(hash_of(key), [&](uint32_t c) { return ref.count(c) && ref[c] == key; });
+                CHECK(found == slot_in);
             }
         }
     }
