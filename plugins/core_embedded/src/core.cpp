@@ -240,10 +240,11 @@ void embedded_core::start(const core_settings& s) {
                       schema_version);
         client_config_.builtin = settings_.client_rpc_builtin;
         client_config_.queue = settings_.client_rpc_queue;
+        auto open_rpcs = load_open_rpcs(w);
         timers_.start();
-        load_open_rpcs(w);
         writer_.start(std::move(w), settings_.writer);
         readers_.start(settings_.database, settings_.read_threads, settings_.read_queue_capacity);
+        for (auto& [device_id, live] : open_rpcs) rpc_track(device_id, std::move(live));
     } catch (const db::error& e) {
         timers_.stop();
         writer_.stop();

@@ -273,7 +273,9 @@ private:
     struct rpc_waiter {
         callback<rpc_record> cb;
     };
-    void load_open_rpcs(db::connection& c);
+    // Closes what cannot go on after a restart and returns the persistent RPCs to track
+    // (tracked once the writer runs, so their expiry can be stored).
+    std::vector<std::pair<uint64_t, rpc_live>> load_open_rpcs(db::connection& c);
     void rpc_track(uint64_t device_id, rpc_live live);
     void dispatch_rpcs(uint64_t device_id, bool resend);
     void rpc_transition(uint64_t device_id, int64_t rpc_id, tern_rpc_status status,

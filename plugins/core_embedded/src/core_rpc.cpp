@@ -24,7 +24,7 @@ bool final_status(tern_rpc_status s) {
 
 // ---- server-side RPC ---------------------------------------------------------------------
 
-void embedded_core::load_open_rpcs(db::connection& c) {
+std::vector<std::pair<uint64_t, embedded_core::rpc_live>> embedded_core::load_open_rpcs(db::connection& c) {
     const int64_t now = now_ms();
     struct row {
         uint64_t device;
@@ -49,7 +49,8 @@ void embedded_core::load_open_rpcs(db::connection& c) {
             rows.push_back(std::move(r));
         }
     }
-    size_t kept = 0, closed = 0;
+    size_t closed = 0;
+    std::vector<std::pair<uint64_t, rpc_live>> keep;
     db::transaction t(c);
     for (row& r : rows) {
         const bool persistent = (r.live.flags & TERN_RPC_PERSISTENT) != 0;
@@ -70,12 +71,12 @@ void embedded_core::load_open_rpcs(db::connection& c) {
         }
         // Sent but never acknowledged: send again.
         if (r.live.status == TERN_RPC_SENT) r.live.status = TERN_RPC_QUEUED;
-        rpc_track(r.device, std::move(r.live));
-        ++kept;
+        keep.emplace_back(r.device, std::move(r.live));
     }
     t.commit();
-    if (kept + closed > 0)
-        log_.info("RPCs from the previous run: ", kept, " persistent pending, ", closed, " closed");
+    if (!keep.empty() || closed > 0)
+        log_.info("RPCs from the previous run: ", keep.size(), " persistent pending, ", closed, " closed");
+    return keep;
 }
 
 void embedded_core::rpc_track(uint64_t device_id, rpc_live live) {
