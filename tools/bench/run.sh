@@ -84,6 +84,18 @@ trap 'stop_server; rm -rf "$tmp"' EXIT
 # A command as a shell would need it typed (copy-paste safe).
 shell_words() { local out= a; for a in "$@"; do out+=" $(printf '%q' "$a")"; done; echo "${out# }"; }
 
+# Nanoseconds the server has spent on a CPU, all its threads (schedstat field 1).
+cpu_ns() {
+  local sum=0 t a
+  for t in /proc/"$1"/task/*/schedstat; do
+    read -r a _ <"$t" 2>/dev/null || continue
+    sum=$((sum + a))
+  done
+  echo "$sum"
+}
+
+now_ns() { date +%s%N; }
+
 field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" "$2"; }
 
 # 0 when URL answers 2.xx, 3 when it answers something else (code in $tmp/probe.json),
@@ -106,11 +118,13 @@ port_busy() {
   [ "$(field ok "$tmp/busy.json")" = 1 ] || [ "$(field errors "$tmp/busy.json")" = 1 ]
 }
 
-skip_row() { rows+=("| $1 | - | skipped: $2 | | | | | |"); }
+skip_row() { rows+=("| $1 | - | skipped: $2 | | | | | | |"); }
 
 rows=()
+ratios=()
 commands=()
 echo_peak=
+echo_cpu=
 
 # run_server NAME URL -- SERVER COMMAND...
 run_server() {
@@ -142,33 +156,50 @@ run_server() {
   local common=(--clients "$clients" --concurrency "$concurrency" --warmup "$warmup" --duration "$duration" "${gen_poll[@]}")
   local peak_cmd=("${gen_pin[@]}" "$bench" "${common[@]}" --json "$url")
   echo "   peak: ${peak_cmd[*]}" >&2
-  "${peak_cmd[@]}" >"$tmp/$name.peak.json"
+  measure "$tmp/$name.peak.json" "${peak_cmd[@]}"
   commands+=("$name peak: \`$(shell_words "${peak_cmd[@]}")\`")
   local peak; peak=$(field throughput "$tmp/$name.peak.json")
-  [ "$name" = udp-echo ] && echo_peak=$peak
+  if [ "$name" = udp-echo ]; then echo_peak=$peak; echo_cpu=$cpu_per_response; fi
   add_row "$name" "peak (closed loop, $((clients * concurrency)) in flight)" "$tmp/$name.peak.json"
+  if [ -n "$echo_peak" ] && [ "$name" != udp-echo ]; then
+    ratios+=("$(awk -v n="$name" -v a="$peak" -v b="$echo_peak" -v c="$cpu_per_response" -v d="$echo_cpu" \
+      'BEGIN { printf "- %s: peak throughput %.2f x udp-echo; server CPU per response %.1f x udp-echo", n, a / b, (d > 0 ? c / d : 0) }')")
+  fi
 
   local half; half=$(awk -v p="$peak" 'BEGIN { printf "%d", p / 2 }')
   if [ "$half" -ge 1 ]; then
     local half_cmd=("${gen_pin[@]}" "$bench" "${common[@]}" --rate "$half" --json "$url")
     echo "   50%:  ${half_cmd[*]}" >&2
-    "${half_cmd[@]}" >"$tmp/$name.half.json"
+    measure "$tmp/$name.half.json" "${half_cmd[@]}"
     commands+=("$name 50%: \`$(shell_words "${half_cmd[@]}")\`")
     add_row "$name" "50 % of peak ($half req/s paced)" "$tmp/$name.half.json"
   fi
   stop_server
 }
 
+# measure OUT.json COMMAND...: runs tern-bench and records what the server spent meanwhile.
+# Server CPU per response is the number that survives a shared machine: a starved server
+# answers fewer requests per second, but each still costs the same CPU.
+cpu_per_response=
+core_busy=
+measure() {
+  local out=$1; shift
+  local c0 t0 c1 t1
+  c0=$(cpu_ns "$server_pid"); t0=$(now_ns)
+  "$@" >"$out"
+  c1=$(cpu_ns "$server_pid"); t1=$(now_ns)
+  local n; n=$(field responses_total "$out")
+  cpu_per_response=$(awk -v c=$((c1 - c0)) -v n="${n:-0}" 'BEGIN { if (n > 0) printf "%.2f", c / n / 1000 }')
+  core_busy=$(awk -v c=$((c1 - c0)) -v t=$((t1 - t0)) 'BEGIN { if (t > 0) printf "%.2f", c / t }')
+}
+
 add_row() {
   local name=$1 mode=$2 file=$3
-  local tp p50 p99 p999 sent ok timeouts ratio=""
+  local tp p50 p99 p999 sent ok timeouts
   tp=$(field throughput "$file"); p50=$(field p50 "$file"); p99=$(field p99 "$file")
   p999=$(field 'p99\.9' "$file"); sent=$(field sent "$file"); ok=$(field ok "$file")
   timeouts=$(field timeouts "$file")
-  if [ -n "$echo_peak" ] && [[ $mode == peak* ]]; then
-    ratio=$(awk -v a="$tp" -v b="$echo_peak" 'BEGIN { if (b > 0) printf "%.2f", a / b }')
-  fi
-  rows+=("| $name | $mode | $(printf '%.0f' "$tp") | $p50 | $p99 | $p999 | $ok/$sent, $timeouts timeouts | $ratio |")
+  rows+=("| $name | $mode | $(printf '%.0f' "$tp") | $p50 | $p99 | $p999 | $cpu_per_response | $core_busy | $ok/$sent, $timeouts timeouts |")
 }
 
 want() { [[ ",$only," == *",$1,"* ]]; }
@@ -218,10 +249,16 @@ echo "Load average before the run: $load_before (others' work on a shared machin
 
 echo "Load: $clients client sockets x $concurrency in flight, CON GET, ${warmup} s warm-up, ${duration} s measured."
 echo
-echo "| server | mode | responses/s | p50 µs | p99 µs | p99.9 µs | ok/sent | peak vs udp-echo |"
-echo "|---|---|---:|---:|---:|---:|---|---:|"
+echo "| server | mode | responses/s | p50 µs | p99 µs | p99.9 µs | server CPU µs/response | server core busy | ok/sent |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---|"
 for r in "${rows[@]}"; do echo "$r"; done
 echo
+if [ ${#ratios[@]} -gt 0 ]; then
+  echo "Against the UDP ceiling, same run:"
+  echo
+  for r in "${ratios[@]}"; do echo "$r"; done
+  echo
+fi
 echo "Commands:"
 echo
 for c in "${commands[@]}"; do echo "- $c"; done
