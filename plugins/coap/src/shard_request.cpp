@@ -418,9 +418,10 @@ void shard::request(uint32_t transport, const tern_datagram& dg, bool too_many) 
                 transfer_rec& tr = xfers_[t];
                 const bool repeat = off == tr.last_off && b.num == tr.last_num && b.szx == tr.last_szx;
                 if (!repeat && off != tr.size) {
-                    transfer_free(t);
+                    // the diagnostic reads the transfer, so it is built before the free
                     diag d;
                     d.add("block ").add(b.num).add(" out of order (expected offset ").add(tr.size).add(")");
+                    transfer_free(t);
                     reply_error(to, code::request_entity_incomplete, d.text());
                     return;
                 }

@@ -268,6 +268,7 @@ TEST_CASE("RFC 7959 2.9.2: an out-of-order block gets 4.08 Request Entity Incomp
     CHECK(f.block(0, true, 2, all, 2).code == code::continue_);
     const out skip = f.block(2, true, 2, all, 3);
     CHECK(skip.code == code::request_entity_incomplete);
+    CHECK(skip.text() == "block 2 out of order (expected offset 64)");
     CHECK(f.h.census().transfers == 0);  // the transfer is abandoned
     CHECK(f.rec.requests.empty());
 }
