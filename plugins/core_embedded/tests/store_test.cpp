@@ -450,8 +450,8 @@ TEST_CASE("attributes by scope; shared changes reach subscribed devices only", "
     struct attr_wait {
         std::promise<std::pair<std::vector<std::string>, std::vector<std::string>>> p;
         static void fn(void* ctx, tern_status s, const tern_kv* c, uint32_t cn, const tern_kv* sh, uint32_t sn) {
-            REQUIRE(s == TERN_OK);
             std::vector<std::string> a, b;
+            if (s != TERN_OK) a.push_back("status " + std::to_string(s));  // checked on the main thread
             for (uint32_t i = 0; i < cn; ++i) a.emplace_back(tern::sdk::to_sv(c[i].key));
             for (uint32_t i = 0; i < sn; ++i) b.emplace_back(tern::sdk::to_sv(sh[i].key));
             static_cast<attr_wait*>(ctx)->p.set_value({a, b});
