@@ -219,6 +219,20 @@ tern_stop() {
     [ $rc -eq 0 ] || fail "tern exited with status $rc after SIGTERM (expected 0)"
 }
 
+# tern_crash: SIGKILL (no chance to flush or clean up), bounded wait; for crash-recovery
+# tests. A later tern_start may reuse the same database.
+tern_crash() {
+    [ -n "$TERN_PID" ] && kill -0 "$TERN_PID" 2>/dev/null || fail "tern_crash: tern is not running"
+    kill -KILL "$TERN_PID" 2>/dev/null
+    local deadline=$((SECONDS + 10))
+    while kill -0 "$TERN_PID" 2>/dev/null; do
+        [ $SECONDS -ge $deadline ] && fail "tern (pid $TERN_PID) still alive 10 s after SIGKILL"
+        sleep 0.05
+    done
+    wait "$TERN_PID" 2>/dev/null
+    TERN_PID=""
+}
+
 # tern_running: tern is still alive.
 tern_running() { [ -n "$TERN_PID" ] && kill -0 "$TERN_PID" 2>/dev/null; }
 
