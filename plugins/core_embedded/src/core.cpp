@@ -455,25 +455,29 @@ void embedded_core::authenticate(tern_credential_kind kind, tern_str value,
     }
     cache_misses_.fetch_add(1, std::memory_order_relaxed);
     metrics_.auth_cache_misses.inc();
-    std::string id(to_sv(value));
-    readers_.submit(
-        [this, kind, id = std::move(id), key = std::move(key), epoch, done, ctx](db::connection& c) {
-            std::shared_ptr<device_record> rec;
-            try {
-                rec = load_record(c, kind, id);
-            } catch (const std::exception& e) {
-                log_.error("authentication lookup failed: ", e.what());
-                done(ctx, TERN_UNAVAILABLE, nullptr);
-                return;
-            }
-            if (!rec) {
-                done(ctx, TERN_NOT_FOUND, nullptr);
-                return;
-            }
-            cache_insert(key, rec, epoch);
-            done(ctx, TERN_OK, &rec->info);
-        },
-        [done, ctx](tern_status s) { done(ctx, s, nullptr); });
+    try {
+        std::string id(to_sv(value));
+        readers_.submit(
+            [this, kind, id = std::move(id), key = std::move(key), epoch, done, ctx](db::connection& c) {
+                std::shared_ptr<device_record> rec;
+                try {
+                    rec = load_record(c, kind, id);
+                } catch (const std::exception& e) {
+                    log_.error("authentication lookup failed: ", e.what());
+                    done(ctx, TERN_UNAVAILABLE, nullptr);
+                    return;
+                }
+                if (!rec) {
+                    done(ctx, TERN_NOT_FOUND, nullptr);
+                    return;
+                }
+                cache_insert(key, rec, epoch);
+                done(ctx, TERN_OK, &rec->info);
+            },
+            [done, ctx](tern_status s) { done(ctx, s, nullptr); });
+    } catch (const std::bad_alloc&) {  // nothing was queued
+        done(ctx, TERN_INTERNAL, nullptr);
+    }
 }
 
 // ---- telemetry and attributes --------------------------------------------------------------
@@ -543,20 +547,26 @@ void embedded_core::post_attributes(uint64_t device_id, tern_attribute_scope sco
         done(ctx, TERN_OK, tern_str{});
         return;
     }
-    auto op = std::make_unique<fn_op>(
-        [device_id, scope, vals](write_txn& t, std::string& msg) -> tern_status {
-            if (t.deleted(device_id)) {
-                msg = "the device was deleted";
-                return TERN_NOT_FOUND;
-            }
-            for (const kv& x : *vals) store::upsert_attribute(t.conn(), device_id, scope, x.key, x.v, t.now());
-            return TERN_OK;
-        },
-        [this, device_id, scope, vals, done, ctx](tern_status s, const std::string& msg) {
-            if (s == TERN_OK && scope == TERN_SCOPE_SHARED) notify_attributes(device_id, *vals, {});
-            done(ctx, s, to_str(msg));
-        },
-        /*isolated=*/false);
+    std::unique_ptr<fn_op> op;
+    try {
+        op = std::make_unique<fn_op>(
+            [device_id, scope, vals](write_txn& t, std::string& msg) -> tern_status {
+                if (t.deleted(device_id)) {
+                    msg = "the device was deleted";
+                    return TERN_NOT_FOUND;
+                }
+                for (const kv& x : *vals) store::upsert_attribute(t.conn(), device_id, scope, x.key, x.v, t.now());
+                return TERN_OK;
+            },
+            [this, device_id, scope, vals, done, ctx](tern_status s, const std::string& msg) {
+                if (s == TERN_OK && scope == TERN_SCOPE_SHARED) notify_attributes(device_id, *vals, {});
+                done(ctx, s, to_str(msg));
+            },
+            /*isolated=*/false);
+    } catch (const std::bad_alloc&) {
+        done(ctx, TERN_INTERNAL, to_str("out of memory"));
+        return;
+    }
     submit(std::move(op));
 }
 
@@ -587,30 +597,34 @@ void embedded_core::get_attributes(uint64_t device_id, const tern_key_filter* cl
         done(ctx, TERN_INTERNAL, nullptr, 0, nullptr, 0);
         return;
     }
-    readers_.submit(
-        [device_id, fc = std::move(fc), fs_ = std::move(fs_), done, ctx](db::connection& c) {
-            std::vector<attribute> ca, sa;
-            try {
-                auto load = [&](const filter& f, tern_attribute_scope scope) {
-                    if (f.selection == TERN_KEYS_ALL) return store::load_attributes(c, device_id, scope, nullptr);
-                    if (f.selection == TERN_KEYS_LISTED) return store::load_attributes(c, device_id, scope, &f.keys);
-                    return std::vector<attribute>{};
-                };
-                ca = load(fc, TERN_SCOPE_CLIENT);
-                sa = load(fs_, TERN_SCOPE_SHARED);
-            } catch (const std::exception&) {
-                done(ctx, TERN_UNAVAILABLE, nullptr, 0, nullptr, 0);
-                return;
-            }
-            std::vector<tern_kv> ck, sk;
-            ck.reserve(ca.size());
-            sk.reserve(sa.size());
-            for (const attribute& a : ca) ck.push_back(tern_kv{to_str(a.key), a.v.view()});
-            for (const attribute& a : sa) sk.push_back(tern_kv{to_str(a.key), a.v.view()});
-            done(ctx, TERN_OK, ck.data(), static_cast<uint32_t>(ck.size()), sk.data(),
-                 static_cast<uint32_t>(sk.size()));
-        },
-        [done, ctx](tern_status s) { done(ctx, s, nullptr, 0, nullptr, 0); });
+    try {
+        readers_.submit(
+            [device_id, fc = std::move(fc), fs_ = std::move(fs_), done, ctx](db::connection& c) {
+                std::vector<attribute> ca, sa;
+                try {
+                    auto load = [&](const filter& f, tern_attribute_scope scope) {
+                        if (f.selection == TERN_KEYS_ALL) return store::load_attributes(c, device_id, scope, nullptr);
+                        if (f.selection == TERN_KEYS_LISTED) return store::load_attributes(c, device_id, scope, &f.keys);
+                        return std::vector<attribute>{};
+                    };
+                    ca = load(fc, TERN_SCOPE_CLIENT);
+                    sa = load(fs_, TERN_SCOPE_SHARED);
+                } catch (const std::exception&) {
+                    done(ctx, TERN_UNAVAILABLE, nullptr, 0, nullptr, 0);
+                    return;
+                }
+                std::vector<tern_kv> ck, sk;
+                ck.reserve(ca.size());
+                sk.reserve(sa.size());
+                for (const attribute& a : ca) ck.push_back(tern_kv{to_str(a.key), a.v.view()});
+                for (const attribute& a : sa) sk.push_back(tern_kv{to_str(a.key), a.v.view()});
+                done(ctx, TERN_OK, ck.data(), static_cast<uint32_t>(ck.size()), sk.data(),
+                     static_cast<uint32_t>(sk.size()));
+            },
+            [done, ctx](tern_status s) { done(ctx, s, nullptr, 0, nullptr, 0); });
+    } catch (const std::bad_alloc&) {  // nothing was queued
+        done(ctx, TERN_INTERNAL, nullptr, 0, nullptr, 0);
+    }
 }
 
 // ---- subscriptions and sessions --------------------------------------------------------------

@@ -386,29 +386,33 @@ void embedded_core::ota_package(uint64_t device_id, tern_ota_type type, tern_cor
         answer(*hit);
         return;
     }
-    readers_.submit(
-        [this, device_id, type, epoch, done, ctx, answer](db::connection& c) {
-            std::shared_ptr<ota_package_row> p;
-            try {
-                const uint64_t id = store::effective_ota(c, device_id, type);
-                if (id != 0) {
-                    if (auto row = store::load_ota(c, id, ota_dir())) p = std::make_shared<ota_package_row>(std::move(*row));
+    try {
+        readers_.submit(
+            [this, device_id, type, epoch, done, ctx, answer](db::connection& c) {
+                std::shared_ptr<ota_package_row> p;
+                try {
+                    const uint64_t id = store::effective_ota(c, device_id, type);
+                    if (id != 0) {
+                        if (auto row = store::load_ota(c, id, ota_dir())) p = std::make_shared<ota_package_row>(std::move(*row));
+                    }
+                } catch (const std::exception&) {
+                    done(ctx, TERN_UNAVAILABLE, nullptr);
+                    return;
                 }
-            } catch (const std::exception&) {
-                done(ctx, TERN_UNAVAILABLE, nullptr);
-                return;
-            }
-            if (!p) {
-                done(ctx, TERN_NOT_FOUND, nullptr);
-                return;
-            }
-            {
-                std::lock_guard lk(ota_mutex_);
-                if (epoch == ota_epoch_ && ota_cache_.size() < 100000) ota_cache_[{device_id, type}] = p;
-            }
-            answer(*p);
-        },
-        [done, ctx](tern_status s) { done(ctx, s, nullptr); });
+                if (!p) {
+                    done(ctx, TERN_NOT_FOUND, nullptr);
+                    return;
+                }
+                {
+                    std::lock_guard lk(ota_mutex_);
+                    if (epoch == ota_epoch_ && ota_cache_.size() < 100000) ota_cache_[{device_id, type}] = p;
+                }
+                answer(*p);
+            },
+            [done, ctx](tern_status s) { done(ctx, s, nullptr); });
+    } catch (const std::bad_alloc&) {  // nothing was queued
+        done(ctx, TERN_INTERNAL, nullptr);
+    }
 }
 
 }  // namespace tern::core_embedded

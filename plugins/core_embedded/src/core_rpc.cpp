@@ -250,7 +250,9 @@ void embedded_core::rpc_transition(uint64_t device_id, int64_t rpc_id, tern_rpc_
     rpc_count(rec.status);
     if (rec.status == TERN_RPC_QUEUED) {
         // a persistent RPC waiting for its next try: goes out when the device is back
-        rpc_persist(rec, [](tern_status, const std::string&) {});
+        rpc_persist(rec, [done, ctx](tern_status s, const std::string& msg) {
+            if (done != nullptr) done(ctx, s, to_str(msg));
+        });
         return;
     }
     auto shared = std::make_shared<rpc_record>(std::move(rec));
@@ -554,8 +556,13 @@ void embedded_core::client_rpc(uint64_t device_id, tern_str method, tern_str par
             return;
         }
         metrics_.client_rpc_queue_depth.add(1);
-        const uint64_t timer = timers_.schedule(timeout, [this, id] { client_rpc_timeout(id); });
-        if (timer == 0) {  // stopping
+        uint64_t timer = 0;
+        try {
+            timer = timers_.schedule(timeout, [this, id] { client_rpc_timeout(id); });
+        } catch (const std::bad_alloc&) {
+            timer = 0;
+        }
+        if (timer == 0) {  // stopping (or out of memory): it would never time out
             client_rpc_timeout(id);
             return;
         }
@@ -563,6 +570,7 @@ void embedded_core::client_rpc(uint64_t device_id, tern_str method, tern_str par
         auto it = client_calls_.find(id);
         if (it != client_calls_.end()) it->second.timer = timer;
     } catch (...) {
+        // only reachable before the call was queued: the completion has not run
         done(ctx, TERN_INTERNAL, tern_str{});
     }
 }

@@ -38,7 +38,13 @@ bool reader_pool::submit(read_fn fn, const refuse_fn& refused) {
         std::lock_guard lk(mutex_);
         if (!running_ || stopping_) s = TERN_UNAVAILABLE;
         else if (queue_.size() >= capacity_) s = TERN_BUSY;
-        else queue_.push_back(std::move(fn));
+        else {
+            try {
+                queue_.push_back(std::move(fn));
+            } catch (const std::bad_alloc&) {
+                s = TERN_INTERNAL;
+            }
+        }
     }
     if (s == TERN_OK) {
         metrics_.read_queue_depth.add(1);

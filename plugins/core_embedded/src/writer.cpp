@@ -61,10 +61,14 @@ bool writer::submit(std::unique_ptr<write_op> op) {
         } else {
             op->enqueued_ns = mono_ns();
             const bool was_empty = queue_.empty();
-            queue_.push_back(std::move(op));
+            try {
+                queue_.push_back(std::move(op));
+            } catch (const std::bad_alloc&) {
+                refused = TERN_INTERNAL;  // op is still ours: it is finished below
+            }
             // Wake the writer only when it may be waiting for its first op or for a
             // full batch: one wake-up per batch, not per op.
-            if (was_empty || queue_.size() == settings_.max_batch) cv_.notify_one();
+            if (refused == TERN_OK && (was_empty || queue_.size() == settings_.max_batch)) cv_.notify_one();
         }
     }
     if (refused == TERN_OK) {
@@ -75,6 +79,8 @@ bool writer::submit(std::unique_ptr<write_op> op) {
         rejected_.fetch_add(1, std::memory_order_relaxed);
         metrics_.write_rejected.inc();
         op->message = "the store's write queue is full";
+    } else if (refused == TERN_INTERNAL) {
+        op->message = "out of memory";
     } else {
         op->message = "the store is not running";
     }
