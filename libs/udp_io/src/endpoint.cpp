@@ -1,4 +1,4 @@
-#include "endpoint.hpp"
+#include "tern/udp_io/endpoint.hpp"
 
 #include <arpa/inet.h>
 #include <net/if.h>
@@ -6,7 +6,7 @@
 #include <charconv>
 #include <cstring>
 
-namespace tern::udp {
+namespace tern::udp_io {
 
 bool to_endpoint(const sockaddr* sa, socklen_t len, tern_endpoint& out) noexcept {
     out = tern_endpoint{};
@@ -153,4 +153,4 @@ std::string to_string(const sockaddr* sa, socklen_t len) {
     return to_string(ep);
 }
 
-}  // namespace tern::udp
+}  // namespace tern::udp_io

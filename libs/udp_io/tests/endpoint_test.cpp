@@ -4,9 +4,9 @@
 #include <catch2/catch.hpp>
 #include <cstring>
 
-#include "endpoint.hpp"
+#include "tern/udp_io/endpoint.hpp"
 
-using namespace tern::udp;
+using namespace tern::udp_io;
 
 namespace {
 sockaddr_in v4(const char* a, uint16_t port) {
@@ -26,7 +26,7 @@ sockaddr_in6 v6(const char* a, uint16_t port, uint32_t scope = 0) {
 }
 }  // namespace
 
-TEST_CASE("an IPv4 source address becomes a family-4 endpoint", "[udp][endpoint]") {
+TEST_CASE("an IPv4 source address becomes a family-4 endpoint", "[udp_io][endpoint]") {
     auto s = v4("192.0.2.7", 40001);
     tern_endpoint ep{};
     REQUIRE(to_endpoint(reinterpret_cast<sockaddr*>(&s), sizeof s, ep));
@@ -37,7 +37,7 @@ TEST_CASE("an IPv4 source address becomes a family-4 endpoint", "[udp][endpoint]
     CHECK(to_string(ep) == "192.0.2.7:40001");
 }
 
-TEST_CASE("a v4-mapped IPv6 source is reported as IPv4", "[udp][endpoint]") {
+TEST_CASE("a v4-mapped IPv6 source is reported as IPv4", "[udp_io][endpoint]") {
     auto s = v6("::ffff:10.1.2.3", 5683);
     tern_endpoint ep{};
     REQUIRE(to_endpoint(reinterpret_cast<sockaddr*>(&s), sizeof s, ep));
@@ -51,7 +51,7 @@ TEST_CASE("a v4-mapped IPv6 source is reported as IPv4", "[udp][endpoint]") {
     CHECK(std::memcmp(&ep, &ep4, sizeof ep) == 0);
 }
 
-TEST_CASE("an IPv6 source keeps its scope", "[udp][endpoint]") {
+TEST_CASE("an IPv6 source keeps its scope", "[udp_io][endpoint]") {
     auto s = v6("fe80::1", 1234, 3);
     tern_endpoint ep{};
     REQUIRE(to_endpoint(reinterpret_cast<sockaddr*>(&s), sizeof s, ep));
@@ -60,7 +60,7 @@ TEST_CASE("an IPv6 source keeps its scope", "[udp][endpoint]") {
     CHECK(to_string(ep) == "[fe80::1%3]:1234");
 }
 
-TEST_CASE("short or foreign addresses are refused", "[udp][endpoint]") {
+TEST_CASE("short or foreign addresses are refused", "[udp_io][endpoint]") {
     auto s = v4("127.0.0.1", 1);
     tern_endpoint ep{};
     CHECK_FALSE(to_endpoint(reinterpret_cast<sockaddr*>(&s), sizeof s - 1, ep));
@@ -70,7 +70,7 @@ TEST_CASE("short or foreign addresses are refused", "[udp][endpoint]") {
     CHECK_FALSE(to_endpoint(nullptr, 0, ep));
 }
 
-TEST_CASE("endpoints convert back for either socket family", "[udp][endpoint]") {
+TEST_CASE("endpoints convert back for either socket family", "[udp_io][endpoint]") {
     tern_endpoint ep{};
     ep.family = 4;
     ep.port = 9;
@@ -106,7 +106,7 @@ TEST_CASE("endpoints convert back for either socket family", "[udp][endpoint]") 
     }
 }
 
-TEST_CASE("bind_address accepts literals only", "[udp][endpoint]") {
+TEST_CASE("bind_address accepts literals only", "[udp_io][endpoint]") {
     std::string err;
     auto a = parse_bind_address("0.0.0.0", 5683, err);
     REQUIRE(a);

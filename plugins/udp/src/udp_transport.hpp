@@ -16,6 +16,8 @@
 #include "tern/abi/host.h"
 #include "tern/abi/transport.h"
 #include "tern/sdk/host.hpp"
+#include "tern/udp_io/batch.hpp"
+#include "tern/udp_io/socket_group.hpp"
 
 namespace tern::udp {
 
@@ -76,11 +78,6 @@ public:
 private:
     struct shard;
 
-    void open_sockets();
-    // warn_clamped: log when the OS grants smaller buffers than asked (once per start,
-    // not once per socket)
-    int open_socket(const sockaddr_storage& addr, socklen_t len, bool reuseport,
-                    bool warn_clamped, std::string& error);
     static void on_readable(void* ctx, int fd, uint32_t events) noexcept;
     static void on_continue(void* ctx) noexcept;
     // Reads up to drain_batches batches; true when the socket may still hold datagrams.
@@ -88,11 +85,14 @@ private:
     void deliver(shard& sh, uint32_t count) noexcept;
     tern_status send_off_shard(shard& sh, const tern_datagram* batch, uint32_t count) noexcept;
     void count_drop(shard* sh, drop why, uint64_t n, int err) noexcept;
+    // Counts what flushes did (sent, dropped) since the last call and resets it.
+    tern_status account(shard& sh, udp_io::send_stats& st) noexcept;
 
     sdk::logger log_;
     reactor_v1& reactor_;
     counters metrics_;
     settings cfg_;
+    udp_io::socket_group sockets_;
     int family_ = AF_INET;
     uint16_t port_ = 0;
     std::vector<std::unique_ptr<shard>> shards_;

@@ -11,7 +11,7 @@
 
 #include "tern/abi/types.h"
 
-namespace tern::udp {
+namespace tern::udp_io {
 
 // What the peer's address says about it. An IPv4 peer reaching a dual-stack IPv6 socket
 // arrives as ::ffff:a.b.c.d; it is reported as family 4 so that the engine keys a device
@@ -40,4 +40,4 @@ std::optional<bind_address> parse_bind_address(std::string_view text, uint16_t p
 std::string to_string(const tern_endpoint& ep);
 std::string to_string(const sockaddr* sa, socklen_t len);
 
-}  // namespace tern::udp
+}  // namespace tern::udp_io
