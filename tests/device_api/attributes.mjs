@@ -83,6 +83,15 @@ function sortKeys(v) {
     return v;
 }
 
+await section('§1.1 strict Block2: a request with Block2 gets Block2 even for a small answer', async () => {
+    const { name, token } = await createDevice();
+    await setShared(name, { small: 1 });
+    const r = await d.request({ path: tp(token, 'attributes'), options: [[23, 0x06]] }); // Block2 num 0, 1024 bytes
+    check(code(r) === '2.05' && r.response.block2?.num === 0 && !r.response.block2.more, 'GET attributes with Block2 0/1024 -> 2.05 with Block2 0, M=0',
+        'Block2 0/0', res(r));
+    checkEq(plain(body(r.response)), { shared: { small: 1 } }, 'payload');
+});
+
 await section('§2.4 nothing found -> 4.04 with a diagnostic', async () => {
     const { name, token } = await createDevice();
     checkError(await d.request({ path: tp(token, 'attributes') }), '4.04', 'GET attributes of a device without attributes');

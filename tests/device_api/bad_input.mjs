@@ -1,7 +1,7 @@
 // Bad input (issue 4, spec §0.6, §1.3, §2): invalid JSON, wrong types, unknown token, unknown
 // resource, oversized payload, wrong method -- each gets its code and a diagnostic payload,
-// and nothing is stored. The server runs with plugins.coap.max_resource_body_size = 8192
-// and plugins.json.max_string_value_length = 100.
+// and nothing is stored. The server runs with plugins.coap.max_resource_body_size = 8192,
+// plugins.json.max_string_value_length = 100 and plugins.json.type_cast_enabled = false.
 import {
     section, check, checkEq, done, device, createDevice, tp, code, res, checkError, storedCount, api, apiOk, enc,
     OPT, blockValue, NON, plain, body, latest,
@@ -82,6 +82,19 @@ await section('nothing of it was stored', async () => {
     checkEq(await storedCount(victim.name), 0, 'no telemetry and no client attributes for the device');
     const info = (await api('GET', `/api/devices/${enc(victim.name)}`)).json;
     check(info?.claim == null, 'no claim registered', null, info?.claim);
+});
+
+await section('§2.2 with json.type_cast_enabled = false: out-of-range numbers refused, numeric strings stay strings', async () => {
+    const other = await createDevice();
+    checkError(await d.request({ method: 'POST', path: tp(other.token, 'telemetry'), payload: '{"big":12345678901234567890}' }), '4.00',
+        'telemetry {"big":12345678901234567890} without type casting');
+    checkError(await d.request({ method: 'POST', path: tp(other.token, 'telemetry'), payload: '{"tiny":0.12345678901234567}' }), '4.00',
+        'telemetry {"tiny":0.12345678901234567} (17 decimals) without type casting');
+    checkEq(await storedCount(other.name), 0, 'nothing stored');
+    const r = await d.request({ method: 'POST', path: tp(other.token, 'telemetry'), payload: '{"s":"42"}' });
+    check(code(r) === '2.01', '{"s":"42"} -> 2.01', '2.01', res(r));
+    const v = (await latest(other.name))?.s?.value;
+    check(v === '42', '"42" stays the string "42"', '"42"', v);
 });
 
 await section('the request Content-Format is never validated (§1.4): JSON sent as CBOR is stored', async () => {
