@@ -238,7 +238,9 @@ typedef void (*tern_core_ota_fn)(void* ctx, tern_status status, const tern_ota_p
 namespace tern {
 
 // Downlinks and device events, delivered by the core to the transport that subscribed.
-// [any-thread]; views borrowed for the call.
+// [any-thread]: calls may come from the core's own threads (its writer, its admin server),
+// so a listener must not wait inside a call for a completion of the same core (that would
+// deadlock); post the work instead. Views are borrowed for the call.
 struct core_listener_v1 {
     // Shared attributes of a subscribed device changed (updated values, deleted keys).
     virtual void on_attributes_updated(uint64_t device_id, const tern_kv* updated,
@@ -271,7 +273,8 @@ struct core_v1 {
     virtual void post_attributes(uint64_t device_id, tern_attribute_scope scope,
                                  const tern_kv* values, uint32_t count, tern_core_done_fn done,
                                  void* ctx) noexcept = 0;
-    // Reads client and shared attributes. [any-thread]
+    // Reads client and shared attributes. A null filter reads nothing of that scope.
+    // [any-thread]
     virtual void get_attributes(uint64_t device_id, const tern_key_filter* client,
                                 const tern_key_filter* shared, tern_core_attributes_fn done,
                                 void* ctx) noexcept = 0;
@@ -288,18 +291,22 @@ struct core_v1 {
     // FAILED). [any-thread]
     virtual void rpc_status(uint64_t device_id, int64_t rpc_id, tern_rpc_status status,
                             tern_str error) noexcept = 0;
-    // The device's reply to a server-side RPC (JSON text); done once stored. [any-thread]
+    // The device's reply to a server-side RPC (JSON text); done once stored. TERN_NOT_FOUND:
+    // no such RPC; a late or repeated reply completes with TERN_OK. [any-thread]
     virtual void rpc_reply(uint64_t device_id, int64_t rpc_id, tern_str result,
                            tern_core_done_fn done, void* ctx) noexcept = 0;
     // Re-sends the device's pending persistent RPCs through on_rpc_request (a device woke
     // up, or re-subscribed). [any-thread]
     virtual void resend_pending_rpcs(uint64_t device_id) noexcept = 0;
-    // A client-side RPC from the device; done gets the reply's JSON text, or
-    // TERN_TIMEOUT after timeout_ms. [any-thread]
+    // A client-side RPC from the device; done gets the reply's JSON text, or TERN_TIMEOUT
+    // after timeout_ms, TERN_NOT_FOUND when nobody will answer it, TERN_BUSY when the
+    // core's queue of calls is full. [any-thread]
     virtual void client_rpc(uint64_t device_id, tern_str method, tern_str params,
                             int64_t timeout_ms, tern_core_text_fn done, void* ctx) noexcept = 0;
 
-    // Claiming (spec §5.1): duration_ms <= 0 means the core's default. [any-thread]
+    // Claiming (spec §5.1): duration_ms <= 0 means the core's default. TERN_PERMISSION:
+    // claiming is not allowed for the device; TERN_EXISTS: already claimed; TERN_NOT_FOUND:
+    // no such device. [any-thread]
     virtual void claim(uint64_t device_id, tern_str secret_key, int64_t duration_ms,
                        tern_core_done_fn done, void* ctx) noexcept = 0;
     // Provisioning (spec §5.2). done gets the result (status SUCCESS, NOT_FOUND, FAILURE);
