@@ -20,8 +20,8 @@ tern_path=/.well-known/core
 only=udp-echo,libcoap,tern
 quick=0
 duration=
-clients=32
-concurrency=4
+clients=64
+concurrency=2
 port=47683
 tern_sets=()
 
