@@ -141,11 +141,13 @@ run_server() {
   wait_ready "$url" || rc=$?
   if [ "$rc" = 3 ]; then
     echo "run.sh: $name answered $url with an error: $(cat "$tmp/probe.json")" >&2
+    [ "$name" = tern ] && echo "run.sh: pass --tern-path of a resource the manifest serves" >&2
     stop_server
     skip_row "$name" "$url answers an error code"
     return
   elif [ "$rc" != 0 ]; then
     echo "run.sh: $name did not answer $url; its output:" >&2
+    [ "$name" = tern ] && echo "run.sh: (does $config enable the udp and coap plugins? try --config tools/bench/tern-minimal.toml)" >&2
     tail -n 20 "$tmp/$name.log" >&2 || true
     stop_server
     skip_row "$name" "did not start or answer"
