@@ -25,7 +25,7 @@ concurrency=2
 port=47683
 tern_sets=()
 
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "run.sh: $*" >&2; exit 2; }
 
 while [ $# -gt 0 ]; do
