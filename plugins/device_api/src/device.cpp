@@ -1,0 +1,60 @@
+#include "device.hpp"
+
+#include <cstring>
+
+namespace tern::device_api {
+
+std::shared_ptr<const profile_options> profile_options::copy(const tern_kv* kv, uint32_t n) {
+    auto p = std::make_shared<profile_options>();
+    p->keys.reserve(n);
+    p->values.reserve(n);
+    p->kvs.reserve(n);
+    for (uint32_t i = 0; i < n; ++i) {
+        p->keys.emplace_back(sv(kv[i].key));
+        p->values.emplace_back(kv[i].value);
+    }
+    // Views only once the vectors stop growing.
+    for (uint32_t i = 0; i < n; ++i) p->kvs.push_back(tern_kv{ts(p->keys[i]), p->values[i].view()});
+    return p;
+}
+
+bool profile_options::same_as(const tern_kv* kv, uint32_t n) const noexcept {
+    if (n != kvs.size()) return false;
+    for (uint32_t i = 0; i < n; ++i) {
+        if (sv(kv[i].key) != keys[i]) return false;
+        if (!(owned_value(kv[i].value) == values[i])) return false;
+    }
+    return true;
+}
+
+std::shared_ptr<device_entry> copy_device(const tern_device_info& info, credential cred,
+                                          payload_v1* adaptor,
+                                          const std::shared_ptr<const profile_options>& same_profile) {
+    // The core may be older or newer than this plugin: read only what both know.
+    tern_device_info d{};
+    std::memcpy(&d, &info, info.struct_size < sizeof d ? info.struct_size : sizeof d);
+    auto e = std::make_shared<device_entry>();
+    e->device_id = d.device_id;
+    e->name.assign(sv(d.device_name));
+    e->profile_id = d.profile_id;
+    e->profile_name.assign(sv(d.profile_name));
+    e->revision = d.revision;
+    e->transport_type = d.transport_type;
+    e->coap_device_type = d.coap_device_type;
+    e->payload_type = d.payload_type;
+    e->power_mode = d.power_mode;
+    e->psm_activity_timer_ms = d.psm_activity_timer_ms;
+    e->edrx_cycle_ms = d.edrx_cycle_ms;
+    e->paging_transmission_window_ms = d.paging_transmission_window_ms;
+    if (d.profile_option_count != 0 && d.profile_options != nullptr) {
+        if (same_profile && same_profile->same_as(d.profile_options, d.profile_option_count))
+            e->options = same_profile;
+        else
+            e->options = profile_options::copy(d.profile_options, d.profile_option_count);
+    }
+    e->adaptor = adaptor;
+    e->cred = std::move(cred);
+    return e;
+}
+
+}  // namespace tern::device_api

@@ -1,0 +1,74 @@
+// What the device API keeps about an authenticated device: an owned copy of the core's
+// tern_device_info (the core lends it for one call), the payload adaptor its profile
+// selects, and the credential it was found by (to re-check it when the core says the
+// device changed). Immutable once built and shared (shared_ptr) between the per-shard
+// caches, the home shard's state and requests in flight.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "owned.hpp"
+#include "tern/abi/core.h"
+#include "tern/abi/payload.h"
+
+namespace tern::device_api {
+
+// The profile settings handed to payload adaptors (protobuf schemas); shared by the
+// devices of one profile.
+struct profile_options {
+    std::vector<std::string> keys;
+    std::vector<owned_value> values;
+    std::vector<tern_kv> kvs;  // views of keys/values
+
+    static std::shared_ptr<const profile_options> copy(const tern_kv* kv, uint32_t n);
+    bool same_as(const tern_kv* kv, uint32_t n) const noexcept;
+};
+
+// How the device was authenticated, to look it up again.
+struct credential {
+    tern_credential_kind kind = TERN_CREDENTIAL_ACCESS_TOKEN;
+    std::string value;     // the token, the X.509 SHA3 hash or the PSK identity
+    std::string expected;  // X.509: the Base64 certificate text the stored value must equal
+};
+
+struct device_entry {
+    uint64_t device_id = 0;
+    std::string name;
+    uint64_t profile_id = 0;
+    std::string profile_name;
+    uint64_t revision = 0;
+    tern_transport_type transport_type = TERN_TRANSPORT_DEFAULT;
+    tern_coap_device_type coap_device_type = TERN_COAP_DEVICE_DEFAULT;
+    tern_payload_type payload_type = TERN_PAYLOAD_JSON;
+    tern_power_mode power_mode = TERN_POWER_NONE;
+    int64_t psm_activity_timer_ms = 0;
+    int64_t edrx_cycle_ms = 0;
+    int64_t paging_transmission_window_ms = 0;
+    std::shared_ptr<const profile_options> options;
+    payload_v1* adaptor = nullptr;  // null: no adaptor for the profile's payload type
+    credential cred;
+
+    tern_payload_context payload_context(int32_t content_format) const noexcept {
+        tern_payload_context c{};
+        c.struct_size = sizeof c;
+        c.profile_id = profile_id;
+        c.revision = revision;
+        if (options) {
+            c.options = options->kvs.data();
+            c.option_count = static_cast<uint32_t>(options->kvs.size());
+        }
+        c.content_format = content_format;
+        return c;
+    }
+};
+
+// Copies what the core lent. options: a shared copy of the same profile's settings to
+// reuse when they are equal (saves a schema copy per device); may be null.
+std::shared_ptr<device_entry> copy_device(const tern_device_info& info, credential cred,
+                                          payload_v1* adaptor,
+                                          const std::shared_ptr<const profile_options>& same_profile);
+
+}  // namespace tern::device_api

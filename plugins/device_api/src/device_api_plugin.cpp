@@ -1,0 +1,165 @@
+// The device_api plugin: descriptor, configuration schema and wiring. The work is in
+// api*.cpp.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api.hpp"
+#include "tern/sdk/plugin.hpp"
+
+namespace {
+
+using namespace tern;
+namespace cfg = tern::sdk::cfg;
+
+
+constexpr tern_config_key device_api_config[] = {
+    cfg::string("core", "", "Instance name of the core to use; empty: the first instance providing tern.core/1"),
+    cfg::string("engine", "",
+                "Instance name of the CoAP engine to serve on; empty: the first instance providing tern.coap.engine/1"),
+    cfg::integer("client_rpc_timeout", 10000,
+                 "How long a client-side RPC (POST .../rpc) waits for its answer; after it the device gets no "
+                 "response (ThingsBoard's transport.coap.timeout). The engine's timeout must be at least this")
+        .at_least(1)
+        .unit("ms"),
+    cfg::integer("inactivity_timeout", 600000,
+                 "A device's state (profile, pending downlinks) is dropped this long after its last observation ended")
+        .at_least(1)
+        .unit("ms"),
+    cfg::integer("report_timeout", 3000,
+                 "Session activity (real uplinks and acknowledged notifications) is reported to the core at most "
+                 "once per this interval per device (0: every time)")
+        .at_least(0)
+        .unit("ms"),
+    cfg::integer("auth_cache_size", 100000,
+                 "Access tokens and DTLS sessions whose device is kept in memory, over all shards (LRU; 0: ask the "
+                 "core every time)")
+        .range(0, 1e9)
+        .unit("entries"),
+    cfg::integer("auth_cache_ttl", 300000,
+                 "How long an access token's device is trusted without asking the core again (changes the core "
+                 "reports drop it at once)")
+        .at_least(1)
+        .unit("ms"),
+    cfg::integer("max_devices_with_state", 100000,
+                 "Devices with observations or pending downlinks, over all shards; past it Observe registrations get "
+                 "5.03")
+        .range(1, 1e9)
+        .unit("devices"),
+    cfg::integer("max_payload_size", 65536,
+                 "Largest uplink body (telemetry, attributes, RPC, claim, provisioning); larger ones get 4.13 with "
+                 "Size1 (OTA downloads are not limited)")
+        .range(1, 268435456)
+        .unit("bytes"),
+    cfg::integer("dtls_session_inactivity_timeout", 86400000,
+                 "A DTLS session's X.509/PSK identity is forgotten after this long without a request (spec §7)")
+        .at_least(1)
+        .unit("ms"),
+    cfg::integer("psm_activity_timer", 10000,
+                 "PSM devices: an RPC sent as a CON notification and not acknowledged within this time is reported "
+                 "TIMEOUT, unless the device or its profile sets its own timer")
+        .at_least(1)
+        .unit("ms"),
+    cfg::integer("paging_transmission_window", 10000,
+                 "Other devices: an RPC sent as a CON notification and not acknowledged within this time is "
+                 "reported TIMEOUT, unless the device or its profile sets its own window")
+        .at_least(1)
+        .unit("ms"),
+};
+
+constexpr tern_requirement device_api_requires[] = {
+    sdk::need(TERN_IID_COAP_ENGINE_V1),
+    sdk::need(TERN_IID_CORE_V1),
+    sdk::need(TERN_IID_PAYLOAD_V1),
+    sdk::may_use(TERN_IID_TRANSPORT_V1),
+};
+
+class device_api_plugin final : public sdk::instance {
+public:
+    explicit device_api_plugin(const tern_create_args& args) : instance(args) {
+        const sdk::config c = config();
+        s_.core = c.get_string("core");
+        s_.engine = c.get_string("engine");
+        s_.client_rpc_timeout_ms = c.get_int("client_rpc_timeout");
+        s_.inactivity_timeout_ms = c.get_int("inactivity_timeout");
+        s_.report_timeout_ms = c.get_int("report_timeout");
+        s_.auth_cache_size = c.get_int("auth_cache_size");
+        s_.auth_cache_ttl_ms = c.get_int("auth_cache_ttl");
+        s_.max_devices_with_state = c.get_int("max_devices_with_state");
+        s_.max_payload_size = c.get_int("max_payload_size");
+        s_.dtls_session_inactivity_timeout_ms = c.get_int("dtls_session_inactivity_timeout");
+        s_.psm_activity_timer_ms = c.get_int("psm_activity_timer");
+        s_.paging_transmission_window_ms = c.get_int("paging_transmission_window");
+    }
+
+private:
+    void on_start() override {
+        device_api::wiring w;
+        w.reactor = &host().reactor();
+        w.metrics = &host().metrics();
+        w.log = static_cast<log_v1*>(host().raw().query(sdk::to_str(TERN_IID_LOG_V1)));
+        w.engine = host().find<coap_engine_v1>(TERN_IID_COAP_ENGINE_V1, s_.engine);
+        if (w.engine == nullptr)
+            throw sdk::error(TERN_CONFIG, s_.engine.empty()
+                                              ? std::string("no instance provides " TERN_IID_COAP_ENGINE_V1)
+                                              : sdk::cat("engine '", s_.engine, "' is not a running CoAP engine"));
+        w.core = host().find<core_v1>(TERN_IID_CORE_V1, s_.core);
+        if (w.core == nullptr)
+            throw sdk::error(TERN_CONFIG, s_.core.empty() ? std::string("no instance provides " TERN_IID_CORE_V1)
+                                                          : sdk::cat("core '", s_.core, "' is not a running core"));
+        // Payload adaptors by what they call themselves: "json" (required), "protobuf".
+        struct found {
+            payload_v1* json = nullptr;
+            payload_v1* protobuf = nullptr;
+            std::vector<std::string> names;
+        } f;
+        host().registry().list(
+            sdk::to_str(TERN_IID_PAYLOAD_V1),
+            [](void* ctx, tern_str instance, void* iface) {
+                auto* x = static_cast<found*>(ctx);
+                auto* p = static_cast<payload_v1*>(iface);
+                if (p == nullptr) return;
+                const std::string_view n = sdk::to_sv(p->name());
+                if (n == "json" && x->json == nullptr) x->json = p;
+                else if (n == "protobuf" && x->protobuf == nullptr) x->protobuf = p;
+                x->names.push_back(sdk::cat(sdk::to_sv(instance), " (", n, ")"));
+            },
+            &f);
+        if (f.json == nullptr)
+            throw sdk::error(TERN_CONFIG, "no payload adaptor named \"json\" is running (add [plugins.json])");
+        w.json = f.json;
+        w.protobuf = f.protobuf;
+        host().registry().list(
+            sdk::to_str(TERN_IID_TRANSPORT_V1),
+            [](void* ctx, tern_str instance, void* iface) {
+                static_cast<device_api::wiring*>(ctx)->transports.push_back(
+                    {std::string(sdk::to_sv(instance)), static_cast<transport_v1*>(iface)});
+            },
+            &w);
+        api_ = std::make_unique<device_api::api>(s_, std::move(w));
+        api_->start();
+        log().info("serving the ThingsBoard CoAP device API on /api/v1, /fw, /sw (payloads: json",
+                   f.protobuf != nullptr ? ", protobuf" : "", ")");
+    }
+
+    void on_stop() noexcept override {
+        // The api itself stays until destroy(): a core still finishing a call (a
+        // client-side RPC waits up to its timeout) calls back into it until the core
+        // has stopped too.
+        if (api_) api_->stop();
+    }
+
+    device_api::settings s_;
+    std::unique_ptr<device_api::api> api_;
+};
+
+}  // namespace
+
+TERN_PLUGIN(device_api_plugin, {.name = "device_api",
+                                .version = "1.0.0",
+                                .vendor = "Tern",
+                                .description = "ThingsBoard CoAP device API: telemetry, attributes, Observe, RPC, "
+                                               "claim, provisioning, OTA",
+                                .provides = {},
+                                .requirements = device_api_requires,
+                                .config = device_api_config})

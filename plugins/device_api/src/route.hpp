@@ -1,0 +1,52 @@
+// What a request asks for (spec §1.2, §1.3, §6): the table of method x feature x Observe,
+// decided before authentication as ThingsBoard does (a bad shape is 4.00 whatever the
+// token). Pure, so the whole table is unit-tested.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "metrics.hpp"
+#include "path.hpp"
+#include "tern/abi/coap.h"
+#include "tern/abi/core.h"
+
+namespace tern::device_api {
+
+enum class action : uint8_t {
+    telemetry,           // POST telemetry
+    attributes_post,     // POST attributes
+    attributes_get,      // GET attributes (also Observe=1 on an attribute observation)
+    attributes_observe,  // GET + Observe=0 on attributes, claim, provision, ...
+    rpc_observe,         // GET + Observe=0 on rpc
+    rpc_reply,           // POST rpc/{id}
+    rpc_call,            // POST rpc
+    claim,
+    provision,           // no authentication
+    ota                  // /fw/{token}, /sw/{token}, /api/v1/[{token}/]firmware|software
+};
+
+req_kind kind_of(action a) noexcept;
+
+struct route {
+    action what = action::telemetry;
+    bool api = true;  // under /api/v1 (the coap device type must be DEFAULT there)
+    std::optional<std::string_view> token;
+    int32_t rpc_id = 0;
+    tern_ota_type ota = TERN_OTA_FIRMWARE;
+};
+
+struct classified {
+    uint8_t error = 0;  // a CoAP code when the request is refused before authentication
+    std::string_view reason;
+    req_kind kind = req_kind::other;
+    route r;
+};
+
+// method: TERN_COAP_GET/POST/...; observe: the Observe option value, -1 when absent
+// (values other than 0 and 1 count as absent).
+classified classify(std::span<const tern_str> path, uint8_t method, int32_t observe) noexcept;
+
+}  // namespace tern::device_api
