@@ -57,9 +57,11 @@ await section('§0.7 activity follows uplinks and notification ACKs only', async
     await d.request({ path: tp(token, 'attributes'), observe: 1, token: t });
     const gone = await waitFor(async () => (await session(name)) === undefined, 3000);
     check(gone, 'deregistration closes the session', 'no session', await session(name));
-    const srv = await attributes(name, 'server');
-    check(typeof plain(srv.lastConnectTime) === 'number' && typeof plain(srv.lastDisconnectTime) === 'number',
-        'lastConnectTime and lastDisconnectTime stored', 'both', srv);
+    const both = await waitFor(async () => {
+        const srv = await attributes(name, 'server');
+        return typeof plain(srv.lastConnectTime) === 'number' && typeof plain(srv.lastDisconnectTime) === 'number';
+    }, 3000);
+    check(both, 'lastConnectTime and lastDisconnectTime stored', 'both', await attributes(name, 'server'));
 });
 
 await section('§0.7 a NON notification is not activity; a one-shot uplink without observation is', async () => {

@@ -10,11 +10,12 @@ const lit = (v) => (v instanceof JNum ? v.text : typeof v === 'string' ? v : JSO
 
 await section('§2.3 POST attributes: an object, typed as §2.2, stored in the CLIENT scope', async () => {
     const { name, token } = await createDevice();
-    const payload = '{"fw":"1.0","n":42,"x":42.0,"on":false,"cast":"7","cfg":{"a":[1,2]},"gone":null}';
+    const payload = '{"fw":"v1.0","n":42,"x":42.0,"on":false,"cast":"7","castd":"1.0","cfg":{"a":[1,2]},"gone":null}';
     const r = await d.request({ method: 'POST', path: tp(token, 'attributes'), payload: Buffer.from(payload) });
     check(code(r) === '2.01' && r.response.payload.length === 0, `POST attributes ${payload} -> 2.01, no payload`, '2.01', res(r));
     const c = await attributes(name, 'client');
-    const want = { fw: ['STRING', '1.0'], n: ['LONG', '42'], x: ['DOUBLE', '42.0'], on: ['BOOLEAN', 'false'], cast: ['LONG', '7'], cfg: ['JSON', '{"a":[1,2]}'] };
+    const want = { fw: ['STRING', 'v1.0'], n: ['LONG', '42'], x: ['DOUBLE', '42.0'], on: ['BOOLEAN', 'false'], cast: ['LONG', '7'], castd: ['DOUBLE', '1.0'],
+        cfg: ['JSON', '{"a":[1,2]}'] };
     for (const [k, [type, text]] of Object.entries(want)) {
         const v = c[k];
         const got = v === undefined ? 'absent' : `${typeOf(v)} ${typeof v === 'boolean' ? String(v) : lit(v)}`;

@@ -13,7 +13,7 @@ const sessionsOf = async (name) => ((await api('GET', '/api/sessions')).json?.se
 await section('§3.1 registration: 2.05, Observe 0, every shared attribute (flat), Content-Format 50', async () => {
     const d = await device();
     const { name, token } = await createDevice();
-    await setShared(name, { a: 1, b: 'x', c: 42.0, j: { k: [1, 2] } });
+    await setShared(name, '{"a":1,"b":"x","c":42.0,"j":{"k":[1,2]}}'); // 42.0 written out: a double
     await api('POST', `/api/devices/${enc(name)}/attributes/server`, { srv: 1 });
     await d.request({ method: 'POST', path: tp(token, 'attributes'), payload: { cl: 1 } });
     const r = await d.request({ path: tp(token, 'attributes'), observe: 0, token: tok() });

@@ -1,6 +1,7 @@
 // Bad input (issue 4, spec §0.6, §1.3, §2): invalid JSON, wrong types, unknown token, unknown
 // resource, oversized payload, wrong method -- each gets its code and a diagnostic payload,
 // and nothing is stored. The server runs with plugins.coap.max_resource_body_size = 8192,
+// plugins.device_api.max_payload_size = 4096,
 // plugins.json.max_string_value_length = 100 and plugins.json.type_cast_enabled = false.
 import {
     section, check, checkEq, done, device, createDevice, tp, code, res, checkError, storedCount, api, apiOk, enc,
@@ -47,7 +48,15 @@ await section('unknown token / resource -> 4.01 / 4.00 / 4.04 with a diagnostic'
     checkError(await d.request({ method: 'POST', path: ['telemetry'], payload: '{"a":1}' }), '4.04', 'POST /telemetry');
 });
 
-await section('oversized payload -> 4.13 (Block1 over max_resource_body_size) with a diagnostic', async () => {
+await section('oversized payload -> 4.13 with Size1 and a diagnostic (device_api.max_payload_size 4096)', async () => {
+    const body6k = JSON.stringify({ blob: 'z'.repeat(6000) });
+    const r = await d.postBlocks({ path: tp(T, 'telemetry'), payload: body6k, size: 1024 });
+    check(r.response?.codeText === '4.13' && r.response.payload.length > 0, `Block1 upload of ${body6k.length} bytes -> 4.13 with a diagnostic`,
+        '4.13 + text', res(r));
+    check(r.response?.has(OPT.SIZE1), 'with Size1', 'Size1', r.response?.describe());
+});
+
+await section('oversized payload -> 4.13 (Block1 over coap.max_resource_body_size 8192) with a diagnostic', async () => {
     const big = JSON.stringify({ blob: 'y'.repeat(9000) });
     const r = await d.postBlocks({ path: tp(T, 'telemetry'), payload: big, size: 1024 });
     const final = r.response;

@@ -45,12 +45,12 @@ await section('npm coap: telemetry, attributes, GET attributes', async () => {
     check(r.code === '2.01', 'POST telemetry -> 2.01', '2.01', r.code);
     const t = await latest(name);
     check(typeOf(t.temperature?.value) === 'DOUBLE' && typeOf(t.n?.value) === 'LONG', 'stored as DOUBLE and LONG', 'DOUBLE, LONG', t);
-    r = await request({ pathname: `/api/v1/${token}/attributes`, method: 'POST' }, JSON.stringify({ fw: '1.0' }));
+    r = await request({ pathname: `/api/v1/${token}/attributes`, method: 'POST' }, JSON.stringify({ fw: 'v1.0' }));
     check(r.code === '2.01', 'POST attributes -> 2.01', '2.01', r.code);
     await setShared(name, { mode: 'eco' });
     r = await request({ pathname: `/api/v1/${token}/attributes`, query: 'clientKeys=fw&sharedKeys=mode' });
     check(r.code === '2.05', 'GET attributes -> 2.05', '2.05', r.code);
-    checkEq(JSON.parse(r.body.toString()), { client: { fw: '1.0' }, shared: { mode: 'eco' } }, 'payload');
+    checkEq(JSON.parse(r.body.toString()), { client: { fw: 'v1.0' }, shared: { mode: 'eco' } }, 'payload');
     check(r.headers['Content-Format'] === 'application/json', 'Content-Format application/json', 'application/json', r.headers['Content-Format']);
 });
 

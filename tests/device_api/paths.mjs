@@ -96,8 +96,10 @@ await section('§1.1 one Uri-Path option holding the whole path is split on "/"'
     check(code(r) === '2.01', `POST with one Uri-Path "/api/v1/T/telemetry" -> 2.01`, '2.01', res(r));
     r = await d.request({ method: 'POST', options: [[OPT.URI_PATH, `api/v1/${token}/telemetry`]], payload: { single2: 2 } });
     check(code(r) === '2.01', `POST with one Uri-Path "api/v1/T/telemetry" (no leading slash) -> 2.01`, '2.01', res(r));
+    await api('POST', `/api/devices/${name}/attributes/shared`, { one: 1 });
     r = await d.request({ options: [[OPT.URI_PATH, `/api/v1/${token}/attributes`]] });
-    check(code(r) === '2.05', 'GET with one Uri-Path "/api/v1/T/attributes" -> 2.05', '2.05', res(r));
+    check(code(r) === '2.05' && r.response.text === '{"shared":{"one":1}}', 'GET with one Uri-Path "/api/v1/T/attributes" -> 2.05 {"shared":{"one":1}}',
+        '2.05 {"shared":{"one":1}}', res(r));
     const t = await latest(name);
     check(t.single !== undefined && t.single2 !== undefined, 'both stored', 'single, single2', Object.keys(t));
 });

@@ -1,12 +1,12 @@
 // Spec §4.2 (client-side RPC) and §0.1 (a slow answer: empty ACK, then a separate response
-// of the request's type). The server runs with plugins.coap.timeout = 4000 ms so that "no
-// reply -> no response" is checked in bounded time.
+// of the request's type). The server runs with plugins.device_api.client_rpc_timeout =
+// 3000 ms so that "no reply -> no response" is checked in bounded time.
 import {
     section, check, checkEq, done, device, createDevice, tp, code, res, checkError, plain, body, api, apiOk,
     waitFor, sleep, CON, NON,
 } from './lib/dapi.mjs';
 
-const COAP_TIMEOUT_MS = 4000;
+const COAP_TIMEOUT_MS = 3000;
 const d = await device();
 const call = (token, payload, opts = {}) => d.request({ method: 'POST', path: tp(token, 'rpc'), payload, ...opts });
 

@@ -32,8 +32,17 @@ const show = (v) => {
     if (v === undefined) return 'undefined';
     if (Buffer.isBuffer(v)) return `'${v.toString('utf8')}' (${v.length} bytes)`;
     if (typeof v === 'string') return `'${v}'`;
-    try { return JSON.stringify(v, (k, x) => (x instanceof JNum ? `#${x.text}` : x)); } catch { return String(v); }
+    try { return rawText(v); } catch { return String(v); }
 };
+
+// rawText(v): JSON text of a value, numbers (JNum) written as they were received.
+export function rawText(v) {
+    if (v instanceof JNum) return v.text;
+    if (Array.isArray(v)) return `[${v.map(rawText).join(',')}]`;
+    if (v && typeof v === 'object' && !Buffer.isBuffer(v))
+        return `{${Object.entries(v).filter(([, x]) => x !== undefined).map(([k, x]) => `${JSON.stringify(k)}:${rawText(x)}`).join(',')}}`;
+    return JSON.stringify(v) ?? 'undefined';
+}
 
 // check(cond, what[, expected, actual]): one assertion; a failure prints both sides.
 export function check(cond, what, expected, actual) {
@@ -167,10 +176,11 @@ export function plain(v) {
 // ---- admin API ------------------------------------------------------------------------------
 
 // api(method, path, body): {status, text, json, raw}: json is JSON.parse of the answer,
-// raw is parseJson (numbers as JNum, for type checks); undefined when not JSON.
+// raw is parseJson (numbers as JNum, for type checks); undefined when not JSON. A string
+// body is sent as it is (JSON text written by hand, e.g. to send 42.0 as a double).
 export function api(method, path, body, { raw = false, timeoutMs = 15000, contentType } = {}) {
     return new Promise((resolve, reject) => {
-        const data = body === undefined ? undefined : raw ? body : Buffer.from(JSON.stringify(body));
+        const data = body === undefined ? undefined : raw ? body : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
         const req = http.request({
             host: HOST, port: env.adminPort, method, path,
             headers: {
