@@ -1,0 +1,85 @@
+// One DTLS session as a shard keeps it, and the wolfSSL callbacks that reach it. A session
+// belongs to one shard for its whole life and is touched only by that shard's thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "identity.hpp"
+#include "metrics.hpp"
+#include "tern/abi/types.h"
+
+struct WOLFSSL;
+struct WOLFSSL_X509_STORE_CTX;
+
+namespace tern::dtls {
+
+class shard;
+
+enum class session_state : uint8_t { handshake, established };
+
+// What only a handshake in progress needs; freed when it ends, so an established session
+// carries none of it.
+struct handshake_state {
+    uint64_t started_ns = 0;
+    handshake_result failure = handshake_result::count_;  // set by callbacks on refusal
+    identity_ptr ident;          // proved by this handshake (certificate, PSK identity)
+    identity_ptr resumed_ident;  // carried by the ticket it resumes
+    bool ticket_opened = false;
+    bool dtls13_probe = false;   // a DTLS 1.3 ClientHello handed over to see if it is answered by HRR
+    bool sent_hrr = false;       // wolfSSL answered with a HelloRetryRequest
+    std::vector<uint8_t> client_session_id;  // of the ClientHello (cache resumption)
+    std::vector<uint8_t> server_session_id;  // of our ServerHello (what the cache keys)
+    std::string psk_awaited;     // identity being looked up in the core
+    std::vector<std::vector<uint8_t>> held;  // datagrams held meanwhile
+    struct session* older = nullptr;  // handshakes in flight, oldest first
+    struct session* newer = nullptr;
+};
+
+struct session {
+    uint64_t id = 0;
+    tern_endpoint addr{};      // where the peer is now (follows CID address changes)
+    WOLFSSL* ssl = nullptr;    // null while compacted
+    shard* home = nullptr;
+    session_state state = session_state::handshake;
+    bool indexed_by_addr = false;
+    bool dtls13 = false;       // negotiated DTLS 1.3 (retransmits after the handshake too)
+    uint8_t cid_len = 0;
+    uint8_t cid[16] = {};
+    uint64_t last_ns = 0;      // last datagram received
+    uint64_t timer_ns = 0;     // the retransmission deadline armed; 0: none
+    session* older = nullptr;  // established sessions by last activity (LRU), oldest first
+    session* newer = nullptr;
+    identity_ptr ident;
+    std::unique_ptr<handshake_state> hs;
+    // The datagram being fed to wolfSSL (its receive callback reads it once).
+    const uint8_t* in = nullptr;
+    uint32_t in_len = 0;
+    // A compacted idle session: wolfSSL's exported state instead of its object.
+    std::unique_ptr<uint8_t[]> blob;
+    uint32_t blob_len = 0;
+
+    tern_peer peer() const noexcept {
+        tern_peer p{};
+        p.endpoint = addr;
+        p.session = id;
+        return p;
+    }
+};
+
+// The session a WOLFSSL object belongs to (its I/O context).
+session* session_of(WOLFSSL* ssl) noexcept;
+// The identity of a peer that proved none (no client certificate, no PSK).
+const identity_ptr& no_identity();
+
+// Callbacks installed on the WOLFSSL_CTX (context.cpp); they run inside wolfSSL calls the
+// session's shard makes, on that shard's thread.
+int io_recv(WOLFSSL* ssl, char* buf, int sz, void* ctx);
+int io_send(WOLFSSL* ssl, char* buf, int sz, void* ctx);
+int verify_callback(int preverify, WOLFSSL_X509_STORE_CTX* store);
+unsigned int psk_callback(WOLFSSL* ssl, const char* identity, unsigned char* key,
+                          unsigned int key_max);
+
+}  // namespace tern::dtls

@@ -1,0 +1,204 @@
+// One reactor shard of the DTLS transport: its socket, its sessions (by id, by address,
+// by Connection ID), its stateless cookie secrets, its PSK cache, its timers. Everything
+// here is touched only by the shard's thread; other threads reach a shard by posting.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <queue>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "context.hpp"
+#include "metrics.hpp"
+#include "record.hpp"
+#include "session.hpp"
+#include "settings.hpp"
+#include "tern/abi/core.h"
+#include "tern/abi/host.h"
+#include "tern/abi/transport.h"
+#include "tern/sdk/host.hpp"
+#include "tern/udp_io/batch.hpp"
+
+namespace tern::dtls {
+
+class shard;
+
+// What outlives the transport's stop for work still queued elsewhere (posted datagrams,
+// PSK look-ups the core answers later): they check running and count themselves in
+// in_flight, which stop() waits to see at zero before freeing the shards.
+struct liveness {
+    std::atomic<bool> running{false};
+    std::atomic<int64_t> in_flight{0};
+    std::vector<shard*> shards;
+    reactor_v1* reactor = nullptr;
+};
+
+// The transport-wide things a shard uses.
+struct environment {
+    sdk::logger log;
+    reactor_v1* reactor = nullptr;
+    counters m;
+    const settings* cfg = nullptr;
+    context* tls = nullptr;
+    identity_store* identities = nullptr;
+    core_v1* core = nullptr;  // null: PSK identities cannot be looked up
+    std::atomic<datagram_sink_v1*>* sink = nullptr;
+    std::shared_ptr<liveness> alive;
+    uint32_t shard_count = 1;
+};
+
+class shard {
+public:
+    shard(environment& env, uint32_t index, int fd, int family);
+    ~shard();
+    shard(const shard&) = delete;
+    shard& operator=(const shard&) = delete;
+
+    uint32_t index() const noexcept { return index_; }
+    int fd() const noexcept { return fd_; }
+
+    // Reactor side. [this shard's thread]
+    void start_timer();         // [start-stop]
+    void stop_timer() noexcept; // [start-stop]
+    bool drain() noexcept;      // true: the socket may still hold datagrams
+    void handle(const uint8_t* data, size_t size, const tern_endpoint& from) noexcept;
+    void deliver() noexcept;    // plaintexts collected so far, to the sink
+    void flush() noexcept;      // ciphertexts queued so far, to the network
+    void on_timer() noexcept;
+    // A PSK look-up finished: cache the answer and go on with the held handshake.
+    void psk_answer(uint64_t session_id, const std::string& identity, tern_status status,
+                    std::vector<uint8_t> key) noexcept;
+    // Frees every session without telling anybody (the transport is stopping).
+    void clear() noexcept;
+
+    // Engine side. [this shard's thread]
+    tern_status send(const tern_datagram* batch, uint32_t count) noexcept;
+    tern_status peer_auth(const tern_peer& peer, tern_peer_auth_sink sink, void* ctx) noexcept;
+
+    // wolfSSL side (callbacks during calls this shard makes).
+    int emit(session& s, const uint8_t* data, size_t size) noexcept;
+    // The cached PSK of identity; false when unknown (or known not to exist).
+    bool psk_key(std::string_view identity, std::vector<uint8_t>& key) noexcept;
+    const settings& cfg() const noexcept { return *env_.cfg; }
+    context& tls() noexcept { return *env_.tls; }
+
+    // 1 while this shard may be inside the sink: attach(nullptr) waits for 0.
+    std::atomic<uint32_t> in_sink{0};
+
+    // For tests and the memory benchmark.
+    size_t session_count() const noexcept { return by_id_.size(); }
+    size_t handshake_count() const noexcept { return handshakes_; }
+
+private:
+    struct addr_key {
+        uint8_t bytes[24] = {};
+        bool operator==(const addr_key& o) const noexcept;
+    };
+    struct addr_hash {
+        size_t operator()(const addr_key& k) const noexcept;
+    };
+    struct cid_key {
+        uint8_t len = 0;
+        uint8_t bytes[16] = {};
+        bool operator==(const cid_key& o) const noexcept;
+    };
+    struct cid_hash {
+        size_t operator()(const cid_key& k) const noexcept;
+    };
+    struct psk_entry {
+        std::vector<uint8_t> key;
+        bool found = false;
+        uint64_t expires_ns = 0;
+    };
+    static addr_key key_of(const tern_endpoint& ep) noexcept;
+
+    // dispatch
+    void on_plaintext_record(const record_header& r, const uint8_t* data, size_t size,
+                             const tern_endpoint& from) noexcept;
+    void on_unified_record(const uint8_t* data, size_t size, const tern_endpoint& from) noexcept;
+    void on_client_hello(const client_hello& ch, const uint8_t* data, size_t size,
+                         const tern_endpoint& from, session* existing) noexcept;
+    void forward(uint32_t to_shard, const uint8_t* data, size_t size, const tern_endpoint& from) noexcept;
+
+    // cookies (RFC 6347 §4.2.1), computed exactly as wolfSSL computes them so that the
+    // WOLFSSL object made for a verified ClientHello accepts it
+    void cookie(const uint8_t secret[32], const client_hello& ch, const tern_endpoint& from,
+                uint8_t out[32]) noexcept;
+    int verify_cookie(const client_hello& ch, const tern_endpoint& from) noexcept;  // secret index or -1
+    void rotate_cookie_secret(uint64_t now) noexcept;
+
+    // sessions
+    bool make_room() noexcept;
+    session* create(const tern_endpoint& from, int cookie_secret, bool dtls13) noexcept;
+    void feed(session& s, const uint8_t* data, size_t size, const tern_endpoint& from) noexcept;
+    void advance_handshake(session& s) noexcept;
+    void handshake_done(session& s) noexcept;
+    void handshake_failed(session& s, handshake_result why) noexcept;
+    void read_application_data(session& s, const tern_endpoint& from) noexcept;
+    void end(session& s, end_reason why, bool notify_peer) noexcept;
+    void destroy(session& s) noexcept;
+    void schedule(session& s) noexcept;
+    void arm(uint64_t at_ns) noexcept;
+    bool psk_hold(session& s, const uint8_t* data, size_t size) noexcept;
+    void move_to(session& s, const tern_endpoint& from) noexcept;
+    bool restore(session& s) noexcept;   // a compacted session gets its wolfSSL object back
+    void compact(session& s) noexcept;   // an idle session gives it up
+    void count_drop(drop why, uint64_t n = 1, int err = 0) noexcept;
+    void lru_remove(session& s) noexcept;
+    void lru_push(session& s) noexcept;
+    void hs_remove(session& s) noexcept;
+    session* find(uint64_t id) const noexcept;
+
+    environment& env_;
+    uint32_t index_;
+    int fd_;
+    int family_;
+    uint64_t next_serial_ = 0;
+    uint64_t now_ = 0;
+
+    std::unordered_map<uint64_t, session*> by_id_;
+    std::unordered_map<addr_key, session*, addr_hash> by_addr_;
+    std::unordered_map<cid_key, session*, cid_hash> by_cid_;
+    session* lru_oldest_ = nullptr;
+    session* lru_newest_ = nullptr;
+    session* hs_oldest_ = nullptr;
+    session* hs_newest_ = nullptr;
+    size_t established_ = 0;
+    size_t handshakes_ = 0;
+    size_t session_cap_;
+    size_t handshake_cap_;
+
+    using deadline = std::pair<uint64_t, uint64_t>;  // (time, session id)
+    std::priority_queue<deadline, std::vector<deadline>, std::greater<deadline>> timers_;
+    uint64_t timer_ = 0;
+    bool timer_made_ = false;
+    uint64_t armed_at_ = 0;  // 0: not armed
+
+    uint8_t cookie_secrets_[2][32] = {};  // [0] current, [1] previous
+    uint64_t cookie_rotated_ns_ = 0;
+
+    std::unordered_map<std::string, psk_entry> psk_cache_;
+
+    // I/O scratch
+    udp_io::receive_batch rx_;
+    udp_io::send_batch tx_;
+    std::vector<uint8_t> tx_arena_;
+    size_t tx_slot_;
+    uint32_t tx_used_ = 0;
+    udp_io::send_stats tx_stats_;
+    std::vector<uint8_t> plain_arena_;
+    std::vector<tern_datagram> plain_;
+    uint32_t plain_used_ = 0;
+    std::vector<uint8_t> hvr_;
+    std::vector<uint8_t> read_buf_;
+
+    uint64_t drops_logged_[count_of<drop>()] = {};
+
+    friend int io_recv(WOLFSSL*, char*, int, void*);
+};
+
+}  // namespace tern::dtls
