@@ -206,6 +206,20 @@ await section('§0.2 CON notifications one at a time; deltas merged, never lost'
     d.close();
 });
 
+await section('§3 twenty devices on their own ports (both shards): each gets its own notifications', async () => {
+    const devs = await Promise.all(Array.from({ length: 20 }, async () => ({ d: await device(), ...(await createDevice()), t: tok() })));
+    const regs = await Promise.all(devs.map((x) => x.d.request({ path: tp(x.token, 'attributes'), observe: 0, token: x.t })));
+    check(regs.every((r) => code(r) === '2.05'), 'all registered', '2.05 x20', regs.map(code));
+    await Promise.all(devs.map((x, i) => setShared(x.name, { who: x.name, i })));
+    const got = await Promise.all(devs.map((x) => x.d.next(x.t, 5000)));
+    const ok = got.filter((m, i) => plain(body(m))?.who === devs[i].name && plain(body(m))?.i === i).length;
+    check(ok === 20, 'every device got exactly its own update', 20, got.map((m) => m?.text));
+    const extra = await Promise.all(devs.map((x) => x.d.next(x.t, 300)));
+    check(extra.every((m) => m === null), 'and nothing else', 'nothing', extra.filter(Boolean).map((m) => m.describe()));
+    await Promise.all(devs.map((x) => x.d.request({ path: tp(x.token, 'attributes'), observe: 1, token: x.t })));
+    devs.forEach((x) => x.d.close());
+});
+
 await section('§3.3 deleting the device cancels its observations', async () => {
     const d = await device();
     const { name, token } = await createDevice();

@@ -1,7 +1,8 @@
 // Durability (issue 4): many devices stream CON telemetry; every message answered 2.01 must
 // be in the store after the server is killed with SIGKILL and restarted on the same database.
 //   node durability.mjs setup   DEVICES_JSON N
-//   node durability.mjs stream  DEVICES_JSON ACKED_JSON PROGRESS_FILE DURATION_MS
+//   node durability.mjs stream  DEVICES_JSON ACKED_JSON PROGRESS_FILE STOP_FILE
+//     (streams until STOP_FILE exists, at most 60 s; PROGRESS_FILE: acknowledged so far)
 //   node durability.mjs verify  DEVICES_JSON ACKED_JSON
 // Each message is {"ts": BASE + seq, "values": {"seq": seq}}: a client timestamp per message,
 // so no two messages of a device share a ts (a point with the same ts replaces the old one).
@@ -20,17 +21,19 @@ if (mode === 'setup') {
 }
 
 if (mode === 'stream') {
-    const [ackedFile, progressFile, durationMs] = rest;
+    const [ackedFile, progressFile, stopFile] = rest;
     const devices = JSON.parse(fs.readFileSync(devicesFile, 'utf8'));
     const base = Date.now() - 86400000; // a day ago: clearly client timestamps
     const acked = {};
     let total = 0, failed = 0;
-    const end = Date.now() + Number(durationMs);
+    const end = Date.now() + 60000;
+    let stop = false;
+    const stopper = setInterval(() => { stop = stop || fs.existsSync(stopFile); }, 20);
     const progress = setInterval(() => fs.writeFileSync(progressFile, String(total)), 50);
     await Promise.all(devices.map(async (dv) => {
         const d = await device();
         acked[dv.name] = [];
-        for (let seq = 0; Date.now() < end; ++seq) {
+        for (let seq = 0; !stop && Date.now() < end; ++seq) {
             const payload = { ts: base + seq, values: { seq } };
             const r = await d.request({ method: 'POST', path: tp(dv.token, 'telemetry'), payload, timeoutMs: 1500 });
             if (r.response?.codeText === '2.01') {
@@ -44,6 +47,7 @@ if (mode === 'stream') {
         d.close();
     }));
     clearInterval(progress);
+    clearInterval(stopper);
     fs.writeFileSync(progressFile, String(total));
     fs.writeFileSync(ackedFile, JSON.stringify(acked));
     console.log(`stream: ${total} messages acknowledged with 2.01, ${failed} not, over ${devices.length} devices`);

@@ -4,7 +4,7 @@
 // checksum is verified against fw_checksum.
 import {
     section, check, checkEq, done, device, createDevice, tp, code, res, checkError, plain, body, api, apiOk, enc,
-    OPT, blockValue, uniqueName, createProfile, typeOf,
+    OPT, blockValue, uniqueName, createProfile, typeOf, latest,
 } from './lib/dapi.mjs';
 import crypto from 'node:crypto';
 import { execFile } from 'node:child_process';
@@ -56,6 +56,9 @@ await section('§6 fw_* attributes arrive on the attribute observation after `te
         p?.fw_checksum === sha256(fw.bytes), 'notification: fw_title, fw_version, fw_size 5000, fw_checksum (SHA-256 of the image), SHA256',
         { fw_title: fw.title, fw_version: '1.0', fw_size: 5000, fw_checksum: sha256(fw.bytes), fw_checksum_algorithm: 'SHA256' }, m?.text);
     check(typeOf(b?.fw_size) === 'LONG', 'fw_size is a number', 'LONG', b?.fw_size);
+    const tl = plain(await latest(name));
+    check(tl?.target_fw_title?.value === fw.title && tl?.target_fw_version?.value === '1.0' && tl?.fw_state?.value === 'QUEUED',
+        'telemetry target_fw_title, target_fw_version, fw_state = QUEUED', 'QUEUED', tl);
     const get = await d.request({ path: tp(token, 'attributes'), query: ['sharedKeys=fw_title,fw_version,fw_size,fw_checksum'] });
     check(plain(body(get.response))?.shared?.fw_version === '1.0', 'GET attributes?sharedKeys=fw_... shows them too', '1.0', res(get));
     await cliOk('ota', 'unassign', name);
@@ -76,7 +79,8 @@ await section('§6 whole image: GET /fw/{token} (block-wise by the stack), check
     const first = await d.request({ path: ['fw', dev.token] });
     check(code(first) === '2.05', 'GET /fw/T -> 2.05', '2.05', res(first));
     check(first.response?.contentFormat === undefined, 'no Content-Format', undefined, first.response?.contentFormat);
-    check(first.response?.block2?.num === 0 && first.response.block2.more, 'a 5000-byte image starts as Block2 block 0 with more', 'Block2 0/1', res(first));
+    check(first.response?.block2?.num === 0 && first.response.block2.more && first.response.block2.size === 1024 && first.response.payload.length === 1024,
+        'a 5000-byte image starts as Block2 block 0 of 1024 bytes (SZX 6) with more', 'Block2 0/1/1024', res(first));
     const { body: img, responses } = await d.getBlocks({ path: ['fw', dev.token], size: 1024 });
     check(img.length === 5000 && sha256(img) === sha256(fw.bytes), `reassembled ${img.length} bytes from ${responses.length} blocks: SHA-256 equals fw_checksum`,
         sha256(fw.bytes), sha256(img));

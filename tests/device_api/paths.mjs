@@ -160,6 +160,27 @@ await section('§1.3 authentication: unknown token 4.01, foreign transport profi
     check(code(r) === '2.01', 'device of a COAP/DEFAULT profile -> 2.01', '2.01', res(r));
 });
 
+await section('§1.3/§10 authentication follows credential, profile and device changes at once (no stale cache)', async () => {
+    const { name, token } = await createDevice();
+    let r = await d.request({ method: 'POST', path: tp(token, 'telemetry'), payload: { a: 1 } });
+    check(code(r) === '2.01', 'old token works (and is now cached)', '2.01', res(r));
+    const fresh = `${token}NEW`;
+    await api('PUT', `/api/devices/${name}/credentials`, { token: fresh });
+    r = await d.request({ method: 'POST', path: tp(token, 'telemetry'), payload: { a: 2 } });
+    checkError(r, '4.01', 'old token right after the credentials changed');
+    r = await d.request({ method: 'POST', path: tp(fresh, 'telemetry'), payload: { a: 3 } });
+    check(code(r) === '2.01', 'new token -> 2.01', '2.01', res(r));
+    const mqtt = uniqueName('mqtt-later');
+    await createProfile({ name: mqtt, transport: 'MQTT' });
+    await api('PATCH', `/api/devices/${name}`, { profile: mqtt });
+    checkError(await d.request({ method: 'POST', path: tp(fresh, 'telemetry'), payload: { a: 4 } }), '5.00', 'right after moving to an MQTT profile');
+    await api('PATCH', `/api/devices/${name}`, { profile: 'default' });
+    r = await d.request({ method: 'POST', path: tp(fresh, 'telemetry'), payload: { a: 5 } });
+    check(code(r) === '2.01', 'back in the default profile -> 2.01', '2.01', res(r));
+    await api('DELETE', `/api/devices/${name}`);
+    checkError(await d.request({ method: 'POST', path: tp(fresh, 'telemetry'), payload: { a: 6 } }), '4.01', 'right after the device was deleted');
+});
+
 await section('§1.1 a retransmitted CON (same MID) gets the same answer and is stored once', async () => {
     const { name, token } = await createDevice();
     const mid = d.nextMid();

@@ -3,7 +3,7 @@
 // API shows the result.
 import {
     section, check, checkEq, done, device, createDevice, tp, code, res, checkError, plain, body, api, apiOk, enc,
-    waitFor, sleep, CON, NON, setShared,
+    waitFor, sleep, CON, NON, ACK, setShared, encode,
 } from './lib/dapi.mjs';
 import crypto from 'node:crypto';
 
@@ -145,6 +145,40 @@ await section('§4.1.3 a CON RPC notification nobody ACKs -> TIMEOUT after the p
     check(rec?.status === 'TIMEOUT' && took < 6000, `admin: TIMEOUT after ${took} ms: the 1.5 s paging window, not the 15 s expiry`,
         'TIMEOUT in ~1.5 s', `${rec?.status} after ${took} ms (admin ${r.status})`);
     d.close();
+});
+
+await section('§4.1.3 a persistent RPC is SENT once its CON notification went out, DELIVERED/SUCCESSFUL on the ACK', async () => {
+    const d = await device();
+    const { name, token } = await createDevice();
+    const { t } = await subscribe(d, token);
+    d.setPolicy(t, 'ignore');
+    const q = await apiOk('POST', rpcPath(name), { method: 'persist', oneway: true, persistent: true, timeout: 60000 }, [200, 202]);
+    const m = await d.next(t, 5000);
+    check(plain(body(m))?.id === q?.id, 'notification arrives (held unacknowledged)', q?.id, m?.describe());
+    const sent = await waitFor(async () => (await getRpc(name, q?.id))?.status === 'SENT', 2000, 50);
+    check(sent, 'admin: SENT while unacknowledged', 'SENT', (await getRpc(name, q?.id))?.status);
+    await d.sendRaw(encode({ type: ACK, code: 0, mid: m.mid }));
+    const ok = await waitFor(async () => ['DELIVERED', 'SUCCESSFUL'].includes((await getRpc(name, q?.id))?.status), 3000, 50);
+    check(ok, 'after the ACK: DELIVERED (one-way: SUCCESSFUL)', 'SUCCESSFUL', (await getRpc(name, q?.id))?.status);
+    d.close();
+});
+
+await section('§4.1 twenty devices, concurrent two-way RPCs, each answered by its device', async () => {
+    const devs = await Promise.all(Array.from({ length: 20 }, async () => ({ d: await device(), ...(await createDevice()) })));
+    for (const x of devs) x.sub = await subscribe(x.d, x.token);
+    check(devs.every((x) => code(x.sub.r) === '2.03'), 'all subscribed', '2.03 x20', devs.map((x) => code(x.sub.r)));
+    const calls = devs.map((x, i) => api('POST', rpcPath(x.name), { method: 'whoAmI', params: { i }, timeout: 10000 }, { timeoutMs: 20000 }));
+    await Promise.all(devs.map(async (x, i) => {
+        const m = await x.d.next(x.sub.t, 8000);
+        const b = plain(body(m));
+        x.gotOwn = b?.params?.i === i;
+        if (b) await x.d.request({ method: 'POST', path: tp(x.token, 'rpc', String(b.id)), payload: { name: x.name, i: b.params?.i } });
+    }));
+    check(devs.every((x) => x.gotOwn), 'each device got its own RPC', 20, devs.filter((x) => x.gotOwn).length);
+    const results = await Promise.all(calls);
+    const ok = results.filter((r, i) => r.status === 200 && r.json?.result?.name === devs[i].name && r.json?.result?.i === i).length;
+    check(ok === 20, 'each admin call completed with its own device\'s reply', 20, results.map((r) => `${r.status} ${r.text.slice(0, 80)}`));
+    devs.forEach((x) => x.d.close());
 });
 
 await section('§3.2 attribute and RPC observations count their Observe numbers separately', async () => {
