@@ -86,6 +86,11 @@ npm_peers() {
     if [ ! -d "$d/node_modules" ] || [ "$d/package-lock.json" -nt "$d/node_modules" ]; then
       [ "${TERN_NO_INSTALL:-0}" = 1 ] && die "npm test peers missing in $d (TERN_NO_INSTALL=1)"
       say "installing npm test peers in $d"
+      # Trust the system's CA bundle too (machines behind a TLS-inspecting proxy add
+      # their CA there, and npm ignores it otherwise).
+      if [ -z "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+        export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+      fi
       (cd "$d" && npm ci --no-audit --no-fund --loglevel=error) && touch "$d/node_modules"
     fi
   done
