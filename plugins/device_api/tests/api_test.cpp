@@ -220,7 +220,7 @@ bool has_session_event(const fake_core& c, uint64_t device, tern_session_event e
 
 // ---- uplinks and authentication --------------------------------------------------------------------
 
-TEST_CASE("api: telemetry POST is stored and answered 2.01; the token is cached per shard", "[api]") {
+TEST_CASE("api: telemetry POST is stored and answered 2.01 - the token is cached per shard", "[api]") {
     fixture f;
     f.start();
     const uint64_t x = f.post("/api/v1/T1/telemetry", R"({"temperature":42,"on":true})");
@@ -650,7 +650,7 @@ TEST_CASE("api: attribute Observe from another shard than the device's home", "[
     CHECK(f.a->shard(0).obs_device.count(obs) == 0);
 }
 
-TEST_CASE("api: a new holder replaces the attribute observation; the old one gets 2.02", "[api][observe]") {
+TEST_CASE("api: a new holder replaces the attribute observation - the old one gets 2.02", "[api][observe]") {
     fixture f;
     f.start();
     const uint64_t old = f.observe("/api/v1/T1/attributes", 1, "\x01", 40000);
@@ -868,7 +868,7 @@ TEST_CASE("api: changed credentials end observations when the device is no longe
     CHECK(f.core.count_sessions(TERN_SESSION_CLOSE) == 1);
 }
 
-TEST_CASE("api: max_devices_with_state bounds observing devices; idle states make room", "[api][state]") {
+TEST_CASE("api: max_devices_with_state bounds observing devices - idle states make room", "[api][state]") {
     fixture f;
     f.s.max_devices_with_state = 2;  // one per shard
     fake_device d3;

@@ -63,7 +63,7 @@ TEST_CASE("lru: a group goes at once (device deleted, credentials changed)", "[l
     CHECK(c.size() == 0);
 }
 
-TEST_CASE("lru: replacing a value keeps one entry; capacity 0 stores nothing", "[lru]") {
+TEST_CASE("lru: replacing a value keeps one entry - capacity 0 stores nothing", "[lru]") {
     cache c(2);
     c.put(std::string_view("a"), 1, 1, 1000);
     c.put(std::string_view("a"), 2, 1, 1000);

@@ -1,0 +1,212 @@
+// The uplink hot path (POST telemetry or attributes with a cached token) allocates nothing
+// of the plugin's own and takes no lock. This binary replaces the global operator new and
+// interposes pthread_mutex_lock to count both over 10 000 warmed-up requests, with an
+// adaptor and a core that allocate nothing themselves (real ones may; the ABI allows it).
+#include <catch2/catch.hpp>
+
+#include <dlfcn.h>
+#include <pthread.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+#include <new>
+#include <vector>
+
+#include "fakes.hpp"
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+namespace {
+std::atomic<bool> counting{false};
+std::atomic<long> allocations{0};
+std::atomic<long> locks{0};
+}  // namespace
+
+void* operator new(std::size_t n) {
+    if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
+    if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+    throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) { return operator new(n); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+    if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
+    return std::malloc(n == 0 ? 1 : n);
+}
+void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept { return operator new(n, t); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+
+extern "C" int pthread_mutex_lock(pthread_mutex_t* m) {
+    using fn = int (*)(pthread_mutex_t*);
+    static fn real = reinterpret_cast<fn>(dlsym(RTLD_NEXT, "pthread_mutex_lock"));
+    if (counting.load(std::memory_order_relaxed)) locks.fetch_add(1, std::memory_order_relaxed);
+    return real(m);
+}
+
+using namespace tern;
+using namespace tern::device_api;
+using namespace tern::device_api::test;
+
+namespace {
+
+// Decodes every body into one fixed record / attribute, without allocating.
+struct static_adaptor final : payload_v1 {
+    tern_kv kv{tern_str{"t", 1}, tern_value{}};
+    tern_str name() noexcept override { return tern_str{"json", 4}; }
+    int32_t content_format() noexcept override { return 50; }
+    tern_status decode_telemetry(const tern_payload_context*, tern_bytes, int64_t now, tern_records_sink s, void* x,
+                                 tern_error*) noexcept override {
+        kv.value.type = TERN_VALUE_INT;
+        kv.value.u.i = 1;
+        const tern_ts_record r{now, &kv, 1, 0};
+        s(x, &r, 1);
+        return TERN_OK;
+    }
+    tern_status decode_attributes(const tern_payload_context*, tern_bytes, tern_kv_sink s, void* x,
+                                  tern_error*) noexcept override {
+        kv.value.type = TERN_VALUE_INT;
+        s(x, &kv, 1);
+        return TERN_OK;
+    }
+    tern_status decode_rpc_reply(const tern_payload_context*, tern_bytes, tern_bytes_sink, void*, tern_error*) noexcept override { return TERN_UNSUPPORTED; }
+    tern_status decode_rpc_call(const tern_payload_context*, tern_bytes, tern_rpc_call_sink, void*, tern_error*) noexcept override { return TERN_UNSUPPORTED; }
+    tern_status decode_claim(const tern_payload_context*, tern_bytes, tern_claim_sink, void*, tern_error*) noexcept override { return TERN_UNSUPPORTED; }
+    tern_status decode_provision(const tern_payload_context*, tern_bytes, tern_provision_sink, void*, tern_error*) noexcept override { return TERN_UNSUPPORTED; }
+    tern_status encode_attribute_update(const tern_payload_context*, const tern_kv*, uint32_t, const tern_str*, uint32_t, tern_bytes_sink, void*, tern_error*) noexcept override { return TERN_UNSUPPORTED; }
+    tern_status encode_attributes(const tern_payload_context*, const tern_kv*, uint32_t, const tern_kv*, uint32_t, tern_bytes_sink, void*, tern_error*) noexcept override { return TERN_UNSUPPORTED; }
+    tern_status encode_rpc_request(const tern_payload_context*, const tern_rpc_request*, tern_bytes_sink, void*, tern_error*) noexcept override { return TERN_UNSUPPORTED; }
+    tern_status encode_rpc_response(const tern_payload_context*, tern_str, tern_str, tern_bytes_sink, void*, tern_error*) noexcept override { return TERN_UNSUPPORTED; }
+    tern_status encode_provision_response(const tern_payload_context*, const tern_provision_result*, tern_bytes_sink, void*, tern_error*) noexcept override { return TERN_UNSUPPORTED; }
+};
+
+// Authenticates T1 at once; stores nothing; completes writes later (as a writer thread
+// would), from a preallocated list.
+struct quiet_core final : core_v1 {
+    struct pending {
+        tern_core_done_fn done;
+        void* ctx;
+    };
+    std::vector<pending> writes;
+    long answered = 0;
+    quiet_core() { writes.reserve(64); }
+    tern_status set_listener(core_listener_v1*) noexcept override { return TERN_OK; }
+    void authenticate(tern_credential_kind, tern_str, tern_core_device_fn done, void* ctx) noexcept override {
+        tern_device_info info{};
+        info.struct_size = sizeof info;
+        info.device_id = 1;
+        info.profile_id = 1;
+        done(ctx, TERN_OK, &info);
+    }
+    void post_telemetry(uint64_t, const tern_ts_record*, uint32_t, tern_core_done_fn done, void* ctx) noexcept override {
+        writes.push_back({done, ctx});
+    }
+    void post_attributes(uint64_t, tern_attribute_scope, const tern_kv*, uint32_t, tern_core_done_fn done,
+                         void* ctx) noexcept override {
+        writes.push_back({done, ctx});
+    }
+    void complete() {
+        for (const pending& p : writes) p.done(p.ctx, TERN_OK, tern_str{});
+        answered += static_cast<long>(writes.size());
+        writes.clear();
+    }
+    void get_attributes(uint64_t, const tern_key_filter*, const tern_key_filter*, tern_core_attributes_fn, void*) noexcept override {}
+    void subscribe(uint64_t, uint32_t) noexcept override {}
+    void unsubscribe(uint64_t, uint32_t) noexcept override {}
+    void session_event(uint64_t, tern_session_event, tern_str, tern_str) noexcept override {}
+    void rpc_status(uint64_t, int64_t, tern_rpc_status, tern_str) noexcept override {}
+    void rpc_reply(uint64_t, int64_t, tern_str, tern_core_done_fn, void*) noexcept override {}
+    void resend_pending_rpcs(uint64_t) noexcept override {}
+    void client_rpc(uint64_t, tern_str, tern_str, int64_t, tern_core_text_fn, void*) noexcept override {}
+    void claim(uint64_t, tern_str, int64_t, tern_core_done_fn, void*) noexcept override {}
+    void provision(const tern_provision_request*, tern_core_provision_fn, void*) noexcept override {}
+    void ota_package(uint64_t, tern_ota_type, tern_core_ota_fn, void*) noexcept override {}
+};
+
+// Counts answers only.
+struct counting_engine final : coap_engine_v1 {
+    long created = 0;
+    tern_status add_resource(const tern_coap_resource*, coap_handler_v1*, uint64_t* out) noexcept override {
+        *out = 1;
+        return TERN_OK;
+    }
+    void remove_resource(uint64_t) noexcept override {}
+    tern_status respond(uint64_t, const tern_coap_response* r, uint64_t*) noexcept override {
+        created += r->code == TERN_COAP_CODE(2, 1);
+        return TERN_OK;
+    }
+    tern_status notify(uint64_t, const tern_coap_response*, uint64_t, uint32_t) noexcept override { return TERN_OK; }
+    tern_status end_observation(uint64_t, const tern_coap_response*) noexcept override { return TERN_OK; }
+};
+
+}  // namespace
+
+TEST_CASE("hot path: a telemetry or attributes POST with a cached token allocates nothing and locks nothing",
+          "[alloc]") {
+    fake_reactor reactor;
+    counting_engine engine;
+    quiet_core core;
+    static_adaptor adaptor;
+    wiring w;
+    w.reactor = &reactor;
+    w.engine = &engine;
+    w.core = &core;
+    w.json = &adaptor;
+    w.transports.push_back({"udp", nullptr});
+    settings s;
+    api a(s, std::move(w));
+    a.start();
+
+    const std::string segs[] = {"api", "v1", "T1", "telemetry", "attributes"};
+    const tern_str tele[] = {{"api", 3}, {"v1", 2}, {"T1", 2}, {"telemetry", 9}};
+    const tern_str attrs[] = {{"api", 3}, {"v1", 2}, {"T1", 2}, {"attributes", 10}};
+    const std::string body = R"({"t":1})";
+    tern_coap_request q{};
+    q.struct_size = sizeof q;
+    q.type = TERN_COAP_CON;
+    q.code = TERN_COAP_POST;
+    q.observe = -1;
+    q.content_format = -1;
+    q.accept = -1;
+    q.peer.endpoint.family = 4;
+    q.peer.endpoint.port = 5683;
+    q.transport = tern_str{"udp", 3};
+    q.path_count = 4;
+    q.payload = tern_bytes{reinterpret_cast<const uint8_t*>(body.data()), body.size()};
+
+    auto one = [&](uint64_t i) {
+        q.exchange = i;
+        q.path = (i % 2 == 0) ? tele : attrs;
+        reactor.on(0, [&] { a.on_request(&q); });
+        // the core answers in batches, as a writer thread does
+        if (i % 32 == 0) reactor.on(TERN_NO_SHARD, [&] { core.complete(); });
+    };
+    for (uint64_t i = 1; i <= 1000; ++i) one(i);  // warm up: cache, context pool
+    core.complete();
+
+    counting.store(true);
+    for (uint64_t i = 1001; i <= 11000; ++i) one(i);
+    core.complete();
+    counting.store(false);
+
+    CHECK(allocations.load() == 0);
+    CHECK(locks.load() == 0);
+    CHECK(engine.created == 11000);
+    CHECK(core.answered == 11000);
+    // stop() waits for the shutdown tasks it posts: play the shards meanwhile
+    std::atomic<bool> done{false};
+    std::thread runner([&] {
+        while (!done.load()) {
+            reactor.run();
+            std::this_thread::sleep_for(std::chrono::microseconds(100));
+        }
+    });
+    a.stop();
+    done.store(true);
+    runner.join();
+}
