@@ -163,8 +163,12 @@ void api::stop() noexcept {
         w_.core->set_listener(nullptr);
         listening_ = false;
     }
-    auto drain = [this] {
-        for (int i = 0; i < 5000 && posts_in_flight_.load(std::memory_order_acquire) != 0; ++i)
+    // Bounded as a whole (the kernel's stop_timeout is 10 s by default): shards are running
+    // while instances stop, so this normally takes a few milliseconds.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(4);
+    auto drain = [this, give_up] {
+        while (posts_in_flight_.load(std::memory_order_acquire) != 0 &&
+               std::chrono::steady_clock::now() < give_up)
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
     };
     if (!stopping_.load()) {
@@ -174,8 +178,10 @@ void api::stop() noexcept {
             post(s, [this, s] {
                 shard_data& sd = *shards_[s];
                 for (auto& [id, st] : sd.states) {
+                    // The core has handed these over: tell it they did not arrive (a
+                    // persistent one is kept for the next run).
                     for (pending_rpc& r : st->rpcs)
-                        if (r.sent_on != 0 && !r.timed_out) rpc_status(*st, r.id, TERN_RPC_TIMEOUT, "the device API stopped");
+                        if (!r.timed_out) rpc_status(*st, r.id, TERN_RPC_TIMEOUT, "the device API stopped");
                     st->rpcs.clear();
                     if (st->subscribed != 0) w_.core->unsubscribe(id, st->subscribed);
                     st->subscribed = 0;
