@@ -9,7 +9,9 @@
 
 #include <sys/random.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 
 #include "session.hpp"
@@ -111,7 +113,12 @@ std::vector<std::string> context::missing_features() {
     return missing;
 }
 
-bool context::global_init() noexcept { return wolfSSL_Init() == WOLFSSL_SUCCESS; }
+bool context::global_init() noexcept {
+    // wolfSSL's own trace on stderr, for a wolfSSL built with --enable-debug (a no-op in
+    // the bundled build).
+    if (std::getenv("TERN_DTLS_WOLFSSL_DEBUG") != nullptr) wolfSSL_Debugging_ON();
+    return wolfSSL_Init() == WOLFSSL_SUCCESS;
+}
 void context::global_cleanup() noexcept { wolfSSL_Cleanup(); }
 
 std::string context::library_version() { return LIBWOLFSSL_VERSION_STRING; }
@@ -182,6 +189,10 @@ context::context(const settings& cfg, bool psk_available, identity_store& identi
         std::vector<std::string> wanted = cfg_.cipher_suites;
         const bool defaults = wanted.empty();
         if (defaults) wanted.assign(std::begin(default_suites), std::end(default_suites));
+        // DTLS 1.3 suites go first: wolfSSL picks in server order, and a DTLS 1.3 client
+        // offering older suites too must not be handed one of those (wolfSSL then fails
+        // the handshake: "ciphersuite from lesser version").
+        std::stable_partition(wanted.begin(), wanted.end(), is_tls13_suite);
         std::vector<std::string> unknown;
         for (const auto& s : wanted) {
             const bool tls13 = is_tls13_suite(s);

@@ -344,10 +344,12 @@ void shard::count_drop(drop why, uint64_t n, int err) noexcept {
     const size_t w = static_cast<size_t>(why);
     if (n != 0) env_.m.drops[w].inc(n);
     // The 1st, 2nd, 4th, 8th, ... of each kind per shard: visible, never a flood. Drops
-    // of what is not DTLS at all are routine (scanners, plain CoAP): debug only.
+    // of what is not DTLS at all (scanners, plain CoAP) and of records for sessions that
+    // ended (a client still retransmitting) are routine: debug only.
     const uint64_t seen = ++drops_logged_[w];
     if ((seen & (seen - 1)) != 0) return;
-    const tern_log_level level = why == drop::not_dtls ? TERN_LOG_DEBUG : TERN_LOG_WARN;
+    const tern_log_level level =
+        why == drop::not_dtls || why == drop::no_session ? TERN_LOG_DEBUG : TERN_LOG_WARN;
     if (!env_.log.enabled(level)) return;
     try {
         std::string detail = err != 0 ? sdk::cat(" (", udp_io::errno_text(err), ")") : std::string();
@@ -803,6 +805,14 @@ void shard::advance_handshake(session& s) noexcept {
         if (!(s.hs->dtls13_probe && s.hs->sent_hrr)) schedule(s);
         return;
     }
+    if (env_.log.enabled(TERN_LOG_DEBUG)) {
+        char text[WOLFSSL_MAX_ERROR_SZ];
+        try {
+            env_.log.debug("shard ", index_, ": wolfSSL refused the handshake with ", udp_io::to_string(s.addr),
+                           ": ", err, " ", wolfSSL_ERR_error_string(static_cast<unsigned long>(err), text));
+        } catch (...) {
+        }
+    }
     handshake_failed(s, s.hs->failure != handshake_result::count_ ? s.hs->failure : classify_error(err));
 }
 
@@ -963,8 +973,18 @@ void shard::on_timer() noexcept {
         if (s == nullptr || s->timer_ns != at || s->ssl == nullptr) continue;
         s->timer_ns = 0;
         if (wolfSSL_dtls_got_timeout(s->ssl) != WOLFSSL_SUCCESS) {
-            if (s->state == session_state::handshake)
-                handshake_failed(*s, handshake_result::timeout);
+            if (s->state == session_state::handshake) {
+                // DTLS drops records that fail authentication silently; a handshake that
+                // dies after such drops had keys that disagreed (a wrong PSK).
+                handshake_result why = handshake_result::timeout;
+#ifdef WOLFSSL_DTLS_DROP_STATS
+                word32 mac_drops = 0, replay_drops = 0;
+                if (wolfSSL_dtls_get_drop_stats(s->ssl, &mac_drops, &replay_drops) == WOLFSSL_SUCCESS &&
+                    mac_drops != 0)
+                    why = handshake_result::decrypt_error;
+#endif
+                handshake_failed(*s, why);
+            }
             else
                 end(*s, end_reason::error, false);
             continue;

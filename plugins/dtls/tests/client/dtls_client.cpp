@@ -1,0 +1,191 @@
+// dtls_client: a wolfSSL DTLS client for the plugin's tests, covering what the OpenSSL
+// based coap-client cannot: DTLS 1.3, Connection ID with a change of source port
+// mid-session, chosen suites (PSK-AES128-CCM-8), resumption by ticket or session ID.
+//
+//   dtls_client --port P [--dtls13 [--cid]] [--ca F] [--cert F --key F]
+//               [--psk-identity I --psk-key HEX] [--ciphers LIST] [--no-tickets] [--mtu N]
+//               [--path P] [--method GET|POST|PUT|DELETE] [--payload TEXT] [--requests N]
+//               [--rebind] [--observe N] [--resume] [--timeout MS]
+//
+// Prints one line per event on stdout (handshake ..., response CODE PAYLOAD, rebound
+// port=N, notification SEQ PAYLOAD, resume ...) and "error: ..." on failure; exit status 0
+// when every step worked, 1 otherwise, 64 for bad usage.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "coap_mini.hpp"
+#include "dtls_peer.hpp"
+
+// clang-format off
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+// clang-format on
+
+using namespace tern::dtls::test;
+
+namespace {
+
+struct args {
+    uint16_t port = 0;
+    std::string host = "127.0.0.1";
+    peer_options peer;
+    std::string path = "test";
+    uint8_t method = 1;
+    std::string payload;
+    int requests = 1;
+    bool rebind = false;
+    int observe = 0;
+    bool resume = false;
+    int timeout_ms = 10000;
+};
+
+[[noreturn]] void usage(const std::string& why) {
+    std::cerr << "dtls_client: " << why << "\n(see the comment at the top of dtls_client.cpp)\n";
+    std::exit(64);
+}
+
+std::vector<uint8_t> unhex(const std::string& h) {
+    if (h.size() % 2 != 0) usage("--psk-key takes an even number of hex digits");
+    std::vector<uint8_t> out;
+    for (size_t i = 0; i < h.size(); i += 2) out.push_back(static_cast<uint8_t>(std::stoul(h.substr(i, 2), nullptr, 16)));
+    return out;
+}
+
+args parse(int argc, char** argv) {
+    args a;
+    for (int i = 1; i < argc; ++i) {
+        const std::string k = argv[i];
+        auto val = [&]() -> std::string {
+            if (i + 1 >= argc) usage(k + " needs a value");
+            return argv[++i];
+        };
+        if (k == "--port") a.port = static_cast<uint16_t>(std::stoi(val()));
+        else if (k == "--host") a.host = val();
+        else if (k == "--dtls13") a.peer.dtls13 = true;
+        else if (k == "--cid") a.peer.cid = true;
+        else if (k == "--ca") a.peer.ca_file = val();
+        else if (k == "--cert") a.peer.cert_file = val();
+        else if (k == "--key") a.peer.key_file = val();
+        else if (k == "--psk-identity") a.peer.psk_identity = val();
+        else if (k == "--psk-key") a.peer.psk_key = unhex(val());
+        else if (k == "--ciphers") a.peer.ciphers = val();
+        else if (k == "--no-tickets") a.peer.tickets = false;
+        else if (k == "--mtu") a.peer.mtu = std::stoi(val());
+        else if (k == "--path") a.path = val();
+        else if (k == "--method") {
+            const std::string m = val();
+            a.method = m == "GET" ? 1 : m == "POST" ? 2 : m == "PUT" ? 3 : m == "DELETE" ? 4 : 0;
+            if (a.method == 0) usage("unknown method " + m);
+        } else if (k == "--payload") a.payload = val();
+        else if (k == "--requests") a.requests = std::stoi(val());
+        else if (k == "--rebind") a.rebind = true;
+        else if (k == "--observe") a.observe = std::stoi(val());
+        else if (k == "--resume") a.resume = true;
+        else if (k == "--timeout") a.timeout_ms = std::stoi(val());
+        else usage("unknown option " + k);
+    }
+    if (a.port == 0) usage("--port is required");
+    return a;
+}
+
+int fail(const std::string& what) {
+    std::cout << "error: " << what << std::endl;
+    return 1;
+}
+
+std::string handshake_line(const char* word, const dtls_peer& p) {
+    std::string cid = p.cid_hex();
+    return std::string(word) + " version=" + p.version() + " cipher=" + p.cipher() +
+           " resumed=" + (p.resumed() ? "1" : "0") + " cid=" + (cid.empty() ? "none" : cid) +
+           " port=" + std::to_string(p.local_port());
+}
+
+// One request and its response (acknowledging a separate CON response).
+bool exchange(dtls_peer& p, const args& a, uint16_t& mid, uint32_t token) {
+    if (!p.send(coap_request(con, a.method, mid++, token, a.path, a.payload))) return false;
+    const int64_t deadline = now_ms() + a.timeout_ms;
+    std::vector<uint8_t> in;
+    while (now_ms() < deadline) {
+        if (!p.receive(in, static_cast<int>(deadline - now_ms()))) return false;
+        auto m = coap_parse(in);
+        if (!m) continue;
+        if (m->type == con) p.send(coap_empty_ack(m->mid));
+        if (m->code == 0) continue;  // an empty ACK: the response follows
+        std::cout << "response " << m->code_text() << " " << m->payload << std::endl;
+        return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const args a = parse(argc, argv);
+    try {
+        client_context ctx(a.peer);
+        auto p = std::make_unique<dtls_peer>(ctx, a.host, a.port);
+        if (!p->connect(a.timeout_ms)) return fail(p->error());
+        std::cout << handshake_line("handshake", *p) << std::endl;
+
+        uint16_t mid = static_cast<uint16_t>(now_ms());
+        uint32_t token = 1;
+        if (a.observe > 0) {
+            if (!p->send(coap_request(con, 1, mid++, 0x0b5e0000, a.path, {}, 0u))) return fail(p->error());
+            int seen = 0;
+            bool rebound = false;
+            const int64_t deadline = now_ms() + a.timeout_ms;
+            std::vector<uint8_t> in;
+            while (seen < a.observe) {
+                if (now_ms() >= deadline || !p->receive(in, static_cast<int>(deadline - now_ms())))
+                    return fail("after " + std::to_string(seen) + " notifications: " + p->error());
+                auto m = coap_parse(in);
+                if (!m) continue;
+                if (m->type == con) p->send(coap_empty_ack(m->mid));
+                if (m->code == 0 || !m->observe) continue;
+                std::cout << "notification " << *m->observe << " " << m->payload << std::endl;
+                ++seen;
+                if (a.rebind && !rebound) {
+                    if (!p->rebind()) return fail("cannot open a new socket");
+                    rebound = true;
+                    std::cout << "rebound port=" << p->local_port() << std::endl;
+                    // tell the server where we are now: a request from the new port
+                    if (!exchange(*p, args{a.port, a.host, a.peer, "test", 1, {}, 1, false, 0, false, a.timeout_ms},
+                                  mid, token++))
+                        return fail("request after rebinding: " + p->error());
+                }
+            }
+        } else {
+            for (int i = 0; i < a.requests; ++i) {
+                if (a.rebind && i == 1) {
+                    if (!p->rebind()) return fail("cannot open a new socket");
+                    std::cout << "rebound port=" << p->local_port() << std::endl;
+                }
+                if (!exchange(*p, a, mid, token++)) return fail("request " + std::to_string(i + 1) + ": " + p->error());
+            }
+        }
+
+        if (a.resume) {
+            WOLFSSL_SESSION* saved = p->saved_session();
+            p->close();
+            p.reset();
+            auto q = std::make_unique<dtls_peer>(ctx, a.host, a.port);
+            if (saved != nullptr) q->resume(saved);
+            const bool ok = q->connect(a.timeout_ms);
+            if (saved != nullptr) wolfSSL_SESSION_free(saved);
+            if (!ok) return fail("resumption: " + q->error());
+            std::cout << handshake_line("resume", *q) << std::endl;
+            if (!exchange(*q, a, mid, token++)) return fail("request after resumption: " + q->error());
+            q->close();
+            return 0;
+        }
+        p->close();
+        return 0;
+    } catch (const std::exception& e) {
+        return fail(e.what());
+    }
+}

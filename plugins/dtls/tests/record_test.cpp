@@ -1,0 +1,228 @@
+// The DTLS record reading the transport does before wolfSSL sees a datagram.
+#include <catch2/catch.hpp>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "record.hpp"
+
+using namespace tern::dtls;
+
+namespace {
+
+void put16(std::vector<uint8_t>& v, unsigned x) {
+    v.push_back(static_cast<uint8_t>(x >> 8));
+    v.push_back(static_cast<uint8_t>(x));
+}
+void put24(std::vector<uint8_t>& v, unsigned x) {
+    v.push_back(static_cast<uint8_t>(x >> 16));
+    put16(v, x & 0xffff);
+}
+
+// A handshake record (epoch 0, sequence seq) holding one message, fragmented as asked.
+std::vector<uint8_t> handshake_record(uint8_t type, const std::vector<uint8_t>& body, uint64_t seq = 7,
+                                      uint16_t message_seq = 0, unsigned frag_offset = 0,
+                                      unsigned frag_len = ~0u, uint16_t epoch = 0) {
+    if (frag_len == ~0u) frag_len = static_cast<unsigned>(body.size()) - frag_offset;
+    std::vector<uint8_t> hs;
+    hs.push_back(type);
+    put24(hs, static_cast<unsigned>(body.size()));
+    put16(hs, message_seq);
+    put24(hs, frag_offset);
+    put24(hs, frag_len);
+    hs.insert(hs.end(), body.begin() + frag_offset, body.begin() + frag_offset + frag_len);
+    std::vector<uint8_t> r{ct_handshake, 0xfe, 0xfd};
+    put16(r, epoch);
+    for (int i = 5; i >= 0; --i) r.push_back(static_cast<uint8_t>(seq >> (8 * i)));
+    put16(r, static_cast<unsigned>(hs.size()));
+    r.insert(r.end(), hs.begin(), hs.end());
+    return r;
+}
+
+std::vector<uint8_t> client_hello_body(const std::vector<uint8_t>& cookie, bool dtls13 = false,
+                                       bool ticket = false, const std::vector<uint8_t>& sid = {}) {
+    std::vector<uint8_t> b{0xfe, 0xfd};
+    for (int i = 0; i < 32; ++i) b.push_back(static_cast<uint8_t>(i));
+    b.push_back(static_cast<uint8_t>(sid.size()));
+    b.insert(b.end(), sid.begin(), sid.end());
+    b.push_back(static_cast<uint8_t>(cookie.size()));
+    b.insert(b.end(), cookie.begin(), cookie.end());
+    put16(b, 4);
+    put16(b, 0xc0ae);  // ECDHE-ECDSA-AES128-CCM-8
+    put16(b, 0xc0a8);  // PSK-AES128-CCM-8
+    b.push_back(1);
+    b.push_back(0);
+    std::vector<uint8_t> ext;
+    if (dtls13) {
+        put16(ext, 43);
+        put16(ext, 5);
+        ext.push_back(4);
+        put16(ext, 0xfefc);
+        put16(ext, 0xfefd);
+    }
+    if (ticket) {
+        put16(ext, 35);
+        put16(ext, 3);
+        ext.insert(ext.end(), {1, 2, 3});
+    }
+    put16(ext, 10);  // supported_groups
+    put16(ext, 4);
+    put16(ext, 2);
+    put16(ext, 23);
+    put16(b, static_cast<unsigned>(ext.size()));
+    b.insert(b.end(), ext.begin(), ext.end());
+    return b;
+}
+
+bytes_view view(const std::vector<uint8_t>& v) { return bytes_view{v.data(), v.size()}; }
+
+}  // namespace
+
+TEST_CASE("the first byte tells DTLS records from anything else", "[dtls][record]") {
+    CHECK(classify(view({22, 0xfe, 0xfd})) == datagram_kind::plaintext_record);
+    CHECK(classify(view({23})) == datagram_kind::plaintext_record);
+    CHECK(classify(view({25})) == datagram_kind::plaintext_record);
+    CHECK(classify(view({0x2f, 0, 0})) == datagram_kind::unified_header);
+    // plain CoAP: version 1 in the top two bits (0x40..0x7f)
+    CHECK(classify(view({0x40, 0x01, 0x12, 0x34})) == datagram_kind::other);
+    CHECK(classify(view({0x50})) == datagram_kind::other);
+    CHECK(classify(view({19})) == datagram_kind::other);
+    CHECK(classify(bytes_view{}) == datagram_kind::other);
+}
+
+TEST_CASE("a record header is read and its length checked", "[dtls][record]") {
+    auto rec = handshake_record(hs_client_hello, client_hello_body({}), 0x010203040506ULL);
+    auto r = first_record(view(rec));
+    REQUIRE(r);
+    CHECK(r->type == ct_handshake);
+    CHECK(r->version == dtls_1_2);
+    CHECK(r->epoch == 0);
+    CHECK(r->sequence == 0x010203040506ULL);
+    CHECK(r->fragment.size() == rec.size() - record_header_size);
+    rec.pop_back();  // one byte short of what the header promises
+    CHECK_FALSE(first_record(view(rec)));
+    CHECK_FALSE(first_record(view({22, 0xfe, 0xfd, 0, 0})));
+}
+
+TEST_CASE("a ClientHello yields what the stateless cookie covers", "[dtls][record]") {
+    const std::vector<uint8_t> cookie(32, 0xab);
+    const std::vector<uint8_t> sid(32, 0x5a);
+    auto rec = handshake_record(hs_client_hello, client_hello_body(cookie, true, true, sid), 9, 1);
+    auto ch = client_hello_of(view(rec));
+    REQUIRE(ch);
+    CHECK(ch->record_sequence == 9);
+    CHECK(ch->message_seq == 1);
+    CHECK(ch->version == dtls_1_2);
+    CHECK(ch->random.size() == 32);
+    CHECK(ch->random[31] == 31);
+    CHECK(std::vector<uint8_t>(ch->session_id.begin(), ch->session_id.end()) == sid);
+    CHECK(std::vector<uint8_t>(ch->cookie.begin(), ch->cookie.end()) == cookie);
+    CHECK(ch->cipher_suites.size() == 4);
+    CHECK(ch->compression.size() == 1);
+    CHECK(ch->offers_dtls13);
+    CHECK(ch->has_ticket);
+
+    auto plain = client_hello_of(view(handshake_record(hs_client_hello, client_hello_body({}))));
+    REQUIRE(plain);
+    CHECK(plain->cookie.empty());
+    CHECK_FALSE(plain->offers_dtls13);
+    CHECK_FALSE(plain->has_ticket);
+}
+
+TEST_CASE("what is not a whole epoch-0 ClientHello is not answered statelessly", "[dtls][record]") {
+    const auto body = client_hello_body({});
+    // fragmented
+    CHECK_FALSE(client_hello_of(view(handshake_record(hs_client_hello, body, 1, 0, 0, 20))));
+    CHECK_FALSE(client_hello_of(view(handshake_record(hs_client_hello, body, 1, 0, 20))));
+    // another message type, another epoch
+    CHECK_FALSE(client_hello_of(view(handshake_record(hs_client_key_exchange, body))));
+    CHECK_FALSE(client_hello_of(view(handshake_record(hs_client_hello, body, 1, 0, 0, ~0u, 1))));
+    // truncated inside the body: a session id longer than what follows
+    auto bad = body;
+    bad[34] = 200;
+    CHECK_FALSE(client_hello_of(view(handshake_record(hs_client_hello, bad))));
+    // extensions whose length runs past the end
+    auto bad_ext = body;
+    bad_ext[bad_ext.size() - 5] = 0x40;  // the last extension's length
+    CHECK_FALSE(client_hello_of(view(handshake_record(hs_client_hello, bad_ext))));
+}
+
+TEST_CASE("a HelloVerifyRequest echoes the ClientHello's sequence numbers", "[dtls][record]") {
+    auto rec = handshake_record(hs_client_hello, client_hello_body({}), 0x0a0b, 3);
+    auto ch = client_hello_of(view(rec));
+    REQUIRE(ch);
+    const std::vector<uint8_t> cookie(32, 0x77);
+    std::vector<uint8_t> out(200);
+    const size_t n = write_hello_verify_request(*ch, view(cookie), out);
+    REQUIRE(n == record_header_size + handshake_header_size + 3 + 32);
+    out.resize(n);
+    // smaller than the ClientHello it answers: no amplification
+    CHECK(n < rec.size());
+    auto r = first_record(view(out));
+    REQUIRE(r);
+    CHECK(r->type == ct_handshake);
+    CHECK(r->version == dtls_1_0);
+    CHECK(r->epoch == 0);
+    CHECK(r->sequence == 0x0a0b);
+    const auto f = r->fragment;
+    CHECK(f[0] == hs_hello_verify_request);
+    CHECK((f[4] << 8 | f[5]) == 3);                 // message_seq
+    CHECK((f[9] << 16 | f[10] << 8 | f[11]) == 35); // whole message in one fragment
+    CHECK((f[12] << 8 | f[13]) == dtls_1_0);
+    CHECK(f[14] == 32);
+    CHECK(std::memcmp(f.data() + 15, cookie.data(), 32) == 0);
+
+    std::vector<uint8_t> small(20);
+    CHECK(write_hello_verify_request(*ch, view(cookie), small) == 0);
+    const std::vector<uint8_t> huge(300, 1);
+    CHECK(write_hello_verify_request(*ch, view(huge), out) == 0);
+}
+
+TEST_CASE("the PSK identity is read from a plaintext ClientKeyExchange", "[dtls][record]") {
+    std::vector<uint8_t> cke;
+    put16(cke, 5);
+    for (char c : std::string("dev-1")) cke.push_back(static_cast<uint8_t>(c));
+    // A flight: ClientKeyExchange then ChangeCipherSpec, in one datagram
+    auto d = handshake_record(hs_client_key_exchange, cke, 4, 2);
+    d.insert(d.end(), {ct_change_cipher_spec, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 5, 0, 1, 1});
+    auto id = psk_identity(view(d));
+    REQUIRE(id);
+    CHECK(*id == "dev-1");
+    // behind another record too
+    std::vector<uint8_t> two = {ct_change_cipher_spec, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 4, 0, 1, 1};
+    auto cke_rec = handshake_record(hs_client_key_exchange, cke);
+    two.insert(two.end(), cke_rec.begin(), cke_rec.end());
+    CHECK(psk_identity(view(two)) == std::optional<std::string_view>("dev-1"));
+    // none, or cut short
+    CHECK_FALSE(psk_identity(view(handshake_record(hs_client_hello, client_hello_body({})))));
+    auto cut = cke;
+    cut.resize(4);
+    CHECK_FALSE(psk_identity(view(handshake_record(hs_client_key_exchange, cut))));
+    // encrypted (epoch 1): not readable, not read
+    CHECK_FALSE(psk_identity(view(handshake_record(hs_client_key_exchange, cke, 1, 0, 0, ~0u, 1))));
+}
+
+TEST_CASE("a DTLS 1.3 record's Connection ID has the length the server chose", "[dtls][record]") {
+    std::vector<uint8_t> d{0x3c /* 001 C=1 S=1 L=1 EE=00 */, 1, 2, 3, 4, 5, 6, 7, 8, 0, 9, 0, 4, 0xaa};
+    auto cid = unified_header_cid(view(d), 8);
+    REQUIRE(cid);
+    CHECK(std::vector<uint8_t>(cid->begin(), cid->end()) == std::vector<uint8_t>{1, 2, 3, 4, 5, 6, 7, 8});
+    d[0] = 0x2c;  // no C bit
+    CHECK_FALSE(unified_header_cid(view(d), 8));
+    CHECK_FALSE(unified_header_cid(view({0x3c, 1, 2}), 8));
+    CHECK_FALSE(unified_header_cid(view(d), 0));
+}
+
+TEST_CASE("the session id of our ServerHello is found", "[dtls][record]") {
+    std::vector<uint8_t> sh{0xfe, 0xfd};
+    for (int i = 0; i < 32; ++i) sh.push_back(0);
+    sh.push_back(32);
+    for (int i = 0; i < 32; ++i) sh.push_back(static_cast<uint8_t>(0x80 + i));
+    put16(sh, 0xc0ae);
+    sh.push_back(0);
+    auto sid = server_hello_session_id(view(handshake_record(2, sh)));
+    REQUIRE(sid);
+    CHECK(sid->size() == 32);
+    CHECK((*sid)[0] == 0x80);
+    CHECK_FALSE(server_hello_session_id(view(handshake_record(hs_client_hello, client_hello_body({})))));
+}
