@@ -27,6 +27,8 @@ build_packages=(
   g++ cmake ninja-build pkg-config git ca-certificates
   libboost1.81-dev libspdlog-dev libtomlplusplus-dev catch2 rapidjson-dev
   libsqlite3-dev libwolfssl-dev libprotobuf-dev libprotoc-dev protobuf-compiler libnats-dev
+  # the dtls plugin rebuilds wolfSSL from Debian's source package (once per machine)
+  dpkg-dev autoconf automake libtool make debian-archive-keyring
 )
 test_packages=(
   libcoap3-bin openssl procps iproute2 sqlite3 nats-server
