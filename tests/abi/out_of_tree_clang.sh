@@ -34,7 +34,7 @@ quiet() { # <log> <command...>: runs quietly; on failure shows the log
 }
 
 step "install the SDK from $repo/sdk into $work/sdk"
-quiet "$work/sdk-configure.log" cmake -S "$repo/sdk" -B "$work/sdk-build" -DCMAKE_INSTALL_PREFIX="$work/sdk"
+quiet "$work/sdk-configure.log" cmake -G Ninja -S "$repo/sdk" -B "$work/sdk-build" -DCMAKE_INSTALL_PREFIX="$work/sdk"
 quiet "$work/sdk-install.log" cmake --install "$work/sdk-build"
 
 # What a vendor types (sdk/examples/hello_resource/README.md), with their own compiler.
@@ -42,7 +42,7 @@ build_plugin() { # <name> <source dir>
     local name=$1 src=$2
     step "build $name out of tree with $cxx -stdlib=libc++"
     quiet "$work/$name-configure.log" env CXX="$cxx" CXXFLAGS="-stdlib=libc++ -Wall -Wextra -Werror" \
-        cmake -S "$src" -B "$work/$name-build" -DCMAKE_PREFIX_PATH="$work/sdk" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+        cmake -G Ninja -S "$src" -B "$work/$name-build" -DCMAKE_PREFIX_PATH="$work/sdk" -DCMAKE_BUILD_TYPE=RelWithDebInfo
     quiet "$work/$name-build.log" cmake --build "$work/$name-build"
     [ -f "$work/$name-build/libtern-$name.so" ] || fail "no libtern-$name.so in $work/$name-build"
 }
