@@ -66,7 +66,12 @@ shard::built shard::build(writer& w, uint8_t code, const tern_coap_response& r,
     const int64_t max_age = o.max_age >= 0 ? o.max_age : r.max_age;
     for (uint32_t i = 0; i < r.option_count && n < 64; ++i) {
         const uint16_t num_i = r.options[i].number;
-        if (num_i == 0 || engine_managed(num_i)) continue;
+        if (num_i == 0) continue;
+        // A handler's own 4.13 may say its limit in Size1 (RFC 7959 §4); every other
+        // block-wise option is the engine's to set.
+        const bool handler_size1 =
+            num_i == opt::size1 && code == code::request_entity_too_large && o.size1 < 0;
+        if (engine_managed(num_i) && !handler_size1) continue;
         if (num_i == opt::content_format && r.content_format >= 0) continue;
         if (num_i == opt::max_age && max_age >= 0) continue;
         items[n++] = pending_option{num_i, 1, i};

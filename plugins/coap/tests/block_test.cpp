@@ -284,6 +284,33 @@ TEST_CASE("RFC 7959 2.5: a repeated block (new MID) is acknowledged again, not a
     CHECK(f.rec.requests[0].payload == all);
 }
 
+TEST_CASE("RFC 7959 4: a handler's own 4.13 keeps the Size1 it sets; other Size1 values are the engine's",
+          "[rfc7959][block1]") {
+    harness h;
+    recorder rec;
+    rec.on_req = [&h](const tern_coap_request& r) {
+        const uint8_t limit[] = {0x10, 0x00};  // 4096
+        tern_coap_option o{};
+        o.number = TERN_COAP_OPT_SIZE1;
+        o.value = tern_bytes{limit, sizeof limit};
+        const bool too_big = r.payload.size > 8;
+        auto resp = response(too_big ? code::request_entity_too_large : code::changed, "x");
+        resp.options = &o;
+        resp.option_count = 1;
+        h.eng->respond(r.exchange, &resp, nullptr);
+    };
+    h.add("limited", rec, TERN_COAP_METHOD_BIT(TERN_COAP_POST));
+    h.start();
+    h.in(con(POST, "limited", 1).body(pattern_body(20)));
+    const out big = h.one();
+    CHECK(big.code == code::request_entity_too_large);
+    CHECK(big.uint_opt(opt::size1) == 4096u);
+    h.in(con(POST, "limited", 2).body(pattern_body(4)));
+    const out small = h.one();
+    CHECK(small.code == code::changed);
+    CHECK_FALSE(small.uint_opt(opt::size1).has_value());  // Size1 belongs in a 4.13 only
+}
+
 TEST_CASE("RFC 7959 4: Size1 over max_resource_body_size gets 4.13 with our limit in Size1",
           "[rfc7959][block1]") {
     engine_config c = small_config();
