@@ -320,6 +320,7 @@ void shard::start_timer() {
     if (env_.reactor->timer_create(index_, &on_timer_cb, this, &timer_) != TERN_OK)
         throw sdk::error(TERN_INTERNAL, sdk::cat("cannot create the timer of shard ", index_));
     timer_made_ = true;
+    arm(now_ + env_.cfg->cookie_secret_lifetime_ms * ms);
 }
 
 void shard::stop_timer() noexcept {
@@ -727,6 +728,12 @@ void shard::lru_push(session& s) noexcept {
     if (lru_newest_ != nullptr) lru_newest_->newer = &s;
     lru_newest_ = &s;
     if (lru_oldest_ == nullptr) lru_oldest_ = &s;
+    // the timer must come back for this session's idle deadline (cheap when it is armed
+    // earlier anyway, which is the rule: older sessions expire first)
+    const settings& c = *env_.cfg;
+    uint64_t at = s.last_ns + c.inactivity_timeout_ms * ms;
+    if (c.idle_compact_after_ms != 0) at = std::min(at, s.last_ns + c.idle_compact_after_ms * ms);
+    arm(at);
 }
 
 void shard::destroy(session& s) noexcept {

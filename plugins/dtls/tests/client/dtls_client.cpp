@@ -5,7 +5,13 @@
 //   dtls_client --port P [--dtls13 [--cid]] [--ca F] [--cert F --key F]
 //               [--psk-identity I --psk-key HEX] [--ciphers LIST] [--no-tickets] [--mtu N]
 //               [--path P] [--method GET|POST|PUT|DELETE] [--payload TEXT] [--requests N]
-//               [--rebind] [--observe N] [--resume] [--timeout MS]
+//               [--rebind] [--observe N] [--resume] [--timeout MS] [--abandon]
+//
+// --abandon: stop in the middle of the handshake (after the server's first flight) and exit:
+// what a client that vanishes looks like to the server. --hello-only: stop after the
+// HelloVerifyRequest (a ClientHello that never returns the cookie, as from a spoofed
+// address). --idle MS: after the requests, wait MS for the server; prints "closed" when it
+// ends the session (close_notify), "silent" otherwise.
 //
 // Prints one line per event on stdout (handshake ..., response CODE PAYLOAD, rebound
 // port=N, notification SEQ PAYLOAD, resume ...) and "error: ..." on failure; exit status 0
@@ -42,6 +48,9 @@ struct args {
     int observe = 0;
     bool resume = false;
     int timeout_ms = 10000;
+    bool abandon = false;
+    bool hello_only = false;
+    int idle_ms = 0;
 };
 
 [[noreturn]] void usage(const std::string& why) {
@@ -87,6 +96,9 @@ args parse(int argc, char** argv) {
         else if (k == "--observe") a.observe = std::stoi(val());
         else if (k == "--resume") a.resume = true;
         else if (k == "--timeout") a.timeout_ms = std::stoi(val());
+        else if (k == "--abandon") a.abandon = true;
+        else if (k == "--hello-only") a.hello_only = true;
+        else if (k == "--idle") a.idle_ms = std::stoi(val());
         else usage("unknown option " + k);
     }
     if (a.port == 0) usage("--port is required");
@@ -129,6 +141,13 @@ int main(int argc, char** argv) {
     try {
         client_context ctx(a.peer);
         auto p = std::make_unique<dtls_peer>(ctx, a.host, a.port);
+        if (a.abandon || a.hello_only) {
+            // the HelloVerifyRequest, then (abandon) the server's flight: the server now
+            // holds a handshake
+            if (!p->connect(a.timeout_ms, a.abandon ? 2 : 1)) return fail(p->error());
+            std::cout << (a.abandon ? "abandoned" : "hello-only") << " port=" << p->local_port() << std::endl;
+            return 0;
+        }
         if (!p->connect(a.timeout_ms)) return fail(p->error());
         std::cout << handshake_line("handshake", *p) << std::endl;
 
@@ -167,6 +186,13 @@ int main(int argc, char** argv) {
                 }
                 if (!exchange(*p, a, mid, token++)) return fail("request " + std::to_string(i + 1) + ": " + p->error());
             }
+        }
+
+        if (a.idle_ms > 0) {
+            std::vector<uint8_t> in;
+            const bool got = p->receive(in, a.idle_ms);
+            std::cout << (!got && p->error() == "the server closed the session" ? "closed" : "silent") << std::endl;
+            return 0;
         }
 
         if (a.resume) {

@@ -50,8 +50,10 @@ public:
 
     // Resume this session (from an earlier peer's saved_session()) in connect().
     void resume(WOLFSSL_SESSION* session);
-    // The handshake; false with error() set on failure or timeout.
-    bool connect(int timeout_ms);
+    // The handshake; false with error() set on failure or timeout. With stop_after > 0 it
+    // gives up (returning true) once that many datagrams came from the server: a client
+    // that vanishes in the middle of a handshake.
+    bool connect(int timeout_ms, uint64_t stop_after = 0);
     bool send(const std::vector<uint8_t>& plaintext);
     // One application datagram; false on timeout or failure.
     bool receive(std::vector<uint8_t>& out, int timeout_ms);

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The wolfSSL test client against a server offering DTLS 1.2 and 1.3: DTLS 1.3 with a
+# Connection ID keeps its session when the client changes its source port mid-session
+# (requests and Observe notifications follow it, across shards); DTLS 1.2 resumption by
+# ticket and by session ID keeps the client's identity.
+set -u
+source "$TERN_SOURCE_DIR/plugins/dtls/tests/dtls_lib.sh"
+dtls_init
+
+DTLS_TOML='versions = ["1.2", "1.3"]' TERN_LOG_LEVEL=debug dtls_start --set plugins.plugtest.obs_period=300 <<'TOML'
+[plugins.coap]
+[plugins.plugtest]
+TOML
+grep -q 'Connection ID 8 bytes' "$TERN_LOG" || fail "the server does not offer Connection IDs"
+
+# DTLS 1.3 with CID: three requests, the last two from a new source port
+dtls_client cid --dtls13 --cid $(echo --cert "$CERTS/client.pem" --key "$CERTS/client.key") --requests 3 --rebind
+assert_client_ok cid
+assert_match "$TERN_TMP/cid.out" '^handshake version=DTLSv1.3 .* cid=[0-9a-f]{16} ' "a DTLS 1.3 session with an 8-byte CID"
+assert_contains "$TERN_TMP/cid.out" "rebound port="
+[ "$(grep -c '^response 2.05 test: GET CON 0 bytes' "$TERN_TMP/cid.out")" = 3 ] ||
+    { show_file "$TERN_TMP/cid.out" >&2; fail "not every request was answered across the port change"; }
+# one session for the whole exchange
+[ "$(grep -c 'DTLSv1.3 .* client certificate' "$TERN_LOG")" = 1 ] || fail "the port change made a new session"
+wait_until 3 metric_at_least 'dtls_cid_address_changes_total' 1 || fail "the address change was not counted"
+
+# Observe keeps notifying at the new address
+dtls_client obs --dtls13 --cid --path obs --observe 5 --rebind
+assert_client_ok obs
+assert_contains "$TERN_TMP/obs.out" "rebound port="
+after=$(sed -n '/^rebound/,$p' "$TERN_TMP/obs.out" | grep -c '^notification ')
+assert_ge "$after" 3 "notifications after the port change"
+
+# Changing ports many times: some new ports hash to the other shard's socket, whose
+# records are posted to the session's shard
+for i in 1 2 3 4 5 6; do
+    dtls_client hop$i --dtls13 --cid --requests 2 --rebind
+    assert_client_ok hop$i
+done
+assert_ge "$(tern_metric 'dtls_cid_forwarded_total')" 1 "records posted to the owning shard"
+
+# DTLS 1.3 without CID, and DTLS 1.2 beside it
+dtls_client v13 --dtls13
+assert_client_ok v13
+assert_contains "$TERN_TMP/v13.out" "cid=none"
+dtls_client v12 --cert "$CERTS/client.pem" --key "$CERTS/client.key"
+assert_client_ok v12
+assert_contains "$TERN_TMP/v12.out" "version=DTLSv1.2"
+
+# resumption by ticket (RFC 5077): abbreviated handshake, the certificate identity kept
+dtls_client ticket --cert "$CERTS/client2.pem" --key "$CERTS/client2.key" --resume
+assert_client_ok ticket
+assert_match "$TERN_TMP/ticket.out" '^resume version=DTLSv1.2 .* resumed=1 ' "resumed by ticket"
+wait_until 3 grep -q '(resumed) client certificate' "$TERN_LOG" || fail "the resumed session lost its certificate identity"
+assert_ge "$(tern_metric 'dtls_resumptions_total{mechanism="ticket"}')" 1 "ticket resumptions"
+
+# resumption by session ID (wolfSSL's server cache)
+dtls_client sid --cert "$CERTS/client.pem" --key "$CERTS/client.key" --resume --no-tickets
+assert_client_ok sid
+assert_match "$TERN_TMP/sid.out" '^resume version=DTLSv1.2 .* resumed=1 ' "resumed by session ID"
+assert_ge "$(tern_metric 'dtls_resumptions_total{mechanism="session_id"}')" 1 "session ID resumptions"
+assert_ge "$(tern_metric 'dtls_handshakes_total{reason="resumed"}')" 2 "resumed handshakes"
+
+# a PSK-only client of a server without a core: no PSK suite to agree on
+dtls_client nopsk --psk-identity x --psk-key 00112233 --ciphers PSK-AES128-CCM-8 --timeout 3000
+assert_client_failed nopsk
+tern_stop
+tern_note PASS
