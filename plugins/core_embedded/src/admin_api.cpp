@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -839,8 +840,15 @@ void admin_api::handle(http_request req, respond_fn respond) {
                 up.url = v.q("url").value_or("");
                 up.file_name = v.q("fileName").value_or("");
                 up.content_type = req.content_type;
-                up.temp_path = req.body_file;
-                req.body_file.clear();  // the core owns the file now
+                // A URL-only package comes with no body; the server still spooled an empty
+                // file for the POST, which is not a package.
+                std::error_code size_ec;
+                const bool empty_body = !req.body_file.empty() &&
+                                        std::filesystem::file_size(req.body_file, size_ec) == 0 && !size_ec;
+                if (!(empty_body && !up.url.empty())) {
+                    up.temp_path = req.body_file;
+                    req.body_file.clear();  // the core owns the file now
+                }
                 if (up.temp_path.empty() && up.url.empty()) throw api_error{400, "upload the package bytes or give url"};
                 core_.create_ota_package(std::move(up), [respond](result<ota_package_row> r) {
                     if (failed(respond, r)) return;

@@ -330,7 +330,13 @@ TEST_CASE("admin: OTA packages", "[admin][ota]") {
         if (e.path().extension() == ".part") ++parts;
     CHECK(parts == 0);  // refused uploads leave nothing
 
-    CHECK(f.call("GET", "/api/ota").json["packages"].Size() == 1);
+    // A URL-only package: no body at all (devices get 4.04 for it; spec §6).
+    auto by_url = f.call("POST", "/api/ota?title=fw&version=url-1&url=https%3A%2F%2Fexample.com%2Ffw.bin");
+    CHECK(by_url.status == 201);
+    CHECK(str(by_url.json, "url") == "https://example.com/fw.bin");
+    CHECK(f.call("POST", "/api/ota?title=fw&version=2.0").status == 400);  // neither bytes nor url
+
+    CHECK(f.call("GET", "/api/ota").json["packages"].Size() == 2);
     CHECK(f.call("GET", "/api/ota/" + std::to_string(pkg)).status == 200);
     CHECK(f.call("GET", "/api/ota/999").status == 404);
     CHECK(f.call("GET", "/api/ota/x").status == 400);
@@ -349,7 +355,7 @@ TEST_CASE("admin: OTA packages", "[admin][ota]") {
     CHECK(f.call("GET", "/api/devices/d/attributes?scope=shared").json["shared"].Size() == 6);
     CHECK(f.call("DELETE", "/api/profiles/default/ota/firmware").status == 200);
     CHECK(f.call("DELETE", "/api/ota/" + std::to_string(pkg)).status == 200);
-    CHECK(f.call("GET", "/api/ota").json["packages"].Size() == 0);
+    CHECK(f.call("GET", "/api/ota").json["packages"].Size() == 1);  // the URL-only one
 }
 
 TEST_CASE("admin: client-side RPC queue and its configuration", "[admin][client-rpc]") {
