@@ -128,7 +128,7 @@ tern_status engine::add_resource(const tern_coap_resource* desc, coap_handler_v1
                                  uint64_t* out_resource) noexcept {
     if (desc == nullptr || handler == nullptr || out_resource == nullptr ||
         desc->struct_size < offsetof(tern_coap_resource, flags) + sizeof(uint32_t) ||
-        desc->pattern == nullptr || desc->methods == 0)
+        desc->pattern == nullptr)
         return TERN_INVALID_ARGUMENT;
     try {
         auto e = std::make_unique<resource_entry>();

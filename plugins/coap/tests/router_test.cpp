@@ -127,10 +127,19 @@ TEST_CASE("add_resource validates patterns and refuses ambiguous ones", "[router
     }
     d.pattern = "a/{x}";
     CHECK(h.eng->add_resource(&d, &rec, &id) == TERN_EXISTS);
-    d.pattern = "ok";
-    d.methods = 0;
-    CHECK(h.eng->add_resource(&d, &rec, &id) == TERN_INVALID_ARGUMENT);
     CHECK(h.eng->add_resource(nullptr, &rec, &id) == TERN_INVALID_ARGUMENT);
+}
+
+TEST_CASE("router: a resource accepting no method answers every method 4.05", "[router]") {
+    harness h;
+    recorder rec;
+    h.add("node", rec, 0);
+    h.start();
+    h.in(con(GET, "node", 1));
+    const out o = h.one();
+    CHECK(o.code == code::method_not_allowed);
+    CHECK(o.text() == "method not allowed; allowed: none");
+    CHECK(rec.requests.empty());
 }
 
 TEST_CASE("router: a removed resource is no longer routed and its requests are dropped", "[router]") {

@@ -129,10 +129,10 @@ void api::start() {
         uint32_t methods;
         uint32_t flags;
     };
-    // /api answers every method 4.05 (spec §1.1): bit 0 is no method at all.
+    // /api answers every method 4.05 (spec §1.1): a resource that accepts no method.
     const uint32_t get_post = TERN_COAP_METHOD_BIT(TERN_COAP_GET) | TERN_COAP_METHOD_BIT(TERN_COAP_POST);
     const res list[] = {
-        {"api", TERN_COAP_METHOD_BIT(0), 0},
+        {"api", 0, 0},
         {"api/v1/**", get_post, TERN_COAP_RESOURCE_OBSERVABLE},
         {"fw/**", TERN_COAP_METHOD_BIT(TERN_COAP_GET), 0},
         {"sw/**", TERN_COAP_METHOD_BIT(TERN_COAP_GET), 0},

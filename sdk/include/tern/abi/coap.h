@@ -110,7 +110,7 @@ enum {
 // rt="temperature";ct=50 (may be null). All strings are copied by the engine.
 typedef struct tern_coap_resource {
     uint32_t struct_size;
-    uint32_t methods; // TERN_COAP_METHOD_BIT(TERN_COAP_GET) | ...
+    uint32_t methods; // TERN_COAP_METHOD_BIT(TERN_COAP_GET) | ...; 0: every method 4.05
     const char* pattern;
     const char* link_attrs;
     uint32_t flags;
