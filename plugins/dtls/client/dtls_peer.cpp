@@ -79,6 +79,8 @@ client_context::client_context(const peer_options& o) : o_(o) {
     if (!o.ciphers.empty() && wolfSSL_CTX_set_cipher_list(ctx_, o.ciphers.c_str()) != WOLFSSL_SUCCESS)
         throw std::runtime_error("cipher list refused: " + o.ciphers);
     if (o.tickets) wolfSSL_CTX_UseSessionTicket(ctx_);
+    if (o.p256_only && wolfSSL_CTX_UseSupportedCurve(ctx_, WOLFSSL_ECC_SECP256R1) != WOLFSSL_SUCCESS)
+        throw std::runtime_error("cannot limit the groups to P-256");
 }
 
 client_context::~client_context() {
@@ -213,6 +215,20 @@ bool dtls_peer::receive(std::vector<uint8_t>& out, int timeout_ms) {
             if (wolfSSL_dtls13_has_pending_msg(ssl_)) wolfSSL_dtls_got_timeout(ssl_);
 #endif
         }
+    }
+}
+
+bool dtls_peer::poll_read(std::vector<uint8_t>& out) {
+    for (;;) {
+        if (!has_pending_ && !pump(0)) return false;
+        out.resize(20000);
+        const int r = wolfSSL_read(ssl_, out.data(), static_cast<int>(out.size()));
+        if (r > 0) {
+            out.resize(static_cast<size_t>(r));
+            return true;
+        }
+        const int err = wolfSSL_get_error(ssl_, r);
+        if (err != WOLFSSL_ERROR_WANT_READ && err != WOLFSSL_ERROR_WANT_WRITE) return false;
     }
 }
 

@@ -24,6 +24,7 @@ struct peer_options {
     std::string ciphers;         // wolfSSL cipher list; empty: the library's
     bool tickets = true;         // offer session tickets (resumption by ticket)
     int mtu = 0;                 // 0: wolfSSL's default
+    bool p256_only = false;      // offer only P-256 for ECDHE (supported_groups)
 };
 
 // A WOLFSSL_CTX for clients; one per process is enough (tests, benchmark threads share it).
@@ -60,8 +61,19 @@ public:
     // A new UDP socket (new source port) for the same DTLS session.
     bool rebind();
     void close();
+    // Hands the socket over (the caller closes it): keeps the port taken after the peer
+    // is gone, so a later peer never gets the same address.
+    int release_socket() noexcept {
+        const int fd = fd_;
+        fd_ = -1;
+        return fd;
+    }
 
     uint16_t local_port() const;
+    int fd() const noexcept { return fd_; }
+    // Without waiting: reads what the socket holds; true with out set when an application
+    // datagram came of it.
+    bool poll_read(std::vector<uint8_t>& out);
     std::string version() const;
     std::string cipher() const;
     bool resumed() const;

@@ -93,9 +93,10 @@ constexpr tern_config_key config_schema[] = {
                  "new handshake only if idle this long; otherwise the handshake is refused")
         .range(0, 31536000000)
         .unit("ms"),
-    cfg::integer("idle_compact_after", 0,
-                 "An established session idle this long gives its wolfSSL object up for an "
-                 "exported state (re-imported on the next datagram); 0: never (README, memory)")
+    cfg::integer("idle_compact_after", 60000,
+                 "A DTLS 1.2 session with no datagram either way for this long gives its wolfSSL "
+                 "object (about 9 KB) up for its exported state (about 0.7 KB), re-imported for "
+                 "the next datagram (about 80 us); 0: never (README, memory)")
         .range(0, 31536000000)
         .unit("ms"),
     cfg::integer("max_sessions", 150000,

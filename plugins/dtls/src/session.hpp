@@ -46,10 +46,12 @@ struct session {
     session_state state = session_state::handshake;
     bool indexed_by_addr = false;
     bool dtls13 = false;       // negotiated DTLS 1.3 (retransmits after the handshake too)
+    bool keep_object = false;  // wolfSSL could not export it: never compacted
     uint8_t cid_len = 0;
     uint8_t cid[16] = {};
     uint64_t last_ns = 0;      // last datagram received
     uint64_t timer_ns = 0;     // the retransmission deadline armed; 0: none
+    uint64_t used_ns = 0;      // last datagram either way (compaction waits for quiet)
     session* older = nullptr;  // established sessions by last activity (LRU), oldest first
     session* newer = nullptr;
     identity_ptr ident;

@@ -37,7 +37,7 @@ struct settings {
 
     uint64_t inactivity_timeout_ms = 86400000;
     uint64_t stale_session_threshold_ms = 1800000;
-    uint64_t idle_compact_after_ms = 0;  // 0: idle sessions keep their wolfSSL object
+    uint64_t idle_compact_after_ms = 60000;  // 0: idle sessions keep their wolfSSL object
     uint32_t max_sessions = 150000;      // over all shards
     uint32_t max_handshakes = 10000;     // over all shards
     uint64_t cookie_secret_lifetime_ms = 60000;

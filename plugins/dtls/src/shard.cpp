@@ -25,7 +25,7 @@ namespace {
 constexpr uint64_t ms = 1000000;
 constexpr size_t max_held_datagrams = 8;
 constexpr size_t psk_cache_limit = 4096;   // entries per shard
-constexpr size_t read_buffer_size = 16384 + 64;
+constexpr size_t read_buffer_size = 4096;  // scratch for draining oversized records
 
 // RFC 8446 §4.1.3: the random of a HelloRetryRequest.
 constexpr uint8_t hrr_random[32] = {0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c,
@@ -303,7 +303,7 @@ shard::shard(environment& env, uint32_t index, int fd, int family)
     tx_.init(c.batch_size);
     tx_slot_ = std::max<size_t>(c.mtu, c.max_datagram_size + record_overhead);
     tx_arena_.assign(tx_slot_ * c.batch_size, 0);
-    plain_arena_.assign(static_cast<size_t>(c.max_datagram_size) * c.batch_size, 0);
+    plain_arena_.assign(static_cast<size_t>(c.max_datagram_size + 1) * c.batch_size, 0);
     plain_.assign(c.batch_size, tern_datagram{});
     hvr_.assign(record_header_size + handshake_header_size + 3 + 32, 0);
     read_buf_.assign(read_buffer_size, 0);
@@ -865,7 +865,7 @@ void shard::handshake_done(session& s) noexcept {
     env_.m.handshakes_in_flight.add(-1);
     s.hs.reset();
     s.state = session_state::established;
-    s.last_ns = now_;
+    s.last_ns = s.used_ns = now_;
     lru_push(s);
     ++established_;
     env_.m.sessions.add(1);
@@ -890,18 +890,24 @@ void shard::handshake_done(session& s) noexcept {
 
 void shard::read_application_data(session& s, const tern_endpoint& from) noexcept {
     bool any = false;
+    const uint32_t limit = env_.cfg->max_datagram_size;
     for (;;) {
-        const int n = wolfSSL_read(s.ssl, read_buf_.data(), static_cast<int>(read_buf_.size()));
+        // Asking for one byte more than a datagram may have tells an oversized record
+        // apart. (The size asked for also sizes wolfSSL's input buffer, which an idle
+        // session keeps: a small ask keeps it small.)
+        if (plain_used_ == plain_.size()) deliver();
+        uint8_t* slot = plain_arena_.data() + static_cast<size_t>(plain_used_) * (limit + 1);
+        const int n = wolfSSL_read(s.ssl, slot, static_cast<int>(limit + 1));
         if (n > 0) {
             if (!any && !same_endpoint(from, s.addr)) move_to(s, from);
             any = true;
-            if (static_cast<uint32_t>(n) > env_.cfg->max_datagram_size) {
+            if (static_cast<uint32_t>(n) > limit) {
+                // the rest of the record waits in wolfSSL: read and drop it too
+                while (wolfSSL_pending(s.ssl) > 0 && wolfSSL_read(s.ssl, read_buf_.data(), static_cast<int>(read_buf_.size())) > 0) {
+                }
                 count_drop(drop::too_large);
                 continue;
             }
-            if (plain_used_ == plain_.size()) deliver();
-            uint8_t* slot = plain_arena_.data() + static_cast<size_t>(plain_used_) * env_.cfg->max_datagram_size;
-            std::memcpy(slot, read_buf_.data(), static_cast<size_t>(n));
             tern_datagram& d = plain_[plain_used_++];
             d.peer = s.peer();
             d.data = tern_bytes{slot, static_cast<size_t>(n)};
@@ -915,7 +921,7 @@ void shard::read_application_data(session& s, const tern_endpoint& from) noexcep
     }
     s.in = nullptr;
     if (any) {
-        s.last_ns = now_;
+        s.last_ns = s.used_ns = now_;
         lru_remove(s);
         lru_push(s);
     }
@@ -1006,7 +1012,9 @@ void shard::on_timer() noexcept {
         // Oldest first: once one is too recent, so are the newer ones.
         const uint64_t after = c.idle_compact_after_ms * ms;
         for (session* s = lru_oldest_; s != nullptr && s->last_ns + after <= now_; s = s->newer)
-            if (s->ssl != nullptr && s->timer_ns == 0) compact(*s);
+            if (s->ssl != nullptr && s->timer_ns == 0 && !s->dtls13 && !s->keep_object &&
+                s->used_ns + after <= now_)
+                compact(*s);
     }
     if (now_ - cookie_rotated_ns_ >= c.cookie_secret_lifetime_ms * ms) rotate_cookie_secret(now_);
     deliver();
@@ -1019,8 +1027,8 @@ void shard::on_timer() noexcept {
         if (c.idle_compact_after_ms != 0) {
             // the oldest not yet compacted
             for (session* s = lru_oldest_; s != nullptr; s = s->newer)
-                if (s->ssl != nullptr) {
-                    next = std::min(next, s->last_ns + c.idle_compact_after_ms * ms);
+                if (s->ssl != nullptr && !s->dtls13 && !s->keep_object) {
+                    next = std::min(next, std::max(s->last_ns, s->used_ns) + c.idle_compact_after_ms * ms);
                     break;
                 }
         }
@@ -1123,7 +1131,10 @@ void shard::compact(session& s) noexcept {
     std::unique_ptr<uint8_t[]> buf(new (std::nothrow) uint8_t[size]);
     if (!buf) return;
     const int n = wolfSSL_dtls_export(s.ssl, buf.get(), &size);
-    if (n <= 0) return;
+    if (n <= 0) {
+        s.keep_object = true;  // not exportable: do not try every tick
+        return;
+    }
     std::unique_ptr<uint8_t[]> blob(new (std::nothrow) uint8_t[static_cast<size_t>(n)]);
     if (!blob) return;
     std::memcpy(blob.get(), buf.get(), static_cast<size_t>(n));
@@ -1158,6 +1169,9 @@ bool shard::restore(session& s) noexcept {
     s.blob.reset();
     s.blob_len = 0;
     env_.m.compact_sessions.add(-1);
+    // restored for traffic (either way): compact again once that is quiet
+    s.used_ns = now_;
+    arm(now_ + env_.cfg->idle_compact_after_ms * ms);
     return true;
 #else
     (void)s;
@@ -1244,6 +1258,7 @@ tern_status shard::send(const tern_datagram* batch, uint32_t count) noexcept {
             status = TERN_NOT_FOUND;
             continue;
         }
+        s->used_ns = now_;
         const int w = wolfSSL_write(s->ssl, d.data.data, static_cast<int>(d.data.size));
         if (w != static_cast<int>(d.data.size)) {
             count_drop(drop::send_error);
