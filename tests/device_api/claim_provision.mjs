@@ -1,5 +1,6 @@
 // Spec §5.1 (claim; an operator completes it through the admin API) and §5.2 (provisioning:
 // SUCCESS, NOT_FOUND and FAILURE with their exact JSON bodies, both strategies, protobuf).
+import { existsSync } from 'node:fs';
 import {
     section, check, checkEq, done, device, createDevice, createProfile, uniqueName, tp, code, res, checkError, plain,
     body, api, apiOk, enc, attributes, latest, newToken,
@@ -180,7 +181,13 @@ function pbDecode(buf) {
     return out;
 }
 
-await section('§5.2 protobuf request (not JSON) -> protobuf ProvisionDeviceResponseMsg', async () => {
+// The protobuf fallback needs the protobuf payload adaptor (plugins/protobuf, a later
+// issue). Until that plugin is built -- and added to device_api.sh's manifest -- this
+// section is skipped, loudly, rather than failing for a missing feature.
+const protobufBuilt = existsSync(`${process.env.TERN_BUILD_DIR ?? 'build'}/plugins/libtern-protobuf.so`);
+if (!protobufBuilt)
+    console.log('  SKIP §5.2 protobuf provisioning: no protobuf payload adaptor (libtern-protobuf.so) in this build');
+else await section('§5.2 protobuf request (not JSON) -> protobuf ProvisionDeviceResponseMsg', async () => {
     const p = await allowCreateProfile();
     const name = uniqueName('prov-pb');
     const creds = Buffer.concat([field(1, Buffer.from(p.key)), field(2, Buffer.from(p.secret))]);
