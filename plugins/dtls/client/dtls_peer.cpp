@@ -60,7 +60,12 @@ int open_socket() {
 
 client_context::client_context(const peer_options& o) : o_(o) {
     static global_init once;
+#ifdef WOLFSSL_DTLS13
     WOLFSSL_METHOD* m = o.dtls13 ? wolfDTLSv1_3_client_method() : wolfDTLSv1_2_client_method();
+#else
+    if (o.dtls13) throw std::runtime_error("this wolfSSL has no DTLS 1.3");
+    WOLFSSL_METHOD* m = wolfDTLSv1_2_client_method();
+#endif
     ctx_ = wolfSSL_CTX_new(m);
     if (ctx_ == nullptr) throw std::runtime_error("wolfSSL_CTX_new failed");
     if (!o.ca_file.empty()) {

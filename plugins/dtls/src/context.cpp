@@ -104,13 +104,21 @@ std::vector<std::string> context::missing_features() {
     missing.emplace_back("the MTU setter (handshake flights use wolfSSL's built-in MTU)");
 #endif
 #ifndef WOLFSSL_SESSION_EXPORT
-    missing.emplace_back("session export (idle_compact_after is refused)");
+    missing.emplace_back("session export (idle sessions keep their wolfSSL object; idle_compact_after is ignored)");
 #endif
 #ifndef WOLFSSL_ALWAYS_VERIFY_CB
     missing.emplace_back("the verify callback on verified chains (a client chain that a trust "
                          "store verifies is checked by wolfSSL's dates, not the plugin's)");
 #endif
     return missing;
+}
+
+bool context::can_export() noexcept {
+#ifdef WOLFSSL_SESSION_EXPORT
+    return true;
+#else
+    return false;
+#endif
 }
 
 bool context::global_init() noexcept {
@@ -129,11 +137,6 @@ context::context(const settings& cfg, bool psk_available, identity_store& identi
     if (cfg_.dtls13)
         throw sdk::error(TERN_CONFIG, "versions lists \"1.3\", but this wolfSSL has no DTLS 1.3 "
                                       "(build with TERN_WOLFSSL=bundled)");
-#endif
-#ifndef WOLFSSL_SESSION_EXPORT
-    if (cfg_.idle_compact_after_ms != 0)
-        throw sdk::error(TERN_CONFIG, "idle_compact_after needs wolfSSL session export, which this "
-                                      "wolfSSL lacks (build with TERN_WOLFSSL=bundled)");
 #endif
     dtls13_ = cfg_.dtls13;
 #ifdef WOLFSSL_DTLS_CID

@@ -41,6 +41,8 @@ public:
     // wolfSSL_Init / wolfSSL_Cleanup (reference-counted by wolfSSL).
     static bool global_init() noexcept;
     static void global_cleanup() noexcept;
+    // Whether sessions can be exported (idle compaction).
+    static bool can_export() noexcept;
     // What this wolfSSL lacks of what Tern can use (empty for the bundled build).
     static std::vector<std::string> missing_features();
     static std::string library_version();

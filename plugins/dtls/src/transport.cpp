@@ -15,6 +15,7 @@ transport::~transport() { stop(); }
 void transport::start(const counters& metrics, core_v1* core) {
     if (alive_->running.load()) throw sdk::error(TERN_INVALID_ARGUMENT, "transport already started");
     metrics_ = metrics;
+    if (!context::can_export()) cfg_.idle_compact_after_ms = 0;  // reported with the missing features
     if (!context::global_init()) throw sdk::error(TERN_INTERNAL, "wolfSSL_Init failed");
     wolfssl_initialised_ = true;
     try {
