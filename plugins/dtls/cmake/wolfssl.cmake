@@ -33,7 +33,7 @@ set(TERN_WOLFSSL_CONFIGURE_OPTIONS
   --enable-static --disable-shared --with-pic
   --disable-examples --disable-crypttests --disable-benchmark
   --disable-oldtls
-  # DTLS 1.2 and 1.3 with Connection ID (RFC 9146 only for 1.3 in wolfSSL), the MTU setter
+  # DTLS 1.2 and 1.3 with Connection ID (wolfSSL: DTLS 1.3 only, no RFC 9146 for 1.2), the MTU setter
   --enable-dtls --enable-dtls13 --enable-dtlscid --enable-dtls-mtu
   # suites: ECDHE-ECDSA/RSA with AES-GCM/CCM and ChaCha20-Poly1305; PSK incl. static-PSK AES
   --enable-ecc --enable-curve25519 --enable-aesgcm --enable-aesccm --enable-psk

@@ -35,7 +35,7 @@ constexpr tern_config_key config_schema[] = {
         .range(1, 1024),
     cfg::strings("versions", R"(["1.2"])",
                  "DTLS versions offered: \"1.2\", \"1.3\" or both. DTLS 1.3 brings the Connection ID "
-                 "(wolfSSL has RFC 9146 CIDs for 1.3 only) and needs the bundled wolfSSL"),
+                 "(RFC 9147; wolfSSL has no RFC 9146 CID for DTLS 1.2) and needs the bundled wolfSSL"),
     cfg::strings("cipher_suites", "[]",
                  "wolfSSL suite names in order of preference (e.g. ECDHE-ECDSA-AES128-CCM-8, "
                  "PSK-AES128-CCM-8, TLS13-AES128-GCM-SHA256); empty: the built-in list (README). "
