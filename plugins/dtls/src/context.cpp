@@ -10,9 +10,12 @@
 #include <sys/random.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <system_error>
 
 #include "session.hpp"
 #include "tern/sdk/status.hpp"
@@ -48,6 +51,17 @@ const char* const default_suites[] = {
 
 bool is_psk_suite(const std::string& s) { return s.find("PSK") != std::string::npos; }
 bool is_tls13_suite(const std::string& s) { return s.rfind("TLS13-", 0) == 0; }
+
+// wolfSSL says only that it could not load a file; a file that cannot be opened at all
+// (a typo, a relative path from another working directory, permissions) gets the system's
+// reason instead.
+void check_readable(const char* key, const std::string& file) {
+    std::FILE* f = std::fopen(file.c_str(), "rb");
+    if (f == nullptr)
+        throw sdk::error(TERN_CONFIG, std::string(key) + " '" + file +
+                                          "': " + std::system_category().message(errno));
+    std::fclose(f);
+}
 
 void random_bytes(void* out, size_t n) {
     auto* p = static_cast<uint8_t*>(out);
@@ -160,12 +174,17 @@ context::context(const settings& cfg, bool psk_available, identity_store& identi
             throw sdk::error(TERN_INTERNAL, "cannot limit the versions to DTLS 1.2 and 1.3");
 
         // Server credentials.
+        if (cfg_.cert_file.empty() && !cfg_.key_file.empty())
+            throw sdk::error(TERN_CONFIG, "credentials.key_file is set but credentials.cert_file is "
+                                          "empty (set both, or neither for a PSK-only server)");
         if (!cfg_.cert_file.empty()) {
+            check_readable("credentials.cert_file", cfg_.cert_file);
             if (wolfSSL_CTX_use_certificate_chain_file(ctx_, cfg_.cert_file.c_str()) != WOLFSSL_SUCCESS)
                 throw sdk::error(TERN_CONFIG, "credentials.cert_file '" + cfg_.cert_file +
                                                   "': cannot read a PEM certificate chain");
             if (cfg_.key_file.empty())
                 throw sdk::error(TERN_CONFIG, "credentials.key_file is empty but cert_file is set");
+            check_readable("credentials.key_file", cfg_.key_file);
             if (wolfSSL_CTX_use_PrivateKey_file(ctx_, cfg_.key_file.c_str(), WOLFSSL_FILETYPE_PEM) !=
                 WOLFSSL_SUCCESS)
                 throw sdk::error(TERN_CONFIG, "credentials.key_file '" + cfg_.key_file +
@@ -177,6 +196,7 @@ context::context(const settings& cfg, bool psk_available, identity_store& identi
         }
 
         // Client certificates: asked for, never required (one-way DTLS for token devices).
+        if (!cfg_.trust_store.empty()) check_readable("x509.trust_store", cfg_.trust_store);
         if (!cfg_.trust_store.empty() &&
             wolfSSL_CTX_load_verify_locations(ctx_, cfg_.trust_store.c_str(), nullptr) != WOLFSSL_SUCCESS)
             throw sdk::error(TERN_CONFIG, "x509.trust_store '" + cfg_.trust_store +
