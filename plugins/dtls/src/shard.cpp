@@ -414,13 +414,16 @@ void shard::handle(const uint8_t* data, size_t size, const tern_endpoint& from) 
             on_unified_record(data, size, from);
             return;
         case datagram_kind::plaintext_record: {
+            // An RFC 9146 record (DTLS 1.2 with a Connection ID, which wolfSSL never
+            // negotiates) has its CID before the length, so its header does not read as a
+            // DTLS 1.2 one: its content type alone tells it.
+            if (data[0] == ct_tls12_cid) {
+                count_drop(drop::dtls12_cid);
+                return;
+            }
             auto r = first_record(d);
             if (!r) {
                 count_drop(drop::not_dtls);
-                return;
-            }
-            if (r->type == ct_tls12_cid) {
-                count_drop(drop::dtls12_cid);
                 return;
             }
             on_plaintext_record(*r, data, size, from);
