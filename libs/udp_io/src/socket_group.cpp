@@ -65,7 +65,11 @@ int open_socket(const socket_options& o, int family, const sockaddr_storage& add
     }
     auto set_buffer = [&](int opt, int want, const char* key) {
         if (want <= 0) return true;
-        if (::setsockopt(fd, SOL_SOCKET, opt, &want, sizeof want) != 0) {
+        // The FORCE variants pass net.core.[rw]mem_max by when the process may (root or
+        // CAP_NET_ADMIN); otherwise the plain option, which the OS clamps to that limit.
+        const int force = opt == SO_RCVBUF ? SO_RCVBUFFORCE : SO_SNDBUFFORCE;
+        if (::setsockopt(fd, SOL_SOCKET, force, &want, sizeof want) != 0 &&
+            ::setsockopt(fd, SOL_SOCKET, opt, &want, sizeof want) != 0) {
             error = std::string("setsockopt(") + key + "): " + errno_text(errno);
             return false;
         }
@@ -74,7 +78,8 @@ int open_socket(const socket_options& o, int family, const sockaddr_storage& add
         // Linux reports twice the granted size (it counts its bookkeeping too).
         if (warn_clamped && ::getsockopt(fd, SOL_SOCKET, opt, &got, &gl) == 0 && got / 2 < want)
             log.warn(key, ": asked for ", want, " bytes, the OS granted ", got / 2,
-                     " (raise net.core.", opt == SO_RCVBUF ? "rmem_max" : "wmem_max", ")");
+                     " (raise net.core.", opt == SO_RCVBUF ? "rmem_max" : "wmem_max",
+                     ", or run with CAP_NET_ADMIN)");
         return true;
     };
     if (!set_buffer(SO_RCVBUF, o.recv_buffer, "recv_buffer") ||
