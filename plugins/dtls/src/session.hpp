@@ -33,6 +33,9 @@ struct handshake_state {
     std::vector<uint8_t> client_session_id;  // of the ClientHello (cache resumption)
     std::vector<uint8_t> server_session_id;  // of our ServerHello (what the cache keys)
     std::string psk_awaited;     // identity being looked up in the core
+    // The core's answer for this handshake (used whatever psk_cache_ttl keeps in the cache)
+    std::string psk_answered;    // the identity answered; empty: none yet
+    std::vector<uint8_t> psk_answer;  // its key; empty: no such identity (or the core failed)
     std::vector<std::vector<uint8_t>> held;  // datagrams held meanwhile
     struct session* older = nullptr;  // handshakes in flight, oldest first
     struct session* newer = nullptr;

@@ -245,12 +245,21 @@ unsigned int psk_callback(WOLFSSL* ssl, const char* identity_text, unsigned char
     session* s = session_of(ssl);
     if (s == nullptr || s->home == nullptr || s->hs == nullptr || identity_text == nullptr) return 0;
     const std::string_view id(identity_text);
-    std::vector<uint8_t> k;
-    if (!s->home->psk_key(id, k) || k.size() > key_max) {
+    std::vector<uint8_t> cached;
+    const std::vector<uint8_t>* k = nullptr;
+    if (!s->hs->psk_answered.empty() && s->hs->psk_answered == id) {
+        // the core's answer for this very handshake (with psk_cache_ttl = 0 the cache
+        // keeps nothing)
+        if (!s->hs->psk_answer.empty()) k = &s->hs->psk_answer;
+    } else if (s->home->psk_key(id, cached)) {
+        k = &cached;
+    }
+    if (k == nullptr || k->size() > key_max) {
         s->hs->failure = handshake_result::unknown_psk_identity;
         return 0;
     }
-    std::memcpy(key, k.data(), k.size());
+    std::memcpy(key, k->data(), k->size());
+    const auto key_size = static_cast<unsigned int>(k->size());
     try {
         auto who = std::make_shared<identity>();
         who->kind = TERN_AUTH_PSK;
@@ -259,7 +268,7 @@ unsigned int psk_callback(WOLFSSL* ssl, const char* identity_text, unsigned char
     } catch (...) {
         return 0;
     }
-    return static_cast<unsigned int>(k.size());
+    return key_size;
 }
 
 // ---- the shard -------------------------------------------------------------------------
@@ -1068,6 +1077,8 @@ bool shard::psk_hold(session& s, const uint8_t* data, size_t size) noexcept {
     if (!id) return false;
     const char* suite = wolfSSL_get_cipher_name(s.ssl);
     if (suite == nullptr || std::strstr(suite, "PSK") == nullptr) return false;
+    // the core answered for this handshake: the callback takes that answer
+    if (!s.hs->psk_answered.empty() && s.hs->psk_answered == *id) return false;
     try {
         const std::string identity(*id);
         if (auto it = psk_cache_.find(identity); it != psk_cache_.end() && it->second.expires_ns > now_) {
@@ -1092,6 +1103,20 @@ void shard::psk_answer(uint64_t session_id, const std::string& identity, tern_st
                        std::vector<uint8_t> key) noexcept {
     now_ = env_.reactor->now_ns();
     const settings& c = *env_.cfg;
+    // The handshake that asked takes this answer whatever the cache keeps of it (with
+    // psk_cache_ttl = 0, nothing): it must not ask again for its own retry.
+    session* s = find(session_id);
+    const bool waiting = s != nullptr && s->hs && s->hs->psk_awaited == identity;
+    if (waiting) {
+        s->hs->psk_awaited.clear();
+        try {
+            s->hs->psk_answer = status == TERN_OK ? key : std::vector<uint8_t>{};
+            s->hs->psk_answered = identity;
+        } catch (...) {
+            s->hs->psk_answered.clear();
+            s->hs->psk_answer.clear();
+        }
+    }
     try {
         if (psk_cache_.size() >= psk_cache_limit) {
             for (auto it = psk_cache_.begin(); it != psk_cache_.end();)
@@ -1110,9 +1135,7 @@ void shard::psk_answer(uint64_t session_id, const std::string& identity, tern_st
         .inc();
     if (status != TERN_OK && status != TERN_NOT_FOUND)
         env_.log.warn("PSK identity look-up failed (", sdk::status_name(status), "); the handshake fails");
-    session* s = find(session_id);
-    if (s == nullptr || !s->hs || s->hs->psk_awaited != identity) return;
-    s->hs->psk_awaited.clear();
+    if (!waiting) return;
     std::vector<std::vector<uint8_t>> held = std::move(s->hs->held);
     s->hs->held.clear();
     const tern_endpoint from = s->addr;

@@ -2,7 +2,7 @@
 # PSK with keys from the core: a device added with `tern device add --psk-identity
 # --psk-key` handshakes with coap-client-openssl (-k/-u) and with the wolfSSL client forced
 # to PSK-AES128-CCM-8; a wrong key and an unknown identity fail the handshake; a changed
-# key takes effect after psk_cache_ttl.
+# key takes effect after psk_cache_ttl; with psk_cache_ttl = 0 every handshake asks the core.
 set -u
 source "$TERN_SOURCE_DIR/plugins/dtls/tests/dtls_lib.sh"
 dtls_init
@@ -70,5 +70,23 @@ assert_client_failed old_key
 # certificates still work beside PSK
 coaps pki $(with_cert client) "$(coaps_uri test)"
 assert_body pki "test: GET CON 0 bytes"
+tern_stop
+
+# psk_cache_ttl = 0: nothing is cached, and each handshake asks the core once (the answer
+# serves the handshake that asked)
+DTLS_TOML='psk_cache_ttl = 0' dtls_start <<TOML
+[plugins.core_embedded]
+database = "$TERN_TMP/var/tern.db"
+admin_bind = "127.0.0.1:0"
+
+[plugins.coap]
+[plugins.plugtest]
+TOML
+for i in 1 2; do
+    dtls_client nocache$i --psk-identity thermo-1 --psk-key "$(hex newSecret)" --ciphers PSK-AES128-CCM-8
+    assert_client_ok nocache$i
+done
+assert_eq 2 "$(tern_metric 'dtls_psk_lookups_total{result="found"}')" "one look-up in the core per handshake"
+assert_eq 0 "$(tern_metric 'dtls_psk_lookups_total{result="cached"}')" "nothing answered from the cache"
 tern_stop
 tern_note PASS
