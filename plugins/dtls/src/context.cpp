@@ -85,7 +85,11 @@ int ticket_callback(WOLFSSL* ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ]
     if (enc != 0) {
         identity_ptr who = s->hs->ident ? s->hs->ident : s->hs->resumed_ident;
         if (!who) who = no_identity();
-        const uint64_t ref = cx->identities().add_ticket(who, monotonic_ns());
+        uint64_t ref = 0;
+        try {
+            ref = cx->identities().add_ticket(who, monotonic_ns());
+        } catch (...) {
+        }
         if (ref == 0) return WOLFSSL_TICKET_RET_FATAL;
         return cx->seal_ticket(key_name, iv, mac, ticket, in_len, out_len, ref);
     }
@@ -258,11 +262,15 @@ context::context(const settings& cfg, bool psk_available, identity_store& identi
         // Resumption. wolfSSL's session cache is global to the process; a session one
         // dtls instance made and another resumes finds no identity in the second
         // instance's store and is refused (identity_lost), so instances stay apart.
+        // A resumed session takes the identity its full handshake proved; with no room to
+        // remember identities (resumption_identities = 0) there is no resumption at all
+        // (a ticket could not even be issued, which fails the handshake).
+        const bool remember = cfg_.resumption_identities > 0;
         const auto lifetime_s =
             static_cast<unsigned>(std::max<uint64_t>(1, cfg_.resumption_lifetime_ms / 1000));
         wolfSSL_CTX_set_timeout(ctx_, lifetime_s);
-        if (!cfg_.session_cache) wolfSSL_CTX_set_session_cache_mode(ctx_, WOLFSSL_SESS_CACHE_OFF);
-        if (cfg_.session_tickets) {
+        if (!cfg_.session_cache || !remember) wolfSSL_CTX_set_session_cache_mode(ctx_, WOLFSSL_SESS_CACHE_OFF);
+        if (cfg_.session_tickets && remember) {
             rotate_ticket_key(monotonic_ns());
             wolfSSL_CTX_set_TicketEncCb(ctx_, &ticket_callback);
             wolfSSL_CTX_set_TicketEncCtx(ctx_, this);

@@ -119,7 +119,8 @@ constexpr tern_config_key config_schema[] = {
         .unit("ms"),
     cfg::integer("resumption_identities", 200000,
                  "Client identities remembered for resumed sessions (LRU over all shards); a "
-                 "resumption whose identity was forgotten falls back to a full handshake")
+                 "resumption whose identity was forgotten falls back to a full handshake. 0: no "
+                 "resumption (session_cache and session_tickets are then off)")
         .range(0, 16777216),
 };
 

@@ -2,7 +2,8 @@
 # The wolfSSL test client against a server offering DTLS 1.2 and 1.3: DTLS 1.3 with a
 # Connection ID keeps its session when the client changes its source port mid-session
 # (requests and Observe notifications follow it, across shards); DTLS 1.2 resumption by
-# ticket and by session ID keeps the client's identity.
+# ticket and by session ID keeps the client's identity; resumption_identities = 0 turns
+# resumption off without failing handshakes.
 set -u
 source "$TERN_SOURCE_DIR/plugins/dtls/tests/dtls_lib.sh"
 dtls_init
@@ -64,5 +65,18 @@ assert_ge "$(tern_metric 'dtls_handshakes_total{reason="resumed"}')" 2 "resumed 
 # a PSK-only client of a server without a core: no PSK suite to agree on
 dtls_client nopsk --psk-identity x --psk-key 00112233 --ciphers PSK-AES128-CCM-8 --timeout 3000
 assert_client_failed nopsk
+tern_stop
+
+# resumption_identities = 0: no resumption (no ticket is issued), full handshakes succeed
+DTLS_TOML='resumption_identities = 0' dtls_start <<'TOML'
+[plugins.coap]
+[plugins.plugtest]
+TOML
+dtls_client noresume --cert "$CERTS/client.pem" --key "$CERTS/client.key" --resume
+assert_client_ok noresume
+assert_match "$TERN_TMP/noresume.out" '^resume version=DTLSv1.2 .* resumed=0 ' "a full handshake instead of a resumption"
+coaps openssl $(with_cert client) "$(coaps_uri test)"
+assert_body openssl "test: GET CON 0 bytes"
+assert_eq 0 "$(tern_metric 'dtls_handshakes_total{result="failure"}')" "no handshake failed"
 tern_stop
 tern_note PASS
