@@ -105,7 +105,7 @@ size_t heap_in_use() {
 
 }  // namespace
 
-TEST_CASE("plaintext reaches the sink with the session id; peer_auth gives the chain", "[dtls][transport]") {
+TEST_CASE("plaintext reaches the sink with the session id, and peer_auth gives the chain", "[dtls][transport]") {
     rig r{settings{}};
     test::peer_options o;
     o.cert_file = certs() + "/chain.pem";  // leaf + intermediate
@@ -138,7 +138,7 @@ TEST_CASE("plaintext reaches the sink with the session id; peer_auth gives the c
     CHECK(r.t->peer_auth(&gone, [](void*, const tern_peer_auth*) {}, nullptr) != TERN_OK);
 }
 
-TEST_CASE("sessions without a certificate report no identity; ids are never reused", "[dtls][transport]") {
+TEST_CASE("sessions without a certificate report no identity, and ids are never reused", "[dtls][transport]") {
     rig r{settings{}};
     test::client_context ctx(test::peer_options{});
     for (int i = 0; i < 3; ++i) {
