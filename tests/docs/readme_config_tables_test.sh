@@ -85,11 +85,13 @@ for readme in "$src"/plugins/*/README.md; do
         fi
         if [ ! -s "$tmp/numbered" ]; then
             if [ $fix = 1 ]; then
+                next=$(sed -n "$((line + 1))p" "$readme")
                 {
                     head -n "$line" "$readme"
                     echo
                     cat "$want"
-                    echo
+                    # a blank line after the table (the one that followed the marker, if any)
+                    [ -n "${next//[[:space:]]/}" ] && echo
                     tail -n +$((line + 1)) "$readme"
                 } >"$tmp/fixed" && cat "$tmp/fixed" >"$readme"
                 note "fixed $rel: the table of $plugin inserted after line $line"
