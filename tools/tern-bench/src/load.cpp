@@ -823,7 +823,7 @@ void worker::run() {
         if (phase_ == phase::load) {
             if (now < start_ns_) wake = std::min(wake, start_ns_);
             else if (ring_head_ != ring_tail_)
-                wake = std::min(wake, ns_per_request_ > 0 ? intended(next_k_) : now);
+                wake = std::min(wake, ns_per_request_ > 0 ? intended(next_k_) + o_.pace_slack_ns : now);
             if (measure_end_ns_ != UINT64_MAX) wake = std::min(wake, std::max(measure_end_ns_, now));
         }
         if (wheel_.armed_count()) wake = std::min(wake, wheel_.next_tick_ms() * 1'000'000u);
@@ -831,7 +831,7 @@ void worker::run() {
         // A timed sleep overshoots by tens of µs (ms on a loaded VM), and with --rate that
         // lag would count as server latency: spin through the last stretch before a send.
         uint64_t wait = (wake > now && !o_.busy_poll) ? wake - now : 0;
-        if (wait < spin_below_ns) wait = 0;
+        if (wait < spin_below_ns && o_.pace_slack_ns == 0) wait = 0;
         timespec ts{static_cast<time_t>(wait / 1'000'000'000u), static_cast<long>(wait % 1'000'000'000u)};
         const int n = epoll_pwait2(ep_, events.data(), static_cast<int>(events.size()), &ts, nullptr);
         if (n < 0 && errno != EINTR) break;

@@ -49,6 +49,10 @@ Load options:
   --warmup S           seconds of load before the measured window, default 0
   --busy-poll          never sleep while waiting; for a generator pinned to its own
                        core (on VMs a sleeping vCPU may take 100 us+ to wake)
+  --pace-slack US      with --rate: send what fell due at most US microseconds late,
+                       in bursts, instead of spinning for each due time; frees the
+                       generator's core when it shares the machine with the server.
+                       Latency still counts from each request's due time. Default 0
   --json               print one JSON object on stdout instead of the text report
 
 Device mode (ThingsBoard-style API):
@@ -384,6 +388,9 @@ parse_result parse_load_options(int argc, char** argv, load_options& o, std::str
             o.json = true;
         } else if (a.take("--busy-poll", nullptr, error)) {
             o.busy_poll = true;
+        } else if (a.take("--pace-slack", &v, error)) {
+            if (a.missing() || !count("--pace-slack", 0, 1'000'000, n)) return parse_result::usage_error;
+            o.pace_slack_ns = n * 1000u;
         } else if (a.take("--devices", &v, error)) {
             if (a.missing() || !count("--devices", 1, 100'000'000, o.devices)) return parse_result::usage_error;
             o.device_mode = true;

@@ -44,6 +44,9 @@ struct load_options {
     bool retransmit = false;
     bool json = false;
     bool busy_poll = false;
+    // With --rate: how late a due request may be sent, so the generator can sleep and send
+    // what fell due in small bursts instead of spinning for each one. 0 = exact (spin).
+    uint64_t pace_slack_ns = 0;
 
     size_t max_message = 0;  // upper bound of one encoded request
 };
