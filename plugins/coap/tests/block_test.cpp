@@ -284,7 +284,7 @@ TEST_CASE("RFC 7959 2.5: a repeated block (new MID) is acknowledged again, not a
     CHECK(f.rec.requests[0].payload == all);
 }
 
-TEST_CASE("RFC 7959 4: a handler's own 4.13 keeps the Size1 it sets; other Size1 values are the engine's",
+TEST_CASE("RFC 7959 4: a handler's own 4.13 keeps the Size1 it sets, other Size1 values are the engine's",
           "[rfc7959][block1]") {
     harness h;
     recorder rec;

@@ -704,7 +704,7 @@ TEST_CASE("empty_message builds a 4-byte ACK or RST", "[codec][writer]") {
 
 // ---- message lookups --------------------------------------------------------------------
 
-TEST_CASE("find returns the first of repeated options; uint_option needs <= 32 bits",
+TEST_CASE("find returns the first of repeated options, uint_option needs <= 32 bits",
           "[codec]") {
     std::array<uint8_t, 64> buf{};
     writer w{buf};

@@ -50,7 +50,7 @@ struct obs_fixture {
 
 }  // namespace
 
-TEST_CASE("RFC 7641 3.1: GET with Observe 0 registers; the response carries Observe", "[rfc7641]") {
+TEST_CASE("RFC 7641 3.1: GET with Observe 0 registers, the response carries Observe", "[rfc7641]") {
     obs_fixture f;
     const out o = f.reg(1);
     CHECK(o.type == msg_type::ack);
@@ -80,7 +80,7 @@ TEST_CASE("RFC 7641 4.2: notifications carry the token and an increasing sequenc
     for (uint64_t c = 1; c <= 3; ++c) CHECK(f.rec.results_of(c) == std::vector<int32_t>{TERN_COAP_NOTIFY_DELIVERED});
 }
 
-TEST_CASE("RFC 7641 4.5.2: CON notifications go one at a time; the rest wait in order", "[rfc7641]") {
+TEST_CASE("RFC 7641 4.5.2: CON notifications go one at a time, the rest wait in order", "[rfc7641]") {
     obs_fixture f;
     f.reg(1);
     const uint64_t id = f.ids[0];
