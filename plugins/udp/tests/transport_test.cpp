@@ -256,7 +256,7 @@ TEST_CASE("datagrams without a sink are dropped and counted", "[udp][transport]"
     CHECK(c.receive().empty());
 }
 
-TEST_CASE("a second sink is refused; the same one is accepted again", "[udp][transport]") {
+TEST_CASE("a second sink is refused, the same one is accepted again", "[udp][transport]") {
     rig r(loopback(), 1);
     echo_sink a, b;
     CHECK(r.t->attach(&a) == TERN_OK);
