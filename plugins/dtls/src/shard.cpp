@@ -8,6 +8,7 @@
 #include <wolfssl/wolfcrypt/hmac.h>
 // clang-format on
 
+#include <malloc.h>
 #include <sys/random.h>
 
 #include <algorithm>
@@ -26,6 +27,8 @@ constexpr uint64_t ms = 1000000;
 constexpr size_t max_held_datagrams = 8;
 constexpr size_t psk_cache_limit = 4096;   // entries per shard
 constexpr size_t read_buffer_size = 4096;  // scratch for draining oversized records
+constexpr uint64_t compact_scan_min_gap_ns = 100 * ms;  // the idle-compaction pass walks every session
+constexpr size_t compact_trim_threshold = 256;           // compactions that warrant a malloc_trim
 
 // RFC 8446 §4.1.3: the random of a HelloRetryRequest.
 constexpr uint8_t hrr_random[32] = {0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c,
@@ -744,7 +747,11 @@ void shard::lru_push(session& s) noexcept {
     // earlier anyway, which is the rule: older sessions expire first)
     const settings& c = *env_.cfg;
     uint64_t at = s.last_ns + c.inactivity_timeout_ms * ms;
-    if (c.idle_compact_after_ms != 0) at = std::min(at, s.last_ns + c.idle_compact_after_ms * ms);
+    if (c.idle_compact_after_ms != 0) {
+        const uint64_t compact_at = std::max(s.last_ns, s.used_ns) + c.idle_compact_after_ms * ms;
+        compact_due_ns_ = std::min(compact_due_ns_, compact_at);
+        at = std::min(at, compact_at);
+    }
     arm(at);
 }
 
@@ -1020,13 +1027,33 @@ void shard::on_timer() noexcept {
     const uint64_t idle_ns = c.inactivity_timeout_ms * ms;
     while (lru_oldest_ != nullptr && lru_oldest_->last_ns + idle_ns <= now_)
         end(*lru_oldest_, end_reason::inactivity, true);
-    if (c.idle_compact_after_ms != 0) {
-        // Oldest first: once one is too recent, so are the newer ones.
+    if (c.idle_compact_after_ms != 0 && compact_due_ns_ <= now_ &&
+        now_ - compact_scanned_ns_ >= compact_scan_min_gap_ns) {
+        // One pass: compact what has been quiet long enough, and note when the next one will
+        // be. Sessions are in order of last receipt, but a send (used_ns) or a pending timer
+        // can hold one back while newer ones are due, so the pass does not stop early.
         const uint64_t after = c.idle_compact_after_ms * ms;
-        for (session* s = lru_oldest_; s != nullptr && s->last_ns + after <= now_; s = s->newer)
-            if (s->ssl != nullptr && s->timer_ns == 0 && !s->dtls13 && !s->keep_object &&
-                s->used_ns + after <= now_)
+        uint64_t due = UINT64_MAX;
+        size_t compacted = 0;
+        for (session* s = lru_oldest_; s != nullptr; s = s->newer) {
+            if (s->ssl == nullptr || s->dtls13 || s->keep_object) continue;
+            const uint64_t at = std::max(s->last_ns, s->used_ns) + after;
+            if (at <= now_ && s->timer_ns == 0) {
                 compact(*s);
+                ++compacted;
+            } else {
+                due = std::min(due, std::max(at, now_ + ms));
+            }
+        }
+        compact_due_ns_ = due;
+        // Each compaction frees ~9 KB in pieces; once a few hundred have been freed, give the
+        // pages back to the OS so the resident size (what operators watch) shows the saving.
+        compacted_since_trim_ += compacted;
+        if (compacted_since_trim_ >= compact_trim_threshold) {
+            ::malloc_trim(0);
+            compacted_since_trim_ = 0;
+        }
+        compact_scanned_ns_ = now_;
     }
     if (now_ - cookie_rotated_ns_ >= c.cookie_secret_lifetime_ms * ms) rotate_cookie_secret(now_);
     deliver();
@@ -1036,15 +1063,9 @@ void shard::on_timer() noexcept {
     if (!timers_.empty()) next = std::min(next, timers_.top().first);
     if (lru_oldest_ != nullptr) {
         next = std::min(next, lru_oldest_->last_ns + idle_ns);
-        if (c.idle_compact_after_ms != 0) {
-            // the oldest not yet compacted
-            for (session* s = lru_oldest_; s != nullptr; s = s->newer)
-                if (s->ssl != nullptr && !s->dtls13 && !s->keep_object) {
-                    next = std::min(next, std::max(s->last_ns, s->used_ns) + c.idle_compact_after_ms * ms);
-                    break;
-                }
-        }
     }
+    if (c.idle_compact_after_ms != 0 && compact_due_ns_ != UINT64_MAX)
+        next = std::min(next, std::max(compact_due_ns_, compact_scanned_ns_ + compact_scan_min_gap_ns));
     arm(std::max(next, now_ + ms));
 }
 
@@ -1197,6 +1218,7 @@ bool shard::restore(session& s) noexcept {
     env_.m.compact_sessions.add(-1);
     // restored for traffic (either way): compact again once that is quiet
     s.used_ns = now_;
+    compact_due_ns_ = std::min(compact_due_ns_, now_ + env_.cfg->idle_compact_after_ms * ms);
     arm(now_ + env_.cfg->idle_compact_after_ms * ms);
     return true;
 #else

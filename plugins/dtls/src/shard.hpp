@@ -185,6 +185,12 @@ private:
 
     uint8_t cookie_secrets_[2][32] = {};  // [0] current, [1] previous
     uint64_t cookie_rotated_ns_ = 0;
+    // When the idle-compaction scan next has work: the earliest compaction deadline seen by
+    // the last scan, lowered by sessions that joined or were restored since. The scan walks
+    // every session, so it runs at most every compact_scan_min_gap (not on every tick).
+    uint64_t compact_due_ns_ = UINT64_MAX;
+    uint64_t compact_scanned_ns_ = 0;
+    size_t compacted_since_trim_ = 0;
 
     std::unordered_map<std::string, psk_entry> psk_cache_;
 
