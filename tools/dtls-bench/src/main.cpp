@@ -4,7 +4,7 @@
 //                         [--cert F --key F] [--server-pid PID]
 //   dtls-bench requests   --port P [--sessions N] [--duration S] [--warmup S] [--path P]
 //                         [--plain] [--server-pid PID]
-//   dtls-bench idle       --port P --server-pid PID [--sessions N]
+//   dtls-bench idle       --port P --server-pid PID [--sessions N] [--settle S]
 //
 // handshakes: each thread connects, closes (close_notify) and connects again for the
 //   duration; full ECDHE handshakes with P-256 (the server's certificate decides ECDSA or
@@ -15,8 +15,9 @@
 //   --plain sends the same requests over plain UDP (to the udp transport's port) so the two
 //   can be compared with one generator. Prints responses/s and server CPU per response.
 // idle: N sessions each make one request and are then left idle (the client drops them
-//   without close_notify); prints the server's resident memory before and after
-//   (/proc/PID/status VmRSS) and the difference per session.
+//   without close_notify); prints the server's resident memory before and, S seconds
+//   (--settle, default 1) after the last one, after (/proc/PID/status VmRSS), and the
+//   difference per session.
 //
 // Output: "key value" lines, then a JSON line.
 #include <arpa/inet.h>
@@ -62,6 +63,7 @@ struct args {
     int sessions = 32;
     std::string path = ".well-known/core";
     bool plain = false;
+    double settle = 1;  // idle: seconds between the last session and the memory reading
 };
 
 [[noreturn]] void usage(const std::string& why) {
@@ -90,6 +92,7 @@ args parse(int argc, char** argv) {
         else if (k == "--sessions") a.sessions = std::stoi(val());
         else if (k == "--path") a.path = val();
         else if (k == "--plain") a.plain = true;
+        else if (k == "--settle") a.settle = std::stod(val());
         else usage("unknown option " + k);
     }
     if (a.port == 0) usage("--port is required");
@@ -353,7 +356,8 @@ int idle(const args& a) {
         // dropped without close_notify: the server keeps the session until it is idle
         // for dtls_session_inactivity_timeout
     }
-    std::this_thread::sleep_for(std::chrono::seconds(1));
+    // Long enough for the server to compact the idle sessions (idle_compact_after).
+    std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int>(a.settle * 1000)));
     const long after = server_rss_kb(a.server_pid);
     print({{"sessions", std::to_string(made)},
            {"server_rss_before_kb", std::to_string(before)},
