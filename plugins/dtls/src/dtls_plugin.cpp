@@ -22,7 +22,10 @@ constexpr tern_config_key config_schema[] = {
     cfg::integer("bind_port", 5684, "UDP port of DTLS; 0 picks a free ephemeral port (logged at start)")
         .range(0, 65535),
     cfg::boolean("ipv6_only", false, "With an IPv6 bind_address: refuse IPv4 peers (IPV6_V6ONLY)"),
-    cfg::integer("recv_buffer", 0, "Socket receive buffer (SO_RCVBUF) per socket; 0 keeps the OS default")
+    cfg::integer("recv_buffer", 4194304,
+                 "Socket receive buffer (SO_RCVBUF) per socket, room for bursts from many devices "
+                 "at once; 0 keeps the OS default. Granted past net.core.rmem_max with "
+                 "CAP_NET_ADMIN (root), else a warning is logged when the OS grants less")
         .range(0, 2147483647)
         .unit("bytes"),
     cfg::integer("send_buffer", 0, "Socket send buffer (SO_SNDBUF) per socket; 0 keeps the OS default")

@@ -25,7 +25,7 @@ struct settings {
     std::string bind_address = "0.0.0.0";
     uint16_t bind_port = 5683;
     bool ipv6_only = false;
-    int recv_buffer = 0;  // bytes; 0 = the OS default
+    int recv_buffer = 0;  // bytes; 0 = the OS default (the manifest's default is 4 MiB)
     int send_buffer = 0;
     uint32_t batch_size = 32;
     uint32_t max_datagram_size = 2048;
