@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <filesystem>
 #include <iostream>
 
 #include "kernel/commands/commands.hpp"
@@ -197,6 +198,16 @@ int dispatch(const std::vector<std::string>& args, std::ostream& out, std::ostre
             if (auto rc = commands::plugin_command(args, out, err)) return *rc;
         err << "tern: unknown command '" << args[0] << "'\n";
         print_usage(err);
+        // Plugin commands (device, attr, rpc, ...) exist only where a manifest names their
+        // plugins: say so when the default manifest is not here and none was given.
+        const bool has_config = std::any_of(args.begin(), args.end(), [](const std::string& a) {
+            return a == "--config" || a.rfind("--config=", 0) == 0;
+        });
+        std::error_code ec;
+        if (args[0].rfind('-', 0) != 0 && !has_config && !std::filesystem::exists("config/tern.toml", ec))
+            err << "tern: commands of plugins (such as 'device' or 'rpc') come from the manifest, and "
+                   "config/tern.toml is not in this folder: run tern from the folder that holds config/, "
+                   "or pass --config FILE\n";
         return exit_usage;
     }
 

@@ -46,6 +46,10 @@ TEST_CASE("usage errors exit 64 with the usage, --help exits 0", "[cli]") {
     auto r = kt::run_tern({"frobnicate"});
     CHECK(r.status == 64);
     CHECK(r.err.rfind("tern: unknown command 'frobnicate'\nusage: tern <command> [options]\n", 0) == 0);
+    // The tests run in the build folder, which has no config/tern.toml: plugin commands
+    // cannot exist here, and the message says where they come from.
+    CHECK(r.err.find("config/tern.toml is not in this folder") != std::string::npos);
+    CHECK(kt::run_tern({"frobnicate", "--config", "x.toml"}).err.find("not in this folder") == std::string::npos);
     CHECK(kt::run_tern({}).status == 64);
     CHECK(kt::run_tern({"plugins"}).status == 64);
     r = kt::run_tern({"run"});
