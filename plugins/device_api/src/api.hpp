@@ -275,6 +275,10 @@ private:
     void resolve_token(shard_data& sd, const request& v, const route& r, std::unique_ptr<pending_auth> p);
     void start_auth(shard_data& sd, const request& v, const route& r, std::unique_ptr<pending_auth> p,
                     credential cred, int stage);
+    // Asks the core for p->cred; the answer comes to auth_done.
+    void ask_core(std::unique_ptr<pending_auth> p);
+    // Looks up the next certificate of p's chain, keeping the walk's epoch.
+    void next_in_chain(std::unique_ptr<pending_auth> p);
     static void auth_done(void* ctx, tern_status status, const tern_device_info* info) noexcept;
     void auth_resume(std::unique_ptr<pending_auth> p);
     void share_profile(shard_data& sd, device_entry& e);

@@ -5,6 +5,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "api.hpp"
 
@@ -57,6 +58,11 @@ struct pending_auth {
     // progress
     int stage = token;
     credential cred;
+    // X.509: the client's chain as Base64 texts, leaf first (spec §7); chain_next is the
+    // certificate to look up when the current one is not a device's. Filled once per
+    // session, when its identity is first needed.
+    std::vector<std::string> chain;
+    uint32_t chain_next = 0;
     uint64_t epoch = 0;
     tern_status status = TERN_OK;
     std::shared_ptr<device_entry> result;

@@ -100,7 +100,7 @@ void api::resolve(shard_data& sd, const request& v, const route& r, std::unique_
             m_.session_misses.inc();
             struct seen {
                 tern_auth_kind kind = TERN_AUTH_NONE;
-                std::string cert_b64;
+                std::vector<std::string> chain;
                 std::string psk;
             } got;
             const tern_status st = w_.transports[ti].transport->peer_auth(
@@ -109,9 +109,14 @@ void api::resolve(shard_data& sd, const request& v, const route& r, std::unique_
                     auto* g = static_cast<seen*>(ctx);
                     if (a == nullptr) return;
                     if (a->kind == TERN_AUTH_X509 && a->chain_count >= 1 && a->chain != nullptr) {
-                        // Only the leaf can be the device's credential (spec §7).
+                        // Any certificate of the chain may be the device's credential, the
+                        // first registered one from the leaf wins (spec §7): keep them all,
+                        // as many as a DTLS transport hands over.
                         g->kind = TERN_AUTH_X509;
-                        g->cert_b64 = base64(std::span<const uint8_t>(a->chain[0].data, a->chain[0].size));
+                        const uint32_t n = a->chain_count < max_client_chain ? a->chain_count : max_client_chain;
+                        g->chain.reserve(n);
+                        for (uint32_t i = 0; i < n; ++i)
+                            g->chain.push_back(base64(std::span<const uint8_t>(a->chain[i].data, a->chain[i].size)));
                     } else if (a->kind == TERN_AUTH_PSK) {
                         g->kind = TERN_AUTH_PSK;
                         g->psk.assign(sv(a->psk_identity));
@@ -119,7 +124,11 @@ void api::resolve(shard_data& sd, const request& v, const route& r, std::unique_
                 },
                 &got);
             if (st == TERN_OK && got.kind == TERN_AUTH_X509) {
-                credential c{TERN_CREDENTIAL_X509, sha3_256_hex(got.cert_b64), std::move(got.cert_b64)};
+                if (!p) p = pending_auth::copy(this, v);
+                p->chain = std::move(got.chain);
+                p->chain_next = 1;
+                std::string leaf = std::move(p->chain[0]);
+                credential c{TERN_CREDENTIAL_X509, sha3_256_hex(leaf), std::move(leaf)};
                 start_auth(sd, v, r, std::move(p), std::move(c), pending_auth::x509);
                 return;
             }
@@ -161,11 +170,26 @@ void api::start_auth(shard_data& sd, const request& v, const route&, std::unique
     p->stage = stage;
     p->cred = std::move(cred);
     p->epoch = sd.epoch;
+    ask_core(std::move(p));
+    // NOTE: v may point into the pending auth, which the completion may have freed:
+    // nothing after this.
+}
+
+void api::ask_core(std::unique_ptr<pending_auth> p) {
     p->status = TERN_OK;
     p->result.reset();
     pending_auth* raw = p.release();
-    // NOTE: v may point into *raw, which the completion may free before this returns.
     w_.core->authenticate(raw->cred.kind, ts(raw->cred.value), &api::auth_done, raw);
+}
+
+void api::next_in_chain(std::unique_ptr<pending_auth> p) {
+    std::string text = std::move(p->chain[p->chain_next]);
+    ++p->chain_next;
+    p->cred = credential{TERN_CREDENTIAL_X509, sha3_256_hex(text), std::move(text)};
+    // p->epoch stays the one of the leaf's lookup: after an invalidation anywhere in the
+    // walk (credentials changed, perhaps to a certificate already passed) its end still
+    // answers this request but is not kept for the session.
+    ask_core(std::move(p));
 }
 
 void api::auth_done(void* ctx, tern_status status, const tern_device_info* info) noexcept {
@@ -253,8 +277,16 @@ void api::auth_resume(std::unique_ptr<pending_auth> p) {
         return;
     }
     if (p->status == TERN_NOT_FOUND) {
+        if (p->stage == pending_auth::x509 && p->chain_next < p->chain.size()) {
+            // Not this certificate's device (unknown hash, or another stored text): the next
+            // one towards the root may be (spec §7). At most max_client_chain lookups, once
+            // per session.
+            next_in_chain(std::move(p));  // v points into *p: nothing after this
+            return;
+        }
         if (via_session) {
-            // An unknown certificate or identity: ThingsBoard falls back to the token.
+            // No certificate of the chain, or an unknown PSK identity: ThingsBoard falls
+            // back to the token.
             std::size_t evicted = 0;
             const std::size_t before = sd.sessions.size();
             if (p->epoch == sd.epoch) sd.sessions.put(key, session_val{}, 0, now + ttl_ns_, &evicted);

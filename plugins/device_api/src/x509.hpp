@@ -11,6 +11,11 @@
 
 namespace tern::device_api {
 
+// The most certificates of a client's chain that are looked up, leaf first: what the dtls
+// transport hands over; a longer chain from another transport is cut there, so one
+// session's identity costs at most this many core lookups.
+constexpr uint32_t max_client_chain = 16;
+
 // RFC 4648 §4 Base64 with '=' padding and no line breaks.
 std::string base64(std::span<const uint8_t> data);
 

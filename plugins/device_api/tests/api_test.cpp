@@ -578,6 +578,145 @@ TEST_CASE("api: an X.509 hash whose stored certificate differs falls back to the
     CHECK(f.answer(f.send(r)).code == c201);
 }
 
+// A client chain for session 40, leaf first, and how the core knows its certificates.
+struct chain_fixture : fixture {
+    std::vector<std::string> der{"leaf-der", "intermediate-der", "root-der"};
+    static std::string text_of(const std::string& der) {
+        return base64(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(der.data()), der.size()));
+    }
+    std::string hash_of(std::size_t i) const { return sha3_256_hex(text_of(der[i])); }
+    // Certificate i registered as device id; stored is the credential value kept for it.
+    void register_cert(std::size_t i, uint64_t id, std::string stored = {}) {
+        fake_device d;
+        d.id = id;
+        d.credential_value = stored.empty() ? text_of(der[i]) : std::move(stored);
+        core.credentials[{TERN_CREDENTIAL_X509, hash_of(i)}] = d;
+    }
+    uint64_t telemetry(const std::string& path = "/api/v1/telemetry") {
+        req r;
+        r.path = path;
+        r.payload = R"({"t":1})";
+        r.transport = "dtls";
+        r.session = 40;
+        return send(r);
+    }
+    void start_chain() {
+        dtls.chains[40] = der;
+        start();
+    }
+};
+
+TEST_CASE_METHOD(chain_fixture, "api: X.509 chain: a registered leaf is the device, the chain is not walked further",
+                 "[api][x509]") {
+    register_cert(0, 50);
+    register_cert(1, 51);
+    start_chain();
+    REQUIRE(answer(telemetry()).code == c201);
+    CHECK(core.telemetry_posts.back().device == 50);
+    CHECK(core.auth_values == std::vector<std::string>{hash_of(0)});
+}
+
+TEST_CASE_METHOD(chain_fixture, "api: X.509 chain: only the intermediate registered identifies its device",
+                 "[api][x509]") {
+    register_cert(1, 51);
+    start_chain();
+    REQUIRE(answer(telemetry()).code == c201);
+    CHECK(core.telemetry_posts.back().device == 51);
+    // leaf first, then the intermediate; the root is never asked
+    CHECK(core.auth_values == std::vector<std::string>{hash_of(0), hash_of(1)});
+    // bound to the session: later requests ask neither the transport nor the core
+    REQUIRE(answer(telemetry()).code == c201);
+    CHECK(core.telemetry_posts.back().device == 51);
+    CHECK(dtls.calls == 1);
+    CHECK(core.auth_calls == 2);
+}
+
+TEST_CASE_METHOD(chain_fixture, "api: X.509 chain: the root alone registered is found last", "[api][x509]") {
+    register_cert(2, 52);
+    start_chain();
+    REQUIRE(answer(telemetry()).code == c201);
+    CHECK(core.telemetry_posts.back().device == 52);
+    CHECK(core.auth_values == std::vector<std::string>{hash_of(0), hash_of(1), hash_of(2)});
+}
+
+TEST_CASE_METHOD(chain_fixture, "api: X.509 chain: no certificate registered leaves the token to decide",
+                 "[api][x509]") {
+    start_chain();
+    CHECK(answer(telemetry()).code == c401);
+    CHECK(core.auth_values == std::vector<std::string>{hash_of(0), hash_of(1), hash_of(2)});
+    CHECK(answer(telemetry("/api/v1/T1/telemetry")).code == c201);
+    CHECK(core.telemetry_posts.back().device == 1);
+    // the miss is remembered for the session: no second walk
+    CHECK(answer(telemetry()).code == c401);
+    CHECK(dtls.calls == 1);
+    CHECK(core.auth_calls == 4);  // three certificates, one token
+}
+
+TEST_CASE_METHOD(chain_fixture, "api: X.509 chain: a leaf hash with another stored text passes to the intermediate",
+                 "[api][x509]") {
+    register_cert(0, 50, "SOMETHING ELSE");
+    register_cert(1, 51);
+    start_chain();
+    REQUIRE(answer(telemetry()).code == c201);
+    CHECK(core.telemetry_posts.back().device == 51);
+    CHECK(core.auth_values == std::vector<std::string>{hash_of(0), hash_of(1)});
+}
+
+TEST_CASE_METHOD(chain_fixture, "api: X.509 chain: a core error stops the walk with 5.00 and nothing is kept",
+                 "[api][x509]") {
+    register_cert(1, 51);
+    start_chain();
+    SECTION("on the leaf: the intermediate is not asked") {
+        core.failing[hash_of(0)] = TERN_UNAVAILABLE;
+        CHECK(answer(telemetry()).code == c500);
+        CHECK(core.auth_values == std::vector<std::string>{hash_of(0)});
+    }
+    SECTION("on the intermediate, after the leaf missed") {
+        core.failing[hash_of(1)] = TERN_BUSY;
+        CHECK(answer(telemetry()).code == c500);
+        CHECK(core.auth_values == std::vector<std::string>{hash_of(0), hash_of(1)});
+    }
+    CHECK(core.telemetry_posts.empty());
+    // nothing was cached for the session: the next request walks again and succeeds
+    core.failing.clear();
+    core.auth_values.clear();
+    REQUIRE(answer(telemetry()).code == c201);
+    CHECK(core.telemetry_posts.back().device == 51);
+    CHECK(core.auth_values == std::vector<std::string>{hash_of(0), hash_of(1)});
+    CHECK(dtls.calls == 2);
+}
+
+TEST_CASE_METHOD(chain_fixture, "api: X.509 chain: at most 16 certificates are looked up", "[api][x509]") {
+    der.clear();
+    for (int i = 0; i < 20; ++i) der.push_back("cert-" + std::to_string(i));
+    register_cert(16, 66);  // the 17th: past the bound
+    start_chain();
+    CHECK(answer(telemetry()).code == c401);
+    CHECK(core.auth_calls == 16);
+    CHECK(core.auth_values.back() == hash_of(15));
+}
+
+TEST_CASE_METHOD(chain_fixture, "api: X.509 chain: an invalidation during the walk answers but does not bind",
+                 "[api][x509]") {
+    register_cert(1, 51);
+    start_chain();
+    core.defer = true;
+    const uint64_t x = telemetry();
+    core.run_deferred();  // the leaf misses: the intermediate is asked
+    reactor.run();
+    a->on_device_event(51, TERN_DEVICE_CREDENTIALS_CHANGED);
+    reactor.run();
+    core.run_deferred();  // the intermediate's device
+    reactor.run();
+    core.run_deferred();  // the telemetry write
+    CHECK(answer(x).code == c201);
+    CHECK(core.telemetry_posts.back().device == 51);
+    CHECK(a->shard(0).sessions.size() == 0);
+    core.defer = false;
+    REQUIRE(answer(telemetry()).code == c201);
+    CHECK(dtls.calls == 2);
+}
+
 TEST_CASE("api: a PSK session authenticates by its identity", "[api][x509]") {
     fixture f;
     fake_device p;

@@ -234,8 +234,10 @@ struct fake_core final : core_v1 {
     std::map<std::pair<int32_t, std::string>, fake_device> credentials;
     bool defer = false;  // completions wait for run_deferred()
     tern_status auth_status = TERN_OK;  // for found credentials
+    std::map<std::string, tern_status> failing;  // credential value -> this error, found or not
     std::vector<std::function<void()>> deferred;
     int auth_calls = 0;
+    std::vector<std::string> auth_values;  // what authenticate was asked, in order
 
     struct telemetry {
         uint64_t device;
@@ -305,6 +307,12 @@ struct fake_core final : core_v1 {
     }
     void authenticate(tern_credential_kind kind, tern_str value, tern_core_device_fn done, void* ctx) noexcept override {
         ++auth_calls;
+        auth_values.push_back(str(value));
+        if (auto e = failing.find(str(value)); e != failing.end()) {
+            const tern_status st = e->second;
+            later([=] { done(ctx, st, nullptr); });
+            return;
+        }
         auto it = credentials.find({kind, str(value)});
         if (it == credentials.end()) {
             later([=] { done(ctx, TERN_NOT_FOUND, nullptr); });
@@ -458,8 +466,9 @@ struct fake_core final : core_v1 {
 // ---- a DTLS-like transport ------------------------------------------------------------------------
 
 struct fake_transport final : transport_v1 {
-    std::map<uint64_t, std::string> certs;  // session -> leaf DER
-    std::map<uint64_t, std::string> psk;    // session -> identity
+    std::map<uint64_t, std::string> certs;                // session -> leaf DER (a chain of one)
+    std::map<uint64_t, std::vector<std::string>> chains;  // session -> DER chain, leaf first
+    std::map<uint64_t, std::string> psk;                  // session -> identity
     int calls = 0;
     tern_str scheme() noexcept override { return tern_str{"coaps", 5}; }
     uint32_t max_datagram_size() noexcept override { return 1152; }
@@ -470,11 +479,18 @@ struct fake_transport final : transport_v1 {
         tern_peer_auth a{};
         a.struct_size = sizeof a;
         tern_bytes leaf{};
+        std::vector<tern_bytes> chain;
         if (auto it = certs.find(peer->session); it != certs.end()) {
             a.kind = TERN_AUTH_X509;
             leaf = tern_bytes{reinterpret_cast<const uint8_t*>(it->second.data()), it->second.size()};
             a.chain = &leaf;
             a.chain_count = 1;
+        } else if (auto c = chains.find(peer->session); c != chains.end()) {
+            a.kind = TERN_AUTH_X509;
+            for (const std::string& der : c->second)
+                chain.push_back(tern_bytes{reinterpret_cast<const uint8_t*>(der.data()), der.size()});
+            a.chain = chain.data();
+            a.chain_count = static_cast<uint32_t>(chain.size());
         } else if (auto p = psk.find(peer->session); p != psk.end()) {
             a.kind = TERN_AUTH_PSK;
             a.psk_identity = tern_str{p->second.data(), p->second.size()};
