@@ -139,6 +139,8 @@ std::optional<client_hello> parse_client_hello(const record_header& r) noexcept 
                 ch.has_ticket = !data.empty();
             } else if (et == 41) {  // pre_shared_key
                 ch.has_psk_extension = true;
+            } else if (et == 44) {  // cookie
+                ch.has_cookie_extension = true;
             }
         }
         out = ch;

@@ -72,6 +72,7 @@ struct client_hello {
     bool offers_dtls13 = false;   // supported_versions lists DTLS 1.3
     bool has_ticket = false;      // session_ticket extension with a ticket
     bool has_psk_extension = false;  // pre_shared_key (TLS 1.3 PSK or resumption)
+    bool has_cookie_extension = false;  // cookie (TLS 1.3: the answer to a HelloRetryRequest)
 };
 // The ClientHello of a record, when the record is an epoch-0 handshake record holding
 // one complete (unfragmented) ClientHello; nullopt otherwise (a fragmented ClientHello

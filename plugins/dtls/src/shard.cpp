@@ -599,12 +599,18 @@ void shard::on_client_hello(const client_hello& ch, const uint8_t* data, size_t 
         }
         env_.m.cookies_verified.inc();
     }
-    if (!make_room()) {
+    // A DTLS 1.3 first flight (no cookie extension) is answered with wolfSSL's stateless
+    // HelloRetryRequest and its object destroyed at once: it must not evict handshakes or
+    // idle sessions on the way, or spoofed ClientHellos could push real devices out.
+    const bool probe13 = dtls13 && !ch.has_cookie_extension;
+    if (!probe13 && !make_room()) {
         count_drop(drop::shed);
         return;
     }
-    // The client proved its address: a new handshake replaces what it had there.
-    if (existing != nullptr) end(*existing, end_reason::replaced, false);
+    // The client proved its address: a new handshake replaces what it had there. (A probe
+    // has proved nothing yet: what is there stays, and gets its address back below.)
+    const uint64_t existing_id = existing != nullptr ? existing->id : 0;
+    if (!probe13 && existing != nullptr) end(*existing, end_reason::replaced, false);
     session* s = create(from, secret, dtls13);
     if (s == nullptr) return;
     if (ch.session_id.size() == 32 && !ch.has_ticket)
@@ -619,13 +625,38 @@ void shard::on_client_hello(const client_hello& ch, const uint8_t* data, size_t 
         // object is not kept until the client comes back with the cookie.
         env_.m.cookies_sent.inc();
         destroy(*s);
+        if (session* e = existing_id != 0 ? find(existing_id) : nullptr; e != nullptr && e->indexed_by_addr)
+            by_addr_[key_of(e->addr)] = e;
         return;
     }
+    // wolfSSL went on without a retry: this is a handshake with state now, so it must fit,
+    // and it replaces what the client had at this address.
     s->hs->dtls13_probe = false;
+    if (session* e = existing_id != 0 ? find(existing_id) : nullptr; e != nullptr && e != s)
+        end(*e, end_reason::replaced, false);
+    if (handshakes_ > handshake_cap_ || by_id_.size() > session_cap_) {
+        if (!make_room_for(*s)) {
+            count_drop(drop::shed);
+            destroy(*s);
+            return;
+        }
+    }
     env_.m.cookies_verified.inc();
 }
 
 // ---- sessions ----------------------------------------------------------------------------
+
+bool shard::make_room_for(session& newcomer) noexcept {
+    // As make_room, with the newcomer already counted (and never its own victim).
+    if (handshakes_ > handshake_cap_ && hs_oldest_ != nullptr && hs_oldest_ != &newcomer)
+        handshake_failed(*hs_oldest_, handshake_result::evicted);
+    if (by_id_.size() <= session_cap_) return true;
+    session* victim = lru_oldest_;
+    if (victim == nullptr || victim == &newcomer) return false;
+    if (victim->last_ns + env_.cfg->stale_session_threshold_ms * ms > now_) return false;
+    end(*victim, end_reason::evicted, true);
+    return true;
+}
 
 bool shard::make_room() noexcept {
     if (handshakes_ >= handshake_cap_ && hs_oldest_ != nullptr)

@@ -138,6 +138,7 @@ private:
 
     // sessions
     bool make_room() noexcept;
+    bool make_room_for(session& newcomer) noexcept;
     session* create(const tern_endpoint& from, int cookie_secret, bool dtls13) noexcept;
     void feed(session& s, const uint8_t* data, size_t size, const tern_endpoint& from) noexcept;
     void advance_handshake(session& s) noexcept;

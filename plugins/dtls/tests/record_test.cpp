@@ -40,7 +40,8 @@ std::vector<uint8_t> handshake_record(uint8_t type, const std::vector<uint8_t>& 
 }
 
 std::vector<uint8_t> client_hello_body(const std::vector<uint8_t>& cookie, bool dtls13 = false,
-                                       bool ticket = false, const std::vector<uint8_t>& sid = {}) {
+                                       bool ticket = false, const std::vector<uint8_t>& sid = {},
+                                       const std::vector<uint8_t>& cookie13 = {}) {
     std::vector<uint8_t> b{0xfe, 0xfd};
     for (int i = 0; i < 32; ++i) b.push_back(static_cast<uint8_t>(i));
     b.push_back(static_cast<uint8_t>(sid.size()));
@@ -59,6 +60,12 @@ std::vector<uint8_t> client_hello_body(const std::vector<uint8_t>& cookie, bool 
         ext.push_back(4);
         put16(ext, 0xfefc);
         put16(ext, 0xfefd);
+    }
+    if (!cookie13.empty()) {  // TLS 1.3 cookie extension: cookie<1..2^16-1>
+        put16(ext, 44);
+        put16(ext, static_cast<unsigned>(cookie13.size() + 2));
+        put16(ext, static_cast<unsigned>(cookie13.size()));
+        ext.insert(ext.end(), cookie13.begin(), cookie13.end());
     }
     if (ticket) {
         put16(ext, 35);
@@ -127,6 +134,16 @@ TEST_CASE("a ClientHello yields what the stateless cookie covers", "[dtls][recor
     CHECK(plain->cookie.empty());
     CHECK_FALSE(plain->offers_dtls13);
     CHECK_FALSE(plain->has_ticket);
+    CHECK_FALSE(plain->has_cookie_extension);
+
+    // A DTLS 1.3 ClientHello answering a HelloRetryRequest carries a cookie extension: only
+    // such a one may make room in full tables (a first flight is answered statelessly).
+    auto retry = client_hello_of(view(handshake_record(
+        hs_client_hello, client_hello_body({}, true, false, {}, std::vector<uint8_t>(40, 0x11)))));
+    REQUIRE(retry);
+    CHECK(retry->offers_dtls13);
+    CHECK(retry->has_cookie_extension);
+    CHECK_FALSE(ch->has_cookie_extension);
 }
 
 TEST_CASE("what is not a whole epoch-0 ClientHello is not answered statelessly", "[dtls][record]") {
