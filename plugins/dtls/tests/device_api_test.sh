@@ -2,7 +2,8 @@
 # End to end over DTLS with the device API (spec §7): coap-client-openssl devices against
 # dtls -> coap -> device_api -> json -> core_embedded. A device whose certificate is
 # registered posts telemetry without a token and the core stores it under that device; an
-# unregistered certificate gets 4.01 on token-less paths but can use token paths; expired
+# unregistered certificate gets 4.01 on token-less paths but can use token paths; a device
+# registered by its intermediate CA certificate is found by walking the client's chain; expired
 # certificates, and with a trust store other CAs' certificates, are refused; a PSK device
 # posts telemetry, a wrong PSK fails the handshake; plain CoAP to the DTLS port gets
 # nothing; attribute Observe over DTLS delivers notifications.
@@ -55,6 +56,19 @@ coaps token_path $(with_cert client2) -m post -e '{"humidity":40}' "$(coaps_uri 
 assert_code token_path 2.01
 wait_until 5 [ "$(latest_of tok-1 humidity)" = 40 ] || fail "the token path's telemetry is not stored under tok-1"
 
+# a device registered by an intermediate CA certificate (spec §7: every certificate of the
+# chain, leaf first): a leaf issued by it, sent with the intermediate (coap-client-openssl
+# builds that chain from -R), is that device; the leaf's own certificate is not registered
+cli device add gateway-1 --x509 "$CERTS/intermediate.pem"
+coaps by_intermediate $(with_cert chain) -R "$CERTS/chain-trust.pem" -m post -e '{"pressure":1013}' \
+    "$(coaps_uri api/v1/telemetry)"
+assert_code by_intermediate 2.01
+wait_until 5 [ "$(latest_of gateway-1 pressure)" = 1013 ] || fail "the chain's telemetry is not stored under gateway-1"
+# the same leaf sent alone (no -R: coap-client sends only the -c leaf): no certificate of
+# the chain is registered, so no identity
+coaps leaf_alone $(with_cert chain) -m post -e '{"pressure":1}' "$(coaps_uri api/v1/telemetry)"
+assert_error leaf_alone 4.01
+
 # one-way DTLS (no certificate): a token device
 coaps oneway -m post -e '{"humidity":41}' "$(coaps_uri api/v1/TOKEN1/telemetry)"
 assert_code oneway 2.01
@@ -101,6 +115,10 @@ cli device add stranger --x509 "$CERTS/other.pem"
 coaps trusted $(with_cert client) -m post -e '{"temperature":23}' "$(coaps_uri api/v1/telemetry)"
 assert_code trusted 2.01
 wait_until 5 [ "$(latest_of cam-1 temperature)" = 23 ] || fail "telemetry with a trusted chain is not stored"
+coaps trusted_chain $(with_cert chain) -R "$CERTS/chain-trust.pem" -m post -e '{"pressure":1000}' \
+    "$(coaps_uri api/v1/telemetry)"
+assert_code trusted_chain 2.01
+wait_until 5 [ "$(latest_of gateway-1 pressure)" = 1000 ] || fail "a verified chain's telemetry is not stored under gateway-1"
 coaps other_ca $(with_cert other) -B 3 -m post -e '{"temperature":1}' "$(coaps_uri api/v1/telemetry)"
 assert_no_response other_ca
 assert_ge "$(tern_metric 'dtls_handshakes_total{reason="untrusted_certificate"}')" 1 "another CA's certificate refused"

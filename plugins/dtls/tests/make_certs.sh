@@ -6,6 +6,10 @@
 #   client.pem/client.key         device certificate (CN=device-1), signed by ca
 #   client2.pem/client2.key       another device (CN=device-2), signed by ca
 #   chain.pem/chain.key           device-3 signed by an intermediate CA (chain.pem: leaf + intermediate)
+#   intermediate.pem              that intermediate CA, signed by ca
+#   chain-trust.pem               intermediate + ca: given to coap-client-openssl as -R, OpenSSL
+#                                 builds the client's chain from it and sends leaf + intermediate
+#                                 (from -c it sends the leaf only)
 #   expired.pem/expired.key       device certificate valid 2020-01-01..2021-01-01, signed by ca
 #   future.pem/future.key         device certificate valid from 2099, signed by ca
 #   other-ca.pem, other.pem/other.key   a device certificate from another CA
@@ -83,6 +87,7 @@ ca_config intermediate
 leaf intermediate chain-leaf device-3 -days 365
 cat chain-leaf.pem intermediate.pem >chain.pem
 cp chain-leaf.key chain.key
+cat intermediate.pem ca.pem >chain-trust.pem
 
 self_ca other-ca "Other CA"
 leaf other-ca other device-other -days 365
