@@ -127,7 +127,7 @@ TEST_CASE("a failure reported by the transport ends the RPC as FAILED", "[rpc]")
     CHECK(r.error == "Failed to convert device RPC command to CoAP msg");
 }
 
-TEST_CASE("non-persistent RPC to an unsubscribed device expires; a silent device times out", "[rpc]") {
+TEST_CASE("non-persistent RPC to an unsubscribed device expires, a silent device times out", "[rpc]") {
     rpc_fixture f;
     SECTION("never delivered: EXPIRED at its expiration") {
         auto fut = f.send(two_way("nobody", 300));
@@ -207,7 +207,7 @@ TEST_CASE("persistent RPCs wait for the device and are re-sent until delivered",
     CHECK(last.retries == f.settings.rpc_max_retries);
 }
 
-TEST_CASE("persistent RPCs survive a restart; non-persistent ones do not", "[rpc]") {
+TEST_CASE("persistent RPCs survive a restart, non-persistent ones do not", "[rpc]") {
     temp_dir dir;
     const core_settings s = settings_for(dir);
     int64_t kept = 0, lost = 0;

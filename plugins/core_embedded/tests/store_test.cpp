@@ -30,7 +30,7 @@ std::vector<profile> profiles(embedded_core& c) {
 }
 }  // namespace
 
-TEST_CASE("a new database gets the schema and the default profile; a reopened one keeps its data", "[store]") {
+TEST_CASE("a new database gets the schema and the default profile, a reopened one keeps its data", "[store]") {
     temp_dir dir;
     const core_settings s = settings_for(dir);
     {
@@ -138,7 +138,7 @@ TEST_CASE("profiles: create, update, delete, unique names and provision keys", "
     CHECK(await<profile>([&](auto cb) { core.get_profile("meters", cb); }).status == TERN_NOT_FOUND);
 }
 
-TEST_CASE("devices: create, update, list, delete; names and credentials are unique", "[store]") {
+TEST_CASE("devices: create, update, list, delete, names and credentials are unique", "[store]") {
     temp_dir dir;
     embedded_core core(metrics, {});
     core.start(settings_for(dir));
@@ -330,7 +330,7 @@ TEST_CASE("authentication by token, X.509 hash and PSK identity, with cache inva
     core.set_listener(nullptr);
 }
 
-TEST_CASE("telemetry: typed values round-trip; latest and ranged reads", "[store][telemetry]") {
+TEST_CASE("telemetry: typed values round-trip, latest and ranged reads", "[store][telemetry]") {
     temp_dir dir;
     embedded_core core(metrics, {});
     core.start(settings_for(dir));
@@ -408,7 +408,7 @@ TEST_CASE("telemetry: typed values round-trip; latest and ranged reads", "[store
     CHECK(post(5000, {kv_of("temp", i)}) == TERN_NOT_FOUND);
 }
 
-TEST_CASE("attributes by scope; shared changes reach subscribed devices only", "[store][attributes]") {
+TEST_CASE("attributes by scope, shared changes reach subscribed devices only", "[store][attributes]") {
     temp_dir dir;
     embedded_core core(metrics, {});
     core.start(settings_for(dir));
@@ -496,7 +496,7 @@ TEST_CASE("attributes by scope; shared changes reach subscribed devices only", "
     core.set_listener(nullptr);
 }
 
-TEST_CASE("group commit: many threads' writes share transactions; done means committed", "[store][group-commit]") {
+TEST_CASE("group commit: many threads' writes share transactions, done means committed", "[store][group-commit]") {
     temp_dir dir;
     core_settings s = settings_for(dir);
     s.writer.max_delay_us = 2000;
