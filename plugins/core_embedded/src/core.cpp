@@ -154,8 +154,8 @@ public:
             const int64_t key = t.ts_key(a.substr(it.key_off, it.key_len));
             {
                 auto q = t.query(
-                    "INSERT INTO ts_kv(device_id, key_id, ts, type, v) VALUES (?1, ?2, ?3, ?4, ?5) "
-                    "ON CONFLICT(device_id, key_id, ts) DO UPDATE SET type = excluded.type, "
+                    "INSERT INTO ts_kv(bucket, device_id, key_id, ts, type, v) VALUES (?6, ?1, ?2, ?3, ?4, ?5) "
+                    "ON CONFLICT(bucket, device_id, key_id, ts) DO UPDATE SET type = excluded.type, "
                     "v = excluded.v");
                 bind(*q, key, it, a);
                 q->run();
@@ -172,6 +172,7 @@ public:
 private:
     void bind(db::statement& q, int64_t key, const item& it, std::string_view a) {
         q.bind_id(1, device_).bind(2, key).bind(3, it.ts).bind(4, static_cast<int64_t>(it.type));
+        q.bind(6, ts_bucket(it.ts));
         switch (it.type) {
             case TERN_VALUE_BOOL:
             case TERN_VALUE_INT: q.bind(5, it.i); break;
@@ -234,6 +235,9 @@ void embedded_core::start(const core_settings& s) {
         // Bigger checkpoints: fewer database-file fsyncs in the hot path.
         w.exec("PRAGMA wal_autocheckpoint = 4000");
         w.exec("PRAGMA cache_size = -65536");
+        if (const int v = stored_schema_version(w); v > 0 && v < 2)
+            log_.info("migrating database ", settings_.database, " from schema ", v, ": moving the telemetry "
+                      "history to its time-bucketed layout (a while for a large database)");
         const int from = migrate(w);
         if (from != schema_version)
             log_.info("database ", settings_.database, " migrated from schema ", from, " to ",
@@ -241,10 +245,18 @@ void embedded_core::start(const core_settings& s) {
         client_config_.builtin = settings_.client_rpc_builtin;
         client_config_.queue = settings_.client_rpc_queue;
         auto open_rpcs = load_open_rpcs(w);
+        bool purge = false;
+        {
+            auto q = w.query("SELECT count(*) FROM ts_purge");
+            if (q->step()) purge_devices_ = static_cast<uint64_t>(q->get_int(0));
+            purge = purge_devices_ > 0;
+        }
+        metrics_.telemetry_purge_devices.set(static_cast<int64_t>(purge_devices_.load()));
         timers_.start();
         writer_.start(std::move(w), settings_.writer);
         readers_.start(settings_.database, settings_.read_threads, settings_.read_queue_capacity);
         for (auto& [device_id, live] : open_rpcs) rpc_track(device_id, std::move(live));
+        if (purge) purge_history();  // what an earlier run left
     } catch (const db::error& e) {
         timers_.stop();
         writer_.stop();
@@ -813,6 +825,8 @@ core_stats embedded_core::stats() {
         std::lock_guard lk(client_mutex_);
         s.client_rpc_queue = client_calls_.size();
     }
+    s.purge_devices = purge_devices_.load();
+    s.purged_points = purged_points_.load();
     return s;
 }
 

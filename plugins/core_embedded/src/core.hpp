@@ -106,6 +106,8 @@ struct core_stats {
     size_t sessions = 0;
     size_t pending_rpcs = 0;
     size_t client_rpc_queue = 0;
+    uint64_t purge_devices = 0;  // deleted devices whose history is still being removed
+    uint64_t purged_points = 0;  // history points of deleted devices removed since start
 };
 
 class embedded_core final : public tern::core_v1 {
@@ -298,6 +300,10 @@ private:
                             tern_core_text_fn done, void* ctx);
     void client_rpc_timeout(uint64_t id);
 
+    // History of deleted devices (ts_purge): one bounded step per write op, each riding in
+    // an ordinary batch, until none is left.
+    void purge_history();
+
     // activity
     void flush_activity();
     void write_server_attributes(uint64_t device_id, std::vector<kv> values);
@@ -353,6 +359,9 @@ private:
     std::unordered_map<uint64_t, device_sessions> sessions_;
     size_t session_count_ = 0;
     uint64_t activity_timer_ = 0;
+
+    std::atomic<bool> purging_{false}, purge_again_{false};
+    std::atomic<uint64_t> purge_devices_{0}, purged_points_{0};
 };
 
 }  // namespace tern::core_embedded

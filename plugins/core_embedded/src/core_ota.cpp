@@ -11,6 +11,7 @@
 #include "core.hpp"
 #include "crypto.hpp"
 #include "ota_sync.hpp"
+#include "schema.hpp"
 #include "store.hpp"
 #include "tern/sdk/views.hpp"
 
@@ -21,21 +22,13 @@ using sdk::to_str;
 
 namespace {
 
+// ts_latest follows through ts_kv's triggers.
 void write_telemetry(write_txn& t, uint64_t device, std::string_view key, int64_t ts, const value& v) {
     const int64_t kid = t.ts_key(key);
-    {
-        auto q = t.query(
-            "INSERT INTO ts_kv(device_id, key_id, ts, type, v) VALUES (?1, ?2, ?3, ?4, ?5) "
-            "ON CONFLICT(device_id, key_id, ts) DO UPDATE SET type = excluded.type, v = excluded.v");
-        q->bind_id(1, device).bind(2, kid).bind(3, ts);
-        store::bind_value(*q, 4, 5, v);
-        q->run();
-    }
     auto q = t.query(
-        "INSERT INTO ts_latest(device_id, key_id, ts, type, v) VALUES (?1, ?2, ?3, ?4, ?5) "
-        "ON CONFLICT(device_id, key_id) DO UPDATE SET ts = excluded.ts, type = excluded.type, "
-        "v = excluded.v WHERE excluded.ts >= ts_latest.ts");
-    q->bind_id(1, device).bind(2, kid).bind(3, ts);
+        "INSERT INTO ts_kv(bucket, device_id, key_id, ts, type, v) VALUES (?6, ?1, ?2, ?3, ?4, ?5) "
+        "ON CONFLICT(bucket, device_id, key_id, ts) DO UPDATE SET type = excluded.type, v = excluded.v");
+    q->bind_id(1, device).bind(2, kid).bind(3, ts).bind(6, ts_bucket(ts));
     store::bind_value(*q, 4, 5, v);
     q->run();
 }

@@ -19,6 +19,8 @@ struct core_metrics {
     sdk::metric auth_cache_misses;      // counter
     sdk::metric auth_cache_size;        // gauge
     sdk::metric telemetry_values;       // counter: key/values stored
+    sdk::metric telemetry_purge_devices; // gauge: deleted devices whose history is being removed
+    sdk::metric telemetry_purged;       // counter: history points of deleted devices removed
     sdk::metric rpc_by_status[7];       // counters: RPCs reaching each status
     sdk::metric client_rpc_queue_depth; // gauge
     sdk::metric client_rpc_rejected;    // counter

@@ -179,6 +179,10 @@ private:
         metrics_.auth_cache_misses = h.counter("core_auth_cache_misses_total", "authentications that read the database");
         metrics_.auth_cache_size = h.gauge("core_auth_cache_entries", "credentials in the authentication cache");
         metrics_.telemetry_values = h.counter("core_telemetry_values_total", "telemetry key/values stored");
+        metrics_.telemetry_purge_devices =
+            h.gauge("core_telemetry_purge_devices", "deleted devices whose telemetry history is still being removed");
+        metrics_.telemetry_purged =
+            h.counter("core_telemetry_purged_total", "telemetry points of deleted devices removed");
         static const char* const labels[7] = {"status=\"QUEUED\"",     "status=\"SENT\"",    "status=\"DELIVERED\"",
                                               "status=\"SUCCESSFUL\"", "status=\"TIMEOUT\"", "status=\"FAILED\"",
                                               "status=\"EXPIRED\""};

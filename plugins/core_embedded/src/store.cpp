@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "crypto.hpp"
+#include "schema.hpp"
 
 namespace tern::core_embedded::store {
 
@@ -33,6 +34,115 @@ value read_value(const db::statement& s, int tc, int vc) {
         default: v.type = TERN_VALUE_NULL; break;
     }
     return v;
+}
+
+std::vector<ts_point> ts_history(db::connection& c, uint64_t device_id, int64_t key_id, int64_t lo,
+                                 int64_t hi, int64_t limit, bool desc, uint64_t* seeks) {
+    std::vector<ts_point> out;
+    if (lo > hi || limit <= 0) return out;
+    const int64_t dev = static_cast<int64_t>(device_id);
+    // Ascending: the first row at or after (bucket, device, key, lo); descending: the last
+    // at or before (bucket, device, key, hi). Rows of our key in that bucket follow one
+    // another; the first row of anyone else ends the bucket. Its bucket says where to
+    // look next: the following bucket when it is still this one, else that row's bucket
+    // (everything in between is empty).
+    auto q = c.query(desc ? "SELECT bucket, device_id, key_id, ts, type, v FROM ts_kv "
+                            "WHERE (bucket, device_id, key_id, ts) <= (?1, ?2, ?3, ?4) AND bucket >= ?5 "
+                            "ORDER BY bucket DESC, device_id DESC, key_id DESC, ts DESC"
+                          : "SELECT bucket, device_id, key_id, ts, type, v FROM ts_kv "
+                            "WHERE (bucket, device_id, key_id, ts) >= (?1, ?2, ?3, ?4) AND bucket <= ?5 "
+                            "ORDER BY bucket, device_id, key_id, ts");
+    const int64_t end = ts_bucket(desc ? lo : hi);
+    int64_t b = ts_bucket(desc ? hi : lo);
+    for (;;) {
+        if (seeks != nullptr) ++*seeks;
+        q->reset();
+        q->bind(1, b).bind(2, dev).bind(3, key_id).bind(4, desc ? hi : lo).bind(5, end);
+        bool moved = false;
+        while (q->step()) {
+            const int64_t rb = q->get_int(0);
+            if (q->get_int(1) == dev && q->get_int(2) == key_id) {
+                const int64_t ts = q->get_int(3);
+                if (desc ? ts < lo : ts > hi) return out;
+                out.push_back(ts_point{ts, read_value(*q, 4, 5)});
+                if (static_cast<int64_t>(out.size()) >= limit) return out;
+                b = rb;
+                continue;
+            }
+            b = rb != b ? rb : desc ? b - 1 : b + 1;
+            moved = true;
+            break;
+        }
+        if (!moved || (desc ? b < end : b > end)) return out;
+    }
+}
+
+bool ts_purge_queue(db::connection& c, uint64_t device_id) {
+    int64_t first = 0, last = 0;
+    {
+        auto q = c.query("SELECT min(first_ts), max(ts) FROM ts_latest WHERE device_id = ?");
+        q->bind_id(1, device_id);
+        if (!q->step() || q->is_null(0)) return false;
+        first = q->get_int(0);
+        last = q->get_int(1);
+    }
+    auto q = c.query("INSERT OR REPLACE INTO ts_purge(device_id, next_bucket, last_bucket) VALUES (?, ?, ?)");
+    q->bind_id(1, device_id).bind(2, ts_bucket(first)).bind(3, ts_bucket(last));
+    q->run();
+    return true;
+}
+
+ts_purge_progress ts_purge_step(db::connection& c, uint64_t budget) {
+    ts_purge_progress p;
+    uint64_t spent = 0;
+    while (spent < budget) {
+        int64_t dev = 0, b = 0, last = 0;
+        {
+            auto q = c.query("SELECT device_id, next_bucket, last_bucket FROM ts_purge ORDER BY device_id LIMIT 1");
+            if (!q->step()) break;
+            dev = q->get_int(0);
+            b = q->get_int(1);
+            last = q->get_int(2);
+        }
+        while (spent < budget && b <= last) {
+            int64_t rb = 0, rd = 0;
+            {
+                auto q = c.query("SELECT bucket, device_id FROM ts_kv WHERE (bucket, device_id) >= (?1, ?2) "
+                                 "AND bucket <= ?3 ORDER BY bucket, device_id LIMIT 1");
+                q->bind(1, b).bind(2, dev).bind(3, last);
+                ++spent;
+                if (!q->step()) {
+                    b = last + 1;
+                    break;
+                }
+                rb = q->get_int(0);
+                rd = q->get_int(1);
+            }
+            if (rd == dev) {
+                auto d = c.query("DELETE FROM ts_kv WHERE bucket = ? AND device_id = ?");
+                d->bind(1, rb).bind(2, dev);
+                d->run();
+                const auto n = static_cast<uint64_t>(c.changes());
+                p.points += n;
+                spent += n;
+                b = rb + 1;
+            } else {
+                b = rb != b ? rb : b + 1;
+            }
+        }
+        if (b > last) {
+            auto q = c.query("DELETE FROM ts_purge WHERE device_id = ?");
+            q->bind(1, dev);
+            q->run();
+        } else {
+            auto q = c.query("UPDATE ts_purge SET next_bucket = ? WHERE device_id = ?");
+            q->bind(1, b).bind(2, dev);
+            q->run();
+        }
+    }
+    auto q = c.query("SELECT count(*) FROM ts_purge");
+    if (q->step()) p.devices = static_cast<uint64_t>(q->get_int(0));
+    return p;
 }
 
 std::optional<uint64_t> device_id(db::connection& c, std::string_view name) {

@@ -50,6 +50,27 @@ std::vector<ota_package_row> list_ota(db::connection& c, const std::string& dir)
 // The package assigned to the device for type: device level, else its profile's; 0: none.
 uint64_t effective_ota(db::connection& c, uint64_t device_id, tern_ota_type type);
 
+// Telemetry history (ts_kv, keyed by time bucket first; schema.cpp).
+//
+// The points of one device's key with lo <= ts <= hi, ascending or newest first, at most
+// `limit`. Walks the buckets from one end: one B-tree seek per bucket that holds any point
+// (of any device) between the first point found and the last one returned; buckets without
+// points are skipped by the same seek. `seeks`, when given, counts them. Callers narrow [lo, hi] to the key's own span
+// (ts_latest.first_ts .. ts_latest.ts) so a young key does not walk the table's past.
+std::vector<ts_point> ts_history(db::connection& c, uint64_t device_id, int64_t key_id, int64_t lo,
+                                 int64_t hi, int64_t limit, bool desc, uint64_t* seeks = nullptr);
+
+// Queues the history of a device being deleted for ts_purge_step (its span from ts_latest);
+// call before deleting its ts_latest rows. Returns whether it had any.
+bool ts_purge_queue(db::connection& c, uint64_t device_id);
+struct ts_purge_progress {
+    uint64_t points = 0;   // removed by this step
+    uint64_t devices = 0;  // still queued after it
+};
+// Removes queued history, at most about `budget` seeks and deleted points, and records
+// how far it got (in the caller's transaction, so it resumes after a restart).
+ts_purge_progress ts_purge_step(db::connection& c, uint64_t budget);
+
 std::optional<rpc_record> load_rpc(db::connection& c, uint64_t device_id, int64_t id);
 
 // Inserts a device (name, profile_id, label, power, additional_info of d) and, when set,
