@@ -1,16 +1,24 @@
 // core_embedded_bench: how many durable telemetry messages per second the embedded core
 // takes. T threads post N messages for D devices (K values each), each thread keeping at
 // most W messages in flight (devices waiting for their 2.01); a message counts when its
-// completion ran, i.e. after COMMIT. Not a test: it prints numbers.
+// completion ran, i.e. after COMMIT. Then it times history reads of one device. Not a
+// test: it prints numbers.
+//
+// Timestamps are the clock's when each message is posted, as the device API stamps
+// telemetry that carries none; with --span S they are spread evenly over the last S
+// seconds instead (a long history written in a short run; still in time order, as a
+// fleet's data arrives). A device's messages get increasing timestamps either way.
 //
 //   core_embedded_bench [-n 500000] [-t 2] [-d 10000] [-k 2] [-w 2000] [--sync full|normal]
-//                       [--batch 4096] [--delay-us 2000] [--db PATH]
+//                       [--batch 4096] [--delay-us 2000] [--span SECONDS] [--db PATH]
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <future>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -34,13 +42,15 @@ struct options {
     std::string sync = "full";
     uint32_t batch = 4096;
     int64_t delay_us = 2000;
+    int64_t span_s = 0;
     std::string db;
 };
 
 [[noreturn]] void usage() {
     std::fprintf(stderr,
                  "usage: core_embedded_bench [-n MESSAGES] [-t THREADS] [-d DEVICES] [-k KEYS] [-w WINDOW]\n"
-                 "                           [--sync full|normal] [--batch N] [--delay-us US] [--db PATH]\n");
+                 "                           [--sync full|normal] [--batch N] [--delay-us US] [--span SECONDS]\n"
+                 "                           [--db PATH]\n");
     std::exit(64);
 }
 
@@ -60,10 +70,11 @@ options parse(int argc, char** argv) {
         else if (a == "--sync") o.sync = next();
         else if (a == "--batch") o.batch = static_cast<uint32_t>(std::stoul(next()));
         else if (a == "--delay-us") o.delay_us = std::stoll(next());
+        else if (a == "--span") o.span_s = std::stoll(next());
         else if (a == "--db") o.db = next();
         else usage();
     }
-    if (o.threads == 0 || o.devices == 0 || o.keys == 0 || o.window == 0) usage();
+    if (o.threads == 0 || o.devices == 0 || o.keys == 0 || o.window == 0 || o.span_s < 0) usage();
     return o;
 }
 
@@ -140,8 +151,28 @@ int main(int argc, char** argv) {
         return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
                static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
     };
+    const int64_t span_ms = o.span_s * 1000;
+    const int64_t span_start = now_ms() - span_ms;
     const double cpu0 = cpu_seconds();
     const auto t0 = clk::now();
+    // The rate in each tenth of the run, to see whether it holds as the table grows.
+    struct tenth {
+        double secs = 0;
+        uint64_t writer_ns = 0;
+    };
+    std::vector<tenth> tenths;
+    std::thread monitor([&] {  // every message completes, failed or not: it ends
+        uint64_t next = 1;
+        while (next <= 10) {
+            const uint64_t d = done.load();
+            if (d >= o.messages * next / 10) {
+                tenths.push_back({std::chrono::duration<double>(clk::now() - t0).count(), core.stats().writer.cpu_ns});
+                ++next;
+                continue;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+    });
     std::vector<std::thread> threads;
     for (unsigned t = 0; t < o.threads; ++t) {
         threads.emplace_back([&, t] {
@@ -150,7 +181,7 @@ int main(int argc, char** argv) {
             w.failed = &failed;
             std::vector<tern_kv> kvs(o.keys);
             const uint64_t mine = o.messages / o.threads + (t < o.messages % o.threads ? 1 : 0);
-            const int64_t base = now_ms();
+            std::vector<int64_t> last_ts(o.devices, 0);  // per device
             for (uint64_t i = 0; i < mine; ++i) {
                 {
                     std::unique_lock lk(w.m);
@@ -168,8 +199,13 @@ int main(int argc, char** argv) {
                         kvs[k].value.u.i = static_cast<int64_t>(n % 1000);
                     }
                 }
-                // a device's messages get increasing timestamps
-                tern_ts_record rec{base + static_cast<int64_t>(n / o.devices), kvs.data(), o.keys, 0};
+                int64_t ts = span_ms > 0 ? span_start + static_cast<int64_t>(static_cast<double>(n) / o.messages * span_ms)
+                                         : now_ms();
+                // A device's messages get increasing timestamps (this thread posts all of a
+                // device's messages when threads divide devices; else a repeat replaces).
+                ts = std::max(ts, last_ts[n % o.devices] + 1);
+                last_ts[n % o.devices] = ts;
+                tern_ts_record rec{ts, kvs.data(), o.keys, 0};
                 core.post_telemetry(ids[n % o.devices], &rec, 1, &on_done, &w);
             }
             std::unique_lock lk(w.m);
@@ -180,6 +216,37 @@ int main(int argc, char** argv) {
     const double secs = std::chrono::duration<double>(clk::now() - t0).count();
     const double cpu = cpu_seconds() - cpu0;
     const auto after = core.stats().writer;
+    monitor.join();
+
+    // History reads of one device: its oldest and newest 100 points of one key, and all of
+    // its points of every key, over the whole range. Each read five times: the first pays
+    // for pages outside SQLite's cache, the best is what a repeat costs.
+    struct read_timing {
+        const char* what;
+        std::vector<std::string> keys;
+        int64_t limit;
+        bool desc;
+        double first_ms = 0, best_ms = 1e18;
+        size_t points = 0;
+    };
+    std::vector<read_timing> reads = {
+        {"newest 100 of one key", {key_names[0]}, 100, true},
+        {"oldest 100 of one key", {key_names[0]}, 100, false},
+        {"all points, every key", {}, 100000, false},
+    };
+    for (read_timing& r : reads)
+        for (int i = 0; i < 5; ++i) {
+            std::promise<result<std::map<std::string, std::vector<ts_point>>>> p;
+            auto f = p.get_future();
+            const auto q0 = clk::now();
+            core.telemetry_range("bench-0", r.keys, 0, INT64_MAX, r.limit, r.desc, [&p](auto res) { p.set_value(std::move(res)); });
+            const auto res = f.get();
+            const double ms = std::chrono::duration<double, std::milli>(clk::now() - q0).count();
+            if (i == 0) r.first_ms = ms;
+            r.best_ms = std::min(r.best_ms, ms);
+            r.points = 0;
+            for (const auto& [k, pts] : res.value) r.points += pts.size();
+        }
     core.stop();
     const uint64_t commits = after.commits - before.commits;
     const uint64_t ops = after.ops - before.ops;
@@ -203,6 +270,25 @@ int main(int argc, char** argv) {
                 writer_us > 0 ? 1e6 / writer_us : 0.0);
     std::printf("cpu           %.2f s for the process: %.1f us per message (writer, posters, completions)\n", cpu,
                 cpu * 1e6 / static_cast<double>(std::max<uint64_t>(1, done.load())));
+    if (tenths.size() == 10) {
+        std::printf("by tenth      messages/s and writer us CPU per message in each tenth of the run:\n             ");
+        double prev_s = 0;
+        uint64_t prev_ns = before.cpu_ns;
+        const double per = static_cast<double>(o.messages) / 10;
+        for (const tenth& x : tenths) {
+            std::printf(" %.0f/%.1f", per / std::max(1e-9, x.secs - prev_s), static_cast<double>(x.writer_ns - prev_ns) / 1e3 / per);
+            prev_s = x.secs;
+            prev_ns = x.writer_ns;
+        }
+        std::printf("\n");
+    }
+    const int64_t span = span_ms > 0 ? span_ms : static_cast<int64_t>(secs * 1000);
+    char span_text[32];
+    if (span >= 7200000) std::snprintf(span_text, sizeof span_text, "%.1f h", static_cast<double>(span) / 3.6e6);
+    else std::snprintf(span_text, sizeof span_text, "%.0f s", static_cast<double>(span) / 1e3);
+    for (const read_timing& r : reads)
+        std::printf("history read  %-22s %6zu points over %s of data: first %.2f ms, best %.2f ms\n", r.what, r.points,
+                    span_text, r.first_ms, r.best_ms);
     if (!dir.empty()) std::filesystem::remove_all(dir);
     return failed.load() == 0 ? 0 : 1;
 }
