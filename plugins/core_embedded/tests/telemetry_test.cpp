@@ -136,10 +136,19 @@ TEST_CASE("telemetry history: reads across many buckets match every point writte
         REQUIRE(post_points(core, ids["a"], late) == TERN_OK);
     }
 
-    // The latest point is the newest, not the last written.
+    // The latest point is the newest, not the last written; a new value at its ts replaces it.
     auto latest = await<std::vector<ts_latest>>([&](auto cb) { core.latest_telemetry("a", {"x"}, cb); });
     REQUIRE(latest.value.size() == 1);
     CHECK(latest.value[0].ts == 1000000 * B + 17);
+    {
+        std::vector<std::tuple<int64_t, std::string, int64_t>> again;
+        add(again, "a", "x", 1000000 * B + 17);
+        REQUIRE(post_points(core, ids["a"], again) == TERN_OK);
+    }
+    latest = await<std::vector<ts_latest>>([&](auto cb) { core.latest_telemetry("a", {"x"}, cb); });
+    REQUIRE(latest.value.size() == 1);
+    CHECK(latest.value[0].ts == 1000000 * B + 17);
+    CHECK(latest.value[0].v == value::of_int(m[{"a", "x"}][1000000 * B + 17]));
 
     const int64_t far = 1000000 * B + 17;
     const std::vector<std::pair<int64_t, int64_t>> ranges = {
