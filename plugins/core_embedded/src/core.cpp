@@ -193,7 +193,7 @@ private:
 }  // namespace
 
 embedded_core::embedded_core(core_metrics& metrics, sdk::logger log)
-    : metrics_(metrics), log_(log), writer_(metrics, log), readers_(metrics, log) {}
+    : metrics_(metrics), log_(log), writer_(metrics, log), checkpointer_(metrics, log), readers_(metrics, log) {}
 
 embedded_core::~embedded_core() { stop(); }
 
@@ -232,8 +232,10 @@ void embedded_core::start(const core_settings& s) {
                 throw sdk::error(TERN_IO, "cannot switch " + settings_.database + " to WAL mode");
         }
         w.exec(settings_.sync == "normal" ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL");
-        // Bigger checkpoints: fewer database-file fsyncs in the hot path.
-        w.exec("PRAGMA wal_autocheckpoint = 4000");
+        // Checkpoints run beside the writer (checkpointer.hpp); without that thread, bigger
+        // ones inside the commit: fewer database-file fsyncs in the hot path.
+        w.exec(settings_.checkpoint_interval_ms > 0 ? "PRAGMA wal_autocheckpoint = 0"
+                                                    : "PRAGMA wal_autocheckpoint = 4000");
         w.exec("PRAGMA cache_size = -65536");
         if (const int v = stored_schema_version(w); v > 0 && v < 2)
             log_.info("migrating database ", settings_.database, " from schema ", v, ": moving the telemetry "
@@ -255,10 +257,12 @@ void embedded_core::start(const core_settings& s) {
         timers_.start();
         writer_.start(std::move(w), settings_.writer);
         readers_.start(settings_.database, settings_.read_threads, settings_.read_queue_capacity);
+        checkpointer_.start(settings_.database, settings_.checkpoint_interval_ms, settings_.wal_limit_pages);
         for (auto& [device_id, live] : open_rpcs) rpc_track(device_id, std::move(live));
         if (purge) purge_history();  // what an earlier run left
     } catch (const db::error& e) {
         timers_.stop();
+        checkpointer_.stop();
         writer_.stop();
         readers_.stop();
         throw sdk::error(TERN_IO, e.what());
@@ -276,6 +280,7 @@ void embedded_core::stop() {
     timers_.stop();  // no deadline fires any more; what they guarded is completed below
     flush_activity();
     writer_.stop();  // commits what is queued and runs its completions
+    checkpointer_.stop();
     readers_.stop();
 
     // Whatever still waits gets its answer now.

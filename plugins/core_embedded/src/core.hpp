@@ -25,6 +25,7 @@
 #include "tern/abi/core.h"
 #include "tern/sdk/host.hpp"
 #include "timers.hpp"
+#include "checkpointer.hpp"
 #include "writer.hpp"
 
 namespace tern::core_embedded {
@@ -33,6 +34,8 @@ struct core_settings {
     std::string database = "var/tern.db";
     std::string sync = "full";  // full | normal
     writer_settings writer;
+    int64_t checkpoint_interval_ms = 200;  // 0: SQLite's automatic checkpoints in the commit
+    int64_t wal_limit_pages = 65536;
     unsigned read_threads = 2;
     size_t read_queue_capacity = 4096;
     size_t credential_cache_size = 100000;
@@ -315,6 +318,7 @@ private:
     std::mutex lifecycle_;
 
     writer writer_;
+    checkpointer checkpointer_;
     reader_pool readers_;
     timer_service timers_;
 

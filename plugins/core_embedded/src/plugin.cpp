@@ -29,6 +29,11 @@ constexpr tern_config_key config_schema[] = {
         .range(1, 1000000),
     cfg::integer("group_commit_max_delay_us", 2000, "longest wait for more ops before a commit, after "
                  "the oldest queued op arrived (0: commit what is there)").range(0, 1000000).unit("us"),
+    cfg::integer("checkpoint_interval", 200, "how often a thread of its own copies the WAL into the "
+                 "database file, so commits never wait for it; 0: SQLite does it inside the commit "
+                 "that fills 4000 pages").range(0, 60000).unit("ms"),
+    cfg::integer("wal_limit", 65536, "WAL pages (4 KiB) past which a checkpoint waits for the writer "
+                 "to restart the WAL (a writer that never pauses)").range(1000, 100000000),
     cfg::integer("write_queue_capacity", 65536, "write ops waiting for the writer; when full, writes "
                  "are refused with TERN_BUSY (devices get 5.03/5.00)").range(1, 100000000),
     cfg::integer("read_threads", 2, "threads (and SQLite read connections) serving reads").range(1, 64),
@@ -89,6 +94,8 @@ protected:
         s.writer.max_batch = static_cast<uint32_t>(c.get_int("group_commit_max_batch"));
         s.writer.max_delay_us = c.get_int("group_commit_max_delay_us");
         s.writer.queue_capacity = static_cast<uint32_t>(c.get_int("write_queue_capacity"));
+        s.checkpoint_interval_ms = c.get_int("checkpoint_interval");
+        s.wal_limit_pages = c.get_int("wal_limit");
         s.read_threads = static_cast<unsigned>(c.get_int("read_threads"));
         s.read_queue_capacity = static_cast<size_t>(c.get_int("read_queue_capacity"));
         s.credential_cache_size = static_cast<size_t>(c.get_int("credential_cache_size"));
@@ -183,6 +190,11 @@ private:
             h.gauge("core_telemetry_purge_devices", "deleted devices whose telemetry history is still being removed");
         metrics_.telemetry_purged =
             h.counter("core_telemetry_purged_total", "telemetry points of deleted devices removed");
+        metrics_.wal_checkpoints =
+            h.counter("core_wal_checkpoints_total", "WAL checkpoints run beside the writer (checkpoint_interval)");
+        metrics_.wal_restarts = h.counter("core_wal_restarts_total",
+                                          "checkpoints that waited for the writer: the WAL passed wal_limit");
+        metrics_.wal_frames = h.gauge("core_wal_frames", "pages in the WAL at the last checkpoint");
         static const char* const labels[7] = {"status=\"QUEUED\"",     "status=\"SENT\"",    "status=\"DELIVERED\"",
                                               "status=\"SUCCESSFUL\"", "status=\"TIMEOUT\"", "status=\"FAILED\"",
                                               "status=\"EXPIRED\""};
