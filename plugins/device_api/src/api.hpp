@@ -286,6 +286,8 @@ private:
              const std::shared_ptr<const device_entry>& dev, uint64_t& last_report_ns);
     void report_activity(const device_entry& dev, std::string_view transport, const tern_peer& peer,
                          uint64_t& last_report_ns) noexcept;
+    // A pooled op for request v of this shard, ready for its core call.
+    op* start_op(shard_data& sd, const request& v, req_kind kind);
     void uplink_telemetry(shard_data& sd, const request& v, const device_entry& dev);
     void uplink_attributes(shard_data& sd, const request& v, const device_entry& dev);
     void uplink_rpc_reply(shard_data& sd, const request& v, const route& r, const device_entry& dev);

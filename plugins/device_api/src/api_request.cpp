@@ -387,12 +387,17 @@ void api::write_done(void* ctx, tern_status status, tern_str message) noexcept {
     self->shards_[o->shard]->ops.put(o);
 }
 
-void api::uplink_telemetry(shard_data& sd, const request& v, const device_entry& dev) {
+op* api::start_op(shard_data& sd, const request& v, req_kind kind) {
     op* o = sd.ops.get();
     o->self = this;
     o->shard = v.shard;
-    o->kind = req_kind::telemetry;
+    o->kind = kind;
     o->exchange = v.exchange;
+    return o;
+}
+
+void api::uplink_telemetry(shard_data& sd, const request& v, const device_entry& dev) {
+    op* o = start_op(sd, v, req_kind::telemetry);
     struct sink_state {
         api* self;
         op* o;
@@ -424,11 +429,7 @@ void api::uplink_telemetry(shard_data& sd, const request& v, const device_entry&
 }
 
 void api::uplink_attributes(shard_data& sd, const request& v, const device_entry& dev) {
-    op* o = sd.ops.get();
-    o->self = this;
-    o->shard = v.shard;
-    o->kind = req_kind::attributes;
-    o->exchange = v.exchange;
+    op* o = start_op(sd, v, req_kind::attributes);
     struct sink_state {
         api* self;
         op* o;
@@ -453,11 +454,7 @@ void api::uplink_attributes(shard_data& sd, const request& v, const device_entry
 }
 
 void api::uplink_rpc_reply(shard_data& sd, const request& v, const route& r, const device_entry& dev) {
-    op* o = sd.ops.get();
-    o->self = this;
-    o->shard = v.shard;
-    o->kind = req_kind::rpc_reply;
-    o->exchange = v.exchange;
+    op* o = start_op(sd, v, req_kind::rpc_reply);
     struct sink_state {
         api* self;
         op* o;
@@ -528,11 +525,7 @@ void api::client_rpc_done(void* ctx, tern_status status, tern_str text) noexcept
 }
 
 void api::uplink_rpc_call(shard_data& sd, const request& v, const std::shared_ptr<const device_entry>& dev) {
-    op* o = sd.ops.get();
-    o->self = this;
-    o->shard = v.shard;
-    o->kind = req_kind::rpc_call;
-    o->exchange = v.exchange;
+    op* o = start_op(sd, v, req_kind::rpc_call);
     o->format = v.content_format;
     o->dev = dev;
     struct sink_state {
@@ -561,11 +554,7 @@ void api::uplink_rpc_call(shard_data& sd, const request& v, const std::shared_pt
 }
 
 void api::uplink_claim(shard_data& sd, const request& v, const device_entry& dev) {
-    op* o = sd.ops.get();
-    o->self = this;
-    o->shard = v.shard;
-    o->kind = req_kind::claim;
-    o->exchange = v.exchange;
+    op* o = start_op(sd, v, req_kind::claim);
     struct sink_state {
         api* self;
         op* o;
@@ -647,11 +636,7 @@ void api::get_attributes(shard_data& sd, const request& v, const std::shared_ptr
             sp = &sf;
         }
     }
-    op* o = sd.ops.get();
-    o->self = this;
-    o->shard = v.shard;
-    o->kind = req_kind::attributes_get;
-    o->exchange = v.exchange;
+    op* o = start_op(sd, v, req_kind::attributes_get);
     o->format = v.content_format;
     o->dev = dev;
     w_.core->get_attributes(dev->device_id, cp, sp, &api::attributes_read, o);
