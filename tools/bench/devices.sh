@@ -18,6 +18,7 @@
 # sends what fell due in bursts at most --pace-slack µs late (default 1000) rather than
 # spinning a core for exact send times (latency still counts from each due time).
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
 build=$here/build
@@ -66,15 +67,6 @@ command -v curl >/dev/null || die "curl is needed to create the devices (apt-get
 [ "$devices" -ge 1 ] && [ "$clients" -ge 1 ] || die "--devices and --clients must be at least 1"
 
 tmp=$(mktemp -d)
-server_pid=
-stop_server() {
-  [ -n "$server_pid" ] || return 0
-  kill -TERM "$server_pid" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
-  server_pid=
-}
 cleanup() {
   stop_server
   if [ -n "$keep" ]; then mkdir -p "$keep" && cp -r "$tmp"/. "$keep"/; fi
@@ -82,17 +74,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-shell_words() { local out= a; for a in "$@"; do out+=" $(printf '%q' "$a")"; done; echo "${out# }"; }
-field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" "$2"; }
-cpu_ns() {
-  local sum=0 t a
-  for t in /proc/"$1"/task/*/schedstat; do
-    read -r a _ <"$t" 2>/dev/null || continue
-    sum=$((sum + a))
-  done
-  echo "$sum"
-}
-now_ns() { date +%s%N; }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 db=$tmp/tern.db

@@ -12,6 +12,7 @@
 # handshakes are ECDHE-ECDSA with P-256. Requests: GET /.well-known/core, which the coap
 # engine answers itself, so the DTLS and UDP rows differ only by the transport.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
 build=$here/build
@@ -47,18 +48,8 @@ done
 command -v openssl >/dev/null || die "openssl is needed to make the server certificate"
 
 tmp=$(mktemp -d)
-server_pid=
-stop_server() {
-  [ -n "$server_pid" ] || return 0
-  kill -TERM "$server_pid" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
-  server_pid=
-}
 trap 'stop_server; rm -rf "$tmp"' EXIT
 
-shell_words() { local out= a; for a in "$@"; do out+=" $(printf '%q' "$a")"; done; echo "${out# }"; }
 kv() { sed -n "s/^$1 //p" "$2" | head -n1; }
 
 srv_pin=() gen_pin=()

@@ -12,6 +12,7 @@
 # server's own peak for latency (p99 at 50 % load). With 2+ cores the server is pinned to
 # CPU 1 and tern-bench (busy-polling) to CPU 0, so neither steals the other's core.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=build
@@ -68,35 +69,9 @@ if [ "$cpus" -ge 2 ] && command -v taskset >/dev/null; then
 fi
 
 tmp=$(mktemp -d)
-server_pid=
-stop_server() {
-  if [ -n "$server_pid" ]; then
-    kill "$server_pid" 2>/dev/null || true
-    # Bounded: a server that ignores SIGTERM for 5 s gets SIGKILL.
-    for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=
-  fi
-}
 trap 'stop_server; rm -rf "$tmp"' EXIT
 
-# A command as a shell would need it typed (copy-paste safe).
-shell_words() { local out= a; for a in "$@"; do out+=" $(printf '%q' "$a")"; done; echo "${out# }"; }
 
-# Nanoseconds the server has spent on a CPU, all its threads (schedstat field 1).
-cpu_ns() {
-  local sum=0 t a
-  for t in /proc/"$1"/task/*/schedstat; do
-    read -r a _ <"$t" 2>/dev/null || continue
-    sum=$((sum + a))
-  done
-  echo "$sum"
-}
-
-now_ns() { date +%s%N; }
-
-field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" "$2"; }
 
 # 0 when URL answers 2.xx, 3 when it answers something else (code in $tmp/probe.json),
 # 1 when nothing answers within ~5 s or the server process died.

@@ -1,0 +1,31 @@
+# Shared by the benchmark scripts in this folder (sourced, not run).
+
+# The server under test, started by the script with `... & server_pid=$!`.
+server_pid=
+# Stops it: SIGTERM, then SIGKILL if it has not gone within 5 s (bounded).
+stop_server() {
+  [ -n "$server_pid" ] || return 0
+  kill -TERM "$server_pid" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=
+}
+
+# A command as a shell would need it typed (copy-paste safe).
+shell_words() { local out= a; for a in "$@"; do out+=" $(printf '%q' "$a")"; done; echo "${out# }"; }
+
+# Nanoseconds process $1 has spent on a CPU, all its threads (schedstat field 1).
+cpu_ns() {
+  local sum=0 t a
+  for t in /proc/"$1"/task/*/schedstat; do
+    read -r a _ <"$t" 2>/dev/null || continue
+    sum=$((sum + a))
+  done
+  echo "$sum"
+}
+
+now_ns() { date +%s%N; }
+
+# A number from tern-bench's one-line JSON: field NAME FILE.
+field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" "$2"; }
