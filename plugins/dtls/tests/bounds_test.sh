@@ -28,6 +28,30 @@ wait_until 8 metric_at_least 'dtls_handshakes_total{reason="timeout"}' 1 || fail
 assert_eq 0 "$(tern_metric dtls_handshakes_in_flight)" "no handshake left in flight"
 tern_stop
 
+# ---- a DTLS 1.3 first flight makes no room ---------------------------------------------
+# It is answered with a stateless HelloRetryRequest; only a ClientHello that brings the
+# cookie back (its address proven) may push out a handshake, so spoofed ones cannot.
+DTLS_TOML='versions = ["1.2", "1.3"]
+max_handshakes = 1
+retransmission_timeout = 4000
+max_retransmission_timeout = 8000' dtls_start <<'TOML'
+[plugins.coap]
+[plugins.plugtest]
+TOML
+dtls_client gone12 --abandon
+assert_client_ok gone12
+assert_eq 1 "$(tern_metric dtls_handshakes_in_flight)" "the abandoned handshake is in flight"
+for i in 1 2 3; do
+    dtls_client probe$i --dtls13 --hello-only
+    assert_client_ok probe$i
+done
+assert_eq 0 "$(tern_metric 'dtls_handshakes_total{reason="evicted"}')" "DTLS 1.3 first flights evicted nothing"
+assert_eq 1 "$(tern_metric dtls_handshakes_in_flight)" "the abandoned handshake is still in flight"
+dtls_client real13 --dtls13
+assert_client_ok real13
+assert_eq 1 "$(tern_metric 'dtls_handshakes_total{reason="evicted"}')" "a DTLS 1.3 client with the cookie made room"
+tern_stop
+
 # ---- sessions: stale ones make room, active ones are kept ------------------------------
 DTLS_TOML='max_sessions = 2
 stale_session_threshold = 0' dtls_start <<'TOML'
