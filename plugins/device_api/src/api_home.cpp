@@ -17,6 +17,17 @@ tern_bytes as_bytes(std::string_view s) noexcept {
     return tern_bytes{reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
+// An encoder's output sink: keeps the encoded bytes in *p and notes that there were some.
+struct bytes_into {
+    std::string* p;
+    bool ok = false;
+    static void put(void* c, tern_bytes b) {
+        auto* s = static_cast<bytes_into*>(c);
+        if (b.size != 0) s->p->assign(reinterpret_cast<const char*>(b.data), b.size);
+        s->ok = true;
+    }
+};
+
 }  // namespace
 
 // ---- the state table ---------------------------------------------------------------------------
@@ -157,20 +168,12 @@ void api::snapshot_read(void* ctx, tern_status status, const tern_kv*, uint32_t,
             // The first answer is every shared attribute as a flat object (spec §3.1).
             const tern_payload_context pc = t->dev->payload_context(t->o.request_format);
             tern_error err{};
-            bool ok = false;
-            struct out {
-                std::string* p;
-                bool* ok;
-            } so{&payload, &ok};
+            bytes_into so{&payload};
             t->dev->adaptor->encode_attribute_update(
                 &pc, shared, ns, nullptr, 0,
-                [](void* c, tern_bytes b) {
-                    auto* s = static_cast<out*>(c);
-                    if (b.size != 0) s->p->assign(reinterpret_cast<const char*>(b.data), b.size);
-                    *s->ok = true;
-                },
+                &bytes_into::put,
                 &so, &err);
-            if (!ok) st = TERN_INTERNAL;
+            if (!so.ok) st = TERN_INTERNAL;
         }
     } catch (...) {
         st = TERN_INTERNAL;
@@ -466,23 +469,15 @@ void api::flush_attributes(shard_data& sd, device_state& st) {
     st.delta.view(sd.kv_scratch, sd.str_scratch);
     const tern_payload_context pc = st.dev->payload_context(o.request_format);
     tern_error err{};
-    bool ok = false;
-    struct out {
-        std::string* p;
-        bool* ok;
-    } so{&sd.bytes_scratch, &ok};
+    bytes_into so{&sd.bytes_scratch};
     sd.bytes_scratch.clear();
     if (st.dev->adaptor != nullptr)
         st.dev->adaptor->encode_attribute_update(
             &pc, sd.kv_scratch.data(), static_cast<uint32_t>(sd.kv_scratch.size()), sd.str_scratch.data(),
             static_cast<uint32_t>(sd.str_scratch.size()),
-            [](void* c, tern_bytes b) {
-                auto* s = static_cast<out*>(c);
-                if (b.size != 0) s->p->assign(reinterpret_cast<const char*>(b.data), b.size);
-                *s->ok = true;
-            },
+            &bytes_into::put,
             &so, &err);
-    if (!ok) {
+    if (!so.ok) {
         log_.warn("device ", st.device_id, ": cannot encode an attribute update: ",
                   std::string_view(err.msg, err.len < sizeof err.msg ? err.len : 0));
         m_.downlink(dl_kind::attributes, dl_result::failed);
@@ -528,22 +523,14 @@ void api::flush_rpcs(shard_data& sd, device_state& st) {
         req.expiration_ms = r.expiration_ms;
         const tern_payload_context pc = st.dev->payload_context(o.request_format);
         tern_error err{};
-        bool ok = false;
-        struct out {
-            std::string* p;
-            bool* ok;
-        } so{&sd.bytes_scratch, &ok};
+        bytes_into so{&sd.bytes_scratch};
         sd.bytes_scratch.clear();
         if (st.dev->adaptor != nullptr)
             st.dev->adaptor->encode_rpc_request(
                 &pc, &req,
-                [](void* c, tern_bytes b) {
-                    auto* s = static_cast<out*>(c);
-                    if (b.size != 0) s->p->assign(reinterpret_cast<const char*>(b.data), b.size);
-                    *s->ok = true;
-                },
+                &bytes_into::put,
                 &so, &err);
-        if (!ok) {
+        if (!so.ok) {
             // Spec §4.1.5: the RPC fails and the RPC observation is cancelled.
             static constexpr std::string_view why = "Failed to convert device RPC command to CoAP msg";
             m_.downlink(dl_kind::rpc, dl_result::failed);

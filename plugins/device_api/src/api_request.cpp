@@ -12,6 +12,15 @@ namespace tern::device_api {
 
 namespace {
 
+// What an uplink's decode callback needs to post its op to the core.
+struct uplink_sink {
+    api* self;
+    op* o;
+    uint64_t device;
+    bool posted = false;
+};
+
+
 std::string_view err_text(const tern_error& e, std::string_view fallback) noexcept {
     const std::size_t n = e.len < sizeof e.msg ? e.len : sizeof e.msg - 1;
     return n == 0 ? fallback : std::string_view(e.msg, n);
@@ -430,18 +439,13 @@ void api::uplink_telemetry(shard_data& sd, const request& v, const device_entry&
 
 void api::uplink_attributes(shard_data& sd, const request& v, const device_entry& dev) {
     op* o = start_op(sd, v, req_kind::attributes);
-    struct sink_state {
-        api* self;
-        op* o;
-        uint64_t device;
-        bool posted = false;
-    } ss{this, o, dev.device_id};
+    uplink_sink ss{this, o, dev.device_id};
     const tern_payload_context pc = dev.payload_context(v.content_format);
     tern_error err{};
     const tern_status st = dev.adaptor->decode_attributes(
         &pc, v.payload,
         [](void* c, const tern_kv* kv, uint32_t n) {
-            auto* s = static_cast<sink_state*>(c);
+            auto* s = static_cast<uplink_sink*>(c);
             if (n == 0) return;
             s->posted = true;
             s->self->w_.core->post_attributes(s->device, TERN_SCOPE_CLIENT, kv, n, &api::write_done, s->o);
@@ -528,18 +532,13 @@ void api::uplink_rpc_call(shard_data& sd, const request& v, const std::shared_pt
     op* o = start_op(sd, v, req_kind::rpc_call);
     o->format = v.content_format;
     o->dev = dev;
-    struct sink_state {
-        api* self;
-        op* o;
-        uint64_t device;
-        bool posted = false;
-    } ss{this, o, dev->device_id};
+    uplink_sink ss{this, o, dev->device_id};
     const tern_payload_context pc = dev->payload_context(v.content_format);
     tern_error err{};
     dev->adaptor->decode_rpc_call(
         &pc, v.payload,
         [](void* c, tern_str method, tern_str params) {
-            auto* s = static_cast<sink_state*>(c);
+            auto* s = static_cast<uplink_sink*>(c);
             s->posted = true;
             s->self->w_.core->client_rpc(s->device, method, params, s->self->s_.client_rpc_timeout_ms,
                                          &api::client_rpc_done, s->o);
@@ -555,18 +554,13 @@ void api::uplink_rpc_call(shard_data& sd, const request& v, const std::shared_pt
 
 void api::uplink_claim(shard_data& sd, const request& v, const device_entry& dev) {
     op* o = start_op(sd, v, req_kind::claim);
-    struct sink_state {
-        api* self;
-        op* o;
-        uint64_t device;
-        bool posted = false;
-    } ss{this, o, dev.device_id};
+    uplink_sink ss{this, o, dev.device_id};
     const tern_payload_context pc = dev.payload_context(v.content_format);
     tern_error err{};
     dev.adaptor->decode_claim(
         &pc, v.payload,
         [](void* c, tern_str secret, int64_t duration_ms) {
-            auto* s = static_cast<sink_state*>(c);
+            auto* s = static_cast<uplink_sink*>(c);
             s->posted = true;
             s->self->w_.core->claim(s->device, secret, duration_ms, &api::write_done, s->o);
         },
