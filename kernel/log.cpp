@@ -1,6 +1,7 @@
 #include "kernel/log.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 
@@ -22,6 +23,31 @@ std::string_view level_name(spdlog::level::level_enum l) {
         case spdlog::level::critical: return "critical";
         default: return "off";
     }
+}
+
+bool invisible(uint32_t cp) {
+    return (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) ||
+           (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200e || cp == 0x200f || cp == 0x061c;
+}
+
+// The length of the well-formed UTF-8 sequence at s[i] and its code point; 0 when the bytes
+// there are not UTF-8 (overlong, surrogate, beyond U+10FFFF, truncated).
+std::size_t utf8_at(std::string_view s, std::size_t i, uint32_t& cp) {
+    const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
+    const unsigned char c = b(0);
+    std::size_t n = 0;
+    uint32_t min = 0;
+    if (c >= 0xc2 && c <= 0xdf) n = 2, cp = c & 0x1f, min = 0x80;
+    else if (c >= 0xe0 && c <= 0xef) n = 3, cp = c & 0x0f, min = 0x800;
+    else if (c >= 0xf0 && c <= 0xf4) n = 4, cp = c & 0x07, min = 0x10000;
+    else return 0;
+    if (i + n > s.size()) return 0;
+    for (std::size_t k = 1; k < n; ++k) {
+        if ((b(k) & 0xc0) != 0x80) return 0;
+        cp = (cp << 6) | (b(k) & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+    return n;
 }
 
 // spdlog's pattern formatter would print "warning" and cannot escape JSON, so lines are
@@ -65,9 +91,9 @@ public:
             line += "] [";
             line += level_name(msg.level);
             line += "] [";
-            line += name;
+            escape_text(name, line);
             line += "] ";
-            line += payload;
+            escape_text(payload, line);
             line += '\n';
         }
         dest.append(line.data(), line.data() + line.size());
@@ -82,6 +108,55 @@ private:
 };
 
 }  // namespace
+
+void escape_text(std::string_view s, std::string& out) {
+    static const char hex[] = "0123456789abcdef";
+    std::size_t plain = 0;  // start of the run of bytes that pass unchanged
+    const auto flush = [&](std::size_t end) {
+        out.append(s.data() + plain, end - plain);
+    };
+    for (std::size_t i = 0; i < s.size();) {
+        const unsigned char c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c < 0x7f) {
+            ++i;
+            continue;
+        }
+        if (c >= 0x80) {
+            uint32_t cp = 0;
+            const std::size_t n = utf8_at(s, i, cp);
+            if (n > 0 && !invisible(cp)) {
+                i += n;
+                continue;
+            }
+            flush(i);
+            if (n > 0) {
+                char u[16];
+                const int k = std::snprintf(u, sizeof u, "\\u{%04x}", static_cast<unsigned>(cp));
+                out.append(u, static_cast<std::size_t>(k));
+                i += n;
+            } else {
+                out += "\\x";
+                out += hex[c >> 4];
+                out += hex[c & 15];
+                ++i;
+            }
+            plain = i;
+            continue;
+        }
+        flush(i);
+        switch (c) {
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                out += "\\x";
+                out += hex[c >> 4];
+                out += hex[c & 15];
+        }
+        plain = ++i;
+    }
+    flush(s.size());
+}
 
 std::optional<log_format> parse_log_format(std::string_view s) {
     if (s == "text") return log_format::text;

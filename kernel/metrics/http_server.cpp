@@ -3,6 +3,8 @@
 #include <pthread.h>
 
 #include <chrono>
+#include <list>
+#include <memory>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -32,6 +34,13 @@ struct http_server::impl {
     explicit impl(std::function<std::string()> b) : body(std::move(b)) {}
 
     std::function<std::string()> body;
+    // Open connections, oldest first (only the io thread touches it). Declared before io:
+    // coroutine frames that io destroys still deregister here.
+    struct connection {
+        beast::tcp_stream* stream = nullptr;
+        bool listed = true;
+    };
+    std::list<std::shared_ptr<connection>> connections;
     asio::io_context io{1};
     tcp::acceptor acceptor{io};
     std::thread thread;
@@ -74,8 +83,34 @@ struct http_server::impl {
         co_await http::async_write(stream, res, use_tuple);
     }
 
+    // Registers a connection for its lifetime; closing the oldest makes room.
+    struct registration {
+        impl& server;
+        std::shared_ptr<connection> c;
+        std::list<std::shared_ptr<connection>>::iterator it;
+        registration(impl& s, beast::tcp_stream& stream) : server(s), c(std::make_shared<connection>()) {
+            c->stream = &stream;
+            it = server.connections.insert(server.connections.end(), c);
+        }
+        ~registration() {
+            if (c->listed) server.connections.erase(it);
+        }
+    };
+
+    void make_room() {
+        while (connections.size() >= http_server::max_connections) {
+            std::shared_ptr<connection> oldest = connections.front();
+            connections.pop_front();
+            oldest->listed = false;
+            beast::error_code ignored;
+            oldest->stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
+            oldest->stream->socket().close(ignored);
+        }
+    }
+
     asio::awaitable<void> serve(tcp::socket socket) {
         beast::tcp_stream stream(std::move(socket));
+        registration reg(*this, stream);
         beast::flat_buffer buffer(max_request);
         for (;;) {
             http::request_parser<http::string_body> parser;
@@ -104,8 +139,10 @@ struct http_server::impl {
             if (wec || !res.keep_alive()) break;
         }
         beast::error_code ignored;
-        stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-        stream.socket().close(ignored);
+        if (stream.socket().is_open()) {
+            stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+            stream.socket().close(ignored);
+        }
     }
 
     asio::awaitable<void> accept_loop() {
@@ -118,13 +155,16 @@ struct http_server::impl {
                 co_await pause.async_wait(use_tuple);
                 continue;
             }
-            // One connection at a time: others wait in the listen backlog.
-            co_await serve(std::move(socket));
+            // Each connection on its own coroutine: a client that sends nothing or reads
+            // slowly holds only its own connection. An exception (out of memory while
+            // rendering) ends that connection only.
+            make_room();
+            asio::co_spawn(io, serve(std::move(socket)), [](std::exception_ptr) {});
         }
     }
 
-    // An exception escaping a request (out of memory while rendering) ends that
-    // connection, not the endpoint: accept again.
+    // An exception escaping the accept loop (out of memory) must not end the endpoint:
+    // accept again.
     void spawn() {
         asio::co_spawn(io, accept_loop(), [this](std::exception_ptr e) {
             if (e && acceptor.is_open()) spawn();

@@ -1,7 +1,10 @@
-// A deliberately small HTTP server for GET /metrics, on its own thread (never a shard):
-// one connection at a time, idle connections closed after 5 s, requests over 8 KB refused.
+// A deliberately small HTTP server for GET /metrics, on its own thread (never a shard).
+// Connections are served concurrently (one idle or slow client does not hold up another
+// scrape), at most max_connections at once: a new connection beyond that closes the oldest
+// one. Idle connections are closed after 5 s, requests over 8 KB refused.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -12,6 +15,8 @@ namespace tern::kernel::metrics {
 
 class http_server {
 public:
+    static constexpr std::size_t max_connections = 64;
+
     // body: the Prometheus text of one scrape.
     explicit http_server(std::function<std::string()> body);
     http_server(const http_server&) = delete;
