@@ -17,6 +17,7 @@
 
 #include "tern/udp_io/endpoint.hpp"
 #include "tern/udp_io/socket_group.hpp"
+#include "chain.hpp"
 #include "x509.hpp"
 
 namespace tern::dtls {
@@ -208,9 +209,14 @@ int verify_callback(int preverify, WOLFSSL_X509_STORE_CTX* store) {
         who->kind = TERN_AUTH_X509;
         const int n = std::min(store->totalCerts, 16);
         size_t total = 0;
-        for (int i = 0; i < n; ++i) total += store->certs[i].length;
+        // Only the leaf and the links proven above it may name the device (chain.hpp): a
+        // certificate the client merely appended is dropped here, before anyone looks it up.
+        std::span<const uint8_t> sent[16];
+        for (int i = 0; i < n; ++i) sent[i] = {store->certs[i].buffer, store->certs[i].length};
+        const int kept = static_cast<int>(verified_links({sent, static_cast<size_t>(n)}).verified);
+        for (int i = 0; i < kept; ++i) total += store->certs[i].length;
         who->der.reserve(total);
-        for (int i = 0; i < n; ++i) {
+        for (int i = 0; i < kept; ++i) {
             const auto& c = store->certs[i];
             who->der.insert(who->der.end(), c.buffer, c.buffer + c.length);
             who->ends.push_back(static_cast<uint32_t>(who->der.size()));

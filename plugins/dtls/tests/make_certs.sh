@@ -14,6 +14,23 @@
 #   future.pem/future.key         device certificate valid from 2099, signed by ca
 #   other-ca.pem, other.pem/other.key   a device certificate from another CA
 #   selfsigned.pem/selfsigned.key a self-signed device certificate
+# Chains whose links must NOT all be proven (chain.hpp), made as an attacker or a careless
+# CA would:
+#   forged.pem/forged.key         device-3's look-alike: signed by a self-made CA with the
+#                                 intermediate's subject name; forged-chain.pem = forged leaf
+#                                 + the REAL intermediate (what an attacker sends)
+#   forged-ca.pem/forged-ca.key   the same against the root: a leaf signed by a look-alike of
+#                                 ca; forged-ca-chain.pem = that leaf + the real ca.pem
+#   intermediate2.pem             a second real intermediate of ca; stray-chain.pem =
+#                                 client2.pem (issued by ca itself) + intermediate2.pem
+#   p0.pem, p0-sub.pem            an intermediate with pathlen:0 and a CA under it;
+#                                 p0-chain.pem = p0-leaf + p0-sub + p0 (p0's limit broken)
+#   notca-chain.pem               a leaf "issued" by another leaf's key (CA:false issuer)
+#   nosign-chain.pem              issued by a CA:true certificate whose keyUsage lacks
+#                                 keyCertSign
+#   rsa-int.pem, rsa-chain.pem    an RSA intermediate under ca and an EC leaf it issued
+#                                 (sha256WithRSAEncryption link): proven
+#   sha1-int.pem, sha1-chain.pem  a leaf issued with a SHA-1 signature: not proven
 #
 #   make_certs.sh DIR
 set -euo pipefail
@@ -94,3 +111,67 @@ leaf other-ca other device-other -days 365
 
 key selfsigned.key
 openssl req -x509 -new -key selfsigned.key -days 365 -subj "/CN=device-self" -out selfsigned.pem 2>/dev/null
+
+# ---- chains with links that must not be proven (see the header) ----
+sub_ca() { # parent name CN [extensions section text]
+    local parent=$1 name=$2 cn=$3 ext=${4:-}
+    key "$name.key"
+    openssl req -new -key "$name.key" -subj "/CN=$cn" -out "$name.csr" 2>/dev/null
+    if [ -n "$ext" ]; then
+        printf '[%s]\n%s\n' "$name-ext" "$ext" >>"$parent.cnf"
+        openssl ca -batch -config "$parent.cnf" -extensions "$name-ext" -in "$name.csr" -out "$name.pem" -notext -days 365 2>/dev/null
+    else
+        openssl ca -batch -config "$parent.cnf" -extensions intermediate -in "$name.csr" -out "$name.pem" -notext -days 365 2>/dev/null
+    fi
+    rm -f "$name.csr"
+    ca_config "$name"
+}
+
+# look-alikes: same subject names as the real CAs, other keys
+self_ca fake-intermediate "Tern Test Intermediate"
+leaf fake-intermediate forged device-3 -days 365
+cat forged.pem intermediate.pem >forged-chain.pem
+self_ca fake-ca "Tern Test CA"
+leaf fake-ca forged-ca device-1 -days 365
+cat forged-ca.pem ca.pem >forged-ca-chain.pem
+
+# a real, trusted intermediate that did not issue the leaf it is sent with
+sub_ca ca intermediate2 "Tern Test Intermediate 2"
+cat client2.pem intermediate2.pem >stray-chain.pem
+
+# pathlen:0 broken by a CA under it
+sub_ca ca p0 "Tern Test P0" "basicConstraints = critical, CA:true, pathlen:0
+keyUsage = keyCertSign, cRLSign"
+sub_ca p0 p0-sub "Tern Test P0 Sub"
+leaf p0-sub p0-leaf device-p0 -days 365
+cat p0-leaf.pem p0-sub.pem p0.pem >p0-chain.pem
+
+# an "issuer" that is no CA: a leaf certificate's key signs another leaf
+leaf ca notca device-notca -days 365
+key notca-leaf.key
+openssl req -new -key notca-leaf.key -subj "/CN=device-under-notca" -out notca-leaf.csr 2>/dev/null
+openssl x509 -req -in notca-leaf.csr -CA notca.pem -CAkey notca.key -CAcreateserial -days 365 -sha256 \
+    -out notca-leaf.pem 2>/dev/null
+rm -f notca-leaf.csr
+cat notca-leaf.pem notca.pem >notca-chain.pem
+
+# a CA:true issuer whose key usage does not allow certificate signing
+sub_ca ca nosign "Tern Test NoSign" "basicConstraints = critical, CA:true
+keyUsage = digitalSignature"
+leaf nosign nosign-leaf device-nosign -days 365
+cat nosign-leaf.pem nosign.pem >nosign-chain.pem
+
+# an RSA intermediate (a proven link with an RSA signature)
+openssl genrsa -out rsa-int.key 2048 2>/dev/null
+openssl req -new -key rsa-int.key -subj "/CN=Tern Test RSA Intermediate" -out rsa-int.csr 2>/dev/null
+openssl ca -batch -config ca.cnf -extensions intermediate -in rsa-int.csr -out rsa-int.pem -notext -days 365 2>/dev/null
+rm -f rsa-int.csr
+ca_config rsa-int
+leaf rsa-int rsa-leaf device-rsa -days 365
+cat rsa-leaf.pem rsa-int.pem >rsa-chain.pem
+
+# a SHA-1 signed link
+sub_ca ca sha1-int "Tern Test SHA1 Intermediate"
+sed -i 's/^default_md = sha256/default_md = sha1/' sha1-int.cnf
+leaf sha1-int sha1-leaf device-sha1 -days 365
+cat sha1-leaf.pem sha1-int.pem >sha1-chain.pem
