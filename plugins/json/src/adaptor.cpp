@@ -1,5 +1,6 @@
 #include "adaptor.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <memory>
@@ -205,7 +206,7 @@ bool as_bool(const document& doc, uint32_t i, bool& out) noexcept {
 
 class value_decoder {
 public:
-    value_decoder(scratch& s, const options& o) : s_(s), o_(o) {}
+    value_decoder(scratch& s, const options& o, const limit_metrics& m) : s_(s), o_(o), m_(m) {}
 
     // Types every member of the object at index obj into s.kvs; false with s.error set.
     bool object_values(uint32_t obj) {
@@ -215,7 +216,7 @@ public:
         bool ok = true;
         for (std::size_t k = start; k < end && ok; ++k) {
             const member m = s_.members[k];
-            ok = value(s_.doc[m.key].view(), m.value);
+            ok = value(s_.doc[m.key].view(), m.value) && within_budget();
         }
         s_.members.resize(start);
         return ok;
@@ -232,7 +233,16 @@ private:
         return false;
     }
 
+    // Every value counts its key and 8 bytes; text values their text on top (add_text).
+    bool within_budget() {
+        if (o_.max_decoded_size <= 0 || decoded_ <= static_cast<uint64_t>(o_.max_decoded_size)) return true;
+        m_.decoded_size.inc();
+        return error("the message's keys and values decode to more than max_decoded_size (" +
+                     std::to_string(o_.max_decoded_size) + " bytes); nothing of it was stored");
+    }
+
     tern_kv& add(std::string_view key, tern_value_type type) {
+        decoded_ += key.size() + 8;
         tern_kv kv{};
         kv.key = to_str(key);
         kv.value.type = type;
@@ -244,13 +254,42 @@ private:
     void add_arena_text(std::string_view key, tern_value_type type, std::size_t offset) {
         tern_kv& kv = add(key, type);
         kv.value.u.s.size = s_.arena.size() - offset;
+        decoded_ += kv.value.u.s.size;
         s_.fixups.emplace_back(static_cast<uint32_t>(s_.kvs.size() - 1), static_cast<uint32_t>(offset));
+    }
+
+    // The longest plain text a JSON number may expand to: max_number_text_length, and
+    // max_string_value_length too when set (the text is stored as a string; its characters
+    // are ASCII, one UTF-16 unit each). A numeric string is never longer than it was sent
+    // (give or take a "0" before the '.'), so only numbers are bounded here.
+    int64_t number_text_limit() const noexcept {
+        int64_t limit = o_.max_number_text_length > 0 ? o_.max_number_text_length : INT64_MAX;
+        if (o_.max_string_value_length > 0) limit = std::min(limit, o_.max_string_value_length);
+        return limit;
+    }
+
+    bool number_too_long(std::string_view key, const decimal& d, std::string_view original) {
+        m_.number_text.inc();
+        const int64_t length = plain_text_length(d);
+        const std::string shown_value =
+            std::string(original.substr(0, 40)) + (original.size() > 40 ? "..." : "");
+        const bool by_string_limit =
+            o_.max_string_value_length > 0 && length > o_.max_string_value_length &&
+            (o_.max_number_text_length <= 0 || o_.max_string_value_length <= o_.max_number_text_length);
+        if (by_string_limit)
+            return error("value of '" + shown(key) + "' (" + shown_value + ") would be stored as a string of " +
+                         std::to_string(length) + " characters, more than max_string_value_length " +
+                         std::to_string(o_.max_string_value_length));
+        return error("value of '" + shown(key) + "' (" + shown_value + ") would be stored as a string of " +
+                     std::to_string(length) + " characters, more than max_number_text_length " +
+                     std::to_string(o_.max_number_text_length));
     }
 
     bool number(std::string_view key, const decimal& d, bool from_string, std::string_view original) {
         int64_t i = 0;
         double f = 0;
-        switch (classify(d, o_.type_cast_enabled || from_string, i, f, s_.plain)) {
+        const int64_t limit = from_string ? INT64_MAX : number_text_limit();
+        switch (classify(d, o_.type_cast_enabled || from_string, i, f, s_.plain, limit)) {
             case number_class::integer:
                 add(key, TERN_VALUE_INT).value.u.i = i;
                 return true;
@@ -267,6 +306,9 @@ private:
                 return error("value of '" + shown(key) + "' is out of range (" + std::string(original.substr(0, 40)) +
                              (original.size() > 40 ? "..." : "") +
                              "): integers beyond 64 bits and numbers with more than 16 decimals need type_cast_enabled");
+            case number_class::text_too_long:
+                if (!from_string) return number_too_long(key, d, original);
+                break;
             case number_class::too_long:
                 break;
         }
@@ -304,6 +346,7 @@ private:
                 decimal d;
                 if (o_.type_cast_enabled && split_parsable(text, d)) return number(key, d, true, text);
                 add(key, TERN_VALUE_STR).value.u.s = to_str(text);
+                decoded_ += text.size();
                 return true;
             }
             case node_kind::object:
@@ -319,7 +362,18 @@ private:
 
     scratch& s_;
     const options& o_;
+    const limit_metrics& m_;
+    uint64_t decoded_ = 0;  // bytes of keys and values so far, in this message
 };
+
+// An RPC body re-serialised (s.out) within max_decoded_size.
+bool out_within_budget(const scratch& s, const options& o, const limit_metrics& m, tern_error* err) {
+    if (o.max_decoded_size <= 0 || s.out.size() <= static_cast<uint64_t>(o.max_decoded_size)) return true;
+    m.decoded_size.inc();
+    fail(err, "the message re-serialises to " + std::to_string(s.out.size()) + " bytes, more than max_decoded_size (" +
+                  std::to_string(o.max_decoded_size) + " bytes)");
+    return false;
+}
 
 // ---- encoding values ----------------------------------------------------------------------
 
@@ -451,7 +505,7 @@ tern_status adaptor::decode_telemetry(const tern_payload_context*, tern_bytes bo
         if (!parse_body(*s, body, options_.lenient)) return fail(err, s->error);
         const document& doc = s->doc;
         if (doc.empty) return fail(err, "telemetry must be a JSON object or array (the body is empty)");
-        value_decoder values(*s, options_);
+        value_decoder values(*s, options_, metrics_);
 
         // One record per object: {"ts":..,"values":{..}} when both keys are there, else the
         // object itself at now_ms.
@@ -511,7 +565,7 @@ tern_status adaptor::decode_attributes(const tern_payload_context*, tern_bytes b
         scratch_lease s;
         if (!parse_body(*s, body, options_.lenient)) return fail(err, s->error);
         if (!is_object(s->doc)) return fail(err, "attributes must be a JSON object");
-        value_decoder values(*s, options_);
+        value_decoder values(*s, options_, metrics_);
         if (!values.object_values(0)) return fail(err, s->error);
         values.fix_pointers();
         sink(sink_ctx, s->kvs.data(), static_cast<uint32_t>(s->kvs.size()));
@@ -527,6 +581,7 @@ tern_status adaptor::decode_rpc_reply(const tern_payload_context*, tern_bytes bo
         if (!parse_body(*s, body, options_.lenient)) return fail(err, s->error);
         if (!is_object(s->doc)) return fail(err, "the RPC reply must be a JSON object");
         append_compact(s->out, s->doc, 0, s->members, s->order);
+        if (!out_within_budget(*s, options_, metrics_, err)) return TERN_INVALID_ARGUMENT;
         emit(sink, sink_ctx, s->out);
         return TERN_OK;
     });
@@ -546,6 +601,7 @@ tern_status adaptor::decode_rpc_call(const tern_payload_context*, tern_bytes bod
         const uint32_t params_at = find_member(s->doc, 0, "params");
         if (params_at == UINT32_MAX) s->out = "null";
         else append_compact(s->out, s->doc, params_at, s->members, s->order);
+        if (!out_within_budget(*s, options_, metrics_, err)) return TERN_INVALID_ARGUMENT;
         sink(sink_ctx, to_str(method), to_str(s->out));
         return TERN_OK;
     });

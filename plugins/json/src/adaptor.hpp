@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "tern/abi/payload.h"
+#include "tern/sdk/host.hpp"
 
 namespace tern::json {
 
@@ -17,11 +18,23 @@ struct options {
     int64_t max_string_value_length = 0;
     // Accept Gson-lenient JSON when strict parsing fails.
     bool lenient = true;
+    // Longest plain text a number kept as a string may become (1e400 is 401 characters);
+    // longer refuses the message. 0: only the max_plain_text_zeros bound.
+    int64_t max_number_text_length = 64;
+    // Most bytes one message's keys and values may decode to (text as stored, 8 per
+    // number or boolean; RPC bodies as re-serialised); more refuses it. 0: unlimited.
+    int64_t max_decoded_size = 262144;
+};
+
+// Counters of refusals by the bounds above (default handles count nothing: tests, fuzzing).
+struct limit_metrics {
+    sdk::metric number_text;   // a number's plain text over max_number_text_length
+    sdk::metric decoded_size;  // a message over max_decoded_size
 };
 
 class adaptor final : public payload_v1 {
 public:
-    explicit adaptor(const options& o) noexcept : options_(o) {}
+    explicit adaptor(const options& o, limit_metrics m = {}) noexcept : options_(o), metrics_(m) {}
     adaptor(const adaptor&) = delete;
     adaptor& operator=(const adaptor&) = delete;
     ~adaptor() = default;
@@ -61,6 +74,7 @@ public:
 
 private:
     const options options_;
+    const limit_metrics metrics_;
 };
 
 }  // namespace tern::json

@@ -11,16 +11,30 @@ tern::json::options read_options(const tern::sdk::config& c) {
     o.type_cast_enabled = c.get_bool("type_cast_enabled");
     o.max_string_value_length = c.get_int("max_string_value_length");
     o.lenient = c.get_bool("lenient");
+    o.max_number_text_length = c.get_int("max_number_text_length");
+    o.max_decoded_size = c.get_int("max_decoded_size");
     return o;
+}
+
+tern::json::limit_metrics limit_metrics_of(const tern::sdk::host& h) {
+    tern::json::limit_metrics m;
+    m.number_text = h.counter("json_number_text_refused_total",
+                              "Uplinks refused: a number's plain text was longer than max_number_text_length "
+                              "(or max_string_value_length)");
+    m.decoded_size = h.counter("json_decoded_size_refused_total",
+                               "Uplinks refused: their keys and values decoded to more than max_decoded_size");
+    return m;
 }
 
 class json_plugin final : public tern::sdk::instance {
 public:
     // Runs inside create(): a bad configuration fails create() with its message.
-    explicit json_plugin(const tern_create_args& args) : instance(args), adaptor_(read_options(config())) {
+    explicit json_plugin(const tern_create_args& args)
+        : instance(args), adaptor_(read_options(config()), limit_metrics_of(host())) {
         const auto& o = adaptor_.settings();
         log().debug("type_cast_enabled=", o.type_cast_enabled, " max_string_value_length=",
-                    o.max_string_value_length, " lenient=", o.lenient);
+                    o.max_string_value_length, " lenient=", o.lenient, " max_number_text_length=",
+                    o.max_number_text_length, " max_decoded_size=", o.max_decoded_size);
     }
 
 private:
@@ -51,6 +65,19 @@ constexpr tern_config_key json_config[] = {
         "Accept Gson-lenient JSON as ThingsBoard does: unquoted or single-quoted names and "
         "strings, comments, '=' or '=>' between name and value, ';' between members. Off: "
         "strict RFC 8259 only"),
+    tern::sdk::cfg::integer(
+        "max_number_text_length", 64,
+        "Longest text a number kept as a string by type casting may become (1e400 is 401 digits); a "
+        "longer one refuses the message with 4.00 naming the key. 0: up to 10 000 padding zeros")
+        .range(0, 100000)
+        .unit("characters"),
+    tern::sdk::cfg::integer(
+        "max_decoded_size", 262144,
+        "Most bytes one uplink's keys and values may decode to (stored text, 8 per number or boolean; RPC "
+        "bodies as re-serialised); more refuses the message with 4.00. Keep it above "
+        "device_api.max_payload_size. 0: no limit")
+        .range(0, 1073741824)
+        .unit("bytes"),
 };
 
 }  // namespace

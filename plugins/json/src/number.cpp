@@ -43,8 +43,19 @@ int64_t scale_of(const decimal& d) noexcept {
     return static_cast<int64_t>(d.frac_digits.size()) - d.exponent;
 }
 
-// BigDecimal.toPlainString() of unscaled u with scale s.
-number_class plain_text(const decimal& d, const unscaled& u, int64_t scale, std::string& out) {
+// Characters of BigDecimal.toPlainString() of unscaled u with scale s (nothing is built).
+int64_t plain_length(const decimal& d, const unscaled& u, int64_t scale) noexcept {
+    const auto n = static_cast<int64_t>(u.size());
+    if (u.zero()) return scale <= 0 ? 1 : 2 + scale;  // "0", "0.000"
+    const int64_t sign = d.negative ? 1 : 0;
+    if (scale <= 0) return sign + n - scale;  // digits, then -scale zeros
+    if (n > scale) return sign + n + 1;       // digits with a '.' inside
+    return sign + 2 + scale;                  // "0." then zeros and the digits
+}
+
+// BigDecimal.toPlainString() of unscaled u with scale s, unless it is longer than max_text.
+number_class plain_text(const decimal& d, const unscaled& u, int64_t scale, std::string& out,
+                        int64_t max_text) {
     out.clear();
     const auto n = static_cast<int64_t>(u.size());
     if (u.zero()) {
@@ -53,6 +64,7 @@ number_class plain_text(const decimal& d, const unscaled& u, int64_t scale, std:
             return number_class::text;
         }
         if (scale - 1 > max_plain_text_zeros) return number_class::too_long;
+        if (plain_length(d, u, scale) > max_text) return number_class::text_too_long;
         out = "0.";
         out.append(static_cast<std::size_t>(scale - 1), '0');
         out.push_back('0');
@@ -60,6 +72,7 @@ number_class plain_text(const decimal& d, const unscaled& u, int64_t scale, std:
     }
     if (scale < 0 && -scale > max_plain_text_zeros) return number_class::too_long;
     if (scale > 0 && scale - n > max_plain_text_zeros) return number_class::too_long;
+    if (plain_length(d, u, scale) > max_text) return number_class::text_too_long;
     if (d.negative) out.push_back('-');
     if (scale <= 0) {
         u.append(out, 0, u.size());
@@ -77,9 +90,9 @@ number_class plain_text(const decimal& d, const unscaled& u, int64_t scale, std:
 }
 
 number_class too_big(const decimal& d, const unscaled& u, int64_t scale, bool type_cast,
-                     std::string& plain) {
+                     std::string& plain, int64_t max_text) {
     if (!type_cast) return number_class::unsupported;
-    return plain_text(d, u, scale, plain);
+    return plain_text(d, u, scale, plain, max_text);
 }
 
 }  // namespace
@@ -149,8 +162,13 @@ bool split_parsable(std::string_view s, decimal& out) noexcept {
     return true;
 }
 
+int64_t plain_text_length(const decimal& d) noexcept {
+    const unscaled u(d);
+    return plain_length(d, u, scale_of(d));
+}
+
 number_class classify(const decimal& d, bool type_cast, int64_t& as_integer, double& as_double,
-                      std::string& plain) {
+                      std::string& plain, int64_t max_text) {
     const unscaled u(d);
     const int64_t scale = scale_of(d);
     const int64_t stripped = u.zero() ? 0 : scale - static_cast<int64_t>(u.trailing_zeros());
@@ -163,18 +181,18 @@ number_class classify(const decimal& d, bool type_cast, int64_t& as_integer, dou
         }
         // Integer digits: the unscaled digits less the `scale` trailing zeros it covers, or
         // followed by -scale zeros.
-        if (n - scale > 19) return too_big(d, u, scale, type_cast, plain);
+        if (n - scale > 19) return too_big(d, u, scale, type_cast, plain, max_text);
         uint64_t magnitude = 0;
         const int64_t kept = scale > 0 ? n - scale : n;
         for (int64_t k = 0; k < kept; ++k)
             magnitude = magnitude * 10 + static_cast<uint64_t>(u[static_cast<std::size_t>(k)] - '0');
         for (int64_t k = scale; k < 0; ++k) magnitude *= 10;  // at most 19 digits in all: no overflow
         constexpr uint64_t long_max = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
-        if (magnitude > long_max + (d.negative ? 1 : 0)) return too_big(d, u, scale, type_cast, plain);
+        if (magnitude > long_max + (d.negative ? 1 : 0)) return too_big(d, u, scale, type_cast, plain, max_text);
         as_integer = d.negative ? static_cast<int64_t>(0 - magnitude) : static_cast<int64_t>(magnitude);
         return number_class::integer;
     }
-    if (scale > 16) return too_big(d, u, scale, type_cast, plain);
+    if (scale > 16) return too_big(d, u, scale, type_cast, plain, max_text);
     if (u.zero()) {
         as_double = 0.0;  // BigDecimal has no negative zero: -0.0 is 0.0
         return number_class::floating;
@@ -183,7 +201,7 @@ number_class classify(const decimal& d, bool type_cast, int64_t& as_integer, dou
     double v = 0;
     const char* end = d.text.data() + d.text.size();
     const auto r = std::from_chars(d.text.data(), end, v);
-    if (r.ec != std::errc{} || r.ptr != end || !std::isfinite(v)) return too_big(d, u, scale, type_cast, plain);
+    if (r.ec != std::errc{} || r.ptr != end || !std::isfinite(v)) return too_big(d, u, scale, type_cast, plain, max_text);
     as_double = v;
     return number_class::floating;
 }

@@ -34,7 +34,8 @@ enum class number_class {
     floating,    // a double: value in as_double
     text,        // kept as a string (type casting on): BigDecimal.toPlainString() in plain
     unsupported, // too big for a long, or more than 16 decimals, with type casting off
-    too_long     // its plain text would exceed max_plain_text_zeros of padding
+    too_long,    // its plain text would exceed max_plain_text_zeros of padding
+    text_too_long // kept as a string, its plain text would be longer than max_text
 };
 
 // Most zeros toPlainString may add ("1e10000" is 10001 characters): a bound on what a few
@@ -46,8 +47,13 @@ inline constexpr int64_t max_plain_text_zeros = 10000;
 //   else unsupported); otherwise scale <= 16 → double, else text / unsupported.
 // A double that overflows (300+ digit integer part written with a '.') is treated like a
 // long out of range instead of becoming Infinity.
+// max_text bounds the plain text of a number kept as a string: a longer one is
+// text_too_long, and nothing of it is built.
 number_class classify(const decimal& d, bool type_cast, int64_t& as_integer, double& as_double,
-                      std::string& plain);
+                      std::string& plain, int64_t max_text = INT64_MAX);
+
+// Characters BigDecimal.toPlainString() gives for d (computed, not built): for messages.
+int64_t plain_text_length(const decimal& d) noexcept;
 
 // BigDecimal.longValue(): the fraction truncated, then the low 64 bits of the integer (Java's
 // narrowing conversion, so 2^64 + 5 gives 5). Gson's getAsLong on a number.

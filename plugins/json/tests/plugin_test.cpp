@@ -162,7 +162,7 @@ TEST_CASE("descriptor: json provides tern.payload/1 with a documented schema", "
 
     std::map<std::string, const tern_config_key*> keys;
     for (uint32_t i = 0; i < d.config_count; ++i) keys[d.config[i].name] = &d.config[i];
-    REQUIRE(keys.size() == 3);
+    REQUIRE(keys.size() == 5);
     REQUIRE(keys.count("type_cast_enabled"));
     CHECK(keys["type_cast_enabled"]->type == TERN_CONFIG_BOOL);
     CHECK(keys["type_cast_enabled"]->default_value.u.b == 1);
@@ -173,6 +173,12 @@ TEST_CASE("descriptor: json provides tern.payload/1 with a documented schema", "
     REQUIRE(keys.count("lenient"));
     CHECK(keys["lenient"]->type == TERN_CONFIG_BOOL);
     CHECK(keys["lenient"]->default_value.u.b == 1);
+    REQUIRE(keys.count("max_number_text_length"));
+    CHECK(keys["max_number_text_length"]->type == TERN_CONFIG_INT);
+    CHECK(keys["max_number_text_length"]->default_value.u.i == 64);
+    REQUIRE(keys.count("max_decoded_size"));
+    CHECK(keys["max_decoded_size"]->type == TERN_CONFIG_INT);
+    CHECK(keys["max_decoded_size"]->default_value.u.i == 262144);
     for (const auto& [name, key] : keys) {
         INFO(name);
         CHECK(key->struct_size == sizeof(tern_config_key));
@@ -194,6 +200,19 @@ TEST_CASE("instance: defaults, and the configuration reaches the adaptor", "[plu
         CHECK(i.decode("{a:1}") == "ok");
         CHECK(i.decode(R"({"s":"0123456789"})") == "ok");
         CHECK(i.decode(R"({"big":12345678901234567890})") == "ok");
+        CHECK(i.decode(R"({"k1":1e9999})") ==
+              "value of 'k1' (1e9999) would be stored as a string of 10000 characters, more than "
+              "max_number_text_length 64");
+    }
+    {
+        instance i(d);
+        i.host.config.values["max_number_text_length"].u.i = 0;
+        i.host.config.values["max_decoded_size"].u.i = 100;
+        tern_error err{};
+        REQUIRE(i.create(err) == TERN_OK);
+        CHECK(i.decode(R"({"k1":1e80})") == "ok");  // 2 + 8 + 81 bytes
+        CHECK(i.decode(R"({"k1":1e100})").rfind("the message's keys and values decode to more than max_decoded_size "
+                                               "(100 bytes)", 0) == 0);
     }
     {
         instance i(d);
