@@ -1,5 +1,7 @@
-// tern-bench: CoAP load generator (default mode) and UDP echo server (`echo-server`).
+// tern-bench: CoAP load generator (default mode), UDP echo server (`echo-server`) and
+// unauthenticated flood from many loopback sources (`flood`).
 #include "echo_server.hpp"
+#include "flood.hpp"
 #include "load.hpp"
 #include "options.hpp"
 #include "report.hpp"
@@ -63,6 +65,24 @@ int main(int argc, char** argv) {
         const int rc = run_echo_server(eo, echo_stop, error);
         if (rc) std::fprintf(stderr, "tern-bench echo-server: %s\n", error.c_str());
         return rc;
+    }
+
+    if (argc >= 2 && std::strcmp(argv[1], "flood") == 0) {
+        flood_options fo;
+        switch (parse_flood_options(argc, argv, fo, error)) {
+        case parse_result::help: std::fputs(usage_text(), stdout); return 0;
+        case parse_result::usage_error: return usage_error(error);
+        case parse_result::resolve_error: std::fprintf(stderr, "tern-bench: %s\n", error.c_str()); return 1;
+        case parse_result::run: break;
+        }
+        raise_fd_limit();
+        flood_result fr;
+        if (run_flood(fo, fr, error) != 0) {
+            std::fprintf(stderr, "tern-bench flood: %s\n", error.c_str());
+            return 1;
+        }
+        print_flood_report(fo, fr, stdout);
+        return 0;
     }
 
     load_options lo;

@@ -6,6 +6,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -25,6 +26,7 @@ const char* const usage = R"(tern-bench: CoAP-over-UDP load generator and UDP ec
 Usage:
   tern-bench [options] coap://HOST[:PORT]/path[?query]
   tern-bench echo-server --bind ADDR:PORT [--threads T] [--busy-poll]
+  tern-bench flood [flood options] coap://127.x.y.z[:PORT]
   tern-bench --help
 
 Load options:
@@ -74,6 +76,29 @@ Echo server:
   --busy-poll          spin on the sockets instead of blocking
   Answers every CoAP request with a minimal 2.05 (ACK for CON, NON for NON) that
   keeps MID and token: the UDP ceiling no CoAP server can beat.
+
+Flood (unauthenticated datagrams from many loopback source addresses; the target
+must be an IPv4 loopback address, and the flood stops by itself):
+  --rate R             datagrams/s in total, default 3000 (at most 100000)
+  --duration S         seconds, default 30
+  --count N            stop after N datagrams, default rate x duration
+  --sources N          source addresses, default 1000, from --source-base on
+  --source-base A      first source address, default 127.100.0.1 (within 127/8)
+  --ports M            source ports (one socket each, bound to the wildcard
+                       address), default 100: sources x ports distinct pairs
+  --per-pair K         datagrams from one (address, port) pair before the next
+                       pair, default 1; pairs repeat only after all are used
+  --mix LIST           weights of the kinds, default
+                       non=70,con=15,provision=10,block1=5:
+                       non: NON GET to an unknown path; con: CON POST telemetry
+                       with a made-up access token, a fresh MID and token;
+                       provision: POST /api/v1/provision with a wrong secret;
+                       block1: first Block1 block (1024 bytes, M=1) with Size1
+  --provision-key K    provisionDeviceKey of the provision kind, default
+                       flood-provision-key (its secret is always wrong)
+  --size1 N            Size1 of the block1 kind, default 268435456
+  --linger MS          after the last datagram, wait MS for answers, default 300
+  --json               one JSON object on stdout instead of the text report
 
 Output: sent, ok (2.xx), errors by code (4.xx/5.xx), timeouts, rst, throughput
 (responses/s in the measured window), latency p50/p90/p99/p99.9/max in us (from
@@ -505,6 +530,108 @@ parse_result parse_echo_options(int argc, char** argv, echo_options& o, std::str
     std::string host;
     std::string port;
     if (!split_host_port(bind, host, port, "5683", error)) return parse_result::usage_error;
+    return resolve(host, port, o.addr, o.addr_len, error);
+}
+
+parse_result parse_flood_options(int argc, char** argv, flood_options& o, std::string& error) {
+    args a(argc, argv, 2);
+    std::string v;
+    std::string url;
+    std::string base_text;
+    uint64_t n = 0;
+    bool count_set = false;
+    auto bad = [&](std::string msg) {
+        error = std::move(msg);
+        return parse_result::usage_error;
+    };
+    auto count = [&](const char* flag, uint64_t lo, uint64_t hi, uint64_t& out) {
+        if (!to_u64(v, out) || out < lo || out > hi) {
+            error = std::string(flag) + " wants a whole number in " + std::to_string(lo) + ".." +
+                    std::to_string(hi) + ", got '" + v + "'";
+            return false;
+        }
+        return true;
+    };
+    while (!a.done()) {
+        const std::string_view arg = a.current();
+        if (arg == "--help" || arg == "-h") return parse_result::help;
+        if (a.take("--rate", &v, error)) {
+            if (a.missing()) return parse_result::usage_error;
+            if (!to_double(v, o.rate) || o.rate < 1 || o.rate > 100000)
+                return bad("--rate wants datagrams/s in 1..100000, got '" + v + "'");
+        } else if (a.take("--duration", &v, error)) {
+            if (a.missing()) return parse_result::usage_error;
+            if (!to_double(v, o.duration) || o.duration < 0.001 || o.duration > 86400)
+                return bad("--duration wants seconds in 0.001..86400, got '" + v + "'");
+        } else if (a.take("--count", &v, error)) {
+            if (a.missing() || !count("--count", 1, 100'000'000, o.count)) return parse_result::usage_error;
+            count_set = true;
+        } else if (a.take("--sources", &v, error)) {
+            if (a.missing() || !count("--sources", 1, 1u << 23, n)) return parse_result::usage_error;
+            o.sources = static_cast<uint32_t>(n);
+        } else if (a.take("--source-base", &v, error)) {
+            if (a.missing()) return parse_result::usage_error;
+            base_text = v;
+        } else if (a.take("--per-pair", &v, error)) {
+            if (a.missing() || !count("--per-pair", 1, 1'000'000, n)) return parse_result::usage_error;
+            o.per_pair = static_cast<uint32_t>(n);
+        } else if (a.take("--ports", &v, error)) {
+            if (a.missing() || !count("--ports", 1, 4096, n)) return parse_result::usage_error;
+            o.ports = static_cast<uint32_t>(n);
+        } else if (a.take("--mix", &v, error)) {
+            if (a.missing() || !parse_flood_mix(v, o.mix, error)) return parse_result::usage_error;
+        } else if (a.take("--provision-key", &v, error)) {
+            if (a.missing()) return parse_result::usage_error;
+            if (v.empty() || v.size() > 200 || v.find_first_of("\"\\") != std::string::npos ||
+                std::any_of(v.begin(), v.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; }))
+                return bad("--provision-key wants 1..200 characters without quotes, backslashes or control characters");
+            o.params.provision_key = v;
+        } else if (a.take("--size1", &v, error)) {
+            if (a.missing() || !count("--size1", 0, UINT32_MAX, n)) return parse_result::usage_error;
+            o.params.size1 = static_cast<uint32_t>(n);
+        } else if (a.take("--linger", &v, error)) {
+            if (a.missing() || !count("--linger", 0, 60'000, n)) return parse_result::usage_error;
+            o.linger_ms = static_cast<uint32_t>(n);
+        } else if (a.take("--json", nullptr, error)) {
+            o.json = true;
+        } else if (arg.substr(0, 2) == "--") {
+            return bad("unknown flood option '" + std::string(arg) + "'");
+        } else {
+            if (!url.empty()) return bad("more than one target: '" + url + "' and '" + std::string(arg) + "'");
+            url = std::string(arg);
+            a.skip();
+        }
+    }
+    if (url.empty()) return bad("flood needs a target coap://127.x.y.z[:PORT]");
+
+    if (!base_text.empty()) {
+        in_addr b{};
+        if (inet_pton(AF_INET, base_text.c_str(), &b) != 1)
+            return bad("--source-base wants an IPv4 address, got '" + base_text + "'");
+        o.source_base = ntohl(b.s_addr);
+    }
+    // Loopback only: every source must be a usable address of 127.0.0.0/8 (not .0 or
+    // the broadcast address 127.255.255.255).
+    const uint64_t last = uint64_t{o.source_base} + o.sources - 1;
+    if ((o.source_base >> 24) != 127 || (last >> 24) != 127 || o.source_base == 0x7F000000u ||
+        last >= 0x7FFFFFFFu)
+        return bad("the source addresses (--source-base, --sources) must lie within 127.0.0.1..127.255.255.254");
+    if (!count_set) o.count = static_cast<uint64_t>(std::ceil(o.rate * o.duration));
+
+    std::string_view u = url;
+    constexpr std::string_view scheme = "coap://";
+    if (u.substr(0, scheme.size()) != scheme) return bad("flood target must start with coap://, got '" + url + "'");
+    u.remove_prefix(scheme.size());
+    const std::string_view host_port = u.substr(0, u.find_first_of("/?"));
+    if (host_port.size() != u.size() && u.substr(host_port.size()) != "/")
+        return bad("flood target takes no path: the flood chooses its own ('" + url + "')");
+    std::string host;
+    std::string port;
+    if (!split_host_port(host_port, host, port, "5683", error)) return parse_result::usage_error;
+    in_addr t{};
+    if (inet_pton(AF_INET, host.c_str(), &t) != 1 || (ntohl(t.s_addr) >> 24) != 127)
+        return bad("flood sends to loopback only: the target must be an IPv4 address in 127.0.0.0/8, got '" +
+                   host + "'");
     return resolve(host, port, o.addr, o.addr_len, error);
 }
 

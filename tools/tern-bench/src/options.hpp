@@ -2,6 +2,7 @@
 // exit codes (2 for usage errors).
 #pragma once
 
+#include "flood_messages.hpp"
 #include "text_template.hpp"
 
 #include <sys/socket.h>
@@ -58,10 +59,28 @@ struct echo_options {
     bool busy_poll = false;
 };
 
+// `tern-bench flood`: unauthenticated datagrams from many loopback source addresses.
+struct flood_options {
+    sockaddr_storage addr{};  // the target: an IPv4 loopback address
+    socklen_t addr_len = 0;
+    double rate = 3000;       // datagrams/s in total
+    double duration = 30;     // seconds; the flood stops by itself after it
+    uint64_t count = 0;       // and after this many datagrams (0: rate x duration)
+    uint32_t sources = 1000;  // distinct source addresses
+    uint32_t source_base = 0x7F640001;  // 127.100.0.1, host byte order
+    uint32_t ports = 100;     // source ports (sockets); pairs = sources x ports
+    uint32_t per_pair = 1;    // datagrams from one (address, port) before the next pair
+    uint32_t linger_ms = 300; // after the last datagram, wait this long for answers
+    flood_mix mix;
+    flood_params params;
+    bool json = false;
+};
+
 enum class parse_result { run, help, usage_error, resolve_error };
 
 parse_result parse_load_options(int argc, char** argv, load_options& out, std::string& error);
 parse_result parse_echo_options(int argc, char** argv, echo_options& out, std::string& error);
+parse_result parse_flood_options(int argc, char** argv, flood_options& out, std::string& error);
 
 const char* usage_text();
 

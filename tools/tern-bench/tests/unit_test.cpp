@@ -1,6 +1,7 @@
 // The parts of tern-bench whose mistakes would skew numbers silently: the histogram's
-// quantiles, response parsing, request templates and the timeout wheel.
+// quantiles, response parsing, request templates, the timeout wheel and the flood's datagrams.
 #include "../src/coap_wire.hpp"
+#include "../src/flood_messages.hpp"
 #include "../src/histogram.hpp"
 #include "../src/text_template.hpp"
 #include "../src/timer_wheel.hpp"
@@ -165,4 +166,152 @@ TEST_CASE("timer wheel fires due nodes once, keeps cancelled and later ones") {
     REQUIRE(fired.size() == 1);
     CHECK(fired[0] == &far);
     CHECK(wheel.armed_count() == 0);
+}
+
+namespace {
+
+// The options of an encoded message, in order (number, value), and its payload.
+struct decoded {
+    std::vector<std::pair<unsigned, std::string>> options;
+    std::string payload;
+};
+
+decoded decode_options(const uint8_t* d, size_t n) {
+    decoded out;
+    size_t pos = 4u + (d[0] & 15u);
+    unsigned number = 0;
+    auto ext = [&](unsigned nibble) -> unsigned {
+        if (nibble == 13) return 13u + d[pos++];
+        if (nibble == 14) {
+            const unsigned v = 269u + (static_cast<unsigned>(d[pos]) << 8 | d[pos + 1]);
+            pos += 2;
+            return v;
+        }
+        return nibble;
+    };
+    while (pos < n) {
+        const uint8_t b = d[pos++];
+        if (b == 0xFF) {
+            out.payload.assign(reinterpret_cast<const char*>(d + pos), n - pos);
+            break;
+        }
+        const unsigned delta = ext(b >> 4);
+        const unsigned len = ext(b & 15u);
+        number += delta;
+        out.options.emplace_back(number, std::string(reinterpret_cast<const char*>(d + pos), len));
+        pos += len;
+    }
+    return out;
+}
+
+uint32_t uint_value(const std::string& v) {
+    uint32_t x = 0;
+    for (unsigned char c : v) x = x << 8 | c;
+    return x;
+}
+
+std::string path_of(const decoded& m) {
+    std::string p;
+    for (const auto& [num, v] : m.options)
+        if (num == coap::opt_uri_path) p += "/" + v;
+    return p;
+}
+
+}  // namespace
+
+TEST_CASE("flood datagrams are well-formed requests of their kind") {
+    rng r(42);
+    flood_params p;
+    p.provision_key = "pk-1";
+    p.size1 = 268435456;
+    std::vector<uint8_t> buf(flood_max_datagram);
+
+    for (int round = 0; round < 50; ++round) {
+        // NON GET to an unknown path.
+        size_t n = encode_flood(flood_kind::non, 7, 1, r, p, buf.data(), buf.size());
+        REQUIRE(n > 0);
+        coap::message m;
+        REQUIRE(coap::parse(buf.data(), n, m));
+        CHECK(m.type == coap::type_non);
+        CHECK(m.code == coap::code_get);
+        CHECK(m.mid == 7);
+        CHECK(m.token_len <= 8);
+        decoded d = decode_options(buf.data(), n);
+        REQUIRE(d.options.size() == 2);
+        CHECK(d.options[0].second == "flood");
+        CHECK(d.options[1].second.size() == 8);
+
+        // CON POST telemetry under a made-up 20-character access token.
+        n = encode_flood(flood_kind::con, 8, 2, r, p, buf.data(), buf.size());
+        REQUIRE(coap::parse(buf.data(), n, m));
+        CHECK(m.type == coap::type_con);
+        CHECK(m.code == coap::code_post);
+        CHECK(m.mid == 8);
+        CHECK(m.token_len == 8);
+        d = decode_options(buf.data(), n);
+        const std::string path = path_of(d);
+        CHECK(path.rfind("/api/v1/", 0) == 0);
+        CHECK(path.size() == std::string("/api/v1/").size() + 20 + std::string("/telemetry").size());
+        CHECK(path.substr(path.size() - 10) == "/telemetry");
+        CHECK(d.payload == "{\"temperature\":21}");
+
+        // Provisioning with the given key and a wrong secret.
+        n = encode_flood(flood_kind::provision, 9, 12345, r, p, buf.data(), buf.size());
+        REQUIRE(coap::parse(buf.data(), n, m));
+        CHECK(m.type == coap::type_con);
+        d = decode_options(buf.data(), n);
+        CHECK(path_of(d) == "/api/v1/provision");
+        CHECK(d.payload.find("\"deviceName\":\"flood-12345\"") != std::string::npos);
+        CHECK(d.payload.find("\"provisionDeviceKey\":\"pk-1\"") != std::string::npos);
+        CHECK(d.payload.find("\"provisionDeviceSecret\":\"wrong-") != std::string::npos);
+
+        // Block1 block 0 of 1024 bytes, more to come, announcing Size1.
+        n = encode_flood(flood_kind::block1, 10, 3, r, p, buf.data(), buf.size());
+        REQUIRE(n <= flood_max_datagram);
+        REQUIRE(coap::parse(buf.data(), n, m));
+        CHECK(m.type == coap::type_con);
+        CHECK(m.code == coap::code_post);
+        d = decode_options(buf.data(), n);
+        bool block1 = false;
+        bool size1 = false;
+        for (const auto& [num, v] : d.options) {
+            if (num == 27) {
+                block1 = true;
+                CHECK(uint_value(v) == (0u << 4 | 1u << 3 | 6u));  // NUM 0, M=1, SZX 6
+            }
+            if (num == 60) {
+                size1 = true;
+                CHECK(uint_value(v) == 268435456u);
+            }
+        }
+        CHECK(block1);
+        CHECK(size1);
+        CHECK(d.payload.size() == flood_block_size);
+    }
+}
+
+TEST_CASE("flood mix weights parse, pick in proportion and refuse mistakes") {
+    flood_mix m;
+    std::string error;
+    REQUIRE(parse_flood_mix("non=1,block1=3", m, error));
+    CHECK(m.total() == 4);
+    CHECK(m.pick(0) == flood_kind::non);
+    CHECK(m.pick(1) == flood_kind::block1);
+    CHECK(m.pick(3) == flood_kind::block1);
+
+    REQUIRE(parse_flood_mix("con=2,provision=2", m, error));
+    CHECK(m.pick(0) == flood_kind::con);
+    CHECK(m.pick(2) == flood_kind::provision);
+
+    flood_mix kept = m;
+    CHECK_FALSE(parse_flood_mix("non=0", m, error));
+    CHECK(error.find("positive") != std::string::npos);
+    CHECK_FALSE(parse_flood_mix("nonsense=1", m, error));
+    CHECK(error.find("unknown kind") != std::string::npos);
+    CHECK_FALSE(parse_flood_mix("non=x", m, error));
+    CHECK_FALSE(parse_flood_mix("non", m, error));
+    CHECK_FALSE(parse_flood_mix("non=1,non=2", m, error));
+    CHECK(m.weight == kept.weight);  // a refused list changes nothing
+
+    CHECK(flood_mix{}.total() == 100);
 }
