@@ -437,6 +437,36 @@ bool admin_api::authorized(std::string_view h) const {
     return !key_.empty() && equal_secret(h, key_);
 }
 
+std::string admin_api::check_credential(const std::optional<credential_input>& c, const std::string& device) const {
+    if (!c) return {};
+    std::string warning;
+    if (c->kind == TERN_CREDENTIAL_ACCESS_TOKEN && !c->token.empty()) {
+        const size_t n = c->token.size();
+        if (n < rules_.min_token_length)
+            throw api_error{400, "token must be at least " + std::to_string(rules_.min_token_length) +
+                                     " characters (min_token_length); leave it out and a random 20-character "
+                                     "token is generated"};
+        if (n < rules_.recommended_token_length)
+            warning = "the access token has " + std::to_string(n) + " characters: a short token can be guessed; " +
+                      std::to_string(rules_.recommended_token_length) + " or more are recommended (or leave it "
+                      "out for a generated one)";
+    } else if (c->kind == TERN_CREDENTIAL_PSK) {
+        const size_t n = c->psk_key.size();
+        if (n < rules_.min_psk_key_length)
+            throw api_error{400, "pskKey must be at least " + std::to_string(rules_.min_psk_key_length) +
+                                     " bytes (min_psk_key_length)"};
+        if (n < rules_.recommended_psk_key_length)
+            warning = "the PSK key has " + std::to_string(n) + " bytes: a short key can be found offline from one "
+                      "recorded handshake; " + std::to_string(rules_.recommended_psk_key_length) +
+                      " random bytes or more are recommended";
+    }
+    if (!warning.empty()) {
+        rules_.weak.inc();
+        log_.warn("device '", device, "': ", warning);
+    }
+    return warning;
+}
+
 void admin_api::handle(http_request req, respond_fn respond) {
     // An uploaded file not handed to the core is removed when the request is done with.
     struct file_guard {
@@ -556,12 +586,18 @@ void admin_api::handle(http_request req, respond_fn respond) {
 
         // ---- devices
         if (n >= 2 && s[1] == "devices") {
-            auto answer_device = [respond](int status) {
-                return [respond, status](result<device> r) {
+            auto answer_device = [respond](int status, std::string warning = {}) {
+                return [respond, status, warning](result<device> r) {
                     if (failed(respond, r)) return;
                     json::out o;
                     write_device(o, r.value);
-                    send(respond, status, o.take());
+                    std::string body = o.take();
+                    if (!warning.empty() && !body.empty() && body.back() == '}') {
+                        json::out w;
+                        body.pop_back();
+                        body += ",\"warning\":" + w.str(warning).take() + "}";
+                    }
+                    send(respond, status, std::move(body));
                 };
             };
             if (n == 2 && m == "GET") {
@@ -586,7 +622,8 @@ void admin_api::handle(http_request req, respond_fn respond) {
                 spec.label = opt_string(b, "label");
                 read_power(b, spec.power_mode, spec.psm_activity_timer, spec.edrx_cycle, spec.paging_transmission_window);
                 spec.cred = read_credentials(b, true);
-                core_.create_device(std::move(spec), answer_device(201));
+                std::string warning = check_credential(spec.cred, spec.name);
+                core_.create_device(std::move(spec), answer_device(201, std::move(warning)));
                 return;
             }
             if (n < 3) throw api_error{405, "method not allowed"};
@@ -601,7 +638,8 @@ void admin_api::handle(http_request req, respond_fn respond) {
                 spec.label = opt_string(b, "label");
                 read_power(b, spec.power_mode, spec.psm_activity_timer, spec.edrx_cycle, spec.paging_transmission_window);
                 spec.cred = read_credentials(b, false);
-                core_.update_device(std::move(spec), answer_device(200));
+                std::string warning = check_credential(spec.cred, name);
+                core_.update_device(std::move(spec), answer_device(200, std::move(warning)));
                 return;
             }
             if (n == 3 && m == "DELETE") {
@@ -617,7 +655,8 @@ void admin_api::handle(http_request req, respond_fn respond) {
                 device_spec spec;
                 spec.name = name;
                 spec.cred = read_credentials(b, true);
-                core_.update_device(std::move(spec), answer_device(200));
+                std::string warning = check_credential(spec.cred, name);
+                core_.update_device(std::move(spec), answer_device(200, std::move(warning)));
                 return;
             }
             if (s[3] == "attributes") {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -28,10 +29,21 @@ struct http_response {
 // Runs exactly once, on any thread.
 using respond_fn = std::function<void(http_response)>;
 
+// Credentials an operator chooses (POST/PATCH /api/devices, PUT .../credentials; the
+// `tern device` commands). Shorter than the minimum: 400. Shorter than recommended: stored,
+// with a warning in the log and in the answer ("warning"), and counted.
+struct credential_rules {
+    size_t min_token_length = 4;       // characters
+    size_t min_psk_key_length = 1;     // bytes
+    size_t recommended_token_length = 16;
+    size_t recommended_psk_key_length = 16;
+    sdk::metric weak;                  // counter: credentials stored below the recommendation
+};
+
 class admin_api {
 public:
-    admin_api(embedded_core& core, std::string key, sdk::logger log)
-        : core_(core), key_(std::move(key)), log_(log) {}
+    admin_api(embedded_core& core, std::string key, sdk::logger log, credential_rules rules = {})
+        : core_(core), key_(std::move(key)), log_(log), rules_(rules) {}
 
     // Uploads stream their body to a file instead of memory (POST /api/ota).
     static bool is_upload(std::string_view method, std::string_view target);
@@ -42,9 +54,13 @@ public:
     static http_response error(int status, std::string_view message);
 
 private:
+    // Throws a 400 below the minimum; returns a warning (empty: none) below the recommendation.
+    std::string check_credential(const std::optional<credential_input>& c, const std::string& device) const;
+
     embedded_core& core_;
     std::string key_;
     sdk::logger log_;
+    credential_rules rules_;
 };
 
 // The admin key file beside the database ("<database>.admin-key").

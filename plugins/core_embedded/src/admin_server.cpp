@@ -26,6 +26,17 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = net::ip::tcp;
 
+bool loopback_only(const std::string& bound_address) {
+    std::string host;
+    uint16_t port = 0;
+    if (!split_host_port(bound_address, host, port)) return false;
+    beast::error_code ec;
+    const auto a = net::ip::make_address(host, ec);
+    if (ec) return false;
+    if (a.is_v6() && a.to_v6().is_v4_mapped()) return a.to_v6().to_v4().is_loopback();
+    return a.is_loopback();
+}
+
 bool split_host_port(const std::string& s, std::string& host, uint16_t& port) {
     std::string_view v = s, p;
     if (!v.empty() && v.front() == '[') {
@@ -79,6 +90,10 @@ public:
     }
 
     void start() { read_header(); }
+    bool evicted = false;  // accept thread only
+
+    // Not yet shown the key: may be closed to make room for a newcomer.
+    bool evictable() const noexcept { return !authenticated_.load(std::memory_order_relaxed); }
 
     void close() {
         beast::error_code ec;
@@ -93,7 +108,8 @@ private:
         // Beast checks a Content-Length against the limit when the header ends; the limit
         // depends on the route, so it is checked by hand in on_header.
         header_->body_limit(boost::none);
-        stream_.expires_after(std::chrono::milliseconds(server_->settings.idle_timeout_ms));
+        stream_.expires_after(std::chrono::milliseconds(authenticated_ ? server_->settings.idle_timeout_ms
+                                                                        : server_->settings.header_timeout_ms));
         http::async_read_header(stream_, buffer_, *header_,
                                 [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
     }
@@ -113,6 +129,7 @@ private:
             keep_alive_ = false;
             return write(admin_api::error(401, "missing or wrong bearer key (Authorization: Bearer KEY)"));
         }
+        authenticated_ = true;
         const bool expect_continue = beast::iequals(h[http::field::expect], "100-continue");
         const bool upload = admin_api::is_upload(request_.method, request_.target);
         const uint64_t limit = upload ? server_->settings.max_upload : server_->settings.max_body;
@@ -241,6 +258,7 @@ private:
     size_t drained_ = 0;
     bool keep_alive_ = false;
     unsigned version_ = 11;
+    std::atomic<bool> authenticated_{false};
 };
 
 void admin_server::impl::accept() {
@@ -251,12 +269,31 @@ void admin_server::impl::accept() {
             return self->accept();
         }
         bool full = false;
+        std::shared_ptr<session> victim;
         {
             std::lock_guard lk(self->sessions_mutex);
             full = self->active >= self->settings.max_connections;
+            if (full) {
+                // The oldest connection that never showed the key makes room; it closes
+                // (and frees its slot) as soon as its pending read ends.
+                for (auto& w : self->sessions) {
+                    auto sp = w.lock();
+                    if (sp && sp->evictable() && !sp->evicted) {
+                        victim = std::move(sp);
+                        break;
+                    }
+                }
+                if (victim) full = false;
+            }
             if (!full) ++self->active;
         }
+        if (victim) {
+            victim->evicted = true;
+            victim->close();
+            self->settings.evicted.inc();
+        }
         if (full) {
+            self->settings.refused.inc();
             beast::error_code e2;
             s.close(e2);
         } else {

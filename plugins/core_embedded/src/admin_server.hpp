@@ -19,6 +19,12 @@ struct admin_server_settings {
     std::string upload_dir;               // where uploads are streamed (same filesystem as the OTA folder)
     size_t max_connections = 256;
     int64_t idle_timeout_ms = 60000;
+    // A connection that has not yet sent a request with the right key must send its header
+    // within this; and when max_connections are open, a new connection closes the oldest
+    // of those (never an authenticated one), so strangers cannot lock the API out.
+    int64_t header_timeout_ms = 10000;
+    sdk::metric evicted;  // counter: unauthenticated connections closed to make room
+    sdk::metric refused;  // counter: connections refused, every slot authenticated
 };
 
 class admin_server {
@@ -43,6 +49,10 @@ public:
 private:
     std::shared_ptr<impl> impl_;
 };
+
+// Whether the address the API listens on is reachable from this machine only (127/8,
+// ::1); the API is plain HTTP, so elsewhere the key crosses the network in clear.
+bool loopback_only(const std::string& bound_address);
 
 // Splits "host:port" / "[v6]:port"; false when malformed.
 bool split_host_port(const std::string& s, std::string& host, uint16_t& port);

@@ -41,6 +41,10 @@ void checkpointer::run(std::string database) {
                    "); the WAL grows until the next start");
         return;
     }
+    // A failing checkpoint (a full disk) fails again every interval: the first failure and
+    // each change of error are logged, the repeats counted, and the recovery reported.
+    int failing_rc = SQLITE_OK;
+    uint64_t failures = 0;
     std::unique_lock lk(mutex_);
     while (!cv_.wait_for(lk, std::chrono::milliseconds(interval_ms_), [this] { return stopping_; })) {
         lk.unlock();
@@ -55,8 +59,17 @@ void checkpointer::run(std::string database) {
         if (rc == SQLITE_OK) {
             metrics_.wal_checkpoints.inc();
             metrics_.wal_frames.set(frames);
+            if (failures > 0)
+                log_.info("WAL checkpoints work again (", failures, " failed in a row)");
+            failing_rc = SQLITE_OK;
+            failures = 0;
         } else if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED) {
-            log_.warn("WAL checkpoint failed: ", sqlite3_errmsg(c.raw()));
+            if (rc != failing_rc)
+                log_.warn("WAL checkpoint failed: ", sqlite3_errmsg(c.raw()),
+                          failures > 0 ? " (after other failures)" : "", "; retried every ", interval_ms_,
+                          " ms, logged again when the error changes or checkpoints work");
+            failing_rc = rc;
+            ++failures;
         }
         lk.lock();
     }

@@ -351,6 +351,8 @@ struct context {
 };
 
 void print_device(context& c, const rapidjson::Value& d) {
+    // The server stored a weak credential (a short token or PSK key): say so on stderr.
+    if (auto w = json::get_string(d, "warning")) c.io.err("tern: warning: " + *w + "\n");
     std::string s;
     auto line = [&](const char* k, const std::string& v) { s += std::string(k) + ": " + v + "\n"; };
     line("name", field(d, "name"));

@@ -3,6 +3,7 @@
 #include "core.hpp"
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <system_error>
 #include <thread>
@@ -203,6 +204,46 @@ std::string embedded_core::ota_dir() const {
     return (dir / "ota").string();
 }
 
+// Start-up, before the first connection: one process per database (a second one would
+// break the writer's in-memory state), and a database file only its owner can read (it
+// holds tokens, PSK keys and provisioning secrets).
+void embedded_core::open_private() {
+    try {
+        db_lock_.acquire(settings_.database + ".lock");
+        for (const auto& [file, mode] : db::make_private(settings_.database)) {
+            char old[8];
+            std::snprintf(old, sizeof old, "%04o", mode);
+            log_.warn("narrowed the mode of ", file, " from ", old, " to 0600: it holds device credentials");
+        }
+    } catch (const db::error& e) {
+        db_lock_.release();
+        throw sdk::error(e.code() == SQLITE_BUSY ? TERN_BUSY : TERN_IO, e.what());
+    }
+    db::set_error_log(this, log_);
+}
+
+// PRAGMA quick_check (the quick_check setting): finds damaged pages and indexes now rather
+// than as failed writes later. Reads the whole file: seconds per GB.
+void embedded_core::check_integrity(db::connection& w) {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::string first;
+    size_t problems = 0;
+    {
+        auto q = w.query("PRAGMA quick_check");
+        while (q->step()) {
+            const std::string row = q->get_string(0);
+            if (row == "ok") continue;
+            if (problems++ == 0) first = row;
+        }
+    }
+    if (problems > 0)
+        throw sdk::error(TERN_IO, "database " + settings_.database + " failed its integrity check (PRAGMA quick_check, " +
+                                      std::to_string(problems) + " problem(s), the first: " + first +
+                                      "); restore a backup, or start with quick_check = false to run on it as it is");
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+    log_.info("database ", settings_.database, " passed PRAGMA quick_check (", ms, " ms)");
+}
+
 void embedded_core::start(const core_settings& s) {
     // SQLite's allocation statistics take a global mutex on every malloc; nothing here
     // reads them. Only possible before SQLite initialises (later it is a harmless no-op).
@@ -224,6 +265,14 @@ void embedded_core::start(const core_settings& s) {
     } catch (const fs::filesystem_error& e) {
         throw sdk::error(TERN_IO, std::string("cannot prepare the database folder: ") + e.what());
     }
+    open_private();
+    struct unlock_unless_started {
+        db::file_lock& lock;
+        bool started = false;
+        ~unlock_unless_started() {
+            if (!started) lock.release();
+        }
+    } unlock{db_lock_};
     try {
         auto w = db::connection::open(settings_.database, true, false);
         {
@@ -231,6 +280,7 @@ void embedded_core::start(const core_settings& s) {
             if (!q->step() || q->get_text(0) != "wal")
                 throw sdk::error(TERN_IO, "cannot switch " + settings_.database + " to WAL mode");
         }
+        if (settings_.quick_check) check_integrity(w);
         w.exec(settings_.sync == "normal" ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL");
         // Checkpoints run beside the writer (checkpointer.hpp); without that thread, bigger
         // ones inside the commit: fewer database-file fsyncs in the hot path.
@@ -267,6 +317,7 @@ void embedded_core::start(const core_settings& s) {
         readers_.stop();
         throw sdk::error(TERN_IO, e.what());
     }
+    unlock.started = true;
     running_ = true;
     if (settings_.activity_flush_interval_ms > 0) {
         std::lock_guard sl(sessions_mutex_);
@@ -282,6 +333,8 @@ void embedded_core::stop() {
     writer_.stop();  // commits what is queued and runs its completions
     checkpointer_.stop();
     readers_.stop();
+    db_lock_.release();  // every connection is closed
+    db::clear_error_log(this);
 
     // Whatever still waits gets its answer now.
     std::map<uint64_t, client_call> calls;

@@ -49,6 +49,7 @@ struct core_settings {
     int32_t rpc_max_retries = 3;
     int64_t activity_flush_interval_ms = 5000;
     uint64_t max_ota_size = 268435456;
+    bool quick_check = false;  // PRAGMA quick_check at start; a damaged database refuses to start
 };
 
 // The outcome of an admin operation: a status, a message when it failed, and a value.
@@ -307,6 +308,10 @@ private:
     // an ordinary batch, until none is left.
     void purge_history();
 
+    // start-up
+    void open_private();
+    void check_integrity(db::connection& w);
+
     // activity
     void flush_activity();
     void write_server_attributes(uint64_t device_id, std::vector<kv> values);
@@ -317,6 +322,7 @@ private:
     std::atomic<bool> running_{false};
     std::mutex lifecycle_;
 
+    db::file_lock db_lock_;  // <database>.lock: one process per database
     writer writer_;
     checkpointer checkpointer_;
     reader_pool readers_;

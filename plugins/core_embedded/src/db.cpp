@@ -2,18 +2,108 @@
 
 #include <sqlite3.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
+#include <mutex>
 
 namespace tern::core_embedded::db {
 
 namespace {
-[[noreturn]] void fail(sqlite3* db, int rc, const std::string& what) {
-    std::string msg = what;
-    msg += ": ";
-    msg += db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-    throw error(rc, msg);
+
+std::mutex error_log_mutex;
+sdk::logger error_log;
+const void* error_log_owner = nullptr;
+
+// The generic text of a result code: no SQL, no names, no values.
+std::string public_message(int rc) {
+    return std::string("database error: ") + sqlite3_errstr(rc);
 }
+
+[[noreturn]] void fail(sqlite3* db, int rc, const std::string& what) {
+    std::string detail = what;
+    detail += ": ";
+    detail += db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    {
+        std::lock_guard lk(error_log_mutex);
+        error_log.error("SQLite error ", rc, " in ", detail);
+    }
+    throw error(rc, public_message(rc), std::move(detail));
+}
+
 }  // namespace
+
+void set_error_log(const void* owner, sdk::logger log) {
+    std::lock_guard lk(error_log_mutex);
+    error_log = log;
+    error_log_owner = owner;
+}
+
+void clear_error_log(const void* owner) {
+    std::lock_guard lk(error_log_mutex);
+    if (error_log_owner != owner) return;
+    error_log = sdk::logger{};
+    error_log_owner = nullptr;
+}
+
+std::vector<std::pair<std::string, unsigned>> make_private(const std::string& path) {
+    std::vector<std::pair<std::string, unsigned>> narrowed;
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        throw error(SQLITE_CANTOPEN, "cannot open database " + path + ": " + std::strerror(errno));
+    ::close(fd);
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+        const std::string p = path + suffix;
+        struct stat st{};
+        if (::stat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        const unsigned mode = st.st_mode & 07777;
+        if ((mode & 077) == 0) continue;
+        if (::chmod(p.c_str(), mode & 0700) != 0)
+            throw error(SQLITE_PERM, "cannot make " + p + " private (mode " + std::to_string(mode) +
+                                         "): " + std::strerror(errno));
+        narrowed.emplace_back(p, mode);
+    }
+    return narrowed;
+}
+
+void file_lock::acquire(const std::string& lock_path) {
+    release();
+    const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) throw error(SQLITE_CANTOPEN, "cannot open " + lock_path + ": " + std::strerror(errno));
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        const int e = errno;
+        char buf[32] = {};
+        const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+        ::close(fd);
+        std::string holder;
+        for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; ++i) holder += buf[i];
+        if (e == EWOULDBLOCK)
+            throw error(SQLITE_BUSY, "the database is in use by another process" +
+                                         (holder.empty() ? std::string() : " (pid " + holder + ")") + ", which holds " +
+                                         lock_path + "; stop it or give this one another database");
+        throw error(SQLITE_IOERR, "cannot lock " + lock_path + ": " + std::strerror(e));
+    }
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+        // The lock holds anyway; only the pid in the message of a second process is missing.
+    }
+    fd_ = fd;
+    path_ = lock_path;
+}
+
+void file_lock::release() noexcept {
+    if (fd_ < 0) return;
+    // The file stays (removing it would let a third process lock a new file while a second
+    // still waits on the old one); emptied, it names nobody.
+    if (::ftruncate(fd_, 0) != 0) {
+    }
+    ::close(fd_);
+    fd_ = -1;
+}
 
 statement::~statement() { sqlite3_finalize(s_); }
 
@@ -97,7 +187,12 @@ connection connection::open(const std::string& path, bool create, bool read_only
     connection c;
     int flags = SQLITE_OPEN_NOMUTEX;  // each connection is used by one thread at a time
     flags |= read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
-    if (create && !read_only) flags |= SQLITE_OPEN_CREATE;
+    if (create && !read_only) {
+        flags |= SQLITE_OPEN_CREATE;
+        // Before SQLite creates it with the process umask (often 0644): the file holds
+        // credentials. SQLite gives -wal/-shm the database file's mode.
+        make_private(path);
+    }
     const int rc = sqlite3_open_v2(path.c_str(), &c.db_, flags, nullptr);
     if (rc != SQLITE_OK) {
         std::string msg = "cannot open database " + path;
@@ -117,9 +212,14 @@ void connection::exec(const char* sql) {
     char* err = nullptr;
     const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
     if (rc != SQLITE_OK) {
-        std::string msg = err != nullptr ? err : sqlite3_errstr(rc);
+        std::string detail = std::string("exec (") + sql + "): " + (err != nullptr ? err : sqlite3_errstr(rc));
         sqlite3_free(err);
-        throw error(rc, std::string("exec: ") + msg);
+        // A ROLLBACK fails when SQLite already rolled back (after SQLITE_FULL): not news.
+        if (std::strncmp(sql, "ROLLBACK", 8) != 0) {
+            std::lock_guard lk(error_log_mutex);
+            error_log.error("SQLite error ", rc, " in ", detail);
+        }
+        throw error(rc, public_message(rc), std::move(detail));
     }
 }
 

@@ -8,19 +8,60 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "tern/sdk/host.hpp"
 
 struct sqlite3;
 struct sqlite3_stmt;
 
 namespace tern::core_embedded::db {
 
+// what() is short and generic ("database error: database or disk is full"): it may travel
+// to a device or an admin client. The SQL text and SQLite's own message (which can name
+// tables, columns and values) are in detail(), and are logged where the error is raised
+// (set_error_log).
 class error : public std::runtime_error {
 public:
-    error(int code, const std::string& what) : std::runtime_error(what), code_(code) {}
+    error(int code, const std::string& what) : std::runtime_error(what), code_(code), detail_(what) {}
+    error(int code, const std::string& what, std::string detail)
+        : std::runtime_error(what), code_(code), detail_(std::move(detail)) {}
     int code() const noexcept { return code_; }
+    const std::string& detail() const noexcept { return detail_; }
 
 private:
     int code_;
+    std::string detail_;
+};
+
+// Where the details of database errors are logged (one line per raised error; the kernel
+// throttles repeats): the logger of the core that started last, until it clears it.
+void set_error_log(const void* owner, sdk::logger log);
+void clear_error_log(const void* owner);
+
+// Makes the database file private before SQLite opens it: creates it (empty, mode 0600)
+// when missing, and narrows an existing file and its -wal/-shm/-journal to 0600. SQLite
+// creates its -wal and -shm files with the database file's permissions, so they follow.
+// Returns the files whose mode was narrowed, with their old mode. Throws error.
+std::vector<std::pair<std::string, unsigned>> make_private(const std::string& path);
+
+// An exclusive advisory lock (flock) on <database>.lock, which holds the owner's pid: one
+// process per database. Released on destruction (and by the kernel when the process dies).
+class file_lock {
+public:
+    file_lock() = default;
+    file_lock(const file_lock&) = delete;
+    file_lock& operator=(const file_lock&) = delete;
+    ~file_lock() { release(); }
+    // Throws error with a message naming the holder's pid when another process holds it.
+    void acquire(const std::string& lock_path);
+    void release() noexcept;
+    bool held() const noexcept { return fd_ >= 0; }
+
+private:
+    int fd_ = -1;
+    std::string path_;
 };
 
 class statement {

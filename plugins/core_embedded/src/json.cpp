@@ -29,16 +29,47 @@ out& out::val(const value& v) {
     }
 }
 
+size_t nesting_depth(std::string_view text, size_t limit) {
+    size_t depth = 0, deepest = 0;
+    bool in_string = false, escaped = false;
+    for (const char c : text) {
+        if (in_string) {
+            if (escaped) escaped = false;
+            else if (c == '\\') escaped = true;
+            else if (c == '"') in_string = false;
+            continue;
+        }
+        if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > deepest) deepest = depth;
+            if (deepest > limit) return deepest;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            --depth;
+        }
+    }
+    return deepest;
+}
+
+namespace {
+constexpr unsigned parse_flags = rapidjson::kParseFullPrecisionFlag | rapidjson::kParseIterativeFlag;
+}
+
 std::string parse(std::string_view text, rapidjson::Document& doc) {
-    doc.Parse<rapidjson::kParseFullPrecisionFlag>(text.data(), text.size());
+    if (nesting_depth(text) > max_depth) {
+        doc.SetNull();
+        return "invalid JSON: nested deeper than " + std::to_string(max_depth) + " levels";
+    }
+    doc.Parse<parse_flags>(text.data(), text.size());
     if (!doc.HasParseError()) return {};
     return std::string("invalid JSON at offset ") + std::to_string(doc.GetErrorOffset()) + ": " +
            rapidjson::GetParseError_En(doc.GetParseError());
 }
 
 bool valid(std::string_view text) {
+    if (nesting_depth(text) > max_depth) return false;
     rapidjson::Document d;
-    d.Parse(text.data(), text.size());
+    d.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
     return !d.HasParseError();
 }
 
@@ -60,7 +91,8 @@ std::optional<value> to_value(const rapidjson::Value& v) {
 
 value value_from_text(std::string_view text) {
     rapidjson::Document d;
-    d.Parse<rapidjson::kParseFullPrecisionFlag>(text.data(), text.size());
+    if (nesting_depth(text) > max_depth) return value::of_str(text);
+    d.Parse<parse_flags>(text.data(), text.size());
     if (!d.HasParseError()) {
         if (auto v = to_value(d)) return *v;
     }

@@ -61,6 +61,12 @@ private:
     rapidjson::Writer<rapidjson::StringBuffer> w_;
 };
 
+// Deepest nesting of arrays and objects accepted: deeper text is refused before RapidJSON
+// sees it, and the parser is iterative, so no body (1 MiB of "[[[[...") can exhaust the
+// stack, here or in what later walks the document.
+constexpr size_t max_depth = 128;
+// Nesting depth of the arrays and objects in text (strings skipped), counted up to limit+1.
+size_t nesting_depth(std::string_view text, size_t limit = max_depth);
 // Parses text into doc; the error text is empty on success.
 std::string parse(std::string_view text, rapidjson::Document& doc);
 bool valid(std::string_view text);

@@ -36,6 +36,18 @@ constexpr tern_config_key config_schema[] = {
                  "to restart the WAL (a writer that never pauses)").range(1000, 100000000),
     cfg::integer("write_queue_capacity", 65536, "write ops waiting for the writer; when full, writes "
                  "are refused with TERN_BUSY (devices get 5.03/5.00)").range(1, 100000000),
+    cfg::integer("write_queue_max_bytes", 67108864, "memory the payloads of write ops may hold from "
+                 "submission until committed; beyond, writes are refused with TERN_BUSY like a full queue "
+                 "(one op alone is always taken)").range(65536, 1e12).unit("bytes"),
+    cfg::integer("max_key_length", 255, "longest telemetry or attribute key a device may post, in "
+                 "characters (ThingsBoard's key columns are varchar(255)); a longer one refuses the "
+                 "message with 4.00. 0: no limit").range(0, 1000000).unit("characters"),
+    cfg::integer("max_telemetry_keys_per_device", 1000, "distinct telemetry keys one device may have; "
+                 "a message that would add more is refused with 4.00 and nothing of it is stored. "
+                 "0: no limit").range(0, 1e9),
+    cfg::integer("max_telemetry_keys", 1000000, "distinct telemetry key names over all devices (the "
+                 "dictionary the writer keeps in memory); values under new names beyond it are refused "
+                 "(core busy). 0: no limit").range(0, 1e9),
     cfg::integer("read_threads", 2, "threads (and SQLite read connections) serving reads").range(1, 64),
     cfg::integer("read_queue_capacity", 4096, "reads waiting for a reader thread; beyond, TERN_BUSY")
         .range(1, 100000000),
@@ -94,6 +106,10 @@ protected:
         s.writer.max_batch = static_cast<uint32_t>(c.get_int("group_commit_max_batch"));
         s.writer.max_delay_us = c.get_int("group_commit_max_delay_us");
         s.writer.queue_capacity = static_cast<uint32_t>(c.get_int("write_queue_capacity"));
+        s.writer.queue_bytes = static_cast<uint64_t>(c.get_int("write_queue_max_bytes"));
+        s.writer.max_key_length = c.get_int("max_key_length");
+        s.writer.max_keys_per_device = c.get_int("max_telemetry_keys_per_device");
+        s.writer.max_keys = c.get_int("max_telemetry_keys");
         s.checkpoint_interval_ms = c.get_int("checkpoint_interval");
         s.wal_limit_pages = c.get_int("wal_limit");
         s.read_threads = static_cast<unsigned>(c.get_int("read_threads"));
@@ -176,6 +192,19 @@ private:
         const sdk::host& h = host();
         metrics_.write_queue_depth = h.gauge("core_write_queue_depth", "write ops waiting for the writer");
         metrics_.write_rejected = h.counter("core_write_rejected_total", "write ops refused: the write queue was full");
+        metrics_.write_queue_bytes =
+            h.gauge("core_write_queue_bytes", "bytes of write ops submitted and not yet committed");
+        metrics_.write_rejected_bytes =
+            h.counter("core_write_rejected_bytes_total", "write ops refused: write_queue_max_bytes was reached");
+        metrics_.telemetry_keys = h.gauge("core_telemetry_keys", "names in the telemetry key dictionary");
+        metrics_.key_length_refused =
+            h.counter("core_key_length_refused_total", "device messages refused: a key longer than max_key_length");
+        metrics_.telemetry_keys_refused_device =
+            h.counter("core_telemetry_keys_refused_total", "telemetry refused: too many distinct keys",
+                      "limit=\"max_telemetry_keys_per_device\"");
+        metrics_.telemetry_keys_refused_total =
+            h.counter("core_telemetry_keys_refused_total", "telemetry refused: too many distinct keys",
+                      "limit=\"max_telemetry_keys\"");
         metrics_.commits = h.counter("core_commits_total", "committed group-commit transactions");
         metrics_.commit_errors = h.counter("core_commit_errors_total", "group-commit transactions that failed");
         metrics_.ops_per_commit = h.histogram("core_ops_per_commit", "write ops per transaction", batch_buckets);

@@ -331,7 +331,7 @@ TEST_CASE("plugin: a configured key, a disabled admin API, a bad bind", "[plugin
         i.p->stop();
     }
     {
-        instance i(lib, {{"database", db}, {"admin_bind", "127.0.0.1:0"}, {"admin_key", "configured"}});
+        instance i(lib, {{"database", db}, {"admin_bind", "127.0.0.1:0"}, {"admin_key", "configured-admin-key"}});
         tern_error err{};
         REQUIRE(i.p->start(&err) == TERN_OK);
         CHECK_FALSE(std::filesystem::exists(db + ".admin-key"));
