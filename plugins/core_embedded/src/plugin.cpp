@@ -1,5 +1,7 @@
 // The plugin: descriptor, configuration schema, and the instance that ties the store,
 // the admin API and the CLI to the kernel.
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -21,8 +23,8 @@ constexpr tern_config_key config_schema[] = {
                 "OTA folder and the bound-address file live beside it").path(),
     cfg::string("admin_bind", "127.0.0.1:8080", "host:port of the admin HTTP API; port 0 picks a free "
                 "port (logged and written to <database>.admin-addr); empty disables the API"),
-    cfg::string("admin_key", "", "bearer key of the admin API; empty: generated on first start and "
-                "kept in <database>.admin-key (mode 0600)"),
+    cfg::string("admin_key", "", "bearer key of the admin API, at least 16 characters; empty: generated on "
+                "first start and kept in <database>.admin-key (mode 0600), never logged"),
     cfg::string("sync", "full", "full: every group commit is fsynced (survives power loss); normal: "
                 "survives a process crash, not a power loss").choices("full|normal"),
     cfg::integer("group_commit_max_batch", 4096, "most write ops committed in one transaction")
@@ -74,8 +76,20 @@ constexpr tern_config_key config_schema[] = {
     cfg::integer("max_ota_size", 268435456, "largest OTA package upload").range(1, 1e13).unit("bytes"),
     cfg::integer("max_request_size", 1048576, "largest admin API request body other than OTA uploads")
         .range(1024, 1e9).unit("bytes"),
-    cfg::integer("admin_max_connections", 256, "concurrent admin API connections").range(1, 100000),
+    cfg::integer("admin_max_connections", 256, "concurrent admin API connections; when all are open, a new "
+                 "one closes the oldest that has not shown the key").range(1, 100000),
+    cfg::integer("admin_header_timeout", 10000, "how long a connection that has not yet shown the admin key "
+                 "may take to send a request header").range(100, 600000).unit("ms"),
+    cfg::integer("min_token_length", 4, "shortest access token the admin API accepts (shorter: 400); "
+                 "tokens under 16 characters are stored with a warning").range(1, 1024),
+    cfg::integer("min_psk_key_length", 1, "shortest PSK key the admin API accepts (shorter: 400); keys "
+                 "under 16 bytes are stored with a warning").range(1, 64).unit("bytes"),
+    cfg::boolean("quick_check", false, "run PRAGMA quick_check on the database at start (reads the whole "
+                 "file, seconds per GB); a damaged database then refuses to start"),
 };
+
+// A configured admin_key shorter than this refuses to start.
+constexpr size_t min_admin_key_length = 16;
 
 constexpr const char* provides[] = {TERN_IID_CORE_V1, TERN_IID_CLI_V1};
 
@@ -125,6 +139,7 @@ protected:
         s.rpc_max_retries = static_cast<int32_t>(c.get_int("rpc_max_retries"));
         s.activity_flush_interval_ms = c.get_int("activity_flush_interval");
         s.max_ota_size = static_cast<uint64_t>(c.get_int("max_ota_size"));
+        s.quick_check = c.get_bool("quick_check");
 
         register_metrics();
         core_->start(s);
@@ -137,13 +152,27 @@ protected:
         }
         try {
             std::string key(c.get_string("admin_key"));
+            if (!key.empty() && key.size() < min_admin_key_length)
+                throw sdk::error(TERN_CONFIG, "admin_key has " + std::to_string(key.size()) + " characters; it must have "
+                                 "at least " + std::to_string(min_admin_key_length) + " (or leave it empty for a "
+                                 "generated one)");
             if (key.empty()) {
                 const std::string path = admin_key_path(s.database);
                 bool created = false;
                 key = load_or_create_admin_key(path, created);
-                if (created) log().info("admin key (stored in ", path, "): ", key);
+                // The key itself never goes to the log (logs are collected, shipped, shared).
+                if (created) log().info("admin key generated and stored in ", path, " (mode 0600; the tern commands read it there)");
+                if (const int mode = narrow_key_file(path); mode > 0) {
+                    char old[8];
+                    std::snprintf(old, sizeof old, "%04o", mode);
+                    log().warn("narrowed the mode of ", path, " from ", old, " to 0600: it holds the admin key");
+                }
             }
-            api_ = std::make_unique<admin_api>(*core_, key, log());
+            credential_rules rules;
+            rules.min_token_length = static_cast<size_t>(c.get_int("min_token_length"));
+            rules.min_psk_key_length = static_cast<size_t>(c.get_int("min_psk_key_length"));
+            rules.weak = weak_credentials_;
+            api_ = std::make_unique<admin_api>(*core_, key, log(), rules);
             admin_ = std::make_unique<admin_server>(*api_, log());
             admin_server_settings as;
             as.bind = bind;
@@ -151,10 +180,17 @@ protected:
             as.max_upload = s.max_ota_size;
             as.upload_dir = core_->ota_dir();
             as.max_connections = static_cast<size_t>(c.get_int("admin_max_connections"));
+            as.header_timeout_ms = c.get_int("admin_header_timeout");
+            as.evicted = admin_evicted_;
+            as.refused = admin_refused_;
             admin_->start(as);
             addr_file_ = admin_addr_path(s.database);
             std::ofstream(addr_file_) << admin_->address() << "\n";
             log().info("admin API on http://", admin_->address());
+            if (!loopback_only(admin_->address()))
+                log().warn("the admin API listens on ", admin_->address(), ", beyond this machine, over plain HTTP: "
+                           "the admin key and every device credential cross the network in clear; bind it to "
+                           "127.0.0.1 and reach it through SSH or a TLS proxy");
         } catch (...) {
             if (admin_) admin_->stop();
             core_->stop();
@@ -232,9 +268,25 @@ private:
         metrics_.client_rpc_queue_depth = h.gauge("core_client_rpc_queue_depth", "client-side RPCs waiting for an operator");
         metrics_.client_rpc_rejected = h.counter("core_client_rpc_rejected_total", "client-side RPCs refused: the queue was full");
         metrics_.sessions = h.gauge("core_sessions", "live device sessions");
+        admin_evicted_ = h.counter("core_admin_connections_evicted_total",
+                                   "admin API connections without the key closed to make room (admin_max_connections)");
+        admin_refused_ = h.counter("core_admin_connections_refused_total",
+                                   "admin API connections refused: every slot held by an authenticated client");
+        weak_credentials_ = h.counter("core_admin_weak_credentials_total",
+                                      "access tokens and PSK keys stored with a too-short warning");
+    }
+
+    // The key file is read as it is: one left group- or world-readable (an old version, a
+    // copy) is narrowed to 0600. Returns its old mode when it was narrowed, else 0.
+    static int narrow_key_file(const std::string& path) {
+        struct stat st{};
+        if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) == 0) return 0;
+        if (::chmod(path.c_str(), st.st_mode & 0700) != 0) return 0;
+        return static_cast<int>(st.st_mode & 07777);
     }
 
     core_metrics metrics_;
+    sdk::metric admin_evicted_, admin_refused_, weak_credentials_;
     std::unique_ptr<embedded_core> core_;
     cli cli_;
     std::unique_ptr<admin_api> api_;
