@@ -150,12 +150,12 @@ victim_common=(--devices "$victims" --clients "$victims" --token-pattern 'victim
   --payload '{"firmware":"1.0","victim":{i}}' --json "$base/api/v1/{token}/attributes" >"$tmp/attributes.json" 2>/dev/null || true
 [ "$(field ok "$tmp/attributes.json")" = "$victims" ] || { cat "$tmp/attributes.json" "$tmp/tern.log" >&2; die "tern did not store the victims' attributes"; }
 
-# Limits the server has at the time of the run (settings whose name speaks of rates or
-# limits per source, device or second): printed, so a reader can check the victims' rate.
+# Limits the server has at the time of the run (settings whose name speaks of rates, limits,
+# bursts or sources): printed, so a reader can check that the victims stay within them.
 limits=
 for plugin in coap device_api core_embedded; do
-  found=$("$tern_bin" config docs "$plugin" --config "$here/config/tern.toml" 2>/dev/null |
-    awk -F'|' -v p="$plugin" 'tolower($2) ~ /rate|limit|per_source|per_device|per_second|burst|bucket/ && $2 !~ /wal_limit|limited/ {
+  found=$("$tern_bin" config docs "$build/plugins/libtern-$plugin.so" 2>/dev/null |
+    awk -F'|' -v p="$plugin" 'tolower($2) ~ /rate|limit|per_source|per_address|per_prefix|per_second|burst|bucket/ && $2 !~ /wal_limit|limited/ {
       gsub(/[ `]/, "", $2); gsub(/[ `]/, "", $4); printf "%s.%s=%s ", p, $2, $4 }' || true)
   limits+=$found
 done
@@ -247,7 +247,8 @@ answers=$(sed -n 's/.*"answers_by_code":{\([^}]*\)}.*/\1/p' "$f" | tr -d '"' | s
 
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
 echo
-echo "Machine: $(nproc) CPUs ($cpu_model), $(uname -sr), $(date -u '+%Y-%m-%d %H:%M UTC'), commit $commit. No pinning."
+echo "Machine: $(nproc) CPUs ($cpu_model), $(uname -sr), $(date -u '+%Y-%m-%d %H:%M UTC'). No pinning."
+echo "Server: $tern_bin and $build/plugins (this script at commit $commit)."
 echo "Load average before the run: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)."
 echo "Victims: $victims devices; telemetry POST (CON, JSON) and GET attributes (CON) at $per_kind requests/s each," \
   "${warmup} s warm-up, ${duration} s measured, timeout ${timeout_ms} ms$([ "$retransmit" = 1 ] && echo ", RFC 7252 retransmission" || echo ", no retransmission")."
