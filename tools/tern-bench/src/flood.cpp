@@ -234,13 +234,13 @@ int run_flood(const flood_options& o, flood_result& r, std::string& error) {
     auto due_of = [&](uint64_t i) { return start + static_cast<uint64_t>(static_cast<double>(i) * ns_per); };
     while (k < o.count && !stop_requested.load(std::memory_order_relaxed)) {
         const uint64_t now = mono_ns();
-        if (now >= end) break;
+        if (due_of(k) >= end) break;  // what fell due before the end is still sent
         if (due_of(k) > now) {
             f.wait_and_read(std::min(due_of(k) + slack_ns, end));
             continue;
         }
         r.max_behind_ns = std::max(r.max_behind_ns, now - due_of(k));
-        for (unsigned b = 0; b < max_burst && k < o.count && due_of(k) <= now; ++b) {
+        for (unsigned b = 0; b < max_burst && k < o.count && due_of(k) <= now && due_of(k) < end; ++b) {
             const uint64_t pair = k / o.per_pair;
             if (k % o.per_pair == 0) ++pairs_started;
             const auto kind = o.mix.pick(random.below(mix_total));

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Smoke test: tern-bench against its own echo server on a free loopback port.
-# 200 CON requests from 4 sockets must all come back 2.05 with no timeout.
+# 200 CON requests from 4 sockets must all come back 2.05 with no timeout; a short flood
+# must be sent from the pairs it reports and answered.
 # Usage: smoke_test.sh path/to/tern-bench
 set -u
 bench=${1:?usage: smoke_test.sh path/to/tern-bench}
@@ -36,7 +37,22 @@ field() { sed -n "s/.*\"$1\":\([0-9][0-9]*\).*/\1/p" "$dir/result.json"; }
 [ "$(field timeouts)" = 0 ] || fail "timeouts != 0: $(cat "$dir/result.json")"
 [ "$(field errors)" = 0 ] || fail "errors != 0: $(cat "$dir/result.json")"
 
-# Usage errors exit 2, not 0 or 1.
+# Flood mode: 200 datagrams from 20 addresses x 5 ports, every one answered by the echo
+# server (which answers any request) and read back.
+timeout 10 "$bench" flood --rate 1000 --count 200 --duration 5 --sources 20 --ports 5 --json \
+    "coap://127.0.0.1:$port" >"$dir/flood.json" 2>"$dir/flood.err"
+rc=$?
+[ "$rc" -eq 0 ] || fail "tern-bench flood exited $rc: $(cat "$dir/flood.err")"
+flood_field() { sed -n "s/.*\"$1\":\([0-9][0-9]*\).*/\1/p" "$dir/flood.json"; }
+[ "$(flood_field sent)" = 200 ] || fail "flood sent != 200: $(cat "$dir/flood.json")"
+[ "$(flood_field pairs)" = 100 ] || fail "flood pairs != 100: $(cat "$dir/flood.json")"
+[ "$(flood_field answers)" = 200 ] || fail "flood answers != 200: $(cat "$dir/flood.json")"
+
+# Usage errors exit 2, not 0 or 1; the flood refuses anything off loopback.
+"$bench" flood coap://192.0.2.1:5683 >/dev/null 2>&1
+[ $? -eq 2 ] || fail "a flood to a non-loopback target must exit 2"
+"$bench" flood --source-base 192.0.2.1 "coap://127.0.0.1:$port" >/dev/null 2>&1
+[ $? -eq 2 ] || fail "a flood from non-loopback sources must exit 2"
 "$bench" --clients zero coap://127.0.0.1:1/ >/dev/null 2>&1
 [ $? -eq 2 ] || fail "a bad --clients value must exit 2"
 echo "PASS: 200/200 ok against echo-server on port $port"
