@@ -9,6 +9,7 @@
 #include "crypto.hpp"
 #include "store.hpp"
 #include "tern/sdk/views.hpp"
+#include "tern/x509_der/certificate.hpp"
 
 namespace tern::core_embedded {
 
@@ -54,6 +55,7 @@ struct provision_input {
 
 struct provision_output {
     tern_provision_status status = TERN_PROVISION_UNKNOWN;
+    bool created = false;  // a new device (with new credentials)
     tern_credential_kind credentials_type = TERN_CREDENTIAL_ACCESS_TOKEN;
     std::string value, client_id, username, password;
     uint64_t device_id = 0;
@@ -139,6 +141,63 @@ bool create_provisioned(write_txn& t, const provision_input& in, const profile& 
     return true;
 }
 
+// Step 3 of DeviceProvisionServiceImpl: the profile that owns the key, and whether the
+// secret and the strategy let the request go on. Shared by the read path (every request)
+// and the writer (the requests that passed it), so both decide alike.
+enum class gate { not_found, go };
+
+gate check_profile(db::connection& c, const provision_input& req, std::optional<profile>& p) {
+    p.reset();
+    {
+        auto q = c.query("SELECT id FROM profiles WHERE provision_key = ?");
+        q->bind(1, std::string_view(req.key));
+        if (q->step()) p = store::load_profile(c, q->get_id(0));
+    }
+    if (!p || p->provision_secret.empty()) return gate::not_found;
+    if (p->strategy == provision_strategy::disabled) return gate::not_found;
+    // Constant time: the comparison's duration says nothing about how much of the secret
+    // was right.
+    if (!equal_secret(p->provision_secret, req.secret)) return gate::not_found;
+    return gate::go;
+}
+
+bool x509_requested(const provision_input& in) {
+    const bool given = !in.token.empty() || !in.hash.empty() || !in.username.empty() ||
+                       !in.password.empty() || !in.client_id.empty();
+    return given && in.credentials_type == TERN_CREDENTIAL_X509;
+}
+
+// A certificate a device may be identified by: a well-formed certificate that is not a CA
+// (basicConstraints cA TRUE), not registered already, and not the issuer (by name) of a
+// certificate registered for another device. A device API that walks the client's chain
+// would otherwise give every device whose chain holds such a certificate to this one.
+// `scan_issuers`: also look through the registered certificates (the read path does; the
+// writer repeats only the cheap checks). Returns an empty string when usable, else why not.
+std::string certificate_refusal(db::connection& c, const std::string& b64, bool scan_issuers) {
+    std::vector<uint8_t> der;
+    if (b64.empty() || !x509_der::decode_base64(b64, der)) return "the certificate is not Base64 or PEM";
+    x509_der::certificate_info cert;
+    std::string why;
+    if (!x509_der::parse(der, cert, &why)) return "the certificate cannot be read: " + why;
+    if (cert.ca) return "the certificate is a CA certificate (basicConstraints CA:TRUE)";
+    if (store::credential_owner(c, TERN_CREDENTIAL_X509, sha3_256_hex(b64)))
+        return "the certificate is already registered";
+    if (!scan_issuers) return {};
+    auto q = c.query("SELECT value FROM credentials WHERE kind = ?");
+    q->bind(1, static_cast<int64_t>(TERN_CREDENTIAL_X509));
+    std::vector<uint8_t> other_der;
+    while (q->step()) {
+        const std::string other = q->get_string(0);
+        x509_der::certificate_info o;
+        if (!x509_der::decode_base64(other, other_der) || !x509_der::parse(other_der, o)) continue;
+        // A registered self-issued certificate with the same name is the same kind of
+        // conflict: whoever holds this one would be taken for its issuer.
+        if (x509_der::same_name(o.issuer, cert.subject))
+            return "the certificate is the issuer of a certificate registered for another device";
+    }
+    return {};
+}
+
 }  // namespace
 
 void embedded_core::provision(const tern_provision_request* request, tern_core_provision_fn done,
@@ -168,90 +227,140 @@ void embedded_core::provision(const tern_provision_request* request, tern_core_p
         done(ctx, TERN_INTERNAL, nullptr);
         return;
     }
-    submit(
-        [in, out](write_txn& t, std::string& msg) -> tern_status {
-            *out = provision_output{};
-            auto decide = [&](tern_provision_status s) {
-                out->status = s;
-                // Refusals must leave nothing behind: a non-OK return rolls the op back.
-                return s == TERN_PROVISION_SUCCESS ? TERN_OK : TERN_EXISTS;
-            };
-            provision_input req = *in;
-            // 1. A device name that is present but blank is refused before anything else.
-            if (!req.device_name.empty()) {
-                req.device_name = trim(req.device_name);
-                if (req.device_name.empty()) {
-                    msg = "blank device name";
-                    return decide(TERN_PROVISION_FAILURE);
+    // The answer to a request refused before the writer.
+    auto refuse = [done, ctx](tern_provision_status s) {
+        tern_provision_result r{};
+        r.struct_size = sizeof r;
+        r.status = s;
+        done(ctx, TERN_OK, &r);
+    };
+    // Steps 1 and 2 need nothing stored: a device name that is present but blank is refused
+    // before anything else; key and secret are required.
+    if (!in->device_name.empty()) {
+        in->device_name = trim(in->device_name);
+        if (in->device_name.empty()) {
+            log_.debug("provisioning refused: blank device name");
+            refuse(TERN_PROVISION_FAILURE);
+            return;
+        }
+    }
+    if (in->key.empty() || in->secret.empty()) {
+        refuse(TERN_PROVISION_NOT_FOUND);
+        return;
+    }
+    // The write: only for requests that passed the read path.
+    auto write = [this, in, out, done, ctx]() {
+        submit(
+            [in, out](write_txn& t, std::string& msg) -> tern_status {
+                *out = provision_output{};
+                auto decide = [&](tern_provision_status s) {
+                    out->status = s;
+                    // Refusals must leave nothing behind: a non-OK return rolls the op back.
+                    return s == TERN_PROVISION_SUCCESS ? TERN_OK : TERN_EXISTS;
+                };
+                const provision_input& req = *in;  // name trimmed, key and secret present
+                std::optional<profile> p;
+                if (check_profile(t.conn(), req, p) == gate::not_found) return decide(TERN_PROVISION_NOT_FOUND);
+                // 4. The device of that name, if any.
+                std::optional<device> target;
+                if (!req.device_name.empty()) target = store::load_device(t.conn(), std::string_view(req.device_name));
+                // 5. The strategy.
+                switch (p->strategy) {
+                    case provision_strategy::allow_create:
+                        if (target) {
+                            msg = "device '" + req.device_name + "' exists and cannot be provisioned once more";
+                            return decide(TERN_PROVISION_FAILURE);
+                        }
+                        if (x509_requested(req)) {
+                            // The cheap checks again, inside the transaction (the read path also
+                            // looked for certificates this one issued).
+                            msg = certificate_refusal(t.conn(), trim_certificate(req.hash), false);
+                            if (!msg.empty()) return decide(TERN_PROVISION_FAILURE);
+                        }
+                        if (!create_provisioned(t, req, *p, *out)) {
+                            msg = "the credentials are unusable or taken";
+                            return decide(TERN_PROVISION_FAILURE);
+                        }
+                        out->created = true;
+                        return decide(TERN_PROVISION_SUCCESS);
+                    case provision_strategy::pre_provisioned: {
+                        if (!target || target->profile_id != p->id) {
+                            msg = "no pre-provisioned device '" + req.device_name + "' in profile '" + p->name + "'";
+                            return decide(TERN_PROVISION_FAILURE);
+                        }
+                        // Re-provisioning is refused by design (spec §5.2).
+                        if (store::load_attribute(t.conn(), target->id, TERN_SCOPE_SERVER, "provisionState")) {
+                            msg = "device '" + req.device_name + "' is already provisioned";
+                            return decide(TERN_PROVISION_FAILURE);
+                        }
+                        store::upsert_attribute(t.conn(), target->id, TERN_SCOPE_SERVER, "provisionState",
+                                                value::of_str("provisioned"), t.now());
+                        out->device_id = target->id;
+                        out->device_name = target->name;
+                        if (target->cred) answer_with(*target->cred, *out);
+                        return decide(TERN_PROVISION_SUCCESS);
+                    }
+                    case provision_strategy::disabled: break;
                 }
-            }
-            // 2. Key and secret are required.
-            if (req.key.empty() || req.secret.empty()) return decide(TERN_PROVISION_NOT_FOUND);
-            // 3. The profile that owns the key, with a secret.
-            std::optional<profile> p;
-            {
-                auto q = t.query("SELECT id FROM profiles WHERE provision_key = ?");
-                q->bind(1, std::string_view(req.key));
-                if (q->step()) p = store::load_profile(t.conn(), q->get_id(0));
-            }
-            if (!p || p->provision_secret.empty()) return decide(TERN_PROVISION_NOT_FOUND);
-            // 4. The device of that name, if any.
-            std::optional<device> target;
-            if (!req.device_name.empty()) target = store::load_device(t.conn(), std::string_view(req.device_name));
-            // 5. The strategy; a secret mismatch falls through to NOT_FOUND.
-            switch (p->strategy) {
-                case provision_strategy::allow_create:
-                    if (p->provision_secret != req.secret) break;
-                    if (target) {
-                        msg = "device '" + req.device_name + "' exists and cannot be provisioned once more";
-                        return decide(TERN_PROVISION_FAILURE);
-                    }
-                    if (!create_provisioned(t, req, *p, *out)) {
-                        msg = "the credentials are unusable or taken";
-                        return decide(TERN_PROVISION_FAILURE);
-                    }
-                    return decide(TERN_PROVISION_SUCCESS);
-                case provision_strategy::pre_provisioned: {
-                    if (p->provision_secret != req.secret) break;
-                    if (!target || target->profile_id != p->id) {
-                        msg = "no pre-provisioned device '" + req.device_name + "' in profile '" + p->name + "'";
-                        return decide(TERN_PROVISION_FAILURE);
-                    }
-                    // Re-provisioning is refused by design (spec §5.2).
-                    if (store::load_attribute(t.conn(), target->id, TERN_SCOPE_SERVER, "provisionState")) {
-                        msg = "device '" + req.device_name + "' is already provisioned";
-                        return decide(TERN_PROVISION_FAILURE);
-                    }
-                    store::upsert_attribute(t.conn(), target->id, TERN_SCOPE_SERVER, "provisionState",
-                                            value::of_str("provisioned"), t.now());
-                    out->device_id = target->id;
-                    out->device_name = target->name;
-                    if (target->cred) answer_with(*target->cred, *out);
-                    return decide(TERN_PROVISION_SUCCESS);
+                return decide(TERN_PROVISION_NOT_FOUND);
+            },
+            [this, out, done, ctx](tern_status s, const std::string& msg) {
+                if (out->status == TERN_PROVISION_UNKNOWN) {  // backend trouble, or refused at the door
+                    done(ctx, s == TERN_OK ? TERN_INTERNAL : s, nullptr);
+                    return;
                 }
-                case provision_strategy::disabled: break;
-            }
-            return decide(TERN_PROVISION_NOT_FOUND);
-        },
-        [this, out, done, ctx](tern_status s, const std::string& msg) {
-            if (out->status == TERN_PROVISION_UNKNOWN) {  // backend trouble, or refused at the door
-                done(ctx, s == TERN_OK ? TERN_INTERNAL : s, nullptr);
-                return;
-            }
-            if (out->status == TERN_PROVISION_SUCCESS)
-                log_.info("provisioned device '", out->device_name, "' (id ", out->device_id, ")");
-            else
-                log_.debug("provisioning refused: ", msg);
-            tern_provision_result r{};
-            r.struct_size = sizeof r;
-            r.status = out->status;
-            r.credentials_type = out->credentials_type;
-            r.credentials_value = to_str(out->value);
-            r.client_id = to_str(out->client_id);
-            r.username = to_str(out->username);
-            r.password = to_str(out->password);
-            done(ctx, TERN_OK, &r);
-        });
+                if (out->status == TERN_PROVISION_SUCCESS)
+                    log_.info("provisioned device '", out->device_name, "' (id ", out->device_id, ")");
+                else if (out->status == TERN_PROVISION_FAILURE && msg.find("certificate") != std::string::npos)
+                    log_.warn("provisioning refused: ", msg);
+                else
+                    log_.debug("provisioning refused: ", msg);
+                // New credentials: a device API that remembers unknown tokens forgets them.
+                if (out->created) device_event(out->device_id, TERN_DEVICE_CREDENTIALS_CHANGED);
+                tern_provision_result r{};
+                r.struct_size = sizeof r;
+                r.status = out->status;
+                r.credentials_type = out->credentials_type;
+                r.credentials_value = to_str(out->value);
+                r.client_id = to_str(out->client_id);
+                r.username = to_str(out->username);
+                r.password = to_str(out->password);
+                done(ctx, TERN_OK, &r);
+            });
+    };
+    // Step 3 and the certificate checks on a reader: a wrong key or secret (anyone may send
+    // one, provisioning needs no credentials) costs one indexed read and never reaches the
+    // single writer. Only a request that would change something goes on to the writer,
+    // which decides again inside its transaction.
+    try {
+        const bool queued = readers_.submit(
+            [this, in, done, ctx, refuse, write](db::connection& c) {
+                try {
+                    std::optional<profile> p;
+                    if (check_profile(c, *in, p) == gate::not_found) {
+                        refuse(TERN_PROVISION_NOT_FOUND);
+                        return;
+                    }
+                    if (p->strategy == provision_strategy::allow_create && x509_requested(*in)) {
+                        const std::string why = certificate_refusal(c, trim_certificate(in->hash), true);
+                        if (!why.empty()) {
+                            log_.warn("provisioning refused in profile '", p->name, "': ", why);
+                            refuse(TERN_PROVISION_FAILURE);
+                            return;
+                        }
+                    }
+                } catch (const std::exception& e) {
+                    log_.error("provisioning lookup failed: ", e.what());
+                    done(ctx, TERN_UNAVAILABLE, nullptr);
+                    return;
+                }
+                write();
+            },
+            [done, ctx](tern_status s) { done(ctx, s, nullptr); });
+        (void)queued;
+    } catch (const std::bad_alloc&) {  // nothing was queued
+        done(ctx, TERN_INTERNAL, nullptr);
+    }
 }
 
 // ---- claiming ---------------------------------------------------------------------------

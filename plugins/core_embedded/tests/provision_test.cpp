@@ -1,6 +1,7 @@
 // Claiming (spec §5.1) and every branch of provisioning (spec §5.2).
 #include <thread>
 
+#include "../../../libs/x509_der/tests/test_certs.hpp"
 #include "crypto.hpp"
 #include "support.hpp"
 
@@ -194,16 +195,20 @@ TEST_CASE("provision, allow-create: SUCCESS creates the device with the credenti
         CHECK(authenticate(f.core, TERN_CREDENTIAL_ACCESS_TOKEN, o.value).name == "padded");
     }
     SECTION("an X.509 certificate: stored trimmed, found by its SHA3-256") {
+        const std::string b64 = tern::x509_der::test::fleet_leaf;
+        std::string pem = "-----BEGIN CERTIFICATE-----\r\n";
+        for (size_t i = 0; i < b64.size(); i += 64) pem += b64.substr(i, 64) + "\r\n";
+        pem += "-----END CERTIFICATE-----\r\n";
         auto r = create_req("dev-x");
         r.type = TERN_CREDENTIAL_X509;
-        r.hash = "-----BEGIN CERTIFICATE-----\r\nMIIBQ0VSVA==\r\n-----END CERTIFICATE-----\r\n";
+        r.hash = pem;
         auto o = provision(f.core, r);
         REQUIRE(o.result == TERN_PROVISION_SUCCESS);
         CHECK(o.type == TERN_CREDENTIAL_X509);
-        CHECK(o.value == "MIIBQ0VSVA==");
-        auto a = authenticate(f.core, TERN_CREDENTIAL_X509, sha3_256_hex("MIIBQ0VSVA=="));
+        CHECK(o.value == b64);
+        auto a = authenticate(f.core, TERN_CREDENTIAL_X509, sha3_256_hex(b64));
         CHECK(a.name == "dev-x");
-        CHECK(a.credential == "MIIBQ0VSVA==");
+        CHECK(a.credential == b64);
     }
     SECTION("MQTT basic credentials come back field by field") {
         auto r = create_req("dev-m");
@@ -319,4 +324,71 @@ TEST_CASE("provision, pre-provisioned: the device must exist in the profile and 
     CHECK(state->v == value::of_str("provisioned"));
 
     CHECK(provision(f.core, r).result == TERN_PROVISION_FAILURE);  // re-provisioning is refused
+}
+
+TEST_CASE("provision: a wrong key or secret is answered from a read, the writer never sees it", "[provision][security]") {
+    provision_fixture f;
+    const uint64_t ops = f.core.stats().writer.ops;
+    for (int i = 0; i < 50; ++i) {
+        auto wrong_secret = create_req("flood-" + std::to_string(i));
+        wrong_secret.secret = "create-secreT";  // same length, last byte differs
+        CHECK(provision(f.core, wrong_secret).result == TERN_PROVISION_NOT_FOUND);
+        auto unknown_key = create_req("flood-" + std::to_string(i));
+        unknown_key.key = "no-such-key";
+        CHECK(provision(f.core, unknown_key).result == TERN_PROVISION_NOT_FOUND);
+        provision_request disabled;
+        disabled.key = "off-key";
+        disabled.secret = "off-secret";
+        CHECK(provision(f.core, disabled).result == TERN_PROVISION_NOT_FOUND);
+        auto no_secret = create_req();
+        no_secret.secret.clear();
+        CHECK(provision(f.core, no_secret).result == TERN_PROVISION_NOT_FOUND);
+    }
+    CHECK(f.core.stats().writer.ops == ops);
+    CHECK(f.device_count() == 0);
+    // the right secret still goes through (one write)
+    CHECK(provision(f.core, create_req("ok")).result == TERN_PROVISION_SUCCESS);
+    CHECK(f.core.stats().writer.ops == ops + 1);
+}
+
+TEST_CASE("provision: X.509 credentials may not be a CA, registered, or the issuer of a registered certificate",
+          "[provision][security][x509]") {
+    namespace certs = tern::x509_der::test;
+    provision_fixture f;
+    auto x509 = [](std::string name, std::string cert) {
+        auto r = create_req(std::move(name));
+        r.type = TERN_CREDENTIAL_X509;
+        r.hash = std::move(cert);
+        return r;
+    };
+    const uint64_t ops = f.core.stats().writer.ops;
+    SECTION("a CA certificate (basicConstraints CA:TRUE) is refused without a write") {
+        CHECK(provision(f.core, x509("ca", certs::fleet_ca)).result == TERN_PROVISION_FAILURE);
+        CHECK(f.core.stats().writer.ops == ops);
+        CHECK(authenticate(f.core, TERN_CREDENTIAL_X509, sha3_256_hex(certs::fleet_ca)).status == TERN_NOT_FOUND);
+        // a leaf it issued is fine
+        CHECK(provision(f.core, x509("leaf", certs::fleet_leaf)).result == TERN_PROVISION_SUCCESS);
+    }
+    SECTION("text that is no certificate is refused") {
+        CHECK(provision(f.core, x509("junk", "MIIBQ0VSVA==")).result == TERN_PROVISION_FAILURE);
+        CHECK(provision(f.core, x509("junk", "not base64 at all")).result == TERN_PROVISION_FAILURE);
+        CHECK(f.device_count() == 0);
+    }
+    SECTION("a certificate already registered is refused") {
+        CHECK(provision(f.core, x509("self-1", certs::self_signed_device)).result == TERN_PROVISION_SUCCESS);
+        CHECK(provision(f.core, x509("self-2", certs::self_signed_device)).result == TERN_PROVISION_FAILURE);
+        CHECK(f.device_count() == 1);
+    }
+    SECTION("the issuer (by name) of another device's registered certificate is refused, even a version 1 one") {
+        CHECK(provision(f.core, x509("legacy-leaf", certs::legacy_v1_leaf)).result == TERN_PROVISION_SUCCESS);
+        const uint64_t after = f.core.stats().writer.ops;
+        CHECK(provision(f.core, x509("legacy-ca", certs::legacy_v1_ca)).result == TERN_PROVISION_FAILURE);
+        CHECK(f.core.stats().writer.ops == after);
+        CHECK(f.device_count() == 1);
+    }
+    SECTION("with a wrong secret the certificate is not even looked at: NOT_FOUND") {
+        auto r = x509("ca", certs::fleet_ca);
+        r.secret = "wrong";
+        CHECK(provision(f.core, r).result == TERN_PROVISION_NOT_FOUND);
+    }
 }
