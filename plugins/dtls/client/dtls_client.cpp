@@ -2,7 +2,7 @@
 // based coap-client cannot: DTLS 1.3, Connection ID with a change of source port
 // mid-session, chosen suites (PSK-AES128-CCM-8), resumption by ticket or session ID.
 //
-//   dtls_client --port P [--dtls13 [--cid]] [--ca F] [--cert F --key F]
+//   dtls_client --port P [--bind 127.X.Y.Z] [--dtls13 [--cid]] [--ca F] [--cert F --key F]
 //               [--psk-identity I --psk-key HEX] [--ciphers LIST] [--no-tickets] [--mtu N]
 //               [--path P] [--method GET|POST|PUT|DELETE] [--payload TEXT] [--requests N]
 //               [--rebind] [--observe N] [--resume] [--timeout MS] [--abandon]
@@ -75,6 +75,7 @@ args parse(int argc, char** argv) {
         };
         if (k == "--port") a.port = static_cast<uint16_t>(std::stoi(val()));
         else if (k == "--host") a.host = val();
+        else if (k == "--bind") a.peer.bind_address = val();
         else if (k == "--dtls13") a.peer.dtls13 = true;
         else if (k == "--cid") a.peer.cid = true;
         else if (k == "--ca") a.peer.ca_file = val();

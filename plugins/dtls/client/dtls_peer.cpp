@@ -43,12 +43,16 @@ unsigned int psk_client(WOLFSSL*, const char*, char* identity, unsigned int id_m
     return static_cast<unsigned int>(o->psk_key.size());
 }
 
-int open_socket() {
+int open_socket(const std::string& bind_address) {
     const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) return -1;
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (!bind_address.empty() && inet_pton(AF_INET, bind_address.c_str(), &a.sin_addr) != 1) {
+        ::close(fd);
+        return -1;
+    }
     if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
         ::close(fd);
         return -1;
@@ -98,8 +102,8 @@ dtls_peer::dtls_peer(client_context& ctx, const std::string& host, uint16_t port
     s.sin_port = htons(port);
     if (inet_pton(AF_INET, host.c_str(), &s.sin_addr) != 1) throw std::runtime_error("bad host " + host);
     server_.assign(reinterpret_cast<uint8_t*>(&s), reinterpret_cast<uint8_t*>(&s) + sizeof s);
-    fd_ = open_socket();
-    if (fd_ < 0) throw std::runtime_error("cannot open a UDP socket");
+    fd_ = open_socket(ctx.options().bind_address);
+    if (fd_ < 0) throw std::runtime_error("cannot open a UDP socket on " + (ctx.options().bind_address.empty() ? std::string("127.0.0.1") : ctx.options().bind_address));
     ssl_ = wolfSSL_new(ctx.get());
     if (ssl_ == nullptr) throw std::runtime_error("wolfSSL_new failed");
     wolfSSL_SSLSetIORecv(ssl_, &on_recv);
@@ -238,7 +242,7 @@ bool dtls_peer::poll_read(std::vector<uint8_t>& out) {
 }
 
 bool dtls_peer::rebind() {
-    const int fd = open_socket();
+    const int fd = open_socket(ctx_.options().bind_address);
     if (fd < 0) return false;
     ::close(fd_);
     fd_ = fd;

@@ -25,6 +25,7 @@ struct peer_options {
     bool tickets = true;         // offer session tickets (resumption by ticket)
     int mtu = 0;                 // 0: wolfSSL's default
     bool p256_only = false;      // offer only P-256 for ECDHE (supported_groups)
+    std::string bind_address;    // local IPv4 address (any 127/8 one); empty: 127.0.0.1
 };
 
 // A WOLFSSL_CTX for clients; one per process is enough (tests, benchmark threads share it).

@@ -62,6 +62,11 @@ constexpr tern_config_key config_schema[] = {
                  "asking the core again; a changed or deleted PSK takes effect within it")
         .range(0, 86400000)
         .unit("ms"),
+    cfg::integer("psk_negative_cache_ttl", 5000,
+                 "How long a shard remembers that the core has no such PSK identity; a device "
+                 "added meanwhile can handshake after it")
+        .range(0, 86400000)
+        .unit("ms"),
     cfg::integer("retransmission_timeout", 9000,
                  "First handshake retransmission timeout, doubled each time (wolfSSL counts whole "
                  "seconds: rounded up)")
@@ -114,6 +119,45 @@ constexpr tern_config_key config_schema[] = {
                  "accepted)")
         .range(1000, 86400000)
         .unit("ms"),
+    cfg::integer("source_prefix_ipv4", 32,
+                 "Per-source limits count IPv4 peers by this many leading address bits (32: each "
+                 "address; 24: each /24)")
+        .range(8, 32)
+        .unit("bits"),
+    cfg::integer("source_prefix_ipv6", 64,
+                 "Per-source limits count IPv6 peers by this many leading address bits (64: each /64)")
+        .range(16, 128)
+        .unit("bits"),
+    cfg::integer("max_sessions_per_source", 4096,
+                 "Sessions (established and handshaking) per source over all shards, divided evenly "
+                 "between shards; a new handshake past it closes that source's own least recently "
+                 "active anonymous session, else its oldest handshake, else its least recently "
+                 "active session. 0: no cap")
+        .range(0, 16777216),
+    cfg::integer("max_handshakes_per_source", 64,
+                 "Handshakes in flight per source over all shards, divided evenly between shards; "
+                 "past it that source's own oldest handshake is dropped. 0: no cap")
+        .range(0, 1048576),
+    cfg::integer("handshake_rate_per_source", 50,
+                 "New handshakes a source may start per second (a token bucket per source, divided "
+                 "evenly between shards); a ClientHello over it is dropped (the client retransmits "
+                 "it). 0: no limit")
+        .range(0, 1000000)
+        .unit("per second"),
+    cfg::integer("handshake_burst_per_source", 200,
+                 "Handshakes a source may start at once before handshake_rate_per_source applies")
+        .range(1, 1000000),
+    cfg::integer("rate_limited_sources", 65536,
+                 "Sources without a session whose handshake rate is remembered, over all shards; "
+                 "past it the longest unused are forgotten")
+        .range(1, 16777216),
+    cfg::integer("anonymous_session_timeout", 300000,
+                 "An anonymous session (no client certificate or PSK identity, and no response "
+                 "yet that showed an authenticated request: README) with nothing received for this "
+                 "long is closed; anonymous sessions are also the first to make room when "
+                 "max_sessions is reached")
+        .range(1000, 31536000000)
+        .unit("ms"),
     cfg::boolean("session_cache", true, "Resumption by session ID (wolfSSL's server-side cache)"),
     cfg::boolean("session_tickets", true, "Resumption by session tickets (RFC 5077; DTLS 1.2)"),
     cfg::integer("resumption_lifetime", 86400000,
@@ -157,6 +201,7 @@ settings read_settings(const sdk::config& c) {
     s.trust_store = std::string(c.get_string("x509.trust_store"));
     s.psk = c.get_bool("psk");
     s.psk_cache_ttl_ms = static_cast<uint64_t>(c.get_int("psk_cache_ttl"));
+    s.psk_negative_cache_ttl_ms = static_cast<uint64_t>(c.get_int("psk_negative_cache_ttl"));
     s.retransmission_timeout_ms = static_cast<uint64_t>(c.get_int("retransmission_timeout"));
     s.max_retransmission_timeout_ms = static_cast<uint64_t>(c.get_int("max_retransmission_timeout"));
     s.mtu = static_cast<uint32_t>(c.get_int("max_transmission_unit"));
@@ -172,6 +217,14 @@ settings read_settings(const sdk::config& c) {
     s.max_sessions = static_cast<uint32_t>(c.get_int("max_sessions"));
     s.max_handshakes = static_cast<uint32_t>(c.get_int("max_handshakes"));
     s.cookie_secret_lifetime_ms = static_cast<uint64_t>(c.get_int("cookie_secret_lifetime"));
+    s.source_prefix_ipv4 = static_cast<uint32_t>(c.get_int("source_prefix_ipv4"));
+    s.source_prefix_ipv6 = static_cast<uint32_t>(c.get_int("source_prefix_ipv6"));
+    s.max_sessions_per_source = static_cast<uint32_t>(c.get_int("max_sessions_per_source"));
+    s.max_handshakes_per_source = static_cast<uint32_t>(c.get_int("max_handshakes_per_source"));
+    s.handshake_rate_per_source = static_cast<uint32_t>(c.get_int("handshake_rate_per_source"));
+    s.handshake_burst_per_source = static_cast<uint32_t>(c.get_int("handshake_burst_per_source"));
+    s.rate_limited_sources = static_cast<uint32_t>(c.get_int("rate_limited_sources"));
+    s.anonymous_session_timeout_ms = static_cast<uint64_t>(c.get_int("anonymous_session_timeout"));
     s.session_cache = c.get_bool("session_cache");
     s.session_tickets = c.get_bool("session_tickets");
     s.resumption_lifetime_ms = static_cast<uint64_t>(c.get_int("resumption_lifetime"));
@@ -227,6 +280,9 @@ protected:
         m.sessions = h.gauge("dtls_sessions", "Established DTLS sessions");
         m.handshakes_in_flight = h.gauge("dtls_handshakes_in_flight", "Handshakes in progress");
         m.compact_sessions = h.gauge("dtls_compact_sessions", "Idle sessions held as exported state");
+        m.anonymous_sessions = h.gauge("dtls_anonymous_sessions",
+                                       "Established sessions without a peer identity not yet vouched for");
+        m.sources = h.gauge("dtls_sources", "Sources tracked for per-source limits");
         core_v1* core = h.find<core_v1>(TERN_IID_CORE_V1);
         transport_->start(m, core);
     }

@@ -24,6 +24,7 @@ enum class handshake_result : uint32_t {
     protocol_error,        // anything else wolfSSL refused
     evicted,               // pushed out by newer handshakes (max_handshakes)
     identity_lost,         // resumed, but the identity it resumed is no longer known
+    source_limit,          // pushed out by a newer handshake from the same source
     count_
 };
 constexpr const char* handshake_result_label(handshake_result r) noexcept {
@@ -41,6 +42,7 @@ constexpr const char* handshake_result_label(handshake_result r) noexcept {
         case handshake_result::protocol_error: return "result=\"failure\",reason=\"protocol_error\"";
         case handshake_result::evicted: return "result=\"failure\",reason=\"evicted\"";
         case handshake_result::identity_lost: return "result=\"failure\",reason=\"identity_lost\"";
+        case handshake_result::source_limit: return "result=\"failure\",reason=\"source_limit\"";
         case handshake_result::count_: break;
     }
     return "";
@@ -60,6 +62,7 @@ enum class drop : uint32_t {
     send_no_session, // the engine sent to a session that is gone or not established
     too_large,     // the engine sent more than max_datagram_size
     shed,          // a handshake refused: the session table is full of active sessions
+    rate_limited,  // a ClientHello over its source's handshake rate
     count_
 };
 constexpr const char* drop_label(drop d) noexcept {
@@ -76,6 +79,7 @@ constexpr const char* drop_label(drop d) noexcept {
         case drop::send_no_session: return "reason=\"send_no_session\"";
         case drop::too_large: return "reason=\"too_large\"";
         case drop::shed: return "reason=\"shed\"";
+        case drop::rate_limited: return "reason=\"rate_limited\"";
         case drop::count_: break;
     }
     return "";
@@ -89,6 +93,9 @@ enum class end_reason : uint32_t {
     replaced,      // the same address completed a new handshake
     error,         // a fatal error on an established session
     identity_lost, // see handshake_result::identity_lost
+    source_limit,  // made room for a newer session from the same source (max_sessions_per_source)
+    anonymous_idle,    // an anonymous session idle for anonymous_session_timeout
+    evicted_anonymous, // an anonymous session made room in a full table (max_sessions)
     count_
 };
 constexpr const char* end_reason_label(end_reason r) noexcept {
@@ -99,6 +106,9 @@ constexpr const char* end_reason_label(end_reason r) noexcept {
         case end_reason::replaced: return "reason=\"replaced\"";
         case end_reason::error: return "reason=\"error\"";
         case end_reason::identity_lost: return "reason=\"identity_lost\"";
+        case end_reason::source_limit: return "reason=\"source_limit\"";
+        case end_reason::anonymous_idle: return "reason=\"anonymous_idle\"";
+        case end_reason::evicted_anonymous: return "reason=\"evicted_anonymous\"";
         case end_reason::count_: break;
     }
     return "";
@@ -119,6 +129,7 @@ struct counters {
     sdk::metric psk_lookups_hit, psk_lookups_found, psk_lookups_not_found, psk_lookups_error;
     sdk::metric cid_forwarded, cid_address_changes;
     sdk::metric sessions, handshakes_in_flight, compact_sessions;
+    sdk::metric anonymous_sessions, sources;
 };
 
 }  // namespace tern::dtls

@@ -17,6 +17,31 @@ struct WOLFSSL_X509_STORE_CTX;
 namespace tern::dtls {
 
 class shard;
+struct session;
+
+// Sessions threaded through a pair of their pointers, oldest first.
+struct session_list {
+    session* oldest = nullptr;
+    session* newest = nullptr;
+};
+
+// What a shard keeps per source (a peer's address cut to source_prefix_ipv4/ipv6): its
+// sessions (for the per-source caps) and its handshake token bucket. An entry lives while
+// the source has sessions, and after that among the shard's idle sources until its bucket
+// is full again or room is needed (rate_limited_sources).
+struct source_entry {
+    uint8_t key[24] = {};   // the shard's address key of the masked address (port 0)
+    uint32_t sessions = 0;  // established and handshaking
+    uint32_t handshakes = 0;
+    session_list hs;        // its handshakes, by start
+    session_list anon;      // its established anonymous sessions, least recently active first
+    session_list known;     // its other established sessions, likewise
+    double tokens = 0;      // handshake tokens left
+    uint64_t refilled_ns = 0;
+    source_entry* idle_older = nullptr;  // among the idle sources (no session), by last use
+    source_entry* idle_newer = nullptr;
+    bool idle = false;
+};
 
 enum class session_state : uint8_t { handshake, established };
 
@@ -57,6 +82,13 @@ struct session {
     uint64_t used_ns = 0;      // last datagram either way (compaction waits for quiet)
     session* older = nullptr;  // established sessions by last activity (LRU), oldest first
     session* newer = nullptr;
+    // Established without a peer identity (no client certificate, no PSK) and no response
+    // has vouched for it yet (README, per-source limits): a shorter idle timeout, and the
+    // first to go when the table is full.
+    bool anonymous = false;
+    source_entry* src = nullptr;   // the source it counts against; null: none
+    session* src_older = nullptr;  // in one of src's lists (hs, anon, known)
+    session* src_newer = nullptr;
     identity_ptr ident;
     std::unique_ptr<handshake_state> hs;
     // The datagram being fed to wolfSSL (its receive callback reads it once).

@@ -27,6 +27,7 @@ struct settings {
 
     bool psk = true;            // PSK suites, keys from the core (tern.core/1)
     uint64_t psk_cache_ttl_ms = 30000;
+    uint64_t psk_negative_cache_ttl_ms = 5000;  // "no such identity" (and core failures: 1 ms)
 
     uint64_t retransmission_timeout_ms = 9000;      // first handshake retransmission
     uint64_t max_retransmission_timeout_ms = 60000; // handshake given up past it
@@ -41,6 +42,18 @@ struct settings {
     uint32_t max_sessions = 150000;      // over all shards
     uint32_t max_handshakes = 10000;     // over all shards
     uint64_t cookie_secret_lifetime_ms = 60000;
+
+    // Per source: a peer's address cut to these prefixes (README, per-source limits). Caps
+    // and rates are over all shards, divided evenly between them; 0 turns one off.
+    uint32_t source_prefix_ipv4 = 32;
+    uint32_t source_prefix_ipv6 = 64;
+    uint32_t max_sessions_per_source = 4096;
+    uint32_t max_handshakes_per_source = 64;
+    uint32_t handshake_rate_per_source = 50;    // new handshakes per second
+    uint32_t handshake_burst_per_source = 200;  // the bucket's size
+    uint32_t rate_limited_sources = 65536;      // sources without a session remembered
+    // Sessions without a peer identity not (yet) vouched for by a response (README).
+    uint64_t anonymous_session_timeout_ms = 300000;
 
     bool session_cache = true;
     bool session_tickets = true;

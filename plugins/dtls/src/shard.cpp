@@ -12,6 +12,8 @@
 #include <sys/random.h>
 
 #include <algorithm>
+#include <array>
+#include <cmath>
 #include <cstring>
 #include <ctime>
 
@@ -146,6 +148,87 @@ void on_psk_found(void* ctx, tern_status status, const tern_device_info* device)
 
 void on_timer_cb(void* ctx) noexcept { static_cast<shard*>(ctx)->on_timer(); }
 
+// The key a PSK handshake with an identity no device has is answered with: HMAC-SHA256 of
+// the identity under a secret drawn once per process, so the same identity always gets the
+// same key. The handshake then fails at the client's Finished exactly as with a wrong key,
+// and the client cannot tell unknown identities from known ones (no enumeration).
+constexpr unsigned int decoy_psk_size = 16;
+bool decoy_psk(std::string_view identity, unsigned char out[decoy_psk_size]) noexcept {
+    static const auto secret = [] {
+        std::array<uint8_t, 32> k{};
+        size_t got = 0;
+        while (got < k.size()) {
+            const ssize_t r = ::getrandom(k.data() + got, k.size() - got, 0);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) break;  // never expected on Linux >= 3.17; the decoy is still keyed per process
+            got += static_cast<size_t>(r);
+        }
+        if (got < k.size()) {
+            const uint64_t x = mix(static_cast<uint64_t>(::time(nullptr)) ^ reinterpret_cast<uintptr_t>(&got));
+            std::memcpy(k.data(), &x, 8);
+        }
+        return k;
+    }();
+    uint8_t mac[32];
+    Hmac h;
+    bool ok = wc_HmacInit(&h, nullptr, INVALID_DEVID) == 0;
+    ok = ok && wc_HmacSetKey(&h, WC_SHA256, secret.data(), static_cast<word32>(secret.size())) == 0;
+    ok = ok && wc_HmacUpdate(&h, reinterpret_cast<const byte*>(identity.data()), static_cast<word32>(identity.size())) == 0;
+    ok = ok && wc_HmacFinal(&h, mac) == 0;
+    wc_HmacFree(&h);
+    if (!ok) return false;
+    std::memcpy(out, mac, decoy_psk_size);
+    return true;
+}
+
+// Does this response of the engine show that the session's requests are a device's? 2.01
+// Created and 2.04 Changed answer only accepted uplinks (telemetry, attributes, RPC
+// replies, a granted provisioning), 2.03/2.05 with an Observe option only an accepted
+// observation; /.well-known/core (2.05 without Observe), 2.31 Continue and every refusal
+// do not count. A session a response vouched for is no longer anonymous.
+bool vouches(const tern_bytes& d) noexcept {
+    if (d.size < 4 || (d.data[0] >> 6) != 1) return false;
+    const uint8_t code = d.data[1];
+    if (code == 0x41 || code == 0x44) return true;   // 2.01, 2.04
+    if (code != 0x43 && code != 0x45) return false;  // 2.03, 2.05: only with Observe
+    size_t i = 4 + (d.data[0] & 0x0f);
+    uint32_t number = 0;
+    while (i < d.size && d.data[i] != 0xff) {
+        uint32_t delta = d.data[i] >> 4, len = d.data[i] & 0x0f;
+        ++i;
+        for (uint32_t* v : {&delta, &len}) {
+            if (*v == 13) {
+                if (i >= d.size) return false;
+                *v = 13u + d.data[i++];
+            } else if (*v == 14) {
+                if (i + 1 >= d.size) return false;
+                *v = 269u + (static_cast<uint32_t>(d.data[i]) << 8 | d.data[i + 1]);
+                i += 2;
+            } else if (*v == 15) {
+                return false;
+            }
+        }
+        number += delta;
+        if (number == 6) return true;  // Observe
+        if (number > 6) return false;
+        i += len;
+    }
+    return false;
+}
+
+// A session's place in its source's lists (src_older / src_newer).
+void src_push(session_list& l, session& s) noexcept {
+    s.src_older = l.newest;
+    s.src_newer = nullptr;
+    if (l.newest != nullptr) l.newest->src_newer = &s; else l.oldest = &s;
+    l.newest = &s;
+}
+void src_unlink(session_list& l, session& s) noexcept {
+    if (s.src_older != nullptr) s.src_older->src_newer = s.src_newer; else if (l.oldest == &s) l.oldest = s.src_newer;
+    if (s.src_newer != nullptr) s.src_newer->src_older = s.src_older; else if (l.newest == &s) l.newest = s.src_older;
+    s.src_older = s.src_newer = nullptr;
+}
+
 }  // namespace
 
 // ---- callbacks wolfSSL calls ----------------------------------------------------------
@@ -264,8 +347,13 @@ unsigned int psk_callback(WOLFSSL* ssl, const char* identity_text, unsigned char
         k = &cached;
     }
     if (k == nullptr || k->size() > key_max) {
+        // No such identity (or the core failed, or a key wolfSSL cannot take): a decoy key,
+        // so the handshake fails at the client's Finished as a wrong key does, with the same
+        // datagrams and timing, instead of an unknown_psk_identity alert that would let
+        // identities be enumerated. No identity is kept; the metric still tells operators.
         s->hs->failure = handshake_result::unknown_psk_identity;
-        return 0;
+        if (key_max < decoy_psk_size || !decoy_psk(id, key)) return 0;
+        return decoy_psk_size;
     }
     std::memcpy(key, k->data(), k->size());
     const auto key_size = static_cast<unsigned int>(k->size());
@@ -317,6 +405,16 @@ shard::shard(environment& env, uint32_t index, int fd, int family)
     const uint32_t n = std::max<uint32_t>(1, env_.shard_count);
     session_cap_ = std::max<size_t>(1, (c.max_sessions + n - 1) / n);
     handshake_cap_ = std::max<size_t>(1, (c.max_handshakes + n - 1) / n);
+    // Per source, this shard's share (the kernel spreads a host's ports over the shards).
+    source_session_cap_ = c.max_sessions_per_source == 0 ? 0 : (c.max_sessions_per_source + n - 1) / n;
+    source_handshake_cap_ = c.max_handshakes_per_source == 0 ? 0 : (c.max_handshakes_per_source + n - 1) / n;
+    if (c.handshake_rate_per_source != 0) {
+        tokens_per_ns_ = static_cast<double>(c.handshake_rate_per_source) / n / 1e9;
+        burst_ = std::max(1.0, std::ceil(static_cast<double>(c.handshake_burst_per_source) / n));
+    }
+    idle_source_cap_ = std::max<size_t>(1, (c.rate_limited_sources + n - 1) / n);
+    sources_on_ = source_session_cap_ != 0 || source_handshake_cap_ != 0 || tokens_per_ns_ > 0;
+    anon_idle_ns_ = c.anonymous_session_timeout_ms * ms;
     rx_.init(c.batch_size, receive_size(c));
     tx_.init(c.batch_size);
     tx_slot_ = std::max<size_t>(c.mtu, c.max_datagram_size + record_overhead);
@@ -351,6 +449,7 @@ void shard::clear() noexcept {
     while (!by_id_.empty()) destroy(*by_id_.begin()->second);
     by_addr_.clear();
     by_cid_.clear();
+    while (idle_oldest_ != nullptr) source_erase(*idle_oldest_);
     while (!timers_.empty()) timers_.pop();
 }
 
@@ -609,15 +708,25 @@ void shard::on_client_hello(const client_hello& ch, const uint8_t* data, size_t 
     // HelloRetryRequest and its object destroyed at once: it must not evict handshakes or
     // idle sessions on the way, or spoofed ClientHellos could push real devices out.
     const bool probe13 = dtls13 && !ch.has_cookie_extension;
-    if (!probe13 && !make_room()) {
+    // The client proved its address, so the handshake counts against its source: the
+    // source's handshake rate first (over it, the ClientHello is dropped; the client
+    // retransmits it later), then its caps. A probe has proved nothing and touches no
+    // source.
+    source_entry* src = probe13 ? nullptr : source_for(from);
+    if (src != nullptr && !take_token(*src)) {
+        count_drop(drop::rate_limited);
+        return;
+    }
+    // A new handshake replaces what the client had at this address (before room is made:
+    // a client that lost its state makes room with its own old session). A probe leaves
+    // what is there, which gets its address back below.
+    const uint64_t existing_id = existing != nullptr ? existing->id : 0;
+    if (!probe13 && existing != nullptr) end(*existing, end_reason::replaced, false);
+    if (!probe13 && !make_room(src)) {
         count_drop(drop::shed);
         return;
     }
-    // The client proved its address: a new handshake replaces what it had there. (A probe
-    // has proved nothing yet: what is there stays, and gets its address back below.)
-    const uint64_t existing_id = existing != nullptr ? existing->id : 0;
-    if (!probe13 && existing != nullptr) end(*existing, end_reason::replaced, false);
-    session* s = create(from, secret, dtls13);
+    session* s = create(from, secret, dtls13, src);
     if (s == nullptr) return;
     if (ch.session_id.size() == 32 && !ch.has_ticket)
         s->hs->client_session_id.assign(ch.session_id.begin(), ch.session_id.end());
@@ -657,28 +766,56 @@ bool shard::make_room_for(session& newcomer) noexcept {
     if (handshakes_ > handshake_cap_ && hs_oldest_ != nullptr && hs_oldest_ != &newcomer)
         handshake_failed(*hs_oldest_, handshake_result::evicted);
     if (by_id_.size() <= session_cap_) return true;
-    session* victim = lru_oldest_;
+    if (evict_anonymous()) return true;
+    session* victim = known_.oldest;
     if (victim == nullptr || victim == &newcomer) return false;
     if (victim->last_ns + env_.cfg->stale_session_threshold_ms * ms > now_) return false;
     end(*victim, end_reason::evicted, true);
     return true;
 }
 
-bool shard::make_room() noexcept {
-    if (handshakes_ >= handshake_cap_ && hs_oldest_ != nullptr)
-        handshake_failed(*hs_oldest_, handshake_result::evicted);
+bool shard::evict_anonymous() noexcept {
+    if (anon_.oldest == nullptr) return false;
+    end(*anon_.oldest, end_reason::evicted_anonymous, true);
+    return true;
+}
+
+bool shard::make_room(source_entry* src) noexcept {
+    // A source at one of its caps makes room from its own: its oldest handshake; for the
+    // session cap its least recently active anonymous session first, then its oldest
+    // handshake, then its least recently active session. Never another source's.
+    if (src != nullptr) {
+        if (source_handshake_cap_ != 0 && src->handshakes >= source_handshake_cap_ && src->hs.oldest != nullptr)
+            handshake_failed(*src->hs.oldest, handshake_result::source_limit);
+        if (source_session_cap_ != 0 && src->sessions >= source_session_cap_) {
+            if (src->anon.oldest != nullptr)
+                end(*src->anon.oldest, end_reason::source_limit, true);
+            else if (src->hs.oldest != nullptr)
+                handshake_failed(*src->hs.oldest, handshake_result::source_limit);
+            else if (src->known.oldest != nullptr)
+                end(*src->known.oldest, end_reason::source_limit, true);
+        }
+    }
+    // Handshakes in flight over all: the newcomer's source gives up its own oldest if it
+    // has one, else the oldest goes.
+    if (handshakes_ >= handshake_cap_) {
+        session* victim = src != nullptr && src->hs.oldest != nullptr ? src->hs.oldest : hs_oldest_;
+        if (victim != nullptr) handshake_failed(*victim, handshake_result::evicted);
+    }
     if (by_id_.size() < session_cap_) return true;
-    // Full: the least recently active session goes if it has been idle long enough;
-    // otherwise the newcomer is refused (a flood of new handshakes cannot push out
-    // devices that are in use).
-    session* victim = lru_oldest_;
+    // Full: an anonymous session goes first (whoever the newcomer is, so a device is never
+    // locked out by sessions that proved nothing); else the least recently active session
+    // goes if it has been idle long enough; otherwise the newcomer is refused (a flood of
+    // new handshakes cannot push out devices that are in use).
+    if (evict_anonymous()) return true;
+    session* victim = known_.oldest;
     if (victim == nullptr) return false;
     if (victim->last_ns + env_.cfg->stale_session_threshold_ms * ms > now_) return false;
     end(*victim, end_reason::evicted, true);
     return true;
 }
 
-session* shard::create(const tern_endpoint& from, int secret, bool dtls13) noexcept {
+session* shard::create(const tern_endpoint& from, int secret, bool dtls13, source_entry* src) noexcept {
     const settings& c = *env_.cfg;
     session* s = nullptr;
     try {
@@ -756,6 +893,13 @@ session* shard::create(const tern_endpoint& from, int secret, bool dtls13) noexc
     if (hs_oldest_ == nullptr) hs_oldest_ = s;
     ++handshakes_;
     env_.m.handshakes_in_flight.add(1);
+    if (src != nullptr) {
+        source_busy(*src);
+        s->src = src;
+        src_push(src->hs, *s);
+        ++src->sessions;
+        ++src->handshakes;
+    }
     return s;
 }
 
@@ -769,27 +913,121 @@ void shard::hs_remove(session& s) noexcept {
 }
 
 void shard::lru_remove(session& s) noexcept {
-    if (s.older != nullptr) s.older->newer = s.newer; else if (lru_oldest_ == &s) lru_oldest_ = s.newer;
-    if (s.newer != nullptr) s.newer->older = s.older; else if (lru_newest_ == &s) lru_newest_ = s.older;
+    session_list& l = s.anonymous ? anon_ : known_;
+    if (s.older != nullptr) s.older->newer = s.newer; else if (l.oldest == &s) l.oldest = s.newer;
+    if (s.newer != nullptr) s.newer->older = s.older; else if (l.newest == &s) l.newest = s.older;
     s.older = s.newer = nullptr;
+    if (s.src != nullptr) src_unlink(s.anonymous ? s.src->anon : s.src->known, s);
 }
 
 void shard::lru_push(session& s) noexcept {
-    s.older = lru_newest_;
+    session_list& l = s.anonymous ? anon_ : known_;
+    s.older = l.newest;
     s.newer = nullptr;
-    if (lru_newest_ != nullptr) lru_newest_->newer = &s;
-    lru_newest_ = &s;
-    if (lru_oldest_ == nullptr) lru_oldest_ = &s;
+    if (l.newest != nullptr) l.newest->newer = &s;
+    l.newest = &s;
+    if (l.oldest == nullptr) l.oldest = &s;
+    if (s.src != nullptr) src_push(s.anonymous ? s.src->anon : s.src->known, s);
     // the timer must come back for this session's idle deadline (cheap when it is armed
     // earlier anyway, which is the rule: older sessions expire first)
     const settings& c = *env_.cfg;
     uint64_t at = s.last_ns + c.inactivity_timeout_ms * ms;
+    if (s.anonymous) at = std::min(at, s.last_ns + anon_idle_ns_);
     if (c.idle_compact_after_ms != 0) {
         const uint64_t compact_at = std::max(s.last_ns, s.used_ns) + c.idle_compact_after_ms * ms;
         compact_due_ns_ = std::min(compact_due_ns_, compact_at);
         at = std::min(at, compact_at);
     }
     arm(at);
+}
+
+void shard::vouch(session& s) noexcept {
+    if (!s.anonymous) return;
+    lru_remove(s);
+    s.anonymous = false;
+    lru_push(s);
+    env_.m.anonymous_sessions.add(-1);
+}
+
+// ---- sources -------------------------------------------------------------------------------
+
+shard::addr_key shard::source_key(const tern_endpoint& ep) const noexcept {
+    addr_key k;
+    k.bytes[0] = static_cast<uint8_t>(ep.family);
+    const bool v6 = ep.family == 6;
+    if (v6) std::memcpy(k.bytes + 4, &ep.scope_id, 4);
+    const uint32_t prefix = v6 ? env_.cfg->source_prefix_ipv6 : env_.cfg->source_prefix_ipv4;
+    const uint32_t size = v6 ? 16 : 4;
+    for (uint32_t i = 0; i < size && i * 8 < prefix; ++i) {
+        const uint32_t bits = std::min<uint32_t>(8, prefix - i * 8);
+        k.bytes[8 + i] = static_cast<uint8_t>(ep.addr[i] & static_cast<uint8_t>(0xff00u >> bits));
+    }
+    return k;
+}
+
+source_entry* shard::source_for(const tern_endpoint& from) noexcept {
+    if (!sources_on_) return nullptr;
+    const addr_key k = source_key(from);
+    if (auto it = sources_.find(k); it != sources_.end()) return &it->second;
+    // A new source: the table keeps at most idle_source_cap_ sources without a session
+    // (the longest unused go first; each has a session otherwise, so the table is bounded).
+    while (idle_sources_ >= idle_source_cap_ && idle_oldest_ != nullptr) source_erase(*idle_oldest_);
+    try {
+        source_entry& e = sources_.try_emplace(k).first->second;
+        std::memcpy(e.key, k.bytes, sizeof e.key);
+        e.tokens = burst_;
+        e.refilled_ns = now_;
+        source_idle(e);
+        env_.m.sources.add(1);
+        return &e;
+    } catch (...) {
+        return nullptr;
+    }
+}
+
+bool shard::take_token(source_entry& e) noexcept {
+    if (e.idle) {  // used now: the last of the idle ones to be forgotten
+        source_busy(e);
+        source_idle(e);
+    }
+    if (tokens_per_ns_ <= 0) return true;
+    e.tokens = std::min(burst_, e.tokens + static_cast<double>(now_ - e.refilled_ns) * tokens_per_ns_);
+    e.refilled_ns = now_;
+    if (e.tokens < 1.0) return false;
+    e.tokens -= 1.0;
+    return true;
+}
+
+bool shard::bucket_full(const source_entry& e) const noexcept {
+    return tokens_per_ns_ <= 0 || e.tokens + static_cast<double>(now_ - e.refilled_ns) * tokens_per_ns_ >= burst_;
+}
+
+void shard::source_idle(source_entry& e) noexcept {
+    if (e.idle) return;
+    e.idle = true;
+    e.idle_older = idle_newest_;
+    e.idle_newer = nullptr;
+    if (idle_newest_ != nullptr) idle_newest_->idle_newer = &e; else idle_oldest_ = &e;
+    idle_newest_ = &e;
+    ++idle_sources_;
+}
+
+void shard::source_busy(source_entry& e) noexcept {
+    if (!e.idle) return;
+    if (e.idle_older != nullptr) e.idle_older->idle_newer = e.idle_newer; else idle_oldest_ = e.idle_newer;
+    if (e.idle_newer != nullptr) e.idle_newer->idle_older = e.idle_older; else idle_newest_ = e.idle_older;
+    e.idle_older = e.idle_newer = nullptr;
+    e.idle = false;
+    --idle_sources_;
+}
+
+void shard::source_erase(source_entry& e) noexcept {
+    // only sources without a session (none points at it)
+    source_busy(e);
+    addr_key k;
+    std::memcpy(k.bytes, e.key, sizeof k.bytes);
+    sources_.erase(k);
+    env_.m.sources.add(-1);
 }
 
 void shard::destroy(session& s) noexcept {
@@ -809,9 +1047,15 @@ void shard::destroy(session& s) noexcept {
         hs_remove(s);
         --handshakes_;
         env_.m.handshakes_in_flight.add(-1);
+        if (s.src != nullptr) {
+            src_unlink(s.src->hs, s);
+            --s.src->handshakes;
+        }
     } else {
         lru_remove(s);
+        if (s.anonymous) env_.m.anonymous_sessions.add(-1);
     }
+    if (s.src != nullptr && --s.src->sessions == 0) source_idle(*s.src);
     if (s.ssl != nullptr) wolfSSL_free(s.ssl);
     delete &s;
 }
@@ -919,9 +1163,15 @@ void shard::handshake_done(session& s) noexcept {
     hs_remove(s);
     --handshakes_;
     env_.m.handshakes_in_flight.add(-1);
+    if (s.src != nullptr) {
+        src_unlink(s.src->hs, s);
+        --s.src->handshakes;
+    }
     s.hs.reset();
     s.state = session_state::established;
     s.last_ns = s.used_ns = now_;
+    s.anonymous = s.ident->kind == TERN_AUTH_NONE;
+    if (s.anonymous) env_.m.anonymous_sessions.add(1);
     lru_push(s);
     ++established_;
     env_.m.sessions.add(1);
@@ -1046,9 +1296,12 @@ void shard::on_timer() noexcept {
                 // DTLS drops records that fail authentication silently; a handshake that
                 // dies after such drops had keys that disagreed (a wrong PSK).
                 handshake_result why = handshake_result::timeout;
+                // (an unknown PSK identity answered with a decoy key ends here too)
+                if (s->hs && s->hs->failure != handshake_result::count_) why = s->hs->failure;
 #ifdef WOLFSSL_DTLS_DROP_STATS
                 word32 mac_drops = 0, replay_drops = 0;
-                if (wolfSSL_dtls_get_drop_stats(s->ssl, &mac_drops, &replay_drops) == WOLFSSL_SUCCESS &&
+                if (why == handshake_result::timeout &&
+                    wolfSSL_dtls_get_drop_stats(s->ssl, &mac_drops, &replay_drops) == WOLFSSL_SUCCESS &&
                     mac_drops != 0)
                     why = handshake_result::decrypt_error;
 #endif
@@ -1062,8 +1315,13 @@ void shard::on_timer() noexcept {
     }
     const settings& c = *env_.cfg;
     const uint64_t idle_ns = c.inactivity_timeout_ms * ms;
-    while (lru_oldest_ != nullptr && lru_oldest_->last_ns + idle_ns <= now_)
-        end(*lru_oldest_, end_reason::inactivity, true);
+    while (known_.oldest != nullptr && known_.oldest->last_ns + idle_ns <= now_)
+        end(*known_.oldest, end_reason::inactivity, true);
+    const uint64_t anon_ns = std::min(idle_ns, anon_idle_ns_);
+    while (anon_.oldest != nullptr && anon_.oldest->last_ns + anon_ns <= now_)
+        end(*anon_.oldest, anon_ns < idle_ns ? end_reason::anonymous_idle : end_reason::inactivity, true);
+    // sources without a session whose bucket is full again are as good as unknown
+    while (idle_oldest_ != nullptr && bucket_full(*idle_oldest_)) source_erase(*idle_oldest_);
     if (c.idle_compact_after_ms != 0 && compact_due_ns_ <= now_ &&
         now_ - compact_scanned_ns_ >= compact_scan_min_gap_ns) {
         // One pass: compact what has been quiet long enough, and note when the next one will
@@ -1072,14 +1330,16 @@ void shard::on_timer() noexcept {
         const uint64_t after = c.idle_compact_after_ms * ms;
         uint64_t due = UINT64_MAX;
         size_t compacted = 0;
-        for (session* s = lru_oldest_; s != nullptr; s = s->newer) {
-            if (s->ssl == nullptr || s->dtls13 || s->keep_object) continue;
-            const uint64_t at = std::max(s->last_ns, s->used_ns) + after;
-            if (at <= now_ && s->timer_ns == 0) {
-                compact(*s);
-                ++compacted;
-            } else {
-                due = std::min(due, std::max(at, now_ + ms));
+        for (session* first : {known_.oldest, anon_.oldest}) {
+            for (session* s = first; s != nullptr; s = s->newer) {
+                if (s->ssl == nullptr || s->dtls13 || s->keep_object) continue;
+                const uint64_t at = std::max(s->last_ns, s->used_ns) + after;
+                if (at <= now_ && s->timer_ns == 0) {
+                    compact(*s);
+                    ++compacted;
+                } else {
+                    due = std::min(due, std::max(at, now_ + ms));
+                }
             }
         }
         compact_due_ns_ = due;
@@ -1098,9 +1358,8 @@ void shard::on_timer() noexcept {
 
     uint64_t next = cookie_rotated_ns_ + c.cookie_secret_lifetime_ms * ms;
     if (!timers_.empty()) next = std::min(next, timers_.top().first);
-    if (lru_oldest_ != nullptr) {
-        next = std::min(next, lru_oldest_->last_ns + idle_ns);
-    }
+    if (known_.oldest != nullptr) next = std::min(next, known_.oldest->last_ns + idle_ns);
+    if (anon_.oldest != nullptr) next = std::min(next, anon_.oldest->last_ns + anon_ns);
     if (c.idle_compact_after_ms != 0 && compact_due_ns_ != UINT64_MAX)
         next = std::min(next, std::max(compact_due_ns_, compact_scanned_ns_ + compact_scan_min_gap_ns));
     arm(std::max(next, now_ + ms));
@@ -1184,8 +1443,11 @@ void shard::psk_answer(uint64_t session_id, const std::string& identity, tern_st
         psk_entry& e = psk_cache_[identity];
         e.found = status == TERN_OK;
         e.key = std::move(key);
-        // Backend trouble is remembered briefly only: the next handshake asks again.
-        e.expires_ns = now_ + (status == TERN_OK || status == TERN_NOT_FOUND ? c.psk_cache_ttl_ms * ms : ms);
+        // "No such identity" for psk_negative_cache_ttl (a device added meanwhile is found
+        // soon), and backend trouble briefly only: the next handshake asks again.
+        e.expires_ns = now_ + (status == TERN_OK          ? c.psk_cache_ttl_ms * ms
+                               : status == TERN_NOT_FOUND ? c.psk_negative_cache_ttl_ms * ms
+                                                          : ms);
     } catch (...) {
     }
     (status == TERN_OK ? env_.m.psk_lookups_found
@@ -1344,6 +1606,7 @@ tern_status shard::send(const tern_datagram* batch, uint32_t count) noexcept {
             continue;
         }
         s->used_ns = now_;
+        if (s->anonymous && vouches(d.data)) vouch(*s);
         const int w = wolfSSL_write(s->ssl, d.data.data, static_cast<int>(d.data.size));
         if (w != static_cast<int>(d.data.size)) {
             count_drop(drop::send_error);

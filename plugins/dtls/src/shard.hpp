@@ -137,9 +137,10 @@ private:
     void rotate_cookie_secret(uint64_t now) noexcept;
 
     // sessions
-    bool make_room() noexcept;
+    bool make_room(source_entry* src) noexcept;
     bool make_room_for(session& newcomer) noexcept;
-    session* create(const tern_endpoint& from, int cookie_secret, bool dtls13) noexcept;
+    bool evict_anonymous() noexcept;     // the least recently active anonymous session goes
+    session* create(const tern_endpoint& from, int cookie_secret, bool dtls13, source_entry* src) noexcept;
     void feed(session& s, const uint8_t* data, size_t size, const tern_endpoint& from) noexcept;
     void advance_handshake(session& s) noexcept;
     void handshake_done(session& s) noexcept;
@@ -156,6 +157,16 @@ private:
     void count_drop(drop why, uint64_t n = 1, int err = 0) noexcept;
     void lru_remove(session& s) noexcept;
     void lru_push(session& s) noexcept;
+    void vouch(session& s) noexcept;  // no longer anonymous
+
+    // sources (per-source caps and handshake rate)
+    addr_key source_key(const tern_endpoint& ep) const noexcept;
+    source_entry* source_for(const tern_endpoint& from) noexcept;  // null: not tracked
+    bool take_token(source_entry& e) noexcept;
+    bool bucket_full(const source_entry& e) const noexcept;
+    void source_idle(source_entry& e) noexcept;
+    void source_busy(source_entry& e) noexcept;
+    void source_erase(source_entry& e) noexcept;
     void hs_remove(session& s) noexcept;
     session* find(uint64_t id) const noexcept;
 
@@ -169,14 +180,26 @@ private:
     std::unordered_map<uint64_t, session*> by_id_;
     std::unordered_map<addr_key, session*, addr_hash> by_addr_;
     std::unordered_map<cid_key, session*, cid_hash> by_cid_;
-    session* lru_oldest_ = nullptr;
-    session* lru_newest_ = nullptr;
+    session_list known_;  // established sessions with an identity (or vouched for), LRU
+    session_list anon_;   // anonymous established sessions, LRU
     session* hs_oldest_ = nullptr;
     session* hs_newest_ = nullptr;
     size_t established_ = 0;
     size_t handshakes_ = 0;
     size_t session_cap_;
     size_t handshake_cap_;
+
+    std::unordered_map<addr_key, source_entry, addr_hash> sources_;
+    source_entry* idle_oldest_ = nullptr;  // sources without a session, by last use
+    source_entry* idle_newest_ = nullptr;
+    size_t idle_sources_ = 0;
+    bool sources_on_ = false;     // any per-source limit configured
+    size_t source_session_cap_ = 0;    // this shard's share; 0: none
+    size_t source_handshake_cap_ = 0;
+    size_t idle_source_cap_ = 1;
+    double tokens_per_ns_ = 0;    // 0: no rate limit
+    double burst_ = 0;
+    uint64_t anon_idle_ns_ = 0;
 
     using deadline = std::pair<uint64_t, uint64_t>;  // (time, session id)
     std::priority_queue<deadline, std::vector<deadline>, std::greater<deadline>> timers_;
