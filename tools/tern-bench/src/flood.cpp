@@ -54,6 +54,8 @@ public:
                 return false;
             }
             fds_.push_back(fd);
+            const int buf = 1 << 20;  // answers pile up while a burst is sent: count them all
+            ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
             sockaddr_in any{};
             any.sin_family = AF_INET;
             if (::bind(fd, reinterpret_cast<const sockaddr*>(&any), sizeof any) != 0) {
