@@ -40,8 +40,10 @@ constexpr tern_config_key coap_config[] = {
                  "Block size offered for Block1 and Block2 (power of two, 16 to 1024); a "
                  "client asking for smaller blocks gets them")
         .unit("bytes").range(16, 1024),
-    cfg::integer("max_resource_body_size", 268435456,
-                 "Largest request body reassembled from Block1 blocks (larger: 4.13 with Size1)")
+    cfg::integer("max_resource_body_size", 65536,
+                 "Largest request body reassembled from Block1 blocks: an upload whose Size1 or "
+                 "received bytes pass it gets 4.13 with Size1 at once (keep it at "
+                 "device_api.max_payload_size, the largest body the device API accepts)")
         .unit("bytes").at_least(1),
     cfg::integer("blockwise_status_lifetime", 300000,
                  "A Block1 upload with no new block for this long is discarded")
@@ -59,8 +61,21 @@ constexpr tern_config_key coap_config[] = {
         .unit("factor").range(1.0, 10.0),
     cfg::integer("max_peers", 100000,
                  "Peers (addresses or DTLS sessions) the engine keeps state for, over all "
-                 "shards; a new peer past it gets 5.03")
+                 "shards; past it a new peer takes the place of the least recently used peer "
+                 "that holds only answered requests (unproven peers first), and gets 5.03 "
+                 "only when every peer has an exchange, observation or upload open")
         .unit("count").range(1, 8388608),
+    cfg::integer("max_peers_per_prefix_percent", 25,
+                 "Share of max_peers that one source network (peer_prefix_v4 / peer_prefix_v6) "
+                 "may hold; past it a new peer of that network takes the place of its least "
+                 "recently used evictable peer, or gets 5.03")
+        .unit("percent").range(1, 100),
+    cfg::integer("peer_prefix_v4", 24,
+                 "Prefix length that makes one IPv4 source network for max_peers_per_prefix_percent")
+        .unit("bits").range(0, 32),
+    cfg::integer("peer_prefix_v6", 56,
+                 "Prefix length that makes one IPv6 source network for max_peers_per_prefix_percent")
+        .unit("bits").range(0, 128),
     cfg::integer("max_exchanges", 65536,
                  "Requests awaiting their handler plus separate responses awaiting an ACK, "
                  "over all shards; past it requests get 5.03")
@@ -85,15 +100,25 @@ constexpr tern_config_key coap_config[] = {
                  "Requests remembered for duplicate detection (EXCHANGE_LIFETIME for CON, "
                  "NON_LIFETIME for NON), over all shards; the oldest leave first")
         .unit("count").range(1, 16777216),
+    cfg::integer("max_dedup_per_peer", 1024,
+                 "Requests remembered for duplicate detection per peer; past it the peer's own "
+                 "oldest entry leaves, so no peer pushes out another's")
+        .unit("count").range(1, 16777216),
     cfg::integer("dedup_memory", 67108864,
                  "Memory for cached piggy-backed responses replayed to duplicates, over all "
                  "shards")
         .unit("bytes").at_least(65536),
     cfg::integer("max_block1_transfers", 1024,
-                 "Block1 uploads in progress, over all shards; past it 5.03")
+                 "Block1 uploads in progress, over all shards; past it a new upload takes the "
+                 "place of the least recently advanced one")
         .unit("count").at_least(1),
+    cfg::integer("max_block1_transfers_per_peer", 4,
+                 "Block1 uploads one peer may have in progress; past it its oldest upload is "
+                 "discarded")
+        .unit("count").range(1, 65535),
     cfg::integer("block1_memory", 536870912,
-                 "Memory for Block1 uploads in progress, over all shards; past it 5.03")
+                 "Memory for Block1 uploads in progress, over all shards; past it the least "
+                 "recently advanced uploads are discarded, and 5.03 when none is left to discard")
         .unit("bytes").at_least(1024),
     cfg::integer("completion_queue_size", 4096,
                  "Responses and notifications from other threads queued per shard without "
@@ -177,6 +202,11 @@ public:
         engine_ = std::make_unique<engine>(ec, *this, &host().metrics(), reactor_->shard_count());
     }
 
+        ec.max_peers_per_prefix_percent =
+            static_cast<uint32_t>(c.get_int("max_peers_per_prefix_percent"));
+        ec.peer_prefix_v4 = static_cast<uint32_t>(c.get_int("peer_prefix_v4"));
+        ec.peer_prefix_v6 = static_cast<uint32_t>(c.get_int("peer_prefix_v6"));
+        ec.max_dedup_per_peer = static_cast<uint32_t>(c.get_int("max_dedup_per_peer"));
     ~coap_instance() override { engine_.reset(); }
 
 protected:
@@ -186,6 +216,8 @@ protected:
     }
 
     void on_start() override {
+        ec.max_block1_transfers_per_peer =
+            static_cast<uint32_t>(c.get_int("max_block1_transfers_per_peer"));
         using found = found_transport;
         std::vector<found> all;
         host().registry().list(

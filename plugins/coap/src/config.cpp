@@ -24,6 +24,12 @@ std::string engine_config::check() const {
                "max_block1_transfers and completion_queue_size must be at least 1";
     if (max_observations_per_peer == 0) return "max_observations_per_peer must be at least 1";
     if (max_queued_notifications == 0) return "max_queued_notifications must be at least 1";
+    if (max_peers_per_prefix_percent == 0 || max_peers_per_prefix_percent > 100)
+        return "max_peers_per_prefix_percent must be between 1 and 100";
+    if (peer_prefix_v4 > 32) return "peer_prefix_v4 must be at most 32";
+    if (peer_prefix_v6 > 128) return "peer_prefix_v6 must be at most 128";
+    if (max_dedup_per_peer == 0) return "max_dedup_per_peer must be at least 1";
+    if (max_block1_transfers_per_peer == 0) return "max_block1_transfers_per_peer must be at least 1";
     if (max_resource_body_size == 0) return "max_resource_body_size must be at least 1";
     if (max_exchanges > (1u << 23) || max_observations > (1u << 23) || max_peers > (1u << 23))
         return "max_peers, max_exchanges and max_observations must be at most 8388608";
@@ -46,6 +52,8 @@ shard_limits shard_limits::of(const engine_config& c, uint32_t shards) noexcept 
     shard_limits l{};
     l.datagram_capacity = std::max(c.max_message_size, c.preferred_block_size) + 512;
     l.peers = share(c.max_peers, shards, 4);
+    l.peers_per_prefix = static_cast<uint32_t>(
+        std::max<uint64_t>(1, uint64_t{l.peers} * c.max_peers_per_prefix_percent / 100));
     l.exchanges = share(c.max_exchanges, shards, 4);
     l.observations = share(c.max_observations, shards, 4);
     // At least a few whole messages fit, so one large notification is never refused

@@ -19,12 +19,17 @@ struct engine_config {
     // block-wise (RFC 7959, device-api §1.1)
     uint32_t max_message_size = 1024;
     uint32_t preferred_block_size = 1024;
-    uint64_t max_resource_body_size = 268435456;
+    uint64_t max_resource_body_size = 65536;
     uint64_t blockwise_status_lifetime_ms = 300000;
     uint32_t max_block1_transfers = 1024;
+    uint32_t max_block1_transfers_per_peer = 4;
     uint64_t block1_memory = 536870912;
     // bounds (totals over every shard, but completion_queue_size)
     uint32_t max_peers = 100000;
+    // share of max_peers one source network may hold, in percent, and the networks' sizes
+    uint32_t max_peers_per_prefix_percent = 25;
+    uint32_t peer_prefix_v4 = 24;
+    uint32_t peer_prefix_v6 = 56;
     uint32_t max_exchanges = 65536;
     uint32_t max_observations = 200000;
     uint32_t max_observations_per_peer = 8;
@@ -32,6 +37,7 @@ struct engine_config {
     uint64_t notification_memory = 67108864;
     uint64_t retransmission_memory = 33554432;
     uint32_t dedup_capacity = 262144;
+    uint32_t max_dedup_per_peer = 1024;  // not split: a bound per peer
     uint64_t dedup_memory = 67108864;
     uint32_t completion_queue_size = 4096;  // per shard
     // Observe (RFC 7641 §4.5)
@@ -66,6 +72,7 @@ struct shard_limits {
     std::size_t notification_bytes;
     std::size_t retransmission_bytes;
     uint32_t dedup_entries;
+    uint32_t peers_per_prefix;
     std::size_t dedup_bytes;
     uint32_t block1_transfers;
     uint32_t completion_records;

@@ -51,7 +51,13 @@ constexpr metric_def counters[] = {
     {TERN_METRIC_COUNTER, shed, "reason=\"observations_per_peer\"", shed_help},
     {TERN_METRIC_COUNTER, shed, "reason=\"block1_transfers\"", shed_help},
     {TERN_METRIC_COUNTER, shed, "reason=\"block1_memory\"", shed_help},
+    {TERN_METRIC_COUNTER, dropped, "reason=\"dedup_peer_quota\"", dropped_help},
+    {TERN_METRIC_COUNTER, dropped, "reason=\"peer_prefix_recycled\"", dropped_help},
+    {TERN_METRIC_COUNTER, dropped, "reason=\"block1_peer_limit\"", dropped_help},
+    {TERN_METRIC_COUNTER, dropped, "reason=\"block1_evicted\"", dropped_help},
+    {TERN_METRIC_COUNTER, dropped, "reason=\"block1_too_large\"", dropped_help},
     {TERN_METRIC_COUNTER, shed, "reason=\"notification_queue\"", shed_help},
+    {TERN_METRIC_COUNTER, shed, "reason=\"peers_per_prefix\"", shed_help},
     {TERN_METRIC_COUNTER, shed, "reason=\"notification_memory\"", shed_help},
 };
 static_assert(std::size(counters) == static_cast<std::size_t>(ctr::count_));

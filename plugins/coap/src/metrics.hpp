@@ -38,8 +38,14 @@ enum class ctr : uint16_t {
     drop_send_failed,
     drop_late_completion,  // respond/notify for an exchange/observation already gone
     drop_no_transmission_memory, // a separate CON response sent without retransmission
+    dedup_recycled_per_peer, // a peer over max_dedup_per_peer gave up its oldest entry
+    peers_recycled_prefix, // a source prefix at its share gave up its LRU evictable peer
+    block1_recycled_per_peer, // a peer at max_block1_transfers_per_peer gave up its oldest upload
+    block1_evicted,        // an upload gave way to a new one (table or memory full)
+    block1_too_large,      // an upload over the resource's limit got 4.13
     // coap_shed_total{reason}: refused with 5.03 (or TERN_BUSY) because a bound was hit
     shed_peers,
+    shed_peers_per_prefix,
     shed_exchanges,
     shed_observations,
     shed_observations_per_peer,

@@ -26,9 +26,10 @@ shard::shard(engine& eng, uint32_t index, const shard_limits& l)
 
     peers_.init(l.peers);
     peer_index_.init(l.peers);
-    dedup_cap_ = l.dedup_entries;
-    dedup_ = make_zarray<dedup_rec>(dedup_cap_);
-    dedup_index_.init(dedup_cap_);
+    prefixes_.init(l.peers);
+    prefix_index_.init(l.peers);
+    dedup_.init(l.dedup_entries);
+    dedup_index_.init(l.dedup_entries);
     arena_cap_ = l.dedup_bytes & ~uint64_t{15};
     arena_ = make_zarray<uint8_t>(arena_cap_);
     exch_.init(l.exchanges);
@@ -110,6 +111,78 @@ uint32_t shard::peer_find(uint32_t transport, const tern_peer& p) const noexcept
     });
 }
 
+uint64_t shard::prefix_key(uint32_t transport, const tern_peer& p) const noexcept {
+    uint8_t key[18] = {};
+    key[0] = static_cast<uint8_t>(transport);
+    const tern_endpoint& e = p.endpoint;
+    key[1] = static_cast<uint8_t>(e.family);
+    const uint32_t bytes = e.family == 6 ? 16 : 4;
+    const uint32_t bits = e.family == 6 ? cfg_.peer_prefix_v6 : cfg_.peer_prefix_v4;
+    for (uint32_t i = 0; i < bytes && i * 8 < bits; ++i) {
+        const uint32_t keep = bits - i * 8 >= 8 ? 8 : bits - i * 8;
+        key[2 + i] = static_cast<uint8_t>(e.addr[i] & (0xFFu << (8 - keep)));
+    }
+    // Seeded and 64 bits wide: two networks share a record only by a collision nobody can
+    // aim for.
+    return hash_bytes(key, sizeof key, hash_seed_ ^ 0x70726566ull);
+}
+
+uint32_t shard::prefix_get(uint32_t transport, const tern_peer& p) noexcept {
+    const uint64_t key = prefix_key(transport, p);
+    const uint32_t h = static_cast<uint32_t>(key);
+    uint32_t s = prefix_index_.find(h, [&](uint32_t i) { return prefixes_[i].key == key; });
+    if (s != nil) return s;
+    s = prefixes_.alloc();  // never nil: at most one prefix per peer
+    prefix_rec& r = prefixes_[s];
+    r.hash = h;
+    r.key = key;
+    r.count = 0;
+    r.idle = slot_list{};
+    prefix_index_.insert(h, s);
+    return s;
+}
+
+void shard::idle_link(uint32_t p) noexcept {
+    peer_rec& r = peers_[p];
+    if (r.idle_listed) return;
+    r.idle_listed = 1;
+    idle_peers_[r.trusted].push_back(p, [this](uint32_t i) -> list_link& { return peers_[i].idle; });
+    prefixes_[r.prefix].idle.push_back(p, [this](uint32_t i) -> list_link& { return peers_[i].pidle; });
+}
+
+void shard::idle_unlink(uint32_t p) noexcept {
+    peer_rec& r = peers_[p];
+    if (!r.idle_listed) return;
+    r.idle_listed = 0;
+    idle_peers_[r.trusted].remove(p, [this](uint32_t i) -> list_link& { return peers_[i].idle; });
+    prefixes_[r.prefix].idle.remove(p, [this](uint32_t i) -> list_link& { return peers_[i].pidle; });
+}
+
+void shard::peer_touch(uint32_t p) noexcept {
+    peers_[p].last_ns = now_;
+    if (peers_[p].idle_listed) {  // to the back: least recently used first
+        idle_unlink(p);
+        idle_link(p);
+    }
+}
+
+void shard::peer_trust(uint32_t p) noexcept {
+    peer_rec& r = peers_[p];
+    if (r.trusted) return;
+    const bool listed = r.idle_listed;
+    idle_unlink(p);
+    r.trusted = 1;
+    if (listed) idle_link(p);
+}
+
+void shard::peer_evict(uint32_t p) noexcept {
+    // Reclaiming a peer before EXCHANGE_LIFETIME risks reusing a MID it saw, and its
+    // dedup entries go with it.
+    if (peers_[p].last_ns + cfg_.exchange_lifetime_ms() * 1000000 > now_)
+        m_.inc(ctr::drop_peer_evicted);
+    peer_free(p);
+}
+
 uint32_t shard::peer_get(uint32_t transport, const tern_peer& p) noexcept {
     const uint32_t h = peer_hash(transport, p);
     uint32_t s = peer_index_.find(h, [&](uint32_t i) { return peer_same(peers_[i], transport, p); });
@@ -118,16 +191,32 @@ uint32_t shard::peer_get(uint32_t transport, const tern_peer& p) noexcept {
         // A DTLS session keeps its identity when its address changes (Connection ID):
         // answers and notifications follow the current address.
         if (p.session != 0) r.addr.endpoint = p.endpoint;
-        r.last_ns = now_;
+        peer_touch(s);
         return s;
     }
+    // One source network holds at most peers_per_prefix peers: past it, it recycles its
+    // own least recently used evictable peer, never someone else's.
+    if (lim_.peers_per_prefix < lim_.peers) {
+        const uint64_t key = prefix_key(transport, p);
+        const uint32_t pf = prefix_index_.find(static_cast<uint32_t>(key),
+                                               [&](uint32_t i) { return prefixes_[i].key == key; });
+        if (pf != nil && prefixes_[pf].count >= lim_.peers_per_prefix) {
+            if (prefixes_[pf].idle.empty()) {
+                m_.inc(ctr::shed_peers_per_prefix);
+                return nil;
+            }
+            m_.inc(ctr::peers_recycled_prefix);
+            peer_evict(prefixes_[pf].idle.head);
+        }
+    }
     if (peers_.full()) {
-        if (idle_peers_.empty()) return nil;
-        const uint32_t victim = idle_peers_.head;
-        // Reclaiming an idle peer before EXCHANGE_LIFETIME risks reusing a MID it saw.
-        if (peers_[victim].last_ns + cfg_.exchange_lifetime_ms() * 1000000 > now_)
-            m_.inc(ctr::drop_peer_evicted);
-        peer_free(victim);
+        // The least recently used evictable peer, untrusted ones first.
+        const uint32_t victim = !idle_peers_[0].empty() ? idle_peers_[0].head : idle_peers_[1].head;
+        if (victim == nil) {
+            m_.inc(ctr::shed_peers);
+            return nil;
+        }
+        peer_evict(victim);
     }
     s = peers_.alloc();
     peer_rec& r = peers_[s];
@@ -139,20 +228,20 @@ uint32_t shard::peer_get(uint32_t transport, const tern_peer& p) noexcept {
     r.dedups = slot_list{};
     r.exchanges = slot_list{};
     r.relations = slot_list{};
+    r.transfers = 0;
     r.indexed = 1;
+    // A DTLS session's address was proven by its handshake.
+    r.trusted = p.session != 0 ? 1 : 0;
+    r.prefix = prefix_get(transport, p);
+    ++prefixes_[r.prefix].count;
     peer_index_.insert(h, s);
-    r.idle_listed = 1;
-    idle_peers_.push_back(s, [this](uint32_t i) -> list_link& { return peers_[i].idle; });
+    idle_link(s);
     m_.add(gge::peers, 1);
     return s;
 }
 
 void shard::peer_ref(uint32_t p) noexcept {
-    peer_rec& r = peers_[p];
-    if (r.refs++ == 0 && r.idle_listed) {
-        idle_peers_.remove(p, [this](uint32_t i) -> list_link& { return peers_[i].idle; });
-        r.idle_listed = 0;
-    }
+    if (peers_[p].refs++ == 0) idle_unlink(p);
 }
 
 void shard::peer_unref(uint32_t p) noexcept {
@@ -163,15 +252,20 @@ void shard::peer_unref(uint32_t p) noexcept {
         return;
     }
     r.last_ns = now_;
-    r.idle_listed = 1;
-    idle_peers_.push_back(p, [this](uint32_t i) -> list_link& { return peers_[i].idle; });
+    idle_link(p);
 }
 
 void shard::peer_free(uint32_t p) noexcept {
+    // Its dedup entries are keyed by the slot number: they cannot outlive it.
+    while (!peers_[p].dedups.empty()) dedup_remove(peers_[p].dedups.head, false);
     peer_rec& r = peers_[p];
     if (r.indexed) peer_index_.erase(r.hash, p);
-    if (r.idle_listed)
-        idle_peers_.remove(p, [this](uint32_t i) -> list_link& { return peers_[i].idle; });
+    idle_unlink(p);
+    prefix_rec& pr = prefixes_[r.prefix];
+    if (--pr.count == 0) {
+        prefix_index_.erase(pr.hash, r.prefix);
+        prefixes_.free(r.prefix);
+    }
     peers_.free(p);
     m_.add(gge::peers, -1);
 }
@@ -218,9 +312,11 @@ inline uint32_t dedup_hash(uint64_t seed, uint32_t peer, uint16_t mid) noexcept 
 }  // namespace
 
 dedup_rec* shard::dedup_get(uint64_t seq) noexcept {
-    if (seq == 0 || seq <= dedup_tail_ || seq > dedup_head_) return nullptr;
-    dedup_rec& e = dedup_[(seq - 1) % dedup_cap_];
-    return e.seq == seq && e.live ? &e : nullptr;
+    const uint32_t slot = static_cast<uint32_t>(seq);
+    const uint32_t gen = static_cast<uint32_t>(seq >> 32);
+    if (seq == 0 || slot >= dedup_.high_water()) return nullptr;
+    dedup_rec& e = dedup_[slot];
+    return e.gen == gen && e.live ? &e : nullptr;
 }
 
 uint32_t shard::dedup_find(uint32_t peer, uint16_t mid) noexcept {
@@ -235,17 +331,41 @@ uint32_t shard::dedup_find(uint32_t peer, uint16_t mid) noexcept {
     return s;
 }
 
-uint64_t shard::dedup_insert(uint32_t peer, uint16_t mid, uint8_t type) noexcept {
-    if (dedup_head_ - dedup_tail_ == dedup_cap_) {
-        const uint32_t old = static_cast<uint32_t>(dedup_tail_ % dedup_cap_);
-        if (dedup_[old].live) dedup_remove(old, true);
-        ++dedup_tail_;
+uint32_t shard::dedup_victim() const noexcept {
+    // The entry closest to its expiry among untrusted peers' entries; trusted peers'
+    // entries (a handler answered them 2.xx) leave only when there are no others.
+    for (int base = 0; base <= 2; base += 2) {
+        const uint32_t a = dedup_age_[base].head;
+        const uint32_t b = dedup_age_[base + 1].head;
+        if (a == nil && b == nil) continue;
+        if (a == nil) return b;
+        if (b == nil) return a;
+        return dedup_[a].expires_ns <= dedup_[b].expires_ns ? a : b;
     }
-    const uint64_t seq = ++dedup_head_;
-    const uint32_t s = static_cast<uint32_t>((seq - 1) % dedup_cap_);
+    return nil;
+}
+
+void shard::dedup_relist(uint32_t s, uint8_t list) noexcept {
     dedup_rec& e = dedup_[s];
+    if (e.list == list) return;
+    dedup_age_[e.list].remove(s, [this](uint32_t i) -> list_link& { return dedup_[i].age_link; });
+    e.list = list;
+    dedup_age_[list].push_back(s, [this](uint32_t i) -> list_link& { return dedup_[i].age_link; });
+}
+
+uint64_t shard::dedup_insert(uint32_t peer, uint16_t mid, uint8_t type) noexcept {
+    // A peer over its quota recycles its own oldest entry, so no single peer fills the
+    // store; a full store gives up the entry nearest its expiry, untrusted peers' first.
+    if (peers_[peer].dedups.size >= cfg_.max_dedup_per_peer) {
+        m_.inc(ctr::dedup_recycled_per_peer);
+        dedup_remove(peers_[peer].dedups.head, false);
+    }
+    if (dedup_.full()) dedup_remove(dedup_victim(), true);
+    const uint32_t s = dedup_.alloc();
+    dedup_rec& e = dedup_[s];
+    const uint32_t gen = e.gen;
     e = dedup_rec{};
-    e.seq = seq;
+    e.gen = gen;
     e.peer = peer;
     e.mid = mid;
     e.type = type;
@@ -253,36 +373,32 @@ uint64_t shard::dedup_insert(uint32_t peer, uint16_t mid, uint8_t type) noexcept
     e.exchange = nil;
     e.live = 1;
     e.hash = dedup_hash(hash_seed_, peer, mid);
-    const uint64_t life = type == static_cast<uint8_t>(msg_type::con) ? cfg_.exchange_lifetime_ms()
-                                                                      : cfg_.non_lifetime_ms();
+    const bool con = type == static_cast<uint8_t>(msg_type::con);
+    const uint64_t life = con ? cfg_.exchange_lifetime_ms() : cfg_.non_lifetime_ms();
     e.expires_ns = now_ + life * 1000000;
+    e.list = static_cast<uint8_t>(2 * peers_[peer].trusted + (con ? 1 : 0));
     dedup_index_.insert(e.hash, s);
     peers_[peer].dedups.push_back(s, [this](uint32_t i) -> list_link& { return dedup_[i].peer_link; });
-    peer_ref(peer);
-    return seq;
+    dedup_age_[e.list].push_back(s, [this](uint32_t i) -> list_link& { return dedup_[i].age_link; });
+    return (uint64_t{gen} << 32) | s;
 }
 
 void shard::dedup_remove(uint32_t s, bool evicted) noexcept {
     dedup_rec& e = dedup_[s];
     if (!e.live) return;
-    e.live = 0;
     dedup_index_.erase(e.hash, s);
     peers_[e.peer].dedups.remove(s, [this](uint32_t i) -> list_link& { return dedup_[i].peer_link; });
-    if (e.exchange != nil && exch_[e.exchange].dedup_seq == e.seq) exch_[e.exchange].dedup_seq = 0;
+    dedup_age_[e.list].remove(s, [this](uint32_t i) -> list_link& { return dedup_[i].age_link; });
+    const uint64_t seq = (uint64_t{e.gen} << 32) | s;
+    if (e.exchange != nil && exch_[e.exchange].dedup_seq == seq) exch_[e.exchange].dedup_seq = 0;
     if (evicted) m_.inc(ctr::drop_dedup_evicted);
-    peer_unref(e.peer);
+    dedup_.free(s);
 }
 
 void shard::dedup_expire() noexcept {
-    while (dedup_tail_ < dedup_head_) {
-        const uint32_t s = static_cast<uint32_t>(dedup_tail_ % dedup_cap_);
-        dedup_rec& e = dedup_[s];
-        if (e.live) {
-            if (e.expires_ns > now_) break;
-            dedup_remove(s, false);
-        }
-        ++dedup_tail_;
-    }
+    // Each list holds one lifetime, in insertion order, so its head expires first.
+    for (slot_list& l : dedup_age_)
+        while (!l.empty() && dedup_[l.head].expires_ns <= now_) dedup_remove(l.head, false);
 }
 
 void shard::dedup_mark(uint64_t seq, uint8_t state) noexcept {
@@ -333,7 +449,10 @@ bool shard::arena_alloc(uint64_t owner, std::size_t len, uint32_t& off) noexcept
         }
         if (dedup_rec* e = dedup_get(t.owner);
             e != nullptr && e->state == dedup_cached && e->arena_off == tpos + sizeof t) {
-            dedup_remove(static_cast<uint32_t>((t.owner - 1) % dedup_cap_), true);
+            // The entry stays (its request is still not processed twice); a duplicate is
+            // no longer answered from the cache.
+            e->state = dedup_done;
+            m_.inc(ctr::drop_dedup_evicted);
         }
         arena_tail_ += sizeof(arena_header) + round16(t.len);
     }
@@ -347,11 +466,21 @@ void shard::dedup_cache(uint64_t seq, std::span<const uint8_t> bytes) noexcept {
         e->state = dedup_done;
         return;
     }
-    // arena_alloc may have evicted entries, never this one (it is not cached yet).
+    // arena_alloc may have reclaimed other entries' responses, never this one's (it is
+    // not cached yet).
     std::memcpy(&arena_[off], bytes.data(), bytes.size());
     e->arena_off = off;
     e->arena_len = static_cast<uint32_t>(bytes.size());
     e->state = dedup_cached;
+    // A handler's 2.xx (not the engine's 2.31 Continue or /.well-known/core, which answer
+    // anyone): the peer has shown it holds valid credentials, its entries are kept in
+    // preference to unproven peers' and it is evicted last.
+    if (e->exchange != nil && bytes.size() >= 2 && code_class_of(bytes[1]) == 2 &&
+        bytes[1] != code::continue_) {
+        const uint32_t s = static_cast<uint32_t>(seq);
+        peer_trust(e->peer);
+        dedup_relist(s, static_cast<uint8_t>(2 + (e->list & 1)));
+    }
 }
 
 // ---- send batch ----------------------------------------------------------------------------
@@ -403,14 +532,14 @@ void shard::rearm() noexcept {
     if (!pending_.empty())
         next = std::min(next, exch_[pending_.head].arrival_ns + cfg_.timeout_ms * 1000000);
     if (!heap_.empty()) next = std::min(next, heap_.top_deadline());
-    while (dedup_tail_ < dedup_head_ && !dedup_[dedup_tail_ % dedup_cap_].live) ++dedup_tail_;
-    if (dedup_tail_ < dedup_head_) next = std::min(next, dedup_[dedup_tail_ % dedup_cap_].expires_ns);
+    for (const slot_list& l : dedup_age_)
+        if (!l.empty()) next = std::min(next, dedup_[l.head].expires_ns);
     if (!xfer_lru_.empty())
         next = std::min(next, xfers_[xfer_lru_.head].last_ns +
                                   cfg_.blockwise_status_lifetime_ms * 1000000);
-    if (!idle_peers_.empty())
-        next = std::min(next, peers_[idle_peers_.head].last_ns +
-                                  cfg_.exchange_lifetime_ms() * 1000000);
+    for (const slot_list& l : idle_peers_)
+        if (!l.empty())
+            next = std::min(next, peers_[l.head].last_ns + cfg_.exchange_lifetime_ms() * 1000000);
     if (next == UINT64_MAX) return;
     if (armed_ != 0 && armed_ <= next) return;
     armed_ = next;
@@ -440,8 +569,8 @@ void shard::timers_run() noexcept {
     dedup_expire();
     transfers_expire();
     const uint64_t idle = cfg_.exchange_lifetime_ms() * 1000000;
-    while (!idle_peers_.empty() && peers_[idle_peers_.head].last_ns + idle <= now_)
-        peer_free(idle_peers_.head);
+    for (slot_list& l : idle_peers_)
+        while (!l.empty() && peers_[l.head].last_ns + idle <= now_) peer_free(l.head);
 }
 
 // ---- completions --------------------------------------------------------------------------
@@ -550,13 +679,10 @@ shard::counts shard::census() const noexcept {
     c.peers = peers_.used();
     c.exchanges = exch_.used();
     c.relations = rels_.used();
-    uint32_t d = 0;
-    for (uint64_t s = dedup_tail_ + 1; s <= dedup_head_; ++s)
-        if (dedup_[(s - 1) % dedup_cap_].live) ++d;
-    c.dedup = d;
+    c.dedup = dedup_.used();
     c.transfers = xfers_.used();
     c.notes = notes_.used();
-    c.idle_peers = idle_peers_.size;
+    c.idle_peers = idle_peers_[0].size + idle_peers_[1].size;
     c.heap = heap_.size();
     c.note_chunks_free = note_chunks_.free_chunks();
     c.tx_chunks_free = tx_chunks_.free_chunks();
@@ -583,6 +709,8 @@ std::size_t shard::relation_table_bytes() const noexcept {
            static_cast<std::size_t>(share * static_cast<double>(heap_.bytes() + mid_index_.bytes()));
 }
 
-std::size_t shard::peer_table_bytes() const noexcept { return peers_.bytes() + peer_index_.bytes(); }
+std::size_t shard::peer_table_bytes() const noexcept {
+    return peers_.bytes() + peer_index_.bytes() + prefixes_.bytes() + prefix_index_.bytes();
+}
 
 }  // namespace tern::coap

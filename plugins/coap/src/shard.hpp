@@ -42,25 +42,43 @@ struct peer_rec {
     uint32_t hash;
     tern_peer addr;       // where to send (follows a DTLS session's current address)
     uint64_t last_ns;     // last datagram from or to it
-    list_link idle;       // in the idle list while refs == 0
-    slot_list dedups;     // its dedup entries (ring slots)
+    list_link idle;       // in an evictable list (by trust) while refs == 0, LRU order
+    list_link pidle;      // in its source prefix's evictable list while refs == 0
+    slot_list dedups;     // its dedup entries (pool slots), oldest first
     slot_list exchanges;
     slot_list relations;  // reserved, live and ending Observe relations
-    uint32_t refs;        // dedup entries + exchanges + relations + Block1 transfers
+    // What pins the peer: exchanges + relations + Block1 transfers. Dedup entries do not:
+    // a peer holding only answered dedup entries can be evicted (they go with it).
+    uint32_t refs;
+    uint32_t prefix;      // its source-prefix record (prefix_rec slot)
     uint16_t next_mid;
     uint16_t observations;
     uint8_t transport;
+    uint16_t transfers;   // Block1 uploads in progress
     uint8_t indexed;      // findable by address/session (0 after its session ended)
     uint8_t idle_listed;
 };
+    uint8_t trusted;      // a handler answered it 2.xx, or it is a DTLS session
+};
+
+// Peers per source network (IPv4 /peer_prefix_v4, IPv6 /peer_prefix_v6), so one network
+// cannot take the whole peer table.
+struct prefix_rec {
+    uint32_t gen;
+    uint32_t hash;
+    uint32_t count;       // peers in this prefix
+    uint64_t key;         // seeded 64-bit hash of transport, family and masked address
+    slot_list idle;       // its evictable peers, LRU first
 
 enum : uint8_t { dedup_pending = 0, dedup_cached = 1, dedup_acked = 2, dedup_done = 3 };
 
 struct dedup_rec {
-    uint64_t seq;         // absolute ring position + 1 (0: never used)
+// A dedup entry's id (exchange_rec::dedup_seq, arena owner): generation << 32 | slot.
+    uint32_t gen;
+    uint32_t peer;
     uint64_t expires_ns;
     list_link peer_link;
-    uint32_t peer;
+    list_link age_link;   // in dedup_age_[list], oldest first
     uint32_t hash;
     uint32_t exchange;    // the pending exchange's slot, or nil
     uint32_t arena_off;   // cached response (dedup_cached)
@@ -70,6 +88,7 @@ struct dedup_rec {
     uint8_t type;
     uint8_t live;
 };
+    uint8_t list;         // 2 * trusted + (type == CON)
 
 enum : uint8_t { exch_free = 0, exch_pending = 1, exch_awaiting_ack = 2 };
 enum : uint8_t {
@@ -264,6 +283,15 @@ private:
     void peer_drop_state(uint32_t peer) noexcept;
     uint16_t next_mid(uint32_t peer) noexcept;
 
+    // The evictable lists (refs == 0): LRU order, by trust and by source prefix.
+    void idle_link(uint32_t peer) noexcept;
+    void idle_unlink(uint32_t peer) noexcept;
+    void peer_touch(uint32_t peer) noexcept;
+    void peer_trust(uint32_t peer) noexcept;
+    // Frees an evictable peer to make room (its dedup entries go with it).
+    void peer_evict(uint32_t peer) noexcept;
+    uint32_t prefix_get(uint32_t transport, const tern_peer& p) noexcept;
+    uint64_t prefix_key(uint32_t transport, const tern_peer& p) const noexcept;
     // dedup
     uint32_t dedup_find(uint32_t peer, uint16_t mid) noexcept;
     uint64_t dedup_insert(uint32_t peer, uint16_t mid, uint8_t type) noexcept;
@@ -271,6 +299,8 @@ private:
     void dedup_expire() noexcept;
     dedup_rec* dedup_get(uint64_t seq) noexcept;
     void dedup_cache(uint64_t seq, std::span<const uint8_t> bytes) noexcept;
+    uint32_t dedup_victim() const noexcept;
+    void dedup_relist(uint32_t slot, uint8_t list) noexcept;
     void dedup_mark(uint64_t seq, uint8_t state) noexcept;
     bool arena_alloc(uint64_t owner_seq, std::size_t len, uint32_t& off) noexcept;
 
@@ -356,12 +386,12 @@ private:
 
     slot_pool<peer_rec> peers_;
     open_index peer_index_;
-    slot_list idle_peers_;
+    slot_list idle_peers_[2];  // evictable peers (refs == 0), untrusted then trusted, LRU
+    slot_pool<prefix_rec> prefixes_;
+    open_index prefix_index_;
 
-    zarray<dedup_rec> dedup_;
-    uint32_t dedup_cap_ = 0;
-    uint64_t dedup_head_ = 0; // next seq - 1
-    uint64_t dedup_tail_ = 0;
+    slot_pool<dedup_rec> dedup_;
+    slot_list dedup_age_[4];  // by dedup_rec::list: untrusted NON, CON, trusted NON, CON
     open_index dedup_index_;
     zarray<uint8_t> arena_;
     uint64_t arena_cap_ = 0;

@@ -162,6 +162,7 @@ void shard::request(uint32_t transport, const tern_datagram& dg, bool too_many) 
     to.method = method;
 
     // RFC 7967 No-Response applies to every answer, the engine's own errors included.
+    to.request_len = static_cast<uint32_t>(std::min<std::size_t>(dg.data.size, 65535));
     if (const option_view* nr = m.find(opt::no_response); nr != nullptr && nr->value.size() <= 1) {
         const uint32_t v = nr->value.empty() ? 0 : nr->value[0];
         to.no_response = static_cast<uint8_t>(((v & 2) ? 1u << 2 : 0) | ((v & 8) ? 1u << 4 : 0) |
@@ -169,8 +170,7 @@ void shard::request(uint32_t transport, const tern_datagram& dg, bool too_many) 
     }
 
     const uint32_t p = peer_get(transport, dg.peer);
-    if (p == nil) {
-        m_.inc(ctr::shed_peers);
+    if (p == nil) {  // counted by peer_get (shed_peers or shed_peers_per_prefix)
         reply_error(to, code::service_unavailable, "server busy: too many peers",
                     cfg_.overload_max_age);
         return;
@@ -368,12 +368,15 @@ void shard::request(uint32_t transport, const tern_datagram& dg, bool too_many) 
             return xfers_[i].peer == p && xfers_[i].key == key;
         });
 
-        if (size1 >= 0 && static_cast<uint64_t>(size1) > cfg_.max_resource_body_size) {
+        // Refused at the first block whose Size1 or offset passes the limit, not after the
+        // bytes were buffered. (Its default is device_api's max_payload_size default.)
+        const uint64_t limit = cfg_.max_resource_body_size;
+        if (size1 >= 0 && static_cast<uint64_t>(size1) > limit) {
             if (t != nil) transfer_free(t);
             diag d;
-            d.add("request body too large (limit ").add(cfg_.max_resource_body_size).add(" bytes)");
-            reply_error(to, code::request_entity_too_large, d.text(), -1,
-                        static_cast<int64_t>(cfg_.max_resource_body_size));
+            d.add("request body too large (limit ").add(limit).add(" bytes)");
+            reply_error(to, code::request_entity_too_large, d.text(), -1, static_cast<int64_t>(limit));
+            m_.inc(ctr::block1_too_large);
             return;
         }
         if (block1) {
@@ -395,9 +398,24 @@ void shard::request(uint32_t transport, const tern_datagram& dg, bool too_many) 
                 if (b.num == 0) {
                     if (t != nil) transfer_free(t);
                     t = xfers_.alloc();
-                    if (t == nil) {
+                    if (t == nil) {  // not reached: room was made above
                         m_.inc(ctr::shed_block1_transfers);
                         reply_error(to, code::service_unavailable,
+                    // A peer at its cap gives up its own oldest upload; a full table its
+                    // least recently advanced one. A new upload is never refused for
+                    // uploads that stalled (or were never meant to finish).
+                    if (peers_[p].transfers >= cfg_.max_block1_transfers_per_peer) {
+                        uint32_t own = xfer_lru_.head;
+                        while (own != nil && xfers_[own].peer != p) own = xfers_[own].lru.next;
+                        if (own != nil) {
+                            m_.inc(ctr::block1_recycled_per_peer);
+                            transfer_free(own);
+                        }
+                    }
+                    if (xfers_.full()) {
+                        m_.inc(ctr::block1_evicted);
+                        transfer_free(xfer_lru_.head);
+                    }
                                     "server busy: too many block-wise uploads", cfg_.overload_max_age);
                         return;
                     }
@@ -412,6 +430,7 @@ void shard::request(uint32_t transport, const tern_datagram& dg, bool too_many) 
                 } else if (t == nil) {
                     diag d;
                     d.add("block ").add(b.num).add(" arrived without the blocks before it");
+                    ++peers_[p].transfers;
                     reply_error(to, code::request_entity_incomplete, d.text());
                     return;
                 }
@@ -427,25 +446,35 @@ void shard::request(uint32_t transport, const tern_datagram& dg, bool too_many) 
                 }
                 if (!repeat) {
                     const uint64_t end = off + len;
-                    if (end > cfg_.max_resource_body_size) {
+                    if (end > limit) {
                         transfer_free(t);
                         diag d;
-                        d.add("request body too large (limit ").add(cfg_.max_resource_body_size).add(" bytes)");
+                        d.add("request body too large (limit ").add(limit).add(" bytes)");
                         reply_error(to, code::request_entity_too_large, d.text(), -1,
-                                    static_cast<int64_t>(cfg_.max_resource_body_size));
+                                    static_cast<int64_t>(limit));
+                        m_.inc(ctr::block1_too_large);
                         return;
                     }
                     if (end > tr.cap) {
-                        uint64_t cap = std::max<uint64_t>(end, std::min<uint64_t>(
-                            cfg_.max_resource_body_size, std::max<uint64_t>(tr.cap * 2, 4096)));
-                        if (size1 > 0 && b.num == 0)
-                            cap = std::max<uint64_t>(end, static_cast<uint64_t>(size1));
+                        // Grown as blocks arrive (doubling), never reserved from Size1: a
+                        // claimed size costs nothing until the bytes come.
+                        const uint64_t cap = std::max<uint64_t>(
+                            end, std::min<uint64_t>(limit, std::max<uint64_t>(tr.cap * 2, 4096)));
                         const uint64_t grow = cap - tr.cap;
                         auto& total = eng_.block1_bytes();
                         void* nb = nullptr;
                         if (total.fetch_add(grow, std::memory_order_relaxed) + grow <= cfg_.block1_memory)
                             nb = std::realloc(tr.buf, cap);
                         if (nb == nullptr) {
+                        // Over the shard's memory budget: the least recently advanced other
+                        // uploads give way first.
+                        while (total.load(std::memory_order_relaxed) + grow > cfg_.block1_memory) {
+                            const uint32_t v =
+                                xfer_lru_.head == t ? xfers_[t].lru.next : xfer_lru_.head;
+                            if (v == nil) break;
+                            m_.inc(ctr::block1_evicted);
+                            transfer_free(v);
+                        }
                             total.fetch_sub(grow, std::memory_order_relaxed);
                             transfer_free(t);
                             m_.inc(ctr::shed_block1_memory);
@@ -633,6 +662,7 @@ void shard::transfer_free(uint32_t t) noexcept {
 }
 
 void shard::transfers_expire() noexcept {
+    --peers_[p].transfers;
     const uint64_t life = cfg_.blockwise_status_lifetime_ms * 1000000;
     while (!xfer_lru_.empty() && xfers_[xfer_lru_.head].last_ns + life <= now_)
         transfer_free(xfer_lru_.head);

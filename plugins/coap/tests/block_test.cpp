@@ -381,29 +381,35 @@ TEST_CASE("RFC 7959 2.5: transfers are per peer and per request target", "[rfc79
     CHECK(f.rec.requests[1].payload == b);
 }
 
-TEST_CASE("Block1 bounds: too many transfers or too much memory get 5.03", "[rfc7959][block1][shed]") {
+TEST_CASE("Block1 bounds: a full table or memory budget evicts the least recently advanced "
+          "upload; 5.03 only when the upload alone passes the budget",
+          "[rfc7959][block1][shed]") {
     engine_config c = small_config();
     c.max_block1_transfers = 2;
     c.block1_memory = 10000;
+    c.max_resource_body_size = 1 << 20;
     upload_fixture f(c);
     const bytes all = pattern_body(20000);
     f.block(0, true, 2, all, 1, peer_v4(1));
     f.block(0, true, 2, all, 2, peer_v4(2));
     const out third = f.block(0, true, 2, all, 3, peer_v4(3));
-    CHECK(third.code == code::service_unavailable);
-    CHECK(third.text() == "server busy: too many block-wise uploads");
-    CHECK(third.uint_opt(opt::max_age) == 5u);
-    CHECK(f.h.metrics.shed("block1_transfers") == 1);
-    // Peer 1 grows until the memory bound refuses it.
+    CHECK(third.code == code::continue_);
+    CHECK(f.h.metrics.dropped("block1_evicted") == 1);
+    CHECK(f.h.metrics.shed("block1_transfers") == 0);
+    // Peer 1's upload was the least recently advanced: it is gone.
+    CHECK(f.block(1, true, 2, all, 4, peer_v4(1)).code == code::request_entity_incomplete);
+    // Peer 3 grows, evicting peer 2's upload, until it alone passes the budget.
     out o;
     for (uint32_t num = 1; num < 400; ++num) {
-        o = f.block(num, true, 2, all, static_cast<uint16_t>(100 + num), peer_v4(1));
+        o = f.block(num, true, 2, all, static_cast<uint16_t>(100 + num), peer_v4(3));
         if (o.code != code::continue_) break;
     }
     CHECK(o.code == code::service_unavailable);
     CHECK(o.text() == "server busy: block-wise upload memory exhausted");
     CHECK(f.h.metrics.shed("block1_memory") == 1);
+    CHECK(f.h.metrics.dropped("block1_evicted") == 2);
     CHECK(f.h.eng->block1_bytes().load() <= 10000);
+    CHECK(f.h.census().transfers == 0);
 }
 
 TEST_CASE("RFC 7959 2.3: a non-final block whose payload is not its block size gets 4.00",

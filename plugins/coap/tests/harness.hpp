@@ -406,6 +406,7 @@ inline tern_coap_response response(uint8_t code, std::string_view text = {}, int
 inline engine_config small_config() {
     engine_config c;
     c.max_peers = 64;
+    c.max_peers_per_prefix_percent = 100;  // tests share 127.0.0.0/24; flood_test sets it
     c.max_exchanges = 64;
     c.max_observations = 64;
     c.dedup_capacity = 256;
