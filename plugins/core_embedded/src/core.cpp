@@ -228,13 +228,15 @@ void embedded_core::check_integrity(db::connection& w) {
     const auto t0 = std::chrono::steady_clock::now();
     std::string first;
     size_t problems = 0;
-    {
+    try {
         auto q = w.query("PRAGMA quick_check");
         while (q->step()) {
             const std::string row = q->get_string(0);
             if (row == "ok") continue;
             if (problems++ == 0) first = row;
         }
+    } catch (const db::error& e) {  // damage that stops the check itself
+        if (problems++ == 0) first = e.detail();
     }
     if (problems > 0)
         throw sdk::error(TERN_IO, "database " + settings_.database + " failed its integrity check (PRAGMA quick_check, " +
