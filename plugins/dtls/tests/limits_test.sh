@@ -5,7 +5,8 @@
 # registered certificate still gets in and posts telemetry; handshakes one address keeps
 # in flight never push out another address's; a source over its handshake rate has its
 # ClientHellos dropped while other sources go on; a one-way session a 2.01 vouched for
-# keeps its session past anonymous_session_timeout, one that proved nothing does not.
+# (or an accepted observation) keeps its session past anonymous_session_timeout, one that
+# proved nothing does not.
 # Sources are distinct 127/8 addresses (dtls_flood --bind, dtls_client --bind).
 set -u
 source "$TERN_SOURCE_DIR/plugins/dtls/tests/dtls_lib.sh"
@@ -121,10 +122,15 @@ cli device add tok-1 --token TOKEN1
 dtls_client vouched --bind 127.0.0.6 --method POST --path api/v1/TOKEN1/telemetry \
     --payload '{"humidity":40}' --idle 3500 &
 vouched=$!
+# one-way, an observation of the token's attributes (2.05 with Observe): kept too
+dtls_client observer --bind 127.0.0.10 --path api/v1/TOKEN1/attributes --observe 1 --idle 3500 &
+observer=$!
 # one-way, only /.well-known/core: still anonymous, closed after 1.5 s idle
 dtls_client idle --bind 127.0.0.8 --path .well-known/core --idle 3500
-wait $vouched
+wait $vouched $observer
 assert_client_ok vouched
+assert_client_ok observer
+assert_contains "$TERN_TMP/observer.out" "silent" "the observing session was kept"
 assert_contains "$TERN_TMP/vouched.out" "response 2.01"
 assert_contains "$TERN_TMP/vouched.out" "silent" "the vouched session was kept"
 assert_client_ok idle
