@@ -68,6 +68,9 @@ bind_port = $((port - 1))
 [plugins.dtls]
 bind_address = "127.0.0.1"
 bind_port = $port
+# every client is one host (127.0.0.1): no per-source handshake rate or session cap
+handshake_rate_per_source = 0
+max_sessions_per_source = 0
 
 [plugins.dtls.credentials]
 cert_file = "$tmp/cert.pem"
