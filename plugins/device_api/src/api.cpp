@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <random>
 #include <thread>
 
 #include "api_impl.hpp"
@@ -89,12 +90,19 @@ api::api(const settings& s, wiring w) : s_(s), w_(std::move(w)), log_(w_.log) {
         return total <= 0 ? std::size_t{0}
                           : static_cast<std::size_t>((total + shard_count_ - 1) / shard_count_);
     };
-    for (uint32_t i = 0; i < shard_count_; ++i)
+    std::random_device rd;
+    for (uint32_t i = 0; i < shard_count_; ++i) {
+        const uint64_t seed = (static_cast<uint64_t>(rd()) << 32) ^ rd();
         shards_.push_back(std::make_unique<shard_data>(this, i, per_shard(s_.auth_cache_size),
-                                                       per_shard(s_.auth_cache_size)));
+                                                       per_shard(s_.auth_cache_size),
+                                                       per_shard(s_.unknown_token_cache_size),
+                                                       s_.source_rate > 0 ? per_shard(s_.source_table_size) : 0,
+                                                       seed));
+    }
     states_per_shard_ = per_shard(s_.max_devices_with_state);
     report_ns_ = ms_to_ns(s_.report_timeout_ms);
     ttl_ns_ = ms_to_ns(s_.auth_cache_ttl_ms);
+    unknown_ttl_ns_ = ms_to_ns(s_.unknown_token_cache_ttl_ms);
     dtls_ttl_ns_ = ms_to_ns(s_.dtls_session_inactivity_timeout_ms);
     inactivity_ns_ = ms_to_ns(s_.inactivity_timeout_ms);
     // A re-registration follows its REPLACED end at once unless its authentication waits
@@ -258,14 +266,14 @@ payload_v1* api::adaptor_for(tern_payload_type t) const noexcept {
 }
 
 void api::answer(uint64_t exchange, req_kind k, uint8_t c, tern_bytes payload, int32_t format,
-                 uint32_t flags, const tern_coap_option* opts, uint32_t nopts) noexcept {
+                 uint32_t flags, const tern_coap_option* opts, uint32_t nopts, int64_t max_age) noexcept {
     if (stopping_.load(std::memory_order_acquire)) return;
     tern_coap_response r{};
     r.struct_size = sizeof r;
     r.code = c;
     r.flags = flags;
     r.content_format = format;
-    r.max_age = -1;
+    r.max_age = max_age;
     r.options = opts;
     r.option_count = nopts;
     r.payload = payload;
@@ -275,6 +283,21 @@ void api::answer(uint64_t exchange, req_kind k, uint8_t c, tern_bytes payload, i
 
 void api::answer_error(uint64_t exchange, req_kind k, uint8_t c, std::string_view text) noexcept {
     answer(exchange, k, c, tern_bytes{reinterpret_cast<const uint8_t*>(text.data()), text.size()});
+}
+
+void api::answer_limited(uint64_t exchange, req_kind k, uint64_t wait_ns, std::string_view text) noexcept {
+    answer(exchange, k, code::too_many, tern_bytes{reinterpret_cast<const uint8_t*>(text.data()), text.size()}, -1,
+           0, nullptr, 0, retry_seconds(wait_ns));
+}
+
+void api::answer_busy(uint64_t exchange, req_kind k, std::string_view text) noexcept {
+    answer(exchange, k, code::unavailable, tern_bytes{reinterpret_cast<const uint8_t*>(text.data()), text.size()},
+           -1, 0, nullptr, 0, s_.busy_max_age_s);
+}
+
+void api::answer_core_error(uint64_t exchange, req_kind k, tern_status status, std::string_view text) noexcept {
+    if (status == TERN_BUSY) answer_busy(exchange, k, text);
+    else answer_error(exchange, k, code::internal, text);
 }
 
 void api::answer_silent(uint64_t exchange, req_kind k) noexcept {
@@ -400,6 +423,12 @@ void api::on_device_event(uint64_t device_id, int32_t event) noexcept {
             post(s, [this, s, device_id, event] {
                 shard_data& sd = *shards_[s];
                 ++sd.epoch;
+                if (event == TERN_DEVICE_CREDENTIALS_CHANGED && sd.unknown.size() != 0) {
+                    // New credentials (a new device, a changed token) may be a token
+                    // remembered as unknown: forget them all, they are cheap to learn again.
+                    m_.unknown_entries.add(-static_cast<int64_t>(sd.unknown.size()));
+                    sd.unknown.clear();
+                }
                 m_.token_entries.add(-static_cast<int64_t>(sd.tokens.erase_group(device_id)));
                 m_.session_entries.add(-static_cast<int64_t>(sd.sessions.erase_group(device_id)));
                 if (s == home_of(device_id)) home_device_event(device_id, event);

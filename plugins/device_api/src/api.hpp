@@ -27,6 +27,7 @@
 #include "lru.hpp"
 #include "metrics.hpp"
 #include "op_pool.hpp"
+#include "ratelimit.hpp"
 #include "route.hpp"
 #include "settings.hpp"
 #include "tern/abi/coap.h"
@@ -87,9 +88,18 @@ class api;
 
 // ---- per-shard pieces ---------------------------------------------------------------------
 
+// What a shard keeps per authenticated device beside its identity (in the auth cache
+// entry, so the hot path finds it with the same lookup): the activity-report throttle and
+// the device's rate-limit buckets on this shard.
+struct device_meter {
+    uint64_t last_report_ns = 0;  // activity rate limit for this device on this shard
+    token_bucket messages;
+    token_bucket datapoints;
+};
+
 struct token_val {
     std::shared_ptr<const device_entry> dev;
-    uint64_t last_report_ns = 0;  // activity rate limit for this device on this shard
+    device_meter meter;
 };
 
 struct session_key {
@@ -104,7 +114,7 @@ struct session_hash {
 };
 struct session_val {
     std::shared_ptr<const device_entry> dev;  // null: the session has no usable identity
-    uint64_t last_report_ns = 0;
+    device_meter meter;
 };
 
 // A hot-path core call's context (telemetry, attributes, RPC reply, claim, GET
@@ -184,12 +194,18 @@ struct deadline {
 };
 
 struct shard_data {
-    shard_data(api* a, uint32_t i, std::size_t token_cap, std::size_t session_cap)
-        : owner(a), index(i), tokens(token_cap), sessions(session_cap) {}
+    shard_data(api* a, uint32_t i, std::size_t token_cap, std::size_t session_cap, std::size_t unknown_cap,
+               std::size_t source_cap, uint64_t seed)
+        : owner(a), index(i), tokens(token_cap), sessions(session_cap), unknown(unknown_cap),
+          sources(source_cap, seed) {}
     api* owner;
     uint32_t index;
     lru_map<std::string, token_val, string_hash> tokens;
     lru_map<session_key, session_val, session_hash> sessions;
+    // access tokens the core did not know (negative cache), and per-source buckets of
+    // unauthenticated work
+    lru_map<std::string, char, string_hash> unknown;
+    address_buckets sources;
     uint64_t epoch = 0;  // bumped by every invalidation: a late authentication does not cache
     std::unordered_map<uint64_t, std::weak_ptr<const profile_options>> profiles;
     op_pool<op> ops;
@@ -261,7 +277,13 @@ private:
     static void run_task(void* ctx) noexcept;
     void answer(uint64_t exchange, req_kind k, uint8_t code, tern_bytes payload = {},
                 int32_t format = -1, uint32_t flags = 0, const tern_coap_option* opts = nullptr,
-                uint32_t nopts = 0) noexcept;
+                uint32_t nopts = 0, int64_t max_age = -1) noexcept;
+    // 4.29 Too Many Requests (RFC 8516) with Max-Age: when the limit lets the request pass.
+    void answer_limited(uint64_t exchange, req_kind k, uint64_t wait_ns, std::string_view text) noexcept;
+    // 5.03 with Max-Age busy_max_age: the core's queues are full.
+    void answer_busy(uint64_t exchange, req_kind k, std::string_view text) noexcept;
+    // The core's failure as the device sees it: 5.03 + Max-Age when busy, else 5.00.
+    void answer_core_error(uint64_t exchange, req_kind k, tern_status status, std::string_view text) noexcept;
     void answer_error(uint64_t exchange, req_kind k, uint8_t code, std::string_view text) noexcept;
     void answer_silent(uint64_t exchange, req_kind k) noexcept;
     void schedule(shard_data& sd, uint64_t when_ns) noexcept;
@@ -283,12 +305,16 @@ private:
     void auth_resume(std::unique_ptr<pending_auth> p);
     void share_profile(shard_data& sd, device_entry& e);
     void run(shard_data& sd, const request& v, const route& r,
-             const std::shared_ptr<const device_entry>& dev, uint64_t& last_report_ns);
+             const std::shared_ptr<const device_entry>& dev, device_meter& meter);
+    // Takes one unit of unauthenticated work from the source address's bucket: 0, or how
+    // long (ns) until it would pass.
+    uint64_t take_source(shard_data& sd, const tern_peer& peer) noexcept;
+    void refund_source(shard_data& sd, const tern_peer& peer) noexcept;
     void report_activity(const device_entry& dev, std::string_view transport, const tern_peer& peer,
                          uint64_t& last_report_ns) noexcept;
     // A pooled op for request v of this shard, ready for its core call.
     op* start_op(shard_data& sd, const request& v, req_kind kind);
-    void uplink_telemetry(shard_data& sd, const request& v, const device_entry& dev);
+    void uplink_telemetry(shard_data& sd, const request& v, const device_entry& dev, device_meter& meter);
     void uplink_attributes(shard_data& sd, const request& v, const device_entry& dev);
     void uplink_rpc_reply(shard_data& sd, const request& v, const route& r, const device_entry& dev);
     void uplink_rpc_call(shard_data& sd, const request& v, const std::shared_ptr<const device_entry>& dev);
@@ -351,7 +377,7 @@ private:
     bool listening_ = false;
     std::atomic<bool> stopping_{false};
     std::atomic<int64_t> posts_in_flight_{0};
-    uint64_t report_ns_ = 0, grace_ns_ = 0, ttl_ns_ = 0, dtls_ttl_ns_ = 0, inactivity_ns_ = 0;
+    uint64_t report_ns_ = 0, grace_ns_ = 0, ttl_ns_ = 0, dtls_ttl_ns_ = 0, inactivity_ns_ = 0, unknown_ttl_ns_ = 0;
     std::size_t states_per_shard_ = 0;
     static constexpr std::size_t max_pending_rpcs_ = 256;
 };

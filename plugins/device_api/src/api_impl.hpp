@@ -20,6 +20,7 @@ constexpr uint8_t bad_request = TERN_COAP_CODE(4, 0);
 constexpr uint8_t unauthorized = TERN_COAP_CODE(4, 1);
 constexpr uint8_t not_found = TERN_COAP_CODE(4, 4);
 constexpr uint8_t too_large = TERN_COAP_CODE(4, 13);
+constexpr uint8_t too_many = TERN_COAP_CODE(4, 29);  // RFC 8516
 constexpr uint8_t internal = TERN_COAP_CODE(5, 0);
 constexpr uint8_t unavailable = TERN_COAP_CODE(5, 3);
 }  // namespace code
@@ -64,6 +65,7 @@ struct pending_auth {
     std::vector<std::string> chain;
     uint32_t chain_next = 0;
     uint64_t epoch = 0;
+    bool source_charged = false;  // the token lookup took from the source's bucket
     tern_status status = TERN_OK;
     std::shared_ptr<device_entry> result;
 

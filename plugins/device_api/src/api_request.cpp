@@ -83,6 +83,12 @@ void api::handle(const request& v) {
         return;
     }
     if (c.r.what == action::provision) {
+        // Unauthenticated work: limited per source address before anything is decoded.
+        if (const uint64_t wait = take_source(*shards_[v.shard], v.peer); wait != 0) {
+            m_.limited_provision.inc();
+            answer_limited(v.exchange, req_kind::provision, wait, "too many provisioning requests from this address");
+            return;
+        }
         provision(v);
         return;
     }
@@ -102,7 +108,7 @@ void api::resolve(shard_data& sd, const request& v, const route& r, std::unique_
                 // Identity lasts while the session is used (spec §7, inactivity eviction).
                 n->expires_ns = now + dtls_ttl_ns_;
                 const std::shared_ptr<const device_entry> dev = n->value.dev;
-                run(sd, v, r, dev, n->value.last_report_ns);
+                run(sd, v, r, dev, n->value.meter);
                 return;
             }
         } else if (ti != UINT32_MAX && w_.transports[ti].transport != nullptr) {
@@ -163,12 +169,29 @@ void api::resolve_token(shard_data& sd, const request& v, const route& r, std::u
                      "no access token in the path and no DTLS client identity");
         return;
     }
-    if (auto* n = sd.tokens.find(*r.token, now_ns())) {
+    const uint64_t now = now_ns();
+    if (auto* n = sd.tokens.find(*r.token, now)) {
         m_.token_hits.inc();
-        run(sd, v, r, n->value.dev, n->value.last_report_ns);
+        run(sd, v, r, n->value.dev, n->value.meter);
+        return;
+    }
+    // A token the core said it did not know, a moment ago: the same answer, without the core.
+    if (sd.unknown.find(*r.token, now) != nullptr) {
+        m_.unknown_hits.inc();
+        answer_error(v.exchange, kind_of(r.what), code::unauthorized, "unknown access token");
+        return;
+    }
+    // Asking the core is unauthenticated work until the token proves valid (then it is
+    // given back): limited per source address.
+    const uint64_t wait = take_source(sd, v.peer);
+    if (wait != 0) {
+        m_.limited_token.inc();
+        answer_limited(v.exchange, kind_of(r.what), wait, "too many unknown access tokens from this address");
         return;
     }
     m_.token_misses.inc();
+    if (!p) p = pending_auth::copy(this, v);
+    p->source_charged = true;
     start_auth(sd, v, r, std::move(p), credential{TERN_CREDENTIAL_ACCESS_TOKEN, std::string(*r.token), {}},
                pending_auth::token);
 }
@@ -260,24 +283,28 @@ void api::auth_resume(std::unique_ptr<pending_auth> p) {
     const uint64_t now = now_ns();
     const bool via_session = p->stage != pending_auth::token;
     const session_key key{transport_index(v.transport), v.peer.session};
+    if (p->source_charged && p->stage == pending_auth::token && p->status == TERN_OK) {
+        // A valid token was no unauthenticated work after all.
+        refund_source(sd, p->peer);
+    }
     if (p->status == TERN_OK) {
         share_profile(sd, *p->result);
         std::shared_ptr<const device_entry> dev = std::move(p->result);
-        uint64_t no_cache_report = 0;
-        uint64_t* last = &no_cache_report;
+        device_meter no_cache;
+        device_meter* last = &no_cache;
         // An invalidation while the core was asked makes the answer unfit to keep.
         if (p->epoch == sd.epoch) {
             std::size_t evicted = 0;
             if (via_session) {
                 const std::size_t before = sd.sessions.size();
-                if (auto* n = sd.sessions.put(key, session_val{dev, 0}, dev->device_id, now + dtls_ttl_ns_, &evicted))
-                    last = &n->value.last_report_ns;
+                if (auto* n = sd.sessions.put(key, session_val{dev, {}}, dev->device_id, now + dtls_ttl_ns_, &evicted))
+                    last = &n->value.meter;
                 m_.session_evictions.inc(evicted);
                 m_.session_entries.add(static_cast<int64_t>(sd.sessions.size()) - static_cast<int64_t>(before));
             } else {
                 const std::size_t before = sd.tokens.size();
-                if (auto* n = sd.tokens.put(p->cred.value, token_val{dev, 0}, dev->device_id, now + ttl_ns_, &evicted))
-                    last = &n->value.last_report_ns;
+                if (auto* n = sd.tokens.put(p->cred.value, token_val{dev, {}}, dev->device_id, now + ttl_ns_, &evicted))
+                    last = &n->value.meter;
                 m_.token_evictions.inc(evicted);
                 m_.token_entries.add(static_cast<int64_t>(sd.tokens.size()) - static_cast<int64_t>(before));
             }
@@ -304,13 +331,22 @@ void api::auth_resume(std::unique_ptr<pending_auth> p) {
             resolve_token(sd, v, r, std::move(p));  // v points into *p: nothing after this
             return;
         }
+        if (p->epoch == sd.epoch && sd.unknown.capacity() != 0) {
+            // Remember it for unknown_token_cache_ttl, so a flood of made-up tokens reaches
+            // the core once per token (per shard) and period.
+            std::size_t evicted = 0;
+            const std::size_t before = sd.unknown.size();
+            sd.unknown.put(p->cred.value, char{0}, 0, now + unknown_ttl_ns_, &evicted);
+            m_.unknown_evictions.inc(evicted);
+            m_.unknown_entries.add(static_cast<int64_t>(sd.unknown.size()) - static_cast<int64_t>(before));
+        }
         answer_error(v.exchange, k, code::unauthorized, "unknown access token");
         return;
     }
     char text[96];
     const int n = std::snprintf(text, sizeof text, "authentication failed: core %s",
                                 std::string(status_text(p->status)).c_str());
-    answer_error(v.exchange, k, code::internal, std::string_view(text, n > 0 ? static_cast<std::size_t>(n) : 0));
+    answer_core_error(v.exchange, k, p->status, std::string_view(text, n > 0 ? static_cast<std::size_t>(n) : 0));
 }
 
 // ---- authenticated -----------------------------------------------------------------------------
@@ -341,16 +377,43 @@ void api::report_activity(const device_entry& dev, std::string_view transport, c
     m_.activity_reports.inc();
 }
 
+uint64_t api::take_source(shard_data& sd, const tern_peer& peer) noexcept {
+    if (s_.source_rate <= 0 || sd.sources.capacity() == 0) return 0;
+    const uint64_t now = now_ns();
+    bool evicted = false;
+    const std::size_t before = sd.sources.size();
+    token_bucket* b = sd.sources.find_or_add(peer.endpoint, now, s_.source_rate, s_.source_burst, &evicted);
+    if (sd.sources.size() != before) m_.source_buckets.add(static_cast<int64_t>(sd.sources.size() - before));
+    if (evicted) m_.source_evictions.inc();
+    return b == nullptr ? 0 : b->take(now, s_.source_rate, s_.source_burst, 1);
+}
+
+void api::refund_source(shard_data& sd, const tern_peer& peer) noexcept {
+    if (s_.source_rate <= 0) return;
+    if (token_bucket* b = sd.sources.find(peer.endpoint)) b->refund(now_ns(), s_.source_rate, s_.source_burst, 1);
+}
+
 void api::run(shard_data& sd, const request& v, const route& r, const std::shared_ptr<const device_entry>& dev,
-              uint64_t& last_report_ns) {
+              device_meter& meter) {
     const req_kind k = kind_of(r.what);
     std::string_view why;
     if (const uint8_t refusal = profile_refusal(*dev, r.api, why); refusal != 0) {
         answer_error(v.exchange, k, refusal, why);
         return;
     }
+    // Per-device message limit (OTA downloads are many small Block2 requests by design and
+    // are not counted). Nothing is done for a limited request.
+    if (r.what != action::ota) {
+        const int64_t rate = dev->limits.message_rate >= 0 ? dev->limits.message_rate : s_.device_message_rate;
+        const int64_t burst = dev->limits.message_burst >= 1 ? dev->limits.message_burst : s_.device_message_burst;
+        if (const uint64_t wait = meter.messages.take(now_ns(), rate, burst, 1); wait != 0) {
+            m_.limited_messages.inc();
+            answer_limited(v.exchange, k, wait, "device message rate limit exceeded");
+            return;
+        }
+    }
     // Real traffic (spec §0.7): every authenticated request.
-    report_activity(*dev, v.transport, v.peer, last_report_ns);
+    report_activity(*dev, v.transport, v.peer, meter.last_report_ns);
     if (r.what != action::ota && dev->adaptor == nullptr) {
         answer_error(v.exchange, k, code::internal,
                      dev->payload_type == TERN_PAYLOAD_PROTOBUF
@@ -359,7 +422,7 @@ void api::run(shard_data& sd, const request& v, const route& r, const std::share
         return;
     }
     switch (r.what) {
-        case action::telemetry: uplink_telemetry(sd, v, *dev); break;
+        case action::telemetry: uplink_telemetry(sd, v, *dev, meter); break;
         case action::attributes_post: uplink_attributes(sd, v, *dev); break;
         case action::attributes_get: get_attributes(sd, v, dev); break;
         case action::attributes_observe:
@@ -389,8 +452,8 @@ void api::write_done(void* ctx, tern_status status, tern_str message) noexcept {
                                     status == TERN_BUSY ? "the core is busy" : "the core could not store it",
                                     static_cast<int>(why.empty() ? status_text(status).size() : why.size()),
                                     why.empty() ? status_text(status).data() : why.data());
-        self->answer_error(o->exchange, o->kind, code::internal,
-                           std::string_view(text, n > 0 ? std::min<std::size_t>(n, sizeof text - 1) : 0));
+        self->answer_core_error(o->exchange, o->kind, status,
+                                std::string_view(text, n > 0 ? std::min<std::size_t>(n, sizeof text - 1) : 0));
     }
     o->dev.reset();
     self->shards_[o->shard]->ops.put(o);
@@ -405,15 +468,20 @@ op* api::start_op(shard_data& sd, const request& v, req_kind kind) {
     return o;
 }
 
-void api::uplink_telemetry(shard_data& sd, const request& v, const device_entry& dev) {
+void api::uplink_telemetry(shard_data& sd, const request& v, const device_entry& dev, device_meter& meter) {
     op* o = start_op(sd, v, req_kind::telemetry);
     struct sink_state {
         api* self;
         op* o;
         uint64_t device;
+        token_bucket* points;
+        int64_t rate, burst;
         bool posted = false;
         bool none = false;
-    } ss{this, o, dev.device_id};
+        uint64_t limited_ns = 0;
+    } ss{this, o, dev.device_id, &meter.datapoints,
+         dev.limits.datapoint_rate >= 0 ? dev.limits.datapoint_rate : s_.device_datapoint_rate,
+         dev.limits.datapoint_burst >= 1 ? dev.limits.datapoint_burst : s_.device_datapoint_burst};
     const tern_payload_context pc = dev.payload_context(v.content_format);
     tern_error err{};
     const tern_status st = dev.adaptor->decode_telemetry(
@@ -426,12 +494,22 @@ void api::uplink_telemetry(shard_data& sd, const request& v, const device_entry&
                 s->none = n == 0;
                 return;
             }
+            // Per-device data point limit: the whole message or nothing.
+            int64_t points = 0;
+            for (uint32_t i = 0; i < n; ++i) points += recs[i].count;
+            s->limited_ns = s->points->take(s->self->now_ns(), s->rate, s->burst, points);
+            if (s->limited_ns != 0) return;
             s->posted = true;
             s->self->w_.core->post_telemetry(s->device, recs, n, &api::write_done, s->o);
         },
         &ss, &err);
     if (ss.posted) return;
     sd.ops.put_local(o);
+    if (ss.limited_ns != 0) {
+        m_.limited_datapoints.inc();
+        answer_limited(v.exchange, req_kind::telemetry, ss.limited_ns, "device data point rate limit exceeded");
+        return;
+    }
     if (st != TERN_OK) answer_error(v.exchange, req_kind::telemetry, code::bad_request, err_text(err, "bad telemetry payload"));
     else if (ss.none) answer_silent(v.exchange, req_kind::telemetry);  // `[]`: only the empty ACK (spec §1.3)
     else answer(v.exchange, req_kind::telemetry, code::created);        // `{}`: nothing to store
@@ -521,8 +599,8 @@ void api::client_rpc_done(void* ctx, tern_status status, tern_str text) noexcept
         char msg[96];
         const int n = std::snprintf(msg, sizeof msg, "client-side RPC failed: core %s",
                                     std::string(status_text(status)).c_str());
-        self->answer_error(o->exchange, req_kind::rpc_call, code::internal,
-                           std::string_view(msg, n > 0 ? static_cast<std::size_t>(n) : 0));
+        self->answer_core_error(o->exchange, req_kind::rpc_call, status,
+                                std::string_view(msg, n > 0 ? static_cast<std::size_t>(n) : 0));
     }
     o->dev.reset();
     self->shards_[o->shard]->ops.put(o);
@@ -654,8 +732,8 @@ void api::provision_done(void* ctx, tern_status status, const tern_provision_res
         char msg[96];
         const int n = std::snprintf(msg, sizeof msg, "provisioning failed: core %s",
                                     std::string(status_text(status != TERN_OK ? status : TERN_INTERNAL)).c_str());
-        self->answer_error(c->exchange, req_kind::provision, code::internal,
-                           std::string_view(msg, n > 0 ? static_cast<std::size_t>(n) : 0));
+        self->answer_core_error(c->exchange, req_kind::provision, status,
+                                std::string_view(msg, n > 0 ? static_cast<std::size_t>(n) : 0));
         return;
     }
     tern_provision_result res{};
@@ -749,6 +827,7 @@ void api::ota_done(void* ctx, tern_status status, const tern_ota_package* packag
                            std::string_view(msg, n > 0 ? std::min<std::size_t>(n, sizeof msg - 1) : 0));
     };
     if (status == TERN_NOT_FOUND) return say(code::not_found, "no %s package is assigned to the device", what);
+    if (status == TERN_BUSY) return self->answer_busy(c->exchange, req_kind::ota, "cannot look up the package: the core is busy");
     if (status != TERN_OK || package == nullptr)
         return say(code::internal, "cannot look up the %s package: core %s", what,
                    std::string(status_text(status != TERN_OK ? status : TERN_INTERNAL)).c_str());

@@ -27,6 +27,43 @@ bool profile_options::same_as(const tern_kv* kv, uint32_t n) const noexcept {
     return true;
 }
 
+device_limits device_limits::from_options(const tern_kv* kv, uint32_t n) noexcept {
+    device_limits l;
+    if (kv == nullptr) return l;
+    for (uint32_t i = 0; i < n; ++i) {
+        const std::string_view key = sv(kv[i].key);
+        int64_t* out = key == "device_message_rate"      ? &l.message_rate
+                       : key == "device_message_burst"   ? &l.message_burst
+                       : key == "device_datapoint_rate"  ? &l.datapoint_rate
+                       : key == "device_datapoint_burst" ? &l.datapoint_burst
+                                                         : nullptr;
+        if (out == nullptr) continue;
+        const tern_value& v = kv[i].value;
+        int64_t x = -1;
+        if (v.type == TERN_VALUE_INT) {
+            x = v.u.i;
+        } else if (v.type == TERN_VALUE_DOUBLE && v.u.d >= 0 && v.u.d <= 1e6) {
+            x = static_cast<int64_t>(v.u.d);
+        } else if (v.type == TERN_VALUE_STR) {
+            const std::string_view t = sv(v.u.s);
+            if (t.empty() || t.size() > 9) continue;
+            x = 0;
+            for (char c : t) {
+                if (c < '0' || c > '9') {
+                    x = -1;
+                    break;
+                }
+                x = x * 10 + (c - '0');
+            }
+        }
+        // The same bounds as the settings; anything else keeps the setting.
+        if (x < 0 || x > 1000000) continue;
+        if (x == 0 && out != &l.message_rate && out != &l.datapoint_rate) continue;  // bursts are >= 1
+        *out = x;
+    }
+    return l;
+}
+
 std::shared_ptr<device_entry> copy_device(const tern_device_info& info, credential cred,
                                           payload_v1* adaptor,
                                           const std::shared_ptr<const profile_options>& same_profile) {
@@ -51,6 +88,7 @@ std::shared_ptr<device_entry> copy_device(const tern_device_info& info, credenti
             e->options = same_profile;
         else
             e->options = profile_options::copy(d.profile_options, d.profile_option_count);
+        e->limits = device_limits::from_options(d.profile_options, d.profile_option_count);
     }
     e->adaptor = adaptor;
     e->cred = std::move(cred);

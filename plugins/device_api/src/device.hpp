@@ -34,6 +34,18 @@ struct credential {
     std::string expected;  // X.509: the Base64 certificate text the stored value must equal
 };
 
+// Rate limits a device profile sets through its options (profile option keys
+// device_message_rate, device_message_burst, device_datapoint_rate,
+// device_datapoint_burst: an integer, or a text of digits); -1: the plugin's setting.
+struct device_limits {
+    int64_t message_rate = -1;
+    int64_t message_burst = -1;
+    int64_t datapoint_rate = -1;
+    int64_t datapoint_burst = -1;
+
+    static device_limits from_options(const tern_kv* kv, uint32_t n) noexcept;
+};
+
 struct device_entry {
     uint64_t device_id = 0;
     std::string name;
@@ -48,6 +60,7 @@ struct device_entry {
     int64_t edrx_cycle_ms = 0;
     int64_t paging_transmission_window_ms = 0;
     std::shared_ptr<const profile_options> options;
+    device_limits limits;
     payload_v1* adaptor = nullptr;  // null: no adaptor for the profile's payload type
     credential cred;
 

@@ -65,6 +65,54 @@ constexpr tern_config_key device_api_config[] = {
                  "reported TIMEOUT, unless the device or its profile sets its own window")
         .at_least(1)
         .unit("ms"),
+    cfg::integer("device_message_rate", 200,
+                 "Per device: uplink requests (telemetry, attributes, RPC, claim, Observe; not OTA downloads) per "
+                 "second, kept per reactor shard; past it 4.29 with Max-Age and nothing stored (0: no limit; a device "
+                 "profile option of this name overrides it)")
+        .range(0, 1e6)
+        .unit("per s"),
+    cfg::integer("device_message_burst", 1000,
+                 "Per device: requests allowed at once above device_message_rate (profile option overrides)")
+        .range(1, 1e6)
+        .unit("requests"),
+    cfg::integer("device_datapoint_rate", 10000,
+                 "Per device: telemetry data points (key/values) per second; a message over it gets 4.29 with "
+                 "Max-Age and nothing stored (0: no limit; profile option overrides)")
+        .range(0, 1e6)
+        .unit("per s"),
+    cfg::integer("device_datapoint_burst", 50000,
+                 "Per device: data points allowed at once above device_datapoint_rate; a larger message passes on a "
+                 "full bucket (profile option overrides)")
+        .range(1, 1e6)
+        .unit("points"),
+    cfg::integer("source_rate", 20,
+                 "Per source address: unauthenticated work per second (provisioning requests, lookups of access "
+                 "tokens not in the cache; a token found valid is not counted); past it 4.29 with Max-Age (0: no "
+                 "limit)")
+        .range(0, 1e6)
+        .unit("per s"),
+    cfg::integer("source_burst", 100, "Per source address: unauthenticated work allowed at once above source_rate")
+        .range(1, 1e6)
+        .unit("requests"),
+    cfg::integer("source_table_size", 65536,
+                 "Source addresses with a rate-limit bucket, over all shards; past it idle or least recently used "
+                 "buckets are dropped (0: no per-source limit)")
+        .range(0, 1e8)
+        .unit("addresses"),
+    cfg::integer("unknown_token_cache_size", 65536,
+                 "Access tokens the core did not know, remembered over all shards so repeats are answered 4.01 "
+                 "without asking the core (LRU; 0: no negative cache)")
+        .range(0, 1e8)
+        .unit("entries"),
+    cfg::integer("unknown_token_cache_ttl", 5000,
+                 "How long an unknown access token is remembered; a token created meanwhile works after at most "
+                 "this long (at once when the core reports a credential change)")
+        .range(1, 3600000)
+        .unit("ms"),
+    cfg::integer("busy_max_age", 5,
+                 "Max-Age of the 5.03 answered when the core is busy (its queues are full): when the device may retry")
+        .range(0, 3600)
+        .unit("s"),
 };
 
 constexpr tern_requirement device_api_requires[] = {
@@ -90,6 +138,16 @@ public:
         s_.dtls_session_inactivity_timeout_ms = c.get_int("dtls_session_inactivity_timeout");
         s_.psm_activity_timer_ms = c.get_int("psm_activity_timer");
         s_.paging_transmission_window_ms = c.get_int("paging_transmission_window");
+        s_.device_message_rate = c.get_int("device_message_rate");
+        s_.device_message_burst = c.get_int("device_message_burst");
+        s_.device_datapoint_rate = c.get_int("device_datapoint_rate");
+        s_.device_datapoint_burst = c.get_int("device_datapoint_burst");
+        s_.source_rate = c.get_int("source_rate");
+        s_.source_burst = c.get_int("source_burst");
+        s_.source_table_size = c.get_int("source_table_size");
+        s_.unknown_token_cache_size = c.get_int("unknown_token_cache_size");
+        s_.unknown_token_cache_ttl_ms = c.get_int("unknown_token_cache_ttl");
+        s_.busy_max_age_s = c.get_int("busy_max_age");
     }
 
 private:

@@ -11,7 +11,7 @@ constexpr const char* kind_labels[] = {"telemetry", "attributes", "attributes_ge
                                        "attributes_observe", "rpc_observe", "rpc_reply",
                                        "rpc_call", "claim", "provision", "ota", "other"};
 constexpr const char* code_labels[] = {"2.01", "2.03", "2.05", "4.00", "4.01", "4.04",
-                                       "4.05", "4.13", "5.00", "5.03", "none", "other"};
+                                       "4.05", "4.13", "4.29", "5.00", "5.03", "none", "other"};
 constexpr const char* dl_kind_labels[] = {"attributes", "rpc"};
 constexpr const char* dl_result_labels[] = {"sent",    "delivered", "merged", "timeout",
                                             "dropped", "reset",     "failed"};
@@ -51,6 +51,7 @@ code_slot slot_of(uint8_t code, bool silent) noexcept {
         case TERN_COAP_CODE(4, 4): return code_slot::c404;
         case TERN_COAP_CODE(4, 5): return code_slot::c405;
         case TERN_COAP_CODE(4, 13): return code_slot::c413;
+        case TERN_COAP_CODE(4, 29): return code_slot::c429;
         case TERN_COAP_CODE(5, 0): return code_slot::c500;
         case TERN_COAP_CODE(5, 3): return code_slot::c503;
         default: return code_slot::other;
@@ -65,7 +66,7 @@ void metrics::init(metrics_v1* m) {
                                      std::string("feature=\"") + kind_labels[k] + "\",code=\"" + code_labels[c] + "\"");
     const char* hits_help = "Authentications answered from the plugin's per-shard cache";
     const char* miss_help = "Authentications that asked the core";
-    const char* evict_help = "Cache entries dropped because auth_cache_size was reached";
+    const char* evict_help = "Cache entries dropped because the cache was full (auth_cache_size, unknown_token_cache_size)";
     const char* entries_help = "Entries in the authentication caches";
     token_hits = counter(m, "device_api_auth_cache_hits_total", hits_help, "cache=\"token\"");
     token_misses = counter(m, "device_api_auth_cache_misses_total", miss_help, "cache=\"token\"");
@@ -112,6 +113,17 @@ void metrics::init(metrics_v1* m) {
                                 "Uplinks refused with 4.13 because their body exceeded max_payload_size");
     activity_reports = counter(m, "device_api_activity_reports_total",
                                "Session activity events sent to the core (at most one per device per report_timeout)");
+    const char* limited_help = "Requests answered 4.29 by a rate limit (nothing was done for them)";
+    limited_provision = counter(m, "device_api_rate_limited_total", limited_help, "limit=\"source_provision\"");
+    limited_token = counter(m, "device_api_rate_limited_total", limited_help, "limit=\"source_unknown_token\"");
+    limited_messages = counter(m, "device_api_rate_limited_total", limited_help, "limit=\"device_messages\"");
+    limited_datapoints = counter(m, "device_api_rate_limited_total", limited_help, "limit=\"device_datapoints\"");
+    source_evictions = counter(m, "device_api_source_buckets_evicted_total",
+                               "Per-source rate-limit buckets with history dropped to make room (source_table_size)");
+    source_buckets = gauge(m, "device_api_source_buckets", "Source addresses with a rate-limit bucket");
+    unknown_hits = counter(m, "device_api_auth_cache_hits_total", hits_help, "cache=\"unknown_token\"");
+    unknown_evictions = counter(m, "device_api_auth_cache_evictions_total", evict_help, "cache=\"unknown_token\"");
+    unknown_entries = gauge(m, "device_api_auth_cache_entries", entries_help, "cache=\"unknown_token\"");
 }
 
 }  // namespace tern::device_api

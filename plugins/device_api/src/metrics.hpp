@@ -27,7 +27,7 @@ enum class req_kind : uint8_t {
 
 // The response codes the plugin sends, for device_api_requests_total{code}.
 enum class code_slot : uint8_t {
-    c201, c203, c205, c400, c401, c404, c405, c413, c500, c503, none, other, count_
+    c201, c203, c205, c400, c401, c404, c405, c413, c429, c500, c503, none, other, count_
 };
 
 code_slot slot_of(uint8_t code, bool silent) noexcept;
@@ -54,6 +54,11 @@ struct metrics {
     handle rpc_sent, rpc_delivered, rpc_timeout, rpc_failed, rpc_replies, rpc_refused;
     handle client_rpc_ok, client_rpc_timeout, client_rpc_error;
     handle payload_too_large, activity_reports;
+    // rate limits (ratelimit.hpp): device_api_rate_limited_total{limit}
+    handle limited_provision, limited_token, limited_messages, limited_datapoints;
+    handle source_evictions, source_buckets;
+    // the negative token cache: device_api_auth_cache_*{cache="unknown_token"}
+    handle unknown_hits, unknown_evictions, unknown_entries;
 
     // Registers everything; throws on a refused registration. m may be null.
     void init(metrics_v1* m);

@@ -19,6 +19,23 @@ struct settings {
     int64_t dtls_session_inactivity_timeout_ms = 86400000;
     int64_t psm_activity_timer_ms = 10000;
     int64_t paging_transmission_window_ms = 10000;
+    // Rate limits (ratelimit.hpp). Per device (per shard): messages and telemetry data
+    // points; 0 rate: no limit. A device profile may override them (profile options of the
+    // same names).
+    int64_t device_message_rate = 200;    // per second
+    int64_t device_message_burst = 1000;
+    int64_t device_datapoint_rate = 10000;  // per second
+    int64_t device_datapoint_burst = 50000;
+    // Per source address: unauthenticated work (provisioning, lookups of tokens the cache
+    // does not know); 0 rate: no limit.
+    int64_t source_rate = 20;  // per second
+    int64_t source_burst = 100;
+    int64_t source_table_size = 65536;  // addresses with a bucket, over all shards
+    // Tokens the core did not know, remembered per shard.
+    int64_t unknown_token_cache_size = 65536;
+    int64_t unknown_token_cache_ttl_ms = 5000;
+    // Max-Age of the 5.03 answered when the core is busy.
+    int64_t busy_max_age_s = 5;
 };
 
 }  // namespace tern::device_api

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <thread>
 #include <new>
 #include <vector>
@@ -96,7 +97,13 @@ struct quiet_core final : core_v1 {
     long answered = 0;
     quiet_core() { writes.reserve(64); }
     tern_status set_listener(core_listener_v1*) noexcept override { return TERN_OK; }
-    void authenticate(tern_credential_kind, tern_str, tern_core_device_fn done, void* ctx) noexcept override {
+    long auth_calls = 0;
+    void authenticate(tern_credential_kind, tern_str value, tern_core_device_fn done, void* ctx) noexcept override {
+        ++auth_calls;
+        if (value.size == 4 && std::memcmp(value.data, "NOPE", 4) == 0) {
+            done(ctx, TERN_NOT_FOUND, nullptr);
+            return;
+        }
         tern_device_info info{};
         info.struct_size = sizeof info;
         info.device_id = 1;
@@ -131,6 +138,8 @@ struct quiet_core final : core_v1 {
 // Counts answers only.
 struct counting_engine final : coap_engine_v1 {
     long created = 0;
+    long limited = 0;       // 4.29 with Max-Age
+    long unauthorized = 0;  // 4.01
     tern_status add_resource(const tern_coap_resource*, coap_handler_v1*, uint64_t* out) noexcept override {
         *out = 1;
         return TERN_OK;
@@ -138,6 +147,8 @@ struct counting_engine final : coap_engine_v1 {
     void remove_resource(uint64_t) noexcept override {}
     tern_status respond(uint64_t, const tern_coap_response* r, uint64_t*) noexcept override {
         created += r->code == TERN_COAP_CODE(2, 1);
+        limited += r->code == TERN_COAP_CODE(4, 29) && r->max_age >= 1;
+        unauthorized += r->code == TERN_COAP_CODE(4, 1);
         return TERN_OK;
     }
     tern_status notify(uint64_t, const tern_coap_response*, uint64_t, uint32_t) noexcept override { return TERN_OK; }
@@ -159,6 +170,9 @@ TEST_CASE("hot path: a telemetry or attributes POST with a cached token allocate
     w.json = &adaptor;
     w.transports.push_back({"udp", nullptr});
     settings s;
+    // The per-device limits are consulted on every request (high enough to let all pass).
+    s.device_message_rate = 1000000;
+    s.device_datapoint_rate = 1000000;
     api a(s, std::move(w));
     a.start();
 
@@ -182,6 +196,7 @@ TEST_CASE("hot path: a telemetry or attributes POST with a cached token allocate
     auto one = [&](uint64_t i) {
         q.exchange = i;
         q.path = (i % 2 == 0) ? tele : attrs;
+        reactor.now += 1000000;  // 1 ms
         reactor.on(0, [&] { a.on_request(&q); });
         // the core answers in batches, as a writer thread does
         if (i % 32 == 0) reactor.on(TERN_NO_SHARD, [&] { core.complete(); });
@@ -199,6 +214,73 @@ TEST_CASE("hot path: a telemetry or attributes POST with a cached token allocate
     CHECK(engine.created == 11000);
     CHECK(core.answered == 11000);
     // stop() waits for the shutdown tasks it posts: play the shards meanwhile
+    std::atomic<bool> done{false};
+    std::thread runner([&] {
+        while (!done.load()) {
+            reactor.run();
+            std::this_thread::sleep_for(std::chrono::microseconds(100));
+        }
+    });
+    a.stop();
+    done.store(true);
+    runner.join();
+}
+
+TEST_CASE("hot path: a device over its limit (4.29) and a remembered unknown token (4.01) allocate nothing",
+          "[alloc]") {
+    fake_reactor reactor;
+    counting_engine engine;
+    quiet_core core;
+    static_adaptor adaptor;
+    wiring w;
+    w.reactor = &reactor;
+    w.engine = &engine;
+    w.core = &core;
+    w.json = &adaptor;
+    w.transports.push_back({"udp", nullptr});
+    settings s;
+    s.device_message_rate = 1;
+    s.device_message_burst = 1;
+    api a(s, std::move(w));
+    a.start();
+
+    const tern_str tele[] = {{"api", 3}, {"v1", 2}, {"T1", 2}, {"telemetry", 9}};
+    const tern_str unknown[] = {{"api", 3}, {"v1", 2}, {"NOPE", 4}, {"telemetry", 9}};
+    const std::string body = R"({"t":1})";
+    tern_coap_request q{};
+    q.struct_size = sizeof q;
+    q.type = TERN_COAP_CON;
+    q.code = TERN_COAP_POST;
+    q.observe = -1;
+    q.content_format = -1;
+    q.accept = -1;
+    q.peer.endpoint.family = 4;
+    q.peer.endpoint.port = 5683;
+    q.transport = tern_str{"udp", 3};
+    q.path_count = 4;
+    q.payload = tern_bytes{reinterpret_cast<const uint8_t*>(body.data()), body.size()};
+    auto one = [&](uint64_t i, const tern_str* path) {
+        q.exchange = i;
+        q.path = path;
+        reactor.on(0, [&] { a.on_request(&q); });
+    };
+    // warm up: the token cached (and its one message used), the unknown token remembered
+    for (uint64_t i = 1; i <= 10; ++i) one(i, tele);
+    for (uint64_t i = 11; i <= 20; ++i) one(i, unknown);
+    core.complete();
+    const long limited_before = engine.limited, unauthorized_before = engine.unauthorized;
+    const long auth_before = core.auth_calls;
+
+    counting.store(true);
+    for (uint64_t i = 21; i <= 10020; ++i) one(i, (i % 2 == 0) ? tele : unknown);
+    counting.store(false);
+    core.complete();
+
+    CHECK(allocations.load() == 0);
+    CHECK(locks.load() == 0);
+    CHECK(engine.limited - limited_before == 5000);
+    CHECK(engine.unauthorized - unauthorized_before == 5000);
+    CHECK(core.auth_calls == auth_before);  // neither reached the core
     std::atomic<bool> done{false};
     std::thread runner([&] {
         while (!done.load()) {

@@ -28,6 +28,7 @@ constexpr uint8_t c400 = TERN_COAP_CODE(4, 0);
 constexpr uint8_t c401 = TERN_COAP_CODE(4, 1);
 constexpr uint8_t c404 = TERN_COAP_CODE(4, 4);
 constexpr uint8_t c413 = TERN_COAP_CODE(4, 13);
+constexpr uint8_t c429 = TERN_COAP_CODE(4, 29);
 constexpr uint8_t c500 = TERN_COAP_CODE(5, 0);
 constexpr uint8_t c503 = TERN_COAP_CODE(5, 3);
 constexpr uint64_t ms = 1000000;
@@ -45,6 +46,7 @@ struct req {
     std::string token = "\x01";
     uint32_t shard = 0;
     uint16_t port = 40000;
+    uint8_t host = 1;  // the peer is 127.0.0.<host>
     uint64_t session = 0;
     std::string transport = "udp";
     std::vector<std::string> query;
@@ -129,7 +131,7 @@ struct fixture {
         q.peer.endpoint.family = 4;
         q.peer.endpoint.port = r.port;
         q.peer.endpoint.addr[0] = 127;
-        q.peer.endpoint.addr[3] = 1;
+        q.peer.endpoint.addr[3] = r.host;
         q.peer.session = r.session;
         q.transport = tern_str{r.transport.data(), r.transport.size()};
         q.path = path.data();
@@ -662,7 +664,7 @@ TEST_CASE_METHOD(chain_fixture, "api: X.509 chain: a leaf hash with another stor
     CHECK(core.auth_values == std::vector<std::string>{hash_of(0), hash_of(1)});
 }
 
-TEST_CASE_METHOD(chain_fixture, "api: X.509 chain: a core error stops the walk with 5.00 and nothing is kept",
+TEST_CASE_METHOD(chain_fixture, "api: X.509 chain: a core error stops the walk with 5.00 (busy: 5.03) and nothing is kept",
                  "[api][x509]") {
     register_cert(1, 51);
     start_chain();
@@ -673,7 +675,9 @@ TEST_CASE_METHOD(chain_fixture, "api: X.509 chain: a core error stops the walk w
     }
     SECTION("on the intermediate, after the leaf missed") {
         core.failing[hash_of(1)] = TERN_BUSY;
-        CHECK(answer(telemetry()).code == c500);
+        const auto& r = answer(telemetry());
+        CHECK(r.code == c503);  // busy: 5.03 with Max-Age, so the device backs off
+        CHECK(r.max_age == 5);
         CHECK(core.auth_values == std::vector<std::string>{hash_of(0), hash_of(1)});
     }
     CHECK(core.telemetry_posts.empty());
@@ -1057,4 +1061,176 @@ TEST_CASE("api: stop closes what is open", "[api][state]") {
     CHECK(f.core.statuses_of(4).back().s == TERN_RPC_TIMEOUT);
     CHECK(f.core.count_sessions(TERN_SESSION_CLOSE) == 1);
     CHECK(f.core.subs[1] == 0);
+}
+
+// ---- rate limits, the negative token cache, a busy core ---------------------------------------
+
+namespace {
+uint64_t post_from(fixture& f, const std::string& path, const std::string& payload, uint8_t host) {
+    req r;
+    r.path = path;
+    r.payload = payload;
+    r.host = host;
+    return f.send(r);
+}
+constexpr uint64_t second = 1000 * ms;
+}  // namespace
+
+TEST_CASE("api: a device over its message limit gets 4.29 with Max-Age, nothing stored, and recovers",
+          "[api][security]") {
+    fixture f;
+    f.s.device_message_rate = 2;
+    f.s.device_message_burst = 3;
+    f.start();
+    for (int i = 0; i < 3; ++i) CHECK(f.answer(f.post("/api/v1/T1/telemetry", R"({"a":1})")).code == c201);
+    const auto& r = f.answer(f.post("/api/v1/T1/attributes", R"({"a":1})"));
+    CHECK(r.code == c429);
+    CHECK(r.max_age == 1);
+    CHECK(r.payload == "device message rate limit exceeded");
+    CHECK(f.core.telemetry_posts.size() == 3);
+    CHECK(f.core.attribute_posts.empty());
+    // another device is not affected
+    CHECK(f.answer(f.post("/api/v1/T2/telemetry", R"({"a":1})")).code == c201);
+    // half a second later one message (2/s) is there again
+    f.reactor.now += second / 2;
+    CHECK(f.answer(f.post("/api/v1/T1/telemetry", R"({"a":1})")).code == c201);
+    CHECK(f.answer(f.post("/api/v1/T1/telemetry", R"({"a":1})")).code == c429);
+    f.reactor.now += 10 * second;  // refills to the burst, not beyond
+    for (int i = 0; i < 3; ++i) CHECK(f.answer(f.post("/api/v1/T1/telemetry", R"({"a":1})")).code == c201);
+    CHECK(f.answer(f.post("/api/v1/T1/telemetry", R"({"a":1})")).code == c429);
+    CHECK(f.core.auth_calls == 2);  // limited requests never reached the core either
+}
+
+TEST_CASE("api: the data point limit refuses a whole message, a message larger than the burst passes once",
+          "[api][security]") {
+    fixture f;
+    f.s.device_datapoint_rate = 10;
+    f.s.device_datapoint_burst = 10;
+    f.start();
+    CHECK(f.answer(f.post("/api/v1/T1/telemetry", R"({"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8})")).code == c201);
+    const auto& r = f.answer(f.post("/api/v1/T1/telemetry", R"({"a":1,"b":2,"c":3})"));
+    CHECK(r.code == c429);  // 2 left, 3 asked
+    CHECK(r.max_age == 1);
+    CHECK(f.core.telemetry_posts.size() == 1);
+    f.reactor.now += 2 * second;
+    std::string big = "{";
+    for (int i = 0; i < 30; ++i) big += (i ? ",\"k" : "\"k") + std::to_string(i) + "\":1";
+    big += "}";
+    CHECK(f.answer(f.post("/api/v1/T1/telemetry", big)).code == c201);  // 30 on a full bucket of 10
+    const auto& after = f.answer(f.post("/api/v1/T1/telemetry", R"({"a":1})"));
+    CHECK(after.code == c429);
+    CHECK(after.max_age == 3);  // 20 in debt, 1 needed: 2.1 s
+    CHECK(f.core.telemetry_posts.size() == 2);
+}
+
+TEST_CASE("api: a device profile overrides the limits through its options", "[api][security]") {
+    fixture f;
+    fake_device strict;
+    strict.id = 20;
+    strict.options = {{"device_message_rate", 1}, {"device_message_burst", 1}, {"unrelated", 5}};
+    f.core.add("STRICT", strict);
+    fake_device free_dev;
+    free_dev.id = 21;
+    free_dev.options = {{"device_message_rate", 0}};  // 0: no limit for this profile
+    f.core.add("FREE", free_dev);
+    f.s.device_message_rate = 5;
+    f.s.device_message_burst = 5;
+    f.start();
+    CHECK(f.answer(f.post("/api/v1/STRICT/telemetry", "{\"a\":1}")).code == c201);
+    CHECK(f.answer(f.post("/api/v1/STRICT/telemetry", "{\"a\":1}")).code == c429);
+    for (int i = 0; i < 20; ++i) CHECK(f.answer(f.post("/api/v1/FREE/telemetry", "{\"a\":1}")).code == c201);
+    for (int i = 0; i < 5; ++i) CHECK(f.answer(f.post("/api/v1/T1/telemetry", "{\"a\":1}")).code == c201);
+    CHECK(f.answer(f.post("/api/v1/T1/telemetry", "{\"a\":1}")).code == c429);
+}
+
+TEST_CASE("api: an unknown token is remembered for unknown_token_cache_ttl, a credential change forgets it",
+          "[api][security]") {
+    fixture f;
+    f.s.unknown_token_cache_ttl_ms = 5000;
+    f.s.source_rate = 0;
+    f.start();
+    for (int i = 0; i < 10; ++i) {
+        const auto& r = f.answer(f.post("/api/v1/NOPE/telemetry", "{}"));
+        CHECK(r.code == c401);
+        CHECK(r.payload == "unknown access token");
+    }
+    CHECK(f.core.auth_calls == 1);
+    CHECK(f.a->shard(0).unknown.size() == 1);
+    f.reactor.now += 5001 * ms;
+    CHECK(f.answer(f.post("/api/v1/NOPE/telemetry", "{}")).code == c401);
+    CHECK(f.core.auth_calls == 2);  // expired: asked again
+    // the token is created: the core says credentials changed, the next request finds it
+    fake_device d;
+    d.id = 30;
+    f.core.add("NOPE", d);
+    f.a->on_device_event(30, TERN_DEVICE_CREDENTIALS_CHANGED);
+    f.reactor.run();
+    CHECK(f.a->shard(0).unknown.size() == 0);
+    CHECK(f.answer(f.post("/api/v1/NOPE/telemetry", "{}")).code == c201);
+    CHECK(f.core.auth_calls == 3);
+}
+
+TEST_CASE("api: the negative cache is bounded, least recently used first", "[api][security]") {
+    fixture f;
+    f.s.unknown_token_cache_size = 4;  // 2 per shard
+    f.s.source_rate = 0;
+    f.start();
+    for (const char* t : {"U1", "U2", "U3"}) f.post(std::string("/api/v1/") + t + "/telemetry", "{}");
+    CHECK(f.a->shard(0).unknown.size() == 2);
+    CHECK(f.core.auth_calls == 3);
+    f.post("/api/v1/U3/telemetry", "{}");  // kept
+    CHECK(f.core.auth_calls == 3);
+    f.post("/api/v1/U1/telemetry", "{}");  // evicted first
+    CHECK(f.core.auth_calls == 4);
+}
+
+TEST_CASE("api: unauthenticated work is limited per source address, valid tokens give their share back",
+          "[api][security]") {
+    fixture f;
+    f.s.source_rate = 1;
+    f.s.source_burst = 2;
+    f.start();
+    // valid tokens (cache misses) are refunded: they never use up the address's budget
+    for (int i = 0; i < 3; ++i) {
+        f.a->on_device_event(1, TERN_DEVICE_UPDATED);  // drops T1 from the caches
+        f.reactor.run();
+        CHECK(f.answer(post_from(f, "/api/v1/T1/telemetry", "{}", 9)).code == c201);
+    }
+    CHECK(f.answer(post_from(f, "/api/v1/BAD1/telemetry", "{}", 9)).code == c401);
+    CHECK(f.answer(post_from(f, "/api/v1/BAD2/telemetry", "{}", 9)).code == c401);
+    const int calls = f.core.auth_calls;
+    const auto& r = f.answer(post_from(f, "/api/v1/BAD3/telemetry", "{}", 9));
+    CHECK(r.code == c429);
+    CHECK(r.max_age == 1);
+    CHECK(f.core.auth_calls == calls);  // the core was not asked
+    // a cached device from the same address is still served; another address is not limited
+    CHECK(f.answer(post_from(f, "/api/v1/T1/telemetry", "{}", 9)).code == c201);
+    CHECK(f.answer(post_from(f, "/api/v1/BAD3/telemetry", "{}", 10)).code == c401);
+    // provisioning shares the budget of its address
+    CHECK(f.answer(post_from(f, "/api/v1/provision", R"({"provisionDeviceKey":"k","provisionDeviceSecret":"s"})", 11)).code == c201);
+    CHECK(f.answer(post_from(f, "/api/v1/provision", R"({"provisionDeviceKey":"k","provisionDeviceSecret":"s"})", 11)).code == c201);
+    const auto& p = f.answer(post_from(f, "/api/v1/provision", R"({"provisionDeviceKey":"k","provisionDeviceSecret":"s"})", 11));
+    CHECK(p.code == c429);
+    CHECK(p.payload == "too many provisioning requests from this address");
+    CHECK(f.core.provisions.size() == 2);
+    f.reactor.now += second;
+    CHECK(f.answer(post_from(f, "/api/v1/provision", R"({"provisionDeviceKey":"k","provisionDeviceSecret":"s"})", 11)).code == c201);
+}
+
+TEST_CASE("api: a busy core is answered 5.03 with Max-Age busy_max_age", "[api][security]") {
+    fixture f;
+    f.s.busy_max_age_s = 7;
+    f.start();
+    f.core.write_status = TERN_BUSY;
+    const auto& r = f.answer(f.post("/api/v1/T1/telemetry", R"({"a":1})"));
+    CHECK(r.code == c503);
+    CHECK(r.max_age == 7);
+    f.core.write_status = TERN_IO;
+    const auto& e = f.answer(f.post("/api/v1/T1/telemetry", R"({"a":1})"));
+    CHECK(e.code == c500);
+    CHECK(e.max_age == -1);
+    f.core.auth_status = TERN_BUSY;
+    const auto& a = f.answer(f.post("/api/v1/T2/telemetry", R"({"a":1})"));
+    CHECK(a.code == c503);
+    CHECK(a.max_age == 7);
 }

@@ -128,6 +128,7 @@ struct fake_engine final : coap_engine_v1 {
         uint8_t code = 0;
         uint32_t flags = 0;
         int32_t format = -1;
+        int64_t max_age = -1;
         std::string payload;
         std::vector<std::pair<uint16_t, std::string>> options;
         uint64_t observation = 0;
@@ -168,6 +169,7 @@ struct fake_engine final : coap_engine_v1 {
         x.code = r->code;
         x.flags = r->flags;
         x.format = r->content_format;
+        x.max_age = r->max_age;
         for (uint32_t i = 0; i < r->option_count; ++i)
             x.options.emplace_back(r->options[i].number, str(r->options[i].value));
         if (r->body != nullptr) {
@@ -227,6 +229,7 @@ struct fake_device {
     int64_t psm_ms = 0;
     int64_t ptw_ms = 0;
     std::string credential_value;
+    std::vector<std::pair<std::string, int64_t>> options;  // profile options (integers)
 };
 
 struct fake_core final : core_v1 {
@@ -270,6 +273,7 @@ struct fake_core final : core_v1 {
     std::vector<status> statuses;
     std::vector<std::tuple<uint64_t, int64_t, std::string>> replies;
     tern_status reply_status = TERN_OK;
+    tern_status write_status = TERN_OK;  // telemetry writes complete with this
     std::vector<uint64_t> resends;
     struct client_call {
         uint64_t device;
@@ -335,6 +339,15 @@ struct fake_core final : core_v1 {
             info.paging_transmission_window_ms = d.ptw_ms;
             info.credential_value =
                 tern_bytes{reinterpret_cast<const uint8_t*>(d.credential_value.data()), d.credential_value.size()};
+            std::vector<tern_kv> opts;
+            for (const auto& [k, v] : d.options) {
+                tern_kv kv{tern_str{k.data(), k.size()}, tern_value{}};
+                kv.value.type = TERN_VALUE_INT;
+                kv.value.u.i = v;
+                opts.push_back(kv);
+            }
+            info.profile_options = opts.empty() ? nullptr : opts.data();
+            info.profile_option_count = static_cast<uint32_t>(opts.size());
             done(ctx, st, st == TERN_OK ? &info : nullptr);
         });
     }
@@ -358,7 +371,8 @@ struct fake_core final : core_v1 {
         telemetry t{device, {}};
         for (uint32_t i = 0; i < n; ++i) t.records.push_back(kvs(r[i].values, r[i].count));
         telemetry_posts.push_back(t);
-        later([=] { done(ctx, TERN_OK, tern_str{}); });
+        const tern_status st = write_status;
+        later([=] { done(ctx, st, tern_str{}); });
     }
     void post_attributes(uint64_t device, tern_attribute_scope, const tern_kv* v, uint32_t n, tern_core_done_fn done,
                          void* ctx) noexcept override {
