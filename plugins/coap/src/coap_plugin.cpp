@@ -180,6 +180,11 @@ public:
         ec.ack_timeout_ms = static_cast<uint64_t>(c.get_int("ack_timeout"));
         ec.ack_random_factor = c.get_double("ack_random_factor");
         ec.max_peers = static_cast<uint32_t>(c.get_int("max_peers"));
+        ec.max_peers_per_prefix_percent =
+            static_cast<uint32_t>(c.get_int("max_peers_per_prefix_percent"));
+        ec.peer_prefix_v4 = static_cast<uint32_t>(c.get_int("peer_prefix_v4"));
+        ec.peer_prefix_v6 = static_cast<uint32_t>(c.get_int("peer_prefix_v6"));
+        ec.max_dedup_per_peer = static_cast<uint32_t>(c.get_int("max_dedup_per_peer"));
         ec.max_exchanges = static_cast<uint32_t>(c.get_int("max_exchanges"));
         ec.max_observations = static_cast<uint32_t>(c.get_int("max_observations"));
         ec.max_observations_per_peer = static_cast<uint32_t>(c.get_int("max_observations_per_peer"));
@@ -189,6 +194,8 @@ public:
         ec.dedup_capacity = static_cast<uint32_t>(c.get_int("dedup_capacity"));
         ec.dedup_memory = static_cast<uint64_t>(c.get_int("dedup_memory"));
         ec.max_block1_transfers = static_cast<uint32_t>(c.get_int("max_block1_transfers"));
+        ec.max_block1_transfers_per_peer =
+            static_cast<uint32_t>(c.get_int("max_block1_transfers_per_peer"));
         ec.block1_memory = static_cast<uint64_t>(c.get_int("block1_memory"));
         ec.completion_queue_size = static_cast<uint32_t>(c.get_int("completion_queue_size"));
         ec.observe_con_every = static_cast<uint32_t>(c.get_int("observe_con_every"));
@@ -202,11 +209,6 @@ public:
         engine_ = std::make_unique<engine>(ec, *this, &host().metrics(), reactor_->shard_count());
     }
 
-        ec.max_peers_per_prefix_percent =
-            static_cast<uint32_t>(c.get_int("max_peers_per_prefix_percent"));
-        ec.peer_prefix_v4 = static_cast<uint32_t>(c.get_int("peer_prefix_v4"));
-        ec.peer_prefix_v6 = static_cast<uint32_t>(c.get_int("peer_prefix_v6"));
-        ec.max_dedup_per_peer = static_cast<uint32_t>(c.get_int("max_dedup_per_peer"));
     ~coap_instance() override { engine_.reset(); }
 
 protected:
@@ -216,8 +218,6 @@ protected:
     }
 
     void on_start() override {
-        ec.max_block1_transfers_per_peer =
-            static_cast<uint32_t>(c.get_int("max_block1_transfers_per_peer"));
         using found = found_transport;
         std::vector<found> all;
         host().registry().list(

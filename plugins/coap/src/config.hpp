@@ -66,13 +66,13 @@ struct engine_config {
 // One shard's share of the totals (rounded up, never below a small floor).
 struct shard_limits {
     uint32_t peers;
+    uint32_t peers_per_prefix;
     uint32_t exchanges;
     uint32_t observations;
     uint32_t notifications; // queued-notification records
     std::size_t notification_bytes;
     std::size_t retransmission_bytes;
     uint32_t dedup_entries;
-    uint32_t peers_per_prefix;
     std::size_t dedup_bytes;
     uint32_t block1_transfers;
     uint32_t completion_records;

@@ -53,11 +53,10 @@ struct peer_rec {
     uint32_t prefix;      // its source-prefix record (prefix_rec slot)
     uint16_t next_mid;
     uint16_t observations;
-    uint8_t transport;
     uint16_t transfers;   // Block1 uploads in progress
+    uint8_t transport;
     uint8_t indexed;      // findable by address/session (0 after its session ended)
     uint8_t idle_listed;
-};
     uint8_t trusted;      // a handler answered it 2.xx, or it is a DTLS session
 };
 
@@ -69,11 +68,12 @@ struct prefix_rec {
     uint32_t count;       // peers in this prefix
     uint64_t key;         // seeded 64-bit hash of transport, family and masked address
     slot_list idle;       // its evictable peers, LRU first
+};
 
 enum : uint8_t { dedup_pending = 0, dedup_cached = 1, dedup_acked = 2, dedup_done = 3 };
 
-struct dedup_rec {
 // A dedup entry's id (exchange_rec::dedup_seq, arena owner): generation << 32 | slot.
+struct dedup_rec {
     uint32_t gen;
     uint32_t peer;
     uint64_t expires_ns;
@@ -87,8 +87,8 @@ struct dedup_rec {
     uint8_t state;
     uint8_t type;
     uint8_t live;
-};
     uint8_t list;         // 2 * trusted + (type == CON)
+};
 
 enum : uint8_t { exch_free = 0, exch_pending = 1, exch_awaiting_ack = 2 };
 enum : uint8_t {
@@ -281,8 +281,6 @@ private:
     void peer_unref(uint32_t peer) noexcept;
     void peer_free(uint32_t peer) noexcept;
     void peer_drop_state(uint32_t peer) noexcept;
-    uint16_t next_mid(uint32_t peer) noexcept;
-
     // The evictable lists (refs == 0): LRU order, by trust and by source prefix.
     void idle_link(uint32_t peer) noexcept;
     void idle_unlink(uint32_t peer) noexcept;
@@ -292,15 +290,17 @@ private:
     void peer_evict(uint32_t peer) noexcept;
     uint32_t prefix_get(uint32_t transport, const tern_peer& p) noexcept;
     uint64_t prefix_key(uint32_t transport, const tern_peer& p) const noexcept;
+    uint16_t next_mid(uint32_t peer) noexcept;
+
     // dedup
     uint32_t dedup_find(uint32_t peer, uint16_t mid) noexcept;
     uint64_t dedup_insert(uint32_t peer, uint16_t mid, uint8_t type) noexcept;
     void dedup_remove(uint32_t slot, bool evicted) noexcept;
     void dedup_expire() noexcept;
-    dedup_rec* dedup_get(uint64_t seq) noexcept;
-    void dedup_cache(uint64_t seq, std::span<const uint8_t> bytes) noexcept;
     uint32_t dedup_victim() const noexcept;
     void dedup_relist(uint32_t slot, uint8_t list) noexcept;
+    dedup_rec* dedup_get(uint64_t seq) noexcept;
+    void dedup_cache(uint64_t seq, std::span<const uint8_t> bytes) noexcept;
     void dedup_mark(uint64_t seq, uint8_t state) noexcept;
     bool arena_alloc(uint64_t owner_seq, std::size_t len, uint32_t& off) noexcept;
 

@@ -50,7 +50,6 @@ struct shard::build_opts {
 // Brackets every entry into the shard (datagrams, timer, drain, API calls on the shard):
 // the outermost one reads the clock once and, on the way out, sends the batch and re-arms
 // the timer.
-    std::size_t payload_len = 0; // payload bytes written
 class shard::scope {
 public:
     explicit scope(shard& s) noexcept : s_(s) {

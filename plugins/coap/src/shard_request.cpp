@@ -162,7 +162,6 @@ void shard::request(uint32_t transport, const tern_datagram& dg, bool too_many) 
     to.method = method;
 
     // RFC 7967 No-Response applies to every answer, the engine's own errors included.
-    to.request_len = static_cast<uint32_t>(std::min<std::size_t>(dg.data.size, 65535));
     if (const option_view* nr = m.find(opt::no_response); nr != nullptr && nr->value.size() <= 1) {
         const uint32_t v = nr->value.empty() ? 0 : nr->value[0];
         to.no_response = static_cast<uint8_t>(((v & 2) ? 1u << 2 : 0) | ((v & 8) ? 1u << 4 : 0) |
@@ -373,10 +372,10 @@ void shard::request(uint32_t transport, const tern_datagram& dg, bool too_many) 
         const uint64_t limit = cfg_.max_resource_body_size;
         if (size1 >= 0 && static_cast<uint64_t>(size1) > limit) {
             if (t != nil) transfer_free(t);
+            m_.inc(ctr::block1_too_large);
             diag d;
             d.add("request body too large (limit ").add(limit).add(" bytes)");
             reply_error(to, code::request_entity_too_large, d.text(), -1, static_cast<int64_t>(limit));
-            m_.inc(ctr::block1_too_large);
             return;
         }
         if (block1) {
@@ -397,10 +396,6 @@ void shard::request(uint32_t transport, const tern_datagram& dg, bool too_many) 
             } else {
                 if (b.num == 0) {
                     if (t != nil) transfer_free(t);
-                    t = xfers_.alloc();
-                    if (t == nil) {  // not reached: room was made above
-                        m_.inc(ctr::shed_block1_transfers);
-                        reply_error(to, code::service_unavailable,
                     // A peer at its cap gives up its own oldest upload; a full table its
                     // least recently advanced one. A new upload is never refused for
                     // uploads that stalled (or were never meant to finish).
@@ -416,6 +411,10 @@ void shard::request(uint32_t transport, const tern_datagram& dg, bool too_many) 
                         m_.inc(ctr::block1_evicted);
                         transfer_free(xfer_lru_.head);
                     }
+                    t = xfers_.alloc();
+                    if (t == nil) {  // not reached: room was made above
+                        m_.inc(ctr::shed_block1_transfers);
+                        reply_error(to, code::service_unavailable,
                                     "server busy: too many block-wise uploads", cfg_.overload_max_age);
                         return;
                     }
@@ -426,11 +425,11 @@ void shard::request(uint32_t transport, const tern_datagram& dg, bool too_many) 
                     tr.last_off = UINT64_MAX;
                     xfer_index_.insert(kh, t);
                     xfer_lru_.push_back(t, [this](uint32_t i) -> list_link& { return xfers_[i].lru; });
+                    ++peers_[p].transfers;
                     peer_ref(p);
                 } else if (t == nil) {
                     diag d;
                     d.add("block ").add(b.num).add(" arrived without the blocks before it");
-                    ++peers_[p].transfers;
                     reply_error(to, code::request_entity_incomplete, d.text());
                     return;
                 }
@@ -448,11 +447,11 @@ void shard::request(uint32_t transport, const tern_datagram& dg, bool too_many) 
                     const uint64_t end = off + len;
                     if (end > limit) {
                         transfer_free(t);
+                        m_.inc(ctr::block1_too_large);
                         diag d;
                         d.add("request body too large (limit ").add(limit).add(" bytes)");
                         reply_error(to, code::request_entity_too_large, d.text(), -1,
                                     static_cast<int64_t>(limit));
-                        m_.inc(ctr::block1_too_large);
                         return;
                     }
                     if (end > tr.cap) {
@@ -462,10 +461,6 @@ void shard::request(uint32_t transport, const tern_datagram& dg, bool too_many) 
                             end, std::min<uint64_t>(limit, std::max<uint64_t>(tr.cap * 2, 4096)));
                         const uint64_t grow = cap - tr.cap;
                         auto& total = eng_.block1_bytes();
-                        void* nb = nullptr;
-                        if (total.fetch_add(grow, std::memory_order_relaxed) + grow <= cfg_.block1_memory)
-                            nb = std::realloc(tr.buf, cap);
-                        if (nb == nullptr) {
                         // Over the shard's memory budget: the least recently advanced other
                         // uploads give way first.
                         while (total.load(std::memory_order_relaxed) + grow > cfg_.block1_memory) {
@@ -475,6 +470,10 @@ void shard::request(uint32_t transport, const tern_datagram& dg, bool too_many) 
                             m_.inc(ctr::block1_evicted);
                             transfer_free(v);
                         }
+                        void* nb = nullptr;
+                        if (total.fetch_add(grow, std::memory_order_relaxed) + grow <= cfg_.block1_memory)
+                            nb = std::realloc(tr.buf, cap);
+                        if (nb == nullptr) {
                             total.fetch_sub(grow, std::memory_order_relaxed);
                             transfer_free(t);
                             m_.inc(ctr::shed_block1_memory);
@@ -657,12 +656,12 @@ void shard::transfer_free(uint32_t t) noexcept {
     xfer_index_.erase(tr.hash, t);
     xfer_lru_.remove(t, [this](uint32_t i) -> list_link& { return xfers_[i].lru; });
     const uint32_t p = tr.peer;
+    --peers_[p].transfers;
     xfers_.free(t);
     peer_unref(p);
 }
 
 void shard::transfers_expire() noexcept {
-    --peers_[p].transfers;
     const uint64_t life = cfg_.blockwise_status_lifetime_ms * 1000000;
     while (!xfer_lru_.empty() && xfers_[xfer_lru_.head].last_ns + life <= now_)
         transfer_free(xfer_lru_.head);
