@@ -151,6 +151,10 @@ public:
             return TERN_NOT_FOUND;
         }
         const std::string_view a(arena_);
+        // max_telemetry_keys_per_device / max_telemetry_keys: refused before anything is written
+        names_.clear();
+        for (const item& it : items_) names_.push_back(a.substr(it.key_off, it.key_len));
+        if (const tern_status s = t.admit_ts_keys(device_, names_, message); s != TERN_OK) return s;
         for (const item& it : items_) {
             const int64_t key = t.ts_key(a.substr(it.key_off, it.key_len));
             {
@@ -161,6 +165,7 @@ public:
                 bind(*q, key, it, a);
                 q->run();
             }
+            t.device_has_ts_key(device_, key);
         }
         return TERN_OK;
     }
@@ -189,6 +194,7 @@ private:
     core_metrics& metrics_;
     std::vector<item> items_;
     std::string arena_;
+    std::vector<std::string_view> names_;
 };
 
 }  // namespace
@@ -564,10 +570,17 @@ void embedded_core::post_telemetry(uint64_t device_id, const tern_ts_record* rec
     try {
         op = std::make_unique<telemetry_op>(device_id, done, ctx, metrics_);
         size_t n = 0, bytes = 0;
+        const int64_t max_key = writer_.settings().max_key_length;
+        std::string why;
         for (uint32_t r = 0; r < count; ++r) {
             n += records[r].count;
             for (uint32_t k = 0; k < records[r].count; ++k) {
                 const tern_kv& kv = records[r].values[k];
+                if (key_too_long(to_sv(kv.key), max_key, "telemetry key", why)) {
+                    metrics_.key_length_refused.inc();
+                    done(ctx, TERN_INVALID_ARGUMENT, to_str(why));
+                    return;
+                }
                 bytes += kv.key.size;
                 if (kv.value.type == TERN_VALUE_STR || kv.value.type == TERN_VALUE_JSON)
                     bytes += kv.value.u.s.size;
@@ -580,6 +593,7 @@ void embedded_core::post_telemetry(uint64_t device_id, const tern_ts_record* rec
             return;
         }
         op->reserve(n, bytes);
+        op->bytes = sizeof(telemetry_op) + n * (sizeof(telemetry_op::item) + sizeof(std::string_view)) + bytes;
         for (uint32_t r = 0; r < count; ++r)
             for (uint32_t k = 0; k < records[r].count; ++k) op->add(records[r].ts, records[r].values[k]);
     } catch (...) {
@@ -605,11 +619,21 @@ void embedded_core::post_attributes(uint64_t device_id, tern_attribute_scope sco
         return;
     }
     auto vals = std::make_shared<std::vector<kv>>();
+    uint64_t bytes = 0;
     try {
+        std::string why;
+        for (uint32_t i = 0; i < count; ++i) {
+            if (key_too_long(to_sv(values[i].key), writer_.settings().max_key_length, "attribute key", why)) {
+                metrics_.key_length_refused.inc();
+                done(ctx, TERN_INVALID_ARGUMENT, to_str(why));
+                return;
+            }
+        }
         vals->reserve(count);
         for (uint32_t i = 0; i < count; ++i) {
             if (values[i].value.type == TERN_VALUE_NULL) continue;
             vals->push_back(kv{std::string(to_sv(values[i].key)), value::from(values[i].value)});
+            bytes += sizeof(kv) + vals->back().key.size() + vals->back().v.s.size();
         }
     } catch (...) {
         done(ctx, TERN_INTERNAL, to_str("out of memory"));
@@ -639,6 +663,7 @@ void embedded_core::post_attributes(uint64_t device_id, tern_attribute_scope sco
         done(ctx, TERN_INTERNAL, to_str("out of memory"));
         return;
     }
+    op->bytes = sizeof(fn_op) + bytes;
     submit(std::move(op));
 }
 

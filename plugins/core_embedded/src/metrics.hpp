@@ -9,6 +9,8 @@ namespace tern::core_embedded {
 struct core_metrics {
     sdk::metric write_queue_depth;      // gauge: ops waiting for the writer
     sdk::metric write_rejected;         // counter: ops refused because the queue was full
+    sdk::metric write_queue_bytes;      // gauge: bytes of write ops submitted and not finished
+    sdk::metric write_rejected_bytes;   // counter: ops refused because of write_queue_max_bytes
     sdk::metric commits;                // counter: committed transactions
     sdk::metric commit_errors;          // counter: transactions that failed
     sdk::metric ops_per_commit;         // histogram: ops in one transaction
@@ -19,6 +21,10 @@ struct core_metrics {
     sdk::metric auth_cache_misses;      // counter
     sdk::metric auth_cache_size;        // gauge
     sdk::metric telemetry_values;       // counter: key/values stored
+    sdk::metric telemetry_keys;         // gauge: names in the telemetry key dictionary
+    sdk::metric key_length_refused;     // counter: messages refused: a key over max_key_length
+    sdk::metric telemetry_keys_refused_device; // counter: refused by max_telemetry_keys_per_device
+    sdk::metric telemetry_keys_refused_total;  // counter: refused by max_telemetry_keys
     sdk::metric telemetry_purge_devices; // gauge: deleted devices whose history is being removed
     sdk::metric telemetry_purged;       // counter: history points of deleted devices removed
     sdk::metric rpc_by_status[7];       // counters: RPCs reaching each status

@@ -1,9 +1,28 @@
 #include "model.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <strings.h>
 
 namespace tern::core_embedded {
+
+size_t key_characters(std::string_view key) noexcept {
+    size_t n = 0;
+    for (const char c : key) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    return n;
+}
+
+bool key_too_long(std::string_view key, int64_t max_chars, const char* what, std::string& message) {
+    if (max_chars <= 0 || key.size() <= static_cast<uint64_t>(max_chars)) return false;  // chars <= bytes
+    const size_t chars = key_characters(key);
+    if (chars <= static_cast<uint64_t>(max_chars)) return false;
+    size_t cut = std::min<size_t>(key.size(), 32);
+    while (cut > 0 && cut < key.size() && (static_cast<unsigned char>(key[cut]) & 0xC0) == 0x80) --cut;
+    message = std::string(what) + " '" + std::string(key.substr(0, cut)) + (cut < key.size() ? "..." : "") + "' is " +
+              std::to_string(chars) + " characters, more than max_key_length " + std::to_string(max_chars) +
+              "; nothing stored";
+    return true;
+}
 
 value value::from(const tern_value& t) {
     value v;

@@ -225,6 +225,13 @@ const char* ota_type_name(tern_ota_type t) noexcept;  // "firmware" / "software"
 std::optional<tern_ota_type> ota_type_from(std::string_view s) noexcept;
 const char* ota_prefix(tern_ota_type t) noexcept;  // "fw" / "sw"
 
+// Characters (code points) of a key: what max_key_length counts (ThingsBoard keeps keys in
+// varchar(255) columns, which count characters). A byte that is not UTF-8 counts one.
+size_t key_characters(std::string_view key) noexcept;
+// Whether a device's key is longer than max_chars characters (0: no limit); then `message`
+// says so, naming the key (cut to 32 bytes) and what it is ("telemetry key").
+bool key_too_long(std::string_view key, int64_t max_chars, const char* what, std::string& message);
+
 // Milliseconds since the epoch, and a monotonic clock in ms.
 int64_t now_ms() noexcept;
 int64_t steady_ms() noexcept;

@@ -25,12 +25,20 @@ void writer::start(db::connection conn, writer_settings s) {
     if (settings_.queue_capacity == 0) settings_.queue_capacity = 1;
     conn_ = std::move(conn);
     ts_keys_.clear();
+    device_keys_.clear();
+    device_keys_ids_ = 0;
     deleted_devices_.clear();
-    // Load the telemetry key dictionary once; new keys are added as ops insert them.
+    // Load the telemetry key dictionary once; new keys are added as ops insert them. It is
+    // bounded by max_keys (names of at most max_key_length characters), so this map is too.
     {
         auto q = conn_.query("SELECT id, name FROM ts_keys");
         while (q->step()) ts_keys_.emplace(q->get_string(1), q->get_int(0));
     }
+    ts_key_count_ = ts_keys_.size();
+    metrics_.telemetry_keys.set(static_cast<int64_t>(ts_keys_.size()));
+    if (settings_.max_keys > 0 && ts_keys_.size() > static_cast<uint64_t>(settings_.max_keys))
+        log_.warn("the telemetry key dictionary holds ", ts_keys_.size(), " names, more than max_telemetry_keys (",
+                  settings_.max_keys, "): values under new key names are refused");
     std::lock_guard lk(mutex_);
     running_ = true;
     stopping_ = false;
@@ -52,12 +60,18 @@ void writer::stop() {
 
 bool writer::submit(std::unique_ptr<write_op> op) {
     tern_status refused = TERN_OK;
+    bool by_bytes = false;
+    uint64_t held = 0;
     {
         std::lock_guard lk(mutex_);
         if (!running_ || stopping_) {
             refused = TERN_UNAVAILABLE;
         } else if (queue_.size() >= settings_.queue_capacity) {
             refused = TERN_BUSY;
+        } else if (queued_bytes_ != 0 && queued_bytes_ + op->bytes > settings_.queue_bytes) {
+            refused = TERN_BUSY;
+            by_bytes = true;
+            held = queued_bytes_;
         } else {
             op->enqueued_ns = mono_ns();
             const bool was_empty = queue_.empty();
@@ -68,6 +82,10 @@ bool writer::submit(std::unique_ptr<write_op> op) {
             }
             // Wake the writer only when it may be waiting for its first op or for a
             // full batch: one wake-up per batch, not per op.
+            if (refused == TERN_OK) {
+                queued_bytes_ += queue_.back()->bytes;
+                metrics_.write_queue_bytes.set(static_cast<int64_t>(queued_bytes_));
+            }
             if (refused == TERN_OK && (was_empty || queue_.size() == settings_.max_batch)) cv_.notify_one();
         }
     }
@@ -75,7 +93,13 @@ bool writer::submit(std::unique_ptr<write_op> op) {
         metrics_.write_queue_depth.add(1);
         return true;
     }
-    if (refused == TERN_BUSY) {
+    if (refused == TERN_BUSY && by_bytes) {
+        rejected_.fetch_add(1, std::memory_order_relaxed);
+        rejected_bytes_.fetch_add(1, std::memory_order_relaxed);
+        metrics_.write_rejected_bytes.inc();
+        op->message = "the store's write queue is full (" + std::to_string(held) + " bytes waiting, write_queue_max_bytes " +
+                      std::to_string(settings_.queue_bytes) + ")";
+    } else if (refused == TERN_BUSY) {
         rejected_.fetch_add(1, std::memory_order_relaxed);
         metrics_.write_rejected.inc();
         op->message = "the store's write queue is full";
@@ -94,7 +118,11 @@ writer_stats writer::stats() const {
     s.ops = ops_.load();
     s.max_batch = max_batch_seen_.load();
     s.rejected = rejected_.load();
+    s.rejected_bytes = rejected_bytes_.load();
     s.cpu_ns = cpu_ns_.load();
+    s.ts_keys = ts_key_count_.load();
+    std::lock_guard lk(mutex_);
+    s.queued_bytes = queued_bytes_;
     return s;
 }
 
@@ -128,8 +156,15 @@ void writer::run() {
             }
         }
         metrics_.write_queue_depth.add(-static_cast<int64_t>(batch.size()));
-        commit_batch(batch);
+        uint64_t bytes = 0;
+        for (const auto& op : batch) bytes += op->bytes;
+        commit_batch(batch);  // the ops are finished: their bytes are free
         batch.clear();
+        {
+            std::lock_guard lk(mutex_);
+            queued_bytes_ -= bytes;
+            metrics_.write_queue_bytes.set(static_cast<int64_t>(queued_bytes_));
+        }
     }
 }
 
@@ -232,6 +267,79 @@ void writer::commit_batch(std::vector<std::unique_ptr<write_op>>& batch) {
                   std::memory_order_relaxed);
 }
 
+std::vector<int64_t>& writer::device_keys(uint64_t device_id) {
+    auto it = device_keys_.find(device_id);
+    if (it != device_keys_.end()) return it->second;
+    if (device_keys_ids_ > settings_.device_key_cache) {
+        device_keys_.clear();
+        device_keys_ids_ = 0;
+    }
+    std::vector<int64_t> ids;
+    {
+        auto q = conn_.query("SELECT key_id FROM ts_latest WHERE device_id = ? ORDER BY key_id");
+        q->bind_id(1, device_id);
+        while (q->step()) ids.push_back(q->get_int(0));
+    }
+    device_keys_ids_ += ids.size();
+    return device_keys_.emplace(device_id, std::move(ids)).first->second;
+}
+
+tern_status write_txn::admit_ts_keys(uint64_t device_id, const std::vector<std::string_view>& names,
+                                     std::string& message) {
+    const writer_settings& s = w_.settings_;
+    if (s.max_keys_per_device <= 0 && s.max_keys <= 0) return TERN_OK;
+    const std::vector<int64_t>* known = s.max_keys_per_device > 0 ? &w_.device_keys(device_id) : nullptr;
+    auto& fresh = w_.fresh_names_;  // not in the dictionary yet
+    auto& added = w_.fresh_ids_;    // in the dictionary, new for the device
+    fresh.clear();
+    added.clear();
+    for (const std::string_view name : names) {
+        const auto it = w_.ts_keys_.find(name);
+        if (it == w_.ts_keys_.end()) fresh.push_back(name);
+        else if (known != nullptr && !std::binary_search(known->begin(), known->end(), it->second))
+            added.push_back(it->second);
+    }
+    if (fresh.empty() && added.empty()) return TERN_OK;  // the usual case: keys it has
+    std::sort(fresh.begin(), fresh.end());
+    fresh.erase(std::unique(fresh.begin(), fresh.end()), fresh.end());
+    std::sort(added.begin(), added.end());
+    added.erase(std::unique(added.begin(), added.end()), added.end());
+    const uint64_t more = fresh.size() + added.size();
+    if (known != nullptr && known->size() + more > static_cast<uint64_t>(s.max_keys_per_device)) {
+        w_.metrics_.telemetry_keys_refused_device.inc();
+        message = std::to_string(known->size() + more) + " distinct telemetry keys for the device (it has " +
+                  std::to_string(known->size()) + "), more than max_telemetry_keys_per_device " +
+                  std::to_string(s.max_keys_per_device) + "; nothing stored";
+        return TERN_INVALID_ARGUMENT;
+    }
+    if (s.max_keys > 0 && w_.ts_keys_.size() + fresh.size() > static_cast<uint64_t>(s.max_keys)) {
+        w_.metrics_.telemetry_keys_refused_total.inc();
+        message = "the telemetry key dictionary is full (max_telemetry_keys " + std::to_string(s.max_keys) +
+                  "): new key names are refused; nothing stored";
+        return TERN_BUSY;
+    }
+    return TERN_OK;
+}
+
+void write_txn::device_has_ts_key(uint64_t device_id, int64_t key_id) {
+    if (w_.settings_.max_keys_per_device <= 0) return;
+    const auto it = w_.device_keys_.find(device_id);
+    if (it == w_.device_keys_.end()) return;  // not cached: read from ts_latest when needed
+    std::vector<int64_t>& ids = it->second;
+    const auto at = std::lower_bound(ids.begin(), ids.end(), key_id);
+    if (at != ids.end() && *at == key_id) return;
+    ids.insert(at, key_id);
+    ++w_.device_keys_ids_;
+    // A rollback forgets the device's set (read again from the database when needed): a set
+    // read in this transaction after the insert would otherwise keep the key.
+    on_undo([this, device_id] {
+        const auto d = w_.device_keys_.find(device_id);
+        if (d == w_.device_keys_.end()) return;
+        w_.device_keys_ids_ -= std::min<uint64_t>(w_.device_keys_ids_, d->second.size());
+        w_.device_keys_.erase(d);
+    });
+}
+
 int64_t write_txn::ts_key(std::string_view name) {
     auto it = w_.ts_keys_.find(name);
     if (it != w_.ts_keys_.end()) return it->second;
@@ -248,7 +356,13 @@ int64_t write_txn::ts_key(std::string_view name) {
     }
     std::string key(name);
     w_.ts_keys_.emplace(key, id);
-    on_undo([this, key] { w_.ts_keys_.erase(key); });
+    w_.ts_key_count_ = w_.ts_keys_.size();
+    w_.metrics_.telemetry_keys.set(static_cast<int64_t>(w_.ts_keys_.size()));
+    on_undo([this, key] {
+        w_.ts_keys_.erase(key);
+        w_.ts_key_count_ = w_.ts_keys_.size();
+        w_.metrics_.telemetry_keys.set(static_cast<int64_t>(w_.ts_keys_.size()));
+    });
     return id;
 }
 
@@ -259,6 +373,10 @@ uint64_t write_txn::next_revision() {
 }
 
 void write_txn::mark_deleted(uint64_t device_id) {
+    if (const auto d = w_.device_keys_.find(device_id); d != w_.device_keys_.end()) {
+        w_.device_keys_ids_ -= std::min<uint64_t>(w_.device_keys_ids_, d->second.size());
+        w_.device_keys_.erase(d);
+    }
     if (w_.deleted_devices_.insert(device_id).second)
         on_undo([this, device_id] { w_.deleted_devices_.erase(device_id); });
 }

@@ -43,6 +43,9 @@ public:
 
     std::string message;  // why apply() refused or failed
     int64_t enqueued_ns = 0;
+    // What the op holds in memory until it is finished (its payload, roughly): counted
+    // against writer_settings::queue_bytes from submit() to finish(). Set before submit().
+    uint64_t bytes = 0;
 };
 
 // An op made of two functions (admin operations, where an allocation does not matter).
@@ -68,14 +71,29 @@ struct writer_settings {
     uint32_t max_batch = 4096;
     int64_t max_delay_us = 2000;
     uint32_t queue_capacity = 65536;
+    // Bytes of ops submitted and not yet finished (queued or in the batch being committed);
+    // past it ops are refused with TERN_BUSY. An op alone may exceed it when nothing waits.
+    uint64_t queue_bytes = 64ull << 20;
+    // Telemetry keys: the longest name in characters (code points), the most distinct keys one
+    // device may have (ts_latest rows), the most names in the dictionary (ts_keys). 0: no limit.
+    int64_t max_key_length = 255;
+    int64_t max_keys_per_device = 1000;
+    int64_t max_keys = 1000000;
+    // Devices' key sets cached for the per-device check, in key ids; past it the cache is
+    // dropped and refilled from ts_latest as devices post.
+    uint64_t device_key_cache = 4u << 20;
 };
+
 
 struct writer_stats {
     uint64_t commits = 0;
     uint64_t ops = 0;
     uint64_t max_batch = 0;
     uint64_t rejected = 0;
+    uint64_t rejected_bytes = 0;  // of those, refused by the byte budget
     uint64_t cpu_ns = 0;  // CPU time the writer thread has used
+    uint64_t queued_bytes = 0;  // bytes of ops submitted and not yet finished
+    uint64_t ts_keys = 0;       // telemetry key names in the dictionary
 };
 
 class writer {
@@ -99,6 +117,7 @@ public:
 
     writer_stats stats() const;
     size_t queue_depth() const;
+    const writer_settings& settings() const noexcept { return settings_; }
 
 private:
     friend class write_txn;
@@ -115,11 +134,13 @@ private:
     mutable std::mutex mutex_;
     std::condition_variable cv_;
     std::deque<std::unique_ptr<write_op>> queue_;
+    uint64_t queued_bytes_ = 0;  // of ops submitted and not yet finished
     bool running_ = false;
     bool stopping_ = false;
     std::thread thread_;
 
-    std::atomic<uint64_t> commits_{0}, ops_{0}, max_batch_seen_{0}, rejected_{0}, cpu_ns_{0};
+    std::atomic<uint64_t> commits_{0}, ops_{0}, max_batch_seen_{0}, rejected_{0}, rejected_bytes_{0}, cpu_ns_{0};
+    std::atomic<uint64_t> ts_key_count_{0};
 
     // Writer-thread state shared by ops, with undo on rollback.
     struct sv_hash {
@@ -129,6 +150,13 @@ private:
         }
     };
     std::unordered_map<std::string, int64_t, sv_hash, std::equal_to<>> ts_keys_;
+    // device -> its telemetry key ids, sorted (ts_latest's rows), for the devices that posted
+    // since the cache was last dropped; device_keys_ids_ counts the ids held.
+    std::unordered_map<uint64_t, std::vector<int64_t>> device_keys_;
+    uint64_t device_keys_ids_ = 0;
+    std::vector<int64_t>& device_keys(uint64_t device_id);
+    std::vector<std::string_view> fresh_names_;  // admit_ts_keys' scratch
+    std::vector<int64_t> fresh_ids_;
     std::unordered_set<uint64_t> deleted_devices_;
     std::vector<std::function<void()>> op_undo_, txn_undo_;
 };
@@ -143,6 +171,13 @@ public:
     int64_t now() const noexcept { return now_; }
     // The id of a telemetry key, inserted when new.
     int64_t ts_key(std::string_view name);
+    // Whether a device may store values under these key names (repeats allowed) without
+    // passing max_keys_per_device or max_keys; TERN_OK, or a refusal with message set
+    // (TERN_INVALID_ARGUMENT: the device's own limit; TERN_BUSY: the dictionary is full).
+    // Reads nothing but the device's key ids (cached); writes nothing.
+    tern_status admit_ts_keys(uint64_t device_id, const std::vector<std::string_view>& names, std::string& message);
+    // Records that the device has the key (after its value was written), undone on rollback.
+    void device_has_ts_key(uint64_t device_id, int64_t key_id);
     // A fresh value of the global revision counter (device, profile, credential changes).
     uint64_t next_revision();
     // Devices deleted since start: ops for them are refused (ids are never reused).
