@@ -55,7 +55,7 @@ TEST_CASE("limits: a number's plain text is bounded by default (64 characters)",
     CHECK(typed(a, "123456789012345678901234567890.5") == "double:1.2345678901234568E29");
 }
 
-TEST_CASE("limits: max_number_text_length is a setting; 0 leaves only the padding-zeros bound", "[limits]") {
+TEST_CASE("limits: max_number_text_length is a setting, 0 leaves only the padding-zeros bound", "[limits]") {
     options o;
     o.max_number_text_length = 20;
     adaptor a(o);
