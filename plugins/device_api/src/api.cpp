@@ -297,6 +297,7 @@ void api::answer_busy(uint64_t exchange, req_kind k, std::string_view text) noex
 
 void api::answer_core_error(uint64_t exchange, req_kind k, tern_status status, std::string_view text) noexcept {
     if (status == TERN_BUSY) answer_busy(exchange, k, text);
+    else if (status == TERN_INVALID_ARGUMENT) answer_error(exchange, k, code::bad_request, text);  // refused as sent
     else answer_error(exchange, k, code::internal, text);
 }
 
