@@ -272,7 +272,11 @@ void embedded_core::create_device(device_spec spec, callback<device> cb) {
             *out = *store::load_device(t.conn(), id);
             return TERN_OK;
         },
-        [out, cb](tern_status s, const std::string& msg) { cb({s, msg, s == TERN_OK ? *out : device{}}); });
+        [this, out, cb](tern_status s, const std::string& msg) {
+            // New credentials: a transport that remembers unknown ones forgets them.
+            if (s == TERN_OK) device_event(out->id, TERN_DEVICE_CREDENTIALS_CHANGED);
+            cb({s, msg, s == TERN_OK ? *out : device{}});
+        });
 }
 
 void embedded_core::update_device(device_spec spec, callback<device> cb) {

@@ -392,3 +392,33 @@ TEST_CASE("provision: X.509 credentials may not be a CA, registered, or the issu
         CHECK(provision(f.core, r).result == TERN_PROVISION_NOT_FOUND);
     }
 }
+
+TEST_CASE("provision: a new device's credentials are announced (CREDENTIALS_CHANGED), so unknown-token caches forget",
+          "[provision][security]") {
+    provision_fixture f;
+    recording_listener listener;
+    f.core.set_listener(&listener);
+    auto r = create_req("announced");
+    r.token = "fresh-token";
+    REQUIRE(provision(f.core, r).result == TERN_PROVISION_SUCCESS);
+    const uint64_t id = authenticate(f.core, TERN_CREDENTIAL_ACCESS_TOKEN, "fresh-token").id;
+    CHECK(listener.wait_for([&] {
+        for (auto& [d, e] : listener.events)
+            if (d == id && e == TERN_DEVICE_CREDENTIALS_CHANGED) return true;
+        return false;
+    }));
+    // a device created by the operator too
+    const device made = add_device(f.core, "by-operator", token("operator-token"));
+    CHECK(listener.wait_for([&] {
+        for (auto& [d, e] : listener.events)
+            if (d == made.id && e == TERN_DEVICE_CREDENTIALS_CHANGED) return true;
+        return false;
+    }));
+    // a refused request announces nothing
+    const size_t before = listener.locked([&] { return listener.events.size(); });
+    auto wrong = create_req("never");
+    wrong.secret = "wrong";
+    CHECK(provision(f.core, wrong).result == TERN_PROVISION_NOT_FOUND);
+    CHECK(listener.locked([&] { return listener.events.size(); }) == before);
+    f.core.set_listener(nullptr);
+}
