@@ -98,7 +98,8 @@ constexpr tern_config_key coap_config[] = {
         .unit("bytes").at_least(65536),
     cfg::integer("dedup_capacity", 262144,
                  "Requests remembered for duplicate detection (EXCHANGE_LIFETIME for CON, "
-                 "NON_LIFETIME for NON), over all shards; the oldest leave first")
+                 "NON_LIFETIME for NON), over all shards; when full, the entry nearest its expiry "
+                 "leaves first, taken from peers no handler has answered 2.xx before any other")
         .unit("count").range(1, 16777216),
     cfg::integer("max_dedup_per_peer", 1024,
                  "Requests remembered for duplicate detection per peer; past it the peer's own "
@@ -113,8 +114,8 @@ constexpr tern_config_key coap_config[] = {
                  "place of the least recently advanced one")
         .unit("count").at_least(1),
     cfg::integer("max_block1_transfers_per_peer", 4,
-                 "Block1 uploads one peer may have in progress; past it its oldest upload is "
-                 "discarded")
+                 "Block1 uploads one peer may have in progress; past it its least recently "
+                 "advanced upload is discarded")
         .unit("count").range(1, 65535),
     cfg::integer("block1_memory", 536870912,
                  "Memory for Block1 uploads in progress, over all shards; past it the least "
@@ -137,6 +138,28 @@ constexpr tern_config_key coap_config[] = {
     cfg::boolean("split_single_uri_path", true,
                  "A request with exactly one Uri-Path option holding '/' is split on '/' "
                  "(some firmware sends the whole path in one option)"),
+    cfg::integer("amplification_factor", 3,
+                 "No answer to a request from an unverified source address (plain UDP, not yet "
+                 "proven by Echo or by acknowledging our CON) is larger than this many times "
+                 "the request's bytes: 2.05 to GET/FETCH goes in smaller Block2 blocks, "
+                 "diagnostics are cut (0: no limit; RFC 7252 section 11.3)")
+        .unit("factor").range(0, 1000),
+    cfg::integer("max_verified_addresses", 100000,
+                 "Verified source addresses remembered, over all shards; when full, the entry "
+                 "that expires first leaves")
+        .unit("count").range(8, 16777216),
+    cfg::integer("verified_lifetime", 3600000,
+                 "How long an address stays verified after its last proof (Echo value or ACK of "
+                 "our CON); also how long an Echo value we issued is accepted")
+        .unit("ms").at_least(1000),
+    cfg::boolean("echo_in_limited_responses", true,
+                 "An answer cut down to the amplification budget carries an Echo option "
+                 "(RFC 9175); a client that sends it back verifies its address (clients that "
+                 "do not know Echo ignore it)"),
+    cfg::boolean("require_echo", false,
+                 "Every request from an unverified plain-UDP address gets 4.01 with an Echo "
+                 "option until the client repeats it with that Echo value (RFC 9175 section "
+                 "2.4); clients without Echo support then cannot talk to the server"),
     cfg::strings("transports", "[]",
                  "Names of the transport instances to serve; empty: every instance providing "
                  "tern.transport/1"),
@@ -202,6 +225,11 @@ public:
         ec.observe_con_period_ms = static_cast<uint64_t>(c.get_int("observe_con_period"));
         ec.overload_max_age = static_cast<uint32_t>(c.get_int("overload_max_age"));
         ec.split_single_uri_path = c.get_bool("split_single_uri_path");
+        ec.amplification_factor = static_cast<uint32_t>(c.get_int("amplification_factor"));
+        ec.max_verified_addresses = static_cast<uint32_t>(c.get_int("max_verified_addresses"));
+        ec.verified_lifetime_ms = static_cast<uint64_t>(c.get_int("verified_lifetime"));
+        ec.echo_in_limited_responses = c.get_bool("echo_in_limited_responses");
+        ec.require_echo = c.get_bool("require_echo");
         ec.transports = c.get_strings("transports");
         if (const std::string err = ec.check(); !err.empty())
             throw tern::sdk::error(TERN_CONFIG, err);

@@ -65,6 +65,7 @@ shard_limits shard_limits::of(const engine_config& c, uint32_t shards) noexcept 
     l.dedup_entries = share(c.dedup_capacity, shards, 4);
     l.dedup_bytes = share_bytes(c.dedup_memory, shards, 4 * l.datagram_capacity);
     l.block1_transfers = share(c.max_block1_transfers, shards, 1);
+    l.verified_addresses = share(c.max_verified_addresses, shards, 8);
     l.completion_records = std::max<uint32_t>(c.completion_queue_size, 16);  // per shard
     return l;
 }

@@ -45,6 +45,12 @@ struct engine_config {
     uint64_t observe_con_period_ms = 120000;
     uint32_t overload_max_age = 5;
     bool split_single_uri_path = true;
+    // amplification limits (RFC 7252 §11.3, RFC 9175): see amplification.hpp
+    uint32_t amplification_factor = 3;   // 0: no limit
+    uint32_t max_verified_addresses = 100000;
+    uint64_t verified_lifetime_ms = 3600000;
+    bool echo_in_limited_responses = true;
+    bool require_echo = false;
     std::vector<std::string> transports;
 
     // RFC 7252 §4.8.2 with MAX_LATENCY = 100 s and PROCESSING_DELAY = ACK_TIMEOUT.
@@ -75,6 +81,7 @@ struct shard_limits {
     uint32_t dedup_entries;
     std::size_t dedup_bytes;
     uint32_t block1_transfers;
+    uint32_t verified_addresses;
     uint32_t completion_records;
     // the largest datagram the engine builds
     uint32_t datagram_capacity;

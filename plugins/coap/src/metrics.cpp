@@ -14,6 +14,12 @@ constexpr const char* shed_help =
     "Requests refused with 5.03 (or calls refused with TERN_BUSY) because a bound was reached";
 constexpr const char* notes = "coap_notifications_total";
 constexpr const char* notes_help = "Observe notifications by outcome";
+constexpr const char* amp = "coap_amplification_limited_total";
+constexpr const char* amp_help =
+    "Answers to unverified addresses held to the amplification budget, by how";
+constexpr const char* verified = "coap_address_verifications_total";
+constexpr const char* verified_help =
+    "Source addresses verified (entered or renewed in the verified-address table), by proof";
 
 constexpr metric_def counters[] = {
     {TERN_METRIC_COUNTER, "coap_retransmissions_total", nullptr,
@@ -59,6 +65,17 @@ constexpr metric_def counters[] = {
     {TERN_METRIC_COUNTER, shed, "reason=\"block1_memory\"", shed_help},
     {TERN_METRIC_COUNTER, shed, "reason=\"notification_queue\"", shed_help},
     {TERN_METRIC_COUNTER, shed, "reason=\"notification_memory\"", shed_help},
+    {TERN_METRIC_COUNTER, amp, "action=\"block\"", amp_help},
+    {TERN_METRIC_COUNTER, amp, "action=\"truncated\"", amp_help},
+    {TERN_METRIC_COUNTER, amp, "action=\"replay_dropped\"", amp_help},
+    {TERN_METRIC_COUNTER, amp, "action=\"retransmit_skipped\"", amp_help},
+    {TERN_METRIC_COUNTER, amp, "action=\"echo_challenge\"", amp_help},
+    {TERN_METRIC_COUNTER, amp, "action=\"exceeded\"", amp_help},
+    {TERN_METRIC_COUNTER, verified, "how=\"echo\"", verified_help},
+    {TERN_METRIC_COUNTER, verified, "how=\"ack\"", verified_help},
+    {TERN_METRIC_COUNTER, "coap_echo_rejected_total", nullptr,
+     "Echo values that were not issued to the sender's address, or are older than verified_lifetime"},
+    {TERN_METRIC_COUNTER, dropped, "reason=\"verified_evicted\"", dropped_help},
 };
 static_assert(std::size(counters) == static_cast<std::size_t>(ctr::count_));
 

@@ -53,6 +53,17 @@ enum class ctr : uint16_t {
     shed_block1_memory,
     shed_notification_queue,
     shed_notification_memory,
+    // amplification limits (amplification.hpp)
+    amp_block,               // a 2.xx to an unverified address went in smaller blocks
+    amp_truncated,           // a diagnostic was cut (or dropped) to fit the budget
+    amp_replay_dropped,      // a cached response was not replayed to a smaller duplicate
+    amp_retransmit_skipped,  // a separate CON response was not sent again (budget spent)
+    amp_challenged,          // 4.01 with Echo (require_echo)
+    amp_exceeded,            // a non-GET/FETCH 2.xx sent whole over the budget
+    verified_echo,           // an address verified by an Echo value we issued
+    verified_ack,            // an address verified by acknowledging our CON
+    echo_rejected,           // an Echo value that is not ours, or too old
+    drop_verified_evicted,   // a verified address left the full table early
     count_
 };
 

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <span>
 
+#include "amplification.hpp"
 #include "codec.hpp"
 #include "completion_queue.hpp"
 #include "config.hpp"
@@ -257,6 +258,7 @@ public:
     std::size_t relation_table_bytes() const noexcept;
     std::size_t peer_table_bytes() const noexcept;
     uint32_t index() const noexcept { return index_; }
+    const amplifier& amplification() const noexcept { return amp_; }
 
 private:
     friend class engine;
@@ -364,6 +366,16 @@ private:
     // completions
     void apply(completion& c) noexcept;
 
+    // amplification limits (amplification.cpp)
+    bool amp_verified(uint32_t transport, const tern_peer& p) noexcept;
+    uint32_t amp_budget(const reply_to& to) noexcept;  // UINT32_MAX: no limit
+    void amp_mark_verified(uint32_t transport, const tern_peer& p, ctr how) noexcept;
+    void amp_proved(uint32_t transport, const tern_peer& from) noexcept;  // it ACKed/RST our CON
+    bool amp_replay_ok(uint32_t transport, const tern_peer& from, std::size_t request_len,
+                       std::size_t cached_len) noexcept;
+    bool amp_may_resend(uint32_t exchange) noexcept;
+    bool amp_gate(reply_to& to) noexcept;  // Echo check and challenge; true: answered
+
     uint64_t random() noexcept;
     void log(tern_log_level level, std::string_view msg) noexcept;
 
@@ -445,6 +457,8 @@ private:
 
     completion_queue queue_;
     std::atomic<uint32_t> posted_{0};  // drain tasks posted and not yet run
+
+    amplifier amp_ = amplifier::make(cfg_, lim_, env_);  // after cfg_, lim_ and env_
 };
 
 }  // namespace tern::coap

@@ -25,6 +25,7 @@ struct shard::reply_to {
     uint32_t block1_num = 0;
     uint8_t block1_szx = 6;
     int64_t observe = -1;         // Observe value for the response, -1 none
+    uint32_t request_len = 0;     // the request's bytes: the amplification budget's base (0: none)
 };
 
 struct shard::build_opts {
@@ -40,11 +41,16 @@ struct shard::build_opts {
     uint8_t block1_szx = 6;
     int64_t size1 = -1;
     int64_t max_age = -1;        // overrides the response's max_age when >= 0
+    // amplification limits (amplification.cpp)
+    uint8_t szx_cap = 7;         // largest Block2 SZX for this response (7: no cap)
+    std::size_t payload_cap = SIZE_MAX; // cut the payload to this many bytes
+    const uint8_t* echo = nullptr; // an Echo option value (echo_size bytes) to add
     // outputs
     std::size_t obs_at = 0;      // byte offset where the Observe option starts
     std::size_t suffix_at = 0;   // byte offset just after it
     uint16_t prev_opt = 0;       // the option number written before Observe
     bool first_block = false;    // a Block2 response for block 0 was built
+    std::size_t payload_len = 0; // payload bytes written
 };
 
 // Brackets every entry into the shard (datagrams, timer, drain, API calls on the shard):

@@ -108,6 +108,7 @@ void shard::empty_ack(uint32_t transport, const tern_peer& from, uint16_t mid) n
         return;
     }
     peers_[p].last_ns = now_;
+    amp_proved(transport, from);  // the ACK names a MID only that address has seen
     if (owner < lim_.exchanges) {
         exchange_free(owner);  // the separate response arrived
     } else {
@@ -123,6 +124,7 @@ void shard::empty_rst(uint32_t transport, const tern_peer& from, uint16_t mid) n
     }
     const uint32_t owner = tx_find(p, mid);
     if (owner != nil) {
+        amp_proved(transport, from);
         if (owner < lim_.exchanges) {
             // The client rejected a separate response; if it carried an Observe
             // registration, the client does not want that relation either (RFC 7641 §3.6).
@@ -160,6 +162,7 @@ void shard::request(uint32_t transport, const tern_datagram& dg, bool too_many) 
     to.mid = m.message_id;
     to.type = static_cast<uint8_t>(m.type);
     to.method = method;
+    to.request_len = static_cast<uint32_t>(std::min<std::size_t>(dg.data.size, 65535));
 
     // RFC 7967 No-Response applies to every answer, the engine's own errors included.
     if (const option_view* nr = m.find(opt::no_response); nr != nullptr && nr->value.size() <= 1) {
@@ -196,6 +199,7 @@ void shard::request(uint32_t transport, const tern_datagram& dg, bool too_many) 
             }
             return;
         case dedup_cached: {
+            if (!amp_replay_ok(transport, dg.peer, dg.data.size, e.arena_len)) return;
             std::span<uint8_t> s = out_slot();
             std::memcpy(s.data(), &arena_[e.arena_off], e.arena_len);
             out_commit(transport, dg.peer, e.arena_len);
@@ -206,6 +210,7 @@ void shard::request(uint32_t transport, const tern_datagram& dg, bool too_many) 
         }
     }
     to.dedup_seq = dedup_insert(p, m.message_id, to.type);
+    if (amp_gate(to)) return;  // Echo (RFC 9175): verifies the address, or 4.01 asks for it
 
     if (too_many) {
         reply_error(to, code::bad_option, "too many options");
@@ -573,6 +578,7 @@ void shard::request(uint32_t transport, const tern_datagram& dg, bool too_many) 
         return;
     }
     exchange_rec& e = exch_[x];
+    amp_.request_len[x] = static_cast<uint16_t>(to.request_len);
     e.peer = p;
     e.arrival_ns = now_;
     e.dedup_seq = to.dedup_seq;

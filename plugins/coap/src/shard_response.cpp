@@ -19,7 +19,7 @@ bool engine_managed(uint16_t n) noexcept {
 
 struct pending_option {
     uint16_t number;
-    uint16_t from_handler; // 1: value = handler option index
+    uint16_t from_handler; // 1: value = handler option index; 2: the Echo value
     uint64_t value;
 };
 
@@ -35,7 +35,9 @@ shard::built shard::build(writer& w, uint8_t code, const tern_coap_response& r,
     const uint64_t total = r.body != nullptr ? r.body->size() : r.payload.size;
     bool b2 = false;
     uint32_t num = 0;
-    uint8_t szx = pref_szx_;
+    // Our block size, or smaller when the amplification budget asks for it.
+    const uint8_t our_szx = std::min(pref_szx_, o.szx_cap);
+    uint8_t szx = our_szx;
     bool more = false;
     uint64_t off = 0;
     uint64_t len = total;
@@ -43,7 +45,7 @@ shard::built shard::build(writer& w, uint8_t code, const tern_coap_response& r,
     if (success && o.block2) {
         // The smaller of the client's and our block size; a smaller one renumbers the
         // block so it still starts at the offset the client asked for (RFC 7959 §2.4).
-        szx = std::min(o.block2_szx, pref_szx_);
+        szx = std::min(o.block2_szx, our_szx);
         num = o.block2_num << (o.block2_szx - szx);
         const uint64_t size = uint64_t{16} << szx;
         off = uint64_t{num} * size;
@@ -52,7 +54,8 @@ shard::built shard::build(writer& w, uint8_t code, const tern_coap_response& r,
         more = off + len < total;
         b2 = true;
         size2 = o.size2 || num == 0;
-    } else if (total > cfg_.max_message_size) {
+    } else if (total > cfg_.max_message_size ||
+               (success && o.szx_cap <= 6 && total > (uint64_t{16} << szx))) {
         const uint64_t size = uint64_t{16} << szx;
         len = std::min(size, total);
         more = total > len;
@@ -85,6 +88,7 @@ shard::built shard::build(writer& w, uint8_t code, const tern_coap_response& r,
         add(opt::block1, (uint64_t{o.block1_num} << 4) | (o.block1_more ? 8u : 0u) | o.block1_szx);
     if (b2 && size2) add(opt::size2, std::min<uint64_t>(total, 0xFFFFFFFFu));
     if (o.size1 >= 0) add(opt::size1, std::min<uint64_t>(static_cast<uint64_t>(o.size1), 0xFFFFFFFFu));
+    if (o.echo != nullptr) items[n++] = pending_option{opt::echo, 2, 0};
     // Stable insertion sort: the wire order is by number, repeated options keep theirs.
     for (uint32_t i = 1; i < n; ++i) {
         const pending_option v = items[i];
@@ -102,7 +106,9 @@ shard::built shard::build(writer& w, uint8_t code, const tern_coap_response& r,
             o.obs_at = w.size();
             o.prev_opt = prev;
         }
-        if (it.from_handler) {
+        if (it.from_handler == 2) {
+            w.option(it.number, std::span<const uint8_t>{o.echo, echo_size});
+        } else if (it.from_handler) {
             const tern_coap_option& ho = r.options[it.value];
             w.option(it.number, std::span<const uint8_t>{ho.value.data, ho.value.size});
         } else {
@@ -113,6 +119,8 @@ shard::built shard::build(writer& w, uint8_t code, const tern_coap_response& r,
     }
     if (!w.ok()) return built::too_large;
 
+    len = std::min<uint64_t>(len, o.payload_cap);
+    o.payload_len = static_cast<std::size_t>(len);
     if (len != 0) {
         if (r.body != nullptr) {
             if (len > lim_.datagram_capacity) return built::too_large;
@@ -170,13 +178,79 @@ shard::sent shard::send_response(reply_to& to, const tern_coap_response& r, uint
         o.block1_more = false;
         o.block1_szx = to.block1_szx;
     }
+    const uint32_t budget = amp_budget(to);
+    const build_opts in = o;
     const std::span<uint8_t> slot = out_slot();
     writer w(slot);
     w.header(type, code, mid, to.token);
     const built res = build(w, code, r, o);
-    if (r.body != nullptr) r.body->release();
     std::span<const uint8_t> bytes = w.bytes();
     writer fallback(slot);
+    if (res == built::ok && bytes.size() > budget) {
+        // An unverified address: at most budget bytes (amplification.hpp).
+        const std::size_t full = bytes.size();
+        const std::size_t full_payload = o.payload_len;
+        const bool safe = to.method == code_get || to.method == 5;  // GET, FETCH
+        const bool success = code_class_of(code) == 2;
+        bool fitted = false;
+        echo_value ev{};
+        const bool offer = cfg_.echo_in_limited_responses;
+        if (offer) ev = amp_.echo.make(to.transport, to.addr->endpoint, now_);
+        if (success && !safe) {
+            // The request's effect has happened: cutting its answer would lose it.
+            m_.inc(ctr::amp_exceeded);
+            fitted = true;
+        } else if (success && full_payload != 0) {
+            // Smaller blocks (RFC 7959 §2.4: the server may use a smaller block size than
+            // asked for), with an Echo value the client may return (RFC 9175 §2.3).
+            for (int pass = offer ? 0 : 1; pass < 2 && !fitted; ++pass) {
+                // Headroom for Block2, Size2 (and Echo) when the full answer had none; one
+                // size up is tried too, as they may have been there already.
+                const std::size_t fixed = full - full_payload + 9 + (pass == 0 ? 2 + echo_size : 0);
+                int szx = std::min<int>(pref_szx_, (budget > fixed ? szx_fitting(budget - fixed) : 0) + 1);
+                for (szx = std::max(szx, 0); szx >= 0 && !fitted; --szx) {
+                    build_opts b = in;
+                    b.szx_cap = static_cast<uint8_t>(szx);
+                    b.echo = pass == 0 ? ev.data() : nullptr;
+                    fallback = writer(slot);
+                    fallback.header(type, code, mid, to.token);
+                    if (build(fallback, code, r, b) != built::ok) break;
+                    if (fallback.size() <= budget) {
+                        fitted = true;
+                        o = b;
+                        bytes = fallback.bytes();
+                        m_.inc(ctr::amp_block);
+                    }
+                }
+            }
+        }
+        if (!fitted) {
+            m_.inc(ctr::amp_truncated);
+            o = in;
+            bool done = false;
+            if (!success) {
+                // A diagnostic is cut to fit.
+                o.payload_cap = full_payload > full - budget ? full_payload - (full - budget) : 0;
+                fallback = writer(slot);
+                fallback.header(type, code, mid, to.token);
+                done = build(fallback, code, r, o) == built::ok && fallback.size() <= budget;
+            } else {
+                // Not even 16-byte blocks fit (a tiny request): ask the client to verify
+                // its address instead (RFC 9175 §2.4).
+                code = code::unauthorized;
+            }
+            if (!done) {
+                // The code alone: no larger than the request's own header and token.
+                fallback = writer(slot);
+                fallback.header(type, code, mid, to.token);
+                if (offer && fallback.size() + 2 + echo_size <= budget)
+                    fallback.option(opt::echo, std::span<const uint8_t>{ev.data(), echo_size});
+                o.first_block = false;
+            }
+            bytes = fallback.bytes();
+        }
+    }
+    if (r.body != nullptr) r.body->release();
     if (res != built::ok) {
         std::string_view text;
         if (res == built::out_of_range) {
@@ -189,6 +263,10 @@ shard::sent shard::send_response(reply_to& to, const tern_coap_response& r, uint
             m_.inc(ctr::drop_response_too_large);
         }
         fallback.header(type, code, mid, to.token);
+        if (fallback.size() + 1 + text.size() > budget) {
+            m_.inc(ctr::amp_truncated);
+            text = text.substr(0, budget > fallback.size() + 1 ? budget - fallback.size() - 1 : 0);
+        }
         fallback.payload(text);
         bytes = fallback.bytes();
     } else if (o.first_block) {
@@ -259,6 +337,7 @@ shard::reply_to shard::reply_of(uint32_t x) noexcept {
     to.block1 = (e.flags & xf_block1) != 0;
     to.block1_num = e.block1_num;
     to.block1_szx = e.block1_szx;
+    to.request_len = amp_.request_len[x];
     return to;
 }
 
@@ -405,12 +484,16 @@ void shard::tx_fire(uint32_t owner) noexcept {
         }
         ++x.attempts;
         x.tx_timeout_ms = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{x.tx_timeout_ms} * 2, 0xFFFFFFFFu));
-        const std::span<uint8_t> s = out_slot();
-        tx_chunks_.read(x.tx_chunks, 0, s.data(), x.tx_len);
-        const peer_rec& p = peers_[x.peer];
-        out_commit(p.transport, p.addr, x.tx_len);
+        // Past the amplification budget of an unverified address the timer still runs (a
+        // late ACK completes the exchange) but nothing is sent again.
+        if (amp_may_resend(owner)) {
+            const std::span<uint8_t> s = out_slot();
+            tx_chunks_.read(x.tx_chunks, 0, s.data(), x.tx_len);
+            const peer_rec& p = peers_[x.peer];
+            out_commit(p.transport, p.addr, x.tx_len);
+            m_.inc(ctr::retransmissions);
+        }
         heap_.schedule(owner, now_ + uint64_t{x.tx_timeout_ms} * 1000000);
-        m_.inc(ctr::retransmissions);
         return;
     }
     const uint32_t r = owner - lim_.exchanges;

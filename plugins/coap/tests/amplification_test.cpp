@@ -1,0 +1,434 @@
+// Amplification limits (RFC 7252 §11.3, RFC 9175): answers to unverified source addresses
+// stay within amplification_factor times the request's bytes; Echo values and ACKs of our
+// CON messages verify an address; the verified-address table is bounded. Its own binary:
+// it replaces the global operator new to check that the limited path allocates nothing.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include "harness.hpp"
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+namespace {
+std::atomic<bool> counting{false};
+std::atomic<long> allocations{0};
+}  // namespace
+
+void* operator new(std::size_t n) {
+    if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
+    if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+    throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) { return operator new(n); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+    if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
+    return std::malloc(n == 0 ? 1 : n);
+}
+void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept { return operator new(n, t); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+
+using namespace tern::coap;
+using namespace tern::coap::test;
+
+namespace {
+
+engine_config amp_config() {
+    engine_config c = small_config();
+    c.amplification_factor = 3;
+    return c;
+}
+
+// /big answers 2000 bytes, /post answers 600 bytes to POST, /slow answers when told.
+struct amp_fixture {
+    harness h;
+    recorder rec;
+    bytes big = bytes(2000, 'B');
+    bytes post_body = bytes(600, 'P');
+    explicit amp_fixture(engine_config c = amp_config()) : h(c) {
+        rec.on_req = [this](const tern_coap_request& r) {
+            const std::string p = r.path_count > 0 ? std::string(r.path[0].data, r.path[0].size) : "";
+            if (p == "slow") return;
+            tern_coap_response resp = response(code::content, "", TERN_COAP_FORMAT_OCTET_STREAM);
+            if (p == "big") resp.payload = tern_bytes{big.data(), big.size()};
+            if (p == "post") {
+                resp.code = code::changed;
+                resp.payload = tern_bytes{post_body.data(), post_body.size()};
+            }
+            CHECK(h.eng->respond(r.exchange, &resp, nullptr) == TERN_OK);
+        };
+        h.add("big", rec);
+        h.add("post", rec);
+        h.add("slow", rec);
+        h.start();
+    }
+    int64_t limited(std::string_view action) const {
+        return h.metrics.get("coap_amplification_limited_total",
+                             "action=\"" + std::string(action) + "\"");
+    }
+    int64_t verified(std::string_view how) const {
+        return h.metrics.get("coap_address_verifications_total", "how=\"" + std::string(how) + "\"");
+    }
+};
+
+// A request the size a device sends: 8-byte token, a path, a 28-byte query (a device API
+// request carries its 20-character access token in the path).
+msg dev(uint8_t code, std::string_view path, uint16_t mid) {
+    msg m = con(code, path, mid);
+    m.token = bytes{1, 2, 3, 4, 5, 6, 7, 8};
+    m.query("token=0123456789abcdefghij");
+    return m;
+}
+
+}  // namespace
+
+TEST_CASE("SipHash-2-4 gives the reference output", "[amplification]") {
+    // The reference vector: key 00..0f, message 00..0e.
+    uint8_t msg[15];
+    for (int i = 0; i < 15; ++i) msg[i] = static_cast<uint8_t>(i);
+    CHECK(siphash24(0x0706050403020100ull, 0x0f0e0d0c0b0a0908ull, msg, 15) == 0xa129ca6149be45e5ull);
+}
+
+TEST_CASE("verified-address table: bounded, expiring, evicts the entry that expires first",
+          "[amplification]") {
+    verified_addresses t;
+    t.init(8, 42);  // one set of 8 ways
+    REQUIRE(t.capacity() == 8);
+    const uint64_t now = 1'000'000'000;
+    for (uint8_t i = 1; i <= 8; ++i) CHECK_FALSE(t.insert(0, peer_v4(i).endpoint, now, now + i * 1000));
+    for (uint8_t i = 1; i <= 8; ++i) CHECK(t.contains(0, peer_v4(i).endpoint, now));
+    CHECK_FALSE(t.contains(1, peer_v4(1).endpoint, now));            // another transport
+    CHECK_FALSE(t.contains(0, peer_v4(1, 40001).endpoint, now));     // another port
+    // Full: the ninth takes the place of the one that expires first (1), counted as evicted.
+    CHECK(t.insert(0, peer_v4(9).endpoint, now, now + 9000));
+    CHECK_FALSE(t.contains(0, peer_v4(1).endpoint, now));
+    CHECK(t.contains(0, peer_v4(9).endpoint, now));
+    // Expired entries are not verified and make room without an eviction.
+    CHECK_FALSE(t.contains(0, peer_v4(2).endpoint, now + 2000));
+    CHECK_FALSE(t.insert(0, peer_v4(10).endpoint, now + 2500, now + 99999));
+    CHECK(t.live(now + 2500) == 8);
+}
+
+TEST_CASE("Echo values: bound to the address, expire, cannot be forged", "[amplification]") {
+    echo_codec e;
+    e.init(1, 2);
+    const uint64_t now = 5'000'000'000;
+    const uint64_t life = 60'000'000'000;
+    const echo_value v = e.make(0, peer_v4(1).endpoint, now);
+    const std::span<const uint8_t> s{v.data(), v.size()};
+    CHECK(e.check(0, peer_v4(1).endpoint, s, now + 1'000'000'000, life) == echo_codec::result::valid);
+    CHECK(e.check(0, peer_v4(2).endpoint, s, now, life) == echo_codec::result::forged);
+    CHECK(e.check(0, peer_v4(1, 1).endpoint, s, now, life) == echo_codec::result::forged);
+    CHECK(e.check(0, peer_v4(1).endpoint, s, now + life + 2'000'000'000, life) ==
+          echo_codec::result::stale);
+    echo_value t = v;
+    t[11] ^= 1;
+    CHECK(e.check(0, peer_v4(1).endpoint, std::span<const uint8_t>{t.data(), t.size()}, now, life) ==
+          echo_codec::result::forged);
+    echo_codec other;
+    other.init(3, 4);
+    CHECK(other.check(0, peer_v4(1).endpoint, s, now, life) == echo_codec::result::forged);
+}
+
+TEST_CASE("a large 2.05 to an unverified address goes in blocks that fit 3x the request, with Echo",
+          "[amplification]") {
+    amp_fixture f;
+    const msg req = dev(GET, "big", 10);
+    const std::size_t req_len = req.encode().size();
+    f.h.in(req);
+    const out o = f.h.one();
+    CHECK(o.code == code::content);
+    CHECK(o.raw.size() <= 3 * req_len);
+    const auto b = o.block_opt(opt::block2);
+    REQUIRE(b.has_value());
+    CHECK(b->num == 0);
+    CHECK(b->more);
+    CHECK(b->szx < 6);
+    CHECK(o.payload.size() == b->size());
+    CHECK(o.uint_opt(opt::size2) == 2000u);
+    REQUIRE(o.has(opt::echo));
+    CHECK(f.limited("block") == 1);
+
+    // The client goes on with block 1 at that size and returns the Echo value: the address
+    // is verified; the block size it asked for stays (a server never sends larger blocks).
+    msg next = dev(GET, "big", 11);
+    next.block2(1, b->szx).option(opt::echo, *o.opt(opt::echo));
+    f.h.in(next);
+    const out o2 = f.h.one();
+    CHECK(o2.code == code::content);
+    CHECK(o2.block_opt(opt::block2)->num == 1);
+    CHECK(o2.block_opt(opt::block2)->szx == b->szx);
+    CHECK_FALSE(o2.has(opt::echo));
+    CHECK(f.verified("echo") == 1);
+
+    // From now on the address gets our full block size.
+    f.h.in(dev(GET, "big", 12));
+    const out o3 = f.h.one();
+    CHECK(o3.block_opt(opt::block2)->szx == 6);
+    CHECK(o3.payload.size() == 1024);
+    CHECK(f.limited("block") == 1);
+}
+
+TEST_CASE("a Block2 request for a large block is renumbered into smaller blocks", "[amplification]") {
+    amp_fixture f;
+    msg req = dev(GET, "big", 10);
+    req.block2(1, 6);  // offset 1024
+    const std::size_t req_len = req.encode().size();
+    f.h.in(req);
+    const out o = f.h.one();
+    CHECK(o.raw.size() <= 3 * req_len);
+    const auto b = o.block_opt(opt::block2);
+    REQUIRE(b.has_value());
+    CHECK(b->offset() == 1024);
+    CHECK(o.payload == bytes(o.payload.size(), 'B'));
+}
+
+TEST_CASE("with the Echo offer off, limited answers carry no Echo", "[amplification]") {
+    engine_config c = amp_config();
+    c.echo_in_limited_responses = false;
+    amp_fixture f(c);
+    const msg req = dev(GET, "big", 10);
+    f.h.in(req);
+    const out o = f.h.one();
+    CHECK(o.raw.size() <= 3 * req.encode().size());
+    CHECK_FALSE(o.has(opt::echo));
+    CHECK(o.block_opt(opt::block2).has_value());
+}
+
+TEST_CASE("an error diagnostic to an unverified address is cut to the budget", "[amplification]") {
+    amp_fixture f;
+    msg req = con(GET, "x", 3);
+    req.token.clear();
+    const std::size_t req_len = req.encode().size();  // 6 bytes
+    f.h.in(req);
+    const out o = f.h.one();
+    CHECK(o.code == code::not_found);
+    CHECK(o.raw.size() <= 3 * req_len);
+    CHECK(o.text().rfind("no resource", 0) == 0);
+    CHECK(f.limited("truncated") == 1);
+
+    // A bare 4-byte CON GET: the answer is at most 12 bytes.
+    f.h.in(bytes{0x40, 0x01, 0x00, 0x09});
+    const out o2 = f.h.one();
+    CHECK(o2.code == code::not_found);
+    CHECK(o2.raw.size() <= 12);
+}
+
+TEST_CASE("a cached response is never replayed to a duplicate too small for it", "[amplification]") {
+    amp_fixture f;
+    const msg req = dev(GET, "big", 0x4242);
+    const bytes wire = req.encode();
+    f.h.in(req);
+    const out o = f.h.one();
+    CHECK(o.raw.size() <= 3 * wire.size());
+    // The same retransmission gets the same bytes again.
+    f.h.in(wire);
+    CHECK(f.h.one().raw == o.raw);
+    // A 4-byte CON with the same MID (the reflection trick) gets nothing.
+    f.h.in(bytes{0x40, 0x01, 0x42, 0x42});
+    CHECK(f.h.take().empty());
+    CHECK(f.limited("replay_dropped") == 1);
+}
+
+TEST_CASE("a separate CON response to an unverified address is not retransmitted past the budget",
+          "[amplification]") {
+    amp_fixture f;
+    msg req = dev(GET, "slow", 20);
+    const std::size_t req_len = req.encode().size();
+    f.h.in(req);
+    REQUIRE(f.rec.requests.size() == 1);
+    f.h.advance_ms(600);  // the piggyback deadline: empty ACK
+    auto acks = f.h.take();
+    REQUIRE(acks.size() == 1);
+    CHECK(acks[0].type == msg_type::ack);
+    const std::string body(40, 'S');
+    auto resp = response(code::content, body);
+    REQUIRE(f.h.respond(f.rec.requests[0].exchange, resp) == TERN_OK);
+    const out first = f.h.one();
+    CHECK(first.type == msg_type::con);
+    std::size_t total = 4 + first.raw.size();
+    f.h.advance_ms(100000);
+    for (const out& o : f.h.take()) total += o.raw.size();
+    CHECK(total <= 3 * req_len);
+    CHECK(f.limited("retransmit_skipped") >= 1);
+    // Some retransmissions fit (a 40-byte body), never all max_retransmit of them.
+    CHECK(f.h.metrics.get("coap_retransmissions_total") < 4);
+}
+
+TEST_CASE("an ACK of our CON verifies the address; retransmissions then go on", "[amplification]") {
+    amp_fixture f;
+    f.h.in(dev(GET, "slow", 20));
+    f.h.advance_ms(600);
+    f.h.take();
+    auto resp = response(code::content, "ok");
+    REQUIRE(f.h.respond(f.rec.requests[0].exchange, resp) == TERN_OK);
+    const out sep = f.h.one();
+    REQUIRE(sep.type == msg_type::con);
+    f.h.in(empty_msg(msg_type::ack, sep.mid));
+    CHECK(f.verified("ack") == 1);
+    f.h.in(dev(GET, "big", 21));
+    const out o = f.h.one();
+    CHECK(o.payload.size() == 1024);  // unlimited now
+}
+
+TEST_CASE("DTLS peers (transport sessions) are verified", "[amplification]") {
+    amp_fixture f;
+    f.h.in(dev(GET, "big", 1), peer_v4(1, 40000, 77));
+    const out o = f.h.one();
+    CHECK(o.payload.size() == 1024);
+    CHECK(f.limited("block") == 0);
+}
+
+TEST_CASE("a 2.04 with a large payload to POST is not cut (its effect happened), and counted",
+          "[amplification]") {
+    amp_fixture f;
+    f.h.in(dev(POST, "post", 1));
+    const out o = f.h.one();
+    CHECK(o.code == code::changed);
+    CHECK(o.payload.size() == 600);
+    CHECK(f.limited("exceeded") == 1);
+}
+
+TEST_CASE("require_echo: 4.01 with Echo until the request repeats it", "[amplification]") {
+    engine_config c = amp_config();
+    c.require_echo = true;
+    amp_fixture f(c);
+    const msg req = dev(GET, "big", 1);
+    f.h.in(req);
+    const out o = f.h.one();
+    CHECK(o.code == code::unauthorized);
+    CHECK(o.raw.size() <= 3 * req.encode().size());
+    REQUIRE(o.has(opt::echo));
+    CHECK(f.rec.requests.empty());
+    CHECK(f.limited("echo_challenge") == 1);
+
+    // A forged value: challenged again.
+    bytes bad = *o.opt(opt::echo);
+    bad[5] ^= 0x55;
+    msg forged = dev(GET, "big", 2);
+    forged.option(opt::echo, bad);
+    f.h.in(forged);
+    CHECK(f.h.one().code == code::unauthorized);
+    CHECK(f.h.metrics.get("coap_echo_rejected_total") == 1);
+
+    // The value we issued: verified, served in full.
+    msg again = dev(GET, "big", 3);
+    again.option(opt::echo, *o.opt(opt::echo));
+    f.h.in(again);
+    const out ok = f.h.one();
+    CHECK(ok.code == code::content);
+    CHECK(ok.payload.size() == 1024);
+    CHECK(f.rec.requests.size() == 1);
+    // Verified for verified_lifetime: later requests need no Echo...
+    f.h.in(dev(GET, "big", 4));
+    CHECK(f.h.one().code == code::content);
+    // ... until it ends.
+    f.h.advance_ms(static_cast<double>(c.verified_lifetime_ms) + 1000);
+    f.h.take();
+    f.h.in(dev(GET, "big", 5));
+    CHECK(f.h.one().code == code::unauthorized);
+    // An Echo value older than verified_lifetime is refused.
+    msg old = dev(GET, "big", 6);
+    old.option(opt::echo, *o.opt(opt::echo));
+    f.h.in(old);
+    CHECK(f.h.one().code == code::unauthorized);
+}
+
+TEST_CASE("the verified-address table is bounded per shard; evictions are counted", "[amplification]") {
+    engine_config c = amp_config();
+    c.max_verified_addresses = 8;
+    c.require_echo = true;
+    amp_fixture f(c);
+    for (uint8_t i = 1; i <= 9; ++i) {
+        f.h.in(dev(GET, "big", i), peer_v4(i));
+        const out ch = f.h.one();
+        REQUIRE(ch.has(opt::echo));
+        msg again = dev(GET, "big", static_cast<uint16_t>(100 + i));
+        again.option(opt::echo, *ch.opt(opt::echo));
+        f.h.in(again, peer_v4(i));
+        CHECK(f.h.one().code == code::content);
+    }
+    CHECK(f.verified("echo") == 9);
+    CHECK(f.h.metrics.dropped("verified_evicted") == 1);
+    CHECK(f.h.eng->at(0).amplification().verified.live(f.h.env.now) == 8);
+}
+
+namespace {
+
+// Counts what is sent without keeping it (the harness's env records every datagram).
+class counting_env final : public engine_env {
+public:
+    uint64_t now = 1'000'000'000;
+    long sent = 0;
+    uint64_t now_ns() noexcept override { return now; }
+    uint32_t current_shard() noexcept override { return 0; }
+    void arm_timer(uint32_t, uint64_t) noexcept override {}
+    void send(uint32_t, uint32_t, const tern_datagram*, uint32_t n) noexcept override { sent += n; }
+    tern_status post(uint32_t, tern_task_fn, void*) noexcept override { return TERN_OK; }
+    void run_on_shards(void (*fn)(void*, uint32_t), void* ctx) noexcept override { fn(ctx, 0); }
+    void log(tern_log_level, std::string_view) noexcept override {}
+    uint64_t random_seed() noexcept override { return 1; }
+};
+
+class big_handler final : public tern::coap_handler_v1 {
+public:
+    engine* eng = nullptr;
+    bytes large = bytes(4000, 'L');
+    void on_request(const tern_coap_request* r) noexcept override {
+        tern_coap_response resp = response(code::content, "", TERN_COAP_FORMAT_OCTET_STREAM);
+        resp.payload = tern_bytes{large.data(), large.size()};
+        eng->respond(r->exchange, &resp, nullptr);
+    }
+    void on_observation_end(uint64_t, int32_t) noexcept override {}
+    void on_notification_result(uint64_t, uint64_t, int32_t) noexcept override {}
+};
+
+}  // namespace
+
+TEST_CASE("the limited path allocates nothing", "[amplification][alloc]") {
+    counting_env env;
+    fake_metrics metrics;
+    engine eng(amp_config(), env, &metrics, 1);
+    big_handler h;
+    h.eng = &eng;
+    eng.add_transport("udp");
+    eng.start();
+    tern_coap_resource d{};
+    d.struct_size = sizeof d;
+    d.methods = 0x1E;
+    d.pattern = "big";
+    uint64_t id = 0;
+    REQUIRE(eng.add_resource(&d, &h, &id) == TERN_OK);
+
+    std::vector<bytes> reqs;
+    for (uint32_t i = 0; i < 4000; ++i)
+        reqs.push_back(dev(GET, i % 3 ? "big" : "nowhere", static_cast<uint16_t>(i)).encode());
+    const bytes tiny_dup{0x40, 0x01, 0x0F, 0x9E};  // a 4-byte duplicate of MID 3998 (/big)
+    auto feed = [&](std::size_t from, std::size_t to) {
+        for (std::size_t i = from; i < to; ++i) {
+            tern_datagram dg{peer_v4(static_cast<uint8_t>(i % 50 + 1)),
+                             tern_bytes{reqs[i].data(), reqs[i].size()}};
+            eng.on_datagrams(0, 0, &dg, 1);
+        }
+    };
+    feed(0, 2000);  // warm-up
+    allocations = 0;
+    env.sent = 0;
+    counting = true;
+    feed(2000, 4000);
+    tern_datagram dup{peer_v4(3998 % 50 + 1), tern_bytes{tiny_dup.data(), tiny_dup.size()}};
+    eng.on_datagrams(0, 0, &dup, 1);
+    counting = false;
+    CHECK(allocations.load() == 0);
+    CHECK(env.sent == 2000);
+    CHECK(metrics.get("coap_amplification_limited_total", "action=\"block\"") > 2600);
+    CHECK(metrics.get("coap_amplification_limited_total", "action=\"replay_dropped\"") == 1);
+    eng.stop();
+}
