@@ -245,7 +245,7 @@ TEST_CASE("quick_check refuses to start on a damaged database", "[hardening][int
     CHECK(l.held());
 }
 
-TEST_CASE("database errors reach devices as a generic text; the SQL is only logged", "[hardening][errors]") {
+TEST_CASE("database errors reach devices as a generic text, the SQL is only logged", "[hardening][errors]") {
     temp_dir d;
     const core_settings s = settings_for(d);
     uint64_t id = 0;
@@ -370,7 +370,7 @@ TEST_CASE("an authenticated keep-alive connection keeps the long idle timeout", 
     ::close(fd);
 }
 
-TEST_CASE("admin-chosen tokens and PSK keys have minimum lengths; short ones are warned about",
+TEST_CASE("admin-chosen tokens and PSK keys have minimum lengths, short ones are warned about",
           "[hardening][credentials]") {
     credential_rules rules;
     rules.min_psk_key_length = 4;
