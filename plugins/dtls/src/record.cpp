@@ -1,6 +1,7 @@
 #include "record.hpp"
 
 #include <cstring>
+#include <initializer_list>
 
 namespace tern::dtls {
 
@@ -210,6 +211,36 @@ std::optional<bytes_view> unified_header_cid(bytes_view d, size_t cid_len) noexc
     if (d.empty() || (d[0] & 0xe0) != 0x20 || (d[0] & 0x10) == 0 || cid_len == 0) return std::nullopt;
     if (d.size() < 1 + cid_len) return std::nullopt;
     return d.subspan(1, cid_len);
+}
+
+bool coap_response_vouches(bytes_view d) noexcept {
+    if (d.size() < 4 || (d[0] >> 6) != 1) return false;
+    const uint8_t code = d[1];
+    if (code == 0x41 || code == 0x44) return true;   // 2.01, 2.04
+    if (code != 0x43 && code != 0x45) return false;  // 2.03, 2.05: only with Observe
+    size_t i = 4 + (d[0] & 0x0f);
+    uint32_t number = 0;
+    while (i < d.size() && d[i] != 0xff) {
+        uint32_t delta = d[i] >> 4, len = d[i] & 0x0f;
+        ++i;
+        for (uint32_t* v : {&delta, &len}) {
+            if (*v == 13) {
+                if (i >= d.size()) return false;
+                *v = 13u + d[i++];
+            } else if (*v == 14) {
+                if (i + 1 >= d.size()) return false;
+                *v = 269u + (static_cast<uint32_t>(d[i]) << 8 | d[i + 1]);
+                i += 2;
+            } else if (*v == 15) {
+                return false;
+            }
+        }
+        number += delta;
+        if (number == 6) return true;  // Observe
+        if (number > 6) return false;  // options come in order: no Observe
+        i += len;
+    }
+    return false;
 }
 
 }  // namespace tern::dtls

@@ -107,4 +107,12 @@ inline std::optional<client_hello> client_hello_of(bytes_view datagram) noexcept
     return parse_client_hello(*r);
 }
 
+// Does this CoAP response (plaintext the engine sends on a session) show that the session
+// carries a device's requests? 2.01 Created and 2.04 Changed answer only accepted uploads
+// (telemetry, attributes, RPC replies, a granted provisioning), 2.03/2.05 with an Observe
+// option only an accepted observation; a 2.05 without Observe (/.well-known/core), 2.31
+// Continue and every error do not count, nor does anything malformed (README, per-source
+// limits: anonymous sessions).
+bool coap_response_vouches(bytes_view message) noexcept;
+
 }  // namespace tern::dtls

@@ -181,41 +181,6 @@ bool decoy_psk(std::string_view identity, unsigned char out[decoy_psk_size]) noe
     return true;
 }
 
-// Does this response of the engine show that the session's requests are a device's? 2.01
-// Created and 2.04 Changed answer only accepted uplinks (telemetry, attributes, RPC
-// replies, a granted provisioning), 2.03/2.05 with an Observe option only an accepted
-// observation; /.well-known/core (2.05 without Observe), 2.31 Continue and every refusal
-// do not count. A session a response vouched for is no longer anonymous.
-bool vouches(const tern_bytes& d) noexcept {
-    if (d.size < 4 || (d.data[0] >> 6) != 1) return false;
-    const uint8_t code = d.data[1];
-    if (code == 0x41 || code == 0x44) return true;   // 2.01, 2.04
-    if (code != 0x43 && code != 0x45) return false;  // 2.03, 2.05: only with Observe
-    size_t i = 4 + (d.data[0] & 0x0f);
-    uint32_t number = 0;
-    while (i < d.size && d.data[i] != 0xff) {
-        uint32_t delta = d.data[i] >> 4, len = d.data[i] & 0x0f;
-        ++i;
-        for (uint32_t* v : {&delta, &len}) {
-            if (*v == 13) {
-                if (i >= d.size) return false;
-                *v = 13u + d.data[i++];
-            } else if (*v == 14) {
-                if (i + 1 >= d.size) return false;
-                *v = 269u + (static_cast<uint32_t>(d.data[i]) << 8 | d.data[i + 1]);
-                i += 2;
-            } else if (*v == 15) {
-                return false;
-            }
-        }
-        number += delta;
-        if (number == 6) return true;  // Observe
-        if (number > 6) return false;
-        i += len;
-    }
-    return false;
-}
-
 // A session's place in its source's lists (src_older / src_newer).
 void src_push(session_list& l, session& s) noexcept {
     s.src_older = l.newest;
@@ -1606,7 +1571,7 @@ tern_status shard::send(const tern_datagram* batch, uint32_t count) noexcept {
             continue;
         }
         s->used_ns = now_;
-        if (s->anonymous && vouches(d.data)) vouch(*s);
+        if (s->anonymous && coap_response_vouches(bytes_view{d.data.data, d.data.size})) vouch(*s);
         const int w = wolfSSL_write(s->ssl, d.data.data, static_cast<int>(d.data.size));
         if (w != static_cast<int>(d.data.size)) {
             count_drop(drop::send_error);

@@ -243,3 +243,38 @@ TEST_CASE("the session id of our ServerHello is found", "[dtls][record]") {
     CHECK((*sid)[0] == 0x80);
     CHECK_FALSE(server_hello_session_id(view(handshake_record(hs_client_hello, client_hello_body({})))));
 }
+
+TEST_CASE("which CoAP responses vouch for an anonymous session", "[dtls][record]") {
+    // header: version 1, type ACK, token length 2; code; message id; token
+    auto response = [](uint8_t code, std::vector<uint8_t> options_and_payload) {
+        std::vector<uint8_t> m{0x62, code, 0x12, 0x34, 0xaa, 0xbb};
+        m.insert(m.end(), options_and_payload.begin(), options_and_payload.end());
+        return m;
+    };
+    auto vouches = [](const std::vector<uint8_t>& m) { return coap_response_vouches(bytes_view{m}); };
+    // accepted uploads
+    CHECK(vouches(response(0x41, {})));  // 2.01
+    CHECK(vouches(response(0x44, {})));  // 2.04
+    // an accepted observation: Observe (6) alone, or after Uri-Host-like options (3 + 3)
+    CHECK(vouches(response(0x45, {0x61, 0x05, 0xff, '{', '}'})));
+    CHECK(vouches(response(0x45, {0x31, 'x', 0x31, 0x07})));
+    CHECK(vouches(response(0x43, {0x60})));  // 2.03 Valid, Observe 0 (empty value)
+    // 2.05 without Observe: /.well-known/core (Content-Format 12 = 6 + 6 would pass 6 only
+    // through a delta landing on it)
+    CHECK_FALSE(vouches(response(0x45, {0xc1, 0x28, 0xff, '<', '/', '>'})));
+    CHECK_FALSE(vouches(response(0x45, {0x41, 0x01, 0x81, 0x28})));  // ETag (4), Content-Format (12)
+    CHECK_FALSE(vouches(response(0x45, {})));
+    // Continue, errors, empty ACK, requests
+    CHECK_FALSE(vouches(response(0x5f, {})));  // 2.31
+    CHECK_FALSE(vouches(response(0x81, {})));  // 4.01
+    CHECK_FALSE(vouches(response(0xa3, {})));  // 5.03
+    CHECK_FALSE(vouches({0x60, 0x00, 0x12, 0x34}));
+    CHECK_FALSE(vouches(response(0x02, {})));  // POST
+    // malformed: short, wrong version, an option running past the end, reserved nibble
+    CHECK_FALSE(vouches({0x62, 0x41, 0x12}));
+    CHECK_FALSE(vouches({0x82, 0x41, 0x12, 0x34}));
+    CHECK_FALSE(vouches(response(0x45, {0xd1})));
+    CHECK_FALSE(vouches(response(0x45, {0xf0})));
+    // an extended delta (13 + 0 = 13) skips past Observe
+    CHECK_FALSE(vouches(response(0x45, {0xd0, 0x00})));
+}
