@@ -187,13 +187,14 @@ TERN_METRICS_PORT=$(sed -nE 's#.*metrics on http://[^ ]*:([0-9]+)/metrics.*#\1#p
 [ -n "$TERN_UDP_PORT" ] && [ -n "$TERN_METRICS_PORT" ] || fail "no udp or metrics port in the tern log"
 tern_note "tern (pid $TERN_PID) ready: udp $TERN_UDP_PORT, metrics $TERN_METRICS_PORT, database $DB"
 for line in '[kernel] tern ready' '[kernel] starting 5 plugin instances' \
-            "[core_embedded] admin key (stored in $DB.admin-key): " \
+            "[core_embedded] admin key generated and stored in $DB.admin-key (mode 0600" \
             "[device_api] serving the ThingsBoard CoAP device API on /api/v1, /fw, /sw (payloads: json)"; do
     assert_contains "$TERN_LOG" "$line" "the log the guide shows"
 done
 in_guide '[kernel] tern ready'
-in_guide '[core_embedded] admin key (stored in var/tern.db.admin-key): '
+in_guide '[core_embedded] admin key generated and stored in var/tern.db.admin-key (mode 0600'
 [ -f "$DB" ] && [ -f "$DB.admin-key" ] || fail "the database and its admin key file should exist after the start"
+assert_not_contains "$TERN_LOG" "$(head -n1 "$DB.admin-key")" "the guide says the admin key is never shown in the log"
 
 # ---- 2. add a device -------------------------------------------------------------------
 
