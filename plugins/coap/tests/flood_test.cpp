@@ -93,7 +93,7 @@ TEST_CASE("flood: one-shot requests from many sources never lock a new device ou
     CHECK(f.good == 1);
 }
 
-TEST_CASE("flood: peers with an open exchange are never evicted; when all are, 5.03",
+TEST_CASE("flood: peers with an open exchange are never evicted, and when all are a new one gets 5.03",
           "[security][flood][peers]") {
     engine_config c = flood_config();
     c.max_peers = 4;
@@ -280,7 +280,7 @@ engine_config upload_config() {
 
 }  // namespace
 
-TEST_CASE("flood: Block1 Size1 reserves nothing; memory grows with the bytes received",
+TEST_CASE("flood: Block1 Size1 reserves nothing, memory grows with the bytes received",
           "[security][flood][block1]") {
     engine_config c = upload_config();
     c.max_resource_body_size = 1 << 20;
