@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# M3 (reflection/amplification) against a real tern (udp + coap + device_api + json +
+# core_embedded, default amplification settings, short CON timers so every retransmission
+# falls inside the measurement window):
+#   1. amplification.mjs: the smallest valid request to every resource, from addresses the
+#      server never verified, with a valid and an unknown token; prints the table of bytes in
+#      / bytes out and fails when a ratio passes plugins.coap.amplification_factor (3);
+#   2. libcoap's coap-client downloads a 5000-byte firmware from a fresh (unverified)
+#      address: the image arrives whole, in smaller blocks; the number of blocks is printed;
+#   3. the npm coap package reads a large attribute answer (Block2 done by the library).
+set -u
+source "$TERN_SOURCE_DIR/tests/device_api/device_api.sh"
+export TERN_SHARDS=1
+dapi_init
+# ack_timeout 100 ms, 4 retransmissions: a separate CON response is given up within ~4.7 s
+dapi_start --set plugins.coap.ack_timeout=100 --set plugins.coap.max_retransmit=4
+export DAPI_TERN_BIN="$TERN_BIN" DAPI_MANIFEST="$TERN_MANIFEST"
+export AMP_FACTOR=3 AMP_WAIT_MS=6000
+
+out="$TERN_TMP/amplification.node.out"
+NODE_PATH="$DAPI_NODE_MODULES" timeout 120 node "$TERN_SOURCE_DIR/tests/security/amplification.mjs" >"$out" 2>&1
+rc=$?
+cat "$out"
+[ $rc -eq 0 ] || fail "amplification.mjs: checks failed (exit $rc)"
+
+# ---- libcoap: a firmware download from an unverified address --------------------------------
+metric() { # NAME LABEL-SUBSTRING: the sum of matching samples
+    curl -s "http://127.0.0.1:$TERN_METRICS_PORT/metrics" 2>/dev/null |
+        awk -v n="$1" -v l="$2" '$1 ~ "^"n && index($1, l) { s += $2 } END { print s + 0 }'
+}
+dapi_cli_ok device add amp-libcoap --token AmpLibcoapToken00001 >/dev/null
+head -c 20000 /dev/urandom >"$TERN_TMP/fw.bin"
+pkg=$(curl -s -X POST -H "Authorization: Bearer $DAPI_ADMIN_KEY" --data-binary @"$TERN_TMP/fw.bin" \
+    "http://127.0.0.1:$DAPI_ADMIN_PORT/api/ota?title=ampfw&version=1.0&type=firmware" |
+    sed -nE 's/.*"id":[[:space:]]*([0-9]+).*/\1/p')
+[ -n "$pkg" ] || fail "OTA upload failed"
+dapi_cli_ok ota assign amp-libcoap "$pkg" >/dev/null
+gets_before=$(metric coap_requests_total 'method="GET",code="2.05"')
+coap fw -m get "$(coap_uri "fw/AmpLibcoapToken00001?title=ampfw&version=1.0")"
+cmp -s "$TERN_TMP/fw.bin" "$TERN_TMP/fw.body" ||
+    { show_file "$TERN_TMP/fw.err" >&2; fail "libcoap: the 20000-byte firmware did not arrive whole ($(wc -c <"$TERN_TMP/fw.body") bytes)"; }
+gets=$(( $(metric coap_requests_total 'method="GET",code="2.05"') - gets_before ))
+sizes=$(coap_received fw | grep -oE 'Block2:[0-9]+/[A-Z_0-9]*/?[0-9]+' | awk -F/ '{print $NF}' | sort -u | tr '\n' ' ')
+tern_note "libcoap downloaded 20000 bytes from an unverified address in $gets GET requests (block sizes: ${sizes:-?}; 20 at 1024 bytes when verified)"
+# a second download: the first one's ACKs (separate CON responses) and Echo verified the address
+gets_before=$(metric coap_requests_total 'method="GET",code="2.05"')
+coap fw2 -m get "$(coap_uri "fw/AmpLibcoapToken00001?title=ampfw&version=1.0")"
+cmp -s "$TERN_TMP/fw.bin" "$TERN_TMP/fw2.body" || fail "libcoap: the second download is not the image"
+gets2=$(( $(metric coap_requests_total 'method="GET",code="2.05"') - gets_before ))
+tern_note "a second libcoap download (new socket, so a new unverified port): $gets2 GET requests"
+v_ack=$(metric coap_address_verifications_total 'how="ack"')
+v_echo=$(metric coap_address_verifications_total 'how="echo"')
+tern_note "addresses verified: $v_ack by ACK of our CON, $v_echo by Echo"
+
+# ---- the npm coap package: a large attribute answer --------------------------------------------
+curl -s -X POST -H "Authorization: Bearer $DAPI_ADMIN_KEY" -H 'Content-Type: application/json' \
+    --data "{\"big\":\"$(head -c 1500 /dev/zero | tr '\0' z)\"}" \
+    "http://127.0.0.1:$DAPI_ADMIN_PORT/api/devices/amp-libcoap/attributes/shared" >/dev/null
+NODE_PATH="$DAPI_NODE_MODULES" timeout 30 node "$TERN_SOURCE_DIR/tests/security/amplification_npm.mjs" AmpLibcoapToken00001 >"$TERN_TMP/npm.out" 2>&1 ||
+    { cat "$TERN_TMP/npm.out"; fail "npm coap: the 1500-byte attribute did not arrive whole"; }
+cat "$TERN_TMP/npm.out"
+
+# ---- require_echo: libcoap answers the 4.01 with its Echo value by itself ------------------------
+tern_stop
+dapi_start --set plugins.coap.require_echo=true
+gets_before=$(metric coap_requests_total 'method="GET",code="2.05"')
+coap fw3 -m get "$(coap_uri "fw/AmpLibcoapToken00001?title=ampfw&version=1.0")"
+cmp -s "$TERN_TMP/fw.bin" "$TERN_TMP/fw3.body" ||
+    { show_file "$TERN_TMP/fw3.err" >&2; fail "libcoap with require_echo: the firmware did not arrive whole"; }
+gets3=$(( $(metric coap_requests_total 'method="GET",code="2.05"') - gets_before ))
+challenges=$(metric coap_requests_total 'method="GET",code="4.01"')
+tern_note "require_echo: libcoap downloaded 20000 bytes in $gets3 GET requests after $challenges 4.01 Echo challenge(s)"
+[ "$challenges" -ge 1 ] || fail "require_echo: no 4.01 challenge was counted"
+
+tern_stop
+tern_note PASS
