@@ -9,7 +9,8 @@
 #   tools/bench/flood.sh [--build DIR] [--port P] [--victims N] [--victim-rate R]
 #                        [--duration S] [--warmup S] [--timeout MS] [--retransmit]
 #                        [--flood-rate R] [--flood-lead S] [--sources N] [--ports M]
-#                        [--per-pair K] [--mix LIST] [--tern-set KEY=VALUE ...]
+#                        [--source-step S] [--per-pair K] [--mix LIST]
+#                        [--tern-set KEY=VALUE ...]
 #                        [--quick] [--keep DIR]
 #
 # Victims: N devices (tokens victim-0 ...; default 10), each kind (telemetry POST, GET
@@ -19,7 +20,8 @@
 # --timeout ms, default 5000; without --retransmit a lost datagram is not sent again) or a
 # request that could not be sent on time.
 # Flood: `tern-bench flood` at --flood-rate datagrams/s (default 4000) from --sources
-# addresses of 127.100.0.0/16 (default 1000) x --ports ports (default 100), i.e. up to
+# addresses from 127.100.0.1 on (default 1000; --source-step 256 puts each in a /24 of its
+# own) x --ports ports (default 100), i.e. up to
 # 100 000 distinct (address, port) pairs, mixing NON requests to unknown paths, CON
 # telemetry with made-up access tokens, provisioning with a wrong secret and Block1 first
 # blocks announcing a 256 MiB body (--mix, see tern-bench --help). It starts --flood-lead s
@@ -42,12 +44,13 @@ flood_rate=4000
 flood_lead=25
 sources=1000
 ports=100
+source_step=1
 per_pair=1
 mix=
 keep=
 tern_sets=()
 
-usage() { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "flood.sh: $*" >&2; exit 2; }
 
 while [ $# -gt 0 ]; do
@@ -64,6 +67,7 @@ while [ $# -gt 0 ]; do
     --flood-lead) flood_lead=${2:?--flood-lead needs seconds}; shift ;;
     --sources) sources=${2:?--sources needs a number}; shift ;;
     --ports) ports=${2:?--ports needs a number}; shift ;;
+    --source-step) source_step=${2:?--source-step needs a number}; shift ;;
     --per-pair) per_pair=${2:?--per-pair needs a number}; shift ;;
     --mix) mix=${2:?--mix needs KIND=WEIGHT,...}; shift ;;
     --tern-set) tern_sets+=("--set" "${2:?--tern-set needs KEY=VALUE}"); shift ;;
@@ -197,6 +201,7 @@ metric_lines >"$tmp/metrics-quiet.txt"
 flood_duration=$(awk -v l="$flood_lead" -v w="$warmup" -v d="$duration" 'BEGIN { t = d / 10; if (t > 2) t = 2; printf "%.3f", l + w + d + t }')
 flood_cmd=("$bench" flood --rate "$flood_rate" --duration "$flood_duration" --sources "$sources" --ports "$ports"
   --per-pair "$per_pair" --provision-key "$provision_key" --json)
+[ "$source_step" != 1 ] && flood_cmd+=(--source-step "$source_step")
 [ -n "$mix" ] && flood_cmd+=(--mix "$mix")
 flood_cmd+=("$base")
 echo "== flood: $(shell_words "${flood_cmd[@]}")" >&2
@@ -253,7 +258,7 @@ echo "Load average before the run: $load_before; after: $(cut -d' ' -f1-3 /proc/
 echo "Victims: $victims devices; telemetry POST (CON, JSON) and GET attributes (CON) at $per_kind requests/s each," \
   "${warmup} s warm-up, ${duration} s measured, timeout ${timeout_ms} ms$([ "$retransmit" = 1 ] && echo ", RFC 7252 retransmission" || echo ", no retransmission")."
 echo "Flood: $(field sent "$f") datagrams in $(field elapsed_s "$f") s ($(field achieved_rate "$f")/s; $kinds)" \
-  "from $(field pairs "$f") distinct (address, port) pairs ($(field addresses "$f") addresses x $(field ports "$f") ports), starting ${flood_lead} s before the victims' window."
+  "from $(field pairs "$f") distinct (address, port) pairs ($(field addresses "$f") addresses from $(sed -n 's/.*"source_base":"\([0-9.]*\)".*/\1/p' "$f") in steps of $(field source_step "$f") x $(field ports "$f") ports), starting ${flood_lead} s before the victims' window."
 echo "Answers the flood got: ${answers:-none}; empty ACKs $(field empty_acks "$f"), RST $(field rst "$f")."
 echo "Rate-limit settings found in the plugins' schemas: ${limits:-none}."
 echo

@@ -94,7 +94,7 @@ public:
         cm->cmsg_type = IP_PKTINFO;
         cm->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
         in_pktinfo pi{};
-        pi.ipi_spec_dst.s_addr = htonl(o_.source_base + static_cast<uint32_t>(pair % o_.sources));
+        pi.ipi_spec_dst.s_addr = htonl(o_.source_base + static_cast<uint32_t>(pair % o_.sources) * o_.source_step);
         std::memcpy(CMSG_DATA(cm), &pi, sizeof pi);
         return out_buf_.data() + staged_ * flood_max_datagram;
     }
@@ -288,10 +288,11 @@ void print_flood_report(const flood_options& o, const flood_result& r, std::FILE
         for (size_t i = 0; i < flood_kind_count; ++i)
             std::fprintf(out, "%s\"%s\":%llu", i ? "," : "", flood_kind_name(static_cast<flood_kind>(i)),
                          n(r.sent_by_kind[i]));
-        std::fprintf(out, "},\"pairs\":%llu,\"addresses\":%llu,\"ports\":%u,\"source_base\":\"%s\",\"per_pair\":%u,"
+        std::fprintf(out, "},\"pairs\":%llu,\"addresses\":%llu,\"ports\":%u,\"source_base\":\"%s\",\"source_step\":%u,\"per_pair\":%u,"
                           "\"send_errors\":%llu,\"answers\":%llu,"
                           "\"empty_acks\":%llu,\"rst\":%llu,\"answers_by_code\":{",
-                     n(r.pairs), n(r.addresses), o.ports, base_text, o.per_pair, n(r.send_errors), n(r.answers), n(r.empty_acks), n(r.rst));
+                     n(r.pairs), n(r.addresses), o.ports, base_text, o.source_step, o.per_pair, n(r.send_errors),
+                     n(r.answers), n(r.empty_acks), n(r.rst));
         bool first = true;
         for (unsigned c = 0; c < 256; ++c) {
             if (!r.codes[c]) continue;
@@ -306,8 +307,9 @@ void print_flood_report(const flood_options& o, const flood_result& r, std::FILE
     std::fprintf(out, "sent         %llu in %.3f s (%.1f/s):", n(r.sent), secs, achieved);
     for (size_t i = 0; i < flood_kind_count; ++i)
         std::fprintf(out, "  %s %llu", flood_kind_name(static_cast<flood_kind>(i)), n(r.sent_by_kind[i]));
-    std::fprintf(out, "\nsources      %llu distinct (address, port) pairs: %llu addresses from %s x %u ports\n",
-                 n(r.pairs), n(r.addresses), base_text, o.ports);
+    std::fprintf(out, "\nsources      %llu distinct (address, port) pairs: %llu addresses from %s (step %u)"
+                      " x %u ports\n",
+                 n(r.pairs), n(r.addresses), base_text, o.source_step, o.ports);
     std::fprintf(out, "answers      %llu:", n(r.answers));
     for (unsigned c = 0; c < 256; ++c)
         if (r.codes[c]) std::fprintf(out, "  %s: %llu", code_text(c).c_str(), n(r.codes[c]));

@@ -84,6 +84,8 @@ must be an IPv4 loopback address, and the flood stops by itself):
   --count N            stop after N datagrams, default rate x duration
   --sources N          source addresses, default 1000, from --source-base on
   --source-base A      first source address, default 127.100.0.1 (within 127/8)
+  --source-step S      distance between source addresses, default 1 (256: each
+                       in a /24 network of its own)
   --ports M            source ports (one socket each, bound to the wildcard
                        address), default 100: sources x ports distinct pairs
   --per-pair K         datagrams from one (address, port) pair before the next
@@ -572,6 +574,9 @@ parse_result parse_flood_options(int argc, char** argv, flood_options& o, std::s
         } else if (a.take("--source-base", &v, error)) {
             if (a.missing()) return parse_result::usage_error;
             base_text = v;
+        } else if (a.take("--source-step", &v, error)) {
+            if (a.missing() || !count("--source-step", 1, 1u << 24, n)) return parse_result::usage_error;
+            o.source_step = static_cast<uint32_t>(n);
         } else if (a.take("--per-pair", &v, error)) {
             if (a.missing() || !count("--per-pair", 1, 1'000'000, n)) return parse_result::usage_error;
             o.per_pair = static_cast<uint32_t>(n);
@@ -612,10 +617,11 @@ parse_result parse_flood_options(int argc, char** argv, flood_options& o, std::s
     }
     // Loopback only: every source must be a usable address of 127.0.0.0/8 (not .0 or
     // the broadcast address 127.255.255.255).
-    const uint64_t last = uint64_t{o.source_base} + o.sources - 1;
+    const uint64_t last = uint64_t{o.source_base} + uint64_t{o.sources - 1} * o.source_step;
     if ((o.source_base >> 24) != 127 || (last >> 24) != 127 || o.source_base == 0x7F000000u ||
         last >= 0x7FFFFFFFu)
-        return bad("the source addresses (--source-base, --sources) must lie within 127.0.0.1..127.255.255.254");
+        return bad("the source addresses (--source-base, --sources, --source-step) must lie within "
+                   "127.0.0.1..127.255.255.254");
     if (!count_set) o.count = static_cast<uint64_t>(std::ceil(o.rate * o.duration));
 
     std::string_view u = url;

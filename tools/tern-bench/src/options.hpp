@@ -68,6 +68,7 @@ struct flood_options {
     uint64_t count = 0;       // and after this many datagrams (0: rate x duration)
     uint32_t sources = 1000;  // distinct source addresses
     uint32_t source_base = 0x7F640001;  // 127.100.0.1, host byte order
+    uint32_t source_step = 1;  // source i is source_base + i * source_step
     uint32_t ports = 100;     // source ports (sockets); pairs = sources x ports
     uint32_t per_pair = 1;    // datagrams from one (address, port) before the next pair
     uint32_t linger_ms = 300; // after the last datagram, wait this long for answers
