@@ -253,10 +253,11 @@ TEST_CASE("plugin: created without starting, then started: admin key, address, c
 
         tern_error err{};
         REQUIRE(server.p->start(&err) == TERN_OK);
-        CHECK(server.host.log.has("admin key (stored in " + db + ".admin-key): "));
+        CHECK(server.host.log.has("admin key generated and stored in " + db + ".admin-key (mode 0600"));
         const std::string addr = address_in(server.host.log.find("admin API on http://"));
         key = tern::core_embedded::read_admin_key(db + ".admin-key");
         CHECK(key.size() == 32);
+        CHECK_FALSE(server.host.log.has(key));  // never logged
         struct stat st{};
         REQUIRE(::stat((db + ".admin-key").c_str(), &st) == 0);
         CHECK((st.st_mode & 0777) == 0600);
