@@ -314,7 +314,8 @@ void embedded_core::start(const core_settings& s) {
         metrics_.telemetry_purge_devices.set(static_cast<int64_t>(purge_devices_.load()));
         timers_.start();
         writer_.start(std::move(w), settings_.writer);
-        readers_.start(settings_.database, settings_.read_threads, settings_.read_queue_capacity);
+        readers_.start(settings_.database, settings_.read_threads, settings_.read_queue_capacity,
+                       settings_.read_queue_bytes);
         checkpointer_.start(settings_.database, settings_.checkpoint_interval_ms, settings_.wal_limit_pages);
         for (auto& [device_id, live] : open_rpcs) rpc_track(device_id, std::move(live));
         if (purge) purge_history();  // what an earlier run left
@@ -552,7 +553,7 @@ void embedded_core::authenticate(tern_credential_kind kind, tern_str value,
                 cache_insert(key, rec, epoch);
                 done(ctx, TERN_OK, &rec->info);
             },
-            [done, ctx](tern_status s) { done(ctx, s, nullptr); });
+            [done, ctx](tern_status s) { done(ctx, s, nullptr); }, value.size);
     } catch (const std::bad_alloc&) {  // nothing was queued
         done(ctx, TERN_INTERNAL, nullptr);
     }

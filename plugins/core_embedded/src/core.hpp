@@ -38,6 +38,7 @@ struct core_settings {
     int64_t wal_limit_pages = 65536;
     unsigned read_threads = 2;
     size_t read_queue_capacity = 4096;
+    uint64_t read_queue_bytes = 64ull << 20;  // request text held by waiting reads (provisioning)
     size_t credential_cache_size = 100000;
     int64_t claim_duration_ms = 86400000;
     bool claim_allowed_by_default = true;

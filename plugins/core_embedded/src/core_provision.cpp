@@ -356,7 +356,9 @@ void embedded_core::provision(const tern_provision_request* request, tern_core_p
                 }
                 write();
             },
-            [done, ctx](tern_status s) { done(ctx, s, nullptr); });
+            [done, ctx](tern_status s) { done(ctx, s, nullptr); },
+            sizeof(provision_input) + in->device_name.size() + in->key.size() + in->secret.size() + in->token.size() +
+                in->client_id.size() + in->username.size() + in->password.size() + in->hash.size());
         (void)queued;
     } catch (const std::bad_alloc&) {  // nothing was queued
         done(ctx, TERN_INTERNAL, nullptr);

@@ -17,6 +17,8 @@ struct core_metrics {
     sdk::metric commit_seconds;         // histogram: BEGIN..COMMIT latency
     sdk::metric read_queue_depth;       // gauge
     sdk::metric read_rejected;          // counter
+    sdk::metric read_queue_bytes;       // gauge: bytes of request text held by waiting reads
+    sdk::metric read_rejected_bytes;    // counter: reads refused because of read_queue_max_bytes
     sdk::metric auth_cache_hits;        // counter
     sdk::metric auth_cache_misses;      // counter
     sdk::metric auth_cache_size;        // gauge

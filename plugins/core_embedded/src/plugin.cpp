@@ -53,6 +53,9 @@ constexpr tern_config_key config_schema[] = {
     cfg::integer("read_threads", 2, "threads (and SQLite read connections) serving reads").range(1, 64),
     cfg::integer("read_queue_capacity", 4096, "reads waiting for a reader thread; beyond, TERN_BUSY")
         .range(1, 100000000),
+    cfg::integer("read_queue_max_bytes", 67108864, "request text waiting reads may hold (provisioning "
+                 "requests with their certificates, tokens); beyond, TERN_BUSY like a full queue (one read "
+                 "alone is always taken)").range(65536, 1e12).unit("bytes"),
     cfg::integer("credential_cache_size", 100000, "authenticated credentials kept in memory (LRU); "
                  "0 disables the cache").range(0, 100000000),
     cfg::integer("claim_duration", 86400000, "claim lifetime when the device gives none (spec §5.1)")
@@ -128,6 +131,7 @@ protected:
         s.wal_limit_pages = c.get_int("wal_limit");
         s.read_threads = static_cast<unsigned>(c.get_int("read_threads"));
         s.read_queue_capacity = static_cast<size_t>(c.get_int("read_queue_capacity"));
+        s.read_queue_bytes = static_cast<uint64_t>(c.get_int("read_queue_max_bytes"));
         s.credential_cache_size = static_cast<size_t>(c.get_int("credential_cache_size"));
         s.claim_duration_ms = c.get_int("claim_duration");
         s.claim_allowed_by_default = c.get_bool("claim_allowed_by_default");
@@ -247,6 +251,10 @@ private:
         metrics_.commit_seconds = h.histogram("core_commit_seconds", "BEGIN to COMMIT latency", latency_buckets);
         metrics_.read_queue_depth = h.gauge("core_read_queue_depth", "reads waiting for a reader thread");
         metrics_.read_rejected = h.counter("core_read_rejected_total", "reads refused: the read queue was full");
+        metrics_.read_queue_bytes =
+            h.gauge("core_read_queue_bytes", "bytes of request text (provisioning requests, tokens) held by waiting reads");
+        metrics_.read_rejected_bytes =
+            h.counter("core_read_rejected_bytes_total", "reads refused: read_queue_max_bytes was reached");
         metrics_.auth_cache_hits = h.counter("core_auth_cache_hits_total", "authentications served from memory");
         metrics_.auth_cache_misses = h.counter("core_auth_cache_misses_total", "authentications that read the database");
         metrics_.auth_cache_size = h.gauge("core_auth_cache_entries", "credentials in the authentication cache");

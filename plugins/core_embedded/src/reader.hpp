@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "db.hpp"
@@ -27,10 +28,13 @@ public:
     reader_pool(core_metrics& m, sdk::logger log) : metrics_(m), log_(log) {}
     ~reader_pool() { stop(); }
 
-    void start(const std::string& path, unsigned threads, size_t capacity);
+    // capacity bounds the reads waiting, max_bytes what they hold (see submit).
+    void start(const std::string& path, unsigned threads, size_t capacity, uint64_t max_bytes = 64ull << 20);
     // Runs what is queued, then joins.
     void stop();
-    bool submit(read_fn fn, const refuse_fn& refused);
+    // bytes: what fn holds of a request (text it copied, such as a provisioning request),
+    // counted against max_bytes while it waits; past it TERN_BUSY, unless nothing waits.
+    bool submit(read_fn fn, const refuse_fn& refused, uint64_t bytes = 0);
 
 private:
     void run(db::connection conn);
@@ -39,8 +43,10 @@ private:
     sdk::logger log_;
     std::mutex mutex_;
     std::condition_variable cv_;
-    std::deque<read_fn> queue_;
+    std::deque<std::pair<read_fn, uint64_t>> queue_;
     size_t capacity_ = 0;
+    uint64_t max_bytes_ = 0;
+    uint64_t queued_bytes_ = 0;
     bool running_ = false;
     bool stopping_ = false;
     std::vector<std::thread> threads_;

@@ -2,10 +2,12 @@
 // (max_key_length), distinct telemetry keys per device and over all devices
 // (max_telemetry_keys_per_device, max_telemetry_keys), and the bytes of write ops in flight
 // (write_queue_max_bytes). A refused message stores nothing of itself.
+#include <atomic>
 #include <future>
 #include <string>
 #include <vector>
 
+#include "reader.hpp"
 #include "support.hpp"
 
 using namespace tern::core_embedded;
@@ -216,4 +218,41 @@ TEST_CASE("limits: write ops in flight hold at most write_queue_max_bytes", "[li
     done_wait w;
     core.post_telemetry(dev, &rec, 1, &done_wait::fn, &w);
     CHECK(w.get().first == TERN_OK);
+}
+
+TEST_CASE("limits: reads waiting hold at most read_queue_max_bytes of request text", "[limits]") {
+    temp_dir dir;
+    auto s = settings_for(dir);
+    REQUIRE(s.read_queue_bytes == 64u << 20);
+    {
+        embedded_core core(metrics, {});
+        core.start(s);  // creates the database the readers open
+    }
+    reader_pool readers(metrics, {});
+    readers.start(s.database, 1, 100, 1000);
+    // hold the only reader thread, so that what is submitted next waits
+    std::promise<void> release, holding;
+    REQUIRE(readers.submit([&](db::connection&) {
+        holding.set_value();
+        release.get_future().wait();
+    }, {}));
+    REQUIRE(holding.get_future().wait_for(deadline) == std::future_status::ready);
+    std::atomic<int> ran{0};
+    std::vector<tern_status> refused;
+    auto read = [&] { ++ran; };
+    auto refuse = [&](tern_status st) { refused.push_back(st); };
+    CHECK(readers.submit([&](db::connection&) { read(); }, refuse, 400));
+    CHECK(readers.submit([&](db::connection&) { read(); }, refuse, 400));
+    CHECK_FALSE(readers.submit([&](db::connection&) { read(); }, refuse, 400));  // 1200 > 1000
+    CHECK(readers.submit([&](db::connection&) { read(); }, refuse, 0));         // nothing held: fits
+    REQUIRE(refused.size() == 1);
+    CHECK(refused[0] == TERN_BUSY);
+    release.set_value();
+    readers.stop();  // runs what is queued
+    CHECK(ran == 3);
+    // a read bigger than the whole budget is taken when nothing else waits
+    readers.start(s.database, 1, 100, 1000);
+    CHECK(readers.submit([&](db::connection&) { read(); }, refuse, 5000));
+    readers.stop();
+    CHECK(ran == 4);
 }
