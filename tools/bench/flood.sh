@@ -4,7 +4,9 @@
 # default, config/tern.toml: udp + coap + json + device_api + core_embedded on a fresh
 # SQLite file), it measures victim devices posting CON telemetry and reading attributes at a
 # modest steady rate, first quiet, then while `tern-bench flood` runs beside them, and
-# prints both, the ratio p99(flood) / p99(quiet) and the victims' failures.
+# prints both, the ratio p99(flood) / p99(quiet) and the victims' failures. A third phase,
+# the victims again once the flood has stopped, shows that the server recovers, and how
+# much the quiet p99 moves by itself on this machine (the noise the ratio carries).
 #
 #   tools/bench/flood.sh [--build DIR] [--port P] [--victims N] [--victim-rate R]
 #                        [--duration S] [--warmup S] [--timeout MS] [--retransmit]
@@ -50,7 +52,7 @@ mix=
 keep=
 tern_sets=()
 
-usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "flood.sh: $*" >&2; exit 2; }
 
 while [ $# -gt 0 ]; do
@@ -217,6 +219,8 @@ kill -TERM "$flood_pid" 2>/dev/null || true
 wait "$flood_pid" || { cat "$tmp/flood.err" >&2; die "the flood generator failed"; }
 flood_pid=
 metric_lines >"$tmp/metrics-flood.txt"
+echo "== after the flood: victims" >&2
+run_victims after
 tern_alive=yes
 kill -0 "$server_pid" 2>/dev/null || tern_alive="NO: tern exited during the run"
 stop_server
@@ -245,6 +249,7 @@ tele_ratio=$(ratio "$tmp/flood-telemetry.json" "$tmp/quiet-telemetry.json")
 attr_ratio=$(ratio "$tmp/flood-attributes.json" "$tmp/quiet-attributes.json")
 flood_failures=$(( $(failures "$tmp/flood-telemetry.json") + $(failures "$tmp/flood-attributes.json") ))
 quiet_failures=$(( $(failures "$tmp/quiet-telemetry.json") + $(failures "$tmp/quiet-attributes.json") ))
+after_failures=$(( $(failures "$tmp/after-telemetry.json") + $(failures "$tmp/after-attributes.json") ))
 worst=$(awk -v a="$tele_ratio" -v b="$attr_ratio" 'BEGIN { m = a + 0; if (b + 0 > m) m = b + 0; printf "%.2f", m }')
 f=$tmp/flood.json
 kinds=$(sed -n 's/.*"sent_by_kind":{\([^}]*\)}.*/\1/p' "$f" | tr -d '"' | sed 's/:/ /g; s/,/, /g')
@@ -268,9 +273,12 @@ row quiet "telemetry POST" "$tmp/quiet-telemetry.json"
 row quiet "attributes GET" "$tmp/quiet-attributes.json"
 row flood "telemetry POST" "$tmp/flood-telemetry.json"
 row flood "attributes GET" "$tmp/flood-attributes.json"
+row after "telemetry POST" "$tmp/after-telemetry.json"
+row after "attributes GET" "$tmp/after-attributes.json"
 echo
 echo "p99(flood) / p99(quiet): telemetry $tele_ratio, attributes $attr_ratio (target: under 2)."
-echo "Victim failures under the flood: $flood_failures (quiet: $quiet_failures; target: 0)."
+echo "Victim failures under the flood: $flood_failures (quiet: $quiet_failures, after: $after_failures; target: 0)."
+echo "p99(after) / p99(quiet), the same load twice without a flood: telemetry $(ratio "$tmp/after-telemetry.json" "$tmp/quiet-telemetry.json"), attributes $(ratio "$tmp/after-attributes.json" "$tmp/quiet-attributes.json")."
 if awk -v w="$worst" 'BEGIN { exit !(w < 2) }' && [ "$flood_failures" = 0 ]; then
   echo "Target: met in this run."
 else

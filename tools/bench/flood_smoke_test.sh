@@ -16,7 +16,8 @@ rc=$?
 [ "$rc" -eq 0 ] || fail "flood.sh --quick exited $rc"
 
 grep -qF '| phase | victim request | p50 µs | p99 µs | max µs | ok/sent | failures | detail |' "$out" || fail "no table header"
-for row in '| quiet | telemetry POST |' '| quiet | attributes GET |' '| flood | telemetry POST |' '| flood | attributes GET |'; do
+for row in '| quiet | telemetry POST |' '| quiet | attributes GET |' '| flood | telemetry POST |' '| flood | attributes GET |' \
+    '| after | telemetry POST |' '| after | attributes GET |'; do
     line=$(grep -F -- "$row" "$out") || fail "no row '$row'"
     # ok/sent: every victim request was sent (a measured window of requests), and answered.
     sent=$(awk -F'|' '{ split($7, a, "/"); gsub(/ /, "", a[2]); print a[2] }' <<<"$line")
