@@ -492,16 +492,21 @@ export class Device {
     }
 
     // blockwise GET: asks for block 0, 1, ... with the given size until M=0; returns
-    // {body, responses} (responses: every block's message). Any non-2.05 ends it.
+    // {body, responses} (responses: every block's message). Any non-2.05 ends it. Like any
+    // RFC 7959 client it goes on with the block size the server answered with (a server may
+    // choose smaller blocks, e.g. for an address it has not verified yet).
     async getBlocks({ path, query, size = 64, type = CON, timeoutMs = 3000, maxBlocks = 100000 }) {
         const parts = [], responses = [];
-        for (let num = 0; num < maxBlocks; ++num) {
+        let num = 0;
+        for (let i = 0; i < maxBlocks; ++i) {
             const r = await this.request({ path, query, type, options: [[OPT.BLOCK2, blockValue(num, false, size)]], timeoutMs });
             if (!r.response) throw new Error(`no answer to block ${num} of ${path}`);
             responses.push(r.response);
             if (r.response.codeText !== '2.05') break;
             parts.push(r.response.payload);
             if (!r.response.block2 || !r.response.block2.more) break;
+            num = r.response.block2.num + 1;
+            size = r.response.block2.size;
         }
         return { body: Buffer.concat(parts), responses };
     }
