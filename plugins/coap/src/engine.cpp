@@ -201,7 +201,7 @@ tern_status engine::respond(uint64_t exchange, const tern_coap_response* respons
         return accepting_.load(std::memory_order_acquire) ? TERN_NOT_FOUND : TERN_UNAVAILABLE;
     }
     shard& sh = *shards_[s];
-    if (env_.current_shard() == s) return sh.respond(exchange, r, out_observation);
+    if (env_.current_shard() == s) return sh.answer(exchange, r, out_observation);
     if (!response_valid(r)) {
         if (r.body != nullptr) r.body->release();
         return TERN_INVALID_ARGUMENT;

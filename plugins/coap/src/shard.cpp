@@ -472,15 +472,32 @@ void shard::dedup_cache(uint64_t seq, std::span<const uint8_t> bytes) noexcept {
     e->arena_off = off;
     e->arena_len = static_cast<uint32_t>(bytes.size());
     e->state = dedup_cached;
-    // A handler's 2.xx (not the engine's 2.31 Continue or /.well-known/core, which answer
-    // anyone): the peer has shown it holds valid credentials, its entries are kept in
-    // preference to unproven peers' and it is evicted last.
-    if (e->exchange != nil && bytes.size() >= 2 && code_class_of(bytes[1]) == 2 &&
-        bytes[1] != code::continue_) {
-        const uint32_t s = static_cast<uint32_t>(seq);
-        peer_trust(e->peer);
-        dedup_relist(s, static_cast<uint8_t>(2 + (e->list & 1)));
+}
+
+tern_status shard::answer(uint64_t id, const tern_coap_response& r,
+                          uint64_t* out_observation) noexcept {
+    // A handler's 2.xx (never the engine's own 2.31 Continue or /.well-known/core, which
+    // answer anyone) shows that the peer holds valid credentials, which a spoofed source
+    // cannot: its dedup entries are kept in preference to unproven peers' and it is
+    // evicted last.
+    const uint32_t x = id_slot(id);
+    uint32_t peer = nil;
+    uint32_t peer_gen = 0;
+    uint64_t dseq = 0;
+    if (id_shard(id) == index_ && x < lim_.exchanges && exch_[x].gen == id_gen(id) &&
+        exch_[x].state == exch_pending) {
+        peer = exch_[x].peer;
+        peer_gen = peers_[peer].gen;
+        dseq = exch_[x].dedup_seq;
     }
+    const tern_status st = respond(id, r, out_observation);
+    if (st == TERN_OK && peer != nil && peers_[peer].gen == peer_gen &&
+        code_class_of(r.code) == 2 && r.code != code::continue_) {
+        peer_trust(peer);
+        if (dedup_rec* e = dedup_get(dseq))
+            dedup_relist(static_cast<uint32_t>(dseq), static_cast<uint8_t>(2 + (e->list & 1)));
+    }
+    return st;
 }
 
 // ---- send batch ----------------------------------------------------------------------------
@@ -597,7 +614,7 @@ void shard::apply(completion& c) noexcept {
     } else {
         tern_coap_response r = c.response(completion_opts_.data());
         c.disown_body();
-        st = c.kind == completion::op::respond ? respond(c.id, r, nullptr)
+        st = c.kind == completion::op::respond ? answer(c.id, r, nullptr)
                                                : notify(c.id, r, c.cookie, c.notify_flags);
     }
     if (st == TERN_NOT_FOUND) m_.inc(ctr::drop_late_completion);

@@ -228,6 +228,9 @@ public:
     // ---- coap_engine_v1 on the owning shard [this shard] ----
     tern_status respond(uint64_t exchange, const tern_coap_response& r,
                         uint64_t* out_observation) noexcept;
+    // respond() for a handler's answer; a 2.xx marks the peer proven (peer_trust).
+    tern_status answer(uint64_t exchange, const tern_coap_response& r,
+                       uint64_t* out_observation) noexcept;
     tern_status notify(uint64_t observation, const tern_coap_response& r, uint64_t cookie,
                        uint32_t flags) noexcept;
     tern_status end_observation(uint64_t observation, const tern_coap_response* final_response) noexcept;

@@ -219,6 +219,33 @@ TEST_CASE("flood: a device's very first request is protected once it is answered
     CHECK(f.good == 1);
 }
 
+TEST_CASE("flood: a device answered 2.xx by a separate response keeps its dedup entry too",
+          "[security][flood][dedup]") {
+    engine_config c = flood_config();
+    c.max_peers = 1024;
+    c.dedup_capacity = 32;
+    flood_fixture f(c);
+    const tern_peer dev = src(200, 1, 1);
+    f.h.in(con(POST, "slow", 9).body("good"), dev);
+    f.h.advance_ms(600);  // past piggyback_timeout: the empty ACK goes, the answer later
+    REQUIRE(f.slow.requests.size() == 1);
+    f.h.take();
+    auto r = response(code::changed, "stored");
+    REQUIRE(f.h.respond(f.slow.requests[0].exchange, r) == TERN_OK);
+    const auto sep = f.h.take();
+    REQUIRE(sep.size() == 1);
+    CHECK(sep[0].code == code::changed);
+    f.h.in(empty_msg(msg_type::ack, sep[0].mid), dev);
+    for (uint32_t i = 0; i < 500; ++i) f.h.in(post(static_cast<uint16_t>(i), "bad"), flood_src(i));
+    f.h.take();
+    // The request's retransmission is still recognised: acknowledged, not processed again.
+    f.h.in(con(POST, "slow", 9).body("good"), dev);
+    const out again = f.h.one();
+    CHECK(again.type == msg_type::ack);
+    CHECK(again.code == 0);
+    CHECK(f.slow.requests.size() == 1);
+}
+
 TEST_CASE("flood: a peer over max_dedup_per_peer recycles its own oldest entries only",
           "[security][flood][dedup]") {
     engine_config c = flood_config();
