@@ -80,6 +80,12 @@ request pending_auth::view() const noexcept {
 
 // ---- lifecycle ---------------------------------------------------------------------------------
 
+shard_data::shard_data(api* a, uint32_t i, std::size_t token_cap, std::size_t session_cap,
+                       std::size_t unknown_cap, std::size_t source_cap, uint64_t seed)
+    : owner(a), index(i), tokens(token_cap), sessions(session_cap), unknown(unknown_cap), sources(source_cap, seed) {}
+
+shard_data::~shard_data() = default;
+
 api::api(const settings& s, wiring w) : s_(s), w_(std::move(w)), log_(w_.log) {
     if (w_.reactor == nullptr || w_.engine == nullptr || w_.core == nullptr || w_.json == nullptr)
         throw sdk::error(TERN_INVALID_ARGUMENT, "device_api needs a reactor, an engine, a core and a json adaptor");

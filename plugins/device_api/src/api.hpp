@@ -85,6 +85,7 @@ struct obs_ident {
 };
 
 class api;
+struct pending_auth;
 
 // ---- per-shard pieces ---------------------------------------------------------------------
 
@@ -194,10 +195,12 @@ struct deadline {
 };
 
 struct shard_data {
+    // Both in api.cpp, where pending_auth is complete.
     shard_data(api* a, uint32_t i, std::size_t token_cap, std::size_t session_cap, std::size_t unknown_cap,
-               std::size_t source_cap, uint64_t seed)
-        : owner(a), index(i), tokens(token_cap), sessions(session_cap), unknown(unknown_cap),
-          sources(source_cap, seed) {}
+               std::size_t source_cap, uint64_t seed);
+    ~shard_data();
+    shard_data(const shard_data&) = delete;
+    shard_data& operator=(const shard_data&) = delete;
     api* owner;
     uint32_t index;
     lru_map<std::string, token_val, string_hash> tokens;
@@ -206,6 +209,10 @@ struct shard_data {
     // unauthenticated work
     lru_map<std::string, char, string_hash> unknown;
     address_buckets sources;
+    // access tokens being looked up in the core -> the requests waiting for that answer, so
+    // a token reaches the core once at a time per shard (at most max_token_waiters wait)
+    std::unordered_map<std::string, std::vector<std::unique_ptr<pending_auth>>, string_hash, std::equal_to<>>
+        token_lookups;
     uint64_t epoch = 0;  // bumped by every invalidation: a late authentication does not cache
     std::unordered_map<uint64_t, std::weak_ptr<const profile_options>> profiles;
     op_pool<op> ops;
@@ -303,6 +310,7 @@ private:
     void next_in_chain(std::unique_ptr<pending_auth> p);
     static void auth_done(void* ctx, tern_status status, const tern_device_info* info) noexcept;
     void auth_resume(std::unique_ptr<pending_auth> p);
+    void auth_resume_one(shard_data& sd, std::unique_ptr<pending_auth> p);
     void share_profile(shard_data& sd, device_entry& e);
     void run(shard_data& sd, const request& v, const route& r,
              const std::shared_ptr<const device_entry>& dev, device_meter& meter);
@@ -380,6 +388,10 @@ private:
     uint64_t report_ns_ = 0, grace_ns_ = 0, ttl_ns_ = 0, dtls_ttl_ns_ = 0, inactivity_ns_ = 0, unknown_ttl_ns_ = 0;
     std::size_t states_per_shard_ = 0;
     static constexpr std::size_t max_pending_rpcs_ = 256;
+    static constexpr std::size_t max_token_waiters_ = 64;
+    // Answers requests that waited for the same token's lookup with its outcome.
+    void resume_token_waiters(shard_data& sd, std::vector<std::unique_ptr<pending_auth>> waiters, tern_status status,
+                              const std::shared_ptr<const device_entry>& dev);
 };
 
 }  // namespace tern::device_api

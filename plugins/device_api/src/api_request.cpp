@@ -181,6 +181,16 @@ void api::resolve_token(shard_data& sd, const request& v, const route& r, std::u
         answer_error(v.exchange, kind_of(r.what), code::unauthorized, "unknown access token");
         return;
     }
+    // The same token already on its way to the core (a burst of one device's requests, or
+    // of a made-up token from many addresses): wait for that answer instead of asking again.
+    if (auto it = sd.token_lookups.find(*r.token); it != sd.token_lookups.end() &&
+                                                    it->second.size() < max_token_waiters_) {
+        if (!p) p = pending_auth::copy(this, v);
+        p->stage = pending_auth::token;
+        p->cred = credential{TERN_CREDENTIAL_ACCESS_TOKEN, std::string(*r.token), {}};
+        it->second.push_back(std::move(p));
+        return;
+    }
     // Asking the core is unauthenticated work until the token proves valid (then it is
     // given back): limited per source address.
     const uint64_t wait = take_source(sd, v.peer);
@@ -192,6 +202,7 @@ void api::resolve_token(shard_data& sd, const request& v, const route& r, std::u
     m_.token_misses.inc();
     if (!p) p = pending_auth::copy(this, v);
     p->source_charged = true;
+    sd.token_lookups.try_emplace(std::string(*r.token));
     start_auth(sd, v, r, std::move(p), credential{TERN_CREDENTIAL_ACCESS_TOKEN, std::string(*r.token), {}},
                pending_auth::token);
 }
@@ -276,6 +287,52 @@ void api::share_profile(shard_data& sd, device_entry& e) {
 
 void api::auth_resume(std::unique_ptr<pending_auth> p) {
     shard_data& sd = *shards_[p->shard];
+    std::vector<std::unique_ptr<pending_auth>> waiters;
+    std::shared_ptr<const device_entry> found;
+    tern_status token_status = TERN_OK;
+    if (p->stage == pending_auth::token) {
+        if (auto it = sd.token_lookups.find(p->cred.value); it != sd.token_lookups.end()) {
+            waiters = std::move(it->second);
+            sd.token_lookups.erase(it);
+        }
+        token_status = p->status;
+        found = p->result;
+    }
+    if (waiters.empty()) {
+        auth_resume_one(sd, std::move(p));
+        return;
+    }
+    auth_resume_one(sd, std::move(p));
+    resume_token_waiters(sd, std::move(waiters), token_status, found);
+}
+
+void api::resume_token_waiters(shard_data& sd, std::vector<std::unique_ptr<pending_auth>> waiters,
+                               tern_status status, const std::shared_ptr<const device_entry>& dev) {
+    for (std::unique_ptr<pending_auth>& w : waiters) {
+        try {
+            const request v = w->view();
+            const classified c = classify(v.path, v.method, v.observe);
+            if (status == TERN_OK && dev) {
+                // the first request cached it (unless an invalidation came in between)
+                device_meter no_cache;
+                device_meter* meter = &no_cache;
+                if (auto* n = sd.tokens.find(w->cred.value, now_ns()); n != nullptr && n->value.dev == dev)
+                    meter = &n->value.meter;
+                run(sd, v, c.r, dev, *meter);
+            } else if (status == TERN_NOT_FOUND) {
+                m_.unknown_hits.inc();
+                answer_error(v.exchange, c.kind, code::unauthorized, "unknown access token");
+            } else {
+                answer_core_error(v.exchange, c.kind, status == TERN_OK ? TERN_INTERNAL : status,
+                                  "authentication failed: core busy or failing");
+            }
+        } catch (...) {
+            log_.error("device_api: request failed after authentication");
+        }
+    }
+}
+
+void api::auth_resume_one(shard_data& sd, std::unique_ptr<pending_auth> p) {
     const request v = p->view();
     const classified c = classify(v.path, v.method, v.observe);
     const route r = c.r;

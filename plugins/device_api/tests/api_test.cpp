@@ -1234,3 +1234,34 @@ TEST_CASE("api: a busy core is answered 5.03 with Max-Age busy_max_age", "[api][
     CHECK(a.code == c503);
     CHECK(a.max_age == 7);
 }
+
+TEST_CASE("api: requests for a token already being looked up wait for that answer (one core call)",
+          "[api][security]") {
+    fixture f;
+    f.start();
+    f.core.defer = true;
+    const uint64_t a = f.post("/api/v1/NOPE/telemetry", "{}");
+    const uint64_t b = f.post("/api/v1/NOPE/telemetry", "{}");
+    const uint64_t c = f.post("/api/v1/T1/telemetry", R"({"a":1})");
+    const uint64_t d = f.post("/api/v1/T1/attributes", R"({"b":2})");
+    CHECK(f.core.auth_calls == 2);  // NOPE once, T1 once
+    f.core.run_deferred();
+    f.reactor.run();
+    f.core.run_deferred();  // the writes
+    CHECK(f.answer(a).code == c401);
+    CHECK(f.answer(b).code == c401);
+    CHECK(f.answer(c).code == c201);
+    CHECK(f.answer(d).code == c201);
+    CHECK(f.core.telemetry_posts.size() == 1);
+    CHECK(f.core.attribute_posts.size() == 1);
+    CHECK(f.a->shard(0).token_lookups.empty());
+    // a core error reaches the waiters too
+    f.core.failing["BUSY"] = TERN_BUSY;
+    const uint64_t e = f.post("/api/v1/BUSY/telemetry", "{}");
+    const uint64_t g = f.post("/api/v1/BUSY/telemetry", "{}");
+    f.core.run_deferred();
+    f.reactor.run();
+    CHECK(f.answer(e).code == c503);
+    CHECK(f.answer(g).code == c503);
+    CHECK(f.core.auth_calls == 3);
+}
