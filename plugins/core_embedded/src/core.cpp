@@ -216,10 +216,14 @@ std::string embedded_core::ota_dir() const {
 void embedded_core::open_private() {
     try {
         db_lock_.acquire(settings_.database + ".lock");
-        for (const auto& [file, mode] : db::make_private(settings_.database)) {
+        for (const db::loose_file& f : db::make_private(settings_.database)) {
             char old[8];
-            std::snprintf(old, sizeof old, "%04o", mode);
-            log_.warn("narrowed the mode of ", file, " from ", old, " to 0600: it holds device credentials");
+            std::snprintf(old, sizeof old, "%04o", f.mode);
+            if (f.failure.empty())
+                log_.warn("narrowed the mode of ", f.path, " from ", old, " to 0600: it holds device credentials");
+            else
+                log_.warn(f.path, " is readable by others (mode ", old, ") and cannot be narrowed (", f.failure,
+                          "): it holds device credentials; chmod 600 it");
         }
     } catch (const db::error& e) {
         db_lock_.release();
@@ -647,10 +651,16 @@ void embedded_core::post_attributes(uint64_t device_id, tern_attribute_scope sco
     std::unique_ptr<fn_op> op;
     try {
         op = std::make_unique<fn_op>(
-            [device_id, scope, vals](write_txn& t, std::string& msg) -> tern_status {
+            [this, device_id, scope, vals](write_txn& t, std::string& msg) -> tern_status {
                 if (t.deleted(device_id)) {
                     msg = "the device was deleted";
                     return TERN_NOT_FOUND;
+                }
+                // max_attributes_per_device: refused before anything is written
+                if (!store::attribute_keys_fit(t.conn(), device_id, scope, *vals,
+                                               writer_.settings().max_attributes_per_device, msg)) {
+                    metrics_.attribute_keys_refused.inc();
+                    return TERN_INVALID_ARGUMENT;
                 }
                 for (const kv& x : *vals) store::upsert_attribute(t.conn(), device_id, scope, x.key, x.v, t.now());
                 return TERN_OK;

@@ -50,9 +50,9 @@ void clear_error_log(const void* owner) {
     error_log_owner = nullptr;
 }
 
-std::vector<std::pair<std::string, unsigned>> make_private(const std::string& path) {
-    std::vector<std::pair<std::string, unsigned>> narrowed;
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+std::vector<loose_file> make_private(const std::string& path) {
+    std::vector<loose_file> narrowed;
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         throw error(SQLITE_CANTOPEN, "cannot open database " + path + ": " + std::strerror(errno));
     ::close(fd);
@@ -62,10 +62,9 @@ std::vector<std::pair<std::string, unsigned>> make_private(const std::string& pa
         if (::stat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
         const unsigned mode = st.st_mode & 07777;
         if ((mode & 077) == 0) continue;
-        if (::chmod(p.c_str(), mode & 0700) != 0)
-            throw error(SQLITE_PERM, "cannot make " + p + " private (mode " + std::to_string(mode) +
-                                         "): " + std::strerror(errno));
-        narrowed.emplace_back(p, mode);
+        loose_file f{p, mode, {}};
+        if (::chmod(p.c_str(), mode & 0700) != 0) f.failure = std::strerror(errno);
+        narrowed.push_back(std::move(f));
     }
     return narrowed;
 }

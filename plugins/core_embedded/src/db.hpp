@@ -43,8 +43,15 @@ void clear_error_log(const void* owner);
 // Makes the database file private before SQLite opens it: creates it (empty, mode 0600)
 // when missing, and narrows an existing file and its -wal/-shm/-journal to 0600. SQLite
 // creates its -wal and -shm files with the database file's permissions, so they follow.
-// Returns the files whose mode was narrowed, with their old mode. Throws error.
-std::vector<std::pair<std::string, unsigned>> make_private(const std::string& path);
+// Returns the files that were readable by others: their old mode, and why they could not
+// be narrowed (empty: narrowed; a file of another owner cannot be). Throws error when the
+// database cannot be created.
+struct loose_file {
+    std::string path;
+    unsigned mode = 0;
+    std::string failure;
+};
+std::vector<loose_file> make_private(const std::string& path);
 
 // An exclusive advisory lock (flock) on <database>.lock, which holds the owner's pid: one
 // process per database. Released on destruction (and by the kernel when the process dies).
