@@ -401,9 +401,9 @@ void shard::request(uint32_t transport, const tern_datagram& dg, bool too_many) 
             } else {
                 if (b.num == 0) {
                     if (t != nil) transfer_free(t);
-                    // A peer at its cap gives up its own oldest upload; a full table its
-                    // least recently advanced one. A new upload is never refused for
-                    // uploads that stalled (or were never meant to finish).
+                    // A peer at its cap gives up its own least recently advanced upload; a
+                    // full table the least recently advanced of any peer. A new upload is
+                    // never refused for uploads that stalled (or were never meant to finish).
                     if (peers_[p].transfers >= cfg_.max_block1_transfers_per_peer) {
                         uint32_t own = xfer_lru_.head;
                         while (own != nil && xfers_[own].peer != p) own = xfers_[own].lru.next;
@@ -466,8 +466,8 @@ void shard::request(uint32_t transport, const tern_datagram& dg, bool too_many) 
                             end, std::min<uint64_t>(limit, std::max<uint64_t>(tr.cap * 2, 4096)));
                         const uint64_t grow = cap - tr.cap;
                         auto& total = eng_.block1_bytes();
-                        // Over the shard's memory budget: the least recently advanced other
-                        // uploads give way first.
+                        // Over the memory budget (shared by every shard): this shard's least
+                        // recently advanced other uploads give way first.
                         while (total.load(std::memory_order_relaxed) + grow > cfg_.block1_memory) {
                             const uint32_t v =
                                 xfer_lru_.head == t ? xfers_[t].lru.next : xfer_lru_.head;
