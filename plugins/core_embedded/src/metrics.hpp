@@ -27,6 +27,7 @@ struct core_metrics {
     sdk::metric key_length_refused;     // counter: messages refused: a key over max_key_length
     sdk::metric telemetry_keys_refused_device; // counter: refused by max_telemetry_keys_per_device
     sdk::metric telemetry_keys_refused_total;  // counter: refused by max_telemetry_keys
+    sdk::metric attribute_keys_refused; // counter: attributes refused by max_attributes_per_device
     sdk::metric telemetry_purge_devices; // gauge: deleted devices whose history is being removed
     sdk::metric telemetry_purged;       // counter: history points of deleted devices removed
     sdk::metric rpc_by_status[7];       // counters: RPCs reaching each status

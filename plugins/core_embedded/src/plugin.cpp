@@ -50,6 +50,9 @@ constexpr tern_config_key config_schema[] = {
     cfg::integer("max_telemetry_keys", 1000000, "distinct telemetry key names over all devices (the "
                  "dictionary the writer keeps in memory); values under new names beyond it are refused "
                  "(core busy). 0: no limit").range(0, 1e9),
+    cfg::integer("max_attributes_per_device", 1000, "client attribute keys one device may have; a "
+                 "message that would add more is refused with 4.00 and nothing of it is stored. 0: no "
+                 "limit").range(0, 1e9),
     cfg::integer("read_threads", 2, "threads (and SQLite read connections) serving reads").range(1, 64),
     cfg::integer("read_queue_capacity", 4096, "reads waiting for a reader thread; beyond, TERN_BUSY")
         .range(1, 100000000),
@@ -127,6 +130,7 @@ protected:
         s.writer.max_key_length = c.get_int("max_key_length");
         s.writer.max_keys_per_device = c.get_int("max_telemetry_keys_per_device");
         s.writer.max_keys = c.get_int("max_telemetry_keys");
+        s.writer.max_attributes_per_device = c.get_int("max_attributes_per_device");
         s.checkpoint_interval_ms = c.get_int("checkpoint_interval");
         s.wal_limit_pages = c.get_int("wal_limit");
         s.read_threads = static_cast<unsigned>(c.get_int("read_threads"));
@@ -237,6 +241,8 @@ private:
         metrics_.write_rejected_bytes =
             h.counter("core_write_rejected_bytes_total", "write ops refused: write_queue_max_bytes was reached");
         metrics_.telemetry_keys = h.gauge("core_telemetry_keys", "names in the telemetry key dictionary");
+        metrics_.attribute_keys_refused = h.counter("core_attribute_keys_refused_total",
+                                                    "client attributes refused: max_attributes_per_device was reached");
         metrics_.key_length_refused =
             h.counter("core_key_length_refused_total", "device messages refused: a key longer than max_key_length");
         metrics_.telemetry_keys_refused_device =

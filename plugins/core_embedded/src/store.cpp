@@ -369,6 +369,31 @@ std::vector<attribute> load_attributes(db::connection& c, uint64_t device_id,
     return out;
 }
 
+bool attribute_keys_fit(db::connection& c, uint64_t device_id, tern_attribute_scope scope,
+                        const std::vector<kv>& values, int64_t max_keys, std::string& message) {
+    if (max_keys <= 0) return true;
+    int64_t has = 0;
+    {
+        auto q = c.query("SELECT count(*) FROM attributes WHERE device_id = ? AND scope = ?");
+        q->bind_id(1, device_id).bind(2, static_cast<int64_t>(scope));
+        if (q->step()) has = q->get_int(0);
+    }
+    if (has + static_cast<int64_t>(values.size()) <= max_keys) return true;  // even if every key were new
+    std::vector<std::string_view> fresh;
+    for (const kv& x : values) {
+        auto q = c.query("SELECT 1 FROM attributes WHERE device_id = ? AND scope = ? AND key = ?");
+        q->bind_id(1, device_id).bind(2, static_cast<int64_t>(scope)).bind(3, x.key);
+        if (!q->step()) fresh.push_back(x.key);
+    }
+    std::sort(fresh.begin(), fresh.end());
+    fresh.erase(std::unique(fresh.begin(), fresh.end()), fresh.end());
+    if (has + static_cast<int64_t>(fresh.size()) <= max_keys) return true;
+    message = std::to_string(has + static_cast<int64_t>(fresh.size())) + " attribute keys for the device (it has " +
+              std::to_string(has) + "), more than max_attributes_per_device " + std::to_string(max_keys) +
+              "; nothing stored";
+    return false;
+}
+
 void upsert_attribute(db::connection& c, uint64_t device_id, tern_attribute_scope scope,
                       std::string_view key, const value& v, int64_t ts) {
     auto q = c.query(

@@ -42,6 +42,10 @@ std::vector<attribute> load_attributes(db::connection& c, uint64_t device_id,
                                        const std::vector<std::string>* keys);
 void upsert_attribute(db::connection& c, uint64_t device_id, tern_attribute_scope scope,
                       std::string_view key, const value& v, int64_t ts);
+// Whether storing these attributes (keys may repeat) leaves the device at most max_keys keys
+// in the scope (0: no limit); when not, false with `message` set. Reads only.
+bool attribute_keys_fit(db::connection& c, uint64_t device_id, tern_attribute_scope scope,
+                        const std::vector<kv>& values, int64_t max_keys, std::string& message);
 bool delete_attribute(db::connection& c, uint64_t device_id, tern_attribute_scope scope,
                       std::string_view key);
 

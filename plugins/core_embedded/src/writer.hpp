@@ -79,6 +79,8 @@ struct writer_settings {
     int64_t max_key_length = 255;
     int64_t max_keys_per_device = 1000;
     int64_t max_keys = 1000000;
+    // Client attribute keys one device may have (checked by the attribute op). 0: no limit.
+    int64_t max_attributes_per_device = 1000;
     // Devices' key sets cached for the per-device check, in key ids; past it the cache is
     // dropped and refilled from ts_latest as devices post.
     uint64_t device_key_cache = 4u << 20;

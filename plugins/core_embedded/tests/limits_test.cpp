@@ -256,3 +256,45 @@ TEST_CASE("limits: reads waiting hold at most read_queue_max_bytes of request te
     readers.stop();
     CHECK(ran == 4);
 }
+
+TEST_CASE("limits: a device has at most max_attributes_per_device client attribute keys", "[limits]") {
+    temp_dir dir;
+    auto s = settings_for(dir);
+    REQUIRE(s.writer.max_attributes_per_device == 1000);
+    s.writer.max_attributes_per_device = 5;
+    embedded_core core(metrics, {});
+    core.start(s);
+    const uint64_t dev = add_device(core, "d").id;
+    auto post_attrs = [&](const std::vector<std::string>& keys, int64_t v) {
+        std::vector<tern_kv> kvs(keys.size());
+        for (size_t i = 0; i < keys.size(); ++i) {
+            kvs[i].key = to_str(keys[i]);
+            kvs[i].value.type = TERN_VALUE_INT;
+            kvs[i].value.u.i = v;
+        }
+        done_wait w;
+        core.post_attributes(dev, TERN_SCOPE_CLIENT, kvs.data(), static_cast<uint32_t>(kvs.size()), &done_wait::fn, &w);
+        return w.get();
+    };
+    auto client = [&] {
+        auto r = await<attribute_set>([&](auto cb) { core.read_attributes("d", 1u << TERN_SCOPE_CLIENT, {}, cb); });
+        REQUIRE(r.ok());
+        return r.value.client;
+    };
+    CHECK(post_attrs(names("a", 0, 4), 1).first == TERN_OK);
+    CHECK(post_attrs({"a0", "a4", "a4", "a1"}, 2).first == TERN_OK);  // one new: 5
+    const auto [status, message] = post_attrs({"a0", "a5"}, 3);
+    CHECK(status == TERN_INVALID_ARGUMENT);
+    CHECK(message == "6 attribute keys for the device (it has 5), more than max_attributes_per_device 5; nothing stored");
+    const auto now = client();
+    CHECK(now.size() == 5);
+    for (const attribute& a : now)
+        if (a.key == "a0") CHECK(a.v.i == 2);  // the refused message changed nothing
+    CHECK(post_attrs(names("a", 0, 5), 4).first == TERN_OK);  // the keys it has still take values
+    // the operator's shared attributes are another scope, not limited
+    std::vector<kv> shared;
+    for (const std::string& k : names("s", 0, 10)) shared.push_back(make_kv(k, value::of_int(1)));
+    const auto r = await<none>([&](auto cb) { core.set_attributes("d", TERN_SCOPE_SHARED, shared, cb); });
+    CHECK(r.ok());
+    CHECK(post_attrs({"a3"}, 5).first == TERN_OK);
+}
