@@ -9,7 +9,8 @@
 #     max_decoded_size, nothing stored;
 #   - a key longer than max_key_length is refused with 4.00;
 #   - distinct telemetry keys beyond max_telemetry_keys_per_device (1000) are refused with
-#     4.00 and nothing of that message is stored, while the device's keys still take values.
+#     4.00 and nothing of that message is stored, while the device's keys still take values;
+#   - likewise client attribute keys beyond max_attributes_per_device (1000), and a long one.
 set -u
 source "$TERN_SOURCE_DIR/tests/device_api/device_api.sh"
 dapi_init
@@ -107,11 +108,32 @@ assert_code known 2.01
 assert_eq 23.5 "$(sql "SELECT v FROM ts_latest l JOIN ts_keys k ON k.id = l.key_id WHERE k.name = 'temperature'")" \
     "a known key still takes values at the cap"
 
+# ---- client attributes: at most max_attributes_per_device (1000) keys ------------------------
+ATTR_URI=$(coap_uri "api/v1/$TOKEN/attributes")
+attrs() { sql "SELECT count(*) FROM attributes a JOIN devices d ON d.id = a.device_id WHERE d.name = 'payload' AND a.scope = 1"; }
+for b in 0 1 2 3; do
+    coap "attrs$b" -m post -t json -b 1024 -f "$TERN_TMP/keys$b.json" -B 30 "$ATTR_URI"
+    assert_code "attrs$b" 2.01
+done
+assert_eq 1000 "$(attrs)" "1000 client attribute keys"
+printf '{"key0":"changed","fresh":1}' >"$TERN_TMP/attr_more.json"
+coap attr_more -m post -t json -f "$TERN_TMP/attr_more.json" "$ATTR_URI"
+assert_error attr_more 4.00 "max_attributes_per_device 1000"
+assert_eq 1000 "$(attrs)" "the refused message added no attribute"
+assert_eq 0 "$(sql "SELECT v FROM attributes WHERE key = 'key0' AND scope = 1")" "nor changed one"
+printf '{"key0":7}' >"$TERN_TMP/attr_known.json"
+coap attr_known -m post -t json -f "$TERN_TMP/attr_known.json" "$ATTR_URI"
+assert_code attr_known 2.01
+printf '{"%s":1}' "$long_key" >"$TERN_TMP/attr_long.json"
+coap attr_long -m post -t json -b 1024 -f "$TERN_TMP/attr_long.json" -B 30 "$ATTR_URI"
+assert_error attr_long 4.00 "max_key_length 255"
+
 # ---- the metrics count what was refused ---------------------------------------------------------
 curl -s --max-time 5 "http://127.0.0.1:$TERN_METRICS_PORT/metrics" >"$TERN_TMP/metrics.txt" || fail "no metrics"
 assert_match "$TERN_TMP/metrics.txt" '^json_number_text_refused_total(\{[^}]*\})? 5$' "5 attacks counted"
 assert_match "$TERN_TMP/metrics.txt" '^json_decoded_size_refused_total(\{[^}]*\})? 1$' "the 1e63 message counted"
-assert_match "$TERN_TMP/metrics.txt" '^core_key_length_refused_total(\{[^}]*\})? 1$' "the long key counted"
+assert_match "$TERN_TMP/metrics.txt" '^core_key_length_refused_total(\{[^}]*\})? 2$' "the long keys counted"
+assert_match "$TERN_TMP/metrics.txt" '^core_attribute_keys_refused_total(\{[^}]*\})? 1$' "the attribute refusal counted"
 assert_match "$TERN_TMP/metrics.txt" '^core_telemetry_keys_refused_total\{[^}]*max_telemetry_keys_per_device[^}]*\} 2$' \
     "the two key-cap refusals counted"
 tern_stop
