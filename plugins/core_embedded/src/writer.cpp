@@ -27,6 +27,7 @@ void writer::start(db::connection conn, writer_settings s) {
     ts_keys_.clear();
     device_keys_.clear();
     device_keys_ids_ = 0;
+    dictionary_full_logged_ = false;
     deleted_devices_.clear();
     // Load the telemetry key dictionary once; new keys are added as ops insert them. It is
     // bounded by max_keys (names of at most max_key_length characters), so this map is too.
@@ -314,6 +315,11 @@ tern_status write_txn::admit_ts_keys(uint64_t device_id, const std::vector<std::
     }
     if (s.max_keys > 0 && w_.ts_keys_.size() + fresh.size() > static_cast<uint64_t>(s.max_keys)) {
         w_.metrics_.telemetry_keys_refused_total.inc();
+        if (!w_.dictionary_full_logged_) {  // once per start: the metric counts the refusals
+            w_.dictionary_full_logged_ = true;
+            w_.log_.warn("the telemetry key dictionary holds max_telemetry_keys (", s.max_keys,
+                         ") names: telemetry under new key names is refused until the limit is raised");
+        }
         message = "the telemetry key dictionary is full (max_telemetry_keys " + std::to_string(s.max_keys) +
                   "): new key names are refused; nothing stored";
         return TERN_BUSY;

@@ -156,6 +156,7 @@ private:
     // since the cache was last dropped; device_keys_ids_ counts the ids held.
     std::unordered_map<uint64_t, std::vector<int64_t>> device_keys_;
     uint64_t device_keys_ids_ = 0;
+    bool dictionary_full_logged_ = false;
     std::vector<int64_t>& device_keys(uint64_t device_id);
     std::vector<std::string_view> fresh_names_;  // admit_ts_keys' scratch
     std::vector<int64_t> fresh_ids_;
