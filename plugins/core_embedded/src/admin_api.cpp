@@ -270,6 +270,9 @@ void write_profile(json::out& o, const profile& p) {
     for (int i = 0; i < 4; ++i)
         if (!p.schemas[i].empty()) o.kv(schema_json_keys[i], p.schemas[i]);
     o.end_object();
+    o.key("options").begin_object();
+    for (const profile_option& x : p.options) o.kv(x.key, x.value);
+    o.end_object();
     o.kv_id("firmware", p.fw_package_id).kv_id("software", p.sw_package_id);
     o.kv("devices", p.device_count).kv("revision", p.revision).kv("createdTime", p.created_ts);
     o.end_object();
@@ -339,6 +342,19 @@ profile_spec read_profile_spec(const rapidjson::Value& b) {
     read_power(b, s.power_mode, s.psm_activity_timer, s.edrx_cycle, s.paging_transmission_window);
     if (const rapidjson::Value* sc = opt_object(b, "schemas"))
         for (int i = 0; i < 4; ++i) s.schemas[i] = opt_string(*sc, schema_json_keys[i]);
+    // Integer options for transports (the device API's rate limits); the object replaces
+    // every option, null or {} removes them.
+    if (auto it = b.FindMember("options"); it != b.MemberEnd()) {
+        std::vector<profile_option> opts;
+        if (!it->value.IsNull()) {
+            if (!it->value.IsObject()) throw api_error{400, "options must be an object of integers"};
+            for (auto m = it->value.MemberBegin(); m != it->value.MemberEnd(); ++m) {
+                if (!m->value.IsInt64()) throw api_error{400, "option '" + std::string(m->name.GetString()) + "' must be an integer"};
+                opts.push_back(profile_option{std::string(m->name.GetString(), m->name.GetStringLength()), m->value.GetInt64()});
+            }
+        }
+        s.options = std::move(opts);
+    }
     return s;
 }
 

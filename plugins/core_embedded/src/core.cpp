@@ -26,6 +26,7 @@ struct embedded_core::device_record {
     tern_device_info info{};
     std::string name, profile_name, credential_value;
     std::string schemas[4];
+    std::vector<profile_option> extra;  // the profile's integer options
     std::vector<tern_kv> options;
 
     void bind_views() {
@@ -42,6 +43,13 @@ struct embedded_core::device_record {
             kv.key = tern_str{profile_option_keys[i], std::char_traits<char>::length(profile_option_keys[i])};
             kv.value.type = TERN_VALUE_STR;
             kv.value.u.s = to_str(schemas[i]);
+            options.push_back(kv);
+        }
+        for (const profile_option& o : extra) {
+            tern_kv kv{};
+            kv.key = to_str(o.key);
+            kv.value.type = TERN_VALUE_INT;
+            kv.value.u.i = o.value;
             options.push_back(kv);
         }
         info.profile_options = options.empty() ? nullptr : options.data();
@@ -72,7 +80,7 @@ std::shared_ptr<embedded_core::device_record> load_record(db::connection& c,
         "p.coap_device_type, p.payload_type, d.power_mode, p.power_mode, d.psm_activity_timer, "
         "p.psm_activity_timer, d.edrx_cycle, p.edrx_cycle, d.paging_transmission_window, "
         "p.paging_transmission_window, c.value, p.telemetry_schema, p.attributes_schema, "
-        "p.rpc_request_schema, p.rpc_response_schema "
+        "p.rpc_request_schema, p.rpc_response_schema, p.options "
         "FROM credentials c JOIN devices d ON d.id = c.device_id "
         "JOIN profiles p ON p.id = d.profile_id WHERE c.kind = ? AND c.id = ?");
     q->bind(1, static_cast<int64_t>(kind)).bind(2, id);
@@ -93,6 +101,7 @@ std::shared_ptr<embedded_core::device_record> load_record(db::connection& c,
     i.paging_transmission_window_ms = pick(q->get_int(15), q->get_int(16));
     r->credential_value = q->get_string(17);
     for (int k = 0; k < 4; ++k) r->schemas[k] = q->get_string(18 + k);
+    r->extra = store::options_from_json(q->get_string(22));
     r->bind_views();
     return r;
 }

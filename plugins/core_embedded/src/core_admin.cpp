@@ -68,13 +68,13 @@ void write_profile(db::connection& c, const profile& p, bool insert) {
         ? "INSERT INTO profiles(name, transport_type, coap_device_type, payload_type, provision_strategy, "
           "provision_key, provision_secret, power_mode, psm_activity_timer, edrx_cycle, "
           "paging_transmission_window, telemetry_schema, attributes_schema, rpc_request_schema, "
-          "rpc_response_schema, revision, created_ts, id) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, NULL)"
+          "rpc_response_schema, revision, created_ts, options, id) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, NULL)"
         : "UPDATE profiles SET name = ?1, transport_type = ?2, coap_device_type = ?3, payload_type = ?4, "
           "provision_strategy = ?5, provision_key = ?6, provision_secret = ?7, power_mode = ?8, "
           "psm_activity_timer = ?9, edrx_cycle = ?10, paging_transmission_window = ?11, "
           "telemetry_schema = ?12, attributes_schema = ?13, rpc_request_schema = ?14, "
-          "rpc_response_schema = ?15, revision = ?16, created_ts = ?17 WHERE id = ?18");
+          "rpc_response_schema = ?15, revision = ?16, created_ts = ?17, options = ?18 WHERE id = ?19");
     q->bind(1, std::string_view(p.name)).bind(2, static_cast<int64_t>(p.transport_type));
     q->bind(3, static_cast<int64_t>(p.coap_device_type)).bind(4, static_cast<int64_t>(p.payload_type));
     q->bind(5, static_cast<int64_t>(p.strategy)).bind_opt(6, p.provision_key).bind_opt(7, p.provision_secret);
@@ -82,7 +82,10 @@ void write_profile(db::connection& c, const profile& p, bool insert) {
     q->bind(10, p.power.edrx_cycle).bind(11, p.power.paging_transmission_window);
     for (int i = 0; i < 4; ++i) q->bind_opt(12 + i, p.schemas[i]);
     q->bind_id(16, p.revision).bind(17, p.created_ts);
-    if (!insert) q->bind_id(18, p.id);
+    const std::string options = store::options_to_json(p.options);
+    if (options.empty()) q->bind_null(18);
+    else q->bind(18, std::string_view(options));
+    if (!insert) q->bind_id(19, p.id);
     q->run();
 }
 
@@ -102,6 +105,25 @@ tern_status apply_profile_spec(db::connection& c, const profile_spec& s, profile
     if (s.paging_transmission_window) p.power.paging_transmission_window = *s.paging_transmission_window;
     for (int i = 0; i < 4; ++i)
         if (s.schemas[i]) p.schemas[i] = *s.schemas[i];
+    if (s.options) {
+        if (s.options->size() > max_profile_options) {
+            msg = "at most " + std::to_string(max_profile_options) + " profile options";
+            return TERN_INVALID_ARGUMENT;
+        }
+        for (const profile_option& o : *s.options) {
+            if (o.key.empty() || o.key.size() > max_profile_option_key ||
+                std::count_if(s.options->begin(), s.options->end(), [&](const profile_option& x) { return x.key == o.key; }) != 1) {
+                msg = "a profile option needs a unique name of 1 to " + std::to_string(max_profile_option_key) + " characters";
+                return TERN_INVALID_ARGUMENT;
+            }
+            for (const char* k : profile_option_keys)
+                if (o.key == k) {
+                    msg = "'" + o.key + "' is set through schemas, not options";
+                    return TERN_INVALID_ARGUMENT;
+                }
+        }
+        p.options = *s.options;
+    }
     if (auto st = check_power(p.power, msg); st != TERN_OK) return st;
     if (p.transport_type < TERN_TRANSPORT_DEFAULT || p.transport_type > TERN_TRANSPORT_SNMP ||
         p.payload_type < TERN_PAYLOAD_JSON || p.payload_type > TERN_PAYLOAD_PROTOBUF ||

@@ -71,6 +71,16 @@ enum class provision_strategy : int32_t { disabled = 0, allow_create = 1, pre_pr
 inline constexpr const char* profile_option_keys[4] = {
     "telemetry_schema", "attributes_schema", "rpc_request_schema", "rpc_response_schema"};
 
+// An integer setting a transport reads from tern_device_info::profile_options beside the
+// schema texts (the device API's rate limits: device_message_rate, ...).
+struct profile_option {
+    std::string key;
+    int64_t value = 0;
+    bool operator==(const profile_option&) const = default;
+};
+inline constexpr std::size_t max_profile_options = 32;
+inline constexpr std::size_t max_profile_option_key = 64;
+
 struct profile {
     uint64_t id = 0;
     std::string name;
@@ -82,6 +92,7 @@ struct profile {
     std::string provision_secret;
     power_settings power;
     std::string schemas[4];
+    std::vector<profile_option> options;
     uint64_t fw_package_id = 0;
     uint64_t sw_package_id = 0;
     uint64_t revision = 0;
@@ -104,6 +115,7 @@ struct profile_spec {
     std::optional<int64_t> edrx_cycle;
     std::optional<int64_t> paging_transmission_window;
     std::optional<std::string> schemas[4];
+    std::optional<std::vector<profile_option>> options;  // replaces them all
 };
 
 struct credential {

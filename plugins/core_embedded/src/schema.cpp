@@ -223,11 +223,17 @@ std::string sql_of(const char* text) {
     return s;
 }
 
+// Version 3: integer profile options (a JSON object) delivered to transports beside the
+// schema texts.
+const char* const v3 = R"sql(
+ALTER TABLE profiles ADD COLUMN options TEXT;
+)sql";
+
 struct migration {
     int to;
     const char* sql;
 };
-const migration migrations[] = {{1, v1}, {2, v2}};
+const migration migrations[] = {{1, v1}, {2, v2}, {3, v3}};
 
 }  // namespace
 

@@ -8,7 +8,7 @@
 namespace tern::core_embedded {
 
 // The schema version this build writes.
-inline constexpr int schema_version = 2;
+inline constexpr int schema_version = 3;
 
 // Telemetry history (ts_kv) is keyed by (bucket, device, key, ts) with bucket = ts /
 // ts_bucket_ms, so current data goes to one small, cached region (see README, "Telemetry

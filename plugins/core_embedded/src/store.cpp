@@ -3,10 +3,41 @@
 #include <algorithm>
 #include <cctype>
 
+#include "rapidjson_config.hpp"
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include "crypto.hpp"
 #include "schema.hpp"
 
 namespace tern::core_embedded::store {
+
+std::string options_to_json(const std::vector<profile_option>& options) {
+    if (options.empty()) return {};
+    rapidjson::StringBuffer sb;
+    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+    w.StartObject();
+    for (const profile_option& o : options) {
+        w.Key(o.key.c_str(), static_cast<rapidjson::SizeType>(o.key.size()));
+        w.Int64(o.value);
+    }
+    w.EndObject();
+    return std::string(sb.GetString(), sb.GetSize());
+}
+
+std::vector<profile_option> options_from_json(std::string_view text) {
+    std::vector<profile_option> out;
+    if (text.empty()) return out;
+    rapidjson::Document d;
+    d.Parse(text.data(), text.size());
+    if (d.HasParseError() || !d.IsObject()) return out;
+    for (auto it = d.MemberBegin(); it != d.MemberEnd(); ++it)
+        if (it->value.IsInt64())
+            out.push_back(profile_option{std::string(it->name.GetString(), it->name.GetStringLength()),
+                                         it->value.GetInt64()});
+    return out;
+}
 
 void bind_value(db::statement& s, int ti, int vi, const value& v) {
     s.bind(ti, static_cast<int64_t>(v.type));
@@ -208,7 +239,7 @@ device read_device(const db::statement& s) {
     "provision_key, provision_secret, power_mode, psm_activity_timer, edrx_cycle, "           \
     "paging_transmission_window, telemetry_schema, attributes_schema, rpc_request_schema, "   \
     "rpc_response_schema, fw_package_id, sw_package_id, revision, created_ts, "               \
-    "(SELECT count(*) FROM devices d WHERE d.profile_id = profiles.id) FROM profiles "
+    "(SELECT count(*) FROM devices d WHERE d.profile_id = profiles.id), options FROM profiles "
 
 profile read_profile(const db::statement& s) {
     profile p;
@@ -230,6 +261,7 @@ profile read_profile(const db::statement& s) {
     p.revision = s.get_id(18);
     p.created_ts = s.get_int(19);
     p.device_count = s.get_int(20);
+    p.options = options_from_json(s.get_string(21));
     return p;
 }
 

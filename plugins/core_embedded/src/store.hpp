@@ -86,4 +86,8 @@ void replace_credential(db::connection& c, uint64_t device_id, const credential&
 // says what is wrong (empty when fine). Generates a token when none was given.
 std::string make_credential(const credential_input& in, credential& out);
 
+// Profile options as stored (a JSON object of integers); unreadable text reads as none.
+std::string options_to_json(const std::vector<profile_option>& options);
+std::vector<profile_option> options_from_json(std::string_view text);
+
 }  // namespace tern::core_embedded::store

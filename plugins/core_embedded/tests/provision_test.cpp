@@ -1,4 +1,5 @@
 // Claiming (spec §5.1) and every branch of provisioning (spec §5.2).
+#include <map>
 #include <thread>
 
 #include "../../../libs/x509_der/tests/test_certs.hpp"
@@ -420,5 +421,67 @@ TEST_CASE("provision: a new device's credentials are announced (CREDENTIALS_CHAN
     wrong.secret = "wrong";
     CHECK(provision(f.core, wrong).result == TERN_PROVISION_NOT_FOUND);
     CHECK(listener.locked([&] { return listener.events.size(); }) == before);
+    f.core.set_listener(nullptr);
+}
+
+namespace {
+// The integer profile options authenticate() delivers (key -> value).
+std::map<std::string, int64_t> int_options(embedded_core& c, const std::string& token) {
+    std::promise<std::map<std::string, int64_t>> p;
+    auto f = p.get_future();
+    const std::string t = token;
+    c.authenticate(TERN_CREDENTIAL_ACCESS_TOKEN, to_str(t), [](void* ctx, tern_status s, const tern_device_info* d) {
+        std::map<std::string, int64_t> m;
+        if (s == TERN_OK && d != nullptr)
+            for (uint32_t i = 0; i < d->profile_option_count; ++i)
+                if (d->profile_options[i].value.type == TERN_VALUE_INT)
+                    m[std::string(tern::sdk::to_sv(d->profile_options[i].key))] = d->profile_options[i].value.u.i;
+        static_cast<std::promise<std::map<std::string, int64_t>>*>(ctx)->set_value(m);
+    }, &p);
+    REQUIRE(f.wait_for(deadline) == std::future_status::ready);
+    return f.get();
+}
+}  // namespace
+
+TEST_CASE("profile options: integer options reach tern_device_info, changes announce UPDATED",
+          "[profile_options][security]") {
+    provision_fixture f;
+    recording_listener listener;
+    f.core.set_listener(&listener);
+    profile_spec p;
+    p.name = "limited";
+    p.options = std::vector<profile_option>{{"device_message_rate", 2}, {"device_message_burst", 4}};
+    REQUIRE(await<profile>([&](auto cb) { f.core.create_profile(p, cb); }).ok());
+    const device d = add_device(f.core, "lim", token("lim-token"), std::string("limited"));
+    auto o = int_options(f.core, "lim-token");
+    CHECK(o == std::map<std::string, int64_t>{{"device_message_rate", 2}, {"device_message_burst", 4}});
+    auto read = await<profile>([&](auto cb) { f.core.get_profile("limited", cb); });
+    REQUIRE(read.ok());
+    CHECK(read.value.options.size() == 2);
+
+    profile_spec u;
+    u.name = "limited";
+    u.options = std::vector<profile_option>{{"device_message_rate", 0}};
+    REQUIRE(await<profile>([&](auto cb) { f.core.update_profile(u, cb); }).ok());
+    CHECK(listener.wait_for([&] {
+        for (auto& [id, e] : listener.events)
+            if (id == d.id && e == TERN_DEVICE_UPDATED) return true;
+        return false;
+    }));
+    CHECK(int_options(f.core, "lim-token") == std::map<std::string, int64_t>{{"device_message_rate", 0}});
+
+    // refused: a schema key, an empty or duplicate name, too many
+    for (auto bad : {std::vector<profile_option>{{"telemetry_schema", 1}}, std::vector<profile_option>{{"", 1}},
+                     std::vector<profile_option>{{"a", 1}, {"a", 2}}}) {
+        profile_spec b;
+        b.name = "limited";
+        b.options = bad;
+        CHECK(await<profile>([&](auto cb) { f.core.update_profile(b, cb); }).status == TERN_INVALID_ARGUMENT);
+    }
+    profile_spec many;
+    many.name = "limited";
+    many.options.emplace();
+    for (int i = 0; i < 33; ++i) many.options->push_back({"k" + std::to_string(i), i});
+    CHECK(await<profile>([&](auto cb) { f.core.update_profile(many, cb); }).status == TERN_INVALID_ARGUMENT);
     f.core.set_listener(nullptr);
 }
