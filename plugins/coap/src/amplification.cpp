@@ -177,11 +177,14 @@ echo_codec::result echo_codec::check(uint32_t transport, const tern_endpoint& e,
 
 // ---- the shard's state ---------------------------------------------------------------------
 
-void amplifier::init(const engine_config&, const shard_limits& l, uint64_t k0, uint64_t k1,
-                     uint64_t k2) {
+void amplifier::init(const engine_config& c, const shard_limits& l, uint64_t k0, uint64_t k1,
+                     uint64_t k2, uint64_t k3, uint64_t k4) {
     verified.init(l.verified_addresses, k2);
     echo.init(k0, k1);
     request_len = make_zarray<uint16_t>(l.exchanges);
+    if (c.verify_by_ping) held_off.init(l.pings, k2 ^ 0x686f6c646f6666ull);
+    pinging.init(l.pings);
+    ping_mid.init(k3, k4);
 }
 
 amplifier amplifier::make(const engine_config& c, const shard_limits& l, engine_env& env) {
@@ -189,7 +192,11 @@ amplifier amplifier::make(const engine_config& c, const shard_limits& l, engine_
     const uint64_t k0 = mix64(env.random_seed() ^ 0x6563686f6b657930ull);
     const uint64_t k1 = mix64(env.random_seed() + 0x6563686f6b657931ull);
     const uint64_t k2 = mix64(env.random_seed() ^ k0 ^ 0x7665726966696564ull);
-    a.init(c, l, k0, k1, k2);
+    // The ping key: two more draws from the environment's random source (the plugin's is
+    // the operating system's), never derived from the other keys.
+    const uint64_t k3 = mix64(env.random_seed() ^ 0x70696e676b657930ull);
+    const uint64_t k4 = mix64(env.random_seed() + 0x70696e676b657931ull);
+    a.init(c, l, k0, k1, k2, k3, k4);
     return a;
 }
 
@@ -234,9 +241,10 @@ bool shard::amp_may_resend(uint32_t x) noexcept {
     const exchange_rec& e = exch_[x];
     if (cfg_.amplification_factor == 0) return true;
     const uint64_t budget = uint64_t{amp_.request_len[x]} * cfg_.amplification_factor;
-    // Everything this request made us send: its empty ACK and every transmission so far,
-    // this one included (attempts counts it already).
-    const uint64_t total = (e.acked ? 4u : 0u) + uint64_t{e.attempts + 1u} * e.tx_len;
+    // Everything this request made us send: its empty ACK, the ping to its address, and
+    // every transmission so far, this one included (attempts counts it already).
+    const uint64_t total = (e.acked ? 4u : 0u) + ((e.flags & xf_pinged) != 0 ? 4u : 0u) +
+                           uint64_t{e.attempts + 1u} * e.tx_len;
     if (amp_.request_len[x] == 0 || total <= budget) return true;
     if (amp_verified(peers_[e.peer].transport, peers_[e.peer].addr)) return true;
     m_.inc(ctr::amp_retransmit_skipped);
@@ -275,6 +283,176 @@ bool shard::amp_gate(reply_to& to) noexcept {
     t.observe = -1;
     send_response(t, r, nil, &o);
     return true;
+}
+
+// ---- verification by a CoAP ping (verify_by_ping) ------------------------------------------
+//
+// RFC 7252 §4.3: every CoAP endpoint answers an Empty CON with a Reset of the same Message
+// ID. A Reset naming the ID of a ping we sent (16 unpredictable bits) shows that the address
+// receives our datagrams, without the client knowing anything beyond RFC 7252. While the
+// ping is out the answer is held as two stored messages: the full one and the one limited
+// to the budget (less the ping and the empty ACK); exactly one of them is sent.
+
+shard::ping_plan shard::amp_ping_plan(const reply_to& to, uint32_t exchange, uint8_t code,
+                                      std::size_t full_len) noexcept {
+    if (!cfg_.verify_by_ping || exchange == nil || to.peer == nil || to.observe >= 0 ||
+        to.addr->session != 0 || code_class_of(code) != 2 ||
+        (to.method != code_get && to.method != 5))  // GET, FETCH
+        return ping_plan::none;
+    if (amp_.held_off.contains(to.transport, to.addr->endpoint, now_)) {
+        m_.inc(ctr::ping_held_off);
+        return ping_plan::none;
+    }
+    if (amp_.held >= lim_.pings) {
+        m_.inc(ctr::ping_table_full);
+        return ping_plan::none;
+    }
+    // Both messages stored; the limited one is never larger than the full one.
+    if (tx_chunks_.free_chunks() < 2 * chunk_pool::chunks_for(full_len)) {
+        m_.inc(ctr::ping_no_memory);
+        return ping_plan::none;
+    }
+    return amp_ping_of(to.peer) != nil ? ping_plan::wait : ping_plan::ping;
+}
+
+namespace {
+inline uint32_t ping_hash(uint64_t seed, uint32_t peer) noexcept {
+    return static_cast<uint32_t>(mix64(seed ^ 0x70696e675f6f7574ull ^ peer));
+}
+}  // namespace
+
+uint32_t shard::amp_ping_of(uint32_t peer) const noexcept {
+    return amp_.pinging.find(ping_hash(hash_seed_, peer), [&](uint32_t x) {
+        return exch_[x].peer == peer && (exch_[x].flags & xf_ping_out) != 0;
+    });
+}
+
+void shard::amp_ping_forget(uint32_t x) noexcept {
+    exchange_rec& e = exch_[x];
+    if ((e.flags & xf_ping_out) == 0) return;
+    e.flags = static_cast<uint8_t>(e.flags & ~xf_ping_out);
+    amp_.pinging.erase(ping_hash(hash_seed_, e.peer), x);
+}
+
+uint32_t shard::amp_ping_budget(const reply_to& to) const noexcept {
+    const uint32_t b = to.request_len * cfg_.amplification_factor;
+    // The ping (4 bytes) and, for a CON request, its empty ACK (4) come out of it.
+    const uint32_t spent = 4 + (to.type == static_cast<uint8_t>(msg_type::con) ? 4 : 0);
+    return b > spent ? b - spent : 0;
+}
+
+void shard::amp_hold(uint32_t x, ping_plan plan, uint32_t full_chunks, std::size_t full_len,
+                     uint32_t limited_chunks, std::size_t limited_len, uint16_t mid) noexcept {
+    exchange_rec& e = exch_[x];
+    // A CON request gets its empty ACK now: the answer follows separately (RFC 7252 §5.2.2).
+    if (e.type == static_cast<uint8_t>(msg_type::con) && !e.acked) exchange_ack_now(x);
+    exchange_unqueue(x);
+    e.state = exch_held;
+    e.tx_chunks = full_chunks;
+    e.tx_len = static_cast<uint16_t>(full_len);
+    e.tx_mid = mid;
+    e.held_chunks = limited_chunks;
+    e.held_len = static_cast<uint16_t>(limited_len);
+    e.attempts = 0;
+    e.flags |= xf_pinged;
+    ++amp_.held;
+    peer_rec& p = peers_[e.peer];
+    if (plan == ping_plan::ping) {
+        // A fresh unpredictable MID, not one of our CON messages to this peer.
+        uint16_t m = amp_.ping_mid.next();
+        for (int i = 0; i < 4 && tx_find(e.peer, m) != nil; ++i) m = amp_.ping_mid.next();
+        e.ping_mid = m;
+        e.flags |= xf_ping_out;
+        amp_.pinging.insert(ping_hash(hash_seed_, e.peer), x);
+        send_empty(p.transport, p.addr, msg_type::con, m);
+        m_.inc(ctr::ping_sent);
+    } else {
+        m_.inc(ctr::ping_waited);
+    }
+    p.last_ns = now_;
+    heap_.schedule(x, now_ + cfg_.ping_timeout_ms * 1000000);
+}
+
+void shard::amp_unhold(uint32_t x, uint32_t keep) noexcept {
+    exchange_rec& e = exch_[x];
+    heap_.cancel(x);
+    if (e.tx_chunks != keep) tx_chunks_.release(e.tx_chunks);
+    if (e.held_chunks != keep) tx_chunks_.release(e.held_chunks);
+    e.tx_chunks = nil;
+    e.held_chunks = nil;
+    amp_ping_forget(x);
+    --amp_.held;
+}
+
+void shard::amp_release(uint32_t x, bool full) noexcept {
+    exchange_rec& e = exch_[x];
+    const uint32_t chunks = full ? e.tx_chunks : e.held_chunks;
+    const uint16_t len = full ? e.tx_len : e.held_len;
+    peer_rec& p = peers_[e.peer];
+    const std::span<uint8_t> s = out_slot();
+    tx_chunks_.read(chunks, 0, s.data(), len);
+    out_commit(p.transport, p.addr, len);
+    p.last_ns = now_;
+    m_.request(e.method, s[1]);
+    if (!full) m_.inc(s[1] == code::content ? ctr::amp_block : ctr::amp_truncated);
+    if (e.type != static_cast<uint8_t>(msg_type::con)) {
+        exchange_free(x);  // a NON answer: nothing awaits an ACK
+        return;
+    }
+    amp_unhold(x, chunks);
+    e.state = exch_awaiting_ack;
+    e.tx_chunks = chunks;
+    e.tx_len = len;
+    e.attempts = 0;
+    tx_start(x, e.peer, e.tx_mid, e.tx_timeout_ms);
+}
+
+void shard::amp_release_peer(uint32_t peer, bool full) noexcept {
+    const uint32_t gen = peers_[peer].gen;
+    uint32_t x = peers_[peer].exchanges.head;
+    while (x != nil && peers_[peer].gen == gen) {
+        const uint32_t next = exch_[x].peer_link.next;
+        if (exch_[x].state == exch_held) amp_release(x, full);
+        x = next;
+    }
+}
+
+bool shard::amp_ping_answered(uint32_t transport, uint32_t peer, uint16_t mid) noexcept {
+    if (peer == nil) return false;
+    const uint32_t x = amp_ping_of(peer);
+    if (x == nil || exch_[x].ping_mid != mid) return false;
+    amp_ping_forget(x);
+    amp_mark_verified(transport, peers_[peer].addr, ctr::verified_ping);
+    amp_release_peer(peer, true);
+    return true;
+}
+
+bool shard::amp_ping_wrong(uint32_t transport, uint32_t peer) noexcept {
+    const uint32_t x = peer == nil ? nil : amp_ping_of(peer);
+    if (x == nil) return false;
+    // Someone guessing the ping's MID from a forged source: one guess per ping, then none
+    // for ping_holdoff. The answers go limited, as without verify_by_ping.
+    m_.inc(ctr::ping_wrong_mid);
+    amp_ping_forget(x);
+    if (cfg_.ping_holdoff_ms != 0 &&
+        amp_.held_off.insert(transport, peers_[peer].addr.endpoint, now_,
+                             now_ + cfg_.ping_holdoff_ms * 1000000))
+        m_.inc(ctr::drop_verified_evicted);
+    amp_release_peer(peer, false);
+    return true;
+}
+
+void shard::amp_ping_expired(uint32_t x) noexcept {
+    // No Reset in time (the address does not receive our datagrams, or the ping was lost):
+    // this answer and every other one waiting on the same ping go limited.
+    const uint32_t peer = exch_[x].peer;
+    m_.inc(ctr::ping_timeout);
+    if ((exch_[x].flags & xf_ping_out) != 0) {
+        amp_ping_forget(x);
+        amp_release_peer(peer, false);
+    } else {
+        amp_release(x, false);
+    }
 }
 
 }  // namespace tern::coap

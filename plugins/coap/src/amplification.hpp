@@ -10,6 +10,9 @@
 //   - a request from it carries an Echo value (RFC 9175) we issued to that address, or
 //   - it acknowledged (ACK or RST) a CON message we sent it: the ACK names our Message ID,
 //     which only the address we sent the message to has seen;
+//   - it answered our CoAP ping (an Empty CON, RFC 7252 §4.3) with a Reset naming the
+//     ping's Message ID, drawn from a keyed PRF (verify_by_ping: a 2.05 over the budget is
+//     held until the Reset comes, or limited after ping_timeout);
 // and a peer with a transport session (DTLS) is always verified: the cookie exchange
 // proved its address before the session existed, and its records are authenticated.
 //
@@ -97,16 +100,54 @@ private:
     uint64_t k1_ = 0;
 };
 
+// Unpredictable 16-bit values (the Message IDs of pings): SipHash-2-4 of a counter under a
+// random 128-bit key, four values per call. Someone who sees every earlier value still
+// cannot tell the next (unlike the engine's xorshift, whose output reveals its state).
+class ping_ids {
+public:
+    void init(uint64_t k0, uint64_t k1) noexcept {
+        k0_ = k0;
+        k1_ = k1;
+    }
+    uint16_t next() noexcept {
+        if (left_ == 0) {
+            uint8_t c[8];
+            for (int i = 0; i < 8; ++i) c[i] = static_cast<uint8_t>(counter_ >> (8 * i));
+            ++counter_;
+            pool_ = siphash24(k0_, k1_, c, sizeof c);
+            left_ = 4;
+        }
+        const uint16_t v = static_cast<uint16_t>(pool_);
+        pool_ >>= 16;
+        --left_;
+        return v;
+    }
+
+private:
+    uint64_t k0_ = 0;
+    uint64_t k1_ = 0;
+    uint64_t counter_ = 0;
+    uint64_t pool_ = 0;
+    uint32_t left_ = 0;
+};
+
 // One shard's amplification state: the verified table, the Echo key, and the request size
 // of every exchange (its answer may go later, as a separate response).
 struct amplifier {
     verified_addresses verified;
     echo_codec echo;
     zarray<uint16_t> request_len;  // by exchange slot
+    // verify_by_ping: addresses that sent a Reset with a wrong Message ID while their ping
+    // was out (no ping for them until the entry expires), the pings' Message IDs, and the
+    // answers held now (at most shard_limits::pings).
+    verified_addresses held_off;
+    open_index pinging;  // peer -> the exchange whose ping is out to it
+    ping_ids ping_mid;
+    uint32_t held = 0;
 
     // keys: two random words for the Echo MAC, one for the table's index.
     void init(const engine_config& c, const shard_limits& l, uint64_t k0, uint64_t k1,
-              uint64_t k2);
+              uint64_t k2, uint64_t k3 = 0, uint64_t k4 = 0);
     // Sized from the limits, keyed from the environment's random seed. [start-stop]
     static amplifier make(const engine_config& c, const shard_limits& l, engine_env& env);
 };

@@ -160,6 +160,27 @@ constexpr tern_config_key coap_config[] = {
                  "Every request from an unverified plain-UDP address gets 4.01 with an Echo "
                  "option until the client repeats it with that Echo value (RFC 9175 section "
                  "2.4); clients without Echo support then cannot talk to the server"),
+    cfg::boolean("verify_by_ping", true,
+                 "A 2.05 to GET/FETCH that is over the amplification budget of an unverified "
+                 "address is held (a CON request gets its empty ACK), the address gets a CoAP "
+                 "ping (Empty CON, RFC 7252 section 4.3), and its Reset verifies the address and "
+                 "releases the whole answer as a separate response; without a Reset within "
+                 "ping_timeout the answer is limited as with false (smaller Block2 blocks), "
+                 "which is also what false does at once"),
+    cfg::integer("ping_timeout", 2000,
+                 "How long a held answer waits for the Reset to its address's ping before it "
+                 "goes limited to the amplification budget")
+        .unit("ms").range(1, 60000),
+    cfg::integer("max_pings", 4096,
+                 "Answers held while their address is being verified by a ping, over all "
+                 "shards (one ping per address at a time; the others wait on it); past it "
+                 "answers are limited at once")
+        .unit("count").range(1, 1048576),
+    cfg::integer("ping_holdoff", 600000,
+                 "An address from which a Reset with a wrong Message ID came while its ping was "
+                 "outstanding (a guess by someone forging that address) gets no ping for this "
+                 "long: its answers are limited at once")
+        .unit("ms").at_least(0),
     cfg::strings("transports", "[]",
                  "Names of the transport instances to serve; empty: every instance providing "
                  "tern.transport/1"),
@@ -230,6 +251,10 @@ public:
         ec.verified_lifetime_ms = static_cast<uint64_t>(c.get_int("verified_lifetime"));
         ec.echo_in_limited_responses = c.get_bool("echo_in_limited_responses");
         ec.require_echo = c.get_bool("require_echo");
+        ec.verify_by_ping = c.get_bool("verify_by_ping");
+        ec.ping_timeout_ms = static_cast<uint64_t>(c.get_int("ping_timeout"));
+        ec.max_pings = static_cast<uint32_t>(c.get_int("max_pings"));
+        ec.ping_holdoff_ms = static_cast<uint64_t>(c.get_int("ping_holdoff"));
         ec.transports = c.get_strings("transports");
         if (const std::string err = ec.check(); !err.empty())
             throw tern::sdk::error(TERN_CONFIG, err);

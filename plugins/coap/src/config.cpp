@@ -33,6 +33,8 @@ std::string engine_config::check() const {
     if (max_resource_body_size == 0) return "max_resource_body_size must be at least 1";
     if (max_exchanges > (1u << 23) || max_observations > (1u << 23) || max_peers > (1u << 23))
         return "max_peers, max_exchanges and max_observations must be at most 8388608";
+    if (ping_timeout_ms == 0) return "ping_timeout must be at least 1 ms";
+    if (max_pings == 0) return "max_pings must be at least 1";
     return {};
 }
 
@@ -66,6 +68,7 @@ shard_limits shard_limits::of(const engine_config& c, uint32_t shards) noexcept 
     l.dedup_bytes = share_bytes(c.dedup_memory, shards, 4 * l.datagram_capacity);
     l.block1_transfers = share(c.max_block1_transfers, shards, 1);
     l.verified_addresses = share(c.max_verified_addresses, shards, 8);
+    l.pings = share(c.max_pings, shards, 1);
     l.completion_records = std::max<uint32_t>(c.completion_queue_size, 16);  // per shard
     return l;
 }

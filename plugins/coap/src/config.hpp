@@ -51,6 +51,11 @@ struct engine_config {
     uint64_t verified_lifetime_ms = 3600000;
     bool echo_in_limited_responses = true;
     bool require_echo = false;
+    // address verification by a CoAP ping (RFC 7252 §4.3) instead of cutting the answer
+    bool verify_by_ping = true;
+    uint64_t ping_timeout_ms = 2000;
+    uint32_t max_pings = 4096;           // answers held for a ping, over every shard
+    uint64_t ping_holdoff_ms = 600000;   // after an RST with a wrong MID: no pings
     std::vector<std::string> transports;
 
     // RFC 7252 §4.8.2 with MAX_LATENCY = 100 s and PROCESSING_DELAY = ACK_TIMEOUT.
@@ -82,6 +87,7 @@ struct shard_limits {
     std::size_t dedup_bytes;
     uint32_t block1_transfers;
     uint32_t verified_addresses;
+    uint32_t pings;         // answers held while their address is pinged
     uint32_t completion_records;
     // the largest datagram the engine builds
     uint32_t datagram_capacity;

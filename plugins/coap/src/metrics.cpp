@@ -21,6 +21,11 @@ constexpr const char* verified = "coap_address_verifications_total";
 constexpr const char* verified_help =
     "Source addresses verified (entered or renewed in the verified-address table), by proof";
 
+constexpr const char* pings = "coap_verification_pings_total";
+constexpr const char* pings_help =
+    "CoAP pings sent to verify an address before a large answer, and what became of the "
+    "answers held for them";
+
 constexpr metric_def counters[] = {
     {TERN_METRIC_COUNTER, "coap_retransmissions_total", nullptr,
      "CON messages sent again because no ACK came in time"},
@@ -76,6 +81,14 @@ constexpr metric_def counters[] = {
     {TERN_METRIC_COUNTER, "coap_echo_rejected_total", nullptr,
      "Echo values that were not issued to the sender's address, or are older than verified_lifetime"},
     {TERN_METRIC_COUNTER, dropped, "reason=\"verified_evicted\"", dropped_help},
+    {TERN_METRIC_COUNTER, verified, "how=\"ping\"", verified_help},
+    {TERN_METRIC_COUNTER, pings, "result=\"sent\"", pings_help},
+    {TERN_METRIC_COUNTER, pings, "result=\"waited\"", pings_help},
+    {TERN_METRIC_COUNTER, pings, "result=\"timeout\"", pings_help},
+    {TERN_METRIC_COUNTER, pings, "result=\"wrong_mid\"", pings_help},
+    {TERN_METRIC_COUNTER, pings, "result=\"held_off\"", pings_help},
+    {TERN_METRIC_COUNTER, pings, "result=\"table_full\"", pings_help},
+    {TERN_METRIC_COUNTER, pings, "result=\"no_memory\"", pings_help},
 };
 static_assert(std::size(counters) == static_cast<std::size_t>(ctr::count_));
 

@@ -64,6 +64,15 @@ enum class ctr : uint16_t {
     verified_ack,            // an address verified by acknowledging our CON
     echo_rejected,           // an Echo value that is not ours, or too old
     drop_verified_evicted,   // a verified address left the full table early
+    // verification by a CoAP ping (verify_by_ping)
+    verified_ping,           // an address verified by the Reset to our ping
+    ping_sent,               // a ping went to an unverified address (an answer held)
+    ping_waited,             // an answer held behind the ping already out to its address
+    ping_timeout,            // a held answer went limited: no Reset within ping_timeout
+    ping_wrong_mid,          // a Reset with a wrong MID cancelled the address's ping
+    ping_held_off,           // no ping: the address sent a wrong-MID Reset lately
+    ping_table_full,         // no ping: max_pings answers held already
+    ping_no_memory,          // no ping: retransmission_memory could not hold the answer
     count_
 };
 

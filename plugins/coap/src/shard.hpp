@@ -91,11 +91,14 @@ struct dedup_rec {
     uint8_t list;         // 2 * trusted + (type == CON)
 };
 
-enum : uint8_t { exch_free = 0, exch_pending = 1, exch_awaiting_ack = 2 };
+// exch_held: answered, the answer held until the address answers a ping (verify_by_ping).
+enum : uint8_t { exch_free = 0, exch_pending = 1, exch_awaiting_ack = 2, exch_held = 3 };
 enum : uint8_t {
     xf_block2 = 1,      // the request carried Block2
     xf_size2 = 2,       // the request carried Size2 (asks for the total)
     xf_block1 = 4,      // echo Block1 (num, M=0) in the response
+    xf_pinged = 8,      // its address got a ping for it (4 bytes of its budget)
+    xf_ping_out = 16,   // held, and its ping is the one out to the address (amp_.pinging)
 };
 
 struct exchange_rec {
@@ -109,7 +112,10 @@ struct exchange_rec {
     list_link peer_link;
     uint32_t obs;         // reserved or activated relation slot, or nil
     uint32_t obs_gen;
-    uint32_t tx_chunks;   // separate CON response awaiting its ACK
+    uint32_t tx_chunks;   // separate CON response awaiting its ACK (held: the full answer)
+    uint32_t held_chunks; // held: the answer limited to the budget, or nil
+    uint16_t held_len;
+    uint16_t ping_mid;    // held, and its ping is the one out to the address
     uint32_t tx_timeout_ms;
     uint32_t block2_num;
     uint32_t block1_num;
@@ -316,7 +322,7 @@ private:
     reply_to reply_of(uint32_t x) noexcept;
 
     // responses
-    enum class sent : uint8_t { done, separate_con };
+    enum class sent : uint8_t { done, separate_con, held };
     // Sends r as the answer `to` describes; base: extra build options (2.31, errors).
     sent send_response(reply_to& to, const tern_coap_response& r, uint32_t exchange,
                        const build_opts* base = nullptr) noexcept;
@@ -378,6 +384,28 @@ private:
                        std::size_t cached_len) noexcept;
     bool amp_may_resend(uint32_t exchange) noexcept;
     bool amp_gate(reply_to& to) noexcept;  // Echo check and challenge; true: answered
+    // verify_by_ping (amplification.cpp)
+    enum class ping_plan : uint8_t { none, ping, wait };
+    ping_plan amp_ping_plan(const reply_to& to, uint32_t exchange, uint8_t code,
+                            std::size_t full_len) noexcept;
+    uint32_t amp_ping_budget(const reply_to& to) const noexcept;
+    // Holds exchange x's answer (full and limited, stored), ACKs a CON request, pings.
+    void amp_hold(uint32_t x, ping_plan plan, uint32_t full_chunks, std::size_t full_len,
+                  uint32_t limited_chunks, std::size_t limited_len, uint16_t mid) noexcept;
+    // Sends a held answer, full or limited; a CON one then awaits its ACK.
+    void amp_release(uint32_t x, bool full) noexcept;
+    void amp_release_peer(uint32_t peer, bool full) noexcept;
+    // Forgets a held answer's state but the chunks in keep (exchange_free, release).
+    void amp_unhold(uint32_t x, uint32_t keep) noexcept;
+    // An empty RST (or ACK) from peer that no CON of ours matched: true when it names the
+    // MID of the ping out to that address (verified; held answers go in full).
+    bool amp_ping_answered(uint32_t transport, uint32_t peer, uint16_t mid) noexcept;
+    // An RST that matched nothing at all from a peer with a ping out: a guess; the ping is
+    // cancelled (held answers go limited) and the address held off. True when so.
+    bool amp_ping_wrong(uint32_t transport, uint32_t peer) noexcept;
+    void amp_ping_expired(uint32_t x) noexcept;
+    uint32_t amp_ping_of(uint32_t peer) const noexcept;  // the exchange whose ping is out
+    void amp_ping_forget(uint32_t x) noexcept;            // its ping no longer counts
 
     uint64_t random() noexcept;
     void log(tern_log_level level, std::string_view msg) noexcept;

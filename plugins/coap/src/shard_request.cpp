@@ -104,7 +104,8 @@ void shard::empty_ack(uint32_t transport, const tern_peer& from, uint16_t mid) n
     const uint32_t p = peer_find(transport, from);
     const uint32_t owner = p == nil ? nil : tx_find(p, mid);
     if (owner == nil) {
-        m_.inc(ctr::drop_unmatched_ack);
+        // A ping is answered by RST (RFC 7252 §4.3); an ACK naming its MID proves as much.
+        if (!amp_ping_answered(transport, p, mid)) m_.inc(ctr::drop_unmatched_ack);
         return;
     }
     peers_[p].last_ns = now_;
@@ -140,6 +141,7 @@ void shard::empty_rst(uint32_t transport, const tern_peer& from, uint16_t mid) n
         }
         return;
     }
+    if (amp_ping_answered(transport, p, mid)) return;  // the Reset to our ping
     // An RST answering a NON notification (RFC 7641 §3.6) ends that relation.
     for (uint32_t r = peers_[p].relations.head; r != nil; r = rels_[r].peer_link.next) {
         const relation_rec& rel = rels_[r];
@@ -149,6 +151,7 @@ void shard::empty_rst(uint32_t transport, const tern_peer& from, uint16_t mid) n
             return;
         }
     }
+    if (amp_ping_wrong(transport, p)) return;  // a guess at the ping's MID
     m_.inc(ctr::drop_unmatched_rst);
 }
 
@@ -586,6 +589,7 @@ void shard::request(uint32_t transport, const tern_datagram& dg, bool too_many) 
     e.obs = rel;
     e.obs_gen = rel != nil ? rels_[rel].gen : 0;
     e.tx_chunks = nil;
+    e.held_chunks = nil;
     e.mid = m.message_id;
     e.state = exch_pending;
     e.type = to.type;

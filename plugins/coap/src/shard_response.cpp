@@ -178,7 +178,7 @@ shard::sent shard::send_response(reply_to& to, const tern_coap_response& r, uint
         o.block1_more = false;
         o.block1_szx = to.block1_szx;
     }
-    const uint32_t budget = amp_budget(to);
+    uint32_t budget = amp_budget(to);
     const build_opts in = o;
     const std::span<uint8_t> slot = out_slot();
     writer w(slot);
@@ -186,9 +186,47 @@ shard::sent shard::send_response(reply_to& to, const tern_coap_response& r, uint
     const built res = build(w, code, r, o);
     std::span<const uint8_t> bytes = w.bytes();
     writer fallback(slot);
+    // verify_by_ping: the full answer is held (stored) while the address is pinged; the
+    // limited one below is built and stored too, for when no Reset comes.
+    ping_plan plan = ping_plan::none;
+    uint32_t full_chunks = nil;
+    std::size_t full_len = 0;
     if (res == built::ok && bytes.size() > budget) {
+        plan = amp_ping_plan(to, exchange, code, bytes.size());
+        if (plan != ping_plan::none) {
+            // A separate response of the request's type (RFC 7252 §5.2.2) with the
+            // request's token: the CON request gets its empty ACK first.
+            type = to.type == static_cast<uint8_t>(msg_type::con) ? msg_type::con : msg_type::non;
+            mid = next_mid(to.peer);
+            build_opts full = in;
+            w = writer(slot);
+            w.header(type, code, mid, to.token);
+            if (build(w, code, r, full) == built::ok) {
+                full_len = w.size();
+                full_chunks = tx_chunks_.store(w.bytes().data(), full_len);
+            }
+            if (full_chunks == nil) {
+                plan = ping_plan::none;  // not reached: amp_ping_plan checked the room
+                w = writer(slot);
+                type = to.type == static_cast<uint8_t>(msg_type::con) && !to.acked ? msg_type::ack : type;
+                if (type == msg_type::ack) mid = to.mid;
+                w.header(type, code, mid, to.token);
+                o = in;
+                build(w, code, r, o);
+                bytes = w.bytes();
+            } else {
+                budget = amp_ping_budget(to);
+            }
+        }
+    }
+    const bool held = plan != ping_plan::none;
+    // The limited answer is counted when it is sent (a held one maybe never is).
+    auto amp_count = [&](ctr c) {
+        if (!held) m_.inc(c);
+    };
+    if (res == built::ok && (held || bytes.size() > budget)) {
         // An unverified address: at most budget bytes (amplification.hpp).
-        const std::size_t full = bytes.size();
+        const std::size_t full = held ? full_len : bytes.size();
         const std::size_t full_payload = o.payload_len;
         const bool safe = to.method == code_get || to.method == 5;  // GET, FETCH
         const bool success = code_class_of(code) == 2;
@@ -198,7 +236,7 @@ shard::sent shard::send_response(reply_to& to, const tern_coap_response& r, uint
         if (offer) ev = amp_.echo.make(to.transport, to.addr->endpoint, now_);
         if (success && !safe) {
             // The request's effect has happened: cutting its answer would lose it.
-            m_.inc(ctr::amp_exceeded);
+            amp_count(ctr::amp_exceeded);
             fitted = true;
         } else if (success && full_payload != 0) {
             // Smaller blocks (RFC 7959 §2.4: the server may use a smaller block size than
@@ -219,13 +257,13 @@ shard::sent shard::send_response(reply_to& to, const tern_coap_response& r, uint
                         fitted = true;
                         o = b;
                         bytes = fallback.bytes();
-                        m_.inc(ctr::amp_block);
+                        amp_count(ctr::amp_block);
                     }
                 }
             }
         }
         if (!fitted) {
-            m_.inc(ctr::amp_truncated);
+            amp_count(ctr::amp_truncated);
             o = in;
             bool done = false;
             if (!success) {
@@ -251,6 +289,14 @@ shard::sent shard::send_response(reply_to& to, const tern_coap_response& r, uint
         }
     }
     if (r.body != nullptr) r.body->release();
+    if (held) {
+        // Both answers stored (amp_ping_plan made sure of the room); the ACK and the ping
+        // go now, one of the answers when the Reset comes or ping_timeout passes.
+        const uint32_t limited = tx_chunks_.store(bytes.data(), bytes.size());
+        amp_hold(exchange, plan, full_chunks, full_len, limited, bytes.size(), mid);
+        last_code_ = r.code;
+        return sent::held;
+    }
     if (res != built::ok) {
         std::string_view text;
         if (res == built::out_of_range) {
@@ -370,6 +416,8 @@ void shard::exchange_free(uint32_t x) noexcept {
     if (e.state == exch_awaiting_ack) {
         tx_stop(x, e.peer, e.tx_mid);
         tx_chunks_.release(e.tx_chunks);
+    } else if (e.state == exch_held) {
+        amp_unhold(x, nil);
     }
     if (e.obs != nil && rels_[e.obs].gen == e.obs_gen && rels_[e.obs].state == rel_reserved)
         relation_release_reservation(e.obs);
@@ -467,6 +515,10 @@ uint32_t shard::tx_find(uint32_t peer, uint16_t mid) const noexcept {
 }
 
 void shard::tx_fire(uint32_t owner) noexcept {
+    if (owner < lim_.exchanges && exch_[owner].state == exch_held) {
+        amp_ping_expired(owner);  // no Reset to the address's ping in time
+        return;
+    }
     if (owner < lim_.exchanges) {
         exchange_rec& x = exch_[owner];
         if (x.attempts >= cfg_.max_retransmit) {

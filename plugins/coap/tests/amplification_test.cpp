@@ -4,6 +4,7 @@
 // it replaces the global operator new to check that the limited path allocates nothing.
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <atomic>
 #include <cstdlib>
 #include <new>
@@ -40,9 +41,17 @@ using namespace tern::coap::test;
 
 namespace {
 
+// The limits with cutting only (verify_by_ping has its own tests below).
 engine_config amp_config() {
     engine_config c = small_config();
     c.amplification_factor = 3;
+    c.verify_by_ping = false;
+    return c;
+}
+
+engine_config ping_config() {
+    engine_config c = amp_config();
+    c.verify_by_ping = true;
     return c;
 }
 
@@ -76,7 +85,14 @@ struct amp_fixture {
     int64_t verified(std::string_view how) const {
         return h.metrics.get("coap_address_verifications_total", "how=\"" + std::string(how) + "\"");
     }
+    int64_t pings(std::string_view result) const {
+        return h.metrics.get("coap_verification_pings_total", "result=\"" + std::string(result) + "\"");
+    }
 };
+
+bool is_ping(const out& o) {
+    return o.type == msg_type::con && o.code == 0 && o.raw.size() == 4;
+}
 
 // A request the size a device sends: 8-byte token, a path, a 28-byte query (a device API
 // request carries its 20-character access token in the path).
@@ -360,6 +376,205 @@ TEST_CASE("the verified-address table is bounded per shard; evictions are counte
     CHECK(f.h.eng->at(0).amplification().verified.live(f.h.env.now) == 8);
 }
 
+// ---- verification by a CoAP ping (verify_by_ping) ------------------------------------------
+
+TEST_CASE("ping: a Reset verifies the address and releases the whole answer separately",
+          "[amplification][ping]") {
+    amp_fixture f(ping_config());
+    const msg req = dev(GET, "big", 10);
+    f.h.in(req);
+    auto first = f.h.take();
+    REQUIRE(first.size() == 2);
+    // The empty ACK of the CON request, then the ping (Empty CON) to its address.
+    CHECK(first[0].type == msg_type::ack);
+    CHECK(first[0].code == 0);
+    CHECK(first[0].mid == 10);
+    REQUIRE(is_ping(first[1]));
+    CHECK(f.pings("sent") == 1);
+    CHECK(f.verified("ping") == 0);
+    // The client's stack answers the ping with RST (RFC 7252 §4.3).
+    f.h.in(empty_msg(msg_type::rst, first[1].mid));
+    CHECK(f.verified("ping") == 1);
+    const out sep = f.h.one();
+    CHECK(sep.type == msg_type::con);
+    CHECK(sep.code == code::content);
+    CHECK(sep.token == req.token);
+    CHECK(sep.payload.size() == 1024);  // our block size: nothing cut
+    CHECK(sep.uint_opt(opt::size2) == 2000u);
+    CHECK_FALSE(sep.has(opt::echo));
+    CHECK(f.limited("block") == 0);
+    // It is retransmitted like any separate CON response until the ACK comes.
+    f.h.advance_ms(3100);
+    const out again = f.h.one();
+    CHECK(again.raw == sep.raw);
+    f.h.in(empty_msg(msg_type::ack, sep.mid));
+    f.h.advance_ms(60000);
+    CHECK(f.h.take().empty());
+    CHECK(f.h.census().exchanges == 0);
+    // Verified: the next answer rides in the ACK, whole.
+    f.h.in(dev(GET, "big", 11));
+    const out o = f.h.one();
+    CHECK(o.type == msg_type::ack);
+    CHECK(o.payload.size() == 1024);
+    CHECK(f.pings("sent") == 1);
+}
+
+TEST_CASE("ping: a NON request gets no ACK, and its answer goes NON after the Reset",
+          "[amplification][ping]") {
+    amp_fixture f(ping_config());
+    msg req = dev(GET, "big", 10);
+    req.type = msg_type::non;
+    f.h.in(req);
+    const out p = f.h.one();
+    REQUIRE(is_ping(p));
+    f.h.in(empty_msg(msg_type::rst, p.mid));
+    const out sep = f.h.one();
+    CHECK(sep.type == msg_type::non);
+    CHECK(sep.token == req.token);
+    CHECK(sep.payload.size() == 1024);
+    CHECK(f.h.census().exchanges == 0);
+}
+
+TEST_CASE("ping: without a Reset the answer goes limited after ping_timeout, within 3x in all",
+          "[amplification][ping]") {
+    engine_config c = ping_config();
+    amp_fixture f(c);
+    const msg req = dev(GET, "big", 10);
+    const std::size_t req_len = req.encode().size();
+    f.h.in(req);
+    auto first = f.h.take();
+    REQUIRE(first.size() == 2);
+    std::size_t total = first[0].raw.size() + first[1].raw.size();
+    f.h.advance_ms(static_cast<double>(c.ping_timeout_ms) - 1);
+    CHECK(f.h.take().empty());
+    f.h.advance_ms(2);
+    const out lim = f.h.one();
+    CHECK(lim.type == msg_type::con);
+    CHECK(lim.code == code::content);
+    const auto b = lim.block_opt(opt::block2);
+    REQUIRE(b.has_value());
+    CHECK(b->num == 0);
+    CHECK(b->szx < 6);
+    CHECK(lim.uint_opt(opt::size2) == 2000u);
+    total += lim.raw.size();
+    // Every byte sent to the address (ACK, ping, answer and any retransmission) counts.
+    f.h.advance_ms(200000);
+    for (const out& o : f.h.take()) total += o.raw.size();
+    CHECK(total <= 3 * req_len);
+    CHECK(f.pings("timeout") == 1);
+    CHECK(f.limited("block") == 1);
+    CHECK(f.verified("ping") == 0);
+    // A late Reset proves nothing any more.
+    f.h.in(empty_msg(msg_type::rst, first[1].mid));
+    CHECK(f.verified("ping") == 0);
+    CHECK(f.h.census().exchanges == 0);
+}
+
+TEST_CASE("ping: a Reset with a wrong MID cancels the ping, verifies nothing, holds the address off",
+          "[amplification][ping]") {
+    amp_fixture f(ping_config());
+    f.h.in(dev(GET, "big", 10));
+    auto first = f.h.take();
+    REQUIRE(first.size() == 2);
+    REQUIRE(is_ping(first[1]));
+    // A forger guessing the MID from the victim's address and port.
+    f.h.in(empty_msg(msg_type::rst, static_cast<uint16_t>(first[1].mid + 1)));
+    const out lim = f.h.one();  // the limited answer at once
+    CHECK(lim.type == msg_type::con);
+    CHECK(lim.block_opt(opt::block2).has_value());
+    CHECK(lim.payload.size() < 1024);
+    CHECK(f.pings("wrong_mid") == 1);
+    CHECK(f.verified("ping") == 0);
+    // The right MID now comes too late.
+    f.h.in(empty_msg(msg_type::rst, first[1].mid));
+    CHECK(f.verified("ping") == 0);
+    CHECK(f.h.take().empty());
+    // No ping for that address for ping_holdoff: limited at once, piggy-backed.
+    f.h.in(dev(GET, "big", 11));
+    const out o = f.h.one();
+    CHECK(o.type == msg_type::ack);
+    CHECK(o.payload.size() < 1024);
+    CHECK(f.pings("held_off") == 1);
+    CHECK(f.pings("sent") == 1);
+    // Another port of the same host is another address: pinged as usual.
+    f.h.in(dev(GET, "big", 12), peer_v4(1, 40001));
+    CHECK(f.h.take().size() == 2);
+    CHECK(f.pings("sent") == 2);
+}
+
+TEST_CASE("ping: one ping per address; a second answer waits on it and goes with it",
+          "[amplification][ping]") {
+    amp_fixture f(ping_config());
+    f.h.in(dev(GET, "big", 10));
+    f.h.in(dev(GET, "big", 11));
+    auto sent = f.h.take();
+    REQUIRE(sent.size() == 3);  // two ACKs, one ping
+    int nping = 0;
+    uint16_t mid = 0;
+    for (const out& o : sent)
+        if (is_ping(o)) {
+            ++nping;
+            mid = o.mid;
+        }
+    CHECK(nping == 1);
+    CHECK(f.pings("waited") == 1);
+    f.h.in(empty_msg(msg_type::rst, mid));
+    const auto both = f.h.take();
+    REQUIRE(both.size() == 2);
+    for (const out& o : both) CHECK(o.payload.size() == 1024);
+}
+
+TEST_CASE("ping: held answers are bounded (max_pings); past it answers are limited at once",
+          "[amplification][ping]") {
+    engine_config c = ping_config();
+    c.max_pings = 2;
+    amp_fixture f(c);
+    f.h.in(dev(GET, "big", 10), peer_v4(1));
+    f.h.in(dev(GET, "big", 10), peer_v4(2));
+    CHECK(f.h.take().size() == 4);
+    f.h.in(dev(GET, "big", 10), peer_v4(3));
+    const out o = f.h.one();
+    CHECK(o.type == msg_type::ack);
+    CHECK(o.payload.size() < 1024);
+    CHECK(f.pings("table_full") == 1);
+    CHECK(f.pings("sent") == 2);
+    // When they are done, there is room again.
+    f.h.advance_ms(static_cast<double>(c.ping_timeout_ms) + 1);
+    f.h.take();
+    f.h.in(dev(GET, "big", 11), peer_v4(3));
+    CHECK(f.h.take().size() == 2);
+    CHECK(f.pings("sent") == 3);
+}
+
+TEST_CASE("ping: answers that fit, errors and POST answers are never held", "[amplification][ping]") {
+    amp_fixture f(ping_config());
+    f.h.in(dev(POST, "post", 1));
+    CHECK(f.h.one().payload.size() == 600);  // sent whole, as before
+    msg nf = con(GET, "x", 3);
+    nf.token.clear();
+    f.h.in(nf);
+    CHECK(f.h.one().code == code::not_found);
+    CHECK(f.pings("sent") == 0);
+}
+
+TEST_CASE("ping: a peer whose state is dropped while its answer is held leaks nothing",
+          "[amplification][ping]") {
+    engine_config c = ping_config();
+    amp_fixture f(c);
+    const uint32_t free_before = f.h.census().tx_chunks_free;
+    f.h.in(dev(GET, "big", 10), peer_v4(1, 40000, 99));  // a DTLS session: never pinged
+    CHECK(f.h.take().size() == 1);
+    f.h.in(dev(GET, "big", 10), peer_v4(5));
+    CHECK(f.h.take().size() == 2);
+    CHECK(f.h.census().tx_chunks_free < free_before);
+    f.h.advance_ms(static_cast<double>(c.ping_timeout_ms) + 1);
+    f.h.take();
+    f.h.advance_ms(300000);
+    f.h.take();
+    CHECK(f.h.census().exchanges == 0);
+    CHECK(f.h.census().tx_chunks_free == free_before);
+}
+
 namespace {
 
 // Counts what is sent without keeping it (the harness's env records every datagram).
@@ -430,5 +645,76 @@ TEST_CASE("the limited path allocates nothing", "[amplification][alloc]") {
     CHECK(env.sent == 2000);
     CHECK(metrics.get("coap_amplification_limited_total", "action=\"block\"") > 2600);
     CHECK(metrics.get("coap_amplification_limited_total", "action=\"replay_dropped\"") == 1);
+    eng.stop();
+}
+
+namespace {
+
+// Remembers the last ping sent to each of 50 addresses, without allocating.
+class ping_env final : public engine_env {
+public:
+    uint64_t now = 1'000'000'000;
+    long sent = 0;
+    std::array<int32_t, 256> ping{};
+    uint64_t now_ns() noexcept override { return now; }
+    uint32_t current_shard() noexcept override { return 0; }
+    void arm_timer(uint32_t, uint64_t) noexcept override {}
+    void send(uint32_t, uint32_t, const tern_datagram* b, uint32_t n) noexcept override {
+        sent += n;
+        for (uint32_t i = 0; i < n; ++i)
+            if (b[i].data.size == 4 && b[i].data.data[0] == 0x40 && b[i].data.data[1] == 0)
+                ping[b[i].peer.endpoint.addr[3]] = (b[i].data.data[2] << 8) | b[i].data.data[3];
+    }
+    tern_status post(uint32_t, tern_task_fn, void*) noexcept override { return TERN_OK; }
+    void run_on_shards(void (*fn)(void*, uint32_t), void* ctx) noexcept override { fn(ctx, 0); }
+    void log(tern_log_level, std::string_view) noexcept override {}
+    uint64_t random_seed() noexcept override { return 7; }
+};
+
+}  // namespace
+
+TEST_CASE("the ping path (hold, ping, Reset, release) allocates nothing", "[amplification][alloc][ping]") {
+    ping_env env;
+    fake_metrics metrics;
+    engine_config c = ping_config();
+    c.max_peers = 256;
+    c.max_exchanges = 256;
+    c.max_pings = 256;
+    c.retransmission_memory = 1 << 20;
+    engine eng(c, env, &metrics, 1);
+    big_handler h;
+    h.eng = &eng;
+    eng.add_transport("udp");
+    eng.start();
+    tern_coap_resource d{};
+    d.struct_size = sizeof d;
+    d.methods = 0x1E;
+    d.pattern = "big";
+    uint64_t id = 0;
+    REQUIRE(eng.add_resource(&d, &h, &id) == TERN_OK);
+
+    std::vector<bytes> reqs;
+    for (uint32_t i = 0; i < 200; ++i) reqs.push_back(dev(GET, "big", static_cast<uint16_t>(i)).encode());
+    bytes rst{0x70, 0x00, 0x00, 0x00};
+    auto round = [&](uint32_t from, uint32_t to) {
+        for (uint32_t i = from; i < to; ++i) {
+            const tern_peer p = peer_v4(static_cast<uint8_t>(i + 1), static_cast<uint16_t>(41000 + i));
+            env.ping[i + 1] = -1;
+            tern_datagram dg{p, tern_bytes{reqs[i].data(), reqs[i].size()}};
+            eng.on_datagrams(0, 0, &dg, 1);
+            if (env.ping[i + 1] < 0) continue;
+            rst[2] = static_cast<uint8_t>(env.ping[i + 1] >> 8);
+            rst[3] = static_cast<uint8_t>(env.ping[i + 1]);
+            tern_datagram r{p, tern_bytes{rst.data(), rst.size()}};
+            eng.on_datagrams(0, 0, &r, 1);
+        }
+    };
+    round(0, 100);  // warm-up
+    allocations = 0;
+    counting = true;
+    round(100, 200);
+    counting = false;
+    CHECK(allocations.load() == 0);
+    CHECK(metrics.get("coap_address_verifications_total", "how=\"ping\"") == 200);
     eng.stop();
 }
