@@ -316,6 +316,7 @@ const char* usage_text(const std::string& word) {
                "                        [--power-mode DRX|PSM|E_DRX] [--psm-activity-timer MS] [--edrx-cycle MS]\n"
                "                        [--paging-window MS] [--telemetry-schema FILE] [--attributes-schema FILE]\n"
                "                        [--rpc-request-schema FILE] [--rpc-response-schema FILE]\n"
+               "                        [--options KEY=N,...]  (e.g. device_message_rate=10; \"\" removes them)\n"
                "  tern profile update NAME [--name NEW] [the options of add]\n"
                "  tern profile list\n"
                "  tern profile show NAME\n"
@@ -400,6 +401,10 @@ void print_profile(context& c, const rapidjson::Value& p) {
     if (const rapidjson::Value* sc = json::member(p, "schemas"); sc != nullptr && sc->IsObject())
         for (auto it = sc->MemberBegin(); it != sc->MemberEnd(); ++it)
             line("schema", std::string(it->name.GetString()) + " (" + std::to_string(it->value.GetStringLength()) + " bytes)");
+    if (const rapidjson::Value* op = json::member(p, "options"); op != nullptr && op->IsObject())
+        for (auto it = op->MemberBegin(); it != op->MemberEnd(); ++it)
+            if (it->value.IsInt64())
+                line("option", std::string(it->name.GetString()) + " = " + std::to_string(it->value.GetInt64()));
     if (field(p, "firmware") != "-") line("firmware", "package " + field(p, "firmware"));
     if (field(p, "software") != "-") line("software", "package " + field(p, "software"));
     line("devices", field(p, "devices"));
@@ -740,6 +745,21 @@ void profile_body(json::out& o, const args& a) {
             if (auto path = a.get(f[0])) o.kv(f[1], read_file(*path));
         o.end_object();
     }
+    // --options KEY=N[,KEY=N...]: integer options for transports (the device API's rate
+    // limits); they replace the profile's options, "" removes them.
+    if (auto opts = a.get("--options")) {
+        o.key("options").begin_object();
+        std::string_view rest = *opts;
+        while (!rest.empty()) {
+            const auto comma = rest.find(',');
+            const std::string item(rest.substr(0, comma));
+            rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+            const auto eq = item.find('=');
+            if (eq == std::string::npos || eq == 0) throw usage_error{"--options takes KEY=N[,KEY=N...]"};
+            o.kv(item.substr(0, eq), parse_int(item.substr(eq + 1), "--options"));
+        }
+        o.end_object();
+    }
 }
 
 int cmd_profile(context& c) {
@@ -749,7 +769,7 @@ int cmd_profile(context& c) {
     const std::initializer_list<const char*> opts = {
         "--provision-key", "--provision-secret", "--strategy", "--transport", "--payload", "--coap-device-type",
         "--power-mode", "--psm-activity-timer", "--edrx-cycle", "--paging-window", "--telemetry-schema",
-        "--attributes-schema", "--rpc-request-schema", "--rpc-response-schema", "--name"};
+        "--attributes-schema", "--rpc-request-schema", "--rpc-response-schema", "--options", "--name"};
     if (sub == "add" || sub == "update") {
         args a = parse_args(v, 2, opts, {});
         if (a.pos.size() != 1) throw usage_error{"profile " + sub + " takes one NAME"};
