@@ -3,25 +3,41 @@
 # core_embedded, default amplification settings, short CON timers so every retransmission
 # falls inside the measurement window):
 #   1. amplification.mjs: the smallest valid request to every resource, from addresses the
-#      server never verified, with a valid and an unknown token; prints the table of bytes in
-#      / bytes out and fails when a ratio passes plugins.coap.amplification_factor (3);
-#   2. libcoap's coap-client downloads a 5000-byte firmware from a fresh (unverified)
-#      address: the image arrives whole, in smaller blocks; the number of blocks is printed;
-#   3. the npm coap package reads a large attribute answer (Block2 done by the library).
+#      server never verified and that never answer anything (not even the server's ping),
+#      with a valid and an unknown token; prints the table of bytes in / bytes out (the
+#      empty ACK and the ping included) and fails when a ratio passes
+#      plugins.coap.amplification_factor (3);
+#   2. amplification_ota_raw.mjs: a raw client without Block2 that answers pings with RST
+#      downloads a 20000-byte firmware in 512-byte chunks (?size=512&chunk=N): every chunk
+#      whole (the ping verified its address); one that never answers pings gets <= 3x;
+#   3. libcoap's coap-client downloads a 20000-byte firmware from a fresh (unverified)
+#      address: the image arrives whole, in fewer than 30 GET requests (the ping verifies
+#      the address before the first block);
+#   4. the npm coap package reads a large attribute answer;
+#   5. with verify_by_ping = false, libcoap gets the image in small blocks (the cut path).
 set -u
 source "$TERN_SOURCE_DIR/tests/device_api/device_api.sh"
 export TERN_SHARDS=1
 dapi_init
 # ack_timeout 100 ms, 4 retransmissions: a separate CON response is given up within ~4.7 s
-dapi_start --set plugins.coap.ack_timeout=100 --set plugins.coap.max_retransmit=4
+# ping_timeout 1000 ms: a held answer to an address that never answers the ping goes limited
+# after 1 s, and its retransmissions end within the 7 s window
+dapi_start --set plugins.coap.ack_timeout=100 --set plugins.coap.max_retransmit=4 \
+    --set plugins.coap.ping_timeout=1000
 export DAPI_TERN_BIN="$TERN_BIN" DAPI_MANIFEST="$TERN_MANIFEST"
-export AMP_FACTOR=3 AMP_WAIT_MS=6000
+export AMP_FACTOR=3 AMP_WAIT_MS=7000
 
 out="$TERN_TMP/amplification.node.out"
 NODE_PATH="$DAPI_NODE_MODULES" timeout 120 node "$TERN_SOURCE_DIR/tests/security/amplification.mjs" >"$out" 2>&1
 rc=$?
 cat "$out"
 [ $rc -eq 0 ] || fail "amplification.mjs: checks failed (exit $rc)"
+
+out="$TERN_TMP/amplification_ota_raw.node.out"
+NODE_PATH="$DAPI_NODE_MODULES" timeout 120 node "$TERN_SOURCE_DIR/tests/security/amplification_ota_raw.mjs" >"$out" 2>&1
+rc=$?
+cat "$out"
+[ $rc -eq 0 ] || fail "amplification_ota_raw.mjs: checks failed (exit $rc)"
 
 # ---- libcoap: a firmware download from an unverified address --------------------------------
 metric() { # NAME LABEL-SUBSTRING: the sum of matching samples
@@ -42,15 +58,22 @@ cmp -s "$TERN_TMP/fw.bin" "$TERN_TMP/fw.body" ||
 gets=$(( $(metric coap_requests_total 'method="GET",code="2.05"') - gets_before ))
 sizes=$(coap_received fw | grep -oE 'Block2:[0-9]+/[A-Z_0-9]*/?[0-9]+' | awk -F/ '{print $NF}' | sort -u | tr '\n' ' ')
 tern_note "libcoap downloaded 20000 bytes from an unverified address in $gets GET requests (block sizes: ${sizes:-?}; 20 at 1024 bytes when verified)"
+[ "$gets" -ge 20 ] && [ "$gets" -lt 30 ] ||
+    fail "libcoap: $gets GET requests for 20000 bytes (want 20..29: the ping verifies the address before the first block)"
+pings=$(metric coap_verification_pings_total 'result="sent"')
+v_ping=$(metric coap_address_verifications_total 'how="ping"')
+[ "$pings" -ge 1 ] && [ "$v_ping" -ge 1 ] || fail "libcoap: no ping was sent or answered ($pings sent, $v_ping verified)"
 # a second download: the first one's ACKs (separate CON responses) and Echo verified the address
 gets_before=$(metric coap_requests_total 'method="GET",code="2.05"')
 coap fw2 -m get "$(coap_uri "fw/AmpLibcoapToken00001?title=ampfw&version=1.0")"
 cmp -s "$TERN_TMP/fw.bin" "$TERN_TMP/fw2.body" || fail "libcoap: the second download is not the image"
 gets2=$(( $(metric coap_requests_total 'method="GET",code="2.05"') - gets_before ))
 tern_note "a second libcoap download (new socket, so a new unverified port): $gets2 GET requests"
+[ "$gets2" -lt 30 ] || fail "libcoap: the second download took $gets2 GET requests"
 v_ack=$(metric coap_address_verifications_total 'how="ack"')
 v_echo=$(metric coap_address_verifications_total 'how="echo"')
-tern_note "addresses verified: $v_ack by ACK of our CON, $v_echo by Echo"
+v_ping=$(metric coap_address_verifications_total 'how="ping"')
+tern_note "addresses verified: $v_ping by ping, $v_ack by ACK of our CON, $v_echo by Echo"
 
 # ---- the npm coap package: a large attribute answer --------------------------------------------
 curl -s -X POST -H "Authorization: Bearer $DAPI_ADMIN_KEY" -H 'Content-Type: application/json' \
@@ -71,6 +94,17 @@ gets3=$(( $(metric coap_requests_total 'method="GET",code="2.05"') - gets_before
 challenges=$(metric coap_requests_total 'method="GET",code="4.01"')
 tern_note "require_echo: libcoap downloaded 20000 bytes in $gets3 GET requests after $challenges 4.01 Echo challenge(s)"
 [ "$challenges" -ge 1 ] || fail "require_echo: no 4.01 challenge was counted"
+
+# ---- verify_by_ping = false: the answers are cut instead (small Block2 blocks) ---------------------
+tern_stop
+dapi_start --set plugins.coap.verify_by_ping=false
+gets_before=$(metric coap_requests_total 'method="GET",code="2.05"')
+coap fw4 -m get "$(coap_uri "fw/AmpLibcoapToken00001?title=ampfw&version=1.0")"
+cmp -s "$TERN_TMP/fw.bin" "$TERN_TMP/fw4.body" ||
+    { show_file "$TERN_TMP/fw4.err" >&2; fail "libcoap with verify_by_ping=false: the firmware did not arrive whole"; }
+gets4=$(( $(metric coap_requests_total 'method="GET",code="2.05"') - gets_before ))
+tern_note "verify_by_ping=false: libcoap downloaded 20000 bytes in $gets4 GET requests (smaller blocks until Echo verified it)"
+[ "$(metric coap_verification_pings_total 'result="sent"')" -eq 0 ] || fail "verify_by_ping=false: a ping was sent"
 
 tern_stop
 tern_note PASS

@@ -344,9 +344,15 @@ uint32_t shard::amp_ping_budget(const reply_to& to) const noexcept {
 void shard::amp_hold(uint32_t x, ping_plan plan, uint32_t full_chunks, std::size_t full_len,
                      uint32_t limited_chunks, std::size_t limited_len, uint16_t mid) noexcept {
     exchange_rec& e = exch_[x];
-    // A CON request gets its empty ACK now: the answer follows separately (RFC 7252 §5.2.2).
-    if (e.type == static_cast<uint8_t>(msg_type::con) && !e.acked) exchange_ack_now(x);
-    exchange_unqueue(x);
+    // A CON request keeps its piggyback window: a Reset within piggyback_timeout (one round
+    // trip) lets the answer ride in the ACK, which every client handles (libcoap, for one,
+    // cannot take a Block2 transfer it did not start from a separate response). After the
+    // window the empty ACK goes as for any slow answer (timers_run) and the answer follows
+    // separately (RFC 7252 §5.2.2).
+    if (e.type == static_cast<uint8_t>(msg_type::con) && !e.acked && !e.in_piggy)
+        exchange_ack_now(x);  // piggyback_timeout 0: the empty ACK at once
+    if (e.state == exch_pending)
+        pending_.remove(x, [this](uint32_t i) -> list_link& { return exch_[i].pending_link; });
     e.state = exch_held;
     e.tx_chunks = full_chunks;
     e.tx_len = static_cast<uint16_t>(full_len);
@@ -376,6 +382,10 @@ void shard::amp_hold(uint32_t x, ping_plan plan, uint32_t full_chunks, std::size
 void shard::amp_unhold(uint32_t x, uint32_t keep) noexcept {
     exchange_rec& e = exch_[x];
     heap_.cancel(x);
+    if (e.in_piggy) {
+        piggy_.remove(x, [this](uint32_t i) -> list_link& { return exch_[i].piggy_link; });
+        e.in_piggy = 0;
+    }
     if (e.tx_chunks != keep) tx_chunks_.release(e.tx_chunks);
     if (e.held_chunks != keep) tx_chunks_.release(e.held_chunks);
     e.tx_chunks = nil;
@@ -391,10 +401,23 @@ void shard::amp_release(uint32_t x, bool full) noexcept {
     peer_rec& p = peers_[e.peer];
     const std::span<uint8_t> s = out_slot();
     tx_chunks_.read(chunks, 0, s.data(), len);
+    const bool piggy = e.type == static_cast<uint8_t>(msg_type::con) && !e.acked;
+    if (piggy) {
+        // Still within the piggyback window: the stored separate response becomes the ACK
+        // (same length: only the type and the Message ID differ).
+        s[0] = static_cast<uint8_t>((s[0] & 0xCF) | (static_cast<uint8_t>(msg_type::ack) << 4));
+        s[2] = static_cast<uint8_t>(e.mid >> 8);
+        s[3] = static_cast<uint8_t>(e.mid);
+    }
     out_commit(p.transport, p.addr, len);
     p.last_ns = now_;
     m_.request(e.method, s[1]);
-    if (!full) m_.inc(s[1] == code::content ? ctr::amp_block : ctr::amp_truncated);
+    if (!full) m_.inc(code_class_of(s[1]) == 2 ? ctr::amp_block : ctr::amp_truncated);
+    if (piggy) {
+        dedup_cache(e.dedup_seq, std::span<const uint8_t>{s.data(), len});
+        exchange_free(x);
+        return;
+    }
     if (e.type != static_cast<uint8_t>(msg_type::con)) {
         exchange_free(x);  // a NON answer: nothing awaits an ACK
         return;

@@ -194,7 +194,8 @@ void shard::request(uint32_t transport, const tern_datagram& dg, bool too_many) 
         case dedup_pending:
             // The client is retransmitting: stop it with the empty ACK now; the response
             // will follow as a separate message.
-            if (e.exchange != nil && exch_[e.exchange].state == exch_pending) {
+            if (e.exchange != nil && (exch_[e.exchange].state == exch_pending ||
+                                      exch_[e.exchange].state == exch_held)) {
                 exchange_ack_now(e.exchange);
             } else {
                 send_empty(transport, dg.peer, msg_type::ack, m.message_id);

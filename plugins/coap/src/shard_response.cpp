@@ -194,8 +194,9 @@ shard::sent shard::send_response(reply_to& to, const tern_coap_response& r, uint
     if (res == built::ok && bytes.size() > budget) {
         plan = amp_ping_plan(to, exchange, code, bytes.size());
         if (plan != ping_plan::none) {
-            // A separate response of the request's type (RFC 7252 §5.2.2) with the
-            // request's token: the CON request gets its empty ACK first.
+            // Stored as a separate response of the request's type (RFC 7252 §5.2.2) with
+            // the request's token; one still within the piggyback window goes in the ACK
+            // instead (amp_release).
             type = to.type == static_cast<uint8_t>(msg_type::con) ? msg_type::con : msg_type::non;
             mid = next_mid(to.peer);
             build_opts full = in;
