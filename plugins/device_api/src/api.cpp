@@ -436,6 +436,10 @@ void api::on_device_event(uint64_t device_id, int32_t event) noexcept {
                     m_.unknown_entries.add(-static_cast<int64_t>(sd.unknown.size()));
                     sd.unknown.clear();
                 }
+                if (event == TERN_DEVICE_CREDENTIALS_CHANGED) {
+                    // and DTLS sessions remembered as having no device (group 0)
+                    m_.session_entries.add(-static_cast<int64_t>(sd.sessions.erase_group(0)));
+                }
                 m_.token_entries.add(-static_cast<int64_t>(sd.tokens.erase_group(device_id)));
                 m_.session_entries.add(-static_cast<int64_t>(sd.sessions.erase_group(device_id)));
                 if (s == home_of(device_id)) home_device_event(device_id, event);

@@ -379,10 +379,13 @@ void api::auth_resume_one(shard_data& sd, std::unique_ptr<pending_auth> p) {
         }
         if (via_session) {
             // No certificate of the chain, or an unknown PSK identity: ThingsBoard falls
-            // back to the token.
+            // back to the token. Remembered (group 0) as long as a known identity would be,
+            // so the chain is walked once per session; a credential created or changed
+            // anywhere clears group 0 (on_device_event), so a certificate registered later
+            // takes effect on the session's next request.
             std::size_t evicted = 0;
             const std::size_t before = sd.sessions.size();
-            if (p->epoch == sd.epoch) sd.sessions.put(key, session_val{}, 0, now + ttl_ns_, &evicted);
+            if (p->epoch == sd.epoch) sd.sessions.put(key, session_val{}, 0, now + dtls_ttl_ns_, &evicted);
             m_.session_evictions.inc(evicted);
             m_.session_entries.add(static_cast<int64_t>(sd.sessions.size()) - static_cast<int64_t>(before));
             resolve_token(sd, v, r, std::move(p));  // v points into *p: nothing after this

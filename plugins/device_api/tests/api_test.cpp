@@ -654,6 +654,24 @@ TEST_CASE_METHOD(chain_fixture, "api: X.509 chain: no certificate registered lea
     CHECK(core.auth_calls == 4);  // three certificates, one token
 }
 
+TEST_CASE_METHOD(chain_fixture, "api: X.509 chain: a miss lasts the session until a credential changes",
+                 "[api][x509][security]") {
+    start_chain();
+    CHECK(answer(telemetry()).code == c401);
+    // well past auth_cache_ttl, within the DTLS session's lifetime: still no second walk
+    reactor.advance(600000 * ms);
+    CHECK(answer(telemetry()).code == c401);
+    CHECK(core.auth_calls == 3);
+    // the intermediate is registered now: the core announces the new credential, and the
+    // session's next request walks again and finds it
+    register_cert(1, 51);
+    a->on_device_event(51, TERN_DEVICE_CREDENTIALS_CHANGED);
+    reactor.run();
+    REQUIRE(answer(telemetry()).code == c201);
+    CHECK(core.telemetry_posts.back().device == 51);
+    CHECK(core.auth_calls == 5);
+}
+
 TEST_CASE_METHOD(chain_fixture, "api: X.509 chain: a leaf hash with another stored text passes to the intermediate",
                  "[api][x509]") {
     register_cert(0, 50, "SOMETHING ELSE");
