@@ -456,6 +456,41 @@ TEST_CASE("ping: a NON request gets no ACK, and its answer goes NON after the Re
     CHECK(f.h.census().exchanges == 0);
 }
 
+TEST_CASE("ping: a retransmitted request while its answer is held gets the empty ACK; the answer follows separately",
+          "[amplification][ping]") {
+    amp_fixture f(ping_config());
+    const msg req = dev(GET, "big", 10);
+    f.h.in(req);
+    const out p = f.h.one();
+    REQUIRE(is_ping(p));
+    f.h.in(req);  // the client's retransmission
+    const out ack = f.h.one();
+    CHECK(ack.type == msg_type::ack);
+    CHECK(ack.code == 0);
+    CHECK(ack.mid == 10);
+    CHECK(f.rec.requests.size() == 1);  // not handled twice
+    f.h.in(empty_msg(msg_type::rst, p.mid));
+    const out sep = f.h.one();
+    CHECK(sep.type == msg_type::con);
+    CHECK(sep.payload.size() == 1024);
+}
+
+TEST_CASE("ping: with piggyback_timeout 0 the empty ACK goes at once, with the ping", "[amplification][ping]") {
+    engine_config c = ping_config();
+    c.piggyback_timeout_ms = 0;
+    amp_fixture f(c);
+    f.h.in(dev(GET, "big", 10));
+    const auto v = f.h.take();
+    REQUIRE(v.size() == 2);
+    CHECK(v[0].type == msg_type::ack);
+    CHECK(v[0].mid == 10);
+    REQUIRE(is_ping(v[1]));
+    f.h.in(empty_msg(msg_type::rst, v[1].mid));
+    const out sep = f.h.one();
+    CHECK(sep.type == msg_type::con);
+    CHECK(sep.payload.size() == 1024);
+}
+
 TEST_CASE("ping: without a Reset the answer goes limited after ping_timeout, within 3x in all",
           "[amplification][ping]") {
     engine_config c = ping_config();
