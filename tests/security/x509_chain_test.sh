@@ -3,9 +3,11 @@
 # Real clients against the real stack (dtls -> coap -> device_api -> json -> core_embedded):
 #   - the attack: a device is registered by its CA or intermediate certificate; an attacker
 #     who has only that (public) certificate makes a look-alike CA with the same name, signs
-#     a leaf of its own and sends [own leaf, real CA certificate]. coap-client-openssl builds
-#     that chain from -R (as the attacker would), the wolfSSL client sends it from its
-#     certificate file. Token-less telemetry gets 4.01 and nothing is stored;
+#     a leaf of its own and sends [own leaf, real CA certificate]. The wolfSSL client sends
+#     that chain from its certificate file (dtls_client_chains_total shows it arrived and
+#     was cut); coap-client-openssl is tried with -R as well (OpenSSL 3 checks signatures
+#     when it builds the chain, so it sends the forged leaf alone). Token-less telemetry
+#     gets 4.01 and nothing is stored;
 #   - a leaf really issued by the registered certificate (sent with -R) still works;
 #   - the same with a trust store configured;
 #   - a real, trusted intermediate appended to a chain it did not issue identifies nobody.
@@ -82,6 +84,9 @@ for mode in plain trust; do
         assert_code forged_root 4.01
         assert_contains "$TERN_TMP/forged_file.out" "response 4.01"
         assert_contains "$TERN_TMP/forged_root_file.out" "response 4.01"
+        # the operator sees where the forged chains were cut
+        assert_ge "$(tern_metric 'dtls_client_chains_total{reason="bad_signature"}')" 2 "forged chains counted as cut"
+        assert_ge "$(tern_metric 'dtls_client_chains_total{reason="name_mismatch"}')" 1 "the stray chain counted as cut"
     else
         # the trust store refuses the look-alike CA's leaf in the handshake already
         assert_no_response forged_intermediate
@@ -108,6 +113,7 @@ for mode in plain trust; do
         "$(coaps_uri api/v1/telemetry)"
     assert_code real_root 2.01
     wait_until 5 [ "$(latest_of fleet level)" = 7 ] || fail "$mode: a leaf issued by the registered root is not the fleet device"
+    assert_ge "$(tern_metric 'dtls_client_chains_total{result="proven"}')" 3 "$mode: real chains counted as proven"
     tern_stop
 done
 tern_note PASS

@@ -1,8 +1,10 @@
 // The dtls plugin's descriptor and its glue to the host: config schema, metrics, and the
 // transport_v1 it provides. The sessions live in shard.cpp, wolfSSL's set-up in context.cpp.
 #include <memory>
+#include <string>
 #include <string_view>
 
+#include "chain.hpp"
 #include "metrics.hpp"
 #include "settings.hpp"
 #include "tern/abi/core.h"
@@ -261,6 +263,16 @@ protected:
         for (size_t i = 0; i < count_of<end_reason>(); ++i)
             m.ended[i] = h.counter("dtls_sessions_ended_total", "Established sessions that ended, by reason",
                                    end_reason_label(static_cast<end_reason>(i)));
+        for (size_t i = 0; i < std::size(m.chains); ++i) {
+            const auto f = static_cast<link_fault>(i);
+            const std::string labels = f == link_fault::none
+                ? std::string("result=\"proven\",reason=\"none\"")
+                : "result=\"cut\",reason=\"" + std::string(link_fault_name(f)) + "\"";
+            m.chains[i] = h.counter("dtls_client_chains_total",
+                                    "Client chains of more than one certificate: every link proven, or cut where a "
+                                    "link failed (only the certificates below it may name a device)",
+                                    labels.c_str());
+        }
         m.resumptions_ticket = h.counter("dtls_resumptions_total", "Resumed handshakes, by mechanism",
                                          "mechanism=\"ticket\"");
         m.resumptions_cache = h.counter("dtls_resumptions_total", "Resumed handshakes, by mechanism",

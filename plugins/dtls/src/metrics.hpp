@@ -130,6 +130,9 @@ struct counters {
     sdk::metric cid_forwarded, cid_address_changes;
     sdk::metric sessions, handshakes_in_flight, compact_sessions;
     sdk::metric anonymous_sessions, sources;
+    // dtls_client_chains_total{result, reason}: client chains of more than one certificate,
+    // indexed by link_fault (chain.hpp): none = every link proven, else where the walk stopped
+    sdk::metric chains[8];
 };
 
 }  // namespace tern::dtls

@@ -261,7 +261,9 @@ int verify_callback(int preverify, WOLFSSL_X509_STORE_CTX* store) {
         // certificate the client merely appended is dropped here, before anyone looks it up.
         std::span<const uint8_t> sent[16];
         for (int i = 0; i < n; ++i) sent[i] = {store->certs[i].buffer, store->certs[i].length};
-        const int kept = static_cast<int>(verified_links({sent, static_cast<size_t>(n)}).verified);
+        const chain_walk walked = verified_links({sent, static_cast<size_t>(n)});
+        if (n > 1) s->home->count_chain(walked.fault);
+        const int kept = static_cast<int>(walked.verified);
         for (int i = 0; i < kept; ++i) total += store->certs[i].length;
         who->der.reserve(total);
         for (int i = 0; i < kept; ++i) {

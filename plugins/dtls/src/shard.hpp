@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "context.hpp"
+#include "chain.hpp"
 #include "metrics.hpp"
 #include "record.hpp"
 #include "session.hpp"
@@ -84,6 +85,11 @@ public:
     // The cached PSK of identity; false when unknown (or known not to exist).
     bool psk_key(std::string_view identity, std::vector<uint8_t>& key) noexcept;
     const settings& cfg() const noexcept { return *env_.cfg; }
+    // A client chain of more than one certificate was walked (verify callback).
+    void count_chain(link_fault f) noexcept {
+        const auto i = static_cast<size_t>(f);
+        if (i < std::size(env_.m.chains)) env_.m.chains[i].inc();
+    }
     context& tls() noexcept { return *env_.tls; }
 
     // 1 while this shard may be inside the sink: attach(nullptr) waits for 0.
