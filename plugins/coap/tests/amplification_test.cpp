@@ -278,7 +278,7 @@ TEST_CASE("a separate CON response to an unverified address is not retransmitted
     CHECK(f.h.metrics.get("coap_retransmissions_total") < 4);
 }
 
-TEST_CASE("an ACK of our CON verifies the address; retransmissions then go on", "[amplification]") {
+TEST_CASE("an ACK of our CON verifies the address, retransmissions then go on", "[amplification]") {
     amp_fixture f;
     f.h.in(dev(GET, "slow", 20));
     f.h.advance_ms(600);
@@ -357,7 +357,7 @@ TEST_CASE("require_echo: 4.01 with Echo until the request repeats it", "[amplifi
     CHECK(f.h.one().code == code::unauthorized);
 }
 
-TEST_CASE("the verified-address table is bounded per shard; evictions are counted", "[amplification]") {
+TEST_CASE("the verified-address table is bounded per shard, evictions are counted", "[amplification]") {
     engine_config c = amp_config();
     c.max_verified_addresses = 8;
     c.require_echo = true;
@@ -378,7 +378,7 @@ TEST_CASE("the verified-address table is bounded per shard; evictions are counte
 
 // ---- verification by a CoAP ping (verify_by_ping) ------------------------------------------
 
-TEST_CASE("ping: a Reset within the piggyback window verifies the address; the whole answer rides in the ACK",
+TEST_CASE("ping: a Reset within the piggyback window verifies the address, the whole answer rides in the ACK",
           "[amplification][ping]") {
     amp_fixture f(ping_config());
     const msg req = dev(GET, "big", 10);
@@ -456,7 +456,7 @@ TEST_CASE("ping: a NON request gets no ACK, and its answer goes NON after the Re
     CHECK(f.h.census().exchanges == 0);
 }
 
-TEST_CASE("ping: a retransmitted request while its answer is held gets the empty ACK; the answer follows separately",
+TEST_CASE("ping: a retransmitted request while its answer is held gets the empty ACK, the answer follows separately",
           "[amplification][ping]") {
     amp_fixture f(ping_config());
     const msg req = dev(GET, "big", 10);
@@ -581,7 +581,7 @@ TEST_CASE("ping: a Reset with a wrong MID cancels the ping, verifies nothing, ho
     CHECK(f.pings("sent") == 2);
 }
 
-TEST_CASE("ping: one ping per address; a second answer waits on it and goes with it",
+TEST_CASE("ping: one ping per address, a second answer waits on it and goes with it",
           "[amplification][ping]") {
     amp_fixture f(ping_config());
     f.h.in(dev(GET, "big", 10));
@@ -598,7 +598,7 @@ TEST_CASE("ping: one ping per address; a second answer waits on it and goes with
     }
 }
 
-TEST_CASE("ping: held answers are bounded (max_pings); past it answers are limited at once",
+TEST_CASE("ping: held answers are bounded (max_pings), past it answers are limited at once",
           "[amplification][ping]") {
     engine_config c = ping_config();
     c.max_pings = 2;
