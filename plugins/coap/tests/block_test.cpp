@@ -382,7 +382,7 @@ TEST_CASE("RFC 7959 2.5: transfers are per peer and per request target", "[rfc79
 }
 
 TEST_CASE("Block1 bounds: a full table or memory budget evicts the least recently advanced "
-          "upload; 5.03 only when the upload alone passes the budget",
+          "upload, 5.03 only when the upload alone passes the budget",
           "[rfc7959][block1][shed]") {
     engine_config c = small_config();
     c.max_block1_transfers = 2;
