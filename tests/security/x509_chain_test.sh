@@ -21,27 +21,12 @@ for p in dtls device_api json core_embedded; do
 done
 dtls_init
 
-start_stack() { # [extra dtls lines]
-    DTLS_TOML="${1:-}" dtls_start <<TOML
-[plugins.coap]
-[plugins.device_api]
-[plugins.json]
-[plugins.core_embedded]
-database = "$TERN_TMP/db/tern.db"
-admin_bind = "127.0.0.1:0"
-TOML
-}
-cli() { "$TERN_BIN" "$@" --config "$TERN_MANIFEST" >"$TERN_TMP/cli.out" 2>&1 || { show_file "$TERN_TMP/cli.out" >&2; fail "tern $*"; }; }
 # count_of DEVICE KEY: how many values of KEY are stored for DEVICE
 count_of() {
     "$TERN_BIN" telemetry "$1" --key "$2" --json --config "$TERN_MANIFEST" 2>/dev/null | grep -o '"value"' | wc -l
 }
-latest_of() {
-    "$TERN_BIN" telemetry "$1" --key "$2" --latest --json --config "$TERN_MANIFEST" 2>/dev/null |
-        grep -oE "\"$2\"[^]]*" | grep -oE '"value": *[^,}]+' | head -n1 | sed -E 's/"value": *//; s/"//g'
-}
 
-attacks() { # the forged chains against whatever start_stack configured
+attacks() { # the forged chains against whatever dtls_start_stack configured
     # against the intermediate: [forged leaf, real intermediate, root], OpenSSL builds it from
     # -R (which also holds the root, so the client accepts the server's certificate)
     coaps forged_intermediate -c "$CERTS/forged.pem" -j "$CERTS/forged.key" -R "$CERTS/chain-trust.pem" \
@@ -67,10 +52,10 @@ attacks() { # the forged chains against whatever start_stack configured
 
 for mode in plain trust; do
     if [ "$mode" = plain ]; then
-        start_stack
+        dtls_start_stack
     else
         rm -rf "$TERN_TMP/db"
-        start_stack "x509.trust_store = \"$CERTS/ca.pem\""
+        dtls_start_stack "x509.trust_store = \"$CERTS/ca.pem\""
     fi
     tern_note "mode: $mode"
     cli device add gateway --x509 "$CERTS/intermediate.pem"

@@ -17,24 +17,8 @@ for p in device_api json core_embedded; do
 done
 dtls_init
 
-start_stack() { # [extra dtls lines]
-    DTLS_TOML="${1:-}" dtls_start <<TOML
-[plugins.coap]
-[plugins.device_api]
-[plugins.json]
-[plugins.core_embedded]
-database = "$TERN_TMP/db/tern.db"
-admin_bind = "127.0.0.1:0"
-TOML
-}
-cli() { "$TERN_BIN" "$@" --config "$TERN_MANIFEST" >"$TERN_TMP/cli.out" 2>&1 || { show_file "$TERN_TMP/cli.out" >&2; fail "tern $*"; }; }
-# latest_of DEVICE KEY: the latest stored value of a telemetry key ("" when none)
-latest_of() {
-    "$TERN_BIN" telemetry "$1" --key "$2" --latest --json --config "$TERN_MANIFEST" 2>/dev/null |
-        grep -oE "\"$2\"[^]]*" | grep -oE '"value": *[^,}]+' | head -n1 | sed -E 's/"value": *//; s/"//g'
-}
 
-start_stack
+dtls_start_stack
 cli device add cam-1 --x509 "$CERTS/client.pem"
 cli device add thermo-1 --psk-identity thermo-1 --psk-key "$(hex secretPSK)"
 cli device add tok-1 --token TOKEN1
@@ -110,7 +94,7 @@ wait $observer 2>/dev/null
 tern_stop
 
 # ---- with a trust store: the registered device still works, another CA's is refused ----
-start_stack "x509.trust_store = \"$CERTS/ca.pem\""
+dtls_start_stack "x509.trust_store = \"$CERTS/ca.pem\""
 cli device add stranger --x509 "$CERTS/other.pem"
 coaps trusted $(with_cert client) -m post -e '{"temperature":23}' "$(coaps_uri api/v1/telemetry)"
 assert_code trusted 2.01

@@ -86,3 +86,25 @@ assert_client_failed() {
 
 # hex TEXT: the bytes of TEXT in hex (PSK keys: coap-client -k takes text).
 hex() { printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n'; }
+
+# dtls_start_stack [dtls lines]: dtls_start with the device API stack behind it (coap,
+# device_api, json, core_embedded on a database in $TERN_TMP/db, admin API on a free port).
+dtls_start_stack() {
+    DTLS_TOML="${1:-}" dtls_start <<TOML
+[plugins.coap]
+[plugins.device_api]
+[plugins.json]
+[plugins.core_embedded]
+database = "$TERN_TMP/db/tern.db"
+admin_bind = "127.0.0.1:0"
+TOML
+}
+
+# cli ARGS...: the tern command line against the running manifest; fails the test on error.
+cli() { "$TERN_BIN" "$@" --config "$TERN_MANIFEST" >"$TERN_TMP/cli.out" 2>&1 || { show_file "$TERN_TMP/cli.out" >&2; fail "tern $*"; }; }
+
+# latest_of DEVICE KEY: the latest stored value of a telemetry key ("" when none).
+latest_of() {
+    "$TERN_BIN" telemetry "$1" --key "$2" --latest --json --config "$TERN_MANIFEST" 2>/dev/null |
+        grep -oE "\"$2\"[^]]*" | grep -oE '"value": *[^,}]+' | head -n1 | sed -E 's/"value": *//; s/"//g'
+}

@@ -21,21 +21,6 @@ DTLS_FLOOD=${DTLS_FLOOD:-$TERN_BUILD_DIR/bin/dtls_flood}
 dtls_init
 export TERN_SHARDS=1  # one shard: the per-shard shares are the configured limits
 
-start_stack() { # dtls lines
-    DTLS_TOML="$1" dtls_start <<TOML
-[plugins.coap]
-[plugins.device_api]
-[plugins.json]
-[plugins.core_embedded]
-database = "$TERN_TMP/db/tern.db"
-admin_bind = "127.0.0.1:0"
-TOML
-}
-cli() { "$TERN_BIN" "$@" --config "$TERN_MANIFEST" >"$TERN_TMP/cli.out" 2>&1 || { show_file "$TERN_TMP/cli.out" >&2; fail "tern $*"; }; }
-latest_of() {
-    "$TERN_BIN" telemetry "$1" --key "$2" --latest --json --config "$TERN_MANIFEST" 2>/dev/null |
-        grep -oE "\"$2\"[^]]*" | grep -oE '"value": *[^,}]+' | head -n1 | sed -E 's/"value": *//; s/"//g'
-}
 stored() { [ "$(latest_of "$1" "$2")" = "$3" ]; }  # DEVICE KEY VALUE (for wait_until)
 # flood NAME [dtls_flood options]: output in $TERN_TMP/NAME.out
 flood() {
@@ -46,7 +31,7 @@ flood() {
 flood_completed() { awk '/^completed/ { print $2 }' "$TERN_TMP/$1.out"; }
 
 # ---- a host completing thousands of anonymous handshakes cannot lock devices out --------
-start_stack 'max_sessions = 64
+dtls_start_stack 'max_sessions = 64
 max_sessions_per_source = 16
 max_handshakes_per_source = 4
 handshake_rate_per_source = 0'
@@ -84,7 +69,7 @@ assert_eq 0 "$(tern_metric 'dtls_drops_total{reason="shed"}')" "no handshake was
 tern_stop
 
 # ---- handshakes kept in flight by one address never push out another's ------------------
-start_stack 'max_handshakes = 8
+dtls_start_stack 'max_handshakes = 8
 max_handshakes_per_source = 4
 handshake_rate_per_source = 0
 retransmission_timeout = 30000
@@ -102,7 +87,7 @@ assert_eq 5 "$(tern_metric dtls_handshakes_in_flight)" "the slow device's handsh
 tern_stop
 
 # ---- the handshake rate per source ---------------------------------------------------------
-start_stack 'handshake_rate_per_source = 2
+dtls_start_stack 'handshake_rate_per_source = 2
 handshake_burst_per_source = 10'
 flood eager --bind 127.0.0.4 --count 30 --timeout 300
 done_eager=$(flood_completed eager)
@@ -116,7 +101,7 @@ assert_contains "$TERN_TMP/other.out" "response 2.05"
 tern_stop
 
 # ---- anonymous sessions: a short idle timeout unless a response vouched for them ---------
-start_stack 'anonymous_session_timeout = 1500'
+dtls_start_stack 'anonymous_session_timeout = 1500'
 cli device add tok-1 --token TOKEN1
 # one-way, a token path: 2.01, so the session is no longer anonymous and stays
 dtls_client vouched --bind 127.0.0.6 --method POST --path api/v1/TOKEN1/telemetry \

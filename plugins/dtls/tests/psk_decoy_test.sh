@@ -24,7 +24,6 @@ admin_bind = "127.0.0.1:0"
 [plugins.coap]
 [plugins.plugtest]
 TOML
-cli() { "$TERN_BIN" "$@" --config "$TERN_MANIFEST" >"$TERN_TMP/cli.out" 2>&1 || { show_file "$TERN_TMP/cli.out" >&2; fail "tern $*"; }; }
 cli device add thermo-1 --psk-identity thermo-1 --psk-key "$(hex secretPSK)"
 
 # attempt NAME IDENTITY KEY: one PSK handshake (PSK-AES128-CCM-8) from the wolfSSL client,
