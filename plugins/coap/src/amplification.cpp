@@ -336,21 +336,28 @@ void shard::amp_ping_forget(uint32_t x) noexcept {
 
 uint32_t shard::amp_ping_budget(const reply_to& to) const noexcept {
     const uint32_t b = to.request_len * cfg_.amplification_factor;
-    // The ping (4 bytes) and, for a CON request, its empty ACK (4) come out of it.
-    const uint32_t spent = 4 + (to.type == static_cast<uint8_t>(msg_type::con) ? 4 : 0);
+    // The ping (4 bytes) and, for a CON request that had its empty ACK already (the
+    // answer goes separately), that ACK (4) come out of it. One not acknowledged yet gets
+    // the answer in its ACK (amp_hold).
+    const uint32_t spent =
+        4 + (to.type == static_cast<uint8_t>(msg_type::con) && to.acked ? 4 : 0);
     return b > spent ? b - spent : 0;
 }
 
 void shard::amp_hold(uint32_t x, ping_plan plan, uint32_t full_chunks, std::size_t full_len,
                      uint32_t limited_chunks, std::size_t limited_len, uint16_t mid) noexcept {
     exchange_rec& e = exch_[x];
-    // A CON request keeps its piggyback window: a Reset within piggyback_timeout (one round
-    // trip) lets the answer ride in the ACK, which every client handles (libcoap, for one,
-    // cannot take a Block2 transfer it did not start from a separate response). After the
-    // window the empty ACK goes as for any slow answer (timers_run) and the answer follows
-    // separately (RFC 7252 §5.2.2).
-    if (e.type == static_cast<uint8_t>(msg_type::con) && !e.acked && !e.in_piggy)
-        exchange_ack_now(x);  // piggyback_timeout 0: the empty ACK at once
+    // A CON request not yet acknowledged keeps its ACK back until the Reset comes or
+    // ping_timeout passes, past the piggyback window: the answer, whole or limited, then
+    // rides in the ACK, which every client handles (libcoap, for one, cannot take a Block2
+    // transfer it did not start from a separate response). ping_timeout (2 s) stays below
+    // the client's first retransmission (ACK_TIMEOUT 2 s times 1..1.5); a retransmission
+    // meanwhile is absorbed (request()). Only an answer that came after the window (the
+    // empty ACK went already) follows separately (RFC 7252 §5.2.2).
+    if (e.in_piggy) {
+        piggy_.remove(x, [this](uint32_t i) -> list_link& { return exch_[i].piggy_link; });
+        e.in_piggy = 0;
+    }
     if (e.state == exch_pending)
         pending_.remove(x, [this](uint32_t i) -> list_link& { return exch_[i].pending_link; });
     e.state = exch_held;
@@ -465,12 +472,26 @@ bool shard::amp_ping_wrong(uint32_t transport, uint32_t peer) noexcept {
     return true;
 }
 
+bool shard::amp_ping_late(uint32_t transport, uint32_t peer, uint16_t mid) noexcept {
+    if (peer == nil || peers_[peer].late_ping == 0) return false;
+    peer_rec& p = peers_[peer];
+    p.late_ping = 0;  // one try: a wrong MID forgets it
+    if (p.late_ping_mid != mid) return false;
+    m_.inc(ctr::ping_late);
+    amp_mark_verified(transport, p.addr, ctr::verified_ping);
+    return true;
+}
+
 void shard::amp_ping_expired(uint32_t x) noexcept {
     // No Reset in time (the address does not receive our datagrams, or the ping was lost):
-    // this answer and every other one waiting on the same ping go limited.
+    // this answer and every other one waiting on the same ping go limited. The ping's MID
+    // stays with the peer: a Reset naming it later still verifies the address for the
+    // next requests (amp_ping_late).
     const uint32_t peer = exch_[x].peer;
     m_.inc(ctr::ping_timeout);
     if ((exch_[x].flags & xf_ping_out) != 0) {
+        peers_[peer].late_ping_mid = exch_[x].ping_mid;
+        peers_[peer].late_ping = 1;
         amp_ping_forget(x);
         amp_release_peer(peer, false);
     } else {

@@ -162,14 +162,15 @@ constexpr tern_config_key coap_config[] = {
                  "2.4); clients without Echo support then cannot talk to the server"),
     cfg::boolean("verify_by_ping", true,
                  "A 2.05 to GET/FETCH that is over the amplification budget of an unverified "
-                 "address is held (a CON request gets its empty ACK), the address gets a CoAP "
+                 "address is held (with the ACK of a CON request), the address gets a CoAP "
                  "ping (Empty CON, RFC 7252 section 4.3), and its Reset verifies the address and "
-                 "releases the whole answer as a separate response; without a Reset within "
-                 "ping_timeout the answer is limited as with false (smaller Block2 blocks), "
-                 "which is also what false does at once"),
+                 "releases the whole answer in the ACK (a NON answer for a NON request); "
+                 "without a Reset within ping_timeout the answer is limited as with false "
+                 "(smaller Block2 blocks), which is also what false does at once"),
     cfg::integer("ping_timeout", 2000,
-                 "How long a held answer waits for the Reset to its address's ping before it "
-                 "goes limited to the amplification budget")
+                 "How long a held answer (and a CON request's ACK) waits for the Reset to its "
+                 "address's ping before it goes limited to the amplification budget; keep it "
+                 "below the clients' ACK_TIMEOUT (2 s), a retransmission meanwhile is absorbed")
         .unit("ms").range(1, 60000),
     cfg::integer("max_pings", 4096,
                  "Answers held while their address is being verified by a ping, over all "

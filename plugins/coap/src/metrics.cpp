@@ -89,6 +89,7 @@ constexpr metric_def counters[] = {
     {TERN_METRIC_COUNTER, pings, "result=\"held_off\"", pings_help},
     {TERN_METRIC_COUNTER, pings, "result=\"table_full\"", pings_help},
     {TERN_METRIC_COUNTER, pings, "result=\"no_memory\"", pings_help},
+    {TERN_METRIC_COUNTER, pings, "result=\"late\"", pings_help},
 };
 static_assert(std::size(counters) == static_cast<std::size_t>(ctr::count_));
 

@@ -73,6 +73,7 @@ enum class ctr : uint16_t {
     ping_held_off,           // no ping: the address sent a wrong-MID Reset lately
     ping_table_full,         // no ping: max_pings answers held already
     ping_no_memory,          // no ping: retransmission_memory could not hold the answer
+    ping_late,               // a Reset to a ping that had timed out (verifies the address)
     count_
 };
 

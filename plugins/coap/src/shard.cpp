@@ -232,6 +232,7 @@ uint32_t shard::peer_get(uint32_t transport, const tern_peer& p) noexcept {
     r.indexed = 1;
     // A DTLS session's address was proven by its handshake.
     r.trusted = p.session != 0 ? 1 : 0;
+    r.late_ping = 0;
     r.prefix = prefix_get(transport, p);
     ++prefixes_[r.prefix].count;
     peer_index_.insert(h, s);

@@ -57,8 +57,10 @@ struct peer_rec {
     uint16_t transfers;   // Block1 uploads in progress
     uint8_t transport;
     uint8_t indexed;      // findable by address/session (0 after its session ended)
-    uint8_t idle_listed;
+    uint8_t idle_listed : 1;
+    uint8_t late_ping : 1;  // late_ping_mid: its last ping, whose answers went limited
     uint8_t trusted;      // a handler answered it 2.xx, or it is a DTLS session
+    uint16_t late_ping_mid;
 };
 
 // Peers per source network (IPv4 /peer_prefix_v4, IPv6 /peer_prefix_v6), so one network
@@ -403,6 +405,9 @@ private:
     // An RST that matched nothing at all from a peer with a ping out: a guess; the ping is
     // cancelled (held answers go limited) and the address held off. True when so.
     bool amp_ping_wrong(uint32_t transport, uint32_t peer) noexcept;
+    // A Reset (or ACK) naming the MID of the peer's last ping that timed out: verifies the
+    // address for later requests (its answers went limited already). True when so.
+    bool amp_ping_late(uint32_t transport, uint32_t peer, uint16_t mid) noexcept;
     void amp_ping_expired(uint32_t x) noexcept;
     uint32_t amp_ping_of(uint32_t peer) const noexcept;  // the exchange whose ping is out
     void amp_ping_forget(uint32_t x) noexcept;            // its ping no longer counts

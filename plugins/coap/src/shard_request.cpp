@@ -105,7 +105,8 @@ void shard::empty_ack(uint32_t transport, const tern_peer& from, uint16_t mid) n
     const uint32_t owner = p == nil ? nil : tx_find(p, mid);
     if (owner == nil) {
         // A ping is answered by RST (RFC 7252 §4.3); an ACK naming its MID proves as much.
-        if (!amp_ping_answered(transport, p, mid)) m_.inc(ctr::drop_unmatched_ack);
+        if (!amp_ping_answered(transport, p, mid) && !amp_ping_late(transport, p, mid))
+            m_.inc(ctr::drop_unmatched_ack);
         return;
     }
     peers_[p].last_ns = now_;
@@ -151,7 +152,8 @@ void shard::empty_rst(uint32_t transport, const tern_peer& from, uint16_t mid) n
             return;
         }
     }
-    if (amp_ping_wrong(transport, p)) return;  // a guess at the ping's MID
+    if (amp_ping_late(transport, p, mid)) return;  // the Reset to a ping that timed out
+    if (amp_ping_wrong(transport, p)) return;      // a guess at the ping's MID
     m_.inc(ctr::drop_unmatched_rst);
 }
 
@@ -193,9 +195,13 @@ void shard::request(uint32_t transport, const tern_datagram& dg, bool too_many) 
         switch (e.state) {
         case dedup_pending:
             // The client is retransmitting: stop it with the empty ACK now; the response
-            // will follow as a separate message.
-            if (e.exchange != nil && (exch_[e.exchange].state == exch_pending ||
-                                      exch_[e.exchange].state == exch_held)) {
+            // will follow as a separate message. A held answer not acknowledged yet keeps
+            // its ACK (it rides there within ping_timeout): the duplicate is absorbed.
+            if (e.exchange != nil && exch_[e.exchange].state == exch_held &&
+                exch_[e.exchange].type == static_cast<uint8_t>(msg_type::con) &&
+                exch_[e.exchange].acked == 0)
+                return;
+            if (e.exchange != nil && exch_[e.exchange].state == exch_pending) {
                 exchange_ack_now(e.exchange);
             } else {
                 send_empty(transport, dg.peer, msg_type::ack, m.message_id);
