@@ -195,8 +195,8 @@ shard::sent shard::send_response(reply_to& to, const tern_coap_response& r, uint
         plan = amp_ping_plan(to, exchange, code, bytes.size());
         if (plan != ping_plan::none) {
             // Stored as a separate response of the request's type (RFC 7252 §5.2.2) with
-            // the request's token; one still within the piggyback window goes in the ACK
-            // instead (amp_release).
+            // the request's token; a CON request not acknowledged yet gets it in its ACK
+            // instead (amp_hold keeps the ACK back, amp_release rewrites the header).
             type = to.type == static_cast<uint8_t>(msg_type::con) ? msg_type::con : msg_type::non;
             mid = next_mid(to.peer);
             build_opts full = in;
