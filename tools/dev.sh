@@ -31,7 +31,7 @@ build_packages=(
   dpkg-dev autoconf automake libtool make debian-archive-keyring
 )
 test_packages=(
-  libcoap3-bin openssl procps iproute2 sqlite3 nats-server
+  libcoap3-bin openssl procps iproute2 sqlite3 nats-server curl
   clang-14 libc++-14-dev libc++abi-14-dev libclang-rt-14-dev
 )
 
