@@ -1,4 +1,4 @@
-// Shared pieces of the device API conformance tests (spec: /work/shared/spec/device-api.md):
+// Shared pieces of the device API conformance tests (the ThingsBoard CoAP device API):
 // a raw CoAP endpoint that behaves like device firmware (its own small codec, so every
 // byte, type, MID, token and option is under the test's control), the admin API client
 // (node's http, no curl), a JSON reader that keeps number literals (so the stored type of a
