@@ -288,7 +288,7 @@ void embedded_core::provision(const tern_provision_request* request, tern_core_p
                             msg = "no pre-provisioned device '" + req.device_name + "' in profile '" + p->name + "'";
                             return decide(TERN_PROVISION_FAILURE);
                         }
-                        // Re-provisioning is refused by design (spec §5.2).
+                        // Re-provisioning is refused by design (as ThingsBoard does).
                         if (store::load_attribute(t.conn(), target->id, TERN_SCOPE_SERVER, "provisionState")) {
                             msg = "device '" + req.device_name + "' is already provisioned";
                             return decide(TERN_PROVISION_FAILURE);
