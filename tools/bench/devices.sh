@@ -57,13 +57,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-bench=$build/bin/tern-bench
-tern_bin=$build/bin/tern
-for f in "$bench" "$tern_bin"; do [ -x "$f" ] || die "missing $f (ninja -C $build tern tern-bench)"; done
-for p in udp coap json device_api core_embedded; do
-  [ -f "$build/plugins/libtern-$p.so" ] || die "missing $build/plugins/libtern-$p.so (build the plugins first)"
-done
-command -v curl >/dev/null || die "curl is needed to create the devices (apt-get install curl)"
+require_embedded_build "$build"
 [ "$devices" -ge 1 ] && [ "$clients" -ge 1 ] || die "--devices and --clients must be at least 1"
 
 tmp=$(mktemp -d)

@@ -83,13 +83,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-bench=$build/bin/tern-bench
-tern_bin=$build/bin/tern
-for f in "$bench" "$tern_bin"; do [ -x "$f" ] || die "missing $f (build tern and tern-bench first)"; done
-for p in udp coap json device_api core_embedded; do
-  [ -f "$build/plugins/libtern-$p.so" ] || die "missing $build/plugins/libtern-$p.so (build the plugins first)"
-done
-command -v curl >/dev/null || die "curl is needed to create the devices (apt-get install curl)"
+require_embedded_build "$build"
 [ "$victims" -ge 1 ] 2>/dev/null || die "--victims must be at least 1"
 is_number() { awk -v v="$1" 'BEGIN { exit !(v ~ /^[0-9]+(\.[0-9]+)?$/ && v > 0) }'; }
 for v in "$victim_rate" "$duration" "$flood_rate" "$timeout_ms"; do is_number "$v" || die "not a positive number: '$v'"; done

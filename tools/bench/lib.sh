@@ -29,3 +29,16 @@ now_ns() { date +%s%N; }
 
 # A number from tern-bench's one-line JSON: field NAME FILE.
 field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" "$2"; }
+
+# require_embedded_build BUILD: die unless BUILD has tern, tern-bench and the embedded
+# default's plugins, and curl is here to create devices. Sets $bench and $tern_bin.
+require_embedded_build() {
+  bench=$1/bin/tern-bench
+  tern_bin=$1/bin/tern
+  local f p
+  for f in "$bench" "$tern_bin"; do [ -x "$f" ] || die "missing $f (ninja -C $1 tern tern-bench)"; done
+  for p in udp coap json device_api core_embedded; do
+    [ -f "$1/plugins/libtern-$p.so" ] || die "missing $1/plugins/libtern-$p.so (build the plugins first)"
+  done
+  command -v curl >/dev/null || die "curl is needed to create the devices (apt-get install curl)"
+}
