@@ -865,20 +865,6 @@ void embedded_core::flush_activity() {
         });
 }
 
-void embedded_core::write_server_attributes(uint64_t device_id, std::vector<kv> values) {
-    auto vals = std::make_shared<std::vector<kv>>(std::move(values));
-    submit(
-        [device_id, vals](write_txn& t, std::string&) -> tern_status {
-            if (t.deleted(device_id)) return TERN_OK;
-            for (const kv& v : *vals)
-                store::upsert_attribute(t.conn(), device_id, TERN_SCOPE_SERVER, v.key, v.v, t.now());
-            return TERN_OK;
-        },
-        [this](tern_status s, const std::string& msg) {
-            if (s != TERN_OK) log_.warn("server attributes not stored: ", msg);
-        });
-}
-
 void embedded_core::list_sessions(callback<std::vector<session_info>> cb) {
     auto list = std::make_shared<std::vector<session_info>>();
     {

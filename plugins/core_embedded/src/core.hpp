@@ -315,7 +315,6 @@ private:
 
     // activity
     void flush_activity();
-    void write_server_attributes(uint64_t device_id, std::vector<kv> values);
 
     core_metrics& metrics_;
     sdk::logger log_;

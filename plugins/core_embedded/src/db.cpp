@@ -152,7 +152,6 @@ void statement::reset() noexcept {
 }
 
 bool statement::is_null(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
-int statement::column_type(int col) const { return sqlite3_column_type(s_, col); }
 int64_t statement::get_int(int col) const { return sqlite3_column_int64(s_, col); }
 double statement::get_double(int col) const { return sqlite3_column_double(s_, col); }
 std::string_view statement::get_text(int col) const {

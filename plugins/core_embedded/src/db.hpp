@@ -100,7 +100,6 @@ public:
     void reset() noexcept;
 
     bool is_null(int col) const;
-    int column_type(int col) const; // SQLITE_INTEGER, ...
     int64_t get_int(int col) const;
     uint64_t get_id(int col) const { return static_cast<uint64_t>(get_int(col)); }
     double get_double(int col) const;

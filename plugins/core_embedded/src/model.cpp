@@ -109,9 +109,6 @@ const std::pair<tern_ota_type, const char*> ota_types[] = {{TERN_OTA_FIRMWARE, "
 }  // namespace
 
 const char* rpc_status_name(tern_rpc_status s) noexcept { return name_of(rpc_statuses, s); }
-std::optional<tern_rpc_status> rpc_status_from(std::string_view s) noexcept {
-    return lookup(rpc_statuses, s);
-}
 const char* credential_kind_name(tern_credential_kind k) noexcept {
     return name_of(credential_kinds, k);
 }

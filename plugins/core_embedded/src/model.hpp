@@ -221,7 +221,6 @@ struct client_rpc_entry {
 };
 
 const char* rpc_status_name(tern_rpc_status s) noexcept;
-std::optional<tern_rpc_status> rpc_status_from(std::string_view s) noexcept;
 const char* credential_kind_name(tern_credential_kind k) noexcept;
 const char* power_mode_name(tern_power_mode m) noexcept;
 std::optional<tern_power_mode> power_mode_from(std::string_view s) noexcept;

@@ -342,17 +342,6 @@ std::vector<uint64_t> devices_of_profile(db::connection& c, uint64_t profile_id)
     return out;
 }
 
-std::optional<credential> load_credential(db::connection& c, uint64_t device_id) {
-    auto q = c.query("SELECT kind, id, value FROM credentials WHERE device_id = ?");
-    q->bind_id(1, device_id);
-    if (!q->step()) return std::nullopt;
-    credential cr;
-    cr.kind = static_cast<tern_credential_kind>(q->get_int(0));
-    cr.id = q->get_string(1);
-    cr.value = q->get_string(2);
-    return cr;
-}
-
 std::optional<uint64_t> credential_owner(db::connection& c, tern_credential_kind kind,
                                          std::string_view id) {
     auto q = c.query("SELECT device_id FROM credentials WHERE kind = ? AND id = ?");

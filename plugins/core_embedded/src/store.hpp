@@ -29,7 +29,6 @@ std::optional<profile> load_profile(db::connection& c, std::string_view name);
 std::vector<profile> list_profiles(db::connection& c);
 std::vector<uint64_t> devices_of_profile(db::connection& c, uint64_t profile_id);
 
-std::optional<credential> load_credential(db::connection& c, uint64_t device_id);
 // The device owning (kind, id), if any.
 std::optional<uint64_t> credential_owner(db::connection& c, tern_credential_kind kind,
                                          std::string_view id);

@@ -4,29 +4,19 @@ namespace tern::core_embedded {
 
 void timer_service::start() {
     std::lock_guard lk(mutex_);
-    if (running_) return;
-    running_ = true;
-    stopping_ = false;
-    thread_ = std::thread([this] { run(); });
+    thread_.start([this] { run(); });
 }
 
 void timer_service::stop() {
-    {
-        std::lock_guard lk(mutex_);
-        if (!running_) return;
-        stopping_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-    std::lock_guard lk(mutex_);
-    due_.clear();
-    by_id_.clear();
-    running_ = false;
+    thread_.stop(mutex_, cv_, [this] {
+        due_.clear();
+        by_id_.clear();
+    });
 }
 
 uint64_t timer_service::schedule(int64_t delay_ms, task fn) {
     std::lock_guard lk(mutex_);
-    if (!running_ || stopping_) return 0;
+    if (!thread_.accepting()) return 0;
     const uint64_t id = next_id_++;
     const auto when = clock::now() + std::chrono::milliseconds(delay_ms < 0 ? 0 : delay_ms);
     auto it = due_.emplace(when, std::make_pair(id, std::move(fn)));
@@ -46,7 +36,7 @@ bool timer_service::cancel(uint64_t id) {
 
 void timer_service::run() {
     std::unique_lock lk(mutex_);
-    while (!stopping_) {
+    while (!thread_.stopping()) {
         if (due_.empty()) {
             cv_.wait(lk);
             continue;

@@ -8,8 +8,9 @@
 #include <functional>
 #include <map>
 #include <mutex>
-#include <thread>
 #include <unordered_map>
+
+#include "service_thread.hpp"
 
 namespace tern::core_embedded {
 
@@ -38,9 +39,7 @@ private:
     std::unordered_map<uint64_t, std::multimap<clock::time_point, std::pair<uint64_t, task>>::iterator>
         by_id_;
     uint64_t next_id_ = 1;
-    bool running_ = false;
-    bool stopping_ = false;
-    std::thread thread_;
+    service_thread thread_;
 };
 
 }  // namespace tern::core_embedded

@@ -41,22 +41,11 @@ void writer::start(db::connection conn, writer_settings s) {
         log_.warn("the telemetry key dictionary holds ", ts_keys_.size(), " names, more than max_telemetry_keys (",
                   settings_.max_keys, "): values under new key names are refused");
     std::lock_guard lk(mutex_);
-    running_ = true;
-    stopping_ = false;
-    thread_ = std::thread([this] { run(); });
+    thread_.start([this] { run(); });
 }
 
 void writer::stop() {
-    {
-        std::lock_guard lk(mutex_);
-        if (!running_) return;
-        stopping_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-    std::lock_guard lk(mutex_);
-    running_ = false;
-    conn_ = db::connection{};
+    thread_.stop(mutex_, cv_, [this] { conn_ = db::connection{}; });
 }
 
 bool writer::submit(std::unique_ptr<write_op> op) {
@@ -65,7 +54,7 @@ bool writer::submit(std::unique_ptr<write_op> op) {
     uint64_t held = 0;
     {
         std::lock_guard lk(mutex_);
-        if (!running_ || stopping_) {
+        if (!thread_.accepting()) {
             refused = TERN_UNAVAILABLE;
         } else if (queue_.size() >= settings_.queue_capacity) {
             refused = TERN_BUSY;
@@ -127,27 +116,22 @@ writer_stats writer::stats() const {
     return s;
 }
 
-size_t writer::queue_depth() const {
-    std::lock_guard lk(mutex_);
-    return queue_.size();
-}
-
 void writer::run() {
     std::vector<std::unique_ptr<write_op>> batch;
     batch.reserve(settings_.max_batch);
     for (;;) {
         {
             std::unique_lock lk(mutex_);
-            cv_.wait(lk, [&] { return !queue_.empty() || stopping_; });
+            cv_.wait(lk, [&] { return !queue_.empty() || thread_.stopping(); });
             if (queue_.empty()) break;  // stopping, and everything is committed
             // Wait for company at most max_delay after the oldest op arrived, unless the
             // batch is already full: amortises one fsync over many callers.
-            if (settings_.max_delay_us > 0 && !stopping_) {
+            if (settings_.max_delay_us > 0 && !thread_.stopping()) {
                 const auto deadline = std::chrono::steady_clock::time_point(
                     std::chrono::nanoseconds(queue_.front()->enqueued_ns +
                                              settings_.max_delay_us * 1000));
                 cv_.wait_until(lk, deadline, [&] {
-                    return queue_.size() >= settings_.max_batch || stopping_;
+                    return queue_.size() >= settings_.max_batch || thread_.stopping();
                 });
             }
             const size_t n = std::min<size_t>(queue_.size(), settings_.max_batch);

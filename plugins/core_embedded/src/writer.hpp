@@ -19,6 +19,7 @@
 
 #include "db.hpp"
 #include "metrics.hpp"
+#include "service_thread.hpp"
 #include "tern/abi/status.h"
 #include "tern/sdk/host.hpp"
 
@@ -118,7 +119,6 @@ public:
     }
 
     writer_stats stats() const;
-    size_t queue_depth() const;
     const writer_settings& settings() const noexcept { return settings_; }
 
 private:
@@ -137,9 +137,7 @@ private:
     std::condition_variable cv_;
     std::deque<std::unique_ptr<write_op>> queue_;
     uint64_t queued_bytes_ = 0;  // of ops submitted and not yet finished
-    bool running_ = false;
-    bool stopping_ = false;
-    std::thread thread_;
+    service_thread thread_;
 
     std::atomic<uint64_t> commits_{0}, ops_{0}, max_batch_seen_{0}, rejected_{0}, rejected_bytes_{0}, cpu_ns_{0};
     std::atomic<uint64_t> ts_key_count_{0};
