@@ -76,19 +76,19 @@ TEST_CASE("4: a descriptor smaller than ABI 1.0's is refused", "[loader]") {
 TEST_CASE("5: another ABI major is refused with both versions and the fix", "[loader]") {
     CHECK(open_plugin(kt::refused("kt_major_next")).error ==
           "plugin 'kt_major_next' (" + kt::refused("kt_major_next") +
-              "): built for Tern ABI 2.3, this kernel provides ABI 1.0; rebuild it against the Tern 1.x SDK, or "
+              "): built for Tern ABI 2.3, this kernel provides ABI 1.1; rebuild it against the Tern 1.x SDK, or "
               "run a Tern kernel of ABI 2.x");
     CHECK(open_plugin(kt::refused("kt_major_prev")).error ==
           "plugin 'kt_major_prev' (" + kt::refused("kt_major_prev") +
-              "): built for Tern ABI 0.9, this kernel provides ABI 1.0; rebuild it against the Tern 1.x SDK");
+              "): built for Tern ABI 0.9, this kernel provides ABI 1.1; rebuild it against the Tern 1.x SDK");
 }
 
 TEST_CASE("a newer minor of the same major loads", "[loader]") {
     const auto r = open_plugin(kt::fixture("kt_newer_minor"));
     REQUIRE(r.library);
-    CHECK(r.library->abi_minor == 1);
+    CHECK(r.library->abi_minor == 2);
     CHECK(newer_minor_note(*r.library) ==
-          "plugin kt_newer_minor built with SDK 1.1, newer than this kernel's 1.0; loading because every interface "
+          "plugin kt_newer_minor built with SDK 1.2, newer than this kernel's 1.1; loading because every interface "
           "it requires is present");
 }
 

@@ -1,4 +1,4 @@
-// The frozen layout of ABI 1.0 on x86_64 Linux (LP64, Itanium C++ ABI), which is what
+// The frozen layout of ABI 1.0, and what 1.1 added, on x86_64 Linux (LP64, Itanium C++ ABI), which is what
 // every plugin binary in the field was compiled against. Each number here is a promise:
 // if one of these asserts fires, a header change has broken every plugin built before
 // it. Do not "fix" the number -- undo the change, and grow the record at its end (with
@@ -21,6 +21,7 @@
 #include "tern/abi/cli.h"
 #include "tern/abi/coap.h"
 #include "tern/abi/core.h"
+#include "tern/abi/core_capabilities.h"
 #include "tern/abi/host.h"
 #include "tern/abi/payload.h"
 #include "tern/abi/plugin.h"
@@ -242,15 +243,31 @@
     FIELD(tern_payload_context, option_count, 32, 4) \
     FIELD(tern_payload_context, content_format, 36, 4)
 
+// What ABI 1.1 added (core_capabilities.h).
+#define TERN_ABI_1_1_LAYOUT(RECORD, FIELD) \
+    RECORD(tern_device_record, 96, 8) \
+    FIELD(tern_device_record, struct_size, 0, 4) \
+    FIELD(tern_device_record, payload_type, 4, 4) \
+    FIELD(tern_device_record, device_id, 8, 8) \
+    FIELD(tern_device_record, device_name, 16, 16) \
+    FIELD(tern_device_record, profile_id, 32, 8) \
+    FIELD(tern_device_record, profile_name, 40, 16) \
+    FIELD(tern_device_record, revision, 56, 8) \
+    FIELD(tern_device_record, credential_value, 64, 16) \
+    FIELD(tern_device_record, profile_options, 80, 8) \
+    FIELD(tern_device_record, profile_option_count, 88, 4) \
+    FIELD(tern_device_record, reserved, 92, 4)
+
 #define TERN_ASSERT_RECORD(T, size, align)                                                  \
-    static_assert(sizeof(T) == (size), #T ": size changed (ABI 1.0 says " #size ")");        \
-    static_assert(alignof(T) == (align), #T ": alignment changed (ABI 1.0 says " #align ")"); \
+    static_assert(sizeof(T) == (size), #T ": size changed (the ABI says " #size ")");        \
+    static_assert(alignof(T) == (align), #T ": alignment changed (the ABI says " #align ")"); \
     static_assert(std::is_standard_layout_v<T> && std::is_trivially_copyable_v<T>,          \
                   #T ": records are plain C data");
 #define TERN_ASSERT_FIELD(T, f, offset, size)                                                \
-    static_assert(offsetof(T, f) == (offset), #T "::" #f " moved (ABI 1.0 says " #offset ")"); \
-    static_assert(sizeof(T::f) == (size), #T "::" #f " changed size (ABI 1.0 says " #size ")");
+    static_assert(offsetof(T, f) == (offset), #T "::" #f " moved (the ABI says " #offset ")"); \
+    static_assert(sizeof(T::f) == (size), #T "::" #f " changed size (the ABI says " #size ")");
 TERN_ABI_1_0_LAYOUT(TERN_ASSERT_RECORD, TERN_ASSERT_FIELD)
+TERN_ABI_1_1_LAYOUT(TERN_ASSERT_RECORD, TERN_ASSERT_FIELD)
 
 // ---- scalar typedefs and constants --------------------------------------------------------
 
@@ -271,6 +288,24 @@ static_assert(std::is_same_v<tern_rpc_status, int32_t>);
 static_assert(std::is_same_v<tern_provision_status, int32_t>);
 static_assert(std::is_same_v<tern_ota_type, int32_t>);
 static_assert(std::is_same_v<tern_session_event, int32_t>);
+// Named in 1.1 for parameters and fields that were bare int32_t in 1.0: a typedef is the
+// same type, so the layout, the mangled names and the 1.0 signatures (the recorders below
+// still override with int32_t) are unchanged.
+static_assert(std::is_same_v<tern_device_event, int32_t>);
+static_assert(std::is_same_v<tern_coap_type, int32_t>);
+static_assert(std::is_same_v<tern_coap_method, int32_t>);
+static_assert(std::is_same_v<tern_coap_option_number, int32_t>);
+static_assert(std::is_same_v<tern_coap_content_format, int32_t>);
+static_assert(std::is_same_v<tern_coap_end_reason, int32_t>);
+static_assert(std::is_same_v<tern_coap_notify_result, int32_t>);
+static_assert(std::is_same_v<decltype(&tern::core_listener_v1::on_device_event),
+                             void (tern::core_listener_v1::*)(uint64_t, int32_t) noexcept>);
+static_assert(std::is_same_v<decltype(&tern::coap_handler_v1::on_observation_end),
+                             void (tern::coap_handler_v1::*)(uint64_t, int32_t) noexcept>);
+static_assert(std::is_same_v<decltype(&tern::coap_handler_v1::on_notification_result),
+                             void (tern::coap_handler_v1::*)(uint64_t, uint64_t, int32_t) noexcept>);
+static_assert(std::is_same_v<tern_core_record_fn, void (*)(void*, tern_status, const tern_device_record*)>);
+static_assert(std::is_same_v<tern_core_psk_key_fn, void (*)(void*, tern_status, uint64_t, tern_bytes)>);
 static_assert(std::is_same_v<tern_plugin_entry_fn, const tern_plugin_descriptor* (*)()>);
 static_assert(std::is_same_v<tern_create_fn,
                              tern_status (*)(const tern_create_args*, tern_instance**, tern_error*)>);
@@ -279,6 +314,7 @@ static_assert(std::is_same_v<tern_fd_fn, void (*)(void*, int, uint32_t)>);
 static_assert(std::is_same_v<tern_peer_auth_sink, void (*)(void*, const tern_peer_auth*)>);
 
 static_assert(TERN_ABI_MAJOR == 1);
+static_assert(TERN_ABI_MINOR >= 1, "these headers hold what ABI 1.1 added");
 static_assert(TERN_PLUGIN_MAGIC == 0x4E524554u);
 static_assert(std::string_view{TERN_PLUGIN_ENTRY_SYMBOL} == "tern_plugin_entry");
 
@@ -361,6 +397,23 @@ static_assert(std::string_view{TERN_IID_COAP_ENGINE_V1} == "tern.coap.engine/1")
 static_assert(std::string_view{TERN_IID_CORE_V1} == "tern.core/1");
 static_assert(std::string_view{TERN_IID_PAYLOAD_V1} == "tern.payload/1");
 static_assert(std::string_view{TERN_IID_CLI_V1} == "tern.cli/1");
+static_assert(std::string_view{TERN_IID_CORE_AUTH_V1} == "tern.core.auth/1");
+static_assert(std::string_view{TERN_IID_CORE_TELEMETRY_V1} == "tern.core.telemetry/1");
+static_assert(std::string_view{TERN_IID_CORE_ATTRIBUTES_V1} == "tern.core.attributes/1");
+static_assert(std::string_view{TERN_IID_CORE_RPC_V1} == "tern.core.rpc/1");
+static_assert(std::string_view{TERN_IID_CORE_PROVISIONING_V1} == "tern.core.provisioning/1");
+static_assert(std::string_view{TERN_IID_CORE_OTA_V1} == "tern.core.ota/1");
+static_assert(std::string_view{TERN_IID_CORE_SESSIONS_V1} == "tern.core.sessions/1");
+static_assert(std::string_view{TERN_IID_CORE_EVENTS_V1} == "tern.core.events/1");
+
+// Profile option keys are read by name by transports built years apart, too.
+static_assert(std::string_view{TERN_OPTION_TRANSPORT_TYPE} == "transport.type");
+static_assert(std::string_view{TERN_OPTION_COAP_DEVICE_TYPE} == "coap.device_type");
+static_assert(std::string_view{TERN_OPTION_POWER_MODE} == "power.mode");
+static_assert(std::string_view{TERN_OPTION_PSM_ACTIVITY_TIMER_MS} == "power.psm_activity_timer_ms");
+static_assert(std::string_view{TERN_OPTION_EDRX_CYCLE_MS} == "power.edrx_cycle_ms");
+static_assert(std::string_view{TERN_OPTION_PAGING_TRANSMISSION_WINDOW_MS} ==
+              "power.paging_transmission_window_ms");
 
 // ---- interfaces: one vtable pointer, no data, no virtual destructor ----------------------
 
@@ -385,6 +438,14 @@ static_assert(is_abi_interface<tern::core_listener_v1>);
 static_assert(is_abi_interface<tern::core_v1>);
 static_assert(is_abi_interface<tern::payload_v1>);
 static_assert(is_abi_interface<tern::cli_v1>);
+static_assert(is_abi_interface<tern::core_auth_v1>);
+static_assert(is_abi_interface<tern::core_telemetry_v1>);
+static_assert(is_abi_interface<tern::core_attributes_v1>);
+static_assert(is_abi_interface<tern::core_rpc_v1>);
+static_assert(is_abi_interface<tern::core_provisioning_v1>);
+static_assert(is_abi_interface<tern::core_ota_v1>);
+static_assert(is_abi_interface<tern::core_sessions_v1>);
+static_assert(is_abi_interface<tern::core_events_v1>);
 
 namespace {
 
@@ -398,14 +459,15 @@ struct layout_row {
 
 #define TERN_ROW_RECORD(T, size, align) layout_row{#T, nullptr, 0, sizeof(T), alignof(T)},
 #define TERN_ROW_FIELD(T, f, offset, size) layout_row{#T, #f, offsetof(T, f), sizeof(T::f), 0},
-constexpr layout_row layout_rows[] = {TERN_ABI_1_0_LAYOUT(TERN_ROW_RECORD, TERN_ROW_FIELD)};
+constexpr layout_row layout_rows[] = {TERN_ABI_1_0_LAYOUT(TERN_ROW_RECORD, TERN_ROW_FIELD)
+                                           TERN_ABI_1_1_LAYOUT(TERN_ROW_RECORD, TERN_ROW_FIELD)};
 
 }  // namespace
 
 TEST_CASE("every byte of every ABI record is a named field", "[abi][layout]") {
     // Hidden padding is where compilers and languages may disagree, and where a record
     // cannot grow safely; the headers spell out reserved fields instead.
-    std::cout << "ABI 1.0 layout (x86_64 LP64):\n";
+    std::cout << "ABI 1.0 + 1.1 layout (x86_64 LP64):\n";
     const layout_row* record = nullptr;
     std::size_t end = 0;
     auto close = [&] {
@@ -705,6 +767,75 @@ struct cli_recorder final : tern::cli_v1, recorder {
     }
 };
 
+// ---- ABI 1.1: the core's capabilities ----
+
+struct core_auth_recorder final : tern::core_auth_v1, recorder {
+    void authenticate(tern_credential_kind, tern_str, tern_core_record_fn, void*) noexcept override {
+        TERN_RECORD(authenticate);
+    }
+    void psk_key(tern_str, tern_core_psk_key_fn, void*) noexcept override { TERN_RECORD(psk_key); }
+};
+
+struct core_telemetry_recorder final : tern::core_telemetry_v1, recorder {
+    void post_telemetry(uint64_t, const tern_ts_record*, uint32_t, tern_core_done_fn, void*) noexcept override {
+        TERN_RECORD(post_telemetry);
+    }
+};
+
+struct core_attributes_recorder final : tern::core_attributes_v1, recorder {
+    void post_attributes(uint64_t, tern_attribute_scope, const tern_kv*, uint32_t, tern_core_done_fn,
+                         void*) noexcept override {
+        TERN_RECORD(post_attributes);
+    }
+    void get_attributes(uint64_t, const tern_key_filter*, const tern_key_filter*, tern_core_attributes_fn,
+                        void*) noexcept override {
+        TERN_RECORD(get_attributes);
+    }
+};
+
+struct core_rpc_recorder final : tern::core_rpc_v1, recorder {
+    void rpc_status(uint64_t, int64_t, tern_rpc_status, tern_str) noexcept override { TERN_RECORD(rpc_status); }
+    void rpc_reply(uint64_t, int64_t, tern_str, tern_core_done_fn, void*) noexcept override {
+        TERN_RECORD(rpc_reply);
+    }
+    void resend_pending_rpcs(uint64_t) noexcept override { TERN_RECORD(resend_pending_rpcs); }
+    void client_rpc(uint64_t, tern_str, tern_str, int64_t, tern_core_text_fn, void*) noexcept override {
+        TERN_RECORD(client_rpc);
+    }
+};
+
+struct core_provisioning_recorder final : tern::core_provisioning_v1, recorder {
+    void claim(uint64_t, tern_str, int64_t, tern_core_done_fn, void*) noexcept override { TERN_RECORD(claim); }
+    void provision(const tern_provision_request*, tern_core_provision_fn, void*) noexcept override {
+        TERN_RECORD(provision);
+    }
+};
+
+struct core_ota_recorder final : tern::core_ota_v1, recorder {
+    void ota_package(uint64_t, tern_ota_type, tern_core_ota_fn, void*) noexcept override {
+        TERN_RECORD(ota_package);
+    }
+};
+
+struct core_sessions_recorder final : tern::core_sessions_v1, recorder {
+    void session_event(uint64_t, tern_session_event, tern_str, tern_str) noexcept override {
+        TERN_RECORD(session_event);
+    }
+};
+
+struct core_events_recorder final : tern::core_events_v1, recorder {
+    tern_status subscribe(tern::core_listener_v1*, uint64_t*) noexcept override {
+        TERN_RECORD(subscribe);
+        return 0;
+    }
+    tern_status subscribe_device(uint64_t, uint64_t, uint32_t) noexcept override {
+        TERN_RECORD(subscribe_device);
+        return 0;
+    }
+    void unsubscribe_device(uint64_t, uint64_t, uint32_t) noexcept override { TERN_RECORD(unsubscribe_device); }
+    void close(uint64_t) noexcept override { TERN_RECORD(close); }
+};
+
 }  // namespace
 
 // slot `index` of interface I is `method`: by its member pointer, and by a call through it
@@ -852,4 +983,39 @@ TEST_CASE("payload adaptor and CLI interfaces keep the slots of ABI 1.0", "[abi]
     TERN_CHECK_SLOT(tern::cli_v1, c, 0, commands);
     TERN_CHECK_SLOT(tern::cli_v1, c, 1, summaries);
     TERN_CHECK_SLOT(tern::cli_v1, c, 2, run);
+}
+
+TEST_CASE("the core's capability interfaces (ABI 1.1) keep their slots", "[abi][vtable]") {
+    core_auth_recorder a;
+    TERN_CHECK_SLOT(tern::core_auth_v1, a, 0, authenticate);
+    TERN_CHECK_SLOT(tern::core_auth_v1, a, 1, psk_key);
+
+    core_telemetry_recorder t;
+    TERN_CHECK_SLOT(tern::core_telemetry_v1, t, 0, post_telemetry);
+
+    core_attributes_recorder at;
+    TERN_CHECK_SLOT(tern::core_attributes_v1, at, 0, post_attributes);
+    TERN_CHECK_SLOT(tern::core_attributes_v1, at, 1, get_attributes);
+
+    core_rpc_recorder r;
+    TERN_CHECK_SLOT(tern::core_rpc_v1, r, 0, rpc_status);
+    TERN_CHECK_SLOT(tern::core_rpc_v1, r, 1, rpc_reply);
+    TERN_CHECK_SLOT(tern::core_rpc_v1, r, 2, resend_pending_rpcs);
+    TERN_CHECK_SLOT(tern::core_rpc_v1, r, 3, client_rpc);
+
+    core_provisioning_recorder p;
+    TERN_CHECK_SLOT(tern::core_provisioning_v1, p, 0, claim);
+    TERN_CHECK_SLOT(tern::core_provisioning_v1, p, 1, provision);
+
+    core_ota_recorder o;
+    TERN_CHECK_SLOT(tern::core_ota_v1, o, 0, ota_package);
+
+    core_sessions_recorder s;
+    TERN_CHECK_SLOT(tern::core_sessions_v1, s, 0, session_event);
+
+    core_events_recorder e;
+    TERN_CHECK_SLOT(tern::core_events_v1, e, 0, subscribe);
+    TERN_CHECK_SLOT(tern::core_events_v1, e, 1, subscribe_device);
+    TERN_CHECK_SLOT(tern::core_events_v1, e, 2, unsubscribe_device);
+    TERN_CHECK_SLOT(tern::core_events_v1, e, 3, close);
 }

@@ -43,7 +43,7 @@ small_header)
     ;;
 next_major)
     lib=$ABI_REFUSED/libtern-bad_major.so
-    want=("plugin 'bad_major' ($lib)" "built for Tern ABI 2.0, this kernel provides ABI 1.0"
+    want=("plugin 'bad_major' ($lib)" "built for Tern ABI 2.0, this kernel provides ABI 1.1"
           "rebuild it against the Tern 1.x SDK, or run a Tern kernel of ABI 2.x")
     refused "$out" plugins inspect "$lib"
     says "$out" "${want[@]}"

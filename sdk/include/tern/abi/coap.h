@@ -26,6 +26,8 @@ extern "C" {
 
 // ---- protocol constants (RFC 7252, 7641, 7959) ---------------------------------------
 
+// A message type (tern_coap_request::type holds one in a uint8_t).
+typedef int32_t tern_coap_type;
 enum {
     TERN_COAP_CON = 0,
     TERN_COAP_NON = 1,
@@ -36,6 +38,8 @@ enum {
 // A code is class << 5 | detail: 2.05 is TERN_COAP_CODE(2, 5) = 69.
 #define TERN_COAP_CODE(c, d) ((uint8_t)(((c) << 5) | (d)))
 
+// A request method (tern_coap_request::code holds one in a uint8_t).
+typedef int32_t tern_coap_method;
 enum {
     TERN_COAP_GET = 1,
     TERN_COAP_POST = 2,
@@ -49,6 +53,8 @@ enum {
 // Method bit for tern_coap_resource::methods.
 #define TERN_COAP_METHOD_BIT(m) (1u << (m))
 
+// An option number (tern_coap_option::number holds one in a uint16_t).
+typedef int32_t tern_coap_option_number;
 enum {
     TERN_COAP_OPT_IF_MATCH = 1,
     TERN_COAP_OPT_URI_HOST = 3,
@@ -72,6 +78,8 @@ enum {
     TERN_COAP_OPT_NO_RESPONSE = 258
 };
 
+// A Content-Format (the int32_t content_format and accept fields; -1 when absent).
+typedef int32_t tern_coap_content_format;
 enum {
     TERN_COAP_FORMAT_TEXT = 0,
     TERN_COAP_FORMAT_LINK = 40,
@@ -183,6 +191,7 @@ enum {
 };
 
 // Why an observation ended (coap_handler_v1::on_observation_end)
+typedef int32_t tern_coap_end_reason;
 enum {
     TERN_COAP_END_DEREGISTERED = 1, // GET with Observe=1
     TERN_COAP_END_RESET = 2,        // the client answered a notification with RST
@@ -194,6 +203,7 @@ enum {
 };
 
 // What became of a notification (coap_handler_v1::on_notification_result)
+typedef int32_t tern_coap_notify_result;
 enum {
     TERN_COAP_NOTIFY_DELIVERED = 1, // CON acknowledged, or NON handed to the transport
     TERN_COAP_NOTIFY_TIMEOUT = 2,   // CON not acknowledged after all retransmissions
@@ -209,11 +219,14 @@ namespace tern {
 // A body read by range. OWNERSHIP: passes to the engine with the response; the engine
 // calls release() exactly once, even when respond() fails.
 struct coap_body_v1 {
+    // The body's length in bytes; it does not change. [any-thread]
     virtual uint64_t size() noexcept = 0;
     // Copies up to len bytes from offset into buf and stores the count in *out_len.
     // [any-thread]
     virtual tern_status read(uint64_t offset, uint8_t* buf, size_t len,
                              size_t* out_len) noexcept = 0;
+    // Frees the body; nothing calls it afterwards. [any-thread]: the engine releases it on
+    // whichever thread respond() or notify() ran, or later on the peer's shard.
     virtual void release() noexcept = 0;
 
 protected:
@@ -229,11 +242,11 @@ struct coap_handler_v1 {
     virtual void on_request(const tern_coap_request* req) noexcept = 0;
     // An observation ended for a reason other than the handler's end_observation().
     // [the observation's shard]
-    virtual void on_observation_end(uint64_t observation, int32_t reason) noexcept = 0;
+    virtual void on_observation_end(uint64_t observation, tern_coap_end_reason reason) noexcept = 0;
     // What became of a notification sent with notify(..., cookie, ...).
     // [the observation's shard]
     virtual void on_notification_result(uint64_t observation, uint64_t cookie,
-                                        int32_t result) noexcept = 0;
+                                        tern_coap_notify_result result) noexcept = 0;
 
 protected:
     ~coap_handler_v1() = default;

@@ -1,10 +1,16 @@
-// The core connector: where what devices send goes, and where downlinks come from. The
-// embedded core (SQLite) and the remote core (NATS) provide it; the device API consumes it.
-// Nothing here knows CoAP. See host.h for the interface rules and thread tags.
+// The core connector of ABI 1.0: where what devices send goes, and where downlinks come
+// from, as one interface (tern.core/1). The embedded core (SQLite) and the remote core (NATS)
+// provide it. Since ABI 1.1 the same services come as small capability interfaces
+// (core_capabilities.h: tern.core.auth/1, tern.core.events/1, ...), which new plugins use;
+// this header keeps tern.core/1 for plugins built against 1.0 and holds the records and
+// enums both share. tern_device_info is ThingsBoard's device model and carries its CoAP
+// profile fields (transport type, CoAP device type, power-saving timers); the capabilities'
+// tern_device_record does not. See host.h for the interface rules and thread tags.
 //
 // Asynchronous calls take a completion function and a ctx. The completion runs exactly once,
 // on any thread -- possibly before the call returns (a cache hit) -- so callers must not
-// hold locks across a call. Views passed to a completion are borrowed for that call only.
+// hold locks across a call. LIFETIME: ctx must stay valid until the completion has run.
+// Views passed to a completion are borrowed for that call only.
 #ifndef TERN_ABI_CORE_H
 #define TERN_ABI_CORE_H
 
@@ -24,7 +30,7 @@ extern "C" {
 typedef int32_t tern_credential_kind;
 enum {
     TERN_CREDENTIAL_ACCESS_TOKEN = 0,
-    TERN_CREDENTIAL_X509 = 1,  // value: SHA3-256 hex of the Base64 DER text (spec §7)
+    TERN_CREDENTIAL_X509 = 1,  // value: SHA3-256 hex of the certificate's Base64 DER text
     TERN_CREDENTIAL_PSK = 2,   // value: the PSK identity
     TERN_CREDENTIAL_MQTT_BASIC = 3,
     TERN_CREDENTIAL_LWM2M = 4
@@ -59,8 +65,9 @@ enum {
     TERN_POWER_EDRX = 3
 };
 
-// A device as the transport needs it, with its profile's settings already resolved (device
-// value, else profile value, else the core's defaults; spec §9).
+// A device as the CoAP transport of ABI 1.0 needs it, with its profile's settings already
+// resolved (device value, else profile value, else the core's defaults). Returned
+// by core_v1::authenticate; core_auth_v1 returns the transport-neutral tern_device_record.
 typedef struct tern_device_info {
     uint32_t struct_size;
     uint32_t reserved; // zero
@@ -77,7 +84,7 @@ typedef struct tern_device_info {
     int64_t edrx_cycle_ms;
     int64_t paging_transmission_window_ms;
     // The credential that matched, as stored: for X.509 the Base64 DER text of the
-    // certificate (the caller compares it, spec §7); for PSK the key bytes.
+    // certificate (the caller compares it with the peer's); for PSK the key bytes.
     tern_bytes credential_value;
     // Profile settings for payload adaptors, e.g. protobuf schema texts under the keys
     // telemetry_schema, attributes_schema, rpc_request_schema, rpc_response_schema.
@@ -150,7 +157,7 @@ enum {
     TERN_PROVISION_FAILURE = 3
 };
 
-// A provisioning request (spec §5.2), already decoded from JSON or protobuf. Empty views
+// A device's provisioning request, already decoded from JSON or protobuf. Empty views
 // are absent fields.
 typedef struct tern_provision_request {
     uint32_t struct_size;
@@ -205,18 +212,19 @@ typedef struct tern_ota_package {
 
 typedef int32_t tern_session_event;
 enum {
-    TERN_SESSION_OPEN = 1,     // first observation of the device (spec §3.1, §10)
+    TERN_SESSION_OPEN = 1,     // first observation of the device
     TERN_SESSION_CLOSE = 2,    // its last observation went
     TERN_SESSION_ACTIVITY = 3  // real traffic: an uplink, or an ACK of a notification
 };
 
-// flags of core_v1::subscribe
+// flags of core_v1::subscribe and core_events_v1::subscribe_device
 enum {
     TERN_SUBSCRIBE_ATTRIBUTES = 1u << 0, // shared attribute updates
     TERN_SUBSCRIBE_RPC = 1u << 1         // server-side RPC requests
 };
 
 // What became of a device (core_listener_v1::on_device_event)
+typedef int32_t tern_device_event;
 enum {
     TERN_DEVICE_UPDATED = 1,             // name, profile, profile settings changed: re-resolve
     TERN_DEVICE_CREDENTIALS_CHANGED = 2, // cached authentication is stale
@@ -237,7 +245,8 @@ typedef void (*tern_core_ota_fn)(void* ctx, tern_status status, const tern_ota_p
 
 namespace tern {
 
-// Downlinks and device events, delivered by the core to the transport that subscribed.
+// Downlinks and device events, delivered by the core to the transport that subscribed
+// (core_v1::set_listener, or core_events_v1::subscribe for one subscriber among many).
 // [any-thread]: calls may come from the core's own threads (its writer, its admin server),
 // so a listener must not wait inside a call for a completion of the same core (that would
 // deadlock); post the work instead. Views are borrowed for the call.
@@ -249,7 +258,7 @@ struct core_listener_v1 {
     // A server-side RPC for a subscribed device.
     virtual void on_rpc_request(uint64_t device_id, const tern_rpc_request* rpc) noexcept = 0;
     // TERN_DEVICE_UPDATED, _CREDENTIALS_CHANGED or _DELETED.
-    virtual void on_device_event(uint64_t device_id, int32_t event) noexcept = 0;
+    virtual void on_device_event(uint64_t device_id, tern_device_event event) noexcept = 0;
 
 protected:
     ~core_listener_v1() = default;
@@ -257,7 +266,10 @@ protected:
 
 struct core_v1 {
     // Where downlinks go; null disconnects (waits until no listener call is running).
-    // [start-stop]
+    // The one listener of tern.core/1: a core that also provides tern.core.events/1 makes it
+    // one subscriber among those (its subscriptions are subscribe/unsubscribe below).
+    // OWNERSHIP: the caller keeps listener. LIFETIME: listener until set_listener(nullptr)
+    // returns. [start-stop]
     virtual tern_status set_listener(core_listener_v1* listener) noexcept = 0;
 
     // The device owning a credential. TERN_NOT_FOUND: no such credential (4.01);
@@ -304,12 +316,12 @@ struct core_v1 {
     virtual void client_rpc(uint64_t device_id, tern_str method, tern_str params,
                             int64_t timeout_ms, tern_core_text_fn done, void* ctx) noexcept = 0;
 
-    // Claiming (spec §5.1): duration_ms <= 0 means the core's default. TERN_PERMISSION:
+    // Claiming: duration_ms <= 0 means the core's default. TERN_PERMISSION:
     // claiming is not allowed for the device; TERN_EXISTS: already claimed; TERN_NOT_FOUND:
     // no such device. [any-thread]
     virtual void claim(uint64_t device_id, tern_str secret_key, int64_t duration_ms,
                        tern_core_done_fn done, void* ctx) noexcept = 0;
-    // Provisioning (spec §5.2). done gets the result (status SUCCESS, NOT_FOUND, FAILURE);
+    // Provisioning. done gets the result (status SUCCESS, NOT_FOUND, FAILURE);
     // a non-OK tern_status means backend trouble. [any-thread]
     virtual void provision(const tern_provision_request* request, tern_core_provision_fn done,
                            void* ctx) noexcept = 0;

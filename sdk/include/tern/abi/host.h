@@ -146,7 +146,8 @@ struct registry_v1 {
     // only after every instance requiring iid has stopped. [any-thread]
     virtual void* find(tern_str iid, tern_str instance) noexcept = 0;
     // Calls sink(ctx, instance_name, interface) for every instance providing iid, in
-    // manifest order. [any-thread]
+    // manifest order, synchronously: LIFETIME: sink and ctx for the call; instance_name
+    // is borrowed for the sink's call, interface lives as find()'s does. [any-thread]
     virtual void list(tern_str iid, void (*sink)(void* ctx, tern_str instance, void* iface),
                       void* ctx) noexcept = 0;
 

@@ -27,7 +27,7 @@ typedef struct tern_payload_context {
     uint32_t reserved; // zero
     uint64_t profile_id;
     uint64_t revision;
-    const tern_kv* options; // the profile's settings (tern_device_info::profile_options)
+    const tern_kv* options; // the profile's settings (the device record's profile_options)
     uint32_t option_count;
     int32_t content_format; // the request's Content-Format, -1 when absent
 } tern_payload_context;

@@ -70,6 +70,7 @@ struct transport_v1 {
     virtual uint32_t max_datagram_size() noexcept = 0;
     // Connects the sink; null disconnects. Datagrams arriving while no sink is attached
     // are dropped and counted. Disconnecting waits until no shard is inside the sink.
+    // OWNERSHIP: the caller keeps sink. LIFETIME: sink until attach(nullptr) returns.
     // [start-stop]
     virtual tern_status attach(datagram_sink_v1* sink) noexcept = 0;
     // Sends datagrams from shard (the shard the peer belongs to). Returns TERN_OK when
