@@ -1,5 +1,7 @@
 #include "tern/x509_der/certificate.hpp"
 
+#include "tern/base64/base64.hpp"
+
 #include <algorithm>
 #include <cstring>
 
@@ -169,37 +171,7 @@ bool same_name(std::span<const uint8_t> a, std::span<const uint8_t> b) noexcept 
 }
 
 bool decode_base64(std::string_view text, std::vector<uint8_t>& out) {
-    out.clear();
-    uint32_t acc = 0;
-    int bits = 0;
-    std::size_t pad = 0, symbols = 0;
-    for (const char ch : text) {
-        if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n') continue;
-        int v;
-        if (ch >= 'A' && ch <= 'Z') v = ch - 'A';
-        else if (ch >= 'a' && ch <= 'z') v = ch - 'a' + 26;
-        else if (ch >= '0' && ch <= '9') v = ch - '0' + 52;
-        else if (ch == '+') v = 62;
-        else if (ch == '/') v = 63;
-        else if (ch == '=') {
-            if (++pad > 2) return false;
-            ++symbols;
-            continue;
-        } else {
-            return false;
-        }
-        if (pad != 0) return false;  // data after padding
-        ++symbols;
-        acc = (acc << 6) | static_cast<uint32_t>(v);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out.push_back(static_cast<uint8_t>(acc >> bits));
-            if (out.size() > max_certificate_size) return false;
-        }
-    }
-    if (symbols % 4 != 0) return false;
-    return true;
+    return base64::decode(text, out, max_certificate_size);
 }
 
 }  // namespace tern::x509_der

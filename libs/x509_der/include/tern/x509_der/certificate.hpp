@@ -35,7 +35,8 @@ bool parse(std::span<const uint8_t> der, certificate_info& out, std::string* why
 bool same_name(std::span<const uint8_t> a, std::span<const uint8_t> b) noexcept;
 
 // Standard Base64 (RFC 4648 §4) with padding; whitespace is skipped. false on any other
-// character, bad padding, or output over max_certificate_size.
+// character, bad padding, or output over max_certificate_size (tern::base64::decode with
+// that bound).
 bool decode_base64(std::string_view text, std::vector<uint8_t>& out);
 
 }  // namespace tern::x509_der

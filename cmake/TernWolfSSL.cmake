@@ -1,20 +1,29 @@
-# Which wolfSSL the dtls plugin links, as the imported target tern::wolfssl.
+# The one place the build chooses its wolfSSL, as the imported target tern::wolfssl. Every
+# user links that target: the dtls plugin (DTLS), libs/credential_id (SHA3-256 of device
+# certificates) and the embedded core (OTA checksums), so one process never carries two
+# different wolfSSL builds.
 #
 #   TERN_WOLFSSL=bundled (default): Debian's own wolfssl source package (the installed
-#     version, Debian's patches applied), rebuilt static and PIC with what the plugin needs
+#     version, Debian's patches applied), rebuilt static and PIC with what Tern needs
 #     (DTLS 1.3 with Connection ID, static-PSK suites such as PSK-AES128-CCM-8, session
-#     export, fast x86-64 P-256). The build runs once per machine and option set, at
+#     export, fast x86-64 P-256, SHA-3). The build runs once per machine and option set, at
 #     configure time, into ${TERN_WOLFSSL_CACHE}; later configures and every incremental
-#     build just use it. Linked into libtern-dtls.so alone, whose version script keeps
-#     wolfSSL's symbols private.
-#   TERN_WOLFSSL=system: Debian's libwolfssl-dev as installed (DTLS 1.2 only, no static
-#     PSK, no CID); the plugin logs what is missing at start-up.
+#     build just use it. Linked statically into each plugin that needs it, whose version
+#     script keeps wolfSSL's symbols private.
+#   TERN_WOLFSSL=system: Debian's libwolfssl-dev as installed, the shared library (DTLS 1.2
+#     only, no static PSK, no CID); the dtls plugin logs what is missing at start-up.
 #
-# Sets TERN_WOLFSSL_FOUND (and TERN_WOLFSSL_DESCRIPTION for the configure log).
+# When the bundled build fails (no network the first time, missing build tools), configure
+# warns and the dtls plugin is not built; the hashes of libs/credential_id and the core then
+# come from the system library, as with TERN_WOLFSSL=system (no behaviour of theirs depends
+# on the choice), so tern::wolfssl exists (or configure stops).
+#
+# Sets TERN_WOLFSSL_FOUND (tern::wolfssl exists), TERN_WOLFSSL_DTLS_FOUND (the dtls plugin
+# can be built) and TERN_WOLFSSL_DESCRIPTION (for the configure log).
 include_guard(GLOBAL)
 
 set(TERN_WOLFSSL "bundled" CACHE STRING
-  "wolfSSL for the dtls plugin: bundled (Debian source rebuilt with DTLS 1.3/CID/static PSK, cached) or system (libwolfssl-dev)")
+  "wolfSSL for the whole build: bundled (Debian source rebuilt with DTLS 1.3/CID/static PSK, cached) or system (libwolfssl-dev)")
 set_property(CACHE TERN_WOLFSSL PROPERTY STRINGS bundled system)
 
 if(DEFINED ENV{TERN_WOLFSSL_CACHE})
@@ -60,7 +69,12 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")
 endif()
 
 set(TERN_WOLFSSL_FOUND FALSE)
+set(TERN_WOLFSSL_DTLS_FOUND FALSE)
 set(TERN_WOLFSSL_DESCRIPTION "")
+
+if(NOT TERN_WOLFSSL STREQUAL "bundled" AND NOT TERN_WOLFSSL STREQUAL "system")
+  message(FATAL_ERROR "TERN_WOLFSSL must be 'bundled' or 'system', not '${TERN_WOLFSSL}'")
+endif()
 
 if(TERN_WOLFSSL STREQUAL "bundled")
   set(work "${CMAKE_BINARY_DIR}/wolfssl-bundled")
@@ -72,38 +86,43 @@ if(TERN_WOLFSSL STREQUAL "bundled")
     ERROR_VARIABLE err
     OUTPUT_STRIP_TRAILING_WHITESPACE)
   string(REGEX REPLACE ".*\n" "" prefix "${out}")
-  if(NOT rc EQUAL 0 OR NOT EXISTS "${prefix}/lib/libwolfssl.a")
+  if(rc EQUAL 0 AND EXISTS "${prefix}/lib/libwolfssl.a")
+    add_library(tern::wolfssl STATIC IMPORTED GLOBAL)
+    set_target_properties(tern::wolfssl PROPERTIES
+      IMPORTED_LOCATION "${prefix}/lib/libwolfssl.a"
+      INTERFACE_INCLUDE_DIRECTORIES "${prefix}/include"
+      INTERFACE_COMPILE_DEFINITIONS "TERN_WOLFSSL_BUNDLED=1"
+      INTERFACE_LINK_LIBRARIES "m;Threads::Threads")
+    set(TERN_WOLFSSL_FOUND TRUE)
+    set(TERN_WOLFSSL_DTLS_FOUND TRUE)
+    set(TERN_WOLFSSL_PREFIX "${prefix}" CACHE INTERNAL "")
+    set(TERN_WOLFSSL_DESCRIPTION "bundled, ${prefix}")
+  else()
     message(WARNING
-      "dtls: building the bundled wolfSSL failed, so the dtls plugin is not built.\n"
+      "wolfSSL: building the bundled wolfSSL failed, so the dtls plugin is not built (the "
+      "certificate hashes and OTA checksums use the system libwolfssl instead).\n"
       "${err}\n"
       "Fix the cause (network access to deb.debian.org; packages dpkg-dev autoconf automake "
       "libtool), or configure with -DTERN_WOLFSSL=system to use Debian's libwolfssl-dev "
-      "(DTLS 1.2 only, no static PSK, no CID).")
-    return()
+      "everywhere (DTLS 1.2 only, no static PSK, no CID).")
   endif()
-  add_library(tern::wolfssl STATIC IMPORTED GLOBAL)
-  set_target_properties(tern::wolfssl PROPERTIES
-    IMPORTED_LOCATION "${prefix}/lib/libwolfssl.a"
-    INTERFACE_INCLUDE_DIRECTORIES "${prefix}/include"
-    INTERFACE_COMPILE_DEFINITIONS "TERN_WOLFSSL_BUNDLED=1"
-    INTERFACE_LINK_LIBRARIES "m;Threads::Threads")
-  set(TERN_WOLFSSL_FOUND TRUE)
-  set(TERN_WOLFSSL_PREFIX "${prefix}" CACHE INTERNAL "")
-  set(TERN_WOLFSSL_DESCRIPTION "bundled, ${prefix}")
-elseif(TERN_WOLFSSL STREQUAL "system")
+endif()
+
+if(NOT TERN_WOLFSSL_FOUND)
   find_package(PkgConfig QUIET)
   if(PkgConfig_FOUND)
-    pkg_check_modules(TERN_SYSTEM_WOLFSSL QUIET IMPORTED_TARGET wolfssl)
+    pkg_check_modules(TERN_SYSTEM_WOLFSSL QUIET IMPORTED_TARGET GLOBAL wolfssl)
   endif()
   if(NOT TERN_SYSTEM_WOLFSSL_FOUND)
-    message(WARNING "dtls: TERN_WOLFSSL=system but pkg-config finds no wolfssl "
-                    "(Debian package libwolfssl-dev); the dtls plugin is not built.")
-    return()
+    message(FATAL_ERROR "wolfSSL: pkg-config finds no wolfssl (Debian package libwolfssl-dev), "
+                        "which the certificate hashes need.")
   endif()
   add_library(tern::wolfssl INTERFACE IMPORTED GLOBAL)
   target_link_libraries(tern::wolfssl INTERFACE PkgConfig::TERN_SYSTEM_WOLFSSL)
   set(TERN_WOLFSSL_FOUND TRUE)
+  if(TERN_WOLFSSL STREQUAL "system")
+    set(TERN_WOLFSSL_DTLS_FOUND TRUE)
+  endif()
   set(TERN_WOLFSSL_DESCRIPTION "system libwolfssl ${TERN_SYSTEM_WOLFSSL_VERSION}")
-else()
-  message(FATAL_ERROR "TERN_WOLFSSL must be 'bundled' or 'system', not '${TERN_WOLFSSL}'")
 endif()
+message(STATUS "wolfSSL: ${TERN_WOLFSSL_DESCRIPTION}")
