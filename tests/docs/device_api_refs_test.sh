@@ -3,7 +3,8 @@
 # the §… that follow it in the same list: "docs/device-api.md §3, §0.2") anywhere in the
 # repository, and every "§N" inside docs/device-api.md itself, must name a section heading of
 # docs/device-api.md ("## N. Title" or "### N.M Title"). A reference one level deeper
-# (§4.1.3: step 3 of §4.1) needs its section. Prints file:line: why for each dangling one.
+# (§4.1.3: step 3 of §4.1) needs its section. The sections §0 to §11 and their subsections
+# must all be there. Prints file:line: why for each dangling reference.
 #
 #   bash tests/docs/device_api_refs_test.sh
 set -u -o pipefail
@@ -18,6 +19,16 @@ doc=docs/device-api.md
 sections=$(sed -nE 's/^## ([0-9]+)\. .*/\1/p; s/^### ([0-9]+\.[0-9]+) .*/\1/p' "$doc" | sort -u)
 [ -n "$sections" ] || { echo "[$name] FAIL: $doc has no numbered sections" >&2; exit 1; }
 has() { grep -qxF -- "$1" <<<"$sections"; }
+
+# The numbering code and docs rely on (these sections are referred to from the whole tree).
+missing=()
+for want in 0 1 1.1 1.2 1.3 1.4 2 2.1 2.2 2.3 2.4 3 3.1 3.2 3.3 4 4.1 4.2 5 5.1 5.2 6 7 8 9 10 11; do
+    has "$want" || missing+=("§$want")
+done
+if ((${#missing[@]})); then
+    echo "[$name] FAIL: $doc lacks the section heading(s) ${missing[*]} (\"## N. Title\" / \"### N.M Title\")" >&2
+    exit 1
+fi
 
 # file<TAB>line<TAB>number for every reference: after "device-api.md" (the § list that
 # follows it, up to the first word that is not a §, "and" or "item"), and every § inside the
