@@ -191,7 +191,7 @@ TEST_CASE("tern plugins inspect prints the whole descriptor, or the loader's ref
     CHECK(r.status == 0);
     CHECK(r.out.rfind("file:        " + kt::fixture("kt_rich") + "\nname:        kt_rich\nversion:     2.0.0\n"
                       "vendor:      Tern kernel tests\ndescription: Declares a rich config schema\nbuild:       gcc ", 0) == 0);
-    CHECK(r.out.find("\nabi:         1.0 (descriptor " + std::to_string(sizeof(tern_plugin_descriptor)) +
+    CHECK(r.out.find("\nabi:         1.1 (descriptor " + std::to_string(sizeof(tern_plugin_descriptor)) +
                      " bytes)\nprovides:    -\nrequires:    -\nconfig:      11 keys\n") != std::string::npos);
     CHECK(std::regex_search(r.out, std::regex(R"(\n  bind_port +integer +5683 +UDP port \(0\.\.65535\)\n)")));
     CHECK(std::regex_search(r.out, std::regex(R"(\n  credentials\.cert_file +string +\(required\) +Certificate file \(required; path\)\n)")));

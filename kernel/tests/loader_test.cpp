@@ -16,7 +16,7 @@ TEST_CASE("a good plugin's descriptor is read completely", "[loader]") {
     CHECK(lib.description == "Uses test.greeter/1");
     CHECK(lib.build.find("libstdc++") != std::string::npos);
     CHECK(lib.abi_major == 1);
-    CHECK(lib.abi_minor == 0);
+    CHECK(lib.abi_minor == TERN_ABI_MINOR);
     CHECK(lib.header_size == sizeof(tern_plugin_descriptor));
     CHECK(lib.provides.empty());
     REQUIRE(lib.requirements.size() == 2);

@@ -84,7 +84,7 @@ typedef struct tern_device_record {
     uint64_t revision;        // changes whenever device, profile or credentials change
     // The credential that matched, as stored: for X.509 the Base64 DER text of the
     // certificate (the caller compares it with what the peer presented); for PSK the key
-    // bytes; for an access token the token.
+    // bytes; empty for an access token (the token itself is what matched).
     tern_bytes credential_value;
     // The profile's settings: the TERN_OPTION_* keys above first, then the profile's own
     // (e.g. the protobuf schema texts under telemetry_schema, attributes_schema,
