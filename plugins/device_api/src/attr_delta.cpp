@@ -22,11 +22,11 @@ void attr_delta::apply(const tern_kv* updated, uint32_t updated_count, const ter
                        uint32_t deleted_count, uint64_t seq) {
     // Within one change set a key is either updated or deleted; deletions go first so a
     // set of the same key (should a core send both) wins as the later fact.
-    for (uint32_t i = 0; i < deleted_count; ++i) remove(sv(deleted[i]), seq);
+    for (uint32_t i = 0; i < deleted_count; ++i) remove(sdk::to_sv(deleted[i]), seq);
     for (uint32_t i = 0; i < updated_count; ++i) {
         // A null value carries nothing a device could store: treat it as a deletion.
-        if (updated[i].value.type == TERN_VALUE_NULL) remove(sv(updated[i].key), seq);
-        else set(sv(updated[i].key), updated[i].value, seq);
+        if (updated[i].value.type == TERN_VALUE_NULL) remove(sdk::to_sv(updated[i].key), seq);
+        else set(sdk::to_sv(updated[i].key), updated[i].value, seq);
     }
 }
 
@@ -55,8 +55,8 @@ void attr_delta::view(std::vector<tern_kv>& updated, std::vector<tern_str>& dele
     updated.clear();
     deleted.clear();
     for (const auto& [k, e] : entries_) {
-        if (e.deleted) deleted.push_back(ts(k));
-        else updated.push_back(tern_kv{ts(k), e.value.view()});
+        if (e.deleted) deleted.push_back(sdk::to_str(k));
+        else updated.push_back(tern_kv{sdk::to_str(k), e.value.view()});
     }
 }
 

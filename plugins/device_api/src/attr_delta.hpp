@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "owned.hpp"
+#include "owned_value.hpp"
 #include "tern/abi/types.h"
 
 namespace tern::device_api {

@@ -1,10 +1,10 @@
-// The device_api plugin: descriptor, configuration schema and wiring. The work is in
-// api*.cpp.
+// The device_api plugin: descriptor, configuration schema, and finding the services the
+// device API talks to. The work is in service.cpp and its components.
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "api.hpp"
+#include "service.hpp"
 #include "tern/sdk/plugin.hpp"
 
 namespace {
@@ -13,7 +13,7 @@ using namespace tern;
 namespace cfg = tern::sdk::cfg;
 
 
-constexpr tern_config_key device_api_config[] = {
+constexpr tern_config_key device_service_config[] = {
     cfg::string("core", "", "Instance name of the core to use; empty: the first instance providing tern.core/1"),
     cfg::string("engine", "",
                 "Instance name of the CoAP engine to serve on; empty: the first instance providing tern.coap.engine/1"),
@@ -115,16 +115,16 @@ constexpr tern_config_key device_api_config[] = {
         .unit("s"),
 };
 
-constexpr tern_requirement device_api_requires[] = {
+constexpr tern_requirement device_service_requires[] = {
     sdk::need(TERN_IID_COAP_ENGINE_V1),
     sdk::need(TERN_IID_CORE_V1),
     sdk::need(TERN_IID_PAYLOAD_V1),
     sdk::may_use(TERN_IID_TRANSPORT_V1),
 };
 
-class device_api_plugin final : public sdk::instance {
+class device_service_plugin final : public sdk::instance {
 public:
-    explicit device_api_plugin(const tern_create_args& args) : instance(args) {
+    explicit device_service_plugin(const tern_create_args& args) : instance(args) {
         const sdk::config c = config();
         s_.core = c.get_string("core");
         s_.engine = c.get_string("engine");
@@ -152,7 +152,7 @@ public:
 
 private:
     void on_start() override {
-        device_api::wiring w;
+        device_api::services w;
         w.reactor = &host().reactor();
         w.metrics = &host().metrics();
         w.log = static_cast<log_v1*>(host().raw().query(sdk::to_str(TERN_IID_LOG_V1)));
@@ -165,59 +165,50 @@ private:
         if (w.core == nullptr)
             throw sdk::error(TERN_CONFIG, s_.core.empty() ? std::string("no instance provides " TERN_IID_CORE_V1)
                                                           : sdk::cat("core '", s_.core, "' is not a running core"));
-        // Payload adaptors by what they call themselves: "json" (required), "protobuf".
-        struct found {
-            payload_v1* json = nullptr;
-            payload_v1* protobuf = nullptr;
-            std::vector<std::string> names;
-        } f;
+        // Payload adaptors by what they call themselves, as payload_adaptors.hpp's table says.
         host().registry().list(
             sdk::to_str(TERN_IID_PAYLOAD_V1),
-            [](void* ctx, tern_str instance, void* iface) {
-                auto* x = static_cast<found*>(ctx);
-                auto* p = static_cast<payload_v1*>(iface);
-                if (p == nullptr) return;
-                const std::string_view n = sdk::to_sv(p->name());
-                if (n == "json" && x->json == nullptr) x->json = p;
-                else if (n == "protobuf" && x->protobuf == nullptr) x->protobuf = p;
-                x->names.push_back(sdk::cat(sdk::to_sv(instance), " (", n, ")"));
+            [](void* ctx, tern_str, void* iface) {
+                static_cast<device_api::payload_adaptors*>(ctx)->offer(static_cast<payload_v1*>(iface));
             },
-            &f);
-        if (f.json == nullptr)
-            throw sdk::error(TERN_CONFIG, "no payload adaptor named \"json\" is running (add [plugins.json])");
-        w.json = f.json;
-        w.protobuf = f.protobuf;
+            &w.adaptors);
+        if (const std::string_view missing = w.adaptors.missing(); !missing.empty())
+            throw sdk::error(TERN_CONFIG, sdk::cat("no payload adaptor named \"", missing, "\" is running (add [plugins.",
+                                                   missing, "])"));
         host().registry().list(
             sdk::to_str(TERN_IID_TRANSPORT_V1),
             [](void* ctx, tern_str instance, void* iface) {
-                static_cast<device_api::wiring*>(ctx)->transports.push_back(
+                static_cast<device_api::services*>(ctx)->transports.push_back(
                     {std::string(sdk::to_sv(instance)), static_cast<transport_v1*>(iface)});
             },
             &w);
-        api_ = std::make_unique<device_api::api>(s_, std::move(w));
-        api_->start();
-        log().info("serving the ThingsBoard CoAP device API on /api/v1, /fw, /sw (payloads: json",
-                   f.protobuf != nullptr ? ", protobuf" : "", ")");
+        std::string payloads;
+        for (std::size_t i = 0; i < device_api::adaptor_table.size(); ++i)
+            if (w.adaptors.at(i) != nullptr)
+                payloads += sdk::cat(payloads.empty() ? "" : ", ", device_api::adaptor_table[i].name);
+        service_ = std::make_unique<device_api::service>(s_, std::move(w));
+        service_->start();
+        log().info("serving the ThingsBoard CoAP device API on /api/v1, /fw, /sw (payloads: ", payloads, ")");
     }
 
     void on_stop() noexcept override {
-        // The api itself stays until destroy(): a core still finishing a call (a
+        // The service itself stays until destroy(): a core still finishing a call (a
         // client-side RPC waits up to its timeout) calls back into it until the core
         // has stopped too.
-        if (api_) api_->stop();
+        if (service_) service_->stop();
     }
 
     device_api::settings s_;
-    std::unique_ptr<device_api::api> api_;
+    std::unique_ptr<device_api::service> service_;
 };
 
 }  // namespace
 
-TERN_PLUGIN(device_api_plugin, {.name = "device_api",
+TERN_PLUGIN(device_service_plugin, {.name = "device_api",
                                 .version = "1.0.0",
                                 .vendor = "Tern",
                                 .description = "ThingsBoard CoAP device API: telemetry, attributes, Observe, RPC, "
                                                "claim, provisioning, OTA",
                                 .provides = {},
-                                .requirements = device_api_requires,
-                                .config = device_api_config})
+                                .requirements = device_service_requires,
+                                .config = device_service_config})

@@ -1,23 +1,19 @@
 #include "metrics.hpp"
 
-#include <stdexcept>
 #include <string>
 
 namespace tern::device_api {
 
 namespace {
 
-constexpr const char* kind_labels[] = {"telemetry", "attributes", "attributes_get",
-                                       "attributes_observe", "rpc_observe", "rpc_reply",
-                                       "rpc_call", "claim", "provision", "ota", "other"};
 constexpr const char* code_labels[] = {"2.01", "2.03", "2.05", "4.00", "4.01", "4.04",
                                        "4.05", "4.13", "4.29", "5.00", "5.03", "none", "other"};
 constexpr const char* dl_kind_labels[] = {"attributes", "rpc"};
 constexpr const char* dl_result_labels[] = {"sent",    "delivered", "merged", "timeout",
                                             "dropped", "reset",     "failed"};
 
-handle add(metrics_v1* m, tern_metric_kind kind, const char* name, const char* help,
-           const std::string& labels = {}) {
+sdk::metric add(metrics_v1* m, tern_metric_kind kind, const char* name, const char* help,
+                const std::string& labels = {}) {
     if (m == nullptr) return {};
     tern_metric_desc d{};
     d.struct_size = sizeof d;
@@ -27,14 +23,14 @@ handle add(metrics_v1* m, tern_metric_kind kind, const char* name, const char* h
     d.labels = labels.empty() ? nullptr : labels.c_str();
     uint64_t id = 0;
     if (m->add_metric(&d, &id) != TERN_OK)
-        throw std::runtime_error(std::string("cannot register metric ") + name);
-    return handle{m, id};
+        throw sdk::error(TERN_INVALID_ARGUMENT, sdk::cat("cannot register metric ", name));
+    return sdk::metric{m, id};
 }
 
-handle counter(metrics_v1* m, const char* name, const char* help, const std::string& labels = {}) {
+sdk::metric counter(metrics_v1* m, const char* name, const char* help, const std::string& labels = {}) {
     return add(m, TERN_METRIC_COUNTER, name, help, labels);
 }
-handle gauge(metrics_v1* m, const char* name, const char* help, const std::string& labels = {}) {
+sdk::metric gauge(metrics_v1* m, const char* name, const char* help, const std::string& labels = {}) {
     return add(m, TERN_METRIC_GAUGE, name, help, labels);
 }
 
@@ -59,11 +55,11 @@ code_slot slot_of(uint8_t code, bool silent) noexcept {
 }
 
 void metrics::init(metrics_v1* m) {
-    for (size_t k = 0; k < static_cast<size_t>(req_kind::count_); ++k)
+    for (size_t k = 0; k < static_cast<size_t>(action::count_); ++k)
         for (size_t c = 0; c < static_cast<size_t>(code_slot::count_); ++c)
             requests[k][c] = counter(m, "device_api_requests_total",
                                      "Device API requests by feature and the response code sent (none: no response)",
-                                     std::string("feature=\"") + kind_labels[k] + "\",code=\"" + code_labels[c] + "\"");
+                                     sdk::cat("feature=\"", action_label(static_cast<action>(k)), "\",code=\"", code_labels[c], "\""));
     const char* hits_help = "Authentications answered from the plugin's per-shard cache";
     const char* miss_help = "Authentications that asked the core";
     const char* evict_help = "Cache entries dropped because the cache was full (auth_cache_size, unknown_token_cache_size)";

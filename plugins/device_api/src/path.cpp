@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "tern/sdk/views.hpp"
+
 namespace tern::device_api {
 
 namespace {
@@ -31,17 +33,9 @@ bool iequals_lower(std::string_view s, std::string_view lower) noexcept {
     return true;
 }
 
-std::string_view seg(std::span<const tern_str> s, std::size_t i) noexcept {
-    return s[i].size == 0 ? std::string_view{} : std::string_view{s[i].data, s[i].size};
-}
+std::string_view seg(std::span<const tern_str> s, std::size_t i) noexcept { return sdk::to_sv(s[i]); }
 
 }  // namespace
-
-std::string_view feature_name(feature f) noexcept {
-    for (const named& n : features)
-        if (n.f == f) return n.name;
-    return "unknown";
-}
 
 feature feature_of(std::string_view segment) noexcept {
     for (const named& n : features)

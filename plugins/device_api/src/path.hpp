@@ -24,8 +24,6 @@ enum class feature : uint8_t {
     software
 };
 
-std::string_view feature_name(feature f) noexcept;
-
 // The feature named by one segment, case-insensitively (ASCII, as Java's toUpperCase
 // does for these names); feature::none when it names none.
 feature feature_of(std::string_view segment) noexcept;

@@ -1,5 +1,7 @@
 #include "route.hpp"
 
+#include "tern/sdk/views.hpp"
+
 namespace tern::device_api {
 
 namespace {
@@ -9,11 +11,9 @@ constexpr uint8_t unauthorized = TERN_COAP_CODE(4, 1);
 constexpr uint8_t not_found = TERN_COAP_CODE(4, 4);
 constexpr uint8_t not_allowed = TERN_COAP_CODE(4, 5);
 
-std::string_view seg(std::span<const tern_str> s, std::size_t i) noexcept {
-    return s[i].size == 0 ? std::string_view{} : std::string_view{s[i].data, s[i].size};
-}
+std::string_view seg(std::span<const tern_str> s, std::size_t i) noexcept { return sdk::to_sv(s[i]); }
 
-classified refuse(uint8_t code, std::string_view why, req_kind k = req_kind::other) noexcept {
+classified refuse(uint8_t code, std::string_view why, action k = action::other) noexcept {
     classified c;
     c.error = code;
     c.reason = why;
@@ -25,27 +25,11 @@ classified accept(action a, route r) noexcept {
     classified c;
     r.what = a;
     c.r = r;
-    c.kind = kind_of(a);
+    c.kind = a;
     return c;
 }
 
 }  // namespace
-
-req_kind kind_of(action a) noexcept {
-    switch (a) {
-        case action::telemetry: return req_kind::telemetry;
-        case action::attributes_post: return req_kind::attributes;
-        case action::attributes_get: return req_kind::attributes_get;
-        case action::attributes_observe: return req_kind::attributes_observe;
-        case action::rpc_observe: return req_kind::rpc_observe;
-        case action::rpc_reply: return req_kind::rpc_reply;
-        case action::rpc_call: return req_kind::rpc_call;
-        case action::claim: return req_kind::claim;
-        case action::provision: return req_kind::provision;
-        case action::ota: return req_kind::ota;
-    }
-    return req_kind::other;
-}
 
 classified classify(std::span<const tern_str> path, uint8_t method, int32_t observe) noexcept {
     if (observe != 0 && observe != 1) observe = -1;
@@ -55,11 +39,11 @@ classified classify(std::span<const tern_str> path, uint8_t method, int32_t obse
     // ---- /fw/{token}, /sw/{token} (spec §6): exactly two segments ----
     if (top == "fw" || top == "sw") {
         if (method != TERN_COAP_GET)
-            return refuse(not_allowed, "method not allowed; allowed: GET", req_kind::ota);
+            return refuse(not_allowed, "method not allowed; allowed: GET", action::ota);
         if (path.size() != 2)
             return refuse(unauthorized, top == "fw" ? "the firmware download path is /fw/{access token}"
                                                     : "the software download path is /sw/{access token}",
-                          req_kind::ota);
+                          action::ota);
         route r;
         r.api = false;
         r.token = seg(path, 1);
@@ -77,7 +61,7 @@ classified classify(std::span<const tern_str> path, uint8_t method, int32_t obse
     if (method == TERN_COAP_GET) {
         switch (p.what) {
             case feature::telemetry:
-                return refuse(bad_request, "telemetry is sent with POST", req_kind::telemetry);
+                return refuse(bad_request, "telemetry is sent with POST", action::telemetry);
             case feature::firmware:
             case feature::software:
                 r.ota = p.what == feature::firmware ? TERN_OTA_FIRMWARE : TERN_OTA_SOFTWARE;
@@ -86,7 +70,7 @@ classified classify(std::span<const tern_str> path, uint8_t method, int32_t obse
                 if (observe == 0) return accept(action::rpc_observe, r);
                 // Observe=1 gets what a plain GET would get (spec §0.3).
                 return refuse(bad_request, "GET rpc subscribes with Observe=0; server-side RPCs come as notifications",
-                              req_kind::rpc_observe);
+                              action::rpc_observe);
             case feature::attributes:
                 if (observe == 0) return accept(action::attributes_observe, r);
                 return accept(action::attributes_get, r);
@@ -112,7 +96,7 @@ classified classify(std::span<const tern_str> path, uint8_t method, int32_t obse
             case feature::provision: return accept(action::provision, r);
             case feature::firmware:
             case feature::software:
-                return refuse(not_allowed, "method not allowed; allowed: GET", req_kind::ota);
+                return refuse(not_allowed, "method not allowed; allowed: GET", action::ota);
             default: break;
         }
     }

@@ -8,27 +8,12 @@
 #include <span>
 #include <string_view>
 
-#include "metrics.hpp"
+#include "action.hpp"
 #include "path.hpp"
 #include "tern/abi/coap.h"
 #include "tern/abi/core.h"
 
 namespace tern::device_api {
-
-enum class action : uint8_t {
-    telemetry,           // POST telemetry
-    attributes_post,     // POST attributes
-    attributes_get,      // GET attributes (also Observe=1 on an attribute observation)
-    attributes_observe,  // GET + Observe=0 on attributes, claim, provision, ...
-    rpc_observe,         // GET + Observe=0 on rpc
-    rpc_reply,           // POST rpc/{id}
-    rpc_call,            // POST rpc
-    claim,
-    provision,           // no authentication
-    ota                  // /fw/{token}, /sw/{token}, /api/v1/[{token}/]firmware|software
-};
-
-req_kind kind_of(action a) noexcept;
 
 struct route {
     action what = action::telemetry;
@@ -41,7 +26,7 @@ struct route {
 struct classified {
     uint8_t error = 0;  // a CoAP code when the request is refused before authentication
     std::string_view reason;
-    req_kind kind = req_kind::other;
+    action kind = action::other;  // r.what when accepted; what it seemed to ask when refused
     route r;
 };
 

@@ -163,17 +163,17 @@ TEST_CASE("hot path: a telemetry or attributes POST with a cached token allocate
     counting_engine engine;
     quiet_core core;
     static_adaptor adaptor;
-    wiring w;
+    services w;
     w.reactor = &reactor;
     w.engine = &engine;
     w.core = &core;
-    w.json = &adaptor;
+    w.adaptors.set(TERN_PAYLOAD_JSON, &adaptor);
     w.transports.push_back({"udp", nullptr});
     settings s;
     // The per-device limits are consulted on every request (high enough to let all pass).
     s.device_message_rate = 1000000;
     s.device_datapoint_rate = 1000000;
-    api a(s, std::move(w));
+    service a(s, std::move(w));
     a.start();
 
     const std::string segs[] = {"api", "v1", "T1", "telemetry", "attributes"};
@@ -232,16 +232,16 @@ TEST_CASE("hot path: a device over its limit (4.29) and a remembered unknown tok
     counting_engine engine;
     quiet_core core;
     static_adaptor adaptor;
-    wiring w;
+    services w;
     w.reactor = &reactor;
     w.engine = &engine;
     w.core = &core;
-    w.json = &adaptor;
+    w.adaptors.set(TERN_PAYLOAD_JSON, &adaptor);
     w.transports.push_back({"udp", nullptr});
     settings s;
     s.device_message_rate = 1;
     s.device_message_burst = 1;
-    api a(s, std::move(w));
+    service a(s, std::move(w));
     a.start();
 
     const tern_str tele[] = {{"api", 3}, {"v1", 2}, {"T1", 2}, {"telemetry", 9}};

@@ -61,7 +61,7 @@ struct fixture {
     json::adaptor json{json::options{}};
     json::adaptor proto_stand_in{json::options{}};  // answers to the name "json": only its role matters
     settings s;
-    std::unique_ptr<api> a;
+    std::unique_ptr<service> a;
     uint64_t next_exchange = 1;
 
     fixture() {
@@ -92,16 +92,16 @@ struct fixture {
     }
 
     void start(payload_v1* protobuf = nullptr) {
-        wiring w;
+        services w;
         w.reactor = &reactor;
         w.engine = &engine;
         w.core = &core;
-        w.json = &json;
-        w.protobuf = protobuf;
+        w.adaptors.set(TERN_PAYLOAD_JSON, &json);
+        w.adaptors.set(TERN_PAYLOAD_PROTOBUF, protobuf);
         w.transports.push_back({"udp", nullptr});
         w.transports.push_back({"dtls", &dtls});
         w.wall_ms = &test_wall;
-        a = std::make_unique<api>(s, std::move(w));
+        a = std::make_unique<service>(s, std::move(w));
         a->start();
     }
 

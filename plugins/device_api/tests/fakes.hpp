@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "api.hpp"
+#include "service.hpp"
 
 namespace tern::device_api::test {
 

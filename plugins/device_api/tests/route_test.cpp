@@ -109,6 +109,6 @@ TEST_CASE("routing: tokens and OTA kinds", "[route]") {
     CHECK(of("/api/v1/T/software", GET).r.ota == TERN_OTA_SOFTWARE);
     CHECK(of("/api/v1/T/software", GET).r.api);
     CHECK(of("/api/v1/T/rpc/77", POST).r.rpc_id == 77);
-    CHECK(of("/api/v1/T/telemetry", POST).kind == req_kind::telemetry);
-    CHECK(of("/api/v1/T/telemetry", GET).kind == req_kind::telemetry);
+    CHECK(of("/api/v1/T/telemetry", POST).kind == action::telemetry);
+    CHECK(of("/api/v1/T/telemetry", GET).kind == action::telemetry);
 }

@@ -7,7 +7,8 @@
 #include <unistd.h>
 
 #include "file_body.hpp"
-#include "rules.hpp"
+#include "content_format.hpp"
+#include "ota_range.hpp"
 
 using namespace tern::device_api;
 

@@ -1,5 +1,5 @@
-// Owned copies of ABI views: what outlives the call that lent them (queued downlinks,
-// cached device info).
+// An owned copy of a tern_value: what outlives the call that lent it (queued attribute
+// changes, profile options of cached devices).
 #pragma once
 
 #include <cstdint>
@@ -7,13 +7,9 @@
 #include <string_view>
 
 #include "tern/abi/types.h"
+#include "tern/sdk/views.hpp"
 
 namespace tern::device_api {
-
-inline std::string_view sv(tern_str s) noexcept {
-    return s.size == 0 ? std::string_view{} : std::string_view{s.data, s.size};
-}
-inline tern_str ts(std::string_view s) noexcept { return tern_str{s.data(), s.size()}; }
 
 // A tern_value with its text or bytes in its own storage.
 class owned_value {
@@ -26,7 +22,7 @@ public:
         v_.reserved = 0;
         text_.clear();
         if (v.type == TERN_VALUE_STR || v.type == TERN_VALUE_JSON) {
-            text_.assign(sv(v.u.s));
+            text_.assign(sdk::to_sv(v.u.s));
         } else if (v.type == TERN_VALUE_BYTES) {
             if (v.u.bytes.size != 0)
                 text_.assign(reinterpret_cast<const char*>(v.u.bytes.data), v.u.bytes.size);

@@ -1,0 +1,271 @@
+#include "downlinks.hpp"
+
+#include <cstring>
+
+#include "bytes_sink.hpp"
+#include "observations.hpp"
+#include "responder.hpp"
+#include "runtime.hpp"
+#include "state_table.hpp"
+#include "tern/sdk/status.hpp"
+#include "tern/sdk/views.hpp"
+
+namespace tern::device_api {
+
+// ---- from the core [any-thread] -----------------------------------------------------------------
+
+void downlinks::on_attributes_updated(uint64_t device_id, const tern_kv* updated, uint32_t updated_count,
+                                      const tern_str* deleted, uint32_t deleted_count) noexcept {
+    try {
+        attr_delta changes;
+        changes.apply(updated, updated_count, deleted, deleted_count, 0);
+        rt_.post(rt_.home_of(device_id), [this, device_id, c = std::move(changes)]() mutable {
+            home_attributes(device_id, std::move(c));
+        });
+    } catch (...) {
+        rt_.log.error("device_api: attribute update for device ", device_id, " lost: out of memory");
+    }
+}
+
+void downlinks::on_rpc_request(uint64_t device_id, const tern_rpc_request* rpc) noexcept {
+    if (rpc == nullptr) return;
+    try {
+        tern_rpc_request r{};
+        std::memcpy(&r, rpc, rpc->struct_size < sizeof r ? rpc->struct_size : sizeof r);
+        pending_rpc p;
+        p.id = r.id;
+        p.flags = r.flags;
+        p.expiration_ms = r.expiration_ms;
+        p.method.assign(sdk::to_sv(r.method));
+        p.params.assign(sdk::to_sv(r.params));
+        if (!rt_.post(rt_.home_of(device_id),
+                      [this, device_id, p = std::move(p)]() mutable { home_rpc(device_id, std::move(p)); }))
+            rt_.w.core->rpc_status(device_id, r.id, TERN_RPC_TIMEOUT, sdk::to_str("the device API is stopping"));
+    } catch (...) {
+        rt_.log.error("device_api: RPC for device ", device_id, " lost: out of memory");
+    }
+}
+
+// ---- on the home shard ---------------------------------------------------------------------------
+
+void downlinks::home_attributes(uint64_t device_id, attr_delta changes) {
+    device_state* st = rt_.state_of(device_id);
+    if (st == nullptr || !st->attr.active(rt_.now_ns())) return;
+    st->delta.merge_from(changes, ++st->delta_seq);
+    flush(rt_.home_tables(device_id), *st);
+}
+
+void downlinks::home_rpc(uint64_t device_id, pending_rpc rpc) {
+    device_state* st = rt_.state_of(device_id);
+    if (st == nullptr || !st->rpc.active(rt_.now_ns())) {
+        rt_.w.core->rpc_status(device_id, rpc.id, TERN_RPC_TIMEOUT, sdk::to_str("the device has no RPC observation"));
+        rt_.m.rpc_timeout.inc();
+        return;
+    }
+    shard_tables& sd = rt_.home_tables(device_id);
+    for (pending_rpc& r : st->rpcs) {
+        if (r.id != rpc.id) continue;
+        // Sent again by the core while already on its way on the live relation: once is enough.
+        if (r.sent_on != 0 && r.sent_on == st->rpc.live.id && !r.timed_out) return;
+        r.flags = rpc.flags;
+        r.expiration_ms = rpc.expiration_ms;
+        r.method = std::move(rpc.method);
+        r.params = std::move(rpc.params);
+        r.sent_on = 0;
+        r.timed_out = false;
+        flush(sd, *st);
+        return;
+    }
+    if (st->rpcs.size() >= runtime::max_pending_rpcs) {
+        rt_.m.rpc_refused.inc();
+        rpc_status(*st, rpc.id, TERN_RPC_TIMEOUT, "too many RPCs waiting for the device");
+        return;
+    }
+    st->rpcs.push_back(std::move(rpc));
+    flush(sd, *st);
+}
+
+bool downlinks::allowed(const device_state&) const noexcept {
+    // Power saving (spec §9) decides here: a PSM/eDRX device asleep keeps its merged
+    // attribute delta and its RPCs until its next uplink. Without it: always now.
+    return true;
+}
+
+void downlinks::flush(shard_tables& sd, device_state& st) {
+    if (!allowed(st)) return;
+    flush_attributes(sd, st);
+    flush_rpcs(sd, st);
+}
+
+void downlinks::flush_attributes(shard_tables& sd, device_state& st) {
+    const observation& o = st.attr.live;
+    if (o.id == 0 || st.delta.empty()) return;
+    const uint64_t newest = st.delta.newest();
+    if (newest <= st.delta_sent) return;
+    st.delta.view(sd.kv_scratch, sd.str_scratch);
+    const tern_payload_context pc = st.dev->payload_context(o.request_format);
+    tern_error err{};
+    bytes_into so{&sd.bytes_scratch};
+    sd.bytes_scratch.clear();
+    if (st.dev->adaptor != nullptr)
+        st.dev->adaptor->encode_attribute_update(&pc, sd.kv_scratch.data(), static_cast<uint32_t>(sd.kv_scratch.size()),
+                                                 sd.str_scratch.data(), static_cast<uint32_t>(sd.str_scratch.size()),
+                                                 &bytes_into::put, &so, &err);
+    if (!so.ok) {
+        rt_.log.warn("device ", st.device_id, ": cannot encode an attribute update: ",
+                     std::string_view(err.msg, err.len < sizeof err.msg ? err.len : 0));
+        rt_.m.downlink(dl_kind::attributes, dl_result::failed);
+        st.delta.clear();
+        st.delta_sent = 0;
+        return;
+    }
+    tern_coap_response r{};
+    r.struct_size = sizeof r;
+    r.code = code::content;
+    r.content_format = o.format;
+    r.max_age = -1;
+    r.payload = sdk::to_bytes(sd.bytes_scratch);
+    // Everything pending is in it, so it may replace a queued older one (spec §0.2).
+    if (rt_.w.engine->notify(o.id, &r, newest, TERN_COAP_NOTIFY_MERGEABLE) == TERN_OK) {
+        st.delta_sent = newest;
+        rt_.m.downlink(dl_kind::attributes, dl_result::sent);
+    }
+}
+
+int64_t downlinks::ack_window_ms(const device_entry& d, const pending_rpc& r, int64_t wall) const noexcept {
+    // PSM devices: their PSM activity timer, others: their paging transmission window; the
+    // device's or profile's value, else the setting. Never past the RPC's expiry.
+    int64_t window = d.power_mode == TERN_POWER_PSM
+                         ? (d.psm_activity_timer_ms > 0 ? d.psm_activity_timer_ms : rt_.s.psm_activity_timer_ms)
+                         : (d.paging_transmission_window_ms > 0 ? d.paging_transmission_window_ms
+                                                                : rt_.s.paging_transmission_window_ms);
+    if (r.expiration_ms > 0 && r.expiration_ms - wall < window) window = r.expiration_ms - wall;
+    return window < 0 ? 0 : window;
+}
+
+void downlinks::flush_rpcs(shard_tables& sd, device_state& st) {
+    const observation& o = st.rpc.live;
+    if (o.id == 0) return;
+    const int64_t wall = rt_.wall_ms();
+    const uint64_t now = rt_.now_ns();
+    for (std::size_t i = 0; i < st.rpcs.size();) {
+        pending_rpc& r = st.rpcs[i];
+        if (r.sent_on == o.id) {
+            ++i;
+            continue;
+        }
+        if (r.expiration_ms > 0 && r.expiration_ms <= wall) {
+            // The core expires it itself.
+            st.rpcs.erase(st.rpcs.begin() + static_cast<std::ptrdiff_t>(i));
+            continue;
+        }
+        tern_rpc_request req{};
+        req.struct_size = sizeof req;
+        req.flags = r.flags;
+        req.id = r.id;
+        req.method = sdk::to_str(r.method);
+        req.params = sdk::to_str(r.params);
+        req.expiration_ms = r.expiration_ms;
+        const tern_payload_context pc = st.dev->payload_context(o.request_format);
+        tern_error err{};
+        bytes_into so{&sd.bytes_scratch};
+        sd.bytes_scratch.clear();
+        if (st.dev->adaptor != nullptr) st.dev->adaptor->encode_rpc_request(&pc, &req, &bytes_into::put, &so, &err);
+        if (!so.ok) {
+            // Spec §4.1.5: the RPC fails and the RPC observation is cancelled.
+            static constexpr std::string_view why = "Failed to convert device RPC command to CoAP msg";
+            rt_.m.downlink(dl_kind::rpc, dl_result::failed);
+            rpc_status(st, r.id, TERN_RPC_FAILED, why);
+            st.rpcs.erase(st.rpcs.begin() + static_cast<std::ptrdiff_t>(i));
+            obs_.end(sd, st, true, code::internal, why);
+            obs_.settle(sd, st);
+            return;
+        }
+        tern_coap_response resp{};
+        resp.struct_size = sizeof resp;
+        resp.code = code::content;
+        resp.content_format = o.format;
+        resp.max_age = -1;
+        resp.payload = sdk::to_bytes(sd.bytes_scratch);
+        // Never mergeable: an RPC is never given up for a newer one (spec §0.2).
+        if (rt_.w.engine->notify(o.id, &resp, static_cast<uint64_t>(r.id), 0) != TERN_OK) return;  // relation gone
+        r.sent_on = o.id;
+        r.timed_out = false;
+        rt_.m.downlink(dl_kind::rpc, dl_result::sent);
+        if (o.type == TERN_COAP_CON) {
+            // No ACK within the device's window or before expiry: TIMEOUT.
+            const uint64_t when = now + static_cast<uint64_t>(ack_window_ms(*st.dev, r, wall)) * 1000000u;
+            sd.deadlines.push(deadline{when, st.device_id, deadline_kind::rpc_ack, r.id, o.id});
+            rt_.schedule(sd, when);
+            if ((r.flags & TERN_RPC_PERSISTENT) != 0) rpc_status(st, r.id, TERN_RPC_SENT, {});
+        }
+        ++i;
+    }
+}
+
+// ---- what became of them [shard H] ------------------------------------------------------------------
+
+void downlinks::result(uint64_t device_id, uint64_t obs, uint64_t cookie, int32_t result) {
+    device_state* found = rt_.state_of(device_id);
+    if (found == nullptr) return;
+    device_state& st = *found;
+    auto outcome = [](int32_t res) {
+        switch (res) {
+            case TERN_COAP_NOTIFY_DELIVERED: return dl_result::delivered;
+            case TERN_COAP_NOTIFY_TIMEOUT: return dl_result::timeout;
+            case TERN_COAP_NOTIFY_RESET: return dl_result::reset;
+            case TERN_COAP_NOTIFY_MERGED: return dl_result::merged;
+            default: return dl_result::dropped;
+        }
+    };
+    if (obs != 0 && obs == st.attr.live.id) {
+        rt_.m.downlink(dl_kind::attributes, outcome(result));
+        if (result == TERN_COAP_NOTIFY_DELIVERED) {
+            st.delta.delivered(cookie);
+            if (st.attr.live.type == TERN_COAP_CON) states_.activity(st, st.attr.live);
+        } else if (result != TERN_COAP_NOTIFY_MERGED) {
+            // Not delivered: what it carried goes again with the next change.
+            st.delta_sent = 0;
+        }
+        return;
+    }
+    for (std::size_t i = 0; i < st.rpcs.size(); ++i) {
+        pending_rpc& r = st.rpcs[i];
+        if (obs == 0 || r.sent_on != obs || r.id != static_cast<int64_t>(cookie)) continue;
+        rt_.m.downlink(dl_kind::rpc, outcome(result));
+        if (result == TERN_COAP_NOTIFY_DELIVERED) {
+            // Even after a TIMEOUT: the device has it, the core should know.
+            rpc_status(st, r.id, TERN_RPC_DELIVERED, {});
+            if (obs == st.rpc.live.id && st.rpc.live.type == TERN_COAP_CON) states_.activity(st, st.rpc.live);
+        } else if (!r.timed_out) {
+            rpc_status(st, r.id, TERN_RPC_TIMEOUT,
+                       result == TERN_COAP_NOTIFY_RESET ? "the device rejected the notification (RST)"
+                                                        : "the notification was not acknowledged");
+        }
+        st.rpcs.erase(st.rpcs.begin() + static_cast<std::ptrdiff_t>(i));
+        return;
+    }
+}
+
+void downlinks::ack_deadline(device_state& st, const deadline& d) {
+    for (pending_rpc& r : st.rpcs) {
+        if (r.id != d.rpc_id || r.sent_on != d.obs || r.timed_out) continue;
+        r.timed_out = true;
+        rt_.m.downlink(dl_kind::rpc, dl_result::timeout);
+        rpc_status(st, r.id, TERN_RPC_TIMEOUT, "the device did not acknowledge the RPC in time");
+        return;
+    }
+}
+
+void downlinks::rpc_status(device_state& st, int64_t id, tern_rpc_status s, std::string_view error) noexcept {
+    rt_.w.core->rpc_status(st.device_id, id, s, sdk::to_str(error));
+    switch (s) {
+        case TERN_RPC_SENT: rt_.m.rpc_sent.inc(); break;
+        case TERN_RPC_DELIVERED: rt_.m.rpc_delivered.inc(); break;
+        case TERN_RPC_TIMEOUT: rt_.m.rpc_timeout.inc(); break;
+        case TERN_RPC_FAILED: rt_.m.rpc_failed.inc(); break;
+        default: break;
+    }
+}
+
+}  // namespace tern::device_api

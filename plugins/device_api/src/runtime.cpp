@@ -1,0 +1,117 @@
+#include "runtime.hpp"
+
+#include <arpa/inet.h>
+
+#include <cstdio>
+#include <random>
+#include <thread>
+
+#include "authenticator.hpp"
+
+namespace tern::device_api {
+
+namespace {
+
+uint64_t ms_to_ns(int64_t ms) noexcept { return ms <= 0 ? 0 : static_cast<uint64_t>(ms) * 1000000u; }
+
+}  // namespace
+
+shard_tables::shard_tables(uint32_t i, std::size_t token_cap, std::size_t session_cap, std::size_t unknown_cap,
+                           std::size_t source_cap, uint64_t seed)
+    : index(i), tokens(token_cap), sessions(session_cap), unknown(unknown_cap), sources(source_cap, seed) {}
+
+shard_tables::~shard_tables() = default;
+
+runtime::runtime(const settings& settings_, services services_)
+    : s(settings_), w(std::move(services_)), log(w.log) {
+    if (w.reactor == nullptr || w.engine == nullptr || w.core == nullptr || !w.adaptors.missing().empty())
+        throw sdk::error(TERN_INVALID_ARGUMENT, "device_api needs a reactor, an engine, a core and a json adaptor");
+    m.init(w.metrics);
+    shard_count = w.reactor->shard_count();
+    if (shard_count == 0) shard_count = 1;
+    auto per_shard = [&](int64_t total) {
+        return total <= 0 ? std::size_t{0} : static_cast<std::size_t>((total + shard_count - 1) / shard_count);
+    };
+    std::random_device rd;
+    for (uint32_t i = 0; i < shard_count; ++i) {
+        const uint64_t seed = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+        shards.push_back(std::make_unique<shard_tables>(i, per_shard(s.auth_cache_size), per_shard(s.auth_cache_size),
+                                                        per_shard(s.unknown_token_cache_size),
+                                                        s.source_rate > 0 ? per_shard(s.source_table_size) : 0, seed));
+    }
+    states_per_shard = per_shard(s.max_devices_with_state);
+    report_ns = ms_to_ns(s.report_timeout_ms);
+    ttl_ns = ms_to_ns(s.auth_cache_ttl_ms);
+    unknown_ttl_ns = ms_to_ns(s.unknown_token_cache_ttl_ms);
+    dtls_ttl_ns = ms_to_ns(s.dtls_session_inactivity_timeout_ms);
+    inactivity_ns = ms_to_ns(s.inactivity_timeout_ms);
+    // A re-registration follows its REPLACED end at once unless its authentication waits
+    // for the core, which never takes longer than a request may live.
+    grace_ns = ms_to_ns(s.client_rpc_timeout_ms);
+}
+
+int64_t runtime::wall_ms() const noexcept {
+    if (w.wall_ms != nullptr) return w.wall_ms();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+device_state* runtime::state_of(uint64_t device_id) const noexcept {
+    const shard_tables& sd = home_tables(device_id);
+    auto it = sd.states.find(device_id);
+    return it == sd.states.end() ? nullptr : it->second.get();
+}
+
+uint32_t runtime::transport_index(std::string_view name) const noexcept {
+    for (uint32_t i = 0; i < w.transports.size(); ++i)
+        if (w.transports[i].name == name) return i;
+    return UINT32_MAX;
+}
+
+std::string_view runtime::format_address(const tern_peer& p, char (&buf)[64]) noexcept {
+    const tern_endpoint& e = p.endpoint;
+    int n = 0;
+    if (e.family == 6) {
+        char a[INET6_ADDRSTRLEN] = {};
+        inet_ntop(AF_INET6, e.addr, a, sizeof a);
+        n = std::snprintf(buf, sizeof buf, "[%s]:%u", a, static_cast<unsigned>(e.port));
+    } else {
+        char a[INET_ADDRSTRLEN] = {};
+        inet_ntop(AF_INET, e.addr, a, sizeof a);
+        n = std::snprintf(buf, sizeof buf, "%s:%u", a, static_cast<unsigned>(e.port));
+    }
+    if (n < 0) n = 0;
+    if (n >= static_cast<int>(sizeof buf)) n = sizeof buf - 1;
+    return std::string_view(buf, static_cast<std::size_t>(n));
+}
+
+void runtime::run_task(void* ctx) noexcept {
+    std::unique_ptr<task_base> t(static_cast<task_base*>(ctx));
+    runtime* rt = t->rt;
+    if (!rt->stopping()) {
+        try {
+            t->run();
+        } catch (const std::exception& e) {
+            rt->log.error("device_api task failed: ", e.what());
+        } catch (...) {
+            rt->log.error("device_api task failed");
+        }
+    }
+    t.reset();
+    rt->posts_in_flight_.fetch_sub(1, std::memory_order_acq_rel);
+}
+
+void runtime::drain(std::chrono::steady_clock::time_point give_up) const noexcept {
+    while (posts_in_flight_.load(std::memory_order_acquire) != 0 && std::chrono::steady_clock::now() < give_up)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+void runtime::schedule(shard_tables& sd, uint64_t when_ns) noexcept {
+    if (sd.timer == 0) return;
+    if (sd.armed_ns != 0 && sd.armed_ns <= when_ns) return;
+    const uint64_t now = now_ns();
+    sd.armed_ns = when_ns;
+    w.reactor->timer_arm(sd.timer, when_ns > now ? when_ns - now : 0);
+}
+
+}  // namespace tern::device_api

@@ -1,0 +1,133 @@
+// What every component of the device API shares: the settings and durations derived from
+// them, the services it talks to, its logger and metrics, the per-shard tables, the clock,
+// and posting work to a shard.
+//
+// Threads (host.h tags):
+//   - A request runs on its peer's shard S (the engine's choice). Authentication is cached
+//     per shard, so the hot path (a telemetry POST with a cached token) takes no lock and
+//     allocates nothing of its own.
+//   - Everything about one device's observations and downlinks lives on its HOME shard
+//     H = device_id % shards: requests, core listener calls (any thread) and engine
+//     callbacks (the observation's shard) reach it only by post().
+//   - Engine operations on an observation's registration and end run on the observation's
+//     shard, which keeps observation id -> device (engine callbacks name only the id).
+//   - Core completions run on any thread; they answer with engine respond() directly, or
+//     post back to a shard when shard state must change.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "metrics.hpp"
+#include "payload_adaptors.hpp"
+#include "settings.hpp"
+#include "shard_tables.hpp"
+#include "tern/abi/coap.h"
+#include "tern/abi/core.h"
+#include "tern/abi/host.h"
+#include "tern/abi/transport.h"
+#include "tern/sdk/host.hpp"
+
+namespace tern::device_api {
+
+// The services the device API talks to; all borrowed for its lifetime.
+struct services {
+    reactor_v1* reactor = nullptr;
+    coap_engine_v1* engine = nullptr;
+    core_v1* core = nullptr;
+    payload_adaptors adaptors;  // by profile payload type (payload_adaptors.hpp)
+    struct transport_ref {
+        std::string name;
+        transport_v1* transport = nullptr;
+    };
+    std::vector<transport_ref> transports;  // to ask a DTLS transport who the peer is
+    metrics_v1* metrics = nullptr;  // may be null
+    log_v1* log = nullptr;          // may be null
+    int64_t (*wall_ms)() = nullptr; // ms since the epoch; null: the system clock
+};
+
+class runtime {
+public:
+    // Throws sdk::error when a required service is missing.
+    runtime(const settings& s, services w);
+    runtime(const runtime&) = delete;
+    runtime& operator=(const runtime&) = delete;
+
+    const settings s;
+    const services w;
+    sdk::logger log;
+    metrics m;
+    uint32_t shard_count = 1;
+    std::vector<std::unique_ptr<shard_tables>> shards;
+
+    // Durations from the settings, in ns.
+    uint64_t report_ns = 0, grace_ns = 0, ttl_ns = 0, dtls_ttl_ns = 0, inactivity_ns = 0, unknown_ttl_ns = 0;
+    std::size_t states_per_shard = 0;
+    static constexpr std::size_t max_pending_rpcs = 256;
+    static constexpr std::size_t max_token_waiters = 64;
+
+    uint64_t now_ns() const noexcept { return w.reactor->now_ns(); }
+    int64_t wall_ms() const noexcept;
+    uint32_t home_of(uint64_t device_id) const noexcept { return static_cast<uint32_t>(device_id % shard_count); }
+    shard_tables& home_tables(uint64_t device_id) const noexcept { return *shards[home_of(device_id)]; }
+    // The device's state on its home shard (call there), or null.
+    device_state* state_of(uint64_t device_id) const noexcept;
+    // The index of a transport by instance name; UINT32_MAX when unknown.
+    uint32_t transport_index(std::string_view name) const noexcept;
+    // "192.0.2.1:5683" or "[2001:db8::1]:5683" into buf.
+    static std::string_view format_address(const tern_peer& p, char (&buf)[64]) noexcept;
+
+    // Runs f on shard s (a heap task); false when stopping or the reactor refused.
+    template <class F>
+    bool post(uint32_t s, F&& f);
+    bool stopping() const noexcept { return stopping_.load(std::memory_order_acquire); }
+    void set_stopping(bool v) noexcept { stopping_.store(v); }
+    // Waits (bounded by give_up) until no posted task is left.
+    void drain(std::chrono::steady_clock::time_point give_up) const noexcept;
+
+    // Arms shard sd's timer for when_ns unless it fires earlier already.
+    void schedule(shard_tables& sd, uint64_t when_ns) noexcept;
+
+private:
+    struct task_base {
+        runtime* rt = nullptr;
+        virtual void run() = 0;
+        virtual ~task_base() = default;
+    };
+    template <class F>
+    struct task_impl final : task_base {
+        explicit task_impl(F&& fn) : f(std::move(fn)) {}
+        void run() override { f(); }
+        F f;
+    };
+    static void run_task(void* ctx) noexcept;
+
+    std::atomic<bool> stopping_{false};
+    std::atomic<int64_t> posts_in_flight_{0};
+};
+
+template <class F>
+bool runtime::post(uint32_t s, F&& f) {
+    posts_in_flight_.fetch_add(1, std::memory_order_acq_rel);
+    if (stopping()) {
+        posts_in_flight_.fetch_sub(1, std::memory_order_acq_rel);
+        return false;
+    }
+    auto* t = new task_impl<std::decay_t<F>>(std::forward<F>(f));
+    t->rt = this;
+    if (w.reactor->post(s, &runtime::run_task, static_cast<task_base*>(t)) != TERN_OK) {
+        delete t;
+        posts_in_flight_.fetch_sub(1, std::memory_order_acq_rel);
+        return false;
+    }
+    return true;
+}
+
+}  // namespace tern::device_api

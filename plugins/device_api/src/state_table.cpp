@@ -1,0 +1,125 @@
+#include "state_table.hpp"
+
+#include "downlinks.hpp"
+#include "observations.hpp"
+#include "responder.hpp"
+#include "runtime.hpp"
+#include "tern/sdk/views.hpp"
+
+namespace tern::device_api {
+
+device_state* state_table::state_for(shard_tables& sd, const std::shared_ptr<const device_entry>& dev, bool create) {
+    auto it = sd.states.find(dev->device_id);
+    if (it != sd.states.end()) {
+        device_state& st = *it->second;
+        if (!st.dev || dev->revision >= st.dev->revision) st.dev = dev;
+        return &st;
+    }
+    if (!create) return nullptr;
+    if (sd.states.size() >= rt_.states_per_shard) {
+        if (sd.idle_head == nullptr) {
+            rt_.m.states_refused.inc();
+            return nullptr;
+        }
+        rt_.m.states_evicted.inc();
+        drop(sd, *sd.idle_head);
+    }
+    auto st = std::make_unique<device_state>();
+    st->device_id = dev->device_id;
+    st->dev = dev;
+    device_state* p = st.get();
+    sd.states.emplace(dev->device_id, std::move(st));
+    rt_.m.states.add(1);
+    return p;
+}
+
+void state_table::idle_push(shard_tables& sd, device_state& st) noexcept {
+    if (st.idle) idle_remove(sd, st);
+    st.idle = true;
+    st.idle_since_ns = rt_.now_ns();
+    st.idle_prev = sd.idle_tail;
+    st.idle_next = nullptr;
+    if (sd.idle_tail != nullptr) sd.idle_tail->idle_next = &st;
+    else sd.idle_head = &st;
+    sd.idle_tail = &st;
+    rt_.schedule(sd, st.idle_since_ns + rt_.inactivity_ns);
+}
+
+void state_table::idle_remove(shard_tables& sd, device_state& st) noexcept {
+    if (!st.idle) return;
+    if (st.idle_prev != nullptr) st.idle_prev->idle_next = st.idle_next;
+    else sd.idle_head = st.idle_next;
+    if (st.idle_next != nullptr) st.idle_next->idle_prev = st.idle_prev;
+    else sd.idle_tail = st.idle_prev;
+    st.idle_prev = st.idle_next = nullptr;
+    st.idle = false;
+}
+
+void state_table::drop(shard_tables& sd, device_state& st) {
+    idle_remove(sd, st);
+    const uint64_t id = st.device_id;
+    if (st.attr.live.id != 0) obs_.end(sd, st, false, code::not_found, "the device state was dropped");
+    if (st.rpc.live.id != 0) obs_.end(sd, st, true, code::not_found, "the device state was dropped");
+    for (const pending_rpc& r : st.rpcs)
+        if (!r.timed_out) down_.rpc_status(st, r.id, TERN_RPC_TIMEOUT, "the device has no RPC observation");
+    st.rpcs.clear();
+    if (st.subscribed != 0) rt_.w.core->unsubscribe(id, st.subscribed);
+    close_session(st);
+    sd.states.erase(id);
+    rt_.m.states.add(-1);
+}
+
+uint64_t state_table::expire(shard_tables& sd, uint64_t now) {
+    while (sd.idle_head != nullptr && sd.idle_head->idle_since_ns + rt_.inactivity_ns <= now) {
+        rt_.m.states_expired.inc();
+        drop(sd, *sd.idle_head);
+    }
+    return sd.idle_head == nullptr ? 0 : sd.idle_head->idle_since_ns + rt_.inactivity_ns;
+}
+
+void state_table::close_all(shard_tables& sd) noexcept {
+    for (auto& [id, st] : sd.states) {
+        // The core has handed these over: tell it they did not arrive (a persistent one is
+        // kept for the next run).
+        for (pending_rpc& r : st->rpcs)
+            if (!r.timed_out) down_.rpc_status(*st, r.id, TERN_RPC_TIMEOUT, "the device API stopped");
+        st->rpcs.clear();
+        if (st->subscribed != 0) rt_.w.core->unsubscribe(id, st->subscribed);
+        st->subscribed = 0;
+        close_session(*st);
+        if (st->attr.live.id != 0) rt_.m.observations[0].add(-1);
+        if (st->rpc.live.id != 0) rt_.m.observations[1].add(-1);
+        st->attr.live.id = st->rpc.live.id = 0;
+    }
+    rt_.m.states.add(-static_cast<int64_t>(sd.states.size()));
+    sd.states.clear();
+    sd.idle_head = sd.idle_tail = nullptr;
+}
+
+void state_table::open_session(device_state& st, const observation& o) {
+    if (st.session_open) return;
+    st.session_open = true;
+    st.session_transport = o.transport;
+    st.session_address = o.address;
+    rt_.w.core->session_event(st.device_id, TERN_SESSION_OPEN, sdk::to_str(st.session_transport),
+                              sdk::to_str(st.session_address));
+    rt_.m.sessions.add(1);
+}
+
+void state_table::close_session(device_state& st) noexcept {
+    if (!st.session_open) return;
+    rt_.w.core->session_event(st.device_id, TERN_SESSION_CLOSE, sdk::to_str(st.session_transport),
+                              sdk::to_str(st.session_address));
+    st.session_open = false;
+    rt_.m.sessions.add(-1);
+}
+
+void state_table::activity(device_state& st, const observation& o) noexcept {
+    const uint64_t now = rt_.now_ns();
+    if (st.last_report_ns != 0 && now - st.last_report_ns < rt_.report_ns) return;
+    st.last_report_ns = now == 0 ? 1 : now;
+    rt_.w.core->session_event(st.device_id, TERN_SESSION_ACTIVITY, sdk::to_str(o.transport), sdk::to_str(o.address));
+    rt_.m.activity_reports.inc();
+}
+
+}  // namespace tern::device_api

@@ -1,0 +1,371 @@
+#include "uplinks.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "content_format.hpp"
+#include "observations.hpp"
+#include "query.hpp"
+#include "responder.hpp"
+#include "runtime.hpp"
+#include "tern/sdk/status.hpp"
+#include "tern/sdk/views.hpp"
+
+namespace tern::device_api {
+
+namespace {
+
+// What an uplink's decode callback needs to post its op to the core.
+struct uplink_sink {
+    uplinks* self;
+    core_v1* core;
+    uplink_op* o;
+    uint64_t device;
+    bool posted = false;
+};
+
+}  // namespace
+
+void uplinks::serve(shard_tables& sd, const request& v, const route& r, const std::shared_ptr<const device_entry>& dev,
+                    device_meter& meter) {
+    const action k = r.what;
+    std::string_view why;
+    if (const uint8_t refusal = profile_refusal(*dev, r.api, why); refusal != 0) {
+        out_.error(v.exchange, k, refusal, why);
+        return;
+    }
+    // Per-device message limit (OTA downloads are many small Block2 requests by design and
+    // are not counted). Nothing is done for a limited request.
+    if (r.what != action::ota) {
+        const int64_t rate = dev->limits.message_rate >= 0 ? dev->limits.message_rate : rt_.s.device_message_rate;
+        const int64_t burst = dev->limits.message_burst >= 1 ? dev->limits.message_burst : rt_.s.device_message_burst;
+        if (const uint64_t wait = meter.messages.take(rt_.now_ns(), rate, burst, 1); wait != 0) {
+            rt_.m.limited_messages.inc();
+            out_.limited(v.exchange, k, wait, "device message rate limit exceeded");
+            return;
+        }
+    }
+    // Real traffic (spec §0.7): every authenticated request.
+    report_activity(*dev, v.transport, v.peer, meter.last_report_ns);
+    if (r.what != action::ota && dev->adaptor == nullptr) {
+        out_.error(v.exchange, k, code::internal,
+                   dev->payload_type == TERN_PAYLOAD_PROTOBUF
+                       ? "the device profile uses protobuf payloads and no protobuf adaptor is loaded"
+                       : "no payload adaptor for the device profile's payload type");
+        return;
+    }
+    switch (r.what) {
+        case action::telemetry: telemetry(sd, v, *dev, meter); break;
+        case action::attributes_post: attributes(sd, v, *dev); break;
+        case action::attributes_get: get_attributes(sd, v, dev); break;
+        case action::attributes_observe:
+        case action::rpc_observe: obs_.start_registration(v, r, dev); break;
+        case action::rpc_reply: rpc_reply(sd, v, r, *dev); break;
+        case action::rpc_call: rpc_call(sd, v, dev); break;
+        case action::claim: claim(sd, v, *dev); break;
+        case action::ota: ota(v, r, *dev); break;
+        case action::provision: provision(v); break;
+        case action::other:
+        case action::count_: break;
+    }
+}
+
+void uplinks::report_activity(const device_entry& dev, std::string_view transport, const tern_peer& peer,
+                              uint64_t& last_report_ns) noexcept {
+    const uint64_t now = rt_.now_ns();
+    if (last_report_ns != 0 && now - last_report_ns < rt_.report_ns) return;
+    last_report_ns = now == 0 ? 1 : now;
+    char buf[64];
+    rt_.w.core->session_event(dev.device_id, TERN_SESSION_ACTIVITY, sdk::to_str(transport),
+                              sdk::to_str(runtime::format_address(peer, buf)));
+    rt_.m.activity_reports.inc();
+}
+
+uplink_op* uplinks::start_op(shard_tables& sd, const request& v, action kind) {
+    uplink_op* o = sd.ops.get();
+    o->self = this;
+    o->shard = v.shard;
+    o->kind = kind;
+    o->exchange = v.exchange;
+    return o;
+}
+
+void uplinks::recycle(uplink_op* o) noexcept {
+    o->dev.reset();
+    rt_.shards[o->shard]->ops.put(o);
+}
+
+void uplinks::write_done(void* ctx, tern_status status, tern_str message) noexcept {
+    auto* o = static_cast<uplink_op*>(ctx);
+    uplinks* self = o->self;
+    if (status == TERN_OK) {
+        self->out_.answer(o->exchange, o->kind, code::created);
+    } else if (o->kind == action::rpc_reply && status == TERN_NOT_FOUND) {
+        // ThingsBoard acknowledges a reply to an RPC it no longer knows.
+        self->out_.answer(o->exchange, o->kind, code::created);
+    } else {
+        const std::string_view why = message.size != 0 ? sdk::to_sv(message) : sdk::status_name(status);
+        char text[160];
+        const int n = std::snprintf(text, sizeof text, "%s: %.*s",
+                                    status == TERN_BUSY ? "the core is busy" : "the core could not store it",
+                                    static_cast<int>(why.size()), why.data());
+        self->out_.core_error(o->exchange, o->kind, status,
+                              std::string_view(text, n > 0 ? std::min<std::size_t>(n, sizeof text - 1) : 0));
+    }
+    self->recycle(o);
+}
+
+// ---- decoded by the profile's adaptor, then to the core -----------------------------------------
+
+void uplinks::telemetry(shard_tables& sd, const request& v, const device_entry& dev, device_meter& meter) {
+    uplink_op* o = start_op(sd, v, action::telemetry);
+    struct sink_state {
+        uplinks* self;
+        core_v1* core;
+        uplink_op* o;
+        uint64_t device;
+        token_bucket* points;
+        int64_t rate, burst;
+        const runtime* rt;
+        bool posted = false;
+        bool none = false;
+        uint64_t limited_ns = 0;
+    } ss{this,
+         rt_.w.core,
+         o,
+         dev.device_id,
+         &meter.datapoints,
+         dev.limits.datapoint_rate >= 0 ? dev.limits.datapoint_rate : rt_.s.device_datapoint_rate,
+         dev.limits.datapoint_burst >= 1 ? dev.limits.datapoint_burst : rt_.s.device_datapoint_burst,
+         &rt_};
+    const tern_payload_context pc = dev.payload_context(v.content_format);
+    tern_error err{};
+    const tern_status st = dev.adaptor->decode_telemetry(
+        &pc, v.payload, rt_.wall_ms(),
+        [](void* c, const tern_ts_record* recs, uint32_t n) {
+            auto* s = static_cast<sink_state*>(c);
+            bool any = false;
+            for (uint32_t i = 0; i < n && !any; ++i) any = recs[i].count != 0;
+            if (!any) {
+                s->none = n == 0;
+                return;
+            }
+            // Per-device data point limit: the whole message or nothing.
+            int64_t points = 0;
+            for (uint32_t i = 0; i < n; ++i) points += recs[i].count;
+            s->limited_ns = s->points->take(s->rt->now_ns(), s->rate, s->burst, points);
+            if (s->limited_ns != 0) return;
+            s->posted = true;
+            s->core->post_telemetry(s->device, recs, n, &uplinks::write_done, s->o);
+        },
+        &ss, &err);
+    if (ss.posted) return;
+    sd.ops.put_local(o);
+    if (ss.limited_ns != 0) {
+        rt_.m.limited_datapoints.inc();
+        out_.limited(v.exchange, action::telemetry, ss.limited_ns, "device data point rate limit exceeded");
+        return;
+    }
+    if (st != TERN_OK) out_.error(v.exchange, action::telemetry, code::bad_request, reason_or(err, "bad telemetry payload"));
+    else if (ss.none) out_.silent(v.exchange, action::telemetry);    // `[]`: only the empty ACK (spec §1.3)
+    else out_.answer(v.exchange, action::telemetry, code::created);  // `{}`: nothing to store
+}
+
+void uplinks::attributes(shard_tables& sd, const request& v, const device_entry& dev) {
+    uplink_op* o = start_op(sd, v, action::attributes_post);
+    uplink_sink ss{this, rt_.w.core, o, dev.device_id};
+    const tern_payload_context pc = dev.payload_context(v.content_format);
+    tern_error err{};
+    const tern_status st = dev.adaptor->decode_attributes(
+        &pc, v.payload,
+        [](void* c, const tern_kv* kv, uint32_t n) {
+            auto* s = static_cast<uplink_sink*>(c);
+            if (n == 0) return;
+            s->posted = true;
+            s->core->post_attributes(s->device, TERN_SCOPE_CLIENT, kv, n, &uplinks::write_done, s->o);
+        },
+        &ss, &err);
+    if (ss.posted) return;
+    sd.ops.put_local(o);
+    if (st != TERN_OK)
+        out_.error(v.exchange, action::attributes_post, code::bad_request, reason_or(err, "bad attributes payload"));
+    else
+        out_.answer(v.exchange, action::attributes_post, code::created);
+}
+
+void uplinks::rpc_reply(shard_tables& sd, const request& v, const route& r, const device_entry& dev) {
+    uplink_op* o = start_op(sd, v, action::rpc_reply);
+    struct sink_state {
+        uplink_sink base;
+        int64_t id;
+        metrics* m;
+    } ss{{this, rt_.w.core, o, dev.device_id}, r.rpc_id, &rt_.m};
+    const tern_payload_context pc = dev.payload_context(v.content_format);
+    tern_error err{};
+    dev.adaptor->decode_rpc_reply(
+        &pc, v.payload,
+        [](void* c, tern_bytes json) {
+            auto* s = static_cast<sink_state*>(c);
+            s->base.posted = true;
+            s->m->rpc_replies.inc();
+            s->base.core->rpc_reply(s->base.device, s->id, sdk::to_str(sdk::as_text(json)), &uplinks::write_done,
+                                    s->base.o);
+        },
+        &ss, &err);
+    if (ss.base.posted) return;
+    sd.ops.put_local(o);
+    // JSON profiles: ThingsBoard fails on a non-object reply at run time, which answers 5.00
+    // (spec §1.3); a protobuf decoding failure is the adaptor's 4.00 (spec §8).
+    out_.error(v.exchange, action::rpc_reply, dev.payload_type == TERN_PAYLOAD_JSON ? code::internal : code::bad_request,
+               reason_or(err, "bad RPC reply payload"));
+}
+
+void uplinks::rpc_call(shard_tables& sd, const request& v, const std::shared_ptr<const device_entry>& dev) {
+    uplink_op* o = start_op(sd, v, action::rpc_call);
+    o->format = v.content_format;
+    o->dev = dev;
+    struct sink_state {
+        uplink_sink base;
+        int64_t timeout_ms;
+    } ss{{this, rt_.w.core, o, dev->device_id}, rt_.s.client_rpc_timeout_ms};
+    const tern_payload_context pc = dev->payload_context(v.content_format);
+    tern_error err{};
+    dev->adaptor->decode_rpc_call(
+        &pc, v.payload,
+        [](void* c, tern_str method, tern_str params) {
+            auto* s = static_cast<sink_state*>(c);
+            s->base.posted = true;
+            s->base.core->client_rpc(s->base.device, method, params, s->timeout_ms, &uplinks::client_rpc_done,
+                                     s->base.o);
+        },
+        &ss, &err);
+    if (ss.base.posted) return;
+    o->dev.reset();
+    sd.ops.put_local(o);
+    out_.error(v.exchange, action::rpc_call, dev->payload_type == TERN_PAYLOAD_JSON ? code::internal : code::bad_request,
+               reason_or(err, "bad client-side RPC payload"));
+}
+
+void uplinks::client_rpc_done(void* ctx, tern_status status, tern_str text) noexcept {
+    auto* o = static_cast<uplink_op*>(ctx);
+    uplinks* self = o->self;
+    if (status == TERN_OK && o->dev) {
+        const device_entry& dev = *o->dev;
+        const tern_payload_context pc = dev.payload_context(o->format);
+        struct out {
+            uplinks* self;
+            uplink_op* o;
+            int32_t format;
+            bool sent = false;
+        } so{self, o, response_format(dev.payload_type, o->format)};
+        tern_error err{};
+        dev.adaptor->encode_rpc_response(
+            &pc, text, tern_str{},
+            [](void* c, tern_bytes b) {
+                auto* s = static_cast<out*>(c);
+                s->sent = true;
+                s->self->out_.answer(s->o->exchange, action::rpc_call, code::content, b, s->format);
+            },
+            &so, &err);
+        if (so.sent) self->rt_.m.client_rpc_ok.inc();
+        else
+            self->out_.error(o->exchange, action::rpc_call, code::internal,
+                             reason_or(err, "cannot encode the RPC answer"));
+    } else if (status == TERN_TIMEOUT || status == TERN_NOT_FOUND) {
+        // Nobody answered in time: the device gets no response (spec §4.2).
+        self->rt_.m.client_rpc_timeout.inc();
+        self->out_.silent(o->exchange, action::rpc_call);
+    } else {
+        self->rt_.m.client_rpc_error.inc();
+        char msg[96];
+        const int n = std::snprintf(msg, sizeof msg, "client-side RPC failed: core %s", sdk::status_name(status));
+        self->out_.core_error(o->exchange, action::rpc_call, status,
+                              std::string_view(msg, n > 0 ? static_cast<std::size_t>(n) : 0));
+    }
+    self->recycle(o);
+}
+
+void uplinks::claim(shard_tables& sd, const request& v, const device_entry& dev) {
+    uplink_op* o = start_op(sd, v, action::claim);
+    uplink_sink ss{this, rt_.w.core, o, dev.device_id};
+    const tern_payload_context pc = dev.payload_context(v.content_format);
+    tern_error err{};
+    dev.adaptor->decode_claim(
+        &pc, v.payload,
+        [](void* c, tern_str secret, int64_t duration_ms) {
+            auto* s = static_cast<uplink_sink*>(c);
+            s->posted = true;
+            s->core->claim(s->device, secret, duration_ms, &uplinks::write_done, s->o);
+        },
+        &ss, &err);
+    if (ss.posted) return;
+    sd.ops.put_local(o);
+    out_.error(v.exchange, action::claim, code::bad_request, reason_or(err, "bad claim payload"));
+}
+
+// ---- GET attributes (spec §2.4) ------------------------------------------------------------------
+
+void uplinks::get_attributes(shard_tables& sd, const request& v, const std::shared_ptr<const device_entry>& dev) {
+    const auto client_keys = query_param(v.query, "clientKeys");
+    const auto shared_keys = query_param(v.query, "sharedKeys");
+    sd.keys_a.clear();
+    sd.keys_b.clear();
+    tern_key_filter cf{}, sf{};
+    const tern_key_filter* cp = nullptr;
+    const tern_key_filter* sp = nullptr;
+    if (!client_keys && !shared_keys) {
+        // No keys at all: every client and every shared attribute.
+        cf.selection = sf.selection = TERN_KEYS_ALL;
+        cp = &cf;
+        sp = &sf;
+    } else {
+        if (client_keys) {
+            split_keys(*client_keys, sd.keys_a);
+            cf = tern_key_filter{TERN_KEYS_LISTED, static_cast<uint32_t>(sd.keys_a.size()), sd.keys_a.data()};
+            cp = &cf;
+        }
+        if (shared_keys) {
+            split_keys(*shared_keys, sd.keys_b);
+            sf = tern_key_filter{TERN_KEYS_LISTED, static_cast<uint32_t>(sd.keys_b.size()), sd.keys_b.data()};
+            sp = &sf;
+        }
+    }
+    uplink_op* o = start_op(sd, v, action::attributes_get);
+    o->format = v.content_format;
+    o->dev = dev;
+    rt_.w.core->get_attributes(dev->device_id, cp, sp, &uplinks::attributes_read, o);
+}
+
+void uplinks::attributes_read(void* ctx, tern_status status, const tern_kv* client, uint32_t nc,
+                              const tern_kv* shared, uint32_t ns) noexcept {
+    auto* o = static_cast<uplink_op*>(ctx);
+    uplinks* self = o->self;
+    if (status != TERN_OK || nc + ns == 0 || !o->dev) {
+        self->out_.error(o->exchange, action::attributes_get, code::not_found,
+                         status == TERN_OK ? "no attributes found" : "attributes cannot be read now");
+    } else {
+        const device_entry& dev = *o->dev;
+        const tern_payload_context pc = dev.payload_context(o->format);
+        struct out {
+            uplinks* self;
+            uplink_op* o;
+            int32_t format;
+            bool sent = false;
+        } so{self, o, response_format(dev.payload_type, o->format)};
+        tern_error err{};
+        dev.adaptor->encode_attributes(
+            &pc, client, nc, shared, ns,
+            [](void* c, tern_bytes b) {
+                auto* s = static_cast<out*>(c);
+                s->sent = true;
+                s->self->out_.answer(s->o->exchange, action::attributes_get, code::content, b, s->format);
+            },
+            &so, &err);
+        if (!so.sent)
+            self->out_.error(o->exchange, action::attributes_get, code::internal,
+                             reason_or(err, "cannot encode the attributes"));
+    }
+    self->recycle(o);
+}
+
+}  // namespace tern::device_api

@@ -1,0 +1,101 @@
+// Provisioning (spec §5.2): no credentials; each adaptor of the table tries the body in
+// turn (JSON first, then protobuf when loaded), and the answer uses the one that
+// understood it: 2.01 on SUCCESS, 4.00 with the body on NOT_FOUND/FAILURE.
+#include <cstdio>
+#include <cstring>
+
+#include "responder.hpp"
+#include "runtime.hpp"
+#include "tern/sdk/status.hpp"
+#include "uplinks.hpp"
+
+namespace tern::device_api {
+
+namespace {
+
+struct provision_ctx {
+    responder* out = nullptr;
+    uint64_t exchange = 0;
+    payload_v1* codec = nullptr;
+    int32_t format = -1;
+};
+
+}  // namespace
+
+void uplinks::provision_done(void* ctx, tern_status status, const tern_provision_result* result) noexcept {
+    std::unique_ptr<provision_ctx> c(static_cast<provision_ctx*>(ctx));
+    responder& out = *c->out;
+    if (status != TERN_OK || result == nullptr) {
+        char msg[96];
+        const int n = std::snprintf(msg, sizeof msg, "provisioning failed: core %s",
+                                    sdk::status_name(status != TERN_OK ? status : TERN_INTERNAL));
+        out.core_error(c->exchange, action::provision, status,
+                       std::string_view(msg, n > 0 ? static_cast<std::size_t>(n) : 0));
+        return;
+    }
+    tern_provision_result res{};
+    std::memcpy(&res, result, result->struct_size < sizeof res ? result->struct_size : sizeof res);
+    tern_payload_context pc{};
+    pc.struct_size = sizeof pc;
+    pc.content_format = c->format;
+    struct encoded {
+        responder* out;
+        uint64_t exchange;
+        uint8_t code;
+        int32_t format;
+        bool sent = false;
+    } so{&out, c->exchange, res.status == TERN_PROVISION_SUCCESS ? code::created : code::bad_request,
+         c->codec->content_format()};
+    tern_error err{};
+    c->codec->encode_provision_response(
+        &pc, &res,
+        [](void* x, tern_bytes b) {
+            auto* s = static_cast<encoded*>(x);
+            s->sent = true;
+            s->out->answer(s->exchange, action::provision, s->code, b, s->format);
+        },
+        &so, &err);
+    if (!so.sent)
+        out.error(c->exchange, action::provision, code::internal,
+                  reason_or(err, "cannot encode the provisioning answer"));
+}
+
+void uplinks::provision(const request& v) {
+    auto c = std::make_unique<provision_ctx>();
+    c->out = &out_;
+    c->exchange = v.exchange;
+    c->format = v.content_format;
+    struct sink_state {
+        core_v1* core;
+        provision_ctx* c;
+        bool called = false;
+    } ss{rt_.w.core, c.get()};
+    tern_payload_context pc{};
+    pc.struct_size = sizeof pc;
+    pc.content_format = v.content_format;
+    auto sink = [](void* x, const tern_provision_request* req) {
+        auto* s = static_cast<sink_state*>(x);
+        s->called = true;
+        // The core owns the context from here (it may finish before this returns).
+        s->core->provision(req, &uplinks::provision_done, s->c);
+    };
+    // On a syntax or shape error the next adaptor of the table tries; the reason the
+    // device gets is the first one's.
+    tern_error first_err{};
+    for (std::size_t i = 0; i < adaptor_table.size(); ++i) {
+        payload_v1* codec = rt_.w.adaptors.at(i);
+        if (codec == nullptr) continue;
+        c->codec = codec;
+        tern_error err{};
+        const tern_status st = codec->decode_provision(&pc, v.payload, sink, &ss, &err);
+        if (ss.called) {
+            c.release();
+            return;
+        }
+        if (i == 0) first_err = err;
+        if (st != TERN_INVALID_ARGUMENT) break;
+    }
+    out_.error(v.exchange, action::provision, code::bad_request, reason_or(first_err, "bad provisioning request"));
+}
+
+}  // namespace tern::device_api
