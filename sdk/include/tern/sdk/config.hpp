@@ -1,6 +1,7 @@
-// A plugin's configuration declared once per key: each key names the member of a settings
-// struct it fills, so the one declaration gives the descriptor's schema (with its defaults,
-// from which the kernel renders the README tables) and the typed struct.
+// A plugin's configuration schema: the key builders (cfg::integer, cfg::string, ...) and the
+// binding that declares each key once, naming the member of a settings struct it fills, so
+// the one declaration gives the descriptor's schema (with its defaults, from which the
+// kernel renders the README tables) and the typed struct.
 //
 //     struct settings {
 //         uint32_t timeout_ms;
@@ -43,10 +44,103 @@
 
 #include "tern/abi/plugin.h"
 #include "tern/sdk/host.hpp"
-#include "tern/sdk/plugin.hpp"
 #include "tern/sdk/status.hpp"
 
 namespace tern::sdk::cfg {
+
+// ---- keys -------------------------------------------------------------------------------
+
+// A schema key under construction; converts to tern_config_key.
+struct key {
+    tern_config_key k{};
+
+    constexpr key(tern_config_type type, const char* name, const char* doc) {
+        k.struct_size = sizeof(tern_config_key);
+        k.type = type;
+        k.name = name;
+        k.doc = doc;
+        k.default_value.type = TERN_VALUE_NULL;
+    }
+    // numbers: inclusive bounds; strings: bounds on the length
+    constexpr key range(double lo, double hi) const {
+        key c = *this;
+        c.k.min = lo;
+        c.k.max = hi;
+        c.k.flags |= TERN_CONFIG_HAS_MIN | TERN_CONFIG_HAS_MAX;
+        return c;
+    }
+    constexpr key at_least(double lo) const {
+        key c = *this;
+        c.k.min = lo;
+        c.k.flags |= TERN_CONFIG_HAS_MIN;
+        return c;
+    }
+    // '|'-separated allowed values of a string
+    constexpr key choices(const char* list) const {
+        key c = *this;
+        c.k.choices = list;
+        return c;
+    }
+    constexpr key unit(const char* u) const {
+        key c = *this;
+        c.k.unit = u;
+        return c;
+    }
+    constexpr key path() const {
+        key c = *this;
+        c.k.flags |= TERN_CONFIG_PATH;
+        return c;
+    }
+    constexpr key required() const {
+        key c = *this;
+        c.k.flags |= TERN_CONFIG_REQUIRED;
+        c.k.default_value.type = TERN_VALUE_NULL;
+        return c;
+    }
+    constexpr operator tern_config_key() const { return k; }
+};
+
+constexpr key boolean(const char* name, bool def, const char* doc) {
+    key c{TERN_CONFIG_BOOL, name, doc};
+    c.k.default_value.type = TERN_VALUE_BOOL;
+    c.k.default_value.u.b = def ? 1 : 0;
+    return c;
+}
+
+constexpr key integer(const char* name, int64_t def, const char* doc) {
+    key c{TERN_CONFIG_INT, name, doc};
+    c.k.default_value.type = TERN_VALUE_INT;
+    c.k.default_value.u.i = def;
+    return c;
+}
+
+constexpr key number(const char* name, double def, const char* doc) {
+    key c{TERN_CONFIG_DOUBLE, name, doc};
+    c.k.default_value.type = TERN_VALUE_DOUBLE;
+    c.k.default_value.u.d = def;
+    return c;
+}
+
+constexpr std::size_t cstrlen(const char* s) {
+    std::size_t n = 0;
+    while (s[n] != '\0') ++n;
+    return n;
+}
+
+constexpr key string(const char* name, const char* def, const char* doc) {
+    key c{TERN_CONFIG_STRING, name, doc};
+    c.k.default_value.type = TERN_VALUE_STR;
+    c.k.default_value.u.s = tern_str{def, cstrlen(def)};
+    return c;
+}
+
+// def_json: the default as a JSON array of strings, e.g. R"(["1.2"])"
+constexpr key strings(const char* name, const char* def_json, const char* doc) {
+    key c{TERN_CONFIG_STRING_ARRAY, name, doc};
+    c.k.default_value.type = TERN_VALUE_JSON;
+    c.k.default_value.u.s = tern_str{def_json, cstrlen(def_json)};
+    return c;
+}
 
 // ---- what a member may be ------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 // A comfortable face over the host services: a logger that takes several arguments, a
-// config reader that throws tern::sdk::error, metric handles, typed registry look-ups.
+// config reader that throws tern::sdk::error, metric handles, typed registry look-ups
+// (find<I>() and require<I>(), by the id interfaces.hpp binds to I).
 // Everything here is inline and compiled into the plugin; only ABI types cross.
 #pragma once
 
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "tern/abi/host.h"
+#include "tern/sdk/interfaces.hpp"
 #include "tern/sdk/status.hpp"
 #include "tern/sdk/views.hpp"
 
@@ -149,15 +151,49 @@ public:
     host_v1& raw() const noexcept { return *h_; }
     std::string_view instance_name() const noexcept { return to_sv(h_->instance_name()); }
     logger log() const noexcept { return logger{log_}; }
+    // The log service itself, for code that keeps it beside the instance (a hot path that
+    // checks level() before formatting).
+    log_v1& log_service() const noexcept { return *log_; }
     sdk::config config() const noexcept { return sdk::config{config_}; }
     reactor_v1& reactor() const noexcept { return *reactor_; }
     registry_v1& registry() const noexcept { return *registry_; }
     metrics_v1& metrics() const noexcept { return *metrics_; }
 
-    // The interface I (whose id is iid) of instance, or of the first provider.
+    // The interface I of the instance named instance, or of the first instance (in manifest
+    // order) providing it when instance is empty; null when there is none. I's id is
+    // iid_of<I>. For the older call find<I>(iid) an argument holding '/' is taken as the id
+    // (every id has one, no instance name does).
+    template <bound_interface I>
+    I* find(std::string_view instance = {}) const noexcept {
+        if (instance.find('/') != std::string_view::npos) return find<I>(instance, std::string_view{});
+        return find<I>(iid_v<I>, instance);
+    }
+    // The interface I under the id iid (the form before ids were bound to types; also for
+    // interfaces without a bound id).
     template <class I>
-    I* find(std::string_view iid, std::string_view instance = {}) const noexcept {
+    I* find(std::string_view iid, std::string_view instance) const noexcept {
         return static_cast<I*>(registry_->find(to_str(iid), to_str(instance)));
+    }
+    template <class I>
+        requires(!bound_interface<I>)
+    I* find(std::string_view iid) const noexcept {
+        return find<I>(iid, std::string_view{});
+    }
+
+    // As find<I>(instance), but a missing interface throws sdk::error (TERN_NOT_FOUND) with
+    // the one refusal message every plugin gives: the id, the instance asked for, what to do.
+    template <bound_interface I>
+    I& require(std::string_view instance = {}) const {
+        if (I* i = find<I>(iid_v<I>, instance)) return *i;
+        throw error(TERN_NOT_FOUND, missing_interface(iid_v<I>, instance));
+    }
+    static std::string missing_interface(std::string_view iid, std::string_view instance) {
+        if (instance.empty())
+            return cat("interface '", iid, "' is provided by no enabled instance; enable a plugin that ",
+                       "provides it in the manifest ('tern plugins list' shows who provides what)");
+        return cat("interface '", iid, "' of instance '", instance, "' is not available (no enabled instance '",
+                   instance, "' provides it); enable [plugins.", instance, "] in the manifest with a plugin ",
+                   "that provides it ('tern plugins list' shows who provides what)");
     }
 
     metric counter(const char* name, const char* help, const char* labels = nullptr) const {

@@ -1,17 +1,19 @@
-// Declaring a plugin: the config schema builders, the instance base class and
-// TERN_PLUGIN(), which emits the one exported symbol.
+// Declaring a plugin: the instance base class and TERN_PLUGIN(), which emits the one
+// exported symbol (the config schema builders are in config.hpp, included here).
 //
+//     struct hello_settings { std::string greeting; };
+//     constexpr auto hello_schema = tern::sdk::cfg::bind<hello_settings>(
+//         tern::sdk::cfg::string("greeting", &hello_settings::greeting, "hello", "What GET /hello answers"));
 //     class hello : public tern::sdk::instance {
 //     public:
-//         explicit hello(const tern_create_args& a) : instance(a) {}
-//         void on_start() override { ... }          // may throw tern::sdk::error
-//     };
-//     constexpr tern_config_key hello_config[] = {
-//         tern::sdk::cfg::string("greeting", "hello", "What GET /hello answers"),
+//         explicit hello(const tern_create_args& a)
+//             : instance(a), s_(hello_schema.load(config())) {}      // may throw tern::sdk::error
+//         void on_start() override { engine_ = &host().require<tern::coap_engine_v1>(); ... }
+//         ...
 //     };
 //     TERN_PLUGIN(hello, {.name = "hello_resource", .version = "1.0.0",
 //                         .vendor = "Example Inc.", .description = "Answers GET /hello",
-//                         .config = hello_config})
+//                         .config = hello_schema.keys()})
 #pragma once
 
 #include <cstddef>
@@ -23,6 +25,7 @@
 #include "tern/abi/host.h"
 #include "tern/abi/plugin.h"
 #include "tern/abi/version.h"
+#include "tern/sdk/config.hpp"
 #include "tern/sdk/host.hpp"
 #include "tern/sdk/status.hpp"
 #include "tern/sdk/views.hpp"
@@ -59,104 +62,6 @@
 #define TERN_SDK_BUILD TERN_SDK_COMPILER ", " TERN_SDK_STDLIB
 
 namespace tern::sdk {
-
-// ---- config schema builders ------------------------------------------------------------
-
-namespace cfg {
-
-// A schema key under construction; converts to tern_config_key.
-struct key {
-    tern_config_key k{};
-
-    constexpr key(tern_config_type type, const char* name, const char* doc) {
-        k.struct_size = sizeof(tern_config_key);
-        k.type = type;
-        k.name = name;
-        k.doc = doc;
-        k.default_value.type = TERN_VALUE_NULL;
-    }
-    // numbers: inclusive bounds; strings: bounds on the length
-    constexpr key range(double lo, double hi) const {
-        key c = *this;
-        c.k.min = lo;
-        c.k.max = hi;
-        c.k.flags |= TERN_CONFIG_HAS_MIN | TERN_CONFIG_HAS_MAX;
-        return c;
-    }
-    constexpr key at_least(double lo) const {
-        key c = *this;
-        c.k.min = lo;
-        c.k.flags |= TERN_CONFIG_HAS_MIN;
-        return c;
-    }
-    // '|'-separated allowed values of a string
-    constexpr key choices(const char* list) const {
-        key c = *this;
-        c.k.choices = list;
-        return c;
-    }
-    constexpr key unit(const char* u) const {
-        key c = *this;
-        c.k.unit = u;
-        return c;
-    }
-    constexpr key path() const {
-        key c = *this;
-        c.k.flags |= TERN_CONFIG_PATH;
-        return c;
-    }
-    constexpr key required() const {
-        key c = *this;
-        c.k.flags |= TERN_CONFIG_REQUIRED;
-        c.k.default_value.type = TERN_VALUE_NULL;
-        return c;
-    }
-    constexpr operator tern_config_key() const { return k; }
-};
-
-constexpr key boolean(const char* name, bool def, const char* doc) {
-    key c{TERN_CONFIG_BOOL, name, doc};
-    c.k.default_value.type = TERN_VALUE_BOOL;
-    c.k.default_value.u.b = def ? 1 : 0;
-    return c;
-}
-
-constexpr key integer(const char* name, int64_t def, const char* doc) {
-    key c{TERN_CONFIG_INT, name, doc};
-    c.k.default_value.type = TERN_VALUE_INT;
-    c.k.default_value.u.i = def;
-    return c;
-}
-
-constexpr key number(const char* name, double def, const char* doc) {
-    key c{TERN_CONFIG_DOUBLE, name, doc};
-    c.k.default_value.type = TERN_VALUE_DOUBLE;
-    c.k.default_value.u.d = def;
-    return c;
-}
-
-constexpr std::size_t cstrlen(const char* s) {
-    std::size_t n = 0;
-    while (s[n] != '\0') ++n;
-    return n;
-}
-
-constexpr key string(const char* name, const char* def, const char* doc) {
-    key c{TERN_CONFIG_STRING, name, doc};
-    c.k.default_value.type = TERN_VALUE_STR;
-    c.k.default_value.u.s = tern_str{def, cstrlen(def)};
-    return c;
-}
-
-// def_json: the default as a JSON array of strings, e.g. R"(["1.2"])"
-constexpr key strings(const char* name, const char* def_json, const char* doc) {
-    key c{TERN_CONFIG_STRING_ARRAY, name, doc};
-    c.k.default_value.type = TERN_VALUE_JSON;
-    c.k.default_value.u.s = tern_str{def_json, cstrlen(def_json)};
-    return c;
-}
-
-}  // namespace cfg
 
 constexpr tern_requirement need(const char* iid) { return tern_requirement{iid, 0, 0}; }
 constexpr tern_requirement may_use(const char* iid) {
@@ -219,8 +124,10 @@ tern_status create_instance(const tern_create_args* args, tern_instance** out,
     });
 }
 
+// Constant: TERN_PLUGIN evaluates it at compile time, so the descriptor is a constant record
+// and the entry function only returns its address.
 template <class Impl>
-tern_plugin_descriptor describe(const plugin_info& info) noexcept {
+constexpr tern_plugin_descriptor describe(const plugin_info& info) noexcept {
     tern_plugin_descriptor d{};
     d.magic = TERN_PLUGIN_MAGIC;
     d.header_size = sizeof(tern_plugin_descriptor);
@@ -244,11 +151,13 @@ tern_plugin_descriptor describe(const plugin_info& info) noexcept {
 }  // namespace tern::sdk
 
 // Declares the plugin: IMPL is the instance class (constructible from
-// const tern_create_args&), the rest a braced tern::sdk::plugin_info. The descriptor is
-// built on the first call of the entry point, never at load time.
+// const tern_create_args&), the rest a braced tern::sdk::plugin_info whose arrays are
+// constexpr (a cfg::bind schema's keys(), constexpr arrays of ids and requirements). The
+// descriptor is a constant built by the compiler: no code runs to make it, at load time or
+// in the entry function.
 #define TERN_PLUGIN(IMPL, ...)                                                              \
     extern "C" TERN_PLUGIN_EXPORT const tern_plugin_descriptor* tern_plugin_entry(void) {   \
-        static const tern_plugin_descriptor tern_descriptor_ =                              \
+        static constexpr tern_plugin_descriptor tern_descriptor_ =                          \
             ::tern::sdk::describe<IMPL>(::tern::sdk::plugin_info __VA_ARGS__);              \
         return &tern_descriptor_;                                                           \
     }
