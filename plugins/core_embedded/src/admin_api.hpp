@@ -1,5 +1,5 @@
-// The admin API's routes: requests in, JSON out. No HTTP plumbing here (admin_server.cpp
-// does that with Beast), so the routing reads like the README's route table.
+// The admin API: requests in, JSON out. No HTTP plumbing here (admin_server.cpp does that
+// with Beast); the routes are a table (admin_routes.cpp) that reads like the README's.
 #pragma once
 
 #include <functional>
@@ -11,6 +11,8 @@
 #include "tern/sdk/host.hpp"
 
 namespace tern::core_embedded {
+
+struct request_view;  // admin_request.hpp
 
 struct http_request {
     std::string method;  // "GET", ...
@@ -54,6 +56,11 @@ public:
     static http_response error(int status, std::string_view message);
 
 private:
+    struct routes;  // admin_routes.cpp: the route table, one function per route
+    friend struct routes;
+    // Runs the first route that matches; false when none does.
+    bool dispatch(http_request& req, const request_view& v, const respond_fn& respond);
+
     // Throws a 400 below the minimum; returns a warning (empty: none) below the recommendation.
     std::string check_credential(const std::optional<credential_input>& c, const std::string& device) const;
 
