@@ -9,6 +9,7 @@
 
 #include "admin_api.hpp"
 #include "admin_server.hpp"
+#include "capabilities.hpp"
 #include "cli.hpp"
 #include "core.hpp"
 #include "tern/sdk/plugin.hpp"
@@ -92,12 +93,17 @@ constexpr tern_config_key config_schema[] = {
                  "under 16 bytes are stored with a warning").range(1, 64).unit("bytes"),
     cfg::boolean("quick_check", false, "run PRAGMA quick_check on the database at start (reads the whole "
                  "file, seconds per GB); a damaged database then refuses to start"),
+    cfg::integer("event_subscribers", 16, "plugins that may hold a tern.core.events/1 subscription at once "
+                 "(the tern.core/1 listener not counted); one more is refused with TERN_BUSY").range(1, 63),
 };
 
 // A configured admin_key shorter than this refuses to start.
 constexpr size_t min_admin_key_length = 16;
 
-constexpr const char* provides[] = {TERN_IID_CORE_V1, TERN_IID_CLI_V1};
+constexpr const char* provides[] = {TERN_IID_CORE_V1,           TERN_IID_CORE_AUTH_V1,     TERN_IID_CORE_TELEMETRY_V1,
+                                    TERN_IID_CORE_ATTRIBUTES_V1, TERN_IID_CORE_RPC_V1,      TERN_IID_CORE_PROVISIONING_V1,
+                                    TERN_IID_CORE_OTA_V1,        TERN_IID_CORE_SESSIONS_V1, TERN_IID_CORE_EVENTS_V1,
+                                    TERN_IID_CLI_V1};
 
 constexpr double batch_buckets[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384};
 constexpr double latency_buckets[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
@@ -107,13 +113,14 @@ public:
     explicit core_instance(const tern_create_args& a)
         : instance(a),
           core_(std::make_unique<embedded_core>(metrics_, log())),
+          services_(*core_),
           cli_([this] { return cli_config(); }) {}
 
     ~core_instance() override = default;
 
 protected:
     void* provide(std::string_view iid) noexcept override {
-        if (iid == TERN_IID_CORE_V1) return static_cast<tern::core_v1*>(core_.get());
+        if (void* core = services_.query(iid)) return core;
         if (iid == TERN_IID_CLI_V1) return static_cast<tern::cli_v1*>(&cli_);
         return nullptr;
     }
@@ -150,6 +157,9 @@ protected:
         s.quick_check = c.get_bool("quick_check");
 
         register_metrics();
+        services_.configure(static_cast<uint32_t>(c.get_int("event_subscribers")),
+                            host().counter("core_event_subscribers_refused_total",
+                                           "tern.core.events/1 subscriptions refused: event_subscribers reached"));
         core_->start(s);
         log().info("database ", s.database, " (sync=", s.sync, ")");
 
@@ -302,6 +312,7 @@ private:
     core_metrics metrics_;
     sdk::metric admin_evicted_, admin_refused_, weak_credentials_;
     std::unique_ptr<embedded_core> core_;
+    core_services services_;  // the core's interfaces over core_ (destroyed before it)
     cli cli_;
     std::unique_ptr<admin_api> api_;
     std::unique_ptr<admin_server> admin_;

@@ -13,6 +13,7 @@
 #include "http_client.hpp"
 #include "support.hpp"
 #include "tern/abi/cli.h"
+#include "tern/abi/core_capabilities.h"
 #include "tern/abi/host.h"
 
 using namespace tern::core_embedded::test;
@@ -213,9 +214,12 @@ TEST_CASE("plugin: the descriptor", "[plugin]") {
     CHECK(d->magic == TERN_PLUGIN_MAGIC);
     CHECK(d->abi_major == TERN_ABI_MAJOR);
     CHECK(std::string(d->name) == "core_embedded");
-    REQUIRE(d->provides_count == 2);
-    CHECK(std::string(d->provides[0]) == TERN_IID_CORE_V1);
-    CHECK(std::string(d->provides[1]) == TERN_IID_CLI_V1);
+    // tern.core/1, the core's capabilities of ABI 1.1 (capabilities_test.cpp), the CLI
+    const std::vector<std::string> provides(d->provides, d->provides + d->provides_count);
+    CHECK(provides == std::vector<std::string>{TERN_IID_CORE_V1, TERN_IID_CORE_AUTH_V1, TERN_IID_CORE_TELEMETRY_V1,
+                                               TERN_IID_CORE_ATTRIBUTES_V1, TERN_IID_CORE_RPC_V1,
+                                               TERN_IID_CORE_PROVISIONING_V1, TERN_IID_CORE_OTA_V1,
+                                               TERN_IID_CORE_SESSIONS_V1, TERN_IID_CORE_EVENTS_V1, TERN_IID_CLI_V1});
     CHECK(d->requirement_count == 0);
     std::set<std::string> keys;
     for (uint32_t i = 0; i < d->config_count; ++i) {
