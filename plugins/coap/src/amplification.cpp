@@ -373,7 +373,7 @@ void shard::amp_hold(uint32_t x, ping_plan plan, uint32_t full_chunks, std::size
     if (plan == ping_plan::ping) {
         // A fresh unpredictable MID, not one of our CON messages to this peer.
         uint16_t m = amp_.ping_mid.next();
-        for (int i = 0; i < 4 && tx_find(e.peer, m) != nil; ++i) m = amp_.ping_mid.next();
+        for (int i = 0; i < 4 && retransmit_.find(e.peer, m) != nil; ++i) m = amp_.ping_mid.next();
         e.ping_mid = m;
         e.flags |= xf_ping_out;
         amp_.pinging.insert(ping_hash(hash_seed_, e.peer), x);
@@ -421,12 +421,12 @@ void shard::amp_release(uint32_t x, bool full) noexcept {
     m_.request(e.method, s[1]);
     if (!full) m_.inc(code_class_of(s[1]) == 2 ? ctr::amp_block : ctr::amp_truncated);
     if (piggy) {
-        dedup_cache(e.dedup_seq, std::span<const uint8_t>{s.data(), len});
-        exchange_free(x);
+        dedup_.cache(e.dedup_seq, std::span<const uint8_t>{s.data(), len});
+        exchange_.close(x);
         return;
     }
     if (e.type != static_cast<uint8_t>(msg_type::con)) {
-        exchange_free(x);  // a NON answer: nothing awaits an ACK
+        exchange_.close(x);  // a NON answer: nothing awaits an ACK
         return;
     }
     amp_unhold(x, chunks);
@@ -434,7 +434,7 @@ void shard::amp_release(uint32_t x, bool full) noexcept {
     e.tx_chunks = chunks;
     e.tx_len = len;
     e.attempts = 0;
-    tx_start(x, e.peer, e.tx_mid, e.tx_timeout_ms);
+    retransmit_.start(x, e.peer, e.tx_mid, e.tx_timeout_ms);
 }
 
 void shard::amp_release_peer(uint32_t peer, bool full) noexcept {

@@ -1,6 +1,8 @@
-// Shard infrastructure: tables, peers, duplicate detection, the send batch, timers and the
-// shard's life cycle. The message layer is in shard_request.cpp, responses and
-// retransmission in shard_response.cpp, Observe in shard_observe.cpp.
+// The shard's tables and life cycle, its peers (LRU eviction by trust and by source prefix),
+// the send batch, the entry points from the engine, and applying cross-thread completions.
+// The request stages are in shard_request.cpp, response building in shard_response.cpp; the
+// behaviour over the tables is in the components (dedup, exchange, retransmit, observe,
+// blockwise).
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -28,7 +30,7 @@ shard::shard(engine& eng, uint32_t index, const shard_limits& l)
     peer_index_.init(l.peers);
     prefixes_.init(l.peers);
     prefix_index_.init(l.peers);
-    dedup_.init(l.dedup_entries);
+    dedups_.init(l.dedup_entries);
     dedup_index_.init(l.dedup_entries);
     arena_cap_ = l.dedup_bytes & ~uint64_t{15};
     arena_ = make_zarray<uint8_t>(arena_cap_);
@@ -258,7 +260,7 @@ void shard::peer_unref(uint32_t p) noexcept {
 
 void shard::peer_free(uint32_t p) noexcept {
     // Its dedup entries are keyed by the slot number: they cannot outlive it.
-    while (!peers_[p].dedups.empty()) dedup_remove(peers_[p].dedups.head, false);
+    while (!peers_[p].dedups.empty()) dedup_.remove(peers_[p].dedups.head, false);
     peer_rec& r = peers_[p];
     if (r.indexed) peer_index_.erase(r.hash, p);
     idle_unlink(p);
@@ -281,12 +283,12 @@ void shard::peer_drop_state(uint32_t p) noexcept {
     while (!peers_[p].exchanges.empty()) {
         const uint32_t x = peers_[p].exchanges.head;
         if (exch_[x].state == exch_pending) m_.request(exch_[x].method, 0);
-        exchange_free(x);
+        exchange_.close(x);
     }
-    peer_relations_end(p, TERN_COAP_END_SESSION, nil);
-    while (!peers_[p].dedups.empty()) dedup_remove(peers_[p].dedups.head, false);
+    observe_.end_peer(p, TERN_COAP_END_SESSION, nil);
+    while (!peers_[p].dedups.empty()) dedup_.remove(peers_[p].dedups.head, false);
     for (uint32_t t = 0; t < xfers_.high_water(); ++t)
-        if (xfers_[t].buf != nullptr && xfers_[t].peer == p) transfer_free(t);
+        if (xfers_[t].buf != nullptr && xfers_[t].peer == p) blockwise_.discard(t);
     peer_rec& r = peers_[p];
     if (r.indexed) {
         peer_index_.erase(r.hash, p);
@@ -304,201 +306,23 @@ void shard::on_session_end(uint32_t transport, const tern_peer* peer) noexcept {
     if (p != nil) peer_drop_state(p);
 }
 
-// ---- duplicate detection (RFC 7252 §4.5) ------------------------------------------------
-
-namespace {
-inline uint32_t dedup_hash(uint64_t seed, uint32_t peer, uint16_t mid) noexcept {
-    return static_cast<uint32_t>(mix64(seed ^ ((uint64_t{peer} << 16) | mid)));
-}
-}  // namespace
-
-dedup_rec* shard::dedup_get(uint64_t seq) noexcept {
-    const uint32_t slot = static_cast<uint32_t>(seq);
-    const uint32_t gen = static_cast<uint32_t>(seq >> 32);
-    if (seq == 0 || slot >= dedup_.high_water()) return nullptr;
-    dedup_rec& e = dedup_[slot];
-    return e.gen == gen && e.live ? &e : nullptr;
-}
-
-uint32_t shard::dedup_find(uint32_t peer, uint16_t mid) noexcept {
-    const uint32_t s = dedup_index_.find(dedup_hash(hash_seed_, peer, mid), [&](uint32_t i) {
-        return dedup_[i].peer == peer && dedup_[i].mid == mid;
-    });
-    if (s == nil) return nil;
-    if (dedup_[s].expires_ns <= now_) {
-        dedup_remove(s, false);
-        return nil;
-    }
-    return s;
-}
-
-uint32_t shard::dedup_victim() const noexcept {
-    // The entry closest to its expiry among untrusted peers' entries; trusted peers'
-    // entries (a handler answered them 2.xx) leave only when there are no others.
-    for (int base = 0; base <= 2; base += 2) {
-        const uint32_t a = dedup_age_[base].head;
-        const uint32_t b = dedup_age_[base + 1].head;
-        if (a == nil && b == nil) continue;
-        if (a == nil) return b;
-        if (b == nil) return a;
-        return dedup_[a].expires_ns <= dedup_[b].expires_ns ? a : b;
-    }
-    return nil;
-}
-
-void shard::dedup_relist(uint32_t s, uint8_t list) noexcept {
-    dedup_rec& e = dedup_[s];
-    if (e.list == list) return;
-    dedup_age_[e.list].remove(s, [this](uint32_t i) -> list_link& { return dedup_[i].age_link; });
-    e.list = list;
-    dedup_age_[list].push_back(s, [this](uint32_t i) -> list_link& { return dedup_[i].age_link; });
-}
-
-uint64_t shard::dedup_insert(uint32_t peer, uint16_t mid, uint8_t type) noexcept {
-    // A peer over its quota recycles its own oldest entry, so no single peer fills the
-    // store; a full store gives up the entry nearest its expiry, untrusted peers' first.
-    if (peers_[peer].dedups.size >= cfg_.max_dedup_per_peer) {
-        m_.inc(ctr::dedup_recycled_per_peer);
-        dedup_remove(peers_[peer].dedups.head, false);
-    }
-    if (dedup_.full()) dedup_remove(dedup_victim(), true);
-    const uint32_t s = dedup_.alloc();
-    dedup_rec& e = dedup_[s];
-    const uint32_t gen = e.gen;
-    e = dedup_rec{};
-    e.gen = gen;
-    e.peer = peer;
-    e.mid = mid;
-    e.type = type;
-    e.state = dedup_pending;
-    e.exchange = nil;
-    e.live = 1;
-    e.hash = dedup_hash(hash_seed_, peer, mid);
-    const bool con = type == static_cast<uint8_t>(msg_type::con);
-    const uint64_t life = con ? cfg_.exchange_lifetime_ms() : cfg_.non_lifetime_ms();
-    e.expires_ns = now_ + life * 1000000;
-    e.list = static_cast<uint8_t>(2 * peers_[peer].trusted + (con ? 1 : 0));
-    dedup_index_.insert(e.hash, s);
-    peers_[peer].dedups.push_back(s, [this](uint32_t i) -> list_link& { return dedup_[i].peer_link; });
-    dedup_age_[e.list].push_back(s, [this](uint32_t i) -> list_link& { return dedup_[i].age_link; });
-    return (uint64_t{gen} << 32) | s;
-}
-
-void shard::dedup_remove(uint32_t s, bool evicted) noexcept {
-    dedup_rec& e = dedup_[s];
-    if (!e.live) return;
-    dedup_index_.erase(e.hash, s);
-    peers_[e.peer].dedups.remove(s, [this](uint32_t i) -> list_link& { return dedup_[i].peer_link; });
-    dedup_age_[e.list].remove(s, [this](uint32_t i) -> list_link& { return dedup_[i].age_link; });
-    const uint64_t seq = (uint64_t{e.gen} << 32) | s;
-    if (e.exchange != nil && exch_[e.exchange].dedup_seq == seq) exch_[e.exchange].dedup_seq = 0;
-    if (evicted) m_.inc(ctr::drop_dedup_evicted);
-    dedup_.free(s);
-}
-
-void shard::dedup_expire() noexcept {
-    // Each list holds one lifetime, in insertion order, so its head expires first.
-    for (slot_list& l : dedup_age_)
-        while (!l.empty() && dedup_[l.head].expires_ns <= now_) dedup_remove(l.head, false);
-}
-
-void shard::dedup_mark(uint64_t seq, uint8_t state) noexcept {
-    if (dedup_rec* e = dedup_get(seq)) e->state = state;
-}
-
-namespace {
-struct arena_header {
-    uint64_t owner;  // dedup seq; 0 = padding up to the end of the ring
-    uint32_t len;    // payload bytes (padding: the whole skipped length)
-    uint32_t pad;
-};
-static_assert(sizeof(arena_header) == 16);
-constexpr uint64_t round16(uint64_t n) { return (n + 15) & ~uint64_t{15}; }
-}  // namespace
-
-bool shard::arena_alloc(uint64_t owner, std::size_t len, uint32_t& off) noexcept {
-    const uint64_t need = sizeof(arena_header) + round16(len);
-    if (arena_cap_ == 0 || need > arena_cap_ / 2) return false;
-    for (;;) {
-        if (arena_head_ == arena_tail_) {
-            // Empty: start again at the beginning so a block never straddles the end.
-            arena_head_ = arena_tail_ = 0;
-        }
-        const uint64_t pos = arena_head_ % arena_cap_;
-        const uint64_t skip = pos + need > arena_cap_ ? arena_cap_ - pos : 0;
-        if (arena_head_ + skip + need - arena_tail_ <= arena_cap_) {
-            if (skip != 0) {
-                arena_header h{0, static_cast<uint32_t>(skip), 0};
-                std::memcpy(&arena_[pos], &h, sizeof h);
-                arena_head_ += skip;
-            }
-            const uint64_t at = arena_head_ % arena_cap_;
-            arena_header h{owner, static_cast<uint32_t>(len), 0};
-            std::memcpy(&arena_[at], &h, sizeof h);
-            off = static_cast<uint32_t>(at + sizeof h);
-            arena_head_ += need;
-            return true;
-        }
-        // Reclaim the oldest block; a still-live entry that owns it leaves the dedup store
-        // early (bounded memory beats a longer memory).
-        const uint64_t tpos = arena_tail_ % arena_cap_;
-        arena_header t;
-        std::memcpy(&t, &arena_[tpos], sizeof t);
-        if (t.owner == 0) {
-            arena_tail_ += t.len;
-            continue;
-        }
-        if (dedup_rec* e = dedup_get(t.owner);
-            e != nullptr && e->state == dedup_cached && e->arena_off == tpos + sizeof t) {
-            // The entry stays (its request is still not processed twice); a duplicate is
-            // no longer answered from the cache.
-            e->state = dedup_done;
-            m_.inc(ctr::drop_dedup_evicted);
-        }
-        arena_tail_ += sizeof(arena_header) + round16(t.len);
-    }
-}
-
-void shard::dedup_cache(uint64_t seq, std::span<const uint8_t> bytes) noexcept {
-    dedup_rec* e = dedup_get(seq);
-    if (e == nullptr) return;
-    uint32_t off = 0;
-    if (!arena_alloc(seq, bytes.size(), off)) {
-        e->state = dedup_done;
-        return;
-    }
-    // arena_alloc may have reclaimed other entries' responses, never this one's (it is
-    // not cached yet).
-    std::memcpy(&arena_[off], bytes.data(), bytes.size());
-    e->arena_off = off;
-    e->arena_len = static_cast<uint32_t>(bytes.size());
-    e->state = dedup_cached;
-}
+// ---- coap_engine_v1 on the owning shard ----------------------------------------------------
 
 tern_status shard::answer(uint64_t id, const tern_coap_response& r,
                           uint64_t* out_observation) noexcept {
-    // A handler's 2.xx (never the engine's own 2.31 Continue or /.well-known/core, which
-    // answer anyone) shows that the peer holds valid credentials, which a spoofed source
-    // cannot: its dedup entries are kept in preference to unproven peers' and it is
-    // evicted last.
-    const uint32_t x = id_slot(id);
-    uint32_t peer = nil;
-    uint32_t peer_gen = 0;
-    uint64_t dseq = 0;
-    if (id_shard(id) == index_ && x < lim_.exchanges && exch_[x].gen == id_gen(id) &&
-        exch_[x].state == exch_pending) {
-        peer = exch_[x].peer;
-        peer_gen = peers_[peer].gen;
-        dseq = exch_[x].dedup_seq;
-    }
-    const tern_status st = respond(id, r, out_observation);
-    if (st == TERN_OK && peer != nil && peers_[peer].gen == peer_gen &&
-        code_class_of(r.code) == 2 && r.code != code::continue_) {
-        peer_trust(peer);
-        if (dedup_rec* e = dedup_get(dseq))
-            dedup_relist(static_cast<uint32_t>(dseq), static_cast<uint8_t>(2 + (e->list & 1)));
-    }
-    return st;
+    scope sc(*this);
+    return exchange_.answer(id, r, out_observation);
+}
+
+tern_status shard::notify(uint64_t id, const tern_coap_response& r, uint64_t cookie,
+                          uint32_t flags) noexcept {
+    scope sc(*this);
+    return observe_.notify(id, r, cookie, flags);
+}
+
+tern_status shard::end_observation(uint64_t id, const tern_coap_response* final_response) noexcept {
+    scope sc(*this);
+    return observe_.end_observation(id, final_response);
 }
 
 // ---- send batch ----------------------------------------------------------------------------
@@ -541,54 +365,13 @@ void shard::send_empty(uint32_t transport, const tern_peer& to, msg_type type,
     out_commit(transport, to, e.size());
 }
 
-// ---- timers ------------------------------------------------------------------------------
-
-void shard::rearm() noexcept {
-    uint64_t next = UINT64_MAX;
-    const uint64_t pb = cfg_.piggyback_timeout_ms * 1000000;
-    if (!piggy_.empty()) next = std::min(next, exch_[piggy_.head].arrival_ns + pb);
-    if (!pending_.empty())
-        next = std::min(next, exch_[pending_.head].arrival_ns + cfg_.timeout_ms * 1000000);
-    if (!heap_.empty()) next = std::min(next, heap_.top_deadline());
-    for (const slot_list& l : dedup_age_)
-        if (!l.empty()) next = std::min(next, dedup_[l.head].expires_ns);
-    if (!xfer_lru_.empty())
-        next = std::min(next, xfers_[xfer_lru_.head].last_ns +
-                                  cfg_.blockwise_status_lifetime_ms * 1000000);
-    for (const slot_list& l : idle_peers_)
-        if (!l.empty())
-            next = std::min(next, peers_[l.head].last_ns + cfg_.exchange_lifetime_ms() * 1000000);
-    if (next == UINT64_MAX) return;
-    if (armed_ != 0 && armed_ <= next) return;
-    armed_ = next;
-    env_.arm_timer(index_, next > now_ ? next - now_ : 0);
-}
+// ---- the timer ------------------------------------------------------------------------------
 
 void shard::on_timer() noexcept {
     if (stopped_) return;
     scope sc(*this);
     armed_ = 0;
-    timers_run();
-}
-
-void shard::timers_run() noexcept {
-    const uint64_t pb = cfg_.piggyback_timeout_ms * 1000000;
-    while (!piggy_.empty() && exch_[piggy_.head].arrival_ns + pb <= now_)
-        exchange_ack_now(piggy_.head);
-    const uint64_t to = cfg_.timeout_ms * 1000000;
-    while (!pending_.empty() && exch_[pending_.head].arrival_ns + to <= now_) {
-        // The spec's "no response at all": the CON request already had its empty ACK.
-        const uint32_t x = pending_.head;
-        m_.inc(ctr::drop_exchange_timeout);
-        m_.request(exch_[x].method, 0);
-        exchange_free(x);
-    }
-    while (!heap_.empty() && heap_.top_deadline() <= now_) tx_fire(heap_.top_owner());
-    dedup_expire();
-    transfers_expire();
-    const uint64_t idle = cfg_.exchange_lifetime_ms() * 1000000;
-    for (slot_list& l : idle_peers_)
-        while (!l.empty() && peers_[l.head].last_ns + idle <= now_) peer_free(l.head);
+    retransmit_.run_due();
 }
 
 // ---- completions --------------------------------------------------------------------------
@@ -660,7 +443,7 @@ void shard::remove_resource(const resource_entry* res) noexcept {
         if (e.state == exch_free || e.res != res) continue;
         if (e.state == exch_pending) {
             m_.request(e.method, 0);
-            exchange_free(x);
+            exchange_.close(x);
         } else {
             e.res = nullptr;  // answered already: only its ACK is awaited
         }
@@ -669,7 +452,7 @@ void shard::remove_resource(const resource_entry* res) noexcept {
         relation_rec& rel = rels_[r];
         if (rel.res != res) continue;
         if (rel.state == rel_live || rel.state == rel_ending)
-            relation_end(r, TERN_COAP_END_SHUTDOWN, true, TERN_COAP_NOTIFY_DROPPED, nil);
+            observe_.end(r, TERN_COAP_END_SHUTDOWN, true, TERN_COAP_NOTIFY_DROPPED, nil);
         else if (rel.state == rel_closing)
             rel.res = nullptr;
     }
@@ -680,7 +463,7 @@ void shard::shutdown() noexcept {
     stopped_ = true;
     queue_.discard();
     for (uint32_t t = 0; t < xfers_.high_water(); ++t)
-        if (xfers_[t].buf != nullptr) transfer_free(t);
+        if (xfers_[t].buf != nullptr) blockwise_.discard(t);
     // The state is abandoned, not unwound (no handler is called during a stop): take it
     // out of the gauges.
     int64_t live = 0;
@@ -697,7 +480,7 @@ shard::counts shard::census() const noexcept {
     c.peers = peers_.used();
     c.exchanges = exch_.used();
     c.relations = rels_.used();
-    c.dedup = dedup_.used();
+    c.dedup = dedups_.used();
     c.transfers = xfers_.used();
     c.notes = notes_.used();
     c.idle_peers = idle_peers_[0].size + idle_peers_[1].size;

@@ -12,11 +12,16 @@
 #include <span>
 
 #include "amplification.hpp"
+#include "blockwise.hpp"
 #include "codec.hpp"
 #include "completion_queue.hpp"
 #include "config.hpp"
+#include "dedup.hpp"
 #include "env.hpp"
+#include "exchange.hpp"
 #include "metrics.hpp"
+#include "observe.hpp"
+#include "retransmit.hpp"
 #include "router.hpp"
 #include "tables.hpp"
 #include "tern/abi/coap.h"
@@ -25,6 +30,9 @@
 namespace tern::coap {
 
 class engine;
+struct reply_to;
+struct build_opts;
+struct request_options;
 
 // Exchange and observation ids: [shard:8][slot:24][generation:32].
 constexpr uint64_t make_id(uint32_t shard, uint32_t slot, uint32_t gen) noexcept {
@@ -219,6 +227,12 @@ struct relation_cost {
     }
 };
 
+// The shard keeps every table (struct-of-tables: the hot path's layout); its behaviour is in
+// the components named after what they do (dedup, exchange, retransmit, observe,
+// blockwise, each in the file of its name), friends that work on these tables. What is left
+// here: the entry points, the request stages (shard_request.cpp), response building
+// (shard_response.cpp), peers and the send batch (shard.cpp), amplification limits
+// (amplification.cpp).
 class shard {
 public:
     shard(engine& eng, uint32_t index, const shard_limits& limits);
@@ -233,10 +247,8 @@ public:
     // Applies queued cross-thread completions.
     void drain() noexcept;
 
-    // ---- coap_engine_v1 on the owning shard [this shard] ----
-    tern_status respond(uint64_t exchange, const tern_coap_response& r,
-                        uint64_t* out_observation) noexcept;
-    // respond() for a handler's answer; a 2.xx marks the peer proven (peer_trust).
+    // ---- coap_engine_v1 on the owning shard [this shard]: exchange.cpp, observe.cpp ----
+    // A handler's answer; a 2.xx marks the peer proven (peer_trust).
     tern_status answer(uint64_t exchange, const tern_coap_response& r,
                        uint64_t* out_observation) noexcept;
     tern_status notify(uint64_t observation, const tern_coap_response& r, uint64_t cookie,
@@ -273,16 +285,30 @@ public:
 
 private:
     friend class engine;
-    struct reply_to;
-    struct build_opts;
+    friend class dedup;
+    friend class exchange;
+    friend class retransmit;
+    friend class observe;
+    friend class blockwise;
     enum class built : uint8_t { ok, too_large, out_of_range, body_failed };
     class scope;
 
-    // message layer
+    // message layer and the request's stages, in order (shard_request.cpp); a stage that
+    // answered (or dropped) the request returns false
     void datagram(uint32_t transport, const tern_datagram& dg) noexcept;
     void request(uint32_t transport, const tern_datagram& dg, bool too_many_options) noexcept;
-    void empty_ack(uint32_t transport, const tern_peer& from, uint16_t mid) noexcept;
-    void empty_rst(uint32_t transport, const tern_peer& from, uint16_t mid) noexcept;
+    reply_to reply_for(uint32_t transport, const tern_datagram& dg) noexcept;
+    bool check_duplicate(reply_to& to, const tern_datagram& dg) noexcept;
+    bool validate_options(reply_to& to, request_options& o) noexcept;
+    bool read_options(reply_to& to, request_options& o) noexcept;
+    void split_path(request_options& o) noexcept;
+    bool well_known(reply_to& to, const request_options& o) noexcept;
+    const resource_entry* route(reply_to& to, request_options& o) noexcept;
+    void open_exchange(reply_to& to, const request_options& o, const resource_entry* res,
+                       uint32_t rel, uint32_t transfer, tern_bytes payload,
+                       const tern_peer& from) noexcept;
+    void call_handler(uint32_t x, const request_options& o, const resource_entry* res,
+                      tern_bytes payload, const tern_peer& from) noexcept;
     void send_empty(uint32_t transport, const tern_peer& to, msg_type type, uint16_t mid) noexcept;
 
     // peers
@@ -305,24 +331,6 @@ private:
     uint64_t prefix_key(uint32_t transport, const tern_peer& p) const noexcept;
     uint16_t next_mid(uint32_t peer) noexcept;
 
-    // dedup
-    uint32_t dedup_find(uint32_t peer, uint16_t mid) noexcept;
-    uint64_t dedup_insert(uint32_t peer, uint16_t mid, uint8_t type) noexcept;
-    void dedup_remove(uint32_t slot, bool evicted) noexcept;
-    void dedup_expire() noexcept;
-    uint32_t dedup_victim() const noexcept;
-    void dedup_relist(uint32_t slot, uint8_t list) noexcept;
-    dedup_rec* dedup_get(uint64_t seq) noexcept;
-    void dedup_cache(uint64_t seq, std::span<const uint8_t> bytes) noexcept;
-    void dedup_mark(uint64_t seq, uint8_t state) noexcept;
-    bool arena_alloc(uint64_t owner_seq, std::size_t len, uint32_t& off) noexcept;
-
-    // exchanges
-    void exchange_free(uint32_t x) noexcept;
-    void exchange_unqueue(uint32_t x) noexcept;
-    void exchange_ack_now(uint32_t x) noexcept;
-    reply_to reply_of(uint32_t x) noexcept;
-
     // responses
     enum class sent : uint8_t { done, separate_con, held };
     // Sends r as the answer `to` describes; base: extra build options (2.31, errors).
@@ -335,44 +343,6 @@ private:
     std::span<uint8_t> out_slot() noexcept;
     void out_commit(uint32_t transport, const tern_peer& to, std::size_t len) noexcept;
     void flush() noexcept;
-
-    // transmissions (CON messages awaiting an ACK)
-    void tx_start(uint32_t owner, uint32_t peer, uint16_t mid, uint32_t& timeout_ms) noexcept;
-    void tx_stop(uint32_t owner, uint32_t peer, uint16_t mid) noexcept;
-    uint32_t tx_find(uint32_t peer, uint16_t mid) const noexcept;
-    void tx_fire(uint32_t owner) noexcept;
-    uint32_t initial_timeout_ms() noexcept;
-
-    // Observe
-    uint32_t relation_find(uint32_t peer, std::span<const uint8_t> token) const noexcept;
-    uint32_t relation_hash(uint32_t peer, std::span<const uint8_t> token) const noexcept;
-    void relation_activate(uint32_t r) noexcept;
-    // Ends a live relation: queued notifications get DROPPED, the in-flight one
-    // inflight_result, the handler on_observation_end(reason) when call_end; final_note
-    // (a final response, or nil) is sent last.
-    void relation_end(uint32_t r, int32_t reason, bool call_end, int32_t inflight_result,
-                      uint32_t final_note) noexcept;
-    void relation_release_reservation(uint32_t r) noexcept;
-    void relation_free(uint32_t r) noexcept;
-    // Ends every live relation of the peer; timed_out's in-flight notification gets TIMEOUT.
-    void peer_relations_end(uint32_t peer, int32_t reason, uint32_t timed_out) noexcept;
-    void pump(uint32_t r) noexcept;
-    void send_note(uint32_t r, uint32_t n, bool con) noexcept;
-    void note_result(const resource_entry* res, uint64_t id, uint64_t cookie,
-                     int32_t result) noexcept;
-    void note_free(uint32_t n) noexcept;
-    void relation_acked(uint32_t r) noexcept;
-    void relation_reset(uint32_t r) noexcept;
-    uint32_t make_note(uint32_t r, const tern_coap_response& resp, uint64_t cookie,
-                       uint8_t flags, bool& no_memory) noexcept;
-
-    // Block1
-    void transfer_free(uint32_t t) noexcept;
-    void transfers_expire() noexcept;
-
-    // timers
-    void timers_run() noexcept;
-    void rearm() noexcept;
 
     // completions
     void apply(completion& c) noexcept;
@@ -397,7 +367,7 @@ private:
     // Sends a held answer, full or limited; a CON one then awaits its ACK.
     void amp_release(uint32_t x, bool full) noexcept;
     void amp_release_peer(uint32_t peer, bool full) noexcept;
-    // Forgets a held answer's state but the chunks in keep (exchange_free, release).
+    // Forgets a held answer's state but the chunks in keep (exchange::close, release).
     void amp_unhold(uint32_t x, uint32_t keep) noexcept;
     // An empty RST (or ACK) from peer that no CON of ours matched: true when it names the
     // MID of the ping out to that address (verified; held answers go in full).
@@ -438,7 +408,7 @@ private:
     slot_pool<prefix_rec> prefixes_;
     open_index prefix_index_;
 
-    slot_pool<dedup_rec> dedup_;
+    slot_pool<dedup_rec> dedups_;
     slot_list dedup_age_[4];  // by dedup_rec::list: untrusted NON, CON, trusted NON, CON
     open_index dedup_index_;
     zarray<uint8_t> arena_;
@@ -495,6 +465,13 @@ private:
     std::atomic<uint32_t> posted_{0};  // drain tasks posted and not yet run
 
     amplifier amp_ = amplifier::make(cfg_, lim_, env_);  // after cfg_, lim_ and env_
+
+    // behaviour over the tables above
+    dedup dedup_{*this};
+    exchange exchange_{*this};
+    retransmit retransmit_{*this};
+    observe observe_{*this};
+    blockwise blockwise_{*this};
 };
 
 }  // namespace tern::coap

@@ -1,12 +1,18 @@
-// Internals shared by the shard's translation units.
+// Internals shared by the shard's and its components' translation units.
 #pragma once
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <optional>
+#include <string_view>
 
 #include "shard.hpp"
 
 namespace tern::coap {
 
 // Where and how a response goes: built from a request (engine replies) or an exchange.
-struct shard::reply_to {
+struct reply_to {
     uint32_t peer = nil;          // nil: no peer state (refused before one existed)
     uint32_t transport = 0;
     const tern_peer* addr = nullptr;
@@ -28,7 +34,7 @@ struct shard::reply_to {
     uint32_t request_len = 0;     // the request's bytes: the amplification budget's base (0: none)
 };
 
-struct shard::build_opts {
+struct build_opts {
     // inputs
     int64_t observe = -1;
     bool block2 = false;
@@ -53,6 +59,44 @@ struct shard::build_opts {
     std::size_t payload_len = 0; // payload bytes written
 };
 
+// A request's options as its stages read them (on the stack: nothing allocated). The path,
+// query and capture views are in the shard's scratch arrays (path_, query_, caps_).
+struct request_options {
+    uint64_t ignored = 0;         // bit i: option i is an elective option treated as absent
+    int64_t observe = -1;
+    int32_t content_format = -1;
+    int32_t accept = -1;
+    std::optional<block> block1;
+    std::optional<block> block2;
+    int64_t size1 = -1;
+    bool size2 = false;
+    bool proxy = false;
+    uint32_t path_count = 0;
+    uint32_t query_count = 0;
+    uint32_t capture_count = 0;
+};
+
+// A short diagnostic payload (RFC 7252 §5.5.2) assembled without allocation.
+class diag {
+public:
+    diag& add(std::string_view s) noexcept {
+        const std::size_t k = std::min(s.size(), sizeof buf_ - n_);
+        std::memcpy(buf_ + n_, s.data(), k);
+        n_ += k;
+        return *this;
+    }
+    diag& add(uint64_t v) noexcept {
+        char t[24];
+        auto r = std::to_chars(t, t + sizeof t, v);
+        return add(std::string_view(t, static_cast<std::size_t>(r.ptr - t)));
+    }
+    std::string_view text() const noexcept { return {buf_, n_}; }
+
+private:
+    char buf_[200];
+    std::size_t n_ = 0;
+};
+
 // Brackets every entry into the shard (datagrams, timer, drain, API calls on the shard):
 // the outermost one reads the clock once and, on the way out, sends the batch and re-arms
 // the timer.
@@ -64,7 +108,7 @@ public:
     ~scope() {
         if (--s_.depth_ == 0) {
             s_.flush();
-            s_.rearm();
+            s_.retransmit_.rearm();
         }
     }
     scope(const scope&) = delete;

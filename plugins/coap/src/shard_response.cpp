@@ -1,5 +1,6 @@
-// Responses: piggy-backed or separate (RFC 7252 §5.2), No-Response (RFC 7967), stateless
-// Block2 slicing (RFC 7959 §2.4), and retransmission of CON messages (RFC 7252 §4.2).
+// Responses: building a message from a handler's response (options in order, the Block2
+// slice, the payload or the body's range), piggy-backed or separate (RFC 7252 §5.2),
+// No-Response (RFC 7967), and the engine's own error answers.
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -23,45 +24,20 @@ struct pending_option {
     uint64_t value;
 };
 
-inline uint32_t mid_hash(uint64_t seed, uint32_t peer, uint16_t mid) noexcept {
-    return static_cast<uint32_t>(mix64(seed ^ 0x6d69645f696e6478ull ^ ((uint64_t{peer} << 16) | mid)));
-}
-
 }  // namespace
 
 shard::built shard::build(writer& w, uint8_t code, const tern_coap_response& r,
                           build_opts& o) noexcept {
-    const bool success = code_class_of(code) == 2;
     const uint64_t total = r.body != nullptr ? r.body->size() : r.payload.size;
-    bool b2 = false;
-    uint32_t num = 0;
-    // Our block size, or smaller when the amplification budget asks for it.
-    const uint8_t our_szx = std::min(pref_szx_, o.szx_cap);
-    uint8_t szx = our_szx;
-    bool more = false;
-    uint64_t off = 0;
-    uint64_t len = total;
-    bool size2 = false;
-    if (success && o.block2) {
-        // The smaller of the client's and our block size; a smaller one renumbers the
-        // block so it still starts at the offset the client asked for (RFC 7959 §2.4).
-        szx = std::min(o.block2_szx, our_szx);
-        num = o.block2_num << (o.block2_szx - szx);
-        const uint64_t size = uint64_t{16} << szx;
-        off = uint64_t{num} * size;
-        if (off > total || (off == total && total != 0)) return built::out_of_range;
-        len = std::min(size, total - off);
-        more = off + len < total;
-        b2 = true;
-        size2 = o.size2 || num == 0;
-    } else if (total > cfg_.max_message_size ||
-               (success && o.szx_cap <= 6 && total > (uint64_t{16} << szx))) {
-        const uint64_t size = uint64_t{16} << szx;
-        len = std::min(size, total);
-        more = total > len;
-        b2 = true;
-        size2 = true;
-    }
+    const blockwise::slice_t sl = blockwise_.slice(total, code_class_of(code) == 2, o);
+    if (sl.out_of_range) return built::out_of_range;
+    const bool b2 = sl.block2;
+    const uint32_t num = sl.num;
+    const uint8_t szx = sl.szx;
+    const bool more = sl.more;
+    const uint64_t off = sl.off;
+    uint64_t len = sl.len;
+    const bool size2 = sl.size2;
     o.first_block = b2 && num == 0 && more;
 
     std::array<pending_option, 64 + 8> items;
@@ -148,7 +124,7 @@ shard::sent shard::send_response(reply_to& to, const tern_coap_response& r, uint
         // RFC 7967: the client is not interested; a CON still gets its (empty) ACK.
         if (to.type == static_cast<uint8_t>(msg_type::con) && !to.acked) {
             send_empty(to.transport, *to.addr, msg_type::ack, to.mid);
-            dedup_mark(to.dedup_seq, dedup_acked);
+            dedup_.mark(to.dedup_seq, dedup_acked);
         }
         if (r.body != nullptr) r.body->release();
         m_.request(to.method, 0);
@@ -324,24 +300,11 @@ shard::sent shard::send_response(reply_to& to, const tern_coap_response& r, uint
     m_.request(to.method, code);
     last_code_ = code;
     if (type == msg_type::ack) {
-        dedup_cache(to.dedup_seq, bytes);
+        dedup_.cache(to.dedup_seq, bytes);
         return sent::done;
     }
     if (type != msg_type::con || exchange == nil) return sent::done;
-    const uint32_t chunks = tx_chunks_.store(bytes.data(), bytes.size());
-    if (chunks == nil) {
-        m_.inc(ctr::drop_no_transmission_memory);
-        return sent::done;
-    }
-    exchange_rec& x = exch_[exchange];
-    exchange_unqueue(exchange);
-    x.state = exch_awaiting_ack;
-    x.tx_chunks = chunks;
-    x.tx_len = static_cast<uint16_t>(bytes.size());
-    x.tx_mid = mid;
-    x.attempts = 0;
-    tx_start(exchange, x.peer, mid, x.tx_timeout_ms);
-    return sent::separate_con;
+    return retransmit_.await_ack(exchange, bytes, mid) ? sent::separate_con : sent::done;
 }
 
 void shard::reply_error(reply_to& to, uint8_t code, std::string_view diagnostic, int64_t max_age,
@@ -360,217 +323,6 @@ void shard::reply_error(reply_to& to, uint8_t code, std::string_view diagnostic,
     t.block1 = false;
     t.observe = -1;
     send_response(t, r, nil, &o);
-}
-
-// ---- exchanges ------------------------------------------------------------------------------
-
-shard::reply_to shard::reply_of(uint32_t x) noexcept {
-    const exchange_rec& e = exch_[x];
-    reply_to to;
-    to.peer = e.peer;
-    to.transport = peers_[e.peer].transport;
-    to.addr = &peers_[e.peer].addr;
-    to.token = std::span<const uint8_t>{e.token, e.tkl};
-    to.mid = e.mid;
-    to.type = e.type;
-    to.method = e.method;
-    to.acked = e.acked != 0;
-    to.no_response = e.no_response;
-    to.dedup_seq = e.dedup_seq;
-    to.block2 = (e.flags & xf_block2) != 0;
-    to.block2_num = e.block2_num;
-    to.block2_szx = e.block2_szx;
-    to.size2 = (e.flags & xf_size2) != 0;
-    to.block1 = (e.flags & xf_block1) != 0;
-    to.block1_num = e.block1_num;
-    to.block1_szx = e.block1_szx;
-    to.request_len = amp_.request_len[x];
-    return to;
-}
-
-void shard::exchange_ack_now(uint32_t x) noexcept {
-    exchange_rec& e = exch_[x];
-    if (e.in_piggy) {
-        piggy_.remove(x, [this](uint32_t i) -> list_link& { return exch_[i].piggy_link; });
-        e.in_piggy = 0;
-    }
-    if (e.acked) return;
-    e.acked = 1;
-    const peer_rec& p = peers_[e.peer];
-    send_empty(p.transport, p.addr, msg_type::ack, e.mid);
-    dedup_mark(e.dedup_seq, dedup_acked);
-}
-
-void shard::exchange_unqueue(uint32_t x) noexcept {
-    exchange_rec& e = exch_[x];
-    if (e.state == exch_pending)
-        pending_.remove(x, [this](uint32_t i) -> list_link& { return exch_[i].pending_link; });
-    if (e.in_piggy) {
-        piggy_.remove(x, [this](uint32_t i) -> list_link& { return exch_[i].piggy_link; });
-        e.in_piggy = 0;
-    }
-}
-
-void shard::exchange_free(uint32_t x) noexcept {
-    exchange_rec& e = exch_[x];
-    exchange_unqueue(x);
-    if (e.state == exch_awaiting_ack) {
-        tx_stop(x, e.peer, e.tx_mid);
-        tx_chunks_.release(e.tx_chunks);
-    } else if (e.state == exch_held) {
-        amp_unhold(x, nil);
-    }
-    if (e.obs != nil && rels_[e.obs].gen == e.obs_gen && rels_[e.obs].state == rel_reserved)
-        relation_release_reservation(e.obs);
-    if (dedup_rec* d = dedup_get(e.dedup_seq); d != nullptr && d->exchange == x) d->exchange = nil;
-    const uint32_t p = e.peer;
-    peers_[p].exchanges.remove(x, [this](uint32_t i) -> list_link& { return exch_[i].peer_link; });
-    std::atomic_ref<uint32_t>(pub_exch_gen_[x]).store(0, std::memory_order_release);
-    std::atomic_ref<uint64_t>(pub_exch_obs_[x]).store(0, std::memory_order_relaxed);
-    exch_.free(x);
-    m_.add(gge::exchanges, -1);
-    peer_unref(p);
-}
-
-tern_status shard::respond(uint64_t id, const tern_coap_response& r, uint64_t* out_observation) noexcept {
-    scope sc(*this);
-    if (out_observation != nullptr) *out_observation = 0;
-    const uint32_t x = id_slot(id);
-    if (stopped_ || id_shard(id) != index_ || x >= exch_.high_water() || exch_[x].gen != id_gen(id) ||
-        exch_[x].state != exch_pending) {
-        if (r.body != nullptr) r.body->release();
-        return TERN_NOT_FOUND;
-    }
-    const uint32_t cls = code_class_of(r.code);
-    if (cls < 2 || cls > 5 || r.option_count > 64 || (r.option_count != 0 && r.options == nullptr) ||
-        (r.payload.size != 0 && r.payload.data == nullptr && r.body == nullptr)) {
-        if (r.body != nullptr) r.body->release();
-        return TERN_INVALID_ARGUMENT;
-    }
-    exchange_rec& e = exch_[x];
-    m_.latency(static_cast<double>(now_ - e.arrival_ns) * 1e-9);
-
-    reply_to to = reply_of(x);
-    uint32_t rel = nil;
-    if (e.obs != nil && rels_[e.obs].gen == e.obs_gen && rels_[e.obs].state == rel_reserved) {
-        if ((r.flags & TERN_COAP_RESPONSE_OBSERVE) != 0 && cls == 2) {
-            rel = e.obs;
-            relation_activate(rel);
-            // Activation may have ended an older twin relation, calling its handler.
-            if (exch_[x].gen != id_gen(id) || exch_[x].state != exch_pending) {
-                if (r.body != nullptr) r.body->release();
-                return TERN_OK;
-            }
-            to.observe = rels_[rel].seq;
-            if (out_observation != nullptr) *out_observation = make_id(index_, rel, rels_[rel].gen);
-        } else {
-            relation_release_reservation(e.obs);
-        }
-        e.obs = rel;
-    }
-    if ((r.flags & TERN_COAP_RESPONSE_SILENT) != 0) {
-        if (e.type == static_cast<uint8_t>(msg_type::con) && !e.acked) exchange_ack_now(x);
-        if (r.body != nullptr) r.body->release();
-        m_.request(e.method, 0);
-        exchange_free(x);
-        return TERN_OK;
-    }
-    const uint32_t rgen = rel != nil ? rels_[rel].gen : 0;
-    if (send_response(to, r, x) == sent::done) exchange_free(x);
-    // The response actually sent was an error (block out of range, unencodable): no
-    // relation can live on it.
-    if (rel != nil && rels_[rel].gen == rgen && code_class_of(last_code_) != 2 &&
-        (rels_[rel].state == rel_live || rels_[rel].state == rel_ending))
-        relation_end(rel, TERN_COAP_END_ERROR, true, TERN_COAP_NOTIFY_DROPPED, nil);
-    return TERN_OK;
-}
-
-// ---- transmissions ---------------------------------------------------------------------------
-
-uint32_t shard::initial_timeout_ms() noexcept {
-    // RFC 7252 §4.2: a random duration between ACK_TIMEOUT and ACK_TIMEOUT * ACK_RANDOM_FACTOR.
-    const double u = static_cast<double>(random() >> 11) * 0x1.0p-53;
-    const double t = static_cast<double>(cfg_.ack_timeout_ms) * (1.0 + (cfg_.ack_random_factor - 1.0) * u);
-    return static_cast<uint32_t>(std::min(t, 4.0e9));
-}
-
-void shard::tx_start(uint32_t owner, uint32_t peer, uint16_t mid, uint32_t& timeout_ms) noexcept {
-    timeout_ms = initial_timeout_ms();
-    mid_index_.insert(mid_hash(hash_seed_, peer, mid), owner);
-    heap_.schedule(owner, now_ + uint64_t{timeout_ms} * 1000000);
-}
-
-void shard::tx_stop(uint32_t owner, uint32_t peer, uint16_t mid) noexcept {
-    mid_index_.erase(mid_hash(hash_seed_, peer, mid), owner);
-    heap_.cancel(owner);
-}
-
-uint32_t shard::tx_find(uint32_t peer, uint16_t mid) const noexcept {
-    return mid_index_.find(mid_hash(hash_seed_, peer, mid), [&](uint32_t owner) {
-        if (owner < lim_.exchanges)
-            return exch_[owner].peer == peer && exch_[owner].tx_mid == mid &&
-                   exch_[owner].state == exch_awaiting_ack;
-        const relation_rec& r = rels_[owner - lim_.exchanges];
-        return r.peer == peer && r.tx_mid == mid && r.inflight != nil;
-    });
-}
-
-void shard::tx_fire(uint32_t owner) noexcept {
-    if (owner < lim_.exchanges && exch_[owner].state == exch_held) {
-        amp_ping_expired(owner);  // no Reset to the address's ping in time
-        return;
-    }
-    if (owner < lim_.exchanges) {
-        exchange_rec& x = exch_[owner];
-        if (x.attempts >= cfg_.max_retransmit) {
-            m_.inc(ctr::drop_retransmit_timeout);
-            const uint32_t r = x.obs;
-            const uint32_t g = x.obs_gen;
-            const uint32_t p = x.peer;
-            exchange_free(owner);
-            // The response carried an Observe registration the client never acknowledged:
-            // the peer is unreachable (RFC 7641 §4.5), as for a notification.
-            if (r != nil && rels_[r].gen == g &&
-                (rels_[r].state == rel_live || rels_[r].state == rel_ending))
-                peer_relations_end(p, TERN_COAP_END_TIMEOUT, nil);
-            return;
-        }
-        ++x.attempts;
-        x.tx_timeout_ms = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{x.tx_timeout_ms} * 2, 0xFFFFFFFFu));
-        // Past the amplification budget of an unverified address the timer still runs (a
-        // late ACK completes the exchange) but nothing is sent again.
-        if (amp_may_resend(owner)) {
-            const std::span<uint8_t> s = out_slot();
-            tx_chunks_.read(x.tx_chunks, 0, s.data(), x.tx_len);
-            const peer_rec& p = peers_[x.peer];
-            out_commit(p.transport, p.addr, x.tx_len);
-            m_.inc(ctr::retransmissions);
-        }
-        heap_.schedule(owner, now_ + uint64_t{x.tx_timeout_ms} * 1000000);
-        return;
-    }
-    const uint32_t r = owner - lim_.exchanges;
-    relation_rec& rel = rels_[r];
-    if (rel.attempts >= cfg_.max_retransmit) {
-        if (rel.state == rel_closing) {
-            tx_stop(owner, rel.peer, rel.tx_mid);
-            note_free(rel.inflight);
-            rel.inflight = nil;
-            relation_free(r);
-            return;
-        }
-        peer_relations_end(rel.peer, TERN_COAP_END_TIMEOUT, r);
-        // relation_end stopped the retransmission; never leave a due timer behind (the
-        // caller loops while the heap's top is due).
-        if (heap_.scheduled(owner) && heap_.top_owner() == owner && heap_.top_deadline() <= now_)
-            heap_.cancel(owner);
-        return;
-    }
-    ++rel.attempts;
-    rel.tx_timeout_ms = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{rel.tx_timeout_ms} * 2, 0xFFFFFFFFu));
-    send_note(r, rel.inflight, true);
-    heap_.schedule(owner, now_ + uint64_t{rel.tx_timeout_ms} * 1000000);
-    m_.inc(ctr::retransmissions);
 }
 
 }  // namespace tern::coap
