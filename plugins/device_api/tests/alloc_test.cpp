@@ -169,7 +169,7 @@ TEST_CASE("hot path: a telemetry or attributes POST with a cached token allocate
     w.core = &core;
     w.adaptors.set(TERN_PAYLOAD_JSON, &adaptor);
     w.transports.push_back({"udp", nullptr});
-    settings s;
+    settings s = default_settings();
     // The per-device limits are consulted on every request (high enough to let all pass).
     s.device_message_rate = 1000000;
     s.device_datapoint_rate = 1000000;
@@ -238,7 +238,7 @@ TEST_CASE("hot path: a device over its limit (4.29) and a remembered unknown tok
     w.core = &core;
     w.adaptors.set(TERN_PAYLOAD_JSON, &adaptor);
     w.transports.push_back({"udp", nullptr});
-    settings s;
+    settings s = default_settings();
     s.device_message_rate = 1;
     s.device_message_burst = 1;
     service a(s, std::move(w));

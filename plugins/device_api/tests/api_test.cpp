@@ -60,7 +60,7 @@ struct fixture {
     fake_transport dtls;
     json::adaptor json{json::options{}};
     json::adaptor proto_stand_in{json::options{}};  // answers to the name "json": only its role matters
-    settings s;
+    settings s = default_settings();
     std::unique_ptr<service> a;
     uint64_t next_exchange = 1;
 
