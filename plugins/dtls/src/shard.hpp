@@ -1,6 +1,9 @@
 // One reactor shard of the DTLS transport: its socket, its sessions (by id, by address,
 // by Connection ID), its stateless cookie secrets, its PSK cache, its timers. Everything
 // here is touched only by the shard's thread; other threads reach a shard by posting.
+// One class keeps the tables the hot path needs together; its methods live in files named
+// after the behaviour they implement (declared below by file): io, cookies, handshake,
+// psk, sessions, compaction, and shard.cpp for construction and the shared timer.
 #pragma once
 
 #include <atomic>
@@ -58,6 +61,8 @@ public:
     ~shard();
     shard(const shard&) = delete;
     shard& operator=(const shard&) = delete;
+
+    static constexpr uint64_t ms = 1000000;  // nanoseconds per millisecond
 
     uint32_t index() const noexcept { return index_; }
     int fd() const noexcept { return fd_; }
@@ -127,45 +132,56 @@ private:
     };
     static addr_key key_of(const tern_endpoint& ep) noexcept;
 
-    // dispatch
+    // io.cpp: datagrams in and out
     void on_plaintext_record(const record_header& r, const uint8_t* data, size_t size,
                              const tern_endpoint& from) noexcept;
     void on_unified_record(const uint8_t* data, size_t size, const tern_endpoint& from) noexcept;
+    void forward(uint32_t to_shard, const uint8_t* data, size_t size, const tern_endpoint& from) noexcept;
+    void feed(session& s, const uint8_t* data, size_t size, const tern_endpoint& from) noexcept;
+    void read_application_data(session& s, const tern_endpoint& from) noexcept;
+
+    // cookies.cpp: stateless cookies (RFC 6347 §4.2.1), computed exactly as wolfSSL computes
+    // them so that the WOLFSSL object made for a verified ClientHello accepts it
     void on_client_hello(const client_hello& ch, const uint8_t* data, size_t size,
                          const tern_endpoint& from, session* existing) noexcept;
-    void forward(uint32_t to_shard, const uint8_t* data, size_t size, const tern_endpoint& from) noexcept;
-
-    // cookies (RFC 6347 §4.2.1), computed exactly as wolfSSL computes them so that the
-    // WOLFSSL object made for a verified ClientHello accepts it
     void cookie(const uint8_t secret[32], const client_hello& ch, const tern_endpoint& from,
                 uint8_t out[32]) noexcept;
     int verify_cookie(const client_hello& ch, const tern_endpoint& from) noexcept;  // secret index or -1
     void rotate_cookie_secret(uint64_t now) noexcept;
 
-    // sessions
+    // handshake.cpp: the WOLFSSL object, wolfSSL_accept, success and failure, retransmission
+    bool open_ssl(session* s, const tern_endpoint& from, int cookie_secret, bool dtls13) noexcept;
+    void advance_handshake(session& s) noexcept;
+    void handshake_done(session& s) noexcept;
+    void handshake_failed(session& s, handshake_result why) noexcept;
+    void note_flight(session& s, const uint8_t* data, size_t size) noexcept;  // what we sent
+    void schedule(session& s) noexcept;
+    void retransmit_due() noexcept;
+
+    // psk.cpp
+    bool psk_hold(session& s, const uint8_t* data, size_t size) noexcept;
+
+    // compaction.cpp
+    bool restore(session& s) noexcept;   // a compacted session gets its wolfSSL object back
+    void compact(session& s) noexcept;   // an idle session gives it up
+    void compact_idle() noexcept;        // the pass over idle sessions (on the timer)
+    uint64_t compaction_due() const noexcept;  // when that pass next has work; UINT64_MAX: never
+
+    // sessions.cpp: the table, making room, a session's life, per-source limits
     bool make_room(source_entry* src) noexcept;
     bool make_room_for(session& newcomer) noexcept;
     bool evict_anonymous() noexcept;     // the least recently active anonymous session goes
     session* create(const tern_endpoint& from, int cookie_secret, bool dtls13, source_entry* src) noexcept;
-    void feed(session& s, const uint8_t* data, size_t size, const tern_endpoint& from) noexcept;
-    void advance_handshake(session& s) noexcept;
-    void handshake_done(session& s) noexcept;
-    void handshake_failed(session& s, handshake_result why) noexcept;
-    void read_application_data(session& s, const tern_endpoint& from) noexcept;
+    void leave_handshakes(session& s) noexcept;  // off the handshakes in flight
     void end(session& s, end_reason why, bool notify_peer) noexcept;
     void destroy(session& s) noexcept;
-    void schedule(session& s) noexcept;
-    void arm(uint64_t at_ns) noexcept;
-    bool psk_hold(session& s, const uint8_t* data, size_t size) noexcept;
     void move_to(session& s, const tern_endpoint& from) noexcept;
-    bool restore(session& s) noexcept;   // a compacted session gets its wolfSSL object back
-    void compact(session& s) noexcept;   // an idle session gives it up
-    void count_drop(drop why, uint64_t n = 1, int err = 0) noexcept;
     void lru_remove(session& s) noexcept;
     void lru_push(session& s) noexcept;
     void vouch(session& s) noexcept;  // no longer anonymous
-
-    // sources (per-source caps and handshake rate)
+    void end_idle_sessions() noexcept;  // inactivity and anonymous timeouts (on the timer)
+    uint64_t idle_due() const noexcept; // when the next one is due; UINT64_MAX: none
+    session* find(uint64_t id) const noexcept;
     addr_key source_key(const tern_endpoint& ep) const noexcept;
     source_entry* source_for(const tern_endpoint& from) noexcept;  // null: not tracked
     bool take_token(source_entry& e) noexcept;
@@ -173,8 +189,10 @@ private:
     void source_idle(source_entry& e) noexcept;
     void source_busy(source_entry& e) noexcept;
     void source_erase(source_entry& e) noexcept;
-    void hs_remove(session& s) noexcept;
-    session* find(uint64_t id) const noexcept;
+
+    // shard.cpp
+    void arm(uint64_t at_ns) noexcept;
+    void count_drop(drop why, uint64_t n = 1, int err = 0) noexcept;
 
     environment& env_;
     uint32_t index_;

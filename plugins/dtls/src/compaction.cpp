@@ -1,0 +1,120 @@
+// Idle compaction: a DTLS 1.2 session quiet for idle_compact_after gives its wolfSSL object
+// up for the object's exported state, and gets it back (imported) for its next datagram.
+#include "shard.hpp"
+
+// clang-format off
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+// clang-format on
+
+#include <malloc.h>
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+
+namespace tern::dtls {
+
+namespace {
+
+constexpr uint64_t compact_scan_min_gap_ns = 100 * shard::ms;  // the pass walks every session
+constexpr size_t compact_trim_threshold = 256;           // compactions that warrant a malloc_trim
+
+}  // namespace
+
+void shard::compact(session& s) noexcept {
+#ifdef WOLFSSL_SESSION_EXPORT
+    unsigned int size = 0;
+    wolfSSL_dtls_export(s.ssl, nullptr, &size);
+    std::unique_ptr<uint8_t[]> buf(new (std::nothrow) uint8_t[size]);
+    if (!buf) return;
+    const int n = wolfSSL_dtls_export(s.ssl, buf.get(), &size);
+    if (n <= 0) {
+        s.keep_object = true;  // not exportable: do not try every tick
+        return;
+    }
+    std::unique_ptr<uint8_t[]> blob(new (std::nothrow) uint8_t[static_cast<size_t>(n)]);
+    if (!blob) return;
+    std::memcpy(blob.get(), buf.get(), static_cast<size_t>(n));
+    wolfSSL_free(s.ssl);
+    s.ssl = nullptr;
+    s.blob = std::move(blob);
+    s.blob_len = static_cast<uint32_t>(n);
+    env_.m.compact_sessions.add(1);
+#else
+    (void)s;
+#endif
+}
+
+bool shard::restore(session& s) noexcept {
+#ifdef WOLFSSL_SESSION_EXPORT
+    if (s.ssl != nullptr) return true;
+    if (!s.blob) return false;
+    WOLFSSL* ssl = wolfSSL_new(tls().ctx());
+    if (ssl == nullptr) return false;
+    if (wolfSSL_dtls_import(ssl, s.blob.get(), s.blob_len) <= 0) {
+        wolfSSL_free(ssl);
+        return false;
+    }
+    wolfSSL_SetIOReadCtx(ssl, &s);
+    wolfSSL_SetIOWriteCtx(ssl, &s);
+    wolfSSL_SetCertCbCtx(ssl, &s);
+    wolfSSL_dtls_set_using_nonblock(ssl, 1);
+#ifdef WOLFSSL_DTLS_MTU
+    wolfSSL_dtls_set_mtu(ssl, static_cast<unsigned short>(env_.cfg->max_datagram_size + record_overhead));
+#endif
+    s.ssl = ssl;
+    s.blob.reset();
+    s.blob_len = 0;
+    env_.m.compact_sessions.add(-1);
+    // restored for traffic (either way): compact again once that is quiet
+    s.used_ns = now_;
+    compact_due_ns_ = std::min(compact_due_ns_, now_ + env_.cfg->idle_compact_after_ms * ms);
+    arm(now_ + env_.cfg->idle_compact_after_ms * ms);
+    return true;
+#else
+    (void)s;
+    return false;
+#endif
+}
+
+void shard::compact_idle() noexcept {
+    const settings& c = *env_.cfg;
+    if (c.idle_compact_after_ms == 0 || compact_due_ns_ > now_ ||
+        now_ - compact_scanned_ns_ < compact_scan_min_gap_ns)
+        return;
+    // One pass: compact what has been quiet long enough, and note when the next one will
+    // be. Sessions are in order of last receipt, but a send (used_ns) or a pending timer
+    // can hold one back while newer ones are due, so the pass does not stop early.
+    const uint64_t after = c.idle_compact_after_ms * ms;
+    uint64_t due = UINT64_MAX;
+    size_t compacted = 0;
+    for (session* first : {known_.oldest, anon_.oldest}) {
+        for (session* s = first; s != nullptr; s = s->newer) {
+            if (s->ssl == nullptr || s->dtls13 || s->keep_object) continue;
+            const uint64_t at = std::max(s->last_ns, s->used_ns) + after;
+            if (at <= now_ && s->timer_ns == 0) {
+                compact(*s);
+                ++compacted;
+            } else {
+                due = std::min(due, std::max(at, now_ + ms));
+            }
+        }
+    }
+    compact_due_ns_ = due;
+    // Each compaction frees ~9 KB in pieces; once a few hundred have been freed, give the
+    // pages back to the OS so the resident size (what operators watch) shows the saving.
+    compacted_since_trim_ += compacted;
+    if (compacted_since_trim_ >= compact_trim_threshold) {
+        ::malloc_trim(0);
+        compacted_since_trim_ = 0;
+    }
+    compact_scanned_ns_ = now_;
+}
+
+uint64_t shard::compaction_due() const noexcept {
+    if (env_.cfg->idle_compact_after_ms == 0 || compact_due_ns_ == UINT64_MAX) return UINT64_MAX;
+    return std::max(compact_due_ns_, compact_scanned_ns_ + compact_scan_min_gap_ns);
+}
+
+}  // namespace tern::dtls
