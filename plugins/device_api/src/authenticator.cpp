@@ -7,8 +7,8 @@
 #include "runtime.hpp"
 #include "tern/sdk/status.hpp"
 #include "tern/sdk/views.hpp"
+#include "tern/credential_id/credential_id.hpp"
 #include "uplinks.hpp"
-#include "x509.hpp"
 
 namespace tern::device_api {
 
@@ -57,7 +57,8 @@ bool authenticator::ask_transport(shard_tables& sd, const request& v, const rout
                 const uint32_t n = a->chain_count < max_client_chain ? a->chain_count : max_client_chain;
                 g->chain.reserve(n);
                 for (uint32_t i = 0; i < n; ++i)
-                    g->chain.push_back(base64(std::span<const uint8_t>(a->chain[i].data, a->chain[i].size)));
+                    g->chain.push_back(
+                        credential_id::x509_text(std::span<const uint8_t>(a->chain[i].data, a->chain[i].size)));
             } else if (a->kind == TERN_AUTH_PSK) {
                 g->kind = TERN_AUTH_PSK;
                 g->psk.assign(sdk::to_sv(a->psk_identity));
@@ -70,7 +71,7 @@ bool authenticator::ask_transport(shard_tables& sd, const request& v, const rout
         p->chain = std::move(got.chain);
         p->chain_next = 1;
         std::string leaf = std::move(p->chain[0]);
-        credential c{TERN_CREDENTIAL_X509, sha3_256_hex(leaf), std::move(leaf)};
+        credential c{TERN_CREDENTIAL_X509, credential_id::x509_id(leaf), std::move(leaf)};
         start(sd, std::move(p), std::move(c), pending_auth::x509);
         return true;
     }
@@ -174,7 +175,7 @@ void authenticator::ask_core(std::unique_ptr<pending_auth> p) {
 void authenticator::next_in_chain(std::unique_ptr<pending_auth> p) {
     std::string text = std::move(p->chain[p->chain_next]);
     ++p->chain_next;
-    p->cred = credential{TERN_CREDENTIAL_X509, sha3_256_hex(text), std::move(text)};
+    p->cred = credential{TERN_CREDENTIAL_X509, credential_id::x509_id(text), std::move(text)};
     // p->epoch stays the one of the leaf's lookup: after an invalidation anywhere in the
     // walk (credentials changed, perhaps to a certificate already passed) its end still
     // answers this request but is not kept for the session.

@@ -19,6 +19,11 @@
 
 namespace tern::device_api {
 
+// The most certificates of a client's chain that are looked up, leaf first: what the dtls
+// transport hands over; a longer chain from another transport is cut there, so one
+// session's identity costs at most this many core lookups.
+constexpr uint32_t max_client_chain = 16;
+
 class responder;
 class runtime;
 class uplinks;

@@ -12,7 +12,7 @@
 
 #include "adaptor.hpp"
 #include "fakes.hpp"
-#include "x509.hpp"
+#include "tern/credential_id/credential_id.hpp"
 
 using namespace tern;
 using namespace tern::device_api;
@@ -529,11 +529,11 @@ TEST_CASE("api: OTA downloads (spec §6, §0.5)", "[api]") {
 TEST_CASE("api: an X.509 DTLS session authenticates token-less paths", "[api][x509]") {
     fixture f;
     const std::string der = "\x30\x82\x01\x0a-not-really-der";
-    const std::string text = base64(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(der.data()), der.size()));
+    const std::string text = credential_id::x509_text(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(der.data()), der.size()));
     fake_device cam;
     cam.id = 20;
     cam.credential_value = text;
-    f.core.credentials[{TERN_CREDENTIAL_X509, sha3_256_hex(text)}] = cam;
+    f.core.credentials[{TERN_CREDENTIAL_X509, credential_id::x509_id(text)}] = cam;
     f.dtls.certs[77] = der;
     f.start();
     req r;
@@ -560,11 +560,11 @@ TEST_CASE("api: an X.509 DTLS session authenticates token-less paths", "[api][x5
 TEST_CASE("api: an X.509 hash whose stored certificate differs falls back to the token", "[api][x509]") {
     fixture f;
     const std::string der = "leaf";
-    const std::string text = base64(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(der.data()), der.size()));
+    const std::string text = credential_id::x509_text(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(der.data()), der.size()));
     fake_device cam;
     cam.id = 21;
     cam.credential_value = "SOMETHING ELSE";
-    f.core.credentials[{TERN_CREDENTIAL_X509, sha3_256_hex(text)}] = cam;
+    f.core.credentials[{TERN_CREDENTIAL_X509, credential_id::x509_id(text)}] = cam;
     f.dtls.certs[5] = der;
     f.start();
     req r;
@@ -584,9 +584,9 @@ TEST_CASE("api: an X.509 hash whose stored certificate differs falls back to the
 struct chain_fixture : fixture {
     std::vector<std::string> der{"leaf-der", "intermediate-der", "root-der"};
     static std::string text_of(const std::string& der) {
-        return base64(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(der.data()), der.size()));
+        return credential_id::x509_text(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(der.data()), der.size()));
     }
-    std::string hash_of(std::size_t i) const { return sha3_256_hex(text_of(der[i])); }
+    std::string hash_of(std::size_t i) const { return credential_id::x509_id(text_of(der[i])); }
     // Certificate i registered as device id; stored is the credential value kept for it.
     void register_cert(std::size_t i, uint64_t id, std::string stored = {}) {
         fake_device d;

@@ -1,12 +1,15 @@
-// Spec §7: the X.509 credential id is SHA3-256 hex of the certificate's Base64 DER text.
+// Spec §7: the X.509 credential id is SHA3-256 hex of the certificate's Base64 DER text, as
+// the device API computes it from a DTLS client's chain (libs/credential_id).
 #include <catch2/catch.hpp>
 
 #include <string>
 #include <vector>
 
-#include "x509.hpp"
+#include "tern/credential_id/credential_id.hpp"
 
-using namespace tern::device_api;
+using tern::credential_id::sha3_256_hex;
+
+std::string base64(std::span<const uint8_t> der) { return tern::credential_id::x509_text(der); }
 
 namespace {
 
