@@ -338,6 +338,14 @@ private:
                        const build_opts* base = nullptr) noexcept;
     void reply_error(reply_to& to, uint8_t code, std::string_view diagnostic,
                      int64_t max_age = -1, int64_t size1 = -1) noexcept;
+    // send_response's stages: No-Response, the first build, verify_by_ping's held answer,
+    // the amplification budget, a response that could not be built
+    struct draft;
+    bool suppressed(const reply_to& to, const tern_coap_response& r) noexcept;
+    draft draft_for(const reply_to& to, const tern_coap_response& r, const build_opts* base) noexcept;
+    void plan_ping(draft& d, const reply_to& to, const tern_coap_response& r, uint32_t exchange) noexcept;
+    void fit_budget(draft& d, const reply_to& to, const tern_coap_response& r) noexcept;
+    void build_failed(draft& d, const reply_to& to) noexcept;
     built build(writer& w, uint8_t code, const tern_coap_response& r,
                 build_opts& o) noexcept;
     std::span<uint8_t> out_slot() noexcept;

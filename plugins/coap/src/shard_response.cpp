@@ -116,29 +116,79 @@ shard::built shard::build(writer& w, uint8_t code, const tern_coap_response& r,
     return w.ok() ? built::ok : built::too_large;
 }
 
+// A response being built into its send slot, through the stages of send_response.
+struct shard::draft {
+    std::span<uint8_t> slot;
+    msg_type type = msg_type::ack;
+    uint16_t mid = 0;
+    uint8_t code = 0;
+    build_opts in;                 // the build options before building
+    build_opts o;                  // ... and as built (outputs filled in)
+    built res = built::ok;
+    std::span<const uint8_t> bytes;
+    uint32_t budget = UINT32_MAX;  // amplification budget of the address
+    // verify_by_ping: the full answer, stored while the address is pinged
+    ping_plan plan = ping_plan::none;
+    uint32_t full_chunks = nil;
+    std::size_t full_len = 0;
+    bool held() const noexcept { return plan != ping_plan::none; }
+};
+
 shard::sent shard::send_response(reply_to& to, const tern_coap_response& r, uint32_t exchange,
                                  const build_opts* base) noexcept {
-    uint8_t code = r.code;
-    const uint32_t cls = code_class_of(code);
-    if ((to.no_response & (1u << cls)) != 0) {
-        // RFC 7967: the client is not interested; a CON still gets its (empty) ACK.
-        if (to.type == static_cast<uint8_t>(msg_type::con) && !to.acked) {
-            send_empty(to.transport, *to.addr, msg_type::ack, to.mid);
-            dedup_.mark(to.dedup_seq, dedup_acked);
-        }
-        if (r.body != nullptr) r.body->release();
-        m_.request(to.method, 0);
-        last_code_ = 0;
+    if (suppressed(to, r)) return sent::done;
+    draft d = draft_for(to, r, base);
+    if (d.res == built::ok && d.bytes.size() > d.budget) plan_ping(d, to, r, exchange);
+    if (d.res == built::ok && (d.held() || d.bytes.size() > d.budget)) fit_budget(d, to, r);
+    if (r.body != nullptr) r.body->release();
+    if (d.held()) {
+        // Both answers stored (amp_ping_plan made sure of the room); the ACK and the ping
+        // go now, one of the answers when the Reset comes or ping_timeout passes.
+        const uint32_t limited = tx_chunks_.store(d.bytes.data(), d.bytes.size());
+        amp_hold(exchange, d.plan, d.full_chunks, d.full_len, limited, d.bytes.size(), d.mid);
+        last_code_ = r.code;
+        return sent::held;
+    }
+    if (d.res != built::ok) {
+        build_failed(d, to);
+    } else if (d.o.first_block) {
+        m_.inc(ctr::block_out);
+    }
+    out_commit(to.transport, *to.addr, d.bytes.size());
+    if (to.peer != nil) peers_[to.peer].last_ns = now_;
+    m_.request(to.method, d.code);
+    last_code_ = d.code;
+    if (d.type == msg_type::ack) {
+        dedup_.cache(to.dedup_seq, d.bytes);
         return sent::done;
     }
-    msg_type type;
-    uint16_t mid;
+    if (d.type != msg_type::con || exchange == nil) return sent::done;
+    return retransmit_.await_ack(exchange, d.bytes, d.mid) ? sent::separate_con : sent::done;
+}
+
+bool shard::suppressed(const reply_to& to, const tern_coap_response& r) noexcept {
+    if ((to.no_response & (1u << code_class_of(r.code))) == 0) return false;
+    // RFC 7967: the client is not interested; a CON still gets its (empty) ACK.
     if (to.type == static_cast<uint8_t>(msg_type::con) && !to.acked) {
-        type = msg_type::ack;  // piggy-backed (RFC 7252 §5.2.1)
-        mid = to.mid;
+        send_empty(to.transport, *to.addr, msg_type::ack, to.mid);
+        dedup_.mark(to.dedup_seq, dedup_acked);
+    }
+    if (r.body != nullptr) r.body->release();
+    m_.request(to.method, 0);
+    last_code_ = 0;
+    return true;
+}
+
+shard::draft shard::draft_for(const reply_to& to, const tern_coap_response& r,
+                              const build_opts* base) noexcept {
+    draft d;
+    d.code = r.code;
+    if (to.type == static_cast<uint8_t>(msg_type::con) && !to.acked) {
+        d.type = msg_type::ack;  // piggy-backed (RFC 7252 §5.2.1)
+        d.mid = to.mid;
     } else {
-        type = to.type == static_cast<uint8_t>(msg_type::con) ? msg_type::con : msg_type::non;
-        mid = next_mid(to.peer);
+        d.type = to.type == static_cast<uint8_t>(msg_type::con) ? msg_type::con : msg_type::non;
+        d.mid = next_mid(to.peer);
     }
     build_opts o = base != nullptr ? *base : build_opts{};
     o.observe = to.observe;
@@ -154,157 +204,138 @@ shard::sent shard::send_response(reply_to& to, const tern_coap_response& r, uint
         o.block1_more = false;
         o.block1_szx = to.block1_szx;
     }
-    uint32_t budget = amp_budget(to);
-    const build_opts in = o;
-    const std::span<uint8_t> slot = out_slot();
-    writer w(slot);
-    w.header(type, code, mid, to.token);
-    const built res = build(w, code, r, o);
-    std::span<const uint8_t> bytes = w.bytes();
-    writer fallback(slot);
+    d.budget = amp_budget(to);
+    d.in = o;
+    d.o = o;
+    d.slot = out_slot();
+    writer w(d.slot);
+    w.header(d.type, d.code, d.mid, to.token);
+    d.res = build(w, d.code, r, d.o);
+    d.bytes = w.bytes();
+    return d;
+}
+
+void shard::plan_ping(draft& d, const reply_to& to, const tern_coap_response& r,
+                      uint32_t exchange) noexcept {
     // verify_by_ping: the full answer is held (stored) while the address is pinged; the
-    // limited one below is built and stored too, for when no Reset comes.
-    ping_plan plan = ping_plan::none;
-    uint32_t full_chunks = nil;
-    std::size_t full_len = 0;
-    if (res == built::ok && bytes.size() > budget) {
-        plan = amp_ping_plan(to, exchange, code, bytes.size());
-        if (plan != ping_plan::none) {
-            // Stored as a separate response of the request's type (RFC 7252 §5.2.2) with
-            // the request's token; a CON request not acknowledged yet gets it in its ACK
-            // instead (amp_hold keeps the ACK back, amp_release rewrites the header).
-            type = to.type == static_cast<uint8_t>(msg_type::con) ? msg_type::con : msg_type::non;
-            mid = next_mid(to.peer);
-            build_opts full = in;
-            w = writer(slot);
-            w.header(type, code, mid, to.token);
-            if (build(w, code, r, full) == built::ok) {
-                full_len = w.size();
-                full_chunks = tx_chunks_.store(w.bytes().data(), full_len);
-            }
-            if (full_chunks == nil) {
-                plan = ping_plan::none;  // not reached: amp_ping_plan checked the room
-                w = writer(slot);
-                type = to.type == static_cast<uint8_t>(msg_type::con) && !to.acked ? msg_type::ack : type;
-                if (type == msg_type::ack) mid = to.mid;
-                w.header(type, code, mid, to.token);
-                o = in;
-                build(w, code, r, o);
-                bytes = w.bytes();
-            } else {
-                budget = amp_ping_budget(to);
-            }
-        }
+    // limited one (fit_budget) is built and stored too, for when no Reset comes.
+    d.plan = amp_ping_plan(to, exchange, d.code, d.bytes.size());
+    if (d.plan == ping_plan::none) return;
+    // Stored as a separate response of the request's type (RFC 7252 §5.2.2) with the
+    // request's token; a CON request not acknowledged yet gets it in its ACK instead
+    // (amp_hold keeps the ACK back, amp_release rewrites the header).
+    d.type = to.type == static_cast<uint8_t>(msg_type::con) ? msg_type::con : msg_type::non;
+    d.mid = next_mid(to.peer);
+    build_opts full = d.in;
+    writer w(d.slot);
+    w.header(d.type, d.code, d.mid, to.token);
+    if (build(w, d.code, r, full) == built::ok) {
+        d.full_len = w.size();
+        d.full_chunks = tx_chunks_.store(w.bytes().data(), d.full_len);
     }
-    const bool held = plan != ping_plan::none;
+    if (d.full_chunks != nil) {
+        d.budget = amp_ping_budget(to);
+        return;
+    }
+    d.plan = ping_plan::none;  // not reached: amp_ping_plan checked the room
+    w = writer(d.slot);
+    if (to.type == static_cast<uint8_t>(msg_type::con) && !to.acked) d.type = msg_type::ack;
+    if (d.type == msg_type::ack) d.mid = to.mid;
+    w.header(d.type, d.code, d.mid, to.token);
+    d.o = d.in;
+    build(w, d.code, r, d.o);
+    d.bytes = w.bytes();
+}
+
+void shard::fit_budget(draft& d, const reply_to& to, const tern_coap_response& r) noexcept {
+    // An unverified address: at most budget bytes (amplification.hpp).
+    const bool held = d.held();
+    const std::size_t budget = d.budget;
+    const std::size_t full = held ? d.full_len : d.bytes.size();
+    const std::size_t full_payload = d.o.payload_len;
+    const bool safe = to.method == code_get || to.method == 5;  // GET, FETCH
+    const bool success = code_class_of(d.code) == 2;
     // The limited answer is counted when it is sent (a held one maybe never is).
     auto amp_count = [&](ctr c) {
         if (!held) m_.inc(c);
     };
-    if (res == built::ok && (held || bytes.size() > budget)) {
-        // An unverified address: at most budget bytes (amplification.hpp).
-        const std::size_t full = held ? full_len : bytes.size();
-        const std::size_t full_payload = o.payload_len;
-        const bool safe = to.method == code_get || to.method == 5;  // GET, FETCH
-        const bool success = code_class_of(code) == 2;
-        bool fitted = false;
-        echo_value ev{};
-        const bool offer = cfg_.echo_in_limited_responses;
-        if (offer) ev = amp_.echo.make(to.transport, to.addr->endpoint, now_);
-        if (success && !safe) {
-            // The request's effect has happened: cutting its answer would lose it.
-            amp_count(ctr::amp_exceeded);
-            fitted = true;
-        } else if (success && full_payload != 0) {
-            // Smaller blocks (RFC 7959 §2.4: the server may use a smaller block size than
-            // asked for), with an Echo value the client may return (RFC 9175 §2.3).
-            for (int pass = offer ? 0 : 1; pass < 2 && !fitted; ++pass) {
-                // Headroom for Block2, Size2 (and Echo) when the full answer had none; one
-                // size up is tried too, as they may have been there already.
-                const std::size_t fixed = full - full_payload + 9 + (pass == 0 ? 2 + echo_size : 0);
-                int szx = std::min<int>(pref_szx_, (budget > fixed ? szx_fitting(budget - fixed) : 0) + 1);
-                for (szx = std::max(szx, 0); szx >= 0 && !fitted; --szx) {
-                    build_opts b = in;
-                    b.szx_cap = static_cast<uint8_t>(szx);
-                    b.echo = pass == 0 ? ev.data() : nullptr;
-                    fallback = writer(slot);
-                    fallback.header(type, code, mid, to.token);
-                    if (build(fallback, code, r, b) != built::ok) break;
-                    if (fallback.size() <= budget) {
-                        fitted = true;
-                        o = b;
-                        bytes = fallback.bytes();
-                        amp_count(ctr::amp_block);
-                    }
+    bool fitted = false;
+    echo_value ev{};
+    const bool offer = cfg_.echo_in_limited_responses;
+    if (offer) ev = amp_.echo.make(to.transport, to.addr->endpoint, now_);
+    writer fallback(d.slot);
+    if (success && !safe) {
+        // The request's effect has happened: cutting its answer would lose it.
+        amp_count(ctr::amp_exceeded);
+        fitted = true;
+    } else if (success && full_payload != 0) {
+        // Smaller blocks (RFC 7959 §2.4: the server may use a smaller block size than
+        // asked for), with an Echo value the client may return (RFC 9175 §2.3).
+        for (int pass = offer ? 0 : 1; pass < 2 && !fitted; ++pass) {
+            // Headroom for Block2, Size2 (and Echo) when the full answer had none; one
+            // size up is tried too, as they may have been there already.
+            const std::size_t fixed = full - full_payload + 9 + (pass == 0 ? 2 + echo_size : 0);
+            int szx = std::min<int>(pref_szx_, (budget > fixed ? szx_fitting(budget - fixed) : 0) + 1);
+            for (szx = std::max(szx, 0); szx >= 0 && !fitted; --szx) {
+                build_opts b = d.in;
+                b.szx_cap = static_cast<uint8_t>(szx);
+                b.echo = pass == 0 ? ev.data() : nullptr;
+                fallback = writer(d.slot);
+                fallback.header(d.type, d.code, d.mid, to.token);
+                if (build(fallback, d.code, r, b) != built::ok) break;
+                if (fallback.size() <= budget) {
+                    fitted = true;
+                    d.o = b;
+                    d.bytes = fallback.bytes();
+                    amp_count(ctr::amp_block);
                 }
             }
         }
-        if (!fitted) {
-            amp_count(ctr::amp_truncated);
-            o = in;
-            bool done = false;
-            if (!success) {
-                // A diagnostic is cut to fit.
-                o.payload_cap = full_payload > full - budget ? full_payload - (full - budget) : 0;
-                fallback = writer(slot);
-                fallback.header(type, code, mid, to.token);
-                done = build(fallback, code, r, o) == built::ok && fallback.size() <= budget;
-            } else {
-                // Not even 16-byte blocks fit (a tiny request): ask the client to verify
-                // its address instead (RFC 9175 §2.4).
-                code = code::unauthorized;
-            }
-            if (!done) {
-                // The code alone: no larger than the request's own header and token.
-                fallback = writer(slot);
-                fallback.header(type, code, mid, to.token);
-                if (offer && fallback.size() + 2 + echo_size <= budget)
-                    fallback.option(opt::echo, std::span<const uint8_t>{ev.data(), echo_size});
-                o.first_block = false;
-            }
-            bytes = fallback.bytes();
-        }
     }
-    if (r.body != nullptr) r.body->release();
-    if (held) {
-        // Both answers stored (amp_ping_plan made sure of the room); the ACK and the ping
-        // go now, one of the answers when the Reset comes or ping_timeout passes.
-        const uint32_t limited = tx_chunks_.store(bytes.data(), bytes.size());
-        amp_hold(exchange, plan, full_chunks, full_len, limited, bytes.size(), mid);
-        last_code_ = r.code;
-        return sent::held;
+    if (fitted) return;
+    amp_count(ctr::amp_truncated);
+    d.o = d.in;
+    bool done = false;
+    if (!success) {
+        // A diagnostic is cut to fit.
+        d.o.payload_cap = full_payload > full - budget ? full_payload - (full - budget) : 0;
+        fallback = writer(d.slot);
+        fallback.header(d.type, d.code, d.mid, to.token);
+        done = build(fallback, d.code, r, d.o) == built::ok && fallback.size() <= budget;
+    } else {
+        // Not even 16-byte blocks fit (a tiny request): ask the client to verify its
+        // address instead (RFC 9175 §2.4).
+        d.code = code::unauthorized;
     }
-    if (res != built::ok) {
-        std::string_view text;
-        if (res == built::out_of_range) {
-            code = code::bad_request;
-            text = "block out of range";
-        } else {
-            code = code::internal_server_error;
-            text = res == built::body_failed ? "response body could not be read"
-                                             : "response too large";
-            m_.inc(ctr::drop_response_too_large);
-        }
-        fallback.header(type, code, mid, to.token);
-        if (fallback.size() + 1 + text.size() > budget) {
-            m_.inc(ctr::amp_truncated);
-            text = text.substr(0, budget > fallback.size() + 1 ? budget - fallback.size() - 1 : 0);
-        }
-        fallback.payload(text);
-        bytes = fallback.bytes();
-    } else if (o.first_block) {
-        m_.inc(ctr::block_out);
+    if (!done) {
+        // The code alone: no larger than the request's own header and token.
+        fallback = writer(d.slot);
+        fallback.header(d.type, d.code, d.mid, to.token);
+        if (offer && fallback.size() + 2 + echo_size <= budget)
+            fallback.option(opt::echo, std::span<const uint8_t>{ev.data(), echo_size});
+        d.o.first_block = false;
     }
-    out_commit(to.transport, *to.addr, bytes.size());
-    if (to.peer != nil) peers_[to.peer].last_ns = now_;
-    m_.request(to.method, code);
-    last_code_ = code;
-    if (type == msg_type::ack) {
-        dedup_.cache(to.dedup_seq, bytes);
-        return sent::done;
+    d.bytes = fallback.bytes();
+}
+
+void shard::build_failed(draft& d, const reply_to& to) noexcept {
+    std::string_view text;
+    if (d.res == built::out_of_range) {
+        d.code = code::bad_request;
+        text = "block out of range";
+    } else {
+        d.code = code::internal_server_error;
+        text = d.res == built::body_failed ? "response body could not be read" : "response too large";
+        m_.inc(ctr::drop_response_too_large);
     }
-    if (type != msg_type::con || exchange == nil) return sent::done;
-    return retransmit_.await_ack(exchange, bytes, mid) ? sent::separate_con : sent::done;
+    writer w(d.slot);
+    w.header(d.type, d.code, d.mid, to.token);
+    if (w.size() + 1 + text.size() > d.budget) {
+        m_.inc(ctr::amp_truncated);
+        text = text.substr(0, d.budget > w.size() + 1 ? d.budget - w.size() - 1 : 0);
+    }
+    w.payload(text);
+    d.bytes = w.bytes();
 }
 
 void shard::reply_error(reply_to& to, uint8_t code, std::string_view diagnostic, int64_t max_age,
