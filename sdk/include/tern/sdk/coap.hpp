@@ -38,8 +38,8 @@ inline tern_coap_response text_response(uint8_t c, std::string_view text) noexce
     return response(c, to_bytes(text), TERN_COAP_FORMAT_TEXT);
 }
 
-// The value of the first Uri-Query element "name=value", if any (last occurrence wins, as
-// ThingsBoard does).
+// The value of the Uri-Query element "name=value" for name, if any; when name occurs more
+// than once the LAST occurrence wins, as in ThingsBoard. An element without '=' is skipped.
 inline std::optional<std::string_view> query_value(const tern_coap_request& r,
                                                    std::string_view name) noexcept {
     std::optional<std::string_view> found;
