@@ -309,15 +309,13 @@ void shard::flush() noexcept {
 
 void shard::deliver() noexcept {
     if (plain_used_ == 0) return;
-    // Dekker-style handshake with attach(nullptr): publish "inside" before reading the
-    // sink; the detacher clears the sink before reading "inside".
-    in_sink.store(1, std::memory_order_seq_cst);
-    datagram_sink_v1* sink = env_.sink->load(std::memory_order_seq_cst);
-    if (sink != nullptr)
-        sink->on_datagrams(index_, plain_.data(), plain_used_);
-    else
-        count_drop(drop::no_sink, plain_used_);
-    in_sink.store(0, std::memory_order_release);
+    // Inside the sink slot, attach(nullptr) waits for this call to return.
+    env_.sink->enter(index_, [&](datagram_sink_v1* sink) {
+        if (sink != nullptr)
+            sink->on_datagrams(index_, plain_.data(), plain_used_);
+        else
+            count_drop(drop::no_sink, plain_used_);
+    });
     plain_used_ = 0;
 }
 

@@ -271,9 +271,9 @@ void shard::end(session& s, end_reason why, bool notify_peer) noexcept {
     deliver();
     if (notify_peer && (s.ssl != nullptr || restore(s))) wolfSSL_shutdown(s.ssl);
     const tern_peer p = s.peer();
-    in_sink.store(1, std::memory_order_seq_cst);
-    if (datagram_sink_v1* sink = env_.sink->load(std::memory_order_seq_cst)) sink->on_session_end(index_, &p);
-    in_sink.store(0, std::memory_order_release);
+    env_.sink->enter(index_, [&](datagram_sink_v1* sink) {
+        if (sink != nullptr) sink->on_session_end(index_, &p);
+    });
     env_.m.ended[static_cast<size_t>(why)].inc();
     env_.m.sessions.add(-1);
     if (s.blob) env_.m.compact_sessions.add(-1);

@@ -26,6 +26,7 @@
 #include "tern/abi/transport.h"
 #include "tern/sdk/host.hpp"
 #include "tern/udp_io/batch.hpp"
+#include "tern/udp_io/sink_slot.hpp"
 
 namespace tern::dtls {
 
@@ -50,7 +51,7 @@ struct environment {
     context* tls = nullptr;
     identity_store* identities = nullptr;
     core_v1* core = nullptr;  // null: PSK identities cannot be looked up
-    std::atomic<datagram_sink_v1*>* sink = nullptr;
+    udp_io::sink_slot* sink = nullptr;
     std::shared_ptr<liveness> alive;
     uint32_t shard_count = 1;
 };
@@ -96,9 +97,6 @@ public:
         if (i < std::size(env_.m.chains)) env_.m.chains[i].inc();
     }
     context& tls() noexcept { return *env_.tls; }
-
-    // 1 while this shard may be inside the sink: attach(nullptr) waits for 0.
-    std::atomic<uint32_t> in_sink{0};
 
     // For tests and the memory benchmark.
     size_t session_count() const noexcept { return by_id_.size(); }

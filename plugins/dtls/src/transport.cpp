@@ -38,6 +38,7 @@ void transport::start(const counters& metrics, core_v1* core) {
 
         shards_.clear();
         alive_->shards.clear();
+        sink_.resize(env_.shard_count);
         alive_->reactor = &reactor_;
         for (uint32_t i = 0; i < sockets_.fds.size(); ++i) {
             auto sl = std::make_unique<slot>();
@@ -151,27 +152,7 @@ tern_str transport::scheme() noexcept { return tern_str{"coaps", 5}; }
 uint32_t transport::max_datagram_size() noexcept { return cfg_.max_datagram_size; }
 
 tern_status transport::attach(datagram_sink_v1* sink) noexcept {
-    if (sink != nullptr) {
-        datagram_sink_v1* expected = nullptr;
-        if (sink_.compare_exchange_strong(expected, sink)) return TERN_OK;
-        return expected == sink ? TERN_OK : TERN_EXISTS;
-    }
-    sink_.store(nullptr, std::memory_order_seq_cst);
-    // Wait until no shard is inside the old sink. A shard calling this from inside the
-    // sink would wait for itself: skip its own flag.
-    const uint32_t me = reactor_.current_shard();
-    auto warn_at = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-    for (auto& sl : shards_) {
-        if (sl->sh->index() == me) continue;
-        while (sl->sh->in_sink.load(std::memory_order_seq_cst) != 0) {
-            if (std::chrono::steady_clock::now() > warn_at) {
-                log_.warn("detaching: shard ", sl->sh->index(), " is still inside the datagram sink; waiting");
-                warn_at += std::chrono::seconds(1);
-            }
-            std::this_thread::yield();
-        }
-    }
-    return TERN_OK;
+    return sink_.attach(sink, reactor_.current_shard(), log_);
 }
 
 tern_status transport::send(uint32_t shard_index, const tern_datagram* batch, uint32_t count) noexcept {

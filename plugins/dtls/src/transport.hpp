@@ -18,6 +18,7 @@
 #include "tern/abi/host.h"
 #include "tern/abi/transport.h"
 #include "tern/sdk/host.hpp"
+#include "tern/udp_io/sink_slot.hpp"
 #include "tern/udp_io/socket_group.hpp"
 
 namespace tern::dtls {
@@ -68,7 +69,7 @@ private:
     environment env_;
     udp_io::socket_group sockets_;
     std::vector<std::unique_ptr<slot>> shards_;
-    std::atomic<datagram_sink_v1*> sink_{nullptr};
+    udp_io::sink_slot sink_;
     std::shared_ptr<liveness> alive_ = std::make_shared<liveness>();
     bool wolfssl_initialised_ = false;
 };

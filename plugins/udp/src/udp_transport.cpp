@@ -43,8 +43,6 @@ struct alignas(64) transport::shard {
     uint64_t watch = 0;
     bool watching = false;
 
-    // 1 while this shard may be inside the sink: attach(nullptr) waits for 0.
-    std::atomic<uint32_t> in_sink{0};
     // A drain continuation is posted and has not finished: stop() waits for false.
     std::atomic<bool> continuation{false};
 
@@ -74,6 +72,7 @@ void transport::start() {
     family_ = sockets_.family;
     port_ = sockets_.port;
     shards_.clear();
+    sink_.resize(static_cast<uint32_t>(sockets_.fds.size()));
     for (uint32_t i = 0; i < sockets_.fds.size(); ++i) {
         auto sh = std::make_unique<shard>();
         sh->owner = this;
@@ -204,16 +203,13 @@ void transport::deliver(shard& sh, uint32_t n) noexcept {
     if (strange != 0) count_drop(&sh, drop::recv_error, strange, EAFNOSUPPORT);
     if (k == 0) return;
 
-    // Dekker-style handshake with attach(nullptr): publish "inside" before reading the
-    // sink; the detacher clears the sink before reading "inside" (both sequentially
-    // consistent), so either we see null or it sees us and waits.
-    sh.in_sink.store(1, std::memory_order_seq_cst);
-    datagram_sink_v1* sink = sink_.load(std::memory_order_seq_cst);
-    if (sink != nullptr)
-        sink->on_datagrams(sh.index, sh.rdg.data(), k);
-    else
-        count_drop(&sh, drop::no_sink, k, 0);
-    sh.in_sink.store(0, std::memory_order_release);
+    // Inside the sink slot, attach(nullptr) waits for this call to return.
+    sink_.enter(sh.index, [&](datagram_sink_v1* sink) {
+        if (sink != nullptr)
+            sink->on_datagrams(sh.index, sh.rdg.data(), k);
+        else
+            count_drop(&sh, drop::no_sink, k, 0);
+    });
 }
 
 // ---- sending -----------------------------------------------------------------------------
@@ -322,28 +318,7 @@ tern_str transport::scheme() noexcept { return tern_str{"coap", 4}; }
 uint32_t transport::max_datagram_size() noexcept { return cfg_.max_datagram_size; }
 
 tern_status transport::attach(datagram_sink_v1* sink) noexcept {
-    if (sink != nullptr) {
-        datagram_sink_v1* expected = nullptr;
-        if (sink_.compare_exchange_strong(expected, sink)) return TERN_OK;
-        return expected == sink ? TERN_OK : TERN_EXISTS;
-    }
-    sink_.store(nullptr, std::memory_order_seq_cst);
-    // Wait until no shard is inside the old sink (see deliver()). A shard calling this
-    // from inside the sink would wait for itself: skip its own flag.
-    const uint32_t me = reactor_.current_shard();
-    auto warn_at = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-    for (auto& shp : shards_) {
-        if (shp->index == me) continue;
-        while (shp->in_sink.load(std::memory_order_seq_cst) != 0) {
-            if (std::chrono::steady_clock::now() > warn_at) {
-                log_.warn("detaching: shard ", shp->index,
-                          " is still inside the datagram sink; waiting");
-                warn_at += std::chrono::seconds(1);
-            }
-            std::this_thread::yield();
-        }
-    }
-    return TERN_OK;
+    return sink_.attach(sink, reactor_.current_shard(), log_);
 }
 
 tern_status transport::peer_auth(const tern_peer* peer, tern_peer_auth_sink sink,

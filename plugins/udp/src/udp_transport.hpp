@@ -1,6 +1,7 @@
 // The UDP transport: one non-blocking socket per reactor shard, all bound to the same
-// address and port with SO_REUSEPORT, so the kernel hashes each peer (source address and
-// port) to one socket and therefore to one shard for as long as it keeps its address.
+// address and port with SO_REUSEPORT, so Linux's SO_REUSEPORT hashing sends each peer
+// (source address and port) to one socket and therefore to one shard for as long as it
+// keeps its address.
 // Datagrams are read with recvmmsg and written with sendmmsg, a batch per system call.
 #pragma once
 
@@ -17,6 +18,7 @@
 #include "tern/abi/transport.h"
 #include "tern/sdk/host.hpp"
 #include "tern/udp_io/batch.hpp"
+#include "tern/udp_io/sink_slot.hpp"
 #include "tern/udp_io/socket_group.hpp"
 
 namespace tern::udp {
@@ -96,7 +98,7 @@ private:
     int family_ = AF_INET;
     uint16_t port_ = 0;
     std::vector<std::unique_ptr<shard>> shards_;
-    std::atomic<datagram_sink_v1*> sink_{nullptr};
+    udp_io::sink_slot sink_;
     std::atomic<bool> running_{false};
 };
 
