@@ -10,8 +10,9 @@
 
 namespace tern::sdk {
 
+// Empty for size 0 and for a null data pointer (a peer's mistake must not become a crash).
 constexpr std::string_view to_sv(tern_str s) noexcept {
-    return s.size == 0 ? std::string_view{} : std::string_view{s.data, s.size};
+    return (s.data == nullptr || s.size == 0) ? std::string_view{} : std::string_view{s.data, s.size};
 }
 
 constexpr tern_str to_str(std::string_view s) noexcept { return tern_str{s.data(), s.size()}; }
