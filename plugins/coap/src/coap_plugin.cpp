@@ -192,18 +192,6 @@ constexpr tern_requirement coap_requires[] = {tern::sdk::need(TERN_IID_TRANSPORT
 
 class coap_instance;
 
-// One per transport: forwards its datagrams to the engine with the transport's number.
-struct sink_adapter final : tern::datagram_sink_v1 {
-    engine* eng = nullptr;
-    uint32_t transport = 0;
-    void on_datagrams(uint32_t shard, const tern_datagram* batch, uint32_t count) noexcept override {
-        eng->on_datagrams(shard, transport, batch, count);
-    }
-    void on_session_end(uint32_t shard, const tern_peer* peer) noexcept override {
-        eng->on_session_end(shard, transport, peer);
-    }
-};
-
 struct shard_timer {
     coap_instance* self = nullptr;
     uint32_t shard = 0;
@@ -312,12 +300,9 @@ protected:
                 throw tern::sdk::error(st, "cannot create the engine's shard timers");
             }
         }
-        sinks_.resize(transports_.size());
         for (std::size_t i = 0; i < transports_.size(); ++i) {
-            sinks_[i] = std::make_unique<sink_adapter>();
-            sinks_[i]->eng = engine_.get();
-            sinks_[i]->transport = static_cast<uint32_t>(i);
-            const tern_status st = transports_[i].iface->attach(sinks_[i].get());
+            const tern_status st =
+                transports_[i].iface->attach(engine_->sink(static_cast<uint32_t>(i)));
             if (st != TERN_OK) {
                 detach_all();
                 release_timers();
@@ -439,7 +424,6 @@ private:
     tern::reactor_v1* reactor_ = nullptr;
     std::unique_ptr<engine> engine_;
     std::vector<found_transport> transports_;
-    std::vector<std::unique_ptr<sink_adapter>> sinks_;
     std::size_t attached_ = 0;
     std::vector<std::unique_ptr<shard_timer>> timers_;
 };

@@ -19,7 +19,7 @@ bool completion::fill(op k, uint64_t i, const tern_coap_response* r, uint64_t ck
         has_response_ = false;
         return true;
     }
-    bool fits = r->option_count <= 64;
+    bool fits = r->option_count <= max_response_options;
     for (uint32_t k = 0; fits && k < r->option_count; ++k)
         fits = r->options[k].value.size <= 0xFFFF;
     if (!fits) {

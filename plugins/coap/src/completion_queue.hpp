@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 
+#include "response_check.hpp"
 #include "tern/abi/coap.h"
 
 namespace tern::coap {
@@ -43,7 +44,7 @@ public:
               uint32_t notify_flags) noexcept;
 
     // Views into the record, valid while it lives; option views are written to scratch
-    // (64 entries). has_response false: end_observation without a final response.
+    // (max_response_options entries). has_response false: end_observation without a final response.
     bool has_response() const noexcept { return has_response_; }
     const tern_coap_response& response(tern_coap_option* scratch) noexcept;
     // Gives up the body (the shard takes ownership when it applies the record).
@@ -65,8 +66,8 @@ private:
     uint16_t option_count_ = 0;
     uint32_t options_len_ = 0;
     uint8_t* heap_ = nullptr;
-    uint16_t opt_number_[64];
-    uint16_t opt_length_[64];
+    uint16_t opt_number_[max_response_options];
+    uint16_t opt_length_[max_response_options];
     uint8_t inline_[inline_capacity];
 };
 

@@ -10,29 +10,17 @@
 
 namespace tern::coap {
 
-bool normalize_response(const tern_coap_response* in, tern_coap_response& out) noexcept {
-    out = tern_coap_response{};
-    if (in == nullptr || in->struct_size < offsetof(tern_coap_response, payload)) return false;
-    std::memcpy(&out, in, std::min<std::size_t>(in->struct_size, sizeof out));
-    out.struct_size = sizeof out;
-    return true;
-}
-
-namespace {
-
-bool response_valid(const tern_coap_response& r) noexcept {
-    const uint32_t cls = r.code >> 5;
-    return cls >= 2 && cls <= 5 && r.option_count <= 64 &&
-           (r.option_count == 0 || r.options != nullptr) &&
-           (r.payload.size == 0 || r.payload.data != nullptr || r.body != nullptr);
-}
-
-void release_body(const tern_coap_response* in) noexcept {
-    tern_coap_response r;
-    if (normalize_response(in, r) && r.body != nullptr) r.body->release();
-}
-
-}  // namespace
+// One per transport: what the transport delivers, with the transport's number.
+struct engine::transport_sink final : datagram_sink_v1 {
+    engine* eng = nullptr;
+    uint32_t transport = 0;
+    void on_datagrams(uint32_t shard, const tern_datagram* batch, uint32_t count) noexcept override {
+        eng->on_datagrams(shard, transport, batch, count);
+    }
+    void on_session_end(uint32_t shard, const tern_peer* peer) noexcept override {
+        eng->on_session_end(shard, transport, peer);
+    }
+};
 
 engine::engine(const engine_config& cfg, engine_env& env, metrics_v1* metrics, uint32_t shards)
     : cfg_(cfg), env_(env), seed_(env.random_seed()), shard_count_(shards == 0 ? 1 : shards) {
@@ -52,9 +40,16 @@ engine::~engine() {
 }
 
 uint32_t engine::add_transport(std::string_view name) {
+    const auto t = static_cast<uint32_t>(transports_.size());
+    auto sink = std::make_unique<transport_sink>();
+    sink->eng = this;
+    sink->transport = t;
+    sinks_.push_back(std::move(sink));
     transports_.emplace_back(name);
-    return static_cast<uint32_t>(transports_.size() - 1);
+    return t;
 }
+
+datagram_sink_v1* engine::sink(uint32_t t) noexcept { return sinks_[t].get(); }
 
 tern_str engine::transport_name(uint32_t t) const noexcept {
     if (t >= transports_.size()) return tern_str{nullptr, 0};
@@ -190,83 +185,55 @@ tern_status engine::enqueue(uint32_t s, completion&& c) noexcept {
     return TERN_OK;
 }
 
-tern_status engine::respond(uint64_t exchange, const tern_coap_response* response,
-                            uint64_t* out_observation) noexcept {
-    if (out_observation != nullptr) *out_observation = 0;
-    tern_coap_response r;
-    if (!normalize_response(response, r)) return TERN_INVALID_ARGUMENT;
-    const uint32_t s = id_shard(exchange);
-    if (!accepting_.load(std::memory_order_acquire) || s >= shards_.size()) {
+tern_status engine::route_to_shard(completion::op op, uint64_t id, const tern_coap_response* in,
+                                   bool has_response, uint64_t cookie, uint32_t flags,
+                                   uint64_t* out_observation) noexcept {
+    tern_coap_response r{};
+    if (has_response && !normalize_response(in, r)) return TERN_INVALID_ARGUMENT;
+    auto refuse = [&r](tern_status st) {
         if (r.body != nullptr) r.body->release();
-        return accepting_.load(std::memory_order_acquire) ? TERN_NOT_FOUND : TERN_UNAVAILABLE;
-    }
+        return st;
+    };
+    const uint32_t s = id_shard(id);
+    if (!accepting_.load(std::memory_order_acquire) || s >= shards_.size())
+        return refuse(accepting_.load(std::memory_order_acquire) ? TERN_NOT_FOUND : TERN_UNAVAILABLE);
     shard& sh = *shards_[s];
-    if (env_.current_shard() == s) return sh.answer(exchange, r, out_observation);
-    if (!response_valid(r)) {
-        if (r.body != nullptr) r.body->release();
-        return TERN_INVALID_ARGUMENT;
+    if (env_.current_shard() == s) {
+        switch (op) {
+        case completion::op::respond: return sh.answer(id, r, out_observation);
+        case completion::op::notify: return sh.notify(id, r, cookie, flags);
+        case completion::op::end: return sh.end_observation(id, has_response ? &r : nullptr);
+        }
     }
+    if (has_response && !response_valid(r)) return refuse(TERN_INVALID_ARGUMENT);
     uint64_t obs = 0;
-    if (!sh.exchange_maybe_live(exchange, &obs)) {
-        if (r.body != nullptr) r.body->release();
-        return TERN_NOT_FOUND;
-    }
+    const bool live = op == completion::op::respond ? sh.exchange_maybe_live(id, &obs)
+                                                    : sh.observation_maybe_live(id);
+    if (!live) return refuse(TERN_NOT_FOUND);
     if (out_observation != nullptr && (r.flags & TERN_COAP_RESPONSE_OBSERVE) != 0 &&
         (r.code >> 5) == 2)
         *out_observation = obs;
     completion c;
-    if (!c.fill(completion::op::respond, exchange, &r, 0, 0)) return TERN_INVALID_ARGUMENT;
+    if (!c.fill(op, id, has_response ? &r : nullptr, cookie, flags)) return TERN_INVALID_ARGUMENT;
     return enqueue(s, std::move(c));
+}
+
+tern_status engine::respond(uint64_t exchange, const tern_coap_response* response,
+                            uint64_t* out_observation) noexcept {
+    if (out_observation != nullptr) *out_observation = 0;
+    return route_to_shard(completion::op::respond, exchange, response, true, 0, 0, out_observation);
 }
 
 tern_status engine::notify(uint64_t observation, const tern_coap_response* notification,
                            uint64_t cookie, uint32_t flags) noexcept {
-    tern_coap_response r;
-    if (!normalize_response(notification, r)) return TERN_INVALID_ARGUMENT;
-    const uint32_t s = id_shard(observation);
-    if (!accepting_.load(std::memory_order_acquire) || s >= shards_.size()) {
-        if (r.body != nullptr) r.body->release();
-        return accepting_.load(std::memory_order_acquire) ? TERN_NOT_FOUND : TERN_UNAVAILABLE;
-    }
-    shard& sh = *shards_[s];
-    if (env_.current_shard() == s) return sh.notify(observation, r, cookie, flags);
-    if (!response_valid(r)) {
-        if (r.body != nullptr) r.body->release();
-        return TERN_INVALID_ARGUMENT;
-    }
-    if (!sh.observation_maybe_live(observation)) {
-        if (r.body != nullptr) r.body->release();
-        return TERN_NOT_FOUND;
-    }
-    completion c;
-    if (!c.fill(completion::op::notify, observation, &r, cookie, flags)) return TERN_INVALID_ARGUMENT;
-    return enqueue(s, std::move(c));
+    return route_to_shard(completion::op::notify, observation, notification, true, cookie, flags,
+                          nullptr);
 }
 
 tern_status engine::end_observation(uint64_t observation,
                                     const tern_coap_response* final_response) noexcept {
-    tern_coap_response r;
-    const bool has_final = final_response != nullptr;
-    if (has_final && !normalize_response(final_response, r)) return TERN_INVALID_ARGUMENT;
-    const uint32_t s = id_shard(observation);
-    if (!accepting_.load(std::memory_order_acquire) || s >= shards_.size()) {
-        if (has_final) release_body(final_response);
-        return accepting_.load(std::memory_order_acquire) ? TERN_NOT_FOUND : TERN_UNAVAILABLE;
-    }
-    shard& sh = *shards_[s];
-    if (env_.current_shard() == s) return sh.end_observation(observation, has_final ? &r : nullptr);
-    if (has_final && !response_valid(r)) {
-        if (r.body != nullptr) r.body->release();
-        return TERN_INVALID_ARGUMENT;
-    }
-    if (!sh.observation_maybe_live(observation)) {
-        if (has_final && r.body != nullptr) r.body->release();
-        return TERN_NOT_FOUND;
-    }
-    completion c;
-    if (!c.fill(completion::op::end, observation, has_final ? &r : nullptr, 0, 0))
-        return TERN_INVALID_ARGUMENT;
-    return enqueue(s, std::move(c));
+    return route_to_shard(completion::op::end, observation, final_response,
+                          final_response != nullptr, 0, 0, nullptr);
 }
 
 }  // namespace tern::coap

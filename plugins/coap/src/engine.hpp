@@ -14,9 +14,11 @@
 #include "config.hpp"
 #include "env.hpp"
 #include "metrics.hpp"
+#include "response_check.hpp"
 #include "router.hpp"
 #include "shard.hpp"
 #include "tern/abi/coap.h"
+#include "tern/abi/transport.h"
 
 namespace tern::coap {
 
@@ -30,6 +32,9 @@ public:
 
     // A transport instance the engine serves; returns its number. Before start().
     uint32_t add_transport(std::string_view name);
+    // The sink to attach to transport number t: its datagrams and session ends reach the
+    // shards with that number. Owned by the engine.
+    datagram_sink_v1* sink(uint32_t t) noexcept;
     // Allocates every shard's tables (throws std::bad_alloc). [start-stop]
     void start();
     // Drops all state on every shard; later API calls get TERN_UNAVAILABLE. [start-stop]
@@ -66,9 +71,16 @@ public:
     const shard_limits& limits() const noexcept { return limits_; }
 
 private:
+    struct transport_sink;
     template <class F>
     void each_shard(F&& f) noexcept;
     void publish(const resource_entry* removed) noexcept;
+    // respond, notify and end_observation: on the owning shard's thread the shard takes the
+    // call at once; from any other thread the response is checked, the id's liveness too,
+    // and it travels in a completion record (has_response false: no response at all).
+    tern_status route_to_shard(completion::op op, uint64_t id, const tern_coap_response* in,
+                               bool has_response, uint64_t cookie, uint32_t flags,
+                               uint64_t* out_observation) noexcept;
     tern_status enqueue(uint32_t shard, completion&& c) noexcept;
     static void drain_task(void* ctx) noexcept;
 
@@ -79,6 +91,7 @@ private:
     uint32_t shard_count_;
     shard_limits limits_{};
     std::vector<std::string> transports_;
+    std::vector<std::unique_ptr<transport_sink>> sinks_;
     std::vector<std::unique_ptr<shard>> shards_;
     std::vector<std::unique_ptr<resource_entry>> resources_;
     std::shared_ptr<const route_table> routes_;
@@ -87,9 +100,5 @@ private:
     std::atomic<bool> accepting_{false};
     bool started_ = false;
 };
-
-// Copies a caller's response record, honouring its struct_size (older or newer SDKs);
-// false when it is too short to be one.
-bool normalize_response(const tern_coap_response* in, tern_coap_response& out) noexcept;
 
 }  // namespace tern::coap

@@ -155,12 +155,11 @@ tern_status exchange::respond(uint64_t id, const tern_coap_response& r, uint64_t
         if (r.body != nullptr) r.body->release();
         return TERN_NOT_FOUND;
     }
-    const uint32_t cls = code_class_of(r.code);
-    if (cls < 2 || cls > 5 || r.option_count > 64 || (r.option_count != 0 && r.options == nullptr) ||
-        (r.payload.size != 0 && r.payload.data == nullptr && r.body == nullptr)) {
+    if (!response_valid(r)) {
         if (r.body != nullptr) r.body->release();
         return TERN_INVALID_ARGUMENT;
     }
+    const uint32_t cls = code_class_of(r.code);
     exchange_rec& e = s_.exch_[x];
     s_.m_.latency(static_cast<double>(s_.now_ - e.arrival_ns) * 1e-9);
 

@@ -353,15 +353,6 @@ bool observe::reset_by_non_mid(uint32_t peer, uint16_t mid) noexcept {
     return false;
 }
 
-namespace {
-bool response_ok(const tern_coap_response& r) noexcept {
-    const uint32_t cls = code_class_of(r.code);
-    return cls >= 2 && cls <= 5 && r.option_count <= 64 &&
-           (r.option_count == 0 || r.options != nullptr) &&
-           (r.payload.size == 0 || r.payload.data != nullptr || r.body != nullptr);
-}
-}  // namespace
-
 tern_status observe::notify(uint64_t id, const tern_coap_response& r, uint64_t cookie,
                           uint32_t flags) noexcept {
     const uint32_t rs = id_slot(id);
@@ -370,7 +361,7 @@ tern_status observe::notify(uint64_t id, const tern_coap_response& r, uint64_t c
         if (r.body != nullptr) r.body->release();
         return TERN_NOT_FOUND;
     }
-    if (!response_ok(r)) {
+    if (!response_valid(r)) {
         if (r.body != nullptr) r.body->release();
         return TERN_INVALID_ARGUMENT;
     }
@@ -436,7 +427,7 @@ tern_status observe::end_observation(uint64_t id, const tern_coap_response* fina
     }
     uint32_t fnote = nil;
     if (final_response != nullptr) {
-        if (!response_ok(*final_response)) {
+        if (!response_valid(*final_response)) {
             if (final_response->body != nullptr) final_response->body->release();
             return TERN_INVALID_ARGUMENT;
         }

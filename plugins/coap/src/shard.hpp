@@ -463,7 +463,7 @@ private:
     std::array<tern_str, max_path_segments> caps_{};
     std::array<tern_str, max_options> query_{};
     std::array<tern_coap_option, max_options> opts_{};
-    std::array<tern_coap_option, 64> completion_opts_{};
+    std::array<tern_coap_option, max_response_options> completion_opts_{};
     zarray<uint8_t> scratch_;     // notification templates (datagram_capacity)
     zarray<uint8_t> body_buf_;    // body slices read from a coap_body_v1 (datagram_capacity)
     zarray<char> well_known_buf_; // filtered /.well-known/core

@@ -40,10 +40,11 @@ shard::built shard::build(writer& w, uint8_t code, const tern_coap_response& r,
     const bool size2 = sl.size2;
     o.first_block = b2 && num == 0 && more;
 
-    std::array<pending_option, 64 + 8> items;
+    // the handler's options, and up to 8 the engine sets
+    std::array<pending_option, max_response_options + 8> items;
     uint32_t n = 0;
     const int64_t max_age = o.max_age >= 0 ? o.max_age : r.max_age;
-    for (uint32_t i = 0; i < r.option_count && n < 64; ++i) {
+    for (uint32_t i = 0; i < r.option_count && n < max_response_options; ++i) {
         const uint16_t num_i = r.options[i].number;
         if (num_i == 0) continue;
         // A handler's own 4.13 may say its limit in Size1 (RFC 7959 §4); every other
