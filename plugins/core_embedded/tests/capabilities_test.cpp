@@ -6,11 +6,22 @@
 
 #include "capabilities.hpp"
 #include "support.hpp"
+#include "tern/sdk/core.hpp"
 
 using namespace tern::core_embedded;
 using namespace tern::core_embedded::test;
 using tern::sdk::to_str;
 using tern::sdk::to_sv;
+
+// The SDK finds each capability by its type alone (host().require<tern::core_auth_v1>()).
+static_assert(tern::sdk::iid_v<tern::core_auth_v1> == TERN_IID_CORE_AUTH_V1);
+static_assert(tern::sdk::iid_v<tern::core_telemetry_v1> == TERN_IID_CORE_TELEMETRY_V1);
+static_assert(tern::sdk::iid_v<tern::core_attributes_v1> == TERN_IID_CORE_ATTRIBUTES_V1);
+static_assert(tern::sdk::iid_v<tern::core_rpc_v1> == TERN_IID_CORE_RPC_V1);
+static_assert(tern::sdk::iid_v<tern::core_provisioning_v1> == TERN_IID_CORE_PROVISIONING_V1);
+static_assert(tern::sdk::iid_v<tern::core_ota_v1> == TERN_IID_CORE_OTA_V1);
+static_assert(tern::sdk::iid_v<tern::core_sessions_v1> == TERN_IID_CORE_SESSIONS_V1);
+static_assert(tern::sdk::iid_v<tern::core_events_v1> == TERN_IID_CORE_EVENTS_V1);
 
 namespace {
 core_metrics metrics;
