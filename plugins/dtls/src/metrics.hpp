@@ -85,14 +85,15 @@ constexpr const char* drop_label(drop d) noexcept {
     return "";
 }
 
-// dtls_sessions_ended_total{reason}
+// dtls_sessions_ended_total{reason}. (An established session keeps the identity its
+// handshake proved until it ends; a resumption whose identity was forgotten never becomes
+// a session: handshake_result::identity_lost.)
 enum class end_reason : uint32_t {
     close_notify,  // the client closed
     inactivity,    // nothing received for dtls_session_inactivity_timeout
     evicted,       // the oldest idle session made room (max_sessions)
     replaced,      // the same address completed a new handshake
     error,         // a fatal error on an established session
-    identity_lost, // see handshake_result::identity_lost
     source_limit,  // made room for a newer session from the same source (max_sessions_per_source)
     anonymous_idle,    // an anonymous session idle for anonymous_session_timeout
     evicted_anonymous, // an anonymous session made room in a full table (max_sessions)
@@ -105,7 +106,6 @@ constexpr const char* end_reason_label(end_reason r) noexcept {
         case end_reason::evicted: return "reason=\"evicted\"";
         case end_reason::replaced: return "reason=\"replaced\"";
         case end_reason::error: return "reason=\"error\"";
-        case end_reason::identity_lost: return "reason=\"identity_lost\"";
         case end_reason::source_limit: return "reason=\"source_limit\"";
         case end_reason::anonymous_idle: return "reason=\"anonymous_idle\"";
         case end_reason::evicted_anonymous: return "reason=\"evicted_anonymous\"";
