@@ -4,57 +4,118 @@
 // adaptor and a core that allocate nothing themselves (real ones may; the ABI allows it).
 #include <catch2/catch.hpp>
 
-#include <dlfcn.h>
-#include <pthread.h>
-
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <cstring>
 #include <thread>
-#include <new>
 #include <vector>
 
 #include "fakes.hpp"
-
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
-namespace {
-std::atomic<bool> counting{false};
-std::atomic<long> allocations{0};
-std::atomic<long> locks{0};
-}  // namespace
-
-void* operator new(std::size_t n) {
-    if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) { return operator new(n); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-    if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
-    return std::malloc(n == 0 ? 1 : n);
-}
-void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept { return operator new(n, t); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-
-extern "C" int pthread_mutex_lock(pthread_mutex_t* m) {
-    using fn = int (*)(pthread_mutex_t*);
-    static fn real = reinterpret_cast<fn>(dlsym(RTLD_NEXT, "pthread_mutex_lock"));
-    if (counting.load(std::memory_order_relaxed)) locks.fetch_add(1, std::memory_order_relaxed);
-    return real(m);
-}
+#include "tern/sdk/testing_alloc.hpp"
 
 using namespace tern;
 using namespace tern::device_api;
 using namespace tern::device_api::test;
 
 namespace {
+
+// A reactor whose clock the test sets directly: the SDK's manual_reactor moves its clock
+// only through advance(), which takes its queue's lock, and this test counts locks.
+
+struct fake_reactor final : reactor_v1 {
+    uint32_t shards = 2;
+    uint32_t current = TERN_NO_SHARD;
+    uint64_t now = 1'000'000'000'000ull;
+    bool refuse_posts = false;
+    struct task {
+        uint32_t shard;
+        tern_task_fn fn;
+        void* ctx;
+    };
+    std::deque<task> queue;
+    std::mutex mutex;  // stop() posts from the test's thread while a runner thread runs tasks
+    struct timer {
+        uint32_t shard;
+        tern_task_fn fn;
+        void* ctx;
+        uint64_t deadline = 0;
+        bool armed = false;
+        bool alive = true;
+    };
+    std::vector<timer> timers;
+
+    uint32_t shard_count() noexcept override { return shards; }
+    uint32_t current_shard() noexcept override { return current; }
+    uint64_t now_ns() noexcept override { return now; }
+    tern_status post(uint32_t shard, tern_task_fn fn, void* ctx) noexcept override {
+        if (refuse_posts) return TERN_UNAVAILABLE;
+        std::lock_guard lk(mutex);
+        queue.push_back({shard, fn, ctx});
+        return TERN_OK;
+    }
+    tern_status watch_fd(uint32_t, int, uint32_t, tern_fd_fn, void*, uint64_t*) noexcept override {
+        return TERN_UNSUPPORTED;
+    }
+    void unwatch_fd(uint64_t) noexcept override {}
+    tern_status timer_create(uint32_t shard, tern_task_fn fn, void* ctx, uint64_t* out) noexcept override {
+        timers.push_back({shard, fn, ctx});
+        *out = timers.size();
+        return TERN_OK;
+    }
+    void timer_arm(uint64_t t, uint64_t delay_ns) noexcept override {
+        timers[t - 1].deadline = now + delay_ns;
+        timers[t - 1].armed = true;
+    }
+    void timer_cancel(uint64_t t) noexcept override { timers[t - 1].armed = false; }
+    void timer_destroy(uint64_t t) noexcept override {
+        timers[t - 1].armed = false;
+        timers[t - 1].alive = false;
+    }
+
+    // Runs posted tasks (and what they post) until none is left.
+    void run() {
+        for (int guard = 0; guard < 100000; ++guard) {
+            task t{};
+            {
+                std::lock_guard lk(mutex);
+                if (queue.empty()) break;
+                t = queue.front();
+                queue.pop_front();
+            }
+            const uint32_t prev = current;
+            current = t.shard;
+            t.fn(t.ctx);
+            current = prev;
+        }
+    }
+    // Moves the clock, firing due timers in deadline order, and runs what they post.
+    void advance(uint64_t ns) {
+        const uint64_t target = now + ns;
+        for (;;) {
+            run();
+            timer* next = nullptr;
+            for (timer& t : timers)
+                if (t.alive && t.armed && t.deadline <= target && (next == nullptr || t.deadline < next->deadline))
+                    next = &t;
+            if (next == nullptr) break;
+            now = std::max(now, next->deadline);
+            next->armed = false;
+            const uint32_t prev = current;
+            current = next->shard;
+            next->fn(next->ctx);
+            current = prev;
+        }
+        now = target;
+        run();
+    }
+    template <class F>
+    void on(uint32_t s, F&& f) {
+        const uint32_t prev = current;
+        current = s;
+        f();
+        current = prev;
+    }
+};
 
 // Decodes every body into one fixed record / attribute, without allocating.
 struct static_adaptor final : payload_v1 {
@@ -204,13 +265,13 @@ TEST_CASE("hot path: a telemetry or attributes POST with a cached token allocate
     for (uint64_t i = 1; i <= 1000; ++i) one(i);  // warm up: cache, context pool
     core.complete();
 
-    counting.store(true);
+    sdk::testing::alloc_counter counter;
     for (uint64_t i = 1001; i <= 11000; ++i) one(i);
     core.complete();
-    counting.store(false);
+    const sdk::testing::alloc_counts n = counter.stop();
 
-    CHECK(allocations.load() == 0);
-    CHECK(locks.load() == 0);
+    CHECK(n.allocations == 0);
+    CHECK(n.locks == 0);
     CHECK(engine.created == 11000);
     CHECK(core.answered == 11000);
     // stop() waits for the shutdown tasks it posts: play the shards meanwhile
@@ -271,13 +332,13 @@ TEST_CASE("hot path: a device over its limit (4.29) and a remembered unknown tok
     const long limited_before = engine.limited, unauthorized_before = engine.unauthorized;
     const long auth_before = core.auth_calls;
 
-    counting.store(true);
+    sdk::testing::alloc_counter counter;
     for (uint64_t i = 21; i <= 10020; ++i) one(i, (i % 2 == 0) ? tele : unknown);
-    counting.store(false);
+    const sdk::testing::alloc_counts n = counter.stop();
     core.complete();
 
-    CHECK(allocations.load() == 0);
-    CHECK(locks.load() == 0);
+    CHECK(n.allocations == 0);
+    CHECK(n.locks == 0);
     CHECK(engine.limited - limited_before == 5000);
     CHECK(engine.unauthorized - unauthorized_before == 5000);
     CHECK(core.auth_calls == auth_before);  // neither reached the core

@@ -24,7 +24,7 @@ TEST_CASE("api: an unknown token is remembered for unknown_token_cache_ttl, a cr
     }
     CHECK(f.core.auth_calls == 1);
     CHECK(f.a->shard(0).unknown.size() == 1);
-    f.reactor.now += 5001 * ms;
+    f.reactor.advance(5001 * ms);
     CHECK(f.answer(f.post("/api/v1/NOPE/telemetry", "{}")).code == c401);
     CHECK(f.core.auth_calls == 2);  // expired: asked again
     // the token is created: the core says credentials changed, the next request finds it
@@ -32,7 +32,7 @@ TEST_CASE("api: an unknown token is remembered for unknown_token_cache_ttl, a cr
     d.id = 30;
     f.core.add("NOPE", d);
     f.a->on_device_event(30, TERN_DEVICE_CREDENTIALS_CHANGED);
-    f.reactor.run();
+    f.reactor.run_pending();
     CHECK(f.a->shard(0).unknown.size() == 0);
     CHECK(f.answer(f.post("/api/v1/NOPE/telemetry", "{}")).code == c201);
     CHECK(f.core.auth_calls == 3);
@@ -61,7 +61,7 @@ TEST_CASE("api: unauthenticated work is limited per source address, valid tokens
     // valid tokens (cache misses) are refunded: they never use up the address's budget
     for (int i = 0; i < 3; ++i) {
         f.a->on_device_event(1, TERN_DEVICE_UPDATED);  // drops T1 from the caches
-        f.reactor.run();
+        f.reactor.run_pending();
         CHECK(f.answer(post_from(f, "/api/v1/T1/telemetry", "{}", 9)).code == c201);
     }
     CHECK(f.answer(post_from(f, "/api/v1/BAD1/telemetry", "{}", 9)).code == c401);
@@ -81,7 +81,7 @@ TEST_CASE("api: unauthenticated work is limited per source address, valid tokens
     CHECK(p.code == c429);
     CHECK(p.payload == "too many provisioning requests from this address");
     CHECK(f.core.provisions.size() == 2);
-    f.reactor.now += second;
+    f.reactor.advance(second);
     CHECK(f.answer(post_from(f, "/api/v1/provision", R"({"provisionDeviceKey":"k","provisionDeviceSecret":"s"})", 11)).code == c201);
 }
 
@@ -96,7 +96,7 @@ TEST_CASE("api: requests for a token already being looked up wait for that answe
     const uint64_t d = f.post("/api/v1/T1/attributes", R"({"b":2})");
     CHECK(f.core.auth_calls == 2);  // NOPE once, T1 once
     f.core.run_deferred();
-    f.reactor.run();
+    f.reactor.run_pending();
     f.core.run_deferred();  // the writes
     CHECK(f.answer(a).code == c401);
     CHECK(f.answer(b).code == c401);
@@ -110,7 +110,7 @@ TEST_CASE("api: requests for a token already being looked up wait for that answe
     const uint64_t e = f.post("/api/v1/BUSY/telemetry", "{}");
     const uint64_t g = f.post("/api/v1/BUSY/telemetry", "{}");
     f.core.run_deferred();
-    f.reactor.run();
+    f.reactor.run_pending();
     CHECK(f.answer(e).code == c503);
     CHECK(f.answer(g).code == c503);
     CHECK(f.core.auth_calls == 3);

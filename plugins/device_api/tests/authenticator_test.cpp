@@ -29,9 +29,9 @@ TEST_CASE("api: authentication completing on another thread continues on the req
     f.core.defer = true;
     const uint64_t x = f.post("/api/v1/T1/attributes", R"({"fw":"1.2"})", 1);
     CHECK(f.engine.find(x) == nullptr);
-    f.reactor.current = TERN_NO_SHARD;  // the core's thread
+    // the core's thread: outside every shard
     f.core.run_deferred();              // authentication: posts back to shard 1
-    f.reactor.run();
+    f.reactor.run_pending();
     f.core.run_deferred();  // the attribute write
     CHECK(f.answer(x).code == c201);
     REQUIRE(f.core.attribute_posts.size() == 1);
@@ -46,7 +46,7 @@ TEST_CASE("api: credential changes and deletions drop cached tokens on every sha
     f.post("/api/v1/T1/telemetry", "{}", 1);
     CHECK(f.core.auth_calls == 2);
     f.a->on_device_event(1, TERN_DEVICE_CREDENTIALS_CHANGED);
-    f.reactor.run();
+    f.reactor.run_pending();
     CHECK(f.a->shard(0).tokens.size() == 0);
     CHECK(f.a->shard(1).tokens.size() == 0);
     f.post("/api/v1/T1/telemetry", "{}", 0);
@@ -59,9 +59,9 @@ TEST_CASE("api: an authentication that raced with an invalidation is used once, 
     f.core.defer = true;
     const uint64_t x = f.post("/api/v1/T1/telemetry", R"({"a":1})", 0);
     f.a->on_device_event(1, TERN_DEVICE_UPDATED);
-    f.reactor.run();
+    f.reactor.run_pending();
     f.core.run_deferred();
-    f.reactor.run();
+    f.reactor.run_pending();
     f.core.run_deferred();
     CHECK(f.answer(x).code == c201);
     CHECK(f.a->shard(0).tokens.size() == 0);

@@ -154,7 +154,7 @@ TEST_CASE_METHOD(chain_fixture, "api: X.509 chain: a miss lasts the session unti
     // session's next request walks again and finds it
     register_cert(1, 51);
     a->on_device_event(51, TERN_DEVICE_CREDENTIALS_CHANGED);
-    reactor.run();
+    reactor.run_pending();
     REQUIRE(answer(telemetry()).code == c201);
     CHECK(core.telemetry_posts.back().device == 51);
     CHECK(core.auth_calls == 5);
@@ -213,11 +213,11 @@ TEST_CASE_METHOD(chain_fixture, "api: X.509 chain: an invalidation during the wa
     core.defer = true;
     const uint64_t x = telemetry();
     core.run_deferred();  // the leaf misses: the intermediate is asked
-    reactor.run();
+    reactor.run_pending();
     a->on_device_event(51, TERN_DEVICE_CREDENTIALS_CHANGED);
-    reactor.run();
+    reactor.run_pending();
     core.run_deferred();  // the intermediate's device
-    reactor.run();
+    reactor.run_pending();
     core.run_deferred();  // the telemetry write
     CHECK(answer(x).code == c201);
     CHECK(core.telemetry_posts.back().device == 51);

@@ -1,6 +1,7 @@
-// Stand-ins for the reactor, the CoAP engine, the core and a DTLS transport, so the api's
-// request handling and home-shard state run deterministically in one thread: posted tasks
-// and timers run when the test says, the clock moves when the test says.
+// Stand-ins for the CoAP engine, the core and a DTLS transport, recording what the device API
+// asks of them, so its request handling and home-shard state run deterministically in one
+// thread (with the SDK's manual_reactor: posted tasks and timers run when the test says, the
+// clock moves when the test says).
 #pragma once
 
 #include <algorithm>
@@ -22,103 +23,6 @@ inline std::string str(tern_str s) { return s.size == 0 ? std::string() : std::s
 inline std::string str(tern_bytes b) {
     return b.size == 0 ? std::string() : std::string(reinterpret_cast<const char*>(b.data), b.size);
 }
-
-// ---- reactor -------------------------------------------------------------------------------
-
-struct fake_reactor final : reactor_v1 {
-    uint32_t shards = 2;
-    uint32_t current = TERN_NO_SHARD;
-    uint64_t now = 1'000'000'000'000ull;
-    bool refuse_posts = false;
-    struct task {
-        uint32_t shard;
-        tern_task_fn fn;
-        void* ctx;
-    };
-    std::deque<task> queue;
-    std::mutex mutex;  // stop() posts from the test's thread while a runner thread runs tasks
-    struct timer {
-        uint32_t shard;
-        tern_task_fn fn;
-        void* ctx;
-        uint64_t deadline = 0;
-        bool armed = false;
-        bool alive = true;
-    };
-    std::vector<timer> timers;
-
-    uint32_t shard_count() noexcept override { return shards; }
-    uint32_t current_shard() noexcept override { return current; }
-    uint64_t now_ns() noexcept override { return now; }
-    tern_status post(uint32_t shard, tern_task_fn fn, void* ctx) noexcept override {
-        if (refuse_posts) return TERN_UNAVAILABLE;
-        std::lock_guard lk(mutex);
-        queue.push_back({shard, fn, ctx});
-        return TERN_OK;
-    }
-    tern_status watch_fd(uint32_t, int, uint32_t, tern_fd_fn, void*, uint64_t*) noexcept override {
-        return TERN_UNSUPPORTED;
-    }
-    void unwatch_fd(uint64_t) noexcept override {}
-    tern_status timer_create(uint32_t shard, tern_task_fn fn, void* ctx, uint64_t* out) noexcept override {
-        timers.push_back({shard, fn, ctx});
-        *out = timers.size();
-        return TERN_OK;
-    }
-    void timer_arm(uint64_t t, uint64_t delay_ns) noexcept override {
-        timers[t - 1].deadline = now + delay_ns;
-        timers[t - 1].armed = true;
-    }
-    void timer_cancel(uint64_t t) noexcept override { timers[t - 1].armed = false; }
-    void timer_destroy(uint64_t t) noexcept override {
-        timers[t - 1].armed = false;
-        timers[t - 1].alive = false;
-    }
-
-    // Runs posted tasks (and what they post) until none is left.
-    void run() {
-        for (int guard = 0; guard < 100000; ++guard) {
-            task t{};
-            {
-                std::lock_guard lk(mutex);
-                if (queue.empty()) break;
-                t = queue.front();
-                queue.pop_front();
-            }
-            const uint32_t prev = current;
-            current = t.shard;
-            t.fn(t.ctx);
-            current = prev;
-        }
-    }
-    // Moves the clock, firing due timers in deadline order, and runs what they post.
-    void advance(uint64_t ns) {
-        const uint64_t target = now + ns;
-        for (;;) {
-            run();
-            timer* next = nullptr;
-            for (timer& t : timers)
-                if (t.alive && t.armed && t.deadline <= target && (next == nullptr || t.deadline < next->deadline))
-                    next = &t;
-            if (next == nullptr) break;
-            now = std::max(now, next->deadline);
-            next->armed = false;
-            const uint32_t prev = current;
-            current = next->shard;
-            next->fn(next->ctx);
-            current = prev;
-        }
-        now = target;
-        run();
-    }
-    template <class F>
-    void on(uint32_t s, F&& f) {
-        const uint32_t prev = current;
-        current = s;
-        f();
-        current = prev;
-    }
-};
 
 // ---- engine ----------------------------------------------------------------------------------
 

@@ -53,7 +53,7 @@ struct req {
 
 // A device 1 (token T1) and a device 2 (token T2), both JSON.
 struct fixture {
-    fake_reactor reactor;
+    sdk::testing::manual_reactor reactor{2};
     fake_engine engine;
     fake_core core;
     fake_transport dtls;
@@ -79,7 +79,7 @@ struct fixture {
         std::atomic<bool> done{false};
         std::thread runner([&] {
             while (!done.load()) {
-                reactor.run();
+                reactor.run_pending();
                 std::this_thread::sleep_for(std::chrono::microseconds(100));
             }
         });
@@ -138,7 +138,7 @@ struct fixture {
         q.query_count = static_cast<uint32_t>(query.size());
         q.payload = tern_bytes{reinterpret_cast<const uint8_t*>(r.payload.data()), r.payload.size()};
         reactor.on(r.shard, [&] { a->on_request(&q); });
-        reactor.run();
+        reactor.run_pending();
         return q.exchange;
     }
     uint64_t post(const std::string& path, const std::string& payload, uint32_t shard = 0) {
@@ -167,12 +167,12 @@ struct fixture {
     // engine callbacks come on the observation's shard
     void result(uint32_t shard, uint64_t obs, uint64_t cookie, int32_t res) {
         reactor.on(shard, [&] { a->on_notification_result(obs, cookie, res); });
-        reactor.run();
+        reactor.run_pending();
     }
     void ended(uint32_t shard, uint64_t obs, int32_t reason) {
         engine.live.erase(obs);
         reactor.on(shard, [&] { a->on_observation_end(obs, reason); });
-        reactor.run();
+        reactor.run_pending();
     }
     void set_shared(uint64_t device, std::vector<std::pair<std::string, int64_t>> values,
                     std::vector<std::string> deleted = {}) {
@@ -187,7 +187,7 @@ struct fixture {
         for (auto& k : deleted) del.push_back(tern_str{k.data(), k.size()});
         a->on_attributes_updated(device, kv.data(), static_cast<uint32_t>(kv.size()), del.data(),
                                  static_cast<uint32_t>(del.size()));
-        reactor.run();
+        reactor.run_pending();
     }
     void rpc(uint64_t device, int64_t id, const std::string& method, const std::string& params,
              uint32_t flags = 0, int64_t expires_in_ms = 60000) {
@@ -199,7 +199,7 @@ struct fixture {
         r.params = tern_str{params.data(), params.size()};
         r.expiration_ms = g_wall + expires_in_ms;
         a->on_rpc_request(device, &r);
-        reactor.run();
+        reactor.run_pending();
     }
     // Registers an attribute (or RPC) observation; returns the engine's observation id.
     uint64_t observe(const std::string& path, uint32_t shard = 0, std::string token = "\x01", uint16_t port = 40000) {

@@ -20,7 +20,7 @@ TEST_CASE("api: a deleted device loses its observations (final 4.04) and its sta
     const uint64_t r = f.observe("/api/v1/T1/rpc", 1, "\x02");
     CHECK(f.core.count_sessions(TERN_SESSION_OPEN) == 1);  // one session for both
     f.a->on_device_event(1, TERN_DEVICE_DELETED);
-    f.reactor.run();
+    f.reactor.run_pending();
     REQUIRE(f.engine.ends.size() == 2);
     for (const auto& e : f.engine.ends) {
         CHECK((e.observation == a || e.observation == r));
@@ -37,13 +37,13 @@ TEST_CASE("api: changed credentials end observations when the device is no longe
     // the profile changed, the token still works: observations stay, the info is new
     f.core.credentials[{TERN_CREDENTIAL_ACCESS_TOKEN, "T1"}].revision = 2;
     f.a->on_device_event(1, TERN_DEVICE_UPDATED);
-    f.reactor.run();
+    f.reactor.run_pending();
     CHECK(f.engine.ends.empty());
     f.reactor.on(1, [&] { CHECK(f.a->state_of(1)->dev->revision == 2); });
     // a new token: the observer can no longer act as the device
     f.core.credentials.erase({TERN_CREDENTIAL_ACCESS_TOKEN, "T1"});
     f.a->on_device_event(1, TERN_DEVICE_CREDENTIALS_CHANGED);
-    f.reactor.run();
+    f.reactor.run_pending();
     REQUIRE(f.engine.ends.size() == 1);
     CHECK(f.engine.ends[0].code == c401);
     CHECK(f.core.count_sessions(TERN_SESSION_CLOSE) == 1);

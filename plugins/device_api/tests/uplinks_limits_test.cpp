@@ -29,10 +29,10 @@ TEST_CASE("api: a device over its message limit gets 4.29 with Max-Age, nothing 
     // another device is not affected
     CHECK(f.answer(f.post("/api/v1/T2/telemetry", R"({"a":1})")).code == c201);
     // half a second later one message (2/s) is there again
-    f.reactor.now += second / 2;
+    f.reactor.advance(second / 2);
     CHECK(f.answer(f.post("/api/v1/T1/telemetry", R"({"a":1})")).code == c201);
     CHECK(f.answer(f.post("/api/v1/T1/telemetry", R"({"a":1})")).code == c429);
-    f.reactor.now += 10 * second;  // refills to the burst, not beyond
+    f.reactor.advance(10 * second);  // refills to the burst, not beyond
     for (int i = 0; i < 3; ++i) CHECK(f.answer(f.post("/api/v1/T1/telemetry", R"({"a":1})")).code == c201);
     CHECK(f.answer(f.post("/api/v1/T1/telemetry", R"({"a":1})")).code == c429);
     CHECK(f.core.auth_calls == 2);  // limited requests never reached the core either
@@ -49,7 +49,7 @@ TEST_CASE("api: the data point limit refuses a whole message, a message larger t
     CHECK(r.code == c429);  // 2 left, 3 asked
     CHECK(r.max_age == 1);
     CHECK(f.core.telemetry_posts.size() == 1);
-    f.reactor.now += 2 * second;
+    f.reactor.advance(2 * second);
     std::string big = "{";
     for (int i = 0; i < 30; ++i) big += (i ? ",\"k" : "\"k") + std::to_string(i) + "\":1";
     big += "}";
