@@ -52,6 +52,24 @@ void bind_value(db::statement& s, int ti, int vi, const value& v) {
     }
 }
 
+void upsert_ts_point(db::connection& c, uint64_t device_id, int64_t key_id, int64_t ts, const tern_value& v) {
+    auto q = c.query(
+        "INSERT INTO ts_kv(bucket, device_id, key_id, ts, type, v) VALUES (?6, ?1, ?2, ?3, ?4, ?5) "
+        "ON CONFLICT(bucket, device_id, key_id, ts) DO UPDATE SET type = excluded.type, v = excluded.v");
+    q->bind_id(1, device_id).bind(2, key_id).bind(3, ts).bind(4, static_cast<int64_t>(v.type));
+    q->bind(6, ts_bucket(ts));
+    switch (v.type) {
+        case TERN_VALUE_BOOL: q->bind(5, static_cast<int64_t>(v.u.b != 0)); break;
+        case TERN_VALUE_INT: q->bind(5, v.u.i); break;
+        case TERN_VALUE_DOUBLE: q->bind(5, v.u.d); break;
+        case TERN_VALUE_BYTES:
+            q->bind_blob(5, std::string_view(reinterpret_cast<const char*>(v.u.bytes.data), v.u.bytes.size));
+            break;
+        default: q->bind(5, std::string_view(v.u.s.data, v.u.s.size)); break;
+    }
+    q->run();
+}
+
 value read_value(const db::statement& s, int tc, int vc) {
     value v;
     v.type = static_cast<tern_value_type>(s.get_int(tc));

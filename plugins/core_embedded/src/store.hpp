@@ -16,6 +16,10 @@ namespace tern::core_embedded::store {
 void bind_value(db::statement& s, int type_index, int value_index, const value& v);
 value read_value(const db::statement& s, int type_col, int value_col);
 
+// One telemetry point into ts_kv (ts_latest follows through its triggers); a point with
+// the same ts replaces the old one. The devices' hot path: binds views, allocates nothing.
+void upsert_ts_point(db::connection& c, uint64_t device_id, int64_t key_id, int64_t ts, const tern_value& v);
+
 std::optional<uint64_t> device_id(db::connection& c, std::string_view name);
 std::optional<uint64_t> profile_id(db::connection& c, std::string_view name);
 

@@ -1,12 +1,7 @@
-// Server-side RPC (to devices) with its states, and client-side RPC (from devices):
-// built-in answers and the operator's queue.
+#include "rpc_tracker.hpp"
+
 #include <algorithm>
 
-#include "rapidjson_config.hpp"
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
-#include "core.hpp"
 #include "store.hpp"
 #include "tern/sdk/views.hpp"
 
@@ -22,13 +17,11 @@ bool final_status(tern_rpc_status s) {
 }
 }  // namespace
 
-// ---- server-side RPC ---------------------------------------------------------------------
-
-std::vector<std::pair<uint64_t, embedded_core::rpc_live>> embedded_core::load_open_rpcs(db::connection& c) {
+void rpc_tracker::restore(db::connection& c) {
     const int64_t now = now_ms();
     struct row {
         uint64_t device;
-        rpc_live live;
+        tracked live;
     };
     std::vector<row> rows;
     {
@@ -50,7 +43,7 @@ std::vector<std::pair<uint64_t, embedded_core::rpc_live>> embedded_core::load_op
         }
     }
     size_t closed = 0;
-    std::vector<std::pair<uint64_t, rpc_live>> keep;
+    std::vector<std::pair<uint64_t, tracked>> keep;
     db::transaction t(c);
     for (row& r : rows) {
         const bool persistent = (r.live.flags & TERN_RPC_PERSISTENT) != 0;
@@ -75,27 +68,32 @@ std::vector<std::pair<uint64_t, embedded_core::rpc_live>> embedded_core::load_op
     }
     t.commit();
     if (!keep.empty() || closed > 0)
-        log_.info("RPCs from the previous run: ", keep.size(), " persistent pending, ", closed, " closed");
-    return keep;
+        p_.log.info("RPCs from the previous run: ", keep.size(), " persistent pending, ", closed, " closed");
+    restored_ = std::move(keep);
 }
 
-void embedded_core::rpc_track(uint64_t device_id, rpc_live live) {
-    const int64_t id = live.id;
-    const int64_t delay = live.expiration_ts - now_ms();
+void rpc_tracker::resume() {
+    for (auto& [device_id, l] : restored_) track(device_id, std::move(l));
+    restored_.clear();
+}
+
+void rpc_tracker::track(uint64_t device_id, tracked l) {
+    const int64_t id = l.id;
+    const int64_t delay = l.expiration_ts - now_ms();
     {
-        std::lock_guard lk(rpc_mutex_);
-        rpcs_[device_id].emplace(id, std::move(live));
+        std::lock_guard lk(mutex_);
+        rpcs_[device_id].emplace(id, std::move(l));
     }
-    const uint64_t timer = timers_.schedule(delay, [this, device_id, id] { rpc_expire(device_id, id); });
-    std::lock_guard lk(rpc_mutex_);
+    const uint64_t timer = p_.timers.schedule(delay, [this, device_id, id] { expire(device_id, id); });
+    std::lock_guard lk(mutex_);
     auto d = rpcs_.find(device_id);
     if (d == rpcs_.end()) return;
     auto it = d->second.find(id);
     if (it != d->second.end()) it->second.expiry_timer = timer;
 }
 
-void embedded_core::dispatch_rpcs(uint64_t device_id, bool resend) {
-    if (!subscribed(device_id, TERN_SUBSCRIBE_RPC)) return;
+void rpc_tracker::dispatch(uint64_t device_id, bool resend) {
+    if (!p_.listener.subscribed(device_id, TERN_SUBSCRIBE_RPC)) return;
     struct out {
         int64_t id;
         std::string method, params;
@@ -105,7 +103,7 @@ void embedded_core::dispatch_rpcs(uint64_t device_id, bool resend) {
     std::vector<out> send;
     const int64_t now = now_ms();
     {
-        std::lock_guard lk(rpc_mutex_);
+        std::lock_guard lk(mutex_);
         auto d = rpcs_.find(device_id);
         if (d == rpcs_.end()) return;
         for (auto& [id, r] : d->second) {
@@ -126,21 +124,19 @@ void embedded_core::dispatch_rpcs(uint64_t device_id, bool resend) {
         req.method = to_str(o.method);
         req.params = to_str(o.params);
         req.expiration_ms = o.expiration_ts;
-        with_listener([&](core_listener_v1& l) { l.on_rpc_request(device_id, &req); });
+        p_.listener.with_listener([&](core_listener_v1& l) { l.on_rpc_request(device_id, &req); });
     }
 }
 
-void embedded_core::resend_pending_rpcs(uint64_t device_id) noexcept {
-    if (!running_) return;
+void rpc_tracker::resend(uint64_t device_id) noexcept {
     try {
-        timers_.post([this, device_id] { dispatch_rpcs(device_id, true); });
+        p_.timers.post([this, device_id] { dispatch(device_id, true); });
     } catch (...) {
-        log_.error("resend_pending_rpcs failed: out of memory");
+        p_.log.error("resend_pending_rpcs failed: out of memory");
     }
 }
 
-void embedded_core::rpc_persist(const rpc_record& rec,
-                                std::function<void(tern_status, const std::string&)> then) {
+void rpc_tracker::persist(const rpc_record& rec, std::function<void(tern_status, const std::string&)> then) {
     const uint64_t device = rec.device_id;
     const int64_t id = rec.id;
     const tern_rpc_status status = rec.status;
@@ -159,24 +155,23 @@ void embedded_core::rpc_persist(const rpc_record& rec,
             return TERN_OK;
         },
         std::move(then), /*isolated=*/false);
-    submit(std::move(op));
+    p_.submit(std::move(op));
 }
 
-void embedded_core::rpc_transition(uint64_t device_id, int64_t rpc_id, tern_rpc_status status,
-                                   std::string result, std::string error, tern_core_done_fn done,
-                                   void* ctx) {
+void rpc_tracker::transition(uint64_t device_id, int64_t rpc_id, tern_rpc_status status, std::string result,
+                             std::string error, tern_core_done_fn done, void* ctx) {
     rpc_record rec;
     bool settled = false, changed = false, known = false;
     uint64_t cancel_timer = 0;
     const int64_t now = now_ms();
     {
-        std::lock_guard lk(rpc_mutex_);
+        std::lock_guard lk(mutex_);
         auto d = rpcs_.find(device_id);
         if (d != rpcs_.end()) {
             auto it = d->second.find(rpc_id);
             if (it != d->second.end()) {
                 known = true;
-                rpc_live& r = it->second;
+                tracked& r = it->second;
                 const bool oneway = (r.flags & TERN_RPC_ONEWAY) != 0;
                 tern_rpc_status next = r.status;
                 switch (status) {
@@ -191,7 +186,7 @@ void embedded_core::rpc_transition(uint64_t device_id, int64_t rpc_id, tern_rpc_
                     case TERN_RPC_TIMEOUT:
                         // A persistent RPC gets more tries while it has not expired: the
                         // device may just be asleep.
-                        if ((r.flags & TERN_RPC_PERSISTENT) && r.retries < settings_.rpc_max_retries &&
+                        if ((r.flags & TERN_RPC_PERSISTENT) && r.retries < p_.settings.rpc_max_retries &&
                             now < r.expiration_ts) {
                             ++r.retries;
                             r.dispatched = false;
@@ -231,7 +226,7 @@ void embedded_core::rpc_transition(uint64_t device_id, int64_t rpc_id, tern_rpc_
         if (done == nullptr) return;  // a status report for an RPC we no longer track
         // A reply to an RPC that is already final (late, or repeated) is accepted without
         // changing anything; one to an unknown id is not.
-        submit(
+        p_.submit(
             [device_id, rpc_id](write_txn& t, std::string& msg) -> tern_status {
                 auto q = t.query("SELECT 1 FROM rpcs WHERE device_id = ? AND id = ?");
                 q->bind_id(1, device_id).bind(2, rpc_id);
@@ -242,58 +237,52 @@ void embedded_core::rpc_transition(uint64_t device_id, int64_t rpc_id, tern_rpc_
             [done, ctx](tern_status s, const std::string& msg) { done(ctx, s, to_str(msg)); });
         return;
     }
-    if (cancel_timer != 0) timers_.cancel(cancel_timer);
+    if (cancel_timer != 0) p_.timers.cancel(cancel_timer);
     if (!changed) {
         if (done != nullptr) done(ctx, TERN_OK, tern_str{});
         return;
     }
-    rpc_count(rec.status);
+    count(rec.status);
     if (rec.status == TERN_RPC_QUEUED) {
         // a persistent RPC waiting for its next try: goes out when the device is back
-        rpc_persist(rec, [done, ctx](tern_status s, const std::string& msg) {
+        persist(rec, [done, ctx](tern_status s, const std::string& msg) {
             if (done != nullptr) done(ctx, s, to_str(msg));
         });
         return;
     }
     auto shared = std::make_shared<rpc_record>(std::move(rec));
-    rpc_persist(*shared, [this, shared, settled, done, ctx](tern_status s, const std::string& msg) {
-        if (settled) rpc_settled(*shared);
+    persist(*shared, [this, shared, settled, done, ctx](tern_status s, const std::string& msg) {
+        if (settled) answer_waiters(*shared);
         if (done != nullptr) done(ctx, s, to_str(msg));
     });
 }
 
-void embedded_core::rpc_status(uint64_t device_id, int64_t rpc_id, tern_rpc_status status,
-                               tern_str error) noexcept {
-    if (!running_) return;
+void rpc_tracker::status(uint64_t device_id, int64_t rpc_id, tern_rpc_status status, tern_str error) noexcept {
     try {
-        rpc_transition(device_id, rpc_id, status, {}, std::string(to_sv(error)), nullptr, nullptr);
+        transition(device_id, rpc_id, status, {}, std::string(to_sv(error)), nullptr, nullptr);
     } catch (const std::exception& e) {
-        log_.error("rpc_status failed: ", e.what());
+        p_.log.error("rpc_status failed: ", e.what());
     }
 }
 
-void embedded_core::rpc_reply(uint64_t device_id, int64_t rpc_id, tern_str result,
-                              tern_core_done_fn done, void* ctx) noexcept {
-    if (!running_) {
-        done(ctx, TERN_UNAVAILABLE, to_str("the store is not running"));
-        return;
-    }
+void rpc_tracker::reply(uint64_t device_id, int64_t rpc_id, tern_str result, tern_core_done_fn done,
+                        void* ctx) noexcept {
     try {
-        rpc_transition(device_id, rpc_id, TERN_RPC_SUCCESSFUL, std::string(to_sv(result)), {}, done, ctx);
+        transition(device_id, rpc_id, TERN_RPC_SUCCESSFUL, std::string(to_sv(result)), {}, done, ctx);
     } catch (const std::exception& e) {
         done(ctx, TERN_INTERNAL, to_str(e.what()));
     }
 }
 
-void embedded_core::rpc_expire(uint64_t device_id, int64_t rpc_id) {
+void rpc_tracker::expire(uint64_t device_id, int64_t rpc_id) {
     rpc_record rec;
     {
-        std::lock_guard lk(rpc_mutex_);
+        std::lock_guard lk(mutex_);
         auto d = rpcs_.find(device_id);
         if (d == rpcs_.end()) return;
         auto it = d->second.find(rpc_id);
         if (it == d->second.end()) return;
-        const rpc_live& r = it->second;
+        const tracked& r = it->second;
         // Delivered but unanswered: the device had it and did not reply in time.
         rec.status = r.status == TERN_RPC_DELIVERED && !(r.flags & TERN_RPC_ONEWAY)
                          ? TERN_RPC_TIMEOUT
@@ -312,18 +301,18 @@ void embedded_core::rpc_expire(uint64_t device_id, int64_t rpc_id) {
         d->second.erase(it);
         if (d->second.empty()) rpcs_.erase(d);
     }
-    rpc_count(rec.status);
+    count(rec.status);
     auto shared = std::make_shared<rpc_record>(std::move(rec));
-    rpc_persist(*shared, [this, shared](tern_status, const std::string&) { rpc_settled(*shared); });
+    persist(*shared, [this, shared](tern_status, const std::string&) { answer_waiters(*shared); });
 }
 
-void embedded_core::rpc_settled(rpc_record rec) {
-    std::vector<std::shared_ptr<rpc_waiter>> ws;
+void rpc_tracker::answer_waiters(rpc_record rec) {
+    std::vector<std::shared_ptr<waiter>> ws;
     {
-        std::lock_guard lk(rpc_mutex_);
-        auto range = rpc_waiters_.equal_range({rec.device_id, rec.id});
+        std::lock_guard lk(mutex_);
+        auto range = waiters_.equal_range({rec.device_id, rec.id});
         for (auto it = range.first; it != range.second; ++it) ws.push_back(it->second);
-        rpc_waiters_.erase(range.first, range.second);
+        waiters_.erase(range.first, range.second);
     }
     for (auto& w : ws) {
         result<rpc_record> r;
@@ -332,12 +321,12 @@ void embedded_core::rpc_settled(rpc_record rec) {
     }
 }
 
-void embedded_core::send_rpc(rpc_request_spec spec, callback<rpc_record> cb) {
+void rpc_tracker::send(rpc_request_spec spec, callback<rpc_record> cb) {
     if (spec.method.empty()) {
         cb({TERN_INVALID_ARGUMENT, "method must not be empty", {}});
         return;
     }
-    const int64_t timeout = spec.timeout_ms > 0 ? spec.timeout_ms : settings_.rpc_default_timeout_ms;
+    const int64_t timeout = spec.timeout_ms > 0 ? spec.timeout_ms : p_.settings.rpc_default_timeout_ms;
     auto rec = std::make_shared<rpc_record>();
     rec->device_name = spec.device;
     rec->method = spec.method;
@@ -345,7 +334,7 @@ void embedded_core::send_rpc(rpc_request_spec spec, callback<rpc_record> cb) {
     rec->flags = (spec.oneway ? uint32_t(TERN_RPC_ONEWAY) : 0u) | (spec.persistent ? uint32_t(TERN_RPC_PERSISTENT) : 0u);
     rec->status = TERN_RPC_QUEUED;
     const bool wait = spec.wait && !spec.persistent;
-    submit(
+    p_.submit(
         [rec, timeout](write_txn& t, std::string& msg) -> tern_status {
             auto dev = store::device_id(t.conn(), rec->device_name);
             if (!dev) {
@@ -375,14 +364,14 @@ void embedded_core::send_rpc(rpc_request_spec spec, callback<rpc_record> cb) {
                 cb({s, msg, {}});
                 return;
             }
-            rpc_count(TERN_RPC_QUEUED);
+            count(TERN_RPC_QUEUED);
             if (wait) {
-                auto w = std::make_shared<rpc_waiter>();
+                auto w = std::make_shared<waiter>();
                 w->cb = cb;
-                std::lock_guard lk(rpc_mutex_);
-                rpc_waiters_.emplace(std::make_pair(rec->device_id, rec->id), std::move(w));
+                std::lock_guard lk(mutex_);
+                waiters_.emplace(std::make_pair(rec->device_id, rec->id), std::move(w));
             }
-            rpc_live live;
+            tracked live;
             live.id = rec->id;
             live.method = rec->method;
             live.params = rec->params;
@@ -390,14 +379,14 @@ void embedded_core::send_rpc(rpc_request_spec spec, callback<rpc_record> cb) {
             live.status = TERN_RPC_QUEUED;
             live.created_ts = rec->created_ts;
             live.expiration_ts = rec->expiration_ts;
-            rpc_track(rec->device_id, std::move(live));
-            dispatch_rpcs(rec->device_id, false);
+            track(rec->device_id, std::move(live));
+            dispatch(rec->device_id, false);
             if (!wait) cb({TERN_OK, {}, *rec});
         });
 }
 
-void embedded_core::get_rpc(std::string device, int64_t id, callback<rpc_record> cb) {
-    read<rpc_record>(
+void rpc_tracker::get(std::string device, int64_t id, callback<rpc_record> cb) {
+    p_.read<rpc_record>(
         [this, device = std::move(device), id, cb](db::connection& c) {
             result<rpc_record> r;
             try {
@@ -412,7 +401,7 @@ void embedded_core::get_rpc(std::string device, int64_t id, callback<rpc_record>
                 } else {
                     // The in-memory state is ahead of the database while a status write
                     // is queued.
-                    std::lock_guard lk(rpc_mutex_);
+                    std::lock_guard lk(mutex_);
                     auto d = rpcs_.find(*dev);
                     if (d != rpcs_.end()) {
                         auto it = d->second.find(id);
@@ -432,8 +421,8 @@ void embedded_core::get_rpc(std::string device, int64_t id, callback<rpc_record>
         cb);
 }
 
-void embedded_core::list_rpcs(std::string device, int64_t limit, callback<std::vector<rpc_record>> cb) {
-    read<std::vector<rpc_record>>(
+void rpc_tracker::list(std::string device, int64_t limit, callback<std::vector<rpc_record>> cb) {
+    p_.read<std::vector<rpc_record>>(
         [this, device = std::move(device), limit, cb](db::connection& c) {
             result<std::vector<rpc_record>> r;
             try {
@@ -450,7 +439,7 @@ void embedded_core::list_rpcs(std::string device, int64_t limit, callback<std::v
                     }
                     for (int64_t id : ids)
                         if (auto rec = store::load_rpc(c, *dev, id)) r.value.push_back(std::move(*rec));
-                    std::lock_guard lk(rpc_mutex_);
+                    std::lock_guard lk(mutex_);
                     auto d = rpcs_.find(*dev);
                     if (d != rpcs_.end())
                         for (rpc_record& rec : r.value) {
@@ -467,175 +456,66 @@ void embedded_core::list_rpcs(std::string device, int64_t limit, callback<std::v
         cb);
 }
 
-// ---- client-side RPC -----------------------------------------------------------------------
-
-bool embedded_core::builtin_client_rpc(uint64_t device_id, std::string_view method,
-                                       std::string_view params, tern_core_text_fn done, void* ctx) {
-    if (method == "getCurrentTime") {
-        const std::string reply = "{\"time\":" + std::to_string(now_ms()) + "}";
-        done(ctx, TERN_OK, to_str(reply));
-        return true;
-    }
-    if (method == "ping") {
-        const std::string reply =
-            "{\"pong\":" + std::string(params.empty() ? std::string_view("null") : params) + "}";
-        done(ctx, TERN_OK, to_str(reply));
-        return true;
-    }
-    if (method == "getDeviceInfo") {
-        readers_.submit(
-            [device_id, done, ctx](db::connection& c) {
-                std::optional<device> d;
-                try {
-                    d = store::load_device(c, device_id);
-                } catch (const std::exception&) {
-                    done(ctx, TERN_UNAVAILABLE, tern_str{});
-                    return;
-                }
-                if (!d) {
-                    done(ctx, TERN_NOT_FOUND, tern_str{});
-                    return;
-                }
-                rapidjson::StringBuffer sb;
-                rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-                w.StartObject();
-                w.Key("id");
-                w.Uint64(d->id);
-                w.Key("name");
-                w.String(d->name.data(), static_cast<rapidjson::SizeType>(d->name.size()));
-                w.Key("profile");
-                w.String(d->profile_name.data(), static_cast<rapidjson::SizeType>(d->profile_name.size()));
-                w.EndObject();
-                done(ctx, TERN_OK, tern_str{sb.GetString(), sb.GetSize()});
-            },
-            [done, ctx](tern_status s) { done(ctx, s, tern_str{}); });
-        return true;
-    }
-    return false;
-}
-
-void embedded_core::client_rpc(uint64_t device_id, tern_str method, tern_str params,
-                               int64_t timeout_ms, tern_core_text_fn done, void* ctx) noexcept {
-    if (!running_) {
-        done(ctx, TERN_UNAVAILABLE, tern_str{});
-        return;
-    }
-    try {
-        client_rpc_config cfg;
-        {
-            std::lock_guard lk(client_mutex_);
-            cfg = client_config_;
-        }
-        if (cfg.builtin && builtin_client_rpc(device_id, to_sv(method), to_sv(params), done, ctx)) return;
-        if (!cfg.queue) {
-            done(ctx, TERN_NOT_FOUND, tern_str{});
-            return;
-        }
-        const int64_t timeout = timeout_ms > 0 ? timeout_ms : settings_.client_rpc_default_timeout_ms;
-        uint64_t id = 0;
-        {
-            std::lock_guard lk(client_mutex_);
-            if (client_calls_.size() >= settings_.client_rpc_queue_capacity) {
-                id = 0;
-            } else {
-                id = next_client_call_++;
-                client_call& c = client_calls_[id];
-                c.entry.id = id;
-                c.entry.device_id = device_id;
-                c.entry.method = to_sv(method);
-                c.entry.params = to_sv(params);
-                c.entry.received_ts = now_ms();
-                c.entry.deadline_ts = c.entry.received_ts + timeout;
-                c.done = done;
-                c.ctx = ctx;
+void rpc_tracker::device_deleted(uint64_t d) {
+    std::vector<rpc_record> gone;
+    std::vector<uint64_t> timers;
+    {
+        std::lock_guard lk(mutex_);
+        auto it = rpcs_.find(d);
+        if (it != rpcs_.end()) {
+            for (auto& [rid, r] : it->second) {
+                rpc_record rec;
+                rec.device_id = d;
+                rec.id = rid;
+                rec.method = r.method;
+                rec.flags = r.flags;
+                rec.status = TERN_RPC_FAILED;
+                rec.error = "the device was deleted";
+                rec.expiration_ts = r.expiration_ts;
+                gone.push_back(std::move(rec));
+                timers.push_back(r.expiry_timer);
             }
+            rpcs_.erase(it);
         }
-        if (id == 0) {
-            metrics_.client_rpc_rejected.inc();
-            done(ctx, TERN_BUSY, tern_str{});
-            return;
-        }
-        metrics_.client_rpc_queue_depth.add(1);
-        uint64_t timer = 0;
-        try {
-            timer = timers_.schedule(timeout, [this, id] { client_rpc_timeout(id); });
-        } catch (const std::bad_alloc&) {
-            timer = 0;
-        }
-        if (timer == 0) {  // stopping (or out of memory): it would never time out
-            client_rpc_timeout(id);
-            return;
-        }
-        std::lock_guard lk(client_mutex_);
-        auto it = client_calls_.find(id);
-        if (it != client_calls_.end()) it->second.timer = timer;
-    } catch (...) {
-        // only reachable before the call was queued: the completion has not run
-        done(ctx, TERN_INTERNAL, tern_str{});
     }
+    for (uint64_t tm : timers) p_.timers.cancel(tm);
+    for (rpc_record& r : gone) answer_waiters(std::move(r));
 }
 
-void embedded_core::client_rpc_timeout(uint64_t id) {
-    client_call c;
-    {
-        std::lock_guard lk(client_mutex_);
-        auto it = client_calls_.find(id);
-        if (it == client_calls_.end()) return;
-        c = std::move(it->second);
-        client_calls_.erase(it);
-    }
-    metrics_.client_rpc_queue_depth.add(-1);
-    c.done(c.ctx, TERN_TIMEOUT, tern_str{});
+size_t rpc_tracker::pending() {
+    std::lock_guard lk(mutex_);
+    size_t n = 0;
+    for (const auto& [d, m] : rpcs_) n += m.size();
+    return n;
 }
 
-tern_status embedded_core::reply_client_rpc(uint64_t id, std::string_view json) {
-    client_call c;
+void rpc_tracker::stop() {
+    std::vector<std::pair<rpc_record, std::shared_ptr<waiter>>> waiting;
     {
-        std::lock_guard lk(client_mutex_);
-        auto it = client_calls_.find(id);
-        if (it == client_calls_.end()) return TERN_NOT_FOUND;
-        c = std::move(it->second);
-        client_calls_.erase(it);
-    }
-    if (c.timer != 0) timers_.cancel(c.timer);
-    metrics_.client_rpc_queue_depth.add(-1);
-    c.done(c.ctx, TERN_OK, to_str(json));
-    return TERN_OK;
-}
-
-void embedded_core::list_client_rpcs(callback<std::vector<client_rpc_entry>> cb) {
-    auto list = std::make_shared<std::vector<client_rpc_entry>>();
-    {
-        std::lock_guard lk(client_mutex_);
-        for (const auto& [id, c] : client_calls_) list->push_back(c.entry);
-    }
-    read<std::vector<client_rpc_entry>>(
-        [list, cb](db::connection& c) {
-            result<std::vector<client_rpc_entry>> r;
-            try {
-                for (client_rpc_entry& e : *list) {
-                    auto q = c.query("SELECT name FROM devices WHERE id = ?");
-                    q->bind_id(1, e.device_id);
-                    if (q->step()) e.device_name = q->get_string(0);
+        std::lock_guard lk(mutex_);
+        for (auto& [key, w] : waiters_) {
+            rpc_record r;
+            r.device_id = key.first;
+            r.id = key.second;
+            auto d = rpcs_.find(key.first);
+            if (d != rpcs_.end()) {
+                auto it = d->second.find(key.second);
+                if (it != d->second.end()) {
+                    r.method = it->second.method;
+                    r.status = it->second.status;
+                    r.expiration_ts = it->second.expiration_ts;
                 }
-                r.value = std::move(*list);
-            } catch (const std::exception& e) {
-                r.status = TERN_IO;
-                r.message = e.what();
             }
-            cb(std::move(r));
-        },
-        cb);
-}
-
-client_rpc_config embedded_core::get_client_rpc_config() {
-    std::lock_guard lk(client_mutex_);
-    return client_config_;
-}
-
-void embedded_core::set_client_rpc_config(client_rpc_config c) {
-    std::lock_guard lk(client_mutex_);
-    client_config_ = c;
+            waiting.emplace_back(std::move(r), w);
+        }
+        waiters_.clear();
+        rpcs_.clear();
+    }
+    for (auto& [r, w] : waiting) {
+        result<rpc_record> res;
+        res.value = std::move(r);
+        w->cb(std::move(res));
+    }
 }
 
 }  // namespace tern::core_embedded

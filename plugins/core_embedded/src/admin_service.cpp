@@ -1,24 +1,13 @@
-// Admin operations on profiles, devices, attributes and telemetry. Writes run on the
-// writer (so they are ordered with devices' own writes); their completions invalidate
-// caches and tell the listener what changed.
-#include <algorithm>
-#include <set>
+#include "admin_service.hpp"
 
-#include "core.hpp"
+#include <algorithm>
+
 #include "ota_sync.hpp"
 #include "store.hpp"
 
 namespace tern::core_embedded {
 
 namespace {
-
-// Seeks plus removed points per history-purge step: about 3-5 ms of the writer (measured on
-// a 3-million-message table), added to the batch it rides in. At one step per batch a busy
-// core removes a day of one-second buckets in a few seconds.
-constexpr uint64_t purge_step_budget = 1000;
-
-std::string no_device(const std::string& name) { return "no device named '" + name + "'"; }
-std::string no_profile(const std::string& name) { return "no profile named '" + name + "'"; }
 
 tern_status check_name(const std::string& name, const char* what, std::string& msg) {
     if (name.empty()) {
@@ -159,9 +148,9 @@ tern_status apply_profile_spec(db::connection& c, const profile_spec& s, profile
 
 // ---- profiles --------------------------------------------------------------------------------
 
-void embedded_core::create_profile(profile_spec spec, callback<profile> cb) {
+void admin_service::create_profile(profile_spec spec, callback<profile> cb) {
     auto out = std::make_shared<profile>();
-    submit(
+    p_.submit(
         [spec = std::move(spec), out](write_txn& t, std::string& msg) -> tern_status {
             profile p;
             p.name = spec.name;
@@ -175,10 +164,10 @@ void embedded_core::create_profile(profile_spec spec, callback<profile> cb) {
         [out, cb](tern_status s, const std::string& msg) { cb({s, msg, s == TERN_OK ? *out : profile{}}); });
 }
 
-void embedded_core::update_profile(profile_spec spec, callback<profile> cb) {
+void admin_service::update_profile(profile_spec spec, callback<profile> cb) {
     auto out = std::make_shared<profile>();
     auto devices = std::make_shared<std::vector<uint64_t>>();
-    submit(
+    p_.submit(
         [spec = std::move(spec), out, devices](write_txn& t, std::string& msg) -> tern_status {
             auto p = store::load_profile(t.conn(), std::string_view(spec.name));
             if (!p) {
@@ -198,15 +187,15 @@ void embedded_core::update_profile(profile_spec spec, callback<profile> cb) {
         },
         [this, out, devices, cb](tern_status s, const std::string& msg) {
             if (s == TERN_OK) {
-                cache_clear();
-                for (uint64_t d : *devices) device_event(d, TERN_DEVICE_UPDATED);
+                auth_.clear();
+                for (uint64_t d : *devices) p_.listener.device_event(d, TERN_DEVICE_UPDATED);
             }
             cb({s, msg, s == TERN_OK ? *out : profile{}});
         });
 }
 
-void embedded_core::delete_profile(std::string name, callback<none> cb) {
-    submit(
+void admin_service::delete_profile(std::string name, callback<none> cb) {
+    p_.submit(
         [name](write_txn& t, std::string& msg) -> tern_status {
             auto p = store::load_profile(t.conn(), std::string_view(name));
             if (!p) {
@@ -229,8 +218,8 @@ void embedded_core::delete_profile(std::string name, callback<none> cb) {
         [cb](tern_status s, const std::string& msg) { cb({s, msg, {}}); });
 }
 
-void embedded_core::get_profile(std::string name, callback<profile> cb) {
-    read<profile>(
+void admin_service::get_profile(std::string name, callback<profile> cb) {
+    p_.read<profile>(
         [name = std::move(name), cb](db::connection& c) {
             result<profile> r;
             try {
@@ -245,8 +234,8 @@ void embedded_core::get_profile(std::string name, callback<profile> cb) {
         cb);
 }
 
-void embedded_core::list_profiles(callback<std::vector<profile>> cb) {
-    read<std::vector<profile>>(
+void admin_service::list_profiles(callback<std::vector<profile>> cb) {
+    p_.read<std::vector<profile>>(
         [cb](db::connection& c) {
             result<std::vector<profile>> r;
             try {
@@ -261,9 +250,9 @@ void embedded_core::list_profiles(callback<std::vector<profile>> cb) {
 
 // ---- devices ----------------------------------------------------------------------------------
 
-void embedded_core::create_device(device_spec spec, callback<device> cb) {
+void admin_service::create_device(device_spec spec, callback<device> cb) {
     auto out = std::make_shared<device>();
-    submit(
+    p_.submit(
         [spec = std::move(spec), out](write_txn& t, std::string& msg) -> tern_status {
             if (auto st = check_name(spec.name, "device", msg); st != TERN_OK) return st;
             if (store::device_id(t.conn(), spec.name)) {
@@ -296,19 +285,19 @@ void embedded_core::create_device(device_spec spec, callback<device> cb) {
         },
         [this, out, cb](tern_status s, const std::string& msg) {
             // New credentials: a transport that remembers unknown ones forgets them.
-            if (s == TERN_OK) device_event(out->id, TERN_DEVICE_CREDENTIALS_CHANGED);
+            if (s == TERN_OK) p_.listener.device_event(out->id, TERN_DEVICE_CREDENTIALS_CHANGED);
             cb({s, msg, s == TERN_OK ? *out : device{}});
         });
 }
 
-void embedded_core::update_device(device_spec spec, callback<device> cb) {
+void admin_service::update_device(device_spec spec, callback<device> cb) {
     struct outcome {
         device d;
         bool updated = false, credentials = false;
         std::vector<attribute_change> ota;
     };
     auto out = std::make_shared<outcome>();
-    submit(
+    p_.submit(
         [spec = std::move(spec), out](write_txn& t, std::string& msg) -> tern_status {
             *out = outcome{};
             auto d = store::load_device(t.conn(), std::string_view(spec.name));
@@ -375,20 +364,20 @@ void embedded_core::update_device(device_spec spec, callback<device> cb) {
         },
         [this, out, cb](tern_status s, const std::string& msg) {
             if (s == TERN_OK) {
-                cache_forget_device(out->d.id);
-                ota_cache_clear();
-                if (out->credentials) device_event(out->d.id, TERN_DEVICE_CREDENTIALS_CHANGED);
-                if (out->updated) device_event(out->d.id, TERN_DEVICE_UPDATED);
-                for (const attribute_change& c : out->ota) notify_attributes(c.device_id, c.updated, c.deleted);
+                auth_.forget_device(out->d.id);
+                ota_.forget();
+                if (out->credentials) p_.listener.device_event(out->d.id, TERN_DEVICE_CREDENTIALS_CHANGED);
+                if (out->updated) p_.listener.device_event(out->d.id, TERN_DEVICE_UPDATED);
+                for (const attribute_change& c : out->ota) p_.listener.notify_attributes(c.device_id, c.updated, c.deleted);
             }
             cb({s, msg, s == TERN_OK ? out->d : device{}});
         });
 }
 
-void embedded_core::delete_device(std::string name, callback<none> cb) {
+void admin_service::delete_device(std::string name, callback<none> cb) {
     auto id = std::make_shared<uint64_t>(0);
     auto purge = std::make_shared<bool>(false);
-    submit(
+    p_.submit(
         [name, id, purge](write_txn& t, std::string& msg) -> tern_status {
             auto d = store::device_id(t.conn(), name);
             if (!d) {
@@ -416,75 +405,20 @@ void embedded_core::delete_device(std::string name, callback<none> cb) {
         [this, id, purge, cb](tern_status s, const std::string& msg) {
             if (s == TERN_OK) {
                 const uint64_t d = *id;
-                if (*purge) {
-                    metrics_.telemetry_purge_devices.set(static_cast<int64_t>(++purge_devices_));
-                    purge_history();
-                }
-                cache_forget_device(d);
-                ota_cache_clear();
-                {
-                    std::lock_guard lk(subs_mutex_);
-                    subs_.erase(d);
-                }
+                if (*purge) purge_.device_queued();
+                auth_.forget_device(d);
+                ota_.forget();
+                p_.listener.forget(d);
                 // Its RPCs end with it; whoever waits hears so.
-                std::vector<rpc_record> gone;
-                std::vector<uint64_t> timers;
-                {
-                    std::lock_guard lk(rpc_mutex_);
-                    auto it = rpcs_.find(d);
-                    if (it != rpcs_.end()) {
-                        for (auto& [rid, r] : it->second) {
-                            rpc_record rec;
-                            rec.device_id = d;
-                            rec.id = rid;
-                            rec.method = r.method;
-                            rec.flags = r.flags;
-                            rec.status = TERN_RPC_FAILED;
-                            rec.error = "the device was deleted";
-                            rec.expiration_ts = r.expiration_ts;
-                            gone.push_back(std::move(rec));
-                            timers.push_back(r.expiry_timer);
-                        }
-                        rpcs_.erase(it);
-                    }
-                }
-                for (uint64_t tm : timers) timers_.cancel(tm);
-                for (rpc_record& r : gone) rpc_settled(std::move(r));
-                device_event(d, TERN_DEVICE_DELETED);
+                rpcs_.device_deleted(d);
+                p_.listener.device_event(d, TERN_DEVICE_DELETED);
             }
             cb({s, msg, {}});
         });
 }
 
-void embedded_core::purge_history() {
-    // Whoever finds a step under way leaves the flag for that step's completion, which
-    // then starts another: no request is lost, and at most one step is queued.
-    purge_again_ = true;
-    if (purging_.exchange(true)) return;
-    purge_again_ = false;
-    auto progress = std::make_shared<store::ts_purge_progress>();
-    submit(
-        [progress](write_txn& t, std::string&) -> tern_status {
-            *progress = store::ts_purge_step(t.conn(), purge_step_budget);
-            return TERN_OK;
-        },
-        [this, progress](tern_status s, const std::string& msg) {
-            purging_ = false;
-            if (s == TERN_OK) {
-                purged_points_ += progress->points;
-                purge_devices_ = progress->devices;
-                metrics_.telemetry_purged.inc(progress->points);
-                metrics_.telemetry_purge_devices.set(static_cast<int64_t>(progress->devices));
-                if (progress->devices > 0 || purge_again_) purge_history();
-            } else if (s != TERN_UNAVAILABLE) {  // stopping: the next start resumes
-                log_.warn("removing the history of deleted devices: ", msg, "; retrying in 1 s");
-                timers_.schedule(1000, [this] { purge_history(); });
-            }
-        });
-}
-
-void embedded_core::get_device(std::string name, callback<device> cb) {
-    read<device>(
+void admin_service::get_device(std::string name, callback<device> cb) {
+    p_.read<device>(
         [name = std::move(name), cb](db::connection& c) {
             result<device> r;
             try {
@@ -499,9 +433,9 @@ void embedded_core::get_device(std::string name, callback<device> cb) {
         cb);
 }
 
-void embedded_core::list_devices(std::string profile_name, int64_t limit, int64_t offset,
+void admin_service::list_devices(std::string profile_name, int64_t limit, int64_t offset,
                                  callback<std::vector<device>> cb) {
-    read<std::vector<device>>(
+    p_.read<std::vector<device>>(
         [profile_name = std::move(profile_name), limit, offset, cb](db::connection& c) {
             result<std::vector<device>> r;
             try {
@@ -515,167 +449,6 @@ void embedded_core::list_devices(std::string profile_name, int64_t limit, int64_
                     pid = *p;
                 }
                 r.value = store::list_devices(c, pid, limit, offset);
-            } catch (const std::exception& e) {
-                r = {TERN_IO, e.what(), {}};
-            }
-            cb(std::move(r));
-        },
-        cb);
-}
-
-// ---- attributes -----------------------------------------------------------------------------
-
-void embedded_core::set_attributes(std::string name, tern_attribute_scope scope,
-                                   std::vector<kv> values, callback<none> cb) {
-    if (scope != TERN_SCOPE_CLIENT && scope != TERN_SCOPE_SHARED && scope != TERN_SCOPE_SERVER) {
-        cb({TERN_INVALID_ARGUMENT, "unknown attribute scope", {}});
-        return;
-    }
-    for (const kv& x : values)
-        if (x.key.empty() || x.v.type == TERN_VALUE_NULL) {
-            cb({TERN_INVALID_ARGUMENT, "attribute keys must not be empty and values not null", {}});
-            return;
-        }
-    auto vals = std::make_shared<std::vector<kv>>(std::move(values));
-    auto id = std::make_shared<uint64_t>(0);
-    submit(
-        [name, scope, vals, id](write_txn& t, std::string& msg) -> tern_status {
-            auto d = store::device_id(t.conn(), name);
-            if (!d) {
-                msg = no_device(name);
-                return TERN_NOT_FOUND;
-            }
-            *id = *d;
-            for (const kv& x : *vals) store::upsert_attribute(t.conn(), *d, scope, x.key, x.v, t.now());
-            return TERN_OK;
-        },
-        [this, scope, vals, id, cb](tern_status s, const std::string& msg) {
-            if (s == TERN_OK && scope == TERN_SCOPE_SHARED) notify_attributes(*id, *vals, {});
-            cb({s, msg, {}});
-        });
-}
-
-void embedded_core::delete_attributes(std::string name, tern_attribute_scope scope,
-                                      std::vector<std::string> keys, callback<none> cb) {
-    if (scope != TERN_SCOPE_CLIENT && scope != TERN_SCOPE_SHARED && scope != TERN_SCOPE_SERVER) {
-        cb({TERN_INVALID_ARGUMENT, "unknown attribute scope", {}});
-        return;
-    }
-    auto ks = std::make_shared<std::vector<std::string>>(std::move(keys));
-    auto gone = std::make_shared<std::vector<std::string>>();
-    auto id = std::make_shared<uint64_t>(0);
-    submit(
-        [name, scope, ks, gone, id](write_txn& t, std::string& msg) -> tern_status {
-            gone->clear();
-            auto d = store::device_id(t.conn(), name);
-            if (!d) {
-                msg = no_device(name);
-                return TERN_NOT_FOUND;
-            }
-            *id = *d;
-            for (const std::string& k : *ks)
-                if (store::delete_attribute(t.conn(), *d, scope, k)) gone->push_back(k);
-            return TERN_OK;
-        },
-        [this, scope, gone, id, cb](tern_status s, const std::string& msg) {
-            if (s == TERN_OK && scope == TERN_SCOPE_SHARED) notify_attributes(*id, {}, *gone);
-            cb({s, msg, {}});
-        });
-}
-
-void embedded_core::read_attributes(std::string name, uint32_t scopes, std::vector<std::string> keys,
-                                    callback<attribute_set> cb) {
-    read<attribute_set>(
-        [name = std::move(name), scopes, keys = std::move(keys), cb](db::connection& c) {
-            result<attribute_set> r;
-            try {
-                auto d = store::device_id(c, name);
-                if (!d) {
-                    cb({TERN_NOT_FOUND, no_device(name), {}});
-                    return;
-                }
-                const std::vector<std::string>* k = keys.empty() ? nullptr : &keys;
-                if (scopes & (1u << TERN_SCOPE_CLIENT)) r.value.client = store::load_attributes(c, *d, TERN_SCOPE_CLIENT, k);
-                if (scopes & (1u << TERN_SCOPE_SHARED)) r.value.shared = store::load_attributes(c, *d, TERN_SCOPE_SHARED, k);
-                if (scopes & (1u << TERN_SCOPE_SERVER)) r.value.server = store::load_attributes(c, *d, TERN_SCOPE_SERVER, k);
-            } catch (const std::exception& e) {
-                r = {TERN_IO, e.what(), {}};
-            }
-            cb(std::move(r));
-        },
-        cb);
-}
-
-// ---- telemetry reads ------------------------------------------------------------------------
-
-void embedded_core::latest_telemetry(std::string name, std::vector<std::string> keys,
-                                     callback<std::vector<ts_latest>> cb) {
-    read<std::vector<ts_latest>>(
-        [name = std::move(name), keys = std::move(keys), cb](db::connection& c) {
-            result<std::vector<ts_latest>> r;
-            try {
-                auto d = store::device_id(c, name);
-                if (!d) {
-                    cb({TERN_NOT_FOUND, no_device(name), {}});
-                    return;
-                }
-                const std::set<std::string> wanted(keys.begin(), keys.end());
-                auto q = c.query(
-                    "SELECT k.name, l.ts, l.type, l.v FROM ts_latest l JOIN ts_keys k ON k.id = l.key_id "
-                    "WHERE l.device_id = ? ORDER BY k.name");
-                q->bind_id(1, *d);
-                while (q->step()) {
-                    std::string k = q->get_string(0);
-                    if (!wanted.empty() && !wanted.count(k)) continue;
-                    r.value.push_back(ts_latest{std::move(k), q->get_int(1), store::read_value(*q, 2, 3)});
-                }
-            } catch (const std::exception& e) {
-                r = {TERN_IO, e.what(), {}};
-            }
-            cb(std::move(r));
-        },
-        cb);
-}
-
-void embedded_core::telemetry_range(std::string name, std::vector<std::string> keys, int64_t start_ts,
-                                    int64_t end_ts, int64_t limit, bool desc,
-                                    callback<std::map<std::string, std::vector<ts_point>>> cb) {
-    read<std::map<std::string, std::vector<ts_point>>>(
-        [name = std::move(name), keys = std::move(keys), start_ts, end_ts, limit, desc, cb](db::connection& c) {
-            result<std::map<std::string, std::vector<ts_point>>> r;
-            try {
-                // One read transaction for the whole walk: a statement outside one opens
-                // and closes its own (WAL locks, system calls) on every bucket's seek. It
-                // also reads every key from one snapshot.
-                db::transaction snapshot(c, false);
-                auto d = store::device_id(c, name);
-                if (!d) {
-                    snapshot.commit();
-                    cb({TERN_NOT_FOUND, no_device(name), {}});
-                    return;
-                }
-                struct key_span {
-                    std::string name;
-                    int64_t id, first_ts, last_ts;
-                };
-                std::vector<key_span> ks;
-                {
-                    auto q = c.query(
-                        "SELECT k.name, k.id, l.first_ts, l.ts FROM ts_latest l JOIN ts_keys k ON k.id = l.key_id "
-                        "WHERE l.device_id = ? ORDER BY k.name");
-                    q->bind_id(1, *d);
-                    while (q->step()) {
-                        std::string k = q->get_string(0);
-                        if (keys.empty() || std::find(keys.begin(), keys.end(), k) != keys.end())
-                            ks.push_back(key_span{std::move(k), q->get_int(1), q->get_int(2), q->get_int(3)});
-                    }
-                }
-                // Every point of a key lies within [first_ts, latest ts]: the walk over the
-                // buckets starts and ends there.
-                for (const key_span& k : ks)
-                    r.value[k.name] = store::ts_history(c, *d, k.id, std::max(start_ts, k.first_ts),
-                                                        std::min(end_ts, k.last_ts), limit <= 0 ? 100 : limit, desc);
-                snapshot.commit();
             } catch (const std::exception& e) {
                 r = {TERN_IO, e.what(), {}};
             }

@@ -1,11 +1,11 @@
-// Claiming (spec §5.1) and provisioning (spec §5.2). Provisioning follows ThingsBoard's
+// Claiming and provisioning (provisioner.hpp). Provisioning follows ThingsBoard's
 // DeviceProvisionServiceImpl step by step; the comments name the steps.
 #include "rapidjson_config.hpp"
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "core.hpp"
+#include "provisioner.hpp"
 #include "crypto.hpp"
 #include "store.hpp"
 #include "tern/sdk/views.hpp"
@@ -62,7 +62,7 @@ struct provision_output {
     std::string device_name;
 };
 
-// The credentials a provisioned device answers with (spec §5.2 responses).
+// The credentials a provisioned device answers with (the fields of the provisioning answer).
 void answer_with(const credential& cr, provision_output& out) {
     out.credentials_type = cr.kind;
     switch (cr.kind) {
@@ -200,12 +200,8 @@ std::string certificate_refusal(db::connection& c, const std::string& b64, bool 
 
 }  // namespace
 
-void embedded_core::provision(const tern_provision_request* request, tern_core_provision_fn done,
-                              void* ctx) noexcept {
-    if (!running_) {
-        done(ctx, TERN_UNAVAILABLE, nullptr);
-        return;
-    }
+void provisioner::provision(const tern_provision_request* request, tern_core_provision_fn done,
+                            void* ctx) noexcept {
     if (request == nullptr) {
         done(ctx, TERN_INVALID_ARGUMENT, nullptr);
         return;
@@ -239,7 +235,7 @@ void embedded_core::provision(const tern_provision_request* request, tern_core_p
     if (!in->device_name.empty()) {
         in->device_name = trim(in->device_name);
         if (in->device_name.empty()) {
-            log_.debug("provisioning refused: blank device name");
+            p_.log.debug("provisioning refused: blank device name");
             refuse(TERN_PROVISION_FAILURE);
             return;
         }
@@ -250,7 +246,7 @@ void embedded_core::provision(const tern_provision_request* request, tern_core_p
     }
     // The write: only for requests that passed the read path.
     auto write = [this, in, out, done, ctx]() {
-        submit(
+        p_.submit(
             [in, out](write_txn& t, std::string& msg) -> tern_status {
                 *out = provision_output{};
                 auto decide = [&](tern_provision_status s) {
@@ -310,13 +306,13 @@ void embedded_core::provision(const tern_provision_request* request, tern_core_p
                     return;
                 }
                 if (out->status == TERN_PROVISION_SUCCESS)
-                    log_.info("provisioned device '", out->device_name, "' (id ", out->device_id, ")");
+                    p_.log.info("provisioned device '", out->device_name, "' (id ", out->device_id, ")");
                 else if (out->status == TERN_PROVISION_FAILURE && msg.find("certificate") != std::string::npos)
-                    log_.warn("provisioning refused: ", msg);
+                    p_.log.warn("provisioning refused: ", msg);
                 else
-                    log_.debug("provisioning refused: ", msg);
+                    p_.log.debug("provisioning refused: ", msg);
                 // New credentials: a device API that remembers unknown tokens forgets them.
-                if (out->created) device_event(out->device_id, TERN_DEVICE_CREDENTIALS_CHANGED);
+                if (out->created) p_.listener.device_event(out->device_id, TERN_DEVICE_CREDENTIALS_CHANGED);
                 tern_provision_result r{};
                 r.struct_size = sizeof r;
                 r.status = out->status;
@@ -333,7 +329,7 @@ void embedded_core::provision(const tern_provision_request* request, tern_core_p
     // single writer. Only a request that would change something goes on to the writer,
     // which decides again inside its transaction.
     try {
-        const bool queued = readers_.submit(
+        const bool queued = p_.reads.submit(
             [this, in, done, ctx, refuse, write](db::connection& c) {
                 try {
                     std::optional<profile> p;
@@ -344,13 +340,13 @@ void embedded_core::provision(const tern_provision_request* request, tern_core_p
                     if (p->strategy == provision_strategy::allow_create && x509_requested(*in)) {
                         const std::string why = certificate_refusal(c, trim_certificate(in->hash), true);
                         if (!why.empty()) {
-                            log_.warn("provisioning refused in profile '", p->name, "': ", why);
+                            p_.log.warn("provisioning refused in profile '", p->name, "': ", why);
                             refuse(TERN_PROVISION_FAILURE);
                             return;
                         }
                     }
                 } catch (const std::exception& e) {
-                    log_.error("provisioning lookup failed: ", e.what());
+                    p_.log.error("provisioning lookup failed: ", e.what());
                     done(ctx, TERN_UNAVAILABLE, nullptr);
                     return;
                 }
@@ -367,14 +363,10 @@ void embedded_core::provision(const tern_provision_request* request, tern_core_p
 
 // ---- claiming ---------------------------------------------------------------------------
 
-void embedded_core::claim(uint64_t device_id, tern_str secret_key, int64_t duration_ms,
-                          tern_core_done_fn done, void* ctx) noexcept {
-    if (!running_) {
-        done(ctx, TERN_UNAVAILABLE, to_str("the store is not running"));
-        return;
-    }
-    const int64_t duration = duration_ms > 0 ? duration_ms : settings_.claim_duration_ms;
-    const bool by_default = settings_.claim_allowed_by_default;
+void provisioner::claim(uint64_t device_id, tern_str secret_key, int64_t duration_ms, tern_core_done_fn done,
+                        void* ctx) noexcept {
+    const int64_t duration = duration_ms > 0 ? duration_ms : p_.settings.claim_duration_ms;
+    const bool by_default = p_.settings.claim_allowed_by_default;
     std::shared_ptr<std::string> secret;
     try {
         secret = std::make_shared<std::string>(to_sv(secret_key));
@@ -382,7 +374,7 @@ void embedded_core::claim(uint64_t device_id, tern_str secret_key, int64_t durat
         done(ctx, TERN_INTERNAL, to_str("out of memory"));
         return;
     }
-    submit(
+    p_.submit(
         [device_id, secret, duration, by_default](write_txn& t, std::string& msg) -> tern_status {
             {
                 auto q = t.query("SELECT 1 FROM devices WHERE id = ?");
@@ -417,11 +409,11 @@ void embedded_core::claim(uint64_t device_id, tern_str secret_key, int64_t durat
         [done, ctx](tern_status s, const std::string& msg) { done(ctx, s, to_str(msg)); });
 }
 
-void embedded_core::complete_claim(std::string name, std::string secret_key, std::string owner,
+void provisioner::complete_claim(std::string name, std::string secret_key, std::string owner,
                                    callback<device> cb) {
     if (owner.empty()) owner = "admin";
     auto out = std::make_shared<device>();
-    submit(
+    p_.submit(
         [name, secret_key, owner, out](write_txn& t, std::string& msg) -> tern_status {
             auto id = store::device_id(t.conn(), name);
             if (!id) {
@@ -455,8 +447,8 @@ void embedded_core::complete_claim(std::string name, std::string secret_key, std
         [out, cb](tern_status s, const std::string& msg) { cb({s, msg, s == TERN_OK ? *out : device{}}); });
 }
 
-void embedded_core::remove_claim(std::string name, callback<none> cb) {
-    submit(
+void provisioner::remove_claim(std::string name, callback<none> cb) {
+    p_.submit(
         [name](write_txn& t, std::string& msg) -> tern_status {
             auto id = store::device_id(t.conn(), name);
             if (!id) {

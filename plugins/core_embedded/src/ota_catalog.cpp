@@ -1,5 +1,5 @@
-// OTA packages: stored files with checksums, assignment to devices and profiles (device
-// level wins), and the fw_*/sw_* shared attributes that tell devices about them.
+// OTA packages (ota_catalog.hpp), and ota_sync: the fw_*/sw_* shared attributes and
+// target_* telemetry that tell a device about its package.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -8,7 +8,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "core.hpp"
+#include "ota_catalog.hpp"
 #include "crypto.hpp"
 #include "ota_sync.hpp"
 #include "schema.hpp"
@@ -22,15 +22,8 @@ using sdk::to_str;
 
 namespace {
 
-// ts_latest follows through ts_kv's triggers.
 void write_telemetry(write_txn& t, uint64_t device, std::string_view key, int64_t ts, const value& v) {
-    const int64_t kid = t.ts_key(key);
-    auto q = t.query(
-        "INSERT INTO ts_kv(bucket, device_id, key_id, ts, type, v) VALUES (?6, ?1, ?2, ?3, ?4, ?5) "
-        "ON CONFLICT(bucket, device_id, key_id, ts) DO UPDATE SET type = excluded.type, v = excluded.v");
-    q->bind_id(1, device).bind(2, kid).bind(3, ts).bind(6, ts_bucket(ts));
-    store::bind_value(*q, 4, 5, v);
-    q->run();
+    store::upsert_ts_point(t.conn(), device, t.ts_key(key), ts, v.view());
 }
 
 // Makes a file's bytes and its directory entry durable.
@@ -93,7 +86,7 @@ void ota_sync(write_txn& t, uint64_t device_id, tern_ota_type type, uint64_t old
     if (!ch.updated.empty() || !ch.deleted.empty()) out.push_back(std::move(ch));
 }
 
-void embedded_core::create_ota_package(ota_upload up, callback<ota_package_row> cb) {
+void ota_catalog::create(ota_upload up, callback<ota_package_row> cb) {
     auto fail = [&](tern_status s, std::string msg) {
         if (!up.temp_path.empty()) {
             std::error_code ec;
@@ -122,13 +115,13 @@ void embedded_core::create_ota_package(ota_upload up, callback<ota_package_row> 
     row->content_type = up.content_type;
     row->checksum_algorithm = up.url.empty() || !up.temp_path.empty() ? algo : std::string();
     row->checksum = up.checksum;
-    const std::string dir = ota_dir();
+    const std::string folder = dir();
     const std::string temp = up.temp_path;
     const std::string expected = up.checksum;
     // Hashing a big file takes a while: a reader thread does it, not the writer (which
     // would hold up every device) nor the admin thread.
-    read<ota_package_row>(
-        [this, row, dir, temp, expected, cb](db::connection&) {
+    p_.read<ota_package_row>(
+        [this, row, folder, temp, expected, cb](db::connection&) {
             auto fail = [&](tern_status s, std::string msg) {
                 std::error_code ec;
                 if (!temp.empty()) fs::remove(temp, ec);
@@ -162,8 +155,8 @@ void embedded_core::create_ota_package(ota_upload up, callback<ota_package_row> 
                     return fail(TERN_IO, e.what());
                 }
             }
-            submit(
-                [row, dir, temp](write_txn& t, std::string& msg) -> tern_status {
+            p_.submit(
+                [row, folder, temp](write_txn& t, std::string& msg) -> tern_status {
                     {
                         auto q = t.query("SELECT id FROM ota_packages WHERE type = ? AND title = ? AND version = ?");
                         q->bind(1, static_cast<int64_t>(row->type)).bind(2, std::string_view(row->title));
@@ -189,16 +182,16 @@ void embedded_core::create_ota_package(ota_upload up, callback<ota_package_row> 
                         // The file is in place before COMMIT: a committed row always has
                         // its bytes. A rolled-back id is reused by the next upload, which
                         // overwrites any file left behind.
-                        row->path = dir + "/" + std::to_string(row->id) + ".bin";
+                        row->path = folder + "/" + std::to_string(row->id) + ".bin";
                         std::error_code ec;
                         fs::rename(temp, row->path, ec);
-                        if (ec) throw std::runtime_error("cannot move the upload into " + dir + ": " + ec.message());
+                        if (ec) throw std::runtime_error("cannot move the upload into " + folder + ": " + ec.message());
                         const std::string path = row->path;
                         t.on_undo([path, temp] {
                             std::error_code e2;
                             fs::rename(path, temp, e2);
                         });
-                        sync_path(dir, true);
+                        sync_path(folder, true);
                     }
                     return TERN_OK;
                 },
@@ -213,9 +206,9 @@ void embedded_core::create_ota_package(ota_upload up, callback<ota_package_row> 
         cb);
 }
 
-void embedded_core::delete_ota_package(uint64_t id, callback<none> cb) {
-    const std::string path = ota_dir() + "/" + std::to_string(id) + ".bin";
-    submit(
+void ota_catalog::remove(uint64_t id, callback<none> cb) {
+    const std::string path = dir() + "/" + std::to_string(id) + ".bin";
+    p_.submit(
         [id](write_txn& t, std::string& msg) -> tern_status {
             {
                 auto q = t.query("SELECT 1 FROM ota_packages WHERE id = ?");
@@ -244,15 +237,15 @@ void embedded_core::delete_ota_package(uint64_t id, callback<none> cb) {
             if (s == TERN_OK) {
                 std::error_code ec;
                 fs::remove(path, ec);
-                ota_cache_clear();
+                forget();
             }
             cb({s, msg, {}});
         });
 }
 
-void embedded_core::get_ota_package(uint64_t id, callback<ota_package_row> cb) {
-    read<ota_package_row>(
-        [id, dir = ota_dir(), cb](db::connection& c) {
+void ota_catalog::get(uint64_t id, callback<ota_package_row> cb) {
+    p_.read<ota_package_row>(
+        [id, dir = dir(), cb](db::connection& c) {
             result<ota_package_row> r;
             try {
                 auto p = store::load_ota(c, id, dir);
@@ -266,9 +259,9 @@ void embedded_core::get_ota_package(uint64_t id, callback<ota_package_row> cb) {
         cb);
 }
 
-void embedded_core::list_ota_packages(callback<std::vector<ota_package_row>> cb) {
-    read<std::vector<ota_package_row>>(
-        [dir = ota_dir(), cb](db::connection& c) {
+void ota_catalog::list(callback<std::vector<ota_package_row>> cb) {
+    p_.read<std::vector<ota_package_row>>(
+        [dir = dir(), cb](db::connection& c) {
             result<std::vector<ota_package_row>> r;
             try {
                 r.value = store::list_ota(c, dir);
@@ -280,14 +273,13 @@ void embedded_core::list_ota_packages(callback<std::vector<ota_package_row>> cb)
         cb);
 }
 
-void embedded_core::assign_ota_package(ota_target target, tern_ota_type type, uint64_t package_id,
-                                       callback<none> cb) {
+void ota_catalog::assign(ota_target target, tern_ota_type type, uint64_t package_id, callback<none> cb) {
     if (target.device.empty() == target.profile.empty()) {
         cb({TERN_INVALID_ARGUMENT, "assign to exactly one device or one profile", {}});
         return;
     }
     auto changes = std::make_shared<std::vector<attribute_change>>();
-    submit(
+    p_.submit(
         [target, type, package_id, changes](write_txn& t, std::string& msg) -> tern_status {
             changes->clear();
             if (package_id != 0) {
@@ -339,19 +331,14 @@ void embedded_core::assign_ota_package(ota_target target, tern_ota_type type, ui
         },
         [this, changes, cb](tern_status s, const std::string& msg) {
             if (s == TERN_OK) {
-                ota_cache_clear();
-                for (const attribute_change& c : *changes) notify_attributes(c.device_id, c.updated, c.deleted);
+                forget();
+                for (const attribute_change& c : *changes) p_.listener.notify_attributes(c.device_id, c.updated, c.deleted);
             }
             cb({s, msg, {}});
         });
 }
 
-void embedded_core::ota_package(uint64_t device_id, tern_ota_type type, tern_core_ota_fn done,
-                                void* ctx) noexcept {
-    if (!running_) {
-        done(ctx, TERN_UNAVAILABLE, nullptr);
-        return;
-    }
+void ota_catalog::package(uint64_t device_id, tern_ota_type type, tern_core_ota_fn done, void* ctx) noexcept {
     auto answer = [done, ctx](const ota_package_row& p) {
         tern_ota_package o{};
         o.struct_size = sizeof o;
@@ -370,23 +357,23 @@ void embedded_core::ota_package(uint64_t device_id, tern_ota_type type, tern_cor
     std::shared_ptr<const ota_package_row> hit;
     uint64_t epoch = 0;
     {
-        std::lock_guard lk(ota_mutex_);
-        auto it = ota_cache_.find({device_id, type});
-        if (it != ota_cache_.end()) hit = it->second;
-        epoch = ota_epoch_;
+        std::lock_guard lk(mutex_);
+        auto it = cache_.find({device_id, type});
+        if (it != cache_.end()) hit = it->second;
+        epoch = epoch_;
     }
     if (hit) {  // the shared copy keeps the row alive while done runs, outside the lock
         answer(*hit);
         return;
     }
     try {
-        readers_.submit(
+        p_.reads.submit(
             [this, device_id, type, epoch, done, ctx, answer](db::connection& c) {
                 std::shared_ptr<ota_package_row> p;
                 try {
                     const uint64_t id = store::effective_ota(c, device_id, type);
                     if (id != 0) {
-                        if (auto row = store::load_ota(c, id, ota_dir())) p = std::make_shared<ota_package_row>(std::move(*row));
+                        if (auto row = store::load_ota(c, id, dir())) p = std::make_shared<ota_package_row>(std::move(*row));
                     }
                 } catch (const std::exception&) {
                     done(ctx, TERN_UNAVAILABLE, nullptr);
@@ -397,8 +384,8 @@ void embedded_core::ota_package(uint64_t device_id, tern_ota_type type, tern_cor
                     return;
                 }
                 {
-                    std::lock_guard lk(ota_mutex_);
-                    if (epoch == ota_epoch_ && ota_cache_.size() < 100000) ota_cache_[{device_id, type}] = p;
+                    std::lock_guard lk(mutex_);
+                    if (epoch == epoch_ && cache_.size() < 100000) cache_[{device_id, type}] = p;
                 }
                 answer(*p);
             },
@@ -406,6 +393,18 @@ void embedded_core::ota_package(uint64_t device_id, tern_ota_type type, tern_cor
     } catch (const std::bad_alloc&) {  // nothing was queued
         done(ctx, TERN_INTERNAL, nullptr);
     }
+}
+
+std::string ota_catalog::dir() const {
+    const fs::path db(p_.settings.database);
+    const fs::path parent = db.has_parent_path() ? db.parent_path() : fs::path(".");
+    return (parent / "ota").string();
+}
+
+void ota_catalog::forget() {
+    std::lock_guard lk(mutex_);
+    ++epoch_;
+    cache_.clear();
 }
 
 }  // namespace tern::core_embedded

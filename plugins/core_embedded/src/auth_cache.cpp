@@ -1,0 +1,218 @@
+#include "auth_cache.hpp"
+
+#include "store.hpp"
+#include "tern/sdk/views.hpp"
+
+namespace tern::core_embedded {
+
+using sdk::to_str;
+using sdk::to_sv;
+
+// A resolved device with the text its tern_device_info points into.
+struct auth_cache::device_record {
+    tern_device_info info{};
+    std::string name, profile_name, credential_value;
+    std::string schemas[4];
+    std::vector<profile_option> extra;  // the profile's integer options
+    std::vector<tern_kv> options;
+
+    void bind_views() {
+        info.struct_size = sizeof info;
+        info.device_name = to_str(name);
+        info.profile_name = to_str(profile_name);
+        info.credential_value =
+            tern_bytes{reinterpret_cast<const uint8_t*>(credential_value.data()),
+                       credential_value.size()};
+        options.clear();
+        for (int i = 0; i < 4; ++i) {
+            if (schemas[i].empty()) continue;
+            tern_kv kv{};
+            kv.key = tern_str{profile_option_keys[i], std::char_traits<char>::length(profile_option_keys[i])};
+            kv.value.type = TERN_VALUE_STR;
+            kv.value.u.s = to_str(schemas[i]);
+            options.push_back(kv);
+        }
+        for (const profile_option& o : extra) {
+            tern_kv kv{};
+            kv.key = to_str(o.key);
+            kv.value.type = TERN_VALUE_INT;
+            kv.value.u.i = o.value;
+            options.push_back(kv);
+        }
+        info.profile_options = options.empty() ? nullptr : options.data();
+        info.profile_option_count = static_cast<uint32_t>(options.size());
+    }
+};
+
+namespace {
+
+std::string cache_key(tern_credential_kind kind, std::string_view value) {
+    std::string k;
+    k.reserve(value.size() + 1);
+    k.push_back(static_cast<char>('0' + kind));
+    k.append(value);
+    return k;
+}
+
+// Device value if set, else profile value, else 0 (the device API applies its defaults).
+int64_t pick(int64_t device_value, int64_t profile_value) {
+    return device_value != 0 ? device_value : profile_value;
+}
+
+std::shared_ptr<auth_cache::device_record> load_record(db::connection& c,
+                                                          tern_credential_kind kind,
+                                                          std::string_view id) {
+    auto q = c.query(
+        "SELECT d.id, d.name, d.profile_id, p.name, d.revision, p.revision, p.transport_type, "
+        "p.coap_device_type, p.payload_type, d.power_mode, p.power_mode, d.psm_activity_timer, "
+        "p.psm_activity_timer, d.edrx_cycle, p.edrx_cycle, d.paging_transmission_window, "
+        "p.paging_transmission_window, c.value, p.telemetry_schema, p.attributes_schema, "
+        "p.rpc_request_schema, p.rpc_response_schema, p.options "
+        "FROM credentials c JOIN devices d ON d.id = c.device_id "
+        "JOIN profiles p ON p.id = d.profile_id WHERE c.kind = ? AND c.id = ?");
+    q->bind(1, static_cast<int64_t>(kind)).bind(2, id);
+    if (!q->step()) return nullptr;
+    auto r = std::make_shared<auth_cache::device_record>();
+    tern_device_info& i = r->info;
+    i.device_id = q->get_id(0);
+    r->name = q->get_string(1);
+    i.profile_id = q->get_id(2);
+    r->profile_name = q->get_string(3);
+    i.revision = std::max(q->get_id(4), q->get_id(5));
+    i.transport_type = static_cast<tern_transport_type>(q->get_int(6));
+    i.coap_device_type = static_cast<tern_coap_device_type>(q->get_int(7));
+    i.payload_type = static_cast<tern_payload_type>(q->get_int(8));
+    i.power_mode = static_cast<tern_power_mode>(pick(q->get_int(9), q->get_int(10)));
+    i.psm_activity_timer_ms = pick(q->get_int(11), q->get_int(12));
+    i.edrx_cycle_ms = pick(q->get_int(13), q->get_int(14));
+    i.paging_transmission_window_ms = pick(q->get_int(15), q->get_int(16));
+    r->credential_value = q->get_string(17);
+    for (int k = 0; k < 4; ++k) r->schemas[k] = q->get_string(18 + k);
+    r->extra = store::options_from_json(q->get_string(22));
+    r->bind_views();
+    return r;
+}
+
+}  // namespace
+
+std::shared_ptr<const auth_cache::device_record> auth_cache::find(const std::string& key) {
+    std::lock_guard lk(mutex_);
+    auto it = cache_.find(key);
+    if (it == cache_.end()) return nullptr;
+    lru_.splice(lru_.begin(), lru_, it->second.lru);
+    return it->second.rec;
+}
+
+void auth_cache::insert(const std::string& key, std::shared_ptr<const device_record> rec,
+                                 uint64_t epoch) {
+    if (p_.settings.credential_cache_size == 0) return;
+    std::lock_guard lk(mutex_);
+    // An invalidation since the read began may concern this very record: drop it.
+    if (epoch != epoch_) return;
+    auto it = cache_.find(key);
+    if (it != cache_.end()) {
+        it->second.rec = std::move(rec);
+        return;
+    }
+    lru_.push_front(key);
+    const uint64_t dev = rec->info.device_id;
+    cache_.emplace(key, entry{std::move(rec), lru_.begin()});
+    by_device_.emplace(dev, key);
+    while (cache_.size() > p_.settings.credential_cache_size) {
+        const std::string& victim = lru_.back();
+        auto v = cache_.find(victim);
+        const uint64_t vd = v->second.rec->info.device_id;
+        auto range = by_device_.equal_range(vd);
+        for (auto r = range.first; r != range.second; ++r) {
+            if (r->second == victim) {
+                by_device_.erase(r);
+                break;
+            }
+        }
+        cache_.erase(v);
+        lru_.pop_back();
+    }
+    p_.metrics.auth_cache_size.set(static_cast<int64_t>(cache_.size()));
+}
+
+void auth_cache::forget_device(uint64_t device_id) {
+    std::lock_guard lk(mutex_);
+    ++epoch_;
+    auto range = by_device_.equal_range(device_id);
+    for (auto r = range.first; r != range.second; ++r) {
+        auto it = cache_.find(r->second);
+        if (it != cache_.end()) {
+            lru_.erase(it->second.lru);
+            cache_.erase(it);
+        }
+    }
+    by_device_.erase(range.first, range.second);
+    p_.metrics.auth_cache_size.set(static_cast<int64_t>(cache_.size()));
+}
+
+void auth_cache::clear() {
+    std::lock_guard lk(mutex_);
+    ++epoch_;
+    cache_.clear();
+    by_device_.clear();
+    lru_.clear();
+    p_.metrics.auth_cache_size.set(0);
+}
+
+void auth_cache::authenticate(tern_credential_kind kind, tern_str value,
+                                 tern_core_device_fn done, void* ctx) noexcept {
+    if (value.size == 0) {
+        done(ctx, TERN_NOT_FOUND, nullptr);
+        return;
+    }
+    std::string key;
+    uint64_t epoch = 0;
+    try {
+        key = cache_key(kind, to_sv(value));
+        if (auto rec = find(key)) {
+            hits_.fetch_add(1, std::memory_order_relaxed);
+            p_.metrics.auth_cache_hits.inc();
+            done(ctx, TERN_OK, &rec->info);
+            return;
+        }
+        {
+            std::lock_guard lk(mutex_);
+            epoch = epoch_;
+        }
+    } catch (...) {
+        done(ctx, TERN_INTERNAL, nullptr);
+        return;
+    }
+    misses_.fetch_add(1, std::memory_order_relaxed);
+    p_.metrics.auth_cache_misses.inc();
+    try {
+        std::string id(to_sv(value));
+        p_.reads.submit(
+            [this, kind, id = std::move(id), key = std::move(key), epoch, done, ctx](db::connection& c) {
+                std::shared_ptr<device_record> rec;
+                try {
+                    rec = load_record(c, kind, id);
+                } catch (const std::exception& e) {
+                    p_.log.error("authentication lookup failed: ", e.what());
+                    done(ctx, TERN_UNAVAILABLE, nullptr);
+                    return;
+                }
+                if (!rec) {
+                    done(ctx, TERN_NOT_FOUND, nullptr);
+                    return;
+                }
+                insert(key, rec, epoch);
+                done(ctx, TERN_OK, &rec->info);
+            },
+            [done, ctx](tern_status s) { done(ctx, s, nullptr); }, value.size);
+    } catch (const std::bad_alloc&) {  // nothing was queued
+        done(ctx, TERN_INTERNAL, nullptr);
+    }
+}
+
+size_t auth_cache::entries() {
+    std::lock_guard lk(mutex_);
+    return cache_.size();
+}
+
+}  // namespace tern::core_embedded

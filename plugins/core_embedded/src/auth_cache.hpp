@@ -1,0 +1,52 @@
+// Authentication: (credential kind, value) -> the device with everything a transport needs
+// (tern_device_info), answered from an LRU cache bounded by credential_cache_size, or read
+// on a reader thread. Entries are dropped when a credential, the device or its profile
+// changes; an epoch check keeps a read that raced with such a change out of the cache.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "core_parts.hpp"
+
+namespace tern::core_embedded {
+
+class auth_cache {
+public:
+    struct device_record;  // a resolved tern_device_info with its owned text
+
+    explicit auth_cache(core_parts& parts) : p_(parts) {}
+
+    // core_v1::authenticate (the caller checked that the core runs).
+    void authenticate(tern_credential_kind kind, tern_str value, tern_core_device_fn done, void* ctx) noexcept;
+
+    void forget_device(uint64_t device_id);
+    void clear();
+
+    size_t entries();
+    uint64_t hits() const noexcept { return hits_.load(); }
+    uint64_t misses() const noexcept { return misses_.load(); }
+
+private:
+    std::shared_ptr<const device_record> find(const std::string& key);
+    void insert(const std::string& key, std::shared_ptr<const device_record> rec, uint64_t epoch);
+
+    core_parts& p_;
+    struct entry {
+        std::shared_ptr<const device_record> rec;
+        std::list<std::string>::iterator lru;
+    };
+    std::mutex mutex_;
+    std::unordered_map<std::string, entry> cache_;
+    std::unordered_multimap<uint64_t, std::string> by_device_;
+    std::list<std::string> lru_;  // front: most recently used
+    uint64_t epoch_ = 0;
+    std::atomic<uint64_t> hits_{0}, misses_{0};
+};
+
+}  // namespace tern::core_embedded
