@@ -248,7 +248,7 @@ public:
         if (const std::string err = ec.check(); !err.empty())
             throw tern::sdk::error(TERN_CONFIG, err);
         reactor_ = &host().reactor();
-        engine_ = std::make_unique<engine>(ec, *this, &host().metrics(), reactor_->shard_count());
+        engine_ = std::make_unique<engine>(ec, *this, &host(), reactor_->shard_count());
     }
 
     ~coap_instance() override { engine_.reset(); }

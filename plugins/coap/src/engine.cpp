@@ -22,9 +22,9 @@ struct engine::transport_sink final : datagram_sink_v1 {
     }
 };
 
-engine::engine(const engine_config& cfg, engine_env& env, metrics_v1* metrics, uint32_t shards)
+engine::engine(const engine_config& cfg, engine_env& env, const sdk::host* host, uint32_t shards)
     : cfg_(cfg), env_(env), seed_(env.random_seed()), shard_count_(shards == 0 ? 1 : shards) {
-    if (!metrics_.init(metrics)) throw std::runtime_error("cannot register the coap metrics");
+    metrics_.init(host);
     routes_ = std::make_shared<const route_table>(std::vector<const resource_entry*>{});
 }
 

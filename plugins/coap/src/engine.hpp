@@ -24,8 +24,9 @@ namespace tern::coap {
 
 class engine final : public coap_engine_v1 {
 public:
-    // Throws std::runtime_error when the metrics cannot be registered.
-    engine(const engine_config& cfg, engine_env& env, metrics_v1* metrics, uint32_t shards);
+    // Registers the metrics through host (none without one); throws sdk::error when the
+    // kernel refuses one.
+    engine(const engine_config& cfg, engine_env& env, const sdk::host* host, uint32_t shards);
     ~engine();
     engine(const engine&) = delete;
     engine& operator=(const engine&) = delete;

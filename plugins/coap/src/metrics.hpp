@@ -1,6 +1,7 @@
-// Every metric the engine exports, named in one place (the README's list is this table).
-// Updates go straight to the kernel's lock-free metrics_v1; a null metrics_v1 (unit tests
-// that do not care) turns them into no-ops.
+// Every metric the engine exports, named in one place (the README's list is this table),
+// registered through the SDK's host (sdk::host::counter, gauge, histogram) and updated
+// through its lock-free sdk::metric handles; no host (unit tests that do not care) turns
+// them into no-ops.
 #pragma once
 
 #include <array>
@@ -8,6 +9,7 @@
 #include <string_view>
 
 #include "tern/abi/host.h"
+#include "tern/sdk/host.hpp"
 
 namespace tern::coap {
 
@@ -79,16 +81,13 @@ enum class ctr : uint16_t {
 
 enum class gge : uint16_t { observations, exchanges, peers, count_ };
 
+// A row of the tables in metrics.cpp: counters in ctr order, gauges in gge order.
 struct metric_def {
-    tern_metric_kind kind;
     const char* name;
     const char* labels;
     const char* help;
 };
 
-// The registered metrics: counters in ctr order, then gauges in gge order.
-const metric_def& counter_def(ctr c) noexcept;
-const metric_def& gauge_def(gge g) noexcept;
 inline constexpr const char* requests_metric = "coap_requests_total";
 inline constexpr const char* latency_metric = "coap_handler_latency_seconds";
 
@@ -98,29 +97,23 @@ std::string_view method_label(uint8_t method) noexcept;
 
 class engine_metrics {
 public:
-    // Registers everything; false when the kernel refused a registration.
-    bool init(metrics_v1* m) noexcept;
+    // Registers everything (nothing without a host); throws sdk::error naming the metric
+    // the kernel refused.
+    void init(const sdk::host* host);
 
-    void inc(ctr c, uint64_t n = 1) const noexcept {
-        if (m_ != nullptr) m_->count(ctr_[static_cast<int>(c)], n);
-    }
-    void add(gge g, int64_t d) const noexcept {
-        if (m_ != nullptr) m_->gauge_add(gauge_[static_cast<int>(g)], d);
-    }
+    void inc(ctr c, uint64_t n = 1) const noexcept { ctr_[static_cast<int>(c)].inc(n); }
+    void add(gge g, int64_t d) const noexcept { gauge_[static_cast<int>(g)].add(d); }
     // code 0: no response was sent.
     void request(uint8_t method, uint8_t code) const noexcept;
-    void latency(double seconds) const noexcept {
-        if (m_ != nullptr) m_->observe(latency_, seconds);
-    }
+    void latency(double seconds) const noexcept { latency_.observe(seconds); }
 
 private:
     static constexpr int methods = 8;  // GET..iPATCH and "other"
     static constexpr int codes = 25;   // see metrics.cpp
-    metrics_v1* m_ = nullptr;
-    std::array<uint64_t, static_cast<int>(ctr::count_)> ctr_{};
-    std::array<uint64_t, static_cast<int>(gge::count_)> gauge_{};
-    std::array<uint64_t, methods * codes> req_{};
-    uint64_t latency_ = 0;
+    std::array<sdk::metric, static_cast<int>(ctr::count_)> ctr_{};
+    std::array<sdk::metric, static_cast<int>(gge::count_)> gauge_{};
+    std::array<sdk::metric, methods * codes> req_{};
+    sdk::metric latency_;
 };
 
 }  // namespace tern::coap

@@ -2,16 +2,14 @@
 
 #include <algorithm>
 
+#include "tern/sdk/views.hpp"
+
 namespace tern::coap {
 
 namespace {
 
 bool is_capture(std::string_view s) noexcept {
     return s.size() >= 2 && s.front() == '{' && s.back() == '}';
-}
-
-std::string_view sv(tern_str s) noexcept {
-    return s.size == 0 ? std::string_view{} : std::string_view{s.data, s.size};
 }
 
 }  // namespace
@@ -153,7 +151,7 @@ bool route_table::search(uint32_t n, const tern_str* path, uint32_t count, uint3
         }
         return false;
     }
-    const std::string_view seg = sv(path[i]);
+    const std::string_view seg = sdk::to_sv(path[i]);
     auto it = std::lower_bound(nd.literals.begin(), nd.literals.end(), seg,
                                [](const auto& a, std::string_view b) { return a.first < b; });
     if (it != nd.literals.end() && it->first == seg &&
@@ -219,7 +217,7 @@ std::size_t route_table::well_known_filtered(const tern_str* query, uint32_t que
     std::size_t n = 0;
     for (const link& l : links_) {
         bool ok = true;
-        for (uint32_t i = 0; i < query_count && ok; ++i) ok = link_matches(l, sv(query[i]));
+        for (uint32_t i = 0; i < query_count && ok; ++i) ok = link_matches(l, sdk::to_sv(query[i]));
         if (!ok) continue;
         if (n != 0) out[n++] = ',';
         std::copy(l.text.begin(), l.text.end(), out + n);

@@ -10,6 +10,7 @@
 
 #include "engine.hpp"
 #include "shard_impl.hpp"
+#include "tern/sdk/views.hpp"
 
 namespace tern::coap {
 
@@ -214,7 +215,7 @@ void shard::split_path(request_options& o) noexcept {
     if (!cfg_.split_single_uri_path || np != 1 ||
         std::memchr(path_[0].data, '/', path_[0].size) == nullptr)
         return;
-    std::string_view whole(path_[0].data, path_[0].size);
+    std::string_view whole = sdk::to_sv(path_[0]);
     if (!whole.empty() && whole.front() == '/') whole.remove_prefix(1);
     np = 0;
     while (!whole.empty() && np < max_path_segments) {
@@ -231,7 +232,7 @@ void shard::split_path(request_options& o) noexcept {
 bool shard::well_known(reply_to& to, const request_options& o) noexcept {
     // RFC 6690: GET /.well-known/core lists the resources, filtered by the query.
     auto seg_is = [&](uint32_t i, std::string_view s) {
-        return std::string_view(path_[i].data, path_[i].size) == s;
+        return sdk::to_sv(path_[i]) == s;
     };
     if (o.path_count != 2 || !seg_is(0, ".well-known") || !seg_is(1, "core")) return false;
     if (to.method != code_get) {
@@ -267,7 +268,7 @@ const resource_entry* shard::route(reply_to& to, request_options& o) noexcept {
         diag d;
         d.add("no resource at ");
         if (np == 0) d.add("/");
-        for (uint32_t i = 0; i < np; ++i) d.add("/").add(std::string_view(path_[i].data, path_[i].size));
+        for (uint32_t i = 0; i < np; ++i) d.add("/").add(sdk::to_sv(path_[i]));
         reply_error(to, code::not_found, d.text());
         return nullptr;
     }

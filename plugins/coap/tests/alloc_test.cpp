@@ -1,50 +1,10 @@
 // The datagram-in → response-out path allocates nothing and takes no lock. This binary
-// replaces the global operator new and interposes pthread_mutex_lock to count both while
-// 10 000 requests go through a warmed-up shard.
+// replaces the global operator new and interposes pthread_mutex_lock (the SDK's
+// testing_alloc.hpp) to count both while 10 000 requests go through a warmed-up shard.
 #include <catch2/catch.hpp>
 
-#include <dlfcn.h>
-#include <pthread.h>
-
-#include <atomic>
-#include <cstdlib>
-#include <new>
-
 #include "harness.hpp"
-
-// operator delete frees what operator new got from malloc: GCC cannot see that they pair.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
-namespace {
-std::atomic<bool> counting{false};
-std::atomic<long> allocations{0};
-std::atomic<long> locks{0};
-}  // namespace
-
-void* operator new(std::size_t n) {
-    if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) { return operator new(n); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-    if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
-    return std::malloc(n == 0 ? 1 : n);
-}
-void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept { return operator new(n, t); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-
-extern "C" int pthread_mutex_lock(pthread_mutex_t* m) {
-    using fn = int (*)(pthread_mutex_t*);
-    static fn real = reinterpret_cast<fn>(dlsym(RTLD_NEXT, "pthread_mutex_lock"));
-    if (counting.load(std::memory_order_relaxed)) locks.fetch_add(1, std::memory_order_relaxed);
-    return real(m);
-}
+#include "tern/sdk/testing_alloc.hpp"  // replaces operator new, interposes pthread_mutex_lock
 
 using namespace tern::coap;
 using namespace tern::coap::test;
@@ -100,7 +60,7 @@ TEST_CASE("10 000 requests after warm-up: zero allocations, zero locks", "[alloc
     fake_metrics metrics;
     engine_config c = small_config();
     c.dedup_capacity = 1024;
-    engine eng(c, env, &metrics, 1);
+    engine eng(c, env, metrics.host(), 1);
     sync_handler h;
     h.eng = &eng;
     tern_coap_resource d{};
@@ -149,11 +109,11 @@ TEST_CASE("10 000 requests after warm-up: zero allocations, zero locks", "[alloc
     };
     run(3000);  // warm-up: fill the dedup ring and arena once round
     const long sent_before = env.sent;
-    counting = true;
+    tern::sdk::testing::alloc_counter counter;
     run(10000);
-    counting = false;
-    CHECK(allocations.load() == 0);
-    CHECK(locks.load() == 0);
+    const tern::sdk::testing::alloc_counts n = counter.stop();
+    CHECK(n.allocations == 0);
+    CHECK(n.locks == 0);
     CHECK(env.sent - sent_before >= 9000);
     CHECK(metrics.get("coap_duplicates_total") > 0);
     eng.stop();
@@ -210,10 +170,9 @@ TEST_CASE("10 000 responses from another thread through the completion queue: ze
     };
     run(2000);
     const long sent_before = env.sent;
-    counting = true;
+    tern::sdk::testing::alloc_counter counter;
     run(10000);
-    counting = false;
-    CHECK(allocations.load() == 0);
+    CHECK(counter.stop().allocations == 0);
     CHECK(env.sent - sent_before == 10000);
     eng.stop();
 }

@@ -1,40 +1,14 @@
 // Amplification limits (RFC 7252 §11.3, RFC 9175): answers to unverified source addresses
 // stay within amplification_factor times the request's bytes; Echo values and ACKs of our
 // CON messages verify an address; the verified-address table is bounded. Its own binary:
-// it replaces the global operator new to check that the limited path allocates nothing.
+// it replaces the global operator new (the SDK's testing_alloc.hpp) to check that the
+// limited path allocates nothing.
 #include <catch2/catch.hpp>
 
 #include <array>
-#include <atomic>
-#include <cstdlib>
-#include <new>
 
 #include "harness.hpp"
-
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
-namespace {
-std::atomic<bool> counting{false};
-std::atomic<long> allocations{0};
-}  // namespace
-
-void* operator new(std::size_t n) {
-    if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) { return operator new(n); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-    if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
-    return std::malloc(n == 0 ? 1 : n);
-}
-void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept { return operator new(n, t); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+#include "tern/sdk/testing_alloc.hpp"  // replaces operator new (and counts mutex locks)
 
 using namespace tern::coap;
 using namespace tern::coap::test;
@@ -728,7 +702,7 @@ public:
 TEST_CASE("the limited path allocates nothing", "[amplification][alloc]") {
     counting_env env;
     fake_metrics metrics;
-    engine eng(amp_config(), env, &metrics, 1);
+    engine eng(amp_config(), env, metrics.host(), 1);
     big_handler h;
     h.eng = &eng;
     eng.add_transport("udp");
@@ -752,14 +726,12 @@ TEST_CASE("the limited path allocates nothing", "[amplification][alloc]") {
         }
     };
     feed(0, 2000);  // warm-up
-    allocations = 0;
     env.sent = 0;
-    counting = true;
+    tern::sdk::testing::alloc_counter counter;
     feed(2000, 4000);
     tern_datagram dup{peer_v4(3998 % 50 + 1), tern_bytes{tiny_dup.data(), tiny_dup.size()}};
     eng.on_datagrams(0, 0, &dup, 1);
-    counting = false;
-    CHECK(allocations.load() == 0);
+    CHECK(counter.stop().allocations == 0);
     CHECK(env.sent == 2000);
     CHECK(metrics.get("coap_amplification_limited_total", "action=\"block\"") > 2600);
     CHECK(metrics.get("coap_amplification_limited_total", "action=\"replay_dropped\"") == 1);
@@ -799,7 +771,7 @@ TEST_CASE("the ping path (hold, ping, Reset, release) allocates nothing", "[ampl
     c.max_exchanges = 256;
     c.max_pings = 256;
     c.retransmission_memory = 1 << 20;
-    engine eng(c, env, &metrics, 1);
+    engine eng(c, env, metrics.host(), 1);
     big_handler h;
     h.eng = &eng;
     eng.add_transport("udp");
@@ -828,11 +800,9 @@ TEST_CASE("the ping path (hold, ping, Reset, release) allocates nothing", "[ampl
         }
     };
     round(0, 100);  // warm-up
-    allocations = 0;
-    counting = true;
+    tern::sdk::testing::alloc_counter counter;
     round(100, 200);
-    counting = false;
-    CHECK(allocations.load() == 0);
+    CHECK(counter.stop().allocations == 0);
     CHECK(metrics.get("coap_address_verifications_total", "how=\"ping\"") == 200);
     eng.stop();
 }

@@ -21,6 +21,7 @@
 
 #include "codec.hpp"
 #include "engine.hpp"
+#include "tern/sdk/testing.hpp"
 
 namespace tern::coap::test {
 
@@ -129,26 +130,35 @@ private:
     std::deque<task> posted_;
 };
 
-// ---- fake metrics --------------------------------------------------------------------------
+// ---- metrics -------------------------------------------------------------------------------
 
-class fake_metrics final : public metrics_v1 {
+// The engine registers its metrics through an sdk::host: here one over the SDK's fake host,
+// whose recording metrics the tests read back.
+class fake_metrics {
 public:
-    tern_status add_metric(const tern_metric_desc* d, uint64_t* out) noexcept override {
-        entries_.push_back(entry{d->name, d->labels != nullptr ? d->labels : "", d->kind, 0, 0});
-        *out = entries_.size() - 1;
-        return TERN_OK;
-    }
-    void count(uint64_t m, uint64_t delta) noexcept override { entries_[m].value += static_cast<int64_t>(delta); }
-    void gauge_add(uint64_t m, int64_t delta) noexcept override { entries_[m].value += delta; }
-    void gauge_set(uint64_t m, int64_t v) noexcept override { entries_[m].value = v; }
-    void observe(uint64_t m, double) noexcept override { ++entries_[m].observations; }
+    fake_metrics() : host_(&fake_) {}
+    fake_metrics(const fake_metrics&) = delete;
+    fake_metrics& operator=(const fake_metrics&) = delete;
 
-    // The value of name{labels}; with labels empty, the sum over every label set.
+    // What the engine is given.
+    const sdk::host* host() const noexcept { return &host_; }
+
+    // The value of name{labels} (a histogram: its observations); with labels empty, the
+    // sum over every label set.
     int64_t get(std::string_view name, std::string_view labels = {}) const {
+        const auto& m = fake_.metrics;
         int64_t v = 0;
-        for (const auto& e : entries_)
-            if (e.name == name && (labels.empty() || e.labels == labels))
-                v += e.kind == TERN_METRIC_HISTOGRAM ? e.observations : e.value;
+        for (const std::string& series : m.names()) {
+            const std::size_t brace = series.find('{');
+            const std::string_view n = std::string_view(series).substr(0, brace);
+            const std::string_view l = brace == std::string::npos
+                                           ? std::string_view{}
+                                           : std::string_view(series).substr(brace + 1, series.size() - brace - 2);
+            if (n != name || (!labels.empty() && l != labels)) continue;
+            v += m.describe(n, l).kind == TERN_METRIC_HISTOGRAM
+                     ? static_cast<int64_t>(m.observations(n, l))
+                     : m.value(n, l);
+        }
         return v;
     }
     int64_t dropped(std::string_view reason) const {
@@ -160,17 +170,11 @@ public:
     int64_t notes(std::string_view result) const {
         return get("coap_notifications_total", "result=\"" + std::string(result) + "\"");
     }
-    std::size_t registered() const { return entries_.size(); }
+    std::size_t registered() const { return fake_.metrics.names().size(); }
 
 private:
-    struct entry {
-        std::string name;
-        std::string labels;
-        tern_metric_kind kind;
-        int64_t value;
-        int64_t observations;
-    };
-    std::vector<entry> entries_;
+    sdk::testing::fake_host fake_;
+    sdk::host host_;
 };
 
 // ---- messages ---------------------------------------------------------------------------------
@@ -427,7 +431,7 @@ public:
     explicit harness(engine_config cfg = small_config(), uint32_t shards = 1, uint64_t seed = 0x5eed)
         : env(shards), eng([&] {
               env.seed = seed;
-              return std::make_unique<engine>(cfg, env, &metrics, shards);
+              return std::make_unique<engine>(cfg, env, metrics.host(), shards);
           }()) {}
     ~harness() {
         if (eng) eng->stop();
