@@ -2,7 +2,6 @@
 #include <wolfssl/options.h>
 #include <wolfssl/wolfcrypt/md5.h>
 #include <wolfssl/wolfcrypt/sha256.h>
-#include <wolfssl/wolfcrypt/sha3.h>
 #include <wolfssl/wolfcrypt/sha512.h>
 
 #include "crypto.hpp"
@@ -133,18 +132,6 @@ private:
 
 }  // namespace
 
-std::string sha3_256_hex(std::string_view data) {
-    wc_Sha3 h;
-    check(wc_InitSha3_256(&h, nullptr, INVALID_DEVID), "sha3 init");
-    int rc = wc_Sha3_256_Update(&h, reinterpret_cast<const byte*>(data.data()),
-                                static_cast<word32>(data.size()));
-    uint8_t out[WC_SHA3_256_DIGEST_SIZE];
-    if (rc == 0) rc = wc_Sha3_256_Final(&h, out);
-    wc_Sha3_256_Free(&h);
-    check(rc, "sha3");
-    return hex_of(out, sizeof out);
-}
-
 std::string checksum_algorithm_name(std::string_view a) {
     for (const char* n : {"MD5", "SHA256", "SHA384", "SHA512", "CRC32"})
         if (iequals(a, n)) return n;
@@ -218,21 +205,6 @@ bool from_hex(std::string_view hex, std::string& out) {
         out.push_back(static_cast<char>(hi * 16 + lo));
     }
     return true;
-}
-
-std::string trim_certificate(std::string_view pem) {
-    constexpr std::string_view begin = "-----BEGIN CERTIFICATE-----";
-    constexpr std::string_view end = "-----END CERTIFICATE-----";
-    std::string_view body = pem;
-    if (const auto b = pem.find(begin); b != std::string_view::npos) {
-        body = pem.substr(b + begin.size());
-        if (const auto e = body.find(end); e != std::string_view::npos) body = body.substr(0, e);
-    }
-    std::string out;
-    out.reserve(body.size());
-    for (char c : body)
-        if (c != '\n' && c != '\r' && c != ' ' && c != '\t') out.push_back(c);
-    return out;
 }
 
 bool equal_secret(std::string_view a, std::string_view b) noexcept {

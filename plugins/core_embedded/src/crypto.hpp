@@ -9,9 +9,6 @@
 
 namespace tern::core_embedded {
 
-// Lowercase hex SHA3-256 of the bytes (the X.509 credential id, spec §7).
-std::string sha3_256_hex(std::string_view data);
-
 // An incremental checksum for OTA packages. Algorithms: MD5, SHA256, SHA384, SHA512,
 // CRC32 (IEEE 802.3, printed as 8 lowercase hex digits, big-endian).
 class checksum {
@@ -35,10 +32,6 @@ std::string random_hex(size_t bytes);
 std::string to_hex(std::string_view bytes);
 // Decodes hex (either case); false on odd length or bad digits.
 bool from_hex(std::string_view hex, std::string& out);
-
-// Certificate text as the store keeps it: the first PEM block's Base64 body, or the
-// input itself, with header/footer lines and all whitespace removed.
-std::string trim_certificate(std::string_view pem);
 
 // Constant-time comparison (admin key checks).
 bool equal_secret(std::string_view a, std::string_view b) noexcept;

@@ -7,6 +7,7 @@
 
 #include "provisioner.hpp"
 #include "crypto.hpp"
+#include "tern/credential_id/credential_id.hpp"
 #include "store.hpp"
 #include "tern/sdk/views.hpp"
 #include "tern/x509_der/certificate.hpp"
@@ -115,17 +116,17 @@ bool create_provisioned(write_txn& t, const provision_input& in, const profile& 
                 cr.id = in.token;
                 break;
             case TERN_CREDENTIAL_X509:
-                cr.value = trim_certificate(in.hash);
+                cr.value = credential_id::certificate_text(in.hash);
                 if (cr.value.empty()) return false;
-                cr.id = sha3_256_hex(cr.value);
+                cr.id = credential_id::x509_id(cr.value);
                 break;
             case TERN_CREDENTIAL_MQTT_BASIC:
                 if (in.client_id.empty() && in.username.empty()) return false;
                 if (!in.password.empty() && in.username.empty()) return false;
                 // ThingsBoard's credentials id of MQTT basic credentials
-                cr.id = in.client_id.empty()   ? sha3_256_hex(in.username)
-                        : in.username.empty() ? sha3_256_hex(in.client_id)
-                                              : sha3_256_hex(in.client_id + "|" + in.username);
+                cr.id = in.client_id.empty()   ? credential_id::sha3_256_hex(in.username)
+                        : in.username.empty() ? credential_id::sha3_256_hex(in.client_id)
+                                              : credential_id::sha3_256_hex(in.client_id + "|" + in.username);
                 cr.value = mqtt_json(in.client_id, in.username, in.password);
                 break;
             default: return false;  // LwM2M credentials cannot be provisioned here
@@ -180,7 +181,7 @@ std::string certificate_refusal(db::connection& c, const std::string& b64, bool 
     std::string why;
     if (!x509_der::parse(der, cert, &why)) return "the certificate cannot be read: " + why;
     if (cert.ca) return "the certificate is a CA certificate (basicConstraints CA:TRUE)";
-    if (store::credential_owner(c, TERN_CREDENTIAL_X509, sha3_256_hex(b64)))
+    if (store::credential_owner(c, TERN_CREDENTIAL_X509, credential_id::x509_id(b64)))
         return "the certificate is already registered";
     if (!scan_issuers) return {};
     auto q = c.query("SELECT value FROM credentials WHERE kind = ?");
@@ -270,7 +271,7 @@ void provisioner::provision(const tern_provision_request* request, tern_core_pro
                         if (x509_requested(req)) {
                             // The cheap checks again, inside the transaction (the read path also
                             // looked for certificates this one issued).
-                            msg = certificate_refusal(t.conn(), trim_certificate(req.hash), false);
+                            msg = certificate_refusal(t.conn(), credential_id::certificate_text(req.hash), false);
                             if (!msg.empty()) return decide(TERN_PROVISION_FAILURE);
                         }
                         if (!create_provisioned(t, req, *p, *out)) {
@@ -338,7 +339,7 @@ void provisioner::provision(const tern_provision_request* request, tern_core_pro
                         return;
                     }
                     if (p->strategy == provision_strategy::allow_create && x509_requested(*in)) {
-                        const std::string why = certificate_refusal(c, trim_certificate(in->hash), true);
+                        const std::string why = certificate_refusal(c, credential_id::certificate_text(in->hash), true);
                         if (!why.empty()) {
                             p_.log.warn("provisioning refused in profile '", p->name, "': ", why);
                             refuse(TERN_PROVISION_FAILURE);

@@ -9,6 +9,7 @@
 #include <rapidjson/writer.h>
 
 #include "crypto.hpp"
+#include "tern/credential_id/credential_id.hpp"
 #include "schema.hpp"
 
 namespace tern::core_embedded::store {
@@ -542,12 +543,12 @@ std::string make_credential(const credential_input& in, credential& out) {
                     return "the access token must not contain spaces, control characters or '/'";
             return {};
         case TERN_CREDENTIAL_X509:
-            out.value = trim_certificate(in.certificate);
+            out.value = credential_id::certificate_text(in.certificate);
             if (out.value.empty()) return "the X.509 certificate is empty";
             for (unsigned char ch : out.value)
                 if (!(std::isalnum(ch) || ch == '+' || ch == '/' || ch == '='))
                     return "the X.509 certificate is not PEM or Base64 text";
-            out.id = sha3_256_hex(out.value);
+            out.id = credential_id::x509_id(out.value);
             return {};
         case TERN_CREDENTIAL_PSK:
             if (in.psk_identity.empty()) return "the PSK identity is empty";

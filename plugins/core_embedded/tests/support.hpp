@@ -14,9 +14,13 @@
 #include <vector>
 
 #include "core.hpp"
+#include "tern/credential_id/credential_id.hpp"
 #include "tern/sdk/views.hpp"
 
 namespace tern::core_embedded::test {
+
+// The X.509 credential id (and ThingsBoard's MQTT one) as the core computes it.
+using tern::credential_id::sha3_256_hex;
 
 using namespace std::chrono_literals;
 inline constexpr auto deadline = 10s;
