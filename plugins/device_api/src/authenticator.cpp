@@ -169,7 +169,7 @@ void authenticator::ask_core(std::unique_ptr<pending_auth> p) {
     p->status = TERN_OK;
     p->result.reset();
     pending_auth* raw = p.release();
-    rt_.w.core->authenticate(raw->cred.kind, sdk::to_str(raw->cred.value), &authenticator::auth_done, raw);
+    rt_.w.core.auth->authenticate(raw->cred.kind, sdk::to_str(raw->cred.value), &authenticator::auth_done, raw);
 }
 
 void authenticator::next_in_chain(std::unique_ptr<pending_auth> p) {
@@ -182,14 +182,14 @@ void authenticator::next_in_chain(std::unique_ptr<pending_auth> p) {
     ask_core(std::move(p));
 }
 
-void authenticator::auth_done(void* ctx, tern_status status, const tern_device_info* info) noexcept {
+void authenticator::auth_done(void* ctx, tern_status status, const tern_device_record* record) noexcept {
     std::unique_ptr<pending_auth> p(static_cast<pending_auth*>(ctx));
     authenticator* self = p->self;
     runtime& rt = self->rt_;
     if (rt.stopping()) return;
     p->status = status;
     try {
-        p->result = device_found(p->status, info, p->cred, rt.w.adaptors);
+        p->result = device_found(p->status, record, p->cred, rt.w.adaptors);
     } catch (...) {
         p->status = TERN_INTERNAL;
     }

@@ -82,7 +82,7 @@ private:
     void ask_core(std::unique_ptr<pending_auth> p);
     // Looks up the next certificate of p's chain, keeping the walk's epoch.
     void next_in_chain(std::unique_ptr<pending_auth> p);
-    static void auth_done(void* ctx, tern_status status, const tern_device_info* info) noexcept;
+    static void auth_done(void* ctx, tern_status status, const tern_device_record* record) noexcept;
     void resume(std::unique_ptr<pending_auth> p);
     void finish(shard_tables& sd, std::unique_ptr<pending_auth> p);
     void found(shard_tables& sd, pending_auth& p);

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "tern/abi/coap.h"
+#include "tern/sdk/record.hpp"
 #include "tern/sdk/views.hpp"
 
 namespace tern::device_api {
@@ -67,51 +68,109 @@ device_limits device_limits::from_options(const tern_kv* kv, uint32_t n) noexcep
     return l;
 }
 
-std::shared_ptr<device_entry> copy_device(const tern_device_info& info, credential cred,
-                                          payload_v1* adaptor,
+namespace {
+
+// The transport profile fields a core puts first among a device's profile options (the
+// first occurrence of a key counts); every other option is the profile's own.
+struct profile_fields {
+    tern_transport_type transport = TERN_TRANSPORT_DEFAULT;
+    tern_coap_device_type coap_device = TERN_COAP_DEVICE_DEFAULT;
+    tern_power_mode power = TERN_POWER_NONE;
+    int64_t psm_activity_timer_ms = 0;
+    int64_t edrx_cycle_ms = 0;
+    int64_t paging_transmission_window_ms = 0;
+    std::vector<tern_kv> own;  // the profile's own options
+
+    profile_fields(const tern_kv* kv, uint32_t n) {
+        bool seen[6] = {};
+        for (uint32_t i = 0; kv != nullptr && i < n; ++i)
+            if (!take(kv[i], seen)) own.push_back(kv[i]);
+    }
+
+private:
+    static std::string_view text(const tern_value& v) noexcept {
+        return v.type == TERN_VALUE_STR ? sdk::to_sv(v.u.s) : std::string_view{};
+    }
+    static int64_t ms(const tern_value& v) noexcept { return v.type == TERN_VALUE_INT && v.u.i > 0 ? v.u.i : 0; }
+
+    bool take(const tern_kv& kv, bool (&seen)[6]) noexcept {
+        static constexpr std::string_view keys[6] = {
+            TERN_OPTION_TRANSPORT_TYPE, TERN_OPTION_COAP_DEVICE_TYPE,   TERN_OPTION_POWER_MODE,
+            TERN_OPTION_PSM_ACTIVITY_TIMER_MS, TERN_OPTION_EDRX_CYCLE_MS, TERN_OPTION_PAGING_TRANSMISSION_WINDOW_MS};
+        const std::string_view key = sdk::to_sv(kv.key);
+        std::size_t k = 0;
+        while (k < 6 && keys[k] != key) ++k;
+        if (k == 6 || seen[k]) return false;
+        seen[k] = true;
+        const std::string_view t = text(kv.value);
+        switch (k) {
+            case 0:
+                // Any transport other than CoAP refuses the device; an unknown name too.
+                transport = t == "DEFAULT" ? TERN_TRANSPORT_DEFAULT
+                            : t == "COAP"  ? TERN_TRANSPORT_COAP
+                            : t == "LWM2M" ? TERN_TRANSPORT_LWM2M
+                            : t == "SNMP"  ? TERN_TRANSPORT_SNMP
+                                           : TERN_TRANSPORT_MQTT;
+                break;
+            case 1:  // any other than ThingsBoard's own API is not served under /api/v1
+                coap_device = t == "DEFAULT" ? TERN_COAP_DEVICE_DEFAULT : TERN_COAP_DEVICE_EFENTO;
+                break;
+            case 2:
+                power = t == "PSM" ? TERN_POWER_PSM : t == "E_DRX" ? TERN_POWER_EDRX : t == "DRX" ? TERN_POWER_DRX
+                                                                                       : TERN_POWER_NONE;
+                break;
+            case 3: psm_activity_timer_ms = ms(kv.value); break;
+            case 4: edrx_cycle_ms = ms(kv.value); break;
+            default: paging_transmission_window_ms = ms(kv.value); break;
+        }
+        return true;
+    }
+};
+
+}  // namespace
+
+std::shared_ptr<device_entry> copy_device(const tern_device_record& record, credential cred, payload_v1* adaptor,
                                           const std::shared_ptr<const profile_options>& same_profile) {
     // The core may be older or newer than this plugin: read only what both know.
-    tern_device_info d{};
-    std::memcpy(&d, &info, info.struct_size < sizeof d ? info.struct_size : sizeof d);
+    const tern_device_record d = sdk::read_record(&record);
     auto e = std::make_shared<device_entry>();
     e->device_id = d.device_id;
     e->name.assign(sdk::to_sv(d.device_name));
     e->profile_id = d.profile_id;
     e->profile_name.assign(sdk::to_sv(d.profile_name));
     e->revision = d.revision;
-    e->transport_type = d.transport_type;
-    e->coap_device_type = d.coap_device_type;
     e->payload_type = d.payload_type;
-    e->power_mode = d.power_mode;
-    e->psm_activity_timer_ms = d.psm_activity_timer_ms;
-    e->edrx_cycle_ms = d.edrx_cycle_ms;
-    e->paging_transmission_window_ms = d.paging_transmission_window_ms;
-    if (d.profile_option_count != 0 && d.profile_options != nullptr) {
-        if (same_profile && same_profile->same_as(d.profile_options, d.profile_option_count))
-            e->options = same_profile;
-        else
-            e->options = profile_options::copy(d.profile_options, d.profile_option_count);
-        e->limits = device_limits::from_options(d.profile_options, d.profile_option_count);
+    const profile_fields f(d.profile_options, d.profile_option_count);
+    e->transport_type = f.transport;
+    e->coap_device_type = f.coap_device;
+    e->power_mode = f.power;
+    e->psm_activity_timer_ms = f.psm_activity_timer_ms;
+    e->edrx_cycle_ms = f.edrx_cycle_ms;
+    e->paging_transmission_window_ms = f.paging_transmission_window_ms;
+    if (!f.own.empty()) {
+        const auto n = static_cast<uint32_t>(f.own.size());
+        if (same_profile && same_profile->same_as(f.own.data(), n)) e->options = same_profile;
+        else e->options = profile_options::copy(f.own.data(), n);
+        e->limits = device_limits::from_options(f.own.data(), n);
     }
     e->adaptor = adaptor;
     e->cred = std::move(cred);
     return e;
 }
 
-std::shared_ptr<device_entry> device_found(tern_status& status, const tern_device_info* info, const credential& cred,
-                                           const payload_adaptors& adaptors) {
+std::shared_ptr<device_entry> device_found(tern_status& status, const tern_device_record* record,
+                                           const credential& cred, const payload_adaptors& adaptors) {
     if (status != TERN_OK) return nullptr;
-    if (info == nullptr) {
+    const tern_device_record d = sdk::read_record(record);
+    if (d.struct_size == 0) {
         status = TERN_INTERNAL;
         return nullptr;
     }
-    tern_device_info d{};
-    std::memcpy(&d, info, info->struct_size < sizeof d ? info->struct_size : sizeof d);
     if (cred.kind == TERN_CREDENTIAL_X509 && sdk::as_text(d.credential_value) != cred.expected) {
         status = TERN_NOT_FOUND;
         return nullptr;
     }
-    return copy_device(*info, cred, adaptors.for_type(d.payload_type), nullptr);
+    return copy_device(d, cred, adaptors.for_type(d.payload_type), nullptr);
 }
 
 uint8_t profile_refusal(const device_entry& dev, bool on_api, std::string_view& why) noexcept {

@@ -14,6 +14,7 @@
 #include "owned_value.hpp"
 #include "payload_adaptors.hpp"
 #include "tern/abi/core.h"
+#include "tern/abi/core_capabilities.h"
 #include "tern/abi/payload.h"
 
 namespace tern::device_api {
@@ -54,6 +55,8 @@ struct device_entry {
     uint64_t profile_id = 0;
     std::string profile_name;
     uint64_t revision = 0;
+    // From the profile options the core fills in from the transport profile (the
+    // TERN_OPTION_* keys of core_capabilities.h; absent: the default).
     tern_transport_type transport_type = TERN_TRANSPORT_DEFAULT;
     tern_coap_device_type coap_device_type = TERN_COAP_DEVICE_DEFAULT;
     tern_payload_type payload_type = TERN_PAYLOAD_JSON;
@@ -61,6 +64,7 @@ struct device_entry {
     int64_t psm_activity_timer_ms = 0;
     int64_t edrx_cycle_ms = 0;
     int64_t paging_transmission_window_ms = 0;
+    // The profile's own options (the TERN_OPTION_* keys left out), for the payload adaptors.
     std::shared_ptr<const profile_options> options;
     device_limits limits;
     payload_v1* adaptor = nullptr;  // null: no adaptor for the profile's payload type
@@ -80,17 +84,17 @@ struct device_entry {
     }
 };
 
-// Copies what the core lent. options: a shared copy of the same profile's settings to
+// Copies what the core lent. same_profile: a shared copy of the same profile's settings to
 // reuse when they are equal (saves a schema copy per device); may be null.
-std::shared_ptr<device_entry> copy_device(const tern_device_info& info, credential cred,
+std::shared_ptr<device_entry> copy_device(const tern_device_record& record, credential cred,
                                           payload_v1* adaptor,
                                           const std::shared_ptr<const profile_options>& same_profile);
 
 // The device the core answered for cred, or null with status saying why not: no info is
 // TERN_INTERNAL; an X.509 credential counts only when the stored certificate text is the
 // same (spec §7), else TERN_NOT_FOUND. Its adaptor is the one of its payload type.
-std::shared_ptr<device_entry> device_found(tern_status& status, const tern_device_info* info, const credential& cred,
-                                           const payload_adaptors& adaptors);
+std::shared_ptr<device_entry> device_found(tern_status& status, const tern_device_record* record,
+                                           const credential& cred, const payload_adaptors& adaptors);
 
 // Why the device may not use the API (spec §1.3): no profile 4.01, a profile transport
 // other than DEFAULT/COAP 5.00, on /api/v1 a CoAP device type other than DEFAULT 4.00; 0

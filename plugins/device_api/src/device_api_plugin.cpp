@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "service.hpp"
+#include "tern/sdk/core.hpp"
 #include "tern/sdk/plugin.hpp"
 
 namespace {
@@ -13,7 +14,14 @@ using namespace tern;
 
 constexpr tern_requirement device_api_requires[] = {
     sdk::need(TERN_IID_COAP_ENGINE_V1),
-    sdk::need(TERN_IID_CORE_V1),
+    sdk::need(TERN_IID_CORE_AUTH_V1),
+    sdk::need(TERN_IID_CORE_TELEMETRY_V1),
+    sdk::need(TERN_IID_CORE_ATTRIBUTES_V1),
+    sdk::need(TERN_IID_CORE_RPC_V1),
+    sdk::need(TERN_IID_CORE_PROVISIONING_V1),
+    sdk::need(TERN_IID_CORE_OTA_V1),
+    sdk::need(TERN_IID_CORE_SESSIONS_V1),
+    sdk::need(TERN_IID_CORE_EVENTS_V1),
     sdk::need(TERN_IID_PAYLOAD_V1),
     sdk::may_use(TERN_IID_TRANSPORT_V1),
 };
@@ -31,7 +39,15 @@ private:
         w.metrics = &host().metrics();
         w.log = &host().log_service();
         w.engine = &host().require<coap_engine_v1>(s_.engine);
-        w.core = &host().require<core_v1>(s_.core);
+        // The core's capabilities (ABI 1.1), all from the same instance.
+        w.core.auth = &host().require<core_auth_v1>(s_.core);
+        w.core.telemetry = &host().require<core_telemetry_v1>(s_.core);
+        w.core.attributes = &host().require<core_attributes_v1>(s_.core);
+        w.core.rpc = &host().require<core_rpc_v1>(s_.core);
+        w.core.provisioning = &host().require<core_provisioning_v1>(s_.core);
+        w.core.ota = &host().require<core_ota_v1>(s_.core);
+        w.core.sessions = &host().require<core_sessions_v1>(s_.core);
+        w.core.events = &host().require<core_events_v1>(s_.core);
         // Payload adaptors by what they call themselves, as payload_adaptors.hpp's table says.
         host().registry().list(
             sdk::to_str(TERN_IID_PAYLOAD_V1),

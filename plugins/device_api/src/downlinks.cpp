@@ -40,7 +40,7 @@ void downlinks::on_rpc_request(uint64_t device_id, const tern_rpc_request* rpc) 
         p.params.assign(sdk::to_sv(r.params));
         if (!rt_.post(rt_.home_of(device_id),
                       [this, device_id, p = std::move(p)]() mutable { home_rpc(device_id, std::move(p)); }))
-            rt_.w.core->rpc_status(device_id, r.id, TERN_RPC_TIMEOUT, sdk::to_str("the device API is stopping"));
+            rt_.w.core.rpc->rpc_status(device_id, r.id, TERN_RPC_TIMEOUT, sdk::to_str("the device API is stopping"));
     } catch (...) {
         rt_.log.error("device_api: RPC for device ", device_id, " lost: out of memory");
     }
@@ -58,7 +58,7 @@ void downlinks::home_attributes(uint64_t device_id, attr_delta changes) {
 void downlinks::home_rpc(uint64_t device_id, pending_rpc rpc) {
     device_state* st = rt_.state_of(device_id);
     if (st == nullptr || !st->rpc.active(rt_.now_ns())) {
-        rt_.w.core->rpc_status(device_id, rpc.id, TERN_RPC_TIMEOUT, sdk::to_str("the device has no RPC observation"));
+        rt_.w.core.rpc->rpc_status(device_id, rpc.id, TERN_RPC_TIMEOUT, sdk::to_str("the device has no RPC observation"));
         rt_.m.rpc_timeout.inc();
         return;
     }
@@ -258,7 +258,7 @@ void downlinks::ack_deadline(device_state& st, const deadline& d) {
 }
 
 void downlinks::rpc_status(device_state& st, int64_t id, tern_rpc_status s, std::string_view error) noexcept {
-    rt_.w.core->rpc_status(st.device_id, id, s, sdk::to_str(error));
+    rt_.w.core.rpc->rpc_status(st.device_id, id, s, sdk::to_str(error));
     switch (s) {
         case TERN_RPC_SENT: rt_.m.rpc_sent.inc(); break;
         case TERN_RPC_DELIVERED: rt_.m.rpc_delivered.inc(); break;

@@ -87,12 +87,12 @@ void observations::home_register(std::unique_ptr<registration> t) {
     // Attributes: subscribe first, then read, so no change falls between the two (a change
     // seen by both arrives twice, which is harmless).
     if ((st->subscribed & TERN_SUBSCRIBE_ATTRIBUTES) == 0) {
-        rt_.w.core->subscribe(st->device_id, TERN_SUBSCRIBE_ATTRIBUTES);
+        rt_.subscribe_device(st->device_id, TERN_SUBSCRIBE_ATTRIBUTES);
         st->subscribed |= TERN_SUBSCRIBE_ATTRIBUTES;
     }
     const uint64_t device = st->device_id;
     const tern_key_filter all{TERN_KEYS_ALL, 0, nullptr};
-    rt_.w.core->get_attributes(device, nullptr, &all, &observations::snapshot_read, t.release());
+    rt_.w.core.attributes->get_attributes(device, nullptr, &all, &observations::snapshot_read, t.release());
 }
 
 void observations::snapshot_read(void* ctx, tern_status status, const tern_kv*, uint32_t, const tern_kv* shared,
@@ -218,10 +218,10 @@ void observations::home_registered(uint64_t device_id, bool rpc, uint32_t gen, u
         // Subscribing sends what waits in the core; a device already subscribed (a
         // re-registration) has its pending persistent RPCs sent again instead.
         if ((st.subscribed & TERN_SUBSCRIBE_RPC) == 0) {
-            rt_.w.core->subscribe(device_id, TERN_SUBSCRIBE_RPC);
+            rt_.subscribe_device(device_id, TERN_SUBSCRIBE_RPC);
             st.subscribed |= TERN_SUBSCRIBE_RPC;
         } else {
-            rt_.w.core->resend_pending_rpcs(device_id);
+            rt_.w.core.rpc->resend_pending_rpcs(device_id);
         }
     } else {
         st.delta_sent = 0;  // what is pending goes to the new relation
@@ -356,7 +356,7 @@ void observations::settle(shard_tables& sd, device_state& st) {
     const uint64_t now = rt_.now_ns();
     if (!st.attr.active(now)) {
         if ((st.subscribed & TERN_SUBSCRIBE_ATTRIBUTES) != 0) {
-            rt_.w.core->unsubscribe(st.device_id, TERN_SUBSCRIBE_ATTRIBUTES);
+            rt_.unsubscribe_device(st.device_id, TERN_SUBSCRIBE_ATTRIBUTES);
             st.subscribed &= ~static_cast<uint32_t>(TERN_SUBSCRIBE_ATTRIBUTES);
         }
         st.delta.clear();
@@ -364,7 +364,7 @@ void observations::settle(shard_tables& sd, device_state& st) {
     }
     if (!st.rpc.active(now)) {
         if ((st.subscribed & TERN_SUBSCRIBE_RPC) != 0) {
-            rt_.w.core->unsubscribe(st.device_id, TERN_SUBSCRIBE_RPC);
+            rt_.unsubscribe_device(st.device_id, TERN_SUBSCRIBE_RPC);
             st.subscribed &= ~static_cast<uint32_t>(TERN_SUBSCRIBE_RPC);
         }
         // No relation to carry them: TIMEOUT (a persistent RPC waits in the core).

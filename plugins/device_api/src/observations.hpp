@@ -66,7 +66,7 @@ private:
     // (keep) or are TIMEOUT; the attribute delta is kept (keep) or dropped.
     void gone(device_state& st, bool rpc, bool keep);
     void home_end(uint64_t device_id, uint64_t obs, int32_t reason);
-    static void reauth_done(void* ctx, tern_status status, const tern_device_info* info) noexcept;
+    static void reauth_done(void* ctx, tern_status status, const tern_device_record* record) noexcept;
     void home_reauth(uint64_t device_id, uint32_t gen, tern_status status, std::shared_ptr<device_entry> dev);
 
     runtime& rt_;

@@ -56,16 +56,16 @@ void observations::device_event(uint64_t device_id, int32_t event) {
     c->gen = ++st.reauth_gen;
     c->cred = st.dev->cred;
     reauth_ctx* raw = c.release();
-    rt_.w.core->authenticate(raw->cred.kind, sdk::to_str(raw->cred.value), &observations::reauth_done, raw);
+    rt_.w.core.auth->authenticate(raw->cred.kind, sdk::to_str(raw->cred.value), &observations::reauth_done, raw);
 }
 
-void observations::reauth_done(void* ctx, tern_status status, const tern_device_info* info) noexcept {
+void observations::reauth_done(void* ctx, tern_status status, const tern_device_record* record) noexcept {
     std::unique_ptr<reauth_ctx> c(static_cast<reauth_ctx*>(ctx));
     runtime& rt = *c->rt;
     if (rt.stopping()) return;
     std::shared_ptr<device_entry> dev;
     try {
-        dev = device_found(status, info, c->cred, rt.w.adaptors);
+        dev = device_found(status, record, c->cred, rt.w.adaptors);
     } catch (...) {
         status = TERN_INTERNAL;
     }

@@ -24,7 +24,7 @@ shard_tables::~shard_tables() = default;
 
 runtime::runtime(const settings& settings_, services services_)
     : s(settings_), w(std::move(services_)), log(w.log) {
-    if (w.reactor == nullptr || w.engine == nullptr || w.core == nullptr || !w.adaptors.missing().empty())
+    if (w.reactor == nullptr || w.engine == nullptr || !w.core.complete() || !w.adaptors.missing().empty())
         throw sdk::error(TERN_INVALID_ARGUMENT, "device_api needs a reactor, an engine, a core and a json adaptor");
     m.init(w.metrics);
     shard_count = w.reactor->shard_count();

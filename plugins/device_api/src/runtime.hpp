@@ -31,17 +31,40 @@
 #include "shard_tables.hpp"
 #include "tern/abi/coap.h"
 #include "tern/abi/core.h"
+#include "tern/abi/core_capabilities.h"
 #include "tern/abi/host.h"
 #include "tern/abi/transport.h"
 #include "tern/sdk/host.hpp"
 
 namespace tern::device_api {
 
+// The core's capabilities the device API uses (tern/abi/core_capabilities.h); every one but
+// the PSK keys of tern.core.auth/1.
+struct core_links {
+    core_auth_v1* auth = nullptr;
+    core_telemetry_v1* telemetry = nullptr;
+    core_attributes_v1* attributes = nullptr;
+    core_rpc_v1* rpc = nullptr;
+    core_provisioning_v1* provisioning = nullptr;
+    core_ota_v1* ota = nullptr;
+    core_sessions_v1* sessions = nullptr;
+    core_events_v1* events = nullptr;
+
+    // All of them from one object that provides each (a core, or a test's fake).
+    template <class C>
+    static core_links of(C& c) noexcept {
+        return {&c, &c, &c, &c, &c, &c, &c, &c};
+    }
+    bool complete() const noexcept {
+        return auth && telemetry && attributes && rpc && provisioning && ota && sessions && events;
+    }
+};
+
 // The services the device API talks to; all borrowed for its lifetime.
 struct services {
     reactor_v1* reactor = nullptr;
     coap_engine_v1* engine = nullptr;
-    core_v1* core = nullptr;
+    core_links core;
     payload_adaptors adaptors;  // by profile payload type (payload_adaptors.hpp)
     struct transport_ref {
         std::string name;
@@ -91,6 +114,16 @@ public:
     void set_stopping(bool v) noexcept { stopping_.store(v); }
     // Waits (bounded by give_up) until no posted task is left.
     void drain(std::chrono::steady_clock::time_point give_up) const noexcept;
+
+    // The device API's subscription to the core's events (0: none), and a device's
+    // downlinks through it.
+    uint64_t events_handle = 0;
+    void subscribe_device(uint64_t device_id, uint32_t flags) noexcept {
+        w.core.events->subscribe_device(events_handle, device_id, flags);
+    }
+    void unsubscribe_device(uint64_t device_id, uint32_t flags) noexcept {
+        w.core.events->unsubscribe_device(events_handle, device_id, flags);
+    }
 
     // Arms shard sd's timer for when_ns unless it fires earlier already.
     void schedule(shard_tables& sd, uint64_t when_ns) noexcept;

@@ -34,8 +34,9 @@ void service::start() {
         if (st != TERN_OK) throw sdk::error(st, "cannot create a shard timer");
         sd->timer = t;
     }
-    if (rt_.w.core->set_listener(this) != TERN_OK)
-        throw sdk::error(TERN_UNAVAILABLE, "the core refused the device API as its listener");
+    if (const tern_status st = rt_.w.core.events->subscribe(this, &rt_.events_handle); st != TERN_OK)
+        throw sdk::error(st, sdk::cat("the core refused the device API's subscription to its events: ",
+                                      sdk::status_name(st)));
     listening_ = true;
     struct res {
         const char* pattern;
@@ -69,11 +70,12 @@ void service::start() {
 
 void service::stop() noexcept {
     // Removing the resources ends every observation (SHUTDOWN): their ends reach the home
-    // shards as posted tasks, which still run (unsubscribe, session CLOSE, RPC TIMEOUTs).
+    // shards as posted tasks, which still run (session CLOSE, RPC TIMEOUTs). Closing the
+    // events subscription ends every device subscription with it.
     for (uint64_t r : resources_) rt_.w.engine->remove_resource(r);
     resources_.clear();
     if (listening_) {
-        rt_.w.core->set_listener(nullptr);
+        rt_.w.core.events->close(rt_.events_handle);
         listening_ = false;
     }
     // Bounded as a whole (the kernel's stop_timeout is 10 s by default): shards are running

@@ -63,7 +63,7 @@ void state_table::drop(shard_tables& sd, device_state& st) {
     for (const pending_rpc& r : st.rpcs)
         if (!r.timed_out) down_.rpc_status(st, r.id, TERN_RPC_TIMEOUT, "the device has no RPC observation");
     st.rpcs.clear();
-    if (st.subscribed != 0) rt_.w.core->unsubscribe(id, st.subscribed);
+    if (st.subscribed != 0) rt_.unsubscribe_device(id, st.subscribed);
     close_session(st);
     sd.states.erase(id);
     rt_.m.states.add(-1);
@@ -84,7 +84,7 @@ void state_table::close_all(shard_tables& sd) noexcept {
         for (pending_rpc& r : st->rpcs)
             if (!r.timed_out) down_.rpc_status(*st, r.id, TERN_RPC_TIMEOUT, "the device API stopped");
         st->rpcs.clear();
-        if (st->subscribed != 0) rt_.w.core->unsubscribe(id, st->subscribed);
+        if (st->subscribed != 0) rt_.unsubscribe_device(id, st->subscribed);
         st->subscribed = 0;
         close_session(*st);
         if (st->attr.live.id != 0) rt_.m.observations[0].add(-1);
@@ -101,14 +101,14 @@ void state_table::open_session(device_state& st, const observation& o) {
     st.session_open = true;
     st.session_transport = o.transport;
     st.session_address = o.address;
-    rt_.w.core->session_event(st.device_id, TERN_SESSION_OPEN, sdk::to_str(st.session_transport),
+    rt_.w.core.sessions->session_event(st.device_id, TERN_SESSION_OPEN, sdk::to_str(st.session_transport),
                               sdk::to_str(st.session_address));
     rt_.m.sessions.add(1);
 }
 
 void state_table::close_session(device_state& st) noexcept {
     if (!st.session_open) return;
-    rt_.w.core->session_event(st.device_id, TERN_SESSION_CLOSE, sdk::to_str(st.session_transport),
+    rt_.w.core.sessions->session_event(st.device_id, TERN_SESSION_CLOSE, sdk::to_str(st.session_transport),
                               sdk::to_str(st.session_address));
     st.session_open = false;
     rt_.m.sessions.add(-1);
@@ -118,7 +118,7 @@ void state_table::activity(device_state& st, const observation& o) noexcept {
     const uint64_t now = rt_.now_ns();
     if (st.last_report_ns != 0 && now - st.last_report_ns < rt_.report_ns) return;
     st.last_report_ns = now == 0 ? 1 : now;
-    rt_.w.core->session_event(st.device_id, TERN_SESSION_ACTIVITY, sdk::to_str(o.transport), sdk::to_str(o.address));
+    rt_.w.core.sessions->session_event(st.device_id, TERN_SESSION_ACTIVITY, sdk::to_str(o.transport), sdk::to_str(o.address));
     rt_.m.activity_reports.inc();
 }
 

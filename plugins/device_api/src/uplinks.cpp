@@ -18,7 +18,7 @@ namespace {
 // What an uplink's decode callback needs to post its op to the core.
 struct uplink_sink {
     uplinks* self;
-    core_v1* core;
+    const core_links* core;
     uplink_op* o;
     uint64_t device;
     bool posted = false;
@@ -76,7 +76,7 @@ void uplinks::report_activity(const device_entry& dev, std::string_view transpor
     if (last_report_ns != 0 && now - last_report_ns < rt_.report_ns) return;
     last_report_ns = now == 0 ? 1 : now;
     char buf[64];
-    rt_.w.core->session_event(dev.device_id, TERN_SESSION_ACTIVITY, sdk::to_str(transport),
+    rt_.w.core.sessions->session_event(dev.device_id, TERN_SESSION_ACTIVITY, sdk::to_str(transport),
                               sdk::to_str(runtime::format_address(peer, buf)));
     rt_.m.activity_reports.inc();
 }
@@ -121,7 +121,7 @@ void uplinks::telemetry(shard_tables& sd, const request& v, const device_entry& 
     uplink_op* o = start_op(sd, v, action::telemetry);
     struct sink_state {
         uplinks* self;
-        core_v1* core;
+        const core_links* core;
         uplink_op* o;
         uint64_t device;
         token_bucket* points;
@@ -131,7 +131,7 @@ void uplinks::telemetry(shard_tables& sd, const request& v, const device_entry& 
         bool none = false;
         uint64_t limited_ns = 0;
     } ss{this,
-         rt_.w.core,
+         &rt_.w.core,
          o,
          dev.device_id,
          &meter.datapoints,
@@ -156,7 +156,7 @@ void uplinks::telemetry(shard_tables& sd, const request& v, const device_entry& 
             s->limited_ns = s->points->take(s->rt->now_ns(), s->rate, s->burst, points);
             if (s->limited_ns != 0) return;
             s->posted = true;
-            s->core->post_telemetry(s->device, recs, n, &uplinks::write_done, s->o);
+            s->core->telemetry->post_telemetry(s->device, recs, n, &uplinks::write_done, s->o);
         },
         &ss, &err);
     if (ss.posted) return;
@@ -173,7 +173,7 @@ void uplinks::telemetry(shard_tables& sd, const request& v, const device_entry& 
 
 void uplinks::attributes(shard_tables& sd, const request& v, const device_entry& dev) {
     uplink_op* o = start_op(sd, v, action::attributes_post);
-    uplink_sink ss{this, rt_.w.core, o, dev.device_id};
+    uplink_sink ss{this, &rt_.w.core, o, dev.device_id};
     const tern_payload_context pc = dev.payload_context(v.content_format);
     tern_error err{};
     const tern_status st = dev.adaptor->decode_attributes(
@@ -182,7 +182,7 @@ void uplinks::attributes(shard_tables& sd, const request& v, const device_entry&
             auto* s = static_cast<uplink_sink*>(c);
             if (n == 0) return;
             s->posted = true;
-            s->core->post_attributes(s->device, TERN_SCOPE_CLIENT, kv, n, &uplinks::write_done, s->o);
+            s->core->attributes->post_attributes(s->device, TERN_SCOPE_CLIENT, kv, n, &uplinks::write_done, s->o);
         },
         &ss, &err);
     if (ss.posted) return;
@@ -199,7 +199,7 @@ void uplinks::rpc_reply(shard_tables& sd, const request& v, const route& r, cons
         uplink_sink base;
         int64_t id;
         metrics* m;
-    } ss{{this, rt_.w.core, o, dev.device_id}, r.rpc_id, &rt_.m};
+    } ss{{this, &rt_.w.core, o, dev.device_id}, r.rpc_id, &rt_.m};
     const tern_payload_context pc = dev.payload_context(v.content_format);
     tern_error err{};
     dev.adaptor->decode_rpc_reply(
@@ -208,7 +208,7 @@ void uplinks::rpc_reply(shard_tables& sd, const request& v, const route& r, cons
             auto* s = static_cast<sink_state*>(c);
             s->base.posted = true;
             s->m->rpc_replies.inc();
-            s->base.core->rpc_reply(s->base.device, s->id, sdk::to_str(sdk::as_text(json)), &uplinks::write_done,
+            s->base.core->rpc->rpc_reply(s->base.device, s->id, sdk::to_str(sdk::as_text(json)), &uplinks::write_done,
                                     s->base.o);
         },
         &ss, &err);
@@ -227,7 +227,7 @@ void uplinks::rpc_call(shard_tables& sd, const request& v, const std::shared_ptr
     struct sink_state {
         uplink_sink base;
         int64_t timeout_ms;
-    } ss{{this, rt_.w.core, o, dev->device_id}, rt_.s.client_rpc_timeout_ms};
+    } ss{{this, &rt_.w.core, o, dev->device_id}, rt_.s.client_rpc_timeout_ms};
     const tern_payload_context pc = dev->payload_context(v.content_format);
     tern_error err{};
     dev->adaptor->decode_rpc_call(
@@ -235,7 +235,7 @@ void uplinks::rpc_call(shard_tables& sd, const request& v, const std::shared_ptr
         [](void* c, tern_str method, tern_str params) {
             auto* s = static_cast<sink_state*>(c);
             s->base.posted = true;
-            s->base.core->client_rpc(s->base.device, method, params, s->timeout_ms, &uplinks::client_rpc_done,
+            s->base.core->rpc->client_rpc(s->base.device, method, params, s->timeout_ms, &uplinks::client_rpc_done,
                                      s->base.o);
         },
         &ss, &err);
@@ -287,7 +287,7 @@ void uplinks::client_rpc_done(void* ctx, tern_status status, tern_str text) noex
 
 void uplinks::claim(shard_tables& sd, const request& v, const device_entry& dev) {
     uplink_op* o = start_op(sd, v, action::claim);
-    uplink_sink ss{this, rt_.w.core, o, dev.device_id};
+    uplink_sink ss{this, &rt_.w.core, o, dev.device_id};
     const tern_payload_context pc = dev.payload_context(v.content_format);
     tern_error err{};
     dev.adaptor->decode_claim(
@@ -295,7 +295,7 @@ void uplinks::claim(shard_tables& sd, const request& v, const device_entry& dev)
         [](void* c, tern_str secret, int64_t duration_ms) {
             auto* s = static_cast<uplink_sink*>(c);
             s->posted = true;
-            s->core->claim(s->device, secret, duration_ms, &uplinks::write_done, s->o);
+            s->core->provisioning->claim(s->device, secret, duration_ms, &uplinks::write_done, s->o);
         },
         &ss, &err);
     if (ss.posted) return;
@@ -333,7 +333,7 @@ void uplinks::get_attributes(shard_tables& sd, const request& v, const std::shar
     uplink_op* o = start_op(sd, v, action::attributes_get);
     o->format = v.content_format;
     o->dev = dev;
-    rt_.w.core->get_attributes(dev->device_id, cp, sp, &uplinks::attributes_read, o);
+    rt_.w.core.attributes->get_attributes(dev->device_id, cp, sp, &uplinks::attributes_read, o);
 }
 
 void uplinks::attributes_read(void* ctx, tern_status status, const tern_kv* client, uint32_t nc,

@@ -122,7 +122,7 @@ void uplinks::ota(const request& v, const route& r, const device_entry& dev) {
         *i.out = *n;
     }
     ota_ctx* raw = c.release();
-    rt_.w.core->ota_package(dev.device_id, r.ota, &uplinks::ota_done, raw);
+    rt_.w.core.ota->ota_package(dev.device_id, r.ota, &uplinks::ota_done, raw);
 }
 
 }  // namespace tern::device_api

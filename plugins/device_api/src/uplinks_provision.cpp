@@ -66,10 +66,10 @@ void uplinks::provision(const request& v) {
     c->exchange = v.exchange;
     c->format = v.content_format;
     struct sink_state {
-        core_v1* core;
+        const core_links* core;
         provision_ctx* c;
         bool called = false;
-    } ss{rt_.w.core, c.get()};
+    } ss{&rt_.w.core, c.get()};
     tern_payload_context pc{};
     pc.struct_size = sizeof pc;
     pc.content_format = v.content_format;
@@ -77,7 +77,7 @@ void uplinks::provision(const request& v) {
         auto* s = static_cast<sink_state*>(x);
         s->called = true;
         // The core owns the context from here (it may finish before this returns).
-        s->core->provision(req, &uplinks::provision_done, s->c);
+        s->core->provisioning->provision(req, &uplinks::provision_done, s->c);
     };
     // On a syntax or shape error the next adaptor of the table tries; the reason the
     // device gets is the first one's.

@@ -149,7 +149,14 @@ struct static_adaptor final : payload_v1 {
 
 // Authenticates T1 at once; stores nothing; completes writes later (as a writer thread
 // would), from a preallocated list.
-struct quiet_core final : core_v1 {
+struct quiet_core final : core_auth_v1,
+                          core_telemetry_v1,
+                          core_attributes_v1,
+                          core_rpc_v1,
+                          core_provisioning_v1,
+                          core_ota_v1,
+                          core_sessions_v1,
+                          core_events_v1 {
     struct pending {
         tern_core_done_fn done;
         void* ctx;
@@ -157,15 +164,20 @@ struct quiet_core final : core_v1 {
     std::vector<pending> writes;
     long answered = 0;
     quiet_core() { writes.reserve(64); }
-    tern_status set_listener(core_listener_v1*) noexcept override { return TERN_OK; }
+    tern_status subscribe(core_listener_v1*, uint64_t* out) noexcept override {
+        *out = 1;
+        return TERN_OK;
+    }
+    void close(uint64_t) noexcept override {}
+    void psk_key(tern_str, tern_core_psk_key_fn done, void* ctx) noexcept override { done(ctx, TERN_NOT_FOUND, 0, {}); }
     long auth_calls = 0;
-    void authenticate(tern_credential_kind, tern_str value, tern_core_device_fn done, void* ctx) noexcept override {
+    void authenticate(tern_credential_kind, tern_str value, tern_core_record_fn done, void* ctx) noexcept override {
         ++auth_calls;
         if (value.size == 4 && std::memcmp(value.data, "NOPE", 4) == 0) {
             done(ctx, TERN_NOT_FOUND, nullptr);
             return;
         }
-        tern_device_info info{};
+        tern_device_record info{};
         info.struct_size = sizeof info;
         info.device_id = 1;
         info.profile_id = 1;
@@ -184,8 +196,8 @@ struct quiet_core final : core_v1 {
         writes.clear();
     }
     void get_attributes(uint64_t, const tern_key_filter*, const tern_key_filter*, tern_core_attributes_fn, void*) noexcept override {}
-    void subscribe(uint64_t, uint32_t) noexcept override {}
-    void unsubscribe(uint64_t, uint32_t) noexcept override {}
+    tern_status subscribe_device(uint64_t, uint64_t, uint32_t) noexcept override { return TERN_OK; }
+    void unsubscribe_device(uint64_t, uint64_t, uint32_t) noexcept override {}
     void session_event(uint64_t, tern_session_event, tern_str, tern_str) noexcept override {}
     void rpc_status(uint64_t, int64_t, tern_rpc_status, tern_str) noexcept override {}
     void rpc_reply(uint64_t, int64_t, tern_str, tern_core_done_fn, void*) noexcept override {}
@@ -227,7 +239,7 @@ TEST_CASE("hot path: a telemetry or attributes POST with a cached token allocate
     services w;
     w.reactor = &reactor;
     w.engine = &engine;
-    w.core = &core;
+    w.core = core_links::of(core);
     w.adaptors.set(TERN_PAYLOAD_JSON, &adaptor);
     w.transports.push_back({"udp", nullptr});
     settings s = default_settings();
@@ -296,7 +308,7 @@ TEST_CASE("hot path: a device over its limit (4.29) and a remembered unknown tok
     services w;
     w.reactor = &reactor;
     w.engine = &engine;
-    w.core = &core;
+    w.core = core_links::of(core);
     w.adaptors.set(TERN_PAYLOAD_JSON, &adaptor);
     w.transports.push_back({"udp", nullptr});
     settings s = default_settings();

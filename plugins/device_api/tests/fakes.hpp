@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "service.hpp"
+#include "tern/abi/core_capabilities.h"
 
 namespace tern::device_api::test {
 
@@ -136,7 +137,15 @@ struct fake_device {
     std::vector<std::pair<std::string, int64_t>> options;  // profile options (integers)
 };
 
-struct fake_core final : core_v1 {
+// The core's capabilities (ABI 1.1) in one object, as a core provides them.
+struct fake_core final : core_auth_v1,
+                         core_telemetry_v1,
+                         core_attributes_v1,
+                         core_rpc_v1,
+                         core_provisioning_v1,
+                         core_ota_v1,
+                         core_sessions_v1,
+                         core_events_v1 {
     core_listener_v1* listener = nullptr;
     std::map<std::pair<int32_t, std::string>, fake_device> credentials;
     bool defer = false;  // completions wait for run_deferred()
@@ -209,11 +218,15 @@ struct fake_core final : core_v1 {
         else f();
     }
 
-    tern_status set_listener(core_listener_v1* l) noexcept override {
+    // tern.core.events/1: one subscriber
+    tern_status subscribe(core_listener_v1* l, uint64_t* out_handle) noexcept override {
         listener = l;
+        *out_handle = 1;
         return TERN_OK;
     }
-    void authenticate(tern_credential_kind kind, tern_str value, tern_core_device_fn done, void* ctx) noexcept override {
+    void close(uint64_t) noexcept override { listener = nullptr; }
+    void psk_key(tern_str, tern_core_psk_key_fn done, void* ctx) noexcept override { done(ctx, TERN_NOT_FOUND, 0, {}); }
+    void authenticate(tern_credential_kind kind, tern_str value, tern_core_record_fn done, void* ctx) noexcept override {
         ++auth_calls;
         auth_values.push_back(str(value));
         if (auto e = failing.find(str(value)); e != failing.end()) {
@@ -229,27 +242,44 @@ struct fake_core final : core_v1 {
         const fake_device d = it->second;
         const tern_status st = auth_status;
         later([=] {
-            tern_device_info info{};
-            info.struct_size = sizeof info;
-            info.device_id = d.id;
-            info.device_name = tern_str{d.name.data(), d.name.size()};
-            info.profile_id = d.profile_id;
-            info.revision = d.revision;
-            info.transport_type = d.transport;
-            info.coap_device_type = d.coap_type;
-            info.payload_type = d.payload;
-            info.power_mode = d.power;
-            info.psm_activity_timer_ms = d.psm_ms;
-            info.paging_transmission_window_ms = d.ptw_ms;
-            info.credential_value =
-                tern_bytes{reinterpret_cast<const uint8_t*>(d.credential_value.data()), d.credential_value.size()};
+            // What a core puts in a device record: the transport profile's fields as the
+            // TERN_OPTION_* profile options, first, then the profile's own.
+            static constexpr const char* transports[] = {"DEFAULT", "COAP", "MQTT", "LWM2M", "SNMP"};
+            static constexpr const char* powers[] = {nullptr, "DRX", "PSM", "E_DRX"};
+            std::vector<std::string> keys;
             std::vector<tern_kv> opts;
+            auto text = [&](const char* key, const char* v) {
+                tern_kv kv{tern_str{key, std::strlen(key)}, tern_value{}};
+                kv.value.type = TERN_VALUE_STR;
+                kv.value.u.s = tern_str{v, std::strlen(v)};
+                opts.push_back(kv);
+            };
+            auto integer = [&](const char* key, int64_t v) {
+                tern_kv kv{tern_str{key, std::strlen(key)}, tern_value{}};
+                kv.value.type = TERN_VALUE_INT;
+                kv.value.u.i = v;
+                opts.push_back(kv);
+            };
+            if (d.transport != TERN_TRANSPORT_DEFAULT) text(TERN_OPTION_TRANSPORT_TYPE, transports[d.transport]);
+            if (d.coap_type == TERN_COAP_DEVICE_EFENTO) text(TERN_OPTION_COAP_DEVICE_TYPE, "EFENTO");
+            if (d.power != TERN_POWER_NONE) text(TERN_OPTION_POWER_MODE, powers[d.power]);
+            if (d.psm_ms > 0) integer(TERN_OPTION_PSM_ACTIVITY_TIMER_MS, d.psm_ms);
+            if (d.ptw_ms > 0) integer(TERN_OPTION_PAGING_TRANSMISSION_WINDOW_MS, d.ptw_ms);
             for (const auto& [k, v] : d.options) {
                 tern_kv kv{tern_str{k.data(), k.size()}, tern_value{}};
                 kv.value.type = TERN_VALUE_INT;
                 kv.value.u.i = v;
                 opts.push_back(kv);
             }
+            tern_device_record info{};
+            info.struct_size = sizeof info;
+            info.device_id = d.id;
+            info.device_name = tern_str{d.name.data(), d.name.size()};
+            info.profile_id = d.profile_id;
+            info.revision = d.revision;
+            info.payload_type = d.payload;
+            info.credential_value =
+                tern_bytes{reinterpret_cast<const uint8_t*>(d.credential_value.data()), d.credential_value.size()};
             info.profile_options = opts.empty() ? nullptr : opts.data();
             info.profile_option_count = static_cast<uint32_t>(opts.size());
             done(ctx, st, st == TERN_OK ? &info : nullptr);
@@ -309,11 +339,12 @@ struct fake_core final : core_v1 {
             done(ctx, TERN_OK, a.data(), static_cast<uint32_t>(a.size()), b.data(), static_cast<uint32_t>(b.size()));
         });
     }
-    void subscribe(uint64_t device, uint32_t flags) noexcept override {
+    tern_status subscribe_device(uint64_t, uint64_t device, uint32_t flags) noexcept override {
         subs[device] |= flags;
         sub_calls.emplace_back(device, flags);
+        return TERN_OK;
     }
-    void unsubscribe(uint64_t device, uint32_t flags) noexcept override {
+    void unsubscribe_device(uint64_t, uint64_t device, uint32_t flags) noexcept override {
         subs[device] &= ~flags;
         unsub_calls.emplace_back(device, flags);
     }

@@ -93,7 +93,7 @@ struct fixture {
         services w;
         w.reactor = &reactor;
         w.engine = &engine;
-        w.core = &core;
+        w.core = core_links::of(core);
         w.adaptors.set(TERN_PAYLOAD_JSON, json.adaptor());
         w.adaptors.set(TERN_PAYLOAD_PROTOBUF, protobuf);
         w.transports.push_back({"udp", nullptr});
