@@ -1,6 +1,7 @@
-// The JSON payload adaptor (spec §2, §3.2, §4, §5): device JSON into Tern's records and
-// back, typed and shaped as ThingsBoard does it. Independent of the host, so tests and the
-// fuzz target drive it directly; json_plugin.cpp only reads the configuration.
+// The JSON payload adaptor (docs/device-api.md §2, §3.2, §4, §5): device JSON into Tern's
+// records and back, typed and shaped as ThingsBoard does it. Independent of the host, so
+// tests and the fuzz target drive it directly; json_plugin.cpp only binds the configuration.
+// The methods are in decode.cpp and encode.cpp.
 #pragma once
 
 #include <cstdint>

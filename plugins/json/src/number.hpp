@@ -1,6 +1,6 @@
-// Numbers the way ThingsBoard types them (spec §2.2): the literal text is read as a
-// java.math.BigDecimal (sign, unscaled digits, scale) and classified from that, so 42 and
-// 42.0 differ, 1e3 is an integer and 0.1 stays exact until it becomes a double.
+// Numbers the way ThingsBoard types them (docs/device-api.md §2.2): the literal text is read
+// as a java.math.BigDecimal (sign, unscaled digits, scale) and classified from that, so 42
+// and 42.0 differ, 1e3 is an integer and 0.1 stays exact until it becomes a double.
 #pragma once
 
 #include <cstdint>

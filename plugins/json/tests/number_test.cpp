@@ -1,4 +1,4 @@
-// Value typing (spec §2.2), one row per input: what a telemetry or attribute value becomes
+// Value typing (docs/device-api.md §2.2), one row per input: what a telemetry or attribute value becomes
 // with type casting on (the default) and off. "" means the value is dropped.
 #include <catch2/catch.hpp>
 
@@ -41,7 +41,7 @@ void check(const row& r) {
 
 TEST_CASE("numbers are typed from their literal text as BigDecimal", "[typing]") {
     const row rows[] = {
-        // the spec's examples
+        // the device contract's examples
         {"42", "int:42", "int:42"},
         {"42.0", "double:42.0", "double:42.0"},
         {"1e3", "int:1000", "int:1000"},
