@@ -7,6 +7,8 @@
 
 namespace tern::coap {
 
+engine_config engine_config::defaults() { return engine_schema.defaults(); }
+
 std::string engine_config::check() const {
     const uint32_t b = preferred_block_size;
     if (b < 16 || b > 1024 || !std::has_single_bit(b))

@@ -408,7 +408,7 @@ inline tern_coap_response response(uint8_t code, std::string_view text = {}, int
 
 // Small tables so tests run fast; protocol parameters at their defaults.
 inline engine_config small_config() {
-    engine_config c;
+    engine_config c = engine_config::defaults();
     c.max_peers = 64;
     c.max_peers_per_prefix_percent = 100;  // tests share 127.0.0.0/24; flood_test sets it
     c.max_exchanges = 64;
