@@ -105,7 +105,7 @@ record_wait::out authenticate(tern::core_auth_v1& auth, tern_credential_kind kin
 
 }  // namespace
 
-TEST_CASE("two subscribers both get a shared attribute update and an RPC; closing one leaves the other",
+TEST_CASE("two subscribers both get a shared attribute update and an RPC, and closing one leaves the other",
           "[capabilities][events]") {
     caps_fixture f;
     const device dev = add_device(f.core, "both", token("both-token"));
