@@ -21,8 +21,8 @@
 #include <string>
 #include <vector>
 
-#include "coap_mini.hpp"
-#include "dtls_peer.hpp"
+#include "tern/dtls_client/coap_mini.hpp"
+#include "tern/dtls_client/dtls_peer.hpp"
 
 using namespace tern::dtls::test;
 

@@ -14,8 +14,8 @@
 #include <thread>
 #include <vector>
 
-#include "coap_mini.hpp"
-#include "dtls_peer.hpp"
+#include "tern/dtls_client/coap_mini.hpp"
+#include "tern/dtls_client/dtls_peer.hpp"
 #include "fake_reactor.hpp"
 #include "transport.hpp"
 

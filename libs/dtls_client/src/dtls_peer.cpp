@@ -1,4 +1,4 @@
-#include "dtls_peer.hpp"
+#include "tern/dtls_client/dtls_peer.hpp"
 
 // clang-format off
 #include <wolfssl/options.h>

@@ -24,8 +24,8 @@
 #include <string>
 #include <vector>
 
-#include "coap_mini.hpp"
-#include "dtls_peer.hpp"
+#include "tern/dtls_client/coap_mini.hpp"
+#include "tern/dtls_client/dtls_peer.hpp"
 
 // clang-format off
 #include <wolfssl/options.h>
