@@ -12,6 +12,7 @@
 
 #include "adaptor.hpp"
 #include "document.hpp"
+#include "tern/sdk/views.hpp"
 
 namespace {
 
@@ -20,10 +21,10 @@ namespace {
     std::abort();
 }
 
-std::string_view sv(tern_str s) { return s.size == 0 ? std::string_view{} : std::string_view{s.data, s.size}; }
+using tern::sdk::to_sv;
 
 void check_text(tern_str s, const char* what) {
-    if (!tern::json::is_valid_utf8(sv(s))) broken(what, sv(s));
+    if (!tern::json::is_valid_utf8(to_sv(s))) broken(what, to_sv(s));
 }
 
 // An RFC 8259 checker written for this harness, independent of both parsers under test
@@ -129,13 +130,13 @@ void check_kv(const tern_kv& kv) {
     check_text(kv.key, "key is not UTF-8");
     switch (kv.value.type) {
         case TERN_VALUE_STR: check_text(kv.value.u.s, "string value is not UTF-8"); break;
-        case TERN_VALUE_JSON: check_json(sv(kv.value.u.s), "JSON value is not strict JSON"); break;
+        case TERN_VALUE_JSON: check_json(to_sv(kv.value.u.s), "JSON value is not strict JSON"); break;
         case TERN_VALUE_BOOL:
         case TERN_VALUE_INT: break;
         case TERN_VALUE_DOUBLE:
-            if (kv.value.u.d != kv.value.u.d) broken("NaN value", sv(kv.key));
+            if (kv.value.u.d != kv.value.u.d) broken("NaN value", to_sv(kv.key));
             break;
-        default: broken("unexpected value type", sv(kv.key));
+        default: broken("unexpected value type", to_sv(kv.key));
     }
 }
 
@@ -185,7 +186,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
             s = p.decode_rpc_call(nullptr, body,
                                   [](void*, tern_str method, tern_str params) {
                                       check_text(method, "method is not UTF-8");
-                                      check_json(sv(params), "params are not strict JSON");
+                                      check_json(to_sv(params), "params are not strict JSON");
                                   },
                                   nullptr, &err);
             break;
