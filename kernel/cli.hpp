@@ -1,5 +1,7 @@
 // The command line: a table of commands, each with its options and a handler. Adding a
-// command is one entry in commands() (cli.cpp) plus its handler in commands/.
+// command is one entry in commands() (cli.cpp) plus its handler in commands/. CLI11 parses
+// and checks every command from its entry (cli.cpp builds one subcommand per word), and
+// --help is rendered from the same entry, so all commands read and fail alike.
 #pragma once
 
 #include <cstddef>
@@ -21,7 +23,7 @@ inline constexpr int exit_usage = 64;
 
 struct option {
     std::string_view name;   // "--config"
-    std::string_view value;  // "FILE"; empty for a flag
+    std::string_view value;  // "FILE"; empty for a flag; "text|json": only these words
     std::string_view help;
     bool required = false;
     bool repeatable = false;

@@ -3,13 +3,11 @@
 #include <algorithm>
 #include <string_view>
 
+#include "tern/sdk/views.hpp"
+
 namespace tern::kernel {
 
-namespace {
-std::string_view view(tern_str s) {
-    return (s.data == nullptr || s.size == 0) ? std::string_view{} : std::string_view{s.data, s.size};
-}
-}  // namespace
+using sdk::to_sv;
 
 void registry::add(std::string iid, std::string instance, std::size_t manifest_index, void* iface) {
     entries_.push_back({std::move(iid), std::move(instance), manifest_index, iface});
@@ -28,7 +26,7 @@ void registry::clear() {
 
 void* registry::find(tern_str iid, tern_str instance) noexcept {
     if (!published_.load(std::memory_order_acquire)) return nullptr;
-    const std::string_view id = view(iid), inst = view(instance);
+    const std::string_view id = to_sv(iid), inst = to_sv(instance);
     for (const auto& e : entries_)
         if (e.iid == id && (inst.empty() || e.instance == inst)) return e.iface;
     return nullptr;
@@ -37,7 +35,7 @@ void* registry::find(tern_str iid, tern_str instance) noexcept {
 void registry::list(tern_str iid, void (*sink)(void* ctx, tern_str instance, void* iface),
                     void* ctx) noexcept {
     if (sink == nullptr || !published_.load(std::memory_order_acquire)) return;
-    const std::string_view id = view(iid);
+    const std::string_view id = to_sv(iid);
     for (const auto& e : entries_)
         if (e.iid == id) sink(ctx, tern_str{e.instance.data(), e.instance.size()}, e.iface);
 }

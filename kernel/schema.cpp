@@ -4,17 +4,16 @@
 #include <cmath>
 #include <set>
 
+#include <rapidjson/document.h>
+
 #include "kernel/text.hpp"
+#include "tern/sdk/views.hpp"
 
 namespace tern::kernel {
 
 namespace {
 
 std::string_view cstr(const char* s) { return s == nullptr ? std::string_view{} : std::string_view{s}; }
-
-std::string_view str_view(tern_str s) {
-    return (s.data == nullptr || s.size == 0) ? std::string_view{} : std::string_view{s.data, s.size};
-}
 
 bool bare_key_char(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
@@ -51,7 +50,7 @@ bool default_matches(const tern_config_key& k) {
         case TERN_CONFIG_STRING_ARRAY: {
             if (v.type != TERN_VALUE_JSON || (v.u.s.data == nullptr && v.u.s.size != 0)) return false;
             std::vector<std::string> ignored;
-            return parse_string_array_json(str_view(v.u.s), ignored);
+            return parse_string_array_json(sdk::to_sv(v.u.s), ignored);
         }
         default: return false;
     }
@@ -193,8 +192,8 @@ private:
             case TERN_CONFIG_BOOL: v.b = d.u.b != 0; break;
             case TERN_CONFIG_INT: v.i = d.u.i; break;
             case TERN_CONFIG_DOUBLE: v.d = d.type == TERN_VALUE_INT ? static_cast<double>(d.u.i) : d.u.d; break;
-            case TERN_CONFIG_STRING: v.s = std::string(str_view(d.u.s)); break;
-            case TERN_CONFIG_STRING_ARRAY: parse_string_array_json(str_view(d.u.s), v.a); break;
+            case TERN_CONFIG_STRING: v.s = std::string(sdk::to_sv(d.u.s)); break;
+            case TERN_CONFIG_STRING_ARRAY: parse_string_array_json(sdk::to_sv(d.u.s), v.a); break;
             default: break;
         }
     }
@@ -451,102 +450,22 @@ config_values validate_table(const toml::table* table, std::span<const tern_conf
 
 bool parse_string_array_json(std::string_view json, std::vector<std::string>& out) {
     out.clear();
-    std::size_t i = 0;
-    auto ws = [&] {
-        while (i < json.size() && (json[i] == ' ' || json[i] == '\t' || json[i] == '\n' || json[i] == '\r')) ++i;
-    };
-    auto hex = [&](uint32_t& cp) {
-        if (i + 4 > json.size()) return false;
-        cp = 0;
-        for (int n = 0; n < 4; ++n) {
-            const char c = json[i++];
-            cp <<= 4;
-            if (c >= '0' && c <= '9') cp |= static_cast<uint32_t>(c - '0');
-            else if (c >= 'a' && c <= 'f') cp |= static_cast<uint32_t>(c - 'a' + 10);
-            else if (c >= 'A' && c <= 'F') cp |= static_cast<uint32_t>(c - 'A' + 10);
-            else return false;
-        }
-        return true;
-    };
-    auto put_utf8 = [](std::string& s, uint32_t cp) {
-        if (cp < 0x80) s += static_cast<char>(cp);
-        else if (cp < 0x800) {
-            s += static_cast<char>(0xc0 | (cp >> 6));
-            s += static_cast<char>(0x80 | (cp & 0x3f));
-        } else if (cp < 0x10000) {
-            s += static_cast<char>(0xe0 | (cp >> 12));
-            s += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-            s += static_cast<char>(0x80 | (cp & 0x3f));
-        } else {
-            s += static_cast<char>(0xf0 | (cp >> 18));
-            s += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
-            s += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-            s += static_cast<char>(0x80 | (cp & 0x3f));
-        }
-    };
-    ws();
-    if (i >= json.size() || json[i] != '[') return false;
-    ++i;
-    ws();
-    if (i < json.size() && json[i] == ']') {
-        ++i;
-        ws();
-        return i == json.size();
-    }
-    for (;;) {
-        ws();
-        if (i >= json.size() || json[i] != '"') return false;
-        ++i;
-        std::string s;
-        for (;;) {
-            if (i >= json.size()) return false;
-            const char c = json[i++];
-            if (c == '"') break;
-            if (static_cast<unsigned char>(c) < 0x20) return false;
-            if (c != '\\') {
-                s += c;
-                continue;
-            }
-            if (i >= json.size()) return false;
-            switch (json[i++]) {
-                case '"': s += '"'; break;
-                case '\\': s += '\\'; break;
-                case '/': s += '/'; break;
-                case 'b': s += '\b'; break;
-                case 'f': s += '\f'; break;
-                case 'n': s += '\n'; break;
-                case 'r': s += '\r'; break;
-                case 't': s += '\t'; break;
-                case 'u': {
-                    uint32_t cp;
-                    if (!hex(cp)) return false;
-                    if (cp >= 0xd800 && cp <= 0xdbff) {
-                        uint32_t lo;
-                        if (i + 2 > json.size() || json[i] != '\\' || json[i + 1] != 'u') return false;
-                        i += 2;
-                        if (!hex(lo) || lo < 0xdc00 || lo > 0xdfff) return false;
-                        cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-                    } else if (cp >= 0xdc00 && cp <= 0xdfff) {
-                        return false;
-                    }
-                    put_utf8(s, cp);
-                    break;
-                }
-                default: return false;
-            }
-        }
+    // A NUL is never part of JSON text (and RapidJSON would take it for the end).
+    if (json.empty() || json.find('\0') != std::string_view::npos) return false;
+    rapidjson::Document doc;  // strict RFC 8259: no comments, no trailing commas, one value
+    doc.Parse(json.data(), json.size());
+    if (doc.HasParseError() || !doc.IsArray()) return false;
+    for (const auto& item : doc.GetArray()) {
+        if (!item.IsString()) return false;
+        std::string s(item.GetString(), item.GetStringLength());
+        // RapidJSON passes a lone low surrogate escape ("\udc00") through as CESU-8 bytes;
+        // a default must be a sequence of Unicode scalar values, so refuse it.
+        for (std::size_t k = 0; k + 1 < s.size(); ++k)
+            if (static_cast<unsigned char>(s[k]) == 0xed && (static_cast<unsigned char>(s[k + 1]) & 0xe0) == 0xa0)
+                return false;
         out.push_back(std::move(s));
-        ws();
-        if (i >= json.size()) return false;
-        if (json[i] == ',') {
-            ++i;
-            continue;
-        }
-        if (json[i] != ']') return false;
-        ++i;
-        ws();
-        return i == json.size();
     }
+    return true;
 }
 
 std::string default_as_toml(const tern_config_key& k) {
@@ -557,10 +476,10 @@ std::string default_as_toml(const tern_config_key& k) {
         case TERN_CONFIG_INT: return std::to_string(d.u.i);
         case TERN_CONFIG_DOUBLE:
             return text::toml_float(d.type == TERN_VALUE_INT ? static_cast<double>(d.u.i) : d.u.d);
-        case TERN_CONFIG_STRING: return text::toml_string(str_view(d.u.s));
+        case TERN_CONFIG_STRING: return text::toml_string(sdk::to_sv(d.u.s));
         case TERN_CONFIG_STRING_ARRAY: {
             std::vector<std::string> items;
-            if (!parse_string_array_json(str_view(d.u.s), items)) return "[]";
+            if (!parse_string_array_json(sdk::to_sv(d.u.s), items)) return "[]";
             std::vector<std::string> quoted;
             for (const auto& s : items) quoted.push_back(text::toml_string(s));
             return "[" + text::join(quoted, ", ") + "]";

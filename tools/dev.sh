@@ -25,9 +25,9 @@ die() { printf 'tools/dev.sh: %s\n' "$*" >&2; exit 1; }
 # the ABI proof and the fuzzers).
 build_packages=(
   g++ cmake ninja-build pkg-config git ca-certificates
-  libboost1.81-dev libspdlog-dev libtomlplusplus-dev catch2 rapidjson-dev
+  libboost1.81-dev libspdlog-dev libtomlplusplus-dev libcli11-dev catch2 rapidjson-dev
   libsqlite3-dev libwolfssl-dev libprotobuf-dev libprotoc-dev protobuf-compiler libnats-dev
-  # the dtls plugin rebuilds wolfSSL from Debian's source package (once per machine)
+  # the build's wolfSSL is Debian's source package rebuilt once per machine (cmake/TernWolfSSL.cmake)
   dpkg-dev autoconf automake libtool make debian-archive-keyring
 )
 test_packages=(

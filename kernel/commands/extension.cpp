@@ -4,15 +4,18 @@
 // the one claiming WORD. The kernel itself knows nothing of what the words mean.
 #include <algorithm>
 #include <filesystem>
+#include <iterator>
 #include <ostream>
 #include <thread>
 
+#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include "kernel/commands/commands.hpp"
 #include "kernel/lifecycle.hpp"
 #include "kernel/text.hpp"
 #include "tern/abi/cli.h"
+#include "tern/sdk/views.hpp"
 
 namespace tern::kernel::commands {
 
@@ -32,33 +35,46 @@ struct sinks {
 void to_out(void* ctx, tern_str text) { write_to(static_cast<sinks*>(ctx)->out, text); }
 void to_err(void* ctx, tern_str text) { write_to(static_cast<sinks*>(ctx)->err, text); }
 
-std::string_view view(tern_str s) {
-    return (s.data == nullptr || s.size == 0) ? std::string_view{} : std::string_view{s.data, s.size};
+// The kernel's own options among a plugin command's arguments: --config and --set, parsed
+// by CLI11 wherever they stand (as `tern run` takes them). Everything else -- the word, the
+// plugin's own options and arguments, and all after "--" -- goes to the plugin untouched
+// and in order, --help included (the plugin explains its words).
+struct kernel_options {
+    std::vector<std::string> config, sets, rest;
+};
+
+std::optional<kernel_options> split_kernel_options(const std::vector<std::string>& args, std::ostream& err) {
+    kernel_options k;
+    CLI::App app{"", "tern " + args.at(0)};
+    app.set_help_flag();
+    app.allow_extras();
+    app.add_option("--config", k.config)->expected(1)->allow_extra_args(false)->multi_option_policy(
+        CLI::MultiOptionPolicy::TakeLast);
+    app.add_option("--set", k.sets)->expected(1)->allow_extra_args(false)->multi_option_policy(
+        CLI::MultiOptionPolicy::TakeAll);
+    const auto marker = std::find(args.begin() + 1, args.end(), "--");
+    std::vector<std::string> reversed(std::make_reverse_iterator(marker), args.rend() - 1);
+    try {
+        app.parse(reversed);
+    } catch (const CLI::ParseError& e) {
+        err << "tern " << args[0] << ": " << e.what() << "\n";
+        return std::nullopt;
+    }
+    k.rest.push_back(args[0]);
+    for (auto& a : app.remaining()) k.rest.push_back(std::move(a));
+    k.rest.insert(k.rest.end(), marker, args.end());
+    return k;
 }
 
 }  // namespace
 
 std::optional<int> plugin_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-    // The kernel's own options; everything else is the plugin's.
-    std::optional<std::string> config;
-    std::vector<std::string> sets, rest{args.at(0)};
-    for (std::size_t i = 1; i < args.size(); ++i) {
-        const std::string& a = args[i];
-        auto take = [&](std::string_view name, auto&& store) {
-            if (a == name && i + 1 < args.size()) {
-                store(args[++i]);
-                return true;
-            }
-            if (a.size() > name.size() && a.compare(0, name.size(), name) == 0 && a[name.size()] == '=') {
-                store(a.substr(name.size() + 1));
-                return true;
-            }
-            return false;
-        };
-        if (take("--config", [&](const std::string& v) { config = v; })) continue;
-        if (take("--set", [&](const std::string& v) { sets.push_back(v); })) continue;
-        rest.push_back(a);
-    }
+    auto kernel = split_kernel_options(args, err);
+    if (!kernel) return cli::exit_usage;
+    const std::optional<std::string> config =
+        kernel->config.empty() ? std::nullopt : std::optional<std::string>(kernel->config.back());
+    const std::vector<std::string>& sets = kernel->sets;
+    const std::vector<std::string>& rest = kernel->rest;
     const std::string path = config.value_or(default_manifest);
     std::error_code ec;
     if (!config && !std::filesystem::exists(path, ec)) return std::nullopt;  // no manifest, no plugin commands
@@ -95,7 +111,7 @@ std::optional<int> plugin_command(const std::vector<std::string>& args, std::ost
     std::optional<int> result;
     for (const auto& [instance, iface] : rt.interfaces(TERN_IID_CLI_V1)) {
         auto* c = static_cast<tern::cli_v1*>(iface);
-        const auto words = text::split(view(c->commands()), '|');
+        const auto words = text::split(sdk::to_sv(c->commands()), '|');
         if (std::find(words.begin(), words.end(), args[0]) == words.end()) continue;
         std::vector<tern_str> argv;
         for (const auto& a : rest) argv.push_back(tern_str{a.data(), a.size()});

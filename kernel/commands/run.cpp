@@ -52,13 +52,7 @@ uint32_t shard_count(uint32_t configured) {
 
 int run(const cli::invocation& inv) {
     std::optional<log_format> cli_format;
-    if (auto f = inv.get("--log-format")) {
-        cli_format = parse_log_format(*f);
-        if (!cli_format) {
-            inv.err << "tern run: --log-format must be text or json, not '" << *f << "'\n";
-            return cli::exit_usage;
-        }
-    }
+    if (auto f = inv.get("--log-format")) cli_format = parse_log_format(*f);  // checked by the parser
     // Writing to a peer that went away must be an error, not the death of the process.
     std::signal(SIGPIPE, SIG_IGN);
 

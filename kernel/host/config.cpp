@@ -1,16 +1,14 @@
 #include "kernel/host/config.hpp"
 
+#include "tern/sdk/views.hpp"
+
 namespace tern::kernel::host {
 
-namespace {
-std::string_view view(tern_str s) {
-    return (s.data == nullptr || s.size == 0) ? std::string_view{} : std::string_view{s.data, s.size};
-}
-tern_str str(const std::string& s) { return tern_str{s.data(), s.size()}; }
-}  // namespace
+using sdk::to_str;
+using sdk::to_sv;
 
 const config_value* config_service::find(tern_str key, tern_config_type type, tern_status* status) const noexcept {
-    const auto it = values_.find(view(key));
+    const auto it = values_.find(to_sv(key));
     if (it == values_.end()) {
         *status = TERN_NOT_FOUND;
         return nullptr;
@@ -53,7 +51,7 @@ tern_status config_service::get_string(tern_str key, tern_str* out) noexcept {
     tern_status st = TERN_INVALID_ARGUMENT;
     if (out == nullptr) return st;
     const config_value* v = find(key, TERN_CONFIG_STRING, &st);
-    if (v != nullptr) *out = str(v->s);
+    if (v != nullptr) *out = to_str(v->s);
     return st;
 }
 
@@ -71,14 +69,14 @@ tern_status config_service::get_array_string(tern_str key, uint32_t index, tern_
     const config_value* v = find(key, TERN_CONFIG_STRING_ARRAY, &st);
     if (v == nullptr) return st;
     if (index >= v->a.size()) return TERN_NOT_FOUND;
-    *out = str(v->a[index]);
+    *out = to_str(v->a[index]);
     return TERN_OK;
 }
 
 tern_str config_service::origin(tern_str key) noexcept {
-    const auto it = values_.find(view(key));
+    const auto it = values_.find(to_sv(key));
     if (it == values_.end()) return tern_str{nullptr, 0};
-    return str(it->second.origin);
+    return to_str(it->second.origin);
 }
 
 }  // namespace tern::kernel::host

@@ -3,14 +3,11 @@
 #include <string_view>
 
 #include "tern/abi/version.h"
+#include "tern/sdk/views.hpp"
 
 namespace tern::kernel::host {
 
-namespace {
-std::string_view view(tern_str s) {
-    return (s.data == nullptr || s.size == 0) ? std::string_view{} : std::string_view{s.data, s.size};
-}
-}  // namespace
+using sdk::to_sv;
 
 instance_host::instance_host(std::string name, const shared_services& shared,
                              std::shared_ptr<spdlog::logger> logger, config_values config)
@@ -21,7 +18,7 @@ instance_host::instance_host(std::string name, const shared_services& shared,
       metrics_(*shared.metrics, name_, logger) {}
 
 void* instance_host::query(tern_str iid) noexcept {
-    const std::string_view id = view(iid);
+    const std::string_view id = to_sv(iid);
     if (id == TERN_IID_LOG_V1) return static_cast<tern::log_v1*>(&log_);
     if (id == TERN_IID_REACTOR_V1) return shared_.reactor;
     if (id == TERN_IID_REGISTRY_V1) return static_cast<tern::registry_v1*>(shared_.registry);
@@ -36,7 +33,7 @@ uint32_t instance_host::abi_minor() noexcept { return TERN_ABI_MINOR; }
 
 void instance_host::request_stop(tern_str reason) noexcept {
     try {
-        if (shared_.request_stop) shared_.request_stop(name_, std::string(view(reason)));
+        if (shared_.request_stop) shared_.request_stop(name_, std::string(to_sv(reason)));
     } catch (...) {
     }
 }

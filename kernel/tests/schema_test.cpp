@@ -168,6 +168,17 @@ TEST_CASE("string array defaults are JSON arrays of strings", "[schema]") {
     CHECK_FALSE(parse_string_array_json(R"(["a",])", out));
     CHECK_FALSE(parse_string_array_json(R"(["a" "b"])", out));
     CHECK_FALSE(parse_string_array_json(R"([1])", out));
+    // JSON's escapes, surrogate pairs included; "\u0000" is a character like any other
+    CHECK(parse_string_array_json(R"(["\/\b\f\n\r\t\\", "\ud83d\ude00", "a\u0000b"])", out));
+    CHECK(out == std::vector<std::string>{"/\b\f\n\r\t\\", "\xf0\x9f\x98\x80", std::string("a\0b", 3)});
+    // what JSON does not allow, or what is not an array of strings
+    for (const std::string_view bad :
+         {R"()", R"(  )", R"("a")", R"({})", R"([["a"]])", R"([null])", R"(['a'])", R"(["a"] ["b"])",
+          R"(["a"] x)", R"(["a"  # comment)", R"(["a" /* c */])", R"(["\x41"])", R"(["\ud83d"])",
+          R"(["\ud83dx"])", R"(["\ude00"])", R"(["\u12"])", "[\"a\tb\"]", "[\"a\nb\"]"})
+        CHECK_FALSE(parse_string_array_json(bad, out));
+    CHECK_FALSE(parse_string_array_json(std::string_view("[\"a\"]\0", 6), out));
+    CHECK_FALSE(parse_string_array_json(std::string_view("[\"a\0b\"]", 7), out));
 }
 
 TEST_CASE("the sample table shows docs, hints and defaults, sub-tables last", "[schema]") {
