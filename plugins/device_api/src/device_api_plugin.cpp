@@ -36,7 +36,7 @@ private:
     void on_start() override {
         device_api::services w;
         w.reactor = &host().reactor();
-        w.metrics = &host().metrics();
+        w.host = &host();
         w.log = &host().log_service();
         w.engine = &host().require<coap_engine_v1>(s_.engine);
         // The core's capabilities (ABI 1.1), all from the same instance.

@@ -12,26 +12,11 @@ constexpr const char* dl_kind_labels[] = {"attributes", "rpc"};
 constexpr const char* dl_result_labels[] = {"sent",    "delivered", "merged", "timeout",
                                             "dropped", "reset",     "failed"};
 
-sdk::metric add(metrics_v1* m, tern_metric_kind kind, const char* name, const char* help,
-                const std::string& labels = {}) {
-    if (m == nullptr) return {};
-    tern_metric_desc d{};
-    d.struct_size = sizeof d;
-    d.kind = kind;
-    d.name = name;
-    d.help = help;
-    d.labels = labels.empty() ? nullptr : labels.c_str();
-    uint64_t id = 0;
-    if (m->add_metric(&d, &id) != TERN_OK)
-        throw sdk::error(TERN_INVALID_ARGUMENT, sdk::cat("cannot register metric ", name));
-    return sdk::metric{m, id};
+sdk::metric counter(const sdk::host* h, const char* name, const char* help, const std::string& labels = {}) {
+    return h == nullptr ? sdk::metric{} : h->counter(name, help, labels.empty() ? nullptr : labels.c_str());
 }
-
-sdk::metric counter(metrics_v1* m, const char* name, const char* help, const std::string& labels = {}) {
-    return add(m, TERN_METRIC_COUNTER, name, help, labels);
-}
-sdk::metric gauge(metrics_v1* m, const char* name, const char* help, const std::string& labels = {}) {
-    return add(m, TERN_METRIC_GAUGE, name, help, labels);
+sdk::metric gauge(const sdk::host* h, const char* name, const char* help, const std::string& labels = {}) {
+    return h == nullptr ? sdk::metric{} : h->gauge(name, help, labels.empty() ? nullptr : labels.c_str());
 }
 
 }  // namespace
@@ -54,7 +39,7 @@ code_slot slot_of(uint8_t code, bool silent) noexcept {
     }
 }
 
-void metrics::init(metrics_v1* m) {
+void metrics::init(const sdk::host* m) {
     for (size_t k = 0; k < static_cast<size_t>(action::count_); ++k)
         for (size_t c = 0; c < static_cast<size_t>(code_slot::count_); ++c)
             requests[k][c] = counter(m, "device_api_requests_total",

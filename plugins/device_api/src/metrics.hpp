@@ -40,8 +40,9 @@ struct metrics {
     // the negative token cache: device_api_auth_cache_*{cache="unknown_token"}
     sdk::metric unknown_hits, unknown_evictions, unknown_entries;
 
-    // Registers everything; throws on a refused registration. m may be null.
-    void init(metrics_v1* m);
+    // Registers everything through the host; throws on a refused registration. h may be
+    // null (tests): every handle is then a no-op.
+    void init(const sdk::host* h);
 
     void request(action k, uint8_t code, bool silent = false) const noexcept {
         requests[static_cast<size_t>(k)][static_cast<size_t>(slot_of(code, silent))].inc();

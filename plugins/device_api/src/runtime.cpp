@@ -26,7 +26,7 @@ runtime::runtime(const settings& settings_, services services_)
     : s(settings_), w(std::move(services_)), log(w.log) {
     if (w.reactor == nullptr || w.engine == nullptr || !w.core.complete() || !w.adaptors.missing().empty())
         throw sdk::error(TERN_INVALID_ARGUMENT, "device_api needs a reactor, an engine, a core and a json adaptor");
-    m.init(w.metrics);
+    m.init(w.host);
     shard_count = w.reactor->shard_count();
     if (shard_count == 0) shard_count = 1;
     auto per_shard = [&](int64_t total) {

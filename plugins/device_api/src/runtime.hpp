@@ -71,7 +71,7 @@ struct services {
         transport_v1* transport = nullptr;
     };
     std::vector<transport_ref> transports;  // to ask a DTLS transport who the peer is
-    metrics_v1* metrics = nullptr;  // may be null
+    const sdk::host* host = nullptr;  // registers the metrics; null: none (tests)
     log_v1* log = nullptr;          // may be null
     int64_t (*wall_ms)() = nullptr; // ms since the epoch; null: the system clock
 };
