@@ -11,34 +11,6 @@ using namespace tern::coap::test;
 
 namespace {
 
-// An environment whose send() only counts (the harness's records datagrams in a vector).
-class counting_env final : public engine_env {
-public:
-    uint64_t now = 1'000'000'000;
-    long sent = 0;
-    long bytes_sent = 0;
-    uint32_t shard_of_caller = 0;
-    tern_task_fn task = nullptr;
-    void* task_ctx = nullptr;
-    long posts = 0;
-    uint64_t now_ns() noexcept override { return now; }
-    uint32_t current_shard() noexcept override { return shard_of_caller; }
-    void arm_timer(uint32_t, uint64_t) noexcept override {}
-    void send(uint32_t, uint32_t, const tern_datagram* b, uint32_t n) noexcept override {
-        sent += n;
-        for (uint32_t i = 0; i < n; ++i) bytes_sent += static_cast<long>(b[i].data.size);
-    }
-    tern_status post(uint32_t, tern_task_fn fn, void* ctx) noexcept override {
-        task = fn;
-        task_ctx = ctx;
-        ++posts;
-        return TERN_OK;
-    }
-    void run_on_shards(void (*fn)(void*, uint32_t), void* ctx) noexcept override { fn(ctx, 0); }
-    void log(tern_log_level, std::string_view) noexcept override {}
-    uint64_t random_seed() noexcept override { return 1; }
-};
-
 // Answers synchronously from static data: a small body, or a large one (Block2).
 class sync_handler final : public tern::coap_handler_v1 {
 public:

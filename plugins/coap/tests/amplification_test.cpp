@@ -669,21 +669,6 @@ TEST_CASE("ping: a peer whose state is dropped while its answer is held leaks no
 
 namespace {
 
-// Counts what is sent without keeping it (the harness's env records every datagram).
-class counting_env final : public engine_env {
-public:
-    uint64_t now = 1'000'000'000;
-    long sent = 0;
-    uint64_t now_ns() noexcept override { return now; }
-    uint32_t current_shard() noexcept override { return 0; }
-    void arm_timer(uint32_t, uint64_t) noexcept override {}
-    void send(uint32_t, uint32_t, const tern_datagram*, uint32_t n) noexcept override { sent += n; }
-    tern_status post(uint32_t, tern_task_fn, void*) noexcept override { return TERN_OK; }
-    void run_on_shards(void (*fn)(void*, uint32_t), void* ctx) noexcept override { fn(ctx, 0); }
-    void log(tern_log_level, std::string_view) noexcept override {}
-    uint64_t random_seed() noexcept override { return 1; }
-};
-
 class big_handler final : public tern::coap_handler_v1 {
 public:
     engine* eng = nullptr;
@@ -738,33 +723,9 @@ TEST_CASE("the limited path allocates nothing", "[amplification][alloc]") {
     eng.stop();
 }
 
-namespace {
-
-// Remembers the last ping sent to each of 50 addresses, without allocating.
-class ping_env final : public engine_env {
-public:
-    uint64_t now = 1'000'000'000;
-    long sent = 0;
-    std::array<int32_t, 256> ping{};
-    uint64_t now_ns() noexcept override { return now; }
-    uint32_t current_shard() noexcept override { return 0; }
-    void arm_timer(uint32_t, uint64_t) noexcept override {}
-    void send(uint32_t, uint32_t, const tern_datagram* b, uint32_t n) noexcept override {
-        sent += n;
-        for (uint32_t i = 0; i < n; ++i)
-            if (b[i].data.size == 4 && b[i].data.data[0] == 0x40 && b[i].data.data[1] == 0)
-                ping[b[i].peer.endpoint.addr[3]] = (b[i].data.data[2] << 8) | b[i].data.data[3];
-    }
-    tern_status post(uint32_t, tern_task_fn, void*) noexcept override { return TERN_OK; }
-    void run_on_shards(void (*fn)(void*, uint32_t), void* ctx) noexcept override { fn(ctx, 0); }
-    void log(tern_log_level, std::string_view) noexcept override {}
-    uint64_t random_seed() noexcept override { return 7; }
-};
-
-}  // namespace
-
 TEST_CASE("the ping path (hold, ping, Reset, release) allocates nothing", "[amplification][alloc][ping]") {
-    ping_env env;
+    counting_env env;
+    env.seed = 7;
     fake_metrics metrics;
     engine_config c = ping_config();
     c.max_peers = 256;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <deque>
@@ -128,6 +129,42 @@ private:
     };
     std::mutex mu_;
     std::deque<task> posted_;
+};
+
+// An environment for the allocation tests, which must not allocate itself: send() counts
+// what goes out (and remembers the last CoAP ping to each address, by its last byte) without
+// keeping it; post() keeps the last task, which the test runs when it wants.
+class counting_env final : public engine_env {
+public:
+    uint64_t now = 1'000'000'000;
+    long sent = 0;
+    long bytes_sent = 0;
+    uint32_t shard_of_caller = 0;
+    tern_task_fn task = nullptr;
+    void* task_ctx = nullptr;
+    long posts = 0;
+    uint64_t seed = 1;
+    std::array<int32_t, 256> ping{};  // the MID of the last ping to 127.0.0.x, by x
+    uint64_t now_ns() noexcept override { return now; }
+    uint32_t current_shard() noexcept override { return shard_of_caller; }
+    void arm_timer(uint32_t, uint64_t) noexcept override {}
+    void send(uint32_t, uint32_t, const tern_datagram* b, uint32_t n) noexcept override {
+        sent += n;
+        for (uint32_t i = 0; i < n; ++i) {
+            bytes_sent += static_cast<long>(b[i].data.size);
+            if (b[i].data.size == 4 && b[i].data.data[0] == 0x40 && b[i].data.data[1] == 0)
+                ping[b[i].peer.endpoint.addr[3]] = (b[i].data.data[2] << 8) | b[i].data.data[3];
+        }
+    }
+    tern_status post(uint32_t, tern_task_fn fn, void* ctx) noexcept override {
+        task = fn;
+        task_ctx = ctx;
+        ++posts;
+        return TERN_OK;
+    }
+    void run_on_shards(void (*fn)(void*, uint32_t), void* ctx) noexcept override { fn(ctx, 0); }
+    void log(tern_log_level, std::string_view) noexcept override {}
+    uint64_t random_seed() noexcept override { return seed; }
 };
 
 // ---- metrics -------------------------------------------------------------------------------
