@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "settings.hpp"
 #include "tern/abi/host.h"
 #include "tern/abi/transport.h"
 #include "tern/sdk/host.hpp"
@@ -22,17 +23,6 @@
 #include "tern/udp_io/socket_group.hpp"
 
 namespace tern::udp {
-
-struct settings {
-    std::string bind_address = "0.0.0.0";
-    uint16_t bind_port = 5683;
-    bool ipv6_only = false;
-    int recv_buffer = 0;  // bytes; 0 = the OS default (the manifest's default is 4 MiB)
-    int send_buffer = 0;
-    uint32_t batch_size = 32;
-    uint32_t max_datagram_size = 2048;
-    uint32_t drain_batches = 16;  // recvmmsg calls per wake-up before yielding the shard
-};
 
 // Why a datagram was dropped: the label of udp_drops_total{reason=...}.
 enum class drop : uint32_t {

@@ -151,7 +151,8 @@ struct rig {
 };
 
 settings loopback(const char* addr = "127.0.0.1") {
-    settings s;
+    settings s = settings_schema.defaults();
+    s.recv_buffer = 0;  // the OS default unless a test asks for more
     s.bind_address = addr;
     s.bind_port = 0;
     return s;
