@@ -117,16 +117,12 @@ load_result open_plugin(const std::string& path) {
                       hex32(hdr.magic) + ", expected " + hex32(TERN_PLUGIN_MAGIC) +
                       "); rebuild it with the Tern SDK");
 
-    // 4. size of the ABI 1.0 descriptor
-    constexpr uint32_t abi10_size = sizeof(tern_plugin_descriptor);
-    if (hdr.header_size < abi10_size)
-        return refuse(path + ": descriptor too small (" + std::to_string(hdr.header_size) +
-                      " bytes, ABI 1.0 needs " + std::to_string(abi10_size) +
-                      "); rebuild it with the Tern SDK");
-
-    // 5. major
+    // 4. major, before the size: a plugin of another major has a descriptor of another
+    // layout (perhaps smaller than 1.0's), and what it needs is the version mismatch. Its
+    // name is read only where its own header_size says the name pointer lies.
     if (hdr.abi_major != TERN_ABI_MAJOR) {
-        std::string name = probe_cstr(raw->name);
+        constexpr uint32_t name_end = offsetof(tern_plugin_descriptor, name) + sizeof(tern_plugin_descriptor::name);
+        std::string name = hdr.header_size >= name_end ? probe_cstr(raw->name) : std::string();
         if (name.empty()) name = name_from_file(path);
         const std::string theirs = std::to_string(hdr.abi_major) + "." + std::to_string(hdr.abi_minor);
         std::string fix;
@@ -139,6 +135,13 @@ load_result open_plugin(const std::string& path) {
                       ", this kernel provides ABI " + std::to_string(TERN_ABI_MAJOR) + "." +
                       std::to_string(TERN_ABI_MINOR) + "; " + fix);
     }
+
+    // 5. size of the ABI 1.0 descriptor
+    constexpr uint32_t abi10_size = sizeof(tern_plugin_descriptor);
+    if (hdr.header_size < abi10_size)
+        return refuse(path + ": descriptor too small (" + std::to_string(hdr.header_size) +
+                      " bytes, ABI 1.0 needs " + std::to_string(abi10_size) +
+                      "); rebuild it with the Tern SDK");
 
     // Copy what this kernel knows of the descriptor; a newer minor's extra fields are
     // beyond sizeof and ignored.

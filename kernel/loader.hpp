@@ -50,8 +50,9 @@ struct load_result {
 };
 
 // Opens path and checks, in order: the library opens; it exports tern_plugin_entry; the
-// descriptor's magic; header_size; abi_major. Requirements and the schema are checked by
-// the caller, who knows the other instances and the manifest.
+// descriptor's magic; abi_major (before the size, so a plugin of another major hears about
+// the version whatever its descriptor's size); header_size. Requirements and the schema
+// are checked by the caller, who knows the other instances and the manifest.
 load_result open_plugin(const std::string& path);
 
 // "libtern-<plugin>.so"

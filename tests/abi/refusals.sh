@@ -57,6 +57,15 @@ TOML
     refused "$out" check --config "$manifest"
     says "$out" "${want[@]}"
     ;;
+next_major_small_header)
+    # Another major with a descriptor smaller than 1.0's: the version is what to hear about
+    # (the major is checked before the size), and the name comes from the file.
+    lib=$ABI_REFUSED/libtern-bad_major_small_header.so
+    refused "$out" plugins inspect "$lib"
+    says "$out" "plugin 'bad_major_small_header' ($lib)" "built for Tern ABI 2.0, this kernel provides ABI 1.1" \
+        "rebuild it against the Tern 1.x SDK, or run a Tern kernel of ABI 2.x"
+    if grep -q 'descriptor too small' "$out"; then fail "a 2.x plugin was told its descriptor is too small"; fi
+    ;;
 missing_iid)
     manifest=$(abi_manifest missing_iid <<'TOML'
 [plugins.missing_iid]
