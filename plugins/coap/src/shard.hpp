@@ -293,8 +293,9 @@ private:
     enum class built : uint8_t { ok, too_large, out_of_range, body_failed };
     class scope;
 
-    // message layer and the request's stages, in order (shard_request.cpp); a stage that
-    // answered (or dropped) the request returns false
+    // message layer and the request's stages, in order (shard_request.cpp). A stage that
+    // answered (or dropped) the request says so: check_duplicate and well_known return true,
+    // validate_options and read_options false, route nullptr.
     void datagram(uint32_t transport, const tern_datagram& dg) noexcept;
     void request(uint32_t transport, const tern_datagram& dg, bool too_many_options) noexcept;
     reply_to reply_for(uint32_t transport, const tern_datagram& dg) noexcept;
