@@ -17,6 +17,7 @@
 
 #include "action.hpp"
 #include "auth_cache.hpp"
+#include "decoded_uplink.hpp"
 #include "device_state.hpp"
 #include "lru.hpp"
 #include "op_pool.hpp"
@@ -79,6 +80,7 @@ struct shard_tables {
 
     // ---- uplinks ----
     op_pool<uplink_op> ops;
+    decoded_uplink decoded;                // the body being stored, copied out of the adaptor
     std::vector<tern_str> keys_a, keys_b;  // GET attributes key lists
 
     // ---- observations: those living on this shard -> their device ----

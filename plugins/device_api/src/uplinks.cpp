@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "content_format.hpp"
+#include "decoded_uplink.hpp"
 #include "observations.hpp"
 #include "query.hpp"
 #include "responder.hpp"
@@ -15,13 +16,25 @@ namespace tern::device_api {
 
 namespace {
 
-// What an uplink's decode callback needs to post its op to the core.
-struct uplink_sink {
-    uplinks* self;
-    const core_links* core;
-    uplink_op* o;
-    uint64_t device;
-    bool posted = false;
+// What a decode sink saw: a body to store (copied into the shard's decoded_uplink, since the
+// adaptor's views end with the sink call), nothing to store, or no memory for the copy.
+// Nothing may leave the sink by exception: it is called from inside the adaptor.
+struct decode_note {
+    decoded_uplink* out;
+    bool got = false;
+    bool none = false;
+    bool no_memory = false;
+    int64_t number = 0;  // a claim's duration
+
+    template <class F>
+    void keep(F&& copy) noexcept {
+        try {
+            copy();
+            got = true;
+        } catch (...) {
+            no_memory = true;
+        }
+    }
 };
 
 }  // namespace
@@ -115,135 +128,129 @@ void uplinks::write_done(void* ctx, tern_status status, tern_str message) noexce
     self->recycle(o);
 }
 
-// ---- decoded by the profile's adaptor, then to the core -----------------------------------------
+// ---- decoded by the profile's adaptor into the shard's scratch, then to the core ---------------
 
 void uplinks::telemetry(shard_tables& sd, const request& v, const device_entry& dev, device_meter& meter) {
-    uplink_op* o = start_op(sd, v, action::telemetry);
-    struct sink_state {
-        uplinks* self;
-        const core_links* core;
-        uplink_op* o;
-        uint64_t device;
-        token_bucket* points;
-        int64_t rate, burst;
-        const runtime* rt;
-        bool posted = false;
-        bool none = false;
-        uint64_t limited_ns = 0;
-    } ss{this,
-         &rt_.w.core,
-         o,
-         dev.device_id,
-         &meter.datapoints,
-         dev.limits.datapoint_rate >= 0 ? dev.limits.datapoint_rate : rt_.s.device_datapoint_rate,
-         dev.limits.datapoint_burst >= 1 ? dev.limits.datapoint_burst : rt_.s.device_datapoint_burst,
-         &rt_};
+    decode_note note{&sd.decoded};
     const tern_payload_context pc = dev.payload_context(v.content_format);
     tern_error err{};
     const tern_status st = dev.adaptor->decode_telemetry(
         &pc, v.payload, rt_.wall_ms(),
         [](void* c, const tern_ts_record* recs, uint32_t n) {
-            auto* s = static_cast<sink_state*>(c);
+            auto* s = static_cast<decode_note*>(c);
             bool any = false;
             for (uint32_t i = 0; i < n && !any; ++i) any = recs[i].count != 0;
             if (!any) {
                 s->none = n == 0;
                 return;
             }
-            // Per-device data point limit: the whole message or nothing.
-            int64_t points = 0;
-            for (uint32_t i = 0; i < n; ++i) points += recs[i].count;
-            s->limited_ns = s->points->take(s->rt->now_ns(), s->rate, s->burst, points);
-            if (s->limited_ns != 0) return;
-            s->posted = true;
-            s->core->telemetry->post_telemetry(s->device, recs, n, &uplinks::write_done, s->o);
+            s->keep([&] { s->out->copy_records(recs, n); });
         },
-        &ss, &err);
-    if (ss.posted) return;
-    sd.ops.put_local(o);
-    if (ss.limited_ns != 0) {
-        rt_.m.limited_datapoints.inc();
-        out_.limited(v.exchange, action::telemetry, ss.limited_ns, "device data point rate limit exceeded");
+        &note, &err);
+    if (note.no_memory) {
+        out_.error(v.exchange, action::telemetry, code::internal, "out of memory");
         return;
     }
-    if (st != TERN_OK) out_.error(v.exchange, action::telemetry, code::bad_request, reason_or(err, "bad telemetry payload"));
-    else if (ss.none) out_.silent(v.exchange, action::telemetry);    // `[]`: only the empty ACK (spec §1.3)
-    else out_.answer(v.exchange, action::telemetry, code::created);  // `{}`: nothing to store
+    if (!note.got) {
+        if (st != TERN_OK)
+            out_.error(v.exchange, action::telemetry, code::bad_request, reason_or(err, "bad telemetry payload"));
+        else if (note.none)
+            out_.silent(v.exchange, action::telemetry);  // `[]`: only the empty ACK (spec §1.3)
+        else
+            out_.answer(v.exchange, action::telemetry, code::created);  // `{}`: nothing to store
+        return;
+    }
+    // Per-device data point limit: the whole message or nothing.
+    const std::span<const tern_ts_record> records = sd.decoded.records();
+    int64_t points = 0;
+    for (const tern_ts_record& r : records) points += r.count;
+    const int64_t rate = dev.limits.datapoint_rate >= 0 ? dev.limits.datapoint_rate : rt_.s.device_datapoint_rate;
+    const int64_t burst = dev.limits.datapoint_burst >= 1 ? dev.limits.datapoint_burst : rt_.s.device_datapoint_burst;
+    if (const uint64_t wait = meter.datapoints.take(rt_.now_ns(), rate, burst, points); wait != 0) {
+        rt_.m.limited_datapoints.inc();
+        out_.limited(v.exchange, action::telemetry, wait, "device data point rate limit exceeded");
+        return;
+    }
+    rt_.w.core.telemetry->post_telemetry(dev.device_id, records.data(), static_cast<uint32_t>(records.size()),
+                                         &uplinks::write_done, start_op(sd, v, action::telemetry));
 }
 
 void uplinks::attributes(shard_tables& sd, const request& v, const device_entry& dev) {
-    uplink_op* o = start_op(sd, v, action::attributes_post);
-    uplink_sink ss{this, &rt_.w.core, o, dev.device_id};
+    decode_note note{&sd.decoded};
     const tern_payload_context pc = dev.payload_context(v.content_format);
     tern_error err{};
     const tern_status st = dev.adaptor->decode_attributes(
         &pc, v.payload,
         [](void* c, const tern_kv* kv, uint32_t n) {
-            auto* s = static_cast<uplink_sink*>(c);
-            if (n == 0) return;
-            s->posted = true;
-            s->core->attributes->post_attributes(s->device, TERN_SCOPE_CLIENT, kv, n, &uplinks::write_done, s->o);
+            auto* s = static_cast<decode_note*>(c);
+            if (n != 0) s->keep([&] { s->out->copy_values(kv, n); });
         },
-        &ss, &err);
-    if (ss.posted) return;
-    sd.ops.put_local(o);
-    if (st != TERN_OK)
-        out_.error(v.exchange, action::attributes_post, code::bad_request, reason_or(err, "bad attributes payload"));
-    else
-        out_.answer(v.exchange, action::attributes_post, code::created);
+        &note, &err);
+    if (note.no_memory) {
+        out_.error(v.exchange, action::attributes_post, code::internal, "out of memory");
+    } else if (!note.got) {
+        if (st != TERN_OK)
+            out_.error(v.exchange, action::attributes_post, code::bad_request, reason_or(err, "bad attributes payload"));
+        else
+            out_.answer(v.exchange, action::attributes_post, code::created);
+    } else {
+        const std::span<const tern_kv> values = sd.decoded.values();
+        rt_.w.core.attributes->post_attributes(dev.device_id, TERN_SCOPE_CLIENT, values.data(),
+                                               static_cast<uint32_t>(values.size()), &uplinks::write_done,
+                                               start_op(sd, v, action::attributes_post));
+    }
 }
 
 void uplinks::rpc_reply(shard_tables& sd, const request& v, const route& r, const device_entry& dev) {
-    uplink_op* o = start_op(sd, v, action::rpc_reply);
-    struct sink_state {
-        uplink_sink base;
-        int64_t id;
-        metrics* m;
-    } ss{{this, &rt_.w.core, o, dev.device_id}, r.rpc_id, &rt_.m};
+    decode_note note{&sd.decoded};
     const tern_payload_context pc = dev.payload_context(v.content_format);
     tern_error err{};
     dev.adaptor->decode_rpc_reply(
         &pc, v.payload,
         [](void* c, tern_bytes json) {
-            auto* s = static_cast<sink_state*>(c);
-            s->base.posted = true;
-            s->m->rpc_replies.inc();
-            s->base.core->rpc->rpc_reply(s->base.device, s->id, sdk::to_str(sdk::as_text(json)), &uplinks::write_done,
-                                    s->base.o);
+            auto* s = static_cast<decode_note*>(c);
+            s->keep([&] { s->out->copy_texts(sdk::to_str(sdk::as_text(json))); });
         },
-        &ss, &err);
-    if (ss.base.posted) return;
-    sd.ops.put_local(o);
-    // JSON profiles: ThingsBoard fails on a non-object reply at run time, which answers 5.00
-    // (spec §1.3); a protobuf decoding failure is the adaptor's 4.00 (spec §8).
-    out_.error(v.exchange, action::rpc_reply, dev.payload_type == TERN_PAYLOAD_JSON ? code::internal : code::bad_request,
-               reason_or(err, "bad RPC reply payload"));
+        &note, &err);
+    if (note.got) {
+        rt_.m.rpc_replies.inc();
+        rt_.w.core.rpc->rpc_reply(dev.device_id, r.rpc_id, sd.decoded.text(0), &uplinks::write_done,
+                                  start_op(sd, v, action::rpc_reply));
+    } else if (note.no_memory) {
+        out_.error(v.exchange, action::rpc_reply, code::internal, "out of memory");
+    } else {
+        // JSON profiles: ThingsBoard fails on a non-object reply at run time, which answers
+        // 5.00 (spec §1.3); a protobuf decoding failure is the adaptor's 4.00 (spec §8).
+        out_.error(v.exchange, action::rpc_reply,
+                   dev.payload_type == TERN_PAYLOAD_JSON ? code::internal : code::bad_request,
+                   reason_or(err, "bad RPC reply payload"));
+    }
 }
 
 void uplinks::rpc_call(shard_tables& sd, const request& v, const std::shared_ptr<const device_entry>& dev) {
-    uplink_op* o = start_op(sd, v, action::rpc_call);
-    o->format = v.content_format;
-    o->dev = dev;
-    struct sink_state {
-        uplink_sink base;
-        int64_t timeout_ms;
-    } ss{{this, &rt_.w.core, o, dev->device_id}, rt_.s.client_rpc_timeout_ms};
+    decode_note note{&sd.decoded};
     const tern_payload_context pc = dev->payload_context(v.content_format);
     tern_error err{};
     dev->adaptor->decode_rpc_call(
         &pc, v.payload,
         [](void* c, tern_str method, tern_str params) {
-            auto* s = static_cast<sink_state*>(c);
-            s->base.posted = true;
-            s->base.core->rpc->client_rpc(s->base.device, method, params, s->timeout_ms, &uplinks::client_rpc_done,
-                                     s->base.o);
+            auto* s = static_cast<decode_note*>(c);
+            s->keep([&] { s->out->copy_texts(method, params); });
         },
-        &ss, &err);
-    if (ss.base.posted) return;
-    o->dev.reset();
-    sd.ops.put_local(o);
-    out_.error(v.exchange, action::rpc_call, dev->payload_type == TERN_PAYLOAD_JSON ? code::internal : code::bad_request,
-               reason_or(err, "bad client-side RPC payload"));
+        &note, &err);
+    if (note.got) {
+        uplink_op* o = start_op(sd, v, action::rpc_call);
+        o->format = v.content_format;
+        o->dev = dev;
+        rt_.w.core.rpc->client_rpc(dev->device_id, sd.decoded.text(0), sd.decoded.text(1), rt_.s.client_rpc_timeout_ms,
+                                   &uplinks::client_rpc_done, o);
+    } else if (note.no_memory) {
+        out_.error(v.exchange, action::rpc_call, code::internal, "out of memory");
+    } else {
+        out_.error(v.exchange, action::rpc_call,
+                   dev->payload_type == TERN_PAYLOAD_JSON ? code::internal : code::bad_request,
+                   reason_or(err, "bad client-side RPC payload"));
+    }
 }
 
 void uplinks::client_rpc_done(void* ctx, tern_status status, tern_str text) noexcept {
@@ -286,21 +293,24 @@ void uplinks::client_rpc_done(void* ctx, tern_status status, tern_str text) noex
 }
 
 void uplinks::claim(shard_tables& sd, const request& v, const device_entry& dev) {
-    uplink_op* o = start_op(sd, v, action::claim);
-    uplink_sink ss{this, &rt_.w.core, o, dev.device_id};
+    decode_note note{&sd.decoded};
     const tern_payload_context pc = dev.payload_context(v.content_format);
     tern_error err{};
     dev.adaptor->decode_claim(
         &pc, v.payload,
         [](void* c, tern_str secret, int64_t duration_ms) {
-            auto* s = static_cast<uplink_sink*>(c);
-            s->posted = true;
-            s->core->provisioning->claim(s->device, secret, duration_ms, &uplinks::write_done, s->o);
+            auto* s = static_cast<decode_note*>(c);
+            s->number = duration_ms;
+            s->keep([&] { s->out->copy_texts(secret); });
         },
-        &ss, &err);
-    if (ss.posted) return;
-    sd.ops.put_local(o);
-    out_.error(v.exchange, action::claim, code::bad_request, reason_or(err, "bad claim payload"));
+        &note, &err);
+    if (note.got)
+        rt_.w.core.provisioning->claim(dev.device_id, sd.decoded.text(0), note.number, &uplinks::write_done,
+                                       start_op(sd, v, action::claim));
+    else if (note.no_memory)
+        out_.error(v.exchange, action::claim, code::internal, "out of memory");
+    else
+        out_.error(v.exchange, action::claim, code::bad_request, reason_or(err, "bad claim payload"));
 }
 
 // ---- GET attributes (spec §2.4) ------------------------------------------------------------------
