@@ -12,90 +12,13 @@
 #include "capabilities.hpp"
 #include "cli.hpp"
 #include "core.hpp"
+#include "plugin_config.hpp"
 #include "tern/sdk/plugin.hpp"
 
 namespace tern::core_embedded {
 namespace {
 
-namespace cfg = sdk::cfg;
-
-constexpr tern_config_key config_schema[] = {
-    cfg::string("database", "var/tern.db", "SQLite database file (WAL); the admin key file, the "
-                "OTA folder and the bound-address file live beside it").path(),
-    cfg::string("admin_bind", "127.0.0.1:8080", "host:port of the admin HTTP API; port 0 picks a free "
-                "port (logged and written to <database>.admin-addr); empty disables the API"),
-    cfg::string("admin_key", "", "bearer key of the admin API, at least 16 characters; empty: generated on "
-                "first start and kept in <database>.admin-key (mode 0600), never logged"),
-    cfg::string("sync", "full", "full: every group commit is fsynced (survives power loss); normal: "
-                "survives a process crash, not a power loss").choices("full|normal"),
-    cfg::integer("group_commit_max_batch", 4096, "most write ops committed in one transaction")
-        .range(1, 1000000),
-    cfg::integer("group_commit_max_delay_us", 2000, "longest wait for more ops before a commit, after "
-                 "the oldest queued op arrived (0: commit what is there)").range(0, 1000000).unit("us"),
-    cfg::integer("checkpoint_interval", 200, "how often a thread of its own copies the WAL into the "
-                 "database file, so commits never wait for it; 0: SQLite does it inside the commit "
-                 "that fills 4000 pages").range(0, 60000).unit("ms"),
-    cfg::integer("wal_limit", 65536, "WAL pages (4 KiB) past which a checkpoint waits for the writer "
-                 "to restart the WAL (a writer that never pauses)").range(1000, 100000000),
-    cfg::integer("write_queue_capacity", 65536, "write ops waiting for the writer; when full, writes "
-                 "are refused with TERN_BUSY (devices get 5.03/5.00)").range(1, 100000000),
-    cfg::integer("write_queue_max_bytes", 67108864, "memory the payloads of write ops may hold from "
-                 "submission until committed; beyond, writes are refused with TERN_BUSY like a full queue "
-                 "(one op alone is always taken)").range(65536, 1e12).unit("bytes"),
-    cfg::integer("max_key_length", 255, "longest telemetry or attribute key a device may post, in "
-                 "characters (ThingsBoard's key columns are varchar(255)); a longer one refuses the "
-                 "message with 4.00. 0: no limit").range(0, 1000000).unit("characters"),
-    cfg::integer("max_telemetry_keys_per_device", 1000, "distinct telemetry keys one device may have; "
-                 "a message that would add more is refused with 4.00 and nothing of it is stored. "
-                 "0: no limit").range(0, 1e9),
-    cfg::integer("max_telemetry_keys", 1000000, "distinct telemetry key names over all devices (the "
-                 "dictionary the writer keeps in memory); values under new names beyond it are refused "
-                 "(core busy). 0: no limit").range(0, 1e9),
-    cfg::integer("max_attributes_per_device", 1000, "client attribute keys one device may have; a "
-                 "message that would add more is refused with 4.00 and nothing of it is stored. 0: no "
-                 "limit").range(0, 1e9),
-    cfg::integer("read_threads", 2, "threads (and SQLite read connections) serving reads").range(1, 64),
-    cfg::integer("read_queue_capacity", 4096, "reads waiting for a reader thread; beyond, TERN_BUSY")
-        .range(1, 100000000),
-    cfg::integer("read_queue_max_bytes", 67108864, "request text waiting reads may hold (provisioning "
-                 "requests with their certificates, tokens); beyond, TERN_BUSY like a full queue (one read "
-                 "alone is always taken)").range(65536, 1e12).unit("bytes"),
-    cfg::integer("credential_cache_size", 100000, "authenticated credentials kept in memory (LRU); "
-                 "0 disables the cache").range(0, 100000000),
-    cfg::integer("claim_duration", 86400000, "claim lifetime when the device gives none (spec §5.1)")
-        .range(1, 1e15).unit("ms"),
-    cfg::boolean("claim_allowed_by_default", true, "devices may register claims without the server "
-                 "attribute claimingAllowed=true"),
-    cfg::boolean("client_rpc_builtin", true, "answer the built-in client-side RPCs (getCurrentTime, "
-                 "ping, getDeviceInfo)"),
-    cfg::boolean("client_rpc_queue", true, "queue other client-side RPCs for an operator "
-                 "(GET /api/client-rpc); off: the device gets no answer"),
-    cfg::integer("client_rpc_queue_capacity", 1000, "client-side RPCs waiting for an operator")
-        .range(1, 1000000),
-    cfg::integer("client_rpc_timeout", 10000, "how long a queued client-side RPC waits when the "
-                 "transport gives no timeout").range(1, 86400000).unit("ms"),
-    cfg::integer("rpc_default_timeout", 10000, "expiration of a server-side RPC sent without one")
-        .range(1, 604800000).unit("ms"),
-    cfg::integer("rpc_max_retries", 3, "re-sends of a persistent RPC after a transport TIMEOUT, "
-                 "before it ends as TIMEOUT").range(0, 1000),
-    cfg::integer("activity_flush_interval", 5000, "how often devices' lastActivityTime (and connect "
-                 "and disconnect times) are written; 0 never").range(0, 86400000).unit("ms"),
-    cfg::integer("max_ota_size", 268435456, "largest OTA package upload").range(1, 1e13).unit("bytes"),
-    cfg::integer("max_request_size", 1048576, "largest admin API request body other than OTA uploads")
-        .range(1024, 1e9).unit("bytes"),
-    cfg::integer("admin_max_connections", 256, "concurrent admin API connections; when all are open, a new "
-                 "one closes the oldest that has not shown the key").range(1, 100000),
-    cfg::integer("admin_header_timeout", 10000, "how long a connection that has not yet shown the admin key "
-                 "may take to send a request header").range(100, 600000).unit("ms"),
-    cfg::integer("min_token_length", 4, "shortest access token the admin API accepts (shorter: 400); "
-                 "tokens under 16 characters are stored with a warning").range(1, 1024),
-    cfg::integer("min_psk_key_length", 1, "shortest PSK key the admin API accepts (shorter: 400); keys "
-                 "under 16 bytes are stored with a warning").range(1, 64).unit("bytes"),
-    cfg::boolean("quick_check", false, "run PRAGMA quick_check on the database at start (reads the whole "
-                 "file, seconds per GB); a damaged database then refuses to start"),
-    cfg::integer("event_subscribers", 16, "plugins that may hold a tern.core.events/1 subscription at once "
-                 "(the tern.core/1 listener not counted); one more is refused with TERN_BUSY").range(1, 63),
-};
+// The configuration schema and its typed settings: plugin_config.hpp.
 
 // A configured admin_key shorter than this refuses to start.
 constexpr size_t min_admin_key_length = 16;
@@ -127,49 +50,23 @@ protected:
 
     void on_start() override {
         const sdk::config c = config();
-        core_settings s;
-        s.database = std::string(c.get_string("database"));
-        s.sync = std::string(c.get_string("sync"));
-        s.writer.max_batch = static_cast<uint32_t>(c.get_int("group_commit_max_batch"));
-        s.writer.max_delay_us = c.get_int("group_commit_max_delay_us");
-        s.writer.queue_capacity = static_cast<uint32_t>(c.get_int("write_queue_capacity"));
-        s.writer.queue_bytes = static_cast<uint64_t>(c.get_int("write_queue_max_bytes"));
-        s.writer.max_key_length = c.get_int("max_key_length");
-        s.writer.max_keys_per_device = c.get_int("max_telemetry_keys_per_device");
-        s.writer.max_keys = c.get_int("max_telemetry_keys");
-        s.writer.max_attributes_per_device = c.get_int("max_attributes_per_device");
-        s.checkpoint_interval_ms = c.get_int("checkpoint_interval");
-        s.wal_limit_pages = c.get_int("wal_limit");
-        s.read_threads = static_cast<unsigned>(c.get_int("read_threads"));
-        s.read_queue_capacity = static_cast<size_t>(c.get_int("read_queue_capacity"));
-        s.read_queue_bytes = static_cast<uint64_t>(c.get_int("read_queue_max_bytes"));
-        s.credential_cache_size = static_cast<size_t>(c.get_int("credential_cache_size"));
-        s.claim_duration_ms = c.get_int("claim_duration");
-        s.claim_allowed_by_default = c.get_bool("claim_allowed_by_default");
-        s.client_rpc_builtin = c.get_bool("client_rpc_builtin");
-        s.client_rpc_queue = c.get_bool("client_rpc_queue");
-        s.client_rpc_queue_capacity = static_cast<size_t>(c.get_int("client_rpc_queue_capacity"));
-        s.client_rpc_default_timeout_ms = c.get_int("client_rpc_timeout");
-        s.rpc_default_timeout_ms = c.get_int("rpc_default_timeout");
-        s.rpc_max_retries = static_cast<int32_t>(c.get_int("rpc_max_retries"));
-        s.activity_flush_interval_ms = c.get_int("activity_flush_interval");
-        s.max_ota_size = static_cast<uint64_t>(c.get_int("max_ota_size"));
-        s.quick_check = c.get_bool("quick_check");
+        const plugin_config pc = config_schema.load(c);
+        const core_settings s = pc.core();
 
         register_metrics();
-        services_.configure(static_cast<uint32_t>(c.get_int("event_subscribers")),
+        services_.configure(pc.event_subscribers,
                             host().counter("core_event_subscribers_refused_total",
                                            "tern.core.events/1 subscriptions refused: event_subscribers reached"));
         core_->start(s);
         log().info("database ", s.database, " (sync=", s.sync, ")");
 
-        const std::string bind(c.get_string("admin_bind"));
+        const std::string& bind = pc.admin_bind;
         if (bind.empty()) {
             log().info("admin API disabled (admin_bind is empty)");
             return;
         }
         try {
-            std::string key(c.get_string("admin_key"));
+            std::string key = pc.admin_key;
             if (!key.empty() && key.size() < min_admin_key_length)
                 throw sdk::error(TERN_CONFIG, "admin_key has " + std::to_string(key.size()) + " characters; it must have "
                                  "at least " + std::to_string(min_admin_key_length) + " (or leave it empty for a "
@@ -187,18 +84,18 @@ protected:
                 }
             }
             credential_rules rules;
-            rules.min_token_length = static_cast<size_t>(c.get_int("min_token_length"));
-            rules.min_psk_key_length = static_cast<size_t>(c.get_int("min_psk_key_length"));
+            rules.min_token_length = pc.min_token_length;
+            rules.min_psk_key_length = pc.min_psk_key_length;
             rules.weak = weak_credentials_;
             api_ = std::make_unique<admin_api>(*core_, key, log(), rules);
             admin_ = std::make_unique<admin_server>(*api_, log());
             admin_server_settings as;
             as.bind = bind;
-            as.max_body = static_cast<uint64_t>(c.get_int("max_request_size"));
+            as.max_body = pc.max_request_size;
             as.max_upload = s.max_ota_size;
             as.upload_dir = core_->ota_dir();
-            as.max_connections = static_cast<size_t>(c.get_int("admin_max_connections"));
-            as.header_timeout_ms = c.get_int("admin_header_timeout");
+            as.max_connections = pc.admin_max_connections;
+            as.header_timeout_ms = pc.admin_header_timeout;
             as.evicted = admin_evicted_;
             as.refused = admin_refused_;
             admin_->start(as);
@@ -231,11 +128,11 @@ protected:
 
 private:
     cli_settings cli_config() const {
-        const sdk::config c = config();
+        const plugin_config pc = config_schema.load(config());
         cli_settings s;
-        s.database = std::string(c.get_string("database"));
-        s.admin_bind = std::string(c.get_string("admin_bind"));
-        s.admin_key = std::string(c.get_string("admin_key"));
+        s.database = pc.database;
+        s.admin_bind = pc.admin_bind;
+        s.admin_key = pc.admin_key;
         if (s.admin_bind.empty()) throw sdk::error(TERN_CONFIG, "the admin API is disabled (admin_bind is empty)");
         return s;
     }
@@ -329,4 +226,4 @@ TERN_PLUGIN(tern::core_embedded::core_instance,
              .vendor = "Tern",
              .description = "Embedded core: devices, attributes, telemetry, RPC, OTA in SQLite; admin HTTP API and CLI",
              .provides = tern::core_embedded::provides,
-             .config = tern::core_embedded::config_schema})
+             .config = tern::core_embedded::config_schema.keys()})
