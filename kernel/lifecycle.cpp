@@ -258,15 +258,9 @@ runtime::~runtime() { stop(); }
 
 void runtime::register_kernel_metrics() {
     auto add = [this](tern_metric_kind kind, const char* name, const char* help, const std::string& labels) {
-        tern_metric_desc d{};
-        d.struct_size = sizeof d;
-        d.kind = kind;
-        d.name = name;
-        d.help = help;
-        d.labels = labels.empty() ? nullptr : labels.c_str();
-        uint64_t id = 0;
         std::string err;
-        if (store_.add(d, "", id, err) != TERN_OK) logs_.kernel().warn("kernel metric not registered: {}", err);
+        const uint64_t id = store_.add(kind, name, help, labels, err);
+        if (id == 0) logs_.kernel().warn("kernel metric not registered: {}", err);
         return id;
     };
     const std::string abi = std::to_string(TERN_ABI_MAJOR) + "." + std::to_string(TERN_ABI_MINOR);

@@ -84,6 +84,18 @@ store::series* store::lookup(uint64_t id, tern_metric_kind kind) const noexcept 
     return (s != nullptr && s->kind == kind) ? s : nullptr;
 }
 
+uint64_t store::add(tern_metric_kind kind, const char* name, const char* help, const std::string& labels,
+                    std::string& err) {
+    tern_metric_desc d{};
+    d.struct_size = sizeof d;
+    d.kind = kind;
+    d.name = name;
+    d.help = help;
+    d.labels = labels.empty() ? nullptr : labels.c_str();
+    uint64_t id = 0;
+    return add(d, "", id, err) == TERN_OK ? id : 0;
+}
+
 tern_status store::add(const tern_metric_desc& desc_in, std::string_view instance, uint64_t& out,
                        std::string& err) {
     // Read only what the caller's struct_size says it has.

@@ -51,6 +51,10 @@ public:
     // Registers one series. instance: the label the kernel adds (empty: none, for the
     // kernel's own metrics). [start-stop]
     tern_status add(const tern_metric_desc& desc, std::string_view instance, uint64_t& out, std::string& err);
+    // Registers a counter or gauge of the kernel's own (no instance label; labels as in
+    // tern_metric_desc, e.g. shard="0"): its id, or 0 with the reason in err. [start-stop]
+    uint64_t add(tern_metric_kind kind, const char* name, const char* help, const std::string& labels,
+                 std::string& err);
 
     void count(uint64_t id, uint64_t delta) noexcept;
     void gauge_add(uint64_t id, int64_t delta) noexcept;
