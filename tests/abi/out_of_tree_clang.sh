@@ -6,7 +6,8 @@
 #   1. install the SDK alone (sdk/ configures on its own) into a scratch prefix
 #   2. build sdk/examples/hello_resource against it with clang++ -stdlib=libc++ -Werror,
 #      and the `throws` fixture the same way (exceptions inside a libc++ plugin)
-#   3. ldd: libc++, not libstdc++; one exported symbol
+#   3. ldd: libc++, not libstdc++; one exported symbol; the example's own test
+#      (tern/sdk/testing.hpp) passes with that toolchain
 #   4. tern plugins inspect: name, ABI 1.1, a build string naming clang and libc++
 #   5. run it in the kernel with the gcc-built fake engine and driver (run_hello_resource.sh)
 #   6. its exceptions stay inside it: create() and start() failures come back as messages
@@ -68,6 +69,11 @@ for lib in "$hello" "$throws"; do
     assert_not_contains "$work/ldd.txt" "libstdc++" "$lib should not link libstdc++"
 done
 "$ABI_DIR/exports.sh" "$hello" "$throws" || fail "an out-of-tree plugin exports more than its entry"
+
+# The example's own test (tern/sdk/testing.hpp's fake host), built with the same clang +
+# libc++ as the plugin: the SDK's test support works for a vendor's toolchain too.
+step "run hello_resource_test (clang + libc++, the SDK's fake host)"
+quiet "$work/hello_resource-test.log" "$work/hello_resource-build/hello_resource_test"
 
 step "tern plugins inspect $hello"
 out=$work/inspect.txt

@@ -9,9 +9,12 @@
 // CoAP engine, so this file builds the same with clang + libc++ as with gcc + libstdc++.
 #include <tern/abi/coap.h>
 #include <tern/sdk/coap.hpp>
+#include <tern/sdk/config.hpp>
 #include <tern/sdk/plugin.hpp>
+#include <tern/sdk/record.hpp>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -25,22 +28,36 @@ using tern::sdk::to_sv;
 
 constexpr std::size_t max_greeting_size = 256;
 
+// The configuration: each key is declared once, bound to the member it fills; the same
+// declaration is the descriptor's schema (and so the README's table).
+struct hello_settings {
+    std::string greeting;
+    std::size_t max_name_length = 0;
+};
+
+namespace cfg = tern::sdk::cfg;
+constexpr auto hello_schema = cfg::bind<hello_settings>(
+    cfg::string("greeting", &hello_settings::greeting, "hello", "What GET /hello answers until a PUT changes it")
+        .range(1, max_greeting_size)
+        .unit("bytes"),
+    cfg::integer("max_name_length", &hello_settings::max_name_length, 32,
+                 "Longest {name} that GET /hello/{name} accepts")
+        .range(1, 64)
+        .unit("bytes"));
+
 class hello_resource final : public tern::sdk::instance, public tern::coap_handler_v1 {
 public:
     // Runs inside create(): what throws here fails create() with its message.
     explicit hello_resource(const tern_create_args& args)
-        : instance(args),
-          greeting_(config().get_string("greeting")),
-          max_name_length_(static_cast<std::size_t>(config().get_int("max_name_length"))) {}
+        : instance(args), settings_(hello_schema.load(config())), greeting_(settings_.greeting) {}
 
 private:
     // ---- lifecycle (start-stop thread) ------------------------------------------------
 
     void on_start() override {
-        // Providers start before the instances that require them, so the engine is there.
-        engine_ = host().find<tern::coap_engine_v1>(TERN_IID_COAP_ENGINE_V1);
-        if (engine_ == nullptr)
-            throw tern::sdk::error(TERN_UNAVAILABLE, "no instance provides " TERN_IID_COAP_ENGINE_V1);
+        // Providers start before the instances that require them, so the engine is there;
+        // when it is not, require<>() throws the SDK's standard refusal, which says what to enable.
+        engine_ = &host().require<tern::coap_engine_v1>();
         changes_ = host().counter("hello_greeting_changes_total",
                                   "Times PUT /hello changed the greeting");
         add_resource("hello", TERN_COAP_METHOD_BIT(TERN_COAP_GET) | TERN_COAP_METHOD_BIT(TERN_COAP_PUT),
@@ -76,11 +93,16 @@ private:
 
     // ---- requests (a shard thread; answered synchronously) ------------------------------
 
-    void on_request(const tern_coap_request* req) noexcept override {
+    void on_request(const tern_coap_request* in) noexcept override {
+        // The request as this plugin knows it: an engine built against an older SDK may pass a
+        // shorter record (the fields it lacks read as zero), a newer one a longer record.
+        constexpr std::size_t needed = offsetof(tern_coap_request, exchange) + sizeof(uint64_t);
+        const tern_coap_request req = tern::sdk::read_record(in, needed);
+        if (req.struct_size == 0) return;  // no exchange to answer
         // An exception (say, bad_alloc) must not cross into the engine: answer 5.00.
         tern_error err{};
-        if (tern::sdk::guard(&err, [&] { handle(*req); }) != TERN_OK)
-            answer(*req, coap::code(5, 0), tern::sdk::error_text(err));
+        if (tern::sdk::guard(&err, [&] { handle(req); }) != TERN_OK)
+            answer(req, coap::code(5, 0), tern::sdk::error_text(err));
     }
 
     void handle(const tern_coap_request& req) {
@@ -117,9 +139,9 @@ private:
     }
 
     void get_named(const tern_coap_request& req, std::string_view name) {
-        if (name.empty() || name.size() > max_name_length_)
+        if (name.empty() || name.size() > settings_.max_name_length)
             return answer(req, coap::code(4, 0),
-                          tern::sdk::cat("name must be 1..", max_name_length_, " bytes"));
+                          tern::sdk::cat("name must be 1..", settings_.max_name_length, " bytes"));
         std::string text;
         {
             std::scoped_lock lock(mutex_);
@@ -193,6 +215,7 @@ private:
         std::erase(observers_, observation);
     }
 
+    const hello_settings settings_;
     tern::coap_engine_v1* engine_ = nullptr;
     std::vector<uint64_t> resources_; // start-stop thread only
     tern::sdk::metric changes_;
@@ -202,20 +225,10 @@ private:
     std::string greeting_;
     uint64_t version_ = 0; // bumped by every PUT
     std::vector<uint64_t> observers_;
-    const std::size_t max_name_length_;
 };
 
 constexpr tern_requirement hello_requirements[] = {
     tern::sdk::need(TERN_IID_COAP_ENGINE_V1),
-};
-
-constexpr tern_config_key hello_config[] = {
-    tern::sdk::cfg::string("greeting", "hello", "What GET /hello answers until a PUT changes it")
-        .range(1, max_greeting_size)
-        .unit("bytes"),
-    tern::sdk::cfg::integer("max_name_length", 32, "Longest {name} that GET /hello/{name} accepts")
-        .range(1, 64)
-        .unit("bytes"),
 };
 
 }  // namespace
@@ -225,4 +238,4 @@ TERN_PLUGIN(hello_resource, {.name = "hello_resource",
                              .vendor = "Tern SDK example",
                              .description = "Answers GET /hello and GET /hello/{name}; PUT /hello changes the greeting",
                              .requirements = hello_requirements,
-                             .config = hello_config})
+                             .config = hello_schema.keys()})
