@@ -46,7 +46,9 @@ struct settings {
 namespace cfg = tern::sdk::cfg;
 
 inline constexpr auto settings_schema = cfg::bind<settings>(
-    cfg::string("core", &settings::core, "", "Instance name of the core to use; empty: the first instance providing tern.core/1"),
+    cfg::string("core", &settings::core, "",
+                "Instance name of the core to use; empty: the first instance providing each of the core's "
+                "capabilities (tern.core.auth/1 ...)"),
     cfg::string("engine", &settings::engine, "",
                 "Instance name of the CoAP engine to serve on; empty: the first instance providing tern.coap.engine/1"),
     cfg::integer("client_rpc_timeout", &settings::client_rpc_timeout_ms, 10000,
