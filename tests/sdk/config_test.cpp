@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tern/sdk/config.hpp"
+#include "tern/sdk/testing.hpp"
 
 namespace cfg = tern::sdk::cfg;
 using namespace std::chrono_literals;
@@ -51,62 +52,6 @@ static_assert(keys[0].type == TERN_CONFIG_INT && keys[0].default_value.u.i == 10
 static_assert(keys[0].min == 1 && keys[0].max == 60000);
 static_assert(std::string_view(keys[5].unit) == "ms");
 
-// A config_v1 answering from a map of values, as the kernel would after validation.
-struct map_config final : tern::config_v1 {
-    std::map<std::string, tern_value, std::less<>> v;
-    std::map<std::string, std::vector<std::string>, std::less<>> arrays;
-
-    explicit map_config(std::span<const tern_config_key> ks) {
-        for (const auto& k : ks) {
-            if (k.type == TERN_CONFIG_STRING_ARRAY)
-                arrays[k.name] = cfg::parse_strings_default(tern::sdk::to_sv(k.default_value.u.s), k.name);
-            else
-                v[k.name] = k.default_value;
-        }
-    }
-    const tern_value* at(tern_str key, tern_value_type t) {
-        auto it = v.find(tern::sdk::to_sv(key));
-        return it == v.end() || it->second.type != t ? nullptr : &it->second;
-    }
-    tern_status get_bool(tern_str key, int32_t* out) noexcept override {
-        auto* x = at(key, TERN_VALUE_BOOL);
-        if (x) *out = x->u.b;
-        return x ? TERN_OK : TERN_NOT_FOUND;
-    }
-    tern_status get_int(tern_str key, int64_t* out) noexcept override {
-        auto* x = at(key, TERN_VALUE_INT);
-        if (x) *out = x->u.i;
-        return x ? TERN_OK : TERN_NOT_FOUND;
-    }
-    tern_status get_double(tern_str key, double* out) noexcept override {
-        if (auto* i = at(key, TERN_VALUE_INT)) {
-            *out = static_cast<double>(i->u.i);
-            return TERN_OK;
-        }
-        auto* x = at(key, TERN_VALUE_DOUBLE);
-        if (x) *out = x->u.d;
-        return x ? TERN_OK : TERN_NOT_FOUND;
-    }
-    tern_status get_string(tern_str key, tern_str* out) noexcept override {
-        auto* x = at(key, TERN_VALUE_STR);
-        if (x) *out = x->u.s;
-        return x ? TERN_OK : TERN_NOT_FOUND;
-    }
-    tern_status get_array_size(tern_str key, uint32_t* out) noexcept override {
-        auto it = arrays.find(tern::sdk::to_sv(key));
-        if (it == arrays.end()) return TERN_NOT_FOUND;
-        *out = static_cast<uint32_t>(it->second.size());
-        return TERN_OK;
-    }
-    tern_status get_array_string(tern_str key, uint32_t i, tern_str* out) noexcept override {
-        auto it = arrays.find(tern::sdk::to_sv(key));
-        if (it == arrays.end() || i >= it->second.size()) return TERN_NOT_FOUND;
-        *out = tern::sdk::to_str(it->second[i]);
-        return TERN_OK;
-    }
-    tern_str origin(tern_str) noexcept override { return tern::sdk::to_str("tern.toml:3"); }
-};
-
 }  // namespace
 
 TEST_CASE("config binding: one declaration gives the schema", "[config]") {
@@ -136,12 +81,12 @@ TEST_CASE("config binding: one declaration gives the schema", "[config]") {
 }
 
 TEST_CASE("config binding: load() reads every key by its type", "[config]") {
-    map_config c(keys);
-    c.v["name"] = tern_value{TERN_VALUE_STR, 0, {.s = tern::sdk::to_str("dev")}};
-    c.v["timeout"].u.i = 250;
-    c.v["idle"].u.i = 1500;
-    c.v["split"].u.b = 0;
-    c.arrays["transports"] = {"udp", "dtls"};
+    tern::sdk::testing::map_config c(keys);
+    c.set("name", "dev");
+    c.set("timeout", 250);
+    c.set("idle", 1500);
+    c.set("split", false);
+    c.set_strings("transports", {"udp", "dtls"});
     const settings s = schema.load(tern::sdk::config{&c});
     CHECK(s.timeout_ms == 250);
     CHECK_FALSE(s.split);
@@ -158,8 +103,8 @@ TEST_CASE("config binding: load() reads every key by its type", "[config]") {
 }
 
 TEST_CASE("config binding: load_into() keeps the members no key fills", "[config]") {
-    map_config c(keys);
-    c.v["name"] = tern_value{TERN_VALUE_STR, 0, {.s = tern::sdk::to_str("dev")}};
+    tern::sdk::testing::map_config c(keys);
+    c.set("name", "dev");
     settings s;
     s.other = 42;
     schema.load_into(tern::sdk::config{&c}, s);
@@ -168,30 +113,30 @@ TEST_CASE("config binding: load_into() keeps the members no key fills", "[config
 }
 
 TEST_CASE("config binding: an integer outside the member's type fails with the key and origin", "[config]") {
-    map_config c(keys);
-    c.v["name"] = tern_value{TERN_VALUE_STR, 0, {.s = tern::sdk::to_str("dev")}};
-    c.v["port"].u.i = 70000;
+    tern::sdk::testing::map_config c(keys);
+    c.set("name", "dev");
+    c.set("port", 70000);
     try {
         (void)schema.load(tern::sdk::config{&c});
         FAIL("load() accepted 70000 for a uint16_t");
     } catch (const tern::sdk::error& e) {
         CHECK(e.status() == TERN_CONFIG);
         CHECK(std::string(e.what()) ==
-              "config key 'port' is 70000 (tern.toml:3), which this plugin cannot hold: it takes 0..65535");
+              "config key 'port' is 70000 (test), which this plugin cannot hold: it takes 0..65535");
     }
-    c.v["port"].u.i = 1;
-    c.v["tiny"].u.i = -129;
+    c.set("port", 1);
+    c.set("tiny", -129);
     CHECK_THROWS_WITH(schema.load(tern::sdk::config{&c}),
-                      "config key 'tiny' is -129 (tern.toml:3), which this plugin cannot hold: it takes -128..127");
-    c.v["tiny"].u.i = 0;
-    c.v["timeout"].u.i = -1;
+                      "config key 'tiny' is -129 (test), which this plugin cannot hold: it takes -128..127");
+    c.set("tiny", 0);
+    c.set("timeout", -1);
     CHECK_THROWS_WITH(schema.load(tern::sdk::config{&c}), Catch::Contains("'timeout' is -1"));
 }
 
 TEST_CASE("config binding: a key of the wrong type or missing fails load() naming it", "[config]") {
-    map_config c(keys);
-    c.v["name"] = tern_value{TERN_VALUE_STR, 0, {.s = tern::sdk::to_str("dev")}};
-    c.v.erase("split");
+    tern::sdk::testing::map_config c(keys);
+    c.set("name", "dev");
+    c.erase("split");
     CHECK_THROWS_WITH(schema.load(tern::sdk::config{&c}), Catch::Contains("'split'"));
 }
 
