@@ -71,6 +71,72 @@ std::string malformed(const std::string& path, const std::string& what) {
     return path + ": malformed descriptor: " + what + "; rebuild it with the Tern SDK";
 }
 
+// The refusal of a plugin built for another ABI major. Its name is read only where its own
+// header_size says the name pointer lies (probe_cstr survives a garbage pointer).
+std::string other_major(const std::string& path, const tern_plugin_descriptor* raw, uint32_t header_size,
+                        uint32_t major, uint32_t minor) {
+    constexpr uint32_t name_end = offsetof(tern_plugin_descriptor, name) + sizeof(tern_plugin_descriptor::name);
+    std::string name = header_size >= name_end ? probe_cstr(raw->name) : std::string();
+    if (name.empty()) name = name_from_file(path);
+    const std::string theirs = std::to_string(major) + "." + std::to_string(minor);
+    std::string fix = "rebuild it against the Tern " + std::to_string(TERN_ABI_MAJOR) + ".x SDK";
+    if (major > TERN_ABI_MAJOR) fix += ", or run a Tern kernel of ABI " + std::to_string(major) + ".x";
+    return "plugin '" + name + "' (" + path + "): built for Tern ABI " + theirs + ", this kernel provides ABI " +
+           std::to_string(TERN_ABI_MAJOR) + "." + std::to_string(TERN_ABI_MINOR) + "; " + fix;
+}
+
+// Copies the strings, interface lists and config schema of a descriptor of this major into
+// lib, checking that each is plausible. Empty when fine, else the refusal.
+std::string read_descriptor(const std::string& path, const tern_plugin_descriptor& d, plugin_library& lib) {
+    lib.name = copy_cstr(d.name);
+    lib.version = copy_cstr(d.version);
+    lib.vendor = copy_cstr(d.vendor);
+    lib.description = copy_cstr(d.description);
+    lib.build = copy_cstr(d.build);
+    if (lib.name.empty()) return malformed(path, "it has no plugin name");
+
+    if (d.provides_count > max_list || (d.provides_count != 0 && d.provides == nullptr))
+        return malformed(path, "provides_count is " + std::to_string(d.provides_count) +
+                                   " but the provides list is missing or implausible");
+    for (uint32_t i = 0; i < d.provides_count; ++i) {
+        std::string iid = copy_cstr(d.provides[i]);
+        if (iid.empty()) return malformed(path, "provided interface #" + std::to_string(i + 1) + " has no id");
+        lib.provides.push_back(std::move(iid));
+    }
+    if (d.requirement_count > max_list || (d.requirement_count != 0 && d.requirements == nullptr))
+        return malformed(path, "requirement_count is " + std::to_string(d.requirement_count) +
+                                   " but the requirements list is missing or implausible");
+    for (uint32_t i = 0; i < d.requirement_count; ++i) {
+        const tern_requirement& r = d.requirements[i];
+        std::string iid = copy_cstr(r.iid);
+        if (iid.empty()) return malformed(path, "required interface #" + std::to_string(i + 1) + " has no id");
+        lib.requirements.push_back({std::move(iid), (r.flags & TERN_REQUIRE_OPTIONAL) != 0});
+    }
+    if (d.config_count > max_list || (d.config_count != 0 && d.config == nullptr))
+        return malformed(path, "config_count is " + std::to_string(d.config_count) +
+                                   " but the config schema is missing or implausible");
+    if (d.config_count != 0) {
+        // The array's stride is the plugin's sizeof(tern_config_key), which every element
+        // records; a newer 1.x SDK may have appended fields.
+        const uint32_t stride = d.config[0].struct_size;
+        constexpr uint32_t abi10_key = sizeof(tern_config_key);
+        if (stride < abi10_key)
+            return malformed(path, "config key #1 has struct_size " + std::to_string(stride) +
+                                       ", ABI 1.0 needs " + std::to_string(abi10_key));
+        const auto* base = reinterpret_cast<const unsigned char*>(d.config);
+        for (uint32_t i = 0; i < d.config_count; ++i) {
+            tern_config_key k{};
+            std::memcpy(&k, base + std::size_t{i} * stride, sizeof k);
+            if (k.struct_size != stride)
+                return malformed(path, "config key #" + std::to_string(i + 1) + " has struct_size " +
+                                           std::to_string(k.struct_size) + ", key #1 has " +
+                                           std::to_string(stride));
+            lib.config.push_back(k);
+        }
+    }
+    return {};
+}
+
 }  // namespace
 
 bool plugin_library::provides_iid(std::string_view iid) const {
@@ -118,23 +184,9 @@ load_result open_plugin(const std::string& path) {
                       "); rebuild it with the Tern SDK");
 
     // 4. major, before the size: a plugin of another major has a descriptor of another
-    // layout (perhaps smaller than 1.0's), and what it needs is the version mismatch. Its
-    // name is read only where its own header_size says the name pointer lies.
-    if (hdr.abi_major != TERN_ABI_MAJOR) {
-        constexpr uint32_t name_end = offsetof(tern_plugin_descriptor, name) + sizeof(tern_plugin_descriptor::name);
-        std::string name = hdr.header_size >= name_end ? probe_cstr(raw->name) : std::string();
-        if (name.empty()) name = name_from_file(path);
-        const std::string theirs = std::to_string(hdr.abi_major) + "." + std::to_string(hdr.abi_minor);
-        std::string fix;
-        if (hdr.abi_major < TERN_ABI_MAJOR)
-            fix = "rebuild it against the Tern " + std::to_string(TERN_ABI_MAJOR) + ".x SDK";
-        else
-            fix = "rebuild it against the Tern " + std::to_string(TERN_ABI_MAJOR) +
-                  ".x SDK, or run a Tern kernel of ABI " + std::to_string(hdr.abi_major) + ".x";
-        return refuse("plugin '" + name + "' (" + path + "): built for Tern ABI " + theirs +
-                      ", this kernel provides ABI " + std::to_string(TERN_ABI_MAJOR) + "." +
-                      std::to_string(TERN_ABI_MINOR) + "; " + fix);
-    }
+    // layout (perhaps smaller than 1.0's), and what it needs is the version mismatch.
+    if (hdr.abi_major != TERN_ABI_MAJOR)
+        return refuse(other_major(path, raw, hdr.header_size, hdr.abi_major, hdr.abi_minor));
 
     // 5. size of the ABI 1.0 descriptor
     constexpr uint32_t abi10_size = sizeof(tern_plugin_descriptor);
@@ -150,52 +202,7 @@ load_result open_plugin(const std::string& path) {
     lib->header_size = hdr.header_size;
     lib->abi_major = hdr.abi_major;
     lib->abi_minor = hdr.abi_minor;
-    lib->name = copy_cstr(d.name);
-    lib->version = copy_cstr(d.version);
-    lib->vendor = copy_cstr(d.vendor);
-    lib->description = copy_cstr(d.description);
-    lib->build = copy_cstr(d.build);
-    if (lib->name.empty()) return refuse(malformed(path, "it has no plugin name"));
-
-    if (d.provides_count > max_list || (d.provides_count != 0 && d.provides == nullptr))
-        return refuse(malformed(path, "provides_count is " + std::to_string(d.provides_count) +
-                                          " but the provides list is missing or implausible"));
-    for (uint32_t i = 0; i < d.provides_count; ++i) {
-        std::string iid = copy_cstr(d.provides[i]);
-        if (iid.empty()) return refuse(malformed(path, "provided interface #" + std::to_string(i + 1) + " has no id"));
-        lib->provides.push_back(std::move(iid));
-    }
-    if (d.requirement_count > max_list || (d.requirement_count != 0 && d.requirements == nullptr))
-        return refuse(malformed(path, "requirement_count is " + std::to_string(d.requirement_count) +
-                                          " but the requirements list is missing or implausible"));
-    for (uint32_t i = 0; i < d.requirement_count; ++i) {
-        const tern_requirement& r = d.requirements[i];
-        std::string iid = copy_cstr(r.iid);
-        if (iid.empty()) return refuse(malformed(path, "required interface #" + std::to_string(i + 1) + " has no id"));
-        lib->requirements.push_back({std::move(iid), (r.flags & TERN_REQUIRE_OPTIONAL) != 0});
-    }
-    if (d.config_count > max_list || (d.config_count != 0 && d.config == nullptr))
-        return refuse(malformed(path, "config_count is " + std::to_string(d.config_count) +
-                                          " but the config schema is missing or implausible"));
-    if (d.config_count != 0) {
-        // The array's stride is the plugin's sizeof(tern_config_key), which every element
-        // records; a newer 1.x SDK may have appended fields.
-        const uint32_t stride = d.config[0].struct_size;
-        constexpr uint32_t abi10_key = sizeof(tern_config_key);
-        if (stride < abi10_key)
-            return refuse(malformed(path, "config key #1 has struct_size " + std::to_string(stride) +
-                                              ", ABI 1.0 needs " + std::to_string(abi10_key)));
-        const auto* base = reinterpret_cast<const unsigned char*>(d.config);
-        for (uint32_t i = 0; i < d.config_count; ++i) {
-            tern_config_key k{};
-            std::memcpy(&k, base + std::size_t{i} * stride, sizeof k);
-            if (k.struct_size != stride)
-                return refuse(malformed(path, "config key #" + std::to_string(i + 1) + " has struct_size " +
-                                                  std::to_string(k.struct_size) + ", key #1 has " +
-                                                  std::to_string(stride)));
-            lib->config.push_back(k);
-        }
-    }
+    if (std::string why = read_descriptor(path, d, *lib); !why.empty()) return refuse(std::move(why));
     lib->create = d.create;
     if (lib->create == nullptr) return refuse(malformed(path, "it has no create function"));
     return load_result{std::move(lib), {}};
