@@ -121,8 +121,8 @@ reply_to exchange::reply_of(uint32_t x) noexcept {
 
 // ---- answers ----------------------------------------------------------------------------------
 
-tern_status exchange::answer(uint64_t id, const tern_coap_response& r,
-                             uint64_t* out_observation) noexcept {
+[[gnu::flatten]] tern_status exchange::answer(uint64_t id, const tern_coap_response& r,
+                                              uint64_t* out_observation) noexcept {
     // A handler's 2.xx (never the engine's own 2.31 Continue or /.well-known/core, which
     // answer anyone) shows that the peer holds valid credentials, which a spoofed source
     // cannot: its dedup entries are kept in preference to unproven peers' and it is

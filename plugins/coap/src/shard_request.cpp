@@ -81,7 +81,9 @@ void shard::datagram(uint32_t transport, const tern_datagram& dg) noexcept {
     if (msg_.type == msg_type::con) send_empty(transport, dg.peer, msg_type::rst, msg_.message_id);
 }
 
-void shard::request(uint32_t transport, const tern_datagram& dg, bool too_many) noexcept {
+// The stages are functions of their own for the reader; flatten compiles them back into this
+// one body (they live in this file), so the hot path costs what one long function did.
+[[gnu::flatten]] void shard::request(uint32_t transport, const tern_datagram& dg, bool too_many) noexcept {
     reply_to to = reply_for(transport, dg);
     to.peer = peer_get(transport, dg.peer);
     if (to.peer == nil) {  // counted by peer_get (shed_peers or shed_peers_per_prefix)

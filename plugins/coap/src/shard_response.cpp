@@ -18,6 +18,26 @@ bool engine_managed(uint16_t n) noexcept {
            n == opt::size1;
 }
 
+// The build options of an answer to `to`: base (2.31, errors) or none, with the request's
+// Observe value, Block2 (early negotiation included), Size2 and Block1 echo.
+build_opts options_for(const reply_to& to, const build_opts* base) noexcept {
+    build_opts o = base != nullptr ? *base : build_opts{};
+    o.observe = to.observe;
+    if (to.block2) {
+        o.block2 = true;
+        o.block2_num = to.block2_num;
+        o.block2_szx = to.block2_szx;
+    }
+    o.size2 = to.size2;
+    if (to.block1) {
+        o.block1 = true;
+        o.block1_num = to.block1_num;
+        o.block1_more = false;
+        o.block1_szx = to.block1_szx;
+    }
+    return o;
+}
+
 struct pending_option {
     uint16_t number;
     uint16_t from_handler; // 1: value = handler option index; 2: the Echo value
@@ -123,8 +143,8 @@ struct shard::draft {
     msg_type type = msg_type::ack;
     uint16_t mid = 0;
     uint8_t code = 0;
-    build_opts in;                 // the build options before building
-    build_opts o;                  // ... and as built (outputs filled in)
+    const build_opts* base = nullptr;  // send_response's (see options_for)
+    build_opts o;                  // the build options, as built (outputs filled in)
     built res = built::ok;
     std::span<const uint8_t> bytes;
     uint32_t budget = UINT32_MAX;  // amplification budget of the address
@@ -135,8 +155,9 @@ struct shard::draft {
     bool held() const noexcept { return plan != ping_plan::none; }
 };
 
-shard::sent shard::send_response(reply_to& to, const tern_coap_response& r, uint32_t exchange,
-                                 const build_opts* base) noexcept {
+// flatten: the stages below (and build) are compiled into this one body, as in request().
+[[gnu::flatten]] shard::sent shard::send_response(reply_to& to, const tern_coap_response& r,
+                                                  uint32_t exchange, const build_opts* base) noexcept {
     if (suppressed(to, r)) return sent::done;
     draft d = draft_for(to, r, base);
     if (d.res == built::ok && d.bytes.size() > d.budget) plan_ping(d, to, r, exchange);
@@ -191,23 +212,9 @@ shard::draft shard::draft_for(const reply_to& to, const tern_coap_response& r,
         d.type = to.type == static_cast<uint8_t>(msg_type::con) ? msg_type::con : msg_type::non;
         d.mid = next_mid(to.peer);
     }
-    build_opts o = base != nullptr ? *base : build_opts{};
-    o.observe = to.observe;
-    if (to.block2) {
-        o.block2 = true;
-        o.block2_num = to.block2_num;
-        o.block2_szx = to.block2_szx;
-    }
-    o.size2 = to.size2;
-    if (to.block1) {
-        o.block1 = true;
-        o.block1_num = to.block1_num;
-        o.block1_more = false;
-        o.block1_szx = to.block1_szx;
-    }
+    d.base = base;
+    d.o = options_for(to, base);
     d.budget = amp_budget(to);
-    d.in = o;
-    d.o = o;
     d.slot = out_slot();
     writer w(d.slot);
     w.header(d.type, d.code, d.mid, to.token);
@@ -227,7 +234,7 @@ void shard::plan_ping(draft& d, const reply_to& to, const tern_coap_response& r,
     // (amp_hold keeps the ACK back, amp_release rewrites the header).
     d.type = to.type == static_cast<uint8_t>(msg_type::con) ? msg_type::con : msg_type::non;
     d.mid = next_mid(to.peer);
-    build_opts full = d.in;
+    build_opts full = options_for(to, d.base);
     writer w(d.slot);
     w.header(d.type, d.code, d.mid, to.token);
     if (build(w, d.code, r, full) == built::ok) {
@@ -243,7 +250,7 @@ void shard::plan_ping(draft& d, const reply_to& to, const tern_coap_response& r,
     if (to.type == static_cast<uint8_t>(msg_type::con) && !to.acked) d.type = msg_type::ack;
     if (d.type == msg_type::ack) d.mid = to.mid;
     w.header(d.type, d.code, d.mid, to.token);
-    d.o = d.in;
+    d.o = options_for(to, d.base);
     build(w, d.code, r, d.o);
     d.bytes = w.bytes();
 }
@@ -251,6 +258,7 @@ void shard::plan_ping(draft& d, const reply_to& to, const tern_coap_response& r,
 void shard::fit_budget(draft& d, const reply_to& to, const tern_coap_response& r) noexcept {
     // An unverified address: at most budget bytes (amplification.hpp).
     const bool held = d.held();
+    const build_opts in = options_for(to, d.base);
     const std::size_t budget = d.budget;
     const std::size_t full = held ? d.full_len : d.bytes.size();
     const std::size_t full_payload = d.o.payload_len;
@@ -278,7 +286,7 @@ void shard::fit_budget(draft& d, const reply_to& to, const tern_coap_response& r
             const std::size_t fixed = full - full_payload + 9 + (pass == 0 ? 2 + echo_size : 0);
             int szx = std::min<int>(pref_szx_, (budget > fixed ? szx_fitting(budget - fixed) : 0) + 1);
             for (szx = std::max(szx, 0); szx >= 0 && !fitted; --szx) {
-                build_opts b = d.in;
+                build_opts b = in;
                 b.szx_cap = static_cast<uint8_t>(szx);
                 b.echo = pass == 0 ? ev.data() : nullptr;
                 fallback = writer(d.slot);
@@ -295,7 +303,7 @@ void shard::fit_budget(draft& d, const reply_to& to, const tern_coap_response& r
     }
     if (fitted) return;
     amp_count(ctr::amp_truncated);
-    d.o = d.in;
+    d.o = in;
     bool done = false;
     if (!success) {
         // A diagnostic is cut to fit.
