@@ -95,67 +95,41 @@ std::shared_ptr<auth_cache::device_record> load_record(db::connection& c,
 
 }  // namespace
 
-std::shared_ptr<const auth_cache::device_record> auth_cache::find(const std::string& key) {
+void auth_cache::configure(size_t capacity) {
     std::lock_guard lk(mutex_);
-    auto it = cache_.find(key);
-    if (it == cache_.end()) return nullptr;
-    lru_.splice(lru_.begin(), lru_, it->second.lru);
-    return it->second.rec;
+    ++epoch_;
+    cache_ = std::make_unique<cache_map>(capacity);
+    p_.metrics.auth_cache_size.set(0);
 }
 
-void auth_cache::insert(const std::string& key, std::shared_ptr<const device_record> rec,
-                                 uint64_t epoch) {
-    if (p_.settings.credential_cache_size == 0) return;
+std::shared_ptr<const auth_cache::device_record> auth_cache::find(const std::string& key) {
+    std::lock_guard lk(mutex_);
+    if (!cache_) return nullptr;
+    auto* n = cache_->find(key, 0);
+    return n == nullptr ? nullptr : n->value;
+}
+
+void auth_cache::insert(const std::string& key, std::shared_ptr<const device_record> rec, uint64_t epoch) {
     std::lock_guard lk(mutex_);
     // An invalidation since the read began may concern this very record: drop it.
-    if (epoch != epoch_) return;
-    auto it = cache_.find(key);
-    if (it != cache_.end()) {
-        it->second.rec = std::move(rec);
-        return;
-    }
-    lru_.push_front(key);
-    const uint64_t dev = rec->info.device_id;
-    cache_.emplace(key, entry{std::move(rec), lru_.begin()});
-    by_device_.emplace(dev, key);
-    while (cache_.size() > p_.settings.credential_cache_size) {
-        const std::string& victim = lru_.back();
-        auto v = cache_.find(victim);
-        const uint64_t vd = v->second.rec->info.device_id;
-        auto range = by_device_.equal_range(vd);
-        for (auto r = range.first; r != range.second; ++r) {
-            if (r->second == victim) {
-                by_device_.erase(r);
-                break;
-            }
-        }
-        cache_.erase(v);
-        lru_.pop_back();
-    }
-    p_.metrics.auth_cache_size.set(static_cast<int64_t>(cache_.size()));
+    if (!cache_ || epoch != epoch_) return;
+    const uint64_t device = rec->info.device_id;
+    if (cache_->put(key, std::move(rec), device, lru::no_expiry) == nullptr) return;  // capacity 0
+    p_.metrics.auth_cache_size.set(static_cast<int64_t>(cache_->size()));
 }
 
 void auth_cache::forget_device(uint64_t device_id) {
     std::lock_guard lk(mutex_);
     ++epoch_;
-    auto range = by_device_.equal_range(device_id);
-    for (auto r = range.first; r != range.second; ++r) {
-        auto it = cache_.find(r->second);
-        if (it != cache_.end()) {
-            lru_.erase(it->second.lru);
-            cache_.erase(it);
-        }
-    }
-    by_device_.erase(range.first, range.second);
-    p_.metrics.auth_cache_size.set(static_cast<int64_t>(cache_.size()));
+    if (!cache_) return;
+    cache_->erase_group(device_id);
+    p_.metrics.auth_cache_size.set(static_cast<int64_t>(cache_->size()));
 }
 
 void auth_cache::clear() {
     std::lock_guard lk(mutex_);
     ++epoch_;
-    cache_.clear();
-    by_device_.clear();
-    lru_.clear();
+    if (cache_) cache_->clear();
     p_.metrics.auth_cache_size.set(0);
 }
 
@@ -212,7 +186,7 @@ void auth_cache::authenticate(tern_credential_kind kind, tern_str value,
 
 size_t auth_cache::entries() {
     std::lock_guard lk(mutex_);
-    return cache_.size();
+    return cache_ ? cache_->size() : 0;
 }
 
 }  // namespace tern::core_embedded

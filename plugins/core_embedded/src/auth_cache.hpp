@@ -6,13 +6,12 @@
 
 #include <atomic>
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 
 #include "core_parts.hpp"
+#include "tern/lru/lru_map.hpp"
 
 namespace tern::core_embedded {
 
@@ -21,6 +20,9 @@ public:
     struct device_record;  // a resolved tern_device_info with its owned text
 
     explicit auth_cache(core_parts& parts) : p_(parts) {}
+
+    // Start-up: an empty cache of at most `capacity` credentials (0: no cache).
+    void configure(size_t capacity);
 
     // core_v1::authenticate (the caller checked that the core runs).
     void authenticate(tern_credential_kind kind, tern_str value, tern_core_device_fn done, void* ctx) noexcept;
@@ -37,14 +39,10 @@ private:
     void insert(const std::string& key, std::shared_ptr<const device_record> rec, uint64_t epoch);
 
     core_parts& p_;
-    struct entry {
-        std::shared_ptr<const device_record> rec;
-        std::list<std::string>::iterator lru;
-    };
+    // (kind, value) -> device, grouped by device id; entries never expire.
+    using cache_map = lru::lru_map<std::string, std::shared_ptr<const device_record>, lru::string_hash>;
     std::mutex mutex_;
-    std::unordered_map<std::string, entry> cache_;
-    std::unordered_multimap<uint64_t, std::string> by_device_;
-    std::list<std::string> lru_;  // front: most recently used
+    std::unique_ptr<cache_map> cache_;
     uint64_t epoch_ = 0;
     std::atomic<uint64_t> hits_{0}, misses_{0};
 };

@@ -121,6 +121,7 @@ void embedded_core::start(const core_settings& s) {
         if (from != schema_version)
             parts_.log.info("database ", parts_.settings.database, " migrated from schema ", from, " to ",
                       schema_version);
+        auth_.configure(parts_.settings.credential_cache_size);
         client_rpcs_.configure(parts_.settings);
         rpcs_.restore(w);
         const bool purge = purge_.load(w);

@@ -330,6 +330,42 @@ TEST_CASE("authentication by token, X.509 hash and PSK identity, with cache inva
     core.set_listener(nullptr);
 }
 
+TEST_CASE("the authentication cache keeps at most credential_cache_size entries, least recently used out",
+          "[store][auth]") {
+    temp_dir dir;
+    core_settings s = settings_for(dir);
+    s.credential_cache_size = 2;
+    embedded_core core(metrics, {});
+    core.start(s);
+    for (const char* n : {"a", "b", "c"}) add_device(core, n, token(std::string("token-") + n));
+    auto misses = [&] { return core.stats().auth_cache_misses; };
+    for (const char* t : {"token-a", "token-b", "token-c"})
+        REQUIRE(authenticate(core, TERN_CREDENTIAL_ACCESS_TOKEN, t).status == TERN_OK);
+    CHECK(core.stats().auth_cache_entries == 2);
+    // b and c are cached, a was the least recently used
+    const uint64_t m = misses();
+    CHECK(authenticate(core, TERN_CREDENTIAL_ACCESS_TOKEN, "token-c").status == TERN_OK);
+    CHECK(misses() == m);
+    CHECK(authenticate(core, TERN_CREDENTIAL_ACCESS_TOKEN, "token-a").status == TERN_OK);
+    CHECK(misses() == m + 1);  // read again; b (now least recent) made room
+    CHECK(authenticate(core, TERN_CREDENTIAL_ACCESS_TOKEN, "token-b").status == TERN_OK);
+    CHECK(misses() == m + 2);
+    CHECK(core.stats().auth_cache_entries == 2);
+    // a deleted device leaves the cache at once
+    REQUIRE(await<none>([&](auto cb) { core.delete_device("b", cb); }).ok());
+    CHECK(core.stats().auth_cache_entries == 1);
+    CHECK(authenticate(core, TERN_CREDENTIAL_ACCESS_TOKEN, "token-b").status == TERN_NOT_FOUND);
+
+    SECTION("size 0: no cache") {
+        core.stop();
+        s.credential_cache_size = 0;
+        core.start(s);
+        CHECK(authenticate(core, TERN_CREDENTIAL_ACCESS_TOKEN, "token-a").status == TERN_OK);
+        CHECK(authenticate(core, TERN_CREDENTIAL_ACCESS_TOKEN, "token-a").status == TERN_OK);
+        CHECK(core.stats().auth_cache_entries == 0);
+    }
+}
+
 TEST_CASE("telemetry: typed values round-trip, latest and ranged reads", "[store][telemetry]") {
     temp_dir dir;
     embedded_core core(metrics, {});
