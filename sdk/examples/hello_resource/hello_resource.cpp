@@ -199,13 +199,13 @@ private:
 
     // ---- observations (the observation's shard) ----------------------------------------
 
-    void on_observation_end(uint64_t observation, int32_t reason) noexcept override {
+    void on_observation_end(uint64_t observation, tern_coap_end_reason reason) noexcept override {
         forget(observation);
         log().debug("observation ", observation, " ended (reason ", reason, ")");
     }
 
     void on_notification_result(uint64_t observation, uint64_t cookie,
-                                int32_t result) noexcept override {
+                                tern_coap_notify_result result) noexcept override {
         // Failed deliveries end the observation too (on_observation_end); nothing to retry.
         log().trace("notification ", cookie, " on ", observation, ": result ", result);
     }
