@@ -113,23 +113,28 @@ void downlinks::flush_attributes(shard_tables& sd, device_state& st) {
                                                  &bytes_into::put, &so, &err);
     if (!so.ok) {
         rt_.log.warn("device ", st.device_id, ": cannot encode an attribute update: ",
-                     std::string_view(err.msg, err.len < sizeof err.msg ? err.len : 0));
+                     sdk::error_text(err));
         rt_.m.downlink(dl_kind::attributes, dl_result::failed);
         st.delta.clear();
         st.delta_sent = 0;
         return;
     }
+    // Everything pending is in it, so it may replace a queued older one (spec §0.2).
+    if (notify(o, sd.bytes_scratch, newest, TERN_COAP_NOTIFY_MERGEABLE) == TERN_OK) {
+        st.delta_sent = newest;
+        rt_.m.downlink(dl_kind::attributes, dl_result::sent);
+    }
+}
+
+tern_status downlinks::notify(const observation& o, std::string_view payload, uint64_t cookie,
+                              uint32_t flags) noexcept {
     tern_coap_response r{};
     r.struct_size = sizeof r;
     r.code = code::content;
     r.content_format = o.format;
     r.max_age = -1;
-    r.payload = sdk::to_bytes(sd.bytes_scratch);
-    // Everything pending is in it, so it may replace a queued older one (spec §0.2).
-    if (rt_.w.engine->notify(o.id, &r, newest, TERN_COAP_NOTIFY_MERGEABLE) == TERN_OK) {
-        st.delta_sent = newest;
-        rt_.m.downlink(dl_kind::attributes, dl_result::sent);
-    }
+    r.payload = sdk::to_bytes(payload);
+    return rt_.w.engine->notify(o.id, &r, cookie, flags);
 }
 
 int64_t downlinks::ack_window_ms(const device_entry& d, const pending_rpc& r, int64_t wall) const noexcept {
@@ -181,14 +186,8 @@ void downlinks::flush_rpcs(shard_tables& sd, device_state& st) {
             obs_.settle(sd, st);
             return;
         }
-        tern_coap_response resp{};
-        resp.struct_size = sizeof resp;
-        resp.code = code::content;
-        resp.content_format = o.format;
-        resp.max_age = -1;
-        resp.payload = sdk::to_bytes(sd.bytes_scratch);
         // Never mergeable: an RPC is never given up for a newer one (spec §0.2).
-        if (rt_.w.engine->notify(o.id, &resp, static_cast<uint64_t>(r.id), 0) != TERN_OK) return;  // relation gone
+        if (notify(o, sd.bytes_scratch, static_cast<uint64_t>(r.id), 0) != TERN_OK) return;  // relation gone
         r.sent_on = o.id;
         r.timed_out = false;
         rt_.m.downlink(dl_kind::rpc, dl_result::sent);

@@ -43,6 +43,8 @@ private:
     bool allowed(const device_state& st) const noexcept;
     void flush_attributes(shard_tables& sd, device_state& st);
     void flush_rpcs(shard_tables& sd, device_state& st);
+    // A 2.05 notification with payload on observation o.
+    tern_status notify(const observation& o, std::string_view payload, uint64_t cookie, uint32_t flags) noexcept;
     // The window within which a CON RPC notification must be acknowledged (spec §4.1.3).
     int64_t ack_window_ms(const device_entry& d, const pending_rpc& r, int64_t wall) const noexcept;
 

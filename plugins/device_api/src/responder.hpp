@@ -55,4 +55,20 @@ private:
     runtime& rt_;
 };
 
+// An encoder's output sink (tern_bytes_sink) that answers the request with the bytes.
+struct encoded_answer {
+    responder* out;
+    uint64_t exchange;
+    action kind;
+    uint8_t code;
+    int32_t format;
+    bool sent = false;
+
+    static void put(void* ctx, tern_bytes b) noexcept {
+        auto* s = static_cast<encoded_answer*>(ctx);
+        s->sent = true;
+        s->out->answer(s->exchange, s->kind, s->code, b, s->format);
+    }
+};
+
 }  // namespace tern::device_api

@@ -259,21 +259,10 @@ void uplinks::client_rpc_done(void* ctx, tern_status status, tern_str text) noex
     if (status == TERN_OK && o->dev) {
         const device_entry& dev = *o->dev;
         const tern_payload_context pc = dev.payload_context(o->format);
-        struct out {
-            uplinks* self;
-            uplink_op* o;
-            int32_t format;
-            bool sent = false;
-        } so{self, o, response_format(dev.payload_type, o->format)};
+        encoded_answer so{&self->out_, o->exchange, action::rpc_call, code::content,
+                          response_format(dev.payload_type, o->format)};
         tern_error err{};
-        dev.adaptor->encode_rpc_response(
-            &pc, text, tern_str{},
-            [](void* c, tern_bytes b) {
-                auto* s = static_cast<out*>(c);
-                s->sent = true;
-                s->self->out_.answer(s->o->exchange, action::rpc_call, code::content, b, s->format);
-            },
-            &so, &err);
+        dev.adaptor->encode_rpc_response(&pc, text, tern_str{}, &encoded_answer::put, &so, &err);
         if (so.sent) self->rt_.m.client_rpc_ok.inc();
         else
             self->out_.error(o->exchange, action::rpc_call, code::internal,
@@ -356,21 +345,10 @@ void uplinks::attributes_read(void* ctx, tern_status status, const tern_kv* clie
     } else {
         const device_entry& dev = *o->dev;
         const tern_payload_context pc = dev.payload_context(o->format);
-        struct out {
-            uplinks* self;
-            uplink_op* o;
-            int32_t format;
-            bool sent = false;
-        } so{self, o, response_format(dev.payload_type, o->format)};
+        encoded_answer so{&self->out_, o->exchange, action::attributes_get, code::content,
+                          response_format(dev.payload_type, o->format)};
         tern_error err{};
-        dev.adaptor->encode_attributes(
-            &pc, client, nc, shared, ns,
-            [](void* c, tern_bytes b) {
-                auto* s = static_cast<out*>(c);
-                s->sent = true;
-                s->self->out_.answer(s->o->exchange, action::attributes_get, code::content, b, s->format);
-            },
-            &so, &err);
+        dev.adaptor->encode_attributes(&pc, client, nc, shared, ns, &encoded_answer::put, &so, &err);
         if (!so.sent)
             self->out_.error(o->exchange, action::attributes_get, code::internal,
                              reason_or(err, "cannot encode the attributes"));

@@ -38,23 +38,11 @@ void uplinks::provision_done(void* ctx, tern_status status, const tern_provision
     tern_payload_context pc{};
     pc.struct_size = sizeof pc;
     pc.content_format = c->format;
-    struct encoded {
-        responder* out;
-        uint64_t exchange;
-        uint8_t code;
-        int32_t format;
-        bool sent = false;
-    } so{&out, c->exchange, res.status == TERN_PROVISION_SUCCESS ? code::created : code::bad_request,
-         c->codec->content_format()};
+    encoded_answer so{&out, c->exchange, action::provision,
+                      res.status == TERN_PROVISION_SUCCESS ? code::created : code::bad_request,
+                      c->codec->content_format()};
     tern_error err{};
-    c->codec->encode_provision_response(
-        &pc, &res,
-        [](void* x, tern_bytes b) {
-            auto* s = static_cast<encoded*>(x);
-            s->sent = true;
-            s->out->answer(s->exchange, action::provision, s->code, b, s->format);
-        },
-        &so, &err);
+    c->codec->encode_provision_response(&pc, &res, &encoded_answer::put, &so, &err);
     if (!so.sent)
         out.error(c->exchange, action::provision, code::internal,
                   reason_or(err, "cannot encode the provisioning answer"));
