@@ -70,6 +70,37 @@ TEST_CASE("usage errors exit 64 with the usage, --help exits 0", "[cli]") {
     CHECK(kt::run_tern({"help", "run"}).out.rfind("usage: tern run --config FILE [--set KEY=VALUE ...] [--log-format text|json]\n", 0) == 0);
 }
 
+TEST_CASE("every command reports a bad command line the same way", "[cli]") {
+    // "tern CMD: what is wrong", the usage line, where to read more; exit 64
+    auto failing = [](const std::vector<std::string>& args, const std::string& command, const std::string& problem) {
+        const auto r = kt::run_tern(args);
+        INFO(r.err);
+        CHECK(r.status == 64);
+        CHECK(r.out.empty());
+        CHECK(r.err.rfind("tern " + command + ": " + problem + "\nusage: tern " + command, 0) == 0);
+        CHECK(r.err.ends_with("Run 'tern " + command + " --help' for details.\n"));
+    };
+    failing({"check", "--config", "x", "--bogus"}, "check", "unknown option --bogus");
+    failing({"check", "--config", "x", "--bogus=1"}, "check", "unknown option --bogus");
+    failing({"check", "--config", "x", "--config", "y"}, "check", "--config given twice");
+    failing({"check", "--config", "x", "extra"}, "check", "unexpected argument 'extra'");
+    failing({"plugins", "inspect"}, "plugins inspect", "missing FILE");
+    failing({"plugins", "inspect", "a", "b"}, "plugins inspect", "unexpected argument 'b'");
+    failing({"config", "docs", "--config", "m"}, "config docs", "missing PLUGIN");
+    failing({"version", "now"}, "version", "unexpected argument 'now'");
+    failing({"run", "--config", "x", "--log-format", "xml"}, "run", "--log-format: must be text or json, not 'xml'");
+    failing({"run", "--config"}, "run", "--config: 1 required FILE missing");
+    // a word after a command is its argument, not a second command
+    CHECK(kt::run_tern({"help", "plugins", "list"}).out.rfind("usage: tern plugins list [--config FILE]\n\n", 0) == 0);
+    auto r = kt::run_tern({"plugins", "remove"});
+    CHECK(r.status == 64);
+    CHECK(r.err == "tern plugins: unknown subcommand 'remove'\nusage: tern plugins list [--config FILE]\n"
+                   "usage: tern plugins inspect FILE\n");
+    r = kt::run_tern({"--version"});
+    CHECK(r.status == 0);
+    CHECK(r.out.rfind("tern " TERN_VERSION "\n", 0) == 0);
+}
+
 TEST_CASE("tern check prints OK with the instances, or every error and exits 1", "[cli][check]") {
     auto r = kt::run_tern({"check", "--config", kt::manifest("good.toml"), "--set", kt::plugin_path_set()});
     CHECK(r.status == 0);
@@ -241,6 +272,12 @@ TEST_CASE("a plugin's command (tern.cli/1) runs on an instance that is created, 
     CHECK(r.out == "greet a b c\n");
     CHECK(r.err.empty());
     CHECK(kt::read_lines(rec) == std::vector<std::string>{"create words", "destroy words"});
+
+    // The kernel takes --config and --set wherever they stand; the plugin gets the rest in
+    // order and untouched, --help and all after "--" included.
+    r = kt::run_tern({"greet", "--help", "-5", "--config", m, "--name=v", "-h", "--", "--set", "z"});
+    CHECK(r.status == 0);
+    CHECK(r.out == "greet --help -5 --name=v -h -- --set z\n");
 
     r = kt::run_tern({"fail", "--config", m});
     CHECK(r.status == 1);
