@@ -23,7 +23,7 @@ void transport::start(const counters& metrics, core_v1* core) {
             cfg_.session_cache || cfg_.session_tickets ? cfg_.resumption_identities : 0,
             cfg_.resumption_lifetime_ms * 1000000);
         tls_ = std::make_unique<context>(cfg_, core != nullptr, *identities_, log_);
-        sockets_ = udp_io::open_group(cfg_.socket, reactor_.shard_count(), log_);
+        sockets_ = udp_io::open_group(cfg_, reactor_.shard_count(), log_);
 
         env_.log = log_;
         env_.reactor = &reactor_;

@@ -16,7 +16,7 @@
 
 #include "tern/dtls_client/coap_mini.hpp"
 #include "tern/dtls_client/dtls_peer.hpp"
-#include "fake_reactor.hpp"
+#include "tern/sdk/testing_threads.hpp"
 #include "transport.hpp"
 
 using namespace tern;
@@ -66,13 +66,14 @@ struct echo_sink final : datagram_sink_v1 {
 };
 
 struct rig {
-    testing::fake_reactor reactor{1};
+    sdk::testing::threaded_reactor reactor{1};
     std::unique_ptr<dtls::transport> t;
     echo_sink sink;
 
     explicit rig(settings s) {
-        s.socket.bind_address = "127.0.0.1";
-        s.socket.bind_port = 0;
+        s.bind_address = "127.0.0.1";
+        s.bind_port = 0;
+        s.recv_buffer = 0;  // the OS default, as these tests always had
         s.cert_file = certs() + "/server.pem";
         s.key_file = certs() + "/server.key";
         t = std::make_unique<dtls::transport>(sdk::logger{}, reactor, std::move(s));
@@ -106,7 +107,7 @@ size_t heap_in_use() {
 }  // namespace
 
 TEST_CASE("plaintext reaches the sink with the session id, and peer_auth gives the chain", "[dtls][transport]") {
-    rig r{settings{}};
+    rig r{default_settings()};
     test::peer_options o;
     o.cert_file = certs() + "/chain.pem";  // leaf + intermediate
     o.key_file = certs() + "/chain.key";
@@ -139,7 +140,7 @@ TEST_CASE("plaintext reaches the sink with the session id, and peer_auth gives t
 }
 
 TEST_CASE("sessions without a certificate report no identity, and ids are never reused", "[dtls][transport]") {
-    rig r{settings{}};
+    rig r{default_settings()};
     test::client_context ctx(test::peer_options{});
     for (int i = 0; i < 3; ++i) {
         test::dtls_peer p(ctx, "127.0.0.1", r.t->port());
@@ -158,7 +159,7 @@ TEST_CASE("sessions without a certificate report no identity, and ids are never 
 }
 
 TEST_CASE("a compacted idle session comes back for traffic either way", "[dtls][transport]") {
-    settings s;
+    settings s = default_settings();
     s.idle_compact_after_ms = 100;
     rig r{s};
     test::client_context ctx(test::peer_options{});
@@ -206,7 +207,7 @@ TEST_CASE("memory per idle session", "[dtls][transport][memory]") {
     const int n = 300;
     double restore_us = 0;
     auto measure = [&](uint64_t compact_after_ms, bool with_cert) {
-        settings s;
+        settings s = default_settings();
         s.session_cache = false;
         s.session_tickets = false;
         s.idle_compact_after_ms = compact_after_ms;
