@@ -1,4 +1,4 @@
-// The UDP transport on real loopback sockets, driven by a stand-in reactor (fake_host.hpp)
+// The UDP transport on real loopback sockets, driven by the SDK's threaded test reactor
 // so it runs without the kernel. udp_kernel_test.sh runs it inside the real kernel.
 #include <arpa/inet.h>
 #include <sys/socket.h>
@@ -14,8 +14,9 @@
 #include <string>
 #include <thread>
 
-#include "fake_host.hpp"
 #include "tern/sdk/status.hpp"
+#include "tern/sdk/testing.hpp"
+#include "tern/sdk/testing_threads.hpp"
 #include "udp_transport.hpp"
 
 using namespace tern;
@@ -113,9 +114,9 @@ struct echo_sink final : datagram_sink_v1 {
 };
 
 struct rig {
-    testing::fake_reactor reactor;
-    testing::fake_metrics metrics;
-    testing::fake_log log;
+    sdk::testing::threaded_reactor reactor;
+    sdk::testing::recording_metrics metrics;
+    sdk::testing::recording_log log;
     std::unique_ptr<transport> t;
 
     explicit rig(settings s, uint32_t shards = 2) : reactor(shards) {
@@ -139,7 +140,12 @@ struct rig {
         metrics.add_metric(&d, &id);
         return sdk::metric{&metrics, id};
     }
-    int64_t value(const std::string& key) { return metrics.value(key); }
+    // key: "name" or "name{labels}"
+    int64_t value(const std::string& key) {
+        const size_t brace = key.find('{');
+        if (brace == std::string::npos) return metrics.value(key);
+        return metrics.value(key.substr(0, brace), key.substr(brace + 1, key.size() - brace - 2));
+    }
     // waits (bounded) until the metric reaches want
     bool wait_value(const std::string& key, int64_t want) {
         for (int i = 0; i < 300; ++i) {
