@@ -36,6 +36,50 @@ void sync_path(const std::string& path, bool directory) {
     if (rc != 0) throw std::runtime_error("fsync " + path + ": " + std::strerror(err));
 }
 
+// Hashes an uploaded file (its size, and its checksum against the expected one when
+// given) into row and makes the file durable; else why it cannot be a package.
+tern_status check_upload(const std::string& temp, const std::string& expected, ota_package_row& row,
+                         std::string& why) {
+    try {
+        auto sum = checksum::make(row.checksum_algorithm);
+        std::FILE* f = std::fopen(temp.c_str(), "rb");
+        if (f == nullptr) {
+            why = "cannot read the upload: " + std::string(std::strerror(errno));
+            return TERN_IO;
+        }
+        std::vector<char> buf(1 << 16);
+        uint64_t size = 0;
+        size_t n;
+        while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) {
+            sum->update(buf.data(), n);
+            size += n;
+        }
+        const bool bad = std::ferror(f) != 0;
+        std::fclose(f);
+        if (bad) {
+            why = "cannot read the upload";
+            return TERN_IO;
+        }
+        if (size == 0) {
+            why = "the package is empty";
+            return TERN_INVALID_ARGUMENT;
+        }
+        row.size = size;
+        const std::string got = sum->hex();
+        if (!expected.empty() && !std::equal(expected.begin(), expected.end(), got.begin(), got.end(),
+                                             [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+            why = "checksum mismatch: the upload's " + row.checksum_algorithm + " is " + got;
+            return TERN_INVALID_ARGUMENT;
+        }
+        row.checksum = got;
+        sync_path(temp, false);
+    } catch (const std::exception& e) {
+        why = e.what();
+        return TERN_IO;
+    }
+    return TERN_OK;
+}
+
 const char* const ota_keys[] = {"title", "version", "size", "checksum", "checksum_algorithm", "tag", "url"};
 
 std::string no_package(uint64_t id) { return "no OTA package " + std::to_string(id); }
@@ -128,32 +172,8 @@ void ota_catalog::create(ota_upload up, callback<ota_package_row> cb) {
                 cb({s, std::move(msg), {}});
             };
             if (!temp.empty()) {
-                try {
-                    auto sum = checksum::make(row->checksum_algorithm);
-                    std::FILE* f = std::fopen(temp.c_str(), "rb");
-                    if (f == nullptr) return fail(TERN_IO, "cannot read the upload: " + std::string(std::strerror(errno)));
-                    std::vector<char> buf(1 << 16);
-                    uint64_t size = 0;
-                    size_t n;
-                    while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) {
-                        sum->update(buf.data(), n);
-                        size += n;
-                    }
-                    const bool bad = std::ferror(f) != 0;
-                    std::fclose(f);
-                    if (bad) return fail(TERN_IO, "cannot read the upload");
-                    if (size == 0) return fail(TERN_INVALID_ARGUMENT, "the package is empty");
-                    row->size = size;
-                    const std::string got = sum->hex();
-                    if (!expected.empty() && !std::equal(expected.begin(), expected.end(), got.begin(), got.end(),
-                                                         [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
-                        return fail(TERN_INVALID_ARGUMENT, "checksum mismatch: the upload's " + row->checksum_algorithm +
-                                                               " is " + got);
-                    row->checksum = got;
-                    sync_path(temp, false);
-                } catch (const std::exception& e) {
-                    return fail(TERN_IO, e.what());
-                }
+                std::string why;
+                if (const tern_status st = check_upload(temp, expected, *row, why); st != TERN_OK) return fail(st, why);
             }
             p_.submit(
                 [row, folder, temp](write_txn& t, std::string& msg) -> tern_status {

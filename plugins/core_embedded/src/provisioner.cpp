@@ -199,6 +199,92 @@ std::string certificate_refusal(db::connection& c, const std::string& b64, bool 
     return {};
 }
 
+// The writer's part of a provisioning request (req: name trimmed, key and secret present):
+// steps 3 to 5 again inside the transaction. A refusal returns an error, which rolls the op
+// back; out.status says what the device hears.
+tern_status apply_provision(write_txn& t, const provision_input& req, provision_output& out, std::string& msg) {
+    out = provision_output{};
+    auto decide = [&](tern_provision_status s) {
+        out.status = s;
+        // Refusals must leave nothing behind: a non-OK return rolls the op back.
+        return s == TERN_PROVISION_SUCCESS ? TERN_OK : TERN_EXISTS;
+    };
+        std::optional<profile> p;
+    if (check_profile(t.conn(), req, p) == gate::not_found) return decide(TERN_PROVISION_NOT_FOUND);
+    // 4. The device of that name, if any.
+    std::optional<device> target;
+    if (!req.device_name.empty()) target = store::load_device(t.conn(), std::string_view(req.device_name));
+    // 5. The strategy.
+    switch (p->strategy) {
+        case provision_strategy::allow_create:
+            if (target) {
+                msg = "device '" + req.device_name + "' exists and cannot be provisioned once more";
+                return decide(TERN_PROVISION_FAILURE);
+            }
+            if (x509_requested(req)) {
+                // The cheap checks again, inside the transaction (the read path also
+                // looked for certificates this one issued).
+                msg = certificate_refusal(t.conn(), credential_id::certificate_text(req.hash), false);
+                if (!msg.empty()) return decide(TERN_PROVISION_FAILURE);
+            }
+            if (!create_provisioned(t, req, *p, out)) {
+                msg = "the credentials are unusable or taken";
+                return decide(TERN_PROVISION_FAILURE);
+            }
+            out.created = true;
+            return decide(TERN_PROVISION_SUCCESS);
+        case provision_strategy::pre_provisioned: {
+            if (!target || target->profile_id != p->id) {
+                msg = "no pre-provisioned device '" + req.device_name + "' in profile '" + p->name + "'";
+                return decide(TERN_PROVISION_FAILURE);
+            }
+            // Re-provisioning is refused by design (as ThingsBoard does).
+            if (store::load_attribute(t.conn(), target->id, TERN_SCOPE_SERVER, "provisionState")) {
+                msg = "device '" + req.device_name + "' is already provisioned";
+                return decide(TERN_PROVISION_FAILURE);
+            }
+            store::upsert_attribute(t.conn(), target->id, TERN_SCOPE_SERVER, "provisionState",
+                                    value::of_str("provisioned"), t.now());
+            out.device_id = target->id;
+            out.device_name = target->name;
+            if (target->cred) answer_with(*target->cred, out);
+            return decide(TERN_PROVISION_SUCCESS);
+        }
+        case provision_strategy::disabled: break;
+    }
+    return decide(TERN_PROVISION_NOT_FOUND);
+}
+
+// Queues the write and answers the device when it finished.
+void write_provision(core_parts& p, std::shared_ptr<provision_input> in, tern_core_provision_fn done, void* ctx) {
+    auto out = std::make_shared<provision_output>();
+    auto answer = [&p, out, done, ctx](tern_status s, const std::string& msg) {
+        if (out->status == TERN_PROVISION_UNKNOWN) {  // backend trouble, or refused at the door
+            done(ctx, s == TERN_OK ? TERN_INTERNAL : s, nullptr);
+            return;
+        }
+        if (out->status == TERN_PROVISION_SUCCESS)
+            p.log.info("provisioned device '", out->device_name, "' (id ", out->device_id, ")");
+        else if (out->status == TERN_PROVISION_FAILURE && msg.find("certificate") != std::string::npos)
+            p.log.warn("provisioning refused: ", msg);
+        else
+            p.log.debug("provisioning refused: ", msg);
+        // New credentials: a device API that remembers unknown tokens forgets them.
+        if (out->created) p.listener.device_event(out->device_id, TERN_DEVICE_CREDENTIALS_CHANGED);
+        tern_provision_result r{};
+        r.struct_size = sizeof r;
+        r.status = out->status;
+        r.credentials_type = out->credentials_type;
+        r.credentials_value = to_str(out->value);
+        r.client_id = to_str(out->client_id);
+        r.username = to_str(out->username);
+        r.password = to_str(out->password);
+        done(ctx, TERN_OK, &r);
+    };
+    p.submit([in, out](write_txn& t, std::string& msg) { return apply_provision(t, *in, *out, msg); },
+             std::move(answer));
+}
+
 }  // namespace
 
 void provisioner::provision(const tern_provision_request* request, tern_core_provision_fn done,
@@ -208,7 +294,6 @@ void provisioner::provision(const tern_provision_request* request, tern_core_pro
         return;
     }
     auto in = std::make_shared<provision_input>();
-    auto out = std::make_shared<provision_output>();
     try {
         in->credentials_type = request->credentials_type;
         in->device_name = to_sv(request->device_name);
@@ -246,85 +331,7 @@ void provisioner::provision(const tern_provision_request* request, tern_core_pro
         return;
     }
     // The write: only for requests that passed the read path.
-    auto write = [this, in, out, done, ctx]() {
-        p_.submit(
-            [in, out](write_txn& t, std::string& msg) -> tern_status {
-                *out = provision_output{};
-                auto decide = [&](tern_provision_status s) {
-                    out->status = s;
-                    // Refusals must leave nothing behind: a non-OK return rolls the op back.
-                    return s == TERN_PROVISION_SUCCESS ? TERN_OK : TERN_EXISTS;
-                };
-                const provision_input& req = *in;  // name trimmed, key and secret present
-                std::optional<profile> p;
-                if (check_profile(t.conn(), req, p) == gate::not_found) return decide(TERN_PROVISION_NOT_FOUND);
-                // 4. The device of that name, if any.
-                std::optional<device> target;
-                if (!req.device_name.empty()) target = store::load_device(t.conn(), std::string_view(req.device_name));
-                // 5. The strategy.
-                switch (p->strategy) {
-                    case provision_strategy::allow_create:
-                        if (target) {
-                            msg = "device '" + req.device_name + "' exists and cannot be provisioned once more";
-                            return decide(TERN_PROVISION_FAILURE);
-                        }
-                        if (x509_requested(req)) {
-                            // The cheap checks again, inside the transaction (the read path also
-                            // looked for certificates this one issued).
-                            msg = certificate_refusal(t.conn(), credential_id::certificate_text(req.hash), false);
-                            if (!msg.empty()) return decide(TERN_PROVISION_FAILURE);
-                        }
-                        if (!create_provisioned(t, req, *p, *out)) {
-                            msg = "the credentials are unusable or taken";
-                            return decide(TERN_PROVISION_FAILURE);
-                        }
-                        out->created = true;
-                        return decide(TERN_PROVISION_SUCCESS);
-                    case provision_strategy::pre_provisioned: {
-                        if (!target || target->profile_id != p->id) {
-                            msg = "no pre-provisioned device '" + req.device_name + "' in profile '" + p->name + "'";
-                            return decide(TERN_PROVISION_FAILURE);
-                        }
-                        // Re-provisioning is refused by design (as ThingsBoard does).
-                        if (store::load_attribute(t.conn(), target->id, TERN_SCOPE_SERVER, "provisionState")) {
-                            msg = "device '" + req.device_name + "' is already provisioned";
-                            return decide(TERN_PROVISION_FAILURE);
-                        }
-                        store::upsert_attribute(t.conn(), target->id, TERN_SCOPE_SERVER, "provisionState",
-                                                value::of_str("provisioned"), t.now());
-                        out->device_id = target->id;
-                        out->device_name = target->name;
-                        if (target->cred) answer_with(*target->cred, *out);
-                        return decide(TERN_PROVISION_SUCCESS);
-                    }
-                    case provision_strategy::disabled: break;
-                }
-                return decide(TERN_PROVISION_NOT_FOUND);
-            },
-            [this, out, done, ctx](tern_status s, const std::string& msg) {
-                if (out->status == TERN_PROVISION_UNKNOWN) {  // backend trouble, or refused at the door
-                    done(ctx, s == TERN_OK ? TERN_INTERNAL : s, nullptr);
-                    return;
-                }
-                if (out->status == TERN_PROVISION_SUCCESS)
-                    p_.log.info("provisioned device '", out->device_name, "' (id ", out->device_id, ")");
-                else if (out->status == TERN_PROVISION_FAILURE && msg.find("certificate") != std::string::npos)
-                    p_.log.warn("provisioning refused: ", msg);
-                else
-                    p_.log.debug("provisioning refused: ", msg);
-                // New credentials: a device API that remembers unknown tokens forgets them.
-                if (out->created) p_.listener.device_event(out->device_id, TERN_DEVICE_CREDENTIALS_CHANGED);
-                tern_provision_result r{};
-                r.struct_size = sizeof r;
-                r.status = out->status;
-                r.credentials_type = out->credentials_type;
-                r.credentials_value = to_str(out->value);
-                r.client_id = to_str(out->client_id);
-                r.username = to_str(out->username);
-                r.password = to_str(out->password);
-                done(ctx, TERN_OK, &r);
-            });
-    };
+    auto write = [this, in, done, ctx]() { write_provision(p_, in, done, ctx); };
     // Step 3 and the certificate checks on a reader: a wrong key or secret (anyone may send
     // one, provisioning needs no credentials) costs one indexed read and never reaches the
     // single writer. Only a request that would change something goes on to the writer,
