@@ -8,7 +8,7 @@
 #include "chain.hpp"
 #include "metrics.hpp"
 #include "settings.hpp"
-#include "tern/abi/core.h"
+#include "tern/sdk/core.hpp"
 #include "tern/abi/transport.h"
 #include "tern/sdk/plugin.hpp"
 #include "transport.hpp"
@@ -17,7 +17,7 @@ namespace tern::dtls {
 namespace {
 
 constexpr const char* provides[] = {TERN_IID_TRANSPORT_V1};
-constexpr tern_requirement requirements[] = {sdk::may_use(TERN_IID_CORE_V1)};
+constexpr tern_requirement requirements[] = {sdk::may_use(TERN_IID_CORE_AUTH_V1)};
 
 class dtls_instance final : public sdk::instance {
 public:
@@ -80,7 +80,7 @@ protected:
         m.anonymous_sessions = h.gauge("dtls_anonymous_sessions",
                                        "Established sessions without a peer identity not yet vouched for");
         m.sources = h.gauge("dtls_sources", "Sources tracked for per-source limits");
-        core_v1* core = h.find<core_v1>(TERN_IID_CORE_V1);
+        core_auth_v1* core = h.find<core_auth_v1>();
         transport_->start(m, core);
     }
 

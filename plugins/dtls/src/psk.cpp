@@ -45,15 +45,12 @@ void run_psk_answer(void* ctx) noexcept {
 }
 
 // The core's answer, on whatever thread the core uses: back to the session's shard.
-void on_psk_found(void* ctx, tern_status status, const tern_device_info* device) noexcept {
+void on_psk_key(void* ctx, tern_status status, uint64_t, tern_bytes key) noexcept {
     auto* l = static_cast<psk_lookup*>(ctx);
     l->status = status;
-    if (status == TERN_OK && device != nullptr &&
-        device->struct_size >= offsetof(tern_device_info, credential_value) + sizeof(tern_bytes) &&
-        device->credential_value.size != 0) {
+    if (status == TERN_OK && key.size != 0) {
         try {
-            l->key.assign(device->credential_value.data,
-                          device->credential_value.data + device->credential_value.size);
+            l->key.assign(key.data, key.data + key.size);
         } catch (...) {
             l->status = TERN_INTERNAL;
         }
@@ -183,7 +180,7 @@ bool shard::psk_hold(session& s, const uint8_t* data, size_t size) noexcept {
         s.hs->held.emplace_back(data, data + size);
         auto* l = new psk_lookup{env_.alive, index_, s.id, identity, TERN_INTERNAL, {}};
         env_.alive->in_flight.fetch_add(1, std::memory_order_acq_rel);
-        env_.core->authenticate(TERN_CREDENTIAL_PSK, sdk::to_str(l->identity), &on_psk_found, l);
+        env_.core->psk_key(sdk::to_str(l->identity), &on_psk_key, l);
         return true;
     } catch (...) {
         s.hs->psk_awaited.clear();

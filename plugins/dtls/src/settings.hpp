@@ -97,7 +97,10 @@ inline constexpr auto settings_schema = cfg::bind<settings>(
                  "wolfSSL suite names in order of preference (e.g. ECDHE-ECDSA-AES128-CCM-8, "
                  "PSK-AES128-CCM-8, TLS13-AES128-GCM-SHA256); empty: the built-in list (README). "
                  "PSK suites apply only with psk on, certificate suites only with a cert_file"),
-    cfg::string("credentials.type", "PEM", "Format of the server credentials (PEM files)").choices("PEM"),
+    cfg::string("credentials.type", "PEM",
+                "Format of the server credentials: PEM files only. Kept under ThingsBoard's key name so "
+                "its settings carry over; nothing reads it")
+        .choices("PEM"),
     cfg::string("credentials.cert_file", &settings::cert_file, "",
                  "Server certificate chain, PEM, leaf first. Empty: a PSK-only server")
         .path(),
@@ -110,7 +113,7 @@ inline constexpr auto settings_schema = cfg::bind<settings>(
         .path(),
     cfg::boolean("psk", &settings::psk, true,
                  "Offer PSK suites; identities and keys come from the core "
-                 "(core_v1::authenticate(PSK, identity)). Needs a core instance"),
+                 "(tern.core.auth/1). Needs a core instance"),
     cfg::integer("psk_cache_ttl", &settings::psk_cache_ttl_ms, 30000,
                  "How long a shard remembers a PSK identity's key (or that it has none) before "
                  "asking the core again; a changed or deleted PSK takes effect within it")

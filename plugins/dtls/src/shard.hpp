@@ -21,7 +21,7 @@
 #include "record.hpp"
 #include "session.hpp"
 #include "settings.hpp"
-#include "tern/abi/core.h"
+#include "tern/abi/core_capabilities.h"
 #include "tern/abi/host.h"
 #include "tern/abi/transport.h"
 #include "tern/sdk/host.hpp"
@@ -50,7 +50,7 @@ struct environment {
     const settings* cfg = nullptr;
     context* tls = nullptr;
     identity_store* identities = nullptr;
-    core_v1* core = nullptr;  // null: PSK identities cannot be looked up
+    core_auth_v1* core = nullptr;  // tern.core.auth/1; null: PSK identities cannot be looked up
     udp_io::sink_slot* sink = nullptr;
     std::shared_ptr<liveness> alive;
     uint32_t shard_count = 1;

@@ -12,7 +12,7 @@ transport::transport(sdk::logger log, reactor_v1& reactor, settings s)
 
 transport::~transport() { stop(); }
 
-void transport::start(const counters& metrics, core_v1* core) {
+void transport::start(const counters& metrics, core_auth_v1* core) {
     if (alive_->running.load()) throw sdk::error(TERN_INVALID_ARGUMENT, "transport already started");
     metrics_ = metrics;
     if (!context::can_export()) cfg_.idle_compact_after_ms = 0;  // reported with the missing features

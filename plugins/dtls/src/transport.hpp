@@ -14,7 +14,7 @@
 #include "metrics.hpp"
 #include "settings.hpp"
 #include "shard.hpp"
-#include "tern/abi/core.h"
+#include "tern/abi/core_capabilities.h"
 #include "tern/abi/host.h"
 #include "tern/abi/transport.h"
 #include "tern/sdk/host.hpp"
@@ -31,8 +31,8 @@ public:
     transport& operator=(const transport&) = delete;
 
     // Builds the TLS context, opens the sockets and starts reading; throws sdk::error.
-    // core: where PSK identities are looked up (null: no PSK).
-    void start(const counters& metrics, core_v1* core);
+    // core: where PSK identities are looked up (tern.core.auth/1; null: no PSK).
+    void start(const counters& metrics, core_auth_v1* core);
     // Stops reading and frees every session; afterwards no callback of this transport runs.
     void stop() noexcept;
 
