@@ -137,7 +137,7 @@ public:
     client_rpc_config get_client_rpc_config();
     void set_client_rpc_config(client_rpc_config c);
 
-    // Completes a claim (spec §5.1): TERN_NOT_FOUND no claim registered, TERN_TIMEOUT
+    // Completes a device's claim: TERN_NOT_FOUND no claim registered, TERN_TIMEOUT
     // expired, TERN_PERMISSION wrong secret, TERN_EXISTS already claimed.
     void complete_claim(std::string name, std::string secret_key, std::string owner,
                         callback<device> cb);

@@ -26,7 +26,7 @@ public:
         : device_(device), done_(done), ctx_(ctx), metrics_(m) {}
 
     void add(int64_t ts, const tern_kv& kv) {
-        if (kv.value.type == TERN_VALUE_NULL) return;  // nulls are dropped (spec §2.2)
+        if (kv.value.type == TERN_VALUE_NULL) return;  // a null value is dropped, as ThingsBoard does
         item it{};
         it.ts = ts;
         it.type = kv.value.type;

@@ -1,5 +1,6 @@
 // Keeping a device's fw_*/sw_* shared attributes and target_* telemetry in step with the
-// OTA package assigned to it (spec §6). Runs inside writer ops.
+// OTA package assigned to it, as ThingsBoard tells devices about firmware. Runs inside
+// writer ops.
 #pragma once
 
 #include <string>

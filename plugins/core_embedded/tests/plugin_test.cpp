@@ -1,6 +1,6 @@
 // The plugin library as the kernel sees it: loaded with dlopen, its descriptor read, an
-// instance created and started with a stand-in host (config from the schema's defaults
-// plus overrides), its core_v1 and cli_v1 used through the ABI.
+// instance created and started on the SDK's fake host (tern/sdk/testing.hpp: config from
+// the schema's defaults plus overrides), its core_v1 and cli_v1 used through the ABI.
 #include <dlfcn.h>
 #include <sys/stat.h>
 
@@ -15,6 +15,7 @@
 #include "tern/abi/cli.h"
 #include "tern/abi/core_capabilities.h"
 #include "tern/abi/host.h"
+#include "tern/sdk/testing.hpp"
 
 using namespace tern::core_embedded::test;
 using tern::sdk::to_str;
@@ -25,146 +26,6 @@ using tern::sdk::to_sv;
 #endif
 
 namespace {
-
-class fake_log final : public tern::log_v1 {
-public:
-    tern_log_level level() noexcept override { return TERN_LOG_DEBUG; }
-    void write(tern_log_level, tern_str msg) noexcept override {
-        std::lock_guard lk(m);
-        lines.emplace_back(to_sv(msg));
-    }
-    bool has(const std::string& part) {
-        std::lock_guard lk(m);
-        for (auto& l : lines)
-            if (l.find(part) != std::string::npos) return true;
-        return false;
-    }
-    std::string find(const std::string& part) {
-        std::lock_guard lk(m);
-        for (auto& l : lines)
-            if (l.find(part) != std::string::npos) return l;
-        return {};
-    }
-    std::mutex m;
-    std::vector<std::string> lines;
-};
-
-// The core needs no reactor; the SDK's host face only wants one to exist.
-class no_reactor final : public tern::reactor_v1 {
-public:
-    uint32_t shard_count() noexcept override { return 1; }
-    uint32_t current_shard() noexcept override { return TERN_NO_SHARD; }
-    uint64_t now_ns() noexcept override { return 0; }
-    tern_status post(uint32_t, tern_task_fn, void*) noexcept override { return TERN_UNSUPPORTED; }
-    tern_status watch_fd(uint32_t, int, uint32_t, tern_fd_fn, void*, uint64_t*) noexcept override { return TERN_UNSUPPORTED; }
-    void unwatch_fd(uint64_t) noexcept override {}
-    tern_status timer_create(uint32_t, tern_task_fn, void*, uint64_t*) noexcept override { return TERN_UNSUPPORTED; }
-    void timer_arm(uint64_t, uint64_t) noexcept override {}
-    void timer_cancel(uint64_t) noexcept override {}
-    void timer_destroy(uint64_t) noexcept override {}
-};
-
-class no_registry final : public tern::registry_v1 {
-public:
-    void* find(tern_str, tern_str) noexcept override { return nullptr; }
-    void list(tern_str, void (*)(void*, tern_str, void*), void*) noexcept override {}
-};
-
-class fake_metrics final : public tern::metrics_v1 {
-public:
-    tern_status add_metric(const tern_metric_desc* d, uint64_t* out) noexcept override {
-        std::lock_guard lk(m);
-        names.emplace_back(std::string(d->name) + (d->labels ? std::string("{") + d->labels + "}" : ""));
-        values.push_back(0);
-        *out = names.size() - 1;
-        return TERN_OK;
-    }
-    void count(uint64_t id, uint64_t d) noexcept override { add(id, static_cast<int64_t>(d)); }
-    void gauge_add(uint64_t id, int64_t d) noexcept override { add(id, d); }
-    void gauge_set(uint64_t id, int64_t v) noexcept override {
-        std::lock_guard lk(m);
-        values[id] = v;
-    }
-    void observe(uint64_t id, double) noexcept override { add(id, 1); }
-    int64_t value_of(const std::string& name) {
-        std::lock_guard lk(m);
-        for (size_t i = 0; i < names.size(); ++i)
-            if (names[i] == name) return values[i];
-        return -1;
-    }
-    void add(uint64_t id, int64_t d) {
-        std::lock_guard lk(m);
-        values[id] += d;
-    }
-    std::mutex m;
-    std::vector<std::string> names;
-    std::vector<int64_t> values;
-};
-
-// Config from the descriptor's schema: defaults, with string overrides by key.
-class fake_config final : public tern::config_v1 {
-public:
-    fake_config(const tern_plugin_descriptor* d, std::map<std::string, std::string> overrides)
-        : d_(d), over_(std::move(overrides)) {}
-    const tern_config_key* key(tern_str k) {
-        for (uint32_t i = 0; i < d_->config_count; ++i)
-            if (to_sv(k) == d_->config[i].name) return &d_->config[i];
-        return nullptr;
-    }
-    tern_status get_bool(tern_str k, int32_t* out) noexcept override {
-        auto* c = key(k);
-        if (!c || c->type != TERN_CONFIG_BOOL) return TERN_NOT_FOUND;
-        auto o = over_.find(std::string(to_sv(k)));
-        *out = o != over_.end() ? (o->second == "true") : c->default_value.u.b;
-        return TERN_OK;
-    }
-    tern_status get_int(tern_str k, int64_t* out) noexcept override {
-        auto* c = key(k);
-        if (!c || c->type != TERN_CONFIG_INT) return TERN_NOT_FOUND;
-        auto o = over_.find(std::string(to_sv(k)));
-        *out = o != over_.end() ? std::stoll(o->second) : c->default_value.u.i;
-        return TERN_OK;
-    }
-    tern_status get_double(tern_str, double*) noexcept override { return TERN_NOT_FOUND; }
-    tern_status get_string(tern_str k, tern_str* out) noexcept override {
-        auto* c = key(k);
-        if (!c || c->type != TERN_CONFIG_STRING) return TERN_NOT_FOUND;
-        auto o = over_.find(std::string(to_sv(k)));
-        *out = o != over_.end() ? to_str(o->second) : c->default_value.u.s;
-        return TERN_OK;
-    }
-    tern_status get_array_size(tern_str, uint32_t*) noexcept override { return TERN_NOT_FOUND; }
-    tern_status get_array_string(tern_str, uint32_t, tern_str*) noexcept override { return TERN_NOT_FOUND; }
-    tern_str origin(tern_str) noexcept override { return to_str("test"); }
-
-private:
-    const tern_plugin_descriptor* d_;
-    std::map<std::string, std::string> over_;
-};
-
-class fake_host final : public tern::host_v1 {
-public:
-    fake_host(const tern_plugin_descriptor* d, std::map<std::string, std::string> cfg) : config(d, std::move(cfg)) {}
-    void* query(tern_str iid) noexcept override {
-        const auto s = to_sv(iid);
-        if (s == TERN_IID_LOG_V1) return static_cast<tern::log_v1*>(&log);
-        if (s == TERN_IID_REACTOR_V1) return static_cast<tern::reactor_v1*>(&reactor);
-        if (s == TERN_IID_REGISTRY_V1) return static_cast<tern::registry_v1*>(&registry);
-        if (s == TERN_IID_METRICS_V1) return static_cast<tern::metrics_v1*>(&metrics);
-        if (s == TERN_IID_CONFIG_V1) return static_cast<tern::config_v1*>(&config);
-        return nullptr;
-    }
-    tern_str instance_name() noexcept override { return to_str("core_embedded"); }
-    uint32_t abi_major() noexcept override { return TERN_ABI_MAJOR; }
-    uint32_t abi_minor() noexcept override { return TERN_ABI_MINOR; }
-    void request_stop(tern_str) noexcept override {}
-
-    fake_log log;
-    no_reactor reactor;
-    no_registry registry;
-    fake_metrics metrics;
-    fake_config config;
-};
 
 struct library {
     void* handle = nullptr;
@@ -183,11 +44,22 @@ struct library {
     }
 };
 
+// An instance on the SDK's fake host; cfg overrides the schema's defaults (as text, read
+// by the key's type).
 struct instance {
-    fake_host host;
+    tern::sdk::testing::fake_host host;
     tern::plugin_v1* p = nullptr;
-    instance(const library& lib, std::map<std::string, std::string> cfg) : host(lib.d, std::move(cfg)) {
-        tern_create_args a{sizeof(tern_create_args), 0, &host};
+    instance(const library& lib, const std::map<std::string, std::string>& cfg) : host(*lib.d, "core_embedded") {
+        for (const auto& [k, v] : cfg) {
+            const tern_config_key* key = nullptr;
+            for (uint32_t i = 0; i < lib.d->config_count; ++i)
+                if (k == lib.d->config[i].name) key = &lib.d->config[i];
+            REQUIRE(key != nullptr);
+            if (key->type == TERN_CONFIG_INT) host.config.set(k, static_cast<int64_t>(std::stoll(v)));
+            else if (key->type == TERN_CONFIG_BOOL) host.config.set(k, v == "true");
+            else host.config.set(k, v);
+        }
+        const tern_create_args a = host.create_args();
         tern_error err{};
         REQUIRE(lib.d->create(&a, &p, &err) == TERN_OK);
     }
@@ -302,9 +174,9 @@ TEST_CASE("plugin: created without starting, then started: admin key, address, c
         done_wait d;
         core->post_telemetry(found.id, &rec, 1, &done_wait::fn, &d);
         CHECK(d.get().first == TERN_OK);
-        CHECK(server.host.metrics.value_of("core_commits_total") > 0);
-        CHECK(server.host.metrics.value_of("core_telemetry_values_total") == 1);
-        CHECK(server.host.metrics.value_of("core_rpc_total{status=\"QUEUED\"}") == 0);
+        CHECK(server.host.metrics.value("core_commits_total") > 0);
+        CHECK(server.host.metrics.value("core_telemetry_values_total") == 1);
+        CHECK(server.host.metrics.value("core_rpc_total", "status=\"QUEUED\"") == 0);
 
         server.p->stop();
         CHECK_FALSE(std::filesystem::exists(db + ".admin-addr"));
