@@ -1,6 +1,9 @@
 // The single writer: one thread owns the write connection and commits many callers' ops
 // in one transaction (group commit). An op's finish() runs only after COMMIT returned,
-// so "done" means durable. Nothing here knows what the ops write.
+// so "done" means durable. What the ops write is theirs; the writer keeps only what every
+// op of a batch must agree on: the telemetry key dictionary and each device's key ids
+// (write_txn::ts_key, admit_ts_keys), the revision counter and the devices deleted since
+// start (write_txn::deleted).
 #pragma once
 
 #include <atomic>
