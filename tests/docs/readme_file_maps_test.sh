@@ -8,7 +8,8 @@
 # What counts as a name in the section (up to the next "## " heading), wherever it stands, in
 # a list, a table or a code block:
 #   codec.cpp, src/codec.cpp, cli/args.cpp    a file of src/ (src/ may be written or left out)
-#   writer.*  shard_*.cpp                      every file of src/ the pattern matches (at least one)
+#   writer.*  shard_*.cpp  cli_<word>.cpp      every file of src/ the pattern matches (at least one;
+#                                              a <placeholder> matches like *)
 #   core.hpp/.cpp                              core.hpp and core.cpp
 #   bench/x.cpp, tests/y.cpp                   a file of the plugin's own folder outside src/ (the
 #                                              first part names a folder of the plugin): must exist
@@ -33,8 +34,9 @@ problem() { printf '%s\n' "$*" >&2; problems=$((problems + 1)); }
 names() {
     sed -n "$2,$3p" "$1" | perl -ne '
         my $ext = qr/(?:cpp|hpp|h|c|cc|hh|inc|ipp)/;
-        while (m{(?<![A-Za-z0-9_./*-])([A-Za-z0-9_*][A-Za-z0-9_*./-]*\.(?:$ext|\*)(?:/\.$ext)*)(?![A-Za-z0-9_])}g) {
-            print $. + '"$2"' - 1, "\t", $1, "\n";
+        while (m{(?<![A-Za-z0-9_./*<>-])([A-Za-z0-9_*<][A-Za-z0-9_*<>./-]*\.(?:$ext|\*)(?:/\.$ext)*)(?![A-Za-z0-9_])}g) {
+            (my $w = $1) =~ s/<[^<>\/]*>/*/g;        # cli_<word>.cpp: a placeholder is a pattern
+            print $. + '"$2"' - 1, "\t", $w, "\n";
         }'
 }
 
