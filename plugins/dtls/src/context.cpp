@@ -177,79 +177,12 @@ context::context(const settings& cfg, bool psk_available, identity_store& identi
             wolfSSL_CTX_SetMinVersion(ctx_, WOLFSSL_DTLSV1_2) != WOLFSSL_SUCCESS)
             throw sdk::error(TERN_INTERNAL, "cannot limit the versions to DTLS 1.2 and 1.3");
 
-        // Server credentials.
-        if (cfg_.cert_file.empty() && !cfg_.key_file.empty())
-            throw sdk::error(TERN_CONFIG, "credentials.key_file is set but credentials.cert_file is "
-                                          "empty (set both, or neither for a PSK-only server)");
-        if (!cfg_.cert_file.empty()) {
-            check_readable("credentials.cert_file", cfg_.cert_file);
-            if (wolfSSL_CTX_use_certificate_chain_file(ctx_, cfg_.cert_file.c_str()) != WOLFSSL_SUCCESS)
-                throw sdk::error(TERN_CONFIG, "credentials.cert_file '" + cfg_.cert_file +
-                                                  "': cannot read a PEM certificate chain");
-            if (cfg_.key_file.empty())
-                throw sdk::error(TERN_CONFIG, "credentials.key_file is empty but cert_file is set");
-            check_readable("credentials.key_file", cfg_.key_file);
-            if (wolfSSL_CTX_use_PrivateKey_file(ctx_, cfg_.key_file.c_str(), WOLFSSL_FILETYPE_PEM) !=
-                WOLFSSL_SUCCESS)
-                throw sdk::error(TERN_CONFIG, "credentials.key_file '" + cfg_.key_file +
-                                                  "': cannot read a PEM private key");
-            if (wolfSSL_CTX_check_private_key(ctx_) != WOLFSSL_SUCCESS)
-                throw sdk::error(TERN_CONFIG, "credentials.key_file '" + cfg_.key_file +
-                                                  "' does not match the certificate of '" +
-                                                  cfg_.cert_file + "'");
-        }
-
-        // Client certificates: asked for, never required (one-way DTLS for token devices).
-        if (!cfg_.trust_store.empty()) check_readable("x509.trust_store", cfg_.trust_store);
-        if (!cfg_.trust_store.empty() &&
-            wolfSSL_CTX_load_verify_locations(ctx_, cfg_.trust_store.c_str(), nullptr) != WOLFSSL_SUCCESS)
-            throw sdk::error(TERN_CONFIG, "x509.trust_store '" + cfg_.trust_store +
-                                              "': cannot read PEM CA certificates");
-        wolfSSL_CTX_set_verify(ctx_, WOLFSSL_VERIFY_PEER, &verify_callback);
-
+        load_credentials();
+        verify_clients();
         // PSK: identities resolved through the core (the shard caches them).
         psk_ = cfg_.psk && psk_available;
         if (psk_) wolfSSL_CTX_set_psk_server_callback(ctx_, &psk_callback);
-
-        // Suites: the configured (or default) names this wolfSSL knows, those of disabled
-        // features left out.
-        std::vector<std::string> wanted = cfg_.cipher_suites;
-        const bool defaults = wanted.empty();
-        if (defaults) wanted.assign(std::begin(default_suites), std::end(default_suites));
-        // DTLS 1.3 suites go first: wolfSSL picks in server order, and a DTLS 1.3 client
-        // offering older suites too must not be handed one of those (wolfSSL then fails
-        // the handshake: "ciphersuite from lesser version").
-        std::stable_partition(wanted.begin(), wanted.end(), is_tls13_suite);
-        std::vector<std::string> unknown;
-        for (const auto& s : wanted) {
-            const bool tls13 = is_tls13_suite(s);
-            if (tls13 && !cfg_.dtls13) continue;
-            if (!tls13 && !cfg_.dtls12) continue;
-            if (is_psk_suite(s) && !psk_) continue;
-            if (!tls13 && !is_psk_suite(s) && cfg_.cert_file.empty()) continue;
-            if (wolfSSL_CTX_set_cipher_list(ctx_, s.c_str()) != WOLFSSL_SUCCESS) {
-                unknown.push_back(s);
-                continue;
-            }
-            if (!suites_.empty()) suites_ += ':';
-            suites_ += s;
-        }
-        if (!unknown.empty()) {
-            std::string list;
-            for (const auto& u : unknown) list += (list.empty() ? "" : ", ") + u;
-            if (defaults)
-                log_.warn("this wolfSSL lacks some default cipher suites (left out): ", list);
-            else
-                throw sdk::error(TERN_CONFIG, "cipher_suites: not available in this wolfSSL: " + list);
-        }
-        if (suites_.empty())
-            throw sdk::error(TERN_CONFIG, cfg_.cert_file.empty() && !psk_
-                                              ? "no cipher suite is usable: set credentials.cert_file "
-                                                "(certificate suites) or enable psk with a core"
-                                              : "no configured cipher suite is usable");
-        if (wolfSSL_CTX_set_cipher_list(ctx_, suites_.c_str()) != WOLFSSL_SUCCESS)
-            throw sdk::error(TERN_CONFIG, "wolfSSL refused the cipher suites " + suites_);
-
+        choose_suites();
         // Handshake datagrams fit max_transmission_unit (set per session); the context's
         // MTU sizes wolfSSL's receive buffer, so it must hold the largest datagram fed.
         const uint32_t rx = receive_size(cfg_);
@@ -259,30 +192,7 @@ context::context(const settings& cfg, bool psk_available, identity_store& identi
         (void)rx;
 #endif
 
-        // Resumption. wolfSSL's session cache is global to the process; a session one
-        // dtls instance made and another resumes finds no identity in the second
-        // instance's store and is refused (identity_lost), so instances stay apart.
-        // A resumed session takes the identity its full handshake proved; with no room to
-        // remember identities (resumption_identities = 0) there is no resumption at all
-        // (a ticket could not even be issued, which fails the handshake).
-        const bool remember = cfg_.resumption_identities > 0;
-        const auto lifetime_s =
-            static_cast<unsigned>(std::max<uint64_t>(1, cfg_.resumption_lifetime_ms / 1000));
-        wolfSSL_CTX_set_timeout(ctx_, lifetime_s);
-        if (!cfg_.session_cache || !remember) wolfSSL_CTX_set_session_cache_mode(ctx_, WOLFSSL_SESS_CACHE_OFF);
-        if (cfg_.session_tickets && remember) {
-            rotate_ticket_key(monotonic_ns());
-            wolfSSL_CTX_set_TicketEncCb(ctx_, &ticket_callback);
-            wolfSSL_CTX_set_TicketEncCtx(ctx_, this);
-            wolfSSL_CTX_set_TicketHint(ctx_, static_cast<int>(lifetime_s));
-        } else {
-            wolfSSL_CTX_NoTicketTLSv12(ctx_);
-        }
-#ifdef WOLFSSL_DTLS13
-        // DTLS 1.3 resumption would carry no identity the plugin could restore.
-        if (cfg_.dtls13) wolfSSL_CTX_no_ticket_TLSv13(ctx_);
-#endif
-
+        set_resumption();
         // Several handshake messages per datagram (a flight in one or two datagrams rather
         // than one per message).
         wolfSSL_CTX_set_group_messages(ctx_);
@@ -293,6 +203,108 @@ context::context(const settings& cfg, bool psk_available, identity_store& identi
         ctx_ = nullptr;
         throw;
     }
+}
+
+// ---- the constructor's steps ------------------------------------------------------------
+
+void context::load_credentials() {
+    if (cfg_.cert_file.empty() && !cfg_.key_file.empty())
+        throw sdk::error(TERN_CONFIG, "credentials.key_file is set but credentials.cert_file is "
+                                      "empty (set both, or neither for a PSK-only server)");
+    if (!cfg_.cert_file.empty()) {
+        check_readable("credentials.cert_file", cfg_.cert_file);
+        if (wolfSSL_CTX_use_certificate_chain_file(ctx_, cfg_.cert_file.c_str()) != WOLFSSL_SUCCESS)
+            throw sdk::error(TERN_CONFIG, "credentials.cert_file '" + cfg_.cert_file +
+                                              "': cannot read a PEM certificate chain");
+        if (cfg_.key_file.empty())
+            throw sdk::error(TERN_CONFIG, "credentials.key_file is empty but cert_file is set");
+        check_readable("credentials.key_file", cfg_.key_file);
+        if (wolfSSL_CTX_use_PrivateKey_file(ctx_, cfg_.key_file.c_str(), WOLFSSL_FILETYPE_PEM) !=
+            WOLFSSL_SUCCESS)
+            throw sdk::error(TERN_CONFIG, "credentials.key_file '" + cfg_.key_file +
+                                              "': cannot read a PEM private key");
+        if (wolfSSL_CTX_check_private_key(ctx_) != WOLFSSL_SUCCESS)
+            throw sdk::error(TERN_CONFIG, "credentials.key_file '" + cfg_.key_file +
+                                              "' does not match the certificate of '" +
+                                              cfg_.cert_file + "'");
+    }
+}
+
+// Client certificates: asked for, never required (one-way DTLS for token devices).
+void context::verify_clients() {
+    if (!cfg_.trust_store.empty()) check_readable("x509.trust_store", cfg_.trust_store);
+    if (!cfg_.trust_store.empty() &&
+        wolfSSL_CTX_load_verify_locations(ctx_, cfg_.trust_store.c_str(), nullptr) != WOLFSSL_SUCCESS)
+        throw sdk::error(TERN_CONFIG, "x509.trust_store '" + cfg_.trust_store +
+                                          "': cannot read PEM CA certificates");
+    wolfSSL_CTX_set_verify(ctx_, WOLFSSL_VERIFY_PEER, &verify_callback);
+}
+
+// The configured (or default) suite names this wolfSSL knows, those of disabled features
+// left out.
+void context::choose_suites() {
+    std::vector<std::string> wanted = cfg_.cipher_suites;
+    const bool defaults = wanted.empty();
+    if (defaults) wanted.assign(std::begin(default_suites), std::end(default_suites));
+    // DTLS 1.3 suites go first: wolfSSL picks in server order, and a DTLS 1.3 client
+    // offering older suites too must not be handed one of those (wolfSSL then fails
+    // the handshake: "ciphersuite from lesser version").
+    std::stable_partition(wanted.begin(), wanted.end(), is_tls13_suite);
+    std::vector<std::string> unknown;
+    for (const auto& s : wanted) {
+        const bool tls13 = is_tls13_suite(s);
+        if (tls13 && !cfg_.dtls13) continue;
+        if (!tls13 && !cfg_.dtls12) continue;
+        if (is_psk_suite(s) && !psk_) continue;
+        if (!tls13 && !is_psk_suite(s) && cfg_.cert_file.empty()) continue;
+        if (wolfSSL_CTX_set_cipher_list(ctx_, s.c_str()) != WOLFSSL_SUCCESS) {
+            unknown.push_back(s);
+            continue;
+        }
+        if (!suites_.empty()) suites_ += ':';
+        suites_ += s;
+    }
+    if (!unknown.empty()) {
+        std::string list;
+        for (const auto& u : unknown) list += (list.empty() ? "" : ", ") + u;
+        if (defaults)
+            log_.warn("this wolfSSL lacks some default cipher suites (left out): ", list);
+        else
+            throw sdk::error(TERN_CONFIG, "cipher_suites: not available in this wolfSSL: " + list);
+    }
+    if (suites_.empty())
+        throw sdk::error(TERN_CONFIG, cfg_.cert_file.empty() && !psk_
+                                          ? "no cipher suite is usable: set credentials.cert_file "
+                                            "(certificate suites) or enable psk with a core"
+                                          : "no configured cipher suite is usable");
+    if (wolfSSL_CTX_set_cipher_list(ctx_, suites_.c_str()) != WOLFSSL_SUCCESS)
+        throw sdk::error(TERN_CONFIG, "wolfSSL refused the cipher suites " + suites_);
+}
+
+void context::set_resumption() {
+    // Resumption. wolfSSL's session cache is global to the process; a session one
+    // dtls instance made and another resumes finds no identity in the second
+    // instance's store and is refused (identity_lost), so instances stay apart.
+    // A resumed session takes the identity its full handshake proved; with no room to
+    // remember identities (resumption_identities = 0) there is no resumption at all
+    // (a ticket could not even be issued, which fails the handshake).
+    const bool remember = cfg_.resumption_identities > 0;
+    const auto lifetime_s =
+        static_cast<unsigned>(std::max<uint64_t>(1, cfg_.resumption_lifetime_ms / 1000));
+    wolfSSL_CTX_set_timeout(ctx_, lifetime_s);
+    if (!cfg_.session_cache || !remember) wolfSSL_CTX_set_session_cache_mode(ctx_, WOLFSSL_SESS_CACHE_OFF);
+    if (cfg_.session_tickets && remember) {
+        rotate_ticket_key(monotonic_ns());
+        wolfSSL_CTX_set_TicketEncCb(ctx_, &ticket_callback);
+        wolfSSL_CTX_set_TicketEncCtx(ctx_, this);
+        wolfSSL_CTX_set_TicketHint(ctx_, static_cast<int>(lifetime_s));
+    } else {
+        wolfSSL_CTX_NoTicketTLSv12(ctx_);
+    }
+#ifdef WOLFSSL_DTLS13
+    // DTLS 1.3 resumption would carry no identity the plugin could restore.
+    if (cfg_.dtls13) wolfSSL_CTX_no_ticket_TLSv13(ctx_);
+#endif
 }
 
 context::~context() {

@@ -62,6 +62,11 @@ private:
         uint64_t created_ns = 0;
     };
     void rotate_ticket_key(uint64_t now_ns);
+    // The constructor's steps; each throws sdk::error.
+    void load_credentials();  // server certificate chain and key
+    void verify_clients();    // client certificates: asked for, checked by the verify callback
+    void choose_suites();     // suites_ from cipher_suites (or the defaults)
+    void set_resumption();    // session cache and tickets
 
     settings cfg_;
     identity_store& identities_;

@@ -100,7 +100,6 @@ public:
 
     // For tests and the memory benchmark.
     size_t session_count() const noexcept { return by_id_.size(); }
-    size_t handshake_count() const noexcept { return handshakes_; }
     size_t compact_count() const noexcept {
         size_t n = 0;
         for (const auto& [id, s] : by_id_) n += s->ssl == nullptr ? 1 : 0;
