@@ -11,35 +11,16 @@
 #include <vector>
 
 #include "chain.hpp"
+#include "test_certs.hpp"
 
 using namespace tern::dtls;
 
 namespace {
 
-const std::string& dir() {
-    static const std::string d = [] {
-        char tmpl[] = "/tmp/tern-dtls-chain.XXXXXX";
-        const char* made = ::mkdtemp(tmpl);
-        REQUIRE(made != nullptr);
-        const std::string cmd = std::string("bash '") + TERN_DTLS_TEST_DIR + "/make_certs.sh' '" + made + "'";
-        REQUIRE(std::system(cmd.c_str()) == 0);
-        return std::string(made);
-    }();
-    return d;
-}
-
-std::vector<uint8_t> der(const std::string& name) {
-    const std::string pem = dir() + "/" + name + ".pem";
-    const std::string out = dir() + "/" + name + ".chain.der";
-    REQUIRE(std::system(("openssl x509 -in '" + pem + "' -outform DER -out '" + out + "'").c_str()) == 0);
-    std::ifstream in(out, std::ios::binary);
-    return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
-}
-
 // The walk over the named certificates, leaf first.
 chain_walk walk(std::initializer_list<const char*> names) {
     std::vector<std::vector<uint8_t>> held;
-    for (const char* n : names) held.push_back(der(n));
+    for (const char* n : names) held.push_back(test::der_of(n));
     std::vector<std::span<const uint8_t>> views(held.begin(), held.end());
     return verified_links(views);
 }
@@ -105,7 +86,7 @@ TEST_CASE("RSA links verify, SHA-1 links are not proven", "[dtls][chain]") {
 
 TEST_CASE("garbage and empty chains never prove anything above the leaf", "[dtls][chain]") {
     CHECK(verified_links({}).verified == 0);
-    const auto leaf = der("chain-leaf");
+    const auto leaf = test::der_of("chain-leaf");
     const std::vector<uint8_t> junk{0x30, 0x82, 0x01, 0x00, 0x01, 0x02};
     const std::vector<uint8_t> empty;
     std::vector<std::span<const uint8_t>> v{leaf, junk};

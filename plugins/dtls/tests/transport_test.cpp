@@ -17,6 +17,7 @@
 #include "tern/dtls_client/coap_mini.hpp"
 #include "tern/dtls_client/dtls_peer.hpp"
 #include "tern/sdk/testing_threads.hpp"
+#include "test_certs.hpp"
 #include "transport.hpp"
 
 using namespace tern;
@@ -24,18 +25,6 @@ using namespace tern::dtls;
 using namespace std::chrono_literals;
 
 namespace {
-
-const std::string& certs() {
-    static const std::string dir = [] {
-        char tmpl[] = "/tmp/tern-dtls-transport.XXXXXX";
-        const char* d = ::mkdtemp(tmpl);
-        REQUIRE(d != nullptr);
-        const std::string cmd = std::string("bash '") + TERN_DTLS_TEST_DIR + "/make_certs.sh' '" + d + "'";
-        REQUIRE(std::system(cmd.c_str()) == 0);
-        return std::string(d);
-    }();
-    return dir;
-}
 
 // Echoes every datagram, remembers sessions seen and ended.
 struct echo_sink final : datagram_sink_v1 {
@@ -74,8 +63,8 @@ struct rig {
         s.bind_address = "127.0.0.1";
         s.bind_port = 0;
         s.recv_buffer = 0;  // the OS default, as these tests always had
-        s.cert_file = certs() + "/server.pem";
-        s.key_file = certs() + "/server.key";
+        s.cert_file = test::cert_dir() + "/server.pem";
+        s.key_file = test::cert_dir() + "/server.key";
         t = std::make_unique<dtls::transport>(sdk::logger{}, reactor, std::move(s));
         t->start(counters{}, nullptr);
         sink.t = t.get();
@@ -92,13 +81,6 @@ struct rig {
     }
 };
 
-std::vector<uint8_t> der_of(const std::string& pem) {
-    const std::string der = pem + ".der";
-    REQUIRE(std::system(("openssl x509 -in '" + pem + "' -outform DER -out '" + der + "'").c_str()) == 0);
-    std::ifstream in(der, std::ios::binary);
-    return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
-}
-
 size_t heap_in_use() {
     ::malloc_trim(0);
     return ::mallinfo2().uordblks;
@@ -109,8 +91,8 @@ size_t heap_in_use() {
 TEST_CASE("plaintext reaches the sink with the session id, and peer_auth gives the chain", "[dtls][transport]") {
     rig r{default_settings()};
     test::peer_options o;
-    o.cert_file = certs() + "/chain.pem";  // leaf + intermediate
-    o.key_file = certs() + "/chain.key";
+    o.cert_file = test::cert_dir() + "/chain.pem";  // leaf + intermediate
+    o.key_file = test::cert_dir() + "/chain.key";
     test::client_context ctx(o);
     test::dtls_peer p(ctx, "127.0.0.1", r.t->port());
     REQUIRE(p.connect(5000));
@@ -125,8 +107,8 @@ TEST_CASE("plaintext reaches the sink with the session id, and peer_auth gives t
         CHECK(r.sink.sessions[0] != 0);
         CHECK(r.sink.auth_kind == TERN_AUTH_X509);
         REQUIRE(r.sink.chain.size() == 2);
-        CHECK(r.sink.chain[0] == der_of(certs() + "/chain-leaf.pem"));
-        CHECK(r.sink.chain[1] == der_of(certs() + "/intermediate.pem"));
+        CHECK(r.sink.chain[0] == test::der_of("chain-leaf"));
+        CHECK(r.sink.chain[1] == test::der_of("intermediate"));
     }
     // the session's end reaches the sink, and the id is gone
     const uint64_t id = r.sink.sessions[0];
@@ -215,8 +197,8 @@ TEST_CASE("memory per idle session", "[dtls][transport][memory]") {
         rig r{s};
         test::peer_options o;
         if (with_cert) {
-            o.cert_file = certs() + "/client.pem";
-            o.key_file = certs() + "/client.key";
+            o.cert_file = test::cert_dir() + "/client.pem";
+            o.key_file = test::cert_dir() + "/client.key";
         }
         o.tickets = false;
         test::client_context ctx(o);

@@ -11,33 +11,14 @@
 #include <vector>
 
 #include "identity.hpp"
+#include "test_certs.hpp"
 #include "x509.hpp"
 
 using namespace tern::dtls;
+using test::cert_dir;
+using test::der_of;
 
 namespace {
-
-// The certificates, made once per test run.
-const std::string& cert_dir() {
-    static const std::string dir = [] {
-        char tmpl[] = "/tmp/tern-dtls-x509.XXXXXX";
-        const char* d = ::mkdtemp(tmpl);
-        REQUIRE(d != nullptr);
-        const std::string cmd = std::string("bash '") + TERN_DTLS_TEST_DIR + "/make_certs.sh' '" + d + "'";
-        REQUIRE(std::system(cmd.c_str()) == 0);
-        return std::string(d);
-    }();
-    return dir;
-}
-
-std::vector<uint8_t> der_of(const std::string& name) {
-    const std::string pem = cert_dir() + "/" + name + ".pem";
-    const std::string der = cert_dir() + "/" + name + ".der";
-    const std::string cmd = "openssl x509 -in '" + pem + "' -outform DER -out '" + der + "'";
-    REQUIRE(std::system(cmd.c_str()) == 0);
-    std::ifstream in(der, std::ios::binary);
-    return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
-}
 
 int64_t epoch(int y, int mo, int d) {
     std::tm tm{};
