@@ -1,4 +1,4 @@
-// Bad input (issue 4, spec §0.6, §1.3, §2): invalid JSON, wrong types, unknown token, unknown
+// Bad input (issue 4, docs/device-api.md §0.6, §1.3, §2): invalid JSON, wrong types, unknown token, unknown
 // resource, oversized payload, wrong method -- each gets its code and a diagnostic payload,
 // and nothing is stored. The server runs with plugins.coap.max_resource_body_size = 8192,
 // plugins.device_api.max_payload_size = 4096,

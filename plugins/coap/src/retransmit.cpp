@@ -181,7 +181,8 @@ void retransmit::run_due() noexcept {
         s_.exchange_.ack_now(s_.piggy_.head);
     const uint64_t to = s_.cfg_.timeout_ms * 1000000;
     while (!s_.pending_.empty() && s_.exch_[s_.pending_.head].arrival_ns + to <= s_.now_) {
-        // The spec's "no response at all": the CON request already had its empty ACK.
+        // A handler past `timeout` gets no response at all (docs/device-api.md §1.3); a CON
+        // request already had its empty ACK.
         const uint32_t x = s_.pending_.head;
         s_.m_.inc(ctr::drop_exchange_timeout);
         s_.m_.request(s_.exch_[x].method, 0);

@@ -180,4 +180,23 @@ profile_spec read_profile_spec(const rapidjson::Value& b) {
     return s;
 }
 
+bool pattern_matches(std::string_view pattern, const std::vector<std::string>& seg, std::vector<std::string>& arg) {
+    arg.clear();
+    size_t i = 0;
+    while (!pattern.empty()) {
+        if (pattern.front() == '/') {
+            pattern.remove_prefix(1);
+            continue;
+        }
+        const auto slash = pattern.find('/');
+        const std::string_view part = pattern.substr(0, slash);
+        pattern = slash == std::string_view::npos ? std::string_view() : pattern.substr(slash);
+        if (i >= seg.size()) return false;
+        if (part.size() >= 2 && part.front() == '{' && part.back() == '}') arg.push_back(seg[i]);
+        else if (part != seg[i]) return false;
+        ++i;
+    }
+    return i == seg.size();
+}
+
 }  // namespace tern::core_embedded

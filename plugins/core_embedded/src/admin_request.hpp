@@ -78,6 +78,10 @@ struct request_view {
 
 // Splits "/api/a/b?x=1&y=2" into decoded segments and query parameters.
 request_view split_target(std::string_view target);
+// Whether the path segments match a route pattern such as "/api/devices/{name}/ota/{type}"
+// ({…} matches any one segment); the matched segments go to arg, in order.
+bool pattern_matches(std::string_view pattern, const std::vector<std::string>& seg,
+                     std::vector<std::string>& arg);
 // The body as a JSON object (allow_empty: an empty body reads as {}).
 rapidjson::Document body_object(const http_request& req, bool allow_empty = false);
 std::optional<std::string> opt_string(const rapidjson::Value& o, const char* name);

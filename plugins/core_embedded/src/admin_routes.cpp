@@ -24,25 +24,6 @@ using call = route_call;
 
 namespace {
 
-bool pattern_matches(std::string_view pattern, const std::vector<std::string>& seg, std::vector<std::string>& arg) {
-    arg.clear();
-    size_t i = 0;
-    while (!pattern.empty()) {
-        if (pattern.front() == '/') {
-            pattern.remove_prefix(1);
-            continue;
-        }
-        const auto slash = pattern.find('/');
-        const std::string_view part = pattern.substr(0, slash);
-        pattern = slash == std::string_view::npos ? std::string_view() : pattern.substr(slash);
-        if (i >= seg.size()) return false;
-        if (part.size() >= 2 && part.front() == '{' && part.back() == '}') arg.push_back(seg[i]);
-        else if (part != seg[i]) return false;
-        ++i;
-    }
-    return i == seg.size();
-}
-
 int64_t integer_segment(const std::string& s, const char* what) {
     int64_t id = 0;
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), id);
@@ -117,7 +98,6 @@ struct admin_api::routes {
         handler fn;
     };
     static const route table[];
-
 
     // ---- info and sessions
 

@@ -118,7 +118,7 @@ constexpr auto config_schema = cfg::bind<plugin_config>(
                  "alone is always taken)").range(65536, 1e12).unit("bytes"),
     cfg::integer("credential_cache_size", &plugin_config::credential_cache_size, 100000, "authenticated credentials kept in memory (LRU); "
                  "0 disables the cache").range(0, 100000000),
-    cfg::integer("claim_duration", &plugin_config::claim_duration, 86400000, "claim lifetime when the device gives none (spec §5.1)")
+    cfg::integer("claim_duration", &plugin_config::claim_duration, 86400000, "claim lifetime when the device gives none (docs/device-api.md §5.1)")
         .range(1, 1e15).unit("ms"),
     cfg::boolean("claim_allowed_by_default", &plugin_config::claim_allowed_by_default, true, "devices may register claims without the server "
                  "attribute claimingAllowed=true"),

@@ -330,7 +330,7 @@ TEST_CASE("admin: OTA packages", "[admin][ota]") {
         if (e.path().extension() == ".part") ++parts;
     CHECK(parts == 0);  // refused uploads leave nothing
 
-    // A URL-only package: no body at all (devices get 4.04 for it; spec §6).
+    // A URL-only package: no body at all (devices get 4.04 for it; docs/device-api.md §6).
     auto by_url = f.call("POST", "/api/ota?title=fw&version=url-1&url=https%3A%2F%2Fexample.com%2Ffw.bin");
     CHECK(by_url.status == 201);
     CHECK(str(by_url.json, "url") == "https://example.com/fw.bin");

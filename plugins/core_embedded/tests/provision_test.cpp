@@ -1,4 +1,4 @@
-// Claiming (spec §5.1) and every branch of provisioning (spec §5.2).
+// Claiming (docs/device-api.md §5.1) and every branch of provisioning (docs/device-api.md §5.2).
 #include <map>
 #include <thread>
 

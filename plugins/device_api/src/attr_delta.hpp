@@ -1,4 +1,4 @@
-// Shared-attribute changes waiting to reach an observer (spec §0.2, §3.2). Changes are
+// Shared-attribute changes waiting to reach an observer (docs/device-api.md §0.2, §3.2). Changes are
 // merged per key, the newer one winning: a set after a delete is a set, a delete after a
 // set is a delete (and deletions are kept, never merged away). Each change carries the
 // sequence number of the notification that first had to carry it; once the engine reports

@@ -22,7 +22,7 @@ void authenticator::resolve(shard_tables& sd, const request& v, const route& r) 
         if (auto* n = sd.sessions.find(key, now)) {
             rt_.m.session_hits.inc();
             if (n->value.dev) {
-                // Identity lasts while the session is used (spec §7, inactivity eviction).
+                // Identity lasts while the session is used (docs/device-api.md §7, inactivity eviction).
                 n->expires_ns = now + rt_.dtls_ttl_ns;
                 const std::shared_ptr<const device_entry> dev = n->value.dev;
                 up_.serve(sd, v, r, dev, n->value.meter);
@@ -51,7 +51,7 @@ bool authenticator::ask_transport(shard_tables& sd, const request& v, const rout
             if (a == nullptr) return;
             if (a->kind == TERN_AUTH_X509 && a->chain_count >= 1 && a->chain != nullptr) {
                 // Any certificate of the chain may be the device's credential, the first
-                // registered one from the leaf wins (spec §7): keep them all, as many as a
+                // registered one from the leaf wins (docs/device-api.md §7): keep them all, as many as a
                 // DTLS transport hands over.
                 g->kind = TERN_AUTH_X509;
                 const uint32_t n = a->chain_count < max_client_chain ? a->chain_count : max_client_chain;
@@ -279,7 +279,7 @@ void authenticator::found(shard_tables& sd, pending_auth& p) {
 void authenticator::not_found(shard_tables& sd, std::unique_ptr<pending_auth> p) {
     if (p->stage == pending_auth::x509 && p->chain_next < p->chain.size()) {
         // Not this certificate's device (unknown hash, or another stored text): the next
-        // one towards the root may be (spec §7). At most max_client_chain lookups, once
+        // one towards the root may be (docs/device-api.md §7). At most max_client_chain lookups, once
         // per session.
         next_in_chain(std::move(p));
         return;

@@ -39,7 +39,7 @@ struct pending_auth {
     owned_request req;
     int stage = token;
     credential cred;
-    // X.509: the client's chain as Base64 texts, leaf first (spec §7); chain_next is the
+    // X.509: the client's chain as Base64 texts, leaf first (docs/device-api.md §7); chain_next is the
     // certificate to look up when the current one is not a device's. Filled once per
     // session, when its identity is first needed.
     std::vector<std::string> chain;

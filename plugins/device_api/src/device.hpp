@@ -92,11 +92,11 @@ std::shared_ptr<device_entry> copy_device(const tern_device_record& record, cred
 
 // The device the core answered for cred, or null with status saying why not: no info is
 // TERN_INTERNAL; an X.509 credential counts only when the stored certificate text is the
-// same (spec §7), else TERN_NOT_FOUND. Its adaptor is the one of its payload type.
+// same (docs/device-api.md §7), else TERN_NOT_FOUND. Its adaptor is the one of its payload type.
 std::shared_ptr<device_entry> device_found(tern_status& status, const tern_device_record* record,
                                            const credential& cred, const payload_adaptors& adaptors);
 
-// Why the device may not use the API (spec §1.3): no profile 4.01, a profile transport
+// Why the device may not use the API (docs/device-api.md §1.3): no profile 4.01, a profile transport
 // other than DEFAULT/COAP 5.00, on /api/v1 a CoAP device type other than DEFAULT 4.00; 0
 // when it may, else the code with the reason in why.
 uint8_t profile_refusal(const device_entry& dev, bool on_api, std::string_view& why) noexcept;

@@ -15,7 +15,7 @@
 
 namespace tern::device_api {
 
-// Who holds an observation (spec §3.1): the transport session, or the address for
+// Who holds an observation (docs/device-api.md §3.1): the transport session, or the address for
 // sessionless transports, and the CoAP token.
 struct obs_ident {
     uint32_t transport = 0;

@@ -86,7 +86,7 @@ void downlinks::home_rpc(uint64_t device_id, pending_rpc rpc) {
 }
 
 bool downlinks::allowed(const device_state&) const noexcept {
-    // Power saving (spec §9) decides here: a PSM/eDRX device asleep keeps its merged
+    // Power saving (docs/device-api.md §9) decides here: a PSM/eDRX device asleep keeps its merged
     // attribute delta and its RPCs until its next uplink. Without it: always now.
     return true;
 }
@@ -119,7 +119,7 @@ void downlinks::flush_attributes(shard_tables& sd, device_state& st) {
         st.delta_sent = 0;
         return;
     }
-    // Everything pending is in it, so it may replace a queued older one (spec §0.2).
+    // Everything pending is in it, so it may replace a queued older one (docs/device-api.md §0.2).
     if (notify(o, sd.bytes_scratch, newest, TERN_COAP_NOTIFY_MERGEABLE) == TERN_OK) {
         st.delta_sent = newest;
         rt_.m.downlink(dl_kind::attributes, dl_result::sent);
@@ -186,7 +186,7 @@ void downlinks::flush_rpcs(shard_tables& sd, device_state& st) {
             obs_.settle(sd, st);
             return;
         }
-        // Never mergeable: an RPC is never given up for a newer one (spec §0.2).
+        // Never mergeable: an RPC is never given up for a newer one (docs/device-api.md §0.2).
         if (notify(o, sd.bytes_scratch, static_cast<uint64_t>(r.id), 0) != TERN_OK) return;  // relation gone
         r.sent_on = o.id;
         r.timed_out = false;

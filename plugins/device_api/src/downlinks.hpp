@@ -1,7 +1,7 @@
 // What goes down to a device on its observations, on its home shard: shared-attribute
-// updates (merged while unacknowledged, spec §0.2) and server-side RPCs (spec §4.1) with
+// updates (merged while unacknowledged, docs/device-api.md §0.2) and server-side RPCs (docs/device-api.md §4.1) with
 // their status reports to the core and their acknowledgement deadlines. One function,
-// allowed(), decides whether downlinks go now (where power saving, spec §9, will sit).
+// allowed(), decides whether downlinks go now (where power saving, docs/device-api.md §9, will sit).
 #pragma once
 
 #include <cstdint>
@@ -45,7 +45,7 @@ private:
     void flush_rpcs(shard_tables& sd, device_state& st);
     // A 2.05 notification with payload on observation o.
     tern_status notify(const observation& o, std::string_view payload, uint64_t cookie, uint32_t flags) noexcept;
-    // The window within which a CON RPC notification must be acknowledged (spec §4.1.3).
+    // The window within which a CON RPC notification must be acknowledged (docs/device-api.md §4.1.3).
     int64_t ack_window_ms(const device_entry& d, const pending_rpc& r, int64_t wall) const noexcept;
 
     runtime& rt_;

@@ -16,7 +16,7 @@ namespace tern::device_api {
 bool obs_ident::same(const obs_ident& o) const noexcept {
     if (transport != o.transport || session != o.session || tkl != o.tkl) return false;
     if (std::memcmp(token, o.token, tkl) != 0) return false;
-    // A DTLS session keeps its identity across address changes (spec §0.4).
+    // A DTLS session keeps its identity across address changes (docs/device-api.md §0.4).
     if (session != 0) return true;
     return endpoint.family == o.endpoint.family && endpoint.port == o.endpoint.port &&
            std::memcmp(endpoint.addr, o.endpoint.addr, endpoint.family == 6 ? 16 : 4) == 0;
@@ -104,7 +104,7 @@ void observations::snapshot_read(void* ctx, tern_status status, const tern_kv*, 
     tern_status st = status;
     try {
         if (st == TERN_OK) {
-            // The first answer is every shared attribute as a flat object (spec §3.1).
+            // The first answer is every shared attribute as a flat object (docs/device-api.md §3.1).
             const tern_payload_context pc = t->dev->payload_context(t->o.request_format);
             tern_error err{};
             bytes_into so{&payload};
@@ -202,7 +202,7 @@ void observations::home_registered(uint64_t device_id, bool rpc, uint32_t gen, u
     slot.registering = false;
     slot.grace_until_ns = 0;
     if (slot.live.id != 0) {
-        // One observation of each kind per device (spec §3.1): another holder's old
+        // One observation of each kind per device (docs/device-api.md §3.1): another holder's old
         // relation gets 2.02 Deleted; the same holder's was replaced by the engine.
         if (!slot.live.who.same(o.who)) {
             const uint64_t old = slot.live.id;

@@ -1,4 +1,4 @@
-// Observe relations (spec §3): one attribute and one RPC observation per device, held on
+// Observe relations (docs/device-api.md §3): one attribute and one RPC observation per device, held on
 // the device's home shard H, while the engine keeps each relation on the shard S of the
 // request that made it.
 //

@@ -8,7 +8,7 @@ namespace tern::device_api {
 
 // size <= 0 is the whole image, else chunk `chunk` of `size` bytes,
 // [chunk*size, min(len, (chunk+1)*size)); a chunk past the end is empty (Tern answers it
-// 2.05 with no payload, spec §0.5). size and chunk are >= 0 here (the caller refuses
+// 2.05 with no payload, docs/device-api.md §0.5). size and chunk are >= 0 here (the caller refuses
 // negative ones).
 struct byte_range {
     uint64_t offset = 0;

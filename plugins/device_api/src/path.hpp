@@ -1,4 +1,4 @@
-// The request grammar of the device API (spec §1.2): which feature a path names, the
+// The request grammar of the device API (docs/device-api.md §1.2): which feature a path names, the
 // access token it carries and the RPC id, reproduced from ThingsBoard's parser because
 // firmware relies on its tolerance (case-insensitive features, token-less X.509 forms,
 // "rpc/abc" becoming a client-side RPC). The single-Uri-Path split is the engine's.
@@ -20,7 +20,7 @@ enum class feature : uint8_t {
     rpc,
     claim,
     provision,
-    firmware,  // Tern: /api/v1/{token}/firmware (spec §0.5)
+    firmware,  // Tern: /api/v1/{token}/firmware (docs/device-api.md §0.5)
     software
 };
 

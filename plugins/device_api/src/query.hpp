@@ -1,4 +1,4 @@
-// Uri-Query parameters as ThingsBoard reads them (spec §2.4, §6): every element is split
+// Uri-Query parameters as ThingsBoard reads them (docs/device-api.md §2.4, §6): every element is split
 // on '=' like Java's String.split("=") (trailing empty parts dropped); only elements that
 // give exactly two parts count; the last occurrence wins; an empty value is absent.
 #pragma once

@@ -36,7 +36,7 @@ classified classify(std::span<const tern_str> path, uint8_t method, int32_t obse
     if (path.empty()) return refuse(not_found, "no resource");
     const std::string_view top = seg(path, 0);
 
-    // ---- /fw/{token}, /sw/{token} (spec §6): exactly two segments ----
+    // ---- /fw/{token}, /sw/{token} (docs/device-api.md §6): exactly two segments ----
     if (top == "fw" || top == "sw") {
         if (method != TERN_COAP_GET)
             return refuse(not_allowed, "method not allowed; allowed: GET", action::ota);
@@ -68,7 +68,7 @@ classified classify(std::span<const tern_str> path, uint8_t method, int32_t obse
                 return accept(action::ota, r);
             case feature::rpc:
                 if (observe == 0) return accept(action::rpc_observe, r);
-                // Observe=1 gets what a plain GET would get (spec §0.3).
+                // Observe=1 gets what a plain GET would get (docs/device-api.md §0.3).
                 return refuse(bad_request, "GET rpc subscribes with Observe=0; server-side RPCs come as notifications",
                               action::rpc_observe);
             case feature::attributes:
@@ -76,7 +76,7 @@ classified classify(std::span<const tern_str> path, uint8_t method, int32_t obse
                 return accept(action::attributes_get, r);
             default:
                 // ThingsBoard treats an Observe GET of any other feature as an attribute
-                // subscription (spec §1.3 quirk).
+                // subscription (docs/device-api.md §1.3 quirk).
                 if (observe == 0) return accept(action::attributes_observe, r);
                 return refuse(bad_request, p.what == feature::claim ? "claim is sent with POST"
                                                                     : "provision is sent with POST");

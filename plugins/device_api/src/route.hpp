@@ -1,4 +1,4 @@
-// What a request asks for (spec §1.2, §1.3, §6): the table of method x feature x Observe,
+// What a request asks for (docs/device-api.md §1.2, §1.3, §6): the table of method x feature x Observe,
 // decided before authentication as ThingsBoard does (a bad shape is 4.00 whatever the
 // token). Pure, so the whole table is unit-tested.
 #pragma once

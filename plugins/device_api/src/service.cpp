@@ -43,7 +43,7 @@ void service::start() {
         uint32_t methods;
         uint32_t flags;
     };
-    // /api answers every method 4.05 (spec §1.1): a resource that accepts no method.
+    // /api answers every method 4.05 (docs/device-api.md §1.1): a resource that accepts no method.
     const uint32_t get_post = TERN_COAP_METHOD_BIT(TERN_COAP_GET) | TERN_COAP_METHOD_BIT(TERN_COAP_POST);
     const res list[] = {
         {"api", 0, 0},

@@ -86,7 +86,7 @@ inline constexpr auto settings_schema = cfg::bind<settings>(
         .range(1, 268435456)
         .unit("bytes"),
     cfg::integer("dtls_session_inactivity_timeout", &settings::dtls_session_inactivity_timeout_ms, 86400000,
-                 "A DTLS session's X.509/PSK identity is forgotten after this long without a request (spec §7)")
+                 "A DTLS session's X.509/PSK identity is forgotten after this long without a request (docs/device-api.md §7)")
         .at_least(1)
         .unit("ms"),
     cfg::integer("psm_activity_timer", &settings::psm_activity_timer_ms, 10000,

@@ -58,7 +58,7 @@ void uplinks::serve(shard_tables& sd, const request& v, const route& r, const st
             return;
         }
     }
-    // Real traffic (spec §0.7): every authenticated request.
+    // Real traffic (docs/device-api.md §0.7): every authenticated request.
     report_activity(*dev, v.transport, v.peer, meter.last_report_ns);
     if (r.what != action::ota && dev->adaptor == nullptr) {
         out_.error(v.exchange, k, code::internal,
@@ -155,7 +155,7 @@ void uplinks::telemetry(shard_tables& sd, const request& v, const device_entry& 
         if (st != TERN_OK)
             out_.error(v.exchange, action::telemetry, code::bad_request, reason_or(err, "bad telemetry payload"));
         else if (note.none)
-            out_.silent(v.exchange, action::telemetry);  // `[]`: only the empty ACK (spec §1.3)
+            out_.silent(v.exchange, action::telemetry);  // `[]`: only the empty ACK (docs/device-api.md §1.3)
         else
             out_.answer(v.exchange, action::telemetry, code::created);  // `{}`: nothing to store
         return;
@@ -220,7 +220,7 @@ void uplinks::rpc_reply(shard_tables& sd, const request& v, const route& r, cons
         out_.error(v.exchange, action::rpc_reply, code::internal, "out of memory");
     } else {
         // JSON profiles: ThingsBoard fails on a non-object reply at run time, which answers
-        // 5.00 (spec §1.3); a protobuf decoding failure is the adaptor's 4.00 (spec §8).
+        // 5.00 (docs/device-api.md §1.3); a protobuf decoding failure is the adaptor's 4.00 (docs/device-api.md §8).
         out_.error(v.exchange, action::rpc_reply,
                    dev.payload_type == TERN_PAYLOAD_JSON ? code::internal : code::bad_request,
                    reason_or(err, "bad RPC reply payload"));
@@ -268,7 +268,7 @@ void uplinks::client_rpc_done(void* ctx, tern_status status, tern_str text) noex
             self->out_.error(o->exchange, action::rpc_call, code::internal,
                              reason_or(err, "cannot encode the RPC answer"));
     } else if (status == TERN_TIMEOUT || status == TERN_NOT_FOUND) {
-        // Nobody answered in time: the device gets no response (spec §4.2).
+        // Nobody answered in time: the device gets no response (docs/device-api.md §4.2).
         self->rt_.m.client_rpc_timeout.inc();
         self->out_.silent(o->exchange, action::rpc_call);
     } else {
@@ -302,7 +302,7 @@ void uplinks::claim(shard_tables& sd, const request& v, const device_entry& dev)
         out_.error(v.exchange, action::claim, code::bad_request, reason_or(err, "bad claim payload"));
 }
 
-// ---- GET attributes (spec §2.4) ------------------------------------------------------------------
+// ---- GET attributes (docs/device-api.md §2.4) ------------------------------------------------------------------
 
 void uplinks::get_attributes(shard_tables& sd, const request& v, const std::shared_ptr<const device_entry>& dev) {
     const auto client_keys = query_param(v.query, "clientKeys");

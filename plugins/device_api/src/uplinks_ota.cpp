@@ -1,4 +1,4 @@
-// OTA downloads (spec §6, §0.5): the package assigned to the device, matched against the
+// OTA downloads (docs/device-api.md §6, §0.5): the package assigned to the device, matched against the
 // query's title and version, served by range from its file (file_body.hpp) so Block2
 // requests read only the block they ask for.
 #include <algorithm>
@@ -70,7 +70,7 @@ void uplinks::ota_done(void* ctx, tern_status status, const tern_ota_package* pa
     if (body == nullptr) return say(code::internal, "cannot read the %s package: %s", what, err.c_str());
     const byte_range range = ota_slice(body->size(), c->size, c->chunk);
     if (range.length == 0) {
-        // A chunk past the end: 2.05 with no payload (spec §0.5), not silence.
+        // A chunk past the end: 2.05 with no payload (docs/device-api.md §0.5), not silence.
         body->release();
         out.answer(c->exchange, action::ota, code::content);
         return;
@@ -107,7 +107,7 @@ void uplinks::ota(const request& v, const route& r, const device_entry& dev) {
         if (!text) continue;
         const auto n = parse_java_int(*text);
         if (!n) {
-            // ThingsBoard's Integer.parseInt throws here, which answers 5.00 (spec §6).
+            // ThingsBoard's Integer.parseInt throws here, which answers 5.00 (docs/device-api.md §6).
             char msg[96];
             const int len = std::snprintf(msg, sizeof msg, "query option %s is not an integer", i.name);
             out_.error(v.exchange, action::ota, code::internal, std::string_view(msg, static_cast<std::size_t>(len)));

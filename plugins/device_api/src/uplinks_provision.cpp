@@ -1,4 +1,4 @@
-// Provisioning (spec §5.2): no credentials; each adaptor of the table tries the body in
+// Provisioning (docs/device-api.md §5.2): no credentials; each adaptor of the table tries the body in
 // turn (JSON first, then protobuf when loaded), and the answer uses the one that
 // understood it: 2.01 on SUCCESS, 4.00 with the body on NOT_FOUND/FAILURE.
 #include <cstdio>

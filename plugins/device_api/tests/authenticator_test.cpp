@@ -35,7 +35,7 @@ TEST_CASE("api: authentication completing on another thread continues on the req
     f.core.run_deferred();  // the attribute write
     CHECK(f.answer(x).code == c201);
     REQUIRE(f.core.attribute_posts.size() == 1);
-    CHECK(f.core.attribute_posts[0].second.at("fw") == "1.200000");  // typed as a double (spec §2.2)
+    CHECK(f.core.attribute_posts[0].second.at("fw") == "1.200000");  // typed as a double (docs/device-api.md §2.2)
     CHECK(f.a->shard(1).tokens.size() == 1);
 }
 

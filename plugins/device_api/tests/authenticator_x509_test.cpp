@@ -33,7 +33,7 @@ TEST_CASE("api: an X.509 DTLS session authenticates token-less paths", "[api][x5
     CHECK(f.core.telemetry_posts.back().device == 20);
     // cached per session: no second peer_auth or lookup; the token, if any, is ignored
     r.path = "/api/v1/IGNORED/telemetry";
-    r.port = 40001;  // a new address, same session (spec §0.4)
+    r.port = 40001;  // a new address, same session (docs/device-api.md §0.4)
     CHECK(f.answer(f.send(r)).code == c201);
     CHECK(f.core.telemetry_posts.back().device == 20);
     CHECK(f.dtls.calls == 1);

@@ -13,7 +13,7 @@ using namespace tern::device_api::test;
 
 // ---- RPC observation ---------------------------------------------------------------------------------
 
-TEST_CASE("api: RPC Observe, delivery and status reporting (spec §4.1)", "[api][rpc]") {
+TEST_CASE("api: RPC Observe, delivery and status reporting (docs/device-api.md §4.1)", "[api][rpc]") {
     fixture f;
     f.start();
     const uint64_t x = f.get("/api/v1/T1/rpc", 0, 1);
@@ -145,7 +145,7 @@ TEST_CASE("api: an RPC the adaptor cannot encode fails and ends the RPC observat
     CHECK(f.engine.ends[0].observation == obs);
     CHECK(f.engine.ends[0].code == c500);
     CHECK(f.core.subs[5] == 0);
-    // protobuf profiles: notifications and answers are octet-stream (spec §1.4)
+    // protobuf profiles: notifications and answers are octet-stream (docs/device-api.md §1.4)
     const uint64_t a = f.observe("/api/v1/P5/attributes", 1, "\x09");
     (void)a;
     CHECK(f.engine.responses.back().format == 42);

@@ -19,7 +19,7 @@ struct row {
 
 }  // namespace
 
-TEST_CASE("path grammar: every example of spec §1.2", "[path]") {
+TEST_CASE("path grammar: every example of docs/device-api.md §1.2", "[path]") {
     const row rows[] = {
         {"/api/v1/TOKEN/telemetry", feature::telemetry, "TOKEN", false, 0},
         {"/api/v1/TOKEN/attributes", feature::attributes, "TOKEN", false, 0},
@@ -37,7 +37,7 @@ TEST_CASE("path grammar: every example of spec §1.2", "[path]") {
         // n == 4 with an all-digit last segment: feature is segment 2 (token-less rpc/{id});
         // the token rule still sees segment 2, unused when X.509 resolved the device
         {"/api/v1/rpc/7", feature::rpc, "rpc", true, 7},
-        // Tern's OTA forms (spec §0.5)
+        // Tern's OTA forms (docs/device-api.md §0.5)
         {"/api/v1/TOKEN/firmware", feature::firmware, "TOKEN", false, 0},
         {"/api/v1/TOKEN/software", feature::software, "TOKEN", false, 0},
         {"/api/v1/firmware", feature::firmware, nullptr, false, 0},

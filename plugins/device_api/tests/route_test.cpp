@@ -40,7 +40,7 @@ TEST_CASE("routing: accepted requests", "[route]") {
         {"/api/v1/T/attributes", GET, -1, action::attributes_get},
         {"/api/v1/T/attributes", GET, 0, action::attributes_observe},
         {"/api/v1/T/attributes/updates", GET, 0, action::attributes_observe},
-        // Observe=1 on attributes: the plain GET's answer (spec §0.3)
+        // Observe=1 on attributes: the plain GET's answer (docs/device-api.md §0.3)
         {"/api/v1/T/attributes", GET, 1, action::attributes_get},
         // any other feature observed (except telemetry and rpc) is an attribute subscription
         {"/api/v1/T/claim", GET, 0, action::attributes_observe},
@@ -84,7 +84,7 @@ TEST_CASE("routing: refusals before authentication", "[route]") {
         {"/api/v1/T/claim", GET, 1, TERN_COAP_CODE(4, 0)},
         {"/api/v1/T/firmware", POST, -1, TERN_COAP_CODE(4, 5)},
         {"/api/v1/T/telemetry", PUT, -1, TERN_COAP_CODE(4, 5)},
-        // /fw and /sw: exactly two segments, else 4.01 (spec §6)
+        // /fw and /sw: exactly two segments, else 4.01 (docs/device-api.md §6)
         {"/fw", GET, -1, TERN_COAP_CODE(4, 1)},
         {"/fw/T/x", GET, -1, TERN_COAP_CODE(4, 1)},
         {"/sw/T/x/y", GET, -1, TERN_COAP_CODE(4, 1)},

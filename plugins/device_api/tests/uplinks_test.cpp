@@ -19,7 +19,7 @@ TEST_CASE("api: telemetry POST is stored and answered 2.01 - the token is cached
     const uint64_t x = f.post("/api/v1/T1/telemetry", R"({"temperature":42,"on":true})");
     CHECK(f.answer(x).code == c201);
     CHECK(f.answer(x).payload.empty());
-    CHECK(f.answer(x).format == -1);  // 2.01 carries no Content-Format (spec §1.4)
+    CHECK(f.answer(x).format == -1);  // 2.01 carries no Content-Format (docs/device-api.md §1.4)
     REQUIRE(f.core.telemetry_posts.size() == 1);
     CHECK(f.core.telemetry_posts[0].device == 1);
     CHECK(f.core.telemetry_posts[0].records[0].at("temperature") == "42");
@@ -34,7 +34,7 @@ TEST_CASE("api: telemetry POST is stored and answered 2.01 - the token is cached
 TEST_CASE("api: telemetry edge payloads", "[api]") {
     fixture f;
     f.start();
-    // `[]`: only the empty ACK (spec §1.3)
+    // `[]`: only the empty ACK (docs/device-api.md §1.3)
     const uint64_t empty = f.post("/api/v1/T1/telemetry", "[]");
     CHECK((f.answer(empty).flags & TERN_COAP_RESPONSE_SILENT) != 0);
     // `{}`: accepted, nothing to store
@@ -63,7 +63,7 @@ TEST_CASE("api: a body over max_payload_size gets 4.13 with Size1", "[api]") {
     CHECK(f.answer(f.post("/api/v1/T1/telemetry", "{\"a\":1}" + std::string(93, ' '))).code == c201);
 }
 
-TEST_CASE("api: profile checks of spec §1.3", "[api]") {
+TEST_CASE("api: profile checks of docs/device-api.md §1.3", "[api]") {
     fixture f;
     fake_device none;
     none.id = 10;
@@ -103,7 +103,7 @@ TEST_CASE("api: activity is reported for uplinks at most once per report_timeout
     CHECK(f.core.count_sessions(TERN_SESSION_ACTIVITY) == 2);
 }
 
-TEST_CASE("api: GET attributes with key lists (spec §2.4)", "[api]") {
+TEST_CASE("api: GET attributes with key lists (docs/device-api.md §2.4)", "[api]") {
     fixture f;
     tern_value v{};
     v.type = TERN_VALUE_INT;
@@ -123,7 +123,7 @@ TEST_CASE("api: GET attributes with key lists (spec §2.4)", "[api]") {
     r.method = TERN_COAP_GET;
     r.path = "/api/v1/T1/attributes";
     r.query = {"sharedKeys=s1,zz"};
-    r.format = 0;  // echoed back (spec §1.4)
+    r.format = 0;  // echoed back (docs/device-api.md §1.4)
     const uint64_t shared_only = f.send(r);
     CHECK(f.answer(shared_only).payload == R"({"shared":{"s1":5}})");
     CHECK(f.answer(shared_only).format == 0);
@@ -145,7 +145,7 @@ TEST_CASE("api: RPC replies and client-side RPC", "[api]") {
     // a reply to an RPC the core no longer knows is still acknowledged
     f.core.reply_status = TERN_NOT_FOUND;
     CHECK(f.answer(f.post("/api/v1/T1/rpc/6", "{}")).code == c201);
-    // not an object on a JSON profile: 5.00 (spec §1.3)
+    // not an object on a JSON profile: 5.00 (docs/device-api.md §1.3)
     CHECK(f.answer(f.post("/api/v1/T1/rpc/7", "[1]")).code == c500);
 
     // client-side: rpc/abc is a call too
@@ -198,7 +198,7 @@ TEST_CASE("api: provisioning needs no credentials and answers with the codec's b
     CHECK(f.core.provisions.size() == 2);
 }
 
-TEST_CASE("api: OTA downloads (spec §6, §0.5)", "[api]") {
+TEST_CASE("api: OTA downloads (docs/device-api.md §6, §0.5)", "[api]") {
     char path[] = "/tmp/device_api_fw_XXXXXX";
     const int fd = mkstemp(path);
     REQUIRE(fd >= 0);

@@ -1,5 +1,5 @@
 // The validity dates of an X.509 certificate (RFC 5280 §4.1.2.5), read from its DER with a
-// small bounds-checked walker: the plugin checks client certificate dates itself (spec §7:
+// small bounds-checked walker: the plugin checks client certificate dates itself (docs/device-api.md §7:
 // unless skip_validity_check_for_client_cert) whether or not a trust store verifies the
 // chain. No wolfSSL here: unit-tested on generated certificates.
 #pragma once

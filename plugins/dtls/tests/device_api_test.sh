@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End to end over DTLS with the device API (spec §7): coap-client-openssl devices against
+# End to end over DTLS with the device API (docs/device-api.md §7): coap-client-openssl devices against
 # dtls -> coap -> device_api -> json -> core_embedded. A device whose certificate is
 # registered posts telemetry without a token and the core stores it under that device; an
 # unregistered certificate gets 4.01 on token-less paths but can use token paths; a device
@@ -40,7 +40,7 @@ coaps token_path $(with_cert client2) -m post -e '{"humidity":40}' "$(coaps_uri 
 assert_code token_path 2.01
 wait_until 5 [ "$(latest_of tok-1 humidity)" = 40 ] || fail "the token path's telemetry is not stored under tok-1"
 
-# a device registered by an intermediate CA certificate (spec §7: every certificate of the
+# a device registered by an intermediate CA certificate (docs/device-api.md §7: every certificate of the
 # chain, leaf first): a leaf issued by it, sent with the intermediate (coap-client-openssl
 # builds that chain from -R), is that device; the leaf's own certificate is not registered
 cli device add gateway-1 --x509 "$CERTS/intermediate.pem"

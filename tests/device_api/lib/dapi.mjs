@@ -156,7 +156,7 @@ export function parseJson(text) {
     return v;
 }
 
-// The stored type of a value as the admin API renders it (spec §2.2 names).
+// The stored type of a value as the admin API renders it (docs/device-api.md §2.2 names).
 export function typeOf(v) {
     if (v instanceof JNum) return /[.eE]/.test(v.text) ? 'DOUBLE' : 'LONG';
     if (typeof v === 'boolean') return 'BOOLEAN';
