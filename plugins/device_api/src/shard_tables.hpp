@@ -19,11 +19,14 @@
 #include "auth_cache.hpp"
 #include "decoded_uplink.hpp"
 #include "device_state.hpp"
-#include "lru.hpp"
 #include "op_pool.hpp"
 #include "ratelimit.hpp"
+#include "tern/lru/lru_map.hpp"
 
 namespace tern::device_api {
+
+using tern::lru::lru_map;
+using tern::lru::string_hash;
 
 class service;
 class uplinks;
