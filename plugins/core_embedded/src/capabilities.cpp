@@ -1,4 +1,4 @@
-// The core's capability adapters and its tern.core/1 facade (capabilities.hpp).
+// The core's interfaces over its tern.core/1 implementation (capabilities.hpp).
 #include "capabilities.hpp"
 
 #include <memory>
@@ -99,7 +99,7 @@ void device_record_view::add(const tern_kv& kv) {
 
 // ---- tern.core.auth/1 ------------------------------------------------------------------------
 
-void core_capabilities::authenticate(tern_credential_kind kind, tern_str value, tern_core_record_fn done,
+void core_front::authenticate(tern_credential_kind kind, tern_str value, tern_core_record_fn done,
                                      void* ctx) noexcept {
     using call = pending<tern_core_record_fn>;
     auto* c = new (std::nothrow) call{done, ctx};
@@ -125,7 +125,7 @@ void core_capabilities::authenticate(tern_credential_kind kind, tern_str value, 
         c);
 }
 
-void core_capabilities::psk_key(tern_str identity, tern_core_psk_key_fn done, void* ctx) noexcept {
+void core_front::psk_key(tern_str identity, tern_core_psk_key_fn done, void* ctx) noexcept {
     using call = pending<tern_core_psk_key_fn>;
     auto* c = new (std::nothrow) call{done, ctx};
     if (c == nullptr) {
@@ -144,145 +144,90 @@ void core_capabilities::psk_key(tern_str identity, tern_core_psk_key_fn done, vo
         c);
 }
 
-// ---- the rest: forwarded as they are ---------------------------------------------------------
+// ---- both generations: forwarded as they are ---------------------------------------------------------
 
-void core_capabilities::post_telemetry(uint64_t device_id, const tern_ts_record* records, uint32_t count,
+void core_front::post_telemetry(uint64_t device_id, const tern_ts_record* records, uint32_t count,
                                        tern_core_done_fn done, void* ctx) noexcept {
     core_.post_telemetry(device_id, records, count, done, ctx);
 }
 
-void core_capabilities::post_attributes(uint64_t device_id, tern_attribute_scope scope, const tern_kv* values,
+void core_front::post_attributes(uint64_t device_id, tern_attribute_scope scope, const tern_kv* values,
                                         uint32_t count, tern_core_done_fn done, void* ctx) noexcept {
     core_.post_attributes(device_id, scope, values, count, done, ctx);
 }
 
-void core_capabilities::get_attributes(uint64_t device_id, const tern_key_filter* client,
+void core_front::get_attributes(uint64_t device_id, const tern_key_filter* client,
                                        const tern_key_filter* shared, tern_core_attributes_fn done,
                                        void* ctx) noexcept {
     core_.get_attributes(device_id, client, shared, done, ctx);
 }
 
-void core_capabilities::rpc_status(uint64_t device_id, int64_t rpc_id, tern_rpc_status status,
+void core_front::rpc_status(uint64_t device_id, int64_t rpc_id, tern_rpc_status status,
                                    tern_str error) noexcept {
     core_.rpc_status(device_id, rpc_id, status, error);
 }
 
-void core_capabilities::rpc_reply(uint64_t device_id, int64_t rpc_id, tern_str result, tern_core_done_fn done,
+void core_front::rpc_reply(uint64_t device_id, int64_t rpc_id, tern_str result, tern_core_done_fn done,
                                   void* ctx) noexcept {
     core_.rpc_reply(device_id, rpc_id, result, done, ctx);
 }
 
-void core_capabilities::resend_pending_rpcs(uint64_t device_id) noexcept { core_.resend_pending_rpcs(device_id); }
+void core_front::resend_pending_rpcs(uint64_t device_id) noexcept { core_.resend_pending_rpcs(device_id); }
 
-void core_capabilities::client_rpc(uint64_t device_id, tern_str method, tern_str params, int64_t timeout_ms,
+void core_front::client_rpc(uint64_t device_id, tern_str method, tern_str params, int64_t timeout_ms,
                                    tern_core_text_fn done, void* ctx) noexcept {
     core_.client_rpc(device_id, method, params, timeout_ms, done, ctx);
 }
 
-void core_capabilities::claim(uint64_t device_id, tern_str secret_key, int64_t duration_ms,
+void core_front::claim(uint64_t device_id, tern_str secret_key, int64_t duration_ms,
                               tern_core_done_fn done, void* ctx) noexcept {
     core_.claim(device_id, secret_key, duration_ms, done, ctx);
 }
 
-void core_capabilities::provision(const tern_provision_request* request, tern_core_provision_fn done,
+void core_front::provision(const tern_provision_request* request, tern_core_provision_fn done,
                                   void* ctx) noexcept {
     core_.provision(request, done, ctx);
 }
 
-void core_capabilities::ota_package(uint64_t device_id, tern_ota_type type, tern_core_ota_fn done,
+void core_front::ota_package(uint64_t device_id, tern_ota_type type, tern_core_ota_fn done,
                                     void* ctx) noexcept {
     core_.ota_package(device_id, type, done, ctx);
 }
 
-void core_capabilities::session_event(uint64_t device_id, tern_session_event event, tern_str transport,
+void core_front::session_event(uint64_t device_id, tern_session_event event, tern_str transport,
                                       tern_str address) noexcept {
     core_.session_event(device_id, event, transport, address);
 }
 
 // ---- tern.core/1 -----------------------------------------------------------------------------
 
-tern_status core_v1_facade::set_listener(core_listener_v1* listener) noexcept {
+tern_status core_front::set_listener(core_listener_v1* listener) noexcept {
     events_.set_legacy_listener(listener);
     return TERN_OK;
 }
 
-void core_v1_facade::subscribe(uint64_t device_id, uint32_t flags) noexcept {
+void core_front::subscribe(uint64_t device_id, uint32_t flags) noexcept {
     events_.subscribe_device(events_.legacy_handle(), device_id, flags);
 }
 
-void core_v1_facade::unsubscribe(uint64_t device_id, uint32_t flags) noexcept {
+void core_front::unsubscribe(uint64_t device_id, uint32_t flags) noexcept {
     events_.unsubscribe_device(events_.legacy_handle(), device_id, flags);
 }
 
-void core_v1_facade::authenticate(tern_credential_kind kind, tern_str value, tern_core_device_fn done,
-                                  void* ctx) noexcept {
+void core_front::authenticate(tern_credential_kind kind, tern_str value, tern_core_device_fn done,
+                              void* ctx) noexcept {
     core_.authenticate(kind, value, done, ctx);
 }
 
-void core_v1_facade::post_telemetry(uint64_t device_id, const tern_ts_record* records, uint32_t count,
-                                    tern_core_done_fn done, void* ctx) noexcept {
-    core_.post_telemetry(device_id, records, count, done, ctx);
-}
-
-void core_v1_facade::post_attributes(uint64_t device_id, tern_attribute_scope scope, const tern_kv* values,
-                                     uint32_t count, tern_core_done_fn done, void* ctx) noexcept {
-    core_.post_attributes(device_id, scope, values, count, done, ctx);
-}
-
-void core_v1_facade::get_attributes(uint64_t device_id, const tern_key_filter* client,
-                                    const tern_key_filter* shared, tern_core_attributes_fn done,
-                                    void* ctx) noexcept {
-    core_.get_attributes(device_id, client, shared, done, ctx);
-}
-
-void core_v1_facade::session_event(uint64_t device_id, tern_session_event event, tern_str transport,
-                                   tern_str address) noexcept {
-    core_.session_event(device_id, event, transport, address);
-}
-
-void core_v1_facade::rpc_status(uint64_t device_id, int64_t rpc_id, tern_rpc_status status,
-                                tern_str error) noexcept {
-    core_.rpc_status(device_id, rpc_id, status, error);
-}
-
-void core_v1_facade::rpc_reply(uint64_t device_id, int64_t rpc_id, tern_str result, tern_core_done_fn done,
-                               void* ctx) noexcept {
-    core_.rpc_reply(device_id, rpc_id, result, done, ctx);
-}
-
-void core_v1_facade::resend_pending_rpcs(uint64_t device_id) noexcept { core_.resend_pending_rpcs(device_id); }
-
-void core_v1_facade::client_rpc(uint64_t device_id, tern_str method, tern_str params, int64_t timeout_ms,
-                                tern_core_text_fn done, void* ctx) noexcept {
-    core_.client_rpc(device_id, method, params, timeout_ms, done, ctx);
-}
-
-void core_v1_facade::claim(uint64_t device_id, tern_str secret_key, int64_t duration_ms, tern_core_done_fn done,
-                           void* ctx) noexcept {
-    core_.claim(device_id, secret_key, duration_ms, done, ctx);
-}
-
-void core_v1_facade::provision(const tern_provision_request* request, tern_core_provision_fn done,
-                               void* ctx) noexcept {
-    core_.provision(request, done, ctx);
-}
-
-void core_v1_facade::ota_package(uint64_t device_id, tern_ota_type type, tern_core_ota_fn done,
-                                 void* ctx) noexcept {
-    core_.ota_package(device_id, type, done, ctx);
-}
-
-// ---- by interface id ------------------------------------------------------------------------
-
 void* core_services::query(std::string_view iid) noexcept {
-    if (iid == TERN_IID_CORE_V1) return static_cast<core_v1*>(&legacy_);
-    if (iid == TERN_IID_CORE_AUTH_V1) return static_cast<core_auth_v1*>(&caps_);
-    if (iid == TERN_IID_CORE_TELEMETRY_V1) return static_cast<core_telemetry_v1*>(&caps_);
-    if (iid == TERN_IID_CORE_ATTRIBUTES_V1) return static_cast<core_attributes_v1*>(&caps_);
-    if (iid == TERN_IID_CORE_RPC_V1) return static_cast<core_rpc_v1*>(&caps_);
-    if (iid == TERN_IID_CORE_PROVISIONING_V1) return static_cast<core_provisioning_v1*>(&caps_);
-    if (iid == TERN_IID_CORE_OTA_V1) return static_cast<core_ota_v1*>(&caps_);
-    if (iid == TERN_IID_CORE_SESSIONS_V1) return static_cast<core_sessions_v1*>(&caps_);
+    if (iid == TERN_IID_CORE_V1) return static_cast<core_v1*>(&front_);
+    if (iid == TERN_IID_CORE_AUTH_V1) return static_cast<core_auth_v1*>(&front_);
+    if (iid == TERN_IID_CORE_TELEMETRY_V1) return static_cast<core_telemetry_v1*>(&front_);
+    if (iid == TERN_IID_CORE_ATTRIBUTES_V1) return static_cast<core_attributes_v1*>(&front_);
+    if (iid == TERN_IID_CORE_RPC_V1) return static_cast<core_rpc_v1*>(&front_);
+    if (iid == TERN_IID_CORE_PROVISIONING_V1) return static_cast<core_provisioning_v1*>(&front_);
+    if (iid == TERN_IID_CORE_OTA_V1) return static_cast<core_ota_v1*>(&front_);
+    if (iid == TERN_IID_CORE_SESSIONS_V1) return static_cast<core_sessions_v1*>(&front_);
     if (iid == TERN_IID_CORE_EVENTS_V1) return static_cast<core_events_v1*>(&events_);
     return nullptr;
 }

@@ -2,13 +2,13 @@
 // implementation: thin adapters, so the embedded core keeps one implementation of each
 // service and both generations of plugins reach it.
 //
-//   core_capabilities  tern.core.auth/1 (with the transport-neutral device record),
-//                      .telemetry/1, .attributes/1, .rpc/1, .provisioning/1, .ota/1,
-//                      .sessions/1: one object, each call forwarded to the core
+//   core_front         tern.core/1 as plugins built against 1.0 see it, and tern.core.auth/1
+//                      (with the transport-neutral device record), .telemetry/1,
+//                      .attributes/1, .rpc/1, .provisioning/1, .ota/1, .sessions/1: one
+//                      object, each call forwarded to the core, tern.core/1's one listener
+//                      a subscriber of the event_fanout
 //   event_fanout       tern.core.events/1 (event_fanout.hpp)
-//   core_v1_facade     tern.core/1 as plugins built against 1.0 see it: the core, except that
-//                      its one listener is a subscriber of the event_fanout
-//   core_services      owns the three and answers the plugin's query(iid)
+//   core_services      owns the two and answers the plugin's query(iid)
 #pragma once
 
 #include <array>
@@ -43,73 +43,42 @@ private:
     std::vector<tern_kv> more_;  // only past inline_options (a larger profile)
 };
 
-class core_capabilities final : public core_auth_v1,
-                                public core_telemetry_v1,
-                                public core_attributes_v1,
-                                public core_rpc_v1,
-                                public core_provisioning_v1,
-                                public core_ota_v1,
-                                public core_sessions_v1 {
+// tern.core/1 and the seven call capabilities of ABI 1.1 in one object: a method both
+// generations declare with the same signature (post_telemetry, rpc_reply, ...) is written
+// once and serves both vtables. Every call goes to the core; tern.core/1's one listener and
+// its subscriptions go to the event_fanout, where that listener is one subscriber among
+// others.
+class core_front final : public core_v1,
+                         public core_auth_v1,
+                         public core_telemetry_v1,
+                         public core_attributes_v1,
+                         public core_rpc_v1,
+                         public core_provisioning_v1,
+                         public core_ota_v1,
+                         public core_sessions_v1 {
 public:
-    explicit core_capabilities(core_v1& core) : core_(core) {}
+    core_front(core_v1& core, event_fanout& events) : core_(core), events_(events) {}
 
-    // tern.core.auth/1
-    void authenticate(tern_credential_kind kind, tern_str value, tern_core_record_fn done,
-                      void* ctx) noexcept override;
-    void psk_key(tern_str identity, tern_core_psk_key_fn done, void* ctx) noexcept override;
-    // tern.core.telemetry/1
-    void post_telemetry(uint64_t device_id, const tern_ts_record* records, uint32_t count,
-                        tern_core_done_fn done, void* ctx) noexcept override;
-    // tern.core.attributes/1
-    void post_attributes(uint64_t device_id, tern_attribute_scope scope, const tern_kv* values,
-                         uint32_t count, tern_core_done_fn done, void* ctx) noexcept override;
-    void get_attributes(uint64_t device_id, const tern_key_filter* client,
-                        const tern_key_filter* shared, tern_core_attributes_fn done,
-                        void* ctx) noexcept override;
-    // tern.core.rpc/1
-    void rpc_status(uint64_t device_id, int64_t rpc_id, tern_rpc_status status,
-                    tern_str error) noexcept override;
-    void rpc_reply(uint64_t device_id, int64_t rpc_id, tern_str result, tern_core_done_fn done,
-                   void* ctx) noexcept override;
-    void resend_pending_rpcs(uint64_t device_id) noexcept override;
-    void client_rpc(uint64_t device_id, tern_str method, tern_str params, int64_t timeout_ms,
-                    tern_core_text_fn done, void* ctx) noexcept override;
-    // tern.core.provisioning/1
-    void claim(uint64_t device_id, tern_str secret_key, int64_t duration_ms,
-               tern_core_done_fn done, void* ctx) noexcept override;
-    void provision(const tern_provision_request* request, tern_core_provision_fn done,
-                   void* ctx) noexcept override;
-    // tern.core.ota/1
-    void ota_package(uint64_t device_id, tern_ota_type type, tern_core_ota_fn done,
-                     void* ctx) noexcept override;
-    // tern.core.sessions/1
-    void session_event(uint64_t device_id, tern_session_event event, tern_str transport,
-                       tern_str address) noexcept override;
-
-private:
-    core_v1& core_;
-};
-
-// tern.core/1 for plugins built against ABI 1.0.
-class core_v1_facade final : public core_v1 {
-public:
-    core_v1_facade(core_v1& core, event_fanout& events) : core_(core), events_(events) {}
-
+    // tern.core/1 only
     tern_status set_listener(core_listener_v1* listener) noexcept override;
     void subscribe(uint64_t device_id, uint32_t flags) noexcept override;
     void unsubscribe(uint64_t device_id, uint32_t flags) noexcept override;
-
     void authenticate(tern_credential_kind kind, tern_str value, tern_core_device_fn done,
                       void* ctx) noexcept override;
+    // tern.core.auth/1 (with the transport-neutral device record)
+    void authenticate(tern_credential_kind kind, tern_str value, tern_core_record_fn done,
+                      void* ctx) noexcept override;
+    void psk_key(tern_str identity, tern_core_psk_key_fn done, void* ctx) noexcept override;
+    // both: tern.core.telemetry/1
     void post_telemetry(uint64_t device_id, const tern_ts_record* records, uint32_t count,
                         tern_core_done_fn done, void* ctx) noexcept override;
+    // both: tern.core.attributes/1
     void post_attributes(uint64_t device_id, tern_attribute_scope scope, const tern_kv* values,
                          uint32_t count, tern_core_done_fn done, void* ctx) noexcept override;
     void get_attributes(uint64_t device_id, const tern_key_filter* client,
                         const tern_key_filter* shared, tern_core_attributes_fn done,
                         void* ctx) noexcept override;
-    void session_event(uint64_t device_id, tern_session_event event, tern_str transport,
-                       tern_str address) noexcept override;
+    // both: tern.core.rpc/1
     void rpc_status(uint64_t device_id, int64_t rpc_id, tern_rpc_status status,
                     tern_str error) noexcept override;
     void rpc_reply(uint64_t device_id, int64_t rpc_id, tern_str result, tern_core_done_fn done,
@@ -117,12 +86,17 @@ public:
     void resend_pending_rpcs(uint64_t device_id) noexcept override;
     void client_rpc(uint64_t device_id, tern_str method, tern_str params, int64_t timeout_ms,
                     tern_core_text_fn done, void* ctx) noexcept override;
+    // both: tern.core.provisioning/1
     void claim(uint64_t device_id, tern_str secret_key, int64_t duration_ms,
                tern_core_done_fn done, void* ctx) noexcept override;
     void provision(const tern_provision_request* request, tern_core_provision_fn done,
                    void* ctx) noexcept override;
+    // both: tern.core.ota/1
     void ota_package(uint64_t device_id, tern_ota_type type, tern_core_ota_fn done,
                      void* ctx) noexcept override;
+    // both: tern.core.sessions/1
+    void session_event(uint64_t device_id, tern_session_event event, tern_str transport,
+                       tern_str address) noexcept override;
 
 private:
     core_v1& core_;
@@ -132,7 +106,7 @@ private:
 // Everything the core_embedded instance provides for the core, by interface id.
 class core_services {
 public:
-    explicit core_services(core_v1& core) : caps_(core), events_(core), legacy_(core, events_) {}
+    explicit core_services(core_v1& core) : events_(core), front_(core, events_) {}
 
     // The bound on tern.core.events/1 subscribers and its refusal counter. [start-stop]
     void configure(uint32_t max_event_subscribers, sdk::metric refused) {
@@ -143,9 +117,8 @@ public:
     event_fanout& events() noexcept { return events_; }
 
 private:
-    core_capabilities caps_;
     event_fanout events_;
-    core_v1_facade legacy_;
+    core_front front_;
 };
 
 }  // namespace tern::core_embedded
