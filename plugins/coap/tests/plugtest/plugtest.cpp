@@ -19,6 +19,7 @@
 // The large body: line k (from 0) is printf("%05d %s\n", k, letters) with letters the 57
 // characters "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234", so 64 bytes a
 // line; the body is the first large_size bytes of those lines.
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <deque>
@@ -72,20 +73,26 @@ private:
     uint64_t size_;
 };
 
-constexpr tern_config_key config_schema[] = {
-    cfg::integer("separate_delay", 1500,
+struct plugtest_settings {
+    std::chrono::milliseconds separate_delay{};
+    std::chrono::milliseconds obs_period{};
+    uint64_t large_size = 0;
+    size_t max_pending_separate = 0;
+};
+
+constexpr auto config_schema = cfg::bind<plugtest_settings>(
+    cfg::integer("separate_delay", &plugtest_settings::separate_delay, 1500,
                  "How long /separate waits before answering; above the engine's "
                  "piggyback_timeout this forces an empty ACK and a separate response")
-        .range(0, 60000)
-        .unit("ms"),
-    cfg::integer("obs_period", 500, "Interval of the /obs notifications").range(10, 3600000).unit("ms"),
-    cfg::integer("large_size", 3000, "Size of the /large and /large-body bodies")
+        .range(0, 60000),
+    cfg::integer("obs_period", &plugtest_settings::obs_period, 500, "Interval of the /obs notifications")
+        .range(10, 3600000),
+    cfg::integer("large_size", &plugtest_settings::large_size, 3000, "Size of the /large and /large-body bodies")
         .range(0, 16 * 1024 * 1024)
         .unit("bytes"),
-    cfg::integer("max_pending_separate", 1024,
+    cfg::integer("max_pending_separate", &plugtest_settings::max_pending_separate, 1024,
                  "Pending /separate answers per shard; past it /separate answers 5.03 at once")
-        .range(1, 1000000),
-};
+        .range(1, 1000000));
 
 constexpr tern_requirement requirements[] = {tern::sdk::need(TERN_IID_COAP_ENGINE_V1)};
 
@@ -105,10 +112,11 @@ class plugtest final : public tern::sdk::instance {
 public:
     explicit plugtest(const tern_create_args& args)
         : instance(args),
-          separate_delay_ns_(static_cast<uint64_t>(config().get_int("separate_delay")) * 1000000u),
-          obs_period_ns_(static_cast<uint64_t>(config().get_int("obs_period")) * 1000000u),
-          large_size_(static_cast<uint64_t>(config().get_int("large_size"))),
-          max_pending_separate_(static_cast<size_t>(config().get_int("max_pending_separate"))) {}
+          cfg_(config_schema.load(config())),
+          separate_delay_ns_(static_cast<uint64_t>(std::chrono::nanoseconds(cfg_.separate_delay).count())),
+          obs_period_ns_(static_cast<uint64_t>(std::chrono::nanoseconds(cfg_.obs_period).count())),
+          large_size_(cfg_.large_size),
+          max_pending_separate_(cfg_.max_pending_separate) {}
 
     // ---- lifecycle (start-stop thread) ------------------------------------------------
 
@@ -382,6 +390,7 @@ private:
             self.reactor_->timer_arm(sh.separate_timer, sh.separate.front().due_ns - now);
     }
 
+    const plugtest_settings cfg_;
     const uint64_t separate_delay_ns_, obs_period_ns_, large_size_;
     const size_t max_pending_separate_;
     tern::coap_engine_v1* engine_ = nullptr;
@@ -418,4 +427,4 @@ TERN_PLUGIN(plugtest, {.name = "plugtest",
                        .vendor = "Tern tests",
                        .description = "ETSI-plugtest-style CoAP resources for interop tests (test only)",
                        .requirements = requirements,
-                       .config = config_schema})
+                       .config = config_schema.keys()})
