@@ -69,6 +69,10 @@
 #define TERN_OPTION_EDRX_CYCLE_MS "power.edrx_cycle_ms"
 // TERN_VALUE_INT, ms: the eDRX paging transmission window.
 #define TERN_OPTION_PAGING_TRANSMISSION_WINDOW_MS "power.paging_transmission_window_ms"
+// TERN_VALUE_INT (ABI 1.2): the profile's own revision, which changes only when the profile
+// changes (the record's revision also moves with the device and its credentials). Payload
+// adaptors key what they compile from the profile's settings by profile_id and this.
+#define TERN_OPTION_PROFILE_REVISION "profile.revision"
 
 extern "C" {
 

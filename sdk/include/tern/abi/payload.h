@@ -18,6 +18,7 @@
 #include "types.h"
 
 #define TERN_IID_PAYLOAD_V1 "tern.payload/1"
+#define TERN_IID_PAYLOAD_V2 "tern.payload/2"
 
 extern "C" {
 
@@ -26,6 +27,8 @@ typedef struct tern_payload_context {
     uint32_t struct_size;
     uint32_t reserved; // zero
     uint64_t profile_id;
+    // The profile's revision (TERN_OPTION_PROFILE_REVISION) when the core gives one, else the
+    // device record's: it changes whenever the profile's settings do.
     uint64_t revision;
     const tern_kv* options; // the profile's settings (the device record's profile_options)
     uint32_t option_count;
@@ -106,6 +109,20 @@ struct payload_v1 {
 
 protected:
     ~payload_v1() = default;
+};
+
+// tern.payload/2 (ABI 1.2): payload_v1 plus a check of a profile's settings before a core
+// stores them, so a schema that cannot work is refused when it is saved, not on a device's
+// first message. An adaptor object may answer both ids (single inheritance appends the slot).
+struct payload_v2 : payload_v1 {
+    // TERN_OK, or TERN_INVALID_ARGUMENT with the reason in err, naming the setting and, for a
+    // text such as a schema, its line and column (1-based). ctx->options are the settings the
+    // profile would have; ctx->profile_id is 0 for a profile not stored yet, and ctx->revision
+    // is 0 (nothing is cached under it). content_format is -1. [any-thread]
+    virtual tern_status check_profile(const tern_payload_context* ctx, tern_error* err) noexcept = 0;
+
+protected:
+    ~payload_v2() = default;
 };
 
 }  // namespace tern

@@ -11,7 +11,7 @@
 #define TERN_ABI_VERSION_H
 
 #define TERN_ABI_MAJOR 1
-#define TERN_ABI_MINOR 1
+#define TERN_ABI_MINOR 2
 
 /* "TERN" read as a little-endian uint32: the first field of every descriptor. */
 #define TERN_PLUGIN_MAGIC 0x4E524554u
