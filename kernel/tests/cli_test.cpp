@@ -38,7 +38,7 @@ std::string list_manifest(const kt::temp_dir& tmp, const std::string& dir) {
 TEST_CASE("tern version prints the version, the ABI and the compiler", "[cli]") {
     const auto r = kt::run_tern({"version"});
     CHECK(r.status == 0);
-    CHECK(r.out.rfind("tern " TERN_VERSION "\nABI 1.1\nbuilt with gcc ", 0) == 0);
+    CHECK(r.out.rfind("tern " TERN_VERSION "\nABI 1.2\nbuilt with gcc ", 0) == 0);
     CHECK(r.out.find("libstdc++") != std::string::npos);
 }
 
@@ -203,10 +203,10 @@ TEST_CASE("tern plugins list shows each library with its interfaces, and refusal
     kt::temp_dir tmp;
     auto r = kt::run_tern({"plugins", "list", "--config", list_manifest(tmp, KT_PLUGIN_DIR)});
     CHECK(r.status == 0);
-    CHECK(r.out.find("kt_consumer 0.0.1 (vendor: Tern kernel tests; ABI 1.1)\n  Uses test.greeter/1\n"
+    CHECK(r.out.find("kt_consumer 0.0.1 (vendor: Tern kernel tests; ABI 1.2)\n  Uses test.greeter/1\n"
                      "  provides: -\n  requires: test.greeter/1, test.optional/1 (optional)\n  file:     " +
                      kt::fixture("kt_consumer") + "\n") != std::string::npos);
-    CHECK(r.out.find("kt_provider 1.2.3 (vendor: Tern kernel tests; ABI 1.1)\n  Provides test.greeter/1\n"
+    CHECK(r.out.find("kt_provider 1.2.3 (vendor: Tern kernel tests; ABI 1.2)\n  Provides test.greeter/1\n"
                      "  provides: test.greeter/1\n  requires: -\n") != std::string::npos);
     CHECK(r.out.find("kt_newer_minor 0.0.1 (vendor: Tern kernel tests; ABI 1.2)") != std::string::npos);
 

@@ -76,11 +76,11 @@ TEST_CASE("4: a descriptor smaller than ABI 1.0's is refused", "[loader]") {
 TEST_CASE("5: another ABI major is refused with both versions and the fix", "[loader]") {
     CHECK(open_plugin(kt::refused("kt_major_next")).error ==
           "plugin 'kt_major_next' (" + kt::refused("kt_major_next") +
-              "): built for Tern ABI 2.3, this kernel provides ABI 1.1; rebuild it against the Tern 1.x SDK, or "
+              "): built for Tern ABI 2.3, this kernel provides ABI 1.2; rebuild it against the Tern 1.x SDK, or "
               "run a Tern kernel of ABI 2.x");
     CHECK(open_plugin(kt::refused("kt_major_prev")).error ==
           "plugin 'kt_major_prev' (" + kt::refused("kt_major_prev") +
-              "): built for Tern ABI 0.9, this kernel provides ABI 1.1; rebuild it against the Tern 1.x SDK");
+              "): built for Tern ABI 0.9, this kernel provides ABI 1.2; rebuild it against the Tern 1.x SDK");
 }
 
 TEST_CASE("a newer minor of the same major loads", "[loader]") {

@@ -1,5 +1,6 @@
-// The frozen layout of ABI 1.0, and what 1.1 added, on x86_64 Linux (LP64, Itanium C++ ABI), which is what
-// every plugin binary in the field was compiled against. Each number here is a promise:
+// The frozen layout of ABI 1.0, what 1.1 added and what 1.2 (under development) adds so
+// far, on x86_64 Linux (LP64, Itanium C++ ABI), which is what every plugin binary in the
+// field was compiled against. Each number here is a promise:
 // if one of these asserts fires, a header change has broken every plugin built before
 // it. Do not "fix" the number -- undo the change, and grow the record at its end (with
 // struct_size) or add a new interface instead (docs/abi.md, "What may change").
@@ -314,7 +315,7 @@ static_assert(std::is_same_v<tern_fd_fn, void (*)(void*, int, uint32_t)>);
 static_assert(std::is_same_v<tern_peer_auth_sink, void (*)(void*, const tern_peer_auth*)>);
 
 static_assert(TERN_ABI_MAJOR == 1);
-static_assert(TERN_ABI_MINOR >= 1, "these headers hold what ABI 1.1 added");
+static_assert(TERN_ABI_MINOR >= 2, "these headers hold what ABI 1.1 and 1.2 added");
 static_assert(TERN_PLUGIN_MAGIC == 0x4E524554u);
 static_assert(std::string_view{TERN_PLUGIN_ENTRY_SYMBOL} == "tern_plugin_entry");
 
@@ -405,6 +406,8 @@ static_assert(std::string_view{TERN_IID_CORE_PROVISIONING_V1} == "tern.core.prov
 static_assert(std::string_view{TERN_IID_CORE_OTA_V1} == "tern.core.ota/1");
 static_assert(std::string_view{TERN_IID_CORE_SESSIONS_V1} == "tern.core.sessions/1");
 static_assert(std::string_view{TERN_IID_CORE_EVENTS_V1} == "tern.core.events/1");
+// ABI 1.2 (under development, not frozen yet)
+static_assert(std::string_view{TERN_IID_PAYLOAD_V2} == "tern.payload/2");
 
 // Profile option keys are read by name by transports built years apart, too.
 static_assert(std::string_view{TERN_OPTION_TRANSPORT_TYPE} == "transport.type");
@@ -414,6 +417,7 @@ static_assert(std::string_view{TERN_OPTION_PSM_ACTIVITY_TIMER_MS} == "power.psm_
 static_assert(std::string_view{TERN_OPTION_EDRX_CYCLE_MS} == "power.edrx_cycle_ms");
 static_assert(std::string_view{TERN_OPTION_PAGING_TRANSMISSION_WINDOW_MS} ==
               "power.paging_transmission_window_ms");
+static_assert(std::string_view{TERN_OPTION_PROFILE_REVISION} == "profile.revision");  // ABI 1.2
 
 // ---- interfaces: one vtable pointer, no data, no virtual destructor ----------------------
 
@@ -437,6 +441,8 @@ static_assert(is_abi_interface<tern::coap_engine_v1>);
 static_assert(is_abi_interface<tern::core_listener_v1>);
 static_assert(is_abi_interface<tern::core_v1>);
 static_assert(is_abi_interface<tern::payload_v1>);
+static_assert(is_abi_interface<tern::payload_v2>);
+static_assert(std::is_base_of_v<tern::payload_v1, tern::payload_v2>);
 static_assert(is_abi_interface<tern::cli_v1>);
 static_assert(is_abi_interface<tern::core_auth_v1>);
 static_assert(is_abi_interface<tern::core_telemetry_v1>);
@@ -704,7 +710,9 @@ struct core_recorder final : tern::core_v1, recorder {
     }
 };
 
-struct payload_recorder final : tern::payload_v1, recorder {
+// Every method of payload_v1, over Base (payload_v1 itself, or payload_v2 which appends to it).
+template <class Base>
+struct payload_methods : Base, recorder {
     using ctx_t = const tern_payload_context*;
     tern_str name() noexcept override { TERN_RECORD(name); return {}; }
     int32_t content_format() noexcept override { TERN_RECORD(content_format); return 0; }
@@ -754,6 +762,16 @@ struct payload_recorder final : tern::payload_v1, recorder {
     tern_status encode_provision_response(ctx_t, const tern_provision_result*, tern_bytes_sink, void*,
                                           tern_error*) noexcept override {
         TERN_RECORD(encode_provision_response);
+        return 0;
+    }
+};
+
+struct payload_recorder final : payload_methods<tern::payload_v1> {};
+
+// ABI 1.2: payload_v2 appends check_profile after payload_v1's thirteen slots.
+struct payload_v2_recorder final : payload_methods<tern::payload_v2> {
+    tern_status check_profile(ctx_t, tern_error*) noexcept override {
+        TERN_RECORD(check_profile);
         return 0;
     }
 };
@@ -983,6 +1001,28 @@ TEST_CASE("payload adaptor and CLI interfaces keep the slots of ABI 1.0", "[abi]
     TERN_CHECK_SLOT(tern::cli_v1, c, 0, commands);
     TERN_CHECK_SLOT(tern::cli_v1, c, 1, summaries);
     TERN_CHECK_SLOT(tern::cli_v1, c, 2, run);
+}
+
+TEST_CASE("payload_v2 (ABI 1.2) keeps payload_v1's slots and appends check_profile", "[abi][vtable]") {
+    payload_v2_recorder p;
+    // An object answering tern.payload/2 is used as a payload_v1 too: the same pointer,
+    // the same first thirteen slots.
+    tern::payload_v2* v2 = &p;
+    CHECK(static_cast<void*>(static_cast<tern::payload_v1*>(v2)) == static_cast<void*>(v2));
+    TERN_CHECK_SLOT(tern::payload_v1, p, 0, name);
+    TERN_CHECK_SLOT(tern::payload_v1, p, 1, content_format);
+    TERN_CHECK_SLOT(tern::payload_v1, p, 2, decode_telemetry);
+    TERN_CHECK_SLOT(tern::payload_v1, p, 3, decode_attributes);
+    TERN_CHECK_SLOT(tern::payload_v1, p, 4, decode_rpc_reply);
+    TERN_CHECK_SLOT(tern::payload_v1, p, 5, decode_rpc_call);
+    TERN_CHECK_SLOT(tern::payload_v1, p, 6, decode_claim);
+    TERN_CHECK_SLOT(tern::payload_v1, p, 7, decode_provision);
+    TERN_CHECK_SLOT(tern::payload_v1, p, 8, encode_attribute_update);
+    TERN_CHECK_SLOT(tern::payload_v1, p, 9, encode_attributes);
+    TERN_CHECK_SLOT(tern::payload_v1, p, 10, encode_rpc_request);
+    TERN_CHECK_SLOT(tern::payload_v1, p, 11, encode_rpc_response);
+    TERN_CHECK_SLOT(tern::payload_v1, p, 12, encode_provision_response);
+    TERN_CHECK_SLOT(tern::payload_v2, p, 13, check_profile);
 }
 
 TEST_CASE("the core's capability interfaces (ABI 1.1) keep their slots", "[abi][vtable]") {

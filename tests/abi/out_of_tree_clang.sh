@@ -8,7 +8,7 @@
 #      and the `throws` fixture the same way (exceptions inside a libc++ plugin)
 #   3. ldd: libc++, not libstdc++; one exported symbol; the example's own test
 #      (tern/sdk/testing.hpp) passes with that toolchain
-#   4. tern plugins inspect: name, ABI 1.1, a build string naming clang and libc++
+#   4. tern plugins inspect: name, ABI 1.2 (the SDK's), a build string naming clang and libc++
 #   5. run it in the kernel with the gcc-built fake engine and driver (run_hello_resource.sh)
 #   6. its exceptions stay inside it: create() and start() failures come back as messages
 #   7. with "with-engine" (when the build has the udp and coap plugins): served by the real
@@ -80,7 +80,7 @@ out=$work/inspect.txt
 timeout 30 "$TERN_BIN" plugins inspect "$hello" >"$out" 2>&1 || { show_file "$out" >&2; fail "tern plugins inspect failed"; }
 cat "$out"
 assert_match "$out" '^name: +hello_resource$' "the plugin's name"
-assert_match "$out" '^abi: +1\.1 ' "built for ABI 1.1"
+assert_match "$out" '^abi: +1\.2 ' "built for ABI 1.2"
 assert_match "$out" '^build: +clang [0-9.]+, libc\+\+ ' "the build string should name clang and libc++"
 for text in tern.coap.engine/1 greeting max_name_length; do
     assert_contains "$out" "$text" "tern plugins inspect should show '$text'"

@@ -43,7 +43,7 @@ small_header)
     ;;
 next_major)
     lib=$ABI_REFUSED/libtern-bad_major.so
-    want=("plugin 'bad_major' ($lib)" "built for Tern ABI 2.0, this kernel provides ABI 1.1"
+    want=("plugin 'bad_major' ($lib)" "built for Tern ABI 2.0, this kernel provides ABI 1.2"
           "rebuild it against the Tern 1.x SDK, or run a Tern kernel of ABI 2.x")
     refused "$out" plugins inspect "$lib"
     says "$out" "${want[@]}"
@@ -62,7 +62,7 @@ next_major_small_header)
     # (the major is checked before the size), and the name comes from the file.
     lib=$ABI_REFUSED/libtern-bad_major_small_header.so
     refused "$out" plugins inspect "$lib"
-    says "$out" "plugin 'bad_major_small_header' ($lib)" "built for Tern ABI 2.0, this kernel provides ABI 1.1" \
+    says "$out" "plugin 'bad_major_small_header' ($lib)" "built for Tern ABI 2.0, this kernel provides ABI 1.2" \
         "rebuild it against the Tern 1.x SDK, or run a Tern kernel of ABI 2.x"
     if grep -q 'descriptor too small' "$out"; then fail "a 2.x plugin was told its descriptor is too small"; fi
     ;;
