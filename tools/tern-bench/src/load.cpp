@@ -407,7 +407,9 @@ size_t worker::encode(slot& s, uint8_t* buf, size_t cap, bool observe, uint32_t 
         size_t room = 0;
         uint8_t* p = w.begin_payload(room);
         if (!p) return 0;
-        const size_t n = o_.payload.render(reinterpret_cast<char*>(p), room, ctx, &o_.token_pattern);
+        const size_t n = o_.payload_protobuf.empty()
+                             ? o_.payload.render(reinterpret_cast<char*>(p), room, ctx, &o_.token_pattern)
+                             : o_.payload_protobuf.render(p, room, ctx, &o_.token_pattern);
         if (n == SIZE_MAX) return 0;
         w.end_payload(n);
     }

@@ -34,6 +34,10 @@ Load options:
   --method M           GET | POST | PUT | DELETE, default GET
   --payload STRING     request payload (a template, see below)
   --payload-file F     request payload read from F, sent verbatim
+  --payload-protobuf SPEC
+                       request payload encoded as a protobuf message: comma-separated
+                       NUMBER:TYPE=VALUE, TYPE double|float|int|sint|bool|string,
+                       VALUE a template, e.g. '1:double={rand}.5,2:double={seq}'
   --content-format N   add a Content-Format option with value N
   --type con|non       message type of requests, default con
   --rate R             total requests/s, paced evenly; default 0 = as fast as
@@ -330,6 +334,8 @@ parse_result parse_load_options(int argc, char** argv, load_options& o, std::str
     std::string v;
     std::string payload_text;
     std::string payload_file;
+    std::string payload_protobuf;
+    bool payload_protobuf_set = false;
     std::string observe_text;
     std::string token_pattern = "dev-{i}";
     bool payload_set = false;
@@ -372,6 +378,10 @@ parse_result parse_load_options(int argc, char** argv, load_options& o, std::str
             else if (v == "PUT" || v == "put") o.method = coap::code_put;
             else if (v == "DELETE" || v == "delete") o.method = coap::code_delete;
             else return bad("--method wants GET, POST, PUT or DELETE, got '" + v + "'");
+        } else if (a.take("--payload-protobuf", &v, error)) {
+            if (a.missing()) return parse_result::usage_error;
+            payload_protobuf = v;
+            payload_protobuf_set = true;
         } else if (a.take("--payload-file", &v, error)) {
             if (a.missing()) return parse_result::usage_error;
             payload_file = v;
@@ -438,7 +448,8 @@ parse_result parse_load_options(int argc, char** argv, load_options& o, std::str
     }
 
     if (o.url.empty()) return bad("no target URL (coap://HOST:PORT/path)");
-    if (payload_set && !payload_file.empty()) return bad("--payload and --payload-file exclude each other");
+    if (int(payload_set) + int(!payload_file.empty()) + int(payload_protobuf_set) > 1)
+        return bad("--payload, --payload-file and --payload-protobuf exclude each other");
     if (duration_set && requests_set) return bad("--duration and --requests exclude each other");
     if (o.threads > o.clients) return bad("--threads must not exceed --clients");
 
@@ -487,13 +498,17 @@ parse_result parse_load_options(int argc, char** argv, load_options& o, std::str
         if (!read_file(payload_file, content, error)) return parse_result::usage_error;
         o.payload.assign_literal(content);
         o.has_payload = !content.empty();
+    } else if (payload_protobuf_set) {
+        if (!o.payload_protobuf.parse(payload_protobuf, request_placeholders, error)) return parse_result::usage_error;
+        o.has_payload = true;
     }
 
     const size_t token_max = o.token_pattern.max_size(0);
     size_t bound = 4 + 8 + 4 /* Observe */ + 4 /* Content-Format */ + 1 /* marker */;
     bound += std::max(options_bound(o.path, token_max) + options_bound(o.query, token_max),
                       options_bound(o.observe_path, token_max) + options_bound(o.observe_query, token_max));
-    if (o.has_payload) bound += o.payload.max_size(token_max);
+    if (o.has_payload)
+        bound += o.payload_protobuf.empty() ? o.payload.max_size(token_max) : o.payload_protobuf.max_size(token_max);
     if (bound > max_datagram) return bad("a request could exceed one UDP datagram (block-wise is not supported)");
     o.max_message = bound;
 

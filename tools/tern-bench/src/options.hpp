@@ -3,6 +3,7 @@
 #pragma once
 
 #include "flood_messages.hpp"
+#include "proto_template.hpp"
 #include "text_template.hpp"
 
 #include <sys/socket.h>
@@ -28,6 +29,7 @@ struct load_options {
     bool confirmable = true;
     bool has_payload = false;
     text_template payload;
+    proto_template payload_protobuf;  // set: the payload is this protobuf message, not `payload`
     int content_format = -1;  // -1: no Content-Format option
 
     uint32_t clients = 100;

@@ -3,6 +3,7 @@
 #include "../src/coap_wire.hpp"
 #include "../src/flood_messages.hpp"
 #include "../src/histogram.hpp"
+#include "../src/proto_template.hpp"
 #include "../src/text_template.hpp"
 #include "../src/timer_wheel.hpp"
 
@@ -131,6 +132,59 @@ TEST_CASE("templates substitute placeholders and leave JSON braces alone") {
     CHECK_FALSE(bad.parse("{temperature}", all, error));
     CHECK(error.find("{temperature}") != std::string::npos);
     CHECK_FALSE(bad.parse("x{seq}", text_template::bit(placeholder::index), error));
+}
+
+TEST_CASE("protobuf payloads encode each field with its wire type") {
+    std::string error;
+    text_template token;
+    REQUIRE(token.parse("dev-{i}", text_template::bit(placeholder::index), error));
+    const unsigned all = text_template::bit(placeholder::index) | text_template::bit(placeholder::token) |
+                         text_template::bit(placeholder::seq) | text_template::bit(placeholder::rand);
+    // ThingsBoard's default telemetry message: temperature = 1, humidity = 2, both double.
+    // The expected bytes below are what `protoc --encode` writes for the same values.
+    proto_template t;
+    REQUIRE(t.parse("1:double={rand}.5,2:double={seq}", all, error));
+    uint8_t out[256];
+    const render_context ctx{42, 7, 999};
+    size_t n = t.render(out, sizeof out, ctx, &token);
+    const uint8_t want_doubles[] = {0x09, 0, 0, 0, 0, 0, 0x3C, 0x8F, 0x40,   // 999.5
+                                    0x11, 0, 0, 0, 0, 0, 0, 0x1C, 0x40};     // 7.0
+    REQUIRE(n == sizeof want_doubles);
+    CHECK(std::memcmp(out, want_doubles, n) == 0);
+    CHECK(t.max_size(0) >= n);
+    CHECK(t.render(out, n - 1, ctx, &token) == SIZE_MAX);
+
+    // Varints (plain and zigzag), bool, float, a two-byte tag and a string with {token}.
+    REQUIRE(t.parse("3:int=-{seq},4:sint=-{seq},5:bool=1,6:float={seq},16:string={token}/{i},7:int=300", all, error));
+    n = t.render(out, sizeof out, ctx, &token);
+    const uint8_t want_mixed[] = {0x18, 0xF9, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01,  // -7
+                                  0x20, 0x0D,                                                    // zigzag(-7)
+                                  0x28, 0x01,
+                                  0x35, 0, 0, 0xE0, 0x40,                                        // 7.0f
+                                  0x82, 0x01, 9, 'd', 'e', 'v', '-', '4', '2', '/', '4', '2',
+                                  0x38, 0xAC, 0x02};                                             // 300
+    REQUIRE(n == sizeof want_mixed);
+    CHECK(std::memcmp(out, want_mixed, n) == 0);
+    CHECK(t.max_size(token.max_size(0)) >= n);
+
+    // A string longer than 127 bytes gets a two-byte length prefix.
+    const std::string long_text(200, 'x');
+    REQUIRE(t.parse("1:string=" + long_text, all, error));
+    n = t.render(out, sizeof out, ctx, &token);
+    REQUIRE(n == 3 + long_text.size());
+    CHECK(out[0] == 0x0A);
+    CHECK(out[1] == (200 & 0x7F | 0x80));
+    CHECK(out[2] == 1);
+    CHECK(std::string(reinterpret_cast<char*>(out + 3), 200) == long_text);
+    CHECK(t.render(out, 202, ctx, &token) == SIZE_MAX);
+
+    for (const char* bad : {"", "1:double", "x:double=1", "0:double=1", "536870912:int=1", "1:long=1",
+                            "1:double=abc", "1:int={rand}.5", "1:double={token}", "1:bool=2", "1:int=1,",
+                            "1:double={temperature}"}) {
+        INFO(bad);
+        CHECK_FALSE(t.parse(bad, all, error));
+        CHECK(error.find("--payload-protobuf") != std::string::npos);
+    }
 }
 
 TEST_CASE("timer wheel fires due nodes once, keeps cancelled and later ones") {
