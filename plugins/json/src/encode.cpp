@@ -6,9 +6,9 @@
 #include <string_view>
 
 #include "adaptor.hpp"
-#include "number.hpp"
 #include "scratch.hpp"
 #include "tern/base64/base64.hpp"
+#include "tern/tb_number/number.hpp"
 #include "tern/sdk/record.hpp"
 #include "tern/sdk/status.hpp"
 #include "tern/sdk/views.hpp"
@@ -55,7 +55,7 @@ bool append_value(scratch& s, const tern_value& v, std::string& why) {
             s.out.append(buf, r.ptr);
             return true;
         }
-        case TERN_VALUE_DOUBLE: append_java_double(s.out, v.u.d); return true;
+        case TERN_VALUE_DOUBLE: tb::append_java_double(s.out, v.u.d); return true;
         case TERN_VALUE_STR: append_text(s.out, to_sv(v.u.s), s.plain); return true;
         case TERN_VALUE_BYTES: append_base64(s.out, v.u.bytes); return true;
         case TERN_VALUE_JSON: append_embedded(s, to_sv(v.u.s)); return true;

@@ -1,8 +1,13 @@
 #include "gson_access.hpp"
 
-#include "number.hpp"
+#include "tern/tb_number/number.hpp"
 
 namespace tern::json {
+
+using tb::decimal;
+using tb::java_long_value;
+using tb::parse_java_long;
+using tb::split_number;
 
 bool as_string(const document& doc, uint32_t i, std::string_view& out) noexcept {
     const node& n = doc[i];

@@ -12,10 +12,17 @@
 
 #include "adaptor.hpp"
 #include "gson_access.hpp"
-#include "number.hpp"
 #include "scratch.hpp"
+#include "tern/tb_number/number.hpp"
 
 namespace tern::json {
+
+using tb::classify;
+using tb::decimal;
+using tb::number_class;
+using tb::plain_text_length;
+using tb::split_number;
+using tb::split_parsable;
 
 class value_decoder {
 public:

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "document.hpp"
+#include "tern/tb_number/json_text.hpp"
 
 namespace tern::json {
 
@@ -72,9 +73,8 @@ void object_members(const document& doc, uint32_t obj, std::vector<member>& out,
 // The last value of key in the object at index obj (JsonObject.get), or UINT32_MAX.
 uint32_t find_member(const document& doc, uint32_t obj, std::string_view key) noexcept;
 
-// "text" with Gson's escapes: \" \\ \t \b \n \r \f, other controls and U+2028/U+2029 as
-// \u00xx / \u2028 (lowercase hex); everything else as is.
-void append_string(std::string& out, std::string_view text);
+// "text" with Gson's escapes (libs/tb_number, shared with the protobuf adaptor).
+inline void append_string(std::string& out, std::string_view text) { tb::append_json_string(out, text); }
 
 // The value at index i as compact JSON. stack and order are scratch space.
 void append_compact(std::string& out, const document& doc, uint32_t i, std::vector<member>& stack,

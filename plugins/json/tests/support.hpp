@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "adaptor.hpp"
-#include "number.hpp"
 #include "tern/abi/payload.h"
 #include "tern/sdk/views.hpp"
+#include "tern/tb_number/number.hpp"
 
 namespace tern::json::test {
 
@@ -27,7 +27,7 @@ inline std::string describe(const tern_value& v) {
         case TERN_VALUE_INT: return "int:" + std::to_string(v.u.i);
         case TERN_VALUE_DOUBLE: {
             std::string s = "double:";
-            append_java_double(s, v.u.d);
+            tb::append_java_double(s, v.u.d);
             return s;
         }
         case TERN_VALUE_STR: return "string:" + text(v.u.s);

@@ -1,13 +1,15 @@
 // Numbers the way ThingsBoard types them (docs/device-api.md §2.2): the literal text is read
 // as a java.math.BigDecimal (sign, unscaled digits, scale) and classified from that, so 42
-// and 42.0 differ, 1e3 is an integer and 0.1 stays exact until it becomes a double.
+// and 42.0 differ, 1e3 is an integer and 0.1 stays exact until it becomes a double. Shared
+// by the payload adaptors (JSON reads the literal a device sent; protobuf prints a field the
+// way Java does and reads that), so both type the same number the same way.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 
-namespace tern::json {
+namespace tern::tb {
 
 // A decimal as written: value = (-1)^negative × int_digits.frac_digits × 10^exponent.
 struct decimal {
@@ -66,4 +68,8 @@ bool parse_java_long(std::string_view text, int64_t& out) noexcept;
 // two are closer), "42.0" for 10^-3 <= |d| < 10^7, else "4.2E-5"; NaN, Infinity, -0.0.
 void append_java_double(std::string& out, double d);
 
-}  // namespace tern::json
+// Float.toString (Java 19+): the same rules over the shortest digits that round-trip as a
+// float, so 0.1f is "0.1" (not the double's 0.10000000149011612) and 1e10f is "1.0E10".
+void append_java_float(std::string& out, float f);
+
+}  // namespace tern::tb

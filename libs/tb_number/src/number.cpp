@@ -1,11 +1,11 @@
-#include "number.hpp"
+#include "tern/tb_number/number.hpp"
 
 #include <charconv>
 #include <cmath>
 #include <limits>
 #include <system_error>
 
-namespace tern::json {
+namespace tern::tb {
 
 namespace {
 
@@ -242,45 +242,39 @@ bool parse_java_long(std::string_view s, int64_t& out) noexcept {
     return true;
 }
 
-void append_java_double(std::string& out, double d) {
-    if (std::isnan(d)) {
-        out += "NaN";
-        return;
-    }
-    if (std::isinf(d)) {
-        out += d < 0 ? "-Infinity" : "Infinity";
-        return;
-    }
-    if (d == 0) {
-        out += std::signbit(d) ? "-0.0" : "0.0";
-        return;
-    }
-    if (d < 0) out.push_back('-');
-    const double m = std::fabs(d);
+namespace {
 
+// The exponent of to_chars' scientific text ("4.2e+01" → 1).
+int sci_exponent(std::string_view sci, std::size_t e_pos) noexcept {
+    int exponent = 0;
+    std::from_chars(sci.data() + e_pos + (sci[e_pos + 1] == '+' ? 2 : 1), sci.data() + sci.size(), exponent);
+    return exponent;
+}
+
+// Java's toString of a finite nonzero magnitude m of type T (double or float): the shortest
+// digits that read back as m, then Java's layout.
+template <class T>
+void append_java_magnitude(std::string& out, T m) {
     // Shortest round-trip digits in scientific form: "4.2e+01".
     char buf[64];
     auto r = std::to_chars(buf, buf + sizeof buf, m, std::chars_format::scientific);
     std::string_view sci(buf, static_cast<std::size_t>(r.ptr - buf));
     char digits[32];
     std::size_t count = 0;
-    std::size_t e_pos = sci.find('e');
+    const std::size_t e_pos = sci.find('e');
     for (std::size_t i = 0; i < e_pos; ++i)
         if (sci[i] != '.') digits[count++] = sci[i];
-    int exponent = 0;
-    std::from_chars(sci.data() + e_pos + (sci[e_pos + 1] == '+' ? 2 : 1), sci.data() + sci.size(), exponent);
+    const int exponent = sci_exponent(sci, e_pos);
     if (count == 1) {
-        // Java picks, among the decimals of length 1 or 2 that round to d, the closest: the
-        // correctly rounded 2-digit one (4.9E-324, not 5e-324) when it rounds to d.
+        // Java picks, among the decimals of length 1 or 2 that round to m, the closest: the
+        // correctly rounded 2-digit one (4.9E-324, not 5e-324) when it rounds to m.
         char buf2[64];
         auto r2 = std::to_chars(buf2, buf2 + sizeof buf2, m, std::chars_format::scientific, 1);
         std::string_view two(buf2, static_cast<std::size_t>(r2.ptr - buf2));
         const std::size_t e2 = two.find('e');
-        int exponent2 = 0;
-        std::from_chars(two.data() + e2 + (two[e2 + 1] == '+' ? 2 : 1), two.data() + two.size(), exponent2);
-        double back = 0;
+        T back = 0;
         std::from_chars(two.data(), two.data() + two.size(), back);
-        if (exponent2 == exponent && e2 == 3 && two[2] != '0' && back == m) {
+        if (sci_exponent(two, e2) == exponent && e2 == 3 && two[2] != '0' && back == m) {
             digits[0] = two[0];
             digits[1] = two[2];
             count = 2;
@@ -311,4 +305,28 @@ void append_java_double(std::string& out, double d) {
     out.append(eb, er.ptr);
 }
 
-}  // namespace tern::json
+template <class T>
+void append_java(std::string& out, T v) {
+    if (std::isnan(v)) {
+        out += "NaN";
+        return;
+    }
+    if (std::isinf(v)) {
+        out += v < 0 ? "-Infinity" : "Infinity";
+        return;
+    }
+    if (v == 0) {
+        out += std::signbit(v) ? "-0.0" : "0.0";
+        return;
+    }
+    if (v < 0) out.push_back('-');
+    append_java_magnitude(out, std::fabs(v));
+}
+
+}  // namespace
+
+void append_java_double(std::string& out, double d) { append_java(out, d); }
+
+void append_java_float(std::string& out, float f) { append_java(out, f); }
+
+}  // namespace tern::tb
