@@ -4,7 +4,11 @@
 // Base64) and applies its JSON rules to that text; this walk goes over the message once with
 // protobuf's reflection and produces the same keys, types and values without any JSON text in
 // between (nested messages, lists and maps excepted: they are JSON values, so their text is
-// built). Numbers are typed by libs/tb_number, the same code the json plugin uses.
+// built). Numbers are typed by libs/tb_number, the same code the json plugin uses. Fields come
+// in field-number order, as the Java printer sorts them when it includes default values; a
+// map's entries in the order they came, a repeated key once, where it first came, with its last
+// value (what Gson's JsonObject keeps of the printed text). Nested text is written as Gson writes
+// it back (its string escapes), since that is what ThingsBoard stores.
 //
 // Thread use: one walk_output per thread (thread_walk_output()); the walk takes no lock and,
 // once the output's buffers have grown to the largest message seen, allocates nothing.
@@ -21,10 +25,13 @@
 #include <tern/abi/core.h>
 
 namespace google::protobuf {
+class FieldDescriptor;
 class Message;
 }
 
 namespace tern::protobuf {
+
+class walker;
 
 // What the walk may produce: the bounds come from the plugin's settings.
 struct walk_limits {
@@ -32,6 +39,15 @@ struct walk_limits {
     int64_t max_decoded_size = 262144;    // bytes the keys+values of one message may decode to; 0 none
     int64_t max_number_text_length = 64;  // longest number kept as text
     int max_depth = 32;                   // message nesting the walk follows
+};
+
+// Which bound refused the last walk, for the plugin's counters.
+enum class walk_refusal {
+    none,
+    decoded_size,  // max_decoded_size
+    number_text,   // max_number_text_length
+    depth,         // max_depth
+    other          // a value out of range without type casting, a `ts`/`values` of the wrong kind
 };
 
 // Per-thread output storage reused from message to message (nothing allocated once warm).
@@ -46,6 +62,7 @@ public:
     std::span<const tern_ts_record> records() const noexcept { return records_; }
     std::span<const tern_kv> values() const noexcept { return values_; }
     std::string_view json() const noexcept { return json_; }  // message_json's text
+    walk_refusal refusal() const noexcept { return refusal_; }  // why the last walk said false
 
     // Forgets the previous message's output, keeping the buffers' capacity.
     void clear() noexcept;
@@ -55,13 +72,13 @@ public:
     char* store(size_t size);
     std::string_view store(std::string_view text);
 
-    // The walk's working buffers (message_walk.cpp).
-    std::vector<tern_kv>& kv_buffer() noexcept { return values_; }
-    std::vector<tern_ts_record>& record_buffer() noexcept { return records_; }
-    std::string& json_buffer() noexcept { return json_; }
-    std::string& scratch() noexcept { return scratch_; }
-
 private:
+    friend class walker;
+    struct map_item {
+        uint32_t key_at;    // the key's text in keys_
+        uint32_t key_size;
+        int entry;          // the entry whose value is printed; -1: a repeated key, dropped
+    };
     struct chunk {
         std::unique_ptr<char[]> data;
         size_t size = 0;
@@ -69,7 +86,14 @@ private:
     std::vector<tern_ts_record> records_;
     std::vector<tern_kv> values_;
     std::string json_;
-    std::string scratch_;
+    std::string number_;  // a number's Java text
+    std::string plain_;   // a number's plain text (type casting)
+    std::string text_;    // a JSON value's text while it is built
+    std::string keys_;    // map keys' text while a map is walked (a stack)
+    std::vector<const google::protobuf::FieldDescriptor*> fields_;  // fields to print (a stack)
+    std::vector<map_item> items_;  // a map's entries by key (a stack)
+    std::vector<uint32_t> order_;  // scratch for sorting a map's keys
+    walk_refusal refusal_ = walk_refusal::none;
     std::vector<chunk> chunks_;  // text storage; kept across messages
     size_t chunk_index_ = 0;     // the chunk being filled
     size_t chunk_used_ = 0;      // bytes used in it
