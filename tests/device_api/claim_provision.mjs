@@ -181,9 +181,9 @@ function pbDecode(buf) {
     return out;
 }
 
-// The protobuf fallback needs the protobuf payload adaptor (plugins/protobuf, a later
-// issue). Until that plugin is built -- and added to device_api.sh's manifest -- this
-// section is skipped, loudly, rather than failing for a missing feature.
+// The protobuf fallback needs the protobuf payload adaptor (plugins/protobuf), which
+// device_api.sh adds to the manifest whenever the build has it. A build without it skips
+// this section, loudly, rather than failing for a missing feature.
 const protobufBuilt = existsSync(`${process.env.TERN_BUILD_DIR ?? 'build'}/plugins/libtern-protobuf.so`);
 if (!protobufBuilt)
     console.log('  SKIP §5.2 protobuf provisioning: no protobuf payload adaptor (libtern-protobuf.so) in this build');

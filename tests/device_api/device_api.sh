@@ -1,7 +1,8 @@
 # Common start of the device API conformance tests (source from bash): the harness of
 # tests/lib, and a tern with the whole device stack on ephemeral ports:
-#   udp (127.0.0.1:0) -> coap -> device_api -> json -> core_embedded (SQLite in the test's
-#   temp dir, admin API on 127.0.0.1:0 with a fixed key).
+#   udp (127.0.0.1:0) -> coap -> device_api -> json (and protobuf, when this build has
+#   libtern-protobuf.so) -> core_embedded (SQLite in the test's temp dir, admin API on
+#   127.0.0.1:0 with a fixed key).
 #
 #   source "$TERN_SOURCE_DIR/tests/device_api/device_api.sh"
 #   dapi_init
@@ -11,7 +12,9 @@
 #   tern_stop
 #
 # Extra manifest lines per table: DAPI_UDP_TOML, DAPI_COAP_TOML, DAPI_DEVICE_API_TOML,
-# DAPI_JSON_TOML, DAPI_CORE_TOML (appended inside the table). After dapi_start:
+# DAPI_JSON_TOML, DAPI_PROTOBUF_TOML, DAPI_CORE_TOML (appended inside the table).
+# DAPI_NO_PROTOBUF=1 leaves the protobuf adaptor out (a server restarted without it).
+# After dapi_start:
 # $DAPI_UDP_PORT, $DAPI_ADMIN_PORT, $DAPI_ADMIN_KEY, $DAPI_DB (exported for node).
 source "$TERN_SOURCE_DIR/tests/lib/tern.sh"
 source "$TERN_SOURCE_DIR/tests/lib/coap_client.sh"
@@ -37,6 +40,12 @@ dapi_init() {
     export DAPI_DB
 }
 
+# The [plugins.protobuf] table when the build has the adaptor and the test wants it.
+dapi_protobuf_table() {
+    [ -f "$TERN_BUILD_DIR/plugins/libtern-protobuf.so" ] && [ "${DAPI_NO_PROTOBUF:-0}" != 1 ] || return 0
+    printf '[plugins.protobuf]\n%s\n' "${DAPI_PROTOBUF_TOML:-}"
+}
+
 # dapi_start [tern run options]: starts tern (a restart on the same database works: the
 # database path does not change between starts of one test).
 dapi_start() {
@@ -53,6 +62,7 @@ ${DAPI_DEVICE_API_TOML:-}
 
 [plugins.json]
 ${DAPI_JSON_TOML:-}
+$(dapi_protobuf_table)
 
 [plugins.core_embedded]
 database = "$DAPI_DB"

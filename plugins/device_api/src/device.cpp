@@ -70,8 +70,9 @@ device_limits device_limits::from_options(const tern_kv* kv, uint32_t n) noexcep
 
 namespace {
 
-// The transport profile fields a core puts first among a device's profile options (the
-// first occurrence of a key counts); every other option is the profile's own.
+// The transport profile fields a core puts first among a device's profile options, and the
+// profile's revision (the first occurrence of a key counts); every other option is the
+// profile's own.
 struct profile_fields {
     tern_transport_type transport = TERN_TRANSPORT_DEFAULT;
     tern_coap_device_type coap_device = TERN_COAP_DEVICE_DEFAULT;
@@ -79,10 +80,12 @@ struct profile_fields {
     int64_t psm_activity_timer_ms = 0;
     int64_t edrx_cycle_ms = 0;
     int64_t paging_transmission_window_ms = 0;
+    bool has_profile_revision = false;
+    uint64_t profile_revision = 0;
     std::vector<tern_kv> own;  // the profile's own options
 
     profile_fields(const tern_kv* kv, uint32_t n) {
-        bool seen[6] = {};
+        bool seen[7] = {};
         for (uint32_t i = 0; kv != nullptr && i < n; ++i)
             if (!take(kv[i], seen)) own.push_back(kv[i]);
     }
@@ -93,14 +96,16 @@ private:
     }
     static int64_t ms(const tern_value& v) noexcept { return v.type == TERN_VALUE_INT && v.u.i > 0 ? v.u.i : 0; }
 
-    bool take(const tern_kv& kv, bool (&seen)[6]) noexcept {
-        static constexpr std::string_view keys[6] = {
-            TERN_OPTION_TRANSPORT_TYPE, TERN_OPTION_COAP_DEVICE_TYPE,   TERN_OPTION_POWER_MODE,
-            TERN_OPTION_PSM_ACTIVITY_TIMER_MS, TERN_OPTION_EDRX_CYCLE_MS, TERN_OPTION_PAGING_TRANSMISSION_WINDOW_MS};
+    bool take(const tern_kv& kv, bool (&seen)[7]) noexcept {
+        static constexpr std::string_view keys[7] = {
+            TERN_OPTION_TRANSPORT_TYPE,        TERN_OPTION_COAP_DEVICE_TYPE, TERN_OPTION_POWER_MODE,
+            TERN_OPTION_PSM_ACTIVITY_TIMER_MS, TERN_OPTION_EDRX_CYCLE_MS,    TERN_OPTION_PAGING_TRANSMISSION_WINDOW_MS,
+            TERN_OPTION_PROFILE_REVISION};
         const std::string_view key = sdk::to_sv(kv.key);
         std::size_t k = 0;
-        while (k < 6 && keys[k] != key) ++k;
-        if (k == 6 || seen[k]) return false;
+        while (k < 7 && keys[k] != key) ++k;
+        if (k == 7 || seen[k]) return false;
+        if (k == 6 && kv.value.type != TERN_VALUE_INT) return false;  // not the core's: the profile's own
         seen[k] = true;
         const std::string_view t = text(kv.value);
         switch (k) {
@@ -121,7 +126,11 @@ private:
                 break;
             case 3: psm_activity_timer_ms = ms(kv.value); break;
             case 4: edrx_cycle_ms = ms(kv.value); break;
-            default: paging_transmission_window_ms = ms(kv.value); break;
+            case 5: paging_transmission_window_ms = ms(kv.value); break;
+            default:
+                has_profile_revision = true;
+                profile_revision = static_cast<uint64_t>(kv.value.u.i);
+                break;
         }
         return true;
     }
@@ -147,6 +156,7 @@ std::shared_ptr<device_entry> copy_device(const tern_device_record& record, cred
     e->psm_activity_timer_ms = f.psm_activity_timer_ms;
     e->edrx_cycle_ms = f.edrx_cycle_ms;
     e->paging_transmission_window_ms = f.paging_transmission_window_ms;
+    e->payload_revision = f.has_profile_revision ? f.profile_revision : d.revision;
     if (!f.own.empty()) {
         const auto n = static_cast<uint32_t>(f.own.size());
         if (same_profile && same_profile->same_as(f.own.data(), n)) e->options = same_profile;
@@ -159,7 +169,7 @@ std::shared_ptr<device_entry> copy_device(const tern_device_record& record, cred
 }
 
 std::shared_ptr<device_entry> device_found(tern_status& status, const tern_device_record* record,
-                                           const credential& cred, const payload_adaptors& adaptors) {
+                                           const credential& cred, const sdk::payload_catalog& adaptors) {
     if (status != TERN_OK) return nullptr;
     const tern_device_record d = sdk::read_record(record);
     if (d.struct_size == 0) {

@@ -12,10 +12,10 @@
 #include <vector>
 
 #include "owned_value.hpp"
-#include "payload_adaptors.hpp"
 #include "tern/abi/core.h"
 #include "tern/abi/core_capabilities.h"
 #include "tern/abi/payload.h"
+#include "tern/sdk/payload.hpp"
 
 namespace tern::device_api {
 
@@ -55,6 +55,9 @@ struct device_entry {
     uint64_t profile_id = 0;
     std::string profile_name;
     uint64_t revision = 0;
+    // What the payload adaptors key compiled settings by: the profile's own revision
+    // (TERN_OPTION_PROFILE_REVISION) when the core gives it, else the record's revision.
+    uint64_t payload_revision = 0;
     // From the profile options the core fills in from the transport profile (the
     // TERN_OPTION_* keys of core_capabilities.h; absent: the default).
     tern_transport_type transport_type = TERN_TRANSPORT_DEFAULT;
@@ -74,7 +77,7 @@ struct device_entry {
         tern_payload_context c{};
         c.struct_size = sizeof c;
         c.profile_id = profile_id;
-        c.revision = revision;
+        c.revision = payload_revision;
         if (options) {
             c.options = options->kvs.data();
             c.option_count = static_cast<uint32_t>(options->kvs.size());
@@ -92,9 +95,10 @@ std::shared_ptr<device_entry> copy_device(const tern_device_record& record, cred
 
 // The device the core answered for cred, or null with status saying why not: no info is
 // TERN_INTERNAL; an X.509 credential counts only when the stored certificate text is the
-// same (docs/device-api.md §7), else TERN_NOT_FOUND. Its adaptor is the one of its payload type.
+// same (docs/device-api.md §7), else TERN_NOT_FOUND. Its adaptor is the one of its payload type
+// (null when that adaptor is not loaded: the device then gets 5.00 with the reason).
 std::shared_ptr<device_entry> device_found(tern_status& status, const tern_device_record* record,
-                                           const credential& cred, const payload_adaptors& adaptors);
+                                           const credential& cred, const sdk::payload_catalog& adaptors);
 
 // Why the device may not use the API (docs/device-api.md §1.3): no profile 4.01, a profile transport
 // other than DEFAULT/COAP 5.00, on /api/v1 a CoAP device type other than DEFAULT 4.00; 0

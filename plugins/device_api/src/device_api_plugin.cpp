@@ -48,16 +48,11 @@ private:
         w.core.ota = &host().require<core_ota_v1>(s_.core);
         w.core.sessions = &host().require<core_sessions_v1>(s_.core);
         w.core.events = &host().require<core_events_v1>(s_.core);
-        // Payload adaptors by what they call themselves, as payload_adaptors.hpp's table says.
-        host().registry().list(
-            sdk::to_str(TERN_IID_PAYLOAD_V1),
-            [](void* ctx, tern_str, void* iface) {
-                static_cast<device_api::payload_adaptors*>(ctx)->offer(static_cast<payload_v1*>(iface));
-            },
-            &w.adaptors);
-        if (const std::string_view missing = w.adaptors.missing(); !missing.empty())
-            throw sdk::error(TERN_CONFIG, sdk::cat("no payload adaptor named \"", missing, "\" is running (add [plugins.",
-                                                   missing, "])"));
+        // Payload adaptors by the payload type they serve (tern/sdk/payload.hpp): JSON's is
+        // required; a profile of another type whose adaptor is not loaded gets 5.00.
+        w.adaptors = sdk::payload_catalog(host().registry());
+        if (w.adaptors.for_type(TERN_PAYLOAD_JSON) == nullptr)
+            throw sdk::error(TERN_CONFIG, sdk::cat("no payload adaptor named \"json\" is running (add [plugins.json])"));
         host().registry().list(
             sdk::to_str(TERN_IID_TRANSPORT_V1),
             [](void* ctx, tern_str instance, void* iface) {
@@ -66,9 +61,8 @@ private:
             },
             &w);
         std::string payloads;
-        for (std::size_t i = 0; i < device_api::adaptor_table.size(); ++i)
-            if (w.adaptors.at(i) != nullptr)
-                payloads += sdk::cat(payloads.empty() ? "" : ", ", device_api::adaptor_table[i].name);
+        for (const sdk::payload_kind& k : sdk::payload_kinds)
+            if (w.adaptors.find(k.adaptor) != nullptr) payloads += sdk::cat(payloads.empty() ? "" : ", ", k.adaptor);
         service_ = std::make_unique<device_api::service>(s_, std::move(w));
         service_->start();
         log().info("serving the ThingsBoard CoAP device API on /api/v1, /fw, /sw (payloads: ", payloads, ")");

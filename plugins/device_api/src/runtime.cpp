@@ -24,9 +24,12 @@ shard_tables::~shard_tables() = default;
 
 runtime::runtime(const settings& settings_, services services_)
     : s(settings_), w(std::move(services_)), log(w.log) {
-    if (w.reactor == nullptr || w.engine == nullptr || !w.core.complete() || !w.adaptors.missing().empty())
+    if (w.reactor == nullptr || w.engine == nullptr || !w.core.complete() ||
+        w.adaptors.for_type(TERN_PAYLOAD_JSON) == nullptr)
         throw sdk::error(TERN_INVALID_ARGUMENT, "device_api needs a reactor, an engine, a core and a json adaptor");
     m.init(w.host);
+    for (std::size_t i = 0; i < sdk::payload_kinds.size(); ++i)
+        missing_adaptor[i] = sdk::missing_payload_adaptor(sdk::payload_kinds[i].type);
     shard_count = w.reactor->shard_count();
     if (shard_count == 0) shard_count = 1;
     auto per_shard = [&](int64_t total) {

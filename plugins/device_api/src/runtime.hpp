@@ -15,6 +15,7 @@
 //     post back to a shard when shard state must change.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -26,7 +27,6 @@
 #include <vector>
 
 #include "metrics.hpp"
-#include "payload_adaptors.hpp"
 #include "settings.hpp"
 #include "shard_tables.hpp"
 #include "tern/abi/coap.h"
@@ -35,6 +35,7 @@
 #include "tern/abi/host.h"
 #include "tern/abi/transport.h"
 #include "tern/sdk/host.hpp"
+#include "tern/sdk/payload.hpp"
 
 namespace tern::device_api {
 
@@ -65,7 +66,9 @@ struct services {
     reactor_v1* reactor = nullptr;
     coap_engine_v1* engine = nullptr;
     core_links core;
-    payload_adaptors adaptors;  // by profile payload type (payload_adaptors.hpp)
+    // The payload adaptors running, by the payload type they serve (tern/sdk/payload.hpp);
+    // JSON's must be there.
+    sdk::payload_catalog adaptors;
     struct transport_ref {
         std::string name;
         transport_v1* transport = nullptr;
@@ -93,6 +96,9 @@ public:
     // Durations from the settings, in ns.
     uint64_t report_ns = 0, grace_ns = 0, ttl_ns = 0, dtls_ttl_ns = 0, inactivity_ns = 0, unknown_ttl_ns = 0;
     std::size_t states_per_shard = 0;
+    // Why a device whose payload type's adaptor is not loaded gets 5.00 (the SDK's text),
+    // by payload type (sdk::payload_kinds' order), made once.
+    std::array<std::string, sdk::payload_kinds.size()> missing_adaptor;
     static constexpr std::size_t max_pending_rpcs = 256;
     static constexpr std::size_t max_token_waiters = 64;
 

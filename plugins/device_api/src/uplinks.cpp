@@ -61,10 +61,11 @@ void uplinks::serve(shard_tables& sd, const request& v, const route& r, const st
     // Real traffic (docs/device-api.md §0.7): every authenticated request.
     report_activity(*dev, v.transport, v.peer, meter.last_report_ns);
     if (r.what != action::ota && dev->adaptor == nullptr) {
+        // A profile saved while its adaptor ran, served after a restart without it.
+        const sdk::payload_kind* kind = sdk::payload_kind_of(dev->payload_type);
         out_.error(v.exchange, k, code::internal,
-                   dev->payload_type == TERN_PAYLOAD_PROTOBUF
-                       ? "the device profile uses protobuf payloads and no protobuf adaptor is loaded"
-                       : "no payload adaptor for the device profile's payload type");
+                   kind != nullptr ? std::string_view(rt_.missing_adaptor[kind - sdk::payload_kinds.data()])
+                                   : std::string_view("no payload adaptor for the device profile's payload type"));
         return;
     }
     switch (r.what) {

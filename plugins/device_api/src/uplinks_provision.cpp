@@ -1,6 +1,6 @@
-// Provisioning (docs/device-api.md §5.2): no credentials; each adaptor of the table tries the body in
-// turn (JSON first, then protobuf when loaded), and the answer uses the one that
-// understood it: 2.01 on SUCCESS, 4.00 with the body on NOT_FOUND/FAILURE.
+// Provisioning (docs/device-api.md §5.2): no credentials; each adaptor tries the body in turn,
+// in the SDK's provisioning order (JSON first, then protobuf when loaded), and the answer uses
+// the one that understood it: 2.01 on SUCCESS, 4.00 with the body on NOT_FOUND/FAILURE.
 #include <cstdio>
 #include <cstring>
 
@@ -67,11 +67,12 @@ void uplinks::provision(const request& v) {
         // The core owns the context from here (it may finish before this returns).
         s->core->provisioning->provision(req, &uplinks::provision_done, s->c);
     };
-    // On a syntax or shape error the next adaptor of the table tries; the reason the
-    // device gets is the first one's.
+    // On a syntax or shape error the next adaptor in provisioning order tries; the reason
+    // the device gets is the first one's.
     tern_error first_err{};
-    for (std::size_t i = 0; i < adaptor_table.size(); ++i) {
-        payload_v1* codec = rt_.w.adaptors.at(i);
+    const auto& order = rt_.w.adaptors.provisioning_order();
+    for (std::size_t i = 0; i < order.size(); ++i) {
+        payload_v1* codec = order[i];
         if (codec == nullptr) continue;
         c->codec = codec;
         tern_error err{};

@@ -240,7 +240,7 @@ TEST_CASE("hot path: a telemetry or attributes POST with a cached token allocate
     w.reactor = &reactor;
     w.engine = &engine;
     w.core = core_links::of(core);
-    w.adaptors.set(TERN_PAYLOAD_JSON, &adaptor);
+    w.adaptors = adaptors_of({&adaptor});
     w.transports.push_back({"udp", nullptr});
     settings s = default_settings();
     // The per-device limits are consulted on every request (high enough to let all pass).
@@ -309,7 +309,7 @@ TEST_CASE("hot path: a device over its limit (4.29) and a remembered unknown tok
     w.reactor = &reactor;
     w.engine = &engine;
     w.core = core_links::of(core);
-    w.adaptors.set(TERN_PAYLOAD_JSON, &adaptor);
+    w.adaptors = adaptors_of({&adaptor});
     w.transports.push_back({"udp", nullptr});
     settings s = default_settings();
     s.device_message_rate = 1;

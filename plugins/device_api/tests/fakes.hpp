@@ -15,14 +15,27 @@
 #include <string>
 #include <vector>
 
+#include <initializer_list>
+
 #include "service.hpp"
 #include "tern/abi/core_capabilities.h"
+#include "tern/sdk/payload.hpp"
+#include "tern/sdk/testing.hpp"
 
 namespace tern::device_api::test {
 
 inline std::string str(tern_str s) { return s.size == 0 ? std::string() : std::string(s.data, s.size); }
 inline std::string str(tern_bytes b) {
     return b.size == 0 ? std::string() : std::string(reinterpret_cast<const char*>(b.data), b.size);
+}
+
+// The catalog the plugin builds from the registry, here of these adaptors (null ones left
+// out), each published as tern.payload/1 under its own name.
+inline sdk::payload_catalog adaptors_of(std::initializer_list<payload_v1*> adaptors) {
+    sdk::testing::fake_registry r;
+    for (payload_v1* p : adaptors)
+        if (p != nullptr) r.provide(TERN_IID_PAYLOAD_V1, std::string(str(p->name())), p);
+    return sdk::payload_catalog(r);
 }
 
 // ---- engine ----------------------------------------------------------------------------------

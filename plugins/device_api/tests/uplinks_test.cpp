@@ -87,6 +87,56 @@ TEST_CASE("api: profile checks of docs/device-api.md §1.3", "[api]") {
     CHECK(f.answer(f.post("/api/v1/T2/telemetry", "{}")).code == c500);
 }
 
+TEST_CASE("api: a protobuf device without the protobuf adaptor gets 5.00 with the reason, OTA aside", "[api]") {
+    // Its profile was saved while the adaptor ran; the server restarted without it.
+    fixture f;
+    fake_device p;
+    p.id = 5;
+    p.payload = TERN_PAYLOAD_PROTOBUF;
+    f.core.add("P5", p);
+    f.start();
+    for (const char* path : {"/api/v1/P5/telemetry", "/api/v1/P5/attributes", "/api/v1/P5/rpc"}) {
+        INFO(path);
+        const uint64_t x = f.post(path, "\x0a\x00");
+        CHECK(f.answer(x).code == c500);
+        CHECK(f.answer(x).payload ==
+              "payload type PROTOBUF needs the payload adaptor \"protobuf\", which is not loaded (add "
+              "[plugins.protobuf] to the manifest)");
+    }
+    CHECK(f.core.telemetry_posts.empty());
+    // A JSON device of the same server is served.
+    CHECK(f.answer(f.post("/api/v1/T1/telemetry", R"({"t":1})")).code == c201);
+}
+
+TEST_CASE("api: the adaptor is chosen by payload type through the catalog; the context carries profile.revision",
+          "[api]") {
+    renamed_adaptor pb("protobuf");
+    fixture f;
+    fake_device with;  // a core of ABI 1.2: the profile's own revision among the options
+    with.id = 5;
+    with.revision = 900;
+    with.payload = TERN_PAYLOAD_PROTOBUF;
+    with.options = {{TERN_OPTION_PROFILE_REVISION, 17}, {"device_message_rate", 100}};
+    f.core.add("P5", with);
+    fake_device without;  // an older core: the record's revision
+    without.id = 6;
+    without.revision = 901;
+    without.payload = TERN_PAYLOAD_PROTOBUF;
+    f.core.add("P6", without);
+    f.start(&pb);
+    CHECK(f.answer(f.post("/api/v1/P5/telemetry", R"({"t":1})")).code == c201);
+    CHECK(f.answer(f.post("/api/v1/P6/telemetry", R"({"t":2})")).code == c201);
+    // JSON devices do not reach it.
+    CHECK(f.answer(f.post("/api/v1/T1/telemetry", R"({"t":3})")).code == c201);
+    REQUIRE(pb.contexts.size() == 2);
+    CHECK(pb.contexts[0].revision == 17);
+    CHECK(pb.contexts[0].profile_id == 1);
+    // profile.revision is in the context, not among the profile's own options.
+    CHECK(pb.contexts[0].option_keys == std::vector<std::string>{"device_message_rate"});
+    CHECK(pb.contexts[1].revision == 901);
+    CHECK(f.core.telemetry_posts.size() == 3);
+}
+
 TEST_CASE("api: activity is reported for uplinks at most once per report_timeout", "[api]") {
     fixture f;
     f.start();
