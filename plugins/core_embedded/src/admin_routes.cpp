@@ -533,6 +533,7 @@ const admin_api::routes::route admin_api::routes::table[] = {
     {"POST", "/api/profiles", create_profile},
     {"GET", "/api/profiles/{name}", get_profile},
     {"PATCH", "/api/profiles/{name}", update_profile},
+    {"PUT", "/api/profiles/{name}", update_profile},  // the same: fields left out keep their value
     {"DELETE", "/api/profiles/{name}", delete_profile},
     {"PUT", "/api/profiles/{name}/ota/{type}", assign_profile_ota},
     {"DELETE", "/api/profiles/{name}/ota/{type}", assign_profile_ota},

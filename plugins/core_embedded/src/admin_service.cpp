@@ -4,6 +4,7 @@
 
 #include "ota_sync.hpp"
 #include "store.hpp"
+#include "tern/abi/core_capabilities.h"
 
 namespace tern::core_embedded {
 
@@ -110,6 +111,10 @@ tern_status apply_profile_spec(db::connection& c, const profile_spec& s, profile
                     msg = "'" + o.key + "' is set through schemas, not options";
                     return TERN_INVALID_ARGUMENT;
                 }
+            if (o.key == TERN_OPTION_PROFILE_REVISION) {
+                msg = "'" + o.key + "' is the profile's revision, which the core sets";
+                return TERN_INVALID_ARGUMENT;
+            }
         }
         p.options = *s.options;
     }
@@ -151,10 +156,11 @@ tern_status apply_profile_spec(db::connection& c, const profile_spec& s, profile
 void admin_service::create_profile(profile_spec spec, callback<profile> cb) {
     auto out = std::make_shared<profile>();
     p_.submit(
-        [spec = std::move(spec), out](write_txn& t, std::string& msg) -> tern_status {
+        [this, spec = std::move(spec), out](write_txn& t, std::string& msg) -> tern_status {
             profile p;
             p.name = spec.name;
             if (auto st = apply_profile_spec(t.conn(), spec, p, msg); st != TERN_OK) return st;
+            if (msg = check_(p); !msg.empty()) return TERN_INVALID_ARGUMENT;
             p.revision = t.next_revision();
             p.created_ts = t.now();
             write_profile(t.conn(), p, true);
@@ -168,7 +174,7 @@ void admin_service::update_profile(profile_spec spec, callback<profile> cb) {
     auto out = std::make_shared<profile>();
     auto devices = std::make_shared<std::vector<uint64_t>>();
     p_.submit(
-        [spec = std::move(spec), out, devices](write_txn& t, std::string& msg) -> tern_status {
+        [this, spec = std::move(spec), out, devices](write_txn& t, std::string& msg) -> tern_status {
             auto p = store::load_profile(t.conn(), std::string_view(spec.name));
             if (!p) {
                 msg = no_profile(spec.name);
@@ -179,6 +185,7 @@ void admin_service::update_profile(profile_spec spec, callback<profile> cb) {
                 return TERN_INVALID_ARGUMENT;
             }
             if (auto st = apply_profile_spec(t.conn(), spec, *p, msg); st != TERN_OK) return st;
+            if (msg = check_(*p); !msg.empty()) return TERN_INVALID_ARGUMENT;
             p->revision = t.next_revision();
             write_profile(t.conn(), *p, false);
             *out = *store::load_profile(t.conn(), p->id);

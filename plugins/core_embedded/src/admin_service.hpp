@@ -13,14 +13,20 @@
 #include "core_parts.hpp"
 #include "history_purge.hpp"
 #include "ota_catalog.hpp"
+#include "profile_check.hpp"
 #include "rpc_tracker.hpp"
 
 namespace tern::core_embedded {
 
 class admin_service {
 public:
-    admin_service(core_parts& parts, auth_cache& auth, ota_catalog& ota, rpc_tracker& rpcs, history_purge& purge)
-        : p_(parts), auth_(auth), ota_(ota), rpcs_(rpcs), purge_(purge) {}
+    admin_service(core_parts& parts, auth_cache& auth, ota_catalog& ota, rpc_tracker& rpcs, history_purge& purge,
+                  const profile_check& check)
+        : p_(parts), auth_(auth), ota_(ota), rpcs_(rpcs), purge_(purge), check_(check) {}
+
+    // A profile is stored only when check_ accepts it as it would be stored (the update
+    // merged into the stored profile), on the writer: TERN_INVALID_ARGUMENT (400) with the
+    // reason otherwise.
 
     void create_profile(profile_spec spec, callback<profile> cb);
     void update_profile(profile_spec spec, callback<profile> cb);
@@ -51,6 +57,7 @@ private:
     ota_catalog& ota_;
     rpc_tracker& rpcs_;
     history_purge& purge_;
+    const profile_check& check_;
 };
 
 inline std::string no_device(const std::string& name) { return "no device named '" + name + "'"; }

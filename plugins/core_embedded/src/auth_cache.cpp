@@ -1,6 +1,7 @@
 #include "auth_cache.hpp"
 
 #include "store.hpp"
+#include "tern/abi/core_capabilities.h"
 #include "tern/sdk/views.hpp"
 
 namespace tern::core_embedded {
@@ -14,6 +15,7 @@ struct auth_cache::device_record {
     std::string name, profile_name, credential_value;
     std::string schemas[4];
     std::vector<profile_option> extra;  // the profile's integer options
+    uint64_t profile_revision = 0;      // changes only with the profile
     std::vector<tern_kv> options;
 
     void bind_views() {
@@ -24,6 +26,16 @@ struct auth_cache::device_record {
             tern_bytes{reinterpret_cast<const uint8_t*>(credential_value.data()),
                        credential_value.size()};
         options.clear();
+        // First, so that it follows the TERN_OPTION_* keys in a tern_device_record
+        // (capabilities.cpp): the profile's own revision, by which payload adaptors key
+        // what they compile from the profile's settings.
+        {
+            tern_kv kv{};
+            kv.key = to_str(TERN_OPTION_PROFILE_REVISION);
+            kv.value.type = TERN_VALUE_INT;
+            kv.value.u.i = static_cast<int64_t>(profile_revision);
+            options.push_back(kv);
+        }
         for (int i = 0; i < 4; ++i) {
             if (schemas[i].empty()) continue;
             tern_kv kv{};
@@ -79,6 +91,7 @@ std::shared_ptr<auth_cache::device_record> load_record(db::connection& c,
     i.profile_id = q->get_id(2);
     r->profile_name = q->get_string(3);
     i.revision = std::max(q->get_id(4), q->get_id(5));
+    r->profile_revision = q->get_id(5);
     i.transport_type = static_cast<tern_transport_type>(q->get_int(6));
     i.coap_device_type = static_cast<tern_coap_device_type>(q->get_int(7));
     i.payload_type = static_cast<tern_payload_type>(q->get_int(8));

@@ -19,12 +19,12 @@ struct profile_options {
         value_option(app, "--provision-secret", provision_secret, "... and this secret");
         value_option(app, "--strategy", strategy, "allow-create or pre-provisioned (default with a key: allow-create)");
         value_option(app, "--transport", transport, "DEFAULT or COAP");
-        value_option(app, "--payload", payload, "JSON or PROTOBUF");
+        value_option(app, "--payload", payload, "json or protobuf (any case)");
         value_option(app, "--coap-device-type", coap_device_type, "DEFAULT or EFENTO");
         power.add(app);
         for (size_t i = 0; i < 4; ++i)
-            value_option(app, schema_options[i][0], schema_files[i], std::string("FILE: the ") + schema_options[i][1] +
-                                                                         " protobuf schema");
+            value_option(app, schema_options[i][0], schema_files[i],
+                         std::string("FILE: the ") + schema_options[i][1] + " message's .proto schema (protobuf payloads)");
         value_option(app, "--options", options,
                      "KEY=N,...: integer options for transports (e.g. device_message_rate=10; \"\" removes them)");
     }
@@ -32,7 +32,11 @@ struct profile_options {
     void write(json::out& o) const {
         if (transport) o.kv("transport", *transport);
         if (coap_device_type) o.kv("coapDeviceType", *coap_device_type);
-        if (payload) o.kv("payload", *payload);
+        if (payload) {
+            std::string upper = *payload;
+            for (char& ch : upper) ch = static_cast<char>(ch >= 'a' && ch <= 'z' ? ch - 'a' + 'A' : ch);
+            o.kv("payload", upper);
+        }
         std::optional<std::string> strat = strategy;
         if (provision_key || provision_secret || strat) {
             if ((provision_key || provision_secret) && !strat) strat = "allow-create";
@@ -69,10 +73,12 @@ struct profile_options {
         o.end_object();
     }
 
-    static constexpr const char* schema_options[4][3] = {{"--telemetry-schema", "telemetry", "telemetry"},
-                                                         {"--attributes-schema", "attributes", "attributes"},
-                                                         {"--rpc-request-schema", "RPC request", "rpcRequest"},
-                                                         {"--rpc-response-schema", "RPC response", "rpcResponse"}};
+    // The --*-proto names, and the --*-schema names they had first.
+    static constexpr const char* schema_options[4][3] = {
+        {"--telemetry-proto,--telemetry-schema", "telemetry", "telemetry"},
+        {"--attributes-proto,--attributes-schema", "attributes", "attributes"},
+        {"--rpc-request-proto,--rpc-request-schema", "RPC request", "rpcRequest"},
+        {"--rpc-response-proto,--rpc-response-schema", "RPC response", "rpcResponse"}};
 };
 
 void show_or_json(context& c, const rapidjson::Value& d) {

@@ -63,6 +63,9 @@ public:
     void stop();
     bool running() const noexcept { return parts_.running.load(); }
     const core_settings& settings() const noexcept { return parts_.settings; }
+    // Where profiles are checked against the payload adaptors before they are stored
+    // (profile_check.hpp); null, as without a call: not checked.
+    void use_payload_adaptors(registry_v1* registry) noexcept { profile_check_.use(registry); }
 
     // ---- core_v1 --------------------------------------------------------------------
     tern_status set_listener(core_listener_v1* listener) noexcept override;
@@ -178,7 +181,8 @@ private:
     provisioner provisioner_{parts_};
     ota_catalog ota_{parts_};
     history_purge purge_{parts_};
-    admin_service admin_{parts_, auth_, ota_, rpcs_, purge_};
+    profile_check profile_check_;  // before admin_, which keeps a reference
+    admin_service admin_{parts_, auth_, ota_, rpcs_, purge_, profile_check_};
 };
 
 }  // namespace tern::core_embedded

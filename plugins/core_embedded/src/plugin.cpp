@@ -28,6 +28,10 @@ constexpr const char* provides[] = {TERN_IID_CORE_V1,           TERN_IID_CORE_AU
                                     TERN_IID_CORE_OTA_V1,        TERN_IID_CORE_SESSIONS_V1, TERN_IID_CORE_EVENTS_V1,
                                     TERN_IID_CLI_V1};
 
+// Payload adaptors check profiles before they are stored (profile_check.hpp): optional, and
+// asked for so that they start before the core and stop after it.
+constexpr tern_requirement requirements[] = {sdk::may_use(TERN_IID_PAYLOAD_V1), sdk::may_use(TERN_IID_PAYLOAD_V2)};
+
 constexpr double batch_buckets[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384};
 constexpr double latency_buckets[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
 
@@ -57,6 +61,7 @@ protected:
         services_.configure(pc.event_subscribers,
                             host().counter("core_event_subscribers_refused_total",
                                            "tern.core.events/1 subscriptions refused: event_subscribers reached"));
+        core_->use_payload_adaptors(&host().registry());
         core_->start(s);
         log().info("database ", s.database, " (sync=", s.sync, ")");
 
@@ -226,4 +231,5 @@ TERN_PLUGIN(tern::core_embedded::core_instance,
              .vendor = "Tern",
              .description = "Embedded core: devices, attributes, telemetry, RPC, OTA in SQLite; admin HTTP API and CLI",
              .provides = tern::core_embedded::provides,
+             .requirements = tern::core_embedded::requirements,
              .config = tern::core_embedded::config_schema.keys()})

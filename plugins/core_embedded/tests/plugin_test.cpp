@@ -92,7 +92,12 @@ TEST_CASE("plugin: the descriptor", "[plugin]") {
                                                TERN_IID_CORE_ATTRIBUTES_V1, TERN_IID_CORE_RPC_V1,
                                                TERN_IID_CORE_PROVISIONING_V1, TERN_IID_CORE_OTA_V1,
                                                TERN_IID_CORE_SESSIONS_V1, TERN_IID_CORE_EVENTS_V1, TERN_IID_CLI_V1});
-    CHECK(d->requirement_count == 0);
+    // Optional: the payload adaptors that check profiles, started before the core.
+    REQUIRE(d->requirement_count == 2);
+    CHECK(std::string(d->requirements[0].iid) == TERN_IID_PAYLOAD_V1);
+    CHECK(std::string(d->requirements[1].iid) == TERN_IID_PAYLOAD_V2);
+    CHECK((d->requirements[0].flags & TERN_REQUIRE_OPTIONAL) != 0);
+    CHECK((d->requirements[1].flags & TERN_REQUIRE_OPTIONAL) != 0);
     std::set<std::string> keys;
     for (uint32_t i = 0; i < d->config_count; ++i) {
         const tern_config_key& k = d->config[i];

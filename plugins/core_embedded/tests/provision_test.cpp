@@ -425,7 +425,8 @@ TEST_CASE("provision: a new device's credentials are announced (CREDENTIALS_CHAN
 }
 
 namespace {
-// The integer profile options authenticate() delivers (key -> value).
+// The integer profile options authenticate() delivers (key -> value), the core's
+// profile.revision aside.
 std::map<std::string, int64_t> int_options(embedded_core& c, const std::string& token) {
     std::promise<std::map<std::string, int64_t>> p;
     auto f = p.get_future();
@@ -434,7 +435,8 @@ std::map<std::string, int64_t> int_options(embedded_core& c, const std::string& 
         std::map<std::string, int64_t> m;
         if (s == TERN_OK && d != nullptr)
             for (uint32_t i = 0; i < d->profile_option_count; ++i)
-                if (d->profile_options[i].value.type == TERN_VALUE_INT)
+                if (d->profile_options[i].value.type == TERN_VALUE_INT &&
+                    tern::sdk::to_sv(d->profile_options[i].key) != TERN_OPTION_PROFILE_REVISION)
                     m[std::string(tern::sdk::to_sv(d->profile_options[i].key))] = d->profile_options[i].value.u.i;
         static_cast<std::promise<std::map<std::string, int64_t>>*>(ctx)->set_value(m);
     }, &p);

@@ -9,11 +9,13 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "core.hpp"
+#include "tern/abi/core_capabilities.h"
 #include "tern/credential_id/credential_id.hpp"
 #include "tern/sdk/views.hpp"
 
@@ -80,7 +82,8 @@ struct device_wait {
         uint64_t id = 0, profile_id = 0, revision = 0;
         std::string name, profile, credential;
         tern_device_info info{};
-        std::vector<std::pair<std::string, std::string>> options;
+        std::vector<std::pair<std::string, std::string>> options;  // the text options (schemas)
+        std::map<std::string, int64_t> ints;                        // the integer options
     };
     std::promise<out> p;
     static void fn(void* ctx, tern_status s, const tern_device_info* d) {
@@ -94,9 +97,11 @@ struct device_wait {
             o.name = sdk::to_sv(d->device_name);
             o.profile = sdk::to_sv(d->profile_name);
             o.credential = sdk::as_text(d->credential_value);
-            for (uint32_t i = 0; i < d->profile_option_count; ++i)
-                o.options.emplace_back(sdk::to_sv(d->profile_options[i].key),
-                                       sdk::to_sv(d->profile_options[i].value.u.s));
+            for (uint32_t i = 0; i < d->profile_option_count; ++i) {
+                const tern_kv& kv = d->profile_options[i];
+                if (kv.value.type == TERN_VALUE_STR) o.options.emplace_back(sdk::to_sv(kv.key), sdk::to_sv(kv.value.u.s));
+                else if (kv.value.type == TERN_VALUE_INT) o.ints.emplace(std::string(sdk::to_sv(kv.key)), kv.value.u.i);
+            }
         }
         static_cast<device_wait*>(ctx)->p.set_value(std::move(o));
     }
