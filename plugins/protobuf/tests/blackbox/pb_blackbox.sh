@@ -154,8 +154,10 @@ pb_node() {
 
 # pb_kvs TS_MIN TS_MAX < protoc text: the TsKvProto entries of a decoded message, one line
 # "LIST KEY TYPE VALUE" each (VALUE as protoc prints it, the proto3 default when it printed
-# none), sorted; a ts outside [TS_MIN, TS_MAX] adds a line "bad ts LIST KEY TS". Top-level
-# scalars (sharedDeleted: "k", error: "…") are printed as they are.
+# none), sorted; a ts outside [TS_MIN, TS_MAX] adds a line "bad ts LIST KEY TS". A ts of 0
+# (not sent) passes: Tern's adaptors get attributes without their update time (ThingsBoard
+# sends it; docs/device-api.md §8.3). Top-level scalars (sharedDeleted: "k", error: "…") are
+# printed as they are.
 pb_kvs() {
     awk -v lo="$1" -v hi="$2" '
         depth == 0 && /^[A-Za-z]+ \{$/ { list = $1; key = ""; type = "BOOLEAN_V"; val = ""; ts = 0; depth = 1; next }
@@ -169,7 +171,7 @@ pb_kvs() {
         depth == 1 && /^\}$/ {
             if (val == "") val = type == "BOOLEAN_V" ? "false" : (type == "LONG_V" || type == "DOUBLE_V") ? "0" : "\"\""
             print list " " key " " type " " val
-            if (ts + 0 < lo + 0 || ts + 0 > hi + 0) print "bad ts " list " " key " " ts
+            if (ts + 0 != 0 && (ts + 0 < lo + 0 || ts + 0 > hi + 0)) print "bad ts " list " " key " " ts
             depth = 0; next
         }
     ' | LC_ALL=C sort

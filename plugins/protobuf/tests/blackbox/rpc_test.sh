@@ -80,6 +80,18 @@ json_get "$TERN_TMP/rpc2.json" 'j.result' >"$TERN_TMP/result3.json"
 node "$PB_DIR/stored.mjs" json "$TERN_TMP/result3.json" '{"payload":"done"}' || fail "default response schema: the reply is {\"payload\":…}"
 kill $obs_pid 2>/dev/null; wait $obs_pid 2>/dev/null
 
+# object params cannot go into the default schema's string params: the RPC is FAILED and the
+# observation ends with 5.00 (docs/device-api.md §4.1)
+observe_rpc obs4 "$TOKEN2" 12
+pb_cli_ok rpc pb-rpc-default-dev setGpio '{"pin":4}' --persistent --timeout 20000 --json >"$TERN_TMP/rpc4.json"
+rpc_id4=$(json_get "$TERN_TMP/rpc4.json" 'j.id')
+failed() { pb_cli rpc pb-rpc-default-dev --get "$rpc_id4" --json && [ "$(json_get "$TERN_TMP/cli.out" 'j.status')" = FAILED ]; }
+wait_until 8 failed || { kill $obs_pid; show_file "$TERN_TMP/cli.out" >&2; fail "an RPC the request schema cannot hold should be FAILED"; }
+assert_contains "$TERN_TMP/cli.out" "Failed to convert device RPC command to CoAP msg" "the FAILED RPC's error"
+wait_until 5 coap_payload_count_at_least obs4 2 || { kill $obs_pid; show_file "$TERN_TMP/obs4.out" >&2; fail "the RPC observation should end with 5.00"; }
+assert_received obs4 "c:5\.00 " "the RPC observation ends with 5.00"
+kill $obs_pid 2>/dev/null; wait $obs_pid 2>/dev/null
+
 # a reply that does not decode as the response message: 4.00, the RPC stays unanswered
 observe_rpc obs3 "$TOKEN" 12
 pb_cli_ok rpc "$DEV" setGpio '{"pin":5}' --persistent --timeout 20000 --json >"$TERN_TMP/rpc3.json"

@@ -33,7 +33,9 @@ if (process.argv[2] === '--encode') {
 
 const [profile, prefix, nDevices] = [process.argv[2], process.argv[3], Number(process.argv[4])];
 const schemaDir = new URL('./schemas/', import.meta.url).pathname;
-const PHASE_MS = 1000, GRACE_MS = 500, BASE_TS = 1600000000000;
+// GRACE_MS: the core announces a profile change before its admin API answers, and the device
+// API applies it on its shards' next turn; a message sent that soon after may be either.
+const PHASE_MS = 1000, GRACE_MS = 200, BASE_TS = 1600000000000;
 const V1 = { alpha: '10', beta: '20' }, V2 = { gamma: '5', delta: '10' };
 const versionOf = (rec) => {
     const same = (want) => Object.keys(rec).length === 2 && Object.entries(want).every(([k, v]) => rec[k]?.text === v);

@@ -5,7 +5,7 @@
 # `protoc --encode` and posted with coap-client-openssl; what `tern telemetry` and
 # `tern attr get` then show is compared with the keys, types, values and client timestamp
 # written out here. A second profile without schemas uses ThingsBoard's defaults, at the
-# server's time.
+# server's time. With protobuf.type_cast_enabled off, 64-bit integers stay strings.
 set -u
 source "$TERN_SOURCE_DIR/plugins/protobuf/tests/blackbox/pb_blackbox.sh"
 pb_init
@@ -115,5 +115,16 @@ pb_encode_text sensors.Reading "$S/telemetry.proto" "$TERN_TMP/reading3.bin" 'ts
 coap tel_non -N -m post -f "$TERN_TMP/reading3.bin" "$(coap_uri "api/v1/$TOKEN/telemetry")"
 assert_code tel_non 2.01 NON
 
+tern_stop
+
+# ---- type casting off: ThingsBoard's path leaves the printed 64-bit integers strings ----
+pb_start --set plugins.protobuf.type_cast_enabled=false
+pb_encode_text sensors.Reading "$S/telemetry.proto" "$TERN_TMP/nocast.bin" \
+    'ts: 1700000180000 values { temperature: 2.5 energy: 42 error_count: 7 label: "17" }'
+coap nocast -m post -f "$TERN_TMP/nocast.bin" "$(coap_uri "api/v1/$TOKEN/telemetry")"
+assert_code nocast 2.01
+pb_cli_ok telemetry "$DEV" --key temperature --key energy --key errorCount --key label --latest --json >"$TERN_TMP/nocast.json"
+node "$PB_DIR/stored.mjs" latest "$TERN_TMP/nocast.json" '{"temperature": 2.5, "energy": "42", "errorCount": 7, "label": "17"}' \
+    1700000180000 || { show_file "$TERN_TMP/nocast.json" >&2; fail "type casting off: an int64 stays the string the printer wrote"; }
 tern_stop
 tern_note PASS
