@@ -4,7 +4,8 @@
 # with the codes JSON provisioning has: 2.01 SUCCESS (a generated token, or the one asked
 # for), 4.00 NOT_FOUND (unknown key, wrong secret), 4.00 FAILURE (a name that is taken,
 # provisioning a pre-provisioned device twice), 4.00 with a reason for a body that is neither.
-# coap-client-openssl is the device; protoc encodes the requests and decodes the answers.
+# A provisioned device claims itself with transportapi.ClaimDevice. coap-client-openssl is the
+# device; protoc encodes the requests and decodes the answers.
 set -u
 source "$TERN_SOURCE_DIR/plugins/protobuf/tests/blackbox/pb_blackbox.sh"
 pb_init
@@ -42,6 +43,20 @@ assert_eq pb-prov "$(json_get "$TERN_TMP/dev1.json" 'j.profile')" "in the provis
 pb_encode_text telemetry.SensorDataReading "$S/tb_default_telemetry.proto" "$TERN_TMP/tel.bin" 'temperature: 20.5'
 coap tel -m post -f "$TERN_TMP/tel.bin" "$(coap_uri "api/v1/$token1/telemetry")"
 assert_code tel 2.01
+
+# ---- the provisioned device claims itself: transportapi.ClaimDevice (docs/device-api.md §5.1) ----
+pb_encode_text transportapi.ClaimDevice "$S/transportapi.proto" "$TERN_TMP/claim.bin" 'secretKey: "s3cret" durationMs: 60000'
+t0=$(date +%s%3N)
+coap claim -m post -f "$TERN_TMP/claim.bin" "$(coap_uri "api/v1/$token1/claim")"
+t1=$(date +%s%3N)
+assert_code claim 2.01
+pb_cli_ok device show "$NAME1" --json >"$TERN_TMP/claimed.json"
+expires=$(json_get "$TERN_TMP/claimed.json" 'j.claim.expirationTime')
+[ "$expires" -ge $((t0 + 60000)) ] 2>/dev/null && [ "$expires" -le $((t1 + 60000)) ] ||
+    { show_file "$TERN_TMP/claimed.json" >&2; fail "the claim expires durationMs (60 s) after it was made"; }
+printf '\x0a\x40ab' >"$TERN_TMP/bad_claim.bin"
+coap bad_claim -m post -f "$TERN_TMP/bad_claim.bin" "$(coap_uri "api/v1/$token1/claim")"
+assert_error bad_claim 4.00
 
 # ---- SUCCESS with the token the device asks for ----
 NAME2=pb-prov-dev-$RANDOM

@@ -2,9 +2,11 @@
 # What a protobuf profile or device is refused (docs/device-api.md §8, §1.3): a schema that
 # does not compile or breaks the profile rules is refused on save by `tern profile add|update`
 # (non-zero exit, the reason with its line and column; an update keeps the old schema); a
-# payload that does not decode against the schema, or nests deeper than the adaptor follows,
-# gets 4.00 with a diagnostic and stores nothing; with the protobuf plugin disabled a protobuf
-# profile is refused on save with the reason, and a device of an existing one gets 5.00.
+# payload that does not decode against the schema, nests deeper than the adaptor follows, is
+# longer than max_message_size or decodes past max_decoded_size gets 4.00 with a diagnostic
+# and stores nothing, each refusal counted; messages of a cached profile revision compile
+# nothing; with the protobuf plugin disabled a protobuf profile is refused on save with the
+# reason, and a device of an existing one gets 5.00.
 set -u
 source "$TERN_SOURCE_DIR/plugins/protobuf/tests/blackbox/pb_blackbox.sh"
 pb_init
@@ -65,6 +67,13 @@ assert_eq '[]' "$(json_get "$TERN_TMP/none_attr.json" 'j.client')" "nothing stor
 # the device is fine: a good message is stored
 coap good -m post -f "$TERN_TMP/good.bin" "$(coap_uri "api/v1/$TOKEN/telemetry")"
 assert_code good 2.01
+# compiled once per profile revision: more messages compile nothing
+compiles=$(tern_metric protobuf_profile_compiles_total)
+for i in 1 2 3 4 5 6 7 8; do
+    coap "good$i" -m post -f "$TERN_TMP/good.bin" "$(coap_uri "api/v1/$TOKEN/telemetry")"
+    assert_code "good$i" 2.01
+done
+assert_eq "$compiles" "$(tern_metric protobuf_profile_compiles_total)" "no schema compiled for messages of a cached profile revision"
 
 # ---- nesting: a few levels are a JSON value, hundreds are refused ----
 pb_cli_ok profile add pb-tree --transport COAP --payload protobuf --telemetry-proto "$S/tree.proto" >/dev/null
@@ -92,7 +101,31 @@ coap tree300 -m post -f "$TERN_TMP/tree300.bin" "$(coap_uri "api/v1/$TOKEN2/tele
 assert_error tree300 4.00
 pb_cli_ok telemetry pb-tree-dev --latest --json >"$TERN_TMP/tree_after.json"
 assert_same_file "$TERN_TMP/tree.json" "$TERN_TMP/tree_after.json" "nothing stored from the message nested 300 deep"
+# each refusal counted: 5 bodies that do not parse (the one nested too deep among them), 4 schemas
+assert_ge "$(tern_metric protobuf_unparsable_total)" 5 "protobuf_unparsable_total"
+assert_ge "$(tern_metric protobuf_schema_refusals_total)" 4 "protobuf_schema_refusals_total"
 
+tern_stop
+
+# ---- the size bounds, made small (the same database): a body longer than max_message_size,
+# and a short body whose values decode to more than max_decoded_size (a packed repeated field
+# of zeros: 1 byte each on the wire, "0," in its JSON text) ----
+pb_start --set plugins.protobuf.max_message_size=512 --set plugins.protobuf.max_decoded_size=600
+before=$(pb_cli_ok telemetry "$DEV" --latest --json)
+pb_encode_text sensors.Reading "$S/telemetry.proto" "$TERN_TMP/big.bin" \
+    "ts: 1700000000500 values { label: \"$(head -c 600 /dev/zero | tr '\0' x)\" }"
+coap too_big -m post -f "$TERN_TMP/big.bin" "$(coap_uri "api/v1/$TOKEN/telemetry")"
+assert_error too_big 4.00
+assert_eq 1 "$(tern_metric protobuf_message_size_refused_total)" "protobuf_message_size_refused_total"
+pb_encode_text sensors.Reading "$S/telemetry.proto" "$TERN_TMP/wide.bin" \
+    "ts: 1700000000600 values { samples: [$(printf '0,%.0s' $(seq 1 399))0] }"
+[ "$(wc -c <"$TERN_TMP/wide.bin")" -lt 512 ] || fail "the wide message should be shorter than max_message_size"
+coap too_wide -m post -f "$TERN_TMP/wide.bin" "$(coap_uri "api/v1/$TOKEN/telemetry")"
+assert_error too_wide 4.00
+assert_eq 1 "$(tern_metric protobuf_decoded_size_refused_total)" "protobuf_decoded_size_refused_total"
+assert_eq "$before" "$(pb_cli_ok telemetry "$DEV" --latest --json)" "nothing stored from the refused messages"
+coap small -m post -f "$TERN_TMP/good.bin" "$(coap_uri "api/v1/$TOKEN/telemetry")"
+assert_code small 2.01
 tern_stop
 
 # ---- the protobuf plugin disabled: the same database ----
