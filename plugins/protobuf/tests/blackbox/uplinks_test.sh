@@ -91,7 +91,7 @@ node "$PB_DIR/stored.mjs" client "$TERN_TMP/attr.json" '{
 }' || { show_file "$TERN_TMP/attr.json" >&2; fail "client attributes: keys, types or values differ (above)"; }
 
 # ---- a profile without schemas: ThingsBoard's default schemas, server time ----
-pb_cli_ok profile add pb-defaults --transport COAP --payload protobuf >/dev/null
+pb_cli_ok profile add pb-defaults --payload protobuf >/dev/null  # no --transport: DEFAULT, still protobuf (docs/device-api.md §8.1)
 TOKEN2=pb-default-token-$RANDOM$RANDOM
 pb_cli_ok device add pb-default-dev --token "$TOKEN2" --profile pb-defaults >/dev/null
 pb_encode_text telemetry.SensorDataReading "$S/tb_default_telemetry.proto" "$TERN_TMP/default.bin" \
