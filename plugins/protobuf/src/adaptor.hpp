@@ -40,8 +40,10 @@ struct options {
 struct metrics {
     cache_metrics cache;
     sdk::metric message_size;  // a body over max_message_size
-    sdk::metric unparsable;    // a body that does not parse as its message
-    sdk::metric walk_refused;  // a message the walk refused (bounds, typing)
+    sdk::metric unparsable;    // a body that does not parse as its message (or nests too deep)
+    sdk::metric decoded_size;  // a message over max_decoded_size
+    sdk::metric number_text;   // a number's text over max_number_text_length
+    sdk::metric walk_refused;  // any other message the walk refused (a value or shape it cannot type)
 };
 
 class adaptor final : public payload_v2 {
@@ -96,6 +98,8 @@ private:
     template <class Walk>
     tern_status decode_schema(const tern_payload_context* ctx, schema_kind k, tern_bytes body, tern_error* err,
                               Walk&& walk);
+    // decode.cpp: the counter of the bound that refused a walk.
+    void count_refusal(walk_refusal why) const noexcept;
     // decode.cpp: body as a fixed message, handed to use(message).
     template <class Use>
     tern_status decode_fixed(const google::protobuf::Message& prototype, tern_bytes body, tern_error* err,

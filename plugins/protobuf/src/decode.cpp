@@ -73,6 +73,15 @@ std::shared_ptr<const compiled_profile> adaptor::profile_of(const tern_payload_c
     return p;
 }
 
+void adaptor::count_refusal(walk_refusal why) const noexcept {
+    switch (why) {
+        case walk_refusal::decoded_size: metrics_.decoded_size.inc(); return;
+        case walk_refusal::number_text: metrics_.number_text.inc(); return;
+        case walk_refusal::depth: metrics_.unparsable.inc(); return;
+        default: metrics_.walk_refused.inc(); return;
+    }
+}
+
 // Parses body as the root of the profile's schema of kind k and walks it with walk(message).
 template <class Walk>
 tern_status adaptor::decode_schema(const tern_payload_context* ctx, schema_kind k, tern_bytes body,
@@ -88,14 +97,14 @@ tern_status adaptor::decode_schema(const tern_payload_context* ctx, schema_kind 
     if (profile == nullptr) return TERN_INVALID_ARGUMENT;
     const compiled_schema& schema = *profile->schema(k);
     tern_status status = TERN_OK;
-    const bool parsed = with_parsed(*schema.root, body, parse_limits_, [&](const gp::Message& m) {
+    auto use = [&](const gp::Message& m) {
         std::string& why = reason();
         if (!walk(m, why)) {
-            metrics_.walk_refused.inc();
+            count_refusal(thread_walk_output().refusal());
             status = fail(err, why);
         }
-    });
-    if (parsed) return status;
+    };
+    if (with_parsed(*schema.root, body, parse_limits_, use)) return status;
     metrics_.unparsable.inc();
     std::string& why = reason();
     why = "the body does not parse as " + schema.root_name;

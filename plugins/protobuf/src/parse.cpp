@@ -51,12 +51,19 @@ arena_scope::~arena_scope() {
     b.wanted = size < lim_.max_block ? size : lim_.max_block;
 }
 
+namespace {
+
+bool merge(gp::Message& m, tern_bytes body, int max_depth) {
+    gp::io::CodedInputStream in(body.data, static_cast<int>(body.size));
+    in.SetRecursionLimit(max_depth);
+    return m.MergePartialFromCodedStream(&in) && in.ConsumedEntireMessage();
+}
+
+}  // namespace
+
 gp::Message* arena_scope::parse(const gp::Message& prototype, tern_bytes body) {
     gp::Message* m = prototype.New(&arena_);
-    gp::io::CodedInputStream in(body.data, static_cast<int>(body.size));
-    in.SetRecursionLimit(lim_.max_depth);
-    if (!m->MergePartialFromCodedStream(&in) || !in.ConsumedEntireMessage()) return nullptr;
-    return m;
+    return merge(*m, body, lim_.max_depth) ? m : nullptr;
 }
 
 }  // namespace tern::protobuf

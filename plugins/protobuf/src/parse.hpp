@@ -1,6 +1,10 @@
 // Bytes into a message of a prototype, on an arena whose first block is a buffer the thread
 // reuses, so that a warm parse allocates nothing (the block grows, up to a bound, to the
-// largest message the thread has parsed). The parser's recursion limit bounds the nesting.
+// largest message the thread has parsed) -- except one allocation per string or bytes value
+// longer than 15 bytes: protobuf 3.21 keeps a string object on the arena but its characters
+// on the heap (freed with the arena). A message object reused instead of the arena would not
+// help: clearing a DynamicMessage through reflection frees its strings and sub-messages.
+// The parser's recursion limit bounds the nesting.
 #pragma once
 
 #include <google/protobuf/arena.h>

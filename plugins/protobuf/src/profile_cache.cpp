@@ -16,11 +16,18 @@ std::atomic<uint64_t> generation_counter{1};
 
 constexpr std::size_t local_slots = 8;
 
+// One profile of the thread's.
 struct local_entry {
     const profile_cache* owner = nullptr;
     uint64_t profile_id = 0;
     uint64_t revision = 0;
     std::shared_ptr<const compiled_profile> profile;
+
+    void reset() noexcept {
+        profile.reset();
+        owner = nullptr;
+        profile_id = revision = 0;
+    }
 };
 
 struct local_cache {
@@ -29,7 +36,7 @@ struct local_cache {
     std::size_t next = 0;
 
     void clear(uint64_t g) noexcept {
-        for (auto& s : slots) s = local_entry{};
+        for (auto& s : slots) s.reset();
         generation = g;
     }
     void put(const profile_cache* owner, const tern_payload_context& ctx,
@@ -41,7 +48,11 @@ struct local_cache {
             slot = &slots[next];
             next = (next + 1) % local_slots;
         }
-        *slot = local_entry{owner, ctx.profile_id, ctx.revision, std::move(p)};
+        slot->reset();
+        slot->owner = owner;
+        slot->profile_id = ctx.profile_id;
+        slot->revision = ctx.revision;
+        slot->profile = std::move(p);
     }
 };
 

@@ -66,9 +66,13 @@ tern::protobuf::metrics metrics_of(const tern::sdk::host& h) {
     m.unparsable = h.counter("protobuf_unparsable_total",
                              "Uplinks refused: the body did not parse as its message (or nested deeper than "
                              "max_depth)");
-    m.walk_refused = h.counter("protobuf_decode_refused_total",
-                               "Uplinks refused after parsing: over max_decoded_size or max_number_text_length, "
-                               "or not a usable shape");
+    m.decoded_size = h.counter("protobuf_decoded_size_refused_total",
+                               "Uplinks refused: their keys and values decoded to more than max_decoded_size");
+    m.number_text = h.counter("protobuf_number_text_refused_total",
+                              "Uplinks refused: a number's plain text was longer than max_number_text_length");
+    m.walk_refused = h.counter("protobuf_value_refused_total",
+                               "Uplinks refused after parsing for a value or shape ThingsBoard's typing refuses (a "
+                               "`ts` that is not a number, a value out of range without type casting)");
     return m;
 }
 
