@@ -112,10 +112,10 @@ void walker::add_text(std::string_view key, tern_value_type type, std::string_vi
 bool walker::within_budget(std::size_t building) {
     if (lim_.max_decoded_size <= 0 || decoded_ + building <= static_cast<uint64_t>(lim_.max_decoded_size))
         return true;
+    const std::string limit = "max_decoded_size (" + std::to_string(lim_.max_decoded_size) + " bytes) at '" + shown(key_) + "'";
+    if (whole_) return fail(walk_refusal::decoded_size, "the message re-serialises to more than " + limit);
     return fail(walk_refusal::decoded_size,
-                "the message's keys and values decode to more than max_decoded_size (" +
-                    std::to_string(lim_.max_decoded_size) + " bytes) at '" + shown(key_) +
-                    "'; nothing of it was stored");
+                "the message's keys and values decode to more than " + limit + "; nothing of it was stored");
 }
 
 bool walker::message_values(const Message& m, int depth) {

@@ -82,7 +82,10 @@ public:
     // One record at ts holding every value added.
     void add_record(int64_t ts);
     // The whole of root as JSON text, into the output's json().
-    bool root_text(const Message& root) { return message_text(out_.json_, root, 0); }
+    bool root_text(const Message& root) {
+        whole_ = true;
+        return message_text(out_.json_, root, 0);
+    }
     // The field of m printed under json name `name`, or null.
     const FieldDescriptor* printed_field(const Message& m, std::string_view name) const;
 
@@ -116,6 +119,7 @@ private:
     std::string scratch_;   // a string field's copy when reflection cannot lend it (never, in practice)
     std::string_view key_;  // the top-level key being typed, for messages
     uint64_t decoded_ = 0;  // bytes of keys and values so far
+    bool whole_ = false;    // building message_json's text (not key/values)
 };
 
 }  // namespace tern::protobuf

@@ -390,7 +390,8 @@ TEST_CASE("walk: the walk's bounds refuse with a reason naming the key", "[walk]
     CHECK(attributes(*expanding, small) ==
           strings{"error: the message's keys and values decode to more than max_decoded_size (100 bytes) at "
                   "'leaves'; nothing of it was stored"});
-    CHECK(json_of(*expanding, small).rfind("error: the message's keys and values decode to more than", 0) == 0);
+    CHECK(json_of(*expanding, small) ==
+          "error: the message re-serialises to more than max_decoded_size (100 bytes) at 'leaves'");
     walk_limits none;
     none.max_decoded_size = 0;
     CHECK(attributes(*expanding, none).size() == 2);
