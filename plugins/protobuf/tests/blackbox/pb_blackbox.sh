@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sourced; PB_* are for the tests
 # Common start of the protobuf black-box tests (source from bash): the harness of tests/lib
 # and a tern with the device stack and the protobuf adaptor on ephemeral ports:
 #   udp (127.0.0.1:0) -> coap -> device_api -> json + protobuf -> core_embedded (SQLite in
@@ -143,7 +144,8 @@ json_get() {
 # fails the test on a non-zero exit.
 pb_node() {
     local script=$1; shift
-    local out="$TERN_TMP/$(basename "$script" .mjs).node.out"
+    local out
+    out="$TERN_TMP/$(basename "$script" .mjs).node.out"
     DAPI_TERN_BIN="$TERN_BIN" DAPI_MANIFEST="$TERN_MANIFEST" NODE_PATH="$PB_NODE_MODULES" \
         timeout "${PB_NODE_TIMEOUT:-100}" node "$PB_DIR/$script" "$@" >"$out" 2>&1
     local rc=$?
