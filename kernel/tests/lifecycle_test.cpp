@@ -182,6 +182,7 @@ TEST_CASE("plugin metrics carry the instance label and sit beside the kernel's",
     CHECK(text.find("kt_latency_seconds_count{instance=\"first\"} 3\n") != std::string::npos);
     CHECK(text.find("tern_plugin_instances 3\n") != std::string::npos);
     CHECK(text.find("tern_reactor_shards 2\n") != std::string::npos);
-    CHECK(text.find("tern_build_info{version=\"" TERN_VERSION "\",abi=\"1.1\"} 1\n") != std::string::npos);
+    CHECK(text.find("tern_build_info{version=\"" TERN_VERSION "\",abi=\"1." + std::to_string(TERN_ABI_MINOR) +
+                    "\"} 1\n") != std::string::npos);
     rt.stop();
 }

@@ -274,8 +274,9 @@ TEST_CASE("a plugin from a newer 1.x SDK loads when what it requires is there", 
     REQUIRE(o.diag.ok());
     CHECK(std::find(o.diag.notes.begin(), o.diag.notes.end(),
                     std::make_pair(tern_log_level{TERN_LOG_INFO},
-                                   std::string("plugin kt_newer_minor built with SDK 1.2, newer than this kernel's "
-                                               "1.1; loading because every interface it requires is present"))) !=
+                                   "plugin kt_newer_minor built with SDK 1." + std::to_string(TERN_ABI_MINOR + 1) +
+                                       ", newer than this kernel's 1." + std::to_string(TERN_ABI_MINOR) +
+                                       "; loading because every interface it requires is present")) !=
           o.diag.notes.end());
     auto without = plan_for(kt::manifest("good.toml"),
                             {"plugins.newer.plugin=kt_newer_minor", "plugins.greeter.enabled=false",
