@@ -60,7 +60,7 @@ TEST_CASE("the catalog finds adaptors by the name they give, and their tern.payl
     CHECK(c.provisioning_order()[1] == &pb);
 }
 
-TEST_CASE("the first instance in manifest order serves a name; one listing only tern.payload/2 serves too",
+TEST_CASE("the first instance in manifest order serves a name, and one listing only tern.payload/2 serves too",
           "[sdk][payload]") {
     testing::fake_host h;
     testing::fake_payload_adaptor first("json"), second("json"), only_v2("protobuf");

@@ -96,6 +96,7 @@ TEST_CASE("iid_of: every ABI interface published by id has it bound", "[iid]") {
     STATIC_REQUIRE(iid_v<tern::coap_engine_v1> == TERN_IID_COAP_ENGINE_V1);
     STATIC_REQUIRE(iid_v<tern::core_v1> == TERN_IID_CORE_V1);
     STATIC_REQUIRE(iid_v<tern::payload_v1> == TERN_IID_PAYLOAD_V1);
+    STATIC_REQUIRE(iid_v<tern::payload_v2> == TERN_IID_PAYLOAD_V2);  // ABI 1.2
     STATIC_REQUIRE(iid_v<tern::cli_v1> == TERN_IID_CLI_V1);
     STATIC_REQUIRE(iid_v<tern::log_v1> == TERN_IID_LOG_V1);
     STATIC_REQUIRE(iid_v<tern::reactor_v1> == TERN_IID_REACTOR_V1);
