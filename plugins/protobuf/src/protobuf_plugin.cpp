@@ -16,9 +16,9 @@ using tern::protobuf::options;
 constexpr auto protobuf_schema = cfg::bind<options>(
     cfg::boolean(
         "type_cast_enabled", &options::type_cast_enabled, true,
-        "Store string fields in plain decimal notation (\"42\", \"-1.5\") as numbers, as the json "
-        "adaptor's setting of the same name does for JSON (64-bit integers, which ThingsBoard's path "
-        "turns into strings, are numbers either way)"),
+        "Store strings in plain decimal notation (\"42\", \"-1.5\") as numbers, as the json adaptor's "
+        "setting of the same name does for JSON. ThingsBoard's path prints 64-bit integer fields as "
+        "strings, so with this off they are stored as strings, as there"),
     cfg::integer(
         "max_message_size", &options::max_message_size, 65536,
         "Longest uplink body parsed; a longer one is refused with 4.00 before parsing")
