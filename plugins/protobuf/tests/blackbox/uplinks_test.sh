@@ -5,7 +5,8 @@
 # `protoc --encode` and posted with coap-client-openssl; what `tern telemetry` and
 # `tern attr get` then show is compared with the keys, types, values and client timestamp
 # written out here. A second profile without schemas uses ThingsBoard's defaults, at the
-# server's time. With protobuf.type_cast_enabled off, 64-bit integers stay strings.
+# server's time, and so does one whose telemetry schema is empty. With
+# protobuf.type_cast_enabled off, 64-bit integers stay strings.
 set -u
 source "$TERN_SOURCE_DIR/plugins/protobuf/tests/blackbox/pb_blackbox.sh"
 pb_init
@@ -109,6 +110,17 @@ assert_code dattr 2.01
 pb_cli_ok attr get pb-default-dev --scope client --json >"$TERN_TMP/dattr.json"
 node "$PB_DIR/stored.mjs" client "$TERN_TMP/dattr.json" '{"firmwareVersion": "2.0"}' ||
     { show_file "$TERN_TMP/dattr.json" >&2; fail "default attributes schema"; }
+
+# an empty schema text is the default too
+: >"$TERN_TMP/empty.proto"
+pb_cli_ok profile add pb-empty --payload protobuf --telemetry-proto "$TERN_TMP/empty.proto" >/dev/null
+TOKEN3=pb-empty-token-$RANDOM$RANDOM
+pb_cli_ok device add pb-empty-dev --token "$TOKEN3" --profile pb-empty >/dev/null
+coap etel -m post -f "$TERN_TMP/default.bin" "$(coap_uri "api/v1/$TOKEN3/telemetry")"
+assert_code etel 2.01
+pb_cli_ok telemetry pb-empty-dev --latest --json >"$TERN_TMP/etel.json"
+node "$PB_DIR/stored.mjs" latest "$TERN_TMP/etel.json" '{"temperature": 42.0, "innerObject": {"key1":"v","key4":0}}' \
+    0 99999999999999 || { show_file "$TERN_TMP/etel.json" >&2; fail "an empty telemetry schema is ThingsBoard's default"; }
 
 # ---- NON telemetry gets a NON 2.01 ----
 pb_encode_text sensors.Reading "$S/telemetry.proto" "$TERN_TMP/reading3.bin" 'ts: 1700000120000 values { temperature: 1.5 }'
