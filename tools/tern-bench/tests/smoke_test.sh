@@ -37,6 +37,15 @@ field() { sed -n "s/.*\"$1\":\([0-9][0-9]*\).*/\1/p" "$dir/result.json"; }
 [ "$(field timeouts)" = 0 ] || fail "timeouts != 0: $(cat "$dir/result.json")"
 [ "$(field errors)" = 0 ] || fail "errors != 0: $(cat "$dir/result.json")"
 
+# A protobuf payload goes out and is answered like any other request.
+timeout 10 "$bench" --requests 50 --clients 2 --timeout 1000 --method POST --content-format 42 \
+    --payload-protobuf '1:double={rand}.5,2:double={seq}.5' --json \
+    "coap://127.0.0.1:$port/smoke" >"$dir/proto.json" 2>"$dir/proto.err"
+rc=$?
+[ "$rc" -eq 0 ] || fail "tern-bench --payload-protobuf exited $rc: $(cat "$dir/proto.err")"
+proto_ok=$(sed -n 's/.*"ok":\([0-9][0-9]*\).*/\1/p' "$dir/proto.json")
+[ "$proto_ok" = 50 ] || fail "protobuf payload: ok != 50: $(cat "$dir/proto.json")"
+
 # Flood mode: 200 datagrams from 20 addresses x 5 ports, every one answered by the echo
 # server (which answers any request) and read back.
 timeout 10 "$bench" flood --rate 1000 --count 200 --duration 5 --sources 20 --ports 5 --json \
@@ -55,4 +64,6 @@ flood_field() { sed -n "s/.*\"$1\":\([0-9][0-9]*\).*/\1/p" "$dir/flood.json"; }
 [ $? -eq 2 ] || fail "a flood from non-loopback sources must exit 2"
 "$bench" --clients zero coap://127.0.0.1:1/ >/dev/null 2>&1
 [ $? -eq 2 ] || fail "a bad --clients value must exit 2"
+"$bench" --payload-protobuf '1:double=abc' coap://127.0.0.1:1/ >/dev/null 2>&1
+[ $? -eq 2 ] || fail "a protobuf field that is never a number must exit 2"
 echo "PASS: 200/200 ok against echo-server on port $port"
