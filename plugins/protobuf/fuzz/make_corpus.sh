@@ -9,7 +9,10 @@
 #   plugins/protobuf/fuzz/make_corpus.sh BUILD/bin/protobuf_payload_fuzz_replay [OUT_DIR]
 #
 # OUT_DIR defaults to plugins/protobuf/fuzz/corpus (the seeds are committed; rerun this when
-# the harness's schemas change, and commit what it writes).
+# the harness's schemas change, and commit what it writes). The corpus's crash-* files are
+# inputs the fuzzer once failed on, added by hand after the fix; this script leaves them be.
+# PROTOBUF_FUZZ_VERBOSE=1 BUILD/bin/protobuf_payload_fuzz_replay plugins/protobuf/fuzz/corpus
+# prints what each seed came to (decoded, or refused and why).
 set -euo pipefail
 replay=${1:?usage: make_corpus.sh path/to/protobuf_payload_fuzz_replay [OUT_DIR]}
 here=$(cd "$(dirname "$0")" && pwd)
