@@ -59,14 +59,18 @@ node "$PB_DIR/stored.mjs" latest "$TERN_TMP/tel.json" '{
   "note": "hi", "raw": "AQID"
 }' 1700000000123 || { show_file "$TERN_TMP/tel.json" >&2; fail "telemetry of the ts+values root: keys, types, values or timestamp differ (above)"; }
 
-# a second reading at a later client time: the history holds both, each at its own ts
+# a second reading at a later client time: the history holds both, each at its own ts. Java
+# writes doubles and floats of 10^7 or more with an exponent, which JSON typing reads as an
+# integer when there is no fraction; small ones keep a fraction.
 pb_encode_text sensors.Reading "$S/telemetry.proto" "$TERN_TMP/reading2.bin" \
-    'ts: 1700000060000 values { temperature: -3.25 energy: -9007199254740993 mode: MODE_BOOST }'
+    'ts: 1700000060000 values { temperature: -3.25 humidity: 12345678 ratio: 1e10 energy: -9007199254740993 mode: MODE_BOOST }'
 coap tel2 -m post -f "$TERN_TMP/reading2.bin" "$(coap_uri "api/v1/$TOKEN/telemetry")"
 assert_code tel2 2.01
-pb_cli_ok telemetry "$DEV" --key temperature --key energy --key mode --since 0 --asc --json >"$TERN_TMP/hist.json"
+pb_cli_ok telemetry "$DEV" --key temperature --key humidity --key ratio --key energy --key mode --since 0 --asc --json >"$TERN_TMP/hist.json"
 node "$PB_DIR/stored.mjs" json "$TERN_TMP/hist.json" '{
   "temperature": [{"ts":1700000000123,"value":21.5},{"ts":1700000060000,"value":-3.25}],
+  "humidity": [{"ts":1700000000123,"value":40.0},{"ts":1700000060000,"value":12345678}],
+  "ratio": [{"ts":1700000000123,"value":0.1},{"ts":1700000060000,"value":10000000000}],
   "energy": [{"ts":1700000000123,"value":9007199254740993},{"ts":1700000060000,"value":-9007199254740993}],
   "mode": [{"ts":1700000000123,"value":"MODE_ECO"},{"ts":1700000060000,"value":"MODE_BOOST"}]
 }' || { show_file "$TERN_TMP/hist.json" >&2; fail "telemetry history of two readings"; }
