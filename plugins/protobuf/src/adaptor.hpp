@@ -98,6 +98,8 @@ private:
     template <class Walk>
     tern_status decode_schema(const tern_payload_context* ctx, schema_kind k, tern_bytes body, tern_error* err,
                               Walk&& walk);
+    // decode.cpp: whether body is over max_message_size (then counted, err set).
+    bool too_big(tern_bytes body, tern_error* err) const;
     // decode.cpp: the counter of the bound that refused a walk.
     void count_refusal(walk_refusal why) const noexcept;
     // decode.cpp: body as a fixed message, handed to use(message).

@@ -73,6 +73,16 @@ std::shared_ptr<const compiled_profile> adaptor::profile_of(const tern_payload_c
     return p;
 }
 
+bool adaptor::too_big(tern_bytes body, tern_error* err) const {
+    if (options_.max_message_size <= 0 || body.size <= static_cast<uint64_t>(options_.max_message_size)) return false;
+    metrics_.message_size.inc();
+    std::string& why = reason();
+    why = "the body is " + std::to_string(body.size) + " bytes, more than max_message_size (" +
+          std::to_string(options_.max_message_size) + ")";
+    fail(err, why);
+    return true;
+}
+
 void adaptor::count_refusal(walk_refusal why) const noexcept {
     switch (why) {
         case walk_refusal::decoded_size: metrics_.decoded_size.inc(); return;
@@ -86,13 +96,7 @@ void adaptor::count_refusal(walk_refusal why) const noexcept {
 template <class Walk>
 tern_status adaptor::decode_schema(const tern_payload_context* ctx, schema_kind k, tern_bytes body,
                                    tern_error* err, Walk&& walk) {
-    if (body.size > static_cast<uint64_t>(options_.max_message_size) && options_.max_message_size > 0) {
-        metrics_.message_size.inc();
-        std::string& why = reason();
-        why = "the body is " + std::to_string(body.size) + " bytes, more than max_message_size (" +
-              std::to_string(options_.max_message_size) + ")";
-        return fail(err, why);
-    }
+    if (too_big(body, err)) return TERN_INVALID_ARGUMENT;
     const auto profile = profile_of(ctx, k, err);
     if (profile == nullptr) return TERN_INVALID_ARGUMENT;
     const compiled_schema& schema = *profile->schema(k);
@@ -154,10 +158,7 @@ tern_status adaptor::decode_rpc_reply(const tern_payload_context* ctx, tern_byte
 // Parses body as a fixed message and calls use(message); 4.00 when it does not parse.
 template <class Use>
 tern_status adaptor::decode_fixed(const gp::Message& prototype, tern_bytes body, tern_error* err, Use&& use) {
-    if (body.size > static_cast<uint64_t>(options_.max_message_size) && options_.max_message_size > 0) {
-        metrics_.message_size.inc();
-        return fail(err, "the body is larger than max_message_size");
-    }
+    if (too_big(body, err)) return TERN_INVALID_ARGUMENT;
     tern_status status = TERN_OK;
     if (with_parsed(prototype, body, parse_limits_, [&](const gp::Message& m) { status = use(m); })) return status;
     metrics_.unparsable.inc();

@@ -2,7 +2,6 @@
 // wire writer, and server-side RPC merged into the profile's RPC request schema.
 #include <google/protobuf/util/json_util.h>
 
-#include <cstdio>
 #include <span>
 #include <string>
 #include <string_view>
