@@ -52,7 +52,7 @@ private:
         // required; a profile of another type whose adaptor is not loaded gets 5.00.
         w.adaptors = sdk::payload_catalog(host().registry());
         if (w.adaptors.for_type(TERN_PAYLOAD_JSON) == nullptr)
-            throw sdk::error(TERN_CONFIG, sdk::cat("no payload adaptor named \"json\" is running (add [plugins.json])"));
+            throw sdk::error(TERN_CONFIG, sdk::missing_payload_adaptor(TERN_PAYLOAD_JSON));
         host().registry().list(
             sdk::to_str(TERN_IID_TRANSPORT_V1),
             [](void* ctx, tern_str instance, void* iface) {
