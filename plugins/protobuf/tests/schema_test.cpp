@@ -116,6 +116,14 @@ TEST_CASE("schema rules: each refusal names the kind, the line and the column", 
     CHECK(refusal("   \n") == "telemetry schema, line 2, column 1: the schema is empty");
 }
 
+TEST_CASE("schema rules: the words are refused as statements only, not as names", "[schema]") {
+    CHECK(refusal("syntax = \"proto3\";\nmessage M {\n  string option = 1;\n  int32 group = 2;\n"
+                  "  optional string reserved = 3;\n  repeated bool required = 4;\n}\n")
+              .empty());
+    CHECK(refusal("syntax = \"proto3\";\n// option x = 1; import \"y\"; [default = 2]\nmessage M { string s = 1; }\n")
+              .empty());
+}
+
 TEST_CASE("schema rules: syntax and type errors from the parser and the pool keep their place", "[schema]") {
     CHECK(refusal("syntax = \"proto3\";\nmessage M {\n  int32 a = ;\n}") ==
           "telemetry schema, line 3, column 13: Expected field number.");
