@@ -1,8 +1,13 @@
 #include "tern/tb_number/number.hpp"
 
+#include <algorithm>
+#include <bit>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
 #include <limits>
+#include <string_view>
 #include <system_error>
 
 namespace tern::tb {
@@ -251,36 +256,182 @@ int sci_exponent(std::string_view sci, std::size_t e_pos) noexcept {
     return exponent;
 }
 
-// Java's toString of a finite nonzero magnitude m of type T (double or float): the shortest
-// digits that read back as m, then Java's layout.
+// A decimal d.ddd × 10^exponent: its significant digits, no trailing zero but the first digit.
+struct java_digits {
+    char d[32];
+    std::size_t count = 0;
+    int exponent = 0;
+};
+
+// Java 8-17 (FloatingDecimal, ThingsBoard's runtime) writes an integer-valued magnitude below
+// 2^63 from its exact integer value, dropping only the low decimal digits its precision cannot
+// tell apart: floor((e - p - 1) · log10 2) of them for 2^e <= m, p significand bits (53 or 24),
+// rounded half up. Shortest-digit printing stops earlier: Float.toString(87525504f) is
+// "8.7525504E7" there, where the shortest digits give "8.75255E7".
 template <class T>
-void append_java_magnitude(std::string& out, T m) {
-    // Shortest round-trip digits in scientific form: "4.2e+01".
+bool integer_digits(T m, java_digits& out) {
+    if (m < 1 || m >= 0x1p63 || m != std::floor(m)) return false;
+    const int p2 = std::ilogb(m) - std::numeric_limits<T>::digits - 1;
+    const int dropped = p2 > 1 ? p2 * 30103 / 100000 : 0;  // floor(p2 · log10 2) for p2 < 64
+    auto v = static_cast<uint64_t>(m);
+    if (dropped > 0) {
+        uint64_t pow10 = 1;
+        for (int i = 0; i < dropped; ++i) pow10 *= 10;
+        const uint64_t rest = v % pow10;
+        v /= pow10;
+        if (rest >= pow10 / 2) ++v;
+    }
+    const auto r = std::to_chars(out.d, out.d + sizeof out.d, v);
+    out.count = static_cast<std::size_t>(r.ptr - out.d);
+    out.exponent = dropped + static_cast<int>(out.count) - 1;
+    while (out.count > 1 && out.d[out.count - 1] == '0') --out.count;
+    return true;
+}
+
+// The digits of a scientific to_chars text ("4.2e+01"), trailing zeros dropped.
+void scientific_digits(std::string_view sci, java_digits& out) {
+    const std::size_t e_pos = sci.find('e');
+    out.count = 0;
+    for (std::size_t i = 0; i < e_pos; ++i)
+        if (sci[i] != '.') out.d[out.count++] = sci[i];
+    while (out.count > 1 && out.d[out.count - 1] == '0') --out.count;
+    out.exponent = sci_exponent(sci, e_pos);
+}
+
+// Whether n × 10^q is exactly odd × 2^p (odd an odd number below 2^56).
+bool decimal_equals_dyadic(uint64_t n, int q, uint64_t odd, int p) {
+    // odd × 2^p has no factor 5, so 5^|q| must divide out; 5^24 is the last below 2^56.
+    using u128 = unsigned __int128;
+    if (q > 24 || q < -24) return false;
+    uint64_t pow5 = 1;
+    for (int i = 0; i < (q < 0 ? -q : q); ++i) pow5 *= 5;
+    u128 x = n;
+    int twos = q;
+    if (q >= 0) {
+        x *= pow5;
+    } else {
+        if (n % pow5 != 0) return false;
+        x = n / pow5;
+    }
+    while (x != 0 && (x & 1) == 0) {
+        x >>= 1;
+        ++twos;
+    }
+    return x == odd && twos == p;
+}
+
+// Bits of 5^k as FloatingDecimal counts them (its table up to 5^26, then 3 per power).
+int java_5_bits(int k) {
+    if (k == 0) return 0;
+    if (k >= 27) return k * 3;
+    uint64_t v = 1;
+    for (int i = 0; i < k; ++i) v *= 5;
+    return std::bit_width(v);
+}
+
+// Whether Java 8-17's dtoa works on m in big integers: it does when its scaled numbers would
+// not fit 64 bits, and only there it also stops on a decimal exactly half an ulp above m. The
+// steps and constants are FloatingDecimal's (the decimal exponent estimated from the bits).
+template <class T>
+bool java_big_path(uint64_t sig, int ex) {
+    constexpr int p = std::numeric_limits<T>::digits;
+    // m in the layout of a double: 53 significant bits, the leading one at bit 52.
+    const int lead = std::bit_width(sig) - 1;
+    const uint64_t fract_bits = sig << (52 - lead);
+    const int bin_exp = ex + lead;
+    const int n_significant = sig >= (uint64_t{1} << (p - 1)) ? p : lead + 1;  // subnormals: their bits
+    const int n_fract = 53 - std::countr_zero(fract_bits);
+    const int n_tiny = std::max(0, n_fract - bin_exp - 1);
+    const double d2 = std::bit_cast<double>((uint64_t{1023} << 52) | (fract_bits & ((uint64_t{1} << 52) - 1)));
+    const double estimate = (d2 - 1.5) * 0.289529654 + 0.176091259 + static_cast<double>(bin_exp) * 0.301029995663981;
+    const int dec_exp = static_cast<int>(std::floor(estimate));
+    const int b5 = std::max(0, -dec_exp);
+    const int s5 = std::max(0, dec_exp);
+    int b2 = b5 + n_tiny + bin_exp;
+    int s2 = s5 + n_tiny;
+    int m2 = b2 - n_significant;
+    b2 -= n_fract - 1;
+    const int common = std::min(b2, s2);
+    b2 -= common;
+    s2 -= common;
+    m2 -= common;
+    if (n_fract == 1) m2 -= 1;
+    if (m2 < 0) {
+        b2 -= m2;
+        s2 -= m2;
+    }
+    const int b_bits = n_fract + b2 + java_5_bits(b5);
+    const int ten_s_bits = s2 + 1 + java_5_bits(s5 + 1);
+    return b_bits >= 64 || ten_s_bits >= 64;
+}
+
+// Whether Java 8-17 (FloatingDecimal) stops at these digits for m: they must lie within half an
+// ulp of m (a quarter, each side, when m's significand is a single bit), strictly, but for a
+// decimal exactly that far above m when it works in big integers (java_big_path). The
+// shortest-digit rule also takes a decimal exactly halfway when m's significand is even, so
+// 4.73e21, halfway between two doubles, prints "4.729999999999999E21" there.
+template <class T>
+bool java_accepts(T m, const java_digits& j) {
+    constexpr int p = std::numeric_limits<T>::digits;
+    int e2 = 0;
+    std::frexp(m, &e2);
+    const int ex = std::max(e2 - p, std::numeric_limits<T>::min_exponent - p);  // m = sig × 2^ex
+    const auto sig = static_cast<uint64_t>(std::ldexp(m, -ex));
+    uint64_t n = 0;
+    for (std::size_t i = 0; i < j.count; ++i) n = n * 10 + static_cast<uint64_t>(j.d[i] - '0');
+    const int q = j.exponent - static_cast<int>(j.count) + 1;  // the decimal is n × 10^q
+    if ((sig & (sig - 1)) == 0) {
+        // A power of two: no halfway case; the narrower bound, checked in long double, where
+        // the decimal near m and the bound are exact enough.
+        char text[48];
+        auto r = std::to_chars(text, text + sizeof text - 8, n);
+        *r.ptr++ = 'e';
+        r = std::to_chars(r.ptr, text + sizeof text - 1, q);
+        *r.ptr = '\0';
+        const long double d = std::strtold(text, nullptr);
+        const long double off = d - static_cast<long double>(m);
+        const long double bound = std::ldexp(1.0L, ex - 2);
+        return std::fabs(off) < bound || (off == bound && java_big_path<T>(sig, ex));
+    }
+    if (decimal_equals_dyadic(n, q, 2 * sig - 1, ex - 1)) return false;
+    return !decimal_equals_dyadic(n, q, 2 * sig + 1, ex - 1) || java_big_path<T>(sig, ex);
+}
+
+// The shortest digits that read back as m, two when one would do and two are closer; then, as
+// Java 17 does, more digits while those lie exactly halfway to a neighbour of m.
+template <class T>
+void shortest_digits(T m, java_digits& out) {
     char buf[64];
     auto r = std::to_chars(buf, buf + sizeof buf, m, std::chars_format::scientific);
-    std::string_view sci(buf, static_cast<std::size_t>(r.ptr - buf));
-    char digits[32];
-    std::size_t count = 0;
-    const std::size_t e_pos = sci.find('e');
-    for (std::size_t i = 0; i < e_pos; ++i)
-        if (sci[i] != '.') digits[count++] = sci[i];
-    const int exponent = sci_exponent(sci, e_pos);
-    if (count == 1) {
-        // Java picks, among the decimals of length 1 or 2 that round to m, the closest: the
-        // correctly rounded 2-digit one (4.9E-324, not 5e-324) when it rounds to m.
+    scientific_digits(std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)), out);
+    if (out.count == 1) {
+        // Among the decimals of length 1 or 2 that round to m, Java picks the closest: the
+        // correctly rounded 2-digit one when it rounds to m (4.9E-324, not 5e-324; 9.8E-45 for
+        // 7 × 2^-149, where one digit gives 1e-44).
         char buf2[64];
         auto r2 = std::to_chars(buf2, buf2 + sizeof buf2, m, std::chars_format::scientific, 1);
         std::string_view two(buf2, static_cast<std::size_t>(r2.ptr - buf2));
         const std::size_t e2 = two.find('e');
         T back = 0;
         std::from_chars(two.data(), two.data() + two.size(), back);
-        if (sci_exponent(two, e2) == exponent && e2 == 3 && two[2] != '0' && back == m) {
-            digits[0] = two[0];
-            digits[1] = two[2];
-            count = 2;
+        if (e2 == 3 && two[2] != '0' && back == m) {
+            out.d[0] = two[0];
+            out.d[1] = two[2];
+            out.count = 2;
+            out.exponent = sci_exponent(two, e2);
         }
     }
+    for (int digits = static_cast<int>(out.count) + 1; !java_accepts(m, out) && digits <= 25; ++digits) {
+        r = std::to_chars(buf, buf + sizeof buf, m, std::chars_format::scientific, digits - 1);
+        scientific_digits(std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)), out);
+    }
+}
 
+// Java's layout of the digits: "42.0" for 10^-3 <= |v| < 10^7, else "4.2E-5".
+void append_java_layout(std::string& out, const java_digits& j) {
+    const int exponent = j.exponent;
+    const char* digits = j.d;
+    const std::size_t count = j.count;
     if (exponent >= -3 && exponent < 7) {
         if (exponent >= 0) {
             const auto int_len = static_cast<std::size_t>(exponent) + 1;
@@ -320,7 +471,10 @@ void append_java(std::string& out, T v) {
         return;
     }
     if (v < 0) out.push_back('-');
-    append_java_magnitude(out, std::fabs(v));
+    const T m = std::fabs(v);
+    java_digits digits;
+    if (!integer_digits(m, digits)) shortest_digits(m, digits);
+    append_java_layout(out, digits);
 }
 
 }  // namespace

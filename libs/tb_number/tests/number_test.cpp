@@ -13,7 +13,7 @@
 
 using namespace tern::tb;
 
-TEST_CASE("Double.toString as Java 19+ prints it", "[number]") {
+TEST_CASE("Double.toString as ThingsBoard's Java 17 prints it", "[number]") {
     auto java = [](double d) {
         std::string s;
         append_java_double(s, d);
@@ -31,10 +31,16 @@ TEST_CASE("Double.toString as Java 19+ prints it", "[number]") {
     CHECK(java(1e7) == "1.0E7");
     CHECK(java(12345678.9) == "1.23456789E7");
     CHECK(java(1.0 / 3) == "0.3333333333333333");
-    CHECK(java(2e23) == "2.0E23");
-    CHECK(java(1e23) == "1.0E23");
+    // A decimal exactly halfway between two doubles is not taken (Java 19+ prints 2.0E23 and
+    // 1.0E23), but for one above the double when the digits are worked out in big integers.
+    CHECK(java(2e23) == "1.9999999999999998E23");
+    CHECK(java(1e23) == "9.999999999999999E22");
+    CHECK(java(4.73e21) == "4.729999999999999E21");
+    CHECK(java(1.024e26) == "1.024E26");
     CHECK(java(1.7976931348623157e308) == "1.7976931348623157E308");
     CHECK(java(5e-324) == "4.9E-324");  // two digits when they are closer than one
+    CHECK(java(838128721628150016.0) == "8.3812872162815002E17");  // Java 17: exact integer digits
+    CHECK(java(9007199254740993e3) == "9.007199254740993E18");
     CHECK(java(0.0) == "0.0");
     CHECK(java(-0.0) == "-0.0");
     CHECK(java(std::numeric_limits<double>::quiet_NaN()) == "NaN");
@@ -67,7 +73,7 @@ TEST_CASE("getAsLong of a number is BigDecimal.longValue()", "[number]") {
     CHECK_FALSE(parse_java_long("-", v));
 }
 
-TEST_CASE("Float.toString as Java 19+ prints it: the float's own shortest digits", "[number]") {
+TEST_CASE("Float.toString as Java 17 prints it: the float's own digits", "[number]") {
     auto java = [](float f) {
         std::string s;
         append_java_float(s, f);
@@ -87,6 +93,12 @@ TEST_CASE("Float.toString as Java 19+ prints it: the float's own shortest digits
     CHECK(java(1e10f) == "1.0E10");
     CHECK(java(std::numeric_limits<float>::max()) == "3.4028235E38");
     CHECK(java(std::numeric_limits<float>::denorm_min()) == "1.4E-45");  // two digits are closer
+    CHECK(java(7 * std::numeric_limits<float>::denorm_min()) == "9.8E-45");  // though one digit is 1.0E-44
+    // Integer values below 2^63: Java 17's exact digits, not the shortest (8.75255E7, 5.722094E8)
+    CHECK(java(87525504.0f) == "8.7525504E7");
+    CHECK(java(572209408.0f) == "5.7220941E8");  // one digit below the float's precision, rounded
+    CHECK(java(209038498235367424.0f) == "2.09038498E17");
+    CHECK(java(-17060141744128.0f) == "-1.70601417E13");
     CHECK(java(0.0f) == "0.0");
     CHECK(java(-0.0f) == "-0.0");
     CHECK(java(std::numeric_limits<float>::quiet_NaN()) == "NaN");

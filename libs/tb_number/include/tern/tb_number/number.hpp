@@ -64,12 +64,15 @@ int64_t java_long_value(const decimal& d) noexcept;
 // Long.parseLong: an optional sign and ASCII digits, in range. Gson's getAsLong on a string.
 bool parse_java_long(std::string_view text, int64_t& out) noexcept;
 
-// Double.toString (Java 19+): the shortest digits that round-trip (two when one would do and
-// two are closer), "42.0" for 10^-3 <= |d| < 10^7, else "4.2E-5"; NaN, Infinity, -0.0.
+// Double.toString as ThingsBoard's Java 17 prints it: "42.0" for 10^-3 <= |d| < 10^7, else
+// "4.2E-5"; NaN, Infinity, -0.0. The digits: an integer value below 2^63 from its exact
+// integer, less the low digits below the double's precision (8.3812872162815002E17); any other
+// value the shortest digits that round-trip, two when one would do and two are closer
+// (4.9E-324). Java 19+ prints the shortest digits for integers too.
 void append_java_double(std::string& out, double d);
 
-// Float.toString (Java 19+): the same rules over the shortest digits that round-trip as a
-// float, so 0.1f is "0.1" (not the double's 0.10000000149011612) and 1e10f is "1.0E10".
+// Float.toString, the same rules over the float's own digits: 0.1f is "0.1" (not the double's
+// 0.10000000149011612), 87525504f "8.7525504E7", 1e10f "1.0E10".
 void append_java_float(std::string& out, float f);
 
 }  // namespace tern::tb
