@@ -238,7 +238,7 @@ struct checked_admin : admin_fixture {
 
 }  // namespace
 
-TEST_CASE("profile check: the admin API answers 400 with the reason; PUT updates as PATCH does",
+TEST_CASE("profile check: the admin API answers 400 with the reason, and PUT updates as PATCH does",
           "[profile_check][admin]") {
     checked_admin f;
     auto r = f.call("POST", "/api/profiles", R"({"name":"pb","payload":"PROTOBUF"})");

@@ -108,7 +108,7 @@ TEST_CASE("api: a protobuf device without the protobuf adaptor gets 5.00 with th
     CHECK(f.answer(f.post("/api/v1/T1/telemetry", R"({"t":1})")).code == c201);
 }
 
-TEST_CASE("api: the adaptor is chosen by payload type through the catalog; the context carries profile.revision",
+TEST_CASE("api: the adaptor is chosen by payload type through the catalog, and the context carries profile.revision",
           "[api]") {
     renamed_adaptor pb("protobuf");
     fixture f;
