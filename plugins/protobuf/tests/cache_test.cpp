@@ -104,7 +104,7 @@ TEST_CASE("cache: bounded by max_cached_profiles, least recently looked up evict
     CHECK(c.evictions() == 2);
 }
 
-TEST_CASE("cache: profile 0 or revision 0 compiles without caching; no texts is the shared default", "[cache]") {
+TEST_CASE("cache: profile 0 or revision 0 compiles without caching, no texts is the shared default", "[cache]") {
     counted c;
     profile_cache cache({}, 16, c.m);
     profile unsaved(0, 0, {{"telemetry_schema", schema_v1}});

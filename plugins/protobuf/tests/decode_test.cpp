@@ -126,7 +126,7 @@ TEST_CASE("decode: a profile whose stored schema is broken refuses its messages 
     CHECK(r.calls == 1);
 }
 
-TEST_CASE("decode_rpc_call: transportapi.RpcRequest; params JSON as it is, other text as a string", "[decode]") {
+TEST_CASE("decode_rpc_call: transportapi.RpcRequest, params JSON as it is, other text as a string", "[decode]") {
     adaptor a(options{});
     profile p(12, 1);
     auto call = [&](std::string_view method, std::string_view params) {

@@ -89,7 +89,7 @@ TEST_CASE("descriptor: protobuf provides tern.payload/1 and /2 with a documented
     }
 }
 
-TEST_CASE("instance: one object answers both ids; decodes, checks profiles and counts refusals", "[plugin]") {
+TEST_CASE("instance: one object answers both ids, decodes, checks profiles and counts refusals", "[plugin]") {
     instance i;
     tern_error err{};
     REQUIRE(i.create(err) == TERN_OK);
@@ -121,7 +121,7 @@ TEST_CASE("instance: one object answers both ids; decodes, checks profiles and c
     CHECK(i.host.metrics.value("protobuf_profile_compiles_total") == 2);
 }
 
-TEST_CASE("instance: the configuration reaches the adaptor; a bad one fails create()", "[plugin]") {
+TEST_CASE("instance: the configuration reaches the adaptor, a bad one fails create()", "[plugin]") {
     {
         instance i;
         i.host.config.set("max_message_size", 4);

@@ -41,7 +41,7 @@ TEST_CASE("defaults: each kind's default schema is ThingsBoard's, compiled once"
     CHECK(&default_schema(schema_kind::telemetry) == &t);
 }
 
-TEST_CASE("schema: the last top-level message is the root; no package gives the kind's", "[schema]") {
+TEST_CASE("schema: the last top-level message is the root, no package gives the kind's", "[schema]") {
     std::string err;
     auto s = compile_schema(schema_kind::attributes, R"(syntax = "proto3";
 message First { int32 a = 1; }
