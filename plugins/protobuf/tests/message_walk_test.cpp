@@ -207,6 +207,9 @@ TEST_CASE("walk: doubles and floats are typed from Java's spelling of them", "[w
     CHECK(one(*s.message("F", "f: 0.1")) == "f=double:0.1");  // the float's digits, not 0.10000000149011612
     CHECK(one(*s.message("F", "f: 16777216")) == "f=int:16777216");
     CHECK(one(*s.message("F", "f: 1e10")) == "f=int:10000000000");
+    // Java 17 writes an integral float from its exact digits: 8.7525504E7, not the shortest 8.75255E7
+    CHECK(one(*s.message("F", "f: 87525504")) == "f=int:87525504");
+    CHECK(one(*s.message("D", "d: 4.73e21")) == "d=str:4729999999999999000000");  // halfway: not 4.73E21
     CHECK(one(*s.message("F", "f: 3.4028235e38")) == "f=str:340282350000000000000000000000000000000");
     CHECK(one(*s.message("F", "f: nan")) == "f=str:NaN");
 }
