@@ -186,9 +186,9 @@ TERN_UDP_PORT=$(tern_listening_port udp)
 TERN_METRICS_PORT=$(sed -nE 's#.*metrics on http://[^ ]*:([0-9]+)/metrics.*#\1#p' "$TERN_LOG" | head -n1)
 [ -n "$TERN_UDP_PORT" ] && [ -n "$TERN_METRICS_PORT" ] || fail "no udp or metrics port in the tern log"
 tern_note "tern (pid $TERN_PID) ready: udp $TERN_UDP_PORT, metrics $TERN_METRICS_PORT, database $DB"
-for line in '[kernel] tern ready' '[kernel] starting 5 plugin instances' \
+for line in '[kernel] tern ready' '[kernel] starting 6 plugin instances' \
             "[core_embedded] admin key generated and stored in $DB.admin-key (mode 0600" \
-            "[device_api] serving the ThingsBoard CoAP device API on /api/v1, /fw, /sw (payloads: json)"; do
+            "[device_api] serving the ThingsBoard CoAP device API on /api/v1, /fw, /sw (payloads: json, protobuf)"; do
     assert_contains "$TERN_LOG" "$line" "the log the guide shows"
 done
 in_guide '[kernel] tern ready'
@@ -316,6 +316,30 @@ shows_line prov '^\{"credentialsValue":"[A-Za-z0-9]{20}","credentialsType":"ACCE
 guide_ok prov_show 'build/bin/tern device show thermo-3'
 assert_contains "$TERN_TMP/prov_show.out" 'profile: sensors' "the provisioned device is in the profile"
 
+# Protobuf payloads: the guide's schema file, profile, device, encoded reading and refusal.
+sed -n "/^cat > sensor.proto <<'EOF_PROTO'\$/,/^EOF_PROTO\$/p" "$GUIDE" | sed '1d;$d' >"$TERN_TMP/sensor.proto"
+grep -q '^message Reading' "$TERN_TMP/sensor.proto" || fail "the guide no longer shows sensor.proto"
+guide_ok pb_profile 'build/bin/tern profile add pb-sensors --payload protobuf --telemetry-proto sensor.proto'
+guide_ok pb_device 'build/bin/tern device add thermo-pb --profile pb-sensors --token PB_TEST_TOKEN_0001'
+in_guide "printf 'temperature: 21.5\ncounter: 7\nstate: \"ok\"\n' | protoc --encode=sensor.Reading sensor.proto > reading.bin"
+if command -v protoc >/dev/null; then
+    (cd "$TERN_TMP" && printf 'temperature: 21.5\ncounter: 7\nstate: "ok"\n' | protoc --encode=sensor.Reading sensor.proto >reading.bin) ||
+        fail "protoc could not encode the guide's reading"
+    guide pb_post 'coap-client-openssl -m post -f reading.bin coap://127.0.0.1:5683/api/v1/PB_TEST_TOKEN_0001/telemetry'
+    guide_ok pb_telemetry 'build/bin/tern telemetry thermo-pb'
+    shows_line pb_telemetry '^counter +[0-9TZ:.-]+ +7$'
+    shows_line pb_telemetry '^state +[0-9TZ:.-]+ +"ok"$'
+    shows_line pb_telemetry '^temperature +[0-9TZ:.-]+ +21\.5$'
+else
+    tern_note "protoc is not installed (Debian package protobuf-compiler): not posting the guide's protobuf reading"
+fi
+printf 'syntax = "proto3";\nmessage Reading {\n  double temperature = 1 [deprecated = true];\n}\n' >"$TERN_TMP/bad.proto"
+guide pb_refused 'build/bin/tern profile update pb-sensors --telemetry-proto bad.proto'
+[ "$GUIDE_RC" -ne 0 ] || fail "a schema with an option was stored"
+in_guide 'schema, line 3, column 26: options are not allowed (HTTP 400)'
+assert_contains "$TERN_TMP/pb_refused.out" 'telemetry schema, line 3, column 26: options are not allowed (HTTP 400)' \
+    "the refusal names the line and column, as the guide shows"
+
 if guide_sh admin_curl 'curl -s -H "Authorization: Bearer $(cat var/tern.db.admin-key)" http://127.0.0.1:8080/api/devices/thermo-1/telemetry/latest'; then
     assert_match "$TERN_TMP/admin_curl.out" '^\{"battery":\{"ts":[0-9]+,"value":87\},"fw_state":\{"ts":[0-9]+,"value":"QUEUED"\},"heating":\{"ts":[0-9]+,"value":true\},' \
         "the admin API's latest telemetry, as the guide shows it"
@@ -324,7 +348,7 @@ fi
 # ---- 8. settings -------------------------------------------------------------------------
 
 guide_ok check 'build/bin/tern check --config config/tern.toml --set plugins.udp.bind_port=15683'
-shows check 'config OK: 5 plugin instances (udp, coap, json, core_embedded, device_api)'
+shows check 'config OK: 6 plugin instances (udp, coap, json, protobuf, core_embedded, device_api)'
 guide_ok sample 'build/bin/tern config sample device_api'
 assert_contains "$TERN_TMP/sample.out" '[plugins.device_api]'
 
