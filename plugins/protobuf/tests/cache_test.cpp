@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <barrier>
 #include <thread>
 
@@ -150,4 +151,42 @@ TEST_CASE("cache: threads missing one entry at once all get one complete object"
     // after the race, every thread's next lookup finds the one the table kept
     const auto kept = cache.get(p.ctx);
     CHECK(std::count(got.begin(), got.end(), kept) >= 1);
+}
+
+TEST_CASE("cache: threads decoding while the profile's revision moves see one schema or the other, whole", "[cache]") {
+    adaptor a(options{});
+    // The same bytes (field 1 = 5) are x under the odd revisions' schema and y under the even ones'.
+    constexpr int revisions = 40;
+    std::vector<std::unique_ptr<profile>> profiles;
+    for (int r = 1; r <= revisions; ++r)
+        profiles.push_back(std::make_unique<profile>(
+            3, r, std::map<std::string, std::string>{{"attributes_schema", r % 2 ? schema_v1 : schema_v2}}));
+    const std::string body("\x08\x05", 2);
+    std::atomic<int> current{0};
+    std::atomic<int> wrong{0};
+    std::atomic<int> decoded{0};
+    std::atomic<bool> done{false};
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 3; ++t)
+        ts.emplace_back([&] {
+            while (!done.load()) {
+                const int i = current.load();
+                received r;
+                tern_error err{};
+                if (a.decode_attributes(&profiles[i]->ctx, bytes_of(body), &received::on_kvs, &r, &err) != TERN_OK ||
+                    r.values.size() != 1 || r.values.count((i + 1) % 2 ? "x" : "y") != 1)
+                    ++wrong;
+                ++decoded;
+            }
+        });
+    for (int i = 0; i < revisions; ++i) {
+        current.store(i);
+        const int seen = decoded.load();
+        while (decoded.load() < seen + 20) std::this_thread::yield();
+    }
+    done.store(true);
+    for (auto& t : ts) t.join();
+    CHECK(wrong.load() == 0);
+    CHECK(decoded.load() >= revisions * 20);
+    CHECK(a.cache().size() == 1);
 }
