@@ -33,6 +33,7 @@ void load_result::merge(const load_result& o) {
     for (size_t i = 0; i < codes.size(); ++i) codes[i] += o.codes[i];
     latency.merge(o.latency);
     responses_total += o.responses_total;
+    ok_total += o.ok_total;
     separate += o.separate;
     empty_acks += o.empty_acks;
     retransmissions += o.retransmissions;
@@ -624,6 +625,7 @@ void worker::handle(client& c, const uint8_t* d, size_t n, uint64_t now) {
 void worker::complete(slot& s, uint8_t code, uint64_t now, bool separate) {
     wheel_.cancel(s.timer);
     ++result.responses_total;
+    if (coap::code_class(code) == 2) ++result.ok_total;
     if (separate) ++result.separate;
     if (s.measured) {
         ++result.responses;

@@ -25,6 +25,7 @@ struct load_result {
 
     // Diagnostics over the whole run (warm-up included).
     uint64_t responses_total = 0;  // every response, for per-response server CPU cost
+    uint64_t ok_total = 0;         // every 2.xx: what a server must have stored, warm-up included
     uint64_t separate = 0;        // responses that came after an empty ACK, or as NON/CON
     uint64_t empty_acks = 0;
     uint64_t retransmissions = 0;

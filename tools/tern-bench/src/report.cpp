@@ -77,11 +77,11 @@ void print_report(const load_options& o, const load_result& r, std::FILE* out) {
             std::fprintf(out, "\"%s\":%.1f,", quantile_names[i], us(h.quantile(quantiles[i])));
         std::fprintf(out, "\"max\":%.1f,\"min\":%.1f},", us(h.max()), us(h.min()));
         std::fprintf(out,
-                     "\"responses_total\":%llu,\"separate\":%llu,\"empty_acks\":%llu,\"retransmissions\":%llu,\"stray\":%llu,"
+                     "\"responses_total\":%llu,\"ok_total\":%llu,\"separate\":%llu,\"empty_acks\":%llu,\"retransmissions\":%llu,\"stray\":%llu,"
                      "\"malformed\":%llu,\"send_errors\":%llu,\"icmp_errors\":%llu,\"mid_reuse_clients\":%llu,"
                      "\"notifications\":%llu,\"observe_registered\":%llu,\"observe_rejected\":%llu,"
                      "\"observe_failed\":%llu,\"observe_ended\":%llu,\"observe_cancelled\":%llu}\n",
-                     static_cast<unsigned long long>(r.responses_total),
+                     static_cast<unsigned long long>(r.responses_total), static_cast<unsigned long long>(r.ok_total),
                      static_cast<unsigned long long>(r.separate), static_cast<unsigned long long>(r.empty_acks),
                      static_cast<unsigned long long>(r.retransmissions), static_cast<unsigned long long>(r.stray),
                      static_cast<unsigned long long>(r.malformed), static_cast<unsigned long long>(r.send_errors),
