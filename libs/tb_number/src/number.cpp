@@ -9,6 +9,7 @@
 #include <limits>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 
 namespace tern::tb {
 
@@ -329,76 +330,153 @@ int java_5_bits(int k) {
     return std::bit_width(v);
 }
 
-// Whether Java 8-17's dtoa works on m in big integers: it does when its scaled numbers would
-// not fit 64 bits, and only there it also stops on a decimal exactly half an ulp above m. The
-// steps and constants are FloatingDecimal's (the decimal exponent estimated from the bits).
+// FloatingDecimal's set-up (Java 8-17) for m = sig × 2^ex: m = B / S × 10^dec_exp with half an
+// ulp M on B's scale, each a power of 5 times a power of 2 (M's power of 5 is B's); dec_exp
+// estimated from the bits. It works in 32-bit or 64-bit integers when those fit, else in big
+// integers.
+struct java_plan {
+    uint64_t fract = 0;  // the significand less its trailing zero bits
+    int dec_exp = 0, b2 = 0, b5 = 0, s2 = 0, s5 = 0, m2 = 0;
+    bool big = false, small = false;
+};
+
 template <class T>
-bool java_big_path(uint64_t sig, int ex) {
+java_plan java_plan_of(uint64_t sig, int ex) {
     constexpr int p = std::numeric_limits<T>::digits;
+    java_plan j;
     // m in the layout of a double: 53 significant bits, the leading one at bit 52.
     const int lead = std::bit_width(sig) - 1;
     const uint64_t fract_bits = sig << (52 - lead);
     const int bin_exp = ex + lead;
     const int n_significant = sig >= (uint64_t{1} << (p - 1)) ? p : lead + 1;  // subnormals: their bits
-    const int n_fract = 53 - std::countr_zero(fract_bits);
+    const int tail_zeros = std::countr_zero(fract_bits);
+    const int n_fract = 53 - tail_zeros;
     const int n_tiny = std::max(0, n_fract - bin_exp - 1);
     const double d2 = std::bit_cast<double>((uint64_t{1023} << 52) | (fract_bits & ((uint64_t{1} << 52) - 1)));
     const double estimate = (d2 - 1.5) * 0.289529654 + 0.176091259 + static_cast<double>(bin_exp) * 0.301029995663981;
-    const int dec_exp = static_cast<int>(std::floor(estimate));
-    const int b5 = std::max(0, -dec_exp);
-    const int s5 = std::max(0, dec_exp);
-    int b2 = b5 + n_tiny + bin_exp;
-    int s2 = s5 + n_tiny;
-    int m2 = b2 - n_significant;
-    b2 -= n_fract - 1;
-    const int common = std::min(b2, s2);
-    b2 -= common;
-    s2 -= common;
-    m2 -= common;
-    if (n_fract == 1) m2 -= 1;
-    if (m2 < 0) {
-        b2 -= m2;
-        s2 -= m2;
+    j.dec_exp = static_cast<int>(std::floor(estimate));
+    j.fract = fract_bits >> tail_zeros;
+    j.b5 = std::max(0, -j.dec_exp);
+    j.s5 = std::max(0, j.dec_exp);
+    j.b2 = j.b5 + n_tiny + bin_exp;
+    j.s2 = j.s5 + n_tiny;
+    j.m2 = j.b2 - n_significant;
+    j.b2 -= n_fract - 1;
+    const int common = std::min(j.b2, j.s2);
+    j.b2 -= common;
+    j.s2 -= common;
+    j.m2 -= common;
+    if (n_fract == 1) j.m2 -= 1;  // a power of two: its lower neighbour is half as far
+    if (j.m2 < 0) {
+        j.b2 -= j.m2;
+        j.s2 -= j.m2;
+        j.m2 = 0;
     }
-    const int b_bits = n_fract + b2 + java_5_bits(b5);
-    const int ten_s_bits = s2 + 1 + java_5_bits(s5 + 1);
-    return b_bits >= 64 || ten_s_bits >= 64;
+    const int b_bits = n_fract + j.b2 + java_5_bits(j.b5);
+    const int ten_s_bits = j.s2 + 1 + java_5_bits(j.s5 + 1);
+    j.big = b_bits >= 64 || ten_s_bits >= 64;
+    j.small = b_bits < 32 && ten_s_bits < 32;
+    return j;
 }
 
-// Whether Java 8-17 (FloatingDecimal) stops at these digits for m: they must lie within half an
-// ulp of m (a quarter, each side, when m's significand is a single bit), strictly, but for a
-// decimal exactly that far above m when it works in big integers (java_big_path). The
-// shortest-digit rule also takes a decimal exactly halfway when m's significand is even, so
-// 4.73e21, halfway between two doubles, prints "4.729999999999999E21" there.
+// FloatingDecimal's digit loop in Java's int or long (I), wrapping as they do: digits while
+// neither the truncation (remainder < M) nor the rounding up (remainder + M > 10S) is within half
+// an ulp, at least two in the exponent form, the last one rounded by comparing 2·remainder with
+// 10S. Near 2^63 that comparison overflows and truncates where the nearer decimal rounds up
+// (3.5537613324776884E25); ThingsBoard stores what this prints.
+template <class I>
+void java_fixed_digits(const java_plan& j, java_digits& out) {
+    using U = std::make_unsigned_t<I>;
+    auto pow5 = [](int k) {
+        U v = 1;
+        for (int i = 0; i < k; ++i) v *= 5;
+        return v;
+    };
+    const auto wrap = [](U v) { return static_cast<I>(v); };
+    I b = wrap(static_cast<U>(static_cast<U>(j.fract) * pow5(j.b5)) << j.b2);
+    const I s = wrap(pow5(j.s5) << j.s2);
+    I m = wrap(pow5(j.b5) << j.m2);
+    const I tens = wrap(static_cast<U>(s) * 10);
+    int dec_exp = j.dec_exp;
+    out.count = 0;
+    auto next = [&]() {
+        const I q = b / s;
+        b = wrap(static_cast<U>(b % s) * 10);
+        m = wrap(static_cast<U>(m) * 10);
+        return static_cast<char>('0' + q);
+    };
+    char first = next();
+    bool low = b < m;
+    bool high = wrap(static_cast<U>(b) + static_cast<U>(m)) > tens;
+    if (first == '0' && !high) --dec_exp;  // the estimate was one too high
+    else out.d[out.count++] = first;
+    if (dec_exp < -3 || dec_exp >= 8) low = high = false;
+    while (!low && !high && out.count < sizeof out.d) {
+        const char digit = next();
+        if (m > 0) {
+            low = b < m;
+            high = wrap(static_cast<U>(b) + static_cast<U>(m)) > tens;
+        } else {
+            low = high = true;  // M overflowed: it is past everything
+        }
+        out.d[out.count++] = digit;
+    }
+    const I difference = wrap((static_cast<U>(b) << 1) - static_cast<U>(tens));
+    bool up = high && (!low || difference > 0 || (difference == 0 && ((out.d[out.count - 1] - '0') & 1) != 0));
+    if (up) {
+        std::size_t i = out.count - 1;
+        while (out.d[i] == '9' && i > 0) out.d[i--] = '0';
+        if (out.d[i] == '9') {
+            out.d[0] = '1';
+            ++dec_exp;
+        } else {
+            ++out.d[i];
+        }
+    }
+    out.exponent = dec_exp;
+    while (out.count > 1 && out.d[out.count - 1] == '0') --out.count;
+}
+
+// m = sig × 2^ex with sig its integer significand (subnormals: at the smallest exponent).
 template <class T>
-bool java_accepts(T m, const java_digits& j) {
+void significand(T m, uint64_t& sig, int& ex) {
     constexpr int p = std::numeric_limits<T>::digits;
     int e2 = 0;
     std::frexp(m, &e2);
-    const int ex = std::max(e2 - p, std::numeric_limits<T>::min_exponent - p);  // m = sig × 2^ex
-    const auto sig = static_cast<uint64_t>(std::ldexp(m, -ex));
+    ex = std::max(e2 - p, std::numeric_limits<T>::min_exponent - p);
+    sig = static_cast<uint64_t>(std::ldexp(m, -ex));
+}
+
+// Whether FloatingDecimal, working in big integers, stops at these digits for m: within half an
+// ulp of m (a quarter, each side, when m's significand is a single bit), strictly below m, up
+// to and including that bound above it. Shortest-digit rules also take a decimal exactly
+// halfway below m when m's significand is even.
+template <class T>
+bool java_big_accepts(T m, const java_digits& j) {
+    uint64_t sig = 0;
+    int ex = 0;
+    significand(m, sig, ex);
     uint64_t n = 0;
     for (std::size_t i = 0; i < j.count; ++i) n = n * 10 + static_cast<uint64_t>(j.d[i] - '0');
     const int q = j.exponent - static_cast<int>(j.count) + 1;  // the decimal is n × 10^q
     if ((sig & (sig - 1)) == 0) {
-        // A power of two: no halfway case; the narrower bound, checked in long double, where
-        // the decimal near m and the bound are exact enough.
+        // A power of two: the narrower bound, checked in long double, where the decimal near m
+        // and the bound are exact enough.
         char text[48];
         auto r = std::to_chars(text, text + sizeof text - 8, n);
         *r.ptr++ = 'e';
         r = std::to_chars(r.ptr, text + sizeof text - 1, q);
         *r.ptr = '\0';
-        const long double d = std::strtold(text, nullptr);
-        const long double off = d - static_cast<long double>(m);
+        const long double off = std::strtold(text, nullptr) - static_cast<long double>(m);
         const long double bound = std::ldexp(1.0L, ex - 2);
-        return std::fabs(off) < bound || (off == bound && java_big_path<T>(sig, ex));
+        return std::fabs(off) < bound || off == bound;
     }
-    if (decimal_equals_dyadic(n, q, 2 * sig - 1, ex - 1)) return false;
-    return !decimal_equals_dyadic(n, q, 2 * sig + 1, ex - 1) || java_big_path<T>(sig, ex);
+    return !decimal_equals_dyadic(n, q, 2 * sig - 1, ex - 1);
 }
 
-// The shortest digits that read back as m, two when one would do and two are closer; then, as
-// Java 17 does, more digits while those lie exactly halfway to a neighbour of m.
+// FloatingDecimal's digits where it works in big integers: the shortest digits that read back
+// as m, two when one would do and two are closer, then more while they lie exactly halfway
+// below m.
 template <class T>
 void shortest_digits(T m, java_digits& out) {
     char buf[64];
@@ -421,7 +499,7 @@ void shortest_digits(T m, java_digits& out) {
             out.exponent = sci_exponent(two, e2);
         }
     }
-    for (int digits = static_cast<int>(out.count) + 1; !java_accepts(m, out) && digits <= 25; ++digits) {
+    for (int digits = static_cast<int>(out.count) + 1; !java_big_accepts(m, out) && digits <= 25; ++digits) {
         r = std::to_chars(buf, buf + sizeof buf, m, std::chars_format::scientific, digits - 1);
         scientific_digits(std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)), out);
     }
@@ -473,7 +551,15 @@ void append_java(std::string& out, T v) {
     if (v < 0) out.push_back('-');
     const T m = std::fabs(v);
     java_digits digits;
-    if (!integer_digits(m, digits)) shortest_digits(m, digits);
+    if (!integer_digits(m, digits)) {
+        uint64_t sig = 0;
+        int ex = 0;
+        significand(m, sig, ex);
+        const java_plan plan = java_plan_of<T>(sig, ex);
+        if (plan.small) java_fixed_digits<int32_t>(plan, digits);
+        else if (!plan.big) java_fixed_digits<int64_t>(plan, digits);
+        else shortest_digits(m, digits);
+    }
     append_java_layout(out, digits);
 }
 
