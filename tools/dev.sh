@@ -33,6 +33,8 @@ build_packages=(
 test_packages=(
   libcoap3-bin openssl procps iproute2 sqlite3 nats-server curl
   clang-14 libc++-14-dev libc++abi-14-dev libclang-rt-14-dev
+  # the protobuf walk checked against ThingsBoard's stack: protobuf-java's JSON printer and Gson
+  openjdk-17-jdk-headless libprotobuf-java libgoogle-gson-java libguava-java
 )
 
 missing_packages() {

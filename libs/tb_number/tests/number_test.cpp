@@ -37,6 +37,7 @@ TEST_CASE("Double.toString as ThingsBoard's Java 17 prints it", "[number]") {
     CHECK(java(1e23) == "9.999999999999999E22");
     CHECK(java(4.73e21) == "4.729999999999999E21");
     CHECK(java(1.024e26) == "1.024E26");
+    CHECK(java(35537613324776884.0e9) == "3.5537613324776884E25");  // 64-bit rounding overflows: not ...885
     CHECK(java(1.7976931348623157e308) == "1.7976931348623157E308");
     CHECK(java(5e-324) == "4.9E-324");  // two digits when they are closer than one
     CHECK(java(838128721628150016.0) == "8.3812872162815002E17");  // Java 17: exact integer digits
@@ -99,6 +100,7 @@ TEST_CASE("Float.toString as Java 17 prints it: the float's own digits", "[numbe
     CHECK(java(572209408.0f) == "5.7220941E8");  // one digit below the float's precision, rounded
     CHECK(java(209038498235367424.0f) == "2.09038498E17");
     CHECK(java(-17060141744128.0f) == "-1.70601417E13");
+    CHECK(java(-5.3683995e25f) == "-5.3683995E25");  // the overflowing rounding again
     CHECK(java(0.0f) == "0.0");
     CHECK(java(-0.0f) == "-0.0");
     CHECK(java(std::numeric_limits<float>::quiet_NaN()) == "NaN");

@@ -64,11 +64,12 @@ int64_t java_long_value(const decimal& d) noexcept;
 // Long.parseLong: an optional sign and ASCII digits, in range. Gson's getAsLong on a string.
 bool parse_java_long(std::string_view text, int64_t& out) noexcept;
 
-// Double.toString as ThingsBoard's Java 17 prints it: "42.0" for 10^-3 <= |d| < 10^7, else
-// "4.2E-5"; NaN, Infinity, -0.0. The digits: an integer value below 2^63 from its exact
-// integer, less the low digits below the double's precision (8.3812872162815002E17); any other
-// value the shortest digits that round-trip, two when one would do and two are closer
-// (4.9E-324). Java 19+ prints the shortest digits for integers too.
+// Double.toString as ThingsBoard's Java 17 prints it (FloatingDecimal): "42.0" for 10^-3 <=
+// |d| < 10^7, else "4.2E-5"; NaN, Infinity, -0.0. Its digits are mostly the shortest that read
+// back as d, but an integer below 2^63 is written from its exact value (8.3812872162815002E17),
+// a decimal exactly halfway to a neighbour is passed over (2e23 is 1.9999999999999998E23), and
+// its 64-bit last-digit rounding overflows near 2^63 (3.5537613324776884E25). Java 19+ prints
+// the shortest digits throughout.
 void append_java_double(std::string& out, double d);
 
 // Float.toString, the same rules over the float's own digits: 0.1f is "0.1" (not the double's
