@@ -90,9 +90,8 @@ public:
     profile_cache& cache() noexcept { return cache_; }
 
 private:
-    // The compiled schema of kind k for ctx (cached), or null with err set (4.00).
-    std::shared_ptr<const compiled_profile> profile_of(const tern_payload_context* ctx, schema_kind k,
-                                                       tern_error* err);
+    // decode.cpp: ctx's compiled profile (a null ctx: ThingsBoard's defaults), for this call.
+    profile_cache::lease profile_of(const tern_payload_context* ctx);
 
     // decode.cpp: body as the root of ctx's schema of kind k, handed to walk(message, why).
     template <class Walk>

@@ -62,15 +62,9 @@ tern_str adaptor::name() noexcept { return to_str("protobuf"); }
 
 int32_t adaptor::content_format() noexcept { return 42; }
 
-std::shared_ptr<const compiled_profile> adaptor::profile_of(const tern_payload_context* ctx, schema_kind k,
-                                                            tern_error* err) {
-    tern_payload_context none{};
-    auto p = cache_.get(ctx != nullptr ? *ctx : none);
-    if (p->schema(k) == nullptr) {
-        fail(err, p->refusal(k));
-        return nullptr;
-    }
-    return p;
+profile_cache::lease adaptor::profile_of(const tern_payload_context* ctx) {
+    static const tern_payload_context none{};
+    return cache_.get(ctx != nullptr ? *ctx : none);
 }
 
 bool adaptor::too_big(tern_bytes body, tern_error* err) const {
@@ -97,8 +91,8 @@ template <class Walk>
 tern_status adaptor::decode_schema(const tern_payload_context* ctx, schema_kind k, tern_bytes body,
                                    tern_error* err, Walk&& walk) {
     if (too_big(body, err)) return TERN_INVALID_ARGUMENT;
-    const auto profile = profile_of(ctx, k, err);
-    if (profile == nullptr) return TERN_INVALID_ARGUMENT;
+    const auto profile = profile_of(ctx);
+    if (profile->schema(k) == nullptr) return fail(err, profile->refusal(k));
     const compiled_schema& schema = *profile->schema(k);
     tern_status status = TERN_OK;
     auto use = [&](const gp::Message& m) {

@@ -231,8 +231,9 @@ tern_status adaptor::encode_rpc_request(const tern_payload_context* ctx, const t
         if (sink == nullptr) return fail(err, "no sink");
         if (rpc == nullptr) return fail(err, "no RPC request");
         const tern_rpc_request r = sdk::read_record(rpc);
-        const auto profile = profile_of(ctx, schema_kind::rpc_request, err);
-        if (profile == nullptr) return TERN_INVALID_ARGUMENT;
+        const auto profile = profile_of(ctx);
+        if (profile->schema(schema_kind::rpc_request) == nullptr)
+            return fail(err, profile->refusal(schema_kind::rpc_request));
         const compiled_schema& schema = *profile->schema(schema_kind::rpc_request);
 
         // ThingsBoard's JSON of the request, merged into the schema's root (unknown fields

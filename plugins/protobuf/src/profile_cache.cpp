@@ -3,6 +3,7 @@
 #include "profile_cache.hpp"
 
 #include <utility>
+#include <vector>
 
 #include "tern/sdk/views.hpp"
 
@@ -22,25 +23,27 @@ struct local_entry {
     uint64_t profile_id = 0;
     uint64_t revision = 0;
     std::shared_ptr<const compiled_profile> profile;
-
-    void reset() noexcept {
-        profile.reset();
-        owner = nullptr;
-        profile_id = revision = 0;
-    }
 };
 
 struct local_cache {
     uint64_t generation = 0;
     std::array<local_entry, local_slots> slots;
     std::size_t next = 0;
+    // Leases alive on this thread; while there are any, dropped entries wait in retired (a
+    // sink that calls the adaptor again must not free the profile its caller is using).
+    int leases = 0;
+    std::vector<std::shared_ptr<const compiled_profile>> retired;
 
-    void clear(uint64_t g) noexcept {
-        for (auto& s : slots) s.reset();
+    void drop(local_entry& s) {
+        if (leases > 0 && s.profile) retired.push_back(std::move(s.profile));
+        s = local_entry{};
+    }
+    void clear(uint64_t g) {
+        for (auto& s : slots) drop(s);
         generation = g;
     }
-    void put(const profile_cache* owner, const tern_payload_context& ctx,
-             std::shared_ptr<const compiled_profile> p) noexcept {
+    local_entry& put(const profile_cache* owner, const tern_payload_context& ctx,
+                     std::shared_ptr<const compiled_profile> p) {
         local_entry* slot = nullptr;
         for (auto& s : slots)
             if (s.owner == owner && s.profile_id == ctx.profile_id) slot = &s;
@@ -48,11 +51,9 @@ struct local_cache {
             slot = &slots[next];
             next = (next + 1) % local_slots;
         }
-        slot->reset();
-        slot->owner = owner;
-        slot->profile_id = ctx.profile_id;
-        slot->revision = ctx.revision;
-        slot->profile = std::move(p);
+        drop(*slot);
+        *slot = local_entry{owner, ctx.profile_id, ctx.revision, std::move(p)};
+        return *slot;
     }
 };
 
@@ -116,19 +117,42 @@ std::shared_ptr<const compiled_profile> profile_cache::compile(const tern_payloa
     return p;
 }
 
-std::shared_ptr<const compiled_profile> profile_cache::get(const tern_payload_context& ctx) {
-    if (ctx.profile_id == 0 || ctx.revision == 0) return compile(ctx);
+profile_cache::lease::lease(const compiled_profile* p, std::shared_ptr<const compiled_profile> owned) noexcept
+    : p_(p), owned_(std::move(owned)) {
+    ++tls_profiles.leases;
+}
+
+profile_cache::lease::~lease() {
+    local_cache& local = tls_profiles;
+    if (--local.leases == 0 && !local.retired.empty()) local.retired.clear();
+}
+
+std::shared_ptr<const compiled_profile> profile_cache::lease::share() const {
+    if (owned_) return owned_;
+    for (const auto& s : tls_profiles.slots)
+        if (s.profile.get() == p_) return s.profile;
+    for (const auto& r : tls_profiles.retired)
+        if (r.get() == p_) return r;
+    return nullptr;
+}
+
+profile_cache::lease profile_cache::get(const tern_payload_context& ctx) {
+    if (ctx.profile_id == 0 || ctx.revision == 0) {
+        auto p = compile(ctx);
+        const compiled_profile* raw = p.get();
+        return lease(raw, std::move(p));
+    }
     local_cache& local = tls_profiles;
     uint64_t g = generation();
     if (local.generation != g) local.clear(g);
     for (const auto& s : local.slots)
-        if (s.owner == this && s.profile_id == ctx.profile_id && s.revision == ctx.revision) return s.profile;
+        if (s.owner == this && s.profile_id == ctx.profile_id && s.revision == ctx.revision)
+            return lease(s.profile.get(), nullptr);  // no reference count touched
 
     auto p = shared_lookup(ctx);
     g = generation();
     if (local.generation != g) local.clear(g);
-    local.put(this, ctx, p);
-    return p;
+    return lease(local.put(this, ctx, std::move(p)).profile.get(), nullptr);
 }
 
 std::shared_ptr<const compiled_profile> profile_cache::shared_lookup(const tern_payload_context& ctx) {

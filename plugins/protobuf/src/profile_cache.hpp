@@ -10,7 +10,8 @@
 // entries first. So the memory of a replaced or evicted profile (its pools, factories and
 // prototypes) goes when the last of these lets go of it: the table; every thread that used
 // it, at that thread's next lookup (of any profile) after the removal; and every message in
-// flight with it. A thread that never looks up again keeps its entries until it exits.
+// flight with it (a lease, below). A thread that never looks up again keeps its entries until
+// it exits.
 //
 // Compiled objects are immutable once built and published only whole; two threads that miss
 // the same entry at once both compile it (the compile runs outside the lock) and the second
@@ -55,9 +56,30 @@ public:
     profile_cache(const profile_cache&) = delete;
     profile_cache& operator=(const profile_cache&) = delete;
 
+    // A compiled profile borrowed for one call on this thread. A hit in the thread's entries
+    // touches no reference count (a shared count bounced between the cores of every thread
+    // decoding one profile); the entry stays alive until the lease ends, even when a call made
+    // meanwhile on the same thread (a sink calling the adaptor again) drops it.
+    class lease {
+    public:
+        lease(const lease&) = delete;
+        lease& operator=(const lease&) = delete;
+        ~lease();
+        const compiled_profile& operator*() const noexcept { return *p_; }
+        const compiled_profile* operator->() const noexcept { return p_; }
+        // Shared ownership of the profile (tests: identity, when it is freed).
+        std::shared_ptr<const compiled_profile> share() const;
+
+    private:
+        friend class profile_cache;
+        lease(const compiled_profile* p, std::shared_ptr<const compiled_profile> owned) noexcept;
+        const compiled_profile* p_;
+        std::shared_ptr<const compiled_profile> owned_;  // an uncached profile
+    };
+
     // ctx's compiled profile: from this thread's entries, else the shared table, else
     // compiled now (and cached when ctx has a profile_id and a revision).
-    std::shared_ptr<const compiled_profile> get(const tern_payload_context& ctx);
+    lease get(const tern_payload_context& ctx);
     // ctx's schemas compiled now, never cached.
     std::shared_ptr<const compiled_profile> compile(const tern_payload_context& ctx) const;
 

@@ -34,8 +34,8 @@ TEST_CASE("cache: one compile per profile revision, the same object every time",
     counted c;
     profile_cache cache({}, 16, c.m);
     profile p(1, 5, {{"telemetry_schema", schema_v1}});
-    auto a = cache.get(p.ctx);
-    auto b = cache.get(p.ctx);
+    auto a = cache.get(p.ctx).share();
+    auto b = cache.get(p.ctx).share();
     CHECK(a == b);
     CHECK(a->schema(schema_kind::telemetry)->root_name == "telemetry.A");
     CHECK(a->schema(schema_kind::attributes) == default_schema(schema_kind::attributes).get());  // shared default
@@ -44,7 +44,7 @@ TEST_CASE("cache: one compile per profile revision, the same object every time",
 
     // another thread finds it in the shared table
     std::shared_ptr<const compiled_profile> other;
-    std::thread([&] { other = cache.get(p.ctx); }).join();
+    std::thread([&] { other = cache.get(p.ctx).share(); }).join();
     CHECK(other == a);
     CHECK(c.compiles() == 1);
 }
@@ -54,23 +54,23 @@ TEST_CASE("cache: a new revision is compiled again and the old one freed once re
     profile_cache cache({}, 16, c.m);
     profile v1(1, 5, {{"telemetry_schema", schema_v1}});
     profile v2(1, 6, {{"telemetry_schema", schema_v2}});
-    std::weak_ptr<const compiled_profile> old = cache.get(v1.ctx);
+    std::weak_ptr<const compiled_profile> old = cache.get(v1.ctx).share();
     CHECK_FALSE(old.expired());  // this thread's entry and the table hold it
 
     // A second thread holds v1 in its own entries until its next lookup.
     std::barrier step(2);
     std::thread t([&] {
-        cache.get(v1.ctx);
+        cache.get(v1.ctx).share();
         step.arrive_and_wait();  // 1: main moves to v2
         step.arrive_and_wait();  // 2: main checked v1 is still held
         profile unrelated(99, 1);
-        cache.get(unrelated.ctx);  // any lookup drops the stale entries
+        cache.get(unrelated.ctx).share();  // any lookup drops the stale entries
         step.arrive_and_wait();  // 3
         step.arrive_and_wait();  // 4: main checked, the thread may end
     });
     step.arrive_and_wait();  // 1
     const uint64_t g = cache.generation();
-    auto now = cache.get(v2.ctx);
+    auto now = cache.get(v2.ctx).share();
     CHECK(cache.generation() != g);
     CHECK(now->schema(schema_kind::telemetry)->root_name == "telemetry.B");
     CHECK(c.compiles() == 2);
@@ -82,9 +82,27 @@ TEST_CASE("cache: a new revision is compiled again and the old one freed once re
     t.join();
 
     // An older revision still in flight is served but does not replace the newer one.
-    auto stale = cache.get(v1.ctx);
+    auto stale = cache.get(v1.ctx).share();
     CHECK(stale->schema(schema_kind::telemetry)->root_name == "telemetry.A");
-    CHECK(cache.get(v2.ctx) == now);
+    CHECK(cache.get(v2.ctx).share() == now);
+}
+
+TEST_CASE("cache: a lease keeps its profile alive through a nested call that drops it", "[cache]") {
+    profile_cache cache({}, 16);
+    profile v1(1, 1, {{"telemetry_schema", schema_v1}});
+    profile v2(1, 2, {{"telemetry_schema", schema_v2}});
+    std::weak_ptr<const compiled_profile> held;
+    {
+        const auto outer = cache.get(v1.ctx);  // as a decode holds it while its sink runs
+        held = outer.share();
+        {
+            const auto inner = cache.get(v2.ctx);  // the sink's call: v1 leaves the table and the thread
+            CHECK(inner->schema(schema_kind::telemetry)->root_name == "telemetry.B");
+        }
+        CHECK_FALSE(held.expired());
+        CHECK(outer->schema(schema_kind::telemetry)->root_name == "telemetry.A");
+    }
+    CHECK(held.expired());
 }
 
 TEST_CASE("cache: bounded by max_cached_profiles, least recently looked up evicted and counted", "[cache]") {
@@ -93,14 +111,14 @@ TEST_CASE("cache: bounded by max_cached_profiles, least recently looked up evict
     profile p1(1, 1, {{"telemetry_schema", schema_v1}});
     profile p2(2, 1, {{"telemetry_schema", schema_v1}});
     profile p3(3, 1, {{"telemetry_schema", schema_v2}});
-    std::weak_ptr<const compiled_profile> first = cache.get(p1.ctx);
-    cache.get(p2.ctx);
-    cache.get(p3.ctx);
+    std::weak_ptr<const compiled_profile> first = cache.get(p1.ctx).share();
+    cache.get(p2.ctx).share();
+    cache.get(p3.ctx).share();
     CHECK(cache.size() == 2);
     CHECK(c.evictions() == 1);
-    cache.get(p3.ctx);  // the new generation drops this thread's entries
+    cache.get(p3.ctx).share();  // the new generation drops this thread's entries
     CHECK(first.expired());
-    cache.get(p1.ctx);  // compiled again
+    cache.get(p1.ctx).share();  // compiled again
     CHECK(c.compiles() == 4);
     CHECK(c.evictions() == 2);
 }
@@ -109,21 +127,21 @@ TEST_CASE("cache: profile 0 or revision 0 compiles without caching, no texts is 
     counted c;
     profile_cache cache({}, 16, c.m);
     profile unsaved(0, 0, {{"telemetry_schema", schema_v1}});
-    auto a = cache.get(unsaved.ctx);
-    auto b = cache.get(unsaved.ctx);
+    auto a = cache.get(unsaved.ctx).share();
+    auto b = cache.get(unsaved.ctx).share();
     CHECK(a != b);
     CHECK(cache.size() == 0);
     CHECK(c.compiles() == 2);
 
     profile none(0, 0);
-    CHECK(cache.get(none.ctx) == cache.get(none.ctx));
+    CHECK(cache.get(none.ctx).share() == cache.get(none.ctx).share());
 
     profile broken(5, 1, {{"rpc_request_schema", "syntax = \"proto2\";"}});
-    auto p = cache.get(broken.ctx);
+    auto p = cache.get(broken.ctx).share();
     CHECK(p->schema(schema_kind::rpc_request) == nullptr);
     CHECK(p->refusal(schema_kind::rpc_request) ==
           "RPC request schema, line 1, column 10: only proto3 is accepted, not \"proto2\"");
-    CHECK(cache.get(broken.ctx) == p);  // a refusal is cached as well: never compiled per message
+    CHECK(cache.get(broken.ctx).share() == p);  // a refusal is cached as well: never compiled per message
     CHECK(c.refusals() == 1);
 }
 
@@ -138,7 +156,7 @@ TEST_CASE("cache: threads missing one entry at once all get one complete object"
     for (int i = 0; i < n; ++i)
         ts.emplace_back([&, i] {
             start.arrive_and_wait();
-            got[i] = cache.get(p.ctx);
+            got[i] = cache.get(p.ctx).share();
         });
     for (auto& t : ts) t.join();
     for (const auto& g : got) {
@@ -149,7 +167,7 @@ TEST_CASE("cache: threads missing one entry at once all get one complete object"
     CHECK(c.compiles() <= n);
     CHECK(cache.size() == 1);
     // after the race, every thread's next lookup finds the one the table kept
-    const auto kept = cache.get(p.ctx);
+    const auto kept = cache.get(p.ctx).share();
     CHECK(std::count(got.begin(), got.end(), kept) >= 1);
 }
 
