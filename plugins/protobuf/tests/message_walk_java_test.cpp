@@ -38,7 +38,7 @@ using pb::FieldDescriptor;
 namespace {
 
 constexpr int skipped = 77;
-constexpr int message_count = 3000;
+constexpr int message_count = 2000;
 
 constexpr const char* proto = R"(
 syntax = "proto3";
