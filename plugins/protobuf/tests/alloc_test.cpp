@@ -93,3 +93,22 @@ TEST_CASE("alloc: a warm decode with a profile's own schema allocates nothing an
     CHECK(n2.allocations == 1000);
     CHECK(n2.locks == 0);
 }
+
+TEST_CASE("alloc: the thread's arena block grows to the largest message, then a warm decode allocates nothing", "[alloc]") {
+    adaptor a(options{});
+    const char* schema = "syntax = \"proto3\";\nmessage Big { repeated int32 v = 1; }\n";
+    profile p(43, 1, {{"attributes_schema", schema}});
+    builder b(schema_kind::attributes, schema);
+    for (int i = 0; i < 12000; ++i) b.m().GetReflection()->AddInt32(&b.m(), field(b.m(), "v"), i % 100);
+    const std::string body = b.bytes();  // 12 KB on the wire, 48 KB of ints on the arena
+    REQUIRE(body.size() < 65536);
+    uint64_t seen = 0;
+    tern_error err{};
+    for (int i = 0; i < 3; ++i) REQUIRE(a.decode_attributes(&p.ctx, bytes_of(body), &count_kvs, &seen, &err) == TERN_OK);
+
+    tern::sdk::testing::alloc_counter c;
+    for (int i = 0; i < 100; ++i) a.decode_attributes(&p.ctx, bytes_of(body), &count_kvs, &seen, &err);
+    const auto n = c.stop();
+    CHECK(n.allocations == 0);
+    CHECK(seen == 103);
+}
