@@ -6,7 +6,7 @@
 #
 #   tools/bench/protobuf.sh [--build DIR] [--devices N] [--clients N] [--concurrency K]
 #                           [--duration S] [--warmup S] [--rounds R] [--port P]
-#                           [--tern-set KEY=VALUE ...] [--keep DIR]
+#                           [--tern-set KEY=VALUE ...] [--keep DIR] [--perf]
 #
 # It creates a profile `bench-protobuf` with payload PROTOBUF and no schemas of its own, so
 # its devices use ThingsBoard's default telemetry message (temperature = 1 and humidity = 2,
@@ -28,6 +28,8 @@
 # (/proc/PID/stat utime + stime, every thread) and counts the values in the database
 # (sqlite3, between phases), and reports CPU per message stored. Afterwards it checks every
 # acknowledged value is stored, and that both formats stored the same types.
+# --perf: `perf record -g` on the server during each phase (it costs the server CPU, so use
+# it for where the time goes, not for the table), and the top of `perf report` per phase.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -41,9 +43,10 @@ warmup=3
 rounds=2
 port=47683
 keep=
+perf_on=0
 tern_sets=()
 
-usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "protobuf.sh: $*" >&2; exit 2; }
 
 while [ $# -gt 0 ]; do
@@ -58,6 +61,7 @@ while [ $# -gt 0 ]; do
     --port) port=${2:?--port needs a number}; shift ;;
     --tern-set) tern_sets+=("--set" "${2:?--tern-set needs KEY=VALUE}"); shift ;;
     --keep) keep=${2:?--keep needs a directory}; shift ;;
+    --perf) perf_on=1 ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
@@ -66,6 +70,7 @@ done
 
 require_embedded_build "$build"
 [ -f "$build/plugins/libtern-protobuf.so" ] || die "missing $build/plugins/libtern-protobuf.so (ninja -C $build tern-plugin-protobuf)"
+[ "$perf_on" = 0 ] || command -v perf >/dev/null || die "--perf needs perf (apt-get install linux-perf)"
 command -v sqlite3 >/dev/null || die "sqlite3 is needed to count the stored values (apt-get install sqlite3)"
 [ "$devices" -ge 1 ] 2>/dev/null && [ "$clients" -ge 1 ] 2>/dev/null || die "--devices and --clients must be at least 1"
 [ "$rounds" -ge 1 ] 2>/dev/null || die "--rounds must be at least 1"
@@ -162,6 +167,7 @@ rows=()
 commands=("server: \`$(shell_words "${server_cmd[@]}")\`")
 acked=2 # the probes
 declare -A cpu_per_msg rate_of
+perf_reports=()
 common=(--clients "$clients" --concurrency "$concurrency" --warmup "$warmup" --duration "$duration"
   --devices "$devices" --method POST)
 phase() {
@@ -171,9 +177,25 @@ phase() {
   echo "== $name, round $round: $(shell_words "${cmd[@]}")" >&2
   [ "$round" = 1 ] && commands+=("$name: \`$(shell_words "${cmd[@]}")\`")
   local c0 s0 c1 s1 t0 t1
+  local perf_pid=
+  if [ "$perf_on" = 1 ]; then
+    perf record -q -g -F 499 -p "$server_pid" -o "$tmp/$name-$round.perf" 2>/dev/null &
+    perf_pid=$!
+  fi
   s0=$(stored_values); c0=$(proc_cpu_ns "$server_pid"); t0=$(now_ns)
   "${cmd[@]}" >"$out"
   c1=$(proc_cpu_ns "$server_pid"); t1=$(now_ns); s1=$(stored_values)
+  if [ -n "$perf_pid" ]; then
+    kill -INT "$perf_pid" 2>/dev/null || true
+    wait "$perf_pid" 2>/dev/null || true
+    { perf report -q -i "$tmp/$name-$round.perf" --no-children -g none --sort comm,dso --percent-limit 0.4
+      echo
+      perf report -q -i "$tmp/$name-$round.perf" --no-children -g none --sort dso,symbol --percent-limit 0.1 \
+        --dsos libtern-json.so,libtern-protobuf.so,"$(basename "$(readlink -f "$(ldd "$build/plugins/libtern-protobuf.so" |
+          sed -n 's/.*=> \([^ ]*libprotobuf\.so[^ ]*\).*/\1/p')")")"
+    } 2>/dev/null | grep -v '^$' | grep -v '^#' | cut -c1-150 >"$tmp/$name-$round.perf.txt" || true
+    perf_reports+=("$name, round $round" "$tmp/$name-$round.perf.txt")
+  fi
   local msgs=$(( (s1 - s0) / 2 )) ok_all; ok_all=$(field ok_total "$out")
   acked=$((acked + ok_all))
   # Every 2.01 of the phase, warm-up included, must have stored its two values by now.
@@ -240,6 +262,14 @@ done
 echo
 echo "Stored values after the stop: $stored in ts_kv; $((acked * 2)) were acknowledged (2 per message answered 2.01, warm-ups and probes included). By device kind, type code and count: ${types%;}."
 [ "$stored" = $((acked * 2)) ] || echo "protobuf.sh: $stored values stored, $((acked * 2)) acknowledged: $(shortfall)" >&2
+for ((i = 0; i < ${#perf_reports[@]}; i += 2)); do
+  echo "perf, ${perf_reports[i]}: the server's samples by thread and library (0.4 % and above), then the payload adaptors' functions (0.1 % and above):"
+  echo
+  echo '```'
+  cat "${perf_reports[i + 1]}"
+  echo '```'
+  echo
+done
 echo
 echo "Commands:"
 echo
