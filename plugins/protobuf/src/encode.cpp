@@ -1,6 +1,6 @@
 // The protobuf adaptor's encoding side: ThingsBoard's fixed downlink messages written with the
 // wire writer, and server-side RPC merged into the profile's RPC request schema.
-#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/arena.h>
 
 #include <span>
 #include <string>
@@ -8,6 +8,7 @@
 
 #include "adaptor.hpp"
 #include "encode_wire.hpp"
+#include "json_merge.hpp"
 #include "json_text.hpp"
 #include "tern/base64/base64.hpp"
 #include "tern/sdk/record.hpp"
@@ -236,8 +237,8 @@ tern_status adaptor::encode_rpc_request(const tern_payload_context* ctx, const t
             return fail(err, profile->refusal(schema_kind::rpc_request));
         const compiled_schema& schema = *profile->schema(schema_kind::rpc_request);
 
-        // ThingsBoard's JSON of the request, merged into the schema's root (unknown fields
-        // ignored) and serialised.
+        // ThingsBoard's JSON of the request, merged into the schema's root as protobuf-java
+        // merges it (json_merge.hpp) and serialised.
         buffers& b = scratch();
         std::string& json = b.text;
         json = "{\"method\":";
@@ -248,11 +249,9 @@ tern_status adaptor::encode_rpc_request(const tern_payload_context* ctx, const t
 
         gp::Arena arena;
         gp::Message* m = schema.root->New(&arena);
-        gp::util::JsonParseOptions o;
-        o.ignore_unknown_fields = true;
-        const auto st = gp::util::JsonStringToMessage(json, m, o);
-        if (!st.ok())
-            return fail(err, "the RPC does not convert to " + schema.root_name + ": " + st.message().as_string());
+        std::string why;
+        if (!merge_json(json, *m, why))
+            return fail(err, "the RPC does not convert to " + schema.root_name + ": " + why);
         if (!m->SerializeToString(&b.out)) return fail(err, "the RPC request does not serialise");
         emit(sink, sink_ctx, b.out);
         return TERN_OK;

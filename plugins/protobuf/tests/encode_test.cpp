@@ -190,6 +190,55 @@ message Cmd { string method = 1; int64 requestId = 2; Params params = 3; }
     CHECK(bad.calls == 0);
 }
 
+TEST_CASE("encode_rpc_request: numbers and booleans fill string fields as their text, as protobuf-java does", "[encode]") {
+    adaptor a(options{});
+    tern_rpc_request rpc{};
+    rpc.struct_size = sizeof rpc;
+    rpc.id = 17;
+    rpc.method = tern::sdk::to_str("set");
+    tern_error err{};
+    auto params_of = [&](const char* params) {
+        profile defaults(30, 1);
+        rpc.params = tern::sdk::to_str(params);
+        received r;
+        REQUIRE(a.encode_rpc_request(&defaults.ctx, &rpc, &received::on_bytes, &r, &err) == TERN_OK);
+        builder d(schema_kind::rpc_request, "");
+        REQUIRE(d.m().ParseFromString(r.bytes));
+        return d.m().GetReflection()->GetString(d.m(), field(d.m(), "params"));
+    };
+    CHECK(params_of("42") == "42");
+    CHECK(params_of("-1.50") == "-1.50");  // the text as written
+    CHECK(params_of("true") == "true");
+    CHECK(params_of("null").empty());
+
+    const std::string custom = R"(syntax = "proto3";
+message Params {
+  string label = 1;
+  bool on = 2;
+  repeated string tags = 3;
+  map<string, string> extra = 4;
+  int32 level = 5;
+}
+message Cmd { string method = 1; string requestId = 2; Params params = 3; }
+)";
+    profile p(31, 1, {{"rpc_request_schema", custom}});
+    rpc.params = tern::sdk::to_str(R"({"label":7,"on":"true","tags":[1,"b",false],"extra":{"k":2.5},"level":"3"})");
+    received c;
+    REQUIRE(a.encode_rpc_request(&p.ctx, &rpc, &received::on_bytes, &c, &err) == TERN_OK);
+    builder cm(schema_kind::rpc_request, custom);
+    REQUIRE(cm.m().ParseFromString(c.bytes));
+    CHECK(cm.m().GetReflection()->GetString(cm.m(), field(cm.m(), "requestId")) == "17");
+    const gp::Message& q = cm.m().GetReflection()->GetMessage(cm.m(), field(cm.m(), "params"));
+    const gp::Reflection& r = *q.GetReflection();
+    CHECK(r.GetString(q, field(q, "label")) == "7");
+    CHECK(r.GetBool(q, field(q, "on")));
+    REQUIRE(r.FieldSize(q, field(q, "tags")) == 3);
+    CHECK(r.GetRepeatedString(q, field(q, "tags"), 0) == "1");
+    CHECK(r.GetRepeatedString(q, field(q, "tags"), 2) == "false");
+    CHECK(r.GetInt32(q, field(q, "level")) == 3);
+    CHECK(q.ShortDebugString().find(R"(value: "2.5")") != std::string::npos);
+}
+
 TEST_CASE("fixed messages: the wire writer's field numbers are those of the compiled text", "[encode]") {
     const auto& f = fixed_messages::get();
     const auto* kv = f.find("transport.KeyValueProto");
