@@ -546,6 +546,14 @@ void schema_mode(harness& h, uint8_t mode, const uint8_t* data, size_t size) {
 
 }  // namespace
 
+#ifdef TERN_FUZZ_UBSAN_SUPPRESSIONS
+// The fuzzer's UBSan settings, also when it is run by hand: stop at the first report, with a
+// stack, except what ubsan.supp skips (RapidJSON's stack arithmetic on a null pointer).
+extern "C" const char* __ubsan_default_options() {
+    return "halt_on_error=1:print_stacktrace=1:suppressions=" TERN_FUZZ_UBSAN_SUPPRESSIONS;
+}
+#endif
+
 // For replay_main's --schema: the text profile 0..3 uses for kind 0..3 (the kind's default
 // where the profile has none); empty for numbers out of range.
 std::string_view protobuf_fuzz_schema(int profile, int kind) {
