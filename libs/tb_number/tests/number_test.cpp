@@ -5,7 +5,9 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <random>
 #include <string>
 
 #include "tern/tb_number/json_text.hpp"
@@ -146,4 +148,33 @@ TEST_CASE("JSON strings are escaped as Gson's JsonWriter escapes them", "[number
     std::string s;
     append_json_string(s, "a\"b\\c\n\t\x01<=>\xE2\x80\xA8\xC3\xA9");
     CHECK(s == "\"a\\\"b\\\\c\\n\\t\\u0001<=>\\u2028\xC3\xA9\"");
+}
+
+TEST_CASE("a double between 1 and 10^7 is stored as itself, as the long way through its text says",
+          "[number]") {
+    // java_double_stays_double lets the protobuf walk skip printing and re-reading such a
+    // double; this holds the shortcut to the long way over a seeded sample of the range.
+    std::mt19937_64 rng(11);
+    int checked = 0;
+    for (int k = 0; k < 200000; ++k) {
+        const double unit = std::ldexp(static_cast<double>(rng() >> 11), -53);  // [0, 1)
+        const double d = (k % 2 ? -1 : 1) * (1.0 + unit * 9.0) * std::pow(10.0, static_cast<double>(k % 7));
+        if (!java_double_stays_double(d)) continue;
+        std::string text;
+        append_java_double(text, d);
+        decimal dec;
+        REQUIRE(split_number(text, dec));
+        int64_t i = 0;
+        double back = 0;
+        std::string plain;
+        REQUIRE(classify(dec, true, i, back, plain) == number_class::floating);
+        REQUIRE(std::memcmp(&back, &d, sizeof d) == 0);
+        ++checked;
+    }
+    CHECK(checked > 150000);
+    CHECK(java_double_stays_double(1.0));
+    CHECK(java_double_stays_double(-9999999.999999998));
+    CHECK_FALSE(java_double_stays_double(0.5));
+    CHECK_FALSE(java_double_stays_double(1e7));
+    CHECK_FALSE(java_double_stays_double(std::nan("")));
 }

@@ -199,6 +199,10 @@ bool walker::scalar_value(std::string_view key, const Message& m, const FieldDes
             const double v = is_float ? r->GetFloat(m, f) : r->GetDouble(m, f);
             if (std::isnan(v)) return string_value(key, "NaN", true);  // printed quoted
             if (std::isinf(v)) return string_value(key, v < 0 ? "-Infinity" : "Infinity", true);
+            if (!is_float && tb::java_double_stays_double(v)) {  // its text would give back v itself
+                add(key, TERN_VALUE_DOUBLE).value.u.d = v;
+                return true;
+            }
             out_.number_.clear();
             if (is_float) tb::append_java_float(out_.number_, static_cast<float>(v));
             else tb::append_java_double(out_.number_, v);

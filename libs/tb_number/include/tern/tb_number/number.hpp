@@ -72,6 +72,15 @@ bool parse_java_long(std::string_view text, int64_t& out) noexcept;
 // the shortest digits throughout.
 void append_java_double(std::string& out, double d);
 
+// True when the JSON path stores d itself: for 1 <= |d| < 10^7 Double.toString writes plain
+// notation with a '.', at most 16 decimals, digits that read back as d, so classify() gives
+// the double d. A shortcut for callers holding a double (the protobuf walk); anything else
+// goes the long way through append_java_double, split_number and classify.
+constexpr bool java_double_stays_double(double d) noexcept {
+    const double a = d < 0 ? -d : d;
+    return a >= 1.0 && a < 1e7;
+}
+
 // Float.toString, the same rules over the float's own digits: 0.1f is "0.1" (not the double's
 // 0.10000000149011612), 87525504f "8.7525504E7", 1e10f "1.0E10".
 void append_java_float(std::string& out, float f);
