@@ -80,6 +80,16 @@ json_get "$TERN_TMP/rpc2.json" 'j.result' >"$TERN_TMP/result3.json"
 node "$PB_DIR/stored.mjs" json "$TERN_TMP/result3.json" '{"payload":"done"}' || fail "default response schema: the reply is {\"payload\":…}"
 kill $obs_pid 2>/dev/null; wait $obs_pid 2>/dev/null
 
+# a number for the default schema's string params arrives as its text
+observe_rpc obs5 "$TOKEN2" 10
+pb_cli_ok rpc pb-rpc-default-dev setLevel 42 --oneway --timeout 5000 >/dev/null
+wait_until 8 coap_payload_count_at_least obs5 2 || { kill $obs_pid; show_file "$TERN_TMP/obs5.out" >&2; fail "the one-way RPC did not reach the device"; }
+coap_payload_file obs5 2 "$TERN_TMP/req5.bin" >/dev/null
+pb_decode rpc.RpcRequestMsg "$S/tb_default_rpc.proto" "$TERN_TMP/req5.bin" >"$TERN_TMP/req5.txt"
+assert_contains "$TERN_TMP/req5.txt" 'params: "42"' "params 42 in a string field: \"42\""
+assert_contains "$TERN_TMP/req5.txt" 'method: "setLevel"' "the one-way RPC's method"
+kill $obs_pid 2>/dev/null; wait $obs_pid 2>/dev/null
+
 # object params cannot go into the default schema's string params: the RPC is FAILED and the
 # observation ends with 5.00 (docs/device-api.md §4.1)
 observe_rpc obs4 "$TOKEN2" 12
