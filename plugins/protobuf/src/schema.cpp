@@ -62,22 +62,6 @@ message RpcResponseMsg {
 }
 )";
 
-// The first error the tokenizer or parser reports (0-based positions, as they give them).
-class first_error final : public gp::io::ErrorCollector {
-public:
-    void AddError(int line, gp::io::ColumnNumber column, const std::string& message) override {
-        if (seen) return;
-        seen = true;
-        where = {line + 1, column + 1};
-        why = message;
-    }
-    void AddWarning(int, gp::io::ColumnNumber, const std::string&) override {}
-
-    bool seen = false;
-    text_position where;
-    std::string why;
-};
-
 // The first error of building the file into a pool, placed through the parser's locations.
 class first_build_error final : public gp::DescriptorPool::ErrorCollector {
 public:

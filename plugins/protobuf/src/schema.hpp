@@ -8,6 +8,7 @@
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/descriptor.pb.h>
 #include <google/protobuf/dynamic_message.h>
+#include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/message.h>
 
 #include <cstdint>
@@ -52,6 +53,22 @@ struct compiled_schema {
 struct text_position {
     int line = 0;
     int column = 0;
+};
+
+// Keeps the first error the tokenizer or parser reports, 1-based (they count from 0).
+class first_error final : public google::protobuf::io::ErrorCollector {
+public:
+    void AddError(int line, google::protobuf::io::ColumnNumber column, const std::string& message) override {
+        if (seen) return;
+        seen = true;
+        where = {line + 1, column + 1};
+        why = message;
+    }
+    void AddWarning(int, google::protobuf::io::ColumnNumber, const std::string&) override {}
+
+    bool seen = false;
+    text_position where;
+    std::string why;
 };
 
 // Parses .proto text into a FileDescriptorProto (no rules checked). False: why and where.

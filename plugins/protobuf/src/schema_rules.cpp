@@ -16,21 +16,6 @@ namespace gp = google::protobuf;
 
 namespace {
 
-class first_error final : public gp::io::ErrorCollector {
-public:
-    void AddError(int line, gp::io::ColumnNumber column, const std::string& message) override {
-        if (seen) return;
-        seen = true;
-        where = {line + 1, column + 1};
-        why = message;
-    }
-    void AddWarning(int, gp::io::ColumnNumber, const std::string&) override {}
-
-    bool seen = false;
-    text_position where;
-    std::string why;
-};
-
 // What a statement starting with this word would declare, when the rules refuse it.
 const char* refused_statement(const std::string& word) {
     if (word == "import") return "imports are not allowed";
