@@ -87,6 +87,10 @@ printf '%s' '{"level":3,"nested":{"on":true,"level":0.5},"target":"lamp","levels
 { byte "$(op 6 0 3)"; printf '%s' '{"a":[1,{"b":null}]}'; } >"$out/encode-json"
 { byte "$(op 6 2 1)"; printf 'plain'; } >"$out/encode-text"
 { byte "$(op 6 3 6)"; printf '%s' '"a string param"'; } >"$out/encode-string-params"
+# ThingsBoard's default RPC request (params a string field): a number, a bool, an object.
+{ byte "$(op 6 0)"; printf '42'; } >"$out/encode-default-rpc-number"
+{ byte "$(op 6 0 1)"; printf 'true'; } >"$out/encode-default-rpc-bool"
+{ byte "$(op 6 0 2)"; printf '%s' '{"a":[1,2],"b":"c"}'; } >"$out/encode-default-rpc-object"
 # Hand-made bytes no encoder writes.
 raw truncated-varint "$(op 0 1)" 08ff
 raw wrong-wire-type "$(op 0 0)" 0d00000000          # field 1 as fixed32, the schema says double
