@@ -1,6 +1,7 @@
 // Provisioning (docs/device-api.md §5.2): no credentials; each adaptor tries the body in turn,
 // in the SDK's provisioning order (JSON first, then protobuf when loaded), and the answer uses
 // the one that understood it: 2.01 on SUCCESS, 4.00 with the body on NOT_FOUND/FAILURE.
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -67,9 +68,10 @@ void uplinks::provision(const request& v) {
         // The core owns the context from here (it may finish before this returns).
         s->core->provisioning->provision(req, &uplinks::provision_done, s->c);
     };
-    // On a syntax or shape error the next adaptor in provisioning order tries; the reason
-    // the device gets is the first one's.
+    // On a syntax or shape error the next adaptor in provisioning order tries; the device
+    // gets the first one's reason, with the second's after it when that one was tried too.
     tern_error first_err{};
+    int tried = 0;
     const auto& order = rt_.w.adaptors.provisioning_order();
     for (std::size_t i = 0; i < order.size(); ++i) {
         payload_v1* codec = order[i];
@@ -81,7 +83,19 @@ void uplinks::provision(const request& v) {
             c.release();
             return;
         }
-        if (i == 0) first_err = err;
+        if (tried++ == 0) {
+            first_err = err;
+        } else if (tried == 2) {  // say that the next codec did not understand it either
+            const std::string_view first = reason_or(first_err, "bad provisioning request");
+            const std::string_view next = reason_or(err, "not understood");
+            const std::string_view name = sdk::to_sv(codec->name());
+            tern_error both{};
+            const int n = std::snprintf(both.msg, sizeof both.msg, "%.*s (as %.*s: %.*s)",
+                                        static_cast<int>(first.size()), first.data(), static_cast<int>(name.size()),
+                                        name.data(), static_cast<int>(next.size()), next.data());
+            both.len = n < 0 ? 0 : std::min<uint32_t>(static_cast<uint32_t>(n), sizeof both.msg - 1);
+            first_err = both;
+        }
         if (st != TERN_INVALID_ARGUMENT) break;
     }
     out_.error(v.exchange, action::provision, code::bad_request, reason_or(first_err, "bad provisioning request"));
