@@ -1,6 +1,10 @@
 // The protobuf adaptor's construction and its check of a profile's schemas (tern.payload/2).
 #include "adaptor.hpp"
 
+#include <google/protobuf/stubs/logging.h>
+
+#include <cstdio>
+
 #include "fixed_messages.hpp"
 #include "tern/sdk/status.hpp"
 
@@ -27,6 +31,21 @@ parse_limits parse_limits_of(const options& o) {
     return p;
 }
 
+// libprotobuf writes an ERROR line to stderr for every body a device sends with bad UTF-8 in a
+// string field, outside Tern's log and its rate limits. What such a body means is already
+// answered (4.00) and counted (protobuf_unparsable_total), so below FATAL its lines are
+// dropped; a FATAL one (a bug: libprotobuf aborts after it) still reaches stderr. The handler
+// is the process's, set once.
+void protobuf_log(google::protobuf::LogLevel level, const char* file, int line, const std::string& message) {
+    if (level < google::protobuf::LOGLEVEL_FATAL) return;
+    std::fprintf(stderr, "[libprotobuf FATAL %s:%d] %s\n", file, line, message.c_str());
+}
+
+void quiet_protobuf_log() {
+    static const bool once = (google::protobuf::SetLogHandler(&protobuf_log), true);
+    (void)once;
+}
+
 }  // namespace
 
 adaptor::adaptor(const options& o, metrics m)
@@ -35,6 +54,7 @@ adaptor::adaptor(const options& o, metrics m)
       walk_limits_(walk_limits_of(o)),
       parse_limits_(parse_limits_of(o)),
       cache_(schema_limits{o.max_schema_size, o.max_depth}, o.max_cached_profiles, m.cache) {
+    quiet_protobuf_log();
     fixed_messages::get();  // ThingsBoard's fixed messages, compiled at start
 }
 
