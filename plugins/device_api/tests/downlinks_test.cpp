@@ -77,56 +77,12 @@ TEST_CASE("api: RPCs in flight move to the new RPC observation of another holder
 
 TEST_CASE("api: an RPC the adaptor cannot encode fails and ends the RPC observation", "[api][rpc]") {
     // A profile adaptor that refuses RPC requests (a protobuf schema mismatch).
-    struct refusing final : payload_v1 {
-        json_plugin json;
-        payload_v1* inner = json.adaptor();
-        tern_str name() noexcept override { return tern_str{"protobuf", 8}; }
-        int32_t content_format() noexcept override { return 42; }
-        tern_status decode_telemetry(const tern_payload_context* c, tern_bytes b, int64_t n, tern_records_sink s,
-                                     void* x, tern_error* e) noexcept override {
-            return inner->decode_telemetry(c, b, n, s, x, e);
-        }
-        tern_status decode_attributes(const tern_payload_context* c, tern_bytes b, tern_kv_sink s, void* x,
-                                      tern_error* e) noexcept override {
-            return inner->decode_attributes(c, b, s, x, e);
-        }
-        tern_status decode_rpc_reply(const tern_payload_context* c, tern_bytes b, tern_bytes_sink s, void* x,
-                                     tern_error* e) noexcept override {
-            return inner->decode_rpc_reply(c, b, s, x, e);
-        }
-        tern_status decode_rpc_call(const tern_payload_context* c, tern_bytes b, tern_rpc_call_sink s, void* x,
-                                    tern_error* e) noexcept override {
-            return inner->decode_rpc_call(c, b, s, x, e);
-        }
-        tern_status decode_claim(const tern_payload_context* c, tern_bytes b, tern_claim_sink s, void* x,
-                                 tern_error* e) noexcept override {
-            return inner->decode_claim(c, b, s, x, e);
-        }
-        tern_status decode_provision(const tern_payload_context* c, tern_bytes b, tern_provision_sink s, void* x,
-                                     tern_error* e) noexcept override {
-            return inner->decode_provision(c, b, s, x, e);
-        }
-        tern_status encode_attribute_update(const tern_payload_context* c, const tern_kv* u, uint32_t nu,
-                                            const tern_str* d, uint32_t nd, tern_bytes_sink s, void* x,
-                                            tern_error* e) noexcept override {
-            return inner->encode_attribute_update(c, u, nu, d, nd, s, x, e);
-        }
-        tern_status encode_attributes(const tern_payload_context* c, const tern_kv* a, uint32_t na, const tern_kv* b,
-                                      uint32_t nb, tern_bytes_sink s, void* x, tern_error* e) noexcept override {
-            return inner->encode_attributes(c, a, na, b, nb, s, x, e);
-        }
+    struct refusing final : json_plugin_holder, sdk::testing::forwarding_payload_adaptor {
+        refusing() : forwarding_payload_adaptor(*json.adaptor(), "protobuf") {}
         tern_status encode_rpc_request(const tern_payload_context*, const tern_rpc_request*, tern_bytes_sink, void*,
                                        tern_error* e) noexcept override {
             sdk::set_error(e, "schema mismatch");
             return TERN_INVALID_ARGUMENT;
-        }
-        tern_status encode_rpc_response(const tern_payload_context* c, tern_str r, tern_str er, tern_bytes_sink s,
-                                        void* x, tern_error* e) noexcept override {
-            return inner->encode_rpc_response(c, r, er, s, x, e);
-        }
-        tern_status encode_provision_response(const tern_payload_context* c, const tern_provision_result* r,
-                                              tern_bytes_sink s, void* x, tern_error* e) noexcept override {
-            return inner->encode_provision_response(c, r, s, x, e);
         }
     } proto;
     fixture f;

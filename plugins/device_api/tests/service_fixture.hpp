@@ -15,6 +15,7 @@
 
 #include "fakes.hpp"
 #include "json_plugin.hpp"
+#include "tern/sdk/testing_payload.hpp"
 
 namespace tern::device_api::test {
 
@@ -51,68 +52,27 @@ struct req {
     std::vector<std::string> query;
 };
 
+// The JSON adaptor's plugin, constructed before an adaptor that forwards to it.
+struct json_plugin_holder {
+    json_plugin json;
+};
+
 // The real JSON adaptor under another name (a stand-in for protobuf's), recording the
 // payload context of every decode_telemetry.
-struct renamed_adaptor final : payload_v1 {
-    explicit renamed_adaptor(std::string n) : name_(std::move(n)) {}
-    json_plugin json;
-    payload_v1* inner = json.adaptor();
-    std::string name_;
+struct renamed_adaptor final : json_plugin_holder, sdk::testing::forwarding_payload_adaptor {
+    explicit renamed_adaptor(std::string n) : forwarding_payload_adaptor(*json.adaptor(), std::move(n)) {}
     struct seen {
         uint64_t profile_id, revision;
         std::vector<std::string> option_keys;
     };
     std::vector<seen> contexts;
 
-    tern_str name() noexcept override { return tern_str{name_.data(), name_.size()}; }
-    int32_t content_format() noexcept override { return 42; }
     tern_status decode_telemetry(const tern_payload_context* c, tern_bytes b, int64_t n, tern_records_sink s, void* x,
                                  tern_error* e) noexcept override {
         seen v{c->profile_id, c->revision, {}};
         for (uint32_t i = 0; i < c->option_count; ++i) v.option_keys.push_back(str(c->options[i].key));
         contexts.push_back(std::move(v));
-        return inner->decode_telemetry(c, b, n, s, x, e);
-    }
-    tern_status decode_attributes(const tern_payload_context* c, tern_bytes b, tern_kv_sink s, void* x,
-                                  tern_error* e) noexcept override {
-        return inner->decode_attributes(c, b, s, x, e);
-    }
-    tern_status decode_rpc_reply(const tern_payload_context* c, tern_bytes b, tern_bytes_sink s, void* x,
-                                 tern_error* e) noexcept override {
-        return inner->decode_rpc_reply(c, b, s, x, e);
-    }
-    tern_status decode_rpc_call(const tern_payload_context* c, tern_bytes b, tern_rpc_call_sink s, void* x,
-                                tern_error* e) noexcept override {
-        return inner->decode_rpc_call(c, b, s, x, e);
-    }
-    tern_status decode_claim(const tern_payload_context* c, tern_bytes b, tern_claim_sink s, void* x,
-                             tern_error* e) noexcept override {
-        return inner->decode_claim(c, b, s, x, e);
-    }
-    tern_status decode_provision(const tern_payload_context* c, tern_bytes b, tern_provision_sink s, void* x,
-                                 tern_error* e) noexcept override {
-        return inner->decode_provision(c, b, s, x, e);
-    }
-    tern_status encode_attribute_update(const tern_payload_context* c, const tern_kv* u, uint32_t nu,
-                                        const tern_str* d, uint32_t nd, tern_bytes_sink s, void* x,
-                                        tern_error* e) noexcept override {
-        return inner->encode_attribute_update(c, u, nu, d, nd, s, x, e);
-    }
-    tern_status encode_attributes(const tern_payload_context* c, const tern_kv* a, uint32_t na, const tern_kv* b,
-                                  uint32_t nb, tern_bytes_sink s, void* x, tern_error* e) noexcept override {
-        return inner->encode_attributes(c, a, na, b, nb, s, x, e);
-    }
-    tern_status encode_rpc_request(const tern_payload_context* c, const tern_rpc_request* r, tern_bytes_sink s,
-                                   void* x, tern_error* e) noexcept override {
-        return inner->encode_rpc_request(c, r, s, x, e);
-    }
-    tern_status encode_rpc_response(const tern_payload_context* c, tern_str r, tern_str er, tern_bytes_sink s,
-                                    void* x, tern_error* e) noexcept override {
-        return inner->encode_rpc_response(c, r, er, s, x, e);
-    }
-    tern_status encode_provision_response(const tern_payload_context* c, const tern_provision_result* r,
-                                          tern_bytes_sink s, void* x, tern_error* e) noexcept override {
-        return inner->encode_provision_response(c, r, s, x, e);
+        return forwarding_payload_adaptor::decode_telemetry(c, b, n, s, x, e);
     }
 };
 

@@ -157,4 +157,77 @@ private:
     std::vector<checked_profile> checks_;
 };
 
+// Forwards every call to another adaptor (a real one, e.g. JSON through its ABI) under the name
+// and Content-Format the test gives, so a test overrides only the calls it watches or breaks:
+//
+//     struct refusing final : tern::sdk::testing::forwarding_payload_adaptor {
+//         using forwarding_payload_adaptor::forwarding_payload_adaptor;
+//         tern_status encode_rpc_request(...) noexcept override { ...refuse... }
+//     } proto(*json_adaptor, "protobuf");
+class forwarding_payload_adaptor : public payload_v1 {
+public:
+    forwarding_payload_adaptor(payload_v1& inner, std::string name, int32_t content_format = 42)
+        : inner_(inner), name_(std::move(name)), format_(content_format) {}
+    forwarding_payload_adaptor(const forwarding_payload_adaptor&) = delete;
+    forwarding_payload_adaptor& operator=(const forwarding_payload_adaptor&) = delete;
+    virtual ~forwarding_payload_adaptor() = default;
+
+    tern_str name() noexcept override { return to_str(name_); }
+    int32_t content_format() noexcept override { return format_; }
+
+    tern_status decode_telemetry(const tern_payload_context* c, tern_bytes b, int64_t now, tern_records_sink s,
+                                 void* x, tern_error* e) noexcept override {
+        return inner_.decode_telemetry(c, b, now, s, x, e);
+    }
+    tern_status decode_attributes(const tern_payload_context* c, tern_bytes b, tern_kv_sink s, void* x,
+                                  tern_error* e) noexcept override {
+        return inner_.decode_attributes(c, b, s, x, e);
+    }
+    tern_status decode_rpc_reply(const tern_payload_context* c, tern_bytes b, tern_bytes_sink s, void* x,
+                                 tern_error* e) noexcept override {
+        return inner_.decode_rpc_reply(c, b, s, x, e);
+    }
+    tern_status decode_rpc_call(const tern_payload_context* c, tern_bytes b, tern_rpc_call_sink s, void* x,
+                                tern_error* e) noexcept override {
+        return inner_.decode_rpc_call(c, b, s, x, e);
+    }
+    tern_status decode_claim(const tern_payload_context* c, tern_bytes b, tern_claim_sink s, void* x,
+                             tern_error* e) noexcept override {
+        return inner_.decode_claim(c, b, s, x, e);
+    }
+    tern_status decode_provision(const tern_payload_context* c, tern_bytes b, tern_provision_sink s, void* x,
+                                 tern_error* e) noexcept override {
+        return inner_.decode_provision(c, b, s, x, e);
+    }
+    tern_status encode_attribute_update(const tern_payload_context* c, const tern_kv* u, uint32_t nu,
+                                        const tern_str* d, uint32_t nd, tern_bytes_sink s, void* x,
+                                        tern_error* e) noexcept override {
+        return inner_.encode_attribute_update(c, u, nu, d, nd, s, x, e);
+    }
+    tern_status encode_attributes(const tern_payload_context* c, const tern_kv* cl, uint32_t ncl,
+                                  const tern_kv* sh, uint32_t nsh, tern_bytes_sink s, void* x,
+                                  tern_error* e) noexcept override {
+        return inner_.encode_attributes(c, cl, ncl, sh, nsh, s, x, e);
+    }
+    tern_status encode_rpc_request(const tern_payload_context* c, const tern_rpc_request* r, tern_bytes_sink s,
+                                   void* x, tern_error* e) noexcept override {
+        return inner_.encode_rpc_request(c, r, s, x, e);
+    }
+    tern_status encode_rpc_response(const tern_payload_context* c, tern_str r, tern_str er, tern_bytes_sink s,
+                                    void* x, tern_error* e) noexcept override {
+        return inner_.encode_rpc_response(c, r, er, s, x, e);
+    }
+    tern_status encode_provision_response(const tern_payload_context* c, const tern_provision_result* r,
+                                          tern_bytes_sink s, void* x, tern_error* e) noexcept override {
+        return inner_.encode_provision_response(c, r, s, x, e);
+    }
+
+protected:
+    payload_v1& inner_;
+
+private:
+    std::string name_;
+    int32_t format_;
+};
+
 }  // namespace tern::sdk::testing
