@@ -1,7 +1,9 @@
-// The payload adaptors' own cost, without the network or the store: the json and protobuf
-// adaptors decode the same telemetry (ThingsBoard's default telemetry message: temperature
-// and humidity) in one process, one after the other, and the same for an attribute answer
-// encoded both ways. Prints ns per call and the ratio protobuf / JSON of this run.
+// The payload adaptors' own cost, without the network or the store. The json and protobuf
+// plugins are loaded through the ABI as the kernel loads them (on the SDK's fake host, with
+// their default settings) and called as the device API calls them: both decode the same
+// telemetry (JSON text against ThingsBoard's default telemetry message: temperature and
+// humidity) in one process, one after the other, and both encode the same attribute answer.
+// Prints ns per call and the ratio protobuf / JSON of this run.
 //
 //   build/bin/protobuf_decode_bench [iterations] [protobuf]   (default 2 000 000)
 //
@@ -13,16 +15,31 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
-#include "../src/adaptor.hpp"  // the protobuf adaptor
+#include "tern/abi/payload.h"
+#include "tern/sdk/testing.hpp"
 #include "tern/sdk/views.hpp"
 
-// The json adaptor's header has the same name: include it by its path.
-#include "../../json/src/adaptor.hpp"
-
 namespace {
+
+// A plugin library, its instance on a fake host, and its tern.payload/1.
+struct loaded_adaptor {
+    tern::sdk::testing::plugin_library lib;
+    tern::sdk::testing::fake_host host;
+    tern::sdk::testing::instance_ptr instance;
+    tern::payload_v1* adaptor;
+
+    loaded_adaptor(const char* path, const char* name)
+        : lib(path),
+          host(lib.descriptor(), name),
+          instance(tern::sdk::testing::create(lib.descriptor(), host)),
+          adaptor(tern::sdk::testing::query<tern::payload_v1>(*instance)) {
+        if (adaptor == nullptr) throw std::runtime_error(std::string(name) + " provides no tern.payload/1");
+    }
+};
 
 tern_bytes bytes_of(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
 
@@ -65,8 +82,10 @@ tern_kv kv_double(const char* k, double v) {
 
 int main(int argc, char** argv) {
     const long n = argc > 1 ? std::atol(argv[1]) : 2000000;
-    tern::json::adaptor json{tern::json::options{}};
-    tern::protobuf::adaptor pb{tern::protobuf::options{}};
+    loaded_adaptor json_plugin(TERN_JSON_PLUGIN_PATH, "json");
+    loaded_adaptor pb_plugin(TERN_PROTOBUF_PLUGIN_PATH, "protobuf");
+    tern::payload_v1& json = *json_plugin.adaptor;
+    tern::payload_v1& pb = *pb_plugin.adaptor;
 
     tern_payload_context ctx{};
     ctx.struct_size = sizeof ctx;
