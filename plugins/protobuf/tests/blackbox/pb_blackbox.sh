@@ -131,8 +131,11 @@ coap_payloads() {
     ' "$TERN_TMP/$1.out"
 }
 
-# hex_to_file HEX FILE: writes the bytes.
-hex_to_file() { printf '%s' "$1" | xxd -r -p >"$2"; }
+# hex_to_file HEX FILE: writes the bytes (with node, which the tests need anyway; a fresh
+# Debian has no xxd).
+hex_to_file() {
+    node -e 'require("fs").writeFileSync(process.argv[2], Buffer.from(process.argv[1], "hex"))' "$1" "$2"
+}
 
 # json_get FILE EXPR: evaluates a JS expression over the JSON in FILE (as `j`); strings are
 # printed as they are, anything else as JSON.
