@@ -12,8 +12,8 @@ namespace tern::protobuf {
 
 namespace {
 
-walk_limits walk_limits_of(const options& o) {
-    walk_limits w;
+proto_walk::walk_limits walk_limits_of(const options& o) {
+    proto_walk::walk_limits w;
     w.type_cast_enabled = o.type_cast_enabled;
     w.max_decoded_size = o.max_decoded_size;
     w.max_number_text_length = o.max_number_text_length;

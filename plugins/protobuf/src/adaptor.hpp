@@ -1,7 +1,7 @@
 // The protobuf payload adaptor (docs/device-api.md §8): a device's protobuf messages into
 // Tern's records and back. Uplinks are parsed against the profile's schemas (compiled once per
 // profile revision, profile_cache.hpp) and walked into the same typed records as JSON
-// (message_walk.hpp); downlinks are ThingsBoard's fixed messages (encode_wire.hpp), and an RPC
+// (libs/proto_walk); downlinks are ThingsBoard's fixed messages (encode_wire.hpp), and an RPC
 // to the device is merged into the profile's RPC request schema. Independent of the host, so
 // tests and the fuzz target construct it directly (adaptor(options, metrics) with default
 // metrics counts nothing); protobuf_plugin.cpp only binds the configuration.
@@ -10,10 +10,10 @@
 
 #include <cstdint>
 
-#include "message_walk.hpp"
 #include "parse.hpp"
 #include "profile_cache.hpp"
 #include "tern/abi/payload.h"
+#include "tern/proto_walk/message_walk.hpp"
 #include "tern/sdk/host.hpp"
 
 namespace tern::protobuf {
@@ -100,7 +100,7 @@ private:
     // decode.cpp: whether body is over max_message_size (then counted, err set).
     bool too_big(tern_bytes body, tern_error* err) const;
     // decode.cpp: the counter of the bound that refused a walk.
-    void count_refusal(walk_refusal why) const noexcept;
+    void count_refusal(proto_walk::walk_refusal why) const noexcept;
     // decode.cpp: body as a fixed message, handed to use(message).
     template <class Use>
     tern_status decode_fixed(const google::protobuf::Message& prototype, tern_bytes body, tern_error* err,
@@ -108,7 +108,7 @@ private:
 
     const options options_;
     const metrics metrics_;
-    const walk_limits walk_limits_;
+    const proto_walk::walk_limits walk_limits_;
     const parse_limits parse_limits_;
     profile_cache cache_;
 };

@@ -1,5 +1,5 @@
 // The protobuf adaptor's decoding side: telemetry, attributes and RPC replies against the
-// profile's schemas (walked into typed records by message_walk), and the fixed ThingsBoard
+// profile's schemas (walked into typed records by libs/proto_walk), and the fixed ThingsBoard
 // uplinks (client-side RPC, claim, provisioning) read by reflection.
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
@@ -10,8 +10,8 @@
 #include "adaptor.hpp"
 #include "fixed_messages.hpp"
 #include "json_text.hpp"
-#include "message_walk.hpp"
 #include "parse.hpp"
+#include "tern/proto_walk/message_walk.hpp"
 #include "tern/sdk/status.hpp"
 #include "tern/sdk/views.hpp"
 
@@ -77,11 +77,11 @@ bool adaptor::too_big(tern_bytes body, tern_error* err) const {
     return true;
 }
 
-void adaptor::count_refusal(walk_refusal why) const noexcept {
+void adaptor::count_refusal(proto_walk::walk_refusal why) const noexcept {
     switch (why) {
-        case walk_refusal::decoded_size: metrics_.decoded_size.inc(); return;
-        case walk_refusal::number_text: metrics_.number_text.inc(); return;
-        case walk_refusal::depth: metrics_.unparsable.inc(); return;
+        case proto_walk::walk_refusal::decoded_size: metrics_.decoded_size.inc(); return;
+        case proto_walk::walk_refusal::number_text: metrics_.number_text.inc(); return;
+        case proto_walk::walk_refusal::depth: metrics_.unparsable.inc(); return;
         default: metrics_.walk_refused.inc(); return;
     }
 }
@@ -98,7 +98,7 @@ tern_status adaptor::decode_schema(const tern_payload_context* ctx, schema_kind 
     auto use = [&](const gp::Message& m) {
         std::string& why = reason();
         if (!walk(m, why)) {
-            count_refusal(thread_walk_output().refusal());
+            count_refusal(proto_walk::thread_walk_output().refusal());
             status = fail(err, why);
         }
     };
@@ -114,8 +114,8 @@ tern_status adaptor::decode_telemetry(const tern_payload_context* ctx, tern_byte
     return sdk::guard(err, [&]() -> tern_status {
         if (sink == nullptr) return fail(err, "no sink");
         return decode_schema(ctx, schema_kind::telemetry, body, err, [&](const gp::Message& m, std::string& why) {
-            walk_output& out = thread_walk_output();
-            if (!telemetry_records(m, now_ms, walk_limits_, out, why)) return false;
+            proto_walk::walk_output& out = proto_walk::thread_walk_output();
+            if (!proto_walk::telemetry_records(m, now_ms, walk_limits_, out, why)) return false;
             sink(sink_ctx, out.records().data(), static_cast<uint32_t>(out.records().size()));
             return true;
         });
@@ -127,8 +127,8 @@ tern_status adaptor::decode_attributes(const tern_payload_context* ctx, tern_byt
     return sdk::guard(err, [&]() -> tern_status {
         if (sink == nullptr) return fail(err, "no sink");
         return decode_schema(ctx, schema_kind::attributes, body, err, [&](const gp::Message& m, std::string& why) {
-            walk_output& out = thread_walk_output();
-            if (!attribute_values(m, walk_limits_, out, why)) return false;
+            proto_walk::walk_output& out = proto_walk::thread_walk_output();
+            if (!proto_walk::attribute_values(m, walk_limits_, out, why)) return false;
             sink(sink_ctx, out.values().data(), static_cast<uint32_t>(out.values().size()));
             return true;
         });
@@ -140,8 +140,8 @@ tern_status adaptor::decode_rpc_reply(const tern_payload_context* ctx, tern_byte
     return sdk::guard(err, [&]() -> tern_status {
         if (sink == nullptr) return fail(err, "no sink");
         return decode_schema(ctx, schema_kind::rpc_response, body, err, [&](const gp::Message& m, std::string& why) {
-            walk_output& out = thread_walk_output();
-            if (!message_json(m, walk_limits_, out, why)) return false;
+            proto_walk::walk_output& out = proto_walk::thread_walk_output();
+            if (!proto_walk::message_json(m, walk_limits_, out, why)) return false;
             const std::string_view json = out.json();
             sink(sink_ctx, tern_bytes{reinterpret_cast<const uint8_t*>(json.data()), json.size()});
             return true;

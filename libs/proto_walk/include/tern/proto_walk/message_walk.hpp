@@ -29,11 +29,11 @@ class FieldDescriptor;
 class Message;
 }
 
-namespace tern::protobuf {
+namespace tern::proto_walk {
 
 class walker;
 
-// What the walk may produce: the bounds come from the plugin's settings.
+// What the walk may produce: the bounds come from the calling plugin's settings.
 struct walk_limits {
     bool type_cast_enabled = true;        // strings in plain decimal become numbers (as JSON's)
     int64_t max_decoded_size = 262144;    // bytes the keys+values of one message may decode to; 0 none
@@ -41,7 +41,7 @@ struct walk_limits {
     int max_depth = 32;                   // message nesting the walk follows
 };
 
-// Which bound refused the last walk, for the plugin's counters.
+// Which bound refused the last walk, for the calling plugin's counters.
 enum class walk_refusal {
     none,
     decoded_size,  // max_decoded_size
@@ -116,4 +116,4 @@ bool message_json(const google::protobuf::Message& root, const walk_limits& lim,
 // The thread's walk_output.
 walk_output& thread_walk_output() noexcept;
 
-}  // namespace tern::protobuf
+}  // namespace tern::proto_walk

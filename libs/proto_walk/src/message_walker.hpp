@@ -10,9 +10,9 @@
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
 
-#include "message_walk.hpp"
+#include "tern/proto_walk/message_walk.hpp"
 
-namespace tern::protobuf {
+namespace tern::proto_walk {
 
 using google::protobuf::Descriptor;
 using google::protobuf::EnumValueDescriptor;
@@ -122,4 +122,4 @@ private:
     bool whole_ = false;    // building message_json's text (not key/values)
 };
 
-}  // namespace tern::protobuf
+}  // namespace tern::proto_walk

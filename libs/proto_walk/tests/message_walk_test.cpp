@@ -18,12 +18,12 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/text_format.h>
 
-#include "message_walk.hpp"
+#include "tern/proto_walk/message_walk.hpp"
 #include "tern/sdk/testing_alloc.hpp"
 #include "tern/tb_number/number.hpp"
 
 namespace pb = google::protobuf;
-using namespace tern::protobuf;
+using namespace tern::proto_walk;
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "message_walk.hpp"
+#include "tern/proto_walk/message_walk.hpp"
 
 // The walk's output storage, the typed key/values of a message's fields (ThingsBoard's JSON
 // value rules applied to what the printer prints), `ts`, and the entry points. The JSON text
@@ -15,7 +15,7 @@
 #include "tern/base64/base64.hpp"
 #include "tern/tb_number/number.hpp"
 
-namespace tern::protobuf {
+namespace tern::proto_walk {
 
 using namespace walk_detail;
 
@@ -363,4 +363,4 @@ bool message_json(const Message& root, const walk_limits& lim, walk_output& out,
     return w.root_text(root);
 }
 
-}  // namespace tern::protobuf
+}  // namespace tern::proto_walk

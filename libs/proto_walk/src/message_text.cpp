@@ -11,7 +11,7 @@
 #include "tern/tb_number/json_text.hpp"
 #include "tern/tb_number/number.hpp"
 
-namespace tern::protobuf {
+namespace tern::proto_walk {
 
 using namespace walk_detail;
 
@@ -215,4 +215,4 @@ void walker::keep_last_values(std::size_t start) {
     items.resize(kept);
 }
 
-}  // namespace tern::protobuf
+}  // namespace tern::proto_walk

@@ -29,7 +29,7 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/text_format.h>
 
-#include "message_walk.hpp"
+#include "tern/proto_walk/message_walk.hpp"
 #include "tern/base64/base64.hpp"
 
 namespace pb = google::protobuf;
@@ -259,7 +259,7 @@ int main() {
     }
 
     std::ifstream output(dir / "output.txt");
-    tern::protobuf::walk_limits unbounded;
+    tern::proto_walk::walk_limits unbounded;
     unbounded.max_decoded_size = 0;
     unbounded.max_depth = 0;
     int differ = 0;
@@ -272,8 +272,8 @@ int main() {
         std::unique_ptr<pb::Message> m(prototype.New());
         std::string ours = "unparsable";
         if (m->ParseFromString(wires[i])) {
-            tern::protobuf::walk_output& out = tern::protobuf::thread_walk_output();
-            ours = tern::protobuf::message_json(*m, unbounded, out, err) ? std::string(out.json()) : "refused: " + err;
+            tern::proto_walk::walk_output& out = tern::proto_walk::thread_walk_output();
+            ours = tern::proto_walk::message_json(*m, unbounded, out, err) ? std::string(out.json()) : "refused: " + err;
         }
         if (ours == java) continue;
         if (++differ <= 10) {
