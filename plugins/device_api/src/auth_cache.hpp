@@ -9,9 +9,11 @@
 #include <memory>
 
 #include "device.hpp"
-#include "ratelimit.hpp"
+#include "tern/ratelimit/ratelimit.hpp"
 
 namespace tern::device_api {
+
+using tern::ratelimit::token_bucket;
 
 // What a shard keeps per authenticated device beside its identity: the activity-report
 // throttle and the device's rate-limit buckets on this shard.

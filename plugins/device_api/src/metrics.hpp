@@ -34,7 +34,7 @@ struct metrics {
     sdk::metric rpc_sent, rpc_delivered, rpc_timeout, rpc_failed, rpc_replies, rpc_refused;
     sdk::metric client_rpc_ok, client_rpc_timeout, client_rpc_error;
     sdk::metric payload_too_large, activity_reports;
-    // rate limits (ratelimit.hpp): device_api_rate_limited_total{limit}
+    // rate limits (libs/ratelimit): device_api_rate_limited_total{limit}
     sdk::metric limited_provision, limited_token, limited_messages, limited_datapoints;
     sdk::metric source_evictions, source_buckets;
     // the negative token cache: device_api_auth_cache_*{cache="unknown_token"}

@@ -2,8 +2,8 @@
 
 #include <cstdio>
 
-#include "ratelimit.hpp"
 #include "runtime.hpp"
+#include "tern/ratelimit/ratelimit.hpp"
 #include "tern/sdk/status.hpp"
 #include "tern/sdk/views.hpp"
 
@@ -35,7 +35,7 @@ void responder::error(uint64_t exchange, action k, uint8_t c, std::string_view t
 }
 
 void responder::limited(uint64_t exchange, action k, uint64_t wait_ns, std::string_view text) noexcept {
-    answer(exchange, k, code::too_many, sdk::to_bytes(text), -1, 0, nullptr, 0, retry_seconds(wait_ns));
+    answer(exchange, k, code::too_many, sdk::to_bytes(text), -1, 0, nullptr, 0, ratelimit::retry_seconds(wait_ns));
 }
 
 void responder::busy(uint64_t exchange, action k, std::string_view text) noexcept {

@@ -24,7 +24,7 @@ struct settings {
     int64_t dtls_session_inactivity_timeout_ms{};
     int64_t psm_activity_timer_ms{};
     int64_t paging_transmission_window_ms{};
-    // Rate limits (ratelimit.hpp). Per device (per shard): messages and telemetry data
+    // Rate limits (libs/ratelimit). Per device (per shard): messages and telemetry data
     // points; 0 rate: no limit. A device profile may override them (profile options of the
     // same names).
     int64_t device_message_rate{};  // per second

@@ -20,13 +20,14 @@
 #include "decoded_uplink.hpp"
 #include "device_state.hpp"
 #include "op_pool.hpp"
-#include "ratelimit.hpp"
 #include "tern/lru/lru_map.hpp"
+#include "tern/ratelimit/ratelimit.hpp"
 
 namespace tern::device_api {
 
 using tern::lru::lru_map;
 using tern::lru::string_hash;
+using tern::ratelimit::address_buckets;
 
 class service;
 class uplinks;

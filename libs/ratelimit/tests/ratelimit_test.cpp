@@ -1,9 +1,9 @@
-// The token bucket and the per-source table on their own (ratelimit.hpp).
+// The token bucket and the per-source table on their own (tern/ratelimit/ratelimit.hpp).
 #include <catch2/catch.hpp>
 
-#include "ratelimit.hpp"
+#include "tern/ratelimit/ratelimit.hpp"
 
-using namespace tern::device_api;
+using namespace tern::ratelimit;
 
 namespace {
 constexpr uint64_t s = 1'000'000'000ull;
@@ -21,7 +21,7 @@ tern_endpoint v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port = 568
 }
 }  // namespace
 
-TEST_CASE("ratelimit: a bucket starts full, refills at its rate, never beyond its burst", "[ratelimit][security]") {
+TEST_CASE("a bucket starts full, refills at its rate, never beyond its burst", "[ratelimit][security]") {
     token_bucket b;
     for (int i = 0; i < 5; ++i) CHECK(b.take(t0, 10, 5, 1) == 0);
     const uint64_t wait = b.take(t0, 10, 5, 1);
@@ -35,7 +35,7 @@ TEST_CASE("ratelimit: a bucket starts full, refills at its rate, never beyond it
     CHECK(b.take(later, 10, 5, 1) != 0);
 }
 
-TEST_CASE("ratelimit: rate 0 is no limit, a cost over the burst passes on a full bucket and leaves debt",
+TEST_CASE("rate 0 is no limit, a cost over the burst passes on a full bucket and leaves debt",
           "[ratelimit][security]") {
     token_bucket off;
     for (int i = 0; i < 1000; ++i) CHECK(off.take(t0, 0, 1, 1000) == 0);
@@ -47,7 +47,7 @@ TEST_CASE("ratelimit: rate 0 is no limit, a cost over the burst passes on a full
     CHECK(b.take(t0 + 41 * s / 100, 100, 10, 1) == 0);
 }
 
-TEST_CASE("ratelimit: a refund gives back what valid work took, up to the burst", "[ratelimit][security]") {
+TEST_CASE("a refund gives back what valid work took, up to the burst", "[ratelimit][security]") {
     token_bucket b;
     CHECK(b.take(t0, 1, 2, 1) == 0);
     CHECK(b.take(t0, 1, 2, 1) == 0);
@@ -60,7 +60,7 @@ TEST_CASE("ratelimit: a refund gives back what valid work took, up to the burst"
     CHECK(retry_seconds(s + 1) == 2);
 }
 
-TEST_CASE("ratelimit: source buckets are per address (not port), bounded, idle ones go first",
+TEST_CASE("source buckets are per address (not port), bounded, idle ones go first",
           "[ratelimit][security]") {
     address_buckets t(16, 42);
     CHECK(t.capacity() == 16);
@@ -95,7 +95,7 @@ TEST_CASE("ratelimit: source buckets are per address (not port), bounded, idle o
     CHECK(none.find_or_add(v4(127, 0, 0, 1), t0, 1, 1) == nullptr);
 }
 
-TEST_CASE("ratelimit: IPv6 addresses are keyed by all 16 bytes", "[ratelimit][security]") {
+TEST_CASE("IPv6 addresses are keyed by all 16 bytes", "[ratelimit][security]") {
     address_buckets t(64, 7);
     tern_endpoint a{};
     a.family = 6;

@@ -1,6 +1,7 @@
 // Rate limits: a token bucket, and a fixed table of buckets keyed by source address.
 // Both live on one shard (no locks) and never allocate after construction, so the hot
-// path can consult them per message.
+// path can consult them per message. Used by the device API (per device and per source)
+// and the efento plugin (per source).
 #pragma once
 
 #include <cstddef>
@@ -10,7 +11,7 @@
 
 #include "tern/abi/types.h"
 
-namespace tern::device_api {
+namespace tern::ratelimit {
 
 // A token bucket: `rate` tokens per second, at most `burst` saved up. Levels are kept in
 // nano-tokens (tokens x 1e9), so a refill is elapsed_ns x rate with no division and no
@@ -181,4 +182,4 @@ private:
     std::size_t used_ = 0;
 };
 
-}  // namespace tern::device_api
+}  // namespace tern::ratelimit
