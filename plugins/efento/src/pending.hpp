@@ -1,0 +1,81 @@
+// A message on its way through the core: the context of the cloud_token lookup (which owns a
+// copy of the body, parsed again on the shard when the answer comes) and of the write. They
+// are recycled per shard, so a message whose token is cached allocates nothing: a shard takes
+// them from its own free list; completions (any thread) give them back through a lock-free
+// stack the shard empties in one exchange when its list runs dry (only the shard pops, so
+// there is no ABA).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "decoder.hpp"
+#include "tern/abi/types.h"
+
+namespace tern::efento {
+
+class resource;
+
+// What the cache keeps about a cloud_token's device.
+struct token_entry {
+    uint64_t device_id = 0;
+    bool profiled = false;  // it has a profile
+    bool efento = false;    // its profile's coap.device_type is EFENTO
+    std::string profile;  // the profile's name, for the refusal's text
+};
+
+struct pending {
+    pending* pool_next = nullptr;
+    resource* self = nullptr;
+    uint32_t shard = 0;
+    uint64_t exchange = 0;
+    message_kind kind = message_kind::measurements;
+    bool con = true;
+    uint32_t values = 0;  // data points being written
+    // A lookup in the core only: the request as far as it is needed after the answer.
+    std::string token;
+    std::string body;
+    std::string transport;
+    tern_peer peer{};
+    uint64_t epoch = 0;  // the shard cache's epoch when the lookup started
+    tern_status status = TERN_OK;
+    token_entry found;
+};
+
+class pending_pool {
+public:
+    pending_pool() = default;
+    pending_pool(const pending_pool&) = delete;
+    pending_pool& operator=(const pending_pool&) = delete;
+
+    // [the owning shard]
+    pending* get() {
+        if (local_ == nullptr) local_ = remote_.exchange(nullptr, std::memory_order_acquire);
+        if (local_ == nullptr) {
+            all_.push_back(std::make_unique<pending>());
+            return all_.back().get();
+        }
+        pending* p = local_;
+        local_ = p->pool_next;
+        p->pool_next = nullptr;
+        return p;
+    }
+    // [any-thread]
+    void put(pending* p) noexcept {
+        pending* head = remote_.load(std::memory_order_relaxed);
+        do {
+            p->pool_next = head;
+        } while (!remote_.compare_exchange_weak(head, p, std::memory_order_release, std::memory_order_relaxed));
+    }
+    std::size_t made() const noexcept { return all_.size(); }
+
+private:
+    pending* local_ = nullptr;
+    std::atomic<pending*> remote_{nullptr};
+    std::vector<std::unique_ptr<pending>> all_;  // owns every context ever made
+};
+
+}  // namespace tern::efento
