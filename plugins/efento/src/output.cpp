@@ -39,7 +39,7 @@ key_text::key_text(std::string_view name, std::string_view part, uint32_t channe
     const size_t n = std::min(name.size(), room);
     std::memcpy(buf_, name.data(), n);
     const size_t p = std::min(part.size(), room - n);
-    std::memcpy(buf_ + n, part.data(), p);
+    if (p != 0) std::memcpy(buf_ + n, part.data(), p);  // a default part's data() is null
     size_ = n + p;
     if (channel != 0) {
         char digits[10];
