@@ -6,8 +6,10 @@
 #include "decoder.hpp"
 
 #include <google/protobuf/arena.h>
+#include <google/protobuf/stubs/logging.h>
 
 #include <climits>
+#include <cstdio>
 #include <optional>
 
 #include "conversions.hpp"
@@ -35,6 +37,21 @@ const char* message_name(message_kind kind) {
         case message_kind::configuration: return "ProtoConfig";
     }
     return "?";
+}
+
+// libprotobuf writes an ERROR line to stderr for every body with bad UTF-8 in a string field
+// (a cloud_token of random bytes), outside Tern's rate-limited log. The parse error already
+// says it (5.00, and the resource's counter), so below FATAL its lines are dropped; a FATAL one
+// (libprotobuf aborts after it) still reaches stderr. The handler is the process's, set once
+// (the protobuf plugin sets the same).
+void protobuf_log(gp::LogLevel level, const char* file, int line, const std::string& message) {
+    if (level < gp::LOGLEVEL_FATAL) return;
+    std::fprintf(stderr, "[libprotobuf FATAL %s:%d] %s\n", file, line, message.c_str());
+}
+
+void quiet_protobuf_log() {
+    static const bool once = (gp::SetLogHandler(&protobuf_log), true);
+    (void)once;
 }
 
 }  // namespace
@@ -112,7 +129,7 @@ struct decoder::state {
     }
 };
 
-decoder::decoder() : s_(std::make_unique<state>()) {}
+decoder::decoder() : s_(std::make_unique<state>()) { quiet_protobuf_log(); }
 decoder::~decoder() = default;
 
 decode_status decoder::parse(message_kind kind, tern_bytes body, std::string& err) {

@@ -68,7 +68,10 @@ bool continuous_channel(const channel_context& c, std::string& err) {
     for (int i = 0; i < offsets.size(); ++i) {
         if (is_sensor_error(offsets[i])) continue;
         const int32_t v = java_int(static_cast<int64_t>(c.channel.start_point()) + offsets[i]);
-        continuous_sample(c, c.start_ms + i * c.period_ms, v);
+        // Java's long arithmetic, wrapping as it does (no overflow for any real message).
+        const int64_t ts = static_cast<int64_t>(static_cast<uint64_t>(c.start_ms) +
+                                                static_cast<uint64_t>(i) * static_cast<uint64_t>(c.period_ms));
+        continuous_sample(c, ts, v);
         if (!within(c, err)) return false;
     }
     return true;

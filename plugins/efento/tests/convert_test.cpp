@@ -410,6 +410,19 @@ TEST_CASE("truncated bytes are a parse error and leave no token", "[convert]") {
     CHECK(status_code(decode_status::parse_error) == TERN_COAP_CODE(5, 0));
 }
 
+TEST_CASE("a string of bad UTF-8 is a parse error, as protobuf-java refuses it", "[convert]") {
+    ProtoMeasurements m = measurements();
+    channel(m, MEASUREMENT_TYPE_TEMPERATURE, 200, {1});
+    std::string body = m.SerializeAsString();
+    const size_t at = body.find("efento-token");
+    REQUIRE(at != std::string::npos);
+    body[at] = static_cast<char>(0xC3);  // a lead byte followed by ASCII
+    decoder d;
+    std::string err;
+    CHECK(d.parse(message_kind::measurements, view(body), err) == decode_status::parse_error);
+    CHECK(d.cloud_token().empty());
+}
+
 TEST_CASE("more values than max_values are refused with 4.13", "[convert]") {
     ProtoMeasurements m = measurements();
     channel(m, MEASUREMENT_TYPE_TEMPERATURE, 200, std::vector<int32_t>(100, 0));
