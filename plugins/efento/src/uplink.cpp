@@ -201,7 +201,7 @@ void resource::serve(shard_state& sd, const uplink_ref& u, const token_entry& de
     if (!dev.profiled) no = {outcome::unknown_token, code_unauthorized, "the device has no profile"};
     else if (!dev.efento) no = {outcome::wrong_profile, code_bad_request, "device profile is not of the EFENTO CoAP type"};
     if (no.code != 0) {
-        if (log_.enabled(TERN_LOG_DEBUG)) log_.debug("efento: device ", device_id, " (profile '", dev.profile, "') refused");
+        if (log_.enabled(TERN_LOG_DEBUG)) log_.debug("device ", device_id, " (profile '", dev.profile, "') refused");
         refuse(u, no);
         if (p != nullptr) recycle(p);
         return;

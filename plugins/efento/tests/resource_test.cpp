@@ -68,7 +68,8 @@ TEST_CASE("efento: other names, segment counts and methods get 4.00 with a reaso
         INFO("exchange " << x);
         const auto& a = f.answer(x);
         CHECK(a.code == c400);
-        CHECK(a.payload.find("expected /efento/m, /efento/i, /efento/c or /efento/t") != std::string::npos);
+        CHECK_FALSE(a.payload.empty());
+        CHECK(a.payload.size() <= 40);  // short: answers to unverified addresses are trimmed
     }
     CHECK(f.h.metrics.value("tern_efento_bad_requests_total") == 8);
     CHECK(f.core.auth_calls == 0);
@@ -310,7 +311,7 @@ TEST_CASE("efento: the core's refusals: busy 5.03 with Max-Age, refused 4.00, fa
     f.core.write_message.clear();
     CHECK(f.answer(f.send("efento/i", device_info("tok-1"))).code == c500);
     CHECK(f.messages("device_info", "backend_error") == 1);
-    CHECK(f.h.log.has("efento: the core could not store it: core"));
+    CHECK(f.h.log.has("the core could not store it: core"));
     CHECK(f.h.metrics.value("tern_efento_values_stored_total") == 0);
 
     // a lookup that fails: 5.00, not remembered
