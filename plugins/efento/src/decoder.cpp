@@ -1,8 +1,12 @@
-// The decoder: a body parsed into the kind's generated message on an arena whose first block
-// the decoder keeps (and grows to the largest message it has seen, up to a bound), then one of
-// the three conversions. protobuf 3.21 keeps the characters of a string longer than 15 bytes
-// on the heap even for a message on an arena: such a string (a long cloud_token) costs one
-// allocation per message, nothing else does once warm.
+// The decoder: a body parsed into the kind's generated message, then one of the three
+// conversions. Measurements, nearly all of a sensor's traffic, parse into one message object
+// the decoder keeps: its strings, channels and offset arrays keep their capacity from message
+// to message, so a warm parse allocates nothing whatever the token's length. Device
+// information and configurations (rare) parse on an arena whose first block the decoder keeps
+// (grown to the largest message seen, up to a bound): their sub-messages would be freed by a
+// reused object's Clear(), and protobuf 3.21 keeps the characters of a string longer than 15
+// bytes on the heap even on an arena, so such a string (a 20-character token) costs one
+// allocation there.
 #include "decoder.hpp"
 
 #include <google/protobuf/arena.h>
@@ -120,13 +124,17 @@ struct decoder::state {
     }
 
     template <class M>
-    bool parse_as(tern_bytes body) {
-        M* m = gp::Arena::CreateMessage<M>(&fresh_arena());
+    bool parse_into(M* m, tern_bytes body) {
         if (!m->ParseFromArray(body.data, static_cast<int>(body.size))) return false;
         message = m;
         token = m->cloud_token();
         return true;
     }
+    template <class M>
+    bool parse_on_arena(tern_bytes body) {
+        return parse_into(gp::Arena::CreateMessage<M>(&fresh_arena()), body);
+    }
+    ProtoMeasurements measurements;  // reused, off the arena
 };
 
 decoder::decoder() : s_(std::make_unique<state>()) { quiet_protobuf_log(); }
@@ -145,9 +153,9 @@ decode_status decoder::parse(message_kind kind, tern_bytes body, std::string& er
     }
     bool ok = false;
     switch (kind) {
-        case message_kind::measurements: ok = s.parse_as<ProtoMeasurements>(body); break;
-        case message_kind::device_info: ok = s.parse_as<ProtoDeviceInfo>(body); break;
-        case message_kind::configuration: ok = s.parse_as<ProtoConfig>(body); break;
+        case message_kind::measurements: ok = s.parse_into(&s.measurements, body); break;
+        case message_kind::device_info: ok = s.parse_on_arena<ProtoDeviceInfo>(body); break;
+        case message_kind::configuration: ok = s.parse_on_arena<ProtoConfig>(body); break;
     }
     if (ok) return decode_status::ok;
     err = std::string("the body (") + std::to_string(body.size) + " bytes) is not a valid " + message_name(kind) +

@@ -1,8 +1,10 @@
 // A warm decoder parses and converts without allocating or locking: measurements (continuous,
 // binary and counter channels), device information and a configuration, 2 000 times each.
 // This binary replaces the global operator new and interposes pthread_mutex_lock
-// (testing_alloc.hpp). The tokens are 15 bytes: protobuf 3.21 keeps a longer string's
-// characters on the heap even on an arena, one allocation per such string (decoder.cpp).
+// (testing_alloc.hpp). Measurements have a 32-character token (their message object is reused);
+// device information's and the configuration's strings are 15 bytes at most: protobuf 3.21 keeps
+// a longer string's characters on the heap even on an arena, one allocation per such string
+// (decoder.cpp), counted exactly below.
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
@@ -27,7 +29,7 @@ std::string measurements_body() {
     m.set_measurement_period_base(60);
     m.set_next_transmission_at(1700000600);
     m.set_signal(20);
-    m.set_cloud_token("token-012345678");
+    m.set_cloud_token("A1_TEST_TOKEN_0123456789abcdefgh");
     const MeasurementType types[] = {MEASUREMENT_TYPE_TEMPERATURE, MEASUREMENT_TYPE_IAQ, MEASUREMENT_TYPE_OK_ALARM,
                                      MEASUREMENT_TYPE_PULSE_CNT_ACC_MAJOR, MEASUREMENT_TYPE_PULSE_CNT_ACC_MINOR};
     for (const MeasurementType t : types) {
@@ -89,5 +91,23 @@ TEST_CASE("a warm parse and conversion allocates nothing and locks nothing", "[a
     REQUIRE(ok);
     CHECK(values > 0);
     CHECK(n.allocations == 0);
+    CHECK(n.locks == 0);
+}
+
+TEST_CASE("a device information with a 20-character token allocates once per message", "[alloc]") {
+    ProtoDeviceInfo m;
+    m.set_cloud_token("A1_TEST_TOKEN_012345");
+    for (int i = 0; i < 22; ++i) m.add_memory_statistics(1700000000 + i);
+    const std::string body = m.SerializeAsString();
+    decoder& d = thread_decoder();
+    std::string err;
+    for (int i = 0; i < 20; ++i) REQUIRE(d.parse(message_kind::device_info, view(body), err) == decode_status::ok);
+    tern::sdk::testing::alloc_counter c;
+    bool ok = true;
+    for (int i = 0; i < 1000 && ok; ++i) ok = d.parse(message_kind::device_info, view(body), err) == decode_status::ok &&
+                                          d.convert(0, {}, err) == decode_status::ok;
+    const auto n = c.stop();
+    REQUIRE(ok);
+    CHECK(n.allocations == 1000);
     CHECK(n.locks == 0);
 }
