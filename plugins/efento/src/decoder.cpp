@@ -12,6 +12,7 @@
 #include <google/protobuf/arena.h>
 #include <google/protobuf/stubs/logging.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdio>
 #include <optional>
@@ -33,6 +34,9 @@ constexpr size_t first_block_size = 8192;
 // The largest first block a decoder keeps; a message needing more parses into extra blocks
 // that the arena frees at the next parse.
 constexpr size_t max_block_size = size_t{1} << 20;
+// After a measurements body larger than this, the reused message is replaced by a fresh one at
+// the next smaller body, so that one large message does not keep its channels for good.
+constexpr size_t max_kept_measurements = size_t{64} << 10;
 
 const char* message_name(message_kind kind) {
     switch (kind) {
@@ -135,6 +139,16 @@ struct decoder::state {
         return parse_into(gp::Arena::CreateMessage<M>(&fresh_arena()), body);
     }
     ProtoMeasurements measurements;  // reused, off the arena
+    size_t measurements_largest = 0;  // the largest body parsed into it
+
+    bool parse_measurements(tern_bytes body) {
+        if (measurements_largest > max_kept_measurements && body.size <= max_kept_measurements) {
+            measurements = ProtoMeasurements();
+            measurements_largest = 0;
+        }
+        measurements_largest = std::max(measurements_largest, body.size);
+        return parse_into(&measurements, body);
+    }
 };
 
 decoder::decoder() : s_(std::make_unique<state>()) { quiet_protobuf_log(); }
@@ -153,7 +167,7 @@ decode_status decoder::parse(message_kind kind, tern_bytes body, std::string& er
     }
     bool ok = false;
     switch (kind) {
-        case message_kind::measurements: ok = s.parse_into(&s.measurements, body); break;
+        case message_kind::measurements: ok = s.parse_measurements(body); break;
         case message_kind::device_info: ok = s.parse_on_arena<ProtoDeviceInfo>(body); break;
         case message_kind::configuration: ok = s.parse_on_arena<ProtoConfig>(body); break;
     }

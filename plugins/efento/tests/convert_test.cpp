@@ -410,6 +410,26 @@ TEST_CASE("truncated bytes are a parse error and leave no token", "[convert]") {
     CHECK(status_code(decode_status::parse_error) == TERN_COAP_CODE(5, 0));
 }
 
+TEST_CASE("a large measurements message, then small ones: the same results", "[convert]") {
+    ProtoMeasurements big = measurements();
+    for (int c = 0; c < 3000; ++c) channel(big, MEASUREMENT_TYPE_HUMIDITY, c, std::vector<int32_t>(10, 1));
+    ProtoMeasurements small = measurements();
+    channel(small, MEASUREMENT_TYPE_HUMIDITY, 7, {1});
+    decoder d;
+    decode_limits lim;
+    lim.max_values = 100000;
+    REQUIRE(big.ByteSizeLong() > 64 * 1024);
+    REQUIRE(run(d, big, lim) == decode_status::ok);
+    CHECK(d.value_count() == 4 + 3000 + 30000);
+    check_double(d, T_ms + 9 * 60000, "humidity_3000", 3000.0);
+    for (int i = 0; i < 2; ++i) {
+        REQUIRE(run(d, small) == decode_status::ok);
+        CHECK(d.value_count() == 4 + 1 + 1);
+        CHECK(d.cloud_token() == "efento-token");
+        check_double(d, T_ms, "humidity_1", 8.0);
+    }
+}
+
 TEST_CASE("a string of bad UTF-8 is a parse error, as protobuf-java refuses it", "[convert]") {
     ProtoMeasurements m = measurements();
     channel(m, MEASUREMENT_TYPE_TEMPERATURE, 200, {1});
