@@ -47,7 +47,7 @@ struct canned {
 
 }  // namespace
 
-TEST_CASE("efento: a cached sensor's messages allocate nothing and take no lock once warm", "[efento][alloc]") {
+TEST_CASE("a cached sensor's messages allocate nothing and take no lock once warm", "[efento][alloc]") {
     fixture f;
     f.core.tokens["tok-1"] = fake_device{};
     f.start();

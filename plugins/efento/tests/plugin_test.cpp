@@ -63,7 +63,7 @@ struct loaded {
 
 }  // namespace
 
-TEST_CASE("efento plugin: descriptor, requirements and schema", "[efento][plugin]") {
+TEST_CASE("descriptor, requirements and schema", "[efento][plugin]") {
     const tern_plugin_descriptor& d = descriptor();
     CHECK(d.magic == TERN_PLUGIN_MAGIC);
     CHECK(d.abi_major == TERN_ABI_MAJOR);
@@ -91,7 +91,7 @@ TEST_CASE("efento plugin: descriptor, requirements and schema", "[efento][plugin
     CHECK(keys["max_decoded_size"]->default_value.u.i == 65536);
 }
 
-TEST_CASE("efento plugin: starts on the fake host, serves time and stores a measurement", "[efento][plugin]") {
+TEST_CASE("starts on the fake host, serves time and stores a measurement", "[efento][plugin]") {
     loaded l;
     l.provide();
     l.core.tokens["tok-1"] = fake_device{};
@@ -122,7 +122,7 @@ TEST_CASE("efento plugin: starts on the fake host, serves time and stores a meas
     for (const auto& r : l.engine.resources) CHECK(r.removed);
 }
 
-TEST_CASE("efento plugin: bad settings are refused at create() naming the key", "[efento][plugin]") {
+TEST_CASE("bad settings are refused at create() naming the key", "[efento][plugin]") {
     loaded l;
     l.provide();
     l.host.config.set("prefix", "a/b");
@@ -137,7 +137,7 @@ TEST_CASE("efento plugin: bad settings are refused at create() naming the key", 
     CHECK(std::string(sdk::error_text(err)).find("'time_path'") != std::string::npos);
 }
 
-TEST_CASE("efento plugin: start() without the core names the missing interface", "[efento][plugin]") {
+TEST_CASE("start() without the core names the missing interface", "[efento][plugin]") {
     loaded l;
     l.provide(false);
     l.plugin = testing::create(descriptor(), l.host);

@@ -52,7 +52,7 @@ TEST_CASE("efento registers /efento/** for GET and POST and each alias for POST,
     CHECK(f.core.closed);
 }
 
-TEST_CASE("efento: other names, segment counts and methods get 4.00 with a reason", "[efento]") {
+TEST_CASE("other names, segment counts and methods get 4.00 with a reason", "[efento]") {
     started f;
     const uint64_t bad[] = {
         f.send("efento", measurements("tok-1")),
@@ -76,7 +76,7 @@ TEST_CASE("efento: other names, segment counts and methods get 4.00 with a reaso
     CHECK(f.core.writes == 0);
 }
 
-TEST_CASE("efento: GET /efento/t answers 2.05 with the Unix seconds as 4 bytes big-endian", "[efento]") {
+TEST_CASE("GET /efento/t answers 2.05 with the Unix seconds as 4 bytes big-endian", "[efento]") {
     started f;
     const auto& a = f.answer(f.send("efento/t", "", TERN_COAP_GET));
     CHECK(a.code == c205);
@@ -88,7 +88,7 @@ TEST_CASE("efento: GET /efento/t answers 2.05 with the Unix seconds as 4 bytes b
     CHECK(f.h.metrics.value("tern_efento_time_requests_total") == 1);
 }
 
-TEST_CASE("efento: a CON measurement is stored and answered 2.01 without payload once durable", "[efento]") {
+TEST_CASE("a CON measurement is stored and answered 2.01 without payload once durable", "[efento]") {
     started f;
     const uint64_t x = f.send("efento/m", measurements("tok-1"));
     const auto& a = f.answer(x);
@@ -113,7 +113,7 @@ TEST_CASE("efento: a CON measurement is stored and answered 2.01 without payload
     CHECK(f.core.sessions[0].address == "192.0.2.7:5683");
 }
 
-TEST_CASE("efento: a NON success gets no reply at all; a NON error is answered", "[efento]") {
+TEST_CASE("a NON success gets no reply at all, a NON error is answered", "[efento]") {
     started f;
     const auto& ok = f.answer(f.send("efento/m", measurements("tok-1"), TERN_COAP_POST, TERN_COAP_NON));
     CHECK((ok.flags & TERN_COAP_RESPONSE_SILENT) != 0);
@@ -126,7 +126,7 @@ TEST_CASE("efento: a NON success gets no reply at all; a NON error is answered",
     CHECK((parse.flags & TERN_COAP_RESPONSE_SILENT) == 0);
 }
 
-TEST_CASE("efento: the aliases take their kind of message", "[efento]") {
+TEST_CASE("the aliases take their kind of message", "[efento]") {
     started f;
     CHECK(f.answer(f.send("coap/measurements", measurements("tok-1"))).code == c201);
     CHECK(f.answer(f.send("coap/device-info", device_info("tok-1"))).code == c201);
@@ -140,7 +140,7 @@ TEST_CASE("efento: the aliases take their kind of message", "[efento]") {
     CHECK(f.messages("configuration", "stored") == 1);
 }
 
-TEST_CASE("efento: bad messages store nothing and get the decoder's code", "[efento]") {
+TEST_CASE("bad messages store nothing and get the decoder's code", "[efento]") {
     started f;
     const auto& parse = f.answer(f.send("efento/m", std::string("\x0a\x10garbage", 9)));
     CHECK(parse.code == c500);
@@ -154,7 +154,7 @@ TEST_CASE("efento: bad messages store nothing and get the decoder's code", "[efe
     CHECK(f.core.activity == 0);
 }
 
-TEST_CASE("efento: a cached cloud_token does not ask the core again", "[efento]") {
+TEST_CASE("a cached cloud_token does not ask the core again", "[efento]") {
     started f;
     for (int i = 0; i < 5; ++i) CHECK(f.answer(f.send("efento/m", measurements("tok-1"))).code == c201);
     CHECK(f.core.auth_calls == 1);
@@ -164,7 +164,7 @@ TEST_CASE("efento: a cached cloud_token does not ask the core again", "[efento]"
     CHECK(f.core.telemetry_posts.size() == 5);
 }
 
-TEST_CASE("efento: an unknown cloud_token is 4.01 and remembered for a while", "[efento]") {
+TEST_CASE("an unknown cloud_token is 4.01 and remembered for a while", "[efento]") {
     started f;
     CHECK(f.answer(f.send("efento/m", measurements("nobody"))).code == c401);
     CHECK(f.answer(f.send("efento/m", measurements("nobody"))).code == c401);
@@ -179,7 +179,7 @@ TEST_CASE("efento: an unknown cloud_token is 4.01 and remembered for a while", "
     CHECK(f.core.auth_calls == 2);
 }
 
-TEST_CASE("efento: lookups of unknown tokens are limited per source address with 4.29 and Max-Age", "[efento][security]") {
+TEST_CASE("lookups of unknown tokens are limited per source address with 4.29 and Max-Age", "[efento][security]") {
     fixture f;
     f.s.source_rate = 1;
     f.s.source_burst = 2;
@@ -200,7 +200,7 @@ TEST_CASE("efento: lookups of unknown tokens are limited per source address with
     CHECK(f.answer(f.send("efento/m", measurements("d"))).code == c401);
 }
 
-TEST_CASE("efento: a device whose profile is not of the EFENTO CoAP type gets 4.00", "[efento]") {
+TEST_CASE("a device whose profile is not of the EFENTO CoAP type gets 4.00", "[efento]") {
     fixture f;
     fake_device plain;
     plain.id = 9;
@@ -228,7 +228,7 @@ TEST_CASE("efento: a device whose profile is not of the EFENTO CoAP type gets 4.
     CHECK(f.core.activity == 0);
 }
 
-TEST_CASE("efento: device events drop what the shards cached about the device", "[efento]") {
+TEST_CASE("device events drop what the shards cached about the device", "[efento]") {
     started f(2);
     CHECK(f.answer(f.send("efento/m", measurements("tok-1"), TERN_COAP_POST, TERN_COAP_CON, 0)).code == c201);
     CHECK(f.answer(f.send("efento/m", measurements("tok-1"), TERN_COAP_POST, TERN_COAP_CON, 1)).code == c201);
@@ -259,7 +259,7 @@ TEST_CASE("efento: device events drop what the shards cached about the device", 
     CHECK(f.res->cache(0).size() == 1);
 }
 
-TEST_CASE("efento: an answer that comes after an invalidation is used but not cached", "[efento]") {
+TEST_CASE("an answer that comes after an invalidation is used but not cached", "[efento]") {
     started f;
     f.core.defer_auth = true;
     const uint64_t x = f.send("efento/m", measurements("tok-1"));
@@ -271,7 +271,7 @@ TEST_CASE("efento: an answer that comes after an invalidation is used but not ca
     CHECK(f.res->cache(0).size() == 0);
 }
 
-TEST_CASE("efento: the core's answer comes from another thread and the body is parsed again", "[efento]") {
+TEST_CASE("the core's answer comes from another thread and the body is parsed again", "[efento]") {
     started f(2);
     f.core.tokens["tok-2"] = fake_device{8, 3, "Efento sensors", "EFENTO"};
     // tok-2 cached on shard 1 first
@@ -295,7 +295,7 @@ TEST_CASE("efento: the core's answer comes from another thread and the body is p
     CHECK(f.res->contexts_made(1) == 2);  // one waited for the core while the other was written
 }
 
-TEST_CASE("efento: the core's refusals: busy 5.03 with Max-Age, refused 4.00, failing 5.00", "[efento]") {
+TEST_CASE("the core's refusals: busy 5.03 with Max-Age, refused 4.00, failing 5.00", "[efento]") {
     started f;
     f.core.write_status = TERN_BUSY;
     const auto& busy = f.answer(f.send("efento/m", measurements("tok-1")));
@@ -326,7 +326,7 @@ TEST_CASE("efento: the core's refusals: busy 5.03 with Max-Age, refused 4.00, fa
     CHECK(g.core.auth_calls == 2);
 }
 
-TEST_CASE("efento: the start-up refusals name the setting", "[efento]") {
+TEST_CASE("the start-up refusals name the setting", "[efento]") {
     auto refused = [](auto change) {
         settings s = default_settings();
         change(s);
