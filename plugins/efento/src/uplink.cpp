@@ -215,6 +215,9 @@ void resource::serve(shard_state& sd, const uplink_ref& u, const token_entry& de
     report_activity(device_id, u);
     if (p == nullptr) p = take(sd, u);
     p->values = dec.value_count();
+    // The records and attributes are views into this thread's decoder, valid until its next
+    // parse: the core copies what it stores during the call (views cross the ABI borrowed for
+    // the call; core_embedded copies them into its write op before queueing it).
     if (u.kind == message_kind::configuration) {
         const std::span<const tern_kv> a = dec.attributes();
         w_.core.attributes->post_attributes(device_id, TERN_SCOPE_CLIENT, a.data(), static_cast<uint32_t>(a.size()),
