@@ -5,7 +5,9 @@
 # error, nothing stored); no channels 5.00; a GET of an uplink, an unknown name and a third
 # segment 4.00; GET /efento/t 2.05 with 4 bytes, the server's Unix seconds big-endian, within
 # a second of this test's clock. Then, with small bounds: more values than
-# max_values_per_message 4.13 and a configuration past max_decoded_size 4.00, nothing stored.
+# max_values_per_message 4.13 and a configuration past max_decoded_size 4.00, nothing stored;
+# past source_burst lookups of unknown tokens 4.29 with Max-Age, a known unknown token 4.01
+# from memory.
 set -u
 source "$TERN_SOURCE_DIR/plugins/efento/tests/blackbox/efento_blackbox.sh"
 eb_init
@@ -135,5 +137,40 @@ eb_encode_text c "$TERN_TMP/big.bin" "cloud_token: \"efento-cfg-big-token\" apn:
 eb_post big efento/c "$TERN_TMP/big.bin"
 assert_error big 4.00
 eb_nothing_stored efento-cfg-big
+tern_stop
+
+# ---- unknown tokens cost the sender: 2 lookups at once, 1 a second, per source address ----
+# One reactor shard: the buckets are kept per shard, and the sensors' source ports spread them
+# over the shards.
+TERN_SHARDS=1 eb_start --set plugins.efento.source_rate=1 --set plugins.efento.source_burst=2
+# six sensors with six unknown tokens at once: two lookups, the others 4.29 (a sixth of a
+# second later at most one more lookup has been earned)
+for n in 1 2 3 4 5 6; do
+    eb_encode_text m "$TERN_TMP/stranger$n.bin" "cloud_token: \"stranger-$n\" measurement_period_base: 60 $CHANNEL"
+done
+pids=()
+for n in 1 2 3 4 5 6; do
+    eb_post "stranger$n" efento/m "$TERN_TMP/stranger$n.bin" &
+    pids+=($!)
+done
+wait "${pids[@]}"  # not tern, also a child of this shell
+unknown=0 limited=0 known=""
+for n in 1 2 3 4 5 6; do
+    if coap_received "stranger$n" | grep -E '^v:1 t:ACK c:4\.01 ' >/dev/null; then
+        unknown=$((unknown + 1)) known=$n
+    elif coap_received "stranger$n" | grep -E '^v:1 t:ACK c:4\.29 .*Max-Age' >/dev/null; then
+        limited=$((limited + 1))
+    else
+        show_file "$TERN_TMP/stranger$n.out" >&2
+        fail "stranger$n: expected 4.01, or 4.29 with Max-Age"
+    fi
+done
+[ "$unknown" -ge 2 ] && [ "$unknown" -le 3 ] || fail "$unknown of 6 unknown tokens were looked up (expected 2, or 3 if a second passed)"
+assert_eq $((6 - unknown)) "$limited" "answers 4.29 with Max-Age"
+assert_eq "$unknown" "$(tern_metric 'tern_efento_core_lookups_total{result="unknown"}')" "lookups of unknown tokens that reached the core"
+# an unknown token already seen is answered from memory, without a lookup, limit or not
+eb_post known_again efento/m "$TERN_TMP/stranger$known.bin"
+assert_code known_again 4.01
+assert_eq "$unknown" "$(tern_metric 'tern_efento_core_lookups_total{result="unknown"}')" "lookups after an unknown token came again"
 tern_stop
 tern_note PASS
