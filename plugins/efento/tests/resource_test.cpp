@@ -4,7 +4,9 @@
 // and bounded (the manual reactor runs posted tasks when the test says).
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "fixture.hpp"
 
@@ -363,4 +365,42 @@ TEST_CASE("the start-up refusals name the setting", "[efento]") {
     CHECK(f.res->describe() == "/sensors/{measurements,i,c,t} (aliases: none)");
     CHECK(f.answer(f.send("sensors/measurements", measurements("tok-1"))).code == c201);
     CHECK(f.answer(f.send("sensors/m", measurements("tok-1"))).code == c400);
+}
+
+TEST_CASE("stop() waits for a lookup still in the core and answers nothing after", "[efento]") {
+    started f;
+    f.core.defer_auth = true;
+    const uint64_t x = f.send("efento/m", measurements("tok-1"));
+    REQUIRE(f.core.deferred.size() == 1);
+    // the core answers from its own thread while the plugin stops
+    std::thread core_thread([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        f.core.run_deferred();
+    });
+    const auto t0 = std::chrono::steady_clock::now();
+    f.res->stop();
+    core_thread.join();
+    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2));
+    f.h.reactor.run_pending();
+    CHECK_FALSE(f.answered(x));
+    CHECK(f.core.writes == 0);
+    CHECK_FALSE(f.h.log.has("unanswered"));
+}
+
+TEST_CASE("core trouble is logged at warn at most once a second, refusals at debug", "[efento]") {
+    started f;
+    f.core.write_status = TERN_INTERNAL;
+    for (int i = 0; i < 3; ++i) CHECK(f.answer(f.send("efento/m", measurements("tok-1"))).code == c500);
+    std::size_t warns = 0;
+    for (const auto& l : f.h.log.entries())
+        if (l.level == TERN_LOG_WARN) ++warns;
+    CHECK(warns == 1);
+    CHECK(f.h.metrics.value("tern_efento_warnings_suppressed_total") == 2);
+    f.h.reactor.advance(1'100'000'000ull);
+    CHECK(f.answer(f.send("efento/m", measurements("tok-1"))).code == c500);
+    CHECK(f.h.log.count("the core could not store it") == 2 + 4);  // 2 warnings, 4 debug refusals
+    f.core.write_status = TERN_OK;
+    f.h.log.clear();
+    CHECK(f.answer(f.send("efento/m", measurements("nobody"))).code == c401);
+    CHECK(f.h.log.has("unknown_token 4.01 unknown cloud_token"));
 }
