@@ -5,7 +5,8 @@
 # unsigned counter past 2^31 read as a signed int; a modem id of decimal digits a number)
 # compared with the record written out below by hand. A BC660 modem names its 22 parameters,
 # a shared modem its four; 21 memory statistics are refused with 5.00 and store nothing. The
-# alias /coap/device-info stores like /efento/i.
+# alias /coap/device-info stores like /efento/i. An accepted message is activity of the device
+# (lastActivityTime), a refused one is not.
 set -u
 source "$TERN_SOURCE_DIR/plugins/efento/tests/blackbox/efento_blackbox.sh"
 eb_init
@@ -68,6 +69,8 @@ eb_compare latest "$TERN_TMP/info.json" '{
   "runtime_errors": 3,
   "up_time": 86400
 }' "$t0" "$t1"
+# an accepted message is activity of the device
+eb_active_between efento-info "$t0" "$t1"
 
 # ---- a shared modem, through the alias path ----
 eb_device efento-info2 efento-info2-token
@@ -100,6 +103,9 @@ eb_encode i "$EB_MSGS/device_info_21_statistics.txtpb" "$TERN_TMP/info21.bin"
 eb_post info21 efento/i "$TERN_TMP/info21.bin"
 assert_code info21 5.00
 eb_nothing_stored efento-info21
+# a refused message is no activity (five flush intervals later, still none)
+sleep 1
+[ -z "$(eb_server_attr efento-info21 lastActivityTime)" ] || fail "efento-info21: a refused message reported activity"
 
 tern_stop
 tern_note PASS

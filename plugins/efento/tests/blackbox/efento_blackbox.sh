@@ -71,6 +71,7 @@ ${EB_EFENTO_TOML:-}
 
 [plugins.core_embedded]
 database = "$EB_DB"
+activity_flush_interval = 200
 admin_bind = "127.0.0.1:0"
 admin_key = "$EB_ADMIN_KEY"
 TOML
@@ -147,6 +148,28 @@ eb_latest() {
 # eb_client_attrs NAME OUT_FILE: the device's client attributes (JSON of `tern attr get`).
 eb_client_attrs() {
     eb_cli_ok attr get "$1" --scope client --json >"$2"
+}
+
+# eb_server_attr NAME KEY: the value of the device's server attribute KEY (empty when absent);
+# the core writes lastActivityTime there for every activity the plugin reports (flushed every
+# plugins.core_embedded.activity_flush_interval, 200 ms in these tests).
+eb_server_attr() {
+    eb_cli_ok attr get "$1" --scope server --json >"$TERN_TMP/server-attrs.json"
+    node -e 'const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+        const a = (j.server ?? []).find((x) => x.key === process.argv[2]);
+        if (a) process.stdout.write(String(a.value));' "$TERN_TMP/server-attrs.json" "$2"
+}
+
+# eb_active_between NAME T0 T1: the device's lastActivityTime appears within 5 s and lies in
+# [T0, T1] (ms).
+eb_active_between() {
+    local v=""
+    local deadline=$((SECONDS + 5))
+    while v=$(eb_server_attr "$1" lastActivityTime) && [ -z "$v" ]; do
+        [ $SECONDS -ge $deadline ] && fail "$1: no lastActivityTime within 5 s (the accepted message reported no activity)"
+        sleep 0.1
+    done
+    [ "$v" -ge "$2" ] && [ "$v" -le "$3" ] || fail "$1: lastActivityTime $v not in [$2, $3]"
 }
 
 # eb_compare MODE FILE EXPECTED [ARGS...]: stored.mjs (see there) or fail with its report.

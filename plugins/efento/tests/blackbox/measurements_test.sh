@@ -13,7 +13,7 @@
 #   factor.txtpb        a factor set for binary and continuous channels; the message's keys at
 #                       channel 1's timestamp
 # Also: the alias /coap/measurements stores like /efento/m, and a NON message is stored with no
-# answer at all.
+# answer at all, and counts as activity of the device.
 set -u
 source "$TERN_SOURCE_DIR/plugins/efento/tests/blackbox/efento_blackbox.sh"
 eb_init
@@ -124,10 +124,14 @@ eb_compare records "$TERN_TMP/factor.json" '{
 eb_device efento-non efento-non-token
 eb_encode_text m "$TERN_TMP/non.bin" 'cloud_token: "efento-non-token" measurement_period_base: 60 serial_number: "\x0a"
 channels { type: MEASUREMENT_TYPE_TEMPERATURE timestamp: 1700000000 start_point: 215 sample_offsets: [0] }'
+t0=$(date +%s%3N)
 eb_post non efento/m "$TERN_TMP/non.bin" -N -B 2
 assert_no_reply non
 non_stored() { eb_cli telemetry efento-non --latest --json && grep -q '"temperature_1"' "$TERN_TMP/cli.out"; }
 wait_until 5 non_stored || fail "the NON message was not stored within 5 s"
+t1=$(date +%s%3N)
+# and it is activity of the device, as a CON one is
+eb_active_between efento-non "$t0" "$t1"
 eb_history efento-non "$TERN_TMP/non.json"
 eb_compare records "$TERN_TMP/non.json" '{
   "1700000000000": {
