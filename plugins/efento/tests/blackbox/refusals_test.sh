@@ -58,6 +58,12 @@ eb_encode c "$EB_MSGS/configuration.txtpb" "$TERN_TMP/cfg-whole.bin"
 eb_post cfg_cut efento/c "$TERN_TMP/cfg-cut.bin"
 assert_code cfg_cut 5.00
 eb_nothing_stored efento-ok
+# a cloud_token that is not UTF-8 (field 16, bytes C3 28): 5.00, and libprotobuf's own
+# complaint does not reach the server's output (a sensor must not be able to write there)
+node -e 'require("fs").writeFileSync(process.argv[1], Buffer.from("820102c328", "hex"))' "$TERN_TMP/bad-utf8.bin"
+eb_post bad_utf8 efento/m "$TERN_TMP/bad-utf8.bin"
+assert_code bad_utf8 5.00
+assert_not_contains "$TERN_LOG" "libprotobuf" "libprotobuf's log line reached tern's output"
 
 # ---- no channels: 5.00, nothing stored ----
 eb_encode_text m "$TERN_TMP/empty.bin" 'cloud_token: "efento-ok-token" measurement_period_base: 60 serial_number: "\x01"'
