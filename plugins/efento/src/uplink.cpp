@@ -20,9 +20,11 @@ constexpr uint8_t code_unauthorized = TERN_COAP_CODE(4, 1);
 constexpr uint8_t code_too_many = TERN_COAP_CODE(4, 29);  // RFC 8516
 constexpr uint8_t code_internal = TERN_COAP_CODE(5, 0);
 
-// A pending context keeps a body this large at most between messages (a larger one's
-// buffer is let go when it comes back).
-constexpr std::size_t kept_body_capacity = 65536;
+// A pending context keeps a body buffer this large at most between messages (a larger one's
+// buffer is let go when it comes back): Efento messages are a few hundred bytes, and the pool
+// holds as many contexts as lookups were ever in the core at once (which the core bounds: its
+// read queue answers TERN_BUSY past read_queue_capacity).
+constexpr std::size_t kept_body_capacity = 4096;
 
 // The decoder's reason, or the status's name when it gave none.
 std::string_view reason(const std::string& err, decode_status st) noexcept {
