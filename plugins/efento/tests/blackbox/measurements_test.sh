@@ -13,7 +13,8 @@
 #   factor.txtpb        a factor set for binary and continuous channels; the message's keys at
 #                       channel 1's timestamp
 # Also: the alias /coap/measurements stores like /efento/m, and a NON message is stored with no
-# answer at all, and counts as activity of the device.
+# answer at all, and counts as activity of the device. With the prefix and the name set
+# otherwise and no aliases, only the new path takes measurements.
 set -u
 source "$TERN_SOURCE_DIR/plugins/efento/tests/blackbox/efento_blackbox.sh"
 eb_init
@@ -140,5 +141,27 @@ eb_compare records "$TERN_TMP/non.json" '{
   }
 }'
 
+tern_stop
+
+# ---- the paths are settings: another prefix and name, no aliases ----
+EB_EFENTO_TOML='prefix = "sensors"
+measurements_path = "data"
+measurements_aliases = []'
+eb_start
+eb_encode_text m "$TERN_TMP/moved.bin" 'cloud_token: "efento-non-token" measurement_period_base: 60 serial_number: "\x0a"
+channels { type: MEASUREMENT_TYPE_TEMPERATURE timestamp: 1700000600 start_point: 216 sample_offsets: [0] }'
+for path in efento/m coap/measurements sensors/m; do
+    name=old_${path//\//_}
+    eb_post "$name" "$path" "$TERN_TMP/moved.bin"
+    if coap_received "$name" | grep -E '^v:1 t:ACK c:2\.' >/dev/null; then
+        fail "POST /$path was accepted with the measurements moved to /sensors/data"
+    fi
+done
+eb_post moved sensors/data "$TERN_TMP/moved.bin"
+assert_code moved 2.01 ACK
+eb_cli_ok telemetry efento-non --key temperature_1 --since 0 --asc --json >"$TERN_TMP/moved.json"
+eb_compare records "$TERN_TMP/moved.json" '{
+  "1700000000000": { "temperature_1": 21.5 }, "1700000600000": { "temperature_1": 21.6 }
+}'
 tern_stop
 tern_note PASS
