@@ -4,9 +4,10 @@
 # server's time, its keys and values (dates in the zone of tern, UTC here; "Undefined"; an
 # unsigned counter past 2^31 read as a signed int; a modem id of decimal digits a number)
 # compared with the record written out below by hand. A BC660 modem names its 22 parameters,
-# a shared modem its four; 21 memory statistics are refused with 5.00 and store nothing. The
-# alias /coap/device-info stores like /efento/i. An accepted message is activity of the device
-# (lastActivityTime), a refused one is not.
+# a shared modem its four, a BC66 its 34 in its own order; of lists shorter than their names
+# the entries present are stored; 21 memory statistics are refused with 5.00 and store
+# nothing. The alias /coap/device-info stores like /efento/i. An accepted message is activity
+# of the device (lastActivityTime), a refused one is not.
 set -u
 source "$TERN_SOURCE_DIR/plugins/efento/tests/blackbox/efento_blackbox.sh"
 eb_init
@@ -106,6 +107,41 @@ eb_nothing_stored efento-info21
 # a refused message is no activity (five flush intervals later, still none)
 sleep 1
 [ -z "$(eb_server_attr efento-info21 lastActivityTime)" ] || fail "efento-info21: a refused message reported activity"
+
+# ---- BC66: 34 parameters by its own names ----
+eb_device efento-info3 efento-info3-token
+eb_encode i "$EB_MSGS/device_info_bc66.txtpb" "$TERN_TMP/info3.bin"
+t0=$(date +%s%3N)
+eb_post info3 efento/i "$TERN_TMP/info3.bin"
+t1=$(date +%s%3N)
+assert_code info3 2.01 ACK
+eb_latest efento-info3 "$TERN_TMP/info3.json"
+eb_compare latest "$TERN_TMP/info3.json" '{
+  "modem_types": "MODEM_TYPE_BC66", "firmware_version": "MODEM_FIRMWARE_VERSION_UNSPECIFIED",
+  "sc_EARNFCN_offset": 1000, "sc_EARFCN": 1001, "sc_PCI": 1002, "sc_Cell_id": 1003, "sc_RSRP": -100,
+  "sc_RSRQ": 1005, "sc_RSSI": 1006, "sc_SINR": 1007, "sc_Band": 1008, "sc_TAC": 1009, "sc_ECL": 1010,
+  "sc_TX_PWR": 1011, "op_mode": 1012, "nc_EARFCN": 1013, "nc_EARNFCN_offset": 1014, "nc_PCI": 1015,
+  "nc_RSRP": 1016, "RLC_UL_BLER": 1017, "RLC_DL_BLER": 1018, "MAC_UL_BLER": 1019, "MAC_DL_BLER": 1020,
+  "MAC_UL_TOTAL_BYTES": 1021, "MAC_DL_TOTAL_BYTES": 1022, "MAC_UL_total_HARQ_Tx": 1023,
+  "MAC_DL_total_HARQ_Tx": 1024, "MAC_UL_HARQ_re_Tx": 1025, "MAC_DL_HARQ_re_Tx": 1026, "RLC_UL_tput": 1027,
+  "RLC_DL_tput": 1028, "MAC_UL_tput": 1029, "MAC_DL_tput": 1030, "sleep_duration": 1031, "rx_time": 1032,
+  "tx_time": 1033,
+  "counter_of_confirmable_messages_attempts": 1, "counter_of_non_confirmable_messages_attempts": 2,
+  "counter_of_succeeded_messages": 3
+}' "$t0" "$t1" nc_RSRQ,PLMN_state,select_PLMN,RSRP,modem_transmissions_count
+
+# ---- lists shorter than their names: the entries present are stored ----
+eb_device efento-info4 efento-info4-token
+eb_encode i "$EB_MSGS/device_info_short_lists.txtpb" "$TERN_TMP/info4.bin"
+t0=$(date +%s%3N)
+eb_post info4 efento/i "$TERN_TMP/info4.bin"
+t1=$(date +%s%3N)
+assert_code info4 2.01 ACK
+eb_latest efento-info4 "$TERN_TMP/info4.json"
+eb_compare latest "$TERN_TMP/info4.json" '{
+  "modem_types": "MODEM_TYPE_BC66NA", "sc_EARNFCN_offset": 7, "sc_EARFCN": 8, "sc_PCI": 9,
+  "up_time": 2, "counter_of_confirmable_messages_attempts": 5
+}' "$t0" "$t1" sc_Cell_id,tx_time,counter_of_non_confirmable_messages_attempts,counter_of_succeeded_messages
 
 tern_stop
 tern_note PASS
