@@ -2,15 +2,16 @@
 # Common start of the Efento black-box tests (source from bash): the harness of tests/lib and
 # a tern with the device stack and the efento plugin on ephemeral ports:
 #   udp (127.0.0.1:0) -> coap -> device_api + efento -> core_embedded (SQLite in the test's
-#   temp dir, admin API on 127.0.0.1:0 with a fixed key), TZ=UTC.
+#   temp dir, admin API on 127.0.0.1:0 with a fixed key, activity flushed every 200 ms), TZ=UTC.
 #
 #   source "$TERN_SOURCE_DIR/plugins/efento/tests/blackbox/efento_blackbox.sh"
 #   eb_init
 #   eb_start [tern run options, e.g. --set plugins.efento.prefix=sensors]
 #   eb_device sensor-1 token-1                       # an EFENTO profile (once) and a device
 #   eb_encode m "$EB_MSGS/continuous.txtpb" out.bin  # protoc --encode from plugins/efento/proto
-#   coap post1 -m post -f out.bin "$(coap_uri efento/m)"  # coap-client-openssl
-#   eb_history sensor-1 out.json; node "$EB_DIR/stored.mjs" records out.json "$EXPECTED"
+#   eb_post post1 efento/m out.bin [-N -B 2]         # coap-client-openssl, CON unless -N
+#   assert_code post1 2.01 ACK
+#   eb_history sensor-1 out.json; eb_compare records out.json "$EXPECTED"   # stored.mjs
 #   tern_stop
 #
 # The sensor is libcoap's coap-client-openssl (it exits 0 even when a request failed: the
@@ -189,12 +190,6 @@ eb_nothing_stored() {
     eb_compare records "$TERN_TMP/none.json" '{}'
     eb_client_attrs "$1" "$TERN_TMP/none-attrs.json"
     eb_compare client "$TERN_TMP/none-attrs.json" '{}'
-}
-
-# eb_outcomes: the efento plugin's message counters by outcome, one "outcome value" a line
-# (for failure reports).
-eb_outcomes() {
-    tern_metrics | grep -E '^tern_efento_' || true
 }
 
 # assert_no_reply NAME: coap-client received nothing at all (it gave up after its -B wait).
