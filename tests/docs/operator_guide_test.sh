@@ -186,9 +186,10 @@ TERN_UDP_PORT=$(tern_listening_port udp)
 TERN_METRICS_PORT=$(sed -nE 's#.*metrics on http://[^ ]*:([0-9]+)/metrics.*#\1#p' "$TERN_LOG" | head -n1)
 [ -n "$TERN_UDP_PORT" ] && [ -n "$TERN_METRICS_PORT" ] || fail "no udp or metrics port in the tern log"
 tern_note "tern (pid $TERN_PID) ready: udp $TERN_UDP_PORT, metrics $TERN_METRICS_PORT, database $DB"
-for line in '[kernel] tern ready' '[kernel] starting 6 plugin instances' \
+for line in '[kernel] tern ready' '[kernel] starting 7 plugin instances' \
             "[core_embedded] admin key generated and stored in $DB.admin-key (mode 0600" \
-            "[device_api] serving the ThingsBoard CoAP device API on /api/v1, /fw, /sw (payloads: json, protobuf)"; do
+            "[device_api] serving the ThingsBoard CoAP device API on /api/v1, /fw, /sw (payloads: json, protobuf)" \
+            "[efento] serving Efento sensors on /efento/{m,i,c,t} (aliases: /coap/measurements, /coap/device-info, /coap/configuration)"; do
     assert_contains "$TERN_LOG" "$line" "the log the guide shows"
 done
 in_guide '[kernel] tern ready'
@@ -340,6 +341,31 @@ in_guide 'schema, line 3, column 26: options are not allowed (HTTP 400)'
 assert_contains "$TERN_TMP/pb_refused.out" 'telemetry schema, line 3, column 26: options are not allowed (HTTP 400)' \
     "the refusal names the line and column, as the guide shows"
 
+# Efento sensors: the guide's profile, device, message text, protoc encoding, post and reading.
+guide_ok ef_profile 'build/bin/tern profile add efento-sensors --transport COAP --coap-device-type EFENTO'
+guide_ok ef_device 'build/bin/tern device add efento-1 --profile efento-sensors --token EFENTO_TEST_TOKEN_01'
+sed -n "/^cat > measurements.txtpb <<'EOF_TXT'\$/,/^EOF_TXT\$/p" "$GUIDE" | sed '1d;$d' >"$TERN_TMP/measurements.txtpb"
+grep -q '^cloud_token: "EFENTO_TEST_TOKEN_01"$' "$TERN_TMP/measurements.txtpb" || fail "the guide no longer shows measurements.txtpb"
+in_guide 'protoc --encode=ProtoMeasurements -I plugins/efento/proto plugins/efento/proto/proto_measurements.proto < measurements.txtpb > measurements.bin'
+if command -v protoc >/dev/null; then
+    protoc --encode=ProtoMeasurements -I "$TERN_SOURCE_DIR/plugins/efento/proto" \
+        "$TERN_SOURCE_DIR/plugins/efento/proto/proto_measurements.proto" \
+        <"$TERN_TMP/measurements.txtpb" >"$TERN_TMP/measurements.bin" || fail "protoc could not encode the guide's measurements"
+    guide ef_post 'coap-client-openssl -m post -f measurements.bin coap://127.0.0.1:5683/efento/m'
+    guide_ok ef_telemetry 'build/bin/tern telemetry efento-1 --key temperature_1 --key humidity_2 --since 2026-12-07T09:00:00Z --asc'
+    for line in 'humidity_2     2026-12-07T09:50:00.000Z  45.0' 'humidity_2     2026-12-07T09:51:00.000Z  46.0' \
+                'humidity_2     2026-12-07T09:52:00.000Z  47.0' 'temperature_1  2026-12-07T09:50:00.000Z  21.5' \
+                'temperature_1  2026-12-07T09:51:00.000Z  21.8' 'temperature_1  2026-12-07T09:52:00.000Z  21.0'; do
+        in_guide "$line"
+        assert_contains "$TERN_TMP/ef_telemetry.out" "$line" "the Efento readings the guide shows"
+    done
+    in_guide '`serial` (`"282C02424EAB"`)'
+    guide_ok ef_serial 'build/bin/tern telemetry efento-1'
+    assert_match "$TERN_TMP/ef_serial.out" '^serial +[0-9TZ:.-]+ +"282C02424EAB"$' "the serial the guide names"
+else
+    tern_note "protoc is not installed (Debian package protobuf-compiler): not posting the guide's Efento message"
+fi
+
 if guide_sh admin_curl 'curl -s -H "Authorization: Bearer $(cat var/tern.db.admin-key)" http://127.0.0.1:8080/api/devices/thermo-1/telemetry/latest'; then
     assert_match "$TERN_TMP/admin_curl.out" '^\{"battery":\{"ts":[0-9]+,"value":87\},"fw_state":\{"ts":[0-9]+,"value":"QUEUED"\},"heating":\{"ts":[0-9]+,"value":true\},' \
         "the admin API's latest telemetry, as the guide shows it"
@@ -348,7 +374,7 @@ fi
 # ---- 8. settings -------------------------------------------------------------------------
 
 guide_ok check 'build/bin/tern check --config config/tern.toml --set plugins.udp.bind_port=15683'
-shows check 'config OK: 6 plugin instances (udp, coap, json, protobuf, core_embedded, device_api)'
+shows check 'config OK: 7 plugin instances (udp, coap, json, protobuf, core_embedded, device_api, efento)'
 guide_ok sample 'build/bin/tern config sample device_api'
 assert_contains "$TERN_TMP/sample.out" '[plugins.device_api]'
 
