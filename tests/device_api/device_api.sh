@@ -46,6 +46,13 @@ dapi_protobuf_table() {
     printf '[plugins.protobuf]\n%s\n' "${DAPI_PROTOBUF_TOML:-}"
 }
 
+# The [plugins.efento] table when the build has the plugin and the test asks for it
+# (DAPI_EFENTO=1): the tests that measure every resource of the default server.
+dapi_efento_table() {
+    [ -f "$TERN_BUILD_DIR/plugins/libtern-efento.so" ] && [ "${DAPI_EFENTO:-0}" = 1 ] || return 0
+    printf '[plugins.efento]\n'
+}
+
 # dapi_start [tern run options]: starts tern (a restart on the same database works: the
 # database path does not change between starts of one test).
 dapi_start() {
@@ -63,6 +70,7 @@ ${DAPI_DEVICE_API_TOML:-}
 [plugins.json]
 ${DAPI_JSON_TOML:-}
 $(dapi_protobuf_table)
+$(dapi_efento_table)
 
 [plugins.core_embedded]
 database = "$DAPI_DB"

@@ -44,6 +44,9 @@ const path = (p) => p.split('/').filter((s) => s !== '').map((s) => [OPT.URI_PAT
 const query = (...q) => q.map((s) => [OPT.URI_QUERY, s]);
 const tok8 = () => crypto.randomBytes(4); // the token length firmware commonly uses
 const json = (o) => Buffer.from(JSON.stringify(o));
+// An Efento message holding only its cloud_token, length-delimited: field 16 of measurements
+// and device info (key 0x82 0x01), field 24 of the configuration (key 0xC2 0x01).
+const efento = (T, key = [0x82, 0x01]) => Buffer.concat([Buffer.from([...key, Buffer.byteLength(T)]), Buffer.from(T)]);
 
 // cases(T): [label, message]; T is the access token in the path.
 function cases(T) {
@@ -63,6 +66,8 @@ function cases(T) {
         ['POST /api/v1/T/rpc (client-side)', m(P, path(`api/v1/${T}/rpc`), json({ method: 'getTime', params: {} }))],
         ['POST /api/v1/T/claim', m(P, path(`api/v1/${T}/claim`), json({}))],
         ['GET /api/v1/T/telemetry', m(G, path(`api/v1/${T}/telemetry`))],
+        ['POST /efento/m (cloud_token T)', m(P, path('efento/m'), efento(T))],
+        ['POST /efento/c (cloud_token T, NON)', m(P, path('efento/c'), efento(T, [0xc2, 0x01]), NON)],
         ['PUT /api/v1/T/telemetry', m(METHODS.PUT, path(`api/v1/${T}/telemetry`), json({ t: 1 }))],
         ['GET /fw/T?title&version', m(G, [...path(`fw/${T}`), ...query(`title=${fwTitle}`, 'version=1.0')])],
         ['GET /fw/T?title&version&size=1024&chunk=0', m(G, [...path(`fw/${T}`), ...query(`title=${fwTitle}`, 'version=1.0', 'size=1024', 'chunk=0')])],
@@ -92,6 +97,8 @@ function tokenless() {
         ['DELETE /api/v1/T', m(METHODS.DELETE, path(`api/v1/${token}`))],
         ['GET with Proxy-Uri', m(G, [[35, Buffer.from('coap://x/')]])],
         ['POST /efento/m (garbage)', m(METHODS.POST, path('efento/m'), Buffer.from([1, 2, 3]))],
+        ['GET /efento/t', m(G, path('efento/t'))],
+        ['GET /efento/x', m(G, path('efento/x'))],
     ];
 }
 

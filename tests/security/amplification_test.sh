@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # M3 (reflection/amplification) against a real tern (udp + coap + device_api + json +
-# core_embedded, default amplification settings, short CON timers so every retransmission
+# protobuf + efento + core_embedded, default amplification settings, short CON timers so every retransmission
 # falls inside the measurement window):
 #   1. amplification.mjs: the smallest valid request to every resource, from addresses the
 #      server never verified and that never answer anything (not even the server's ping),
@@ -19,7 +19,7 @@
 #   5. with verify_by_ping = false, libcoap gets the image in small blocks (the cut path).
 set -u
 source "$TERN_SOURCE_DIR/tests/device_api/device_api.sh"
-export TERN_SHARDS=1
+export TERN_SHARDS=1 DAPI_EFENTO=1
 dapi_init
 # ack_timeout 100 ms, 4 retransmissions: a separate CON response is given up within ~4.7 s
 # ping_timeout 1000 ms: a held answer to an address that never answers the ping goes limited

@@ -41,33 +41,33 @@ outcome outcome_of(decode_status s) noexcept {
 void metrics::init(const sdk::host* h) {
     for (std::size_t k = 0; k < kind_count; ++k)
         for (std::size_t o = 0; o < static_cast<std::size_t>(outcome::count_); ++o)
-            messages[k][o] = counter(h, "tern_efento_messages_total",
+            messages[k][o] = counter(h, "efento_messages_total",
                                      "Efento uplinks by kind and what became of them (stored: durable and answered)",
                                      sdk::cat("kind=\"", kind_names[k], "\",outcome=\"", outcome_names[o], "\""));
-    values_stored = counter(h, "tern_efento_values_stored_total", "Data points (key/values) of Efento uplinks stored");
-    time_requests = counter(h, "tern_efento_time_requests_total", "GET time requests answered");
-    bad_requests = counter(h, "tern_efento_bad_requests_total",
+    values_stored = counter(h, "efento_values_stored_total", "Data points (key/values) of Efento uplinks stored");
+    time_requests = counter(h, "efento_time_requests_total", "GET time requests answered");
+    bad_requests = counter(h, "efento_bad_requests_total",
                            "Requests refused with 4.00 for their path or method (an unknown name, a GET of an uplink, "
                            "a POST of time)");
     const char* lookup_help = "cloud_token lookups that asked the core, by result";
-    lookups_ok = counter(h, "tern_efento_core_lookups_total", lookup_help, "result=\"ok\"");
-    lookups_unknown = counter(h, "tern_efento_core_lookups_total", lookup_help, "result=\"unknown\"");
-    lookups_error = counter(h, "tern_efento_core_lookups_total", lookup_help, "result=\"error\"");
+    lookups_ok = counter(h, "efento_core_lookups_total", lookup_help, "result=\"ok\"");
+    lookups_unknown = counter(h, "efento_core_lookups_total", lookup_help, "result=\"unknown\"");
+    lookups_error = counter(h, "efento_core_lookups_total", lookup_help, "result=\"error\"");
     const char* hits_help = "cloud_tokens answered from the per-shard caches";
     const char* evict_help = "Cache entries dropped because the cache was full (token_cache_size, unknown_token_cache_size)";
     const char* entries_help = "Entries in the cloud_token caches";
-    token_hits = counter(h, "tern_efento_token_cache_hits_total", hits_help, "cache=\"token\"");
-    token_evictions = counter(h, "tern_efento_token_cache_evictions_total", evict_help, "cache=\"token\"");
-    token_entries = gauge(h, "tern_efento_token_cache_entries", entries_help, "cache=\"token\"");
-    unknown_hits = counter(h, "tern_efento_token_cache_hits_total", hits_help, "cache=\"unknown_token\"");
-    unknown_evictions = counter(h, "tern_efento_token_cache_evictions_total", evict_help, "cache=\"unknown_token\"");
-    unknown_entries = gauge(h, "tern_efento_token_cache_entries", entries_help, "cache=\"unknown_token\"");
-    source_evictions = counter(h, "tern_efento_source_buckets_evicted_total",
+    token_hits = counter(h, "efento_token_cache_hits_total", hits_help, "cache=\"token\"");
+    token_evictions = counter(h, "efento_token_cache_evictions_total", evict_help, "cache=\"token\"");
+    token_entries = gauge(h, "efento_token_cache_entries", entries_help, "cache=\"token\"");
+    unknown_hits = counter(h, "efento_token_cache_hits_total", hits_help, "cache=\"unknown_token\"");
+    unknown_evictions = counter(h, "efento_token_cache_evictions_total", evict_help, "cache=\"unknown_token\"");
+    unknown_entries = gauge(h, "efento_token_cache_entries", entries_help, "cache=\"unknown_token\"");
+    source_evictions = counter(h, "efento_source_buckets_evicted_total",
                                "Per-source rate-limit buckets with history dropped to make room (source_table_size)");
-    source_buckets = gauge(h, "tern_efento_source_buckets", "Source addresses with a rate-limit bucket");
-    activity_reports = counter(h, "tern_efento_activity_reports_total",
+    source_buckets = gauge(h, "efento_source_buckets", "Source addresses with a rate-limit bucket");
+    activity_reports = counter(h, "efento_activity_reports_total",
                                "Session activity events sent to the core (one per accepted message)");
-    warnings_suppressed = counter(h, "tern_efento_warnings_suppressed_total",
+    warnings_suppressed = counter(h, "efento_warnings_suppressed_total",
                                   "Warnings about core trouble not logged (at most one is logged a second)");
 }
 

@@ -1,4 +1,4 @@
-// The plugin's metrics (prefix tern_efento_). Every handle is a no-op when no host is given
+// The plugin's metrics (prefix efento_). Every handle is a no-op when no host is given
 // (tests without metrics).
 #pragma once
 
@@ -11,7 +11,7 @@
 
 namespace tern::efento {
 
-// What became of an uplink: tern_efento_messages_total{kind,outcome}.
+// What became of an uplink: efento_messages_total{kind,outcome}.
 enum class outcome : uint8_t {
     stored,            // durable (2.01, or nothing for NON)
     parse_error,       // not a message of its kind: 5.00

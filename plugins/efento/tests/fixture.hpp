@@ -92,7 +92,7 @@ struct fixture {
     bool answered(uint64_t exchange) const { return engine.find(exchange) != nullptr; }
 
     int64_t messages(const char* kind, const char* outcome) const {
-        return h.metrics.value("tern_efento_messages_total",
+        return h.metrics.value("efento_messages_total",
                                std::string("kind=\"") + kind + "\",outcome=\"" + outcome + "\"");
     }
 };

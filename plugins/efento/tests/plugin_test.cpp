@@ -115,7 +115,7 @@ TEST_CASE("starts on the fake host, serves time and stores a measurement", "[efe
     REQUIRE(l.engine.responses.size() == 2);
     CHECK(l.engine.responses[1].code == TERN_COAP_CODE(2, 1));
     CHECK(l.core.telemetry_posts.size() == 1);
-    CHECK(l.host.metrics.value("tern_efento_messages_total", "kind=\"measurements\",outcome=\"stored\"") == 1);
+    CHECK(l.host.metrics.value("efento_messages_total", "kind=\"measurements\",outcome=\"stored\"") == 1);
 
     l.plugin->stop();
     CHECK(l.core.closed);

@@ -73,7 +73,7 @@ TEST_CASE("other names, segment counts and methods get 4.00 with a reason", "[ef
         CHECK_FALSE(a.payload.empty());
         CHECK(a.payload.size() <= 40);  // short: answers to unverified addresses are trimmed
     }
-    CHECK(f.h.metrics.value("tern_efento_bad_requests_total") == 8);
+    CHECK(f.h.metrics.value("efento_bad_requests_total") == 8);
     CHECK(f.core.auth_calls == 0);
     CHECK(f.core.writes == 0);
 }
@@ -87,7 +87,7 @@ TEST_CASE("GET /efento/t answers 2.05 with the Unix seconds as 4 bytes big-endia
     const auto* b = reinterpret_cast<const uint8_t*>(a.payload.data());
     const uint32_t secs = (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | b[3];
     CHECK(secs == 1'700'000'123u);  // fixed_wall_ms() / 1000
-    CHECK(f.h.metrics.value("tern_efento_time_requests_total") == 1);
+    CHECK(f.h.metrics.value("efento_time_requests_total") == 1);
 }
 
 TEST_CASE("a CON measurement is stored and answered 2.01 without payload once durable", "[efento]") {
@@ -106,7 +106,7 @@ TEST_CASE("a CON measurement is stored and answered 2.01 without payload once du
     CHECK(t.records[0].second.count("temperature_1") == 1);
     CHECK(t.records[1].first == 1'700'000'060'000);
     CHECK(f.messages("measurements", "stored") == 1);
-    CHECK(f.h.metrics.value("tern_efento_values_stored_total") == t.values);
+    CHECK(f.h.metrics.value("efento_values_stored_total") == t.values);
     // the device counts as awake, with the transport and the peer's address
     REQUIRE(f.core.sessions.size() == 1);
     CHECK(f.core.sessions[0].device == 7);
@@ -160,9 +160,9 @@ TEST_CASE("a cached cloud_token does not ask the core again", "[efento]") {
     started f;
     for (int i = 0; i < 5; ++i) CHECK(f.answer(f.send("efento/m", measurements("tok-1"))).code == c201);
     CHECK(f.core.auth_calls == 1);
-    CHECK(f.h.metrics.value("tern_efento_token_cache_hits_total", "cache=\"token\"") == 4);
-    CHECK(f.h.metrics.value("tern_efento_core_lookups_total", "result=\"ok\"") == 1);
-    CHECK(f.h.metrics.value("tern_efento_token_cache_entries", "cache=\"token\"") == 1);
+    CHECK(f.h.metrics.value("efento_token_cache_hits_total", "cache=\"token\"") == 4);
+    CHECK(f.h.metrics.value("efento_core_lookups_total", "result=\"ok\"") == 1);
+    CHECK(f.h.metrics.value("efento_token_cache_entries", "cache=\"token\"") == 1);
     CHECK(f.core.telemetry_posts.size() == 5);
 }
 
@@ -172,7 +172,7 @@ TEST_CASE("an unknown cloud_token is 4.01 and remembered for a while", "[efento]
     CHECK(f.answer(f.send("efento/m", measurements("nobody"))).code == c401);
     CHECK(f.core.auth_calls == 1);
     CHECK(f.messages("measurements", "unknown_token") == 2);
-    CHECK(f.h.metrics.value("tern_efento_token_cache_hits_total", "cache=\"unknown_token\"") == 1);
+    CHECK(f.h.metrics.value("efento_token_cache_hits_total", "cache=\"unknown_token\"") == 1);
     f.h.reactor.advance(6'000'000'000ull);  // past unknown_token_cache_ttl (5 s)
     CHECK(f.answer(f.send("efento/m", measurements("nobody"))).code == c401);
     CHECK(f.core.auth_calls == 2);
@@ -314,7 +314,7 @@ TEST_CASE("the core's refusals: busy 5.03 with Max-Age, refused 4.00, failing 5.
     CHECK(f.answer(f.send("efento/i", device_info("tok-1"))).code == c500);
     CHECK(f.messages("device_info", "backend_error") == 1);
     CHECK(f.h.log.has("the core could not store it: core"));
-    CHECK(f.h.metrics.value("tern_efento_values_stored_total") == 0);
+    CHECK(f.h.metrics.value("efento_values_stored_total") == 0);
 
     // a lookup that fails: 5.00, not remembered
     fixture g;
@@ -322,7 +322,7 @@ TEST_CASE("the core's refusals: busy 5.03 with Max-Age, refused 4.00, failing 5.
     g.core.auth_status = TERN_UNAVAILABLE;
     g.start();
     CHECK(g.answer(g.send("efento/m", measurements("tok-1"))).code == c500);
-    CHECK(g.h.metrics.value("tern_efento_core_lookups_total", "result=\"error\"") == 1);
+    CHECK(g.h.metrics.value("efento_core_lookups_total", "result=\"error\"") == 1);
     g.core.auth_status = TERN_BUSY;
     CHECK(g.answer(g.send("efento/m", measurements("tok-1"))).code == c503);
     CHECK(g.core.auth_calls == 2);
@@ -395,7 +395,7 @@ TEST_CASE("core trouble is logged at warn at most once a second, refusals at deb
     for (const auto& l : f.h.log.entries())
         if (l.level == TERN_LOG_WARN) ++warns;
     CHECK(warns == 1);
-    CHECK(f.h.metrics.value("tern_efento_warnings_suppressed_total") == 2);
+    CHECK(f.h.metrics.value("efento_warnings_suppressed_total") == 2);
     f.h.reactor.advance(1'100'000'000ull);
     CHECK(f.answer(f.send("efento/m", measurements("tok-1"))).code == c500);
     CHECK(f.h.log.count("the core could not store it") == 2 + 4);  // 2 warnings, 4 debug refusals

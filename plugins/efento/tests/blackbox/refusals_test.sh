@@ -43,11 +43,11 @@ if protoc --decode=ProtoMeasurements -I "$EB_PROTO" "$EB_PROTO/proto_measurement
     <"$TERN_TMP/truncated.bin" >/dev/null 2>&1; then
     fail "the truncated message still parses with protoc: cut it elsewhere"
 fi
-parse_errors_before=$(tern_metric 'tern_efento_messages_total{kind="measurements",outcome="parse_error"}')
+parse_errors_before=$(tern_metric 'efento_messages_total{kind="measurements",outcome="parse_error"}')
 eb_post truncated efento/m "$TERN_TMP/truncated.bin"
 assert_code truncated 5.00
-parse_errors_after=$(tern_metric 'tern_efento_messages_total{kind="measurements",outcome="parse_error"}')
-assert_eq $((parse_errors_before + 1)) "$parse_errors_after" "tern_efento_messages_total{outcome=\"parse_error\"} after one truncated message"
+parse_errors_after=$(tern_metric 'efento_messages_total{kind="measurements",outcome="parse_error"}')
+assert_eq $((parse_errors_before + 1)) "$parse_errors_after" "efento_messages_total{outcome=\"parse_error\"} after one truncated message"
 # device information and configuration cut short too
 eb_encode i "$EB_MSGS/device_info_bc660.txtpb" "$TERN_TMP/info-whole.bin"
 head -c 30 "$TERN_TMP/info-whole.bin" >"$TERN_TMP/info-cut.bin"
@@ -179,10 +179,10 @@ earned=$((burst_ms / 1000 + 1))
     fail "$unknown of 6 unknown tokens were looked up in $burst_ms ms (expected 2, at most $((2 + earned)))"
 [ "$limited" -ge 1 ] || [ "$burst_ms" -ge 3000 ] || fail "no 4.29 among six unknown tokens sent within $burst_ms ms"
 assert_eq $((6 - unknown)) "$limited" "answers 4.29 with Max-Age"
-assert_eq "$unknown" "$(tern_metric 'tern_efento_core_lookups_total{result="unknown"}')" "lookups of unknown tokens that reached the core"
+assert_eq "$unknown" "$(tern_metric 'efento_core_lookups_total{result="unknown"}')" "lookups of unknown tokens that reached the core"
 # an unknown token already seen is answered from memory, without a lookup, limit or not
 eb_post known_again efento/m "$TERN_TMP/stranger$known.bin"
 assert_code known_again 4.01
-assert_eq "$unknown" "$(tern_metric 'tern_efento_core_lookups_total{result="unknown"}')" "lookups after an unknown token came again"
+assert_eq "$unknown" "$(tern_metric 'efento_core_lookups_total{result="unknown"}')" "lookups after an unknown token came again"
 tern_stop
 tern_note PASS
