@@ -187,7 +187,13 @@ typedef struct tern_coap_response {
 enum {
     // This notification may replace one of the same observation that is queued and not
     // yet sent (it must then carry everything the replaced one did).
-    TERN_COAP_NOTIFY_MERGEABLE = 1u << 0
+    TERN_COAP_NOTIFY_MERGEABLE = 1u << 0,
+    // (ABI 1.2) A CON notification that is never acknowledged does not end the observation
+    // (for devices that sleep, tern/abi/power.h): it and every notification queued behind it on
+    // that observation are reported TERN_COAP_NOTIFY_TIMEOUT, and the observation stays, ready
+    // for the next notify(). Without it the engine ends the peer's observations
+    // (TERN_COAP_END_TIMEOUT), as RFC 7641 §4.5 says for an unreachable client.
+    TERN_COAP_NOTIFY_KEEP_ON_TIMEOUT = 1u << 1
 };
 
 // Why an observation ended (coap_handler_v1::on_observation_end)

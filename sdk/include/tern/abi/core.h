@@ -214,7 +214,9 @@ typedef int32_t tern_session_event;
 enum {
     TERN_SESSION_OPEN = 1,     // first observation of the device
     TERN_SESSION_CLOSE = 2,    // its last observation went
-    TERN_SESSION_ACTIVITY = 3  // real traffic: an uplink, or an ACK of a notification
+    TERN_SESSION_ACTIVITY = 3, // real traffic: an uplink, or an ACK of a notification
+    TERN_SESSION_ASLEEP = 4    // (ABI 1.2) a power-saving device fell asleep: downlinks wait
+                               // for its next ACTIVITY (tern/abi/power.h)
 };
 
 // flags of core_v1::subscribe and core_events_v1::subscribe_device
