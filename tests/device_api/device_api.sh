@@ -12,7 +12,7 @@
 #   tern_stop
 #
 # Extra manifest lines per table: DAPI_UDP_TOML, DAPI_COAP_TOML, DAPI_DEVICE_API_TOML,
-# DAPI_JSON_TOML, DAPI_PROTOBUF_TOML, DAPI_CORE_TOML (appended inside the table).
+# DAPI_JSON_TOML, DAPI_PROTOBUF_TOML, DAPI_CORE_TOML, DAPI_POWER_TOML (appended inside the table).
 # DAPI_NO_PROTOBUF=1 leaves the protobuf adaptor out (a server restarted without it).
 # After dapi_start:
 # $DAPI_UDP_PORT, $DAPI_ADMIN_PORT, $DAPI_ADMIN_KEY, $DAPI_DB (exported for node).
@@ -53,6 +53,13 @@ dapi_efento_table() {
     printf '[plugins.efento]\n'
 }
 
+# The [plugins.power] table (with DAPI_POWER_TOML inside) when the build has the plugin and
+# the test asks for it (DAPI_POWER=1): the power-saving tests (tests/power).
+dapi_power_table() {
+    [ -f "$TERN_BUILD_DIR/plugins/libtern-power.so" ] && [ "${DAPI_POWER:-0}" = 1 ] || return 0
+    printf '[plugins.power]\n%s\n' "${DAPI_POWER_TOML:-}"
+}
+
 # dapi_start [tern run options]: starts tern (a restart on the same database works: the
 # database path does not change between starts of one test).
 dapi_start() {
@@ -71,6 +78,7 @@ ${DAPI_DEVICE_API_TOML:-}
 ${DAPI_JSON_TOML:-}
 $(dapi_protobuf_table)
 $(dapi_efento_table)
+$(dapi_power_table)
 
 [plugins.core_embedded]
 database = "$DAPI_DB"
