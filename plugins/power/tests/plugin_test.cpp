@@ -8,9 +8,12 @@
 #include <string>
 #include <string_view>
 
+#include "tern/abi/core_capabilities.h"
 #include "tern/abi/plugin.h"
 #include "tern/abi/power.h"
+#include "tern/sdk/power.hpp"
 #include "tern/sdk/testing.hpp"
+#include "tern/sdk/testing_power.hpp"
 
 namespace {
 
@@ -31,7 +34,7 @@ struct instance {
 
     tern_status create(tern_error& err) {
         const tern_status s = testing::try_create(descriptor(), host, plugin, err);
-        if (s == TERN_OK) policy = static_cast<tern::power_policy_v1*>(plugin->query(to_str(TERN_IID_POWER_POLICY_V1)));
+        if (s == TERN_OK) policy = testing::query<tern::power_policy_v1>(*plugin);
         return s;
     }
     // The error create() gives, "" when it succeeds.
@@ -170,5 +173,48 @@ TEST_CASE("a configuration out of range or without a key fails create() naming t
         i.host.config.erase("psm_activity_timer");
         CHECK(i.refusal().find("psm_activity_timer") != std::string::npos);
         CHECK(i.plugin == nullptr);
+    }
+}
+
+TEST_CASE("power: the device API's catalog finds the policy by a device's mode; a vendor's listed first wins", "[plugin]") {
+    instance i;
+    tern_error err{};
+    REQUIRE(i.create(err) == TERN_OK);
+
+    // A profile's options as a core hands them over: the mode and its own PSM timer.
+    const tern_kv options[] = {
+        {to_str(TERN_OPTION_POWER_MODE), tern_value{.type = TERN_VALUE_STR, .reserved = 0, .u = {.s = to_str("PSM")}}},
+        {to_str(TERN_OPTION_PSM_ACTIVITY_TIMER_MS), tern_value{.type = TERN_VALUE_INT, .reserved = 0, .u = {.i = 2500}}},
+    };
+    const tern_power_settings s = tern::sdk::power_settings_of(options, 2);
+
+    SECTION("the power plugin alone decides DRX, PSM and E_DRX") {
+        testing::fake_registry registry;
+        registry.provide<tern::power_policy_v1>("power", i.policy);
+        const tern::sdk::power_catalog catalog(registry);
+        const tern::sdk::power_policy_ref psm = catalog.find(s.mode);
+        REQUIRE(psm.policy == i.policy);
+        CHECK(psm.sleeps());
+        CHECK(catalog.find(std::string_view("E_DRX")).sleeps());
+        CHECK(catalog.find(std::string_view("DRX")).policy == i.policy);
+        CHECK_FALSE(catalog.find(std::string_view("DRX")).sleeps());
+        CHECK_FALSE(catalog.find(std::string_view("LORA_CLASS_A")));
+
+        tern_power_state st{};
+        psm.policy->on_event(&s, &st, TERN_POWER_EVENT_UPLINK, t0);
+        CHECK(st.wake_check_ms == t0 + 2500);  // the profile's timer, not the default
+        CHECK(psm.policy->may_send(&s, &st, t0 + 2500) == TERN_POWER_SEND);
+        CHECK(psm.policy->may_send(&s, &st, t0 + 2501) == TERN_POWER_HOLD);
+    }
+    SECTION("a vendor's policy listed before it takes PSM over; the rest stays with power") {
+        testing::fake_power_policy vendor({{"PSM", TERN_POWER_MODE_SLEEPS}, {"LORA_CLASS_A", TERN_POWER_MODE_SLEEPS}});
+        testing::fake_registry registry;
+        vendor.publish(registry, "acme_power");
+        registry.provide<tern::power_policy_v1>("power", i.policy);
+        const tern::sdk::power_catalog catalog(registry);
+        CHECK(catalog.find(s.mode).policy == &vendor);
+        CHECK(catalog.find(std::string_view("LORA_CLASS_A")).policy == &vendor);
+        CHECK(catalog.find(std::string_view("E_DRX")).policy == i.policy);
+        CHECK(catalog.find(std::string_view("DRX")).policy == i.policy);
     }
 }
