@@ -110,6 +110,7 @@ struct admin_api::routes {
         o.key("authCache").begin_object().kv("entries", static_cast<uint64_t>(st.auth_cache_entries));
         o.kv("hits", st.auth_cache_hits).kv("misses", st.auth_cache_misses).end_object();
         o.kv("sessions", static_cast<uint64_t>(st.sessions)).kv("pendingRpcs", static_cast<uint64_t>(st.pending_rpcs));
+        o.kv("devicesAsleep", static_cast<uint64_t>(st.devices_asleep));
         o.kv("clientRpcQueue", static_cast<uint64_t>(st.client_rpc_queue));
         o.key("telemetryPurge").begin_object().kv("devices", st.purge_devices);
         o.kv("points", st.purged_points).end_object().end_object();

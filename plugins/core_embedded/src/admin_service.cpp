@@ -418,6 +418,7 @@ void admin_service::delete_device(std::string name, callback<none> cb) {
                 p_.listener.forget(d);
                 // Its RPCs end with it; whoever waits hears so.
                 rpcs_.device_deleted(d);
+                sessions_.forget(d);
                 p_.listener.device_event(d, TERN_DEVICE_DELETED);
             }
             cb({s, msg, {}});
@@ -430,8 +431,15 @@ void admin_service::get_device(std::string name, callback<device> cb) {
             result<device> r;
             try {
                 auto d = store::load_device(c, std::string_view(name));
-                if (d) r.value = std::move(*d);
-                else r = {TERN_NOT_FOUND, no_device(name), {}};
+                if (d) {
+                    // The stored last activity; the core adds what only its memory knows.
+                    device_power_status& ps = d->power_status.emplace();
+                    auto a = store::load_attribute(c, d->id, TERN_SCOPE_SERVER, "lastActivityTime");
+                    if (a && a->v.type == TERN_VALUE_INT) ps.last_activity_ts = a->v.i;
+                    r.value = std::move(*d);
+                } else {
+                    r = {TERN_NOT_FOUND, no_device(name), {}};
+                }
             } catch (const std::exception& e) {
                 r = {TERN_IO, e.what(), {}};
             }

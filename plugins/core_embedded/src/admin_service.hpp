@@ -15,14 +15,15 @@
 #include "ota_catalog.hpp"
 #include "profile_check.hpp"
 #include "rpc_tracker.hpp"
+#include "session_book.hpp"
 
 namespace tern::core_embedded {
 
 class admin_service {
 public:
-    admin_service(core_parts& parts, auth_cache& auth, ota_catalog& ota, rpc_tracker& rpcs, history_purge& purge,
-                  const profile_check& check)
-        : p_(parts), auth_(auth), ota_(ota), rpcs_(rpcs), purge_(purge), check_(check) {}
+    admin_service(core_parts& parts, auth_cache& auth, ota_catalog& ota, rpc_tracker& rpcs, session_book& sessions,
+                  history_purge& purge, const profile_check& check)
+        : p_(parts), auth_(auth), ota_(ota), rpcs_(rpcs), sessions_(sessions), purge_(purge), check_(check) {}
 
     // A profile is stored only when check_ accepts it as it would be stored (the update
     // merged into the stored profile), on the writer: TERN_INVALID_ARGUMENT (400) with the
@@ -56,6 +57,7 @@ private:
     auth_cache& auth_;
     ota_catalog& ota_;
     rpc_tracker& rpcs_;
+    session_book& sessions_;
     history_purge& purge_;
     const profile_check& check_;
 };

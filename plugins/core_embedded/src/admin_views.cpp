@@ -9,12 +9,62 @@ namespace {
 
 const char* const schema_json_keys[4] = {"telemetry", "attributes", "rpcRequest", "rpcResponse"};
 
-void write_power(json::out& o, const power_settings& p) {
-    o.key("power").begin_object();
+void write_power_fields(json::out& o, const power_settings& p) {
     o.kv("mode", power_mode_name(p.mode));
     o.kv("psmActivityTimer", p.psm_activity_timer);
     o.kv("edrxCycle", p.edrx_cycle);
     o.kv("pagingTransmissionWindow", p.paging_transmission_window);
+}
+
+void write_power(json::out& o, const power_settings& p) {
+    o.key("power").begin_object();
+    write_power_fields(o, p);
+    o.end_object();
+}
+
+// A time or duration in ms; 0 (none) is null.
+void ms_or_null(json::out& o, int64_t ms) {
+    if (ms == 0) o.null();
+    else o.i64(ms);
+}
+
+// One resolved setting: the device's value when set, else the profile's, else the power
+// plugin's default (a timer) or none (the mode: downlinks are never held).
+void write_resolved_timer(json::out& o, const char* name, int64_t device_ms, int64_t profile_ms) {
+    o.key(name).begin_object().key("value");
+    ms_or_null(o, device_ms != 0 ? device_ms : profile_ms);
+    o.kv("from", device_ms != 0 ? "device" : profile_ms != 0 ? "profile" : "default").end_object();
+}
+
+// A device's "power": its own settings (what PATCH takes), how each resolves, and, when one
+// device was read, its state and the RPCs waiting for it.
+void write_device_power(json::out& o, const device& d) {
+    o.key("power").begin_object();
+    write_power_fields(o, d.power);
+    o.key("resolved").begin_object();
+    const tern_power_mode mode = d.power.mode != TERN_POWER_NONE ? d.power.mode : d.profile_power.mode;
+    o.key("mode").begin_object().key("value");
+    mode == TERN_POWER_NONE ? o.null() : o.str(power_mode_name(mode));
+    o.kv("from", d.power.mode != TERN_POWER_NONE ? "device" : mode != TERN_POWER_NONE ? "profile" : "none").end_object();
+    write_resolved_timer(o, "psmActivityTimer", d.power.psm_activity_timer, d.profile_power.psm_activity_timer);
+    write_resolved_timer(o, "edrxCycle", d.power.edrx_cycle, d.profile_power.edrx_cycle);
+    write_resolved_timer(o, "pagingTransmissionWindow", d.power.paging_transmission_window,
+                         d.profile_power.paging_transmission_window);
+    o.end_object();
+    if (const auto& ps = d.power_status) {
+        o.kv("state", ps->asleep_since_ts != 0 ? "asleep" : ps->seen_since_start ? "awake" : "unknown");
+        o.key("asleepSince");
+        ms_or_null(o, ps->asleep_since_ts);
+        o.key("lastActivityTime");
+        ms_or_null(o, ps->last_activity_ts);
+        const rpc_pending_summary& r = ps->rpcs;
+        o.key("pendingRpcs").begin_object();
+        o.kv("count", static_cast<uint64_t>(r.queued + r.sent + r.delivered)).kv("queued", static_cast<uint64_t>(r.queued));
+        o.kv("sent", static_cast<uint64_t>(r.sent)).kv("delivered", static_cast<uint64_t>(r.delivered));
+        o.kv("persistent", static_cast<uint64_t>(r.persistent)).key("oldestExpiration");
+        ms_or_null(o, r.oldest_expiration_ts);
+        o.end_object();
+    }
     o.end_object();
 }
 
@@ -37,7 +87,7 @@ void write_device(json::out& o, const device& d) {
         }
         o.end_object();
     }
-    write_power(o, d.power);
+    write_device_power(o, d);
     o.key("additionalInfo");
     if (d.additional_info.empty()) o.null();
     else o.json_or_string(d.additional_info);

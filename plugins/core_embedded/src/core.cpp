@@ -274,7 +274,17 @@ void embedded_core::update_device(device_spec spec, callback<device> cb) {
     admin_.update_device(std::move(spec), std::move(cb));
 }
 void embedded_core::delete_device(std::string name, callback<none> cb) { admin_.delete_device(std::move(name), std::move(cb)); }
-void embedded_core::get_device(std::string name, callback<device> cb) { admin_.get_device(std::move(name), std::move(cb)); }
+void embedded_core::get_device(std::string name, callback<device> cb) {
+    // The stored device, then its power state and pending RPCs from memory (on the reader's thread).
+    admin_.get_device(std::move(name), [this, cb = std::move(cb)](result<device> r) {
+        if (r.ok() && r.value.power_status) {
+            device_power_status& ps = *r.value.power_status;
+            sessions_.power_of(r.value.id, ps.last_activity_ts, ps);
+            ps.rpcs = rpcs_.pending_of(r.value.id);
+        }
+        cb(std::move(r));
+    });
+}
 void embedded_core::list_devices(std::string profile, int64_t limit, int64_t offset, callback<std::vector<device>> cb) {
     admin_.list_devices(std::move(profile), limit, offset, std::move(cb));
 }
@@ -340,6 +350,7 @@ core_stats embedded_core::stats() {
     s.auth_cache_hits = auth_.hits();
     s.auth_cache_misses = auth_.misses();
     s.sessions = sessions_.count();
+    s.devices_asleep = sessions_.asleep();
     s.pending_rpcs = rpcs_.pending();
     s.client_rpc_queue = client_rpcs_.waiting();
     s.purge_devices = purge_.devices();

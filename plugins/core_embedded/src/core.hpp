@@ -182,7 +182,7 @@ private:
     ota_catalog ota_{parts_};
     history_purge purge_{parts_};
     profile_check profile_check_;  // before admin_, which keeps a reference
-    admin_service admin_{parts_, auth_, ota_, rpcs_, purge_, profile_check_};
+    admin_service admin_{parts_, auth_, ota_, rpcs_, sessions_, purge_, profile_check_};
 };
 
 }  // namespace tern::core_embedded

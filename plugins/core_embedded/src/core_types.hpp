@@ -92,6 +92,7 @@ struct core_stats {
     uint64_t auth_cache_hits = 0;
     uint64_t auth_cache_misses = 0;
     size_t sessions = 0;
+    size_t devices_asleep = 0;
     size_t pending_rpcs = 0;
     size_t client_rpc_queue = 0;
     uint64_t purge_devices = 0;  // deleted devices whose history is still being removed

@@ -34,6 +34,7 @@ struct core_metrics {
     sdk::metric client_rpc_queue_depth; // gauge
     sdk::metric client_rpc_rejected;    // counter
     sdk::metric sessions;               // gauge: live sessions
+    sdk::metric devices_asleep;         // gauge: devices a transport reported asleep, not active since
     sdk::metric wal_checkpoints;        // counter: WAL checkpoints run off the writer thread
     sdk::metric wal_restarts;           // counter: checkpoints that had to wait for the writer
     sdk::metric wal_frames;             // gauge: frames in the WAL at the last checkpoint

@@ -65,6 +65,27 @@ struct power_settings {
     int64_t paging_transmission_window = 0;
 };
 
+// What the core knows of a device's pending server-side RPCs (tracked, not final).
+struct rpc_pending_summary {
+    uint32_t queued = 0, sent = 0, delivered = 0;  // DELIVERED: two-way, waiting for the reply
+    uint32_t persistent = 0;                       // of them, persistent ones
+    int64_t oldest_expiration_ts = 0;              // the earliest expiration among them; 0: none
+};
+
+// A device's traffic as the transports reported it (session events) and what waits for it in
+// the core: filled only when one device is read (GET /api/devices/{name}, `tern device show`).
+struct device_power_status {
+    // Since when the transport reports the device asleep (TERN_SESSION_ASLEEP); 0: not asleep.
+    int64_t asleep_since_ts = 0;
+    // The last uplink or acknowledged notification (ACTIVITY), in memory or stored as the
+    // server attribute lastActivityTime; 0: none known.
+    int64_t last_activity_ts = 0;
+    // Whether the device had traffic since the core started (before that, its state is unknown:
+    // the transports keep theirs in memory too).
+    bool seen_since_start = false;
+    rpc_pending_summary rpcs;
+};
+
 enum class provision_strategy : int32_t { disabled = 0, allow_create = 1, pre_provisioned = 2 };
 
 // The protobuf schema texts of a profile, in the order of profile_option_keys.
@@ -147,7 +168,8 @@ struct device {
     uint64_t profile_id = 0;
     std::string profile_name;
     std::string label;
-    power_settings power;
+    power_settings power;          // the device's own (0 / NONE: not set)
+    power_settings profile_power;  // its profile's: a field the device does not set comes from here
     std::string additional_info;  // JSON object text, or empty
     uint64_t fw_package_id = 0;
     uint64_t sw_package_id = 0;
@@ -155,6 +177,7 @@ struct device {
     int64_t created_ts = 0;
     std::optional<credential> cred;
     claim_info claim;
+    std::optional<device_power_status> power_status;
 };
 
 struct device_spec {

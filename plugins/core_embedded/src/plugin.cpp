@@ -194,6 +194,8 @@ private:
         metrics_.client_rpc_queue_depth = h.gauge("core_client_rpc_queue_depth", "client-side RPCs waiting for an operator");
         metrics_.client_rpc_rejected = h.counter("core_client_rpc_rejected_total", "client-side RPCs refused: the queue was full");
         metrics_.sessions = h.gauge("core_sessions", "live device sessions");
+        metrics_.devices_asleep =
+            h.gauge("core_devices_asleep", "devices a transport reported asleep (power saving) and not active since");
         admin_evicted_ = h.counter("core_admin_connections_evicted_total",
                                    "admin API connections without the key closed to make room (admin_max_connections)");
         admin_refused_ = h.counter("core_admin_connections_refused_total",

@@ -15,6 +15,22 @@ bool final_status(tern_rpc_status s) {
     return s == TERN_RPC_SUCCESSFUL || s == TERN_RPC_TIMEOUT || s == TERN_RPC_FAILED ||
            s == TERN_RPC_EXPIRED;
 }
+
+// What the expiry timer makes of an RPC that is not final at its expiration.
+tern_rpc_status expired_status(tern_rpc_status s, uint32_t flags) {
+    return s == TERN_RPC_DELIVERED && !(flags & TERN_RPC_ONEWAY) ? TERN_RPC_TIMEOUT : TERN_RPC_EXPIRED;
+}
+
+// A read between the expiration and the timer's stored update (the timer thread is late, or
+// the write is queued) shows what the timer is about to store: an RPC past its expiration is
+// never shown as still waiting to go out.
+void settle_on_read(rpc_record& r, int64_t now) {
+    if (final_status(r.status) || r.expiration_ts > now) return;
+    r.status = expired_status(r.status, r.flags);
+    if (r.error.empty())
+        r.error = r.status == TERN_RPC_TIMEOUT ? "no reply before the expiration time"
+                                               : "not delivered before the expiration time";
+}
 }  // namespace
 
 void rpc_tracker::restore(db::connection& c) {
@@ -284,9 +300,7 @@ void rpc_tracker::expire(uint64_t device_id, int64_t rpc_id) {
         if (it == d->second.end()) return;
         const tracked& r = it->second;
         // Delivered but unanswered: the device had it and did not reply in time.
-        rec.status = r.status == TERN_RPC_DELIVERED && !(r.flags & TERN_RPC_ONEWAY)
-                         ? TERN_RPC_TIMEOUT
-                         : TERN_RPC_EXPIRED;
+        rec.status = expired_status(r.status, r.flags);
         rec.device_id = device_id;
         rec.id = rpc_id;
         rec.method = r.method;
@@ -410,6 +424,7 @@ void rpc_tracker::get(std::string device, int64_t id, callback<rpc_record> cb) {
                             rec->retries = it->second.retries;
                         }
                     }
+                    settle_on_read(*rec, now_ms());
                     r.value = std::move(*rec);
                 }
             } catch (const std::exception& e) {
@@ -441,11 +456,12 @@ void rpc_tracker::list(std::string device, int64_t limit, callback<std::vector<r
                         if (auto rec = store::load_rpc(c, *dev, id)) r.value.push_back(std::move(*rec));
                     std::lock_guard lk(mutex_);
                     auto d = rpcs_.find(*dev);
-                    if (d != rpcs_.end())
-                        for (rpc_record& rec : r.value) {
-                            auto it = d->second.find(rec.id);
-                            if (it != d->second.end()) rec.status = it->second.status;
-                        }
+                    const int64_t now = now_ms();
+                    for (rpc_record& rec : r.value) {
+                        if (d != rpcs_.end())
+                            if (auto it = d->second.find(rec.id); it != d->second.end()) rec.status = it->second.status;
+                        settle_on_read(rec, now);
+                    }
                 }
             } catch (const std::exception& e) {
                 r.status = TERN_IO;
@@ -480,6 +496,24 @@ void rpc_tracker::device_deleted(uint64_t d) {
     }
     for (uint64_t tm : timers) p_.timers.cancel(tm);
     for (rpc_record& r : gone) answer_waiters(std::move(r));
+}
+
+rpc_pending_summary rpc_tracker::pending_of(uint64_t device_id) {
+    rpc_pending_summary s;
+    std::lock_guard lk(mutex_);
+    auto d = rpcs_.find(device_id);
+    if (d == rpcs_.end()) return s;
+    for (const auto& [id, r] : d->second) {
+        switch (r.status) {
+            case TERN_RPC_QUEUED: ++s.queued; break;
+            case TERN_RPC_SENT: ++s.sent; break;
+            case TERN_RPC_DELIVERED: ++s.delivered; break;
+            default: continue;
+        }
+        if (r.flags & TERN_RPC_PERSISTENT) ++s.persistent;
+        if (s.oldest_expiration_ts == 0 || r.expiration_ts < s.oldest_expiration_ts) s.oldest_expiration_ts = r.expiration_ts;
+    }
+    return s;
 }
 
 size_t rpc_tracker::pending() {

@@ -10,8 +10,9 @@ namespace tern::core_embedded {
 using sdk::to_sv;
 
 void session_book::start() {
-    if (p_.settings.activity_flush_interval_ms <= 0) return;
     std::lock_guard lk(mutex_);
+    started_ts_ = now_ms();
+    if (p_.settings.activity_flush_interval_ms <= 0) return;
     timer_ = p_.timers.schedule(p_.settings.activity_flush_interval_ms, [this] { flush(); });
 }
 
@@ -20,6 +21,15 @@ void session_book::event(uint64_t device_id, tern_session_event event, tern_str 
     try {
         const int64_t now = now_ms();
         std::lock_guard lk(mutex_);
+        if (event == TERN_SESSION_ASLEEP) {
+            // The first report counts: a repeated one does not move "since".
+            if (asleep_.try_emplace(device_id, now).second) p_.metrics.devices_asleep.add(1);
+            return;
+        }
+        // Older and newer transports: an event this core does not know changes nothing.
+        if (event != TERN_SESSION_OPEN && event != TERN_SESSION_CLOSE && event != TERN_SESSION_ACTIVITY) return;
+        // An Observe registration (OPEN) is an uplink too: either wakes the device.
+        if (event != TERN_SESSION_CLOSE && asleep_.erase(device_id) > 0) p_.metrics.devices_asleep.add(-1);
         device_sessions& ds = sessions_[device_id];
         const std::string_view tr = to_sv(transport), ad = to_sv(address);
         auto find = [&] {
@@ -149,8 +159,31 @@ size_t session_book::count() {
 void session_book::clear() {
     std::lock_guard lk(mutex_);
     p_.metrics.sessions.add(-static_cast<int64_t>(count_));
+    p_.metrics.devices_asleep.add(-static_cast<int64_t>(asleep_.size()));
     sessions_.clear();
+    asleep_.clear();
     count_ = 0;
+}
+
+void session_book::power_of(uint64_t device_id, int64_t stored_activity_ts, device_power_status& out) {
+    std::lock_guard lk(mutex_);
+    out.asleep_since_ts = 0;
+    if (auto a = asleep_.find(device_id); a != asleep_.end()) out.asleep_since_ts = a->second;
+    int64_t memory_ts = 0;
+    if (auto s = sessions_.find(device_id); s != sessions_.end()) memory_ts = s->second.last_activity_ts;
+    out.last_activity_ts = std::max(memory_ts, stored_activity_ts);
+    out.seen_since_start = out.asleep_since_ts != 0 || memory_ts != 0 ||
+                           (started_ts_ != 0 && stored_activity_ts >= started_ts_);
+}
+
+void session_book::forget(uint64_t device_id) {
+    std::lock_guard lk(mutex_);
+    if (asleep_.erase(device_id) > 0) p_.metrics.devices_asleep.add(-1);
+}
+
+size_t session_book::asleep() {
+    std::lock_guard lk(mutex_);
+    return asleep_.size();
 }
 
 }  // namespace tern::core_embedded

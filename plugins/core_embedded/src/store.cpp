@@ -215,7 +215,8 @@ namespace {
     "d.id, d.name, d.profile_id, p.name, d.label, d.power_mode, d.psm_activity_timer, "       \
     "d.edrx_cycle, d.paging_transmission_window, d.additional_info, d.fw_package_id, "        \
     "d.sw_package_id, d.revision, d.created_ts, c.kind, c.id, c.value, cl.secret_key, "       \
-    "cl.expires_ts, cl.registered_ts, cl.claimed_by, cl.claimed_ts "                          \
+    "cl.expires_ts, cl.registered_ts, cl.claimed_by, cl.claimed_ts, p.power_mode, "           \
+    "p.psm_activity_timer, p.edrx_cycle, p.paging_transmission_window "                       \
     "FROM devices d JOIN profiles p ON p.id = d.profile_id "                                  \
     "LEFT JOIN credentials c ON c.device_id = d.id "                                          \
     "LEFT JOIN claims cl ON cl.device_id = d.id "
@@ -250,6 +251,10 @@ device read_device(const db::statement& s) {
         d.claim.claimed_by = s.get_string(20);
         d.claim.claimed_ts = s.get_int(21);
     }
+    d.profile_power.mode = static_cast<tern_power_mode>(s.get_int(22));
+    d.profile_power.psm_activity_timer = s.get_int(23);
+    d.profile_power.edrx_cycle = s.get_int(24);
+    d.profile_power.paging_transmission_window = s.get_int(25);
     return d;
 }
 
