@@ -30,16 +30,18 @@ const char* usage_text(const std::string& word) {
     if (word == "device")
         return "usage:\n"
                "  tern device add NAME [--token T | --x509 PEM_FILE | --psk-identity I --psk-key HEX]\n"
-               "                       [--profile P] [--label L]\n"
+               "                       [--profile P] [--label L] [power options of update]\n"
                "  tern device list [--profile P]\n"
                "  tern device show NAME\n"
                "  tern device update NAME [--name NEW] [--profile P] [--label L] [--power-mode DRX|PSM|E_DRX]\n"
-               "                          [--psm-activity-timer MS] [--edrx-cycle MS] [--paging-window MS]\n"
+               "                          [--psm-activity-timer D] [--edrx-cycle D] [--paging-window D]\n"
                "  tern device credentials NAME [--token T | --x509 PEM_FILE | --psk-identity I --psk-key HEX]\n"
                "  tern device delete NAME\n"
                "  tern device claim NAME --secret KEY [--owner O]\n"
                "  tern device unclaim NAME\n"
                "  tern device sessions\n"
+               "D: a duration, 10s, 500ms, 2m, 1h or plain ms (0: the power plugin's default);\n"
+               "--paging-window is also --paging-transmission-window.\n"
                "options: --json (print the API's JSON)\n";
     if (word == "attr")
         return "usage:\n"
@@ -60,14 +62,15 @@ const char* usage_text(const std::string& word) {
         return "usage:\n"
                "  tern profile add NAME [--provision-key K --provision-secret S --strategy allow-create|pre-provisioned]\n"
                "                        [--transport DEFAULT|COAP] [--payload JSON|PROTOBUF] [--coap-device-type DEFAULT|EFENTO]\n"
-               "                        [--power-mode DRX|PSM|E_DRX] [--psm-activity-timer MS] [--edrx-cycle MS]\n"
-               "                        [--paging-window MS] [--telemetry-schema FILE] [--attributes-schema FILE]\n"
+               "                        [--power-mode DRX|PSM|E_DRX] [--psm-activity-timer D] [--edrx-cycle D]\n"
+               "                        [--paging-window D] [--telemetry-schema FILE] [--attributes-schema FILE]\n"
                "                        [--rpc-request-schema FILE] [--rpc-response-schema FILE]\n"
                "                        [--options KEY=N,...]  (e.g. device_message_rate=10; \"\" removes them)\n"
                "  tern profile update NAME [--name NEW] [the options of add]\n"
                "  tern profile list\n"
                "  tern profile show NAME\n"
-               "  tern profile delete NAME\n";
+               "  tern profile delete NAME\n"
+               "D: a duration, 10s, 500ms, 2m, 1h or plain ms (0: the power plugin's default).\n";
     if (word == "ota")
         return "usage:\n"
                "  tern ota upload FILE --title T --version V [--type firmware|software] [--tag TAG]\n"

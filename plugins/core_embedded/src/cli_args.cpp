@@ -7,6 +7,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "admin_api.hpp"
@@ -29,6 +30,15 @@ bool decimal(const std::string& s) {
 const CLI::Validator decimal_integer(
     [](std::string& s) { return decimal(s) ? std::string() : "must be an integer: " + s; }, "INT", "integer");
 
+const CLI::Validator duration_value(
+    [](std::string& s) {
+        return duration_ms(s) ? std::string()
+                              : "must be a duration (10s, 500ms, 2m, 1h, or plain ms): " + s;
+    },
+    "DURATION", "duration");
+
+constexpr const char* duration_help = ": 10s, 500ms, 2m, 1h or plain ms (0: the power plugin's default)";
+
 }  // namespace
 
 CLI::Option* value_option(CLI::App& app, const std::string& name, std::optional<std::string>& out,
@@ -46,20 +56,47 @@ CLI::Option* list_option(CLI::App& app, const std::string& name, std::vector<std
     return app.add_option(name, out, help)->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 
+std::optional<int64_t> duration_ms(std::string_view s) noexcept {
+    size_t digits = 0;
+    while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
+    if (digits == 0) return std::nullopt;
+    const std::string_view unit = s.substr(digits);
+    int64_t scale = 0;
+    if (unit.empty() || unit == "ms") scale = 1;
+    else if (unit == "s") scale = 1000;
+    else if (unit == "m") scale = 60000;
+    else if (unit == "h") scale = 3600000;
+    else return std::nullopt;
+    int64_t n = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + digits, n);
+    if (ec != std::errc() || n > std::numeric_limits<int64_t>::max() / scale) return std::nullopt;
+    return n * scale;
+}
+
+int64_t parse_duration(const std::string& s, const char* what) {
+    if (auto ms = duration_ms(s)) return *ms;
+    throw usage_error{std::string(what) + " must be a duration (10s, 500ms, 2m, 1h, or plain ms): " + s};
+}
+
 void power_options::add(CLI::App& app) {
-    value_option(app, "--power-mode", mode, "DRX, PSM or E_DRX");
-    integer_option(app, "--psm-activity-timer", psm_activity_timer, "ms");
-    integer_option(app, "--edrx-cycle", edrx_cycle, "ms");
-    integer_option(app, "--paging-window", paging_window, "paging transmission window, ms");
+    value_option(app, "--power-mode", mode, "DRX, PSM or E_DRX (NONE: not set)");
+    value_option(app, "--psm-activity-timer", psm_activity_timer,
+                 std::string("how long a PSM device stays reachable after its last uplink") + duration_help)
+        ->check(duration_value);
+    value_option(app, "--edrx-cycle", edrx_cycle, std::string("eDRX cycle (kept, not used by CoAP)") + duration_help)
+        ->check(duration_value);
+    value_option(app, "--paging-window,--paging-transmission-window", paging_window,
+                 std::string("how long an eDRX device stays reachable after its last uplink") + duration_help)
+        ->check(duration_value);
 }
 
 void power_options::write(json::out& o) const {
     if (!mode && !psm_activity_timer && !edrx_cycle && !paging_window) return;
     o.key("power").begin_object();
     if (mode) o.kv("mode", *mode);
-    if (psm_activity_timer) o.kv("psmActivityTimer", parse_int(*psm_activity_timer, "--psm-activity-timer"));
-    if (edrx_cycle) o.kv("edrxCycle", parse_int(*edrx_cycle, "--edrx-cycle"));
-    if (paging_window) o.kv("pagingTransmissionWindow", parse_int(*paging_window, "--paging-window"));
+    if (psm_activity_timer) o.kv("psmActivityTimer", parse_duration(*psm_activity_timer, "--psm-activity-timer"));
+    if (edrx_cycle) o.kv("edrxCycle", parse_duration(*edrx_cycle, "--edrx-cycle"));
+    if (paging_window) o.kv("pagingTransmissionWindow", parse_duration(*paging_window, "--paging-window"));
     o.end_object();
 }
 

@@ -82,7 +82,8 @@ CLI::Option* integer_option(CLI::App& app, const std::string& name, std::optiona
 CLI::Option* list_option(CLI::App& app, const std::string& name, std::vector<std::string>& out,
                          const std::string& help);
 
-// --power-mode, --psm-activity-timer, --edrx-cycle, --paging-window (devices and profiles).
+// --power-mode, --psm-activity-timer, --edrx-cycle, --paging-window (also
+// --paging-transmission-window) for devices and profiles; the timers are durations.
 struct power_options {
     std::optional<std::string> mode, psm_activity_timer, edrx_cycle, paging_window;
     void add(CLI::App& app);
@@ -90,6 +91,10 @@ struct power_options {
 };
 
 int64_t parse_int(const std::string& s, const char* what);
+// "10s", "500ms", "2m", "1h" or plain ms, not negative; nullopt when it is none of these (or
+// does not fit in 64 bits).
+std::optional<int64_t> duration_ms(std::string_view s) noexcept;
+int64_t parse_duration(const std::string& s, const char* what);  // usage_error naming `what`
 // "1700000000000" (ms since the epoch), "2024-05-01", "2024-05-01T12:00:00Z", or an age
 // before now: "90s", "15m", "2h", "7d".
 int64_t parse_time(const std::string& s, int64_t now);
@@ -99,6 +104,7 @@ std::string enc(const std::string& s);  // URL-encoded path segment or query val
 // ---- printing (cli_print.cpp) --------------------------------------------------------------
 
 std::string fmt_time(int64_t ms);  // ISO 8601 UTC with ms; "-" for none
+std::string fmt_duration(int64_t ms);  // the largest whole unit: "1h", "90s", "500ms" 
 std::string text_of(const rapidjson::Value& v);
 std::string field(const rapidjson::Value& o, const char* name);  // "-" when missing or null
 int64_t int_field(const rapidjson::Value& o, const char* name);

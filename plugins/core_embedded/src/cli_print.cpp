@@ -60,6 +60,59 @@ int64_t int_field(const rapidjson::Value& o, const char* name) {
     return v != nullptr && v->IsInt64() ? v->GetInt64() : 0;
 }
 
+std::string fmt_duration(int64_t ms) {
+    if (ms != 0 && ms % 3600000 == 0) return std::to_string(ms / 3600000) + "h";
+    if (ms != 0 && ms % 60000 == 0) return std::to_string(ms / 60000) + "m";
+    if (ms != 0 && ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+    return std::to_string(ms) + "ms";
+}
+
+namespace {
+
+// "20s (device)", "10s (profile)", "default (the power plugin's)"
+std::string resolved_timer(const rapidjson::Value& resolved, const char* name) {
+    const rapidjson::Value* t = json::member(resolved, name);
+    if (t == nullptr || !t->IsObject()) return "-";
+    const std::string from = field(*t, "from");
+    if (from == "default") return "default (the power plugin's)";
+    return fmt_duration(int_field(*t, "value")) + " (" + from + ")";
+}
+
+// A device's power saving: each setting and where it came from, then (one device read) its
+// state, its last activity and the RPCs waiting for it in the core.
+void print_power(const rapidjson::Value& p, std::string& s) {
+    auto line = [&](const char* k, const std::string& v) { s += std::string(k) + ": " + v + "\n"; };
+    if (const rapidjson::Value* r = json::member(p, "resolved"); r != nullptr && r->IsObject()) {
+        const rapidjson::Value* m = json::member(*r, "mode");
+        const std::string from = m != nullptr && m->IsObject() ? field(*m, "from") : "none";
+        if (from == "none") {
+            line("power mode", "none (neither the device nor its profile sets one: downlinks are never held)");
+        } else {
+            line("power mode", field(*m, "value") + " (" + from + ")");
+            line("  psm activity timer", resolved_timer(*r, "psmActivityTimer"));
+            line("  edrx cycle", resolved_timer(*r, "edrxCycle"));
+            line("  paging window", resolved_timer(*r, "pagingTransmissionWindow"));
+        }
+    }
+    if (const rapidjson::Value* st = json::member(p, "state"); st != nullptr && st->IsString()) {
+        const std::string state = st->GetString();
+        line("power state", state == "asleep" ? "asleep since " + fmt_time(int_field(p, "asleepSince")) : state);
+        const int64_t last = int_field(p, "lastActivityTime");
+        line("last activity", last == 0 ? "-" : fmt_time(last) + " (an uplink or an acknowledged notification)");
+    }
+    if (const rapidjson::Value* r = json::member(p, "pendingRpcs"); r != nullptr && r->IsObject()) {
+        const int64_t n = int_field(*r, "count");
+        std::string v = std::to_string(n);
+        if (n > 0)
+            v += " (" + field(*r, "queued") + " queued, " + field(*r, "sent") + " sent, " + field(*r, "delivered") +
+                 " delivered and waiting for the reply; " + field(*r, "persistent") + " persistent), oldest expires " +
+                 fmt_time(int_field(*r, "oldestExpiration"));
+        line("pending rpcs", v);
+    }
+}
+
+}  // namespace
+
 void print_device(context& c, const rapidjson::Value& d) {
     // The server stored a weak credential (a short token or PSK key): say so on stderr.
     if (auto w = json::get_string(d, "warning")) c.io.err("tern: warning: " + *w + "\n");
@@ -76,12 +129,7 @@ void print_device(context& c, const rapidjson::Value& d) {
         else if (type == "PSK") line("credentials", "PSK identity " + field(*cr, "identity"));
         else line("credentials", type);
     }
-    if (const rapidjson::Value* p = json::member(d, "power"); p != nullptr && p->IsObject()) {
-        std::string mode = field(*p, "mode");
-        if (mode != "NONE")
-            line("power", mode + " psmActivityTimer=" + field(*p, "psmActivityTimer") + " edrxCycle=" +
-                              field(*p, "edrxCycle") + " pagingTransmissionWindow=" + field(*p, "pagingTransmissionWindow"));
-    }
+    if (const rapidjson::Value* p = json::member(d, "power"); p != nullptr && p->IsObject()) print_power(*p, s);
     if (field(d, "firmware") != "-") line("firmware", "package " + field(d, "firmware"));
     if (field(d, "software") != "-") line("software", "package " + field(d, "software"));
     if (const rapidjson::Value* cl = json::member(d, "claim"); cl != nullptr && cl->IsObject()) {
@@ -104,9 +152,14 @@ void print_profile(context& c, const rapidjson::Value& p) {
     if (const rapidjson::Value* pr = json::member(p, "provision"); pr != nullptr && pr->IsObject())
         line("provisioning", field(*pr, "strategy") +
                                  (field(*pr, "key") != "-" ? " key " + field(*pr, "key") + " secret " + field(*pr, "secret") : ""));
-    if (const rapidjson::Value* pw = json::member(p, "power"); pw != nullptr && pw->IsObject())
-        line("power", field(*pw, "mode") + " psmActivityTimer=" + field(*pw, "psmActivityTimer") + " edrxCycle=" +
-                          field(*pw, "edrxCycle") + " pagingTransmissionWindow=" + field(*pw, "pagingTransmissionWindow"));
+    if (const rapidjson::Value* pw = json::member(p, "power"); pw != nullptr && pw->IsObject()) {
+        auto timer = [&](const char* k) {
+            const int64_t ms = int_field(*pw, k);
+            return ms == 0 ? std::string("default") : fmt_duration(ms);
+        };
+        line("power", field(*pw, "mode") + ", psm activity timer " + timer("psmActivityTimer") + ", edrx cycle " +
+                          timer("edrxCycle") + ", paging window " + timer("pagingTransmissionWindow"));
+    }
     if (const rapidjson::Value* sc = json::member(p, "schemas"); sc != nullptr && sc->IsObject())
         for (auto it = sc->MemberBegin(); it != sc->MemberEnd(); ++it)
             line("schema", std::string(it->name.GetString()) + " (" + std::to_string(it->value.GetStringLength()) + " bytes)");

@@ -91,7 +91,8 @@ TEST_CASE("cli: device add, list, show, update, delete", "[cli]") {
 
     auto upd = f.run({"device", "update", "thermo-1", "--power-mode", "PSM", "--psm-activity-timer", "20000"});
     REQUIRE(upd.rc == 0);
-    CHECK_THAT(upd.out, Catch::Contains("PSM psmActivityTimer=20000"));
+    CHECK_THAT(upd.out, Catch::Contains("power mode: PSM (device)"));
+    CHECK_THAT(upd.out, Catch::Contains("psm activity timer: 20s (device)"));
     REQUIRE(f.run({"device", "credentials", "thermo-1", "--token", "tok-2"}).rc == 0);
     CHECK(authenticate(f.core, TERN_CREDENTIAL_ACCESS_TOKEN, "tok-2").name == "thermo-1");
 
@@ -113,6 +114,78 @@ TEST_CASE("cli: device add, list, show, update, delete", "[cli]") {
 
     REQUIRE(f.run({"device", "delete", "cam"}).rc == 0);
     CHECK(f.run({"device", "show", "cam"}).rc == 1);
+}
+
+TEST_CASE("cli: power-saving timers are durations, on devices and profiles", "[cli][power]") {
+    cli_fixture f;
+    auto p = f.run({"profile", "add", "nb", "--power-mode", "E_DRX", "--paging-transmission-window", "10s",
+                    "--edrx-cycle", "81000", "--json"});
+    INFO(p.err);
+    REQUIRE(p.rc == 0);
+    auto pj = f.json_of(p);
+    CHECK(pj["power"]["pagingTransmissionWindow"].GetInt64() == 10000);
+    CHECK(pj["power"]["edrxCycle"].GetInt64() == 81000);
+    auto pu = f.run({"profile", "update", "nb", "--psm-activity-timer", "2m", "--paging-window", "500ms"});
+    REQUIRE(pu.rc == 0);
+    CHECK_THAT(pu.out, Catch::Contains("power: E_DRX, psm activity timer 2m, edrx cycle 81s, paging window 500ms"));
+
+    REQUIRE(f.run({"device", "add", "m", "--profile", "nb", "--psm-activity-timer", "1h"}).rc == 0);
+    auto d = await<device>([&](auto cb) { f.core.get_device("m", cb); });
+    CHECK(d.value.power.psm_activity_timer == 3600000);
+    REQUIRE(f.run({"device", "update", "m", "--power-mode", "PSM", "--psm-activity-timer", "1500ms"}).rc == 0);
+    d = await<device>([&](auto cb) { f.core.get_device("m", cb); });
+    CHECK(d.value.power.mode == TERN_POWER_PSM);
+    CHECK(d.value.power.psm_activity_timer == 1500);
+    REQUIRE(f.run({"device", "update", "m", "--psm-activity-timer", "0"}).rc == 0);  // back to the profile's
+
+    for (const char* bad : {"ten", "10x", "-5s", "1.5s", "s", "", "99999999999999999999"}) {
+        INFO(bad);
+        auto r = f.run({"device", "update", "m", std::string("--psm-activity-timer=") + bad});
+        CHECK(r.rc == 64);
+        CHECK_THAT(r.err, Catch::Contains("--psm-activity-timer"));
+        if (*bad != '\0') CHECK_THAT(r.err, Catch::Contains("must be a duration (10s, 500ms, 2m, 1h, or plain ms)"));
+    }
+    auto bad = f.run({"profile", "update", "nb", "--paging-transmission-window", "3d"});
+    CHECK(bad.rc == 64);
+    CHECK_THAT(bad.err, Catch::Contains("--paging-window"));
+    CHECK(f.run({"device", "update", "m", "--edrx-cycle", "9223372036854775807h"}).rc == 64);
+    auto help = f.run({"device", "update", "--help"});
+    CHECK_THAT(help.out, Catch::Contains("10s, 500ms, 2m, 1h or plain ms"));
+    CHECK_THAT(help.out, Catch::Contains("--paging-transmission-window"));
+}
+
+TEST_CASE("cli: device show prints the power settings and where each comes from, the state and the pending RPCs",
+          "[cli][power]") {
+    cli_fixture f;
+    REQUIRE(f.run({"profile", "add", "nb", "--power-mode", "PSM", "--psm-activity-timer", "30s"}).rc == 0);
+    REQUIRE(f.run({"device", "add", "plain"}).rc == 0);
+    auto plain = f.run({"device", "show", "plain"});
+    REQUIRE(plain.rc == 0);
+    CHECK_THAT(plain.out, Catch::Contains("power mode: none"));
+    CHECK_THAT(plain.out, Catch::Contains("power state: unknown"));
+    CHECK_THAT(plain.out, Catch::Contains("last activity: -"));
+    CHECK_THAT(plain.out, Catch::Contains("pending rpcs: 0"));
+
+    REQUIRE(f.run({"device", "add", "m", "--profile", "nb", "--paging-window", "5s"}).rc == 0);
+    auto show = f.run({"device", "show", "m"});
+    REQUIRE(show.rc == 0);
+    CHECK_THAT(show.out, Catch::Contains("power mode: PSM (profile)"));
+    CHECK_THAT(show.out, Catch::Contains("psm activity timer: 30s (profile)"));
+    CHECK_THAT(show.out, Catch::Contains("edrx cycle: default (the power plugin's)"));
+    CHECK_THAT(show.out, Catch::Contains("paging window: 5s (device)"));
+
+    const device d = await<device>([&](auto cb) { f.core.get_device("m", cb); }).value;
+    f.core.session_event(d.id, TERN_SESSION_ACTIVITY, to_str("coap"), to_str("a"));
+    CHECK_THAT(f.run({"device", "show", "m"}).out, Catch::Contains("power state: awake"));
+    f.core.session_event(d.id, TERN_SESSION_ASLEEP, to_str("coap"), to_str("a"));
+    REQUIRE(f.run({"rpc", "m", "configure", "--persistent", "--timeout", "60000"}).rc == 0);
+    show = f.run({"device", "show", "m"});
+    CHECK_THAT(show.out, Catch::Contains("power state: asleep since 20"));
+    CHECK_THAT(show.out, Catch::Contains("(an uplink or an acknowledged notification)"));
+    CHECK_THAT(show.out, Catch::Contains("pending rpcs: 1 (1 queued, 0 sent, 0 delivered and waiting for the reply; "
+                                         "1 persistent), oldest expires 20"));
+    auto j = f.json_of(f.run({"device", "show", "m", "--json"}));
+    CHECK(std::string(j["power"]["state"].GetString()) == "asleep");
 }
 
 TEST_CASE("cli: attr set and get", "[cli]") {
