@@ -90,6 +90,9 @@ constexpr metric_def counters[] = {
     {pings, "result=\"table_full\"", pings_help},
     {pings, "result=\"no_memory\"", pings_help},
     {pings, "result=\"late\"", pings_help},
+    {"coap_observations_kept_total", nullptr,
+     "Observations kept after a CON notification sent with KEEP_ON_TIMEOUT went unacknowledged "
+     "(a sleeping device)"},
 };
 static_assert(std::size(counters) == static_cast<std::size_t>(ctr::count_));
 

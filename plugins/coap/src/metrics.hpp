@@ -76,6 +76,9 @@ enum class ctr : uint16_t {
     ping_table_full,         // no ping: max_pings answers held already
     ping_no_memory,          // no ping: retransmission_memory could not hold the answer
     ping_late,               // a Reset to a ping that had timed out (verifies the address)
+    // an unacknowledged CON notification sent with TERN_COAP_NOTIFY_KEEP_ON_TIMEOUT left its
+    // observation in place (the device sleeps)
+    observations_kept,
     count_
 };
 

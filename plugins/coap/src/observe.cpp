@@ -328,6 +328,42 @@ void observe::acked(uint32_t r) noexcept {
     }
 }
 
+bool observe::keeps_on_timeout(uint32_t r) const noexcept {
+    const relation_rec& rel = s_.rels_[r];
+    return (rel.state == rel_live || rel.state == rel_ending) && rel.inflight != nil &&
+           (s_.notes_[rel.inflight].flags & nf_keep) != 0;
+}
+
+void observe::timed_out_kept(uint32_t r) noexcept {
+    relation_rec& rel = s_.rels_[r];
+    const uint32_t n = rel.inflight;
+    s_.retransmit_.stop(s_.lim_.exchanges + r, rel.peer, rel.tx_mid);  // a late ACK matches nothing
+    rel.inflight = nil;
+    // The queue is detached before any result is reported: a notify() from a result callback
+    // starts a new queue and is sent as usual.
+    uint32_t q = rel.q_head;
+    rel.q_head = rel.q_tail = nil;
+    rel.q_count = 0;
+    const resource_entry* res = rel.res;
+    const uint32_t gen = rel.gen;
+    const uint64_t id = make_id(s_.index_, r, gen);
+    const bool ending = rel.state == rel_ending;
+    s_.m_.inc(ctr::observations_kept);
+    const uint64_t cookie = s_.notes_[n].cookie;
+    note_free(n);
+    note_result(res, id, cookie, TERN_COAP_NOTIFY_TIMEOUT);
+    while (q != nil) {
+        const uint32_t next = s_.notes_[q].next;
+        const uint64_t c = s_.notes_[q].cookie;
+        note_free(q);
+        note_result(res, id, c, TERN_COAP_NOTIFY_TIMEOUT);
+        q = next;
+    }
+    // A non-2.xx notification was to be the relation's last one: it ends as if it had gone.
+    if (ending && s_.rels_[r].gen == gen && s_.rels_[r].state == rel_ending)
+        end(r, TERN_COAP_END_ERROR, true, TERN_COAP_NOTIFY_DROPPED, nil);
+}
+
 void observe::reset(uint32_t r) noexcept {
     relation_rec& rel = s_.rels_[r];
     if (rel.state == rel_closing) {
@@ -386,7 +422,9 @@ tern_status observe::notify(uint64_t id, const tern_coap_response& r, uint64_t c
         return TERN_OK;
     }
     bool no_memory = false;
-    const uint8_t nflags = (flags & TERN_COAP_NOTIFY_MERGEABLE) != 0 && success ? nf_mergeable : 0;
+    const uint8_t nflags = static_cast<uint8_t>(
+        ((flags & TERN_COAP_NOTIFY_MERGEABLE) != 0 && success ? nf_mergeable : 0) |
+        ((flags & TERN_COAP_NOTIFY_KEEP_ON_TIMEOUT) != 0 ? nf_keep : 0));
     const uint32_t n = make_note(rs, r, cookie, nflags, no_memory);
     if (r.body != nullptr) r.body->release();
     if (n == nil) {

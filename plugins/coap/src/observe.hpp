@@ -45,6 +45,10 @@ public:
 
     // The in-flight CON notification of r was acknowledged, or reset.
     void acked(uint32_t r) noexcept;
+    // Whether r's in-flight CON notification, never acknowledged, leaves r in place
+    // (TERN_COAP_NOTIFY_KEEP_ON_TIMEOUT), and doing so: it and every queued one get TIMEOUT.
+    bool keeps_on_timeout(uint32_t r) const noexcept;
+    void timed_out_kept(uint32_t r) noexcept;
     void reset(uint32_t r) noexcept;
     // An RST naming the MID of a NON notification to peer ends that relation; true if so.
     bool reset_by_non_mid(uint32_t peer, uint16_t mid) noexcept;

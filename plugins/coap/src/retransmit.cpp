@@ -159,6 +159,12 @@ void retransmit::fire_relation(uint32_t r) noexcept {
             s_.observe_.release(r);
             return;
         }
+        if (s_.observe_.keeps_on_timeout(r)) {
+            // A sleeping device (TERN_COAP_NOTIFY_KEEP_ON_TIMEOUT): the relation stays, and
+            // with it the peer it pins; timed_out_kept stopped the retransmission.
+            s_.observe_.timed_out_kept(r);
+            return;
+        }
         s_.observe_.end_peer(rel.peer, TERN_COAP_END_TIMEOUT, r);
         // observe::end stopped the retransmission; never leave a due timer behind (the
         // caller loops while the heap's top is due).

@@ -179,7 +179,8 @@ struct relation_rec {
     uint8_t flags;
 };
 
-enum : uint8_t { nf_mergeable = 1, nf_final = 2 };
+// nf_keep: sent with TERN_COAP_NOTIFY_KEEP_ON_TIMEOUT (unacknowledged, it leaves the relation).
+enum : uint8_t { nf_mergeable = 1, nf_final = 2, nf_keep = 4 };
 
 // A notification (or a relation's final response) kept as a template: the encoded options
 // and payload after the header and token, with a hole where the Observe option goes, so
