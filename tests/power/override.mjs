@@ -17,14 +17,14 @@ await section('device settings override the profile\'s: mode and timer', async (
         { what: 'PSM profile, nothing of its own', profile: psm, held: true },
         { what: 'PSM profile, own psmActivityTimer 30000', profile: psm, power: { psmActivityTimer: 30000 }, held: false },
         { what: 'PSM profile, own mode DRX', profile: psm, power: { mode: 'DRX' }, held: false },
-        { what: 'DRX profile, made PSM 1500 by `tern device update`', profile: drx, cli: true, held: true },
+        { what: 'DRX profile, made PSM 1500 ms by `tern device update`', profile: drx, cli: true, held: true },
     ];
     for (const c of cases) {
         c.d = await sleeper();
         Object.assign(c, await createDevice(uniqueName('ovr'), { profile: c.profile, ...(c.power ? { power: c.power } : {}) }));
         if (c.cli) {
-            const r = tern('device', 'update', c.name, '--power-mode', 'PSM', '--psm-activity-timer', '1500');
-            check(r.status === 0, `tern device update NAME --power-mode PSM --psm-activity-timer 1500`, 'exit 0', r.out);
+            const r = tern('device', 'update', c.name, '--power-mode', 'PSM', '--psm-activity-timer', '1500ms');
+            check(r.status === 0, `tern device update NAME --power-mode PSM --psm-activity-timer 1500ms`, 'exit 0', r.out);
         }
         c.ta = await c.d.observe(c.token, 'attributes');
         await c.d.uplink(c.token, { t: 1 });

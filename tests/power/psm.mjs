@@ -7,7 +7,7 @@
 // end the RPCs SUCCESSFUL.
 import {
     section, check, checkEq, done, sleeper, createDevice, uniqueName, setShared, deleteShared, body, plain, sleep,
-    sendRpc, rpcStatus, waitRpcStatus, rpcIds, describeAll, observations,
+    sendRpc, rpcStatus, waitRpcStatus, rpcIds, describeAll, observations, api, enc, tern,
 } from './lib/sleeper.mjs';
 
 const T = 1500;  // the device's psm_activity_timer (ms)
@@ -36,6 +36,12 @@ await section('PSM: held while asleep, merged and in order on wake, observations
     const st = [await rpcStatus(name, r1.id), await rpcStatus(name, r2.id)];
     check(st.every((s) => s === 'QUEUED'), 'both RPCs wait (QUEUED: not sent, not timed out)', ['QUEUED', 'QUEUED'], st);
     check(await observations() === obs0 + 2, 'its observations stay while it sleeps', obs0 + 2, await observations());
+    const pw = (await api('GET', `/api/devices/${enc(name)}`)).json?.power;
+    check(pw?.state === 'asleep' && pw?.pendingRpcs?.count === 2, 'admin API: power state asleep, 2 pending RPCs', 'asleep, 2',
+        { state: pw?.state, pendingRpcs: pw?.pendingRpcs });
+    const show = tern('device', 'show', name).out;
+    check(/power state: asleep/.test(show) && /pending rpcs: 2/.test(show), '`tern device show` prints the state and what is pending',
+        'power state: asleep / pending rpcs: 2', show);
 
     d.awake();
     const m1 = d.mark();
@@ -58,6 +64,10 @@ await section('PSM: held while asleep, merged and in order on wake, observations
     await d.answerRpc(token, q2, { done: 2 });
     const ok = await waitRpcStatus(name, r1.id, 'SUCCESSFUL') && await waitRpcStatus(name, r2.id, 'SUCCESSFUL');
     check(ok, 'both RPCs end SUCCESSFUL', 'SUCCESSFUL x2', [await rpcStatus(name, r1.id), await rpcStatus(name, r2.id)]);
+
+    const after = (await api('GET', `/api/devices/${enc(name)}`)).json?.power;
+    check(after?.state === 'awake' && after?.pendingRpcs?.count === 0, 'admin API: awake, nothing pending', 'awake, 0',
+        { state: after?.state, pendingRpcs: after?.pendingRpcs });
 
     // the same observations go on working: no re-registration
     await setShared(name, { c: 3 });
