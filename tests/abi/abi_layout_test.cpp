@@ -26,6 +26,7 @@
 #include "tern/abi/host.h"
 #include "tern/abi/payload.h"
 #include "tern/abi/plugin.h"
+#include "tern/abi/power.h"
 #include "tern/abi/status.h"
 #include "tern/abi/transport.h"
 #include "tern/abi/types.h"
@@ -259,6 +260,25 @@
     FIELD(tern_device_record, profile_option_count, 88, 4) \
     FIELD(tern_device_record, reserved, 92, 4)
 
+// What ABI 1.2 adds (under development, not frozen yet): power.h's records.
+#define TERN_ABI_1_2_LAYOUT(RECORD, FIELD) \
+    RECORD(tern_power_settings, 64, 8) \
+    FIELD(tern_power_settings, struct_size, 0, 4) \
+    FIELD(tern_power_settings, reserved, 4, 4) \
+    FIELD(tern_power_settings, mode, 8, 16) \
+    FIELD(tern_power_settings, psm_activity_timer_ms, 24, 8) \
+    FIELD(tern_power_settings, edrx_cycle_ms, 32, 8) \
+    FIELD(tern_power_settings, paging_transmission_window_ms, 40, 8) \
+    FIELD(tern_power_settings, options, 48, 8) \
+    FIELD(tern_power_settings, option_count, 56, 4) \
+    FIELD(tern_power_settings, reserved2, 60, 4) \
+    RECORD(tern_power_state, 32, 8) \
+    FIELD(tern_power_state, last_activity_ms, 0, 8) \
+    FIELD(tern_power_state, wake_check_ms, 8, 8) \
+    FIELD(tern_power_state, flags, 16, 4) \
+    FIELD(tern_power_state, policy_word, 20, 4) \
+    FIELD(tern_power_state, policy_data, 24, 8)
+
 #define TERN_ASSERT_RECORD(T, size, align)                                                  \
     static_assert(sizeof(T) == (size), #T ": size changed (the ABI says " #size ")");        \
     static_assert(alignof(T) == (align), #T ": alignment changed (the ABI says " #align ")"); \
@@ -269,6 +289,9 @@
     static_assert(sizeof(T::f) == (size), #T "::" #f " changed size (the ABI says " #size ")");
 TERN_ABI_1_0_LAYOUT(TERN_ASSERT_RECORD, TERN_ASSERT_FIELD)
 TERN_ABI_1_1_LAYOUT(TERN_ASSERT_RECORD, TERN_ASSERT_FIELD)
+TERN_ABI_1_2_LAYOUT(TERN_ASSERT_RECORD, TERN_ASSERT_FIELD)
+// The transport keeps one state record per device: the ABI promises it costs 32 bytes.
+static_assert(sizeof(tern_power_state) == 32, "tern_power_state is fixed at 32 bytes (not growable)");
 
 // ---- scalar typedefs and constants --------------------------------------------------------
 
@@ -289,6 +312,8 @@ static_assert(std::is_same_v<tern_rpc_status, int32_t>);
 static_assert(std::is_same_v<tern_provision_status, int32_t>);
 static_assert(std::is_same_v<tern_ota_type, int32_t>);
 static_assert(std::is_same_v<tern_session_event, int32_t>);
+static_assert(std::is_same_v<tern_power_event, int32_t>);    // ABI 1.2
+static_assert(std::is_same_v<tern_power_verdict, int32_t>);  // ABI 1.2
 // Named in 1.1 for parameters and fields that were bare int32_t in 1.0: a typedef is the
 // same type, so the layout, the mangled names and the 1.0 signatures (the recorders below
 // still override with int32_t) are unchanged.
@@ -360,6 +385,7 @@ static_assert(TERN_COAP_FORMAT_TEXT == 0 && TERN_COAP_FORMAT_LINK == 40 && TERN_
 static_assert(TERN_COAP_RESOURCE_HIDDEN == 1 && TERN_COAP_RESOURCE_OBSERVABLE == 2);
 static_assert(TERN_COAP_RESPONSE_OBSERVE == 1 && TERN_COAP_RESPONSE_SILENT == 2);
 static_assert(TERN_COAP_NOTIFY_MERGEABLE == 1);
+static_assert(TERN_COAP_NOTIFY_KEEP_ON_TIMEOUT == 2);  // ABI 1.2
 static_assert(TERN_COAP_END_DEREGISTERED == 1 && TERN_COAP_END_RESET == 2 &&
               TERN_COAP_END_TIMEOUT == 3 && TERN_COAP_END_REPLACED == 4 &&
               TERN_COAP_END_SESSION == 5 && TERN_COAP_END_SHUTDOWN == 6 && TERN_COAP_END_ERROR == 7);
@@ -384,6 +410,13 @@ static_assert(TERN_PROVISION_UNKNOWN == 0 && TERN_PROVISION_SUCCESS == 1 &&
               TERN_PROVISION_NOT_FOUND == 2 && TERN_PROVISION_FAILURE == 3);
 static_assert(TERN_OTA_FIRMWARE == 0 && TERN_OTA_SOFTWARE == 1);
 static_assert(TERN_SESSION_OPEN == 1 && TERN_SESSION_CLOSE == 2 && TERN_SESSION_ACTIVITY == 3);
+static_assert(TERN_SESSION_ASLEEP == 4);  // ABI 1.2
+// ABI 1.2: power.h
+static_assert(TERN_POWER_ASLEEP == 1);
+static_assert(TERN_POWER_EVENT_UPLINK == 1 && TERN_POWER_EVENT_ACK == 2 && TERN_POWER_EVENT_UNREACHABLE == 3 &&
+              TERN_POWER_EVENT_TIMER == 4);
+static_assert(TERN_POWER_SEND == 1 && TERN_POWER_HOLD == 2);
+static_assert(TERN_POWER_MODE_SLEEPS == 1);
 static_assert(TERN_SUBSCRIBE_ATTRIBUTES == 1 && TERN_SUBSCRIBE_RPC == 2);
 static_assert(TERN_DEVICE_UPDATED == 1 && TERN_DEVICE_CREDENTIALS_CHANGED == 2 && TERN_DEVICE_DELETED == 3);
 
@@ -408,6 +441,7 @@ static_assert(std::string_view{TERN_IID_CORE_SESSIONS_V1} == "tern.core.sessions
 static_assert(std::string_view{TERN_IID_CORE_EVENTS_V1} == "tern.core.events/1");
 // ABI 1.2 (under development, not frozen yet)
 static_assert(std::string_view{TERN_IID_PAYLOAD_V2} == "tern.payload/2");
+static_assert(std::string_view{TERN_IID_POWER_POLICY_V1} == "tern.power.policy/1");
 
 // Profile option keys are read by name by transports built years apart, too.
 static_assert(std::string_view{TERN_OPTION_TRANSPORT_TYPE} == "transport.type");
@@ -444,6 +478,7 @@ static_assert(is_abi_interface<tern::payload_v1>);
 static_assert(is_abi_interface<tern::payload_v2>);
 static_assert(std::is_base_of_v<tern::payload_v1, tern::payload_v2>);
 static_assert(is_abi_interface<tern::cli_v1>);
+static_assert(is_abi_interface<tern::power_policy_v1>);  // ABI 1.2
 static_assert(is_abi_interface<tern::core_auth_v1>);
 static_assert(is_abi_interface<tern::core_telemetry_v1>);
 static_assert(is_abi_interface<tern::core_attributes_v1>);
@@ -466,14 +501,15 @@ struct layout_row {
 #define TERN_ROW_RECORD(T, size, align) layout_row{#T, nullptr, 0, sizeof(T), alignof(T)},
 #define TERN_ROW_FIELD(T, f, offset, size) layout_row{#T, #f, offsetof(T, f), sizeof(T::f), 0},
 constexpr layout_row layout_rows[] = {TERN_ABI_1_0_LAYOUT(TERN_ROW_RECORD, TERN_ROW_FIELD)
-                                           TERN_ABI_1_1_LAYOUT(TERN_ROW_RECORD, TERN_ROW_FIELD)};
+                                           TERN_ABI_1_1_LAYOUT(TERN_ROW_RECORD, TERN_ROW_FIELD)
+                                           TERN_ABI_1_2_LAYOUT(TERN_ROW_RECORD, TERN_ROW_FIELD)};
 
 }  // namespace
 
 TEST_CASE("every byte of every ABI record is a named field", "[abi][layout]") {
     // Hidden padding is where compilers and languages may disagree, and where a record
     // cannot grow safely; the headers spell out reserved fields instead.
-    std::cout << "ABI 1.0 + 1.1 layout (x86_64 LP64):\n";
+    std::cout << "ABI 1.0 + 1.1 + 1.2 layout (x86_64 LP64):\n";
     const layout_row* record = nullptr;
     std::size_t end = 0;
     auto close = [&] {
@@ -776,6 +812,19 @@ struct payload_v2_recorder final : payload_methods<tern::payload_v2> {
     }
 };
 
+// ABI 1.2: power.h
+struct power_policy_recorder final : tern::power_policy_v1, recorder {
+    bool describe(tern_str, uint32_t*) noexcept override { TERN_RECORD(describe); return false; }
+    bool on_event(const tern_power_settings*, tern_power_state*, tern_power_event, int64_t) noexcept override {
+        TERN_RECORD(on_event);
+        return false;
+    }
+    tern_power_verdict may_send(const tern_power_settings*, tern_power_state*, int64_t) noexcept override {
+        TERN_RECORD(may_send);
+        return 0;
+    }
+};
+
 struct cli_recorder final : tern::cli_v1, recorder {
     tern_str commands() noexcept override { TERN_RECORD(commands); return {}; }
     tern_str summaries() noexcept override { TERN_RECORD(summaries); return {}; }
@@ -1023,6 +1072,13 @@ TEST_CASE("payload_v2 (ABI 1.2) keeps payload_v1's slots and appends check_profi
     TERN_CHECK_SLOT(tern::payload_v1, p, 11, encode_rpc_response);
     TERN_CHECK_SLOT(tern::payload_v1, p, 12, encode_provision_response);
     TERN_CHECK_SLOT(tern::payload_v2, p, 13, check_profile);
+}
+
+TEST_CASE("power_policy_v1 (ABI 1.2): describe, on_event, may_send in that order", "[abi][vtable]") {
+    power_policy_recorder p;
+    TERN_CHECK_SLOT(tern::power_policy_v1, p, 0, describe);
+    TERN_CHECK_SLOT(tern::power_policy_v1, p, 1, on_event);
+    TERN_CHECK_SLOT(tern::power_policy_v1, p, 2, may_send);
 }
 
 TEST_CASE("the core's capability interfaces (ABI 1.1) keep their slots", "[abi][vtable]") {
