@@ -188,33 +188,9 @@ void rpc_tracker::transition(uint64_t device_id, int64_t rpc_id, tern_rpc_status
             if (it != d->second.end()) {
                 known = true;
                 tracked& r = it->second;
-                const bool oneway = (r.flags & TERN_RPC_ONEWAY) != 0;
-                tern_rpc_status next = r.status;
-                switch (status) {
-                    case TERN_RPC_SENT:
-                        if (r.status == TERN_RPC_QUEUED) next = TERN_RPC_SENT;
-                        break;
-                    case TERN_RPC_DELIVERED:
-                        if (r.status == TERN_RPC_QUEUED || r.status == TERN_RPC_SENT)
-                            next = oneway ? TERN_RPC_SUCCESSFUL : TERN_RPC_DELIVERED;
-                        break;
-                    case TERN_RPC_SUCCESSFUL: next = TERN_RPC_SUCCESSFUL; break;
-                    case TERN_RPC_TIMEOUT:
-                        // A persistent RPC gets more tries while it has not expired: the
-                        // device may just be asleep.
-                        if ((r.flags & TERN_RPC_PERSISTENT) && r.retries < p_.settings.rpc_max_retries &&
-                            now < r.expiration_ts) {
-                            ++r.retries;
-                            r.dispatched = false;
-                            next = TERN_RPC_QUEUED;
-                            changed = true;
-                        } else {
-                            next = TERN_RPC_TIMEOUT;
-                        }
-                        break;
-                    case TERN_RPC_FAILED: next = TERN_RPC_FAILED; break;
-                    default: break;  // QUEUED and EXPIRED are the core's to set
-                }
+                // Final and being stored: nothing changes it any more (a late reply is
+                // accepted without change, as for one already stored).
+                const tern_rpc_status next = final_status(r.status) ? r.status : step(r, status, now, changed);
                 if (next != r.status) changed = true;
                 r.status = next;
                 rec.device_id = device_id;
@@ -229,11 +205,12 @@ void rpc_tracker::transition(uint64_t device_id, int64_t rpc_id, tern_rpc_status
                 rec.retries = r.retries;
                 rec.result = std::move(result);
                 rec.error = std::move(error);
-                if (final_status(next)) {
+                if (final_status(next) && changed) {
+                    // Kept, final, until stored, so a read meanwhile shows it (settled()).
                     settled = true;
                     cancel_timer = r.expiry_timer;
-                    d->second.erase(it);
-                    if (d->second.empty()) rpcs_.erase(d);
+                    r.result = rec.result;
+                    r.error = rec.error;
                 }
             }
         }
@@ -268,9 +245,50 @@ void rpc_tracker::transition(uint64_t device_id, int64_t rpc_id, tern_rpc_status
     }
     auto shared = std::make_shared<rpc_record>(std::move(rec));
     persist(*shared, [this, shared, settled, done, ctx](tern_status s, const std::string& msg) {
-        if (settled) answer_waiters(*shared);
+        if (settled) {
+            forget_settled(shared->device_id, shared->id);
+            answer_waiters(*shared);
+        }
         if (done != nullptr) done(ctx, s, to_str(msg));
     });
+}
+
+tern_rpc_status rpc_tracker::step(tracked& r, tern_rpc_status reported, int64_t now, bool& changed) {
+    switch (reported) {
+        case TERN_RPC_SENT: return r.status == TERN_RPC_QUEUED ? TERN_RPC_SENT : r.status;
+        case TERN_RPC_DELIVERED:
+            if (r.status != TERN_RPC_QUEUED && r.status != TERN_RPC_SENT) return r.status;
+            return (r.flags & TERN_RPC_ONEWAY) ? TERN_RPC_SUCCESSFUL : TERN_RPC_DELIVERED;
+        case TERN_RPC_SUCCESSFUL: return TERN_RPC_SUCCESSFUL;
+        case TERN_RPC_TIMEOUT:
+            // A persistent RPC gets more tries while it has not expired: the device may just
+            // be asleep.
+            if ((r.flags & TERN_RPC_PERSISTENT) && r.retries < p_.settings.rpc_max_retries && now < r.expiration_ts) {
+                ++r.retries;
+                r.dispatched = false;
+                changed = true;
+                return TERN_RPC_QUEUED;
+            }
+            return TERN_RPC_TIMEOUT;
+        case TERN_RPC_FAILED: return TERN_RPC_FAILED;
+        default: return r.status;  // QUEUED and EXPIRED are the core's to set
+    }
+}
+
+void rpc_tracker::settled(const tracked& r, rpc_record& rec) {
+    if (!final_status(r.status)) return;
+    rec.result = r.result;
+    rec.error = r.error;
+}
+
+void rpc_tracker::forget_settled(uint64_t device_id, int64_t rpc_id) {
+    std::lock_guard lk(mutex_);
+    auto d = rpcs_.find(device_id);
+    if (d == rpcs_.end()) return;
+    auto it = d->second.find(rpc_id);
+    if (it == d->second.end() || !final_status(it->second.status)) return;
+    d->second.erase(it);
+    if (d->second.empty()) rpcs_.erase(d);
 }
 
 void rpc_tracker::status(uint64_t device_id, int64_t rpc_id, tern_rpc_status status, tern_str error) noexcept {
@@ -297,7 +315,7 @@ void rpc_tracker::expire(uint64_t device_id, int64_t rpc_id) {
         auto d = rpcs_.find(device_id);
         if (d == rpcs_.end()) return;
         auto it = d->second.find(rpc_id);
-        if (it == d->second.end()) return;
+        if (it == d->second.end() || final_status(it->second.status)) return;  // ended meanwhile
         const tracked& r = it->second;
         // Delivered but unanswered: the device had it and did not reply in time.
         rec.status = expired_status(r.status, r.flags);
@@ -422,6 +440,7 @@ void rpc_tracker::get(std::string device, int64_t id, callback<rpc_record> cb) {
                         if (it != d->second.end()) {
                             rec->status = it->second.status;
                             rec->retries = it->second.retries;
+                            settled(it->second, *rec);
                         }
                     }
                     settle_on_read(*rec, now_ms());
@@ -459,7 +478,10 @@ void rpc_tracker::list(std::string device, int64_t limit, callback<std::vector<r
                     const int64_t now = now_ms();
                     for (rpc_record& rec : r.value) {
                         if (d != rpcs_.end())
-                            if (auto it = d->second.find(rec.id); it != d->second.end()) rec.status = it->second.status;
+                            if (auto it = d->second.find(rec.id); it != d->second.end()) {
+                                rec.status = it->second.status;
+                                settled(it->second, rec);
+                            }
                         settle_on_read(rec, now);
                     }
                 }
@@ -480,6 +502,7 @@ void rpc_tracker::device_deleted(uint64_t d) {
         auto it = rpcs_.find(d);
         if (it != rpcs_.end()) {
             for (auto& [rid, r] : it->second) {
+                if (final_status(r.status)) continue;  // its stored end answers its waiters
                 rpc_record rec;
                 rec.device_id = d;
                 rec.id = rid;
@@ -519,7 +542,8 @@ rpc_pending_summary rpc_tracker::pending_of(uint64_t device_id) {
 size_t rpc_tracker::pending() {
     std::lock_guard lk(mutex_);
     size_t n = 0;
-    for (const auto& [d, m] : rpcs_) n += m.size();
+    for (const auto& [d, m] : rpcs_)
+        for (const auto& [id, r] : m) n += final_status(r.status) ? 0 : 1;
     return n;
 }
 

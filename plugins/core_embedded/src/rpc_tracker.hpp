@@ -59,6 +59,9 @@ private:
         bool dispatched = false;
         int32_t retries = 0;
         uint64_t expiry_timer = 0;
+        // A final status reached and not yet stored: the entry stays, with these, until its
+        // write completes, so reads in between see the end (not the stored state before it).
+        std::string result, error;
     };
     struct waiter {
         callback<rpc_record> cb;
@@ -67,6 +70,10 @@ private:
     void track(uint64_t device_id, tracked l);
     void transition(uint64_t device_id, int64_t rpc_id, tern_rpc_status status, std::string result,
                     std::string error, tern_core_done_fn done, void* ctx);
+    // The status a transport's report leads to from r's (not final) one.
+    tern_rpc_status step(tracked& r, tern_rpc_status reported, int64_t now, bool& changed);
+    void forget_settled(uint64_t device_id, int64_t rpc_id);  // its final state is stored
+    static void settled(const tracked& r, rpc_record& rec);     // a final state's result and error
     void expire(uint64_t device_id, int64_t rpc_id);
     void answer_waiters(rpc_record rec);  // a final state reached
     void persist(const rpc_record& rec, std::function<void(tern_status, const std::string&)> then);

@@ -22,7 +22,9 @@ struct power_fixture {
     recording_listener listener;
     device dev;
 
-    power_fixture() {
+    // writer_delay_us: how long the writer waits for company before a commit (a slow commit).
+    explicit power_fixture(int64_t writer_delay_us = 500) {
+        settings.writer.max_delay_us = writer_delay_us;
         core.start(settings);
         core.set_listener(&listener);
         dev = add_device(core, "sleepy", token("sleepy-token"));
@@ -207,6 +209,29 @@ TEST_CASE("power: the RPCs waiting for a device, by state, with the oldest expir
     for (const rpc_record& r : list.value)
         if (r.id == a.id) found = r.error == failed.error && r.status == TERN_RPC_FAILED;
     CHECK(found);
+}
+
+TEST_CASE("power: an RPC a transport ends is read with its end and reason at once, before the write is committed",
+          "[power][rpc]") {
+    power_fixture f(300000);  // every commit waits 300 ms for company
+    f.core.subscribe(f.dev.id, TERN_SUBSCRIBE_RPC);
+    const rpc_record r = f.send("held", 60000);
+    REQUIRE(f.listener.wait_for([&] { return f.listener.rpcs.size() == 1; }));
+    f.core.rpc_status(f.dev.id, r.id, TERN_RPC_SENT, {});
+    f.core.rpc_status(f.dev.id, r.id, TERN_RPC_FAILED, to_str("more than max_pending_rpcs held while the device sleeps"));
+    const rpc_record now = f.rpc(r.id);
+    CHECK(now.status == TERN_RPC_FAILED);
+    CHECK(now.error == "more than max_pending_rpcs held while the device sleeps");
+    CHECK(f.status().rpcs.sent == 0);
+    // a late reply changes nothing, before and after the write
+    f.core.rpc_reply(f.dev.id, r.id, to_str("{\"late\":1}"), &ignore, nullptr);
+    CHECK(f.rpc(r.id).status == TERN_RPC_FAILED);
+    flush_wait(f.core);
+    const rpc_record stored = f.rpc(r.id);
+    CHECK(stored.status == TERN_RPC_FAILED);
+    CHECK(stored.error == "more than max_pending_rpcs held while the device sleeps");
+    CHECK(stored.result.empty());
+    CHECK(f.core.stats().pending_rpcs == 0);
 }
 
 TEST_CASE("power: a persistent RPC that expires while the device sleeps ends EXPIRED and never goes out after", "[power][rpc]") {
