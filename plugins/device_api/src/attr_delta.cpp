@@ -2,12 +2,33 @@
 
 namespace tern::device_api {
 
+namespace {
+
+std::size_t value_bytes(const tern_value& v) noexcept {
+    switch (v.type) {
+        case TERN_VALUE_STR:
+        case TERN_VALUE_JSON: return v.u.s.size;
+        case TERN_VALUE_BYTES: return v.u.bytes.size;
+        default: return 8;
+    }
+}
+
+}  // namespace
+
+attr_delta::map::iterator attr_delta::erase(map::iterator it) noexcept {
+    bytes_ -= it->second.bytes;
+    return entries_.erase(it);
+}
+
 void attr_delta::set(std::string_view key, const tern_value& v, uint64_t seq) {
     auto it = entries_.find(key);
     if (it == entries_.end()) it = entries_.emplace(std::string(key), entry{}).first;
     it->second.value.assign(v);
     it->second.deleted = false;
     it->second.seq = seq;
+    bytes_ -= it->second.bytes;
+    it->second.bytes = key.size() + value_bytes(v);
+    bytes_ += it->second.bytes;
 }
 
 void attr_delta::remove(std::string_view key, uint64_t seq) {
@@ -16,6 +37,9 @@ void attr_delta::remove(std::string_view key, uint64_t seq) {
     it->second.value = owned_value{};
     it->second.deleted = true;
     it->second.seq = seq;
+    bytes_ -= it->second.bytes;
+    it->second.bytes = key.size();
+    bytes_ += it->second.bytes;
 }
 
 void attr_delta::apply(const tern_kv* updated, uint32_t updated_count, const tern_str* deleted,
@@ -32,7 +56,7 @@ void attr_delta::apply(const tern_kv* updated, uint32_t updated_count, const ter
 
 void attr_delta::delivered(uint64_t seq) {
     for (auto it = entries_.begin(); it != entries_.end();) {
-        if (it->second.seq <= seq) it = entries_.erase(it);
+        if (it->second.seq <= seq) it = erase(it);
         else ++it;
     }
 }
@@ -41,6 +65,32 @@ void attr_delta::merge_from(const attr_delta& other, uint64_t seq) {
     for (const auto& [k, e] : other.entries_) {
         if (e.deleted) remove(k, seq);
         else set(k, e.value.view(), seq);
+    }
+}
+
+void attr_delta::drop_values() {
+    for (auto it = entries_.begin(); it != entries_.end();) {
+        if (!it->second.deleted) it = erase(it);
+        else ++it;
+    }
+}
+
+void attr_delta::forget(std::string_view key) {
+    if (auto it = entries_.find(key); it != entries_.end()) erase(it);
+}
+
+void attr_delta::merge_deletions_from(const attr_delta& other, uint64_t seq) {
+    for (const auto& [k, e] : other.entries_) {
+        if (e.deleted) remove(k, seq);
+        else forget(k);
+    }
+}
+
+void attr_delta::merge_read(const attr_delta& read, uint64_t seq, uint64_t since) {
+    for (const auto& [k, e] : read.entries_) {
+        if (e.deleted) continue;
+        if (auto it = entries_.find(k); it != entries_.end() && it->second.seq > since) continue;
+        set(k, e.value.view(), seq);
     }
 }
 

@@ -29,9 +29,25 @@ public:
     void delivered(uint64_t seq);
     // Every change of other, as change number seq.
     void merge_from(const attr_delta& other, uint64_t seq);
-    void clear() noexcept { entries_.clear(); }
+    // Keeps only the deletions (a held update past its byte bound: the values are read anew
+    // from the core when the device wakes).
+    void drop_values();
+    // Forgets the key's pending change, whatever it was.
+    void forget(std::string_view key);
+    // While the values are dropped: other's deletions are kept as change number seq, and a
+    // key other sets forgets its pending deletion (the read on wake has its value).
+    void merge_deletions_from(const attr_delta& other, uint64_t seq);
+    // Values read from the core (read's sets) as change number seq, except keys changed
+    // after change number since (those changes are newer than the read).
+    void merge_read(const attr_delta& read, uint64_t seq, uint64_t since);
+    void clear() noexcept {
+        entries_.clear();
+        bytes_ = 0;
+    }
     bool empty() const noexcept { return entries_.empty(); }
     std::size_t size() const noexcept { return entries_.size(); }
+    // The keys and values pending, in bytes (a number counts 8, a deletion its key).
+    std::size_t bytes() const noexcept { return bytes_; }
     // The newest change number pending (0 when empty).
     uint64_t newest() const noexcept;
 
@@ -43,9 +59,13 @@ private:
         owned_value value;
         bool deleted = false;
         uint64_t seq = 0;
+        std::size_t bytes = 0;  // its key and value
     };
+    using map = std::map<std::string, entry, std::less<>>;
+    map::iterator erase(map::iterator it) noexcept;
     // Sorted by key: notifications list keys in a stable order.
-    std::map<std::string, entry, std::less<>> entries_;
+    map entries_;
+    std::size_t bytes_ = 0;
 };
 
 }  // namespace tern::device_api

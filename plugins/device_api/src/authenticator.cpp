@@ -190,6 +190,7 @@ void authenticator::auth_done(void* ctx, tern_status status, const tern_device_r
     p->status = status;
     try {
         p->result = device_found(p->status, record, p->cred, rt.w.adaptors);
+        if (p->result) rt.resolve_power(*p->result);
     } catch (...) {
         p->status = TERN_INTERNAL;
     }

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "tern/abi/coap.h"
+#include "tern/sdk/power.hpp"
 #include "tern/sdk/record.hpp"
 #include "tern/sdk/views.hpp"
 
@@ -77,9 +78,6 @@ struct profile_fields {
     tern_transport_type transport = TERN_TRANSPORT_DEFAULT;
     tern_coap_device_type coap_device = TERN_COAP_DEVICE_DEFAULT;
     tern_power_mode power = TERN_POWER_NONE;
-    int64_t psm_activity_timer_ms = 0;
-    int64_t edrx_cycle_ms = 0;
-    int64_t paging_transmission_window_ms = 0;
     bool has_profile_revision = false;
     uint64_t profile_revision = 0;
     std::vector<tern_kv> own;  // the profile's own options
@@ -94,7 +92,6 @@ private:
     static std::string_view text(const tern_value& v) noexcept {
         return v.type == TERN_VALUE_STR ? sdk::to_sv(v.u.s) : std::string_view{};
     }
-    static int64_t ms(const tern_value& v) noexcept { return v.type == TERN_VALUE_INT && v.u.i > 0 ? v.u.i : 0; }
 
     bool take(const tern_kv& kv, bool (&seen)[7]) noexcept {
         static constexpr std::string_view keys[7] = {
@@ -124,9 +121,9 @@ private:
                 power = t == "PSM" ? TERN_POWER_PSM : t == "E_DRX" ? TERN_POWER_EDRX : t == "DRX" ? TERN_POWER_DRX
                                                                                        : TERN_POWER_NONE;
                 break;
-            case 3: psm_activity_timer_ms = ms(kv.value); break;
-            case 4: edrx_cycle_ms = ms(kv.value); break;
-            case 5: paging_transmission_window_ms = ms(kv.value); break;
+            case 3:
+            case 4:
+            case 5: break;  // the timers: read by sdk::power_settings_of
             default:
                 has_profile_revision = true;
                 profile_revision = static_cast<uint64_t>(kv.value.u.i);
@@ -153,9 +150,13 @@ std::shared_ptr<device_entry> copy_device(const tern_device_record& record, cred
     e->transport_type = f.transport;
     e->coap_device_type = f.coap_device;
     e->power_mode = f.power;
-    e->psm_activity_timer_ms = f.psm_activity_timer_ms;
-    e->edrx_cycle_ms = f.edrx_cycle_ms;
-    e->paging_transmission_window_ms = f.paging_transmission_window_ms;
+    // The power-saving settings as every transport reads them (tern/sdk/power.hpp); the
+    // runtime finds the policy of the mode.
+    const tern_power_settings ps = sdk::power_settings_of(d.profile_options, d.profile_option_count);
+    e->power_mode_name.assign(sdk::to_sv(ps.mode));
+    e->psm_activity_timer_ms = ps.psm_activity_timer_ms;
+    e->edrx_cycle_ms = ps.edrx_cycle_ms;
+    e->paging_transmission_window_ms = ps.paging_transmission_window_ms;
     e->payload_revision = f.has_profile_revision ? f.profile_revision : d.revision;
     if (!f.own.empty()) {
         const auto n = static_cast<uint32_t>(f.own.size());

@@ -15,6 +15,7 @@
 #include "tern/abi/core.h"
 #include "tern/abi/core_capabilities.h"
 #include "tern/abi/payload.h"
+#include "tern/abi/power.h"
 #include "tern/sdk/payload.hpp"
 
 namespace tern::device_api {
@@ -67,6 +68,11 @@ struct device_entry {
     int64_t psm_activity_timer_ms = 0;
     int64_t edrx_cycle_ms = 0;
     int64_t paging_transmission_window_ms = 0;
+    // The power mode's name as the core gave it (empty: none), and the policy deciding it
+    // (tern.power.policy/1, found by the runtime; null: no power saving, downlinks always go).
+    std::string power_mode_name;
+    power_policy_v1* power_policy = nullptr;
+    uint32_t power_flags = 0;  // TERN_POWER_MODE_* of the policy for this mode
     // The profile's own options (the TERN_OPTION_* keys left out), for the payload adaptors.
     std::shared_ptr<const profile_options> options;
     device_limits limits;
@@ -84,6 +90,24 @@ struct device_entry {
         }
         c.content_format = content_format;
         return c;
+    }
+    // Its mode sleeps: downlinks wait while it is asleep and its notifications outlive an
+    // unanswered CON (TERN_COAP_NOTIFY_KEEP_ON_TIMEOUT).
+    bool sleeps() const noexcept { return power_policy != nullptr && (power_flags & TERN_POWER_MODE_SLEEPS) != 0; }
+    // What its policy reads. Vendor keys are among the profile's own options. LIFETIME: this
+    // entry's.
+    tern_power_settings power_settings() const noexcept {
+        tern_power_settings p{};
+        p.struct_size = sizeof p;
+        p.mode = tern_str{power_mode_name.data(), power_mode_name.size()};
+        p.psm_activity_timer_ms = psm_activity_timer_ms;
+        p.edrx_cycle_ms = edrx_cycle_ms;
+        p.paging_transmission_window_ms = paging_transmission_window_ms;
+        if (options) {
+            p.options = options->kvs.data();
+            p.option_count = static_cast<uint32_t>(options->kvs.size());
+        }
+        return p;
     }
 };
 

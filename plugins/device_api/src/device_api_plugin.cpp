@@ -7,6 +7,7 @@
 #include "service.hpp"
 #include "tern/sdk/core.hpp"
 #include "tern/sdk/plugin.hpp"
+#include "tern/sdk/power.hpp"
 
 namespace {
 
@@ -24,6 +25,8 @@ constexpr tern_requirement device_api_requires[] = {
     sdk::need(TERN_IID_CORE_EVENTS_V1),
     sdk::need(TERN_IID_PAYLOAD_V1),
     sdk::may_use(TERN_IID_TRANSPORT_V1),
+    // Power-saving policies (PSM, eDRX, a vendor's): without one every device is reachable.
+    sdk::may_use(TERN_IID_POWER_POLICY_V1),
 };
 
 class device_api_plugin final : public sdk::instance {
@@ -53,6 +56,7 @@ private:
         w.adaptors = sdk::payload_catalog(host().registry());
         if (w.adaptors.for_type(TERN_PAYLOAD_JSON) == nullptr)
             throw sdk::error(TERN_CONFIG, sdk::missing_payload_adaptor(TERN_PAYLOAD_JSON));
+        w.powers = sdk::power_catalog(host().registry());
         host().registry().list(
             sdk::to_str(TERN_IID_TRANSPORT_V1),
             [](void* ctx, tern_str instance, void* iface) {

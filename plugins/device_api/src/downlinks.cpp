@@ -51,8 +51,16 @@ void downlinks::on_rpc_request(uint64_t device_id, const tern_rpc_request* rpc) 
 void downlinks::home_attributes(uint64_t device_id, attr_delta changes) {
     device_state* st = rt_.state_of(device_id);
     if (st == nullptr || !st->attr.active(rt_.now_ns())) return;
-    st->delta.merge_from(changes, ++st->delta_seq);
-    flush(rt_.home_tables(device_id), *st);
+    shard_tables& sd = rt_.home_tables(device_id);
+    // Past its bound a held update keeps only deletions: the values are read on wake.
+    if (st->full_update && !st->full_read) st->delta.merge_deletions_from(changes, ++st->delta_seq);
+    else st->delta.merge_from(changes, ++st->delta_seq);
+    flush(sd, *st);
+    if (st->dev->sleeps() && (st->full_update || st->delta.newest() > st->delta_sent)) {
+        rt_.m.held[static_cast<size_t>(dl_kind::attributes)].inc();
+        bound_update(*st);
+        account(*st);
+    }
 }
 
 void downlinks::home_rpc(uint64_t device_id, pending_rpc rpc) {
@@ -76,32 +84,49 @@ void downlinks::home_rpc(uint64_t device_id, pending_rpc rpc) {
         flush(sd, *st);
         return;
     }
-    if (st->rpcs.size() >= runtime::max_pending_rpcs) {
+    if (st->dev->sleeps()) bound_rpcs(*st);
+    if (st->rpcs.size() >= rt_.rpc_cap) {
         rt_.m.rpc_refused.inc();
         rpc_status(*st, rpc.id, TERN_RPC_TIMEOUT, "too many RPCs waiting for the device");
         return;
     }
     st->rpcs.push_back(std::move(rpc));
     flush(sd, *st);
+    if (st->dev->sleeps() && !st->rpcs.empty() && st->rpcs.back().sent_on == 0) {
+        rt_.m.held[static_cast<size_t>(dl_kind::rpc)].inc();
+        account(*st);
+    }
 }
 
-bool downlinks::allowed(const device_state&) const noexcept {
-    // Power saving (docs/device-api.md §9) decides here: a PSM/eDRX device asleep keeps its merged
-    // attribute delta and its RPCs until its next uplink. Without it: always now.
-    return true;
+bool downlinks::allowed(shard_tables& sd, device_state& st) {
+    // Power saving (docs/device-api.md §9): the device's policy decides, per downlink (eDRX lets
+    // exactly one through outside its window). Without a policy: always now.
+    power_policy_v1* p = st.dev->power_policy;
+    if (p == nullptr) return true;
+    const tern_power_settings ps = st.dev->power_settings();
+    const bool send = p->may_send(&ps, &st.power, rt_.wall_ms()) == TERN_POWER_SEND;
+    after_policy(sd, st);
+    return send;
 }
 
 void downlinks::flush(shard_tables& sd, device_state& st) {
-    if (!allowed(st)) return;
     flush_attributes(sd, st);
     flush_rpcs(sd, st);
+    account(st);
 }
 
 void downlinks::flush_attributes(shard_tables& sd, device_state& st) {
     const observation& o = st.attr.live;
-    if (o.id == 0 || st.delta.empty()) return;
+    if (o.id == 0) return;
+    if (st.full_update) {
+        // The held values went past their bound: read them all once the device is awake.
+        if (!st.full_read && (st.power.flags & TERN_POWER_ASLEEP) == 0) start_full_read(st);
+        return;
+    }
+    if (st.delta.empty()) return;
     const uint64_t newest = st.delta.newest();
     if (newest <= st.delta_sent) return;
+    if (!allowed(sd, st)) return;
     st.delta.view(sd.kv_scratch, sd.str_scratch);
     const tern_payload_context pc = st.dev->payload_context(o.request_format);
     tern_error err{};
@@ -120,7 +145,7 @@ void downlinks::flush_attributes(shard_tables& sd, device_state& st) {
         return;
     }
     // Everything pending is in it, so it may replace a queued older one (docs/device-api.md §0.2).
-    if (notify(o, sd.bytes_scratch, newest, TERN_COAP_NOTIFY_MERGEABLE) == TERN_OK) {
+    if (notify(o, sd.bytes_scratch, newest, TERN_COAP_NOTIFY_MERGEABLE | keep_flag(st)) == TERN_OK) {
         st.delta_sent = newest;
         rt_.m.downlink(dl_kind::attributes, dl_result::sent);
     }
@@ -160,10 +185,16 @@ void downlinks::flush_rpcs(shard_tables& sd, device_state& st) {
             continue;
         }
         if (r.expiration_ms > 0 && r.expiration_ms <= wall) {
-            // The core expires it itself.
+            // The core expires it itself; never delivered late.
+            if (st.wake_rpc && r.id == st.wake_last_rpc) {
+                st.wake_rpc = false;
+                st.wake_ns = 0;
+            }
             st.rpcs.erase(st.rpcs.begin() + static_cast<std::ptrdiff_t>(i));
+            wake_progress(st);
             continue;
         }
+        if (!allowed(sd, st)) return;
         tern_rpc_request req{};
         req.struct_size = sizeof req;
         req.flags = r.flags;
@@ -187,9 +218,10 @@ void downlinks::flush_rpcs(shard_tables& sd, device_state& st) {
             return;
         }
         // Never mergeable: an RPC is never given up for a newer one (docs/device-api.md §0.2).
-        if (notify(o, sd.bytes_scratch, static_cast<uint64_t>(r.id), 0) != TERN_OK) return;  // relation gone
+        if (notify(o, sd.bytes_scratch, static_cast<uint64_t>(r.id), keep_flag(st)) != TERN_OK) return;  // gone
+        // timed_out stays: a TIMEOUT told to the core is not told again (a resend after the
+        // device slept); whoever made it unsent for a new relation cleared it.
         r.sent_on = o.id;
-        r.timed_out = false;
         rt_.m.downlink(dl_kind::rpc, dl_result::sent);
         if (o.type == TERN_COAP_CON) {
             // No ACK within the device's window or before expiry: TIMEOUT.
@@ -217,31 +249,62 @@ void downlinks::result(uint64_t device_id, uint64_t obs, uint64_t cookie, int32_
             default: return dl_result::dropped;
         }
     };
+    shard_tables& sd = rt_.home_tables(device_id);
+    // A device whose mode sleeps keeps its observations when a CON goes unanswered (the
+    // engine was told TERN_COAP_NOTIFY_KEEP_ON_TIMEOUT): it is asleep, what the notification
+    // carried waits for its wake.
+    const bool sleeping = st.dev->sleeps() && result == TERN_COAP_NOTIFY_TIMEOUT;
     if (obs != 0 && obs == st.attr.live.id) {
         rt_.m.downlink(dl_kind::attributes, outcome(result));
         if (result == TERN_COAP_NOTIFY_DELIVERED) {
             st.delta.delivered(cookie);
-            if (st.attr.live.type == TERN_COAP_CON) states_.activity(st, st.attr.live);
+            if (st.wake_attr_seq != 0 && cookie >= st.wake_attr_seq) {
+                st.wake_attr_seq = 0;
+                wake_progress(st);
+            }
+            if (st.attr.live.type == TERN_COAP_CON) {
+                states_.activity(st, st.attr.live);
+                power_event(sd, st, TERN_POWER_EVENT_ACK, rt_.wall_ms());
+            }
         } else if (result != TERN_COAP_NOTIFY_MERGED) {
-            // Not delivered: what it carried goes again with the next change.
+            // Not delivered: what it carried goes again with the next change, or on wake.
             st.delta_sent = 0;
+            if (sleeping) power_event(sd, st, TERN_POWER_EVENT_UNREACHABLE, rt_.wall_ms());
         }
+        account(st);
         return;
     }
     for (std::size_t i = 0; i < st.rpcs.size(); ++i) {
         pending_rpc& r = st.rpcs[i];
         if (obs == 0 || r.sent_on != obs || r.id != static_cast<int64_t>(cookie)) continue;
         rt_.m.downlink(dl_kind::rpc, outcome(result));
+        if (sleeping && obs == st.rpc.live.id) {
+            // Back to unsent, in its place: delivered on wake (never reported TIMEOUT for this).
+            r.sent_on = 0;
+            rt_.m.held[static_cast<size_t>(dl_kind::rpc)].inc();
+            power_event(sd, st, TERN_POWER_EVENT_UNREACHABLE, rt_.wall_ms());
+            account(st);
+            return;
+        }
+        const bool ack = result == TERN_COAP_NOTIFY_DELIVERED && obs == st.rpc.live.id &&
+                         st.rpc.live.type == TERN_COAP_CON;
         if (result == TERN_COAP_NOTIFY_DELIVERED) {
             // Even after a TIMEOUT: the device has it, the core should know.
             rpc_status(st, r.id, TERN_RPC_DELIVERED, {});
-            if (obs == st.rpc.live.id && st.rpc.live.type == TERN_COAP_CON) states_.activity(st, st.rpc.live);
+            if (ack) states_.activity(st, st.rpc.live);
         } else if (!r.timed_out) {
             rpc_status(st, r.id, TERN_RPC_TIMEOUT,
                        result == TERN_COAP_NOTIFY_RESET ? "the device rejected the notification (RST)"
                                                         : "the notification was not acknowledged");
         }
+        if (st.wake_rpc && r.id == st.wake_last_rpc) {
+            st.wake_rpc = false;
+            if (result != TERN_COAP_NOTIFY_DELIVERED) st.wake_ns = 0;  // not a delivery to time
+        }
         st.rpcs.erase(st.rpcs.begin() + static_cast<std::ptrdiff_t>(i));
+        wake_progress(st);
+        if (ack) power_event(sd, st, TERN_POWER_EVENT_ACK, rt_.wall_ms());
+        account(st);
         return;
     }
 }

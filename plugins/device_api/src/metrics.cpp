@@ -85,7 +85,7 @@ void metrics::init(const sdk::host* m) {
     rpc_failed = counter(m, "device_api_rpc_total", rpc_help, "outcome=\"failed\"");
     rpc_replies = counter(m, "device_api_rpc_total", rpc_help, "outcome=\"reply\"");
     rpc_refused = counter(m, "device_api_rpc_refused_total",
-                          "Server-side RPCs answered TIMEOUT at once because 256 were already waiting for the device");
+                          "Server-side RPCs answered TIMEOUT at once because 256 (or max_pending_rpcs when larger) were already waiting for the device");
     const char* crpc_help = "Client-side RPCs by outcome (timeout: the device got no answer)";
     client_rpc_ok = counter(m, "device_api_client_rpc_total", crpc_help, "outcome=\"ok\"");
     client_rpc_timeout = counter(m, "device_api_client_rpc_total", crpc_help, "outcome=\"timeout\"");
@@ -102,6 +102,26 @@ void metrics::init(const sdk::host* m) {
     source_evictions = counter(m, "device_api_source_buckets_evicted_total",
                                "Per-source rate-limit buckets with history dropped to make room (source_table_size)");
     source_buckets = gauge(m, "device_api_source_buckets", "Source addresses with a rate-limit bucket");
+    for (size_t k = 0; k < 2; ++k)
+        power_devices[k] = gauge(m, "device_api_power_devices",
+                                 "Devices with state whose power mode sleeps, by state (asleep: downlinks are held)",
+                                 k == 0 ? "state=\"awake\"" : "state=\"asleep\"");
+    held_rpcs = gauge(m, "device_api_held_rpcs", "Server-side RPCs held for devices whose power mode sleeps");
+    held_updates = gauge(m, "device_api_held_updates",
+                         "Devices whose power mode sleeps with a shared-attribute update held for them");
+    for (size_t k = 0; k < 2; ++k)
+        held[k] = counter(m, "device_api_held_total", "Downlinks held because the device was asleep, by kind",
+                          std::string("kind=\"") + dl_kind_labels[k] + "\"");
+    const char* limit_help = "Held downlinks past a per-device bound: the oldest RPC ended FAILED "
+                             "(max_pending_rpcs), the held values replaced by a read on wake (max_pending_update_bytes)";
+    held_limit_rpcs = counter(m, "device_api_held_limit_total", limit_help, "limit=\"max_pending_rpcs\"");
+    held_limit_update = counter(m, "device_api_held_limit_total", limit_help, "limit=\"max_pending_update_bytes\"");
+    static constexpr double wake_buckets[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
+    wake_delivery = m == nullptr ? sdk::metric{}
+                                 : m->histogram("device_api_wake_delivery_seconds",
+                                                "From a sleeping device's wake to the delivery of the last downlink "
+                                                "held for it then",
+                                                wake_buckets);
     unknown_hits = counter(m, "device_api_auth_cache_hits_total", hits_help, "cache=\"unknown_token\"");
     unknown_evictions = counter(m, "device_api_auth_cache_evictions_total", evict_help, "cache=\"unknown_token\"");
     unknown_entries = gauge(m, "device_api_auth_cache_entries", entries_help, "cache=\"unknown_token\"");

@@ -37,6 +37,13 @@ struct metrics {
     // rate limits (libs/ratelimit): device_api_rate_limited_total{limit}
     sdk::metric limited_provision, limited_token, limited_messages, limited_datapoints;
     sdk::metric source_evictions, source_buckets;
+    // power saving: devices of a sleeping mode by state (awake, asleep), RPCs and updates held
+    // for them, downlinks held by kind, bounds hit, wake-to-delivery latency (seconds)
+    std::array<sdk::metric, 2> power_devices{};
+    sdk::metric held_rpcs, held_updates;
+    std::array<sdk::metric, 2> held{};
+    sdk::metric held_limit_rpcs, held_limit_update;
+    sdk::metric wake_delivery;
     // the negative token cache: device_api_auth_cache_*{cache="unknown_token"}
     sdk::metric unknown_hits, unknown_evictions, unknown_entries;
 

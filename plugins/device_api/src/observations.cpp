@@ -66,6 +66,9 @@ void observations::home_register(std::unique_ptr<registration> t) {
         return;
     }
     states_.idle_remove(sd, *st);
+    // The registration is an uplink: a sleeping device is awake (what it held goes on its live
+    // observations; the new one gets what is pending when it is made).
+    if (st->dev->sleeps()) down_.power_event(sd, *st, TERN_POWER_EVENT_UPLINK, rt_.wall_ms());
     obs_slot& slot = t->rpc ? st->rpc : st->attr;
     t->gen = ++slot.gen;
     t->self = this;
@@ -376,6 +379,7 @@ void observations::settle(shard_tables& sd, device_state& st) {
         states_.close_session(st);
         if (!st.idle) states_.idle_push(sd, st);
     }
+    down_.account(st);
 }
 
 }  // namespace tern::device_api

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "authenticator.hpp"
+#include "downlinks.hpp"
 #include "observations.hpp"
 #include "responder.hpp"
 #include "runtime.hpp"
@@ -66,6 +67,7 @@ void observations::reauth_done(void* ctx, tern_status status, const tern_device_
     std::shared_ptr<device_entry> dev;
     try {
         dev = device_found(status, record, c->cred, rt.w.adaptors);
+        if (dev) rt.resolve_power(*dev);
     } catch (...) {
         status = TERN_INTERNAL;
     }
@@ -91,6 +93,7 @@ void observations::home_reauth(uint64_t device_id, uint32_t gen, tern_status sta
         refusal = profile_refusal(*dev, true, why);
         if (refusal == 0) {
             st.dev = std::move(dev);
+            down_.account(st);  // its power mode may have changed
             return;
         }
     } else if (status == TERN_OK || status == TERN_NOT_FOUND) {

@@ -51,6 +51,31 @@ runtime::runtime(const settings& settings_, services services_)
     // A re-registration follows its REPLACED end at once unless its authentication waits
     // for the core, which never takes longer than a request may live.
     grace_ns = ms_to_ns(s.client_rpc_timeout_ms);
+    if (s.max_pending_rpcs > 256) rpc_cap = static_cast<std::size_t>(s.max_pending_rpcs);
+}
+
+void runtime::resolve_power(device_entry& e) noexcept {
+    const sdk::power_policy_ref p = w.powers.find(std::string_view(e.power_mode_name));
+    e.power_policy = p.policy;
+    e.power_flags = p.flags;
+    if (p || e.power_mode_name.empty()) return;
+    try {
+        std::lock_guard lk(power_warned_mu_);
+        if (!power_warned_.emplace(e.power_mode_name).second) return;
+    } catch (...) {
+        return;
+    }
+    log.warn("no power policy decides power mode \"", e.power_mode_name, "\" (device ", e.name,
+             "): its devices are treated as always reachable (load a plugin providing it, e.g. [plugins.power])");
+}
+
+bool runtime::post_raw(uint32_t s, tern_task_fn fn, void* ctx) noexcept {
+    posts_in_flight_.fetch_add(1, std::memory_order_acq_rel);
+    if (stopping() || w.reactor->post(s, fn, ctx) != TERN_OK) {
+        posts_in_flight_.fetch_sub(1, std::memory_order_acq_rel);
+        return false;
+    }
+    return true;
 }
 
 int64_t runtime::wall_ms() const noexcept {

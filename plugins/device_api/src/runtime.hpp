@@ -20,6 +20,8 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -36,6 +38,7 @@
 #include "tern/abi/transport.h"
 #include "tern/sdk/host.hpp"
 #include "tern/sdk/payload.hpp"
+#include "tern/sdk/power.hpp"
 
 namespace tern::device_api {
 
@@ -69,6 +72,8 @@ struct services {
     // The payload adaptors running, by the payload type they serve (tern/sdk/payload.hpp);
     // JSON's must be there.
     sdk::payload_catalog adaptors;
+    // The power-saving policies running (tern/sdk/power.hpp); empty: no device sleeps.
+    sdk::power_catalog powers;
     struct transport_ref {
         std::string name;
         transport_v1* transport = nullptr;
@@ -99,7 +104,9 @@ public:
     // Why a device whose payload type's adaptor is not loaded gets 5.00 (the SDK's text),
     // by payload type (sdk::payload_kinds' order), made once.
     std::array<std::string, sdk::payload_kinds.size()> missing_adaptor;
-    static constexpr std::size_t max_pending_rpcs = 256;
+    // RPCs one device may have waiting at all (held, or sent and not yet acknowledged): past
+    // it a new one is answered TIMEOUT at once.
+    std::size_t rpc_cap = 256;
     static constexpr std::size_t max_token_waiters = 64;
 
     uint64_t now_ns() const noexcept { return w.reactor->now_ns(); }
@@ -108,6 +115,9 @@ public:
     shard_tables& home_tables(uint64_t device_id) const noexcept { return *shards[home_of(device_id)]; }
     // The device's state on its home shard (call there), or null.
     device_state* state_of(uint64_t device_id) const noexcept;
+    // Finds the policy of the device's power mode (none: no power saving); a mode no policy
+    // decides is warned about once. [any-thread; locks only for a mode without a policy]
+    void resolve_power(device_entry& e) noexcept;
     // The index of a transport by instance name; UINT32_MAX when unknown.
     uint32_t transport_index(std::string_view name) const noexcept;
     // "192.0.2.1:5683" or "[2001:db8::1]:5683" into buf.
@@ -116,6 +126,10 @@ public:
     // Runs f on shard s (a heap task); false when stopping or the reactor refused.
     template <class F>
     bool post(uint32_t s, F&& f);
+    // Runs fn(ctx) on shard s without allocating: ctx is the caller's (pooled), and fn calls
+    // raw_done() when it ran, stopping or not. false when stopping or the reactor refused.
+    bool post_raw(uint32_t s, tern_task_fn fn, void* ctx) noexcept;
+    void raw_done() noexcept { posts_in_flight_.fetch_sub(1, std::memory_order_acq_rel); }
     bool stopping() const noexcept { return stopping_.load(std::memory_order_acquire); }
     void set_stopping(bool v) noexcept { stopping_.store(v); }
     // Waits (bounded by give_up) until no posted task is left.
@@ -150,6 +164,8 @@ private:
 
     std::atomic<bool> stopping_{false};
     std::atomic<int64_t> posts_in_flight_{0};
+    std::mutex power_warned_mu_;
+    std::set<std::string, std::less<>> power_warned_;  // modes without a policy, warned about
 };
 
 template <class F>

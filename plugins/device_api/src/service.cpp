@@ -10,7 +10,7 @@ service::service(const settings& s, services w)
     : rt_(s, std::move(w)),
       out_(rt_),
       auth_(rt_, out_, up_),
-      up_(rt_, out_, obs_),
+      up_(rt_, out_, obs_, down_),
       obs_(rt_, out_, states_, down_, auth_),
       down_(rt_, states_, obs_),
       states_(rt_, obs_, down_) {
@@ -189,6 +189,7 @@ void service::on_timer(shard_tables& sd) noexcept {
             device_state* st = rt_.state_of(d.device_id);
             if (st == nullptr) continue;
             if (d.kind == deadline_kind::grace) obs_.grace_over(sd, *st, rt_.now_ns());
+            else if (d.kind == deadline_kind::power) down_.power_deadline(sd, *st, d);
             else down_.ack_deadline(*st, d);
         }
         next_idle = states_.expire(sd, now);

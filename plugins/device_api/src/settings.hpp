@@ -24,6 +24,9 @@ struct settings {
     int64_t dtls_session_inactivity_timeout_ms{};
     int64_t psm_activity_timer_ms{};
     int64_t paging_transmission_window_ms{};
+    // Power saving: what a sleeping device may have held for it.
+    int64_t max_pending_rpcs{};
+    int64_t max_pending_update_bytes{};
     // Rate limits (libs/ratelimit). Per device (per shard): messages and telemetry data
     // points; 0 rate: no limit. A device profile may override them (profile options of the
     // same names).
@@ -99,6 +102,17 @@ inline constexpr auto settings_schema = cfg::bind<settings>(
                  "reported TIMEOUT, unless the device or its profile sets its own window")
         .at_least(1)
         .unit("ms"),
+    cfg::integer("max_pending_rpcs", &settings::max_pending_rpcs, 100,
+                 "Per device: server-side RPCs held while its power mode has it asleep; past it the oldest held "
+                 "one ends FAILED with an error saying so")
+        .range(1, 100000)
+        .unit("RPCs"),
+    cfg::integer("max_pending_update_bytes", &settings::max_pending_update_bytes, 65536,
+                 "Per device: size of the merged shared-attribute update held while it is asleep (keys and values); "
+                 "past it the held values are dropped and every shared attribute is read from the core and sent "
+                 "when it wakes (deletions are still sent)")
+        .range(64, 268435456)
+        .unit("bytes"),
     cfg::integer("device_message_rate", &settings::device_message_rate, 200,
                  "Per device: uplink requests (telemetry, attributes, RPC, claim, Observe; not OTA downloads) per "
                  "second, kept per reactor shard; past it 4.29 with Max-Age and nothing stored (0: no limit; a device "

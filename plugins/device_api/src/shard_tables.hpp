@@ -45,9 +45,21 @@ struct uplink_op {
     std::shared_ptr<const device_entry> dev;  // only flows that encode an answer
 };
 
+// An uplink of a device whose power mode sleeps, on its way from the request's shard to the
+// device's home (its policy hears of it there); recycled through the request shard's pool.
+class downlinks;
+struct power_hop {
+    power_hop* pool_next = nullptr;
+    downlinks* self = nullptr;
+    uint32_t shard = 0;  // whose pool it returns to
+    uint64_t device_id = 0;
+    int64_t now_ms = 0;
+};
+
 // rpc_ack: a CON RPC notification not acknowledged in the device's window is TIMEOUT;
-// grace: a REPLACED observation's re-registration did not come.
-enum class deadline_kind : uint8_t { rpc_ack, grace };
+// grace: a REPLACED observation's re-registration did not come; power: the device's
+// wake_check_ms (rpc_id holds it) has come.
+enum class deadline_kind : uint8_t { rpc_ack, grace, power };
 struct deadline {
     uint64_t when_ns = 0;
     uint64_t device_id = 0;
@@ -86,6 +98,8 @@ struct shard_tables {
     op_pool<uplink_op> ops;
     decoded_uplink decoded;                // the body being stored, copied out of the adaptor
     std::vector<tern_str> keys_a, keys_b;  // GET attributes key lists
+
+    op_pool<power_hop> hops;  // uplinks of sleeping devices homed elsewhere
 
     // ---- observations: those living on this shard -> their device ----
     std::unordered_map<uint64_t, uint64_t> obs_device;

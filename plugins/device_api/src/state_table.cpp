@@ -12,7 +12,10 @@ device_state* state_table::state_for(shard_tables& sd, const std::shared_ptr<con
     auto it = sd.states.find(dev->device_id);
     if (it != sd.states.end()) {
         device_state& st = *it->second;
-        if (!st.dev || dev->revision >= st.dev->revision) st.dev = dev;
+        if (!st.dev || dev->revision >= st.dev->revision) {
+            st.dev = dev;
+            down_.account(st);  // its power mode may have changed
+        }
         return &st;
     }
     if (!create) return nullptr;
@@ -65,6 +68,7 @@ void state_table::drop(shard_tables& sd, device_state& st) {
     st.rpcs.clear();
     if (st.subscribed != 0) rt_.unsubscribe_device(id, st.subscribed);
     close_session(st);
+    down_.account(st, true);
     sd.states.erase(id);
     rt_.m.states.add(-1);
 }
@@ -87,6 +91,7 @@ void state_table::close_all(shard_tables& sd) noexcept {
         if (st->subscribed != 0) rt_.unsubscribe_device(id, st->subscribed);
         st->subscribed = 0;
         close_session(*st);
+        down_.account(*st, true);
         if (st->attr.live.id != 0) rt_.m.observations[0].add(-1);
         if (st->rpc.live.id != 0) rt_.m.observations[1].add(-1);
         st->attr.live.id = st->rpc.live.id = 0;

@@ -5,6 +5,7 @@
 
 #include "content_format.hpp"
 #include "decoded_uplink.hpp"
+#include "downlinks.hpp"
 #include "observations.hpp"
 #include "query.hpp"
 #include "responder.hpp"
@@ -60,6 +61,9 @@ void uplinks::serve(shard_tables& sd, const request& v, const route& r, const st
     }
     // Real traffic (docs/device-api.md §0.7): every authenticated request.
     report_activity(*dev, v.transport, v.peer, meter.last_report_ns);
+    // A sleeping device is awake now (its policy hears of it at home); an Observe
+    // registration tells it there itself, with the state it may create.
+    if (r.what != action::attributes_observe && r.what != action::rpc_observe) down_.uplink(sd, *dev);
     if (r.what != action::ota && dev->adaptor == nullptr) {
         // A profile saved while its adaptor ran, served after a restart without it.
         const sdk::payload_kind* kind = sdk::payload_kind_of(dev->payload_type);

@@ -17,6 +17,7 @@
 
 namespace tern::device_api {
 
+class downlinks;
 class observations;
 class responder;
 class runtime;
@@ -25,7 +26,8 @@ struct uplink_op;
 
 class uplinks {
 public:
-    uplinks(runtime& rt, responder& out, observations& obs) : rt_(rt), out_(out), obs_(obs) {}
+    uplinks(runtime& rt, responder& out, observations& obs, downlinks& down)
+        : rt_(rt), out_(out), obs_(obs), down_(down) {}
 
     // Request v of route r from device dev, whose meter on this shard is meter.
     void serve(shard_tables& sd, const request& v, const route& r, const std::shared_ptr<const device_entry>& dev,
@@ -56,6 +58,7 @@ private:
     runtime& rt_;
     responder& out_;
     observations& obs_;
+    downlinks& down_;
 };
 
 }  // namespace tern::device_api

@@ -144,6 +144,7 @@ struct fake_device {
     tern_coap_device_type coap_type = TERN_COAP_DEVICE_DEFAULT;
     tern_payload_type payload = TERN_PAYLOAD_JSON;
     tern_power_mode power = TERN_POWER_NONE;
+    std::string power_name;  // a mode of another name (a vendor's); overrides power
     int64_t psm_ms = 0;
     int64_t ptw_ms = 0;
     std::string credential_value;
@@ -275,7 +276,8 @@ struct fake_core final : core_auth_v1,
             };
             if (d.transport != TERN_TRANSPORT_DEFAULT) text(TERN_OPTION_TRANSPORT_TYPE, transports[d.transport]);
             if (d.coap_type == TERN_COAP_DEVICE_EFENTO) text(TERN_OPTION_COAP_DEVICE_TYPE, "EFENTO");
-            if (d.power != TERN_POWER_NONE) text(TERN_OPTION_POWER_MODE, powers[d.power]);
+            if (!d.power_name.empty()) text(TERN_OPTION_POWER_MODE, d.power_name.c_str());
+            else if (d.power != TERN_POWER_NONE) text(TERN_OPTION_POWER_MODE, powers[d.power]);
             if (d.psm_ms > 0) integer(TERN_OPTION_PSM_ACTIVITY_TIMER_MS, d.psm_ms);
             if (d.ptw_ms > 0) integer(TERN_OPTION_PAGING_TRANSMISSION_WINDOW_MS, d.ptw_ms);
             for (const auto& [k, v] : d.options) {

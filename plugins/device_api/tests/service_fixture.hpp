@@ -84,6 +84,7 @@ struct fixture {
     fake_transport dtls;
     json_plugin json;  // the real JSON adaptor, through the ABI
     settings s = default_settings();
+    std::vector<power_policy_v1*> policies;  // published as tern.power.policy/1, in this order
     std::unique_ptr<service> a;
     uint64_t next_exchange = 1;
 
@@ -120,6 +121,10 @@ struct fixture {
         w.engine = &engine;
         w.core = core_links::of(core);
         w.adaptors = adaptors_of({json.adaptor(), protobuf});
+        sdk::testing::fake_registry powers;
+        for (std::size_t i = 0; i < policies.size(); ++i)
+            powers.provide(TERN_IID_POWER_POLICY_V1, "power" + std::to_string(i), policies[i]);
+        w.powers = sdk::power_catalog(powers);
         w.transports.push_back({"udp", nullptr});
         w.transports.push_back({"dtls", &dtls});
         w.wall_ms = &test_wall;
