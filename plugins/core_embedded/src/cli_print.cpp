@@ -189,6 +189,7 @@ void print_package(context& c, const rapidjson::Value& p) {
 
 void print_rpc(context& c, const rapidjson::Value& r) {
     std::string s = "rpc " + field(r, "id") + " " + field(r, "method") + ": " + field(r, "status");
+    if (const int64_t exp = int_field(r, "expirationTime"); exp != 0) s += " (expires " + fmt_time(exp) + ")";
     if (const rapidjson::Value* res = json::member(r, "result"); res != nullptr && !res->IsNull())
         s += "\nresult: " + json::compact(*res);
     if (const rapidjson::Value* e = json::member(r, "error"); e != nullptr && !e->IsNull()) s += "\nerror: " + text_of(*e);

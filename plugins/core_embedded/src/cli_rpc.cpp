@@ -20,10 +20,12 @@ void show_rpc(context& c, const std::string& base, const std::string& id) {
 void list_rpcs(context& c, const std::string& base) {
     auto d = c.api().call("GET", base);
     if (c.json) return c.print_json(d);
-    table t({"ID", "METHOD", "STATUS", "CREATED", "RESULT"});
-    for (const auto& x : d["rpcs"].GetArray())
+    table t({"ID", "METHOD", "STATUS", "CREATED", "EXPIRES", "RESULT OR ERROR"});
+    for (const auto& x : d["rpcs"].GetArray()) {
+        const std::string error = field(x, "error");
         t.add({field(x, "id"), field(x, "method"), field(x, "status"), fmt_time(int_field(x, "createdTime")),
-               field(x, "result")});
+               fmt_time(int_field(x, "expirationTime")), error != "-" ? "error: " + error : field(x, "result")});
+    }
     c.io.out(t.render());
 }
 

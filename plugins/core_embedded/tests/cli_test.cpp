@@ -280,6 +280,17 @@ TEST_CASE("cli: rpc", "[cli]") {
         CHECK(r.rc == 0);
         CHECK_THAT(r.out, Catch::Contains("queued as rpc 1"));
     }
+    SECTION("ended FAILED by the transport: the reason is shown") {
+        REQUIRE(f.run({"rpc", "r", "configure", "--persistent", "--timeout", "60000"}).rc == 0);
+        f.core.rpc_status(d.id, 1, TERN_RPC_FAILED, to_str("more than max_pending_rpcs held while the device sleeps"));
+        auto got = f.run({"rpc", "r", "--get", "1"});
+        REQUIRE(got.rc == 0);
+        CHECK_THAT(got.out, Catch::Contains("rpc 1 configure: FAILED (expires 20"));
+        CHECK_THAT(got.out, Catch::Contains("error: more than max_pending_rpcs held while the device sleeps"));
+        auto list = f.run({"rpc", "r", "--list"});
+        CHECK_THAT(list.out, Catch::Contains("RESULT OR ERROR"));
+        CHECK_THAT(list.out, Catch::Contains("error: more than max_pending_rpcs held while the device sleeps"));
+    }
     SECTION("usage") {
         CHECK(f.run({"rpc", "r"}).rc == 64);
         CHECK(f.run({"rpc", "r", "m", "{not json"}).rc == 64);
