@@ -148,3 +148,68 @@ TEST_CASE("10 000 responses from another thread through the completion queue: ze
     CHECK(env.sent - sent_before == 10000);
     eng.stop();
 }
+
+namespace {
+// Registers one observation and counts what became of its notifications.
+class observing_handler final : public tern::coap_handler_v1 {
+public:
+    engine* eng = nullptr;
+    uint64_t obs = 0;
+    long timeouts = 0, ends = 0;
+    void on_request(const tern_coap_request* r) noexcept override {
+        tern_coap_response resp = response(code::content, "v0");
+        resp.flags = TERN_COAP_RESPONSE_OBSERVE;
+        eng->respond(r->exchange, &resp, &obs);
+    }
+    void on_observation_end(uint64_t, int32_t) noexcept override { ++ends; }
+    void on_notification_result(uint64_t, uint64_t, int32_t result) noexcept override {
+        timeouts += result == TERN_COAP_NOTIFY_TIMEOUT ? 1 : 0;
+    }
+};
+}  // namespace
+
+TEST_CASE("a sleeping device's notifications given up with KEEP_ON_TIMEOUT: zero allocations, zero locks",
+          "[alloc][perf][power]") {
+    counting_env env;
+    engine_config c = small_config();
+    engine eng(c, env, nullptr, 1);
+    observing_handler h;
+    h.eng = &eng;
+    tern_coap_resource d{};
+    d.struct_size = sizeof d;
+    d.methods = 0x1E;
+    d.flags = TERN_COAP_RESOURCE_OBSERVABLE;
+    d.pattern = "obs";
+    uint64_t id = 0;
+    REQUIRE(eng.add_resource(&d, &h, &id) == TERN_OK);
+    eng.add_transport("udp");
+    eng.start();
+    msg reg = con(GET, "obs", 1);
+    reg.observe(0);
+    const bytes w = reg.encode();
+    tern_datagram dg{peer_v4(1), tern_bytes{w.data(), w.size()}};
+    eng.on_datagrams(0, 0, &dg, 1);
+    REQUIRE(h.obs != 0);
+    // Each round: two notifications (one in flight, one queued), never acknowledged; the
+    // clock moves a minute at a time, so each retransmission and the give-up fire.
+    auto run = [&](int rounds) {
+        for (int i = 0; i < rounds; ++i) {
+            tern_coap_response n = response(code::content, "22.5");
+            eng.notify(h.obs, &n, 1, TERN_COAP_NOTIFY_KEEP_ON_TIMEOUT);
+            eng.notify(h.obs, &n, 2, TERN_COAP_NOTIFY_KEEP_ON_TIMEOUT);
+            for (int step = 0; step < 6; ++step) {
+                env.now += 60'000'000'000ull;
+                eng.on_timer(0);
+            }
+        }
+    };
+    run(50);
+    tern::sdk::testing::alloc_counter counter;
+    run(500);
+    const tern::sdk::testing::alloc_counts n = counter.stop();
+    CHECK(n.allocations == 0);
+    CHECK(n.locks == 0);
+    CHECK(h.timeouts == 2 * 550);
+    CHECK(h.ends == 0);
+    eng.stop();
+}
