@@ -354,3 +354,24 @@ TEST_CASE("every id the core provides answers with its interface", "[capabilitie
     }
     CHECK(f.services.query("tern.core.nope/1") == nullptr);
 }
+
+TEST_CASE("tern.core.sessions/1: ASLEEP and ACTIVITY set the power state the admin side reads", "[capabilities][power]") {
+    caps_fixture f;
+    const device d = add_device(f.core, "psm-1");
+    auto& sessions = *static_cast<tern::core_sessions_v1*>(f.services.query(TERN_IID_CORE_SESSIONS_V1));
+    auto state = [&] {
+        auto r = await<device>([&](callback<device> cb) { f.core.get_device("psm-1", cb); });
+        REQUIRE(r.ok());
+        return *r.value.power_status;
+    };
+    sessions.session_event(d.id, TERN_SESSION_ACTIVITY, to_str("coap"), to_str("127.0.0.1:40000"));
+    sessions.session_event(d.id, TERN_SESSION_ASLEEP, to_str("coap"), to_str("127.0.0.1:40000"));
+    CHECK(state().asleep_since_ts != 0);
+    CHECK(f.core.stats().devices_asleep == 1);
+    sessions.session_event(d.id, static_cast<tern_session_event>(5), to_str("coap"), to_str("127.0.0.1:40000"));
+    CHECK(state().asleep_since_ts != 0);  // a later ABI's event: ignored
+    sessions.session_event(d.id, TERN_SESSION_ACTIVITY, to_str("coap"), to_str("127.0.0.1:40000"));
+    CHECK(state().asleep_since_ts == 0);
+    CHECK(state().seen_since_start);
+    CHECK(f.core.stats().devices_asleep == 0);
+}
