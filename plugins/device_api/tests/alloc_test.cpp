@@ -20,7 +20,10 @@ using namespace tern::device_api::test;
 namespace {
 
 // A reactor whose clock the test sets directly: the SDK's manual_reactor moves its clock
-// only through advance(), which takes its queue's lock, and this test counts locks.
+// only through advance(), which takes its queue's lock, and this test counts locks. Its
+// queue is a fixed ring behind a spin flag, so a post (a sleeping device's uplink hops to
+// its home shard) neither allocates nor locks a mutex here; what a kernel's post costs is
+// the kernel's.
 
 struct fake_reactor final : reactor_v1 {
     uint32_t shards = 2;
@@ -32,8 +35,13 @@ struct fake_reactor final : reactor_v1 {
         tern_task_fn fn;
         void* ctx;
     };
-    std::deque<task> queue;
-    std::mutex mutex;  // stop() posts from the test's thread while a runner thread runs tasks
+    std::vector<task> ring = std::vector<task>(1u << 16);
+    std::size_t head = 0, count = 0;
+    std::atomic_flag busy = ATOMIC_FLAG_INIT;  // stop() posts from the test's thread while a runner runs tasks
+    void lock() noexcept {
+        while (busy.test_and_set(std::memory_order_acquire)) std::this_thread::yield();
+    }
+    void unlock() noexcept { busy.clear(std::memory_order_release); }
     struct timer {
         uint32_t shard;
         tern_task_fn fn;
@@ -49,9 +57,11 @@ struct fake_reactor final : reactor_v1 {
     uint64_t now_ns() noexcept override { return now; }
     tern_status post(uint32_t shard, tern_task_fn fn, void* ctx) noexcept override {
         if (refuse_posts) return TERN_UNAVAILABLE;
-        std::lock_guard lk(mutex);
-        queue.push_back({shard, fn, ctx});
-        return TERN_OK;
+        lock();
+        const bool full = count == ring.size();
+        if (!full) ring[(head + count++) % ring.size()] = task{shard, fn, ctx};
+        unlock();
+        return full ? TERN_UNAVAILABLE : TERN_OK;
     }
     tern_status watch_fd(uint32_t, int, uint32_t, tern_fd_fn, void*, uint64_t*) noexcept override {
         return TERN_UNSUPPORTED;
@@ -76,12 +86,15 @@ struct fake_reactor final : reactor_v1 {
     void run() {
         for (int guard = 0; guard < 100000; ++guard) {
             task t{};
-            {
-                std::lock_guard lk(mutex);
-                if (queue.empty()) break;
-                t = queue.front();
-                queue.pop_front();
+            lock();
+            const bool empty = count == 0;
+            if (!empty) {
+                t = ring[head];
+                head = (head + 1) % ring.size();
+                --count;
             }
+            unlock();
+            if (empty) break;
             const uint32_t prev = current;
             current = t.shard;
             t.fn(t.ctx);
@@ -171,6 +184,7 @@ struct quiet_core final : core_auth_v1,
     void close(uint64_t) noexcept override {}
     void psk_key(tern_str, tern_core_psk_key_fn done, void* ctx) noexcept override { done(ctx, TERN_NOT_FOUND, 0, {}); }
     long auth_calls = 0;
+    bool psm = false;  // T1's profile names power mode PSM
     void authenticate(tern_credential_kind, tern_str value, tern_core_record_fn done, void* ctx) noexcept override {
         ++auth_calls;
         if (value.size == 4 && std::memcmp(value.data, "NOPE", 4) == 0) {
@@ -181,6 +195,13 @@ struct quiet_core final : core_auth_v1,
         info.struct_size = sizeof info;
         info.device_id = 1;
         info.profile_id = 1;
+        tern_kv mode{tern_str{TERN_OPTION_POWER_MODE, std::strlen(TERN_OPTION_POWER_MODE)}, tern_value{}};
+        mode.value.type = TERN_VALUE_STR;
+        mode.value.u.s = tern_str{"PSM", 3};
+        if (psm) {
+            info.profile_options = &mode;
+            info.profile_option_count = 1;
+        }
         done(ctx, TERN_OK, &info);
     }
     void post_telemetry(uint64_t, const tern_ts_record*, uint32_t, tern_core_done_fn done, void* ctx) noexcept override {
@@ -354,6 +375,115 @@ TEST_CASE("hot path: a device over its limit (4.29) and a remembered unknown tok
     CHECK(engine.limited - limited_before == 5000);
     CHECK(engine.unauthorized - unauthorized_before == 5000);
     CHECK(core.auth_calls == auth_before);  // neither reached the core
+    std::atomic<bool> done{false};
+    std::thread runner([&] {
+        while (!done.load()) {
+            reactor.run();
+            std::this_thread::sleep_for(std::chrono::microseconds(100));
+        }
+    });
+    a.stop();
+    done.store(true);
+    runner.join();
+}
+
+namespace {
+
+// PSM as a policy sees it, without allocating: awake for 10 s after an uplink or ACK.
+struct psm_policy final : power_policy_v1 {
+    long uplinks = 0;
+    bool describe(tern_str mode, uint32_t* flags) noexcept override {
+        *flags = TERN_POWER_MODE_SLEEPS;
+        return mode.size == 3 && std::memcmp(mode.data, "PSM", 3) == 0;
+    }
+    bool on_event(const tern_power_settings*, tern_power_state* st, tern_power_event e, int64_t now) noexcept override {
+        const bool asleep = (st->flags & TERN_POWER_ASLEEP) != 0;
+        if (e == TERN_POWER_EVENT_TIMER || e == TERN_POWER_EVENT_UNREACHABLE) {
+            st->flags |= TERN_POWER_ASLEEP;
+            return false;
+        }
+        uplinks += e == TERN_POWER_EVENT_UPLINK;
+        st->last_activity_ms = now;
+        st->wake_check_ms = now + 10000;
+        st->flags &= ~uint32_t{TERN_POWER_ASLEEP};
+        return asleep;
+    }
+    tern_power_verdict may_send(const tern_power_settings*, tern_power_state* st, int64_t) noexcept override {
+        return (st->flags & TERN_POWER_ASLEEP) != 0 ? TERN_POWER_HOLD : TERN_POWER_SEND;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("hot path: a PSM device's uplink reaches its policy on its home shard without allocating", "[alloc]") {
+    fake_reactor reactor;
+    counting_engine engine;
+    quiet_core core;
+    core.psm = true;
+    static_adaptor adaptor;
+    psm_policy policy;
+    sdk::testing::fake_registry powers;
+    powers.provide(TERN_IID_POWER_POLICY_V1, "power", static_cast<power_policy_v1*>(&policy));
+    services w;
+    w.reactor = &reactor;
+    w.engine = &engine;
+    w.core = core_links::of(core);
+    w.adaptors = adaptors_of({&adaptor});
+    w.powers = sdk::power_catalog(powers);
+    w.transports.push_back({"udp", nullptr});
+    settings s = default_settings();
+    s.device_message_rate = 1000000;
+    s.device_datapoint_rate = 1000000;
+    service a(s, std::move(w));
+    a.start();
+    REQUIRE(a.home_of(1) == 1);  // requests come on shard 0: every uplink hops
+
+    const tern_str tele[] = {{"api", 3}, {"v1", 2}, {"T1", 2}, {"telemetry", 9}};
+    const tern_str observe[] = {{"api", 3}, {"v1", 2}, {"T1", 2}, {"attributes", 10}};
+    const std::string body = R"({"t":1})";
+    tern_coap_request q{};
+    q.struct_size = sizeof q;
+    q.type = TERN_COAP_CON;
+    q.code = TERN_COAP_POST;
+    q.observe = -1;
+    q.content_format = -1;
+    q.accept = -1;
+    q.peer.endpoint.family = 4;
+    q.peer.endpoint.port = 5683;
+    q.transport = tern_str{"udp", 3};
+    q.path_count = 4;
+    q.payload = tern_bytes{reinterpret_cast<const uint8_t*>(body.data()), body.size()};
+    // The device registers an attribute observation first: it has state at home (the
+    // snapshot read never completes here, the state stays).
+    q.exchange = 1;
+    q.code = TERN_COAP_GET;
+    q.observe = 0;
+    q.path = observe;
+    reactor.on(0, [&] { a.on_request(&q); });
+    reactor.run();
+    REQUIRE(a.state_of(1) != nullptr);
+    q.code = TERN_COAP_POST;
+    q.observe = -1;
+    q.path = tele;
+    auto one = [&](uint64_t i) {
+        q.exchange = i;
+        reactor.now += 1000000;  // 1 ms
+        reactor.on(0, [&] { a.on_request(&q); });
+        reactor.run();  // the home shard hears of it
+        if (i % 32 == 0) reactor.on(TERN_NO_SHARD, [&] { core.complete(); });
+    };
+    for (uint64_t i = 2; i <= 1000; ++i) one(i);  // warm up: cache, pools
+    core.complete();
+    const long uplinks_before = policy.uplinks;
+
+    sdk::testing::alloc_counter counter;
+    for (uint64_t i = 1001; i <= 11000; ++i) one(i);
+    core.complete();
+    const sdk::testing::alloc_counts n = counter.stop();
+
+    CHECK(n.allocations == 0);
+    CHECK(n.locks == 0);
+    CHECK(policy.uplinks - uplinks_before == 10000);
     std::atomic<bool> done{false};
     std::thread runner([&] {
         while (!done.load()) {

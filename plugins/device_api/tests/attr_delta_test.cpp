@@ -109,3 +109,59 @@ TEST_CASE("attribute delta: values own their text", "[delta]") {
     CHECK(up[0].value.type == TERN_VALUE_JSON);
     CHECK(std::string(up[0].value.u.s.data, up[0].value.u.s.size) == "volatile");
 }
+
+TEST_CASE("attribute delta: every deletion of many change sets is kept (not only the newest set's)", "[delta]") {
+    // What a sleeping device's held update is made of: change sets merged one by one.
+    attr_delta held;
+    uint64_t seq = 0;
+    auto change = [&](std::vector<std::pair<const char*, int64_t>> up, std::vector<const char*> del) {
+        attr_delta c;
+        std::vector<tern_kv> kv;
+        for (auto& [k, v] : up) kv.push_back(tern_kv{tern_str{k, std::strlen(k)}, int_value(v)});
+        std::vector<tern_str> ds;
+        for (const char* k : del) ds.push_back(tern_str{k, std::strlen(k)});
+        c.apply(kv.data(), static_cast<uint32_t>(kv.size()), ds.data(), static_cast<uint32_t>(ds.size()), 0);
+        held.merge_from(c, ++seq);
+    };
+    change({{"a", 1}, {"b", 1}}, {});
+    change({}, {"x"});
+    change({{"c", 1}}, {"y"});
+    change({}, {"b"});           // a pending value deleted: delivered as a deletion
+    change({{"y", 2}}, {"z"});   // a set after a delete: a set
+    change({{"a", 3}}, {});
+    CHECK(pending(held) == std::map<std::string, std::string>{
+                               {"a", "int:3"}, {"b", "deleted"}, {"c", "int:1"},
+                               {"x", "deleted"}, {"y", "int:2"}, {"z", "deleted"}});
+    CHECK(held.newest() == 6);
+}
+
+TEST_CASE("attribute delta: its size in bytes, and past a bound keeping only deletions until a read", "[delta]") {
+    attr_delta d;
+    d.set("ab", int_value(1), 1);                 // 2 + 8
+    d.set("text", str_value("hello"), 1);         // 4 + 5
+    d.remove("gone", 2);                          // 4
+    CHECK(d.bytes() == 23);
+    d.set("ab", str_value("x"), 3);               // 2 + 1 now
+    CHECK(d.bytes() == 16);
+    d.drop_values();
+    CHECK(pending(d) == std::map<std::string, std::string>{{"gone", "deleted"}});
+    CHECK(d.bytes() == 4);
+    // while the values are dropped: deletions kept, a set forgets the key's pending deletion
+    attr_delta c;
+    c.remove("old", 0);
+    c.set("gone", int_value(9), 0);
+    d.merge_deletions_from(c, 4);
+    CHECK(pending(d) == std::map<std::string, std::string>{{"old", "deleted"}});
+    // the read (change 5 started it): its values, except keys changed after it began
+    const uint64_t read_started = 5;
+    d.remove("late", 6);
+    attr_delta read;
+    read.set("late", int_value(1), 0);  // the read saw it before its deletion
+    read.set("v", int_value(2), 0);
+    d.merge_read(read, 7, read_started);
+    CHECK(pending(d) ==
+          std::map<std::string, std::string>{{"late", "deleted"}, {"old", "deleted"}, {"v", "int:2"}});
+    d.delivered(7);
+    CHECK(d.empty());
+    CHECK(d.bytes() == 0);
+}
