@@ -188,8 +188,11 @@ void print_package(context& c, const rapidjson::Value& p) {
 }
 
 void print_rpc(context& c, const rapidjson::Value& r) {
-    std::string s = "rpc " + field(r, "id") + " " + field(r, "method") + ": " + field(r, "status");
-    if (const int64_t exp = int_field(r, "expirationTime"); exp != 0) s += " (expires " + fmt_time(exp) + ")";
+    const std::string status = field(r, "status");
+    std::string s = "rpc " + field(r, "id") + " " + field(r, "method") + ": " + status;
+    // When it ends or ended without an answer: that time matters.
+    if (const int64_t exp = int_field(r, "expirationTime"); exp != 0 && status != "SUCCESSFUL")
+        s += "\nexpires: " + fmt_time(exp);
     if (const rapidjson::Value* res = json::member(r, "result"); res != nullptr && !res->IsNull())
         s += "\nresult: " + json::compact(*res);
     if (const rapidjson::Value* e = json::member(r, "error"); e != nullptr && !e->IsNull()) s += "\nerror: " + text_of(*e);
