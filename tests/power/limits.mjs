@@ -7,7 +7,7 @@
 //   lost.
 import {
     section, check, checkEq, done, sleeper, createDevice, uniqueName, sleep, sendRpc, getRpc, rpcStatus,
-    waitRpcStatus, rpcIds, describeAll, waitFor, setShared, deleteShared, body, plain,
+    waitRpcStatus, rpcIds, describeAll, waitFor, setShared, deleteShared, body, plain, metric,
     tern,
 } from './lib/sleeper.mjs';
 
@@ -29,6 +29,8 @@ await section(`PSM: past max_pending_rpcs (${MAX_RPCS}) the oldest held RPC ends
     check(/max_pending_rpcs/.test(JSON.stringify(err)), 'with an error that names the bound', 'max_pending_rpcs', err);
     const { out } = tern('rpc', name, '--get', String(rs[0].id));
     check(/FAILED/.test(out), '`tern rpc NAME --get ID` shows FAILED', 'FAILED', out);
+    check(await metric('device_api_held_limit_total', ['limit="max_pending_rpcs"']) === 2, 'metrics: the bound was hit twice', 2,
+        await metric('device_api_held_limit_total', ['limit="max_pending_rpcs"']));
     const rest = [];
     for (const r of rs.slice(2)) rest.push(await rpcStatus(name, r.id));
     checkEq(rest, ['QUEUED', 'QUEUED', 'QUEUED'], 'the three newest wait');
@@ -67,6 +69,8 @@ await section('PSM: past max_pending_update_bytes (64) every shared attribute is
     await setShared(name, { n: 6 });
     await sleep(1000);
     check(d.datagramsSince(m0) === 0, 'nothing was sent to the sleeping device', 0, describeAll(d.since(m0)));
+    check(await metric('device_api_held_limit_total', ['limit="max_pending_update_bytes"']) >= 1, 'metrics: the bound was hit', '>= 1',
+        await metric('device_api_held_limit_total', ['limit="max_pending_update_bytes"']));
 
     d.awake();
     await d.uplink(token, { t: 2 });

@@ -7,7 +7,7 @@
 // end the RPCs SUCCESSFUL.
 import {
     section, check, checkEq, done, sleeper, createDevice, uniqueName, setShared, deleteShared, body, plain, sleep,
-    sendRpc, rpcStatus, waitRpcStatus, rpcIds, describeAll, observations, api, enc, tern,
+    sendRpc, rpcStatus, waitRpcStatus, rpcIds, describeAll, observations, api, enc, tern, metric, waitFor,
 } from './lib/sleeper.mjs';
 
 const T = 1500;  // the device's psm_activity_timer (ms)
@@ -36,6 +36,10 @@ await section('PSM: held while asleep, merged and in order on wake, observations
     const st = [await rpcStatus(name, r1.id), await rpcStatus(name, r2.id)];
     check(st.every((s) => s === 'QUEUED'), 'both RPCs wait (QUEUED: not sent, not timed out)', ['QUEUED', 'QUEUED'], st);
     check(await observations() === obs0 + 2, 'its observations stay while it sleeps', obs0 + 2, await observations());
+    check(await metric('device_api_power_devices', ['state="asleep"']) >= 1 && await metric('device_api_held_rpcs') >= 2,
+        'metrics: a device asleep, 2 RPCs held', '>= 1, >= 2',
+        [await metric('device_api_power_devices', ['state="asleep"']), await metric('device_api_held_rpcs')]);
+    const wakes0 = await metric('device_api_wake_delivery_seconds_count');
     const pw = (await api('GET', `/api/devices/${enc(name)}`)).json?.power;
     check(pw?.state === 'asleep' && pw?.pendingRpcs?.count === 2, 'admin API: power state asleep, 2 pending RPCs', 'asleep, 2',
         { state: pw?.state, pendingRpcs: pw?.pendingRpcs });
@@ -65,6 +69,8 @@ await section('PSM: held while asleep, merged and in order on wake, observations
     const ok = await waitRpcStatus(name, r1.id, 'SUCCESSFUL') && await waitRpcStatus(name, r2.id, 'SUCCESSFUL');
     check(ok, 'both RPCs end SUCCESSFUL', 'SUCCESSFUL x2', [await rpcStatus(name, r1.id), await rpcStatus(name, r2.id)]);
 
+    check(await waitFor(async () => (await metric('device_api_wake_delivery_seconds_count')) > wakes0, 2000),
+        'metrics: the wake-to-delivery latency was observed', `> ${wakes0}`, await metric('device_api_wake_delivery_seconds_count'));
     const after = (await api('GET', `/api/devices/${enc(name)}`)).json?.power;
     check(after?.state === 'awake' && after?.pendingRpcs?.count === 0, 'admin API: awake, nothing pending', 'awake, 0',
         { state: after?.state, pendingRpcs: after?.pendingRpcs });
