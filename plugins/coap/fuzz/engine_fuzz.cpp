@@ -190,7 +190,8 @@ struct world {
             const uint64_t id = observations[in.u8() % observations.size()];
             std::string text;
             auto resp = pick_response(in, text);
-            h.notify(id, resp, in.u8(), in.u8() & 1 ? TERN_COAP_NOTIFY_MERGEABLE : 0);
+            // Either flag or both: MERGEABLE, KEEP_ON_TIMEOUT (a sleeping device's).
+            h.notify(id, resp, in.u8(), in.u8() & (TERN_COAP_NOTIFY_MERGEABLE | TERN_COAP_NOTIFY_KEEP_ON_TIMEOUT));
             break;
         }
         case 8: {
