@@ -35,7 +35,7 @@ printf '[kernel]\nplugin_path = ["%s/plugins"]\n' "$build" >"$tmp/search.toml"
 
 # every plugin's keys as "plugin.sub.key<TAB>default<TAB>unit" (unit from the description's
 # "(ms; ...)", "(s; ...)", "(bytes; ...)"; empty otherwise)
-plugins=(kernel udp dtls coap json protobuf core_embedded device_api)
+plugins=(kernel udp dtls coap json protobuf core_embedded device_api efento power)
 built=" ${TERN_DOCS_PLUGINS:-} "
 known=()
 for p in "${plugins[@]}"; do
@@ -62,7 +62,7 @@ KNOWN="${known[*]}" KEYS="$tmp/keys" perl -e '
     open my $k, "<", $ENV{KEYS} or die;
     while (<$k>) { chomp; my ($key, $d, $u) = split /\t/, $_, 3; $def{$key} = $d; $unit{$key} = $u; }
     my %known = map { $_ => 1 } split / /, $ENV{KNOWN};
-    my %all = map { $_ => 1 } qw(kernel udp dtls coap json protobuf core_embedded device_api);
+    my %all = map { $_ => 1 } qw(kernel udp dtls coap json protobuf core_embedded device_api efento power);
     my %ms = (ms => 1, s => 1000, min => 60000, h => 3600000,
               seconds => 1000, second => 1000, minutes => 60000, minute => 60000, hours => 3600000, hour => 3600000);
     my %kernel_owned = map { $_ => 1 } qw(enabled plugin file log_level);   # in every plugin table
