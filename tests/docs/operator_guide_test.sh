@@ -186,7 +186,7 @@ TERN_UDP_PORT=$(tern_listening_port udp)
 TERN_METRICS_PORT=$(sed -nE 's#.*metrics on http://[^ ]*:([0-9]+)/metrics.*#\1#p' "$TERN_LOG" | head -n1)
 [ -n "$TERN_UDP_PORT" ] && [ -n "$TERN_METRICS_PORT" ] || fail "no udp or metrics port in the tern log"
 tern_note "tern (pid $TERN_PID) ready: udp $TERN_UDP_PORT, metrics $TERN_METRICS_PORT, database $DB"
-for line in '[kernel] tern ready' '[kernel] starting 7 plugin instances' \
+for line in '[kernel] tern ready' '[kernel] starting 8 plugin instances' \
             "[core_embedded] admin key generated and stored in $DB.admin-key (mode 0600" \
             "[device_api] serving the ThingsBoard CoAP device API on /api/v1, /fw, /sw (payloads: json, protobuf)" \
             "[efento] serving Efento sensors on /efento/{m,i,c,t} (aliases: /coap/measurements, /coap/device-info, /coap/configuration)"; do
@@ -341,6 +341,16 @@ in_guide 'schema, line 3, column 26: options are not allowed (HTTP 400)'
 assert_contains "$TERN_TMP/pb_refused.out" 'telemetry schema, line 3, column 26: options are not allowed (HTTP 400)' \
     "the refusal names the line and column, as the guide shows"
 
+# Sleeping devices: the guide's power-saving settings on the protobuf device, as device show tells them.
+guide_ok psm_update 'build/bin/tern device update thermo-pb --power-mode PSM --psm-activity-timer 30s'
+guide_ok psm_show 'build/bin/tern device show thermo-pb'
+for line in 'power mode: PSM (device)' '  psm activity timer: 30s (device)' "  edrx cycle: default (the power plugin's)" \
+            "  paging window: default (the power plugin's)" 'pending rpcs: 0'; do
+    in_guide "$line"
+    assert_contains "$TERN_TMP/psm_show.out" "$line" "tern device show as the guide shows it"
+done
+shows_line psm_show '^power state: (awake|asleep since .*|unknown.*)$'
+
 # Efento sensors: the guide's profile, device, message text, protoc encoding, post and reading.
 guide_ok ef_profile 'build/bin/tern profile add efento-sensors --transport COAP --coap-device-type EFENTO'
 guide_ok ef_device 'build/bin/tern device add efento-1 --profile efento-sensors --token EFENTO_TEST_TOKEN_01'
@@ -374,7 +384,7 @@ fi
 # ---- 8. settings -------------------------------------------------------------------------
 
 guide_ok check 'build/bin/tern check --config config/tern.toml --set plugins.udp.bind_port=15683'
-shows check 'config OK: 7 plugin instances (udp, coap, json, protobuf, core_embedded, device_api, efento)'
+shows check 'config OK: 8 plugin instances (udp, coap, json, protobuf, core_embedded, power, device_api, efento)'
 guide_ok sample 'build/bin/tern config sample device_api'
 assert_contains "$TERN_TMP/sample.out" '[plugins.device_api]'
 
