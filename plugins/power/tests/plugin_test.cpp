@@ -176,7 +176,7 @@ TEST_CASE("a configuration out of range or without a key fails create() naming t
     }
 }
 
-TEST_CASE("power: the device API's catalog finds the policy by a device's mode, and a vendor's listed first wins", "[plugin]") {
+TEST_CASE("the device API's catalog finds the policy by a device's mode, and a vendor's listed first wins", "[plugin]") {
     instance i;
     tern_error err{};
     REQUIRE(i.create(err) == TERN_OK);
