@@ -332,3 +332,40 @@ TEST_CASE("power: a mode no policy decides leaves the device always reachable", 
     CHECK(f.engine.notes[0].flags == 0);
     CHECK(f.policy.calls().empty());
 }
+
+TEST_CASE("power: gauges by state, what is held, and the wake-to-delivery latency", "[api][power]") {
+    sdk::testing::fake_host fh;
+    const sdk::host h(&fh);
+    power_fixture f;
+    f.host = &h;
+    f.start();
+    const auto value = [&](const char* name, const char* labels = "") { return fh.metrics.value(name, labels); };
+    f.observe_both();
+    CHECK(value("device_api_power_devices", "state=\"awake\"") == 1);
+    f.set_shared(3, {{"a", 1}});
+    f.unanswered(f.attr_obs, f.engine.notes[0].cookie);
+    CHECK(value("device_api_power_devices", "state=\"awake\"") == 0);
+    CHECK(value("device_api_power_devices", "state=\"asleep\"") == 1);
+    CHECK(value("device_api_held_updates") == 1);  // the unanswered update waits
+    f.set_shared(3, {{"a", 2}});
+    f.rpc(3, 1, "m", "");
+    f.rpc(3, 2, "n", "");
+    CHECK(value("device_api_held_rpcs") == 2);
+    CHECK(value("device_api_held_updates") == 1);
+    CHECK(value("device_api_held_total", "kind=\"attributes\"") == 1);
+    CHECK(value("device_api_held_total", "kind=\"rpc\"") == 2);
+    f.telemetry();  // wakes: all three go
+    CHECK(value("device_api_power_devices", "state=\"awake\"") == 1);
+    CHECK(value("device_api_held_rpcs") == 0);
+    CHECK(value("device_api_held_updates") == 0);
+    f.reactor.advance(500 * ms);
+    f.result(0, f.attr_obs, f.engine.notes[1].cookie, TERN_COAP_NOTIFY_DELIVERED);
+    f.result(0, f.rpc_obs, 1, TERN_COAP_NOTIFY_DELIVERED);
+    CHECK(fh.metrics.observations("device_api_wake_delivery_seconds") == 0);  // RPC 2 still on its way
+    f.reactor.advance(1000 * ms);
+    f.result(0, f.rpc_obs, 2, TERN_COAP_NOTIFY_DELIVERED);
+    CHECK(fh.metrics.observations("device_api_wake_delivery_seconds") == 1);
+    CHECK(fh.metrics.sum("device_api_wake_delivery_seconds") == Approx(1.5));
+    f.stop();
+    CHECK(value("device_api_power_devices", "state=\"awake\"") == 0);
+}

@@ -85,6 +85,7 @@ struct fixture {
     json_plugin json;  // the real JSON adaptor, through the ABI
     settings s = default_settings();
     std::vector<power_policy_v1*> policies;  // published as tern.power.policy/1, in this order
+    const sdk::host* host = nullptr;          // registers the metrics when set
     std::unique_ptr<service> a;
     uint64_t next_exchange = 1;
 
@@ -128,6 +129,7 @@ struct fixture {
         w.transports.push_back({"udp", nullptr});
         w.transports.push_back({"dtls", &dtls});
         w.wall_ms = &test_wall;
+        w.host = host;
         a = std::make_unique<service>(s, std::move(w));
         a->start();
     }
