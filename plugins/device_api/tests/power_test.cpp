@@ -369,3 +369,28 @@ TEST_CASE("power: gauges by state, what is held, and the wake-to-delivery latenc
     f.stop();
     CHECK(value("device_api_power_devices", "state=\"awake\"") == 0);
 }
+
+TEST_CASE("power: the acknowledgement window still reports TIMEOUT once; the RPC held after it is delivered on wake",
+          "[api][power]") {
+    power_fixture f;
+    f.start();
+    f.observe_both();
+    f.rpc(3, 51, "m", "", TERN_RPC_PERSISTENT);
+    REQUIRE(f.engine.notes.size() == 1);
+    f.reactor.advance(20000 * ms);  // the device's PSM timer: the window (unchanged) passes
+    REQUIRE(f.core.statuses_of(51).size() == 2);
+    CHECK(f.core.statuses_of(51)[1].s == TERN_RPC_TIMEOUT);
+    f.unanswered(f.rpc_obs, 51);  // then the engine gives up: asleep, the RPC waits
+    CHECK(f.engine.ends.empty());
+    f.telemetry();
+    REQUIRE(f.engine.notes.size() == 2);
+    CHECK(f.engine.notes[1].cookie == 51);
+    CHECK(f.core.statuses_of(51).back().s == TERN_RPC_SENT);  // sent again (persistent)
+    f.reactor.advance(20000 * ms);  // its new window passes too: TIMEOUT is not told twice
+    int timeouts = 0;
+    for (const auto& x : f.core.statuses_of(51)) timeouts += x.s == TERN_RPC_TIMEOUT;
+    CHECK(timeouts == 1);
+    f.result(0, f.rpc_obs, 51, TERN_COAP_NOTIFY_DELIVERED);
+    CHECK(f.core.statuses_of(51).back().s == TERN_RPC_DELIVERED);
+    CHECK(f.state(3).rpcs == 0);
+}
