@@ -278,14 +278,17 @@ void downlinks::result(uint64_t device_id, uint64_t obs, uint64_t cookie, int32_
         pending_rpc& r = st.rpcs[i];
         if (obs == 0 || r.sent_on != obs || r.id != static_cast<int64_t>(cookie)) continue;
         rt_.m.downlink(dl_kind::rpc, outcome(result));
-        if (sleeping && obs == st.rpc.live.id) {
-            // Back to unsent, in its place: delivered on wake (never reported TIMEOUT for this).
+        if (sleeping && obs == st.rpc.live.id && (!r.timed_out || (r.flags & TERN_RPC_PERSISTENT) != 0)) {
+            // Back to unsent, in its place: delivered on wake (never reported TIMEOUT for this;
+            // a persistent one whose window passed the core queues again itself).
             r.sent_on = 0;
             rt_.m.held[static_cast<size_t>(dl_kind::rpc)].inc();
             power_event(sd, st, TERN_POWER_EVENT_UNREACHABLE, rt_.wall_ms());
             account(st);
             return;
         }
+        // (A sleeping device's one-shot RPC whose window already ended it TIMEOUT is over: the
+        // core and its caller have given up on it, so it is not delivered later.)
         const bool ack = result == TERN_COAP_NOTIFY_DELIVERED && obs == st.rpc.live.id &&
                          st.rpc.live.type == TERN_COAP_CON;
         if (result == TERN_COAP_NOTIFY_DELIVERED) {
@@ -304,6 +307,7 @@ void downlinks::result(uint64_t device_id, uint64_t obs, uint64_t cookie, int32_
         st.rpcs.erase(st.rpcs.begin() + static_cast<std::ptrdiff_t>(i));
         wake_progress(st);
         if (ack) power_event(sd, st, TERN_POWER_EVENT_ACK, rt_.wall_ms());
+        else if (sleeping) power_event(sd, st, TERN_POWER_EVENT_UNREACHABLE, rt_.wall_ms());
         account(st);
         return;
     }

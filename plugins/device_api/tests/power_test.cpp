@@ -393,4 +393,15 @@ TEST_CASE("power: the acknowledgement window still reports TIMEOUT once; the RPC
     f.result(0, f.rpc_obs, 51, TERN_COAP_NOTIFY_DELIVERED);
     CHECK(f.core.statuses_of(51).back().s == TERN_RPC_DELIVERED);
     CHECK(f.state(3).rpcs == 0);
+    // a one-shot RPC the window ended TIMEOUT is over for its caller: not delivered later
+    f.rpc(3, 52, "once", "");
+    f.reactor.advance(20000 * ms);
+    CHECK(f.core.statuses_of(52).back().s == TERN_RPC_TIMEOUT);
+    f.unanswered(f.rpc_obs, 52);
+    CHECK(f.state(3).rpcs == 0);
+    CHECK(f.state(3).asleep);  // unanswered all the same
+    const std::size_t notes = f.engine.notes.size();
+    f.telemetry();
+    CHECK(f.engine.notes.size() == notes);
+    CHECK(f.core.statuses_of(52).size() == 1);
 }
