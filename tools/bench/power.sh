@@ -81,7 +81,7 @@ db=$tmp/tern.db
 server_cmd=("$tern_bin" run --config "$manifest"
   --set 'plugins.udp.bind_address="127.0.0.1"' --set "plugins.udp.bind_port=$port"
   --set "plugins.core_embedded.database=\"$db\"" --set 'plugins.core_embedded.admin_bind="127.0.0.1:0"'
-  --set 'kernel.metrics_bind=""' --set 'kernel.log_level="warn"'
+  --set "kernel.metrics_bind=\"127.0.0.1:$((port + 1))\"" --set 'kernel.log_level="warn"'
   # every simulated device sends from 127.0.0.1: the per-source limit of first token lookups
   # (meant for one address trying many tokens) would refuse real devices' first requests
   --set 'plugins.device_api.source_rate=0' "${tern_sets[@]}")
@@ -98,12 +98,15 @@ admin=http://$(cat "$db.admin-addr")
 key=$(cat "$db.admin-key")
 
 driver_cmd=(node "$here/tools/bench/power_driver.mjs" --port "$port" --admin "$admin" --key "$key"
-  --devices "$devices" --runs "$runs" --psm-timer "$psm_timer" --http-concurrency "$http_concurrency")
+  --devices "$devices" --runs "$runs" --psm-timer "$psm_timer" --http-concurrency "$http_concurrency"
+  --server-pid "$server_pid")
 [ "$rpc" = 1 ] || driver_cmd+=(--no-rpc)
 echo "== driver: $(shell_words "${driver_cmd[@]}" | sed "s/$key/KEY/")" >&2
 c0=$(cpu_ns "$server_pid")
 "${driver_cmd[@]}" >"$tmp/runs.jsonl" || { tail -n 50 "$tmp/tern.log" >&2; die "the driver failed"; }
 c1=$(cpu_ns "$server_pid")
+# the server's own view: wake -> delivery of the last downlink held at the wake, per device
+curl -s "http://127.0.0.1:$((port + 1))/metrics" >"$tmp/metrics.txt" || true
 stop_server
 
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
@@ -115,17 +118,21 @@ echo "Load: $devices PSM devices (psmActivityTimer $psm_timer ms), one UDP socke
   "held per device and run: one shared-attribute change$([ "$rpc" = 1 ] && echo " and one one-way RPC"); $runs runs."
 echo "Server CPU over the whole session (creation, registrations, queueing, wakes): $(( (c1 - c0) / 1000000 )) ms."
 echo
-echo "| run | delivered | missing | duplicates | datagrams while asleep | burst ms | p50 ms | p99 ms | max ms | datagrams/s | queued/s (admin API) |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| run | delivered | missing | duplicates | datagrams while asleep | burst ms | p50 ms | p99 ms | max ms | datagrams/s | server CPU ms | driver CPU ms | queued/s (admin API) |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 bursts=()
 while read -r line; do
   [ -n "$line" ] || continue
-  echo "| $(num run "$line") | $(num delivered "$line") | $(num missing "$line") | $(num duplicates "$line") | $(num asleep_datagrams "$line") | $(num burst_ms "$line") | $(num p50_ms "$line") | $(num p99_ms "$line") | $(num max_ms "$line") | $(num datagrams_per_s "$line") | $(num queue_per_s "$line") |"
+  echo "| $(num run "$line") | $(num delivered "$line") | $(num missing "$line") | $(num duplicates "$line") | $(num asleep_datagrams "$line") | $(num burst_ms "$line") | $(num p50_ms "$line") | $(num p99_ms "$line") | $(num max_ms "$line") | $(num datagrams_per_s "$line") | $(num server_cpu_ms "$line") | $(num driver_cpu_ms "$line") | $(num queue_per_s "$line") |"
   bursts+=("$(num burst_ms "$line")")
 done <"$tmp/runs.jsonl"
 median=$(printf '%s\n' "${bursts[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
 echo
 echo "Median burst (first wake uplink -> every held downlink delivered): **$median ms** for $devices devices."
+hist=$(awk '/^device_api_wake_delivery_seconds_bucket/ { match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5); printf "%s<=%s ", $NF, le }
+  /^device_api_wake_delivery_seconds_count/ { n = $NF } /^device_api_wake_delivery_seconds_sum/ { s = $NF }
+  END { if (n > 0) printf "(count %d, mean %.3f s)", n, s / n }' "$tmp/metrics.txt" 2>/dev/null || true)
+[ -z "$hist" ] || { echo; echo "Server's wake-to-delivery histogram over all runs (device_api_wake_delivery_seconds, cumulative count<=bound s): $hist"; }
 echo
 echo "Commands:"
 echo

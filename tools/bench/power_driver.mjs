@@ -3,6 +3,7 @@
 //
 //   node tools/bench/power_driver.mjs --port P --admin http://H:P --key K [--devices N]
 //        [--runs R] [--psm-timer MS] [--no-rpc] [--http-concurrency C] [--prefix NAME]
+//        [--server-pid PID]
 //
 // Once: a PSM profile (activity timer --psm-timer) and N devices in it (token and name
 // PREFIX-I), each of which registers Observe on /attributes and /rpc. Then R times:
@@ -16,11 +17,15 @@
 //      attribute notification (and its RPC), or after --deadline ms.
 // Prints one JSON line per run: {"run", "devices", "delivered", "missing", "duplicates",
 // "asleep_datagrams", "burst_ms", "p50_ms", "p99_ms", "max_ms", "datagrams_in",
-// "datagrams_out", "datagrams_per_s", "queue_ms", "queue_per_s"}.
+// "datagrams_out", "datagrams_per_s", "queue_ms", "queue_per_s", "server_cpu_ms",
+// "driver_cpu_ms"}.
 //   burst_ms: first wake uplink sent -> last held downlink received;
-//   p50/p99/max: per device, its uplink sent -> its last held downlink received.
+//   p50/p99/max: per device, its uplink sent -> its last held downlink received;
+//   server_cpu_ms / driver_cpu_ms: CPU time of the server (--server-pid, every thread) and of
+//   this driver during the burst.
 import dgram from 'node:dgram';
 import http from 'node:http';
+import fs from 'node:fs';
 import { encode, decode, CON, ACK, RST, METHODS, OPT, pathOptions } from '../../tests/device_api/lib/dapi.mjs';
 
 const args = process.argv.slice(2);
@@ -39,6 +44,16 @@ const RPC = !flag('--no-rpc');
 const HTTPC = Number(opt('--http-concurrency', 32));
 const PREFIX = opt('--prefix', 'psm');
 const DEADLINE = Number(opt('--deadline', 120000));
+const SERVER_PID = opt('--server-pid');
+// cpuMs(pid): CPU time of every thread of a process (schedstat, ns -> ms); null without a pid.
+function cpuMs(pid) {
+    if (!pid) return null;
+    let ns = 0;
+    for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+        try { ns += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]); } catch { /* thread gone */ }
+    }
+    return ns / 1e6;
+}
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (s) => process.stderr.write(`power_driver: ${s}\n`);
 
@@ -190,12 +205,16 @@ for (let run = 1; run <= RUNS; ++run) {
         };
     }
     const in0 = datagramsIn, out0 = datagramsOut;
+    const scpu0 = cpuMs(SERVER_PID), dcpu0 = process.cpuUsage();
     for (const d of devs) d.silent = false;
     const t0 = Date.now();
     const ups = devs.map((d) => { d.upAt = Date.now(); return d.request('POST', `/api/v1/${d.token}/telemetry`, { payload: `{"wake":${run}}` }).catch((e) => e); });
     await Promise.race([allDone, sleep(DEADLINE)]);
     const burstMs = (lastAt || Date.now()) - t0;
     const inN = datagramsIn - in0, outN = datagramsOut - out0;
+    const scpu = SERVER_PID ? Math.round(cpuMs(SERVER_PID) - scpu0) : null;
+    const dcpuU = process.cpuUsage(dcpu0);
+    const dcpu = Math.round((dcpuU.user + dcpuU.system) / 1000);
     await Promise.all(ups);
     await sleep(1000);  // a duplicate (a second merged update, an RPC twice) would come now
     const lat = devs.filter((d) => d.doneAt).map((d) => d.doneAt - d.upAt).sort((a, b) => a - b);
@@ -204,7 +223,7 @@ for (let run = 1; run <= RUNS; ++run) {
         run, devices: N, delivered: lat.length, missing: N - lat.length, duplicates: devs.reduce((s, d) => s + d.dupes, 0),
         asleep_datagrams: asleepTotal, burst_ms: burstMs, p50_ms: q(0.5), p99_ms: q(0.99), max_ms: lat.length ? lat[lat.length - 1] : null,
         datagrams_in: inN, datagrams_out: outN, datagrams_per_s: Math.round((inN + outN) * 1000 / Math.max(1, burstMs)),
-        queue_ms: queueMs, queue_per_s: Math.round(queued * 1000 / queueMs), create_ms: createMs, rpc: RPC,
+        server_cpu_ms: scpu, driver_cpu_ms: dcpu, queue_ms: queueMs, queue_per_s: Math.round(queued * 1000 / queueMs), create_ms: createMs, rpc: RPC,
     };
     console.log(JSON.stringify(r));
     log(`run ${run}: ${JSON.stringify(r)}`);
