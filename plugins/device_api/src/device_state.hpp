@@ -74,30 +74,29 @@ struct device_state {
     std::string session_address;
     uint64_t last_report_ns = 0;
     uint32_t reauth_gen = 0;  // the newest re-authentication asked for
-    // Power saving (devices whose profile names a mode a policy decides; downlinks_power.cpp).
+    // Power saving (devices whose profile names a mode a policy decides; downlinks_power.cpp);
+    // the small fields sit with the idle list's flag below, so no padding is added.
+    uint32_t counted_rpcs = 0;   // held RPCs this state adds to the gauge
     tern_power_state power{};    // the policy's record of the device (32 bytes)
     int64_t power_timer_ms = 0;  // the wake_check_ms the shard's deadlines hold for it; 0: none
     // The wake being measured (wake-to-delivery latency): when it woke (0: none) and what
-    // was held then, the attribute change number and the last RPC.
+    // was held then, the attribute change number and the last RPC (if wake_rpc).
     uint64_t wake_ns = 0;
     uint64_t wake_attr_seq = 0;
     int64_t wake_last_rpc = 0;
-    bool wake_rpc = false;
-    bool asleep_reported = false;  // ASLEEP told to the core since its last wake
     // The held update passed max_pending_update_bytes: its values were dropped and every
-    // shared attribute is read from the core when the device wakes (full_read: under way,
-    // read_seq: the change number the read started at).
-    bool full_update = false;
-    bool full_read = false;
+    // shared attribute is read from the core when the device wakes (full_update; full_read:
+    // the read is under way, read_seq: the change number it started at).
     uint64_t read_seq = 0;
-    // What this state adds to the power gauges (metrics): -1 none, 0 awake, 1 asleep; held
-    // RPCs; a held update.
-    int8_t counted_power = -1;
-    bool counted_update = false;
-    uint32_t counted_rpcs = 0;
     // idle list (no active observation), oldest first
     uint64_t idle_since_ns = 0;
     bool idle = false;
+    bool wake_rpc = false;
+    bool asleep_reported = false;  // ASLEEP told to the core since its last wake
+    bool full_update = false;
+    bool full_read = false;
+    bool counted_update = false;  // a held update this state adds to the gauge
+    int8_t counted_power = -1;    // the power gauge it adds to: -1 none, 0 awake, 1 asleep
     device_state* idle_prev = nullptr;
     device_state* idle_next = nullptr;
 };
