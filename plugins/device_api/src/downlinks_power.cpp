@@ -47,7 +47,8 @@ void downlinks::uplink(shard_tables& sd, const device_entry& dev) noexcept {
         p->now_ms = now;
         if (!rt_.post_raw(h, &downlinks::run_hop, p)) sd.hops.put_local(p);
     } catch (const std::exception& e) {
-        rt_.log.error("device_api: the uplink of device ", dev.device_id, " did not reach its power policy: ", e.what());
+        rt_.log.error("device_api: the uplink of device ", dev.device_id, " did not reach its power policy: ",
+                      e.what());
     }
 }
 

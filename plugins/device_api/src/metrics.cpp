@@ -85,7 +85,8 @@ void metrics::init(const sdk::host* m) {
     rpc_failed = counter(m, "device_api_rpc_total", rpc_help, "outcome=\"failed\"");
     rpc_replies = counter(m, "device_api_rpc_total", rpc_help, "outcome=\"reply\"");
     rpc_refused = counter(m, "device_api_rpc_refused_total",
-                          "Server-side RPCs answered TIMEOUT at once because 256 (or max_pending_rpcs when larger) were already waiting for the device");
+                          "Server-side RPCs answered TIMEOUT at once because 256 (or max_pending_rpcs when larger) "
+                          "were already waiting for the device");
     const char* crpc_help = "Client-side RPCs by outcome (timeout: the device got no answer)";
     client_rpc_ok = counter(m, "device_api_client_rpc_total", crpc_help, "outcome=\"ok\"");
     client_rpc_timeout = counter(m, "device_api_client_rpc_total", crpc_help, "outcome=\"timeout\"");
@@ -112,8 +113,8 @@ void metrics::init(const sdk::host* m) {
     for (size_t k = 0; k < 2; ++k)
         held[k] = counter(m, "device_api_held_total", "Downlinks held because the device was asleep, by kind",
                           std::string("kind=\"") + dl_kind_labels[k] + "\"");
-    const char* limit_help = "Held downlinks past a per-device bound: the oldest RPC ended FAILED "
-                             "(max_pending_rpcs), the held values replaced by a read on wake (max_pending_update_bytes)";
+    const char* limit_help = "Held downlinks past a per-device bound: the oldest RPC ended FAILED (max_pending_rpcs), "
+                             "the held values replaced by a read on wake (max_pending_update_bytes)";
     held_limit_rpcs = counter(m, "device_api_held_limit_total", limit_help, "limit=\"max_pending_rpcs\"");
     held_limit_update = counter(m, "device_api_held_limit_total", limit_help, "limit=\"max_pending_update_bytes\"");
     static constexpr double wake_buckets[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
