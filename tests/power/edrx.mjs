@@ -2,6 +2,7 @@
 // downlink goes at once; outside it exactly one downlink (the first after the last uplink) is
 // still sent, the rest are held until the next uplink, then delivered (merged, RPC in order).
 // The device does not answer outside its window (an ACK would prove it awake: a new window).
+// Each uplink starts a new window and allows a new single downlink after it.
 import {
     section, check, checkEq, done, sleeper, createDevice, uniqueName, setShared, body, plain, sleep,
     sendRpc, rpcStatus, waitRpcStatus, rpcIds, describeAll, distinctMids, observations,
@@ -56,6 +57,18 @@ await section('E_DRX outside the window: exactly one downlink, the rest held unt
     check(an && q && Math.max(an.at, q.at) - up < 2000, 'right after the uplink', '< 2 s', [an?.at - up, q?.at - up]);
     await d.answerRpc(token, q);
     check(await waitRpcStatus(name, r.id, 'SUCCESSFUL'), 'the RPC ends SUCCESSFUL', 'SUCCESSFUL', await rpcStatus(name, r.id));
+
+    // the uplink started a new window: outside it, one downlink again
+    d.silent();
+    await sleep(W + 700);
+    const m2 = d.mark();
+    await setShared(name, { h: 1 });
+    await sleep(2600);
+    await setShared(name, { h: 2 });
+    await sleep(800);
+    const again = d.since(m2);
+    check(distinctMids(again) === 1 && plain(body(again[0]))?.h === 1, 'after the next uplink, outside the new window: one downlink again',
+        '{"h":1} once', describeAll(again));
     d.close();
 }, 40000);
 
