@@ -1,9 +1,9 @@
-// The frozen layout of ABI 1.0, what 1.1 added and what 1.2 (under development) adds so
-// far, on x86_64 Linux (LP64, Itanium C++ ABI), which is what every plugin binary in the
-// field was compiled against. Each number here is a promise:
-// if one of these asserts fires, a header change has broken every plugin built before
-// it. Do not "fix" the number -- undo the change, and grow the record at its end (with
-// struct_size) or add a new interface instead (docs/abi.md, "What may change").
+// The frozen layout of ABI 1.0 and of what 1.1 and 1.2 added, on x86_64 Linux (LP64,
+// Itanium C++ ABI), which is what every plugin binary in the field was compiled against.
+// Each number here is a promise: if one of these asserts fires, a header change has
+// broken every plugin built before it. Do not "fix" the number -- undo the change, and
+// grow the record at its end (with struct_size) or add a new interface instead
+// (docs/abi.md, "What may change").
 //
 // Checked: size and alignment of every record, offset and size of every field (and that
 // no record has hidden padding: every byte is a named field or a reserved one), the value
@@ -260,7 +260,7 @@
     FIELD(tern_device_record, profile_option_count, 88, 4) \
     FIELD(tern_device_record, reserved, 92, 4)
 
-// What ABI 1.2 adds (under development, not frozen yet): power.h's records.
+// What ABI 1.2 added: power.h's records.
 #define TERN_ABI_1_2_LAYOUT(RECORD, FIELD) \
     RECORD(tern_power_settings, 64, 8) \
     FIELD(tern_power_settings, struct_size, 0, 4) \
@@ -439,7 +439,7 @@ static_assert(std::string_view{TERN_IID_CORE_PROVISIONING_V1} == "tern.core.prov
 static_assert(std::string_view{TERN_IID_CORE_OTA_V1} == "tern.core.ota/1");
 static_assert(std::string_view{TERN_IID_CORE_SESSIONS_V1} == "tern.core.sessions/1");
 static_assert(std::string_view{TERN_IID_CORE_EVENTS_V1} == "tern.core.events/1");
-// ABI 1.2 (under development, not frozen yet)
+// ABI 1.2
 static_assert(std::string_view{TERN_IID_PAYLOAD_V2} == "tern.payload/2");
 static_assert(std::string_view{TERN_IID_POWER_POLICY_V1} == "tern.power.policy/1");
 
