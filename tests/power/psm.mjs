@@ -7,7 +7,7 @@
 // end the RPCs SUCCESSFUL.
 import {
     section, check, checkEq, done, sleeper, createDevice, uniqueName, setShared, deleteShared, body, plain, sleep,
-    sendRpc, rpcStatus, waitRpcStatus, rpcIds, describeAll, observations, api, enc, tern, metric, waitFor,
+    sendRpc, rpcStatus, waitRpcStatus, rpcIds, describeAll, observations, api, enc, tern, metric, waitFor, encode, ACK,
 } from './lib/sleeper.mjs';
 
 const T = 1500;  // the device's psm_activity_timer (ms)
@@ -48,11 +48,17 @@ await section('PSM: held while asleep, merged and in order on wake, observations
         'power state: asleep / pending rpcs: 2', show);
 
     d.awake();
+    d.setPolicy(tr, 'ignore');  // its first RPC is acknowledged by hand, 600 ms late
     const m1 = d.mark();
     await d.uplink(token, { t: 2 });
     const an = await d.next(ta, 3000);
     const q1 = await d.next(tr, 3000);
-    const q2 = await d.next(tr, 3000);
+    const other = (m) => m.code !== 0 && m.token.equals(tr) && m.mid !== q1?.mid;
+    const early = await d.receive(other, 600);
+    check(early === null, 'one CON in flight on the RPC observation: the second RPC waits for the first one\'s ACK', 'nothing', early?.describe());
+    await d.sendRaw(encode({ type: ACK, code: 0, mid: q1?.mid ?? 0 }));
+    d.setPolicy(tr, 'ack');
+    const q2 = await d.receive(other, 3000);
     const up = m1.at;
     const b = plain(body(an));
     if (b?.deleted) b.deleted.sort();
@@ -61,7 +67,7 @@ await section('PSM: held while asleep, merged and in order on wake, observations
     checkEq(rpcIds([q1, q2]), [r1.id, r2.id], 'the two RPCs, in the order they were made');
     checkEq([q1, q2].map((m) => plain(body(m))?.method), ['first', 'second'], 'their methods');
     const late = [an, q1, q2].filter((m) => !m || m.at - up > 2000).length;
-    check(late === 0, 'all three right after the uplink (< 2 s)', 0, describeAll(d.since(m1)));
+    check(late === 0, 'all three right after the uplink (< 2 s, the 600 ms ACK delay included)', 0, describeAll(d.since(m1)));
     const more = await d.next(ta, 1000);
     check(more === null, 'exactly one attribute notification (nothing more follows)', 'nothing', more?.describe());
     await d.answerRpc(token, q1, { done: 1 });
