@@ -24,7 +24,7 @@ for (const [what, power] of [['DRX', { mode: 'DRX', pagingTransmissionWindow: 10
         const r = await sendRpc(name, { method: 'now', params: { x: 1 } });
         const q = await d.next(tr, 2000);
         checkEq(rpcIds([q]), [r.id], 'the RPC at once');
-        check(Date.now() - t0 < 3000, 'all within 3 s, no uplink needed', '< 3 s', Date.now() - t0);
+        check(Date.now() - t0 < 8000, 'all within 8 s (each one at once, above), no uplink needed', '< 8 s', Date.now() - t0);
         await d.answerRpc(token, q);
         check(await waitRpcStatus(name, r.id, 'SUCCESSFUL'), 'the RPC ends SUCCESSFUL', 'SUCCESSFUL', await rpcStatus(name, r.id));
         d.close();
