@@ -222,7 +222,7 @@ TEST_CASE("power: a held update past max_pending_update_bytes is replaced by eve
     CHECK(f.engine.notes[1].payload == R"({"a":1,"later":7,"deleted":["gone","gone_too"]})");
 }
 
-TEST_CASE("power: the policy's sleep timer puts the device to sleep; ASLEEP once per transition", "[api][power]") {
+TEST_CASE("power: the policy's sleep timer puts the device to sleep, ASLEEP once per transition", "[api][power]") {
     power_fixture f;
     // A PSM-like model: awake for psm_activity_timer after an uplink or ACK.
     f.policy.on_event_do = [](const tern_power_settings& s, tern_power_state& st, tern_power_event e, int64_t now) {
@@ -370,7 +370,7 @@ TEST_CASE("power: gauges by state, what is held, and the wake-to-delivery latenc
     CHECK(value("device_api_power_devices", "state=\"awake\"") == 0);
 }
 
-TEST_CASE("power: the acknowledgement window still reports TIMEOUT once; the RPC held after it is delivered on wake",
+TEST_CASE("power: the acknowledgement window still reports TIMEOUT once, the RPC held after it is delivered on wake",
           "[api][power]") {
     power_fixture f;
     f.start();

@@ -33,7 +33,7 @@ extern "C" {
 typedef struct tern_power_settings {
     uint32_t struct_size;
     uint32_t reserved;  // zero
-    tern_str mode;      // the mode's name, as handles() accepted it
+    tern_str mode;      // the mode's name, as describe() accepted it
     int64_t psm_activity_timer_ms;
     int64_t edrx_cycle_ms;
     int64_t paging_transmission_window_ms;
