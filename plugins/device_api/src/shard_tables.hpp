@@ -19,7 +19,7 @@
 #include "auth_cache.hpp"
 #include "decoded_uplink.hpp"
 #include "device_state.hpp"
-#include "op_pool.hpp"
+#include "tern/sdk/shard_pool.hpp"
 #include "tern/lru/lru_map.hpp"
 #include "tern/ratelimit/ratelimit.hpp"
 
@@ -34,7 +34,7 @@ class uplinks;
 struct pending_auth;
 
 // A hot-path core call's context (telemetry, attributes, RPC reply, claim, GET
-// attributes, client RPC), recycled through the shard's op_pool.
+// attributes, client RPC), recycled through the shard's sdk::shard_pool.
 struct uplink_op {
     uplink_op* pool_next = nullptr;
     uplinks* self = nullptr;
@@ -95,11 +95,11 @@ struct shard_tables {
     std::unordered_map<uint64_t, std::weak_ptr<const profile_options>> profiles;
 
     // ---- uplinks ----
-    op_pool<uplink_op> ops;
+    sdk::shard_pool<uplink_op> ops;
     decoded_uplink decoded;                // the body being stored, copied out of the adaptor
     std::vector<tern_str> keys_a, keys_b;  // GET attributes key lists
 
-    op_pool<power_hop> hops;  // uplinks of sleeping devices homed elsewhere
+    sdk::shard_pool<power_hop> hops;  // uplinks of sleeping devices homed elsewhere
 
     // ---- observations: those living on this shard -> their device ----
     std::unordered_map<uint64_t, uint64_t> obs_device;

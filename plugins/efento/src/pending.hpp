@@ -6,14 +6,12 @@
 // there is no ABA).
 #pragma once
 
-#include <atomic>
 #include <cstdint>
-#include <memory>
 #include <string>
-#include <vector>
 
 #include "decoder.hpp"
 #include "tern/abi/types.h"
+#include "tern/sdk/shard_pool.hpp"
 
 namespace tern::efento {
 
@@ -45,37 +43,6 @@ struct pending {
     token_entry found;
 };
 
-class pending_pool {
-public:
-    pending_pool() = default;
-    pending_pool(const pending_pool&) = delete;
-    pending_pool& operator=(const pending_pool&) = delete;
-
-    // [the owning shard]
-    pending* get() {
-        if (local_ == nullptr) local_ = remote_.exchange(nullptr, std::memory_order_acquire);
-        if (local_ == nullptr) {
-            all_.push_back(std::make_unique<pending>());
-            return all_.back().get();
-        }
-        pending* p = local_;
-        local_ = p->pool_next;
-        p->pool_next = nullptr;
-        return p;
-    }
-    // [any-thread]
-    void put(pending* p) noexcept {
-        pending* head = remote_.load(std::memory_order_relaxed);
-        do {
-            p->pool_next = head;
-        } while (!remote_.compare_exchange_weak(head, p, std::memory_order_release, std::memory_order_relaxed));
-    }
-    std::size_t made() const noexcept { return all_.size(); }
-
-private:
-    pending* local_ = nullptr;
-    std::atomic<pending*> remote_{nullptr};
-    std::vector<std::unique_ptr<pending>> all_;  // owns every context ever made
-};
+using pending_pool = sdk::shard_pool<pending>;
 
 }  // namespace tern::efento

@@ -1,7 +1,13 @@
-// Contexts of the core calls on the uplink hot path, recycled per shard so a telemetry
-// POST allocates none: a shard takes them from its own free list; completions (any
-// thread) give them back through a lock-free stack that the shard empties in one
-// exchange when its list runs dry (only the owner pops, so there is no ABA).
+// Per-shard recycling of the contexts a plugin hands to asynchronous calls (a core call's
+// ctx, a task posted to another shard), so the hot path allocates none once warm: the owning
+// shard takes them from its own free list; completions on any thread give them back through a
+// lock-free stack that the shard empties in one exchange when its list runs dry (only the
+// owner pops, so there is no ABA). The pool owns every context it ever made, until it goes.
+//
+//     struct op { op* pool_next = nullptr; /* the call's state */ };
+//     tern::sdk::shard_pool<op> pool;          // one per shard
+//     op* o = pool.get();                       // [the owning shard]
+//     ... core->post_telemetry(..., &done, o);  // done() [any thread]: pool.put(o)
 #pragma once
 
 #include <atomic>
@@ -9,14 +15,14 @@
 #include <memory>
 #include <vector>
 
-namespace tern::device_api {
+namespace tern::sdk {
 
 template <class T>  // T has a member `T* pool_next`
-class op_pool {
+class shard_pool {
 public:
-    op_pool() = default;
-    op_pool(const op_pool&) = delete;
-    op_pool& operator=(const op_pool&) = delete;
+    shard_pool() = default;
+    shard_pool(const shard_pool&) = delete;
+    shard_pool& operator=(const shard_pool&) = delete;
 
     // [the owning shard]
     T* get() {
@@ -51,4 +57,4 @@ private:
     std::vector<std::unique_ptr<T>> all_;  // owns every context ever made
 };
 
-}  // namespace tern::device_api
+}  // namespace tern::sdk
