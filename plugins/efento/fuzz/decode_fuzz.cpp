@@ -191,7 +191,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     if (first.parse != again.parse || first.convert != again.convert || first.token != again.token ||
         first.dump != again.dump)
         broken("the same body converted twice gave different results");
-    static const bool verbose = std::getenv("EFENTO_FUZZ_VERBOSE") != nullptr;
+    static const bool verbose = std::getenv("TERN_FUZZ_VERBOSE") != nullptr;
     if (verbose)
         std::fprintf(stderr, "kind %d: parse %s, convert %s, %zu values\n", static_cast<int>(kind),
                      ef::status_name(first.parse),

@@ -13,7 +13,7 @@
 # OUT_DIR defaults to plugins/efento/fuzz/corpus (the seeds are committed; rerun this when the
 # messages change, and commit what it writes). The corpus's crash-* files are inputs the
 # fuzzer once failed on, added by hand after the fix; this script leaves them be.
-# EFENTO_FUZZ_VERBOSE=1 BUILD/bin/efento_decode_fuzz_replay plugins/efento/fuzz/corpus prints
+# TERN_FUZZ_VERBOSE=1 BUILD/bin/efento_decode_fuzz_replay plugins/efento/fuzz/corpus prints
 # what each seed came to.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

@@ -11,7 +11,7 @@
 # OUT_DIR defaults to plugins/protobuf/fuzz/corpus (the seeds are committed; rerun this when
 # the harness's schemas change, and commit what it writes). The corpus's crash-* files are
 # inputs the fuzzer once failed on, added by hand after the fix; this script leaves them be.
-# PROTOBUF_FUZZ_VERBOSE=1 BUILD/bin/protobuf_payload_fuzz_replay plugins/protobuf/fuzz/corpus
+# TERN_FUZZ_VERBOSE=1 BUILD/bin/protobuf_payload_fuzz_replay plugins/protobuf/fuzz/corpus
 # prints what each seed came to (decoded, or refused and why).
 set -euo pipefail
 replay=${1:?usage: make_corpus.sh path/to/protobuf_payload_fuzz_replay [OUT_DIR]}

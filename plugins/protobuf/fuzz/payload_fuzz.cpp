@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -424,8 +425,8 @@ tern_status decode(pb::adaptor& a, const tern_payload_context* ctx, int op, tern
             break;
     }
     check_status(s, err, o);
-    // PROTOBUF_FUZZ_VERBOSE=1 with the replay: what each seed came to (make_corpus.sh).
-    static const bool verbose = std::getenv("PROTOBUF_FUZZ_VERBOSE") != nullptr;
+    // TERN_FUZZ_VERBOSE=1 with the replay: what each seed came to (make_corpus.sh).
+    static const bool verbose = std::getenv("TERN_FUZZ_VERBOSE") != nullptr;
     if (verbose) std::fprintf(stderr, "op %d: %s %.*s\n", op, s == TERN_OK ? "ok" : "refused", static_cast<int>(err.len), err.msg);
     return s;
 }
@@ -522,7 +523,7 @@ void schema_mode(harness& h, uint8_t mode, const uint8_t* data, size_t size) {
     tern_error err{};
     const tern_status s = h.adaptor.check_profile(&ctx, &err);
     check_error(s, err);
-    if (std::getenv("PROTOBUF_FUZZ_VERBOSE"))
+    if (std::getenv("TERN_FUZZ_VERBOSE"))
         std::fprintf(stderr, "schema: %s %.*s\n", s == TERN_OK ? "ok" : "refused", static_cast<int>(err.len), err.msg);
     if (s != TERN_OK) return;
     // Accepted: one profile id whose revision moves on, as a profile updated again and again.
@@ -554,13 +555,23 @@ extern "C" const char* __ubsan_default_options() {
 }
 #endif
 
-// For replay_main's --schema: the text profile 0..3 uses for kind 0..3 (the kind's default
-// where the profile has none); empty for numbers out of range.
-std::string_view protobuf_fuzz_schema(int profile, int kind) {
-    if (profile < 0 || profile > 3 || kind < 0 || kind >= pb::schema_kind_count) return {};
-    const auto k = static_cast<pb::schema_kind>(kind);
-    if (profile == 0 || custom[profile - 1][kind].empty()) return pb::default_schema_text(k);
-    return custom[profile - 1][kind];
+// The replay's `--schema P K` (tests/support/fuzz_replay_main.cpp asks here first): prints the
+// text profile P (0..3) uses for kind K (0 telemetry, 1 attributes, 2 RPC request, 3 RPC
+// response; the kind's default where the profile has none, empty for numbers out of range),
+// which make_corpus.sh hands to `protoc --encode`, so the seeds are written against the very
+// texts the harness uses. -1 for any other command line: replay as usual.
+extern "C" int tern_fuzz_replay_command(int argc, char** argv) {
+    if (argc != 4 || std::strcmp(argv[1], "--schema") != 0) return -1;
+    const int profile = std::atoi(argv[2]);
+    const int kind = std::atoi(argv[3]);
+    std::string_view text;
+    if (profile >= 0 && profile <= 3 && kind >= 0 && kind < pb::schema_kind_count) {
+        const auto k = static_cast<pb::schema_kind>(kind);
+        text = profile == 0 || custom[profile - 1][kind].empty() ? pb::default_schema_text(k)
+                                                                 : custom[profile - 1][kind];
+    }
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return 0;
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
