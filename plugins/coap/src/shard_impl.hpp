@@ -81,6 +81,7 @@ class diag {
 public:
     diag& add(std::string_view s) noexcept {
         const std::size_t k = std::min(s.size(), sizeof buf_ - n_);
+        if (k == 0) return *this;  // an empty view may have no data() at all: memcpy must not see it
         std::memcpy(buf_ + n_, s.data(), k);
         n_ += k;
         return *this;
