@@ -3,10 +3,11 @@
 # certificates) and the embedded core (OTA checksums), so one process never carries two
 # different wolfSSL builds.
 #
-#   TERN_WOLFSSL=bundled (default): Debian's own wolfssl source package (the installed
-#     version, Debian's patches applied), rebuilt static and PIC with what Tern needs
-#     (DTLS 1.3 with Connection ID, static-PSK suites such as PSK-AES128-CCM-8, session
-#     export, fast x86-64 P-256, SHA-3). The build runs once per machine and option set, at
+#   TERN_WOLFSSL=bundled (default): the upstream tarball of the wolfssl source package in
+#     Debian unstable (at least 5.7.6; bookworm's 5.5.4 lacks DTLS 1.2 Connection ID),
+#     built static and PIC with what Tern needs (DTLS 1.2 and 1.3 with Connection ID,
+#     static-PSK suites such as PSK-AES128-CCM-8, session export, fast x86-64 P-256,
+#     SHA-3). The build runs once per machine and option set, at
 #     configure time, into ${TERN_WOLFSSL_CACHE}; later configures and every incremental
 #     build just use it. Linked statically into each plugin that needs it, whose version
 #     script keeps wolfSSL's symbols private.
@@ -23,7 +24,7 @@
 include_guard(GLOBAL)
 
 set(TERN_WOLFSSL "bundled" CACHE STRING
-  "wolfSSL for the whole build: bundled (Debian source rebuilt with DTLS 1.3/CID/static PSK, cached) or system (libwolfssl-dev)")
+  "wolfSSL for the whole build: bundled (Debian unstable's upstream tarball built with DTLS CID/1.3/static PSK, cached) or system (libwolfssl-dev)")
 set_property(CACHE TERN_WOLFSSL PROPERTY STRINGS bundled system)
 
 if(DEFINED ENV{TERN_WOLFSSL_CACHE})
@@ -42,14 +43,19 @@ set(TERN_WOLFSSL_CONFIGURE_OPTIONS
   --enable-static --disable-shared --with-pic
   --disable-examples --disable-crypttests --disable-benchmark
   --disable-oldtls
-  # DTLS 1.2 and 1.3 with Connection ID (wolfSSL: DTLS 1.3 only, no RFC 9146 for 1.2), the MTU setter
+  # DTLS 1.2 and 1.3 with Connection ID (RFC 9146 and RFC 9147), the MTU setter
   --enable-dtls --enable-dtls13 --enable-dtlscid --enable-dtls-mtu
+  # no ML-KEM: no device stack offers it, and its key share makes a ClientHello span
+  # several records, which the stateless cookie exchange reads as one
+  --disable-mlkem
   # suites: ECDHE-ECDSA/RSA with AES-GCM/CCM and ChaCha20-Poly1305; PSK incl. static-PSK AES
   --enable-ecc --enable-curve25519 --enable-aesgcm --enable-aesccm --enable-psk
   # fast P-256 (single-precision maths in assembly)
   --enable-sp --enable-sp-asm
   # resumption, device identity hashes, compact idle sessions
   --enable-session-ticket --enable-sha3 --enable-sessionexport
+  # MD5: one of the OTA checksum algorithms of the device API (the embedded core)
+  --enable-md5
   --enable-maxfragment --enable-sni --enable-extended-master
   # WOLFSSL_STATIC_PSK: PSK-AES128-CCM-8 and friends (RFC 7252's mandatory PSK suite).
   # DTLS_CID_MAX_SIZE: up to 16-byte CIDs (connection_id_length; the default is 2).
@@ -102,8 +108,7 @@ if(TERN_WOLFSSL STREQUAL "bundled")
       "wolfSSL: building the bundled wolfSSL failed, so the dtls plugin is not built (the "
       "certificate hashes and OTA checksums use the system libwolfssl instead).\n"
       "${err}\n"
-      "Fix the cause (network access to deb.debian.org; packages dpkg-dev autoconf automake "
-      "libtool), or configure with -DTERN_WOLFSSL=system to use Debian's libwolfssl-dev "
+      "Fix the cause (network access to deb.debian.org; packages autoconf automake libtool), or configure with -DTERN_WOLFSSL=system to use Debian's libwolfssl-dev "
       "everywhere (DTLS 1.2 only, no static PSK, no CID).")
   endif()
 endif()
