@@ -27,8 +27,9 @@ build_packages=(
   g++ cmake ninja-build pkg-config git ca-certificates
   libboost1.81-dev libspdlog-dev libtomlplusplus-dev libcli11-dev catch2 rapidjson-dev
   libsqlite3-dev libwolfssl-dev libprotobuf-dev libprotoc-dev protobuf-compiler libnats-dev
-  # the build's wolfSSL is Debian's source package rebuilt once per machine (cmake/TernWolfSSL.cmake)
-  dpkg-dev autoconf automake libtool make debian-archive-keyring
+  # the build's wolfSSL is built once per machine from the upstream tarball of Debian
+  # unstable's source package (cmake/TernWolfSSL.cmake)
+  autoconf automake libtool make debian-archive-keyring
 )
 test_packages=(
   libcoap3-bin openssl procps iproute2 sqlite3 nats-server curl
