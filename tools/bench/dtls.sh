@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # What DTLS costs Tern: full and resumed handshakes per second, requests per second over
 # established DTLS sessions beside the same requests over plain UDP (same server, same
-# generator), and the memory an idle session keeps. Prints a Markdown table and every
-# exact command.
+# generator), DTLS 1.2 sessions with a Connection ID (RFC 9146) beside sessions without,
+# and the memory an idle session keeps. Prints Markdown tables and every exact command.
 #
-#   tools/bench/dtls.sh [--build DIR] [--duration S] [--sessions N] [--idle N]
-#                       [--port P] [--tern-set KEY=VALUE ...]
+#   tools/bench/dtls.sh [--build DIR] [--duration S] [--sessions N] [--idle N] [--rounds N]
+#                       [--compare-build DIR] [--port P] [--tern-set KEY=VALUE ...]
 #
 # The server (tern with udp + coap + dtls, one shard) runs on CPU 1 and dtls-bench on CPU 0
 # when there are 2+ CPUs. The server's certificate is a fresh ECDSA P-256 one, so full
 # handshakes are ECDHE-ECDSA with P-256. Requests: GET /.well-known/core, which the coap
-# engine answers itself, so the DTLS and UDP rows differ only by the transport.
+# engine answers itself, so the DTLS and UDP rows differ only by the transport. Requests
+# with and without CID alternate --rounds times (2) against one server.
+# --compare-build DIR: another build tree (e.g. a checkout with an older wolfSSL); its tern
+# and this build's take turns, --rounds times each, under the same dtls-bench (this build's)
+# for full handshakes and DTLS requests, so the two wolfSSL versions are compared in one run.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -19,10 +23,12 @@ build=$here/build
 duration=10
 sessions=64
 idle=2000
+rounds=2
+other_build=
 port=47684
 tern_sets=()
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "dtls.sh: $*" >&2; exit 2; }
 
 while [ $# -gt 0 ]; do
@@ -31,6 +37,8 @@ while [ $# -gt 0 ]; do
     --duration) duration=${2:?--duration needs seconds}; shift ;;
     --sessions) sessions=${2:?--sessions needs a number}; shift ;;
     --idle) idle=${2:?--idle needs a number}; shift ;;
+    --rounds) rounds=${2:?--rounds needs a number}; shift ;;
+    --compare-build) other_build=${2:?--compare-build needs a build directory}; shift ;;
     --port) port=${2:?--port needs a number}; shift ;;
     --tern-set) tern_sets+=("--set" "${2:?--tern-set needs KEY=VALUE}"); shift ;;
     -h|--help) usage; exit 0 ;;
@@ -45,6 +53,32 @@ for f in "$tern_bin" "$dbench"; do [ -x "$f" ] || die "missing $f (ninja -C $bui
 for p in udp coap dtls; do
   [ -f "$build/plugins/libtern-$p.so" ] || die "missing $build/plugins/libtern-$p.so (build the plugins first)"
 done
+case $rounds in ''|*[!0-9]*|0) die "--rounds takes a number of at least 1" ;; esac
+other_bin=
+if [ -n "$other_build" ]; then
+  other_build=$(cd "$other_build" && pwd) || die "no build directory $other_build"
+  other_bin=$other_build/bin/tern
+  [ -x "$other_bin" ] || die "missing $other_bin (ninja -C $other_build tern)"
+  for p in udp coap dtls; do
+    [ -f "$other_build/plugins/libtern-$p.so" ] || die "missing $other_build/plugins/libtern-$p.so"
+  done
+fi
+
+# wolfssl_of BUILD: the bundled wolfSSL version a build tree links (from its CMake cache).
+wolfssl_of() {
+  sed -n 's|^TERN_WOLFSSL_PREFIX:INTERNAL=.*/wolfssl-||p' "$1/CMakeCache.txt" 2>/dev/null | sed 's/-[0-9a-f]\{12\}$//' | grep . ||
+    echo unknown
+}
+# commit_of BUILD: the short commit of the checkout a build tree was configured from.
+commit_of() {
+  local src
+  src=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$1/CMakeCache.txt" 2>/dev/null)
+  src=${src:-.}
+  local c
+  c=$(git -C "$src" rev-parse --short HEAD 2>/dev/null) || { echo unknown; return; }
+  if git -C "$src" status --porcelain --untracked-files=no 2>/dev/null | grep -q .; then c+=" with uncommitted changes"; fi
+  echo "$c"
+}
 command -v openssl >/dev/null || die "openssl is needed to make the server certificate"
 
 tmp=$(mktemp -d)
@@ -83,9 +117,12 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 rows=()
 commands=()
 
-# start_server EXTRA_SET...: tern on the pinned core, one shard; waits for "tern ready".
+# start_server [--bin TERN] EXTRA_SET...: tern (this build's unless --bin) on the pinned
+# core, one shard; waits for "tern ready".
 start_server() {
-  local cmd=("${srv_pin[@]}" "$tern_bin" run --config "$tmp/tern.toml" --set kernel.shards=1
+  local bin=$tern_bin
+  if [ "${1:-}" = --bin ]; then bin=$2; shift 2; fi
+  local cmd=("${srv_pin[@]}" "$bin" run --config "$tmp/tern.toml" --set kernel.shards=1
     --set 'kernel.metrics_bind=""' "$@" "${tern_sets[@]}")
   echo "== server: $(shell_words "${cmd[@]}")" >&2
   commands+=("server: \`$(shell_words "${cmd[@]}")\` (manifest: udp on $((port - 1)), dtls on $port with a P-256 certificate, coap)")
@@ -108,15 +145,45 @@ run() {
   "${cmd[@]}" >"$out" || echo "dtls.sh: $(shell_words "${cmd[@]}") reported failures (see its output)" >&2
 }
 
+# hs_row LABEL FILE: a handshakes table row from one dtls-bench output.
+hs_row() {
+  local f=$2 notes
+  notes="$(kv failed "$f") failed"
+  [ "$(kv mode "$f")" = full ] || notes+=", $(kv not_resumed "$f") not resumed"
+  [ -z "$(kv cid_bytes "$f")" ] || notes+=", CID of $(kv cid_bytes "$f") bytes, $(kv cid_not_negotiated "$f") without"
+  echo "| $1 | $(kv handshakes_per_s "$f")/s | $(kv server_cpu_us_per_handshake "$f") µs | $(kv server_core_busy "$f") | $(kv handshakes_per_server_core_s "$f")/s | $notes |"
+}
+# req_row LABEL FILE: a requests table row.
+req_row() {
+  local f=$2
+  if [ -z "$(kv responses_per_s "$f")" ]; then echo "| $1 | failed (see above) | | | |"; return; fi
+  echo "| $1 | $(kv responses_per_s "$f") | $(kv server_cpu_us_per_response "$f") | $(kv server_core_busy "$f") | $(kv lost "$f") |"
+}
+# mean KEY FILE...: the mean of KEY over the files that have it (empty when none has).
+mean() {
+  local key=$1 f; shift
+  for f in "$@"; do kv "$key" "$f"; done | awk '{ s += $1; n++ } END { if (n) printf "%.2f", s / n }'
+}
+# ratio A B: A / B to two places (empty when either is missing or B is 0).
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b + 0 > 0) printf "%.3f", a / b }'; }
+
 start_server
 run "$tmp/full.txt" handshakes --port "$port" --duration "$duration"
-rows+=("| full handshakes (ECDHE-ECDSA P-256) | $(kv handshakes_per_s "$tmp/full.txt")/s | $(kv server_cpu_us_per_handshake "$tmp/full.txt") µs | $(kv server_core_busy "$tmp/full.txt") | $(kv handshakes_per_server_core_s "$tmp/full.txt")/s | $(kv failed "$tmp/full.txt") failed |")
+rows+=("$(hs_row "full handshakes (ECDHE-ECDSA P-256)" "$tmp/full.txt")")
+run "$tmp/full-cid.txt" handshakes --port "$port" --duration "$duration" --cid
+rows+=("$(hs_row "full handshakes asking for a CID (RFC 9146)" "$tmp/full-cid.txt")")
 run "$tmp/ticket.txt" handshakes --port "$port" --duration "$duration" --resume ticket
-rows+=("| resumed handshakes (session ticket) | $(kv handshakes_per_s "$tmp/ticket.txt")/s | $(kv server_cpu_us_per_handshake "$tmp/ticket.txt") µs | $(kv server_core_busy "$tmp/ticket.txt") | $(kv handshakes_per_server_core_s "$tmp/ticket.txt")/s | $(kv failed "$tmp/ticket.txt") failed, $(kv not_resumed "$tmp/ticket.txt") not resumed |")
+rows+=("$(hs_row "resumed handshakes (session ticket)" "$tmp/ticket.txt")")
 run "$tmp/session.txt" handshakes --port "$port" --duration "$duration" --resume session
-rows+=("| resumed handshakes (session ID cache) | $(kv handshakes_per_s "$tmp/session.txt")/s | $(kv server_cpu_us_per_handshake "$tmp/session.txt") µs | $(kv server_core_busy "$tmp/session.txt") | $(kv handshakes_per_server_core_s "$tmp/session.txt")/s | $(kv failed "$tmp/session.txt") failed, $(kv not_resumed "$tmp/session.txt") not resumed |")
+rows+=("$(hs_row "resumed handshakes (session ID cache)" "$tmp/session.txt")")
 run "$tmp/udp.txt" requests --port "$((port - 1))" --plain --sessions "$sessions" --duration "$duration"
-run "$tmp/dtls.txt" requests --port "$port" --sessions "$sessions" --duration "$duration"
+# With and without CID in turns, so a change of load on the machine hits both alike.
+dtls_files=() cid_files=()
+for r in $(seq "$rounds"); do
+  run "$tmp/dtls-$r.txt" requests --port "$port" --sessions "$sessions" --duration "$duration"
+  run "$tmp/cid-$r.txt" requests --port "$port" --sessions "$sessions" --duration "$duration" --cid
+  dtls_files+=("$tmp/dtls-$r.txt") cid_files+=("$tmp/cid-$r.txt")
+done
 stop_server
 
 # Idle sessions, compacted after 2 s instead of the default 60 s so the run stays short.
@@ -124,13 +191,33 @@ start_server --set plugins.dtls.idle_compact_after=2000
 run "$tmp/idle.txt" idle --port "$port" --sessions "$idle" --settle 4
 stop_server
 
+# The other build's server and this one's in turns, the same client for both.
+other_files=() this_files=()
+if [ -n "$other_bin" ]; then
+  for r in $(seq "$rounds"); do
+    start_server --bin "$other_bin"
+    run "$tmp/other-full-$r.txt" handshakes --port "$port" --duration "$duration"
+    run "$tmp/other-req-$r.txt" requests --port "$port" --sessions "$sessions" --duration "$duration"
+    stop_server
+    start_server
+    run "$tmp/this-full-$r.txt" handshakes --port "$port" --duration "$duration"
+    run "$tmp/this-req-$r.txt" requests --port "$port" --sessions "$sessions" --duration "$duration"
+    stop_server
+    other_files+=("$tmp/other-full-$r.txt" "$tmp/other-req-$r.txt")
+    this_files+=("$tmp/this-full-$r.txt" "$tmp/this-req-$r.txt")
+  done
+fi
+
 udp_rps=$(kv responses_per_s "$tmp/udp.txt")
-dtls_rps=$(kv responses_per_s "$tmp/dtls.txt")
+dtls_rps=$(mean responses_per_s "${dtls_files[@]}")
+cid_rps=$(mean responses_per_s "${cid_files[@]}")
+cid_len=$(kv cid_bytes "${cid_files[0]}")
 
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
 echo
 echo "Machine: $(nproc) CPUs ($cpu_model), $(uname -sr), $(date -u +%Y-%m-%d)."
 [ ${#srv_pin[@]} -gt 0 ] && echo "Pinning: tern (one shard) on CPU 1, dtls-bench on CPU 0."
+echo "This build: commit $(commit_of "$build"), wolfSSL $(wolfssl_of "$build")."
 echo "Load average before the run: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)."
 echo
 echo "| handshakes | measured | server CPU per handshake | server core busy | per server core | |"
@@ -139,12 +226,37 @@ for r in "${rows[@]}"; do echo "$r"; done
 echo
 echo "| requests ($sessions sessions, 1 CON GET in flight each) | responses/s | server CPU µs/response | server core busy | lost |"
 echo "|---|---:|---:|---:|---:|"
-echo "| plain UDP (udp plugin) | $udp_rps | $(kv server_cpu_us_per_response "$tmp/udp.txt") | $(kv server_core_busy "$tmp/udp.txt") | $(kv lost "$tmp/udp.txt") |"
-echo "| DTLS 1.2 (dtls plugin) | $dtls_rps | $(kv server_cpu_us_per_response "$tmp/dtls.txt") | $(kv server_core_busy "$tmp/dtls.txt") | $(kv lost "$tmp/dtls.txt") |"
+req_row "plain UDP (udp plugin)" "$tmp/udp.txt"
+for r in $(seq "$rounds"); do
+  req_row "DTLS 1.2 (dtls plugin), run $r" "$tmp/dtls-$r.txt"
+  req_row "DTLS 1.2 with CID${cid_len:+ ($cid_len bytes)}, run $r" "$tmp/cid-$r.txt"
+done
 echo
-awk -v d="$dtls_rps" -v u="$udp_rps" 'BEGIN { if (u > 0) printf "DTLS throughput: %.2f x plain UDP, same run.\n", d / u }'
+awk -v d="$dtls_rps" -v u="$udp_rps" 'BEGIN { if (u > 0) printf "DTLS throughput: %.2f x plain UDP, same run (DTLS: mean of its runs).\n", d / u }'
+if [ -n "$cid_rps" ] && [ "${cid_len:-0}" -gt 0 ]; then
+  echo "DTLS 1.2 with CID: $(ratio "$cid_rps" "$dtls_rps") x the responses/s without CID ($cid_rps against $dtls_rps, means of $rounds alternating runs each; target: within 5 %), $(ratio "$(mean server_cpu_us_per_response "${cid_files[@]}")" "$(mean server_cpu_us_per_response "${dtls_files[@]}")") x the server CPU per response."
+else
+  echo "DTLS 1.2 with CID: the server granted no Connection ID (connection_id_length = 0, or a dtls plugin without DTLS 1.2 CID), so there is no CID row."
+fi
 echo
 echo "Idle sessions: $(kv sessions "$tmp/idle.txt") sessions, server RSS $(kv server_rss_before_kb "$tmp/idle.txt") kB before, $(kv server_rss_after_kb "$tmp/idle.txt") kB after: **$(kv bytes_per_idle_session "$tmp/idle.txt") bytes per idle session** (compacted)."
+if [ -n "$other_bin" ]; then
+  other_v=$(wolfssl_of "$other_build") this_v=$(wolfssl_of "$build")
+  echo
+  echo "Two builds in turns ($rounds runs each), the same dtls-bench (this build's, wolfSSL $this_v) against both servers:"
+  echo
+  echo "| server | run | full handshakes/s | server CPU µs/handshake | DTLS 1.2 responses/s | server CPU µs/response |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  for r in $(seq "$rounds"); do
+    for side in other this; do
+      if [ $side = other ]; then label="commit $(commit_of "$other_build"), wolfSSL $other_v"
+      else label="commit $(commit_of "$build"), wolfSSL $this_v"; fi
+      echo "| $label | $r | $(kv handshakes_per_s "$tmp/$side-full-$r.txt") | $(kv server_cpu_us_per_handshake "$tmp/$side-full-$r.txt") | $(kv responses_per_s "$tmp/$side-req-$r.txt") | $(kv server_cpu_us_per_response "$tmp/$side-req-$r.txt") |"
+    done
+  done
+  echo
+  echo "wolfSSL $this_v against $other_v (means): full handshakes/s $(ratio "$(mean handshakes_per_s "${this_files[@]}")" "$(mean handshakes_per_s "${other_files[@]}")") x, server CPU per handshake $(ratio "$(mean server_cpu_us_per_handshake "${this_files[@]}")" "$(mean server_cpu_us_per_handshake "${other_files[@]}")") x, DTLS responses/s $(ratio "$(mean responses_per_s "${this_files[@]}")" "$(mean responses_per_s "${other_files[@]}")") x, server CPU per response $(ratio "$(mean server_cpu_us_per_response "${this_files[@]}")" "$(mean server_cpu_us_per_response "${other_files[@]}")") x."
+fi
 echo
 echo "Commands:"
 echo

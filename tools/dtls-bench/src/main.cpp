@@ -1,9 +1,9 @@
 // dtls-bench: what DTLS costs a Tern server, measured with wolfSSL clients.
 //
 //   dtls-bench handshakes --port P [--threads T] [--duration S] [--resume none|ticket|session]
-//                         [--cert F --key F] [--server-pid PID]
+//                         [--cert F --key F] [--cid] [--server-pid PID]
 //   dtls-bench requests   --port P [--sessions N] [--duration S] [--warmup S] [--path P]
-//                         [--plain] [--server-pid PID]
+//                         [--plain | --cid] [--server-pid PID]
 //   dtls-bench idle       --port P --server-pid PID [--sessions N] [--settle S]
 //
 // handshakes: each thread connects, closes (close_notify) and connects again for the
@@ -14,6 +14,10 @@
 // requests: N sessions, each with one CON GET in flight, in a closed loop over poll();
 //   --plain sends the same requests over plain UDP (to the udp transport's port) so the two
 //   can be compared with one generator. Prints responses/s and server CPU per response.
+// --cid (handshakes, requests): each session asks for a DTLS 1.2 Connection ID (RFC 9146)
+//   and offers an empty one of its own, so its records to the server carry the server's
+//   CID (content type tls12_cid) and the server's records to it carry none. A session
+//   whose server did not grant one is a failure (the run is not what was asked for).
 // idle: N sessions each make one request and are then left idle (the client drops them
 //   without close_notify); prints the server's resident memory before and, S seconds
 //   (--settle, default 1) after the last one, after (/proc/PID/status VmRSS), and the
@@ -63,6 +67,7 @@ struct args {
     int sessions = 32;
     std::string path = ".well-known/core";
     bool plain = false;
+    bool cid = false;   // ask each session for a Connection ID (DTLS 1.2: RFC 9146)
     double settle = 1;  // idle: seconds between the last session and the memory reading
 };
 
@@ -92,6 +97,7 @@ args parse(int argc, char** argv) {
         else if (k == "--sessions") a.sessions = std::stoi(val());
         else if (k == "--path") a.path = val();
         else if (k == "--plain") a.plain = true;
+        else if (k == "--cid") a.cid = true;
         else if (k == "--settle") a.settle = std::stod(val());
         else usage("unknown option " + k);
     }
@@ -99,6 +105,12 @@ args parse(int argc, char** argv) {
     if (a.mode != "handshakes" && a.mode != "requests" && a.mode != "idle") usage("unknown mode " + a.mode);
     if (a.resume != "none" && a.resume != "ticket" && a.resume != "session") usage("--resume none|ticket|session");
     if (a.mode == "idle" && a.server_pid == 0) usage("idle needs --server-pid");
+    if (a.sessions < 1 || a.threads < 1) usage("--sessions and --threads take at least 1");
+    if (a.cid && a.plain) usage("--cid is for DTLS sessions, not --plain");
+    if (a.cid && a.mode == "idle") usage("--cid is for handshakes and requests");
+#ifndef WOLFSSL_DTLS_CID
+    if (a.cid) usage("--cid: this wolfSSL was built without Connection ID (--enable-dtlscid)");
+#endif
     return a;
 }
 
@@ -133,6 +145,7 @@ peer_options options_of(const args& a) {
     o.key_file = a.key;
     o.p256_only = true;
     o.tickets = a.resume != "session";
+    o.cid = a.cid;
     return o;
 }
 
@@ -160,7 +173,8 @@ std::string fixed(double v, int digits = 1) {
 int handshakes(const args& a) {
     client_context ctx(options_of(a));
     std::atomic<bool> stop{false};
-    std::atomic<uint64_t> ok{0}, failed{0}, not_resumed{0};
+    std::atomic<uint64_t> ok{0}, failed{0}, not_resumed{0}, no_cid{0};
+    std::atomic<size_t> cid_bytes{0};
     std::atomic<bool> measuring{false};
     std::atomic<uint64_t> ok_measured{0};
     std::vector<std::thread> threads;
@@ -173,6 +187,11 @@ int handshakes(const args& a) {
                 if (!p.connect(5000)) {
                     ++failed;
                     continue;
+                }
+                if (a.cid) {
+                    const std::string cid = p.cid_hex();
+                    if (cid.empty()) ++no_cid;
+                    else cid_bytes.store(cid.size() / 2);
                 }
                 if (a.resume != "none") {
                     if (saved == nullptr) {
@@ -209,6 +228,10 @@ int handshakes(const args& a) {
         {"failed", std::to_string(failed.load())},
         {"not_resumed", std::to_string(not_resumed.load())},
     };
+    if (a.cid) {
+        out.emplace_back("cid_bytes", std::to_string(cid_bytes.load()));
+        out.emplace_back("cid_not_negotiated", std::to_string(no_cid.load()));
+    }
     if (a.server_pid > 0 && n > 0) {
         const double cpu_us = static_cast<double>(cpu1 - cpu0) / 1000.0 / static_cast<double>(n);
         out.emplace_back("server_cpu_us_per_handshake", fixed(cpu_us));
@@ -216,7 +239,10 @@ int handshakes(const args& a) {
         out.emplace_back("handshakes_per_server_core_s", fixed(1e6 / cpu_us));
     }
     print(out);
-    return failed.load() == 0 ? 0 : 1;
+    if (no_cid.load() > 0)
+        std::cerr << "dtls-bench: --cid asked for, but " << no_cid.load()
+                  << " handshakes ended without a Connection ID from the server\n";
+    return failed.load() == 0 && no_cid.load() == 0 ? 0 : 1;
 }
 
 // One plain-UDP CoAP client socket (the --plain side of requests).
@@ -246,6 +272,7 @@ int requests(const args& a) {
     client_context ctx(options_of(a));
     std::vector<std::unique_ptr<dtls_peer>> dtls;
     std::vector<std::unique_ptr<plain_peer>> plain;
+    std::string cid_first;  // the first session's CID (hex), for the report
     for (int i = 0; i < a.sessions; ++i) {
         if (a.plain) {
             plain.push_back(std::make_unique<plain_peer>(a.port));
@@ -254,6 +281,15 @@ int requests(const args& a) {
             if (!dtls.back()->connect(10000)) {
                 std::cerr << "session " << i << ": " << dtls.back()->error() << "\n";
                 return 1;
+            }
+            if (a.cid) {
+                const std::string cid = dtls.back()->cid_hex();
+                if (cid.empty()) {
+                    std::cerr << "dtls-bench: --cid asked for, but session " << i << " ("
+                              << dtls.back()->version() << ") got no Connection ID from the server\n";
+                    return 1;
+                }
+                if (i == 0) cid_first = cid;
             }
         }
     }
@@ -319,6 +355,8 @@ int requests(const args& a) {
     const double secs = a.duration;
     std::vector<std::pair<std::string, std::string>> out = {
         {"transport", a.plain ? "udp" : "dtls"},
+        {"version", a.plain ? "none" : dtls.front()->version()},
+        {"cid_bytes", std::to_string(cid_first.size() / 2)},
         {"sessions", std::to_string(n)},
         {"seconds", fixed(secs, 2)},
         {"responses", std::to_string(counted)},
