@@ -6,6 +6,7 @@
 //               [--psk-identity I --psk-key HEX] [--ciphers LIST] [--no-tickets] [--mtu N]
 //               [--path P] [--method GET|POST|PUT|DELETE] [--payload TEXT] [--requests N]
 //               [--rebind] [--observe N] [--resume] [--timeout MS] [--abandon]
+//               [--steps FILE [--observe-path P]]
 //
 // --abandon: stop in the middle of the handshake (after the server's first flight) and exit:
 // what a client that vanishes looks like to the server. --hello-only: stop after the
@@ -13,13 +14,26 @@
 // address). --idle MS: after the requests, wait MS for the server; prints "closed" when it
 // ends the session (close_notify), "silent" otherwise.
 //
+// --steps FILE: after the handshake (and the registration of an observation of
+// --observe-path, printed "observing CODE"), the client does what the lines of FILE say, one
+// line at a time, waiting up to --timeout for each next line to be written: a test drives it
+// in step with what it does around it (a relay that changes the client's address, say).
+// "request [PAYLOAD]": a CON request (--method, --path, PAYLOAD or --payload) and its
+// response; "non [PAYLOAD]": the same as NON, its response not waited for; "notification": the
+// next notification of the observation (one that came earlier counts); "end": close. Prints
+// "step K done" after each step. What arrives while it waits is printed at once (CON messages
+// acknowledged): "notification SEQ PAYLOAD", "late response CODE PAYLOAD".
+//
 // Prints one line per event on stdout (handshake ..., response CODE PAYLOAD, rebound
 // port=N, notification SEQ PAYLOAD, resume ...) and "error: ..." on failure; exit status 0
 // when every step worked, 1 otherwise, 64 for bad usage.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,6 +65,8 @@ struct args {
     bool abandon = false;
     bool hello_only = false;
     int idle_ms = 0;
+    std::string steps_file{};
+    std::string observe_path{};
 };
 
 [[noreturn]] void usage(const std::string& why) {
@@ -100,9 +116,12 @@ args parse(int argc, char** argv) {
         else if (k == "--abandon") a.abandon = true;
         else if (k == "--hello-only") a.hello_only = true;
         else if (k == "--idle") a.idle_ms = std::stoi(val());
+        else if (k == "--steps") a.steps_file = val();
+        else if (k == "--observe-path") a.observe_path = val();
         else usage("unknown option " + k);
     }
     if (a.port == 0) usage("--port is required");
+    if (!a.observe_path.empty() && a.steps_file.empty()) usage("--observe-path goes with --steps");
     return a;
 }
 
@@ -135,6 +154,115 @@ bool exchange(dtls_peer& p, const args& a, uint16_t& mid, uint32_t token) {
     return false;
 }
 
+// The --steps mode: one session driven by the lines of a file (see the top of this file).
+class step_runner {
+public:
+    step_runner(dtls_peer& p, const args& a, uint16_t mid) : p_(p), a_(a), mid_(mid) {}
+
+    // GET with Observe 0 of --observe-path and its answer; false when refused or unanswered.
+    bool observe() {
+        if (!p_.send(coap_request(con, 1, mid_++, observe_token, a_.observe_path, {}, 0u))) return false;
+        return wait_for([&] { return observing_; }) && registered_;
+    }
+
+    // Runs the steps; 0 when every one worked.
+    int run() {
+        for (int k = 1;; ++k) {
+            std::string line;
+            const int64_t deadline = now_ms() + a_.timeout_ms;
+            while (!nth_line(k, line)) {
+                if (now_ms() >= deadline) return fail("step " + std::to_string(k) + ": no such line in " + a_.steps_file + " in time");
+                if (!poll(20)) return fail("waiting for step " + std::to_string(k) + ": " + p_.error());
+            }
+            const size_t space = line.find(' ');
+            const std::string word = line.substr(0, space);
+            const std::string payload = space == std::string::npos ? a_.payload : line.substr(space + 1);
+            const std::string what = "step " + std::to_string(k) + " " + word + ": ";
+            if (word == "end") {
+                std::cout << "step " << k << " done" << std::endl;
+                return 0;
+            }
+            if (word == "request" || word == "non") {
+                const uint32_t t = token_++;
+                if (!p_.send(coap_request(word == "request" ? con : non, a_.method, mid_++, t, a_.path, payload)))
+                    return fail(what + p_.error());
+                if (word == "request") {
+                    awaited_ = t;
+                    if (!wait_for([&] { return awaited_ == 0; })) return fail(what + p_.error());
+                }
+            } else if (word == "notification") {
+                if (!wait_for([&] { return notifications_ > 0; })) return fail(what + p_.error());
+                --notifications_;
+            } else {
+                return fail(what + "unknown step");
+            }
+            std::cout << "step " << k << " done" << std::endl;
+        }
+    }
+
+private:
+    static constexpr uint32_t observe_token = 0x0b5e0000;
+
+    // Line k (from 1) of the steps file when it is complete (ends with a newline).
+    bool nth_line(int k, std::string& line) const {
+        std::ifstream f(a_.steps_file);
+        std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+        size_t start = 0;
+        for (int i = 1; i <= k; ++i) {
+            const size_t end = text.find('\n', start);
+            if (end == std::string::npos) return false;
+            if (i == k) line = text.substr(start, end - start);
+            start = end + 1;
+        }
+        return true;
+    }
+
+    // Waits up to --timeout for done(), handling what arrives; false on timeout or failure.
+    template <typename F>
+    bool wait_for(F done) {
+        const int64_t deadline = now_ms() + a_.timeout_ms;
+        while (!done()) {
+            if (now_ms() >= deadline) return false;
+            if (!poll(static_cast<int>(std::min<int64_t>(deadline - now_ms(), 20)))) return false;
+        }
+        return true;
+    }
+
+    // Reads for up to ms and handles a message; false when the session failed.
+    bool poll(int ms) {
+        if (!p_.receive(in_, ms)) return p_.error() == "no answer in time";
+        auto m = coap_parse(in_);
+        if (!m) return true;
+        if (m->type == con) p_.send(coap_empty_ack(m->mid));
+        if (m->code == 0) return true;  // an empty ACK: a separate response follows
+        uint32_t t = 0;
+        for (uint8_t b : m->token) t = t << 8 | b;
+        if (t == observe_token && !observing_) {
+            observing_ = true;
+            registered_ = m->observe.has_value();
+            std::cout << "observing " << m->code_text() << std::endl;
+        } else if (t == observe_token && m->observe) {
+            std::cout << "notification " << *m->observe << " " << m->payload << std::endl;
+            ++notifications_;
+        } else if (t != 0 && t == awaited_) {
+            std::cout << "response " << m->code_text() << " " << m->payload << std::endl;
+            awaited_ = 0;
+        } else {
+            std::cout << "late response " << m->code_text() << " " << m->payload << std::endl;
+        }
+        return true;
+    }
+
+    dtls_peer& p_;
+    const args& a_;
+    uint16_t mid_;
+    uint32_t token_ = 1;
+    uint32_t awaited_ = 0;  // the token of the CON request waiting for its response
+    bool observing_ = false, registered_ = false;
+    int notifications_ = 0;  // arrived, not yet taken by a "notification" step
+    std::vector<uint8_t> in_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -154,6 +282,13 @@ int main(int argc, char** argv) {
 
         uint16_t mid = static_cast<uint16_t>(now_ms());
         uint32_t token = 1;
+        if (!a.steps_file.empty()) {
+            step_runner steps(*p, a, mid);
+            if (!a.observe_path.empty() && !steps.observe()) return fail("the observation of " + a.observe_path + ": " + p->error());
+            const int rc = steps.run();
+            if (rc == 0) p->close();
+            return rc;
+        }
         if (a.observe > 0) {
             if (!p->send(coap_request(con, 1, mid++, 0x0b5e0000, a.path, {}, 0u))) return fail(p->error());
             int seen = 0;
