@@ -190,6 +190,10 @@ stop_server
 start_server --set plugins.dtls.idle_compact_after=2000
 run "$tmp/idle.txt" idle --port "$port" --sessions "$idle" --settle 4
 stop_server
+# The same with a CID each: the dtls plugin keeps such sessions' wolfSSL objects (no compaction).
+start_server --set plugins.dtls.idle_compact_after=2000
+run "$tmp/idle-cid.txt" idle --port "$port" --sessions "$idle" --settle 4 --cid
+stop_server
 
 # The other build's server and this one's in turns, the same client for both.
 other_files=() this_files=()
@@ -240,6 +244,7 @@ else
 fi
 echo
 echo "Idle sessions: $(kv sessions "$tmp/idle.txt") sessions, server RSS $(kv server_rss_before_kb "$tmp/idle.txt") kB before, $(kv server_rss_after_kb "$tmp/idle.txt") kB after: **$(kv bytes_per_idle_session "$tmp/idle.txt") bytes per idle session** (compacted)."
+echo "Idle sessions with a CID: $(kv sessions "$tmp/idle-cid.txt") sessions, server RSS $(kv server_rss_before_kb "$tmp/idle-cid.txt") kB before, $(kv server_rss_after_kb "$tmp/idle-cid.txt") kB after: **$(kv bytes_per_idle_session "$tmp/idle-cid.txt") bytes per idle session**."
 if [ -n "$other_bin" ]; then
   other_v=$(wolfssl_of "$other_build") this_v=$(wolfssl_of "$build")
   echo
