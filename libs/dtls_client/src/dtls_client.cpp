@@ -1,8 +1,9 @@
 // dtls_client: a wolfSSL DTLS client for the plugin's tests, covering what the OpenSSL
 // based coap-client cannot: DTLS 1.3, Connection ID with a change of source port
-// mid-session, chosen suites (PSK-AES128-CCM-8), resumption by ticket or session ID.
+// mid-session (RFC 9146 on DTLS 1.2, RFC 9147 on 1.3), chosen suites (PSK-AES128-CCM-8),
+// resumption by ticket or session ID.
 //
-//   dtls_client --port P [--bind 127.X.Y.Z] [--dtls13 [--cid]] [--ca F] [--cert F --key F]
+//   dtls_client --port P [--bind 127.X.Y.Z] [--dtls13] [--cid] [--ca F] [--cert F --key F]
 //               [--psk-identity I --psk-key HEX] [--ciphers LIST] [--no-tickets] [--mtu N]
 //               [--path P] [--method GET|POST|PUT|DELETE] [--payload TEXT] [--requests N]
 //               [--rebind] [--observe N] [--resume] [--timeout MS] [--abandon]

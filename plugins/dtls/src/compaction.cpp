@@ -1,5 +1,6 @@
-// Idle compaction: a DTLS 1.2 session quiet for idle_compact_after gives its wolfSSL object
-// up for the object's exported state, and gets it back (imported) for its next datagram.
+// Idle compaction: a DTLS 1.2 session without a Connection ID quiet for idle_compact_after
+// gives its wolfSSL object up for the object's exported state, and gets it back (imported)
+// for its next datagram.
 #include "shard.hpp"
 
 // clang-format off
@@ -91,7 +92,10 @@ void shard::compact_idle() noexcept {
     size_t compacted = 0;
     for (session* first : {known_.oldest, anon_.oldest}) {
         for (session* s = first; s != nullptr; s = s->newer) {
-            if (s->ssl == nullptr || s->dtls13 || s->keep_object) continue;
+            // DTLS 1.3 and CID sessions keep their object: wolfSSL's export carries neither
+            // DTLS 1.3 state nor the CID (the CID extension's state is not in the exported
+            // options, and an imported object could only learn it from a new handshake).
+            if (s->ssl == nullptr || s->dtls13 || s->cid_len != 0 || s->keep_object) continue;
             const uint64_t at = std::max(s->last_ns, s->used_ns) + after;
             if (at <= now_ && s->timer_ns == 0) {
                 compact(*s);

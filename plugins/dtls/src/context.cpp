@@ -158,7 +158,7 @@ context::context(const settings& cfg, bool psk_available, identity_store& identi
 #endif
     dtls13_ = cfg_.dtls13;
 #ifdef WOLFSSL_DTLS_CID
-    cid_ = dtls13_ && cfg_.connection_id_length > 0;
+    cid_ = cfg_.connection_id_length > 0;  // RFC 9146 on DTLS 1.2, RFC 9147 on 1.3
 #endif
 
     WOLFSSL_METHOD* method = nullptr;

@@ -74,12 +74,17 @@ protected:
                                     "Records whose Connection ID belongs to another shard (posted there)");
         m.cid_address_changes = h.counter("dtls_cid_address_changes_total",
                                           "Sessions that moved to a new address, keeping their Connection ID");
+        m.cid_address_changes_refused =
+            h.counter("dtls_cid_address_changes_refused_total",
+                      "Authenticated DTLS 1.2 records from a new address that did not move their session: "
+                      "not newer than a record already accepted (delivered, the address kept)");
         m.sessions = h.gauge("dtls_sessions", "Established DTLS sessions");
         m.handshakes_in_flight = h.gauge("dtls_handshakes_in_flight", "Handshakes in progress");
         m.compact_sessions = h.gauge("dtls_compact_sessions", "Idle sessions held as exported state");
         m.anonymous_sessions = h.gauge("dtls_anonymous_sessions",
                                        "Established sessions without a peer identity not yet vouched for");
         m.sources = h.gauge("dtls_sources", "Sources tracked for per-source limits");
+        m.cid_sessions = h.gauge("dtls_cid_sessions", "Established sessions that negotiated a Connection ID");
         core_auth_v1* core = h.find<core_auth_v1>();
         transport_->start(m, core);
     }
@@ -97,7 +102,7 @@ TERN_PLUGIN(tern::dtls::dtls_instance,
             {.name = "dtls",
              .version = "1.0.0",
              .vendor = "Tern",
-             .description = "CoAP over DTLS 1.2 (and 1.3 with Connection ID) with wolfSSL: X.509 and PSK",
+             .description = "CoAP over DTLS 1.2 and 1.3 with wolfSSL: X.509, PSK, Connection ID",
              .provides = tern::dtls::provides,
              .requirements = tern::dtls::requirements,
              .config = tern::dtls::settings_schema.keys()})

@@ -164,8 +164,12 @@ bool shard::open_ssl(session* s, const tern_endpoint& from, int secret, bool dtl
     if (dtls13) wolfSSL_send_hrr_cookie(ssl, cookie_secrets_[0], 32);
 #endif
 #ifdef WOLFSSL_DTLS_CID
-    if (dtls13 && tls().cid()) {
-        // CID: our shard's index, then random bytes (unguessable, unique in the shard).
+    if (tls().cid()) {
+        // CID (RFC 9146 on DTLS 1.2, RFC 9147 on 1.3): our shard's index, then random bytes
+        // (unguessable, unique in the shard). Offered to every client; one that does not
+        // negotiate it leaves the index when its handshake completes (handshake_done).
+        // The session is indexed by it from the start: on DTLS 1.2 the client's Finished
+        // already comes in a tls12_cid record.
         s->cid_len = static_cast<uint8_t>(c.connection_id_length);
         cid_key k;
         k.len = s->cid_len;
@@ -179,9 +183,8 @@ bool shard::open_ssl(session* s, const tern_endpoint& from, int secret, bool dtl
             wolfSSL_dtls_cid_set(ssl, s->cid, s->cid_len) != WOLFSSL_SUCCESS)
             s->cid_len = 0;
     }
-#else
-    (void)dtls13;
 #endif
+    (void)dtls13;
     return true;
 }
 
@@ -244,6 +247,7 @@ void shard::handshake_done(session& s) noexcept {
     env_.m.handshakes[static_cast<size_t>(resumed ? handshake_result::resumed : handshake_result::full)].inc();
     if (resumed) (s.hs->ticket_opened ? env_.m.resumptions_ticket : env_.m.resumptions_cache).inc();
     s.ident = std::move(who);
+    cid_negotiated(s);
     leave_handshakes(s);
     s.hs.reset();
     s.state = session_state::established;
@@ -262,7 +266,7 @@ void shard::handshake_done(session& s) noexcept {
         try {
             env_.log.debug("shard ", index_, ": session ", s.id, " with ", udp_io::to_string(s.addr), ": ",
                            wolfSSL_get_version(s.ssl), " ", wolfSSL_get_cipher_name(s.ssl),
-                           resumed ? " (resumed)" : "",
+                           s.cid_len != 0 ? " CID" : "", resumed ? " (resumed)" : "",
                            s.ident->kind == TERN_AUTH_X509 ? " client certificate"
                            : s.ident->kind == TERN_AUTH_PSK ? " PSK " + s.ident->psk
                                                             : std::string(" no client identity"));
@@ -270,6 +274,22 @@ void shard::handshake_done(session& s) noexcept {
         }
     }
     schedule(s);
+}
+
+void shard::cid_negotiated(session& s) noexcept {
+    if (s.cid_len == 0) return;
+#ifdef WOLFSSL_DTLS_CID
+    // wolfSSL drops the extension when the client did not offer it; when it did, the
+    // client writes our CID into every record it protects.
+    unsigned int rx = 0;
+    if (wolfSSL_dtls_cid_is_enabled(s.ssl) == 1 && wolfSSL_dtls_cid_get_rx_size(s.ssl, &rx) == WOLFSSL_SUCCESS &&
+        rx == s.cid_len) {
+        env_.m.cid_sessions.add(1);
+        return;
+    }
+#endif
+    // Not negotiated: found by address only, and compacted when idle like any DTLS 1.2 one.
+    cid_unindex(s);
 }
 
 void shard::note_flight(session& s, const uint8_t* data, size_t size) noexcept {

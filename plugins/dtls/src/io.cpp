@@ -9,6 +9,7 @@
 #include <wolfssl/ssl.h>
 // clang-format on
 
+#include <algorithm>
 #include <cstring>
 
 #include "tern/udp_io/endpoint.hpp"
@@ -121,11 +122,10 @@ void shard::handle(const uint8_t* data, size_t size, const tern_endpoint& from) 
             on_unified_record(data, size, from);
             return;
         case datagram_kind::plaintext_record: {
-            // An RFC 9146 record (DTLS 1.2 with a Connection ID, which wolfSSL never
-            // negotiates) has its CID before the length, so its header does not read as a
-            // DTLS 1.2 one: its content type alone tells it.
+            // An RFC 9146 record has its CID before the length, so its header does not
+            // read as a DTLS 1.2 one: its content type alone tells it.
             if (data[0] == ct_tls12_cid) {
-                count_drop(drop::dtls12_cid);
+                on_tls12_cid_record(data, size, from);
                 return;
             }
             auto r = first_record(d);
@@ -163,6 +163,40 @@ void shard::on_plaintext_record(const record_header& r, const uint8_t* data, siz
     count_drop(drop::no_session);
 }
 
+// RFC 9146: a DTLS 1.2 record with a Connection ID is matched by its CID, never by the
+// address it came from (which may be new: the device moved behind its NAT).
+void shard::on_tls12_cid_record(const uint8_t* data, size_t size, const tern_endpoint& from) noexcept {
+    if (!tls().cid()) {
+        count_drop(drop::unknown_cid);  // no session has a CID
+        return;
+    }
+    const auto records = tls12_cid_records(bytes_view{data, size}, env_.cfg->connection_id_length);
+    if (!records) {
+        count_drop(drop::not_dtls);
+        return;
+    }
+    cid_key k;
+    k.len = static_cast<uint8_t>(records->cid.size());
+    std::memcpy(k.bytes, records->cid.data(), records->cid.size());
+    if (auto it = by_cid_.find(k); it != by_cid_.end()) {
+        feed(*it->second, data, size, from, records->oldest);
+        return;
+    }
+    on_unknown_cid(records->cid, data, size, from);
+}
+
+void shard::on_unknown_cid(bytes_view cid, const uint8_t* data, size_t size, const tern_endpoint& from) noexcept {
+    // The first CID byte names the shard that made it: after a NAT rebinding the new
+    // address may hash to another shard's socket. (Forwarded once: the owner drops it if
+    // it has no such session either.)
+    const uint32_t owner = cid[0];
+    if (owner != index_ && owner < env_.shard_count) {
+        forward(owner, data, size, from);
+        return;
+    }
+    count_drop(drop::unknown_cid);
+}
+
 void shard::on_unified_record(const uint8_t* data, size_t size, const tern_endpoint& from) noexcept {
     const bytes_view d{data, size};
     if (tls().cid() && (data[0] & 0x10) != 0) {
@@ -178,14 +212,7 @@ void shard::on_unified_record(const uint8_t* data, size_t size, const tern_endpo
             feed(*it->second, data, size, from);
             return;
         }
-        // The first CID byte names the shard that made it: after a NAT rebinding the new
-        // address may hash to another shard's socket.
-        const uint32_t owner = (*cid)[0];
-        if (owner != index_ && owner < env_.shard_count) {
-            forward(owner, data, size, from);
-            return;
-        }
-        count_drop(drop::no_session);
+        on_unknown_cid(*cid, data, size, from);
         return;
     }
     if (auto it = by_addr_.find(key_of(from)); it != by_addr_.end()) {
@@ -212,7 +239,8 @@ void shard::forward(uint32_t to_shard, const uint8_t* data, size_t size, const t
     env_.m.cid_forwarded.inc();
 }
 
-void shard::feed(session& s, const uint8_t* data, size_t size, const tern_endpoint& from) noexcept {
+void shard::feed(session& s, const uint8_t* data, size_t size, const tern_endpoint& from,
+                 uint64_t record) noexcept {
     if (s.state == session_state::handshake) {
         if (psk_hold(s, data, size)) return;
         s.in = data;
@@ -222,7 +250,11 @@ void shard::feed(session& s, const uint8_t* data, size_t size, const tern_endpoi
         session* again = find(id);
         if (again == nullptr) return;
         again->in = nullptr;
-        if (again->state == session_state::established) read_application_data(*again, from);
+        if (again->state == session_state::established) {
+            // the client's Finished authenticated in this datagram
+            if (record != no_record && again->cid_len != 0) again->cid_newest = record;
+            read_application_data(*again, from, record);
+        }
         return;
     }
     if (s.ssl == nullptr && !restore(s)) {
@@ -231,10 +263,32 @@ void shard::feed(session& s, const uint8_t* data, size_t size, const tern_endpoi
     }
     s.in = data;
     s.in_len = static_cast<uint32_t>(size);
-    read_application_data(s, from);
+    read_application_data(s, from, record);
 }
 
-void shard::read_application_data(session& s, const tern_endpoint& from) noexcept {
+// The first authenticated plaintext of a datagram: does the session follow it to the
+// address it came from?
+void shard::follow(session& s, const tern_endpoint& from, uint64_t record) noexcept {
+    if (s.dtls13) {
+        // DTLS 1.3 encrypts the record numbers: wolfSSL's replay window (a repeat never
+        // authenticates) is all there is to go by, so an authenticated record moves it.
+        if (!same_endpoint(from, s.addr)) move_to(s, from);
+        return;
+    }
+    if (record == no_record) return;  // not found by CID: found at its own address
+    // RFC 9146 §6: only a record newer than every one accepted so far moves the session.
+    // The datagram's oldest record decides, so neither a delayed (or captured) record
+    // nor a forged high-numbered one placed beside a genuine older one can move it.
+    if (!same_endpoint(from, s.addr)) {
+        if (record > s.cid_newest)
+            move_to(s, from);
+        else
+            env_.m.cid_address_changes_refused.inc();
+    }
+    s.cid_newest = std::max(s.cid_newest, record);
+}
+
+void shard::read_application_data(session& s, const tern_endpoint& from, uint64_t record) noexcept {
     bool any = false;
     const uint32_t limit = env_.cfg->max_datagram_size;
     for (;;) {
@@ -245,7 +299,7 @@ void shard::read_application_data(session& s, const tern_endpoint& from) noexcep
         uint8_t* slot = plain_arena_.data() + static_cast<size_t>(plain_used_) * (limit + 1);
         const int n = wolfSSL_read(s.ssl, slot, static_cast<int>(limit + 1));
         if (n > 0) {
-            if (!any && !same_endpoint(from, s.addr)) move_to(s, from);
+            if (!any && s.cid_len != 0) follow(s, from, record);
             any = true;
             if (static_cast<uint32_t>(n) > limit) {
                 // the rest of the record waits in wolfSSL: read and drop it too

@@ -58,7 +58,7 @@ enum class drop : uint32_t {
     recv_error,    // receive errors
     not_dtls,      // not a DTLS record (plain CoAP, garbage)
     no_session,    // a record for no session (and not a ClientHello)
-    dtls12_cid,    // an RFC 9146 record (DTLS 1.2 CID): unsupported
+    unknown_cid,   // a record whose Connection ID names no session (DTLS 1.2 or 1.3)
     send_no_session, // the engine sent to a session that is gone or not established
     too_large,     // the engine sent more than max_datagram_size
     shed,          // a handshake refused: the session table is full of active sessions
@@ -75,7 +75,7 @@ constexpr const char* drop_label(drop d) noexcept {
         case drop::recv_error: return "reason=\"recv_error\"";
         case drop::not_dtls: return "reason=\"not_dtls\"";
         case drop::no_session: return "reason=\"no_session\"";
-        case drop::dtls12_cid: return "reason=\"dtls12_cid\"";
+        case drop::unknown_cid: return "reason=\"unknown_cid\"";
         case drop::send_no_session: return "reason=\"send_no_session\"";
         case drop::too_large: return "reason=\"too_large\"";
         case drop::shed: return "reason=\"shed\"";
@@ -127,9 +127,9 @@ struct counters {
     sdk::metric resumptions_ticket, resumptions_cache;
     sdk::metric cookies_sent, cookies_verified, cookies_failed;
     sdk::metric psk_lookups_hit, psk_lookups_found, psk_lookups_not_found, psk_lookups_error;
-    sdk::metric cid_forwarded, cid_address_changes;
+    sdk::metric cid_forwarded, cid_address_changes, cid_address_changes_refused;
     sdk::metric sessions, handshakes_in_flight, compact_sessions;
-    sdk::metric anonymous_sessions, sources;
+    sdk::metric anonymous_sessions, sources, cid_sessions;
     // dtls_client_chains_total{result, reason}: client chains of more than one certificate,
     // indexed by link_fault (chain.hpp): none = every link proven, else where the walk stopped
     sdk::metric chains[8];

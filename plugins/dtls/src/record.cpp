@@ -1,5 +1,6 @@
 #include "record.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <initializer_list>
 
@@ -204,6 +205,28 @@ std::optional<bytes_view> server_hello_session_id(bytes_view d) noexcept {
         bytes_view version, random, id;
         if (in.take(2, version) && in.take(32, random) && in.vec8(id) && id.size() <= 32) out = id;
     });
+    return out;
+}
+
+std::optional<tls12_cid_datagram> tls12_cid_records(bytes_view d, size_t cid_len) noexcept {
+    if (cid_len == 0 || d.empty() || d[0] != ct_tls12_cid) return std::nullopt;
+    tls12_cid_datagram out;
+    out.oldest = UINT64_MAX;
+    while (!d.empty()) {
+        const uint8_t type = d[0];
+        if (type < ct_change_cipher_spec || type > ct_tls12_cid) return std::nullopt;
+        const size_t cid = type == ct_tls12_cid ? cid_len : 0;
+        const size_t header = record_header_size + cid;
+        if (d.size() < header) return std::nullopt;
+        const size_t length = be16(d.data() + 11 + cid);
+        if (d.size() - header < length) return std::nullopt;
+        if (type == ct_tls12_cid) {
+            if (out.cid.empty()) out.cid = d.subspan(11, cid_len);
+            const uint64_t number = static_cast<uint64_t>(be16(d.data() + 3)) << 48 | be48(d.data() + 5);
+            out.oldest = std::min(out.oldest, number);
+        }
+        d = d.subspan(header + length);
+    }
     return out;
 }
 

@@ -1,8 +1,9 @@
 // What the transport reads of DTLS datagrams before (or instead of) handing them to
 // wolfSSL: the record header, the plaintext ClientHello (stateless cookies, resumption,
 // offered versions), the PSK identity of a plaintext ClientKeyExchange, the Connection ID
-// of a DTLS 1.3 record; and the HelloVerifyRequest it answers with. Pure functions over
-// byte spans (RFC 6347 §4.1-4.3, RFC 9147 §4), no wolfSSL: unit-tested on their own.
+// of a DTLS 1.2 (RFC 9146) or DTLS 1.3 record; and the HelloVerifyRequest it answers with.
+// Pure functions over byte spans (RFC 6347 §4.1-4.3, RFC 9146 §4, RFC 9147 §4), no wolfSSL:
+// unit-tested on their own.
 #pragma once
 
 #include <cstddef>
@@ -21,7 +22,7 @@ enum content_type : uint8_t {
     ct_handshake = 22,
     ct_application_data = 23,
     ct_heartbeat = 24,
-    ct_tls12_cid = 25,  // RFC 9146 (DTLS 1.2 CID): not implemented by wolfSSL
+    ct_tls12_cid = 25,  // RFC 9146: a DTLS 1.2 record carrying a Connection ID
 };
 
 enum handshake_type : uint8_t {
@@ -94,6 +95,18 @@ std::optional<std::string_view> psk_identity(bytes_view datagram) noexcept;
 // The session_id of a plaintext ServerHello in the datagram's first record (what the
 // server's session cache knows the session by), else nullopt.
 std::optional<bytes_view> server_hello_session_id(bytes_view datagram) noexcept;
+
+// What the transport needs of a datagram whose first record is an RFC 9146 one (content
+// type tls12_cid): its header is type(1) version(2) epoch(2) sequence(6) cid(cid_len, the
+// length the server chose: not on the wire) length(2), then the ciphertext. A datagram may
+// carry several records, each with its own header (tls12_cid or plain DTLS 1.2).
+struct tls12_cid_datagram {
+    bytes_view cid;           // of the first record
+    uint64_t oldest = 0;      // the smallest epoch << 48 | sequence of its tls12_cid records
+};
+// nullopt when the first record is not tls12_cid, when cid_len is 0, or when any record is
+// truncated or not a DTLS 1.2 record (garbage): such a datagram is not looked at further.
+std::optional<tls12_cid_datagram> tls12_cid_records(bytes_view datagram, size_t cid_len) noexcept;
 
 // The Connection ID of a DTLS 1.3 unified-header record when it carries one (C bit), cid_len
 // being the length the server asked for (RFC 9147 §4: the length is not on the wire).

@@ -75,8 +75,12 @@ struct session {
     bool indexed_by_addr = false;
     bool dtls13 = false;       // negotiated DTLS 1.3 (retransmits after the handshake too)
     bool keep_object = false;  // wolfSSL could not export it: never compacted
-    uint8_t cid_len = 0;
+    uint8_t cid_len = 0;       // 0: no CID (none offered, or the client did not take it)
     uint8_t cid[16] = {};
+    // DTLS 1.2 CID: the highest epoch << 48 | sequence known to have authenticated (the
+    // oldest record number of each datagram that did); only a newer record moves the
+    // session to a new address (RFC 9146 §6).
+    uint64_t cid_newest = 0;
     uint64_t last_ns = 0;      // last datagram received
     uint64_t timer_ns = 0;     // the retransmission deadline armed; 0: none
     uint64_t used_ns = 0;      // last datagram either way (compaction waits for quiet)

@@ -244,13 +244,7 @@ void shard::destroy(session& s) noexcept {
         auto it = by_addr_.find(key_of(s.addr));
         if (it != by_addr_.end() && it->second == &s) by_addr_.erase(it);
     }
-    if (s.cid_len != 0) {
-        cid_key k;
-        k.len = s.cid_len;
-        std::memcpy(k.bytes, s.cid, s.cid_len);
-        auto it = by_cid_.find(k);
-        if (it != by_cid_.end() && it->second == &s) by_cid_.erase(it);
-    }
+    cid_unindex(s);
     if (s.state == session_state::handshake) {
         leave_handshakes(s);
     } else {
@@ -276,11 +270,24 @@ void shard::end(session& s, end_reason why, bool notify_peer) noexcept {
     });
     env_.m.ended[static_cast<size_t>(why)].inc();
     env_.m.sessions.add(-1);
+    if (s.cid_len != 0) env_.m.cid_sessions.add(-1);  // established: it negotiated its CID
     if (s.blob) env_.m.compact_sessions.add(-1);
     --established_;
     destroy(s);
 }
 
+void shard::cid_unindex(session& s) noexcept {
+    if (s.cid_len == 0) return;
+    cid_key k;
+    k.len = s.cid_len;
+    std::memcpy(k.bytes, s.cid, s.cid_len);
+    auto it = by_cid_.find(k);
+    if (it != by_cid_.end() && it->second == &s) by_cid_.erase(it);
+    s.cid_len = 0;
+}
+
+// A session found by its Connection ID whose authenticated record came from a new address
+// (io.cpp, follow): responses go there from now on.
 void shard::move_to(session& s, const tern_endpoint& from) noexcept {
     if (s.indexed_by_addr) {
         auto it = by_addr_.find(key_of(s.addr));
@@ -295,7 +302,46 @@ void shard::move_to(session& s, const tern_endpoint& from) noexcept {
     } catch (...) {
         s.indexed_by_addr = false;
     }
+    move_source(s, from);
+    // wolfSSL keeps the peer's address for what it derives from it (cookies, and the
+    // exported state, which a CID session never uses): kept true all the same.
+    if (s.ssl != nullptr) {
+        sockaddr_storage sa;
+        const socklen_t len = udp_io::to_sockaddr(from, family_, sa);
+        if (len != 0) wolfSSL_dtls_set_peer(s.ssl, &sa, len);
+    }
     env_.m.cid_address_changes.inc();
+}
+
+void shard::move_source(session& s, const tern_endpoint& from) noexcept {
+    // The session counts against the source it is at now. It proved its keys, so the new
+    // source neither spends a handshake token on it nor refuses it at its caps; the old
+    // source goes idle when this was its last session.
+    if (!sources_on_) return;
+    source_entry* to = source_for(from);  // erases only sources without a session
+    source_entry* old = s.src;
+    if (to == old) return;
+    const bool hs = s.state == session_state::handshake;
+    if (old != nullptr) {
+        if (hs) {
+            src_unlink(old->hs, s);
+            --old->handshakes;
+        } else {
+            src_unlink(s.anonymous ? old->anon : old->known, s);
+        }
+    }
+    s.src = to;
+    if (to != nullptr) {
+        source_busy(*to);
+        if (hs) {
+            src_push(to->hs, s);
+            ++to->handshakes;
+        } else {
+            src_push(s.anonymous ? to->anon : to->known, s);
+        }
+        ++to->sessions;
+    }
+    if (old != nullptr && --old->sessions == 0) source_idle(*old);
 }
 
 void shard::end_idle_sessions() noexcept {

@@ -40,7 +40,7 @@ struct settings : udp_io::socket_options {
     uint32_t mtu{};                  // handshake datagrams fit in it
     uint32_t max_fragment_length{};  // largest handshake fragment
     uint32_t max_datagram_size{};    // largest application datagram (CoAP message)
-    uint32_t connection_id_length{}; // DTLS 1.3 CID (0: none)
+    uint32_t connection_id_length{}; // CID on DTLS 1.2 and 1.3 (0: none)
 
     uint64_t inactivity_timeout_ms{};
     uint64_t stale_session_threshold_ms{};
@@ -91,8 +91,8 @@ inline constexpr auto settings_schema = cfg::bind<settings>(
                  "Fairness bound: recvmmsg calls per wake-up before the shard runs its other work")
         .range(1, 1024),
     cfg::strings("versions", &settings::versions, R"(["1.2"])",
-                 "DTLS versions offered: \"1.2\", \"1.3\" or both. DTLS 1.3 brings the Connection ID "
-                 "(RFC 9147; wolfSSL has no RFC 9146 CID for DTLS 1.2) and needs the bundled wolfSSL"),
+                 "DTLS versions offered: \"1.2\", \"1.3\" or both. Both carry Connection IDs "
+                 "(connection_id_length); DTLS 1.3 needs the bundled wolfSSL"),
     cfg::strings("cipher_suites", &settings::cipher_suites, "[]",
                  "wolfSSL suite names in order of preference (e.g. ECDHE-ECDSA-AES128-CCM-8, "
                  "PSK-AES128-CCM-8, TLS13-AES128-GCM-SHA256); empty: the built-in list (README). "
@@ -145,8 +145,10 @@ inline constexpr auto settings_schema = cfg::bind<settings>(
         .range(64, 16000)
         .unit("bytes"),
     cfg::integer("connection_id_length", &settings::connection_id_length, 8,
-                 "Length of the Connection IDs the server asks DTLS 1.3 clients to use (first byte: "
-                 "the shard); 0: none. Only with versions including \"1.3\"")
+                 "Length of the Connection IDs the server gives clients that offer the extension, "
+                 "DTLS 1.2 (RFC 9146) and 1.3 (first byte: the shard, the rest random); a session "
+                 "with one is found by it and follows the device to a new address (README). 0: none; "
+                 "1..3 are refused")
         .range(0, 16)
         .unit("bytes"),
     cfg::integer("dtls_session_inactivity_timeout", &settings::inactivity_timeout_ms, 86400000,
@@ -159,9 +161,9 @@ inline constexpr auto settings_schema = cfg::bind<settings>(
         .range(0, 31536000000)
         .unit("ms"),
     cfg::integer("idle_compact_after", &settings::idle_compact_after_ms, 60000,
-                 "A DTLS 1.2 session with no datagram either way for this long gives its wolfSSL "
-                 "object (about 9 KB) up for its exported state (about 0.7 KB), re-imported for "
-                 "the next datagram (about 80 us); 0: never (README, memory)")
+                 "A DTLS 1.2 session without a Connection ID and with no datagram either way for "
+                 "this long gives its wolfSSL object (about 9 KB) up for its exported state (about "
+                 "0.7 KB), re-imported for the next datagram (about 80 us); 0: never (README, memory)")
         .range(0, 31536000000)
         .unit("ms"),
     cfg::integer("max_sessions", &settings::max_sessions, 150000,

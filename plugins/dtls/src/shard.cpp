@@ -85,11 +85,13 @@ void shard::count_drop(drop why, uint64_t n, int err) noexcept {
     if (n != 0) env_.m.drops[w].inc(n);
     // The 1st, 2nd, 4th, 8th, ... of each kind per shard: visible, never a flood. Drops
     // of what is not DTLS at all (scanners, plain CoAP) and of records for sessions that
-    // ended (a client still retransmitting) are routine: debug only.
+    // ended (a client still retransmitting, a device still using the CID of a session the
+    // server no longer has) are routine: debug only.
     const uint64_t seen = ++drops_logged_[w];
     if ((seen & (seen - 1)) != 0) return;
-    const tern_log_level level =
-        why == drop::not_dtls || why == drop::no_session ? TERN_LOG_DEBUG : TERN_LOG_WARN;
+    const tern_log_level level = why == drop::not_dtls || why == drop::no_session || why == drop::unknown_cid
+                                     ? TERN_LOG_DEBUG
+                                     : TERN_LOG_WARN;
     if (!env_.log.enabled(level)) return;
     try {
         std::string detail = err != 0 ? sdk::cat(" (", udp_io::errno_text(err), ")") : std::string();

@@ -134,8 +134,15 @@ private:
                              const tern_endpoint& from) noexcept;
     void on_unified_record(const uint8_t* data, size_t size, const tern_endpoint& from) noexcept;
     void forward(uint32_t to_shard, const uint8_t* data, size_t size, const tern_endpoint& from) noexcept;
-    void feed(session& s, const uint8_t* data, size_t size, const tern_endpoint& from) noexcept;
-    void read_application_data(session& s, const tern_endpoint& from) noexcept;
+    void on_tls12_cid_record(const uint8_t* data, size_t size, const tern_endpoint& from) noexcept;
+    void on_unknown_cid(bytes_view cid, const uint8_t* data, size_t size, const tern_endpoint& from) noexcept;
+    // record: the oldest record number (epoch << 48 | sequence) of a tls12_cid datagram,
+    // no_record for any other datagram
+    static constexpr uint64_t no_record = UINT64_MAX;
+    void feed(session& s, const uint8_t* data, size_t size, const tern_endpoint& from,
+              uint64_t record = no_record) noexcept;
+    void read_application_data(session& s, const tern_endpoint& from, uint64_t record) noexcept;
+    void follow(session& s, const tern_endpoint& from, uint64_t record) noexcept;
 
     // cookies.cpp: stateless cookies (RFC 6347 §4.2.1), computed exactly as wolfSSL computes
     // them so that the WOLFSSL object made for a verified ClientHello accepts it
@@ -150,6 +157,7 @@ private:
     bool open_ssl(session* s, const tern_endpoint& from, int cookie_secret, bool dtls13) noexcept;
     void advance_handshake(session& s) noexcept;
     void handshake_done(session& s) noexcept;
+    void cid_negotiated(session& s) noexcept;  // keeps s in by_cid_ only if the client took its CID
     void handshake_failed(session& s, handshake_result why) noexcept;
     void note_flight(session& s, const uint8_t* data, size_t size) noexcept;  // what we sent
     void schedule(session& s) noexcept;
@@ -173,6 +181,8 @@ private:
     void end(session& s, end_reason why, bool notify_peer) noexcept;
     void destroy(session& s) noexcept;
     void move_to(session& s, const tern_endpoint& from) noexcept;
+    void move_source(session& s, const tern_endpoint& from) noexcept;  // per-source accounting follows
+    void cid_unindex(session& s) noexcept;  // out of by_cid_, cid_len 0
     void lru_remove(session& s) noexcept;
     void lru_push(session& s) noexcept;
     void vouch(session& s) noexcept;  // no longer anonymous

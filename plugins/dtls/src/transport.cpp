@@ -65,7 +65,7 @@ void transport::start(const counters& metrics, core_auth_v1* core) {
     for (const auto& m : missing) log_.warn("wolfSSL ", context::library_version(), " lacks ", m);
     log_.info("wolfSSL ", context::library_version(), ", ",
               cfg_.dtls12 && cfg_.dtls13 ? "DTLS 1.2 and 1.3" : cfg_.dtls13 ? "DTLS 1.3" : "DTLS 1.2",
-              tls_->cid() ? sdk::cat(", Connection ID ", cfg_.connection_id_length, " bytes (DTLS 1.3)")
+              tls_->cid() ? sdk::cat(", Connection ID ", cfg_.connection_id_length, " bytes (DTLS 1.2 and 1.3)")
                           : std::string(), tls_->psk_enabled() ? ", PSK via the core" : ", no PSK",
               cfg_.cert_file.empty() ? ", no server certificate (PSK suites only)" : "",
               cfg_.trust_store.empty() ? ", any client chain (identity by hash)"

@@ -230,6 +230,73 @@ TEST_CASE("a DTLS 1.3 record's Connection ID has the length the server chose", "
     CHECK_FALSE(unified_header_cid(view(d), 0));
 }
 
+namespace {
+
+// A record of content type tls12_cid (RFC 9146): the CID between the sequence number and
+// the length; body bytes of the given count.
+std::vector<uint8_t> cid_record(const std::vector<uint8_t>& cid, uint16_t epoch, uint64_t seq, size_t body) {
+    std::vector<uint8_t> r{ct_tls12_cid, 0xfe, 0xfd};
+    put16(r, epoch);
+    for (int i = 5; i >= 0; --i) r.push_back(static_cast<uint8_t>(seq >> (8 * i)));
+    r.insert(r.end(), cid.begin(), cid.end());
+    put16(r, static_cast<unsigned>(body));
+    r.insert(r.end(), body, 0xab);
+    return r;
+}
+
+void append(std::vector<uint8_t>& to, const std::vector<uint8_t>& more) { to.insert(to.end(), more.begin(), more.end()); }
+
+}  // namespace
+
+TEST_CASE("a DTLS 1.2 CID datagram yields its CID and its oldest record number", "[dtls][record]") {
+    const std::vector<uint8_t> cid{0, 1, 2, 3, 4, 5, 6, 7};
+    SECTION("one record") {
+        const auto d = cid_record(cid, 1, 0x0000123456789aULL, 40);
+        auto r = tls12_cid_records(view(d), 8);
+        REQUIRE(r);
+        CHECK(std::vector<uint8_t>(r->cid.begin(), r->cid.end()) == cid);
+        CHECK(r->oldest == (uint64_t{1} << 48 | 0x0000123456789aULL));
+    }
+    SECTION("several records: the smallest epoch and sequence of them, whatever their order") {
+        auto d = cid_record(cid, 1, 9, 20);
+        append(d, cid_record(cid, 1, 4, 3));
+        append(d, cid_record(cid, 2, 0, 0));  // a newer epoch ranks above every sequence of the old one
+        auto r = tls12_cid_records(view(d), 8);
+        REQUIRE(r);
+        CHECK(r->oldest == (uint64_t{1} << 48 | 4));
+    }
+    SECTION("plain DTLS 1.2 records beside them are walked over and do not count") {
+        auto d = cid_record(cid, 1, 7, 16);
+        append(d, handshake_record(hs_client_hello, client_hello_body({}), 2));
+        auto r = tls12_cid_records(view(d), 8);
+        REQUIRE(r);
+        CHECK(r->oldest == (uint64_t{1} << 48 | 7));
+    }
+    SECTION("the CID length is the server's: another length reads another header") {
+        const auto d = cid_record({9, 9, 9, 9}, 1, 1, 5);
+        auto r = tls12_cid_records(view(d), 4);
+        REQUIRE(r);
+        CHECK(r->cid.size() == 4);
+        CHECK_FALSE(tls12_cid_records(view(d), 8));  // the length field would fall in the body
+    }
+    SECTION("truncated, trailing garbage, not tls12_cid first, or no CID length: nothing") {
+        auto d = cid_record(cid, 1, 1, 10);
+        auto cut = d;
+        cut.pop_back();
+        CHECK_FALSE(tls12_cid_records(view(cut), 8));
+        CHECK_FALSE(tls12_cid_records(view(std::vector<uint8_t>(d.begin(), d.begin() + 20)), 8));
+        auto trailing = d;
+        trailing.push_back(0x40);  // not a record type
+        CHECK_FALSE(tls12_cid_records(view(trailing), 8));
+        auto short_tail = d;
+        append(short_tail, {ct_tls12_cid, 0xfe, 0xfd, 0});
+        CHECK_FALSE(tls12_cid_records(view(short_tail), 8));
+        CHECK_FALSE(tls12_cid_records(view(handshake_record(hs_client_hello, client_hello_body({}))), 8));
+        CHECK_FALSE(tls12_cid_records(view(d), 0));
+        CHECK_FALSE(tls12_cid_records(bytes_view{}, 8));
+    }
+}
+
 TEST_CASE("the session id of our ServerHello is found", "[dtls][record]") {
     std::vector<uint8_t> sh{0xfe, 0xfd};
     for (int i = 0; i < 32; ++i) sh.push_back(0);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The wolfSSL test client against a server offering DTLS 1.2 and 1.3: DTLS 1.3 with a
-# Connection ID keeps its session when the client changes its source port mid-session
-# (requests and Observe notifications follow it, across shards); DTLS 1.2 resumption by
+# The wolfSSL test client against a server offering DTLS 1.2 and 1.3: with a Connection ID
+# (RFC 9146 on DTLS 1.2, RFC 9147 on 1.3) a session survives the client changing its source
+# port mid-session (requests and Observe notifications follow it, across shards), and a
+# client that does not ask for one gets none; DTLS 1.2 resumption by
 # ticket and by session ID keeps the client's identity; resumption_identities = 0 turns
 # resumption off without failing handshakes.
 set -u
@@ -39,6 +40,53 @@ for i in 1 2 3 4 5 6; do
     assert_client_ok hop$i
 done
 assert_ge "$(tern_metric 'dtls_cid_forwarded_total')" 1 "records posted to the owning shard"
+
+# The same on DTLS 1.2 (RFC 9146: tls12_cid records): three requests, the last two from a
+# new source port, in one session
+changes=$(tern_metric 'dtls_cid_address_changes_total')
+dtls_client cid12 --cid $(echo --cert "$CERTS/client2.pem" --key "$CERTS/client2.key") --requests 3 --rebind
+assert_client_ok cid12
+assert_match "$TERN_TMP/cid12.out" '^handshake version=DTLSv1.2 .* cid=[0-9a-f]{16} ' "a DTLS 1.2 session with an 8-byte CID"
+assert_contains "$TERN_TMP/cid12.out" "rebound port="
+[ "$(grep -c '^response 2.05 test: GET CON 0 bytes' "$TERN_TMP/cid12.out")" = 3 ] ||
+    { show_file "$TERN_TMP/cid12.out" >&2; fail "DTLS 1.2: not every request was answered across the port change"; }
+[ "$(grep -c 'DTLSv1.2 .* client certificate' "$TERN_LOG")" = 1 ] || fail "DTLS 1.2: the port change made a new session"
+wait_until 3 metric_at_least 'dtls_cid_address_changes_total' $((changes + 1)) ||
+    fail "DTLS 1.2: the address change was not counted"
+
+grep -q 'DTLSv1.2 .* CID client certificate' "$TERN_LOG" || fail "DTLS 1.2: the server did not log the CID session"
+
+# Observe keeps notifying at the new address; meanwhile the session counts as a CID session
+dtls_client obs12 --cid --path obs --observe 5 --rebind &
+observer=$!
+wait_until 5 metric_at_least 'dtls_cid_sessions' 1 || fail "dtls_cid_sessions did not count the observer's session"
+wait "$observer"
+assert_client_ok obs12
+assert_match "$TERN_TMP/obs12.out" '^handshake version=DTLSv1.2 .* cid=[0-9a-f]{16} ' "DTLS 1.2 observer with a CID"
+assert_contains "$TERN_TMP/obs12.out" "rebound port="
+after=$(sed -n '/^rebound/,$p' "$TERN_TMP/obs12.out" | grep -c '^notification ')
+assert_ge "$after" 3 "DTLS 1.2 notifications after the port change"
+
+# Many port changes: the records of those that hash to the other shard's socket are posted
+# to the session's shard (ten hops: all landing on one shard has odds of 1 in 512)
+forwarded=$(tern_metric 'dtls_cid_forwarded_total')
+for i in 1 2 3 4 5 6 7 8 9 10; do
+    dtls_client hop12_$i --cid --requests 2 --rebind
+    assert_client_ok hop12_$i
+    assert_contains "$TERN_TMP/hop12_$i.out" "version=DTLSv1.2"
+done
+assert_ge "$(tern_metric 'dtls_cid_forwarded_total')" $((forwarded + 1)) "DTLS 1.2 records posted to the owning shard"
+assert_eq 0 "$(tern_metric 'dtls_drops_total{reason="unknown_cid"}')" "no record lost its session"
+assert_eq 0 "$(tern_metric 'dtls_cid_address_changes_refused_total')" "no fresh record was refused a move"
+# every CID session ended with its client (close_notify): the gauge is back to zero
+no_cid_sessions() { [ "$(tern_metric 'dtls_cid_sessions')" = 0 ]; }
+wait_until 3 no_cid_sessions || fail "dtls_cid_sessions did not come back to 0 ($(tern_metric 'dtls_cid_sessions'))"
+
+# a DTLS 1.2 client that does not ask for a CID gets none, and is found by its address
+dtls_client v12nocid --requests 2
+assert_client_ok v12nocid
+assert_match "$TERN_TMP/v12nocid.out" '^handshake version=DTLSv1.2 .* cid=none ' "a DTLS 1.2 session without a CID"
+grep -qE 'DTLSv1.2 [^ ]+ no client identity' "$TERN_LOG" || fail "DTLS 1.2 without CID: logged as a CID session"
 
 # DTLS 1.3 without CID, and DTLS 1.2 beside it
 dtls_client v13 --dtls13

@@ -16,7 +16,7 @@ namespace tern::dtls::test {
 
 struct peer_options {
     bool dtls13 = false;
-    bool cid = false;            // ask for a Connection ID (DTLS 1.3)
+    bool cid = false;            // ask for a Connection ID (RFC 9146 on DTLS 1.2, RFC 9147 on 1.3)
     std::string ca_file;         // verify the server against it; empty: no verification
     std::string cert_file, key_file;
     std::string psk_identity;
