@@ -140,6 +140,8 @@ int dtls_peer::on_recv(WOLFSSL*, char* buf, int sz, void* ctx) {
 
 int dtls_peer::on_send(WOLFSSL*, char* buf, int sz, void* ctx) {
     auto* p = static_cast<dtls_peer*>(ctx);
+    p->last_sent.assign(buf, buf + sz);
+    if (p->withhold) return sz;
     const ssize_t r = ::sendto(p->fd_, buf, static_cast<size_t>(sz), 0,
                                reinterpret_cast<const sockaddr*>(p->server_.data()),
                                static_cast<socklen_t>(p->server_.size()));

@@ -1,7 +1,13 @@
 // The DTLS transport in a test process (stand-in reactor, wolfSSL clients on loopback):
 // what the engine sees (plaintext with a session id, the peer's chain from peer_auth,
-// session ends), and the memory an idle session costs, with and without compaction.
+// session ends), a DTLS 1.2 Connection ID session following its client to a new address
+// (and not following old or forged records), and the memory an idle session costs, with
+// and without compaction.
+#include <arpa/inet.h>
 #include <malloc.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -16,6 +22,7 @@
 
 #include "tern/dtls_client/coap_mini.hpp"
 #include "tern/dtls_client/dtls_peer.hpp"
+#include "tern/sdk/testing.hpp"
 #include "tern/sdk/testing_threads.hpp"
 #include "test_certs.hpp"
 #include "transport.hpp"
@@ -31,6 +38,7 @@ struct echo_sink final : datagram_sink_v1 {
     transport_v1* t = nullptr;
     std::mutex mu;
     std::vector<uint64_t> sessions, ended;
+    std::vector<std::string> payloads;  // of every datagram, in order
     std::vector<std::vector<uint8_t>> chain;  // of the last session asked
     int auth_kind = -1;
 
@@ -38,6 +46,7 @@ struct echo_sink final : datagram_sink_v1 {
         for (uint32_t i = 0; i < count; ++i) {
             std::lock_guard lk(mu);
             sessions.push_back(batch[i].peer.session);
+            payloads.emplace_back(reinterpret_cast<const char*>(batch[i].data.data), batch[i].data.size);
             t->peer_auth(&batch[i].peer, [](void* ctx, const tern_peer_auth* a) {
                 auto* self = static_cast<echo_sink*>(ctx);
                 self->auth_kind = a->kind;
@@ -59,14 +68,14 @@ struct rig {
     std::unique_ptr<dtls::transport> t;
     echo_sink sink;
 
-    explicit rig(settings s) {
+    explicit rig(settings s, const counters& metrics = counters{}) {
         s.bind_address = "127.0.0.1";
         s.bind_port = 0;
         s.recv_buffer = 0;  // the OS default, as these tests always had
         s.cert_file = test::cert_dir() + "/server.pem";
         s.key_file = test::cert_dir() + "/server.key";
         t = std::make_unique<dtls::transport>(sdk::logger{}, reactor, std::move(s));
-        t->start(counters{}, nullptr);
+        t->start(metrics, nullptr);
         sink.t = t.get();
         REQUIRE(t->attach(&sink) == TERN_OK);
     }
@@ -80,6 +89,60 @@ struct rig {
         return n;
     }
 };
+
+// The metrics the Connection ID tests read, recorded.
+struct cid_metrics {
+    sdk::testing::recording_metrics rec;
+    counters m;
+
+    cid_metrics() {
+        m.cid_address_changes = add(TERN_METRIC_COUNTER, "dtls_cid_address_changes_total");
+        m.cid_address_changes_refused = add(TERN_METRIC_COUNTER, "dtls_cid_address_changes_refused_total");
+        m.cid_sessions = add(TERN_METRIC_GAUGE, "dtls_cid_sessions");
+        m.drops[static_cast<size_t>(drop::unknown_cid)] =
+            add(TERN_METRIC_COUNTER, "dtls_drops_total", drop_label(drop::unknown_cid));
+    }
+    sdk::metric add(tern_metric_kind kind, const char* name, const char* labels = nullptr) {
+        tern_metric_desc d{};
+        d.struct_size = sizeof d;
+        d.kind = kind;
+        d.name = name;
+        d.help = name;
+        d.labels = labels;
+        uint64_t id = 0;
+        REQUIRE(rec.add_metric(&d, &id) == TERN_OK);
+        return sdk::metric(&rec, id);
+    }
+    int64_t changes() const { return rec.value("dtls_cid_address_changes_total"); }
+    int64_t refused() const { return rec.value("dtls_cid_address_changes_refused_total"); }
+    int64_t cid_sessions() const { return rec.value("dtls_cid_sessions"); }
+    int64_t unknown() const { return rec.value("dtls_drops_total", drop_label(drop::unknown_cid)); }
+};
+
+// A datagram to the server from the socket fd (another address than the client's own now).
+void send_from(int fd, uint16_t port, const std::vector<uint8_t>& datagram) {
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::sendto(fd, datagram.data(), datagram.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to) ==
+            static_cast<ssize_t>(datagram.size()));
+}
+
+// Does anything arrive on fd within ms?
+bool arrives(int fd, int ms) {
+    pollfd p{fd, POLLIN, 0};
+    return ::poll(&p, 1, ms) > 0;
+}
+
+template <class F>
+bool eventually(F&& f, int ms = 2000) {
+    for (int i = 0; i < ms / 10; ++i) {
+        if (f()) return true;
+        std::this_thread::sleep_for(10ms);
+    }
+    return f();
+}
 
 size_t heap_in_use() {
     ::malloc_trim(0);
@@ -179,6 +242,104 @@ TEST_CASE("a compacted idle session comes back for traffic either way", "[dtls][
     REQUIRE(p.receive(back, 5000));
     CHECK(back == std::vector<uint8_t>{'b'});
     CHECK(r.sessions() == 1);
+}
+
+TEST_CASE("a DTLS 1.2 Connection ID session follows newer records to a new address, and only those",
+          "[dtls][transport][cid]") {
+    settings s = default_settings();
+    s.idle_compact_after_ms = 100;  // a CID session is never compacted all the same
+    cid_metrics metrics;
+    rig r{s, metrics.m};
+    test::peer_options o;
+    o.cid = true;
+    test::client_context ctx(o);
+    test::dtls_peer p(ctx, "127.0.0.1", r.t->port());
+    REQUIRE(p.connect(5000));
+    CHECK(p.version() == "DTLSv1.2");
+    REQUIRE(p.cid_hex().size() == 16);  // 8 bytes, the server's
+    CHECK(metrics.cid_sessions() == 1);
+    auto echo = [&](char c) {
+        REQUIRE(p.send({static_cast<uint8_t>(c)}));
+        std::vector<uint8_t> back;
+        REQUIRE(p.receive(back, 5000));
+        CHECK(back == std::vector<uint8_t>{static_cast<uint8_t>(c)});
+    };
+    echo('a');
+    const std::vector<uint8_t> record_a = p.last_sent;
+    REQUIRE(record_a.at(0) == 25);  // tls12_cid
+    p.withhold = true;              // 'c' is written now but held up in the network
+    REQUIRE(p.send({'c'}));
+    p.withhold = false;
+    const std::vector<uint8_t> record_c = p.last_sent;
+    echo('d');
+    // quiet for longer than idle_compact_after: still not compacted
+    std::this_thread::sleep_for(400ms);
+    size_t compacted = 1;
+    r.reactor.run_on(0, [&] { compacted = r.t->shard_at(0)->compact_count(); });
+    CHECK(compacted == 0);
+
+    // the client's NAT gives it a new port: its next record moves the session there
+    const int old_socket = p.release_socket();
+    REQUIRE(p.rebind());
+    echo('e');
+    CHECK(metrics.changes() == 1);
+    CHECK(metrics.refused() == 0);
+    CHECK(r.sessions() == 1);
+
+    // 'a' again from the old address: wolfSSL's replay window drops it, nothing moves
+    send_from(old_socket, r.t->port(), record_a);
+    echo('f');  // answered at the new address
+    CHECK(metrics.changes() == 1);
+
+    // 'c', never seen but older than 'd', arrives late from the old address: delivered,
+    // answered at the new address, and the session stays there
+    send_from(old_socket, r.t->port(), record_c);
+    std::vector<uint8_t> back;
+    REQUIRE(p.receive(back, 5000));
+    CHECK(back == std::vector<uint8_t>{'c'});
+    CHECK(metrics.refused() == 1);
+    CHECK(metrics.changes() == 1);
+    CHECK_FALSE(arrives(old_socket, 200));
+    {
+        std::lock_guard lk(r.sink.mu);
+        CHECK(r.sink.payloads == std::vector<std::string>{"a", "d", "e", "f", "c"});
+    }
+
+    // a forged record with the session's CID and a high sequence number from a third
+    // address does not authenticate: dropped by wolfSSL, nothing moves
+    std::vector<uint8_t> forged = record_c;
+    for (size_t i = 5; i < 11; ++i) forged[i] = 0xff;  // sequence number
+    forged.back() ^= 0x01;
+    const int third = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    REQUIRE(third >= 0);
+    send_from(third, r.t->port(), forged);
+    // an unknown CID (the session's with its last byte changed) is counted
+    std::vector<uint8_t> unknown = record_c;
+    unknown[11 + 7] ^= 0x5a;
+    send_from(third, r.t->port(), unknown);
+    CHECK(eventually([&] { return metrics.unknown() == 1; }));
+    echo('g');
+    CHECK(metrics.changes() == 1);
+    CHECK_FALSE(arrives(third, 100));
+    ::close(third);
+    ::close(old_socket);
+
+    p.close();
+    CHECK(eventually([&] { return metrics.cid_sessions() == 0; }));
+}
+
+TEST_CASE("a DTLS 1.2 client that does not ask for a Connection ID gets none", "[dtls][transport][cid]") {
+    cid_metrics metrics;
+    rig r{default_settings(), metrics.m};
+    test::client_context ctx(test::peer_options{});
+    test::dtls_peer p(ctx, "127.0.0.1", r.t->port());
+    REQUIRE(p.connect(5000));
+    CHECK(p.cid_hex().empty());
+    REQUIRE(p.send({'x'}));
+    std::vector<uint8_t> back;
+    REQUIRE(p.receive(back, 5000));
+    CHECK(p.last_sent.at(0) == 23);  // application_data: no CID in the record
+    CHECK(metrics.cid_sessions() == 0);
 }
 
 // The memory an established, idle session holds on the server: the session record, its

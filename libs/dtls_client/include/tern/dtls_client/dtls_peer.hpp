@@ -84,6 +84,11 @@ public:
     const std::string& error() const noexcept { return error_; }
     // Datagrams sent and received on the socket so far (handshake included).
     uint64_t datagrams_out = 0, datagrams_in = 0;
+    // The last datagram wolfSSL wrote (what a test replays or delivers late), and whether
+    // writes are kept back: with withhold set, a datagram goes to last_sent only, as if the
+    // network had lost it (or held it up).
+    std::vector<uint8_t> last_sent;
+    bool withhold = false;
 
 private:
     bool pump(int timeout_ms);  // one socket read (or timeout) into the pending buffer
