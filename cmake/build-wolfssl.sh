@@ -12,9 +12,10 @@
 #            and of this script>/ (include/, lib/libwolfssl.a, tern-wolfssl.txt).
 #
 # Why unstable and not bookworm: bookworm's wolfSSL 5.5.4 has no RFC 9146 Connection ID for
-# DTLS 1.2 and refuses DTLS 1.2 ClientHellos whose extensions list is empty. The newest
-# upstream release in unstable has both; versions older than TERN_WOLFSSL_MIN_VERSION are
-# refused. Only the upstream tarball (wolfssl_<version>.orig.tar.*) is used: apt checks it
+# DTLS 1.2 and refuses DTLS 1.2 ClientHellos that carry no extensions block. The newest
+# upstream release in unstable has both (and one comparison patched below, so that a hello
+# with an empty extensions block passes too); versions older than TERN_WOLFSSL_MIN_VERSION
+# are refused. Only the upstream tarball (wolfssl_<version>.orig.tar.*) is used: apt checks it
 # against the signed Sources index, and unstable's Debian revision files sometimes lag
 # behind it (their download failing is not an error).
 #
@@ -122,6 +123,23 @@ say "unpacking wolfSSL $version"
 tree=$src_dir/tree
 mkdir -p "$tree"
 tar -xf "$tarball" -C "$tree" --strip-components=1 || die "cannot unpack $tarball"
+
+# wolfSSL's stateless ClientHello parser (src/dtls.c, ParseClientHello) reads the extensions
+# block only when more than its 2-byte length is left, so a DTLS 1.2 ClientHello whose
+# extensions block is present but empty (length 0x0000, as some PSK device stacks send it)
+# fails there with BUFFER_ERROR (-328) and a decode_error alert after the cookie exchange.
+# 5.9.2 does that (a hello without the block passes); 5.5.4 did the reverse. That one
+# comparison is made inclusive, so both forms pass. A release whose line differs is built as
+# released: the test dtls_psk_empty_extensions shows whether it parses both.
+empty_ext_old='    if (idx < helloSz - OPAQUE16_LEN) {'
+empty_ext_new='    if (idx <= helloSz - OPAQUE16_LEN) {'
+if [ "$(grep -cF -- "$empty_ext_old" "$tree/src/dtls.c")" = 1 ]; then
+    sed -i "s/^    if (idx < helloSz - OPAQUE16_LEN) {\$/$empty_ext_new/" "$tree/src/dtls.c"
+    grep -qF -- "$empty_ext_new" "$tree/src/dtls.c" || die "patching src/dtls.c (empty extensions list) failed"
+    say "patched src/dtls.c: a ClientHello with an empty extensions list is parsed"
+else
+    say "src/dtls.c has no '$empty_ext_old' line; built as released"
+fi
 
 log=$work/build.log
 : >"$log"
