@@ -36,6 +36,9 @@ test_packages=(
   clang-14 libc++-14-dev libc++abi-14-dev libclang-rt-14-dev
   # the protobuf walk checked against ThingsBoard's stack: protobuf-java's JSON printer and Gson
   openjdk-17-jdk-headless libprotobuf-java libgoogle-gson-java libguava-java
+  # Mbed TLS's ssl_client2, built from trixie's upstream tarball (.tar.bz2) by the dtls_mbedtls
+  # test (tests/support/build-mbedtls.sh, with cmake and gcc from above)
+  bzip2
 )
 
 missing_packages() {
