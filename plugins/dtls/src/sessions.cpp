@@ -294,13 +294,16 @@ void shard::move_to(session& s, const tern_endpoint& from) noexcept {
         if (it != by_addr_.end() && it->second == &s) by_addr_.erase(it);
     }
     s.addr = from;
+    // Found by its CID, the session needs the address index only for what comes without
+    // one (a new ClientHello from there replaces it). A session already at that address
+    // keeps its place: a peer with keys of its own cannot take another device's address
+    // away from it by sending from (or spoofing) that address.
+    s.indexed_by_addr = false;
     try {
         session*& slot = by_addr_[key_of(from)];
-        if (slot != nullptr && slot != &s) slot->indexed_by_addr = false;
-        slot = &s;
-        s.indexed_by_addr = true;
+        if (slot == nullptr) slot = &s;
+        s.indexed_by_addr = slot == &s;
     } catch (...) {
-        s.indexed_by_addr = false;
     }
     move_source(s, from);
     // wolfSSL keeps the peer's address for what it derives from it (cookies, and the

@@ -129,6 +129,17 @@ void send_from(int fd, uint16_t port, const std::vector<uint8_t>& datagram) {
             static_cast<ssize_t>(datagram.size()));
 }
 
+// A UDP socket on address (a 127/8 one), any port.
+int bound_socket(const char* address) {
+    const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    REQUIRE(inet_pton(AF_INET, address, &a.sin_addr) == 1);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    return fd;
+}
+
 // Does anything arrive on fd within ms?
 bool arrives(int fd, int ms) {
     pollfd p{fd, POLLIN, 0};
@@ -326,6 +337,59 @@ TEST_CASE("a DTLS 1.2 Connection ID session follows newer records to a new addre
 
     p.close();
     CHECK(eventually([&] { return metrics.cid_sessions() == 0; }));
+}
+
+TEST_CASE("a session that moves to a new address counts against that address's source", "[dtls][transport][cid]") {
+    settings s = default_settings();
+    s.max_sessions_per_source = 1;
+    s.handshake_rate_per_source = 0;
+    cid_metrics metrics;
+    rig r{s, metrics.m};
+    test::peer_options o;
+    o.cid = true;
+    test::client_context ctx(o);
+    test::dtls_peer a(ctx, "127.0.0.1", r.t->port());
+    REQUIRE(a.connect(5000));
+    REQUIRE(a.send({'a'}));
+    std::vector<uint8_t> back;
+    REQUIRE(a.receive(back, 5000));
+    uint64_t moved_id = 0;
+    {
+        std::lock_guard lk(r.sink.mu);
+        moved_id = r.sink.sessions.back();
+    }
+    // its next record reaches the server from 127.0.0.2 (a NAT that changed its address)
+    a.withhold = true;
+    REQUIRE(a.send({'m'}));
+    const int there = bound_socket("127.0.0.2");
+    send_from(there, r.t->port(), a.last_sent);
+    REQUIRE(arrives(there, 5000));  // the answer went to the new address
+    CHECK(metrics.changes() == 1);
+
+    // 127.0.0.1 has no session left: another device there takes its one place without
+    // ending anything
+    test::client_context plain(test::peer_options{});
+    test::dtls_peer b(plain, "127.0.0.1", r.t->port());
+    REQUIRE(b.connect(5000));
+    REQUIRE(b.send({'b'}));
+    REQUIRE(b.receive(back, 5000));
+    CHECK(r.sessions() == 2);
+    {
+        std::lock_guard lk(r.sink.mu);
+        CHECK(r.sink.ended.empty());
+    }
+    // 127.0.0.2's one place is the moved session's: a new device there makes room from it
+    test::peer_options at2;
+    at2.bind_address = "127.0.0.2";
+    test::client_context ctx2(at2);
+    test::dtls_peer c(ctx2, "127.0.0.1", r.t->port());
+    REQUIRE(c.connect(5000));
+    CHECK(eventually([&] {
+        std::lock_guard lk(r.sink.mu);
+        return r.sink.ended == std::vector<uint64_t>{moved_id};
+    }));
+    CHECK(r.sessions() == 2);
+    ::close(there);
 }
 
 TEST_CASE("a DTLS 1.2 client that does not ask for a Connection ID gets none", "[dtls][transport][cid]") {
