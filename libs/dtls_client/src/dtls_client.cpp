@@ -7,7 +7,7 @@
 //               [--psk-identity I --psk-key HEX] [--ciphers LIST] [--no-tickets] [--mtu N]
 //               [--path P] [--method GET|POST|PUT|DELETE] [--payload TEXT] [--requests N]
 //               [--rebind] [--observe N] [--resume] [--timeout MS] [--abandon]
-//               [--steps FILE [--observe-path P]]
+//               [--steps FILE [--observe-path P] [--steps-wait MS]]
 //
 // --abandon: stop in the middle of the handshake (after the server's first flight) and exit:
 // what a client that vanishes looks like to the server. --hello-only: stop after the
@@ -17,8 +17,9 @@
 //
 // --steps FILE: after the handshake (and the registration of an observation of
 // --observe-path, printed "observing CODE"), the client does what the lines of FILE say, one
-// line at a time, waiting up to --timeout for each next line to be written: a test drives it
-// in step with what it does around it (a relay that changes the client's address, say).
+// line at a time: a test drives it in step with what it does around it (a relay that changes
+// the client's address, say). It waits up to --steps-wait MS (default 30000) for each next
+// line to be written, and up to --timeout for what a step waits for.
 // "request [PAYLOAD]": a CON request (--method, --path, PAYLOAD or --payload) and its
 // response; "non [PAYLOAD]": the same as NON, its response not waited for; "notification": the
 // next notification of the observation (one that came earlier counts); "end": close. Prints
@@ -68,6 +69,7 @@ struct args {
     int idle_ms = 0;
     std::string steps_file{};
     std::string observe_path{};
+    int steps_wait_ms = 30000;
 };
 
 [[noreturn]] void usage(const std::string& why) {
@@ -119,6 +121,7 @@ args parse(int argc, char** argv) {
         else if (k == "--idle") a.idle_ms = std::stoi(val());
         else if (k == "--steps") a.steps_file = val();
         else if (k == "--observe-path") a.observe_path = val();
+        else if (k == "--steps-wait") a.steps_wait_ms = std::stoi(val());
         else usage("unknown option " + k);
     }
     if (a.port == 0) usage("--port is required");
@@ -170,7 +173,7 @@ public:
     int run() {
         for (int k = 1;; ++k) {
             std::string line;
-            const int64_t deadline = now_ms() + a_.timeout_ms;
+            const int64_t deadline = now_ms() + a_.steps_wait_ms;
             while (!nth_line(k, line)) {
                 if (now_ms() >= deadline) return fail("step " + std::to_string(k) + ": no such line in " + a_.steps_file + " in time");
                 if (!poll(20)) return fail("waiting for step " + std::to_string(k) + ": " + p_.error());
