@@ -103,6 +103,11 @@ assert_match "$TERN_TMP/ticket.out" '^resume version=DTLSv1.2 .* resumed=1 ' "re
 wait_until 3 grep -q '(resumed) client certificate' "$TERN_LOG" || fail "the resumed session lost its certificate identity"
 assert_ge "$(tern_metric 'dtls_resumptions_total{mechanism="ticket"}')" 1 "ticket resumptions"
 
+# resumption by ticket with a Connection ID: the abbreviated handshake negotiates a new CID
+dtls_client ticket_cid --cid --resume
+assert_client_ok ticket_cid
+assert_match "$TERN_TMP/ticket_cid.out" '^resume version=DTLSv1.2 .* resumed=1 cid=[0-9a-f]{16} ' "resumed by ticket with a CID"
+
 # resumption by session ID (wolfSSL's server cache)
 dtls_client sid --cert "$CERTS/client.pem" --key "$CERTS/client.key" --resume --no-tickets
 assert_client_ok sid
