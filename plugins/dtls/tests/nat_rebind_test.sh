@@ -9,9 +9,10 @@
 # answered without a new handshake and the move is counted; a server-side RPC reaches the
 # device, over its observation of api/v1/rpc, on the relay's newest socket; a record the
 # network delayed from the old address, and a duplicate re-sent from it, do not move the
-# session back. The same moves on DTLS 1.3. Without a CID (the client offers none, or the
-# server has connection_id_length = 0) a request from the new address gets no answer, counted
-# as a drop for no session, and the device must handshake again.
+# session back. A PSK device (CCM-8) moves the same way, and so does DTLS 1.3. Without a CID
+# (the client offers none, or the server has connection_id_length = 0) a request from the new
+# address gets no answer, counted as a drop for no session, and the device must handshake
+# again.
 set -u
 source "$TERN_SOURCE_DIR/plugins/dtls/tests/dtls_lib.sh"
 for p in device_api json core_embedded; do
@@ -157,7 +158,8 @@ cli device add nat-13 --x509 "$CERTS/client2.pem"
 cli device add nat-psk --psk-identity nat-psk --psk-key "$(hex natPSK)"
 X509_12=(--cert "$CERTS/client.pem" --key "$CERTS/client.key")
 X509_13=(--cert "$CERTS/client2.pem" --key "$CERTS/client2.key")
-PSK=(--psk-identity nat-psk --psk-key "$(hex natPSK)" --ciphers PSK-AES128-GCM-SHA256)
+PSK_ID=(--psk-identity nat-psk --psk-key "$(hex natPSK)")
+PSK=("${PSK_ID[@]}" --ciphers PSK-AES128-GCM-SHA256)
 
 # ---- DTLS 1.2 with a Connection ID --------------------------------------------------------
 relay_start
@@ -206,6 +208,18 @@ assert_eq "$h0" "$(handshakes)" "handshakes over the whole DTLS 1.2 session"
 assert_eq 1 "$(grep -c '^handshake ' "$TERN_TMP/cid12.out")" "client handshakes"
 nat_cleanup
 tern_note "DTLS 1.2 CID: $((m0 + 3)) moves, $(refused) refused, one handshake"
+
+# ---- DTLS 1.2, a PSK device on PSK-AES128-CCM-8 (a constrained stack's suite) ------------
+relay_start
+client_start cid_psk --cid "${PSK_ID[@]}" --ciphers PSK-AES128-CCM-8 --observe-path api/v1/rpc
+wait_until 10 grep -q '^observing ' "$TERN_TMP/cid_psk.out" || nat_fail "cid_psk: no handshake and observation"
+assert_match "$TERN_TMP/cid_psk.out" '^handshake version=DTLSv1\.2 cipher=PSK-AES128-CCM-8 .* cid=[0-9a-f]{16} ' "a PSK session with a CID"
+step request '{"seq":1}'
+h0=$(handshakes)
+moved_with_cid nat-psk 127.0.0.4 2
+client_end
+assert_eq "$h0" "$(handshakes)" "handshakes over the PSK session"
+nat_cleanup
 
 # ---- DTLS 1.3 with a Connection ID: the same moves ----------------------------------------
 relay_start
