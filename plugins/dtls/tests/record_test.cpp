@@ -164,6 +164,30 @@ TEST_CASE("what is not a whole epoch-0 ClientHello is not answered statelessly",
     CHECK_FALSE(client_hello_of(view(handshake_record(hs_client_hello, bad_ext))));
 }
 
+TEST_CASE("a ClientHello with an empty extensions block, or none, gets its cookie", "[dtls][record]") {
+    // Small PSK device stacks end their ClientHello with an extensions block of length 0, or
+    // leave the block out; both forms are read (psk_empty_ext_test.sh runs such a client).
+    const std::vector<uint8_t> cookie(32, 0xab);
+    const auto with_ext = client_hello_body(cookie);
+    // client_hello_body ends in the block's 2-byte length and one 8-byte extension
+    std::vector<uint8_t> none(with_ext.begin(), with_ext.end() - 10);
+    std::vector<uint8_t> empty = none;
+    empty.insert(empty.end(), {0, 0});
+    for (const auto* body : {&empty, &none}) {
+        auto ch = client_hello_of(view(handshake_record(hs_client_hello, *body)));
+        REQUIRE(ch);
+        CHECK(ch->extensions.empty());
+        CHECK(std::vector<uint8_t>(ch->cookie.begin(), ch->cookie.end()) == cookie);
+        CHECK(ch->cipher_suites.size() == 4);
+        CHECK_FALSE(ch->offers_dtls13);
+        CHECK_FALSE(ch->has_ticket);
+    }
+    // one byte where the block's length should be: malformed
+    auto half = none;
+    half.push_back(0);
+    CHECK_FALSE(client_hello_of(view(handshake_record(hs_client_hello, half))));
+}
+
 TEST_CASE("a HelloVerifyRequest echoes the ClientHello's sequence numbers", "[dtls][record]") {
     auto rec = handshake_record(hs_client_hello, client_hello_body({}), 0x0a0b, 3);
     auto ch = client_hello_of(view(rec));
@@ -295,6 +319,35 @@ TEST_CASE("a DTLS 1.2 CID datagram yields its CID and its oldest record number",
         CHECK_FALSE(tls12_cid_records(view(d), 0));
         CHECK_FALSE(tls12_cid_records(bytes_view{}, 8));
     }
+}
+
+TEST_CASE("random bytes after a tls12_cid type byte never read past the datagram", "[dtls][record]") {
+    uint64_t x = 0x9e3779b97f4a7c15ULL;  // xorshift: the same bytes every run
+    auto next = [&] {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        return x;
+    };
+    std::vector<uint8_t> d;
+    size_t parsed = 0;
+    for (int round = 0; round < 20000; ++round) {
+        d.assign(1 + next() % 80, 0);
+        for (auto& b : d) b = static_cast<uint8_t>(next());
+        d[0] = ct_tls12_cid;
+        if (round % 2 == 0 && d.size() > 20) {  // a plausible length field half the time
+            const size_t body = d.size() - 21;
+            d[19] = static_cast<uint8_t>(body >> 8);
+            d[20] = static_cast<uint8_t>(body);
+        }
+        auto r = tls12_cid_records(view(d), 8);
+        if (!r) continue;
+        ++parsed;
+        REQUIRE(r->cid.size() == 8);
+        CHECK(r->cid.data() == d.data() + 11);
+        CHECK((r->oldest >> 48) == (static_cast<uint64_t>(d[3]) << 8 | d[4]));
+    }
+    CHECK(parsed > 0);
 }
 
 TEST_CASE("the session id of our ServerHello is found", "[dtls][record]") {
