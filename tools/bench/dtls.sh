@@ -5,16 +5,17 @@
 # and the memory an idle session keeps. Prints Markdown tables and every exact command.
 #
 #   tools/bench/dtls.sh [--build DIR] [--duration S] [--sessions N] [--idle N] [--rounds N]
-#                       [--compare-build DIR] [--port P] [--tern-set KEY=VALUE ...]
+#                       [--compare-build DIR ...] [--port P] [--tern-set KEY=VALUE ...]
 #
 # The server (tern with udp + coap + dtls, one shard) runs on CPU 1 and dtls-bench on CPU 0
 # when there are 2+ CPUs. The server's certificate is a fresh ECDSA P-256 one, so full
 # handshakes are ECDHE-ECDSA with P-256. Requests: GET /.well-known/core, which the coap
 # engine answers itself, so the DTLS and UDP rows differ only by the transport. Requests
 # with and without CID alternate --rounds times (2) against one server.
-# --compare-build DIR: another build tree (e.g. a checkout with an older wolfSSL); its tern
-# and this build's take turns, --rounds times each, under the same dtls-bench (this build's)
-# for full handshakes and DTLS requests, so the two wolfSSL versions are compared in one run.
+# --compare-build DIR (repeatable): another build tree (e.g. a checkout with an older or a
+# differently configured wolfSSL); its tern and this build's take turns, --rounds times
+# each, under the same dtls-bench (this build's) for full handshakes and DTLS requests, so
+# the wolfSSL builds are compared in one run.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -24,7 +25,7 @@ duration=10
 sessions=64
 idle=2000
 rounds=2
-other_build=
+others=()
 port=47684
 tern_sets=()
 
@@ -38,7 +39,7 @@ while [ $# -gt 0 ]; do
     --sessions) sessions=${2:?--sessions needs a number}; shift ;;
     --idle) idle=${2:?--idle needs a number}; shift ;;
     --rounds) rounds=${2:?--rounds needs a number}; shift ;;
-    --compare-build) other_build=${2:?--compare-build needs a build directory}; shift ;;
+    --compare-build) others+=("${2:?--compare-build needs a build directory}"); shift ;;
     --port) port=${2:?--port needs a number}; shift ;;
     --tern-set) tern_sets+=("--set" "${2:?--tern-set needs KEY=VALUE}"); shift ;;
     -h|--help) usage; exit 0 ;;
@@ -54,20 +55,19 @@ for p in udp coap dtls; do
   [ -f "$build/plugins/libtern-$p.so" ] || die "missing $build/plugins/libtern-$p.so (build the plugins first)"
 done
 case $rounds in ''|*[!0-9]*|0) die "--rounds takes a number of at least 1" ;; esac
-other_bin=
-if [ -n "$other_build" ]; then
-  other_build=$(cd "$other_build" && pwd) || die "no build directory $other_build"
-  other_bin=$other_build/bin/tern
-  [ -x "$other_bin" ] || die "missing $other_bin (ninja -C $other_build tern)"
+for k in "${!others[@]}"; do
+  others[k]=$(cd "${others[k]}" && pwd) || die "no build directory ${others[k]}"
+  [ -x "${others[k]}/bin/tern" ] || die "missing ${others[k]}/bin/tern (ninja -C ${others[k]} tern)"
   for p in udp coap dtls; do
-    [ -f "$other_build/plugins/libtern-$p.so" ] || die "missing $other_build/plugins/libtern-$p.so"
+    [ -f "${others[k]}/plugins/libtern-$p.so" ] || die "missing ${others[k]}/plugins/libtern-$p.so"
   done
-fi
+done
 
-# wolfssl_of BUILD: the bundled wolfSSL version a build tree links (from its CMake cache).
+# wolfssl_of BUILD: the bundled wolfSSL a build tree links (from its CMake cache): version
+# and the hash of its configure options (two builds of one version differ there).
 wolfssl_of() {
-  sed -n 's|^TERN_WOLFSSL_PREFIX:INTERNAL=.*/wolfssl-||p' "$1/CMakeCache.txt" 2>/dev/null | sed 's/-[0-9a-f]\{12\}$//' | grep . ||
-    echo unknown
+  sed -n 's|^TERN_WOLFSSL_PREFIX:INTERNAL=.*/wolfssl-||p' "$1/CMakeCache.txt" 2>/dev/null |
+    sed 's/^\(.*\)-\([0-9a-f]\{12\}\)$/\1 (options \2)/' | grep . || echo unknown
 }
 # commit_of BUILD: the short commit of the checkout a build tree was configured from.
 commit_of() {
@@ -195,20 +195,19 @@ start_server --set plugins.dtls.idle_compact_after=2000
 run "$tmp/idle-cid.txt" idle --port "$port" --sessions "$idle" --settle 4 --cid
 stop_server
 
-# The other build's server and this one's in turns, the same client for both.
-other_files=() this_files=()
-if [ -n "$other_bin" ]; then
+# The other builds' servers and this one's in turns (the order flips every round), the
+# same client for all: full handshakes, then DTLS requests.
+compare_one() {  # compare_one NAME TERN_BIN ROUND
+  start_server --bin "$2"
+  run "$tmp/$1-full-$3.txt" handshakes --port "$port" --duration "$duration"
+  run "$tmp/$1-req-$3.txt" requests --port "$port" --sessions "$sessions" --duration "$duration"
+  stop_server
+}
+if [ ${#others[@]} -gt 0 ]; then
   for r in $(seq "$rounds"); do
-    start_server --bin "$other_bin"
-    run "$tmp/other-full-$r.txt" handshakes --port "$port" --duration "$duration"
-    run "$tmp/other-req-$r.txt" requests --port "$port" --sessions "$sessions" --duration "$duration"
-    stop_server
-    start_server
-    run "$tmp/this-full-$r.txt" handshakes --port "$port" --duration "$duration"
-    run "$tmp/this-req-$r.txt" requests --port "$port" --sessions "$sessions" --duration "$duration"
-    stop_server
-    other_files+=("$tmp/other-full-$r.txt" "$tmp/other-req-$r.txt")
-    this_files+=("$tmp/this-full-$r.txt" "$tmp/this-req-$r.txt")
+    [ $((r % 2)) -eq 0 ] && compare_one this "$tern_bin" "$r"
+    for k in "${!others[@]}"; do compare_one "other$k" "${others[k]}/bin/tern" "$r"; done
+    [ $((r % 2)) -eq 1 ] && compare_one this "$tern_bin" "$r"
   done
 fi
 
@@ -245,22 +244,27 @@ fi
 echo
 echo "Idle sessions: $(kv sessions "$tmp/idle.txt") sessions, server RSS $(kv server_rss_before_kb "$tmp/idle.txt") kB before, $(kv server_rss_after_kb "$tmp/idle.txt") kB after: **$(kv bytes_per_idle_session "$tmp/idle.txt") bytes per idle session** (compacted)."
 echo "Idle sessions with a CID: $(kv sessions "$tmp/idle-cid.txt") sessions, server RSS $(kv server_rss_before_kb "$tmp/idle-cid.txt") kB before, $(kv server_rss_after_kb "$tmp/idle-cid.txt") kB after: **$(kv bytes_per_idle_session "$tmp/idle-cid.txt") bytes per idle session**."
-if [ -n "$other_bin" ]; then
-  other_v=$(wolfssl_of "$other_build") this_v=$(wolfssl_of "$build")
+if [ ${#others[@]} -gt 0 ]; then
+  this_v=$(wolfssl_of "$build")
   echo
-  echo "Two builds in turns ($rounds runs each), the same dtls-bench (this build's, wolfSSL $this_v) against both servers:"
+  echo "Builds in turns ($rounds runs each, the order flipping every run), the same dtls-bench (this build's) against each server:"
   echo
   echo "| server | run | full handshakes/s | server CPU µs/handshake | DTLS 1.2 responses/s | server CPU µs/response |"
   echo "|---|---:|---:|---:|---:|---:|"
   for r in $(seq "$rounds"); do
-    for side in other this; do
-      if [ $side = other ]; then label="commit $(commit_of "$other_build"), wolfSSL $other_v"
-      else label="commit $(commit_of "$build"), wolfSSL $this_v"; fi
-      echo "| $label | $r | $(kv handshakes_per_s "$tmp/$side-full-$r.txt") | $(kv server_cpu_us_per_handshake "$tmp/$side-full-$r.txt") | $(kv responses_per_s "$tmp/$side-req-$r.txt") | $(kv server_cpu_us_per_response "$tmp/$side-req-$r.txt") |"
+    for name in this $(for k in "${!others[@]}"; do echo "other$k"; done); do
+      if [ "$name" = this ]; then dir=$build; else dir=${others[${name#other}]}; fi
+      echo "| $dir: commit $(commit_of "$dir"), wolfSSL $(wolfssl_of "$dir") | $r | $(kv handshakes_per_s "$tmp/$name-full-$r.txt") | $(kv server_cpu_us_per_handshake "$tmp/$name-full-$r.txt") | $(kv responses_per_s "$tmp/$name-req-$r.txt") | $(kv server_cpu_us_per_response "$tmp/$name-req-$r.txt") |"
     done
   done
-  echo
-  echo "wolfSSL $this_v against $other_v (means): full handshakes/s $(ratio "$(mean handshakes_per_s "${this_files[@]}")" "$(mean handshakes_per_s "${other_files[@]}")") x, server CPU per handshake $(ratio "$(mean server_cpu_us_per_handshake "${this_files[@]}")" "$(mean server_cpu_us_per_handshake "${other_files[@]}")") x, DTLS responses/s $(ratio "$(mean responses_per_s "${this_files[@]}")" "$(mean responses_per_s "${other_files[@]}")") x, server CPU per response $(ratio "$(mean server_cpu_us_per_response "${this_files[@]}")" "$(mean server_cpu_us_per_response "${other_files[@]}")") x."
+  this_files=()
+  for r in $(seq "$rounds"); do this_files+=("$tmp/this-full-$r.txt" "$tmp/this-req-$r.txt"); done
+  for k in "${!others[@]}"; do
+    other_files=()
+    for r in $(seq "$rounds"); do other_files+=("$tmp/other$k-full-$r.txt" "$tmp/other$k-req-$r.txt"); done
+    echo
+    echo "This build (wolfSSL $this_v) against ${others[k]} (wolfSSL $(wolfssl_of "${others[k]}")), means: full handshakes/s $(ratio "$(mean handshakes_per_s "${this_files[@]}")" "$(mean handshakes_per_s "${other_files[@]}")") x, server CPU per handshake $(ratio "$(mean server_cpu_us_per_handshake "${this_files[@]}")" "$(mean server_cpu_us_per_handshake "${other_files[@]}")") x, DTLS responses/s $(ratio "$(mean responses_per_s "${this_files[@]}")" "$(mean responses_per_s "${other_files[@]}")") x, server CPU per response $(ratio "$(mean server_cpu_us_per_response "${this_files[@]}")" "$(mean server_cpu_us_per_response "${other_files[@]}")") x."
+  done
 fi
 echo
 echo "Commands:"
