@@ -159,10 +159,12 @@ req_row() {
   if [ -z "$(kv responses_per_s "$f")" ]; then echo "| $1 | failed (see above) | | | |"; return; fi
   echo "| $1 | $(kv responses_per_s "$f") | $(kv server_cpu_us_per_response "$f") | $(kv server_core_busy "$f") | $(kv lost "$f") |"
 }
-# mean KEY FILE...: the mean of KEY over the files that have it (empty when none has).
-mean() {
+# median KEY FILE...: the median of KEY over the files that have it (empty when none has);
+# one run starved by something else on the machine moves it less than a mean.
+median() {
   local key=$1 f; shift
-  for f in "$@"; do kv "$key" "$f"; done | awk '{ s += $1; n++ } END { if (n) printf "%.2f", s / n }'
+  for f in "$@"; do kv "$key" "$f"; done | sort -g |
+    awk '{ v[n++] = $1 } END { if (n) printf "%.2f", n % 2 ? v[int(n / 2)] : (v[n / 2 - 1] + v[n / 2]) / 2 }'
 }
 # ratio A B: A / B to two places (empty when either is missing or B is 0).
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b + 0 > 0) printf "%.3f", a / b }'; }
@@ -212,8 +214,8 @@ if [ ${#others[@]} -gt 0 ]; then
 fi
 
 udp_rps=$(kv responses_per_s "$tmp/udp.txt")
-dtls_rps=$(mean responses_per_s "${dtls_files[@]}")
-cid_rps=$(mean responses_per_s "${cid_files[@]}")
+dtls_rps=$(median responses_per_s "${dtls_files[@]}")
+cid_rps=$(median responses_per_s "${cid_files[@]}")
 cid_len=$(kv cid_bytes "${cid_files[0]}")
 
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
@@ -235,9 +237,9 @@ for r in $(seq "$rounds"); do
   req_row "DTLS 1.2 with CID${cid_len:+ ($cid_len bytes)}, run $r" "$tmp/cid-$r.txt"
 done
 echo
-awk -v d="$dtls_rps" -v u="$udp_rps" 'BEGIN { if (u > 0) printf "DTLS throughput: %.2f x plain UDP, same run (DTLS: mean of its runs).\n", d / u }'
+awk -v d="$dtls_rps" -v u="$udp_rps" 'BEGIN { if (u > 0) printf "DTLS throughput: %.2f x plain UDP, same run (DTLS: the median of its runs).\n", d / u }'
 if [ -n "$cid_rps" ] && [ "${cid_len:-0}" -gt 0 ]; then
-  echo "DTLS 1.2 with CID: $(ratio "$cid_rps" "$dtls_rps") x the responses/s without CID ($cid_rps against $dtls_rps, means of $rounds alternating runs each; target: within 5 %), $(ratio "$(mean server_cpu_us_per_response "${cid_files[@]}")" "$(mean server_cpu_us_per_response "${dtls_files[@]}")") x the server CPU per response."
+  echo "DTLS 1.2 with CID: $(ratio "$cid_rps" "$dtls_rps") x the responses/s without CID ($cid_rps against $dtls_rps, medians of $rounds alternating runs each; target: within 5 %), $(ratio "$(median server_cpu_us_per_response "${cid_files[@]}")" "$(median server_cpu_us_per_response "${dtls_files[@]}")") x the server CPU per response."
 else
   echo "DTLS 1.2 with CID: the server granted no Connection ID (connection_id_length = 0, or a dtls plugin without DTLS 1.2 CID), so there is no CID row."
 fi
@@ -263,7 +265,7 @@ if [ ${#others[@]} -gt 0 ]; then
     other_files=()
     for r in $(seq "$rounds"); do other_files+=("$tmp/other$k-full-$r.txt" "$tmp/other$k-req-$r.txt"); done
     echo
-    echo "This build (wolfSSL $this_v) against ${others[k]} (wolfSSL $(wolfssl_of "${others[k]}")), means: full handshakes/s $(ratio "$(mean handshakes_per_s "${this_files[@]}")" "$(mean handshakes_per_s "${other_files[@]}")") x, server CPU per handshake $(ratio "$(mean server_cpu_us_per_handshake "${this_files[@]}")" "$(mean server_cpu_us_per_handshake "${other_files[@]}")") x, DTLS responses/s $(ratio "$(mean responses_per_s "${this_files[@]}")" "$(mean responses_per_s "${other_files[@]}")") x, server CPU per response $(ratio "$(mean server_cpu_us_per_response "${this_files[@]}")" "$(mean server_cpu_us_per_response "${other_files[@]}")") x."
+    echo "This build (wolfSSL $this_v) against ${others[k]} (wolfSSL $(wolfssl_of "${others[k]}")), medians: full handshakes/s $(ratio "$(median handshakes_per_s "${this_files[@]}")" "$(median handshakes_per_s "${other_files[@]}")") x, server CPU per handshake $(ratio "$(median server_cpu_us_per_handshake "${this_files[@]}")" "$(median server_cpu_us_per_handshake "${other_files[@]}")") x, DTLS responses/s $(ratio "$(median responses_per_s "${this_files[@]}")" "$(median responses_per_s "${other_files[@]}")") x, server CPU per response $(ratio "$(median server_cpu_us_per_response "${this_files[@]}")" "$(median server_cpu_us_per_response "${other_files[@]}")") x."
   done
 fi
 echo
