@@ -166,8 +166,15 @@ median() {
   for f in "$@"; do kv "$key" "$f"; done | sort -g |
     awk '{ v[n++] = $1 } END { if (n) printf "%.2f", n % 2 ? v[int(n / 2)] : (v[n / 2 - 1] + v[n / 2]) / 2 }'
 }
-# ratio A B: A / B to two places (empty when either is missing or B is 0).
+# ratio A B: A / B to three places (empty when either is missing or B is 0).
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b + 0 > 0) printf "%.3f", a / b }'; }
+# paired KEY A B: the median over the rounds of KEY in $tmp/A-R.txt over KEY in $tmp/B-R.txt:
+# each run against the one next to it in time, so a slow change of load cancels out.
+paired() {
+  local r
+  for r in $(seq "$rounds"); do ratio "$(kv "$1" "$tmp/$2-$r.txt")" "$(kv "$1" "$tmp/$3-$r.txt")"; echo; done |
+    grep . | sort -g | awk '{ v[n++] = $1 } END { if (n) printf "%.3f", n % 2 ? v[int(n / 2)] : (v[n / 2 - 1] + v[n / 2]) / 2 }'
+}
 
 start_server
 run "$tmp/full.txt" handshakes --port "$port" --duration "$duration"
@@ -239,7 +246,7 @@ done
 echo
 awk -v d="$dtls_rps" -v u="$udp_rps" 'BEGIN { if (u > 0) printf "DTLS throughput: %.2f x plain UDP, same run (DTLS: the median of its runs).\n", d / u }'
 if [ -n "$cid_rps" ] && [ "${cid_len:-0}" -gt 0 ]; then
-  echo "DTLS 1.2 with CID: $(ratio "$cid_rps" "$dtls_rps") x the responses/s without CID ($cid_rps against $dtls_rps, medians of $rounds alternating runs each; target: within 5 %), $(ratio "$(median server_cpu_us_per_response "${cid_files[@]}")" "$(median server_cpu_us_per_response "${dtls_files[@]}")") x the server CPU per response."
+  echo "DTLS 1.2 with CID against without, $rounds alternating pairs of runs (target: within 5 %): responses/s $(paired responses_per_s cid dtls) x (median of the pairs' ratios; medians of the runs: $cid_rps against $dtls_rps), server CPU per response $(paired server_cpu_us_per_response cid dtls) x ($(median server_cpu_us_per_response "${cid_files[@]}") against $(median server_cpu_us_per_response "${dtls_files[@]}") µs)."
 else
   echo "DTLS 1.2 with CID: the server granted no Connection ID (connection_id_length = 0, or a dtls plugin without DTLS 1.2 CID), so there is no CID row."
 fi
@@ -259,13 +266,9 @@ if [ ${#others[@]} -gt 0 ]; then
       echo "| $dir: commit $(commit_of "$dir"), wolfSSL $(wolfssl_of "$dir") | $r | $(kv handshakes_per_s "$tmp/$name-full-$r.txt") | $(kv server_cpu_us_per_handshake "$tmp/$name-full-$r.txt") | $(kv responses_per_s "$tmp/$name-req-$r.txt") | $(kv server_cpu_us_per_response "$tmp/$name-req-$r.txt") |"
     done
   done
-  this_files=()
-  for r in $(seq "$rounds"); do this_files+=("$tmp/this-full-$r.txt" "$tmp/this-req-$r.txt"); done
   for k in "${!others[@]}"; do
-    other_files=()
-    for r in $(seq "$rounds"); do other_files+=("$tmp/other$k-full-$r.txt" "$tmp/other$k-req-$r.txt"); done
     echo
-    echo "This build (wolfSSL $this_v) against ${others[k]} (wolfSSL $(wolfssl_of "${others[k]}")), medians: full handshakes/s $(ratio "$(median handshakes_per_s "${this_files[@]}")" "$(median handshakes_per_s "${other_files[@]}")") x, server CPU per handshake $(ratio "$(median server_cpu_us_per_handshake "${this_files[@]}")" "$(median server_cpu_us_per_handshake "${other_files[@]}")") x, DTLS responses/s $(ratio "$(median responses_per_s "${this_files[@]}")" "$(median responses_per_s "${other_files[@]}")") x, server CPU per response $(ratio "$(median server_cpu_us_per_response "${this_files[@]}")" "$(median server_cpu_us_per_response "${other_files[@]}")") x."
+    echo "This build (wolfSSL $this_v) against ${others[k]} (wolfSSL $(wolfssl_of "${others[k]}")), medians of the $rounds runs' ratios: full handshakes/s $(paired handshakes_per_s this-full "other$k-full") x, server CPU per handshake $(paired server_cpu_us_per_handshake this-full "other$k-full") x, DTLS responses/s $(paired responses_per_s this-req "other$k-req") x, server CPU per response $(paired server_cpu_us_per_response this-req "other$k-req") x."
   done
 fi
 echo
