@@ -1,6 +1,12 @@
-// Idle compaction: a DTLS 1.2 session without a Connection ID quiet for idle_compact_after
-// gives its wolfSSL object up for the object's exported state, and gets it back (imported)
-// for its next datagram.
+// Idle compaction: a DTLS 1.2 session quiet for idle_compact_after gives its wolfSSL object
+// up for the object's exported state, and gets it back (imported) for its next datagram.
+//
+// wolfSSL's export carries keys, sequence numbers and the replay window, but not the
+// Connection ID. What receiving needs of it is the CID we issued (the session keeps it), and
+// wolfSSL's record layer reads only that once the handshake is over, so an imported object is
+// given it again. The client's own CID (what our records to it would carry) could only be
+// learnt from a handshake: a session whose client asked for a non-empty one keeps its object.
+// Devices behind NAT ask for an empty one.
 #include "shard.hpp"
 
 // clang-format off
@@ -25,6 +31,13 @@ constexpr size_t compact_trim_threshold = 256;           // compactions that war
 
 void shard::compact(session& s) noexcept {
 #ifdef WOLFSSL_SESSION_EXPORT
+    if (s.cid_len != 0) {
+        unsigned int peer_cid = 0;
+        if (wolfSSL_dtls_cid_get_tx_size(s.ssl, &peer_cid) != WOLFSSL_SUCCESS || peer_cid != 0) {
+            s.keep_object = true;
+            return;
+        }
+    }
     unsigned int size = 0;
     wolfSSL_dtls_export(s.ssl, nullptr, &size);
     std::unique_ptr<uint8_t[]> buf(new (std::nothrow) uint8_t[size]);
@@ -54,6 +67,11 @@ bool shard::restore(session& s) noexcept {
     WOLFSSL* ssl = wolfSSL_new(tls().ctx());
     if (ssl == nullptr) return false;
     if (wolfSSL_dtls_import(ssl, s.blob.get(), s.blob_len) <= 0) {
+        wolfSSL_free(ssl);
+        return false;
+    }
+    if (s.cid_len != 0 &&
+        (wolfSSL_dtls_cid_use(ssl) != WOLFSSL_SUCCESS || wolfSSL_dtls_cid_set(ssl, s.cid, s.cid_len) != WOLFSSL_SUCCESS)) {
         wolfSSL_free(ssl);
         return false;
     }
@@ -92,10 +110,8 @@ void shard::compact_idle() noexcept {
     size_t compacted = 0;
     for (session* first : {known_.oldest, anon_.oldest}) {
         for (session* s = first; s != nullptr; s = s->newer) {
-            // DTLS 1.3 and CID sessions keep their object: wolfSSL's export carries neither
-            // DTLS 1.3 state nor the CID (the CID extension's state is not in the exported
-            // options, and an imported object could only learn it from a new handshake).
-            if (s->ssl == nullptr || s->dtls13 || s->cid_len != 0 || s->keep_object) continue;
+            // DTLS 1.3 sessions keep their object: wolfSSL's export does not carry DTLS 1.3.
+            if (s->ssl == nullptr || s->dtls13 || s->keep_object) continue;
             const uint64_t at = std::max(s->last_ns, s->used_ns) + after;
             if (at <= now_ && s->timer_ns == 0) {
                 compact(*s);
