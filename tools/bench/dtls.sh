@@ -29,7 +29,7 @@ others=()
 port=47684
 tern_sets=()
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "dtls.sh: $*" >&2; exit 2; }
 
 while [ $# -gt 0 ]; do
