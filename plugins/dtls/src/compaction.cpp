@@ -64,7 +64,7 @@ bool shard::restore(session& s) noexcept {
 #ifdef WOLFSSL_SESSION_EXPORT
     if (s.ssl != nullptr) return true;
     if (!s.blob) return false;
-    WOLFSSL* ssl = wolfSSL_new(tls().ctx());
+    WOLFSSL* ssl = wolfSSL_new(tls().restore_ctx());
     if (ssl == nullptr) return false;
     if (wolfSSL_dtls_import(ssl, s.blob.get(), s.blob_len) <= 0) {
         wolfSSL_free(ssl);

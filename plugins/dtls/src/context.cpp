@@ -198,9 +198,19 @@ context::context(const settings& cfg, bool psk_available, identity_store& identi
         wolfSSL_CTX_set_group_messages(ctx_);
         wolfSSL_CTX_SetIORecv(ctx_, &io_recv);
         wolfSSL_CTX_SetIOSend(ctx_, &io_send);
+#ifdef WOLFSSL_SESSION_EXPORT
+        if (cfg_.dtls12 && cfg_.dtls13) {
+            ctx12_ = wolfSSL_CTX_new(wolfDTLSv1_2_server_method());
+            if (ctx12_ == nullptr) throw sdk::error(TERN_INTERNAL, "wolfSSL_CTX_new (DTLS 1.2 imports) failed");
+            wolfSSL_CTX_SetIORecv(ctx12_, &io_recv);
+            wolfSSL_CTX_SetIOSend(ctx12_, &io_send);
+        }
+#endif
     } catch (...) {
         wolfSSL_CTX_free(ctx_);
         ctx_ = nullptr;
+        if (ctx12_ != nullptr) wolfSSL_CTX_free(ctx12_);
+        ctx12_ = nullptr;
         throw;
     }
 }
@@ -309,6 +319,7 @@ void context::set_resumption() {
 
 context::~context() {
     if (ctx_ != nullptr) wolfSSL_CTX_free(ctx_);
+    if (ctx12_ != nullptr) wolfSSL_CTX_free(ctx12_);
     for (auto& k : ticket_keys_) std::memset(k.key, 0, sizeof k.key);
 }
 

@@ -30,6 +30,11 @@ public:
     context& operator=(const context&) = delete;
 
     WOLFSSL_CTX* ctx() const noexcept { return ctx_; }
+    // The context a compacted DTLS 1.2 session is imported into: wolfSSL imports a session
+    // only into an object whose version is the exported one, and an object of the context
+    // that offers DTLS 1.2 and 1.3 starts as 1.3. So with both versions, a DTLS 1.2-only
+    // context (no credentials: the handshake is over) carries the imports.
+    WOLFSSL_CTX* restore_ctx() const noexcept { return ctx12_ != nullptr ? ctx12_ : ctx_; }
     const settings& cfg() const noexcept { return cfg_; }
     identity_store& identities() noexcept { return identities_; }
     bool psk_enabled() const noexcept { return psk_; }
@@ -72,6 +77,7 @@ private:
     identity_store& identities_;
     sdk::logger log_;
     WOLFSSL_CTX* ctx_ = nullptr;
+    WOLFSSL_CTX* ctx12_ = nullptr;  // restore_ctx() when both versions are offered
     bool psk_ = false;
     bool dtls13_ = false;
     bool cid_ = false;

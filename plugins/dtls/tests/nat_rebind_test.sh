@@ -152,7 +152,10 @@ moved_with_cid() {
     [ "$(downlinks "$sock")" -ge 2 ] || nat_fail "the response and the RPC did not arrive on $sock"
 }
 
-dtls_start_stack 'versions = ["1.2", "1.3"]'
+# Idle sessions are compacted after 300 ms, so the device below also wakes from a session held
+# as exported state.
+dtls_start_stack 'versions = ["1.2", "1.3"]
+idle_compact_after = 300'
 cli device add nat-12 --x509 "$CERTS/client.pem"
 cli device add nat-13 --x509 "$CERTS/client2.pem"
 cli device add nat-psk --psk-identity nat-psk --psk-key "$(hex natPSK)"
@@ -173,6 +176,8 @@ h0=$(handshakes) m0=$(moves) r0=$(refused)
 assert_eq 1 "$(tern_metric dtls_cid_sessions)" "sessions with a Connection ID"
 
 moved_with_cid nat-12 127.0.0.1 2   # a new port
+# the device sleeps (its idle session is compacted) and wakes behind a new address
+wait_until 5 metric_at_least dtls_compact_sessions 1 || nat_fail "the idle CID session was not compacted"
 moved_with_cid nat-12 127.0.0.2 3   # a new address
 
 # a record the network delayed: sent from 127.0.0.2 (as NON: no answer awaited), held by
