@@ -9,12 +9,7 @@
 # nothing; attribute Observe over DTLS delivers notifications.
 set -u
 source "$TERN_SOURCE_DIR/plugins/dtls/tests/dtls_lib.sh"
-for p in device_api json core_embedded; do
-    if [ ! -f "$TERN_BUILD_DIR/plugins/libtern-$p.so" ]; then
-        echo "[dtls_device_api] SKIP: libtern-$p.so is not built"
-        exit 77
-    fi
-done
+dtls_need_stack
 dtls_init
 
 

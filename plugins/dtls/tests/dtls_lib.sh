@@ -87,6 +87,17 @@ assert_client_failed() {
 # hex TEXT: the bytes of TEXT in hex (PSK keys: coap-client -k takes text).
 hex() { printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n'; }
 
+# dtls_need_stack: skip the test (exit 77) when a plugin of the device API stack is not built.
+dtls_need_stack() {
+    local p
+    for p in device_api json core_embedded; do
+        if [ ! -f "$TERN_BUILD_DIR/plugins/libtern-$p.so" ]; then
+            echo "[$TERN_TEST_NAME] SKIP: libtern-$p.so is not built"
+            exit 77
+        fi
+    done
+}
+
 # dtls_start_stack [dtls lines]: dtls_start with the device API stack behind it (coap,
 # device_api, json, core_embedded on a database in $TERN_TMP/db, admin API on a free port).
 dtls_start_stack() {

@@ -10,12 +10,7 @@
 # Sources are distinct 127/8 addresses (dtls_flood --bind, dtls_client --bind).
 set -u
 source "$TERN_SOURCE_DIR/plugins/dtls/tests/dtls_lib.sh"
-for p in device_api json core_embedded; do
-    if [ ! -f "$TERN_BUILD_DIR/plugins/libtern-$p.so" ]; then
-        echo "[$TERN_TEST_NAME] SKIP: libtern-$p.so is not built"
-        exit 77
-    fi
-done
+dtls_need_stack
 DTLS_FLOOD=${DTLS_FLOOD:-$TERN_BUILD_DIR/bin/dtls_flood}
 [ -x "$DTLS_FLOOD" ] || { echo "[$TERN_TEST_NAME] the flood client is not built: $DTLS_FLOOD" >&2; exit 1; }
 dtls_init

@@ -12,12 +12,7 @@
 # declines the client's request for one; both sessions still work.
 set -u
 source "$TERN_SOURCE_DIR/plugins/dtls/tests/dtls_lib.sh"
-for p in device_api json core_embedded; do
-    if [ ! -f "$TERN_BUILD_DIR/plugins/libtern-$p.so" ]; then
-        echo "[$TERN_TEST_NAME] SKIP: libtern-$p.so is not built"
-        exit 77
-    fi
-done
+dtls_need_stack
 dtls_init
 
 # ssl_client2: TERN_MBEDTLS_CLIENT names one, else the cached build (built now if missing), in

@@ -15,12 +15,7 @@
 # again.
 set -u
 source "$TERN_SOURCE_DIR/plugins/dtls/tests/dtls_lib.sh"
-for p in device_api json core_embedded; do
-    if [ ! -f "$TERN_BUILD_DIR/plugins/libtern-$p.so" ]; then
-        echo "[dtls_nat_rebind] SKIP: libtern-$p.so is not built"
-        exit 77
-    fi
-done
+dtls_need_stack
 command -v node >/dev/null || fail "node is missing (tools/dev.sh installs it)"
 dtls_init
 trap 'rc=$?; nat_cleanup; (exit $rc); _tern_cleanup' EXIT

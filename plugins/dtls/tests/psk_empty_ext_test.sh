@@ -12,12 +12,7 @@
 # extensions block at all.
 set -u
 source "$TERN_SOURCE_DIR/plugins/dtls/tests/dtls_lib.sh"
-for p in device_api json core_embedded; do
-    if [ ! -f "$TERN_BUILD_DIR/plugins/libtern-$p.so" ]; then
-        echo "[$TERN_TEST_NAME] SKIP: libtern-$p.so is not built"
-        exit 77
-    fi
-done
+dtls_need_stack
 command -v node >/dev/null || { echo "node is missing (Debian package nodejs; tools/dev.sh deps)" >&2; exit 1; }
 [ -d "$TERN_SOURCE_DIR/tests/interop/node_modules/node-dtls-client" ] ||
     { echo "node-dtls-client is not installed in tests/interop/node_modules: run tools/dev.sh deps (or: cd tests/interop && npm ci)" >&2; exit 1; }
