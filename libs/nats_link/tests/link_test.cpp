@@ -1,0 +1,270 @@
+// nats_link against a real nats-server (JetStream on, loopback, free port, temp store).
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "nats_server.hpp"
+#include "tern/nats_link/link.hpp"
+
+using namespace tern::nats_link;
+using tern::nats_link::test::nats_server;
+using namespace std::chrono_literals;
+using nl_link = tern::nats_link::link;  // ::link (unistd.h) would be ambiguous
+
+namespace {
+
+#define NATS_OR_SKIP()                                                     \
+  if (!nats_server::available()) {                                         \
+    WARN("SKIP: nats-server is not installed (tools/dev.sh installs it)"); \
+    return;                                                                \
+  }
+
+template <class Pred>
+bool wait_until(Pred p, std::chrono::milliseconds bound) {
+  const auto until = std::chrono::steady_clock::now() + bound;
+  while (!p()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+struct states {
+  std::mutex mu;
+  std::vector<link_state> seen;
+  void add(link_state s) {
+    std::lock_guard lk(mu);
+    seen.push_back(s);
+  }
+  bool saw(link_state s) {
+    std::lock_guard lk(mu);
+    for (auto x : seen)
+      if (x == s) return true;
+    return false;
+  }
+};
+
+link_settings settings_for(const nats_server& srv) {
+  link_settings s;
+  s.servers = {srv.url()};
+  s.name = "nats_link-test";
+  s.reconnect_wait_ms = 50;
+  s.reconnect_wait_max_ms = 300;
+  s.request_timeout_ms = 2000;
+  s.publish_ack_timeout_ms = 2000;
+  s.log = [](std::string_view) {};
+  return s;
+}
+
+std::unique_ptr<nl_link> open_link(const nats_server& srv, states* st = nullptr) {
+  std::string err;
+  auto l = nl_link::open(settings_for(srv), [st](link_state s) { if (st) st->add(s); }, err);
+  REQUIRE(l);
+  REQUIRE(wait_until([&] { return l->connected(); }, 5s));
+  return l;
+}
+
+std::pair<status, std::string> do_request(nl_link& l, std::string_view subj, std::string_view data,
+                                          uint32_t timeout_ms) {
+  std::promise<std::pair<status, std::string>> p;
+  auto f = p.get_future();
+  l.request(subj, data, timeout_ms,
+            [&p](status s, std::string_view r) { p.set_value({s, std::string(r)}); });
+  REQUIRE(f.wait_for(10s) == std::future_status::ready);
+  return f.get();
+}
+
+std::pair<status, uint64_t> do_publish(nl_link& l, std::string_view subj, std::string_view data,
+                                       std::string_view id) {
+  std::promise<std::pair<status, uint64_t>> p;
+  auto f = p.get_future();
+  l.publish_durable(subj, data, id, [&p](status s, uint64_t seq) { p.set_value({s, seq}); });
+  REQUIRE(f.wait_for(10s) == std::future_status::ready);
+  return f.get();
+}
+
+status do_done(const std::function<void(nl_link::done_fn)>& op) {
+  std::promise<status> p;
+  auto f = p.get_future();
+  op([&p](status s) { p.set_value(s); });
+  REQUIRE(f.wait_for(10s) == std::future_status::ready);
+  return f.get();
+}
+
+status make_stream(nl_link& l, const std::string& name, const std::string& subjects) {
+  stream_settings ss;
+  ss.name = name;
+  ss.subjects = {subjects};
+  ss.duplicate_window_ms = 60000;
+  return do_done([&](nl_link::done_fn cb) { l.ensure_stream(ss, cb); });
+}
+
+}  // namespace
+
+TEST_CASE("request/reply: a responder answers, silence times out, nobody listening is unavailable") {
+  NATS_OR_SKIP();
+  nats_server srv;
+  REQUIRE(srv.start());
+  auto l = open_link(srv);
+  nl_link* lp = l.get();
+  REQUIRE(l->subscribe("svc.echo", "echoers", [lp](const message& m) {
+    lp->publish(m.reply, "echo:" + std::string(m.data));
+  }) == status::ok);
+  REQUIRE(l->subscribe("svc.silent", "", [](const message&) {}) == status::ok);
+  std::this_thread::sleep_for(100ms);  // the SUBs reach the server
+
+  auto [st, reply] = do_request(*l, "svc.echo", "hi", 0);
+  CHECK(st == status::ok);
+  CHECK(reply == "echo:hi");
+
+  const auto t0 = std::chrono::steady_clock::now();
+  auto [st2, reply2] = do_request(*l, "svc.silent", "anyone?", 300);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  CHECK(st2 == status::timeout);
+  CHECK(took >= 290ms);
+  CHECK(took < 1500ms);
+
+  auto [st3, reply3] = do_request(*l, "svc.nobody", "x", 2000);
+  CHECK(st3 == status::unavailable);
+
+  const auto m = l->metrics();
+  CHECK(m.connected == 1);
+  CHECK(m.timeouts == 1);
+  CHECK(m.requests_in_flight == 0);
+  CHECK(wait_until([&] { return l->metrics().last_rtt_us > 0; }, 3s));
+}
+
+TEST_CASE("durable publish: acked in order, a repeated msg id is stored once, unacked is redelivered") {
+  NATS_OR_SKIP();
+  nats_server srv;
+  REQUIRE(srv.start());
+  auto l = open_link(srv);
+  REQUIRE(make_stream(*l, "UPLINK", "up.>") == status::ok);
+  REQUIRE(make_stream(*l, "UPLINK", "up.>") == status::ok);  // idempotent
+
+  auto a = do_publish(*l, "up.dev1", "a", "id-a");
+  auto b = do_publish(*l, "up.dev1", "b", "id-b");
+  auto c = do_publish(*l, "up.dev2", "c", "id-c");
+  REQUIRE(a.first == status::ok);
+  REQUIRE(b.first == status::ok);
+  REQUIRE(c.first == status::ok);
+  CHECK(a.second < b.second);
+  CHECK(b.second < c.second);
+  auto again = do_publish(*l, "up.dev1", "b-retried", "id-b");  // a retry: same id
+  CHECK(again.first == status::ok);
+  CHECK(again.second == b.second);
+  CHECK(do_publish(*l, "nostream.x", "x", "id-x").first == status::unavailable);
+
+  std::mutex mu;
+  std::map<std::string, std::vector<uint64_t>> got;  // payload -> delivery counts
+  consumer_settings cs;
+  cs.stream = "UPLINK";
+  cs.durable = "core";
+  cs.filter = "up.>";
+  cs.batch = 16;
+  cs.fetch_wait_ms = 200;
+  cs.ack_wait_ms = 1000;
+  REQUIRE(do_done([&](nl_link::done_fn cb) {
+    l->consume(cs, [&](delivery&& d) {
+      std::lock_guard lk(mu);
+      got[std::string(d.data())].push_back(d.delivered());
+      if (d.data() == "b" && d.delivered() == 1) return;  // "crash" before the ack
+      d.ack();
+    }, cb);
+  }) == status::ok);
+
+  REQUIRE(wait_until([&] {
+    std::lock_guard lk(mu);
+    return got["b"].size() >= 2;
+  }, 8s));
+  std::this_thread::sleep_for(300ms);
+  std::lock_guard lk(mu);
+  CHECK(got.size() == 3);  // a, b, c: the retried publish was not stored again
+  CHECK(got.count("b-retried") == 0);
+  CHECK(got["a"] == std::vector<uint64_t>{1});
+  CHECK(got["c"] == std::vector<uint64_t>{1});
+  CHECK(got["b"] == std::vector<uint64_t>{1, 2});
+  CHECK(l->metrics().publishes_acked == 4);
+  CHECK(l->metrics().pending_publishes == 0);
+}
+
+TEST_CASE("server stopped gives fast unavailable without a hang, and after a restart the link reconnects by itself") {
+  NATS_OR_SKIP();
+  nats_server srv;
+  REQUIRE(srv.start());
+  states st;
+  auto l = open_link(srv, &st);
+  REQUIRE(make_stream(*l, "KEEP", "keep.>") == status::ok);
+  auto first = do_publish(*l, "keep.a", "1", "k1");
+  REQUIRE(first.first == status::ok);
+
+  srv.stop();
+  REQUIRE(wait_until([&] { return !l->connected(); }, 3s));
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK(do_publish(*l, "keep.a", "2", "k2").first == status::unavailable);
+  CHECK(do_request(*l, "svc.any", "x", 1000).first == status::unavailable);
+  CHECK(do_done([&](nl_link::done_fn cb) { l->kv_put("b", "k", "v", cb); }) == status::unavailable);
+  CHECK(std::chrono::steady_clock::now() - t0 < 200ms);
+  CHECK(l->metrics().connected == 0);
+  CHECK(wait_until([&] { return st.saw(link_state::disconnected); }, 2s));
+
+  REQUIRE(srv.start());  // same port, same store
+  REQUIRE(wait_until([&] { return l->connected(); }, 5s));
+  CHECK(wait_until([&] { return st.saw(link_state::reconnected); }, 2s));
+  auto second = do_publish(*l, "keep.a", "2", "k2");
+  CHECK(second.first == status::ok);
+  CHECK(second.second == first.second + 1);  // the stream survived in the store
+  CHECK(l->metrics().reconnects >= 1);
+}
+
+TEST_CASE("a link opened before the server is up connects once it starts") {
+  NATS_OR_SKIP();
+  nats_server srv;
+  std::string err;
+  auto l = nl_link::open(settings_for(srv), nullptr, err);
+  REQUIRE(l);
+  CHECK_FALSE(l->connected());
+  CHECK(do_request(*l, "svc.any", "x", 500).first == status::unavailable);
+  REQUIRE(srv.start());
+  CHECK(wait_until([&] { return l->connected(); }, 5s));
+}
+
+TEST_CASE("key-value: put then get round trip, a missing key is not_found") {
+  NATS_OR_SKIP();
+  nats_server srv;
+  REQUIRE(srv.start());
+  auto l = open_link(srv);
+  CHECK(do_done([&](nl_link::done_fn cb) { l->kv_put("device_node", "dev-1", "node-a", cb); }) == status::ok);
+  CHECK(do_done([&](nl_link::done_fn cb) { l->kv_put("device_node", "dev-1", "node-b", cb); }) == status::ok);
+  std::promise<std::pair<status, std::string>> p;
+  auto f = p.get_future();
+  l->kv_get("device_node", "dev-1", [&](status s, std::string_view v) { p.set_value({s, std::string(v)}); });
+  REQUIRE(f.wait_for(10s) == std::future_status::ready);
+  auto got = f.get();
+  CHECK(got.first == status::ok);
+  CHECK(got.second == "node-b");
+  std::promise<status> p2;
+  auto f2 = p2.get_future();
+  l->kv_get("device_node", "dev-9", [&](status s, std::string_view) { p2.set_value(s); });
+  REQUIRE(f2.wait_for(10s) == std::future_status::ready);
+  CHECK(f2.get() == status::not_found);
+}
+
+TEST_CASE("bad settings are refused with a clear error") {
+  link_settings s;
+  s.servers.clear();
+  std::string err;
+  CHECK_FALSE(nl_link::open(s, nullptr, err));
+  CHECK(err.find("no servers") != std::string::npos);
+  s.servers = {"nats://127.0.0.1:1"};
+  s.max_pending_publishes = 0;
+  CHECK_FALSE(nl_link::open(s, nullptr, err));
+  CHECK(err.find("bound") != std::string::npos);
+}
