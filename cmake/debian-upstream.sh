@@ -74,7 +74,17 @@ ds_fetch() {
         -o "APT::Sandbox::User=root"
     )
     say "private apt update ($ds_suite, deb-src only; /etc/apt untouched)"
-    apt-get "${apt_opts[@]}" -qq update >&2 || die "apt-get update failed (is $ds_mirror reachable?)"
+    if ! apt-get "${apt_opts[@]}" -qq update >"$ds_work/apt-update.log" 2>&1; then
+        cat "$ds_work/apt-update.log" >&2
+        # A suite that moves (unstable) has a Release file valid for a week only, so a mirror
+        # that lags (a snapshot, a stale proxy) serves an expired one. Its signature is still
+        # checked, and the tarball's hash against it: an expired index is only an old one.
+        grep -q 'is expired' "$ds_work/apt-update.log" ||
+            die "apt-get update failed (is $ds_mirror reachable?)"
+        say "the mirror's $ds_suite Release file is past its Valid-Until date (a lagging mirror?); using it anyway, its signature checked"
+        apt_opts+=(-o "Acquire::Check-Valid-Until=false")
+        apt-get "${apt_opts[@]}" -qq update >&2 || die "apt-get update failed (is $ds_mirror reachable?)"
+    fi
     rm -rf "$ds_work/src"
     mkdir -p "$ds_work/src"
     say "fetching the upstream tarball of $ds_name ($ds_suite)"
