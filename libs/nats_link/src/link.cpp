@@ -200,10 +200,14 @@ bool link_impl::start(std::string& error) {
 link_impl::~link_impl() {
   stopping_ = true;
   sweep_cv_.notify_all();
+  {
+    std::lock_guard lk(job_mu_);  // so that the worker cannot miss the wake-up
+  }
   job_cv_.notify_all();
+  // The worker first: a consume job still running may add a consumer thread.
+  if (worker_.joinable()) worker_.join();
   for (auto& c : consumers_)
     if (c->thread.joinable()) c->thread.join();
-  if (worker_.joinable()) worker_.join();
   if (sweeper_.joinable()) sweeper_.join();
   if (conn_ != nullptr) {
     natsConnection_Close(conn_);

@@ -268,3 +268,32 @@ TEST_CASE("bad settings are refused with a clear error") {
   CHECK_FALSE(nl_link::open(s, nullptr, err));
   CHECK(err.find("bound") != std::string::npos);
 }
+
+TEST_CASE("a durable publish nobody acknowledges times out and frees its pending slot") {
+  NATS_OR_SKIP();
+  nats_server srv;
+  REQUIRE(srv.start());
+  auto s = settings_for(srv);
+  s.publish_ack_timeout_ms = 400;
+  s.max_pending_publishes = 1;
+  std::string err;
+  auto l = nl_link::open(s, nullptr, err);
+  REQUIRE(l);
+  REQUIRE(wait_until([&] { return l->connected(); }, 5s));
+  // A plain subscriber and no stream: the message is delivered but never acknowledged.
+  REQUIRE(l->subscribe("nostore.x", "", [](const message&) {}) == status::ok);
+  std::this_thread::sleep_for(100ms);
+
+  std::promise<std::pair<status, uint64_t>> p;
+  auto f = p.get_future();
+  const auto t0 = std::chrono::steady_clock::now();
+  l->publish_durable("nostore.x", "lost?", "n1", [&p](status st, uint64_t seq) { p.set_value({st, seq}); });
+  CHECK(l->metrics().pending_publishes == 1);
+  CHECK(do_publish(*l, "nostore.x", "second", "n2").first == status::busy);  // the bound is 1
+  REQUIRE(f.wait_for(5s) == std::future_status::ready);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  CHECK(f.get().first == status::timeout);
+  CHECK(took < 2s);
+  CHECK(l->metrics().pending_publishes == 0);
+  CHECK(l->metrics().rejected_busy == 1);
+}
