@@ -129,16 +129,18 @@ void link_impl::on_state(link_state st) {
     case link_state::connected: m_.connected = 1; break;
     case link_state::reconnected: m_.connected = 1; ++m_.reconnects; break;
     case link_state::disconnected: m_.connected = 0; ++m_.disconnects; break;
-    case link_state::closed: {
-      m_.connected = 0;
-      std::lock_guard lk(done_mu_);
-      closed_ = true;
-      done_cv_.notify_all();
-      break;
-    }
+    case link_state::closed: m_.connected = 0; break;
   }
-  if (st != link_state::connected || !stopping_) log(std::string("nats_link: ") + to_string(st));
-  if (state_cb_ && !stopping_) state_cb_(st);
+  if (!stopping_) {
+    log(std::string("nats_link: ") + to_string(st));
+    if (state_cb_) state_cb_(st);
+  }
+  if (st == link_state::closed) {
+    // The destructor waits for this: nothing after it may touch the link.
+    std::lock_guard lk(done_mu_);
+    closed_ = true;
+    done_cv_.notify_all();
+  }
 }
 
 bool link_impl::start(std::string& error) {
