@@ -1,6 +1,7 @@
 // nats_link against a real nats-server (JetStream on, loopback, free port, temp store).
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <future>
@@ -296,4 +297,34 @@ TEST_CASE("a durable publish nobody acknowledges times out and frees its pending
   CHECK(took < 2s);
   CHECK(l->metrics().pending_publishes == 0);
   CHECK(l->metrics().rejected_busy == 1);
+}
+
+TEST_CASE("a queue group shares the requests among its members, each answered once") {
+  NATS_OR_SKIP();
+  nats_server srv;
+  REQUIRE(srv.start());
+  auto l = open_link(srv);
+  nl_link* lp = l.get();
+  std::atomic<int> served_a{0}, served_b{0};
+  REQUIRE(l->subscribe("svc.q", "workers", [lp, &served_a](const message& m) {
+    ++served_a;
+    lp->publish(m.reply, "a");
+  }) == status::ok);
+  REQUIRE(l->subscribe("svc.q", "workers", [lp, &served_b](const message& m) {
+    ++served_b;
+    lp->publish(m.reply, "b");
+  }) == status::ok);
+  std::this_thread::sleep_for(100ms);
+  std::atomic<int> ok{0}, done{0};
+  for (int i = 0; i < 200; ++i)
+    l->request("svc.q", "x", 2000, [&](status s, std::string_view r) {
+      if (s == status::ok && (r == "a" || r == "b")) ++ok;
+      ++done;
+    });
+  REQUIRE(wait_until([&] { return done == 200; }, 5s));
+  CHECK(ok == 200);
+  CHECK(served_a + served_b == 200);
+  CHECK(served_a > 0);
+  CHECK(served_b > 0);
+  CHECK(l->metrics().requests_in_flight == 0);
 }
