@@ -58,6 +58,15 @@ struct decoder::state {
     slot<pb::AttributesUpdatedEvent> attributes_updated_event;
     slot<pb::RpcRequestEvent> rpc_request_event;
     tern_rpc_request rpc{};
+    slot<pb::ClaimRequest> claim_request;
+    slot<pb::ClaimReply> claim_reply;
+    slot<pb::ProvisionRequest> provision_request;
+    tern_provision_request provision{};
+    slot<pb::ProvisionReply> provision_reply;
+    tern_provision_result provision_result{};
+    slot<pb::OtaPackageRequest> ota_package_request;
+    slot<pb::OtaPackageReply> ota_package_reply;
+    tern_ota_package package{};
 };
 
 decoder::decoder() : state_(std::make_unique<state>()) {}
@@ -308,6 +317,8 @@ result decoder::decode(tern_bytes in, status_reply& out) {
         return decode_status<pb::ResendPendingRpcsReply>(state_->resend_pending_rpcs_reply, in, out);
     case status_op::session_event:
         return decode_status<pb::SessionEventReply>(state_->session_event_reply, in, out);
+    case status_op::claim:
+        return decode_status<pb::ClaimReply>(state_->claim_reply, in, out);
     }
     const status_op op = out.op;
     out = status_reply{op};
@@ -353,6 +364,89 @@ result decoder::decode(tern_bytes in, rpc_request_event& out) {
     rpc.expiration_ms = m.expiration_ms();
     out.device_id = m.device_id();
     out.rpc = &rpc;
+    return {};
+}
+
+result decoder::decode(tern_bytes in, claim_request& out) {
+    auto& m = state_->claim_request.msg;
+    if (auto r = parse(m, in); !r) return refuse(out, r);
+    out.device_id = m.device_id();
+    out.secret_key = view(m.secret_key());
+    out.duration_ms = m.duration_ms();
+    return {};
+}
+
+result decoder::decode(tern_bytes in, provision_request& out) {
+    auto& m = state_->provision_request.msg;
+    if (auto r = parse(m, in); !r) return refuse(out, r);
+    tern_provision_request& req = state_->provision;
+    req = tern_provision_request{};
+    req.struct_size = sizeof req;
+    req.credentials_type = m.credentials_type();
+    req.device_name = view(m.device_name());
+    req.provision_key = view(m.provision_key());
+    req.provision_secret = view(m.provision_secret());
+    req.token = view(m.token());
+    req.client_id = view(m.client_id());
+    req.username = view(m.username());
+    req.password = view(m.password());
+    req.hash = view(m.hash());
+    req.gateway = m.gateway() ? 1 : 0;
+    out.request = &req;
+    return {};
+}
+
+result decoder::decode(tern_bytes in, provision_reply& out) {
+    auto& m = state_->provision_reply.msg;
+    if (auto r = parse(m, in); !r) return refuse(out, r);
+    out.status = m.status();
+    out.message = view(m.message());
+    out.result = nullptr;
+    if (!m.has_result()) return {};
+    const pb::ProvisionResult& src = m.result();
+    tern_provision_result& res = state_->provision_result;
+    res = tern_provision_result{};
+    res.struct_size = sizeof res;
+    res.status = src.status();
+    res.credentials_type = src.credentials_type();
+    res.credentials_value = view(src.credentials_value());
+    res.client_id = view(src.client_id());
+    res.username = view(src.username());
+    res.password = view(src.password());
+    out.result = &res;
+    return {};
+}
+
+result decoder::decode(tern_bytes in, ota_package_request& out) {
+    auto& m = state_->ota_package_request.msg;
+    if (auto r = parse(m, in); !r) return refuse(out, r);
+    out.device_id = m.device_id();
+    out.type = m.type();
+    return {};
+}
+
+result decoder::decode(tern_bytes in, ota_package_reply& out) {
+    auto& m = state_->ota_package_reply.msg;
+    if (auto r = parse(m, in); !r) return refuse(out, r);
+    out.status = m.status();
+    out.message = view(m.message());
+    out.package = nullptr;
+    if (!m.has_package()) return {};
+    const pb::OtaPackage& src = m.package();
+    tern_ota_package& pkg = state_->package;
+    pkg = tern_ota_package{};
+    pkg.struct_size = sizeof pkg;
+    pkg.type = src.type();
+    pkg.package_id = src.package_id();
+    pkg.title = view(src.title());
+    pkg.version = view(src.version());
+    pkg.tag = view(src.tag());
+    pkg.size = src.size();
+    pkg.checksum = view(src.checksum());
+    pkg.checksum_algorithm = view(src.checksum_algorithm());
+    pkg.path = view(src.path());
+    pkg.url = view(src.url());
+    out.package = &pkg;
     return {};
 }
 

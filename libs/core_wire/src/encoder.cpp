@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <utility>
 
 namespace tern::core_wire {
 
@@ -33,6 +34,12 @@ struct encoder::state {
     pb::DeviceEvent device_event;
     pb::AttributesUpdatedEvent attributes_updated_event;
     pb::RpcRequestEvent rpc_request_event;
+    pb::ClaimRequest claim_request;
+    pb::ClaimReply claim_reply;
+    pb::ProvisionRequest provision_request;
+    pb::ProvisionReply provision_reply;
+    pb::OtaPackageRequest ota_package_request;
+    pb::OtaPackageReply ota_package_reply;
 };
 
 encoder::encoder() : state_(std::make_unique<state>()) {}
@@ -244,6 +251,7 @@ result encoder::encode(const status_reply& in, std::string& out) {
     case status_op::resend_pending_rpcs:
         return encode_status(state_->resend_pending_rpcs_reply, in, out);
     case status_op::session_event: return encode_status(state_->session_event_reply, in, out);
+    case status_op::claim: return encode_status(state_->claim_reply, in, out);
     }
     out.clear();
     return fail(wire_error::bad_value, "an unknown status_op");
@@ -285,6 +293,91 @@ result encoder::encode(const rpc_request_event& in, std::string& out) {
         if (auto r = put_text(m.mutable_method(), rpc.method); !r) return r;
         if (auto r = put_text(m.mutable_params(), rpc.params); !r) return r;
         m.set_expiration_ms(rpc.expiration_ms);
+        return result{};
+    });
+}
+
+result encoder::encode(const claim_request& in, std::string& out) {
+    return encode_with(state_->claim_request, out, [&](pb::ClaimRequest& m) {
+        m.set_device_id(in.device_id);
+        m.set_duration_ms(in.duration_ms);
+        return put_text(m.mutable_secret_key(), in.secret_key);
+    });
+}
+
+result encoder::encode(const provision_request& in, std::string& out) {
+    return encode_with(state_->provision_request, out, [&](pb::ProvisionRequest& m) {
+        if (in.request == nullptr) return fail(wire_error::bad_value, "a null provision request");
+        tern_provision_request req{};
+        std::memcpy(&req, in.request, std::min<std::size_t>(in.request->struct_size, sizeof req));
+        m.set_credentials_type(req.credentials_type);
+        m.set_gateway(req.gateway != 0);
+        const std::pair<std::string*, tern_str> texts[] = {
+            {m.mutable_device_name(), req.device_name}, {m.mutable_provision_key(), req.provision_key},
+            {m.mutable_provision_secret(), req.provision_secret}, {m.mutable_token(), req.token},
+            {m.mutable_client_id(), req.client_id}, {m.mutable_username(), req.username},
+            {m.mutable_password(), req.password}, {m.mutable_hash(), req.hash}};
+        for (const auto& [dst, text] : texts) {
+            if (auto r = put_text(dst, text); !r) return r;
+        }
+        return result{};
+    });
+}
+
+result encoder::encode(const provision_reply& in, std::string& out) {
+    return encode_with(state_->provision_reply, out, [&](pb::ProvisionReply& m) {
+        m.set_status(in.status);
+        if (auto r = put_text(m.mutable_message(), in.message); !r) return r;
+        if (in.result == nullptr) {
+            m.clear_result();
+            return result{};
+        }
+        tern_provision_result res{};
+        std::memcpy(&res, in.result, std::min<std::size_t>(in.result->struct_size, sizeof res));
+        pb::ProvisionResult* dst = m.mutable_result();
+        dst->set_status(res.status);
+        dst->set_credentials_type(res.credentials_type);
+        const std::pair<std::string*, tern_str> texts[] = {
+            {dst->mutable_credentials_value(), res.credentials_value},
+            {dst->mutable_client_id(), res.client_id},
+            {dst->mutable_username(), res.username}, {dst->mutable_password(), res.password}};
+        for (const auto& [text_dst, text] : texts) {
+            if (auto r = put_text(text_dst, text); !r) return r;
+        }
+        return result{};
+    });
+}
+
+result encoder::encode(const ota_package_request& in, std::string& out) {
+    return encode_with(state_->ota_package_request, out, [&](pb::OtaPackageRequest& m) {
+        m.set_device_id(in.device_id);
+        m.set_type(in.type);
+        return result{};
+    });
+}
+
+result encoder::encode(const ota_package_reply& in, std::string& out) {
+    return encode_with(state_->ota_package_reply, out, [&](pb::OtaPackageReply& m) {
+        m.set_status(in.status);
+        if (auto r = put_text(m.mutable_message(), in.message); !r) return r;
+        if (in.package == nullptr) {
+            m.clear_package();
+            return result{};
+        }
+        tern_ota_package pkg{};
+        std::memcpy(&pkg, in.package, std::min<std::size_t>(in.package->struct_size, sizeof pkg));
+        pb::OtaPackage* dst = m.mutable_package();
+        dst->set_type(pkg.type);
+        dst->set_package_id(pkg.package_id);
+        dst->set_size(pkg.size);
+        const std::pair<std::string*, tern_str> texts[] = {
+            {dst->mutable_title(), pkg.title}, {dst->mutable_version(), pkg.version},
+            {dst->mutable_tag(), pkg.tag}, {dst->mutable_checksum(), pkg.checksum},
+            {dst->mutable_checksum_algorithm(), pkg.checksum_algorithm}, {dst->mutable_path(), pkg.path},
+            {dst->mutable_url(), pkg.url}};
+        for (const auto& [text_dst, text] : texts) {
+            if (auto r = put_text(text_dst, text); !r) return r;
+        }
         return result{};
     });
 }

@@ -81,7 +81,8 @@ TEST_CASE("golden bytes of every message", "[core_wire]") {
     got.emplace_back("session_event_request",
                      encoded(session_event_request{6, TERN_SESSION_CLOSE, str("t"), str("a")}));
     for (status_op op : {status_op::post_telemetry, status_op::post_attributes, status_op::rpc_status,
-                         status_op::rpc_reply, status_op::resend_pending_rpcs, status_op::session_event}) {
+                         status_op::rpc_reply, status_op::resend_pending_rpcs, status_op::session_event,
+                         status_op::claim}) {
         got.emplace_back("status_reply", encoded(status_reply{op, TERN_BUSY, str("m")}));
     }
     got.emplace_back("device_event", encoded(device_event{6, TERN_DEVICE_DELETED}));
@@ -95,6 +96,43 @@ TEST_CASE("golden bytes of every message", "[core_wire]") {
     rpc.params = str("{}");
     rpc.expiration_ms = 9;
     got.emplace_back("rpc_request_event", encoded(rpc_request_event{6, &rpc}));
+    got.emplace_back("claim_request", encoded(claim_request{6, str("s"), 60000}));
+    tern_provision_request preq{};
+    preq.struct_size = sizeof preq;
+    preq.credentials_type = TERN_CREDENTIAL_ACCESS_TOKEN;
+    preq.device_name = str("d");
+    preq.provision_key = str("k");
+    preq.provision_secret = str("s");
+    preq.token = str("t");
+    preq.client_id = str("c");
+    preq.username = str("u");
+    preq.password = str("p");
+    preq.hash = str("h");
+    preq.gateway = 1;
+    got.emplace_back("provision_request", encoded(provision_request{&preq}));
+    tern_provision_result pres{};
+    pres.struct_size = sizeof pres;
+    pres.status = TERN_PROVISION_SUCCESS;
+    pres.credentials_type = TERN_CREDENTIAL_MQTT_BASIC;
+    pres.credentials_value = str("v");
+    pres.client_id = str("c");
+    pres.username = str("u");
+    pres.password = str("p");
+    got.emplace_back("provision_reply", encoded(provision_reply{TERN_OK, str("m"), &pres}));
+    got.emplace_back("ota_package_request", encoded(ota_package_request{6, TERN_OTA_SOFTWARE}));
+    tern_ota_package pkg{};
+    pkg.struct_size = sizeof pkg;
+    pkg.type = TERN_OTA_SOFTWARE;
+    pkg.package_id = 2;
+    pkg.title = str("t");
+    pkg.version = str("v");
+    pkg.tag = str("g");
+    pkg.size = 3;
+    pkg.checksum = str("c");
+    pkg.checksum_algorithm = str("a");
+    pkg.path = str("p");
+    pkg.url = str("u");
+    got.emplace_back("ota_package_reply", encoded(ota_package_reply{TERN_OK, str("m"), &pkg}));
 
     const std::vector<std::pair<const char*, const char*>> golden = {
         {"authenticate_request", "080112026162"},
@@ -123,9 +161,15 @@ TEST_CASE("golden bytes of every message", "[core_wire]") {
         {"status_reply", "080412016d"},
         {"status_reply", "080412016d"},
         {"status_reply", "080412016d"},
+        {"status_reply", "080412016d"},
         {"device_event", "08061003"},
         {"attributes_updated_event", "0806120a0a0173120508042201781a0161"},
         {"rpc_request_event", "08061002180722016d2a027b7d3009"},
+        {"claim_request", "080612017318e0d403"},
+        {"provision_request", "1201641a016b2201732a01743201633a01754201704a01685001"},
+        {"provision_reply", "12016d1a10080110031a01762201632a0175320170"},
+        {"ota_package_request", "08061001"},
+        {"ota_package_reply", "12016d1a1b080110021a01742201762a016730033a01634201614a0170520175"},
     };
     REQUIRE(got.size() == golden.size());
     for (std::size_t i = 0; i < got.size(); ++i) {

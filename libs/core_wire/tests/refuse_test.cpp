@@ -39,7 +39,10 @@ int decode_every_kind(decoder& dec, const std::string& b) {
            refused_as<resend_pending_rpcs_request>(dec, b) + refused_as<client_rpc_request>(dec, b) +
            refused_as<client_rpc_reply>(dec, b) + refused_as<session_event_request>(dec, b) +
            refused_as(dec, b, status_reply{status_op::session_event}) + refused_as<device_event>(dec, b) +
-           refused_as<attributes_updated_event>(dec, b) + refused_as<rpc_request_event>(dec, b);
+           refused_as<attributes_updated_event>(dec, b) + refused_as<rpc_request_event>(dec, b) +
+           refused_as<claim_request>(dec, b) + refused_as<provision_request>(dec, b) +
+           refused_as<provision_reply>(dec, b) + refused_as<ota_package_request>(dec, b) +
+           refused_as<ota_package_reply>(dec, b);
 }
 
 }  // namespace
@@ -83,7 +86,7 @@ TEST_CASE("garbage bytes never crash any decoder", "[core_wire]") {
     CHECK(refused > 0);
     // A byte that opens a field and nothing after it.
     CHECK(decode_every_kind(dec, std::string("\x0a", 1)) > 0);
-    CHECK(decode_every_kind(dec, std::string("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 11)) == 18);
+    CHECK(decode_every_kind(dec, std::string("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 11)) == 23);
 }
 
 TEST_CASE("sizes and null views the decoder refuses", "[core_wire]") {
@@ -184,4 +187,15 @@ TEST_CASE("views the encoder refuses", "[core_wire]") {
     CHECK(r.error == wire_error::too_large);
     CHECK(wire.empty());
     CHECK(std::string(to_string(r.error)) == "too_large");
+}
+
+TEST_CASE("null provisioning views the encoder refuses", "[core_wire]") {
+    encoder enc;
+    std::string wire;
+    CHECK(enc.encode(provision_request{nullptr}, wire).error == wire_error::bad_value);
+    tern_ota_package pkg{};
+    pkg.struct_size = sizeof pkg;
+    pkg.url = tern_str{nullptr, 5};
+    CHECK(enc.encode(ota_package_reply{TERN_OK, {}, &pkg}, wire).error == wire_error::bad_value);
+    CHECK(wire.empty());
 }

@@ -127,8 +127,8 @@ struct session_event_request {
 };
 
 // The reply of an operation that returns only a status (post_telemetry, post_attributes,
-// rpc_status, rpc_reply, resend_pending_rpcs, session_event). Each has its own message type on
-// the wire; `op` says which one is meant.
+// rpc_status, rpc_reply, resend_pending_rpcs, session_event, claim). Each has its own message
+// type on the wire; `op` says which one is meant.
 enum class status_op : std::int32_t {
     post_telemetry,
     post_attributes,
@@ -136,6 +136,7 @@ enum class status_op : std::int32_t {
     rpc_reply,
     resend_pending_rpcs,
     session_event,
+    claim,
 };
 struct status_reply {
     status_op op = status_op::post_telemetry;
@@ -158,6 +159,29 @@ struct attributes_updated_event {
 struct rpc_request_event {
     std::uint64_t device_id = 0;
     const tern_rpc_request* rpc = nullptr;
+};
+
+struct claim_request {
+    std::uint64_t device_id = 0;
+    tern_str secret_key{};
+    std::int64_t duration_ms = 0;
+};
+struct provision_request {
+    const tern_provision_request* request = nullptr;
+};
+struct provision_reply {
+    tern_status status = TERN_OK;
+    tern_str message{};
+    const tern_provision_result* result = nullptr;  // null: no result (any non-OK status)
+};
+struct ota_package_request {
+    std::uint64_t device_id = 0;
+    tern_ota_type type = TERN_OTA_FIRMWARE;
+};
+struct ota_package_reply {
+    tern_status status = TERN_OK;
+    tern_str message{};
+    const tern_ota_package* package = nullptr;  // null: no package (any non-OK status)
 };
 
 class encoder {
@@ -186,6 +210,11 @@ public:
     result encode(const device_event& in, std::string& out);
     result encode(const attributes_updated_event& in, std::string& out);
     result encode(const rpc_request_event& in, std::string& out);
+    result encode(const claim_request& in, std::string& out);
+    result encode(const provision_request& in, std::string& out);
+    result encode(const provision_reply& in, std::string& out);
+    result encode(const ota_package_request& in, std::string& out);
+    result encode(const ota_package_reply& in, std::string& out);
 
     struct state;
 
@@ -219,6 +248,11 @@ public:
     result decode(tern_bytes in, device_event& out);
     result decode(tern_bytes in, attributes_updated_event& out);
     result decode(tern_bytes in, rpc_request_event& out);
+    result decode(tern_bytes in, claim_request& out);
+    result decode(tern_bytes in, provision_request& out);
+    result decode(tern_bytes in, provision_reply& out);
+    result decode(tern_bytes in, ota_package_request& out);
+    result decode(tern_bytes in, ota_package_reply& out);
 
     struct state;
 
