@@ -199,3 +199,31 @@ TEST_CASE("null provisioning views the encoder refuses", "[core_wire]") {
     CHECK(enc.encode(ota_package_reply{TERN_OK, {}, &pkg}, wire).error == wire_error::bad_value);
     CHECK(wire.empty());
 }
+
+TEST_CASE("valid messages with one byte changed never crash any decoder", "[core_wire]") {
+    // Random bytes rarely get past the first tag; a valid message with one byte changed reaches
+    // the length, count and value checks deep inside.
+    const std::vector<tern_kv> values = every_kind();
+    const tern_ts_record records[] = {{1, values.data(), static_cast<std::uint32_t>(values.size()), 0}};
+    tern_device_record rec{};
+    rec.struct_size = sizeof rec;
+    rec.device_name = str("dev");
+    rec.profile_options = values.data();
+    rec.profile_option_count = static_cast<std::uint32_t>(values.size());
+    encoder enc;
+    std::vector<std::string> messages(2);
+    REQUIRE(enc.encode(post_telemetry_request{1, records, 1}, messages[0]));
+    REQUIRE(enc.encode(authenticate_reply{TERN_OK, str("m"), &rec}, messages[1]));
+    decoder dec;
+    int refused = 0;
+    for (const std::string& m : messages) {
+        for (std::size_t i = 0; i < m.size(); ++i) {
+            for (const unsigned char b : {0x00, 0x01, 0x7f, 0x80, 0xff}) {
+                std::string changed = m;
+                changed[i] = static_cast<char>(b);
+                refused += decode_every_kind(dec, changed);
+            }
+        }
+    }
+    CHECK(refused > 0);
+}
