@@ -43,7 +43,7 @@ void responder::busy(uint64_t exchange, action k, std::string_view text) noexcep
 }
 
 void responder::core_error(uint64_t exchange, action k, tern_status status, std::string_view text) noexcept {
-    if (status == TERN_BUSY) busy(exchange, k, text);
+    if (come_back_later(status)) busy(exchange, k, text);
     else if (status == TERN_INVALID_ARGUMENT) error(exchange, k, code::bad_request, text);  // refused as sent
     else error(exchange, k, code::internal, text);
 }

@@ -30,6 +30,12 @@ constexpr uint8_t unavailable = TERN_COAP_CODE(5, 3);
 // An adaptor's or the core's reason, or fallback when it gave none.
 std::string_view reason_or(const tern_error& e, std::string_view fallback) noexcept;
 
+// A core status that means "try again later" rather than "this failed": the core is busy, or a
+// remote core cannot be reached now or did not answer in time. Devices get 5.03 with Max-Age.
+constexpr bool come_back_later(tern_status s) noexcept {
+    return s == TERN_BUSY || s == TERN_UNAVAILABLE || s == TERN_TIMEOUT;
+}
+
 class responder {
 public:
     explicit responder(runtime& rt) : rt_(rt) {}
@@ -43,7 +49,8 @@ public:
     void limited(uint64_t exchange, action k, uint64_t wait_ns, std::string_view text) noexcept;
     // 5.03 with Max-Age busy_max_age: the core's queues are full.
     void busy(uint64_t exchange, action k, std::string_view text) noexcept;
-    // The core's failure as the device sees it: 5.03 + Max-Age when busy, 4.00 when it
+    // The core's failure as the device sees it: 5.03 + Max-Age when busy or unreachable
+    // (come_back_later), 4.00 when it
     // refused what was sent, else 5.00.
     void core_error(uint64_t exchange, action k, tern_status status, std::string_view text) noexcept;
     // 4.13 with the largest body taken in Size1 (RFC 7959 §4).

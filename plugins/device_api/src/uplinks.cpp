@@ -125,7 +125,9 @@ void uplinks::write_done(void* ctx, tern_status status, tern_str message) noexce
         const std::string_view why = message.size != 0 ? sdk::to_sv(message) : sdk::status_name(status);
         char text[160];
         const int n = std::snprintf(text, sizeof text, "%s: %.*s",
-                                    status == TERN_BUSY ? "the core is busy" : "the core could not store it",
+                                    status == TERN_BUSY        ? "the core is busy"
+                                    : come_back_later(status) ? "the core cannot be reached now"
+                                                              : "the core could not store it",
                                     static_cast<int>(why.size()), why.data());
         self->out_.core_error(o->exchange, o->kind, status,
                               std::string_view(text, n > 0 ? std::min<std::size_t>(n, sizeof text - 1) : 0));

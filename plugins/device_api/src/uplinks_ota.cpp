@@ -45,7 +45,10 @@ void uplinks::ota_done(void* ctx, tern_status status, const tern_ota_package* pa
                   std::string_view(msg, n > 0 ? std::min<std::size_t>(n, sizeof msg - 1) : 0));
     };
     if (status == TERN_NOT_FOUND) return say(code::not_found, "no %s package is assigned to the device", what);
-    if (status == TERN_BUSY) return out.busy(c->exchange, action::ota, "cannot look up the package: the core is busy");
+    if (come_back_later(status))
+        return out.busy(c->exchange, action::ota,
+                        status == TERN_BUSY ? "cannot look up the package: the core is busy"
+                                            : "cannot look up the package: the core cannot be reached now");
     if (status != TERN_OK || package == nullptr)
         return say(code::internal, "cannot look up the %s package: core %s", what,
                    sdk::status_name(status != TERN_OK ? status : TERN_INTERNAL));

@@ -175,7 +175,7 @@ TEST_CASE_METHOD(chain_fixture, "api: X.509 chain: a core error stops the walk w
     register_cert(1, 51);
     start_chain();
     SECTION("on the leaf: the intermediate is not asked") {
-        core.failing[hash_of(0)] = TERN_UNAVAILABLE;
+        core.failing[hash_of(0)] = TERN_INTERNAL;
         CHECK(answer(telemetry()).code == c500);
         CHECK(core.auth_values == std::vector<std::string>{hash_of(0)});
     }

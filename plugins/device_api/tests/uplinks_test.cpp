@@ -83,8 +83,16 @@ TEST_CASE("api: profile checks of docs/device-api.md §1.3", "[api]") {
     CHECK(f.answer(f.post("/api/v1/MQTT/telemetry", "{}")).code == c500);
     CHECK(f.answer(f.post("/api/v1/EFENTO/telemetry", "{}")).code == c400);
     // backend failure during authentication: 5.00
-    f.core.auth_status = TERN_UNAVAILABLE;
+    f.core.auth_status = TERN_INTERNAL;
     CHECK(f.answer(f.post("/api/v1/T2/telemetry", "{}")).code == c500);
+    // a core that cannot be reached (a remote core's link is down) or answers too late: 5.03
+    // with Max-Age, so the device comes back later
+    for (const tern_status st : {TERN_UNAVAILABLE, TERN_TIMEOUT}) {
+        f.core.auth_status = st;
+        const auto& r = f.answer(f.post("/api/v1/T2/telemetry", "{}"));
+        CHECK(r.code == c503);
+        CHECK(r.max_age == 5);
+    }
 }
 
 TEST_CASE("api: a protobuf device without the protobuf adaptor gets 5.00 with the reason, OTA aside", "[api]") {
