@@ -67,6 +67,10 @@ struct decoder::state {
     slot<pb::OtaPackageRequest> ota_package_request;
     slot<pb::OtaPackageReply> ota_package_reply;
     tern_ota_package package{};
+    slot<pb::OtaChunkRequest> ota_chunk_request;
+    slot<pb::OtaChunkReply> ota_chunk_reply;
+    slot<pb::SubscribeDeviceRequest> subscribe_device_request;
+    slot<pb::SubscribeDeviceReply> subscribe_device_reply;
 };
 
 decoder::decoder() : state_(std::make_unique<state>()) {}
@@ -319,6 +323,8 @@ result decoder::decode(tern_bytes in, status_reply& out) {
         return decode_status<pb::SessionEventReply>(state_->session_event_reply, in, out);
     case status_op::claim:
         return decode_status<pb::ClaimReply>(state_->claim_reply, in, out);
+    case status_op::subscribe_device:
+        return decode_status<pb::SubscribeDeviceReply>(state_->subscribe_device_reply, in, out);
     }
     const status_op op = out.op;
     out = status_reply{op};
@@ -447,6 +453,44 @@ result decoder::decode(tern_bytes in, ota_package_reply& out) {
     pkg.path = view(src.path());
     pkg.url = view(src.url());
     out.package = &pkg;
+    return {};
+}
+
+result decoder::decode(tern_bytes in, ota_chunk_request& out) {
+    auto& m = state_->ota_chunk_request.msg;
+    if (auto r = parse(m, in); !r) return refuse(out, r);
+    if (auto r = check_count(m.length(), max_ota_chunk_bytes, "an OTA chunk longer than max_ota_chunk_bytes");
+        !r) {
+        return refuse(out, r);
+    }
+    out.device_id = m.device_id();
+    out.type = m.type();
+    out.package_id = m.package_id();
+    out.offset = m.offset();
+    out.length = m.length();
+    return {};
+}
+
+result decoder::decode(tern_bytes in, ota_chunk_reply& out) {
+    auto& m = state_->ota_chunk_reply.msg;
+    if (auto r = parse(m, in); !r) return refuse(out, r);
+    if (auto r = check_count(m.data().size(), max_ota_chunk_bytes, "an OTA chunk longer than max_ota_chunk_bytes");
+        !r) {
+        return refuse(out, r);
+    }
+    out.status = m.status();
+    out.message = view(m.message());
+    out.total_size = m.total_size();
+    out.data = view_bytes(m.data());
+    return {};
+}
+
+result decoder::decode(tern_bytes in, subscribe_device_request& out) {
+    auto& m = state_->subscribe_device_request.msg;
+    if (auto r = parse(m, in); !r) return refuse(out, r);
+    out.device_id = m.device_id();
+    out.flags = m.flags();
+    out.node_id = view(m.node_id());
     return {};
 }
 

@@ -40,6 +40,10 @@ struct encoder::state {
     pb::ProvisionReply provision_reply;
     pb::OtaPackageRequest ota_package_request;
     pb::OtaPackageReply ota_package_reply;
+    pb::OtaChunkRequest ota_chunk_request;
+    pb::OtaChunkReply ota_chunk_reply;
+    pb::SubscribeDeviceRequest subscribe_device_request;
+    pb::SubscribeDeviceReply subscribe_device_reply;
 };
 
 encoder::encoder() : state_(std::make_unique<state>()) {}
@@ -252,6 +256,7 @@ result encoder::encode(const status_reply& in, std::string& out) {
         return encode_status(state_->resend_pending_rpcs_reply, in, out);
     case status_op::session_event: return encode_status(state_->session_event_reply, in, out);
     case status_op::claim: return encode_status(state_->claim_reply, in, out);
+    case status_op::subscribe_device: return encode_status(state_->subscribe_device_reply, in, out);
     }
     out.clear();
     return fail(wire_error::bad_value, "an unknown status_op");
@@ -379,6 +384,42 @@ result encoder::encode(const ota_package_reply& in, std::string& out) {
             if (auto r = put_text(text_dst, text); !r) return r;
         }
         return result{};
+    });
+}
+
+result encoder::encode(const ota_chunk_request& in, std::string& out) {
+    return encode_with(state_->ota_chunk_request, out, [&](pb::OtaChunkRequest& m) {
+        if (auto r = check_count(in.length, max_ota_chunk_bytes, "an OTA chunk longer than max_ota_chunk_bytes");
+            !r) {
+            return r;
+        }
+        m.set_device_id(in.device_id);
+        m.set_type(in.type);
+        m.set_package_id(in.package_id);
+        m.set_offset(in.offset);
+        m.set_length(in.length);
+        return result{};
+    });
+}
+
+result encoder::encode(const ota_chunk_reply& in, std::string& out) {
+    return encode_with(state_->ota_chunk_reply, out, [&](pb::OtaChunkReply& m) {
+        if (auto r = check_count(in.data.size, max_ota_chunk_bytes, "an OTA chunk longer than max_ota_chunk_bytes");
+            !r) {
+            return r;
+        }
+        m.set_status(in.status);
+        if (auto r = put_text(m.mutable_message(), in.message); !r) return r;
+        m.set_total_size(in.total_size);
+        return put_text(m.mutable_data(), in.data);
+    });
+}
+
+result encoder::encode(const subscribe_device_request& in, std::string& out) {
+    return encode_with(state_->subscribe_device_request, out, [&](pb::SubscribeDeviceRequest& m) {
+        m.set_device_id(in.device_id);
+        m.set_flags(in.flags);
+        return put_text(m.mutable_node_id(), in.node_id);
     });
 }
 

@@ -1,6 +1,7 @@
 // A warm encoder and decoder allocate nothing and lock nothing: a telemetry request, an
-// authenticate reply with profile options and an attributes reply, each encoded and decoded
-// 2 000 times after a warm-up, with texts longer than the 15 bytes a std::string keeps inline.
+// authenticate reply with profile options, an attributes reply and an OTA chunk, each encoded
+// and decoded 2 000 times after a warm-up, with texts longer than the 15 bytes a std::string
+// keeps inline.
 // This binary replaces the global operator new and interposes pthread_mutex_lock
 // (testing_alloc.hpp).
 #include <catch2/catch.hpp>
@@ -42,6 +43,10 @@ TEST_CASE("a warm encode and decode allocates nothing and locks nothing", "[core
         ok = ok && enc.encode(get_attributes_reply{TERN_OK, {}, kvs.data(), n, kvs.data(), n}, wire) &&
              dec.decode(bytes(wire), attrs);
         ok = ok && attrs.shared_count == n;
+        ota_chunk_reply chunk;
+        ok = ok && enc.encode(ota_chunk_reply{TERN_OK, {}, 1u << 20, bytes_value(long_text).u.bytes}, wire) &&
+             dec.decode(bytes(wire), chunk);
+        ok = ok && chunk.data.size == long_text.size();
         return ok;
     };
     for (int i = 0; i < 20; ++i) REQUIRE(once());  // grows the buffers

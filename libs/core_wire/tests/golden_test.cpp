@@ -82,7 +82,7 @@ TEST_CASE("golden bytes of every message", "[core_wire]") {
                      encoded(session_event_request{6, TERN_SESSION_CLOSE, str("t"), str("a")}));
     for (status_op op : {status_op::post_telemetry, status_op::post_attributes, status_op::rpc_status,
                          status_op::rpc_reply, status_op::resend_pending_rpcs, status_op::session_event,
-                         status_op::claim}) {
+                         status_op::claim, status_op::subscribe_device}) {
         got.emplace_back("status_reply", encoded(status_reply{op, TERN_BUSY, str("m")}));
     }
     got.emplace_back("device_event", encoded(device_event{6, TERN_DEVICE_DELETED}));
@@ -133,6 +133,11 @@ TEST_CASE("golden bytes of every message", "[core_wire]") {
     pkg.path = str("p");
     pkg.url = str("u");
     got.emplace_back("ota_package_reply", encoded(ota_package_reply{TERN_OK, str("m"), &pkg}));
+    got.emplace_back("ota_chunk_request", encoded(ota_chunk_request{6, TERN_OTA_SOFTWARE, 2, 3, 4}));
+    got.emplace_back("ota_chunk_reply",
+                     encoded(ota_chunk_reply{TERN_NOT_FOUND, str("m"), 3, bytes_value("d").u.bytes}));
+    got.emplace_back("subscribe_device_request",
+                     encoded(subscribe_device_request{6, TERN_SUBSCRIBE_RPC, str("n")}));
 
     const std::vector<std::pair<const char*, const char*>> golden = {
         {"authenticate_request", "080112026162"},
@@ -162,6 +167,7 @@ TEST_CASE("golden bytes of every message", "[core_wire]") {
         {"status_reply", "080412016d"},
         {"status_reply", "080412016d"},
         {"status_reply", "080412016d"},
+        {"status_reply", "080412016d"},
         {"device_event", "08061003"},
         {"attributes_updated_event", "0806120a0a0173120508042201781a0161"},
         {"rpc_request_event", "08061002180722016d2a027b7d3009"},
@@ -170,6 +176,9 @@ TEST_CASE("golden bytes of every message", "[core_wire]") {
         {"provision_reply", "12016d1a10080110031a01762201632a0175320170"},
         {"ota_package_request", "08061001"},
         {"ota_package_reply", "12016d1a1b080110021a01742201762a016730033a01634201614a0170520175"},
+        {"ota_chunk_request", "08061001180220032804"},
+        {"ota_chunk_reply", "080212016d1803220164"},
+        {"subscribe_device_request", "080610021a016e"},
     };
     REQUIRE(got.size() == golden.size());
     for (std::size_t i = 0; i < got.size(); ++i) {

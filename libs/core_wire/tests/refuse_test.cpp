@@ -42,7 +42,9 @@ int decode_every_kind(decoder& dec, const std::string& b) {
            refused_as<attributes_updated_event>(dec, b) + refused_as<rpc_request_event>(dec, b) +
            refused_as<claim_request>(dec, b) + refused_as<provision_request>(dec, b) +
            refused_as<provision_reply>(dec, b) + refused_as<ota_package_request>(dec, b) +
-           refused_as<ota_package_reply>(dec, b);
+           refused_as<ota_package_reply>(dec, b) + refused_as<ota_chunk_request>(dec, b) +
+           refused_as<ota_chunk_reply>(dec, b) + refused_as<subscribe_device_request>(dec, b) +
+           refused_as(dec, b, status_reply{status_op::subscribe_device});
 }
 
 }  // namespace
@@ -86,7 +88,7 @@ TEST_CASE("garbage bytes never crash any decoder", "[core_wire]") {
     CHECK(refused > 0);
     // A byte that opens a field and nothing after it.
     CHECK(decode_every_kind(dec, std::string("\x0a", 1)) > 0);
-    CHECK(decode_every_kind(dec, std::string("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 11)) == 23);
+    CHECK(decode_every_kind(dec, std::string("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 11)) == 27);
 }
 
 TEST_CASE("sizes and null views the decoder refuses", "[core_wire]") {
@@ -226,4 +228,41 @@ TEST_CASE("valid messages with one byte changed never crash any decoder", "[core
         }
     }
     CHECK(refused > 0);
+}
+
+TEST_CASE("OTA chunks past max_ota_chunk_bytes are refused both ways", "[core_wire]") {
+    encoder enc;
+    decoder dec;
+    std::string wire = "stale";
+    CHECK(enc.encode(ota_chunk_request{1, TERN_OTA_FIRMWARE, 2, 0, max_ota_chunk_bytes + 1}, wire).error ==
+          wire_error::too_many);
+    CHECK(wire.empty());
+    const std::string big(max_ota_chunk_bytes + 1, 'z');
+    const tern_bytes big_bytes{reinterpret_cast<const std::uint8_t*>(big.data()), big.size()};
+    CHECK(enc.encode(ota_chunk_reply{TERN_OK, {}, big.size(), big_bytes}, wire).error == wire_error::too_many);
+    CHECK(wire.empty());
+    CHECK(enc.encode(ota_chunk_reply{TERN_OK, {}, 5, tern_bytes{nullptr, 5}}, wire).error ==
+          wire_error::bad_value);
+
+    // The same from a peer that did not check: length (field 5) = max + 1; data (field 4) of
+    // max + 1 bytes.
+    std::string req;
+    REQUIRE(enc.encode(ota_chunk_request{1, TERN_OTA_FIRMWARE, 2, 0, max_ota_chunk_bytes}, req));
+    req.back() = static_cast<char>(req.back() + 1);  // the varint's last byte: 512 KiB -> 528 KiB
+    ota_chunk_request got_req;
+    CHECK(dec.decode(bytes(req), got_req).error == wire_error::too_many);
+    CHECK(got_req.length == 0);
+    CHECK(got_req.device_id == 0);
+    std::string reply = from_hex("22");
+    std::uint32_t n = max_ota_chunk_bytes + 1;
+    while (n >= 0x80) {
+        reply += static_cast<char>(0x80 | (n & 0x7f));
+        n >>= 7;
+    }
+    reply += static_cast<char>(n);
+    reply += big;
+    ota_chunk_reply got_reply;
+    CHECK(dec.decode(bytes(reply), got_reply).error == wire_error::too_many);
+    CHECK(got_reply.data.size == 0);
+    CHECK(got_reply.data.data == nullptr);
 }

@@ -475,3 +475,59 @@ TEST_CASE("claim, provision and ota_package", "[core_wire]") {
     CHECK(pr.status == TERN_NOT_FOUND);
     CHECK(pr.package == nullptr);
 }
+
+TEST_CASE("ota chunk and subscribe_device", "[core_wire]") {
+    encoder enc;
+    decoder dec;
+    std::string wire;
+
+    REQUIRE(enc.encode(ota_chunk_request{~std::uint64_t{0}, TERN_OTA_SOFTWARE, 99, (1ull << 40) + 3,
+                                         max_ota_chunk_bytes},
+                       wire));
+    ota_chunk_request req;
+    REQUIRE(dec.decode(bytes(wire), req));
+    CHECK(req.device_id == ~std::uint64_t{0});
+    CHECK(req.type == TERN_OTA_SOFTWARE);
+    CHECK(req.package_id == 99);
+    CHECK(req.offset == (1ull << 40) + 3);
+    CHECK(req.length == max_ota_chunk_bytes);
+
+    // A full chunk of every byte value, then the short last chunk, then a refusal.
+    std::string chunk(max_ota_chunk_bytes, '\0');
+    for (std::size_t i = 0; i < chunk.size(); ++i) chunk[i] = static_cast<char>(i * 7);
+    REQUIRE(enc.encode(ota_chunk_reply{TERN_OK, {}, 3 * chunk.size() + 1, bytes(chunk)}, wire));
+    ota_chunk_reply reply;
+    REQUIRE(dec.decode(bytes(wire), reply));
+    CHECK(reply.status == TERN_OK);
+    CHECK(reply.message.size == 0);
+    CHECK(reply.total_size == 3 * chunk.size() + 1);
+    CHECK(text(reply.data) == chunk);
+    REQUIRE(enc.encode(ota_chunk_reply{TERN_OK, {}, 1, bytes_value(raw_bytes().substr(0, 1)).u.bytes}, wire));
+    REQUIRE(dec.decode(bytes(wire), reply));
+    CHECK(text(reply.data) == raw_bytes().substr(0, 1));
+    REQUIRE(enc.encode(ota_chunk_reply{TERN_NOT_FOUND, str("the device's package changed"), 0, {}}, wire));
+    REQUIRE(dec.decode(bytes(wire), reply));
+    CHECK(reply.status == TERN_NOT_FOUND);
+    CHECK(text(reply.message) == "the device's package changed");
+    CHECK(reply.total_size == 0);
+    CHECK(reply.data.size == 0);
+
+    REQUIRE(enc.encode(subscribe_device_request{12, TERN_SUBSCRIBE_ATTRIBUTES | TERN_SUBSCRIBE_RPC,
+                                                str("transport-a_1")},
+                       wire));
+    subscribe_device_request sub;
+    REQUIRE(dec.decode(bytes(wire), sub));
+    CHECK(sub.device_id == 12);
+    CHECK(sub.flags == (TERN_SUBSCRIBE_ATTRIBUTES | TERN_SUBSCRIBE_RPC));
+    CHECK(text(sub.node_id) == "transport-a_1");
+    // flags 0: the node no longer wants the device.
+    REQUIRE(enc.encode(subscribe_device_request{12, 0, str("n")}, wire));
+    REQUIRE(dec.decode(bytes(wire), sub));
+    CHECK(sub.flags == 0);
+    REQUIRE(enc.encode(status_reply{status_op::subscribe_device, TERN_NOT_FOUND, str("no device 12")}, wire));
+    status_reply sr{status_op::subscribe_device};
+    REQUIRE(dec.decode(bytes(wire), sr));
+    CHECK(sr.op == status_op::subscribe_device);
+    CHECK(sr.status == TERN_NOT_FOUND);
+    CHECK(text(sr.message) == "no device 12");
+}

@@ -33,12 +33,13 @@ inline constexpr std::size_t max_message_bytes = 4u << 20;  // one encoded messa
 inline constexpr std::uint32_t max_records = 4096;          // tern_ts_record per telemetry call
 inline constexpr std::uint32_t max_key_values = 65536;      // tern_kv in one message, in total
 inline constexpr std::uint32_t max_keys = 4096;             // keys of one filter, deleted keys
+inline constexpr std::uint32_t max_ota_chunk_bytes = 512u << 10;  // OTA bytes in one chunk
 
 enum class wire_error : std::int32_t {
     ok = 0,
     too_large = 1,   // the bytes, or the encoding, exceed max_message_bytes
     malformed = 2,   // not a valid message of that kind
-    too_many = 3,    // a count past max_records / max_key_values / max_keys
+    too_many = 3,    // a count past max_records / max_key_values / max_keys / max_ota_chunk_bytes
     bad_value = 4,   // a tern_value of an unknown type (encode), or a null view with a size
 };
 
@@ -127,8 +128,8 @@ struct session_event_request {
 };
 
 // The reply of an operation that returns only a status (post_telemetry, post_attributes,
-// rpc_status, rpc_reply, resend_pending_rpcs, session_event, claim). Each has its own message
-// type on the wire; `op` says which one is meant.
+// rpc_status, rpc_reply, resend_pending_rpcs, session_event, claim, subscribe_device). Each has
+// its own message type on the wire; `op` says which one is meant.
 enum class status_op : std::int32_t {
     post_telemetry,
     post_attributes,
@@ -137,6 +138,7 @@ enum class status_op : std::int32_t {
     resend_pending_rpcs,
     session_event,
     claim,
+    subscribe_device,
 };
 struct status_reply {
     status_op op = status_op::post_telemetry;
@@ -183,6 +185,29 @@ struct ota_package_reply {
     tern_str message{};
     const tern_ota_package* package = nullptr;  // null: no package (any non-OK status)
 };
+// The bytes [offset, offset + length) of the package file the core node holds for the device
+// (its reply to ota_package named the path); length <= max_ota_chunk_bytes.
+struct ota_chunk_request {
+    std::uint64_t device_id = 0;
+    tern_ota_type type = TERN_OTA_FIRMWARE;
+    std::uint64_t package_id = 0;
+    std::uint64_t offset = 0;
+    std::uint32_t length = 0;
+};
+struct ota_chunk_reply {
+    tern_status status = TERN_OK;
+    tern_str message{};
+    std::uint64_t total_size = 0;  // the whole file
+    tern_bytes data{};             // <= max_ota_chunk_bytes; shorter at the end of the file
+};
+
+// A transport node's union of TERN_SUBSCRIBE_* flags for a device (0: no longer wanted);
+// the reply is a status_reply with op subscribe_device.
+struct subscribe_device_request {
+    std::uint64_t device_id = 0;
+    std::uint32_t flags = 0;
+    tern_str node_id{};
+};
 
 class encoder {
 public:
@@ -215,6 +240,10 @@ public:
     result encode(const provision_reply& in, std::string& out);
     result encode(const ota_package_request& in, std::string& out);
     result encode(const ota_package_reply& in, std::string& out);
+    // A length or data past max_ota_chunk_bytes is refused (too_many).
+    result encode(const ota_chunk_request& in, std::string& out);
+    result encode(const ota_chunk_reply& in, std::string& out);
+    result encode(const subscribe_device_request& in, std::string& out);
 
     struct state;
 
@@ -253,6 +282,9 @@ public:
     result decode(tern_bytes in, provision_reply& out);
     result decode(tern_bytes in, ota_package_request& out);
     result decode(tern_bytes in, ota_package_reply& out);
+    result decode(tern_bytes in, ota_chunk_request& out);
+    result decode(tern_bytes in, ota_chunk_reply& out);
+    result decode(tern_bytes in, subscribe_device_request& out);
 
     struct state;
 
