@@ -1,0 +1,199 @@
+// events: tern.core.events/1 on a transport node. The core is on another node, so the
+// subscriptions of the local subscribers (device_api, power, ...) are told to the core nodes
+// and the downlinks come back over NATS:
+//
+//  - subscribe_device/unsubscribe_device keep, per device, which handles want its attribute
+//    updates and its RPCs (a bit per handle, as core_embedded's fan-out). When the UNION of
+//    the flags over the local handles changes, the sync thread sends
+//    <prefix>.core.v1.events.subscribe {device, union, node_id} as a request (0: this node no
+//    longer wants the device), and retries it with a growing delay until a core node says OK.
+//    Changes made while a request is on its way are coalesced into the next one.
+//  - <prefix>.node.<node_id>.down.{attributes,rpc} carry the core's downlinks for devices this
+//    node subscribed; each goes to every local handle that subscribed the device with that
+//    flag (none: dropped and counted; the core tracks RPCs and retries persistent ones).
+//  - <prefix>.core.v1.events.device: a device changed; the credential cache forgets it, then
+//    every handle's on_device_event runs.
+//  - <prefix>.core.v1.events.hello (a core node started) and a reconnect of our own link:
+//    every device with a non-zero union is sent again, paced by resubscribe_rate; a reconnect
+//    also makes registration forget its view, since puts of other nodes may have been missed.
+//
+// Threads: the capability calls come from any thread and take one mutex briefly; the
+// listeners are called on the NATS subscription threads (the ABI allows any thread), never
+// under that mutex. close(handle) waits until no call to that handle's listener runs.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include "tern/abi/core_capabilities.h"
+#include "tern/core_wire/codec.hpp"
+#include "tern/nats_link/link.hpp"
+#include "tern/sdk/host.hpp"
+
+namespace tern::core_nats {
+
+class registration;
+
+class events final : public core_events_v1 {
+public:
+    static constexpr uint32_t slot_count = 64;  // subscribers at most (the bit masks' width)
+
+    struct options {
+        std::string prefix = "tern";
+        std::string node_id;
+        uint32_t resubscribe_rate = 2000;  // events.subscribe requests sent per second, at most
+        uint32_t max_in_flight = 64;       // events.subscribe requests waiting for their reply
+        std::chrono::milliseconds request_timeout{2000};
+        std::chrono::milliseconds retry_min{100};  // first retry of a refused or lost request ...
+        std::chrono::milliseconds retry_max{10000};  // ... doubling up to this
+    };
+    struct counters {
+        sdk::metric downlinks_attributes;  // core_nats_downlinks_total{kind="attributes"}
+        sdk::metric downlinks_rpc;         // core_nats_downlinks_total{kind="rpc"}
+        sdk::metric dropped_attributes;    // core_nats_downlinks_dropped_total{kind="attributes"}
+        sdk::metric dropped_rpc;           // core_nats_downlinks_dropped_total{kind="rpc"}
+        sdk::metric subscribers_refused;   // core_nats_event_subscribers_refused_total
+    };
+    // Drops what the credential cache knows of a device (before its listeners hear of it).
+    using forget_fn = std::function<void(uint64_t device_id)>;
+    // A core node said hello (after events resent its subscriptions are queued).
+    using hello_fn = std::function<void()>;
+
+    // reg may be null (tests); forget and hello may be empty. The owner destroys the link
+    // after stop() and before this object: the link's destruction ends the subscriptions and
+    // completes the requests in flight, whose callbacks still find this object.
+    events(nats_link::link& link, options o, registration* reg, forget_fn forget, hello_fn hello,
+           sdk::logger log, counters c);
+    ~events();
+    events(const events&) = delete;
+    events& operator=(const events&) = delete;
+
+    // Subscribes the downlink, device event and hello subjects and starts the sync thread.
+    // Returns a text saying what failed, or empty. [start-stop]
+    std::string start();
+    // Stops the sync thread; requests in flight complete without starting new ones. [start-stop]
+    void stop();
+
+    // The owner forwards its link's state events here. [any-thread]
+    void on_link_state(nats_link::link_state s) noexcept;
+    // Sends every non-zero union again (a core node's hello). [any-thread]
+    void resync() noexcept;
+
+    // ---- core_events_v1 ------------------------------------------------------------------
+    tern_status subscribe(core_listener_v1* listener, uint64_t* out_handle) noexcept override;
+    tern_status subscribe_device(uint64_t handle, uint64_t device_id, uint32_t flags) noexcept override;
+    void unsubscribe_device(uint64_t handle, uint64_t device_id, uint32_t flags) noexcept override;
+    void close(uint64_t handle) noexcept override;
+
+    // ---- tests and stats -----------------------------------------------------------------
+    uint32_t subscribers() noexcept;
+    uint32_t local_union(uint64_t device_id) noexcept;
+    // The union the core nodes confirmed for the device (0 when none or unknown).
+    uint32_t confirmed_union(uint64_t device_id) noexcept;
+    // Devices whose union is not (yet) confirmed by a core node.
+    std::size_t unsynced() noexcept;
+
+private:
+    static constexpr uint32_t unknown = UINT32_MAX;  // confirmed: must be sent again
+
+    struct slot {
+        std::atomic<uint64_t> handle{0};  // 0: nobody
+        std::atomic<core_listener_v1*> listener{nullptr};
+        std::atomic<int64_t> calls{0};    // listener calls running now
+        bool taken = false;               // under mu_: held, or still closing
+    };
+    struct device {
+        uint64_t attributes = 0;  // bit i: slot i subscribed TERN_SUBSCRIBE_ATTRIBUTES
+        uint64_t rpc = 0;         // bit i: slot i subscribed TERN_SUBSCRIBE_RPC
+        uint32_t confirmed = 0;   // the union a core node last said OK to (unknown: resend)
+        uint32_t sending = 0;     // the union of the request in flight
+        bool in_flight = false;
+        bool queued = false;      // in ready_ or later_
+        uint32_t backoff_ms = 0;
+        uint32_t want() const noexcept {
+            return (attributes != 0 ? TERN_SUBSCRIBE_ATTRIBUTES : 0u) | (rpc != 0 ? TERN_SUBSCRIBE_RPC : 0u);
+        }
+    };
+    // The slots subscribed for a device (mask) and their handles as they were then.
+    struct targets {
+        uint64_t mask = 0;
+        std::array<uint64_t, slot_count> handles{};
+    };
+    // One decoder per subscription (its messages arrive one at a time on its thread; the
+    // mutex makes that an invariant rather than an assumption).
+    struct inbox {
+        std::mutex mu;
+        core_wire::decoder dec;
+    };
+
+    uint32_t slot_of(uint64_t handle) const noexcept;
+    targets targets_for(uint64_t device_id, uint32_t flag);
+    template <class F>
+    void deliver(uint32_t i, uint64_t handle, F&& f) noexcept {
+        slot& s = slots_[i];
+        s.calls.fetch_add(1);
+        if (s.handle.load() == handle)
+            if (core_listener_v1* l = s.listener.load()) f(*l);
+        s.calls.fetch_sub(1);
+    }
+    // After a device's masks or confirmation changed: queues it when its union needs sending,
+    // erases it when nothing is wanted or pending. Under mu_.
+    void settle(std::unordered_map<uint64_t, device>::iterator it);
+    void drop_bits(std::unordered_map<uint64_t, device>::iterator it, uint64_t bit, uint32_t flags);
+
+    // NATS handlers.
+    void on_downlink(const nats_link::message& m) noexcept;
+    void on_device_event(const nats_link::message& m) noexcept;
+    void on_hello(const nats_link::message& m) noexcept;
+    void fan_out_attributes(const core_wire::attributes_updated_event& e) noexcept;
+    void fan_out_rpc(const core_wire::rpc_request_event& e) noexcept;
+
+    // The sync thread: sends queued unions, paced and bounded.
+    void sync_loop();
+    void send(uint64_t device_id, uint32_t flags, uint64_t epoch);
+    void on_reply(uint64_t device_id, uint32_t flags, uint64_t epoch, nats_link::status st,
+                  std::string_view reply) noexcept;
+    void warn_failure(uint64_t device_id, const char* what, std::string_view detail) noexcept;
+
+    nats_link::link& link_;
+    const options opt_;
+    registration* const reg_;
+    const forget_fn forget_;
+    const hello_fn hello_;
+    const sdk::logger log_;
+    const counters m_;
+    const std::string subscribe_subject_;
+
+    std::array<slot, slot_count> slots_;
+
+    // Guards the slots' taken flags and handle writes, devices_, the queues and the epoch.
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::unordered_map<uint64_t, device> devices_;
+    std::deque<uint64_t> ready_;                    // devices to send now
+    std::multimap<uint64_t, uint64_t> later_;       // steady ns -> device, retries
+    uint64_t epoch_ = 1;                            // bumped by resync: older replies confirm nothing
+    uint32_t in_flight_ = 0;
+    uint64_t next_generation_ = 1;
+    bool stopping_ = false;
+    bool running_ = false;
+
+    inbox down_inbox_, device_inbox_, reply_inbox_;
+    core_wire::encoder enc_;  // the sync thread's
+    std::string wire_;        // the sync thread's
+    std::thread sync_;
+    std::atomic<int64_t> last_warn_ns_{0};
+    std::atomic<uint64_t> failures_{0};
+};
+
+}  // namespace tern::core_nats

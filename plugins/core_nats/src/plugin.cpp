@@ -1,0 +1,93 @@
+// The plugin: descriptor, and the instance that ties the node (the NATS link and what the
+// pieces share) and the capability objects to the kernel. It provides the eight
+// tern.core.*/1 capabilities, never tern.core/1 or tern.cli/1 (a transport node has no
+// database and no admin API: operators work on the core node).
+#include <memory>
+
+#include "node.hpp"
+#include "settings.hpp"
+#include "tern/sdk/plugin.hpp"
+
+namespace tern::core_nats {
+namespace {
+
+constexpr const char* provides[] = {TERN_IID_CORE_AUTH_V1,        TERN_IID_CORE_TELEMETRY_V1, TERN_IID_CORE_ATTRIBUTES_V1,
+                                    TERN_IID_CORE_RPC_V1,         TERN_IID_CORE_PROVISIONING_V1, TERN_IID_CORE_OTA_V1,
+                                    TERN_IID_CORE_SESSIONS_V1,    TERN_IID_CORE_EVENTS_V1};
+
+constexpr uint64_t metrics_period_ns = 1'000'000'000;
+
+settings load_settings(const sdk::config& c) {
+    settings s = config_schema.load(c);
+    resolve(s);
+    return s;
+}
+
+class core_nats_instance final : public sdk::instance {
+public:
+    explicit core_nats_instance(const tern_create_args& a)
+        : instance(a), node_(std::make_unique<node>(load_settings(config()), log())) {}
+
+    ~core_nats_instance() override { node_->close(); }
+
+protected:
+    void* provide(std::string_view iid) noexcept override {
+        (void)iid;
+        return nullptr;
+    }
+
+    void on_start() override {
+        if (!registered_) {
+            node_->register_metrics(host());
+            registered_ = true;
+        }
+        reactor_v1& r = host().reactor();
+        if (r.timer_create(0, &core_nats_instance::on_timer, this, &timer_) != TERN_OK)
+            throw sdk::error(TERN_INTERNAL, "cannot create the metrics timer");
+        timer_made_ = true;
+        r.timer_arm(timer_, metrics_period_ns);
+        try {
+            node_->open();
+        } catch (...) {
+            stop_timer();
+            throw;
+        }
+        const settings& s = node_->config();
+        log().info("node ", s.node_id, " (boot ", node_->boot(), "), subject prefix ", s.subject_prefix,
+                   ", NATS ", s.servers.front(), s.servers.size() > 1 ? " (+ more)" : "");
+    }
+
+    void on_stop() noexcept override {
+        node_->close();  // pending calls complete UNAVAILABLE here
+        stop_timer();
+    }
+
+private:
+    static void on_timer(void* ctx) noexcept {
+        auto* self = static_cast<core_nats_instance*>(ctx);
+        self->node_->sample_metrics();
+        self->host().reactor().timer_arm(self->timer_, metrics_period_ns);
+    }
+
+    void stop_timer() noexcept {
+        if (timer_made_) host().reactor().timer_destroy(timer_);
+        timer_made_ = false;
+    }
+
+    std::unique_ptr<node> node_;
+    uint64_t timer_ = 0;
+    bool timer_made_ = false;
+    bool registered_ = false;
+};
+
+}  // namespace
+}  // namespace tern::core_nats
+
+TERN_PLUGIN(tern::core_nats::core_nats_instance,
+            {.name = "core_nats",
+             .version = "0.1.0",
+             .vendor = "Tern",
+             .description = "Core connector of a transport node: the tern.core.*/1 capabilities served by core nodes "
+                            "over NATS JetStream",
+             .provides = tern::core_nats::provides,
+             .config = tern::core_nats::config_schema.keys()})

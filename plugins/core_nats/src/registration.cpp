@@ -1,0 +1,133 @@
+// registration: the device -> node bucket, put once per device per move (registration.hpp).
+#include "registration.hpp"
+
+#include <charconv>
+#include <new>
+
+namespace tern::core_nats {
+
+namespace {
+
+uint64_t now_ns() noexcept {
+    return static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+            .count());
+}
+
+constexpr int64_t failure_log_interval_ns = 10'000'000'000;
+constexpr std::size_t putting_sweep_at = 1024;  // per shard: stale marks are swept past it
+
+}  // namespace
+
+registration::registration(nats_link::link& link, options o, sdk::logger log, sdk::metric registrations)
+    : link_(link),
+      opt_(std::move(o)),
+      log_(log),
+      registrations_(registrations),
+      bucket_(opt_.prefix + "_device_node"),
+      key_subject_prefix_("$KV." + bucket_ + ".") {
+    const std::size_t per_shard = (std::size_t{opt_.cache_size} + shard_count - 1) / shard_count;
+    for (shard& s : shards_) s.set = std::make_unique<lru::lru_map<uint64_t, empty>>(per_shard);
+}
+
+nats_link::status registration::start() {
+    return link_.subscribe(key_subject_prefix_ + ">", "", [this](const nats_link::message& m) { on_put(m); });
+}
+
+void registration::on_put(const nats_link::message& m) noexcept {
+    if (!m.subject.starts_with(key_subject_prefix_)) return;
+    const std::string_view key = m.subject.substr(key_subject_prefix_.size());
+    uint64_t id = 0;
+    const auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), id);
+    if (ec != std::errc() || end != key.data() + key.size()) return;  // not a key this plugin writes
+    shard& s = shard_of(id);
+    try {
+        std::lock_guard lk(s.mu);
+        if (m.data == opt_.node_id) {
+            // Our own put, in the bucket's order: from here on the device is ours.
+            s.putting.erase(id);
+            s.set->put(id, empty{}, id, lru::no_expiry);
+        } else {
+            // Another node took the device (or the key was deleted: empty value).
+            s.set->erase(id);
+        }
+    } catch (const std::bad_alloc&) {
+        // The set could not grow: the device is put again when next heard.
+    }
+}
+
+void registration::heard(uint64_t device_id) noexcept {
+    shard& s = shard_of(device_id);
+    const uint64_t now = now_ns();
+    const auto echo_wait = static_cast<uint64_t>(std::chrono::nanoseconds(opt_.put_echo_wait).count());
+    try {
+        std::lock_guard lk(s.mu);
+        if (s.set->find(device_id, now) != nullptr) return;
+        auto it = s.putting.find(device_id);
+        if (it != s.putting.end() && now - it->second < echo_wait) return;
+        // Down: the uplink that heard it fails too; the device is put once the link is back.
+        if (!link_.connected()) return;
+        if (s.putting.size() >= putting_sweep_at)
+            std::erase_if(s.putting, [&](const auto& p) { return now - p.second >= echo_wait; });
+        s.putting[device_id] = now;
+    } catch (const std::bad_alloc&) {
+        return;
+    }
+    put(device_id);
+}
+
+void registration::put(uint64_t device_id) noexcept {
+    char key[24];
+    const auto r = std::to_chars(key, key + sizeof key, device_id);
+    try {
+        link_.kv_put(bucket_, std::string_view(key, static_cast<std::size_t>(r.ptr - key)), opt_.node_id,
+                     [this, device_id](nats_link::status st) { put_done(device_id, st); });
+    } catch (const std::bad_alloc&) {
+        put_done(device_id, nats_link::status::error);
+    }
+}
+
+void registration::put_done(uint64_t device_id, nats_link::status st) noexcept {
+    if (st == nats_link::status::ok) {
+        // The set learns it from the echo (which may have come already), in bucket order.
+        registrations_.inc();
+        return;
+    }
+    {
+        shard& s = shard_of(device_id);
+        std::lock_guard lk(s.mu);
+        s.putting.erase(device_id);
+    }
+    const uint64_t failed = failures_.fetch_add(1) + 1;
+    const auto now = static_cast<int64_t>(now_ns());
+    int64_t last = last_failure_log_ns_.load();
+    if (now - last < failure_log_interval_ns || !last_failure_log_ns_.compare_exchange_strong(last, now)) return;
+    log_.warn("core_nats: cannot record device ", device_id, " as heard by node '", opt_.node_id, "' in bucket ",
+              bucket_, ": ", nats_link::to_string(st), " (", failed,
+              " such failures so far; the device is recorded when next heard)");
+}
+
+void registration::forget_all() noexcept {
+    for (shard& s : shards_) {
+        std::lock_guard lk(s.mu);
+        s.set->clear();
+        s.putting.clear();
+    }
+}
+
+bool registration::registered(uint64_t device_id) noexcept {
+    shard& s = shard_of(device_id);
+    std::lock_guard lk(s.mu);
+    return s.set->find(device_id, now_ns()) != nullptr;
+}
+
+std::size_t registration::size() noexcept {
+    std::size_t n = 0;
+    for (shard& s : shards_) {
+        std::lock_guard lk(s.mu);
+        n += s.set->size();
+    }
+    return n;
+}
+
+}  // namespace tern::core_nats

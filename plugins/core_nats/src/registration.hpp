@@ -1,0 +1,91 @@
+// registration: which transport node hears a device, recorded in the key-value bucket
+// <prefix>_device_node (key: the decimal device id, value: the node id), so that a core node
+// sends the device's downlinks to this node.
+//
+// heard(device) is called for every uplink and device subscription, from any shard, so it is
+// cheap when nothing changed: this node keeps a bounded LRU set of the devices it knows the
+// bucket assigns to itself, split into shards of their own mutex (a hit is one short lock).
+// A miss puts the key once (concurrent misses of one device share the put). The set is fed by
+// a plain subscription to $KV.<prefix>_device_node.>, which receives every put live, in the
+// bucket's order: our own put's echo adds the device, another node's put erases it. So a put
+// happens once per device per move, and a put that raced with another node's is decided by
+// the order the bucket stored them in, not by which acknowledgement came back first.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "tern/lru/lru_map.hpp"
+#include "tern/nats_link/link.hpp"
+#include "tern/sdk/host.hpp"
+
+namespace tern::core_nats {
+
+class registration {
+public:
+    struct options {
+        std::string prefix = "tern";  // subject_prefix
+        std::string node_id;          // this node's name, the value put for its devices
+        uint32_t cache_size = 200000; // registration_cache_size: devices remembered
+        // A put whose echo never came (a message the subscription dropped) stops holding
+        // back new puts of that device after this long.
+        std::chrono::milliseconds put_echo_wait{10000};
+    };
+    // The owner keeps link alive longer than this object, and destroys the link (which ends
+    // its subscriptions and completes the puts in flight) before destroying this.
+    // registrations: core_nats_registrations_total, the puts stored.
+    registration(nats_link::link& link, options o, sdk::logger log, sdk::metric registrations);
+    registration(const registration&) = delete;
+    registration& operator=(const registration&) = delete;
+
+    // Subscribes to the bucket's puts. [start-stop]
+    nats_link::status start();
+
+    // This node heard the device (an uplink, a device subscription). [any-thread]
+    void heard(uint64_t device_id) noexcept;
+
+    // Forgets what the set says (the link reconnected: puts may have been missed), so each
+    // device is put again when it is next heard. [any-thread]
+    void forget_all() noexcept;
+
+    // Whether the set says the bucket assigns the device to this node (tests, stats).
+    bool registered(uint64_t device_id) noexcept;
+    std::size_t size() noexcept;
+
+    std::string bucket() const { return opt_.prefix + "_device_node"; }
+
+private:
+    static constexpr std::size_t shard_count = 16;
+    struct empty {};
+    struct shard {
+        std::mutex mu;
+        std::unique_ptr<lru::lru_map<uint64_t, empty>> set;
+        // Devices with a put on its way: when it was sent (steady ns).
+        std::unordered_map<uint64_t, uint64_t> putting;
+    };
+
+    shard& shard_of(uint64_t device_id) noexcept { return shards_[device_id % shard_count]; }
+    void on_put(const nats_link::message& m) noexcept;
+    void put(uint64_t device_id) noexcept;
+    void put_done(uint64_t device_id, nats_link::status st) noexcept;
+
+    nats_link::link& link_;
+    const options opt_;
+    const sdk::logger log_;
+    const sdk::metric registrations_;
+    const std::string bucket_;
+    const std::string key_subject_prefix_;  // "$KV.<bucket>."
+    std::array<shard, shard_count> shards_;
+    // Failed puts are logged at most once per 10 s, with how many failed since.
+    std::atomic<uint64_t> failures_{0};
+    std::atomic<int64_t> last_failure_log_ns_{0};
+};
+
+}  // namespace tern::core_nats
