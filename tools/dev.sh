@@ -4,6 +4,7 @@
 #   tools/dev.sh test    install what is missing, build, run every test (non-zero on failure)
 #   tools/dev.sh build   install what is missing and build into build/
 #   tools/dev.sh deps    only install the Debian packages and npm test peers
+#   tools/dev.sh cluster build, run nats-server, a core node and two transport nodes (foreground)
 # Options come from the environment:
 #   TERN_BUILD_DIR (default build), TERN_BUILD_TYPE (default RelWithDebInfo),
 #   TERN_JOBS (default: number of cores), TERN_FUZZ_SECONDS (default 20; 0 skips fuzzing),
@@ -120,6 +121,75 @@ build_fuzzers() {
   fi
 }
 
+# The scale-out set-up of docs/scale-out.md on one machine, in the foreground: nats-server
+# with JetStream (port TERN_NATS_PORT, default 4222, store var/cluster/nats), a core node
+# (config/core-node.toml: database, admin key and bridge state in var/core-node/) and two
+# transport nodes t1 and t2 (config/transport-node.toml, UDP 5683 and 5693, metrics 9684 and
+# 9685). Each line of output is prefixed with its process; var/cluster/<name>.log keeps it.
+# Ctrl-C (or any process ending) stops them all: transport nodes, core node, nats-server.
+cluster_pids=()
+cluster_names=()
+cluster_start() {
+  local name=$1; shift
+  "$@" > >(tee "var/cluster/$name.log" | sed -u "s/^/[$name] /") 2>&1 &
+  cluster_pids+=($!)
+  cluster_names+=("$name")
+}
+cluster_wait_for() {  # NAME TEXT: waits (at most 20 s) for TEXT in NAME's log
+  local i
+  for i in $(seq 200); do
+    grep -q "$2" "var/cluster/$1.log" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+cluster_stop() {
+  trap - INT TERM
+  local i
+  say "stopping the cluster"
+  for ((i = ${#cluster_pids[@]} - 1; i >= 0; i--)); do
+    kill -TERM "${cluster_pids[$i]}" 2>/dev/null || true
+    wait "${cluster_pids[$i]}" 2>/dev/null || true
+  done
+  exit 0
+}
+run_cluster() {
+  local nats_port=${TERN_NATS_PORT:-4222} tern=$build/bin/tern
+  local nats_bin
+  nats_bin=$(command -v nats-server || echo /usr/sbin/nats-server)
+  local url="[\"nats://127.0.0.1:$nats_port\"]"
+  mkdir -p var/cluster/nats var/cluster/t1 var/cluster/t2
+  trap cluster_stop INT TERM
+  say "starting nats-server -js on 127.0.0.1:$nats_port (store var/cluster/nats)"
+  cluster_start nats "$nats_bin" -js -a 127.0.0.1 -p "$nats_port" -sd var/cluster/nats
+  cluster_wait_for nats 'Server is ready' || { say "nats-server did not start (port $nats_port taken? TERN_NATS_PORT)"; cluster_stop; }
+  say "starting the core node (config/core-node.toml)"
+  cluster_start core "$tern" run --config config/core-node.toml --set "plugins.nats_bridge.servers=$url"
+  cluster_wait_for core 'tern ready' || { say "the core node did not start"; cluster_stop; }
+  local n port metrics
+  for n in 1 2; do
+    port=$((5683 + 10 * (n - 1))); metrics=$((9683 + n))
+    say "starting transport node t$n (config/transport-node.toml, UDP $port)"
+    cluster_start "t$n" "$tern" run --config config/transport-node.toml --set "plugins.core_nats.servers=$url" \
+      --set "plugins.core_nats.node_id=t$n" --set "plugins.udp.bind_port=$port" \
+      --set "kernel.metrics_bind=127.0.0.1:$metrics" --set "plugins.core_nats.ota_cache_dir=var/cluster/t$n/ota-cache"
+    cluster_wait_for "t$n" 'tern ready' || { say "transport node t$n did not start"; cluster_stop; }
+  done
+  say "cluster running (Ctrl-C stops it). In another terminal:"
+  cat <<EOT
+  $tern device add thermo-1 --token THERMO1_TOKEN --config config/core-node.toml
+  coap-client-openssl -m post -t json -e '{"temperature":21.5}' coap://127.0.0.1:5683/api/v1/THERMO1_TOKEN/telemetry  # via t1
+  coap-client-openssl -m post -t json -e '{"temperature":22.5}' coap://127.0.0.1:5693/api/v1/THERMO1_TOKEN/telemetry  # via t2
+  $tern telemetry thermo-1 --since 1h --config config/core-node.toml
+  (the coap-client answer is printed only with -v 7; an error shows e.g. "5.03 core unreachable")
+  metrics: core http://127.0.0.1:9680/metrics, t1 http://127.0.0.1:9684/metrics, t2 http://127.0.0.1:9685/metrics
+EOT
+  # any process ending ends the cluster
+  wait -n "${cluster_pids[@]}" 2>/dev/null || true
+  say "a process of the cluster ended"
+  cluster_stop
+}
+
 cmd=${1:-help}
 [ $# -gt 0 ] && shift
 case "$cmd" in
@@ -151,10 +221,15 @@ case "$cmd" in
     [ $status -eq 0 ] && say "all tests passed" || say "tests FAILED"
     exit $status
     ;;
+  cluster)
+    install_packages "${build_packages[@]}" nats-server libcoap3-bin
+    do_build
+    run_cluster
+    ;;
   help|-h|--help)
-    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
     ;;
   *)
-    die "unknown command '$cmd' (try: run, test, build, deps)"
+    die "unknown command '$cmd' (try: run, test, build, deps, cluster)"
     ;;
 esac
