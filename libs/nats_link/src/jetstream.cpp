@@ -66,7 +66,18 @@ void link_impl::publish_durable(std::string_view subject, std::string_view paylo
   }
   natsMsg_Destroy(msg);
   --m_.pending_publishes;
-  if (failed) failed(s == NATS_TIMEOUT ? status::busy : status::unavailable, 0);
+  if (!failed) return;
+  if (s == NATS_MAX_PAYLOAD) {
+    ++m_.publish_errors;
+    log(nats_error("durable publish", s));
+    failed(status::error, 0);
+  } else if (s == NATS_TIMEOUT) {  // nats.c's own pending bound stalled
+    ++m_.rejected_busy;
+    failed(status::busy, 0);
+  } else {
+    ++m_.rejected_unavailable;
+    failed(status::unavailable, 0);
+  }
 }
 
 void link_impl::on_publish_ack(natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae) {
@@ -79,6 +90,7 @@ void link_impl::on_publish_ack(natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae) {
       pending_pub_.erase(it);
     }
   }
+  const std::string subject = pa == nullptr && natsMsg_GetSubject(msg) != nullptr ? natsMsg_GetSubject(msg) : "";
   natsMsg_Destroy(msg);
   if (!cb) return;  // already failed at shutdown
   --m_.pending_publishes;
@@ -87,20 +99,27 @@ void link_impl::on_publish_ack(natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae) {
     cb(status::ok, pa->Sequence);
     return;
   }
+  // nats.c hands over the outcome as Err: NATS_TIMEOUT (no ack within MaxWait),
+  // NATS_NO_RESPONDERS (no stream listens on the subject: the server's 503 notice), or an
+  // error JetStream itself answered (ErrCode set, ErrText its description, e.g. "maximum
+  // messages exceeded" from a full discard-new stream).
   const natsStatus err = pae != nullptr ? pae->Err : NATS_ERR;
+  const jsErrCode code = pae != nullptr ? pae->ErrCode : static_cast<jsErrCode>(0);
   if (err == NATS_TIMEOUT) {
     ++m_.timeouts;
     cb(status::timeout, 0);
-  } else if (err == NATS_NO_RESPONDERS) {
-    ++m_.publish_errors;
-    log("nats_link: durable publish: no stream listens on the subject");
-    cb(status::unavailable, 0);
-  } else {
-    ++m_.publish_errors;
-    log(std::string("nats_link: durable publish refused: ") +
-        (pae != nullptr && pae->ErrText != nullptr ? pae->ErrText : natsStatus_GetText(err)));
-    cb(status::error, 0);
+    return;
   }
+  ++m_.publish_errors;
+  std::string line = "nats_link: durable publish to " + subject + " refused: ";
+  if (err == NATS_NO_RESPONDERS) {
+    line += "no stream listens on the subject";
+  } else {
+    line += pae != nullptr && pae->ErrText != nullptr ? pae->ErrText : natsStatus_GetText(err);
+    if (code != 0) line += " (JetStream error " + std::to_string(static_cast<int>(code)) + ")";
+  }
+  log(line);
+  cb(err == NATS_NO_RESPONDERS || code != 0 ? status::refused : status::error, 0);
 }
 
 void link_impl::ensure_stream(const stream_settings& ss, done_fn cb) {
@@ -121,6 +140,9 @@ void link_impl::ensure_stream(const stream_settings& ss, done_fn cb) {
     cfg.MaxBytes = ss.max_bytes;
     cfg.Duplicates = static_cast<int64_t>(ss.duplicate_window_ms) * ns_per_ms;
     cfg.Storage = ss.memory ? js_MemoryStorage : js_FileStorage;
+    cfg.MaxMsgs = ss.max_msgs;
+    cfg.Retention = ss.work_queue ? js_WorkQueuePolicy : js_LimitsPolicy;
+    cfg.Discard = ss.discard_new ? js_DiscardNew : js_DiscardOld;
     jsStreamInfo* si = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
     natsStatus s = js_GetStreamInfo(&si, js_, ss.name.c_str(), nullptr, &jerr);

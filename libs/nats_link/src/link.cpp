@@ -18,6 +18,7 @@ const char* to_string(status s) {
     case status::busy: return "busy";
     case status::not_found: return "not_found";
     case status::error: return "error";
+    case status::refused: return "refused";
   }
   return "?";
 }
@@ -266,11 +267,17 @@ link_metrics link_impl::metrics() const {
   return out;
 }
 
+uint64_t link_impl::max_payload() const {
+  const int64_t n = natsConnection_GetMaxPayload(conn_);
+  return n > 0 ? static_cast<uint64_t>(n) : 0;
+}
+
 status link_impl::publish(std::string_view subject, std::string_view payload) {
   char subj[512];
   if (!c_subject(subject, subj)) return status::error;
   if (!connected()) { ++m_.rejected_unavailable; return status::unavailable; }
   natsStatus s = natsConnection_Publish(conn_, subj, payload.data(), static_cast<int>(payload.size()));
+  if (s == NATS_MAX_PAYLOAD) { log(nats_error("publish", s)); return status::error; }
   return s == NATS_OK ? status::ok : status::unavailable;
 }
 
@@ -302,7 +309,8 @@ void link_impl::request(std::string_view subject, std::string_view payload, uint
   std::snprintf(reply, sizeof reply, "%s.%u.%u", inbox_.c_str(), idx, gen);
   natsStatus s = natsConnection_PublishRequest(conn_, subj, reply, payload.data(),
                                                static_cast<int>(payload.size()));
-  if (s != NATS_OK) complete_request(idx, gen, status::unavailable, {});
+  if (s == NATS_MAX_PAYLOAD) log(nats_error("request", s));
+  if (s != NATS_OK) complete_request(idx, gen, s == NATS_MAX_PAYLOAD ? status::error : status::unavailable, {});
 }
 
 bool link_impl::complete_request(uint32_t idx, uint32_t gen, status st, std::string_view reply) {

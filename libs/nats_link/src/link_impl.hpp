@@ -52,6 +52,7 @@ public:
 
   bool connected() const override;
   link_metrics metrics() const override;
+  uint64_t max_payload() const override;
   status publish(std::string_view subject, std::string_view payload) override;
   void request(std::string_view subject, std::string_view payload, uint32_t timeout_ms,
                request_fn cb) override;

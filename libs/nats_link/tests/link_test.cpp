@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include <nats/nats.h>
+
 #include "nats_server.hpp"
 #include "tern/nats_link/link.hpp"
 
@@ -107,6 +109,22 @@ status make_stream(nl_link& l, const std::string& name, const std::string& subje
   return do_done([&](nl_link::done_fn cb) { l.ensure_stream(ss, cb); });
 }
 
+// The stream's message count, read with nats.c directly (the link has no stream-info call).
+int64_t stream_msgs(const nats_server& srv, const char* stream) {
+  natsConnection* nc = nullptr;
+  jsCtx* js = nullptr;
+  jsStreamInfo* si = nullptr;
+  int64_t msgs = -1;
+  if (natsConnection_ConnectTo(&nc, srv.url().c_str()) == NATS_OK &&
+      natsConnection_JetStream(&js, nc, nullptr) == NATS_OK &&
+      js_GetStreamInfo(&si, js, stream, nullptr, nullptr) == NATS_OK)
+    msgs = static_cast<int64_t>(si->State.Msgs);
+  if (si != nullptr) jsStreamInfo_Destroy(si);
+  if (js != nullptr) jsCtx_Destroy(js);
+  if (nc != nullptr) natsConnection_Destroy(nc);
+  return msgs;
+}
+
 }  // namespace
 
 TEST_CASE("request/reply: a responder answers, silence times out, nobody listening is unavailable") {
@@ -161,7 +179,7 @@ TEST_CASE("durable publish: acked in order, a repeated msg id is stored once, un
   auto again = do_publish(*l, "up.dev1", "b-retried", "id-b");  // a retry: same id
   CHECK(again.first == status::ok);
   CHECK(again.second == b.second);
-  CHECK(do_publish(*l, "nostream.x", "x", "id-x").first == status::unavailable);
+  CHECK(do_publish(*l, "nostream.x", "x", "id-x").first == status::refused);  // no stream
 
   std::mutex mu;
   std::map<std::string, std::vector<uint64_t>> got;  // payload -> delivery counts
@@ -327,4 +345,141 @@ TEST_CASE("a queue group shares the requests among its members, each answered on
   CHECK(served_a > 0);
   CHECK(served_b > 0);
   CHECK(l->metrics().requests_in_flight == 0);
+}
+
+TEST_CASE("a full discard-new stream refuses a durable publish as refused, and takes more once acked messages leave its work queue") {
+  NATS_OR_SKIP();
+  nats_server srv;
+  REQUIRE(srv.start());
+  std::vector<std::string> logged;
+  std::mutex log_mu;
+  auto s = settings_for(srv);
+  s.log = [&](std::string_view line) {
+    std::lock_guard lk(log_mu);
+    logged.emplace_back(line);
+  };
+  std::string err;
+  auto l = nl_link::open(s, nullptr, err);
+  REQUIRE(l);
+  REQUIRE(wait_until([&] { return l->connected(); }, 5s));
+  stream_settings ss;
+  ss.name = "FULL";
+  ss.subjects = {"full.>"};
+  ss.max_msgs = 2;
+  ss.work_queue = true;
+  ss.discard_new = true;
+  REQUIRE(do_done([&](nl_link::done_fn cb) { l->ensure_stream(ss, cb); }) == status::ok);
+  REQUIRE(do_done([&](nl_link::done_fn cb) { l->ensure_stream(ss, cb); }) == status::ok);  // idempotent
+
+  CHECK(do_publish(*l, "full.p0.telemetry", "1", "f1").first == status::ok);
+  CHECK(do_publish(*l, "full.p1.telemetry", "2", "f2").first == status::ok);
+  CHECK(do_publish(*l, "full.p0.telemetry", "3", "f3").first == status::refused);
+  CHECK(do_publish(*l, "full.p0.telemetry", "3", "f3").first == status::refused);  // still full
+  CHECK(stream_msgs(srv, "FULL") == 2);
+  CHECK(l->metrics().publish_errors == 2);
+  {
+    std::lock_guard lk(log_mu);
+    bool said = false;
+    for (const auto& line : logged) said = said || line.find("full.p0.telemetry refused: maximum messages") != std::string::npos;
+    CHECK(said);
+  }
+
+  // One consumer per partition (a work queue allows filters that do not overlap); acked
+  // messages leave the stream, which then takes new ones.
+  std::atomic<int> acked{0};
+  for (const char* p : {"p0", "p1"}) {
+    consumer_settings cs;
+    cs.stream = "FULL";
+    cs.durable = std::string("core-") + p;
+    cs.filter = std::string("full.") + p + ".>";
+    cs.fetch_wait_ms = 100;
+    REQUIRE(do_done([&](nl_link::done_fn cb) {
+      l->consume(cs, [&acked](delivery&& d) {
+        if (d.ack() == status::ok) ++acked;
+      }, cb);
+    }) == status::ok);
+  }
+  REQUIRE(wait_until([&] { return acked == 2; }, 5s));
+  CHECK(wait_until([&] { return stream_msgs(srv, "FULL") == 0; }, 3s));
+  CHECK(do_publish(*l, "full.p0.telemetry", "3", "f3").first == status::ok);
+  CHECK(wait_until([&] { return acked == 3 && stream_msgs(srv, "FULL") == 0; }, 5s));
+}
+
+TEST_CASE("a stream bounded by bytes with discard new refuses what does not fit, and without discard new the oldest go") {
+  NATS_OR_SKIP();
+  nats_server srv;
+  REQUIRE(srv.start());
+  auto l = open_link(srv);
+  stream_settings ss;
+  ss.name = "BYTES";
+  ss.subjects = {"bytes.>"};
+  ss.max_bytes = 4096;
+  ss.discard_new = true;
+  REQUIRE(do_done([&](nl_link::done_fn cb) { l->ensure_stream(ss, cb); }) == status::ok);
+  const std::string kib(1024, 'x');
+  int stored = 0;
+  status last = status::ok;
+  for (int i = 0; i < 10 && last == status::ok; ++i) {
+    last = do_publish(*l, "bytes.a", kib, "b" + std::to_string(i)).first;
+    if (last == status::ok) ++stored;
+  }
+  CHECK(last == status::refused);
+  CHECK(stored >= 1);
+  CHECK(stored < 4);
+  CHECK(stream_msgs(srv, "BYTES") == stored);
+
+  stream_settings old = ss;
+  old.name = "OLD";
+  old.subjects = {"old.>"};
+  old.discard_new = false;
+  REQUIRE(do_done([&](nl_link::done_fn cb) { l->ensure_stream(old, cb); }) == status::ok);
+  for (int i = 0; i < 10; ++i) CHECK(do_publish(*l, "old.a", kib, "o" + std::to_string(i)).first == status::ok);
+  CHECK(stream_msgs(srv, "OLD") < 10);
+}
+
+TEST_CASE("a plain subscription to $KV.<bucket>.> sees every kv_put live, also when it was made before the bucket existed") {
+  NATS_OR_SKIP();
+  nats_server srv;
+  REQUIRE(srv.start());
+  auto watcher = open_link(srv);
+  auto writer = open_link(srv);  // another node
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::string>> seen;  // key, value
+  const std::string prefix = "$KV.tern_device_node.";
+  REQUIRE(watcher->subscribe(prefix + ">", "", [&](const message& m) {
+    std::lock_guard lk(mu);
+    const std::string_view key = m.subject.substr(m.subject.find(prefix) == 0 ? prefix.size() : 0);
+    seen.emplace_back(std::string(key), std::string(m.data));
+  }) == status::ok);
+  std::this_thread::sleep_for(100ms);  // the SUB reaches the server
+
+  for (auto [k, v] : {std::pair{"17", "node-a"}, {"17", "node-b"}, {"18", "node-a"}}) {
+    CHECK(do_done([&](nl_link::done_fn cb) { writer->kv_put("tern_device_node", k, v, cb); }) == status::ok);
+  }
+  REQUIRE(wait_until([&] {
+    std::lock_guard lk(mu);
+    return seen.size() >= 3;
+  }, 3s));
+  std::this_thread::sleep_for(100ms);
+  std::lock_guard lk(mu);
+  const std::vector<std::pair<std::string, std::string>> want = {
+      {"17", "node-a"}, {"17", "node-b"}, {"18", "node-a"}};
+  CHECK(seen == want);
+}
+
+TEST_CASE("a payload past the server's max_payload is an error, not unavailable") {
+  NATS_OR_SKIP();
+  nats_server srv;
+  REQUIRE(srv.start());
+  auto l = open_link(srv);
+  REQUIRE(make_stream(*l, "BIG", "big.>") == status::ok);
+  CHECK(l->max_payload() == 1024 * 1024);  // the server's default
+  const std::string big(l->max_payload() + 1, 'x');
+  CHECK(do_publish(*l, "big.a", big, "big-1").first == status::error);
+  CHECK(do_request(*l, "svc.any", big, 500).first == status::error);
+  CHECK(l->publish("big.a", big) == status::error);
+  CHECK(l->metrics().pending_publishes == 0);
+  CHECK(l->metrics().requests_in_flight == 0);
+  const std::string fits(l->max_payload() - 1024, 'y');
+  CHECK(do_publish(*l, "big.a", fits, "big-2").first == status::ok);
 }

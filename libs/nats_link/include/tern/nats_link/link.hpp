@@ -25,7 +25,10 @@ enum class status : uint8_t {
   unavailable,  // not connected to a server (or nobody serves the subject)
   busy,         // a bound (in-flight requests, pending publishes, queued jobs) is reached
   not_found,    // kv_get: no such key
-  error,        // anything else; the link's log callback says what
+  error,        // anything else (a bad subject, a payload past the server's max_payload);
+                // the link's log callback says what
+  refused,      // publish_durable: JetStream will not store it (no stream for the subject,
+                // a full stream that discards new messages, ...); the log line says which
 };
 const char* to_string(status s);
 
@@ -103,8 +106,15 @@ struct stream_settings {
   std::string name;
   std::vector<std::string> subjects;
   int64_t max_bytes = -1;  // -1: unlimited
+  int64_t max_msgs = -1;   // -1: unlimited
   uint32_t duplicate_window_ms = 120000;
   bool memory = false;     // file storage unless set
+  // Retention WorkQueue: a message is deleted once a consumer acked it (else Limits: kept
+  // until a limit removes it). The server does not change the retention of an existing stream.
+  bool work_queue = false;
+  // Discard New: a full stream (max_bytes / max_msgs) refuses new messages, and
+  // publish_durable completes `refused` (else Old: the oldest messages make room).
+  bool discard_new = false;
 };
 
 struct consumer_settings {
@@ -135,6 +145,9 @@ public:
 
   virtual bool connected() const = 0;
   virtual link_metrics metrics() const = 0;
+  // The largest payload the connected server accepts (its max_payload); 0 before the first
+  // connection. A publish or request above it fails with `error`.
+  virtual uint64_t max_payload() const = 0;
 
   // Core publish, fire and forget (no delivery guarantee).
   virtual status publish(std::string_view subject, std::string_view payload) = 0;
@@ -143,13 +156,19 @@ public:
                        request_fn cb) = 0;
   // JetStream publish; cb(ok, seq) only once the stream stored it. msg_id goes into the
   // Nats-Msg-Id header so a retried publish is stored once within the duplicate window.
+  // Failures: unavailable (not connected), busy (max_pending_publishes), timeout (no ack
+  // within publish_ack_timeout_ms: stored or not, unknown; retry with the same msg_id),
+  // refused (JetStream answered that it will not store it), error (bad subject, too large).
   virtual void publish_durable(std::string_view subject, std::string_view payload,
                                std::string_view msg_id, publish_fn cb) = 0;
   // Services: handler per message; a queue group shares the messages among its members.
   virtual status subscribe(std::string_view subject, std::string_view queue_group,
                            message_fn handler) = 0;
 
-  // Worker-thread operations.
+  // Worker-thread operations. The kv calls create the bucket (history 1) when it is missing.
+  // Every kv_put is also a plain message on "$KV.<bucket>.<key>": subscribe("$KV.<bucket>.>",
+  // "", h) sees each put live (the key is the subject after "$KV.<bucket>.", the value the
+  // data), with no need for the bucket to exist when subscribing.
   virtual void ensure_stream(const stream_settings& s, done_fn cb) = 0;
   virtual void consume(const consumer_settings& c, delivery_fn handler, done_fn cb) = 0;
   virtual void kv_put(std::string_view bucket, std::string_view key, std::string_view value,
