@@ -11,11 +11,11 @@
 //  - <prefix>.node.<node_id>.down.{attributes,rpc} carry the core's downlinks for devices this
 //    node subscribed; each goes to every local handle that subscribed the device with that
 //    flag (none: dropped and counted; the core tracks RPCs and retries persistent ones).
-//  - <prefix>.core.v1.events.device: a device changed; the credential cache forgets it, then
-//    every handle's on_device_event runs.
+//  - <prefix>.core.v1.events.device: a device changed; the node's credential cache forgets
+//    it, then every handle's on_device_event runs.
 //  - <prefix>.core.v1.events.hello (a core node started) and a reconnect of our own link:
-//    every device with a non-zero union is sent again, paced by resubscribe_rate; a reconnect
-//    also makes registration forget its view, since puts of other nodes may have been missed.
+//    every device with a non-zero union is sent again, paced by resubscribe_rate (on hello the
+//    node also reads the uplink partition count again).
 //
 // Threads: the capability calls come from any thread and take one mutex briefly; the
 // listeners are called on the NATS subscription threads (the ABI allows any thread), never
@@ -42,51 +42,36 @@
 
 namespace tern::core_nats {
 
-class registration;
+class node;
 
 class events final : public core_events_v1 {
 public:
     static constexpr uint32_t slot_count = 64;  // subscribers at most (the bit masks' width)
 
     struct options {
-        std::string prefix = "tern";
-        std::string node_id;
-        uint32_t resubscribe_rate = 2000;  // events.subscribe requests sent per second, at most
-        uint32_t max_in_flight = 64;       // events.subscribe requests waiting for their reply
-        std::chrono::milliseconds request_timeout{2000};
-        std::chrono::milliseconds retry_min{100};  // first retry of a refused or lost request ...
-        std::chrono::milliseconds retry_max{10000};  // ... doubling up to this
+        uint32_t max_in_flight = 64;                   // events.subscribe requests awaiting a reply
+        std::chrono::milliseconds retry_min{100};     // first retry of a refused or lost request ...
+        std::chrono::milliseconds retry_max{10000};   // ... doubling up to this
     };
-    struct counters {
-        sdk::metric downlinks_attributes;  // core_nats_downlinks_total{kind="attributes"}
-        sdk::metric downlinks_rpc;         // core_nats_downlinks_total{kind="rpc"}
-        sdk::metric dropped_attributes;    // core_nats_downlinks_dropped_total{kind="attributes"}
-        sdk::metric dropped_rpc;           // core_nats_downlinks_dropped_total{kind="rpc"}
-        sdk::metric subscribers_refused;   // core_nats_event_subscribers_refused_total
-    };
-    // Drops what the credential cache knows of a device (before its listeners hear of it).
-    using forget_fn = std::function<void(uint64_t device_id)>;
-    // A core node said hello (after events resent its subscriptions are queued).
-    using hello_fn = std::function<void()>;
 
-    // reg may be null (tests); forget and hello may be empty. The owner destroys the link
-    // after stop() and before this object: the link's destruction ends the subscriptions and
-    // completes the requests in flight, whose callbacks still find this object.
-    events(nats_link::link& link, options o, registration* reg, forget_fn forget, hello_fn hello,
-           sdk::logger log, counters c);
+    // Registers its state listener with n: construct it before n.open(). The subjects are
+    // subscribed when the link first connects (nats.c renews them on every reconnect).
+    // Subject prefix, node id, request timeout and resubscribe_rate come from n.config().
+    explicit events(node& n);
+    events(node& n, options o);
     ~events();
     events(const events&) = delete;
     events& operator=(const events&) = delete;
 
-    // Subscribes the downlink, device event and hello subjects and starts the sync thread.
-    // Returns a text saying what failed, or empty. [start-stop]
-    std::string start();
-    // Stops the sync thread; requests in flight complete without starting new ones. [start-stop]
+    // core_nats_event_subscribers_refused_total. [start-stop], before start().
+    void register_metrics(const sdk::host& h);
+    // Starts the sync thread; before n.open(). [start-stop]
+    void start();
+    // Stops the sync thread; before n.close(), whose completions of the requests in flight
+    // still find this object (it outlives the link). [start-stop]
     void stop();
 
-    // The owner forwards its link's state events here. [any-thread]
-    void on_link_state(nats_link::link_state s) noexcept;
-    // Sends every non-zero union again (a core node's hello). [any-thread]
+    // Sends every non-zero union again (a core node's hello, our reconnect). [any-thread]
     void resync() noexcept;
 
     // ---- core_events_v1 ------------------------------------------------------------------
@@ -121,7 +106,10 @@ private:
         bool queued = false;      // in ready_ or later_
         uint32_t backoff_ms = 0;
         uint32_t want() const noexcept {
-            return (attributes != 0 ? TERN_SUBSCRIBE_ATTRIBUTES : 0u) | (rpc != 0 ? TERN_SUBSCRIBE_RPC : 0u);
+            uint32_t f = 0;
+            if (attributes != 0) f |= TERN_SUBSCRIBE_ATTRIBUTES;
+            if (rpc != 0) f |= TERN_SUBSCRIBE_RPC;
+            return f;
         }
     };
     // The slots subscribed for a device (mask) and their handles as they were then.
@@ -155,6 +143,8 @@ private:
     void on_downlink(const nats_link::message& m) noexcept;
     void on_device_event(const nats_link::message& m) noexcept;
     void on_hello(const nats_link::message& m) noexcept;
+    void on_link_state(nats_link::link_state s) noexcept;
+    void subscribe_subjects(nats_link::link& l) noexcept;
     void fan_out_attributes(const core_wire::attributes_updated_event& e) noexcept;
     void fan_out_rpc(const core_wire::rpc_request_event& e) noexcept;
 
@@ -165,14 +155,10 @@ private:
                   std::string_view reply) noexcept;
     void warn_failure(uint64_t device_id, const char* what, std::string_view detail) noexcept;
 
-    nats_link::link& link_;
+    node& node_;
     const options opt_;
-    registration* const reg_;
-    const forget_fn forget_;
-    const hello_fn hello_;
-    const sdk::logger log_;
-    const counters m_;
     const std::string subscribe_subject_;
+    sdk::metric subscribers_refused_;
 
     std::array<slot, slot_count> slots_;
 

@@ -19,19 +19,34 @@ constexpr std::size_t putting_sweep_at = 1024;  // per shard: stale marks are sw
 
 }  // namespace
 
-registration::registration(nats_link::link& link, options o, sdk::logger log, sdk::metric registrations)
-    : link_(link),
-      opt_(std::move(o)),
-      log_(log),
-      registrations_(registrations),
-      bucket_(opt_.prefix + "_device_node"),
+registration::registration(node& n) : registration(n, std::chrono::milliseconds(10000)) {}
+
+registration::registration(node& n, std::chrono::milliseconds put_echo_wait)
+    : node_(n),
+      put_echo_wait_ns_(static_cast<uint64_t>(std::chrono::nanoseconds(put_echo_wait).count())),
+      bucket_(n.bucket("device_node")),
       key_subject_prefix_("$KV." + bucket_ + ".") {
-    const std::size_t per_shard = (std::size_t{opt_.cache_size} + shard_count - 1) / shard_count;
+    const std::size_t per_shard = (std::size_t{n.config().registration_cache_size} + shard_count - 1) / shard_count;
     for (shard& s : shards_) s.set = std::make_unique<lru::lru_map<uint64_t, empty>>(per_shard);
+    n.on_state([this](nats_link::link_state st) { on_link_state(st); });
 }
 
-nats_link::status registration::start() {
-    return link_.subscribe(key_subject_prefix_ + ">", "", [this](const nats_link::message& m) { on_put(m); });
+void registration::on_link_state(nats_link::link_state s) noexcept {
+    if (s == nats_link::link_state::connected) {
+        // The first connection of this link; nats.c renews the subscription on reconnects.
+        // A new link (a restart of the plugin) may follow puts this one never saw.
+        forget_all();
+        nats_link::link* l = node_.link();
+        if (l == nullptr) return;
+        const nats_link::status st =
+            l->subscribe(key_subject_prefix_ + ">", "", [this](const nats_link::message& m) { on_put(m); });
+        if (st != nats_link::status::ok)
+            node_.log().error("core_nats: cannot subscribe to ", key_subject_prefix_, ">: ", nats_link::to_string(st),
+                              "; devices are recorded in ", bucket_, " on every hearing until a restart");
+    } else if (s == nats_link::link_state::reconnected) {
+        // Puts of other nodes may have gone by while we were away: re-put on next hearing.
+        forget_all();
+    }
 }
 
 void registration::on_put(const nats_link::message& m) noexcept {
@@ -43,7 +58,7 @@ void registration::on_put(const nats_link::message& m) noexcept {
     shard& s = shard_of(id);
     try {
         std::lock_guard lk(s.mu);
-        if (m.data == opt_.node_id) {
+        if (m.data == node_.id()) {
             // Our own put, in the bucket's order: from here on the device is ours.
             s.putting.erase(id);
             s.set->put(id, empty{}, id, lru::no_expiry);
@@ -59,14 +74,14 @@ void registration::on_put(const nats_link::message& m) noexcept {
 void registration::heard(uint64_t device_id) noexcept {
     shard& s = shard_of(device_id);
     const uint64_t now = now_ns();
-    const auto echo_wait = static_cast<uint64_t>(std::chrono::nanoseconds(opt_.put_echo_wait).count());
+    const uint64_t echo_wait = put_echo_wait_ns_;
     try {
         std::lock_guard lk(s.mu);
         if (s.set->find(device_id, now) != nullptr) return;
         auto it = s.putting.find(device_id);
         if (it != s.putting.end() && now - it->second < echo_wait) return;
         // Down: the uplink that heard it fails too; the device is put once the link is back.
-        if (!link_.connected()) return;
+        if (!node_.connected()) return;
         if (s.putting.size() >= putting_sweep_at)
             std::erase_if(s.putting, [&](const auto& p) { return now - p.second >= echo_wait; });
         s.putting[device_id] = now;
@@ -79,9 +94,14 @@ void registration::heard(uint64_t device_id) noexcept {
 void registration::put(uint64_t device_id) noexcept {
     char key[24];
     const auto r = std::to_chars(key, key + sizeof key, device_id);
+    nats_link::link* l = node_.link();
+    if (l == nullptr) {
+        put_done(device_id, nats_link::status::unavailable);
+        return;
+    }
     try {
-        link_.kv_put(bucket_, std::string_view(key, static_cast<std::size_t>(r.ptr - key)), opt_.node_id,
-                     [this, device_id](nats_link::status st) { put_done(device_id, st); });
+        l->kv_put(bucket_, std::string_view(key, static_cast<std::size_t>(r.ptr - key)), node_.id(),
+                  [this, device_id](nats_link::status st) { put_done(device_id, st); });
     } catch (const std::bad_alloc&) {
         put_done(device_id, nats_link::status::error);
     }
@@ -90,7 +110,7 @@ void registration::put(uint64_t device_id) noexcept {
 void registration::put_done(uint64_t device_id, nats_link::status st) noexcept {
     if (st == nats_link::status::ok) {
         // The set learns it from the echo (which may have come already), in bucket order.
-        registrations_.inc();
+        node_.metrics().registrations.inc();
         return;
     }
     {
@@ -102,7 +122,7 @@ void registration::put_done(uint64_t device_id, nats_link::status st) noexcept {
     const auto now = static_cast<int64_t>(now_ns());
     int64_t last = last_failure_log_ns_.load();
     if (now - last < failure_log_interval_ns || !last_failure_log_ns_.compare_exchange_strong(last, now)) return;
-    log_.warn("core_nats: cannot record device ", device_id, " as heard by node '", opt_.node_id, "' in bucket ",
+    node_.log().warn("core_nats: cannot record device ", device_id, " as heard by node '", node_.id(), "' in bucket ",
               bucket_, ": ", nats_link::to_string(st), " (", failed,
               " such failures so far; the device is recorded when next heard)");
 }

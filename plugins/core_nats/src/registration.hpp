@@ -22,34 +22,27 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "node.hpp"
 #include "tern/lru/lru_map.hpp"
 #include "tern/nats_link/link.hpp"
 #include "tern/sdk/host.hpp"
 
 namespace tern::core_nats {
 
-class registration {
+class registration final : public registration_hook {
 public:
-    struct options {
-        std::string prefix = "tern";  // subject_prefix
-        std::string node_id;          // this node's name, the value put for its devices
-        uint32_t cache_size = 200000; // registration_cache_size: devices remembered
-        // A put whose echo never came (a message the subscription dropped) stops holding
-        // back new puts of that device after this long.
-        std::chrono::milliseconds put_echo_wait{10000};
-    };
-    // The owner keeps link alive longer than this object, and destroys the link (which ends
-    // its subscriptions and completes the puts in flight) before destroying this.
-    // registrations: core_nats_registrations_total, the puts stored.
-    registration(nats_link::link& link, options o, sdk::logger log, sdk::metric registrations);
+    // Registers its state listener with n: construct it before n.open(). The bucket's puts
+    // are subscribed when the link first connects; a reconnect forgets the set. Prefix,
+    // node id and registration_cache_size come from n.config().
+    explicit registration(node& n);
+    // put_echo_wait: a put whose echo never came (a message the subscription dropped) stops
+    // holding back new puts of that device after this long.
+    registration(node& n, std::chrono::milliseconds put_echo_wait);
     registration(const registration&) = delete;
     registration& operator=(const registration&) = delete;
 
-    // Subscribes to the bucket's puts. [start-stop]
-    nats_link::status start();
-
     // This node heard the device (an uplink, a device subscription). [any-thread]
-    void heard(uint64_t device_id) noexcept;
+    void heard(uint64_t device_id) noexcept override;
 
     // Forgets what the set says (the link reconnected: puts may have been missed), so each
     // device is put again when it is next heard. [any-thread]
@@ -59,7 +52,7 @@ public:
     bool registered(uint64_t device_id) noexcept;
     std::size_t size() noexcept;
 
-    std::string bucket() const { return opt_.prefix + "_device_node"; }
+    const std::string& bucket() const noexcept { return bucket_; }
 
 private:
     static constexpr std::size_t shard_count = 16;
@@ -73,13 +66,12 @@ private:
 
     shard& shard_of(uint64_t device_id) noexcept { return shards_[device_id % shard_count]; }
     void on_put(const nats_link::message& m) noexcept;
+    void on_link_state(nats_link::link_state s) noexcept;
     void put(uint64_t device_id) noexcept;
     void put_done(uint64_t device_id, nats_link::status st) noexcept;
 
-    nats_link::link& link_;
-    const options opt_;
-    const sdk::logger log_;
-    const sdk::metric registrations_;
+    node& node_;
+    const uint64_t put_echo_wait_ns_;
     const std::string bucket_;
     const std::string key_subject_prefix_;  // "$KV.<bucket>."
     std::array<shard, shard_count> shards_;
