@@ -81,14 +81,17 @@ std::shared_ptr<const owned_record> auth_cache::find(tern_credential_kind kind, 
 }
 
 void auth_cache::put(tern_credential_kind kind, std::string_view value, const tern_device_record& record,
-                     uint64_t epoch_at_request) {
+                     uint64_t epoch_at_request) noexcept {
     if (records_.capacity() == 0) return;
-    auto copy = std::make_shared<const owned_record>(record);
-    const std::string key = key_of(kind, value);
-    std::lock_guard lk(mu_);
-    if (epoch_ != epoch_at_request) return;  // a forget() since the request: maybe stale
-    records_.put(key, std::move(copy), record.device_id, now_ns() + static_cast<uint64_t>(ttl_.count()) * 1000000u);
-    update_gauge();
+    try {
+        auto copy = std::make_shared<const owned_record>(record);
+        const std::string key = key_of(kind, value);
+        std::lock_guard lk(mu_);
+        if (epoch_ != epoch_at_request) return;  // a forget() since the request: maybe stale
+        records_.put(key, std::move(copy), record.device_id, now_ns() + static_cast<uint64_t>(ttl_.count()) * 1000000u);
+        update_gauge();
+    } catch (...) {  // out of memory: the record is simply not kept
+    }
 }
 
 std::shared_ptr<const psk_entry> auth_cache::find_psk(std::string_view identity) {
@@ -103,16 +106,20 @@ std::shared_ptr<const psk_entry> auth_cache::find_psk(std::string_view identity)
     return n->value;
 }
 
-void auth_cache::put_psk(std::string_view identity, uint64_t device_id, tern_bytes key, uint64_t epoch_at_request) {
+void auth_cache::put_psk(std::string_view identity, uint64_t device_id, tern_bytes key,
+                         uint64_t epoch_at_request) noexcept {
     if (psks_.capacity() == 0) return;
-    auto e = std::make_shared<psk_entry>();
-    e->device_id = device_id;
-    if (key.data != nullptr) e->key.assign(reinterpret_cast<const char*>(key.data), key.size);
-    std::lock_guard lk(mu_);
-    if (epoch_ != epoch_at_request) return;
-    psks_.put(identity, std::shared_ptr<const psk_entry>(std::move(e)), device_id,
-              now_ns() + static_cast<uint64_t>(ttl_.count()) * 1000000u);
-    update_gauge();
+    try {
+        auto e = std::make_shared<psk_entry>();
+        e->device_id = device_id;
+        if (key.data != nullptr) e->key.assign(reinterpret_cast<const char*>(key.data), key.size);
+        std::lock_guard lk(mu_);
+        if (epoch_ != epoch_at_request) return;
+        psks_.put(identity, std::shared_ptr<const psk_entry>(std::move(e)), device_id,
+                  now_ns() + static_cast<uint64_t>(ttl_.count()) * 1000000u);
+        update_gauge();
+    } catch (...) {
+    }
 }
 
 void auth_cache::forget(uint64_t device_id) {

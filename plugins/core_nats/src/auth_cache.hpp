@@ -63,10 +63,11 @@ public:
 
     std::shared_ptr<const owned_record> find(tern_credential_kind kind, std::string_view value);
     void put(tern_credential_kind kind, std::string_view value, const tern_device_record& record,
-             uint64_t epoch_at_request);
+             uint64_t epoch_at_request) noexcept;
 
     std::shared_ptr<const psk_entry> find_psk(std::string_view identity);
-    void put_psk(std::string_view identity, uint64_t device_id, tern_bytes key, uint64_t epoch_at_request);
+    // Out of memory: nothing is kept (never throws: it runs on a nats.c thread).
+    void put_psk(std::string_view identity, uint64_t device_id, tern_bytes key, uint64_t epoch_at_request) noexcept;
 
     // Drops every credential and identity of the device. [any-thread]
     void forget(uint64_t device_id);

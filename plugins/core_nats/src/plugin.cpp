@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "node.hpp"
+#include "requests.hpp"
 #include "settings.hpp"
 #include "tern/sdk/plugin.hpp"
 
@@ -26,13 +27,16 @@ settings load_settings(const sdk::config& c) {
 class core_nats_instance final : public sdk::instance {
 public:
     explicit core_nats_instance(const tern_create_args& a)
-        : instance(a), node_(std::make_unique<node>(load_settings(config()), log())) {}
+        : instance(a),
+          node_(std::make_unique<node>(load_settings(config()), log())),
+          requests_(std::make_unique<requests>(*node_)) {}
 
     ~core_nats_instance() override { node_->close(); }
 
 protected:
     void* provide(std::string_view iid) noexcept override {
-        (void)iid;
+        if (void* p = requests_->query(iid)) return p;
+        // tern.core.events/1: class events (events.hpp)
         return nullptr;
     }
 
@@ -75,6 +79,7 @@ private:
     }
 
     std::unique_ptr<node> node_;
+    std::unique_ptr<requests> requests_;  // the seven call capabilities
     uint64_t timer_ = 0;
     bool timer_made_ = false;
     bool registered_ = false;

@@ -19,6 +19,7 @@ struct settings {
     std::string node_id;  // after resolve(): never empty
     std::chrono::milliseconds request_timeout{};
     std::chrono::milliseconds publish_ack_timeout{};
+    std::chrono::milliseconds client_rpc_timeout{};
     std::chrono::milliseconds connect_timeout{};
     uint32_t max_requests_in_flight = 0;
     uint32_t max_pending_publishes = 0;
@@ -57,6 +58,10 @@ constexpr auto config_schema = cfg::bind<settings>(
                  "wait for JetStream to acknowledge a durable uplink (telemetry, attributes, RPC "
                  "replies); past it the device gets 5.03")
         .range(50, 60000),
+    cfg::integer("client_rpc_timeout", &settings::client_rpc_timeout, 10000,
+                 "wait for a client-side RPC whose caller gave no timeout (keep it equal to the "
+                 "core node's client_rpc_timeout); the request waits 1 s longer than the RPC")
+        .range(1, 86400000),
     cfg::integer("connect_timeout", &settings::connect_timeout, 2000, "one connection attempt")
         .range(100, 60000),
     cfg::integer("max_requests_in_flight", &settings::max_requests_in_flight, 4096,
