@@ -267,8 +267,9 @@ bool worker::open(std::string& error) {
         }
         const int buf = 1 << 20;  // bursts of K responses per socket must not drop here
         ::setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
-        if (::connect(c.fd, reinterpret_cast<const sockaddr*>(&o_.addr), o_.addr_len) != 0) {
-            error = std::string("connect to ") + format_address(o_.addr) + ": " + std::strerror(errno);
+        const sockaddr_storage& to = o_.targets.empty() ? o_.addr : o_.targets[c.global % o_.targets.size()];
+        if (::connect(c.fd, reinterpret_cast<const sockaddr*>(&to), o_.addr_len) != 0) {
+            error = std::string("connect to ") + format_address(to) + ": " + std::strerror(errno);
             return false;
         }
         epoll_event ev{};

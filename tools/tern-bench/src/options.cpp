@@ -60,6 +60,9 @@ Load options:
                        generator's core when it shares the machine with the server.
                        Latency still counts from each request's due time. Default 0
   --json               print one JSON object on stdout instead of the text report
+  --target-ports P,Q.. send to the URL's host at these ports instead of the URL's:
+                       client socket j uses the (j mod n)-th, so the devices are split
+                       over n servers (e.g. transport nodes of one cluster)
 
 Device mode (ThingsBoard-style API):
   --devices N          N devices, spread over the client sockets (device i sticks
@@ -338,6 +341,7 @@ parse_result parse_load_options(int argc, char** argv, load_options& o, std::str
     bool payload_protobuf_set = false;
     std::string observe_text;
     std::string token_pattern = "dev-{i}";
+    std::vector<std::string> target_ports;
     bool payload_set = false;
     bool concurrency_set = false;
     bool duration_set = false;
@@ -431,6 +435,19 @@ parse_result parse_load_options(int argc, char** argv, load_options& o, std::str
         } else if (a.take("--devices", &v, error)) {
             if (a.missing() || !count("--devices", 1, 100'000'000, o.devices)) return parse_result::usage_error;
             o.device_mode = true;
+        } else if (a.take("--target-ports", &v, error)) {
+            if (a.missing()) return parse_result::usage_error;
+            target_ports.clear();
+            for (std::string_view rest = v;;) {
+                const size_t comma = rest.find(',');
+                const std::string_view one = rest.substr(0, comma);
+                if (!to_u64(one, n) || n < 1 || n > 65535)
+                    return bad("--target-ports wants ports 1..65535 separated by commas, got '" + v + "'");
+                target_ports.emplace_back(one);
+                if (comma == std::string_view::npos) break;
+                rest.remove_prefix(comma + 1);
+            }
+            if (target_ports.size() > 1024) return bad("--target-ports takes at most 1024 ports");
         } else if (a.take("--token-pattern", &v, error)) {
             if (a.missing()) return parse_result::usage_error;
             token_pattern = v;
@@ -512,7 +529,15 @@ parse_result parse_load_options(int argc, char** argv, load_options& o, std::str
     if (bound > max_datagram) return bad("a request could exceed one UDP datagram (block-wise is not supported)");
     o.max_message = bound;
 
-    return resolve(host, port, o.addr, o.addr_len, error);
+    if (!target_ports.empty() && target_ports.size() > o.clients)
+        return bad("--target-ports lists more ports than there are client sockets");
+    for (const std::string& tp : target_ports) {
+        sockaddr_storage t{};
+        socklen_t len = 0;
+        if (const parse_result r = resolve(host, tp, t, len, error); r != parse_result::run) return r;
+        o.targets.push_back(t);
+    }
+    return resolve(host, target_ports.empty() ? port : target_ports.front(), o.addr, o.addr_len, error);
 }
 
 parse_result parse_echo_options(int argc, char** argv, echo_options& o, std::string& error) {

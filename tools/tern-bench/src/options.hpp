@@ -18,6 +18,9 @@ struct load_options {
     std::string url;
     sockaddr_storage addr{};
     socklen_t addr_len = 0;
+    // --target-ports: the URL's host at each of these ports; client socket j talks to
+    // targets[j mod n] (so device i to targets[(i mod clients) mod n]). Empty: addr only.
+    std::vector<sockaddr_storage> targets;
 
     std::vector<text_template> path;   // one template per Uri-Path segment
     std::vector<text_template> query;  // one per Uri-Query option

@@ -134,8 +134,9 @@ void print_warnings(const load_options& o, const load_result& r, std::FILE* err)
                      "that deduplicates per RFC 7252 may answer them from its cache. Use more --clients.\n",
                      static_cast<unsigned long long>(r.mid_reuse_clients));
     if (r.icmp_errors)
-        std::fprintf(err, "warning: %llu ICMP port-unreachable errors: is a server listening on %s?\n",
-                     static_cast<unsigned long long>(r.icmp_errors), format_address(o.addr).c_str());
+        std::fprintf(err, "warning: %llu ICMP port-unreachable errors: is a server listening on %s%s?\n",
+                     static_cast<unsigned long long>(r.icmp_errors), format_address(o.addr).c_str(),
+                     o.targets.size() > 1 ? " and each of the other --target-ports" : "");
     if (o.rate > 0 && r.unsent)
         std::fprintf(err, "warning: %llu requests were due but every socket was busy: the target rate was not "
                           "reached (raise --clients/--concurrency or lower --rate)\n",

@@ -7,8 +7,10 @@ set -u
 bench=${1:?usage: smoke_test.sh path/to/tern-bench}
 dir=$(mktemp -d)
 server=
+server2=
 cleanup() {
     [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+    [ -n "$server2" ] && kill "$server2" 2>/dev/null && wait "$server2" 2>/dev/null
     rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -56,6 +58,34 @@ flood_field() { sed -n "s/.*\"$1\":\([0-9][0-9]*\).*/\1/p" "$dir/flood.json"; }
 [ "$(flood_field sent)" = 200 ] || fail "flood sent != 200: $(cat "$dir/flood.json")"
 [ "$(flood_field pairs)" = 100 ] || fail "flood pairs != 100: $(cat "$dir/flood.json")"
 [ "$(flood_field answers)" = 200 ] || fail "flood answers != 200: $(cat "$dir/flood.json")"
+
+# --target-ports splits the client sockets over two servers: all answered while both run;
+# with the second one stopped, the requests of its sockets are not.
+"$bench" echo-server --bind 127.0.0.1:0 >"$dir/server2.out" 2>&1 &
+server2=$!
+port2=
+for _ in $(seq 50); do
+    port2=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$dir/server2.out")
+    [ -n "$port2" ] && break
+    sleep 0.1
+done
+[ -n "$port2" ] || fail "second echo server did not report its port within 5 s"
+timeout 10 "$bench" --requests 100 --clients 4 --timeout 1000 --target-ports "$port,$port2" --json \
+    "coap://127.0.0.1:1/smoke" >"$dir/split.json" 2>"$dir/split.err"
+[ $? -eq 0 ] || fail "tern-bench --target-ports exited: $(cat "$dir/split.err")"
+split_ok=$(sed -n 's/.*"ok":\([0-9][0-9]*\).*/\1/p' "$dir/split.json")
+[ "$split_ok" = 100 ] || fail "--target-ports: ok != 100: $(cat "$dir/split.json")"
+kill "$server2" && wait "$server2" 2>/dev/null
+server2=
+timeout 10 "$bench" --duration 0.5 --clients 2 --timeout 200 --target-ports "$port,$port2" --json \
+    "coap://127.0.0.1:1/smoke" >"$dir/half.json" 2>"$dir/half.err"
+json_num() { sed -n "s/.*\"$1\":\([0-9][0-9]*\).*/\\1/p" "$2"; }
+half_ok=$(json_num ok "$dir/half.json")
+half_lost=$(( $(json_num timeouts "$dir/half.json") + $(json_num icmp_errors "$dir/half.json") ))
+[ "${half_ok:-0}" -gt 0 ] || fail "--target-ports: the running server answered nothing: $(cat "$dir/half.json")"
+[ "$half_lost" -gt 0 ] || fail "--target-ports: the stopped server's sockets got answers: $(cat "$dir/half.json")"
+"$bench" --target-ports 1,x coap://127.0.0.1:1/ >/dev/null 2>&1
+[ $? -eq 2 ] || fail "a bad --target-ports value must exit 2"
 
 # Usage errors exit 2, not 0 or 1; the flood refuses anything off loopback.
 "$bench" flood coap://192.0.2.1:5683 >/dev/null 2>&1
