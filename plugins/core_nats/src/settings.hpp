@@ -66,17 +66,17 @@ constexpr auto config_schema = cfg::bind<settings>(
         .range(100, 60000),
     cfg::integer("max_requests_in_flight", &settings::max_requests_in_flight, 4096,
                  "requests waiting for a core node's reply; past it a call completes BUSY (5.03)")
-        .range(1, 1000000),
+        .range(1, 1048576),
     cfg::integer("max_pending_publishes", &settings::max_pending_publishes, 8192,
                  "durable uplinks waiting for their JetStream acknowledgement; past it an uplink "
                  "completes BUSY (5.03)")
-        .range(1, 1000000),
+        .range(1, 1048576),
     cfg::integer("reconnect_wait", &settings::reconnect_wait, 100,
                  "first delay before reconnecting to NATS; doubles per failed attempt")
         .range(10, 60000),
     cfg::integer("reconnect_wait_max", &settings::reconnect_wait_max, 5000,
                  "cap of the reconnect delay")
-        .range(10, 600000),
+        .range(10, 86400000),
     cfg::integer("max_message_bytes", &settings::max_message_bytes, 1048576,
                  "largest encoded message sent; keep it at or below the NATS server's "
                  "max_payload (1 MiB by default). A larger call completes INVALID_ARGUMENT")
@@ -85,14 +85,14 @@ constexpr auto config_schema = cfg::bind<settings>(
     cfg::integer("auth_cache_size", &settings::auth_cache_size, 100000,
                  "credentials and PSK identities remembered on this node (LRU; 0: every "
                  "authentication asks a core node)")
-        .range(0, 10000000),
+        .range(0, 16777216),
     cfg::integer("auth_cache_ttl", &settings::auth_cache_ttl, 60000,
                  "how long a remembered credential is used; a device event from the core "
                  "(credentials changed, device deleted) drops it at once")
         .range(1000, 86400000),
     cfg::integer("registration_cache_size", &settings::registration_cache_size, 200000,
                  "devices remembered as registered to this node in the device_node bucket (LRU)")
-        .range(1, 10000000),
+        .range(1, 16777216),
     cfg::string("ota_cache_dir", &settings::ota_cache_dir, "var/ota-cache",
                 "folder of this node's copies of OTA packages fetched from a core node")
         .path(),
@@ -107,7 +107,7 @@ constexpr auto config_schema = cfg::bind<settings>(
     cfg::integer("resubscribe_rate", &settings::resubscribe_rate, 2000,
                  "device subscriptions re-sent per second after a reconnect or a core node's "
                  "hello (paced so that a restart does not flood the core)")
-        .range(1, 1000000));
+        .range(1, 1048576));
 
 // Checks what the schema cannot express (name sets, the reconnect caps) and fills node_id
 // from the host name when it is empty. Throws sdk::error (TERN_CONFIG) naming the key.
