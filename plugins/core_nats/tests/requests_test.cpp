@@ -394,3 +394,21 @@ TEST_CASE("session events and resend requests are published with the node's name
     CHECK(std::count(seen.begin(), seen.end(), "42 n1/udp 10.0.0.1:5683") == 1);
     CHECK(std::count(seen.begin(), seen.end(), "resend 42") == 1);
 }
+
+TEST_CASE("a reply that does not decode completes INTERNAL and is logged") {
+    NATS_OR_SKIP();
+    nats_server srv;
+    REQUIRE(srv.start());
+    fake_core core(srv);
+    core.serve("core.v1.rpc.client", [](std::string_view) -> std::optional<std::string> {
+        return std::string("\xff\xff\xff\x0f", 4);  // not a ClientRpcReply
+    });
+    plugin p(srv);
+    REQUIRE(wait_until([&] { return p.connected(); }, 5s));
+
+    result<done_result> r;
+    p.get<tern::core_rpc_v1>().client_rpc(42, str("m"), str("{}"), 1000, on_done, &r);
+    CHECK(r.get().status == TERN_INTERNAL);
+    CHECK(p.host.log.has("does not decode"));
+    CHECK(p.metric("core_nats_request_failures_total", "op=\"client_rpc\",status=\"internal\"") == 1);
+}
