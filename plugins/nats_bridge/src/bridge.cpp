@@ -135,7 +135,7 @@ void bridge::on_link_state(nats_link::link_state st) {
             // on the reconnect, and until then nothing new enters the pipelines.
             metrics_.connected.set(0);
             ready_.store(false);
-            uplinks_.set_resetting(true);
+            uplinks_.set_resetting();
             return;
         case nats_link::link_state::closed:
             metrics_.connected.set(0);
@@ -159,7 +159,6 @@ void bridge::run_setup() {
             const outcome o = setup_once(why);
             if (o == outcome::done) {
                 ready_.store(true);
-                uplinks_.set_resetting(false);
                 log_.info("ready: ", s_.uplink_partitions, " uplink partitions of stream ", names_.stream(),
                           ", requests on ", names_.prefix, ".core.v1.>");
                 std::lock_guard lk(result_mu_);
@@ -188,12 +187,20 @@ void bridge::run_setup() {
 
 bridge::outcome bridge::setup_once(std::string& why) {
     nats_link::link& l = *raw_link_.load();
-    uplinks_.set_resetting(true);
+    uplinks_.set_resetting();
     if (auto o = check_partitions(l, why); o != outcome::done) return o;
     if (auto o = check_stream(l, why); o != outcome::done) return o;
     for (uint32_t p = 0; p < s_.uplink_partitions; ++p)
         if (auto o = reset_consumer(l, p, why); o != outcome::done) return o;
     if (auto o = subscribe_all(l, why); o != outcome::done) return o;
+    // One round trip: the server handles a connection's protocol in order, so once it answers,
+    // the subscriptions above are in place (transport nodes answer hello with requests).
+    const answer info = wait_value([&](auto cb) { l.request("$JS.API.INFO", {}, 0, cb); },
+                                   std::chrono::milliseconds(2 * s_.request_timeout_ms + 1000));
+    if (info.st != status::ok) {
+        why = std::string("JetStream account information: ") + nats_link::to_string(info.st);
+        return outcome::retry;
+    }
     if (l.publish(names_.hello(), {}) != status::ok) {
         why = "cannot publish " + names_.hello();
         return outcome::retry;
@@ -285,6 +292,9 @@ bridge::outcome bridge::reset_consumer(nats_link::link& l, uint32_t p, std::stri
         why = "deleting consumer " + c.durable + ": " + (del.st != status::ok ? nats_link::to_string(del.st) : del.value);
         return outcome::retry;
     }
+    // What arrives from now on comes from the fresh consumer (or is a late delivery of the old
+    // one, which the pipeline places or recognises by its sequence).
+    uplinks_.consumer_reset(p);
     if (!consuming_[p]) {
         auto handler = [this, p](nats_link::delivery&& d) { uplinks_.on_delivery(p, std::move(d)); };
         const status st = wait_status([&](auto cb) { l.consume(c, handler, cb); }, wait);

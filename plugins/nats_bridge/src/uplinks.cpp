@@ -17,6 +17,9 @@ bool transient(tern_status s) {
     return s == TERN_BUSY || s == TERN_IO || s == TERN_UNAVAILABLE || s == TERN_TIMEOUT;
 }
 
+// Applied sequences remembered per partition above the floor (a few times max_ack_pending).
+constexpr size_t recent_cap = 8192;
+
 tern_bytes bytes_of(std::string_view s) {
     return tern_bytes{reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
@@ -34,17 +37,24 @@ void uplinks::configure(const config& c, const std::map<uint32_t, uint64_t>& app
     for (uint32_t i = 0; i < c.partitions; ++i) {
         auto p = std::make_unique<partition>();
         p->index = i;
-        if (auto it = applied.find(i); it != applied.end()) p->done_upto = it->second;
+        if (auto it = applied.find(i); it != applied.end()) p->done_upto = p->floor = it->second;
         parts_.push_back(std::move(p));
     }
 }
 
-void uplinks::set_resetting(bool on) { resetting_.store(on); }
+void uplinks::set_resetting() {
+    for (auto& p : parts_) p->resetting.store(true);
+}
+
+void uplinks::consumer_reset(uint32_t p) {
+    if (p < parts_.size()) parts_[p]->resetting.store(false);
+}
 
 void uplinks::forget_applied() {
     for (auto& p : parts_) {
         std::lock_guard lk(p->mu);
-        p->done_upto = 0;
+        p->done_upto = p->floor = 0;
+        p->recent.clear();
     }
 }
 
@@ -55,15 +65,16 @@ uint64_t uplinks::applied(uint32_t p) const {
 }
 
 void uplinks::on_delivery(uint32_t index, nats_link::delivery&& d) {
-    if (index >= parts_.size() || stopping_.load() || resetting_.load()) return;  // dropped: delivered again
+    if (index >= parts_.size() || stopping_.load()) return;
     partition& p = *parts_[index];
+    if (p.resetting.load()) return;  // dropped: delivered again by the fresh consumer
     const uint64_t seq = d.stream_seq();
     if (seq == 0) {
         log_.warn("an uplink of partition ", index, " came without JetStream metadata; left to be delivered again");
         return;
     }
     std::unique_lock lk(p.mu);
-    if (seq <= p.done_upto) {
+    if (seq <= p.floor || p.recent.count(seq) != 0) {
         lk.unlock();
         metrics_.redeliveries_skipped.inc();
         d.ack();
@@ -89,6 +100,11 @@ void uplinks::on_delivery(uint32_t index, nats_link::delivery&& d) {
         ++p.cursor;
         p.rewind = true;
         log_.info("partition ", index, ": stream sequence ", seq, " arrived after later ones; applying again from it");
+    } else if (seq < p.done_upto) {
+        // Later ones were applied and acknowledged already: too late to keep the order, but
+        // it is applied (a lost delivery must not be a lost message).
+        log_.warn("partition ", index, ": stream sequence ", seq, " arrived after ", p.done_upto,
+                  " was applied; applied out of order");
     }
     ++held_;
     metrics_.uplinks_held.add(1);
@@ -231,6 +247,11 @@ void uplinks::settle(partition& p, std::vector<commit_item>& out) {
         if (f.st != state::ok && f.st != state::refused) break;
         if (f.st == state::ok) metrics_.applied[static_cast<size_t>(f.op)].inc();
         p.done_upto = std::max(p.done_upto, f.seq);
+        p.recent.insert(f.seq);
+        if (p.recent.size() > recent_cap) {
+            p.floor = std::max(p.floor, *p.recent.begin());
+            p.recent.erase(p.recent.begin());
+        }
         out.push_back(commit_item{p.index, f.seq, std::move(f.d)});
         p.q.pop_front();
         if (p.cursor > 0) --p.cursor;

@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -52,9 +53,10 @@ public:
 
     // [consumer thread of partition p] One delivery of the durable consumer.
     void on_delivery(uint32_t p, nats_link::delivery&& d);
-    // While a partition's consumer is being reset, deliveries are dropped (not acked): the
-    // fresh consumer delivers them again, in order.
-    void set_resetting(bool on);
+    // From a disconnect until a partition's old consumer is deleted, its deliveries are
+    // dropped (not acked): the fresh consumer delivers them again, in order.
+    void set_resetting();
+    void consumer_reset(uint32_t p);
     // The stream was created anew (its sequences start again): the marks are forgotten.
     void forget_applied();
     // The highest applied sequence of a partition (tests, logs).
@@ -85,6 +87,11 @@ private:
         std::deque<std::unique_ptr<entry>> q;  // sorted by seq
         size_t cursor = 0;                     // entries before it are not queued
         uint64_t done_upto = 0;                // highest seq applied (left the pipeline)
+        // Applied, for telling a redelivery from a late first delivery: every seq <= floor,
+        // and those in recent (bounded; trimming raises the floor).
+        uint64_t floor = 0;
+        std::set<uint64_t> recent;
+        std::atomic<bool> resetting{true};
         uint32_t inflight = 0;
         bool pumping = false;
         bool again = false;
@@ -115,7 +122,6 @@ private:
     state_file& state_;
     config cfg_;
     std::vector<std::unique_ptr<partition>> parts_;
-    std::atomic<bool> resetting_{true};
     std::atomic<bool> stopping_{false};
     std::atomic<int64_t> held_{0};
     bool quiesced_ = true;

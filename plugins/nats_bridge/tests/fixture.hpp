@@ -1,0 +1,295 @@
+// The nats_bridge tests' world: a real nats-server (free loopback port, temporary store), a
+// fake core that implements the eight capabilities and records what the bridge asked of it,
+// the plugin made in process through its descriptor on the SDK's fake host, and a test client
+// (a nats_link) that plays the transport nodes.
+#pragma once
+
+#include <catch2/catch.hpp>
+#include <stdlib.h>
+
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "nats_server.hpp"
+#include "tern/abi/core_capabilities.h"
+#include "tern/abi/plugin.h"
+#include "tern/core_wire/codec.hpp"
+#include "tern/nats_link/link.hpp"
+#include "tern/sdk/core.hpp"
+#include "tern/sdk/testing.hpp"
+
+extern "C" const tern_plugin_descriptor* tern_plugin_entry(void);
+
+namespace nats_bridge_test {
+
+using namespace std::chrono_literals;
+using tern::nats_link::test::nats_server;
+namespace nl = tern::nats_link;
+namespace wire = tern::core_wire;
+namespace testing = tern::sdk::testing;
+
+#define NATS_OR_SKIP()                                                         \
+    if (!nats_server::available()) {                                           \
+        WARN("SKIP: nats-server is not installed (tools/dev.sh installs it)"); \
+        return;                                                                \
+    }
+
+inline tern_str str(std::string_view s) { return {s.data(), s.size()}; }
+inline std::string text(tern_str s) { return s.size == 0 ? std::string{} : std::string(s.data, s.size); }
+inline std::string text(tern_bytes b) {
+    return b.size == 0 ? std::string{} : std::string(reinterpret_cast<const char*>(b.data), b.size);
+}
+inline tern_bytes bytes(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
+
+template <class Pred>
+bool wait_until(Pred p, std::chrono::milliseconds bound) {
+    const auto until = std::chrono::steady_clock::now() + bound;
+    while (!p()) {
+        if (std::chrono::steady_clock::now() > until) return false;
+        std::this_thread::sleep_for(5ms);
+    }
+    return true;
+}
+
+// The core: answers what the test sets, records every call.
+struct fake_core final : tern::core_auth_v1,
+                         tern::core_telemetry_v1,
+                         tern::core_attributes_v1,
+                         tern::core_rpc_v1,
+                         tern::core_provisioning_v1,
+                         tern::core_ota_v1,
+                         tern::core_sessions_v1,
+                         tern::core_events_v1 {
+    struct point {
+        uint64_t device;
+        int64_t ts;
+    };
+    std::mutex mu;
+    std::vector<point> stored;             // telemetry answered OK, in call order
+    std::map<std::pair<uint64_t, int64_t>, int> attempts;
+    // The answer to a telemetry call (attempt counts from 1); null: OK.
+    std::function<tern_status(uint64_t device, int64_t ts, int attempt)> answer;
+    tern::core_listener_v1* listener = nullptr;
+    std::vector<std::tuple<uint64_t, uint32_t>> subscribed, unsubscribed;  // (device, flags)
+    std::vector<uint64_t> resends;
+    std::vector<uint64_t> sessions;
+    uint64_t ota_package_id = 9;
+    std::string ota_path;
+
+    void provide(testing::fake_registry& r) {
+        r.provide<tern::core_auth_v1>("core", this);
+        r.provide<tern::core_telemetry_v1>("core", this);
+        r.provide<tern::core_attributes_v1>("core", this);
+        r.provide<tern::core_rpc_v1>("core", this);
+        r.provide<tern::core_provisioning_v1>("core", this);
+        r.provide<tern::core_ota_v1>("core", this);
+        r.provide<tern::core_sessions_v1>("core", this);
+        r.provide<tern::core_events_v1>("core", this);
+    }
+    size_t stored_count() {
+        std::lock_guard lk(mu);
+        return stored.size();
+    }
+    std::vector<point> stored_copy() {
+        std::lock_guard lk(mu);
+        return stored;
+    }
+
+    // ---- auth: the token "good" is device 42
+    void authenticate(tern_credential_kind, tern_str value, tern_core_record_fn done, void* ctx) noexcept override {
+        if (text(value) != "good") {
+            done(ctx, TERN_NOT_FOUND, nullptr);
+            return;
+        }
+        tern_device_record r{};
+        r.struct_size = sizeof r;
+        r.device_id = 42;
+        r.device_name = str("meter-42");
+        done(ctx, TERN_OK, &r);
+    }
+    void psk_key(tern_str, tern_core_psk_key_fn done, void* ctx) noexcept override {
+        done(ctx, TERN_NOT_FOUND, 0, {});
+    }
+    // ---- telemetry: one record per message, its ts the test's sequence
+    void post_telemetry(uint64_t device, const tern_ts_record* records, uint32_t count, tern_core_done_fn done,
+                        void* ctx) noexcept override {
+        const int64_t ts = count > 0 ? records[0].ts : -1;
+        tern_status st = TERN_OK;
+        {
+            std::lock_guard lk(mu);
+            const int attempt = ++attempts[{device, ts}];
+            if (answer) st = answer(device, ts, attempt);
+            if (st == TERN_OK) stored.push_back({device, ts});
+        }
+        done(ctx, st, str(st == TERN_OK ? "" : "refused by the test"));
+    }
+    void post_attributes(uint64_t, tern_attribute_scope, const tern_kv*, uint32_t, tern_core_done_fn done,
+                         void* ctx) noexcept override {
+        done(ctx, TERN_OK, {});
+    }
+    void get_attributes(uint64_t, const tern_key_filter*, const tern_key_filter*, tern_core_attributes_fn done,
+                        void* ctx) noexcept override {
+        done(ctx, TERN_OK, nullptr, 0, nullptr, 0);
+    }
+    void rpc_status(uint64_t, int64_t, tern_rpc_status, tern_str) noexcept override {}
+    void rpc_reply(uint64_t, int64_t, tern_str, tern_core_done_fn done, void* ctx) noexcept override {
+        done(ctx, TERN_OK, {});
+    }
+    void resend_pending_rpcs(uint64_t device) noexcept override {
+        std::lock_guard lk(mu);
+        resends.push_back(device);
+    }
+    void client_rpc(uint64_t, tern_str, tern_str, int64_t, tern_core_text_fn done, void* ctx) noexcept override {
+        done(ctx, TERN_OK, str("{\"ok\":true}"));
+    }
+    void claim(uint64_t, tern_str, int64_t, tern_core_done_fn done, void* ctx) noexcept override {
+        done(ctx, TERN_EXISTS, str("already claimed"));
+    }
+    void provision(const tern_provision_request*, tern_core_provision_fn done, void* ctx) noexcept override {
+        done(ctx, TERN_UNAVAILABLE, nullptr);
+    }
+    void ota_package(uint64_t, tern_ota_type type, tern_core_ota_fn done, void* ctx) noexcept override {
+        tern_ota_package p{};
+        p.struct_size = sizeof p;
+        p.type = type;
+        p.package_id = ota_package_id;
+        p.title = str("fw");
+        p.version = str("1.0");
+        p.path = str(ota_path);
+        done(ctx, TERN_OK, &p);
+    }
+    void session_event(uint64_t device, tern_session_event, tern_str, tern_str) noexcept override {
+        std::lock_guard lk(mu);
+        sessions.push_back(device);
+    }
+    // ---- events: one subscriber (the bridge)
+    tern_status subscribe(tern::core_listener_v1* l, uint64_t* out) noexcept override {
+        listener = l;
+        *out = 7;
+        return TERN_OK;
+    }
+    tern_status subscribe_device(uint64_t handle, uint64_t device, uint32_t flags) noexcept override {
+        std::lock_guard lk(mu);
+        if (handle != 7) return TERN_NOT_FOUND;
+        subscribed.emplace_back(device, flags);
+        return TERN_OK;
+    }
+    void unsubscribe_device(uint64_t, uint64_t device, uint32_t flags) noexcept override {
+        std::lock_guard lk(mu);
+        unsubscribed.emplace_back(device, flags);
+    }
+    void close(uint64_t) noexcept override { listener = nullptr; }
+};
+
+inline std::unique_ptr<nl::link> open_client(const nats_server& srv) {
+    nl::link_settings s;
+    s.servers = {srv.url()};
+    s.name = "nats_bridge-test-node";
+    s.reconnect_wait_ms = 50;
+    s.reconnect_wait_max_ms = 200;
+    s.log = [](std::string_view) {};
+    std::string err;
+    auto l = nl::link::open(s, nullptr, err);
+    REQUIRE(l);
+    REQUIRE(wait_until([&] { return l->connected(); }, 5s));
+    return l;
+}
+
+struct reply {
+    nl::status st = nl::status::error;
+    std::string data;
+};
+
+// The server, the core, the bridge and a transport node's link.
+struct world {
+    nats_server srv;
+    fake_core core;
+    std::string dir;
+    std::unique_ptr<testing::fake_host> host;
+    testing::instance_ptr bridge;
+    std::unique_ptr<nl::link> client;
+    uint32_t partitions = 4;
+    uint64_t next_id = 0;
+
+    world() {
+        char tmpl[] = "/tmp/tern-nats-bridge-XXXXXX";
+        REQUIRE(::mkdtemp(tmpl) != nullptr);
+        dir = tmpl;
+        REQUIRE(srv.start());
+        client = open_client(srv);
+    }
+    ~world() {
+        stop_bridge();
+        client.reset();
+        std::error_code ec;
+        std::filesystem::remove_all(dir, ec);
+    }
+
+    // Makes and starts the bridge; set() adjusts the configuration first.
+    tern_status start_bridge(std::string* reason = nullptr,
+                             const std::function<void(testing::map_config&)>& set = nullptr) {
+        host = std::make_unique<testing::fake_host>(*tern_plugin_entry(), "nats_bridge");
+        core.provide(host->registry);
+        host->config.set_strings("servers", {srv.url()});
+        host->config.set("uplink_partitions", partitions);
+        host->config.set("state_file", dir + "/bridge.db");
+        host->config.set("startup_wait", 10000);
+        host->config.set("busy_retry_delay", 20);
+        if (set) set(host->config);
+        bridge = testing::create(*tern_plugin_entry(), *host);
+        return testing::start(*bridge, reason);
+    }
+    void stop_bridge() {
+        if (!bridge) return;
+        bridge->stop();
+        bridge.reset();
+    }
+    int64_t metric(const char* name, std::string_view labels = {}) { return host->metrics.value(name, labels); }
+
+    // A transport node's durable telemetry publish: one record with ts, stored once acked.
+    nl::status publish_telemetry(uint64_t device, int64_t ts) {
+        tern_kv kv{};
+        kv.key = str("v");
+        kv.value.type = TERN_VALUE_INT;
+        kv.value.u.i = ts;
+        tern_ts_record rec{ts, &kv, 1, 0};
+        wire::encoder enc;
+        std::string bytes;
+        REQUIRE(enc.encode(wire::post_telemetry_request{device, &rec, 1}, bytes));
+        const std::string subject = "tern.up." + std::to_string(device % partitions) + ".telemetry";
+        auto p = std::make_shared<std::promise<nl::status>>();
+        auto f = p->get_future();
+        client->publish_durable(subject, bytes, "test." + std::to_string(++next_id),
+                                [p](nl::status s, uint64_t) { p->set_value(s); });
+        return f.get();
+    }
+    reply request(const std::string& subject, const std::string& payload) {
+        auto p = std::make_shared<std::promise<reply>>();
+        auto f = p->get_future();
+        client->request(subject, payload, 3000,
+                        [p](nl::status s, std::string_view d) { p->set_value(reply{s, std::string(d)}); });
+        return f.get();
+    }
+    // Messages left in the uplink stream (acknowledged ones leave a work queue).
+    uint64_t stream_messages() {
+        const reply r = request("$JS.API.STREAM.INFO.tern_UP", "");
+        const auto at = r.data.find("\"messages\":");
+        if (at == std::string::npos) return UINT64_MAX;
+        uint64_t v = 0;
+        std::from_chars(r.data.data() + at + 11, r.data.data() + r.data.size(), v);
+        return v;
+    }
+};
+
+}  // namespace nats_bridge_test
