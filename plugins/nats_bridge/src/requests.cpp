@@ -139,8 +139,12 @@ void requests::send(std::string_view reply, const R& r) {
     if (reply.empty() || l == nullptr) return;
     thread_local core_wire::encoder enc;
     thread_local std::string buf;
-    if (auto res = enc.encode(r, buf); !res) {
-        log_.warn("an answer to a transport node cannot be encoded: ", res.detail);
+    auto res = enc.encode(r, buf);
+    const uint64_t max_payload = l->max_payload();
+    if (res && max_payload != 0 && buf.size() > max_payload)
+        res = core_wire::result{core_wire::wire_error::too_large, "the answer is larger than the NATS server's max_payload"};
+    if (!res) {
+        log_.warn("an answer to a transport node cannot be sent: ", res.detail);
         R refused{};
         if constexpr (requires { refused.op; }) refused.op = r.op;
         refused.status = TERN_INTERNAL;
