@@ -221,6 +221,8 @@ struct world {
     std::unique_ptr<nl::link> client;
     uint32_t partitions = 4;
     uint64_t next_id = 0;
+    // Puts the core's capabilities into the fake host's registry; empty: the fake core's.
+    std::function<void(testing::fake_registry&)> provide_core;
 
     world() {
         char tmpl[] = "/tmp/tern-nats-bridge-XXXXXX";
@@ -240,7 +242,8 @@ struct world {
     tern_status start_bridge(std::string* reason = nullptr,
                              const std::function<void(testing::map_config&)>& set = nullptr) {
         host = std::make_unique<testing::fake_host>(*tern_plugin_entry(), "nats_bridge");
-        core.provide(host->registry);
+        if (provide_core) provide_core(host->registry);
+        else core.provide(host->registry);
         host->config.set_strings("servers", {srv.url()});
         host->config.set("uplink_partitions", partitions);
         host->config.set("state_file", dir + "/bridge.db");
