@@ -135,23 +135,24 @@ cluster_start() {
   cluster_pids+=($!)
   cluster_names+=("$name")
 }
-cluster_wait_for() {  # NAME TEXT: waits (at most 20 s) for TEXT in NAME's log
+cluster_wait_for() {  # NAME TEXT: waits (at most 20 s) for TEXT in the log of NAME, the last started
   local i
   for i in $(seq 200); do
     grep -q "$2" "var/cluster/$1.log" 2>/dev/null && return 0
+    kill -0 "${cluster_pids[-1]}" 2>/dev/null || return 1
     sleep 0.1
   done
   return 1
 }
-cluster_stop() {
+cluster_stop() {  # [EXIT STATUS]: stops every process, last started first, and exits
   trap - INT TERM
-  local i
+  local i rc=${1:-0}
   say "stopping the cluster"
   for ((i = ${#cluster_pids[@]} - 1; i >= 0; i--)); do
     kill -TERM "${cluster_pids[$i]}" 2>/dev/null || true
     wait "${cluster_pids[$i]}" 2>/dev/null || true
   done
-  exit 0
+  exit "$rc"
 }
 run_cluster() {
   local nats_port=${TERN_NATS_PORT:-4222} tern=$build/bin/tern
@@ -162,10 +163,10 @@ run_cluster() {
   trap cluster_stop INT TERM
   say "starting nats-server -js on 127.0.0.1:$nats_port (store var/cluster/nats)"
   cluster_start nats "$nats_bin" -js -a 127.0.0.1 -p "$nats_port" -sd var/cluster/nats
-  cluster_wait_for nats 'Server is ready' || { say "nats-server did not start (port $nats_port taken? TERN_NATS_PORT)"; cluster_stop; }
+  cluster_wait_for nats 'Server is ready' || { say "nats-server did not start (port $nats_port taken? TERN_NATS_PORT)"; cluster_stop 1; }
   say "starting the core node (config/core-node.toml)"
   cluster_start core "$tern" run --config config/core-node.toml --set "plugins.nats_bridge.servers=$url"
-  cluster_wait_for core 'tern ready' || { say "the core node did not start"; cluster_stop; }
+  cluster_wait_for core 'tern ready' || { say "the core node did not start"; cluster_stop 1; }
   local n port metrics
   for n in 1 2; do
     port=$((5683 + 10 * (n - 1))); metrics=$((9683 + n))
@@ -173,7 +174,7 @@ run_cluster() {
     cluster_start "t$n" "$tern" run --config config/transport-node.toml --set "plugins.core_nats.servers=$url" \
       --set "plugins.core_nats.node_id=t$n" --set "plugins.udp.bind_port=$port" \
       --set "kernel.metrics_bind=127.0.0.1:$metrics" --set "plugins.core_nats.ota_cache_dir=var/cluster/t$n/ota-cache"
-    cluster_wait_for "t$n" 'tern ready' || { say "transport node t$n did not start"; cluster_stop; }
+    cluster_wait_for "t$n" 'tern ready' || { say "transport node t$n did not start"; cluster_stop 1; }
   done
   say "cluster running (Ctrl-C stops it). In another terminal:"
   cat <<EOT
@@ -187,7 +188,7 @@ EOT
   # any process ending ends the cluster
   wait -n "${cluster_pids[@]}" 2>/dev/null || true
   say "a process of the cluster ended"
-  cluster_stop
+  cluster_stop 1
 }
 
 cmd=${1:-help}

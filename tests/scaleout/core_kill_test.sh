@@ -9,6 +9,9 @@
 # messages (its counters are printed).
 set -u
 source "$TERN_SOURCE_DIR/tests/scaleout/cluster.sh"
+# Uplinks delivered to the killed bridge and never acknowledged come back after the
+# consumers' ack wait (30 s by default): 3 s keeps the test short.
+CL_CORE_SETS=(--set plugins.nats_bridge.consumer_ack_wait=3000)
 cl_init
 cl_up
 
