@@ -8,7 +8,9 @@
 //   - a device that moves to t2 without a word to t1 (a load balancer moved it) and
 //     observes again there receives both on t2 only;
 //   - a persistent RPC queued while the device observed nowhere reaches it when it observes
-//     on the other node.
+//     on the other node;
+//   - an OTA package uploaded on the core node is announced (fw_* attributes) to a device on
+//     t1 and its image is downloaded block-wise through t1 and through t2, byte for byte.
 import crypto from 'node:crypto';
 import {
     section, check, checkEq, done, createDevice, setShared, tp, code, res, plain, body, api, apiOk, enc, sleep,
@@ -147,5 +149,30 @@ await section('a persistent RPC queued while the device observed nowhere reaches
     check(rec?.status === 'SUCCESSFUL', 'the one-way RPC, acknowledged by the device, is SUCCESSFUL', 'SUCCESSFUL', rec?.status);
     d.close();
 }, 30000);
+
+await section('an OTA package uploaded on the core node is announced and downloaded through either node', async () => {
+    const dv = await createDevice('down-ota');
+    const bytes = Buffer.from(Array.from({ length: 200000 }, (_, i) => (i * 31 + (i >> 8)) & 0xff));
+    const title = `fw-${crypto.randomBytes(3).toString('hex')}`;
+    const pkg = await apiOk('POST', `/api/ota?title=${title}&version=1.0&type=firmware`, bytes, 201, { raw: true });
+    const d = await nodeDevice('t1');
+    const ta = await observe(d, dv, 'attributes');
+    await sleep(300);  // the subscription on its way to the core node
+    await apiOk('PUT', `/api/devices/${enc(dv.name)}/ota/firmware`, { package: pkg.id }, 200);
+    const m = await d.next(ta, 5000);
+    const p = plain(body(m));
+    const sha = crypto.createHash('sha256').update(bytes).digest('hex');
+    check(p?.fw_title === title && p?.fw_size === bytes.length && p?.fw_checksum === sha && m?.fromNode === 't1',
+        'fw_title, fw_size, fw_checksum arrive on the attribute observation from t1', { fw_title: title, fw_size: bytes.length }, m?.text);
+    await d.request({ path: tp(dv.token, 'attributes'), observe: 1, token: ta });
+    for (const node of ['t1', 't2']) {
+        d.moveTo(node);
+        const t0 = Date.now();
+        const { body: img, responses } = await d.getBlocks({ path: ['fw', dv.token], size: 1024, timeoutMs: 10000 });
+        check(img.equals(bytes), `the image downloaded block-wise through ${node} is the upload (${responses.length} blocks, ${Date.now() - t0} ms)`,
+            `${bytes.length} bytes, SHA-256 ${sha}`, `${img.length} bytes, SHA-256 ${crypto.createHash('sha256').update(img).digest('hex')}; last ${res({ response: responses.at(-1) })}`);
+    }
+    d.close();
+}, 60000);
 
 done();
