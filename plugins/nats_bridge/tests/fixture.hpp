@@ -284,6 +284,8 @@ struct world {
                         [p](nl::status s, std::string_view d) { p->set_value(reply{s, std::string(d)}); });
         return f.get();
     }
+    // One round trip: the client's subscriptions made before are in place at the server.
+    void sync() { REQUIRE(request("$JS.API.INFO", "").st == nl::status::ok); }
     // Messages left in the uplink stream (acknowledged ones leave a work queue).
     uint64_t stream_messages() {
         const reply r = request("$JS.API.STREAM.INFO.tern_UP", "");

@@ -110,6 +110,7 @@ TEST_CASE("with the embedded core, a token authenticates and an RPC reaches the 
         std::lock_guard lk(mu);
         got.emplace_back(m.data);
     }) == nl::status::ok);
+    w.sync();
     REQUIRE(enc.encode(wire::subscribe_device_request{id, TERN_SUBSCRIBE_RPC, str("n1")}, bytes));
     r = w.request("tern.core.v1.events.subscribe", bytes);
     REQUIRE(r.st == nl::status::ok);
