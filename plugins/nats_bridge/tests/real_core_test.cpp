@@ -138,3 +138,45 @@ TEST_CASE("with the embedded core, a token authenticates and an RPC reaches the 
 }
 
 }  // namespace nats_bridge_test
+
+namespace nats_bridge_test {
+
+// Not run by ctest (hidden): durable telemetry per second through the bridge into the
+// embedded core, 20 000 messages of 200 devices published ahead. ./nats_bridge_core_test "[bench]"
+TEST_CASE("bridge throughput into the embedded core", "[.][bench]") {
+    NATS_OR_SKIP();
+    world w;
+    real_core rc(w.dir);
+    w.provide_core = [&](testing::fake_registry& r) { rc.provide(r); };
+    std::vector<uint64_t> ids;
+    for (int i = 0; i < 200; ++i) ids.push_back(rc.add_device("d" + std::to_string(i), "token-" + std::to_string(i) + "-xxxx"));
+    w.partitions = 16;
+    REQUIRE(w.start_bridge() == TERN_OK);
+    constexpr int total = 20000;
+    wire::encoder enc;
+    std::atomic<int> acked{0};
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int n = 0; n < total; ++n) {
+        const uint64_t id = ids[n % ids.size()];
+        tern_kv kv{};
+        kv.key = str("v");
+        kv.value.type = TERN_VALUE_INT;
+        kv.value.u.i = n;
+        tern_ts_record rec{1000 + n, &kv, 1, 0};
+        std::string bytes;
+        REQUIRE(enc.encode(wire::post_telemetry_request{id, &rec, 1}, bytes));
+        while (w.client->metrics().pending_publishes > 2000) std::this_thread::sleep_for(1ms);
+        w.client->publish_durable("tern.up." + std::to_string(id % 16) + ".telemetry", bytes, "b." + std::to_string(n),
+                                  [&](nl::status s, uint64_t) { if (s == nl::status::ok) ++acked; });
+    }
+    REQUIRE(wait_until([&] { return acked.load() == total; }, 60s));
+    const auto t1 = std::chrono::steady_clock::now();
+    REQUIRE(wait_until([&] { return w.metric("nats_bridge_applied_total", "op=\"telemetry\"") == total; }, 120s));
+    const auto t2 = std::chrono::steady_clock::now();
+    const double pub_s = std::chrono::duration<double>(t1 - t0).count();
+    const double all_s = std::chrono::duration<double>(t2 - t0).count();
+    WARN("published " << total << " in " << pub_s << " s (" << total / pub_s << "/s), applied all after " << all_s
+                      << " s (" << total / all_s << "/s)");
+}
+
+}  // namespace nats_bridge_test
