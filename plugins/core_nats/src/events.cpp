@@ -53,7 +53,7 @@ events::~events() { stop(); }
 
 void events::register_metrics(const sdk::host& h) {
     subscribers_refused_ = h.counter("core_nats_event_subscribers_refused_total",
-                                     "tern.core.events/1 subscribers refused: all 64 handles were taken");
+                                     "tern.core.events/1 subscribers refused: event_subscribers were reached");
 }
 
 void events::start() {
@@ -143,8 +143,9 @@ uint32_t events::slot_of(uint64_t handle) const noexcept {
 tern_status events::subscribe(core_listener_v1* listener, uint64_t* out_handle) noexcept {
     if (out_handle != nullptr) *out_handle = 0;
     if (listener == nullptr || out_handle == nullptr) return TERN_INVALID_ARGUMENT;
+    const uint32_t bound = std::clamp<uint32_t>(node_.config().event_subscribers, 1, slot_count);
     std::lock_guard lk(mu_);
-    for (uint32_t i = 0; i < slot_count; ++i) {
+    for (uint32_t i = 0; i < bound; ++i) {
         slot& s = slots_[i];
         if (s.taken) continue;
         s.taken = true;

@@ -46,7 +46,8 @@ class node;
 
 class events final : public core_events_v1 {
 public:
-    static constexpr uint32_t slot_count = 64;  // subscribers at most (the bit masks' width)
+    // Subscribers at most (the bit masks' width); the setting event_subscribers admits fewer.
+    static constexpr uint32_t slot_count = 64;
 
     struct options {
         uint32_t max_in_flight = 64;                   // events.subscribe requests awaiting a reply

@@ -130,11 +130,12 @@ std::string ota_cache::file_name(const tern_ota_package& p) {
 
 // ---- life cycle -------------------------------------------------------------------------------
 
-ota_cache::ota_cache(node& n) : ota_cache(n, options{}) {}
+ota_cache::ota_cache(node& n)
+    : ota_cache(n, options{n.config().ota_chunk_bytes, n.config().ota_max_fetches, n.config().ota_max_waiters}) {}
 
 ota_cache::ota_cache(node& n, options o)
     : node_(n),
-      opt_(o),
+      opt_{std::clamp<uint32_t>(o.chunk_bytes, 1, core_wire::max_ota_chunk_bytes), o.max_fetches, o.max_waiters},
       dir_(n.config().ota_cache_dir),
       max_bytes_(n.config().ota_cache_max_bytes),
       chunk_subject_(n.subject("core.v1.ota.chunk")) {}

@@ -50,8 +50,9 @@ public:
         sdk::metric damaged;           // core_nats_ota_cache_damaged_total: size/checksum wrong
     };
 
-    // Directory and bound from n.config() (ota_cache_dir, ota_cache_max_bytes,
-    // ota_fetch_timeout).
+    // Everything from n.config() (ota_cache_dir, ota_cache_max_bytes, ota_fetch_timeout,
+    // ota_chunk_bytes, ota_max_fetches, ota_max_waiters); the second form takes the last three
+    // from o (tests).
     explicit ota_cache(node& n);
     ota_cache(node& n, options o);
     ~ota_cache();

@@ -4,7 +4,10 @@
 // database and no admin API: operators work on the core node).
 #include <memory>
 
+#include "events.hpp"
 #include "node.hpp"
+#include "ota_cache.hpp"
+#include "registration.hpp"
 #include "requests.hpp"
 #include "settings.hpp"
 #include "tern/sdk/plugin.hpp"
@@ -29,20 +32,33 @@ public:
     explicit core_nats_instance(const tern_create_args& a)
         : instance(a),
           node_(std::make_unique<node>(load_settings(config()), log())),
-          requests_(std::make_unique<requests>(*node_)) {}
+          requests_(std::make_unique<requests>(*node_)),
+          registration_(std::make_unique<registration>(*node_)),
+          events_(std::make_unique<events>(*node_)),
+          ota_(std::make_unique<ota_cache>(*node_)) {
+        node_->set_registration(registration_.get());
+        node_->set_ota(ota_.get());
+    }
 
-    ~core_nats_instance() override { node_->close(); }
+    ~core_nats_instance() override {
+        // The pieces stop first; the link's close then completes what is in flight into them.
+        events_->stop();
+        ota_->stop();
+        node_->close();
+    }
 
 protected:
     void* provide(std::string_view iid) noexcept override {
         if (void* p = requests_->query(iid)) return p;
-        // tern.core.events/1: class events (events.hpp)
+        if (iid == TERN_IID_CORE_EVENTS_V1) return static_cast<core_events_v1*>(events_.get());
         return nullptr;
     }
 
     void on_start() override {
         if (!registered_) {
             node_->register_metrics(host());
+            events_->register_metrics(host());
+            ota_->register_metrics(host());
             registered_ = true;
         }
         reactor_v1& r = host().reactor();
@@ -51,8 +67,12 @@ protected:
         timer_made_ = true;
         r.timer_arm(timer_, metrics_period_ns);
         try {
+            ota_->start();  // the cache directory; refuses to start when it cannot be made
+            events_->start();
             node_->open();
         } catch (...) {
+            events_->stop();
+            ota_->stop();
             stop_timer();
             throw;
         }
@@ -62,6 +82,8 @@ protected:
     }
 
     void on_stop() noexcept override {
+        events_->stop();
+        ota_->stop();
         node_->close();  // pending calls complete UNAVAILABLE here
         stop_timer();
     }
@@ -80,6 +102,9 @@ private:
 
     std::unique_ptr<node> node_;
     std::unique_ptr<requests> requests_;  // the seven call capabilities
+    std::unique_ptr<registration> registration_;  // the device_node bucket (node's heard hook)
+    std::unique_ptr<events> events_;              // tern.core.events/1
+    std::unique_ptr<ota_cache> ota_;              // the node's OTA copies (node's ota hook)
     uint64_t timer_ = 0;
     bool timer_made_ = false;
     bool registered_ = false;

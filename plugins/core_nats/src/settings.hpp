@@ -32,7 +32,11 @@ struct settings {
     std::string ota_cache_dir;
     uint64_t ota_cache_max_bytes = 0;
     std::chrono::milliseconds ota_fetch_timeout{};
+    uint32_t ota_chunk_bytes = 0;
+    uint32_t ota_max_fetches = 0;
+    uint32_t ota_max_waiters = 0;
     uint32_t resubscribe_rate = 0;
+    uint32_t event_subscribers = 0;
 };
 
 namespace cfg = sdk::cfg;
@@ -104,10 +108,27 @@ constexpr auto config_schema = cfg::bind<settings>(
     cfg::integer("ota_fetch_timeout", &settings::ota_fetch_timeout, 10000,
                  "wait for one chunk of an OTA package from a core node")
         .range(100, 600000),
+    cfg::integer("ota_chunk_bytes", &settings::ota_chunk_bytes, 262144,
+                 "bytes of an OTA package asked from a core node in one request (the reply must "
+                 "fit the NATS server's max_payload)")
+        .unit("bytes")
+        .range(4096, 524288),
+    cfg::integer("ota_max_fetches", &settings::ota_max_fetches, 4,
+                 "OTA packages fetched from core nodes at once; a device asking for another "
+                 "package meanwhile gets 5.03")
+        .range(1, 256),
+    cfg::integer("ota_max_waiters", &settings::ota_max_waiters, 1024,
+                 "device requests waiting for OTA packages being fetched, all packages "
+                 "together; past it a device gets 5.03")
+        .range(1, 1048576),
     cfg::integer("resubscribe_rate", &settings::resubscribe_rate, 2000,
                  "device subscriptions re-sent per second after a reconnect or a core node's "
                  "hello (paced so that a restart does not flood the core)")
-        .range(1, 1048576));
+        .range(1, 1048576),
+    cfg::integer("event_subscribers", &settings::event_subscribers, 16,
+                 "plugins that may hold a tern.core.events/1 subscription at once (device_api, "
+                 "power, ...); past it a subscribe is refused")
+        .range(1, 64));
 
 // Checks what the schema cannot express (name sets, the reconnect caps) and fills node_id
 // from the host name when it is empty. Throws sdk::error (TERN_CONFIG) naming the key.
