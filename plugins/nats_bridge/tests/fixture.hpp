@@ -150,8 +150,30 @@ struct fake_core final : tern::core_auth_v1,
         std::lock_guard lk(mu);
         resends.push_back(device);
     }
+    // When set, client_rpc completions wait until release_client_rpcs().
+    bool hold_client_rpcs = false;
+    std::vector<std::pair<tern_core_text_fn, void*>> held_client_rpcs;
     void client_rpc(uint64_t, tern_str, tern_str, int64_t, tern_core_text_fn done, void* ctx) noexcept override {
+        {
+            std::lock_guard lk(mu);
+            if (hold_client_rpcs) {
+                held_client_rpcs.emplace_back(done, ctx);
+                return;
+            }
+        }
         done(ctx, TERN_OK, str("{\"ok\":true}"));
+    }
+    size_t held_client_rpc_count() {
+        std::lock_guard lk(mu);
+        return held_client_rpcs.size();
+    }
+    void release_client_rpcs() {
+        std::vector<std::pair<tern_core_text_fn, void*>> held;
+        {
+            std::lock_guard lk(mu);
+            held.swap(held_client_rpcs);
+        }
+        for (auto& [done, ctx] : held) done(ctx, TERN_OK, str("{\"late\":true}"));
     }
     void claim(uint64_t, tern_str, int64_t, tern_core_done_fn done, void* ctx) noexcept override {
         done(ctx, TERN_EXISTS, str("already claimed"));

@@ -105,6 +105,33 @@ TEST_CASE("authenticate and the other requests are answered with the core's answ
     }, 5s));
 }
 
+TEST_CASE("past max_requests_in_flight a request is answered busy at once", "[nats]") {
+    NATS_OR_SKIP();
+    world w;
+    w.core.hold_client_rpcs = true;
+    REQUIRE(w.start_bridge(nullptr, [](testing::map_config& c) { c.set("max_requests_in_flight", 1); }) == TERN_OK);
+    const std::string call = encoded(wire::client_rpc_request{42, str("getTime"), str("{}"), 1000});
+    auto first = std::make_shared<std::promise<reply>>();
+    w.client->request("tern.core.v1.rpc.client", call, 5000,
+                      [first](nl::status s, std::string_view d) { first->set_value(reply{s, std::string(d)}); });
+    REQUIRE(wait_until([&] { return w.core.held_client_rpc_count() == 1; }, 5s));
+
+    wire::decoder dec;
+    wire::client_rpc_reply c;
+    reply r = w.request("tern.core.v1.rpc.client", call);
+    REQUIRE(r.st == nl::status::ok);
+    REQUIRE(dec.decode(bytes(r.data), c));
+    CHECK(c.status == TERN_BUSY);
+    CHECK(w.metric("nats_bridge_requests_busy_total") == 1);
+
+    w.core.release_client_rpcs();
+    r = first->get_future().get();
+    REQUIRE(r.st == nl::status::ok);
+    REQUIRE(dec.decode(bytes(r.data), c));
+    CHECK(c.status == TERN_OK);
+    CHECK(text(c.text) == "{\"late\":true}");
+}
+
 TEST_CASE("ota.chunk reads the range of the package assigned to the device, and only that one", "[nats]") {
     NATS_OR_SKIP();
     world w;
