@@ -21,10 +21,13 @@ PER_NODE=5 COUNT=40
 cl_node stream.mjs setup "$TERN_TMP/devices.json" $PER_NODE tel
 cl_node stream.mjs stream "$TERN_TMP/devices.json" "$TERN_TMP/out.json" "$TERN_TMP/progress" "$TERN_TMP/stop" --count $COUNT
 
-# libcoap firmware, one device per node, devices added with the CLI on the core node
+# libcoap firmware, one device per node, devices added with the CLI on the core node (the
+# manifest and overrides it runs with: the CLI finds the bound admin port beside the database)
 core_cli() { (cd "$TERN_TMP/core" && timeout 20 "$TERN_BIN" "$@" --config "$TERN_SOURCE_DIR/config/core-node.toml" \
-    --set "plugins.core_embedded.admin_key=$CL_ADMIN_KEY" >"$TERN_TMP/cli.out" 2>&1) ||
+    --set plugins.core_embedded.admin_bind=127.0.0.1:0 --set "plugins.core_embedded.admin_key=$CL_ADMIN_KEY" \
+    >"$TERN_TMP/cli.out" 2>&1) ||
     { show_file "$TERN_TMP/cli.out" >&2; fail "tern $* (core node manifest) failed"; }; }
+cc_latest_is_3() { core_cli telemetry "cc-$1" --key cc --latest --json && grep -qF '"value":3' "$TERN_TMP/cli.out"; }
 for node in t1 t2; do
     token="cc-$node-token-$RANDOM$RANDOM"
     core_cli device add "cc-$node" --token "$token"
@@ -33,20 +36,11 @@ for node in t1 t2; do
         assert_code "cc-$node-$i" 2.01
     done
     # the core applies an uplink after JetStream stored it: wait (bounded) for the last one
-    cc_latest_is_3() { core_cli telemetry "cc-$1" --key cc --latest --json && grep -qF '"value":3' "$TERN_TMP/cli.out"; }
     wait_until 10 cc_latest_is_3 "$node" ||
         { show_file "$TERN_TMP/cli.out" >&2; fail "cc-$node: the value 3 posted by coap-client through $node is not in the core after 10 s"; }
     core_cli telemetry "cc-$node" --key cc --since 1h --json
     assert_eq 3 "$(grep -oF '"value":' "$TERN_TMP/cli.out" | wc -l)" "cc-$node: points stored for the three coap-client messages"
     tern_note "coap-client ($COAP_CLIENT) through $node: 3 messages answered 2.01 and stored once"
-done
-    # the core applies an uplink after JetStream stored it: wait (bounded) for the last one
-    wait_until 10 bash -c 'cd "$1" && "$2" telemetry "cc-$3" --key cc --config "$4" --set "plugins.core_embedded.admin_key=$5" | grep -qw 3' \
-        _ "$TERN_TMP/core" "$TERN_BIN" "$node" "$TERN_SOURCE_DIR/config/core-node.toml" "$CL_ADMIN_KEY" ||
-        fail "cc-$node: the value 3 posted by coap-client through $node is not in the core after 10 s"
-    core_cli telemetry "cc-$node" --key cc --since 1h --asc
-    [ "$(grep -cwE '1|2|3' "$TERN_TMP/cli.out")" -ge 3 ] || { show_file "$TERN_TMP/cli.out" >&2; fail "cc-$node: not all three coap-client messages stored"; }
-    tern_note "coap-client-openssl through $node: 3 messages answered 2.01 and stored"
 done
 
 cl_node stream.mjs verify "$TERN_TMP/devices.json" "$TERN_TMP/out.json" --exact
