@@ -34,14 +34,16 @@ void downlinks::configure(uint32_t route_cache_size, uint32_t max_subscribed_dev
 }
 
 tern_status downlinks::open_events() {
-    if (handle_ != 0) return TERN_OK;
-    return core_.events->subscribe(this, &handle_);
+    if (handle_.load() != 0) return TERN_OK;
+    uint64_t h = 0;
+    const tern_status st = core_.events->subscribe(this, &h);
+    if (st == TERN_OK) handle_.store(h);
+    return st;
 }
 
 void downlinks::close_events() {
-    if (handle_ == 0 || core_.events == nullptr) return;
-    core_.events->close(handle_);
-    handle_ = 0;
+    const uint64_t h = handle_.exchange(0);
+    if (h != 0 && core_.events != nullptr) core_.events->close(h);
 }
 
 void downlinks::remember(uint64_t device_id, std::string_view node) {
@@ -115,11 +117,11 @@ tern_status downlinks::on_subscribe(const core_wire::subscribe_device_request& r
         }
     }
     if (req.flags == 0) {
-        core_.events->unsubscribe_device(handle_, device, previous_flags);
+        core_.events->unsubscribe_device(handle_.load(), device, previous_flags);
         return TERN_OK;
     }
     remember(device, node);
-    const tern_status st = core_.events->subscribe_device(handle_, device, req.flags);
+    const tern_status st = core_.events->subscribe_device(handle_.load(), device, req.flags);
     if (st != TERN_OK) {
         std::lock_guard lk(owner_mu_);
         if (auto it = owners_.find(device); it != owners_.end() && it->second.node == node) owners_.erase(it);
@@ -128,7 +130,7 @@ tern_status downlinks::on_subscribe(const core_wire::subscribe_device_request& r
         return st;
     }
     if (const uint32_t dropped = previous_flags & ~req.flags; dropped != 0)
-        core_.events->unsubscribe_device(handle_, device, dropped);
+        core_.events->unsubscribe_device(handle_.load(), device, dropped);
     // The device moved: RPCs the core sent to the old node are sent again to the new one.
     if (!previous.empty() && previous != node && (req.flags & TERN_SUBSCRIBE_RPC) != 0) {
         log_.debug("device ", device, " moved from node ", previous, " to ", node, "; pending RPCs sent again");

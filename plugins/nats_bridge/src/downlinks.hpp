@@ -70,7 +70,7 @@ private:
     sdk::logger log_;
     const names& names_;
     std::atomic<nats_link::link*> link_{nullptr};
-    uint64_t handle_ = 0;
+    std::atomic<uint64_t> handle_{0};  // read by request threads while stop closes it
     uint32_t max_subscribed_ = 1000000;
 
     std::mutex route_mu_;
