@@ -5,7 +5,7 @@
 //
 // Environment (set by tests/scaleout/cluster.sh): CL_PORT_T1, CL_PORT_T2 (the transport
 // nodes' UDP ports), DAPI_ADMIN_PORT and DAPI_ADMIN_KEY (the core node's admin API).
-import { Device, api, enc, sleep, HOST } from '../../device_api/lib/dapi.mjs';
+import { Device, api, enc, sleep, encode, HOST, CON, RST } from '../../device_api/lib/dapi.mjs';
 
 export const nodes = { t1: Number(process.env.CL_PORT_T1), t2: Number(process.env.CL_PORT_T2) };
 export const other = (node) => (node === 't1' ? 't2' : 't1');
@@ -24,6 +24,10 @@ export class NodeDevice extends Device {
             if (m && m.fromPort === undefined) {
                 m.fromPort = rinfo.port;
                 m.fromNode = Object.keys(nodes).find((n) => nodes[n] === rinfo.port) ?? `port ${rinfo.port}`;
+                // a CoAP ping (empty CON) is answered with a Reset, as RFC 7252 section 4.3
+                // asks; the engine pings a new address to verify it before it sends large answers
+                if (m.type === CON && m.code === 0)
+                    this.sock.send(encode({ type: RST, code: 0, mid: m.mid }), rinfo.port, rinfo.address);
             }
         });
     }
@@ -76,24 +80,4 @@ export async function verifyStored(devices, acked, sent, { waitMs = 20000 } = {}
     lines.unshift(`stored: ${ackedTotal} acknowledged, ${storedTotal} stored, ${missing.length} acknowledged but missing, ` +
         `${wrong} with a wrong value, ${unknown} never sent`);
     return { ok: missing.length === 0 && wrong === 0 && unknown === 0, lines, ackedTotal, storedTotal };
-}
-
-// metricOf(port, name, labels): the sum of a metric's samples on the node with that metrics port.
-export async function metricOf(port, name, labels = []) {
-    const http = await import('node:http');
-    const text = await new Promise((resolve, reject) => {
-        http.get({ host: HOST, port, path: '/metrics', timeout: 5000 }, (res) => {
-            let s = '';
-            res.on('data', (c) => { s += c; });
-            res.on('end', () => resolve(s));
-        }).on('error', reject);
-    });
-    let sum = 0;
-    for (const line of text.split('\n')) {
-        if (line.startsWith('#') || !line) continue;
-        const sample = line.split(' ')[0];
-        if (sample.replace(/\{.*/, '') !== name) continue;
-        if (labels.every((l) => sample.includes(l))) sum += Number(line.split(' ').pop());
-    }
-    return sum;
 }
