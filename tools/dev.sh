@@ -178,11 +178,12 @@ run_cluster() {
   done
   say "cluster running (Ctrl-C stops it). In another terminal:"
   cat <<EOT
-  $tern device add thermo-1 --token THERMO1_TOKEN --config config/core-node.toml
-  coap-client-openssl -m post -t json -e '{"temperature":21.5}' coap://127.0.0.1:5683/api/v1/THERMO1_TOKEN/telemetry  # via t1
-  coap-client-openssl -m post -t json -e '{"temperature":22.5}' coap://127.0.0.1:5693/api/v1/THERMO1_TOKEN/telemetry  # via t2
+  $tern device add thermo-1 --token thermo-1-token-0001 --config config/core-node.toml
+  coap-client-openssl -m post -t json -e '{"temperature":21.5}' coap://127.0.0.1:5683/api/v1/thermo-1-token-0001/telemetry  # via t1
+  coap-client-openssl -m post -t json -e '{"temperature":22.5}' coap://127.0.0.1:5693/api/v1/thermo-1-token-0001/telemetry  # via t2
   $tern telemetry thermo-1 --since 1h --config config/core-node.toml
-  (the coap-client answer is printed only with -v 7; an error shows e.g. "5.03 core unreachable")
+  (coap-client prints nothing for a 2.01; an error shows its code and reason, e.g. "4.01 unknown access token",
+  "5.03 ..." while NATS or the core node is away; -v 7 shows every message)
   metrics: core http://127.0.0.1:9680/metrics, t1 http://127.0.0.1:9684/metrics, t2 http://127.0.0.1:9685/metrics
 EOT
   # any process ending ends the cluster
