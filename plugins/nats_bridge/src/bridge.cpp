@@ -58,7 +58,7 @@ bridge::bridge(const settings& s, const core_caps& core, bridge_metrics& metrics
       log_(log),
       fatal_(std::move(fatal)),
       downlinks_(core_, metrics_, log_, names_),
-      requests_(core_, metrics_, log_, downlinks_),
+      requests_(std::make_shared<requests>(core_, metrics_, log_, downlinks_)),
       uplinks_(core_, metrics_, log_, worker_, state_) {}
 
 bridge::~bridge() { stop(); }
@@ -72,7 +72,7 @@ void bridge::start() {
                         names_.stream()},
                        applied);
     downlinks_.configure(s_.route_cache_size, s_.max_subscribed_devices);
-    requests_.configure(s_.max_requests_in_flight);
+    requests_->configure(s_.max_requests_in_flight);
     consuming_.assign(s_.uplink_partitions, false);
     if (const tern_status st = downlinks_.open_events(); st != TERN_OK)
         throw sdk::error(st, "the core refused the bridge's tern.core.events/1 subscription");
@@ -92,7 +92,7 @@ void bridge::start() {
     }
     raw_link_.store(link_.get());
     downlinks_.attach(link_.get());
-    requests_.attach(link_.get());
+    requests_->attach(link_.get());
     request_setup();
 
     std::unique_lock lk(result_mu_);
@@ -111,13 +111,15 @@ void bridge::start() {
 void bridge::stop() {
     if (stopping_.exchange(true)) return;
     downlinks_.close_events();
-    requests_.stop(10s);
-    uplinks_.quiesce(30s);
+    // Calls still with the core (a client RPC waits for its operator) keep the request part
+    // alive by themselves and answer nothing once the link is gone.
+    requests_->stop(1s);
+    uplinks_.quiesce(5s);
     worker_.stop();
     uplinks_.drain();
     raw_link_.store(nullptr);
     downlinks_.attach(nullptr);
-    requests_.attach(nullptr);
+    requests_->attach(nullptr);
     link_.reset();
     state_.close();
     metrics_.connected.set(0);
@@ -331,7 +333,7 @@ bridge::outcome bridge::subscribe_all(nats_link::link& l, std::string& why) {
             const auto op = static_cast<request_op>(i);
             subject = names_.request(op);
             st = l.subscribe(subject, names_.queue_group(), [this, op, i](const nats_link::message& m) {
-                requests_.handle(op, m, decoders_[i]);
+                requests_->handle(op, m, decoders_[i]);
             });
         } else {
             subject = names_.device_node_watch();

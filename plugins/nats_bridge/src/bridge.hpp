@@ -72,7 +72,7 @@ private:
     worker worker_;
     state_file state_;
     downlinks downlinks_;
-    requests requests_;
+    std::shared_ptr<requests> requests_;  // also held by each call waiting for the core
     uplinks uplinks_;
     // One decoder per request subscription (each runs on its own nats.c thread).
     std::array<core_wire::decoder, request_op_count> decoders_;

@@ -16,6 +16,7 @@ struct requests::call {
     requests* self = nullptr;
     request_op op{};
     std::string reply;
+    std::shared_ptr<requests> keep;  // the completion may come after the bridge stopped
     // ota.chunk
     uint64_t package_id = 0;
     uint64_t offset = 0;
@@ -156,8 +157,8 @@ void requests::send(std::string_view reply, const R& r) {
 }
 
 void requests::finish(call* c) {
-    delete c;
     in_flight_.fetch_sub(1);
+    delete c;  // may release the last owner of *this: nothing after it
 }
 
 void requests::answer_status(request_op op, std::string_view reply, tern_status status, std::string_view message) {
@@ -230,7 +231,7 @@ void requests::start_call(request_op op, const nats_link::message& m, core_wire:
         answer_status(op, m.reply, TERN_BUSY, "max_requests_in_flight reached on the core node");
         return;
     }
-    auto* c = new call{this, op, std::string(m.reply)};
+    auto* c = new call{this, op, std::string(m.reply), shared_from_this()};
     const tern_bytes in = bytes_of(m.data);
     core_wire::result r;
     switch (op) {
@@ -303,7 +304,8 @@ bool requests::stop(std::chrono::milliseconds wait) {
     const auto until = std::chrono::steady_clock::now() + wait;
     while (in_flight_.load() != 0) {
         if (std::chrono::steady_clock::now() > until) {
-            log_.error(in_flight_.load(), " requests still wait for the core after ", wait.count(), " ms");
+            log_.info(in_flight_.load(), " requests still wait for the core after ", wait.count(),
+                      " ms (a client RPC waits for its operator); they end without an answer");
             return false;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(5));

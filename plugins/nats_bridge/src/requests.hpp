@@ -10,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -22,7 +23,7 @@
 
 namespace tern::nats_bridge {
 
-class requests {
+class requests : public std::enable_shared_from_this<requests> {
 public:
     requests(const core_caps& core, bridge_metrics& metrics, sdk::logger log, downlinks& down);
 
@@ -33,7 +34,8 @@ public:
     void handle(request_op op, const nats_link::message& m, core_wire::decoder& dec);
 
     // Shutdown: new requests are answered TERN_UNAVAILABLE; waits (bounded) for the calls in
-    // flight. False when some are still running.
+    // flight. False when some are still running: each holds this object (shared_ptr) until
+    // its completion, which then sends nothing once the link is detached.
     bool stop(std::chrono::milliseconds wait);
     uint32_t in_flight() const noexcept { return in_flight_.load(); }
 

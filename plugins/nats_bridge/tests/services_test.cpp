@@ -132,6 +132,22 @@ TEST_CASE("past max_requests_in_flight a request is answered busy at once", "[na
     CHECK(text(c.text) == "{\"late\":true}");
 }
 
+TEST_CASE("a call still with the core at stop does not hold the stop, and completes harmlessly later", "[nats]") {
+    NATS_OR_SKIP();
+    world w;
+    w.core.hold_client_rpcs = true;
+    REQUIRE(w.start_bridge() == TERN_OK);
+    auto first = std::make_shared<std::promise<reply>>();
+    w.client->request("tern.core.v1.rpc.client", encoded(wire::client_rpc_request{42, str("m"), str("{}"), 1000}),
+                      500, [first](nl::status s, std::string_view d) { first->set_value(reply{s, std::string(d)}); });
+    REQUIRE(wait_until([&] { return w.core.held_client_rpc_count() == 1; }, 5s));
+    const auto t0 = std::chrono::steady_clock::now();
+    w.stop_bridge();
+    CHECK(std::chrono::steady_clock::now() - t0 < 3s);
+    w.core.release_client_rpcs();  // the bridge is gone: nothing is sent, nothing breaks
+    CHECK(first->get_future().get().st == nl::status::timeout);
+}
+
 TEST_CASE("ota.chunk reads the range of the package assigned to the device, and only that one", "[nats]") {
     NATS_OR_SKIP();
     world w;
