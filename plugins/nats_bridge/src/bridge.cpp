@@ -192,8 +192,13 @@ bridge::outcome bridge::setup_once(std::string& why) {
     uplinks_.set_resetting();
     if (auto o = check_partitions(l, why); o != outcome::done) return o;
     if (auto o = check_stream(l, why); o != outcome::done) return o;
-    for (uint32_t p = 0; p < s_.uplink_partitions; ++p)
+    for (uint32_t p = 0; p < s_.uplink_partitions; ++p) {
+        if (stopping_.load()) {
+            why = "stopping";
+            return outcome::retry;
+        }
         if (auto o = reset_consumer(l, p, why); o != outcome::done) return o;
+    }
     if (auto o = subscribe_all(l, why); o != outcome::done) return o;
     // One round trip: the server handles a connection's protocol in order, so once it answers,
     // the subscriptions above are in place (transport nodes answer hello with requests).
