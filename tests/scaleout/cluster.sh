@@ -58,17 +58,20 @@ _tern_kill() {
     TERN_PID=""
 }
 
-# _cl_reap PID SIGNAL: sends SIGNAL and waits (at most 10 s) for the process to end.
+# _cl_reap PID SIGNAL: sends SIGNAL and waits (at most 10 s) for the process to end. (Its
+# stderr is discarded: bash's "Killed" notice of the reaped job comes out there.)
 _cl_reap() {
     local pid=$1 sig=$2
     [ -n "$pid" ] || return 0
-    kill "-$sig" "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
-    local deadline=$((SECONDS + 10))
-    while kill -0 "$pid" 2>/dev/null; do
-        [ $SECONDS -ge $deadline ] && { kill -KILL "$pid" 2>/dev/null; break; }
-        sleep 0.05
-    done
-    wait "$pid" 2>/dev/null
+    {
+        kill "-$sig" "$pid" || { wait "$pid"; return 0; }
+        local deadline=$((SECONDS + 10))
+        while kill -0 "$pid"; do
+            [ $SECONDS -ge $deadline ] && { kill -KILL "$pid"; break; }
+            sleep 0.05
+        done
+        wait "$pid"
+    } 2>/dev/null
 }
 
 # ---- set-up ----------------------------------------------------------------------------
