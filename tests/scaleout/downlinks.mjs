@@ -9,6 +9,8 @@
 //     observes again there receives both on t2 only;
 //   - a persistent RPC queued while the device observed nowhere reaches it when it observes
 //     on the other node;
+//   - a token replaced on the core node is refused by both transport nodes within a second
+//     (both had it cached), and the new one works on both;
 //   - an OTA package uploaded on the core node is announced (fw_* attributes) to a device on
 //     t1 and its image is downloaded block-wise through t1 and through t2, byte for byte.
 import crypto from 'node:crypto';
@@ -149,6 +151,28 @@ await section('a persistent RPC queued while the device observed nowhere reaches
     check(rec?.status === 'SUCCESSFUL', 'the one-way RPC, acknowledged by the device, is SUCCESSFUL', 'SUCCESSFUL', rec?.status);
     d.close();
 }, 30000);
+
+await section('a token replaced on the core node stops working on both transport nodes within a second', async () => {
+    const dv = await createDevice('down-revoked');
+    const d = await nodeDevice('t1');
+    for (const node of ['t1', 't2']) { d.moveTo(node); await post(d, dv); }  // both nodes know the token now
+    const fresh = `down-revoked-${crypto.randomBytes(8).toString('hex')}`;
+    await apiOk('PUT', `/api/devices/${enc(dv.name)}/credentials`, { token: fresh }, 200);
+    const t0 = Date.now();
+    for (const node of ['t1', 't2']) {
+        d.moveTo(node);
+        let r;
+        do {
+            r = await d.request({ method: 'POST', path: tp(dv.token, 'telemetry'), payload: { old: 1 } });
+            if (code(r) === '4.01') break;
+            await sleep(50);
+        } while (Date.now() - t0 < 3000);
+        const ms = Date.now() - t0;
+        check(code(r) === '4.01' && ms <= 1000, `${node}: the old token is refused 4.01 within a second of the change (${ms} ms)`, '4.01 within 1000 ms', `${res(r)} after ${ms} ms`);
+        await post(d, { name: dv.name, token: fresh });
+    }
+    d.close();
+});
 
 await section('an OTA package uploaded on the core node is announced and downloaded through either node', async () => {
     const dv = await createDevice('down-ota');

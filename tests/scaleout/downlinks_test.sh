@@ -3,7 +3,8 @@
 # admin API and shared-attribute changes reach devices observing on either transport node;
 # a device that leaves t1 for t2 (ending its observations there, or without a word, as a
 # load balancer would move it) and observes again on t2 keeps receiving both, from t2 only;
-# a persistent RPC queued meanwhile reaches it on its new node; an OTA package uploaded on
+# a persistent RPC queued meanwhile reaches it on its new node; a replaced token is refused
+# by both nodes within a second; an OTA package uploaded on
 # the core node is announced and downloaded through both nodes, each caching it
 # (downlinks.mjs).
 set -u
