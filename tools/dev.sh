@@ -8,7 +8,8 @@
 # Options come from the environment:
 #   TERN_BUILD_DIR (default build), TERN_BUILD_TYPE (default RelWithDebInfo),
 #   TERN_JOBS (default: number of cores), TERN_FUZZ_SECONDS (default 20; 0 skips fuzzing),
-#   TERN_NO_INSTALL=1 (never call apt-get/npm; fail if something is missing).
+#   TERN_NO_INSTALL=1 (never call apt-get/npm; fail if something is missing),
+#   TERN_NATS_PORT (default 4222: the port of the NATS server `cluster` starts).
 # `run` passes extra arguments to `tern run` (e.g. --set plugins.udp.bind_port=15683).
 set -euo pipefail
 
@@ -229,7 +230,7 @@ case "$cmd" in
     run_cluster
     ;;
   help|-h|--help)
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
     ;;
   *)
     die "unknown command '$cmd' (try: run, test, build, deps, cluster)"
