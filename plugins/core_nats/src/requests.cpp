@@ -37,6 +37,11 @@ void* requests::query(std::string_view iid) noexcept {
     return nullptr;
 }
 
+tern_status requests::counted(request_op op, tern_status s) const noexcept {
+    if (s != TERN_OK) n_.metrics().request_failed(op, s);
+    return s;
+}
+
 tern_status requests::map_request(nats_link::status st, tern_str& message) const noexcept {
     switch (st) {
         case nats_link::status::ok: return TERN_OK;
@@ -60,6 +65,7 @@ tern_status requests::map_request(nats_link::status st, tern_str& message) const
 }
 
 void requests::bad_reply(request_op op, const char* detail) noexcept {
+    n_.metrics().request_failed(op, TERN_INTERNAL);
     const uint64_t seen = bad_replies_.fetch_add(1) + 1;
     if ((seen & (seen - 1)) != 0) return;
     try {
@@ -104,17 +110,16 @@ void requests::authenticate(tern_credential_kind kind, tern_str value, tern_core
         auto key = std::make_shared<std::string>(v);
         send(
             request_op::authenticate, 0,
-            [this, done, ctx, kind, key, epoch](std::string_view bytes) -> tern_status {
+            [this, done, ctx, kind, key, epoch](std::string_view bytes) {
                 core_wire::authenticate_reply rep;
                 if (auto e = codec().dec.decode(bytes_of(bytes), rep);
                     !e || (rep.status == TERN_OK && rep.device == nullptr)) {
                     bad_reply(request_op::authenticate, e ? "an OK reply without a device" : e.detail);
                     done(ctx, TERN_INTERNAL, nullptr);
-                    return TERN_INTERNAL;
+                    return;
                 }
                 if (rep.status == TERN_OK) n_.auth_cache().put(kind, *key, *rep.device, epoch);
-                done(ctx, rep.status, rep.status == TERN_OK ? rep.device : nullptr);
-                return rep.status;
+                done(ctx, counted(request_op::authenticate, rep.status), rep.status == TERN_OK ? rep.device : nullptr);
             },
             [done, ctx](tern_status s, tern_str) { done(ctx, s, nullptr); });
     } catch (...) {  // an allocation failed: nothing was sent
@@ -140,20 +145,19 @@ void requests::psk_key(tern_str identity, tern_core_psk_key_fn done, void* ctx) 
         auto key = std::make_shared<std::string>(view_of(identity));
         send(
             request_op::psk_key, 0,
-            [this, done, ctx, key, epoch](std::string_view bytes) -> tern_status {
+            [this, done, ctx, key, epoch](std::string_view bytes) {
                 core_wire::psk_key_reply rep;
                 if (auto e = codec().dec.decode(bytes_of(bytes), rep); !e) {
                     bad_reply(request_op::psk_key, e.detail);
                     done(ctx, TERN_INTERNAL, 0, tern_bytes{});
-                    return TERN_INTERNAL;
+                    return;
                 }
                 if (rep.status != TERN_OK) {
-                    done(ctx, rep.status, 0, tern_bytes{});
-                    return rep.status;
+                    done(ctx, counted(request_op::psk_key, rep.status), 0, tern_bytes{});
+                    return;
                 }
                 n_.auth_cache().put_psk(*key, rep.device_id, rep.key, epoch);
                 done(ctx, TERN_OK, rep.device_id, rep.key);
-                return TERN_OK;
             },
             [done, ctx](tern_status s, tern_str) { done(ctx, s, 0, tern_bytes{}); });
     } catch (...) {
@@ -173,16 +177,15 @@ void requests::get_attributes(uint64_t device_id, const tern_key_filter* client,
         }
         send(
             request_op::get_attributes, 0,
-            [this, done, ctx](std::string_view bytes) -> tern_status {
+            [this, done, ctx](std::string_view bytes) {
                 core_wire::get_attributes_reply rep;
                 if (auto e = codec().dec.decode(bytes_of(bytes), rep); !e) {
                     bad_reply(request_op::get_attributes, e.detail);
                     done(ctx, TERN_INTERNAL, nullptr, 0, nullptr, 0);
-                    return TERN_INTERNAL;
+                    return;
                 }
-                if (rep.status != TERN_OK) done(ctx, rep.status, nullptr, 0, nullptr, 0);
+                if (rep.status != TERN_OK) done(ctx, counted(request_op::get_attributes, rep.status), nullptr, 0, nullptr, 0);
                 else done(ctx, TERN_OK, rep.client, rep.client_count, rep.shared, rep.shared_count);
-                return rep.status;
             },
             [done, ctx](tern_status s, tern_str) { done(ctx, s, nullptr, 0, nullptr, 0); });
     } catch (...) {
@@ -205,16 +208,15 @@ void requests::client_rpc(uint64_t device_id, tern_str method, tern_str params, 
         const int64_t wait_ms = std::min<int64_t>(rpc_ms, UINT32_MAX - client_rpc_margin_ms) + client_rpc_margin_ms;
         send(
             request_op::client_rpc, static_cast<uint32_t>(wait_ms),
-            [this, done, ctx](std::string_view bytes) -> tern_status {
+            [this, done, ctx](std::string_view bytes) {
                 core_wire::client_rpc_reply rep;
                 if (auto e = codec().dec.decode(bytes_of(bytes), rep); !e) {
                     bad_reply(request_op::client_rpc, e.detail);
                     done(ctx, TERN_INTERNAL, str_of(undecodable));
-                    return TERN_INTERNAL;
+                    return;
                 }
                 // The text on success, the core's message otherwise.
-                done(ctx, rep.status, rep.status == TERN_OK ? rep.text : rep.message);
-                return rep.status;
+                done(ctx, counted(request_op::client_rpc, rep.status), rep.status == TERN_OK ? rep.text : rep.message);
             },
             [done, ctx](tern_status s, tern_str message) { done(ctx, s, message); });
     } catch (...) {
@@ -234,16 +236,15 @@ void requests::claim(uint64_t device_id, tern_str secret_key, int64_t duration_m
         }
         send(
             request_op::claim, 0,
-            [this, done, ctx](std::string_view bytes) -> tern_status {
+            [this, done, ctx](std::string_view bytes) {
                 core_wire::status_reply rep;
                 rep.op = core_wire::status_op::claim;
                 if (auto e = codec().dec.decode(bytes_of(bytes), rep); !e) {
                     bad_reply(request_op::claim, e.detail);
                     done(ctx, TERN_INTERNAL, str_of(undecodable));
-                    return TERN_INTERNAL;
+                    return;
                 }
-                done(ctx, rep.status, rep.message);
-                return rep.status;
+                done(ctx, counted(request_op::claim, rep.status), rep.message);
             },
             [done, ctx](tern_status s, tern_str message) { done(ctx, s, message); });
     } catch (...) {
@@ -267,16 +268,15 @@ void requests::provision(const tern_provision_request* request, tern_core_provis
         }
         send(
             request_op::provision, 0,
-            [this, done, ctx](std::string_view bytes) -> tern_status {
+            [this, done, ctx](std::string_view bytes) {
                 core_wire::provision_reply rep;
                 if (auto e = codec().dec.decode(bytes_of(bytes), rep);
                     !e || (rep.status == TERN_OK && rep.result == nullptr)) {
                     bad_reply(request_op::provision, e ? "an OK reply without a result" : e.detail);
                     done(ctx, TERN_INTERNAL, nullptr);
-                    return TERN_INTERNAL;
+                    return;
                 }
-                done(ctx, rep.status, rep.status == TERN_OK ? rep.result : nullptr);
-                return rep.status;
+                done(ctx, counted(request_op::provision, rep.status), rep.status == TERN_OK ? rep.result : nullptr);
             },
             [done, ctx](tern_status s, tern_str) { done(ctx, s, nullptr); });
     } catch (...) {
@@ -295,19 +295,19 @@ void requests::ota_package(uint64_t device_id, tern_ota_type type, tern_core_ota
         }
         send(
             request_op::ota_package, 0,
-            [this, device_id, done, ctx](std::string_view bytes) -> tern_status {
+            [this, device_id, done, ctx](std::string_view bytes) {
                 core_wire::ota_package_reply rep;
                 if (auto e = codec().dec.decode(bytes_of(bytes), rep);
                     !e || (rep.status == TERN_OK && rep.package == nullptr)) {
                     bad_reply(request_op::ota_package, e ? "an OK reply without a package" : e.detail);
                     done(ctx, TERN_INTERNAL, nullptr);
-                    return TERN_INTERNAL;
+                    return;
                 }
                 if (rep.status != TERN_OK) {
-                    done(ctx, rep.status, nullptr);
-                    return rep.status;
+                    done(ctx, counted(request_op::ota_package, rep.status), nullptr);
+                    return;
                 }
-                return localize(device_id, *rep.package, done, ctx);
+                localize(device_id, *rep.package, done, ctx);
             },
             [done, ctx](tern_status s, tern_str) { done(ctx, s, nullptr); });
     } catch (...) {
@@ -316,12 +316,12 @@ void requests::ota_package(uint64_t device_id, tern_ota_type type, tern_core_ota
     }
 }
 
-tern_status requests::localize(uint64_t device_id, const tern_ota_package& package, tern_core_ota_fn done,
-                               void* ctx) noexcept {
+void requests::localize(uint64_t device_id, const tern_ota_package& package, tern_core_ota_fn done,
+                        void* ctx) noexcept {
     // A package with only a URL needs no bytes from the core node.
     if (package.path.data == nullptr || package.path.size == 0) {
         done(ctx, TERN_OK, &package);
-        return TERN_OK;
+        return;
     }
     ota_hook* ota = n_.ota();
     if (ota == nullptr) {
@@ -330,19 +330,18 @@ tern_status requests::localize(uint64_t device_id, const tern_ota_package& packa
                            " is a file on the core node and this node has no OTA cache to fetch it into");
         } catch (...) {
         }
-        done(ctx, TERN_UNAVAILABLE, nullptr);
-        return TERN_UNAVAILABLE;
+        done(ctx, counted(request_op::ota_package, TERN_UNAVAILABLE), nullptr);
+        return;
     }
     // The OTA cache's outcome is counted there; the request itself was answered.
     ota_hook::done_fn fn;
     try {
         fn = [done, ctx](tern_status s, const tern_ota_package* local) { done(ctx, s, s == TERN_OK ? local : nullptr); };
     } catch (...) {
-        done(ctx, TERN_INTERNAL, nullptr);
-        return TERN_INTERNAL;
+        done(ctx, counted(request_op::ota_package, TERN_INTERNAL), nullptr);
+        return;
     }
     ota->localize(device_id, package, std::move(fn));
-    return TERN_OK;
 }
 
 }  // namespace tern::core_nats

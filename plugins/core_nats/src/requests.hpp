@@ -94,10 +94,13 @@ private:
     template <class Msg>
     refusal encode(const Msg& msg);
     // Sends the thread's encoded message as a request of op. on_reply(bytes) decodes and
-    // completes, returning the status it completed with; on_fail(status, message) completes a
-    // transport failure. Exactly one of them runs.
+    // completes (counting a failure with counted() or bad_reply() BEFORE it completes, so that
+    // whoever the completion wakes sees the metric); on_fail(status, message) completes a
+    // transport failure, already counted. Exactly one of them runs.
     template <class OnReply, class OnFail>
     void send(request_op op, uint32_t timeout_ms, OnReply on_reply, OnFail on_fail);
+    // s, counted in core_nats_request_failures_total{op} when it is not OK.
+    tern_status counted(request_op op, tern_status s) const noexcept;
     // A status from the link, for a request.
     tern_status map_request(nats_link::status st, tern_str& message) const noexcept;
     // Publishes the thread's encoded message durably on <P>.up.<p>.<op>; done(status,
@@ -105,12 +108,12 @@ private:
     template <class Done>
     void publish_uplink(uplink_op op, uint64_t device_id, Done done);
     // Hands a package to the caller, its bytes made local by the OTA cache first when it is
-    // a file on the core node. Returns the status of the answer (not of the fetch).
-    tern_status localize(uint64_t device_id, const tern_ota_package& package, tern_core_ota_fn done,
-                         void* ctx) noexcept;
+    // a file on the core node (the fetch's outcome is the OTA cache's to count).
+    void localize(uint64_t device_id, const tern_ota_package& package, tern_core_ota_fn done,
+                  void* ctx) noexcept;
     // Publishes the thread's encoded message on op's subject, no answer (at most once).
     void publish(request_op op) noexcept;
-    // Logs a reply that did not decode (the 1st, 2nd, 4th, ... occurrence).
+    // Counts a reply that did not decode as INTERNAL and logs it (the 1st, 2nd, 4th, ...).
     void bad_reply(request_op op, const char* detail) noexcept;
 
     node& n_;

@@ -49,8 +49,7 @@ void requests::send(request_op op, uint32_t timeout_ms, OnReply on_reply, OnFail
                    nats_link::status st, std::string_view reply) mutable {
                    const node_metrics& mm = n_.metrics();
                    if (st == nats_link::status::ok) {
-                       const tern_status done = on_reply(reply);
-                       if (done != TERN_OK) mm.request_failed(op, done);
+                       on_reply(reply);  // counts a failure itself, before it completes
                        return;
                    }
                    tern_str message{};

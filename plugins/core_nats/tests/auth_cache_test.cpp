@@ -68,7 +68,7 @@ TEST_CASE("auth_cache: forget drops every credential and identity of the device,
     CHECK(c.size() == 1);
 }
 
-TEST_CASE("auth_cache: an answer requested before a forget is not kept; capacity 0 keeps nothing") {
+TEST_CASE("auth_cache: an answer requested before a forget is not kept, and capacity 0 keeps nothing") {
     auth_cache c(10, 60s);
     const uint64_t before = c.epoch();
     c.forget(7);  // a device event arrives while the request is on its way

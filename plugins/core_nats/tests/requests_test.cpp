@@ -110,7 +110,7 @@ TEST_CASE("a device event from a core node drops the device's cached credentials
     CHECK(core.calls("core.v1.auth.authenticate") == 2);
 }
 
-TEST_CASE("psk_key: an identity's key and device, cached; an unknown identity") {
+TEST_CASE("psk_key: an identity's key and device, cached, and an unknown identity") {
     NATS_OR_SKIP();
     nats_server srv;
     REQUIRE(srv.start());
@@ -286,7 +286,7 @@ TEST_CASE("get_attributes, client_rpc, claim and provision make the round trip w
     }
 }
 
-TEST_CASE("a call nobody serves is unavailable at once; a message past max_message_bytes is refused before sending") {
+TEST_CASE("a call nobody serves is unavailable at once, and a message past max_message_bytes is refused before sending") {
     NATS_OR_SKIP();
     nats_server srv;
     REQUIRE(srv.start());

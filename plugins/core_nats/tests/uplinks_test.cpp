@@ -97,7 +97,7 @@ TEST_CASE("uplinks are refused until a core node announced the partitions, and B
     CHECK(p.metric("core_nats_uplink_failures_total", "op=\"telemetry\",status=\"unavailable\"") >= 1);
 }
 
-TEST_CASE("server stopped: uplinks and requests are UNAVAILABLE at once; restarted: they work again without a plugin restart") {
+TEST_CASE("server stopped: uplinks and requests are UNAVAILABLE at once, and once restarted they work again without a plugin restart") {
     NATS_OR_SKIP();
     nats_server srv;
     REQUIRE(srv.start());
