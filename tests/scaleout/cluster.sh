@@ -16,6 +16,8 @@
 # bounded; on failure the tail of every log is printed and every process is killed (the
 # EXIT trap of tests/lib/tern.sh, whose assertions and waits this file reuses).
 #
+# Before cl_up a test may set the arrays CL_CORE_SETS and CL_TRANSPORT_SETS: more `tern run`
+# options (--set ...) for the core node and for each transport node.
 # After cl_up: $CL_NATS_URL, $CL_NATS_PORT, $CL_ADMIN_PORT, $CL_ADMIN_KEY, and per node
 # (core, t1, t2) ${CL_PID[name]}, ${CL_LOG[name]}, ${CL_METRICS[name]}, ${CL_UDP[name]}.
 source "$TERN_SOURCE_DIR/tests/lib/tern.sh"
