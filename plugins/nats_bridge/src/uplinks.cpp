@@ -201,7 +201,8 @@ void uplinks::complete(entry& e, tern_status status, std::string_view message) {
     const size_t op = static_cast<size_t>(e.op);
     const uint64_t device = e.device_id, seq = e.seq;
     std::vector<commit_item> out;
-    bool schedule = false;
+    bool schedule = false, warn = false;
+    uint32_t streak = 0;
     {
         std::lock_guard lk(p.mu);
         --p.inflight;
@@ -209,6 +210,9 @@ void uplinks::complete(entry& e, tern_status status, std::string_view message) {
             e.st = state::retry;
             p.rewind = true;
             p.hold = true;
+            ++p.busy_streak;
+            warn = p.busy_streak == 1 || p.busy_streak % 100 == 0;
+            streak = p.busy_streak;
         } else {
             e.st = status == TERN_OK ? state::ok : state::refused;
         }
@@ -224,9 +228,15 @@ void uplinks::complete(entry& e, tern_status status, std::string_view message) {
                   seq, ") refused by the core: ", sdk::status_name(status), " ", message,
                   "; acknowledged, not retried");
     }
+    if (warn) {
+        // A partition that stays stuck (the core keeps refusing: its key limit, a full disk)
+        // says so now and then; it keeps the message and everything after it meanwhile.
+        log_.warn("partition ", p.index, ": the core answered ", sdk::status_name(status), " ", message,
+                  " for uplink ", uplink_op_names[op], " of device ", device, " (stream sequence ", seq, ", ", streak,
+                  streak == 1 ? " time" : " times", "); applying it and what follows again every ",
+                  cfg_.busy_delay.count(), " ms until the core takes it");
+    }
     if (schedule) {
-        log_.debug("partition ", p.index, ": the core answered ", sdk::status_name(status), " ", message,
-                   "; applying again from stream sequence ", seq, " after ", cfg_.busy_delay.count(), " ms");
         worker_.post_after(cfg_.busy_delay, [this, &p] {
             {
                 std::lock_guard lk(p.mu);
@@ -246,6 +256,7 @@ void uplinks::settle(partition& p, std::vector<commit_item>& out) {
         entry& f = *p.q.front();
         if (f.st != state::ok && f.st != state::refused) break;
         if (f.st == state::ok) metrics_.applied[static_cast<size_t>(f.op)].inc();
+        p.busy_streak = 0;
         p.done_upto = std::max(p.done_upto, f.seq);
         p.recent.insert(f.seq);
         if (p.recent.size() > recent_cap) {

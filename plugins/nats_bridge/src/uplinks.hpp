@@ -98,6 +98,7 @@ private:
         bool rewind = false;      // requeue everything once inflight is 0
         bool hold = false;        // ... but only after the busy delay
         bool retry_posted = false;
+        uint32_t busy_streak = 0;  // transient answers since the partition last moved on
         core_wire::decoder dec;   // used by the pump owner only
     };
     struct commit_item {

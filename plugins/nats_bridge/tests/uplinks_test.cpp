@@ -117,6 +117,7 @@ TEST_CASE("an uplink the core answers busy is applied again, and what follows it
     CHECK(last_writes_in_order(stored));
     CHECK(w.metric("nats_bridge_busy_retries_total") >= 4);
     CHECK(w.metric("nats_bridge_refused_total", "op=\"telemetry\"") == 0);
+    CHECK(w.host->log.has("of device 2 (stream sequence"));
 }
 
 TEST_CASE("an uplink the core refuses is logged with its device, counted and acknowledged", "[nats]") {
