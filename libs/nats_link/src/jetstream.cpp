@@ -246,17 +246,71 @@ kvStore* link_impl::bucket(std::string_view name, status& st) {
   return kv;
 }
 
+namespace {
+
+// What kvStore_Put accepts as a key: [-/_=.a-zA-Z0-9]+, not starting or ending with '.'.
+bool valid_key(std::string_view k) {
+  if (k.empty() || k.front() == '.' || k.back() == '.') return false;
+  for (char c : k) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '/' || c == '_' || c == '=' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool link_impl::kv_known(std::string_view name) {
+  std::lock_guard lk(kv_mu_);
+  return kv_ready_.find(name) != kv_ready_.end();
+}
+
+void link_impl::kv_forget(std::string_view name) {
+  std::lock_guard lk(kv_mu_);
+  if (auto it = kv_ready_.find(name); it != kv_ready_.end()) kv_ready_.erase(it);
+}
+
+// A put is a JetStream publish to "$KV.<bucket>.<key>" (what kvStore_Put sends, without its
+// wait): bounded by max_pending_publishes like publish_durable, completed by the ack thread.
+void link_impl::kv_publish(const std::string& b, std::string_view key, std::string_view value, done_fn cb) {
+  std::string subject;
+  subject.reserve(5 + b.size() + key.size());
+  subject.append("$KV.").append(b).push_back('.');
+  subject.append(key);
+  publish_durable(subject, value, {}, [this, b, cb = std::move(cb)](status st, uint64_t) {
+    if (st == status::refused) kv_forget(b);  // the bucket went away: the next put recreates it
+    cb(st);
+  });
+}
+
 void link_impl::kv_put(std::string_view bucket_name, std::string_view key, std::string_view value,
                        done_fn cb) {
-  auto job = [this, b = std::string(bucket_name), k = std::string(key), v = std::string(value), cb] {
+  if (!valid_key(key)) {
+    log("nats_link: kv put: the key '" + std::string(key) + "' is not [-/_=.a-zA-Z0-9]+");
+    cb(status::error);
+    return;
+  }
+  if (stopping_ || !connected()) { ++m_.rejected_unavailable; cb(status::unavailable); return; }
+  std::string b(bucket_name);
+  if (kv_known(b)) {
+    kv_publish(b, key, value, std::move(cb));
+    return;
+  }
+  // The bucket's first put: the worker looks it up (or creates it), then publishes.
+  auto job = [this, b, k = std::string(key), v = std::string(value), cb]() mutable {
     if (stopping_ || !connected()) { cb(status::unavailable); return; }
+    if (auto it = kv_.find(b); it != kv_.end() && !kv_known(b)) {  // forgotten: look it up again
+      kvStore_Destroy(it->second);
+      kv_.erase(it);
+    }
     status st = status::error;
-    kvStore* kv = bucket(b, st);
-    if (kv == nullptr) { cb(st); return; }
-    uint64_t rev = 0;
-    natsStatus s = kvStore_Put(&rev, kv, k.c_str(), v.data(), static_cast<int>(v.size()));
-    if (s != NATS_OK) log(nats_error(("kv put " + b + "/" + k).c_str(), s));
-    cb(s == NATS_OK ? status::ok : s == NATS_TIMEOUT ? status::timeout : status::error);
+    if (bucket(b, st) == nullptr) { cb(st); return; }
+    {
+      std::lock_guard lk(kv_mu_);
+      kv_ready_.insert(b);
+    }
+    kv_publish(b, k, v, std::move(cb));
   };
   if (!enqueue(std::move(job))) cb(status::busy);
 }

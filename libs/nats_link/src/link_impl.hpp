@@ -9,6 +9,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -114,6 +115,14 @@ public:
   // Worker-thread-only state.
   std::map<std::string, kvStore*, std::less<>> kv_;
   kvStore* bucket(std::string_view name, status& st);
+
+  // Buckets known to exist: a kv_put to one of them is a durable publish to
+  // "$KV.<bucket>.<key>" straight from the caller's thread, without the worker.
+  std::mutex kv_mu_;
+  std::set<std::string, std::less<>> kv_ready_;
+  bool kv_known(std::string_view name);
+  void kv_forget(std::string_view name);
+  void kv_publish(const std::string& bucket, std::string_view key, std::string_view value, done_fn cb);
 
   mutable std::mutex sub_mu_;
   std::vector<std::unique_ptr<subscription_entry>> subs_;

@@ -125,6 +125,17 @@ int64_t stream_msgs(const nats_server& srv, const char* stream) {
   return msgs;
 }
 
+// Deletes a kv bucket with nats.c directly, as an operator would.
+bool delete_bucket(const nats_server& srv, const char* bucket) {
+  natsConnection* nc = nullptr;
+  jsCtx* js = nullptr;
+  bool ok = natsConnection_ConnectTo(&nc, srv.url().c_str()) == NATS_OK &&
+            natsConnection_JetStream(&js, nc, nullptr) == NATS_OK && js_DeleteKeyValue(js, bucket) == NATS_OK;
+  if (js != nullptr) jsCtx_Destroy(js);
+  if (nc != nullptr) natsConnection_Destroy(nc);
+  return ok;
+}
+
 }  // namespace
 
 TEST_CASE("request/reply: a responder answers, silence times out, nobody listening is unavailable") {
@@ -482,4 +493,62 @@ TEST_CASE("a payload past the server's max_payload is an error, not unavailable"
   CHECK(l->metrics().requests_in_flight == 0);
   const std::string fits(l->max_payload() - 1024, 'y');
   CHECK(do_publish(*l, "big.a", fits, "big-2").first == status::ok);
+}
+
+TEST_CASE("kv puts do not queue behind one another: 3000 at once complete, each seen by a watcher, and a bad key is an error") {
+  NATS_OR_SKIP();
+  nats_server srv;
+  REQUIRE(srv.start());
+  auto s = settings_for(srv);
+  s.max_queued_jobs = 4;  // the worker is not what carries the puts
+  std::string err;
+  auto l = nl_link::open(s, nullptr, err);
+  REQUIRE(l);
+  REQUIRE(wait_until([&] { return l->connected(); }, 5s));
+  std::atomic<int> seen{0};
+  REQUIRE(l->subscribe("$KV.many.>", "", [&seen](const message&) { ++seen; }) == status::ok);
+  std::this_thread::sleep_for(100ms);
+
+  // The first put creates the bucket (on the worker); the rest go straight out.
+  REQUIRE(do_done([&](nl_link::done_fn cb) { l->kv_put("many", "0", "n0", cb); }) == status::ok);
+  std::atomic<int> ok{0}, done{0};
+  for (int i = 1; i <= 3000; ++i) {
+    l->kv_put("many", std::to_string(i), "node-" + std::to_string(i % 7), [&](status st) {
+      if (st == status::ok) ++ok;
+      ++done;
+    });
+  }
+  REQUIRE(wait_until([&] { return done == 3000; }, 10s));
+  CHECK(ok == 3000);
+  CHECK(wait_until([&] { return seen == 3001; }, 5s));
+  std::promise<std::pair<status, std::string>> p;
+  auto f = p.get_future();
+  l->kv_get("many", "2999", [&](status st, std::string_view v) { p.set_value({st, std::string(v)}); });
+  REQUIRE(f.wait_for(10s) == std::future_status::ready);
+  const auto got = f.get();
+  CHECK(got.first == status::ok);
+  CHECK(got.second == "node-3");  // 2999 % 7
+
+  CHECK(do_done([&](nl_link::done_fn cb) { l->kv_put("many", "a b", "x", cb); }) == status::error);
+  CHECK(do_done([&](nl_link::done_fn cb) { l->kv_put("many", ".a", "x", cb); }) == status::error);
+  CHECK(do_done([&](nl_link::done_fn cb) { l->kv_put("many", "", "x", cb); }) == status::error);
+  CHECK(l->metrics().pending_publishes == 0);
+}
+
+TEST_CASE("a kv bucket deleted under the link makes one put refused and the next one creates it again") {
+  NATS_OR_SKIP();
+  nats_server srv;
+  REQUIRE(srv.start());
+  auto l = open_link(srv);
+  REQUIRE(do_done([&](nl_link::done_fn cb) { l->kv_put("gone", "1", "a", cb); }) == status::ok);
+  REQUIRE(delete_bucket(srv, "gone"));
+  CHECK(do_done([&](nl_link::done_fn cb) { l->kv_put("gone", "1", "b", cb); }) == status::refused);
+  CHECK(do_done([&](nl_link::done_fn cb) { l->kv_put("gone", "1", "c", cb); }) == status::ok);
+  std::promise<std::pair<status, std::string>> p;
+  auto f = p.get_future();
+  l->kv_get("gone", "1", [&](status st, std::string_view v) { p.set_value({st, std::string(v)}); });
+  REQUIRE(f.wait_for(10s) == std::future_status::ready);
+  const auto got = f.get();
+  CHECK(got.first == status::ok);
+  CHECK(got.second == "c");
 }

@@ -2,8 +2,8 @@
 // the plugins that connect Tern nodes through a NATS server.
 //
 // Threading rule: no call here waits for the network. Every operation either returns at once
-// (publish, request, publish_durable, subscribe) or is queued to the link's worker thread
-// (ensure_stream, consume, kv_put, kv_get). Completion callbacks and handlers run on a nats.c
+// (publish, request, publish_durable, subscribe, kv_put once its bucket is known) or is queued
+// to the link's worker thread (ensure_stream, consume, kv_get, a bucket's first kv_put). Completion callbacks and handlers run on a nats.c
 // or link thread, never on the caller's; a shard reactor posts what it receives to itself and
 // must not block inside a callback. Callbacks may call back into the link.
 #pragma once
@@ -165,7 +165,9 @@ public:
   virtual status subscribe(std::string_view subject, std::string_view queue_group,
                            message_fn handler) = 0;
 
-  // Worker-thread operations. The kv calls create the bucket (history 1) when it is missing.
+  // Worker-thread operations, except kv_put once the worker has found its bucket: then it is a
+  // durable publish to "$KV.<bucket>.<key>" (statuses as publish_durable's; key
+  // [-/_=.a-zA-Z0-9]+). The kv calls create the bucket (history 1) when it is missing.
   // Every kv_put is also a plain message on "$KV.<bucket>.<key>": subscribe("$KV.<bucket>.>",
   // "", h) sees each put live (the key is the subject after "$KV.<bucket>.", the value the
   // data), with no need for the bucket to exist when subscribing.
