@@ -174,8 +174,10 @@ void ota_cache::stop() {
 
 void ota_cache::index_directory() {
     std::error_code ec;
-    fs::create_directories(dir_, ec);
-    if (ec) throw sdk::error(TERN_IO, sdk::cat("ota_cache_dir '", dir_, "' cannot be created: ", ec.message()));
+    const fs::file_status dir_status = fs::status(dir_, ec);
+    if (!fs::exists(dir_status)) return;  // made by the first fetch: a node that serves no OTA has no folder
+    if (!fs::is_directory(dir_status))
+        throw sdk::error(TERN_CONFIG, sdk::cat("ota_cache_dir '", dir_, "' is not a folder"));
     struct found {
         std::string name;
         uint64_t size;
@@ -376,6 +378,9 @@ void ota_cache::run(job& j) {
             std::lock_guard lk(mu_);
             f.temp = sdk::cat(dir_, "/", temp_prefix, f.name, "-", ++temp_seq_);
         }
+        std::error_code ec;
+        fs::create_directories(dir_, ec);
+        if (ec) return fail(j.f, TERN_INTERNAL, sdk::cat("cannot create ota_cache_dir ", dir_, ": ", ec.message()));
         f.fd = ::open(f.temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (f.fd < 0) return fail(j.f, TERN_INTERNAL, sdk::cat("cannot create ", f.temp, ": ", std::strerror(errno)));
         if (f.size == 0) return finish(j.f);

@@ -60,9 +60,10 @@ public:
     ota_cache& operator=(const ota_cache&) = delete;
 
     void register_metrics(const sdk::host& h);
-    // Creates the directory, indexes the packages already there (deleting unfinished
-    // temporary files), deletes the oldest past the bound, starts the worker. Throws
-    // sdk::error naming the directory. [start-stop]
+    // Indexes the packages already in the directory (deleting unfinished temporary files),
+    // deletes the oldest past the bound, starts the worker. The directory itself is made by
+    // the first fetch. Throws sdk::error naming the directory when it cannot be read.
+    // [start-stop]
     void start();
     // Stops the worker: fetches in progress end TERN_UNAVAILABLE. Before n.close(), whose
     // completions of the chunk requests in flight still find this object. [start-stop]

@@ -67,7 +67,7 @@ protected:
         timer_made_ = true;
         r.timer_arm(timer_, metrics_period_ns);
         try {
-            ota_->start();  // the cache directory; refuses to start when it cannot be made
+            ota_->start();  // indexes ota_cache_dir; refuses to start when it cannot be read
             events_->start();
             node_->open();
         } catch (...) {

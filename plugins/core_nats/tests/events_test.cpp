@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "events.hpp"
+#include "fixture.hpp"
 #include "node_harness.hpp"
 #include "registration.hpp"
 
@@ -102,6 +103,15 @@ struct world {
 
 constexpr uint32_t A = TERN_SUBSCRIBE_ATTRIBUTES;
 constexpr uint32_t R = TERN_SUBSCRIBE_RPC;
+
+// The node's subscriptions are registered at the server once a request it sent after them was
+// answered (one connection keeps its order; another connection's publish does not wait for our
+// SUB). A confirmed device subscription is such a request.
+void subscribed_barrier(world& w, uint64_t handle) {
+    REQUIRE(w.ev.subscribe_device(handle, 999999, A) == TERN_OK);
+    REQUIRE(wait_until([&] { return w.ev.confirmed_union(999999) == A; }, 3s));
+    w.ev.unsubscribe_device(handle, 999999, A);
+}
 
 void publish_attribute(core_stub& core, const std::string& node, uint64_t device, const char* key) {
     tern_kv kv{};
@@ -212,6 +222,7 @@ TEST_CASE("events: downlinks reach the handles that subscribed the device for th
     REQUIRE(w.ev.subscribe(&lr, &hr) == TERN_OK);
     REQUIRE(w.ev.subscribe_device(ha, 10, A) == TERN_OK);
     REQUIRE(w.ev.subscribe_device(hr, 10, R) == TERN_OK);
+    REQUIRE(wait_until([&] { return w.ev.confirmed_union(10) == (A | R); }, 3s));
 
     publish_attribute(core, "n1", 10, "fw_version");
     publish_rpc(core, "n1", 10, "reboot");
@@ -245,7 +256,9 @@ TEST_CASE("events: a device event makes the credential cache forget the device, 
     C2_NATS_OR_SKIP();
     nats_server srv;
     REQUIRE(srv.start());
+    subscribe_log log;
     core_stub core(srv);
+    log.serve(core);
     world w(srv);
 
     tern_device_record rec{};
@@ -259,6 +272,7 @@ TEST_CASE("events: a device event makes the credential cache forget the device, 
     uint64_t h1 = 0, h2 = 0;
     REQUIRE(w.ev.subscribe(&l1, &h1) == TERN_OK);
     REQUIRE(w.ev.subscribe(&l2, &h2) == TERN_OK);
+    subscribed_barrier(w, h1);
     wire::device_event e;
     e.device_id = 33;
     e.event = TERN_DEVICE_CREDENTIALS_CHANGED;
@@ -287,7 +301,9 @@ TEST_CASE("events: a refused subscription is retried until a core node takes it"
     REQUIRE(wait_until([&] { return log.size() >= 3; }, 5s));  // 50, 100, 200 ms apart
     CHECK(w.ev.confirmed_union(5) == 0);
     CHECK(w.ev.unsynced() == 1);
-    CHECK(w.h.metric("core_nats_request_failures_total", "op=\"subscribe_device\",status=\"busy\"") >= 3);
+    CHECK(wait_until(
+        [&] { return w.h.metric("core_nats_request_failures_total", "op=\"subscribe_device\",status=\"busy\"") >= 3; },
+        3s));
     log.answer = TERN_OK;
     REQUIRE(wait_until([&] { return w.ev.confirmed_union(5) == R; }, 3s));
     CHECK(w.ev.unsynced() == 0);
@@ -377,6 +393,7 @@ TEST_CASE("events: close() returns only after a running listener call has finish
     uint64_t h = 0;
     REQUIRE(w.ev.subscribe(&l, &h) == TERN_OK);
     REQUIRE(w.ev.subscribe_device(h, 4, A) == TERN_OK);
+    REQUIRE(wait_until([&] { return w.ev.confirmed_union(4) == A; }, 3s));
     publish_attribute(core, "n1", 4, "slow");
     REQUIRE(wait_until([&] { return l.inside.load(); }, 3s));
     w.ev.close(h);
@@ -386,4 +403,66 @@ TEST_CASE("events: close() returns only after a running listener call has finish
     publish_attribute(core, "n1", 4, "late");
     std::this_thread::sleep_for(100ms);
     CHECK(l.count_attributes() == 1);
+}
+
+// ---- through the plugin, as device_api sees it -------------------------------------------------
+
+TEST_CASE("events: the plugin provides tern.core.events/1; an uplink registers the device and its downlinks arrive",
+          "[events]") {
+    C2_NATS_OR_SKIP();
+    namespace ct = core_nats_test;
+    nats_server srv;
+    REQUIRE(srv.start());
+    subscribe_log log;
+    ct::fake_core core(srv);
+    core.make_uplink_stream();
+    core.announce_partitions(4);
+    core.serve("core.v1.events.subscribe", [&core, &log](std::string_view req) -> std::optional<std::string> {
+        wire::subscribe_device_request r;
+        REQUIRE(core.dec.decode(bytes(req), r));
+        std::lock_guard lk(log.mu);
+        log.seen.emplace_back(r.device_id, r.flags, text(r.node_id));
+        return status_reply_bytes(core.enc, wire::status_op::subscribe_device, TERN_OK);
+    });
+    ct::plugin p(srv);
+    REQUIRE(wait_until([&] { return p.connected(); }, 5s));
+
+    // A telemetry uplink of device 21: the node claims it in the device_node bucket.
+    tern_kv kv{};
+    kv.key = str("t");
+    kv.value.type = TERN_VALUE_INT;
+    tern_ts_record rec{};
+    rec.ts = 1000;
+    rec.values = &kv;
+    rec.count = 1;
+    REQUIRE(wait_until([&] {
+        ct::result<ct::done_result> r;
+        p.get<tern::core_telemetry_v1>().post_telemetry(21, &rec, 1, ct::on_done, &r);
+        return r.get().status == TERN_OK;
+    }, 3s));
+    REQUIRE(wait_until([&] { return p.metric("core_nats_registrations_total") == 1; }, 3s));
+    core_stub reader(srv);
+    CHECK(reader.kv_get("t_device_node", "21").second == "n1");
+
+    auto& ev = p.get<tern::core_events_v1>();
+    listener l;
+    uint64_t h = 0;
+    REQUIRE(ev.subscribe(&l, &h) == TERN_OK);
+    REQUIRE(ev.subscribe_device(h, 21, A | R) == TERN_OK);
+    REQUIRE(wait_until([&] { return log.size() == 1; }, 3s));
+    CHECK(log.at(0) == std::make_tuple(uint64_t{21}, A | R, std::string("n1")));
+
+    tern_kv upd{};
+    upd.key = str("target_fw");
+    upd.value.type = TERN_VALUE_STR;
+    upd.value.u.s = str("2.0");
+    wire::attributes_updated_event e;
+    e.device_id = 21;
+    e.updated = &upd;
+    e.updated_count = 1;
+    reader.publish("t.node.n1.down.attributes", e);
+    REQUIRE(wait_until([&] { return l.count_attributes() == 1; }, 3s));
+    CHECK(l.attributes.at(0).second == "target_fw");
+    CHECK(p.metric("core_nats_downlinks_total", "kind=\"attributes\"") == 1);
+    ev.close(h);
 }

@@ -102,7 +102,24 @@ class core_stub {
 public:
     using handler = std::function<std::optional<std::string>(std::string_view request)>;
 
-    explicit core_stub(const nats_server& srv) : link_(open_raw_link(srv)) {}
+    explicit core_stub(const nats_server& srv) : link_(open_raw_link(srv)) {
+        nl::link* l = link_.get();
+        REQUIRE(link_->subscribe(probe_, "", [l](const nl::message& m) {
+            if (!m.reply.empty()) l->publish(m.reply, "ok");
+        }) == nl::status::ok);
+    }
+
+    // Returns once the server has processed every subscription made so far on this link: a
+    // request sent after them on the same connection came back. (Another connection's
+    // publish does not wait for our SUB, so a test that served a subject and at once sends
+    // to it from the node could otherwise meet "no responders".)
+    void sync() {
+        auto p = std::make_shared<std::promise<nl::status>>();
+        auto f = p->get_future();
+        link_->request(probe_, "", 5000, [p](nl::status s, std::string_view) { p->set_value(s); });
+        REQUIRE(f.wait_for(10s) == std::future_status::ready);
+        REQUIRE(f.get() == nl::status::ok);
+    }
 
     nl::link& link() { return *link_; }
 
@@ -119,6 +136,7 @@ public:
             calls->fetch_add(1);
             if (reply && !m.reply.empty()) l->publish(m.reply, *reply);
         }) == nl::status::ok);
+        sync();
     }
     uint64_t calls(const std::string& subject) { return calls_[subject].load(); }
 
@@ -153,6 +171,7 @@ public:
 
 private:
     std::unique_ptr<nl::link> link_;
+    const std::string probe_ = "c2test.probe." + std::to_string(reinterpret_cast<uintptr_t>(this));
     std::map<std::string, std::atomic<uint64_t>> calls_;
 };
 

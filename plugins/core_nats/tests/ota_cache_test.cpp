@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "fixture.hpp"
 #include "node_harness.hpp"
 #include "ota_cache.hpp"
 #include "package_digest.hpp"
@@ -400,4 +401,100 @@ TEST_CASE("ota_cache: a restart finds the packages already fetched and deletes u
     CHECK(again.status == TERN_OK);
     CHECK(again.content == data);
     CHECK(core.calls("t.core.v1.ota.chunk") > before);
+}
+
+TEST_CASE("ota_cache: a folder that does not exist yet is made by the first fetch; a file in its place stops the start",
+          "[ota_cache]") {
+    C2_NATS_OR_SKIP();
+    nats_server srv;
+    REQUIRE(srv.start());
+    chunk_server chunks;
+    core_stub core(srv);
+    const std::string data = blob(5000, 12);
+    chunks.files[71] = data;
+    chunks.serve(core);
+    const std::string parent = ota_world::temp_dir();
+    {
+        ota_world w(srv, parent + "/deep/cache");
+        CHECK_FALSE(fs::exists(w.dir));
+        const outcome o = w.localize(1, package(71, data));
+        REQUIRE(o.status == TERN_OK);
+        CHECK(o.path == parent + "/deep/cache/71-" + package(71, data).checksum);
+    }
+    std::ofstream(parent + "/plain") << "x";
+    node_harness h(srv, [&](testing::map_config& c) { c.set("ota_cache_dir", parent + "/plain"); });
+    cn::ota_cache cache(*h.node);
+    CHECK_THROWS(cache.start());
+    fs::remove_all(parent);
+}
+
+// ---- through the plugin, as device_api sees it -------------------------------------------------
+
+TEST_CASE("ota_cache: the plugin's ota_package hands out a local copy of the core node's file", "[ota_cache]") {
+    C2_NATS_OR_SKIP();
+    namespace ct = core_nats_test;
+    nats_server srv;
+    REQUIRE(srv.start());
+    chunk_server chunks;
+    const std::string data = blob(300000, 13);
+    chunks.files[81] = data;
+    const std::string sum = digest("SHA256", data);
+    core_stub core(srv);
+    core.serve("t.core.v1.ota.package", [&core, &sum, &data](std::string_view req) -> std::optional<std::string> {
+        wire::ota_package_request in;
+        if (!core.dec.decode(bytes(req), in)) return std::nullopt;
+        tern_ota_package pkg{};
+        pkg.struct_size = sizeof pkg;
+        pkg.type = in.type;
+        pkg.package_id = 81;
+        pkg.title = str("fw");
+        pkg.version = str("3.0");
+        pkg.size = data.size();
+        pkg.checksum = str(sum);
+        pkg.checksum_algorithm = str("SHA256");
+        pkg.path = str("/var/lib/tern/ota/81.bin");  // the core node's file
+        std::string out;
+        core.enc.encode(wire::ota_package_reply{TERN_OK, {}, &pkg}, out);
+        return out;
+    });
+    core_stub chunk_core(srv);
+    chunks.serve(chunk_core);
+    const std::string dir = ota_world::temp_dir();
+    ct::plugin p(srv, [&](testing::map_config& c) { c.set("ota_cache_dir", dir); });
+    REQUIRE(wait_until([&] { return p.connected(); }, 5s));
+
+    struct got {
+        tern_status status = TERN_INTERNAL;
+        std::string path, version, content;
+    };
+    auto fetch = [&] {
+        ct::result<got> r;
+        p.get<tern::core_ota_v1>().ota_package(
+            5, TERN_OTA_FIRMWARE,
+            [](void* ctx, tern_status st, const tern_ota_package* pkg) {
+                got g;
+                g.status = st;
+                if (pkg != nullptr) {
+                    g.path = text(pkg->path);
+                    g.version = text(pkg->version);
+                    g.content = read_file(g.path);
+                }
+                static_cast<ct::result<got>*>(ctx)->set(g);
+            },
+            &r);
+        return r.get(10s);
+    };
+    const got first = fetch();
+    REQUIRE(first.status == TERN_OK);
+    CHECK(first.path == dir + "/81-" + sum);
+    CHECK(first.version == "3.0");
+    CHECK(first.content == data);
+    CHECK(chunk_core.calls("t.core.v1.ota.chunk") == 2);  // 256 KiB chunks
+    const got second = fetch();
+    CHECK(second.status == TERN_OK);
+    CHECK(second.content == data);
+    CHECK(chunk_core.calls("t.core.v1.ota.chunk") == 2);
+    CHECK(p.metric("core_nats_ota_cache_bytes") == static_cast<int64_t>(data.size()));
+    p.inst.reset();
+    fs::remove_all(dir);
 }
