@@ -217,12 +217,19 @@ measure() {  # SETUP NAME MODE PIDS -- COMMAND...
   out="$tmp/$setup-$name.json"
   echo "== $setup $name: $(shell_words "$@")" >&2
   commands+=("$setup $name: \`$(shell_words "$@")\`")
-  local c0 t0 c1 t1
+  local c0 t0 c1 t1 p before=()
+  for p in "${watched[@]}"; do before+=("$(cpu_ns "$p")"); done
   c0=$(cpu_sum "${watched[@]}"); t0=$(now_ns)
   "$@" >"$out"
   c1=$(cpu_sum "${watched[@]}"); t1=$(now_ns)
-  local n cpu_per busy
+  local n cpu_per busy i split=
   n=$(field responses_total "$out")
+  if [ "${#watched[@]}" -gt 1 ]; then  # each process's share, in the order of $cluster_names
+    for i in "${!watched[@]}"; do
+      split+="${split:+, }${cluster_names[$i]} $(awk -v c=$(($(cpu_ns "${watched[$i]}") - before[i])) -v n="${n:-0}" 'BEGIN { if (n > 0) printf "%.1f", c / n / 1000 }')"
+    done
+    splits+=("$setup $name: $split")
+  fi
   cpu_per=$(awk -v c=$((c1 - c0)) -v n="${n:-0}" 'BEGIN { if (n > 0) printf "%.1f", c / n / 1000 }')
   busy=$(awk -v c=$((c1 - c0)) -v t=$((t1 - t0)) 'BEGIN { if (t > 0) printf "%.2f", c / t }')
   rows+=("| $setup | $name | $mode | $(printf '%.0f' "$(field throughput "$out")") | $(field p50 "$out") | $(field p99 "$out") | $(field 'p99\.9' "$out") | $cpu_per | $busy | $(field ok "$out")/$(field sent "$out"), $(field errors "$out") errors, $(field timeouts "$out") timeouts |")
@@ -249,6 +256,8 @@ acked_cluster=$((acked_cluster + $(field ok_total "$tmp/prime-cluster.json")))
 
 embedded_pids=("$(pid_of embedded)")
 cluster_pids=("$(pid_of nats)" "$(pid_of core)" "$(pid_of t1)" "$(pid_of t2)")
+cluster_names=(nats-server "core node" t1 t2)
+splits=()
 inflight=$((clients * concurrency))
 
 measure embedded telemetry "closed loop, $inflight in flight" "${embedded_pids[@]}" -- \
@@ -315,6 +324,8 @@ echo "|---|---|---|---:|---:|---:|---:|---:|---:|---|"
 for r in "${rows[@]}"; do echo "$r"; done
 echo
 awk -v c="$peak_cluster" -v e="$peak_embedded" 'BEGIN { if (e > 0) printf "Cluster / embedded peak: %.2f\n", c / e }'
+echo "Server CPU µs/response by process of the cluster:"
+for x in "${splits[@]}"; do echo "- $x"; done
 if [ -n "$stored_embedded" ]; then
   echo "Stored values after the stop: embedded $stored_embedded in ts_kv for $((acked_embedded * 2 - 1)) acknowledged; core node $stored_cluster for $((acked_cluster * 2 - 2)) acknowledged, all applied $drain_ms ms after the last run ended (2 values per message answered 2.01, 1 per probe; a message that timed out may be stored too)."
   [ "$stored_embedded" -ge $((acked_embedded * 2 - 1)) ] || echo "scaleout.sh: embedded: fewer values stored than acknowledged: LOST DATA" >&2
