@@ -33,6 +33,19 @@ const char* to_string(link_state s) {
   return "?";
 }
 
+std::string redacted(std::string_view url) {
+  const std::size_t scheme = url.find("://");
+  const std::size_t from = scheme == std::string_view::npos ? 0 : scheme + 3;
+  const std::size_t at = url.find('@', from);
+  if (at == std::string_view::npos) return std::string(url);
+  const std::size_t colon = url.find(':', from);
+  std::string out(url.substr(0, from));
+  if (colon != std::string_view::npos && colon < at) out.append(url.substr(from, colon - from)).append(":***");
+  else out.append("***");  // a token alone
+  out.append(url.substr(at));
+  return out;
+}
+
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -64,7 +77,16 @@ link_impl* self(void* closure) { return static_cast<link_impl*>(closure); }
 void on_connected_cb(natsConnection*, void* c) { self(c)->on_state(link_state::connected); }
 void on_disconnected_cb(natsConnection*, void* c) { self(c)->on_state(link_state::disconnected); }
 void on_reconnected_cb(natsConnection*, void* c) { self(c)->on_state(link_state::reconnected); }
-void on_closed_cb(natsConnection*, void* c) { self(c)->on_state(link_state::closed); }
+void on_closed_cb(natsConnection* nc, void* c) {
+  // Closed while the owner did not ask for it: the server refused us for good (nats.c gives up
+  // on an authorization error), and nothing will reconnect. Say why, so the operator can act.
+  const char* why = nullptr;
+  if (nc != nullptr && natsConnection_GetLastError(nc, &why) != NATS_OK && why != nullptr && *why != '\0' &&
+      !self(c)->stopping())
+    self(c)->log(std::string("nats_link: error: the connection is closed and will not be retried: ") + why +
+                 " (check the user and password in the server URL; restart after fixing them)");
+  self(c)->on_state(link_state::closed);
+}
 int64_t reconnect_delay_cb(natsConnection*, int attempts, void* c) {
   return self(c)->reconnect_delay(attempts);
 }

@@ -68,6 +68,7 @@ public:
   void kv_get(std::string_view bucket, std::string_view key, kv_get_fn cb) override;
 
   void log(const std::string& line) const;
+  bool stopping() const { return stopping_.load(); }
   void on_state(link_state st);
   void on_reply(natsMsg* msg);
   void on_publish_ack(natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae);

@@ -552,3 +552,41 @@ TEST_CASE("a kv bucket deleted under the link makes one put refused and the next
   CHECK(got.first == status::ok);
   CHECK(got.second == "c");
 }
+
+TEST_CASE("a password in a server URL never reaches a log line, and a refused login says so once") {
+  CHECK(tern::nats_link::redacted("nats://tern:s3cret@10.0.0.1:4222") == "nats://tern:***@10.0.0.1:4222");
+  CHECK(tern::nats_link::redacted("nats://tok3n@10.0.0.1:4222") == "nats://***@10.0.0.1:4222");
+  CHECK(tern::nats_link::redacted("nats://10.0.0.1:4222") == "nats://10.0.0.1:4222");
+  CHECK(tern::nats_link::redacted("127.0.0.1:4222") == "127.0.0.1:4222");
+  if (!nats_server::available()) return;
+  nats_server srv;
+  REQUIRE(srv.start("tern", "s3cret-pass"));
+  const std::string host = srv.url().substr(std::string("nats://").size());
+  auto try_login = [&](const std::string& pass, std::vector<std::string>& lines) {
+    link_settings s = settings_for(srv);
+    s.servers = {"nats://tern:" + pass + "@" + host};
+    auto mu = std::make_shared<std::mutex>();
+    s.log = [mu, &lines](std::string_view l) {
+      std::lock_guard lk(*mu);
+      lines.emplace_back(l);
+    };
+    std::string err;
+    states st;
+    auto l = nl_link::open(s, [&st](link_state x) { st.add(x); }, err);
+    REQUIRE(l);
+    REQUIRE(wait_until([&] { return l->connected() || st.saw(link_state::closed); }, 5s));
+    const bool ok = l->connected();
+    l.reset();
+    std::lock_guard lk(*mu);
+    return ok;
+  };
+  std::vector<std::string> good, bad;
+  CHECK(try_login("s3cret-pass", good));
+  CHECK_FALSE(try_login("wrong-pass", bad));
+  bool said = false;
+  for (const auto& l : bad) {
+    CHECK(l.find("wrong-pass") == std::string::npos);
+    if (l.find("will not be retried") != std::string::npos) said = true;
+  }
+  CHECK(said);
+}

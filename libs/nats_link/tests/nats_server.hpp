@@ -45,8 +45,9 @@ public:
   std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
   int port() const { return port_; }
 
-  // Starts the server and waits (at most 10 s) for "Server is ready" in its log.
-  bool start() {
+  // Starts the server and waits (at most 10 s) for "Server is ready" in its log. With a user,
+  // clients must give that user and password.
+  bool start(const std::string& user = {}, const std::string& pass = {}) {
     const std::string log = dir_ + "/server.log";
     std::filesystem::remove(log);
     const std::string bin = binary();
@@ -56,8 +57,12 @@ public:
     if (pid_ == 0) {
       int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       if (fd >= 0) { ::dup2(fd, 1); ::dup2(fd, 2); }
-      ::execl(bin.c_str(), bin.c_str(), "-js", "-a", "127.0.0.1", "-p", port.c_str(), "-sd",
-              store.c_str(), static_cast<char*>(nullptr));
+      if (user.empty())
+        ::execl(bin.c_str(), bin.c_str(), "-js", "-a", "127.0.0.1", "-p", port.c_str(), "-sd",
+                store.c_str(), static_cast<char*>(nullptr));
+      else
+        ::execl(bin.c_str(), bin.c_str(), "-js", "-a", "127.0.0.1", "-p", port.c_str(), "-sd",
+                store.c_str(), "--user", user.c_str(), "--pass", pass.c_str(), static_cast<char*>(nullptr));
       ::_exit(127);
     }
     if (pid_ < 0) return false;

@@ -105,7 +105,7 @@ void bridge::start() {
     }
     start_returned_ = true;
     if (!setup_finished_)
-        log_.warn("NATS is not reachable yet (", s_.servers.front(), " ...); the bridge sets up once it connects");
+        log_.warn("NATS is not reachable yet (", nats_link::redacted(s_.servers.front()), " ...); the bridge sets up once it connects");
 }
 
 void bridge::stop() {

@@ -35,6 +35,10 @@ const char* to_string(status s);
 enum class link_state : uint8_t { connected, disconnected, reconnected, closed };
 const char* to_string(link_state s);
 
+// A server URL fit for a log line: the password of "nats://user:password@host:port" (or a lone
+// token, "nats://token@host") replaced by "***". Anything else comes back unchanged.
+std::string redacted(std::string_view url);
+
 struct link_settings {
   std::vector<std::string> servers{"nats://127.0.0.1:4222"};
   std::string name = "tern";
