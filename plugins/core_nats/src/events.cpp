@@ -132,6 +132,22 @@ void events::resync() noexcept {
     if (queued != 0) node_.log().info("core_nats: sending ", queued, " device subscriptions to the core nodes again");
 }
 
+void events::reclaim(uint64_t device_id) noexcept {
+    {
+        std::lock_guard lk(mu_);
+        auto it = devices_.find(device_id);
+        if (it == devices_.end() || it->second.want() == 0) return;
+        device& d = it->second;
+        d.confirmed = unknown;
+        if (d.in_flight) {
+            d.sending = unknown;  // its reply confirms nothing: the request went out before
+        } else {
+            settle(it);
+        }
+    }
+    cv_.notify_one();
+}
+
 // ---- subscribers -----------------------------------------------------------------------------
 
 uint32_t events::slot_of(uint64_t handle) const noexcept {
@@ -371,7 +387,8 @@ void events::on_reply(uint64_t device_id, uint32_t flags, uint64_t epoch, nats_l
             device& d = it->second;
             d.in_flight = false;
             if (ok) {
-                d.confirmed = epoch == epoch_ ? flags : unknown;
+                // A resync or reclaim since the request was sent: it confirms nothing.
+                d.confirmed = epoch == epoch_ && d.sending != unknown ? flags : unknown;
                 d.backoff_ms = 0;
                 settle(it);
             } else if (!d.queued && d.want() != d.confirmed) {

@@ -74,6 +74,10 @@ public:
 
     // Sends every non-zero union again (a core node's hello, our reconnect). [any-thread]
     void resync() noexcept;
+    // Sends the device's union again when it is not zero: this node just took the device in
+    // the device_node bucket, and the core node may hold another node as the owner of its
+    // subscription (the device came back to a node whose subscription never ended). [any-thread]
+    void reclaim(uint64_t device_id) noexcept;
 
     // ---- core_events_v1 ------------------------------------------------------------------
     tern_status subscribe(core_listener_v1* listener, uint64_t* out_handle) noexcept override;
@@ -102,7 +106,7 @@ private:
         uint64_t attributes = 0;  // bit i: slot i subscribed TERN_SUBSCRIBE_ATTRIBUTES
         uint64_t rpc = 0;         // bit i: slot i subscribed TERN_SUBSCRIBE_RPC
         uint32_t confirmed = 0;   // the union a core node last said OK to (unknown: resend)
-        uint32_t sending = 0;     // the union of the request in flight
+        uint32_t sending = 0;     // the union of the request in flight (unknown: reclaimed meanwhile)
         bool in_flight = false;
         bool queued = false;      // in ready_ or later_
         uint32_t backoff_ms = 0;

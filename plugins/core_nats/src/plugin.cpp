@@ -38,6 +38,8 @@ public:
           ota_(std::make_unique<ota_cache>(*node_)) {
         node_->set_registration(registration_.get());
         node_->set_ota(ota_.get());
+        // A device this node takes back is subscribed again in its name (registration.hpp).
+        registration_->on_claimed([ev = events_.get()](uint64_t device_id) { ev->reclaim(device_id); });
     }
 
     ~core_nats_instance() override {

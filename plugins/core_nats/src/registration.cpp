@@ -27,7 +27,10 @@ registration::registration(node& n, std::chrono::milliseconds put_echo_wait)
       bucket_(n.bucket("device_node")),
       key_subject_prefix_("$KV." + bucket_ + ".") {
     const std::size_t per_shard = (std::size_t{n.config().registration_cache_size} + shard_count - 1) / shard_count;
-    for (shard& s : shards_) s.set = std::make_unique<lru::lru_map<uint64_t, empty>>(per_shard);
+    for (shard& s : shards_) {
+        s.set = std::make_unique<lru::lru_map<uint64_t, empty>>(per_shard);
+        s.taken = std::make_unique<lru::lru_map<uint64_t, empty>>(per_shard);
+    }
     n.on_state([this](nats_link::link_state st) { on_link_state(st); });
 }
 
@@ -40,9 +43,13 @@ void registration::on_link_state(nats_link::link_state s) noexcept {
         if (l == nullptr) return;
         const nats_link::status st =
             l->subscribe(key_subject_prefix_ + ">", "", [this](const nats_link::message& m) { on_put(m); });
-        if (st != nats_link::status::ok)
+        if (st != nats_link::status::ok) {
             node_.log().error("core_nats: cannot subscribe to ", key_subject_prefix_, ">: ", nats_link::to_string(st),
-                              "; devices are recorded in ", bucket_, " on every hearing until a restart");
+                              "; devices are not recorded in ", bucket_, " until a restart");
+            return;
+        }
+        // From here on every put of ours echoes into the set; puts before would not.
+        watching_.store(l);
     } else if (s == nats_link::link_state::reconnected) {
         // Puts of other nodes may have gone by while we were away: re-put on next hearing.
         forget_all();
@@ -56,19 +63,23 @@ void registration::on_put(const nats_link::message& m) noexcept {
     const auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), id);
     if (ec != std::errc() || end != key.data() + key.size()) return;  // not a key this plugin writes
     shard& s = shard_of(id);
+    bool taken_back = false;
     try {
         std::lock_guard lk(s.mu);
         if (m.data == node_.id()) {
             // Our own put, in the bucket's order: from here on the device is ours.
             s.putting.erase(id);
             s.set->put(id, empty{}, id, lru::no_expiry);
+            taken_back = s.taken->erase(id);
         } else {
             // Another node took the device (or the key was deleted: empty value).
             s.set->erase(id);
+            s.taken->put(id, empty{}, id, lru::no_expiry);
         }
     } catch (const std::bad_alloc&) {
         // The set could not grow: the device is put again when next heard.
     }
+    if (taken_back && claimed_) claimed_(id);
 }
 
 void registration::heard(uint64_t device_id) noexcept {
@@ -81,7 +92,10 @@ void registration::heard(uint64_t device_id) noexcept {
         auto it = s.putting.find(device_id);
         if (it != s.putting.end() && now - it->second < echo_wait) return;
         // Down: the uplink that heard it fails too; the device is put once the link is back.
-        if (!node_.connected()) return;
+        // Not yet watching the bucket (the link's connected event is still on its way): the
+        // echo would be missed, so the device is put when next heard.
+        nats_link::link* l = node_.link();
+        if (l == nullptr || watching_.load() != l || !l->connected()) return;
         if (s.putting.size() >= putting_sweep_at)
             std::erase_if(s.putting, [&](const auto& p) { return now - p.second >= echo_wait; });
         s.putting[device_id] = now;
@@ -131,6 +145,7 @@ void registration::forget_all() noexcept {
     for (shard& s : shards_) {
         std::lock_guard lk(s.mu);
         s.set->clear();
+        s.taken->clear();  // (the reconnect sends every subscription again anyway)
         s.putting.clear();
     }
 }

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -41,6 +42,12 @@ public:
     registration(const registration&) = delete;
     registration& operator=(const registration&) = delete;
 
+    // Called with each device this node took back from another node (our put's echo after
+    // another node's put of it): the events piece tells the core nodes this node's
+    // subscription of it again, so that the core node's owner of the subscription follows the
+    // bucket. Set before the node opens; runs on a nats.c thread. [start-stop]
+    void on_claimed(std::function<void(uint64_t device_id)> fn) { claimed_ = std::move(fn); }
+
     // This node heard the device (an uplink, a device subscription). [any-thread]
     void heard(uint64_t device_id) noexcept override;
 
@@ -60,6 +67,9 @@ private:
     struct shard {
         std::mutex mu;
         std::unique_ptr<lru::lru_map<uint64_t, empty>> set;
+        // Devices another node put since this node last held them (same bound): our own put
+        // of one of them is a device coming back, which on_claimed reports.
+        std::unique_ptr<lru::lru_map<uint64_t, empty>> taken;
         // Devices with a put on its way: when it was sent (steady ns).
         std::unordered_map<uint64_t, uint64_t> putting;
     };
@@ -71,10 +81,13 @@ private:
     void put_done(uint64_t device_id, nats_link::status st) noexcept;
 
     node& node_;
+    std::function<void(uint64_t)> claimed_;
     const uint64_t put_echo_wait_ns_;
     const std::string bucket_;
     const std::string key_subject_prefix_;  // "$KV.<bucket>."
     std::array<shard, shard_count> shards_;
+    // The link whose $KV subscription is in place (a new link after a restart is not yet).
+    std::atomic<nats_link::link*> watching_{nullptr};
     // Failed puts are logged at most once per 10 s, with how many failed since.
     std::atomic<uint64_t> failures_{0};
     std::atomic<int64_t> last_failure_log_ns_{0};

@@ -88,9 +88,11 @@ struct world {
     cn::registration reg;
     cn::events ev;
 
-    explicit world(const nats_server& srv, const std::function<void(testing::map_config&)>& tweak = {})
-        : h(srv, tweak), reg(*h.node), ev(*h.node, cn::events::options{64, 50ms, 400ms}) {
+    explicit world(const nats_server& srv, const std::function<void(testing::map_config&)>& tweak = {},
+                   const std::string& node_id = "n1")
+        : h(srv, tweak, node_id), reg(*h.node), ev(*h.node, cn::events::options{64, 50ms, 400ms}) {
         h.node->set_registration(&reg);
+        reg.on_claimed([this](uint64_t id) { ev.reclaim(id); });  // as the plugin wires them
         ev.register_metrics(h.sdk_host());
         ev.start();
         h.open();
@@ -403,6 +405,37 @@ TEST_CASE("events: close() returns only after a running listener call has finish
     publish_attribute(core, "n1", 4, "late");
     std::this_thread::sleep_for(100ms);
     CHECK(l.count_attributes() == 1);
+}
+
+TEST_CASE("events: a device that comes back to a node whose subscription never ended is subscribed there again",
+          "[events]") {
+    C2_NATS_OR_SKIP();
+    nats_server srv;
+    REQUIRE(srv.start());
+    subscribe_log log;
+    core_stub core(srv);
+    log.serve(core);
+    world a(srv, {}, "n1");
+    world b(srv, {}, "n2");
+
+    listener la, lb;
+    uint64_t ha = 0, hb = 0;
+    REQUIRE(a.ev.subscribe(&la, &ha) == TERN_OK);
+    REQUIRE(b.ev.subscribe(&lb, &hb) == TERN_OK);
+    REQUIRE(a.ev.subscribe_device(ha, 8, R) == TERN_OK);
+    REQUIRE(wait_until([&] { return a.ev.confirmed_union(8) == R && a.reg.registered(8); }, 3s));
+    // The device moves to n2 without a word to n1 (n1's observation stays).
+    REQUIRE(b.ev.subscribe_device(hb, 8, R) == TERN_OK);
+    REQUIRE(wait_until([&] { return b.ev.confirmed_union(8) == R && !a.reg.registered(8); }, 3s));
+    const std::size_t before = log.size();
+    CHECK(std::get<2>(log.at(before - 1)) == "n2");
+    // ... and back to n1, which hears it (an uplink): n1 claims it and subscribes it again,
+    // so that the core node's owner of the subscription is n1 once more.
+    a.h.node->heard(8);
+    REQUIRE(wait_until([&] { return log.size() > before && a.ev.unsynced() == 0; }, 3s));
+    CHECK(log.at(log.size() - 1) == std::make_tuple(uint64_t{8}, R, std::string("n1")));
+    a.ev.close(ha);
+    b.ev.close(hb);
 }
 
 // ---- through the plugin, as device_api sees it -------------------------------------------------
