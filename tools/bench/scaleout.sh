@@ -5,7 +5,8 @@
 # default (config/tern.toml, one process) measured in the same run on the same machine.
 #
 #   tools/bench/scaleout.sh [--build DIR] [--devices N] [--clients N] [--concurrency K]
-#                           [--duration S] [--warmup S] [--load PCT] [--pace-slack US]
+#                           [--duration S] [--warmup S] [--load PCT] [--low-rate R]
+#                           [--pace-slack US]
 #                           [--port P] [--nats-port P] [--keep DIR]
 #
 # It starts a nats-server -js (temporary store, a free loopback port unless --nats-port),
@@ -20,7 +21,9 @@
 #   2. cluster:  the same against the two transport nodes, the devices split between them
 #                (tern-bench --target-ports: device i talks to t1 when i is even);
 #   3. and 4.: both paced at --load % (default 50) of the lower of the two peaks, for the
-#                latency each adds at the same load (the NATS hop's, in the cluster).
+#                latency of each at the same load;
+#   5. and 6.: both paced at --low-rate msg/s (default 1000; 0 skips them), where neither is
+#                short of CPU: the latency the NATS hop adds by itself.
 # Every answer 2.01 means durable: SQLite committed (embedded), JetStream stored (cluster).
 # Afterwards it waits (at most 100 s) for the core node to apply the stream, and checks that
 # both databases hold every acknowledged value. Nothing is pinned: all processes and the
@@ -36,6 +39,7 @@ concurrency=8
 duration=10
 warmup=3
 load_pct=50
+low_rate=1000
 pace_slack=1000
 port=47683
 nats_port=
@@ -53,6 +57,7 @@ while [ $# -gt 0 ]; do
     --duration) duration=${2:?--duration needs seconds}; shift ;;
     --warmup) warmup=${2:?--warmup needs seconds}; shift ;;
     --load) load_pct=${2:?--load needs a percentage}; shift ;;
+    --low-rate) low_rate=${2:?--low-rate needs msg/s (0: skip)}; shift ;;
     --pace-slack) pace_slack=${2:?--pace-slack needs microseconds}; shift ;;
     --port) port=${2:?--port needs a number}; shift ;;
     --nats-port) nats_port=${2:?--nats-port needs a number}; shift ;;
@@ -214,7 +219,7 @@ measure() {  # SETUP NAME MODE PIDS -- COMMAND...
   shift 3
   while [ "$1" != -- ]; do watched+=("$1"); shift; done
   shift
-  out="$tmp/$setup-$name.json"
+  out="$tmp/$setup-${name//\//-}.json"
   echo "== $setup $name: $(shell_words "$@")" >&2
   commands+=("$setup $name: \`$(shell_words "$@")\`")
   local c0 t0 c1 t1 p before=()
@@ -278,6 +283,15 @@ if [ "$rate" -ge 1 ]; then
     "$bench" "${common[@]}" "${paced[@]}" "${cluster_ports[@]}" --json "$cluster_url"
   acked_embedded=$((acked_embedded + $(field ok_total "$tmp/embedded-telemetry $load_pct %.json")))
   acked_cluster=$((acked_cluster + $(field ok_total "$tmp/cluster-telemetry $load_pct %.json")))
+fi
+if [ "$low_rate" -ge 1 ]; then
+  paced=(--rate "$low_rate" --pace-slack "$pace_slack")
+  measure embedded "telemetry $low_rate/s" "paced at $low_rate msg/s" "${embedded_pids[@]}" -- \
+    "$bench" "${common[@]}" "${paced[@]}" --json "$embedded_url"
+  measure cluster "telemetry $low_rate/s" "paced at $low_rate msg/s" "${cluster_pids[@]}" -- \
+    "$bench" "${common[@]}" "${paced[@]}" "${cluster_ports[@]}" --json "$cluster_url"
+  acked_embedded=$((acked_embedded + $(field ok_total "$tmp/embedded-telemetry $low_rate-s.json")))
+  acked_cluster=$((acked_cluster + $(field ok_total "$tmp/cluster-telemetry $low_rate-s.json")))
 fi
 
 # The core node applies what JetStream stored at its own pace: wait until its database holds
