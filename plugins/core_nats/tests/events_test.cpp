@@ -63,7 +63,7 @@ struct subscribe_log {
     void serve(core_stub& core) {
         core.serve("t.core.v1.events.subscribe", [this, &core](std::string_view req) -> std::optional<std::string> {
             wire::subscribe_device_request r;
-            REQUIRE(core.dec.decode(bytes(req), r));
+            if (!core.dec.decode(bytes(req), r)) return std::nullopt;  // (no Catch macro off the test thread)
             {
                 std::lock_guard lk(mu);
                 seen.emplace_back(r.device_id, r.flags, text(r.node_id));
@@ -452,7 +452,7 @@ TEST_CASE("events: the plugin provides tern.core.events/1; an uplink registers t
     core.announce_partitions(4);
     core.serve("core.v1.events.subscribe", [&core, &log](std::string_view req) -> std::optional<std::string> {
         wire::subscribe_device_request r;
-        REQUIRE(core.dec.decode(bytes(req), r));
+        if (!core.dec.decode(bytes(req), r)) return std::nullopt;
         std::lock_guard lk(log.mu);
         log.seen.emplace_back(r.device_id, r.flags, text(r.node_id));
         return status_reply_bytes(core.enc, wire::status_op::subscribe_device, TERN_OK);
