@@ -91,6 +91,21 @@ public:
 
     explicit fake_core(const nats_server& srv, std::string prefix = "t") : prefix_(std::move(prefix)) {
         link_ = open_link(srv);
+        nl::link* l = link_.get();
+        REQUIRE(link_->subscribe(probe_, "", [l](const nl::message& m) {
+            if (!m.reply.empty()) l->publish(m.reply, "");
+        }) == nl::status::ok);
+    }
+
+    // A round trip through this core's own connection: the server has every subscription made
+    // before it (a subscription on one connection is not ordered with a request from another,
+    // so without it a node's first request may meet "no responders").
+    void sync() {
+        auto p = std::make_shared<std::promise<nl::status>>();
+        auto f = p->get_future();
+        link_->request(probe_, "", 5000, [p](nl::status s, std::string_view) { p->set_value(s); });
+        REQUIRE(f.wait_for(10s) == std::future_status::ready);
+        REQUIRE(f.get() == nl::status::ok);
     }
 
     nl::link& link() { return *link_; }
@@ -111,6 +126,7 @@ public:
             }
             if (reply && !m.reply.empty()) l->publish(m.reply, *reply);
         }) == nl::status::ok);
+        sync();
     }
     uint64_t calls(std::string_view tail) { return calls_[std::string(tail)].load(); }
 
@@ -171,6 +187,7 @@ public:
 
 private:
     std::string prefix_;
+    const std::string probe_ = "fake-core.probe." + std::to_string(reinterpret_cast<uintptr_t>(this));
     std::unique_ptr<nl::link> link_;
     std::mutex mu_;
     std::map<std::string, std::atomic<uint64_t>> calls_;
