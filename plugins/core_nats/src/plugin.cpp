@@ -80,7 +80,7 @@ protected:
         }
         const settings& s = node_->config();
         log().info("node ", s.node_id, " (boot ", node_->boot(), "), subject prefix ", s.subject_prefix,
-                   ", NATS ", s.servers.front(), s.servers.size() > 1 ? " (+ more)" : "");
+                   ", NATS ", nats_link::redacted(s.servers.front()), s.servers.size() > 1 ? " (+ more)" : "");
     }
 
     void on_stop() noexcept override {
