@@ -52,6 +52,12 @@ void downlinks::remember(uint64_t device_id, std::string_view node) {
     metrics_.route_cache_entries.set(static_cast<int64_t>(routes_->size()));
 }
 
+std::string downlinks::owner_of(uint64_t device_id) {
+    std::lock_guard lk(owner_mu_);
+    if (auto it = owners_.find(device_id); it != owners_.end()) return it->second.node;
+    return {};
+}
+
 std::string downlinks::cached_route(uint64_t device_id) {
     std::lock_guard lk(route_mu_);
     if (auto* n = routes_->find(device_id, 0)) return n->value;
@@ -120,7 +126,9 @@ tern_status downlinks::on_subscribe(const core_wire::subscribe_device_request& r
         core_.events->unsubscribe_device(handle_.load(), device, previous_flags);
         return TERN_OK;
     }
-    remember(device, node);
+    // Routing follows the device_node bucket only, not this request: after a hello every node
+    // re-sends its subscriptions, including one whose device has since gone to another node
+    // without a word, and that stale one must not take the device's downlinks back.
     const tern_status st = core_.events->subscribe_device(handle_.load(), device, req.flags);
     if (st != TERN_OK) {
         std::lock_guard lk(owner_mu_);
@@ -166,6 +174,11 @@ void downlinks::route_and_publish(uint64_t device_id, downlink_kind kind, const 
                   if (s == nats_link::status::ok && valid_token(value)) {
                       remember(device_id, value);
                       publish_to(value, kind, bytes);
+                      return;
+                  }
+                  // Not in the bucket (yet): the node that subscribed the device.
+                  if (const std::string owner = owner_of(device_id); !owner.empty()) {
+                      publish_to(owner, kind, bytes);
                       return;
                   }
                   metrics_.downlinks_unrouted[k].inc();

@@ -46,6 +46,7 @@ public:
     tern_status on_subscribe(const core_wire::subscribe_device_request& req, std::string& message);
 
     // The node the cache knows for a device, or "" (tests).
+    std::string owner_of(uint64_t device_id);
     std::string cached_route(uint64_t device_id);
 
     // ---- core_listener_v1
