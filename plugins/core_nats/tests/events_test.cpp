@@ -440,7 +440,7 @@ TEST_CASE("events: a device that comes back to a node whose subscription never e
 
 // ---- through the plugin, as device_api sees it -------------------------------------------------
 
-TEST_CASE("events: the plugin provides tern.core.events/1; an uplink registers the device and its downlinks arrive",
+TEST_CASE("events: the plugin provides tern.core.events/1, an uplink registers the device and its downlinks arrive",
           "[events]") {
     C2_NATS_OR_SKIP();
     namespace ct = core_nats_test;

@@ -403,7 +403,7 @@ TEST_CASE("ota_cache: a restart finds the packages already fetched and deletes u
     CHECK(core.calls("t.core.v1.ota.chunk") > before);
 }
 
-TEST_CASE("ota_cache: a folder that does not exist yet is made by the first fetch; a file in its place stops the start",
+TEST_CASE("ota_cache: a folder that does not exist yet is made by the first fetch, a file in its place stops the start",
           "[ota_cache]") {
     C2_NATS_OR_SKIP();
     nats_server srv;
