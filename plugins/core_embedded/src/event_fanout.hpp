@@ -4,27 +4,24 @@
 // tern.core/1 listener (core_v1::set_listener) is one subscriber among them, in a slot of
 // its own, so a plugin built against ABI 1.0 keeps receiving what it subscribed.
 //
-// Subscribers live in a fixed table of at most 64 slots (bound: max_subscribers, plus the
-// tern.core/1 slot); per-device subscriptions are two bit masks per device (attributes, RPC:
-// bit i is slot i). A handle is (generation << 6 | slot), so a closed handle never matches
-// the slot's next subscriber.
+// The subscribers, their handles and per-device masks are an sdk::event_subscribers table
+// (bound: max_subscribers, plus the tern.core/1 slot, reserved slot 0); its change hook
+// subscribes the device at the core on every subscribe_device and unsubscribes the flags
+// nobody holds any more.
 #pragma once
 
-#include <array>
-#include <atomic>
 #include <cstdint>
-#include <mutex>
-#include <unordered_map>
 
 #include "tern/abi/core.h"
 #include "tern/abi/core_capabilities.h"
+#include "tern/sdk/event_subscribers.hpp"
 #include "tern/sdk/host.hpp"
 
 namespace tern::core_embedded {
 
 class event_fanout final : public core_events_v1, public core_listener_v1 {
 public:
-    static constexpr uint32_t slot_count = 64;
+    static constexpr uint32_t slot_count = sdk::event_subscribers::slot_count;
     static constexpr uint32_t legacy_slot = 0;  // the tern.core/1 listener's
 
     // Registers itself as core's listener; the destructor unregisters it (waiting until
@@ -47,7 +44,7 @@ public:
     // ---- the tern.core/1 listener and its subscriptions -----------------------------------
     // core_v1::set_listener: null waits until no call to the old listener runs.
     void set_legacy_listener(core_listener_v1* listener) noexcept;
-    uint64_t legacy_handle() const noexcept { return legacy_handle_; }
+    uint64_t legacy_handle() const noexcept { return subs_.reserved_handle(legacy_slot); }
 
     // Live subscribers, the tern.core/1 slot not counted (tests, stats).
     uint32_t subscribers() noexcept;
@@ -59,51 +56,13 @@ public:
     void on_device_event(uint64_t device_id, tern_device_event event) noexcept override;
 
 private:
-    struct slot {
-        std::atomic<uint64_t> handle{0};  // 0: nobody
-        std::atomic<core_listener_v1*> listener{nullptr};
-        std::atomic<int64_t> calls{0};    // deliveries running now
-        bool taken = false;               // under mutex_: held, or still closing
-    };
-    struct device_subs {
-        uint64_t attributes = 0;  // bit i: slot i subscribed TERN_SUBSCRIBE_ATTRIBUTES
-        uint64_t rpc = 0;         // bit i: slot i subscribed TERN_SUBSCRIBE_RPC
-    };
-    // The slots subscribed for a device (mask) and their handles as they were then.
-    struct targets {
-        uint64_t mask = 0;
-        std::array<uint64_t, slot_count> handles{};
-    };
-
-    // The slot of a live handle, or slot_count. Under mutex_.
-    uint32_t slot_of(uint64_t handle) const noexcept;
-    targets targets_for(uint64_t device_id, uint32_t flag);
-    // Calls f(listener) if the slot still holds handle; close() waits for it.
-    template <class F>
-    void deliver(uint32_t i, uint64_t handle, F&& f) noexcept {
-        slot& s = slots_[i];
-        s.calls.fetch_add(1);
-        if (s.handle.load() == handle)
-            if (core_listener_v1* l = s.listener.load()) f(*l);
-        s.calls.fetch_sub(1);
-    }
-    static void wait_idle(const slot& s) noexcept;
-    // Drops the slot's bits for a device and tells the core which flags nobody holds any
-    // more. Under mutex_.
-    void drop_bits(std::unordered_map<uint64_t, device_subs>::iterator it, uint64_t bit, uint32_t flags);
+    // The table's change hook: the core's subscribe/unsubscribe, under the table's lock, so
+    // their order matches the masks' (the core never calls into its listener under a lock of
+    // its own).
+    tern_status on_union_change(const sdk::event_subscribers::union_change& c) noexcept;
 
     core_v1& core_;
-    std::array<slot, slot_count> slots_;
-    uint64_t legacy_handle_ = 0;
-    uint32_t max_subscribers_ = 16;
-    sdk::metric refused_;
-
-    // Guards the slots' taken flags and handles (writes), devices_ and next_generation_.
-    // The core's subscribe/unsubscribe are called under it, so their order matches the
-    // masks' (the core never calls into its listener under a lock of its own).
-    std::mutex mutex_;
-    std::unordered_map<uint64_t, device_subs> devices_;
-    uint64_t next_generation_ = 2;  // 1 is the tern.core/1 slot's
+    sdk::event_subscribers subs_;
 };
 
 }  // namespace tern::core_embedded

@@ -3,7 +3,6 @@
 #include "events.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <new>
 
 #include "node.hpp"
@@ -13,10 +12,7 @@ namespace tern::core_nats {
 
 namespace {
 
-constexpr uint32_t known_flags = TERN_SUBSCRIBE_ATTRIBUTES | TERN_SUBSCRIBE_RPC;
 constexpr int64_t warn_interval_ns = 10'000'000'000;
-
-uint64_t slot_bit(uint32_t i) { return uint64_t{1} << i; }
 
 uint64_t now_ns() noexcept {
     return static_cast<uint64_t>(
@@ -45,15 +41,19 @@ tern_bytes bytes_of(std::string_view s) { return tern_bytes{reinterpret_cast<con
 events::events(node& n) : events(n, options{}) {}
 
 events::events(node& n, options o)
-    : node_(n), opt_(o), subscribe_subject_(n.subject("core.v1.events.subscribe")) {
+    : node_(n),
+      opt_(o),
+      subscribe_subject_(n.subject("core.v1.events.subscribe")),
+      subs_([this](const sdk::event_subscribers::union_change& c) { return on_union_change(c); }) {
+    subs_.set_max_subscribers(n.config().event_subscribers);
     n.on_state([this](nats_link::link_state st) { on_link_state(st); });
 }
 
 events::~events() { stop(); }
 
 void events::register_metrics(const sdk::host& h) {
-    subscribers_refused_ = h.counter("core_nats_event_subscribers_refused_total",
-                                     "tern.core.events/1 subscribers refused: event_subscribers were reached");
+    subs_.set_refused_metric(h.counter("core_nats_event_subscribers_refused_total",
+                                       "tern.core.events/1 subscribers refused: event_subscribers were reached"));
 }
 
 void events::start() {
@@ -117,8 +117,8 @@ void events::resync() noexcept {
         for (auto& [id, d] : devices_) {
             d.queued = false;
             d.backoff_ms = 0;
-            if (d.want() != 0) d.confirmed = unknown;
-            if (d.in_flight || d.want() == d.confirmed) continue;
+            if (d.want != 0) d.confirmed = unknown;
+            if (d.in_flight || d.want == d.confirmed) continue;
             try {
                 ready_.push_back(id);
             } catch (const std::bad_alloc&) {
@@ -136,7 +136,7 @@ void events::reclaim(uint64_t device_id) noexcept {
     {
         std::lock_guard lk(mu_);
         auto it = devices_.find(device_id);
-        if (it == devices_.end() || it->second.want() == 0) return;
+        if (it == devices_.end() || it->second.want == 0) return;
         device& d = it->second;
         d.confirmed = unknown;
         if (d.in_flight) {
@@ -150,111 +150,48 @@ void events::reclaim(uint64_t device_id) noexcept {
 
 // ---- subscribers -----------------------------------------------------------------------------
 
-uint32_t events::slot_of(uint64_t handle) const noexcept {
-    const auto i = static_cast<uint32_t>(handle & (slot_count - 1));
-    if (handle == 0 || slots_[i].handle.load() != handle) return slot_count;
-    return i;
-}
-
 tern_status events::subscribe(core_listener_v1* listener, uint64_t* out_handle) noexcept {
-    if (out_handle != nullptr) *out_handle = 0;
-    if (listener == nullptr || out_handle == nullptr) return TERN_INVALID_ARGUMENT;
-    const uint32_t bound = std::clamp<uint32_t>(node_.config().event_subscribers, 1, slot_count);
-    std::lock_guard lk(mu_);
-    for (uint32_t i = 0; i < bound; ++i) {
-        slot& s = slots_[i];
-        if (s.taken) continue;
-        s.taken = true;
-        const uint64_t h = next_generation_++ << 6 | i;  // generation >= 1: never 0
-        s.listener.store(listener);
-        s.handle.store(h);
-        *out_handle = h;
-        return TERN_OK;
-    }
-    subscribers_refused_.inc();
-    return TERN_BUSY;
+    return subs_.subscribe(listener, out_handle);
 }
 
-void events::close(uint64_t handle) noexcept {
-    uint32_t i = slot_count;
-    {
-        std::lock_guard lk(mu_);
-        i = slot_of(handle);
-        if (i == slot_count) return;
-        slots_[i].handle.store(0);
-        slots_[i].listener.store(nullptr);
-        const uint64_t bit = slot_bit(i);
-        for (auto it = devices_.begin(); it != devices_.end();) {
-            auto next = std::next(it);
-            uint32_t flags = 0;
-            if (it->second.attributes & bit) flags |= TERN_SUBSCRIBE_ATTRIBUTES;
-            if (it->second.rpc & bit) flags |= TERN_SUBSCRIBE_RPC;
-            if (flags != 0) drop_bits(it, bit, flags);
-            it = next;
-        }
-    }
-    cv_.notify_all();
-    // Deliveries bump calls before they load the handle: once it is cleared and calls reads
-    // zero, nothing can still use the old listener.
-    while (slots_[i].calls.load() != 0) std::this_thread::sleep_for(std::chrono::microseconds(50));
-    std::lock_guard lk(mu_);
-    slots_[i].taken = false;
-}
+void events::close(uint64_t handle) noexcept { subs_.close(handle); }
 
-uint32_t events::subscribers() noexcept {
-    std::lock_guard lk(mu_);
-    uint32_t n = 0;
-    for (const slot& s : slots_) n += s.taken && s.handle.load() != 0;
-    return n;
-}
+uint32_t events::subscribers() noexcept { return subs_.subscribers(); }
 
 // ---- per-device subscriptions -----------------------------------------------------------------
 
 tern_status events::subscribe_device(uint64_t handle, uint64_t device_id, uint32_t flags) noexcept {
-    flags &= known_flags;
-    try {
-        {
-            std::lock_guard lk(mu_);
-            const uint32_t i = slot_of(handle);
-            if (i == slot_count) return TERN_NOT_FOUND;
-            if (flags == 0) return TERN_OK;
-            auto it = devices_.try_emplace(device_id).first;
-            if (flags & TERN_SUBSCRIBE_ATTRIBUTES) it->second.attributes |= slot_bit(i);
-            if (flags & TERN_SUBSCRIBE_RPC) it->second.rpc |= slot_bit(i);
-            settle(it);
-        }
-        cv_.notify_one();
-    } catch (const std::bad_alloc&) {
-        return TERN_INTERNAL;
-    }
-    node_.heard(device_id);
-    return TERN_OK;
+    const tern_status st = subs_.subscribe_device(handle, device_id, flags);
+    if (st == TERN_OK && (flags & sdk::event_subscribers::known_flags) != 0) node_.heard(device_id);
+    return st;
 }
 
 void events::unsubscribe_device(uint64_t handle, uint64_t device_id, uint32_t flags) noexcept {
-    flags &= known_flags;
-    {
-        std::lock_guard lk(mu_);
-        const uint32_t i = slot_of(handle);
-        if (i == slot_count || flags == 0) return;
-        auto it = devices_.find(device_id);
-        if (it == devices_.end()) return;
-        drop_bits(it, slot_bit(i), flags);
-    }
-    cv_.notify_one();
+    subs_.unsubscribe_device(handle, device_id, flags);
 }
 
-void events::drop_bits(std::unordered_map<uint64_t, device>::iterator it, uint64_t bit, uint32_t flags) {
-    if (flags & TERN_SUBSCRIBE_ATTRIBUTES) it->second.attributes &= ~bit;
-    if (flags & TERN_SUBSCRIBE_RPC) it->second.rpc &= ~bit;
-    settle(it);
+tern_status events::on_union_change(const sdk::event_subscribers::union_change& c) noexcept {
+    try {
+        {
+            std::lock_guard lk(mu_);
+            // A device with a non-zero union is always here (settle keeps it).
+            auto it = c.after != 0 ? devices_.try_emplace(c.device_id).first : devices_.find(c.device_id);
+            if (it == devices_.end()) return TERN_OK;
+            it->second.want = c.after;
+            settle(it);
+        }
+        cv_.notify_all();
+    } catch (const std::bad_alloc&) {
+        return TERN_INTERNAL;
+    }
+    return TERN_OK;
 }
 
 void events::settle(std::unordered_map<uint64_t, device>::iterator it) {
     device& d = it->second;
     if (d.in_flight || d.queued) return;  // the reply, or the sync thread, looks again
-    if (d.want() == d.confirmed) {
-        if (d.want() == 0) devices_.erase(it);
+    if (d.want == d.confirmed) {
+        if (d.want == 0) devices_.erase(it);
         return;
     }
     try {
@@ -265,11 +202,7 @@ void events::settle(std::unordered_map<uint64_t, device>::iterator it) {
     }
 }
 
-uint32_t events::local_union(uint64_t device_id) noexcept {
-    std::lock_guard lk(mu_);
-    auto it = devices_.find(device_id);
-    return it == devices_.end() ? 0 : it->second.want();
-}
+uint32_t events::local_union(uint64_t device_id) noexcept { return subs_.union_of(device_id); }
 
 uint32_t events::confirmed_union(uint64_t device_id) noexcept {
     std::lock_guard lk(mu_);
@@ -280,7 +213,7 @@ uint32_t events::confirmed_union(uint64_t device_id) noexcept {
 std::size_t events::unsynced() noexcept {
     std::lock_guard lk(mu_);
     std::size_t n = 0;
-    for (const auto& [id, d] : devices_) n += d.in_flight || d.want() != d.confirmed;
+    for (const auto& [id, d] : devices_) n += d.in_flight || d.want != d.confirmed;
     return n;
 }
 
@@ -310,7 +243,7 @@ void events::sync_loop() {
             device& d = it->second;
             d.queued = false;
             if (d.in_flight) continue;
-            const uint32_t want = d.want();
+            const uint32_t want = d.want;
             if (want == d.confirmed) {
                 if (want == 0) devices_.erase(it);
                 continue;
@@ -391,7 +324,7 @@ void events::on_reply(uint64_t device_id, uint32_t flags, uint64_t epoch, nats_l
                 d.confirmed = epoch == epoch_ && d.sending != unknown ? flags : unknown;
                 d.backoff_ms = 0;
                 settle(it);
-            } else if (!d.queued && d.want() != d.confirmed) {
+            } else if (!d.queued && d.want != d.confirmed) {
                 const auto lo = static_cast<uint32_t>(opt_.retry_min.count());
                 const auto hi = static_cast<uint32_t>(opt_.retry_max.count());
                 d.backoff_ms = d.backoff_ms == 0 ? lo : std::min(hi, d.backoff_ms * 2);
@@ -421,19 +354,6 @@ void events::warn_failure(uint64_t device_id, const char* what, std::string_view
 
 // ---- downlinks and device events ----------------------------------------------------------------
 
-events::targets events::targets_for(uint64_t device_id, uint32_t flag) {
-    targets t;
-    std::lock_guard lk(mu_);
-    auto it = devices_.find(device_id);
-    if (it == devices_.end()) return t;
-    t.mask = flag == TERN_SUBSCRIBE_RPC ? it->second.rpc : it->second.attributes;
-    for (uint64_t m = t.mask; m != 0; m &= m - 1) {
-        const auto i = static_cast<uint32_t>(std::countr_zero(m));
-        t.handles[i] = slots_[i].handle.load();
-    }
-    return t;
-}
-
 void events::on_downlink(const nats_link::message& m) noexcept {
     const std::size_t dot = m.subject.rfind('.');
     const std::string_view kind = dot == std::string_view::npos ? m.subject : m.subject.substr(dot + 1);
@@ -460,29 +380,17 @@ void events::on_downlink(const nats_link::message& m) noexcept {
 }
 
 void events::fan_out_attributes(const core_wire::attributes_updated_event& e) noexcept {
-    const targets t = targets_for(e.device_id, TERN_SUBSCRIBE_ATTRIBUTES);
-    if (t.mask == 0) {
-        node_.metrics().downlinks_dropped[static_cast<std::size_t>(downlink_kind::attributes)].inc();
-        return;
-    }
-    for (uint64_t m = t.mask; m != 0; m &= m - 1) {
-        const auto i = static_cast<uint32_t>(std::countr_zero(m));
-        deliver(i, t.handles[i], [&](core_listener_v1& l) {
-            l.on_attributes_updated(e.device_id, e.updated, e.updated_count, e.deleted, e.deleted_count);
-        });
-    }
+    const bool delivered = subs_.deliver(e.device_id, TERN_SUBSCRIBE_ATTRIBUTES, [&](core_listener_v1& l) {
+        l.on_attributes_updated(e.device_id, e.updated, e.updated_count, e.deleted, e.deleted_count);
+    });
+    if (!delivered) node_.metrics().downlinks_dropped[static_cast<std::size_t>(downlink_kind::attributes)].inc();
 }
 
 void events::fan_out_rpc(const core_wire::rpc_request_event& e) noexcept {
-    const targets t = targets_for(e.device_id, TERN_SUBSCRIBE_RPC);
-    if (t.mask == 0 || e.rpc == nullptr) {
-        node_.metrics().downlinks_dropped[static_cast<std::size_t>(downlink_kind::rpc)].inc();
-        return;
-    }
-    for (uint64_t m = t.mask; m != 0; m &= m - 1) {
-        const auto i = static_cast<uint32_t>(std::countr_zero(m));
-        deliver(i, t.handles[i], [&](core_listener_v1& l) { l.on_rpc_request(e.device_id, e.rpc); });
-    }
+    const bool delivered = e.rpc != nullptr && subs_.deliver(e.device_id, TERN_SUBSCRIBE_RPC, [&](core_listener_v1& l) {
+        l.on_rpc_request(e.device_id, e.rpc);
+    });
+    if (!delivered) node_.metrics().downlinks_dropped[static_cast<std::size_t>(downlink_kind::rpc)].inc();
 }
 
 void events::on_device_event(const nats_link::message& m) noexcept {
@@ -493,10 +401,7 @@ void events::on_device_event(const nats_link::message& m) noexcept {
         return;
     }
     node_.auth_cache().forget(e.device_id);
-    for (uint32_t i = 0; i < slot_count; ++i) {
-        const uint64_t h = slots_[i].handle.load();
-        if (h != 0) deliver(i, h, [&](core_listener_v1& l) { l.on_device_event(e.device_id, e.event); });
-    }
+    subs_.deliver_all([&](core_listener_v1& l) { l.on_device_event(e.device_id, e.event); });
 }
 
 void events::on_hello(const nats_link::message&) noexcept {

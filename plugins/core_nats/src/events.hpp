@@ -3,7 +3,7 @@
 // and the downlinks come back over NATS:
 //
 //  - subscribe_device/unsubscribe_device keep, per device, which handles want its attribute
-//    updates and its RPCs (a bit per handle, as core_embedded's fan-out). When the UNION of
+//    updates and its RPCs (an sdk::event_subscribers table, as core_embedded's). When the UNION of
 //    the flags over the local handles changes, the sync thread sends
 //    <prefix>.core.v1.events.subscribe {device, union, node_id} as a request (0: this node no
 //    longer wants the device), and retries it with a growing delay until a core node says OK.
@@ -22,7 +22,6 @@
 // under that mutex. close(handle) waits until no call to that handle's listener runs.
 #pragma once
 
-#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -38,6 +37,7 @@
 #include "tern/abi/core_capabilities.h"
 #include "tern/core_wire/codec.hpp"
 #include "tern/nats_link/link.hpp"
+#include "tern/sdk/event_subscribers.hpp"
 #include "tern/sdk/host.hpp"
 
 namespace tern::core_nats {
@@ -47,7 +47,7 @@ class node;
 class events final : public core_events_v1 {
 public:
     // Subscribers at most (the bit masks' width); the setting event_subscribers admits fewer.
-    static constexpr uint32_t slot_count = 64;
+    static constexpr uint32_t slot_count = sdk::event_subscribers::slot_count;
 
     struct options {
         uint32_t max_in_flight = 64;                   // events.subscribe requests awaiting a reply
@@ -96,31 +96,13 @@ public:
 private:
     static constexpr uint32_t unknown = UINT32_MAX;  // confirmed: must be sent again
 
-    struct slot {
-        std::atomic<uint64_t> handle{0};  // 0: nobody
-        std::atomic<core_listener_v1*> listener{nullptr};
-        std::atomic<int64_t> calls{0};    // listener calls running now
-        bool taken = false;               // under mu_: held, or still closing
-    };
     struct device {
-        uint64_t attributes = 0;  // bit i: slot i subscribed TERN_SUBSCRIBE_ATTRIBUTES
-        uint64_t rpc = 0;         // bit i: slot i subscribed TERN_SUBSCRIBE_RPC
+        uint32_t want = 0;        // the union of the local handles' flags (subs_'s, as last told)
         uint32_t confirmed = 0;   // the union a core node last said OK to (unknown: resend)
         uint32_t sending = 0;     // the union of the request in flight (unknown: reclaimed meanwhile)
         bool in_flight = false;
         bool queued = false;      // in ready_ or later_
         uint32_t backoff_ms = 0;
-        uint32_t want() const noexcept {
-            uint32_t f = 0;
-            if (attributes != 0) f |= TERN_SUBSCRIBE_ATTRIBUTES;
-            if (rpc != 0) f |= TERN_SUBSCRIBE_RPC;
-            return f;
-        }
-    };
-    // The slots subscribed for a device (mask) and their handles as they were then.
-    struct targets {
-        uint64_t mask = 0;
-        std::array<uint64_t, slot_count> handles{};
     };
     // One decoder per subscription (its messages arrive one at a time on its thread; the
     // mutex makes that an invariant rather than an assumption).
@@ -129,20 +111,11 @@ private:
         core_wire::decoder dec;
     };
 
-    uint32_t slot_of(uint64_t handle) const noexcept;
-    targets targets_for(uint64_t device_id, uint32_t flag);
-    template <class F>
-    void deliver(uint32_t i, uint64_t handle, F&& f) noexcept {
-        slot& s = slots_[i];
-        s.calls.fetch_add(1);
-        if (s.handle.load() == handle)
-            if (core_listener_v1* l = s.listener.load()) f(*l);
-        s.calls.fetch_sub(1);
-    }
+    // subs_'s change hook (under its lock; takes mu_): records the device's new union.
+    tern_status on_union_change(const sdk::event_subscribers::union_change& c) noexcept;
     // After a device's masks or confirmation changed: queues it when its union needs sending,
     // erases it when nothing is wanted or pending. Under mu_.
     void settle(std::unordered_map<uint64_t, device>::iterator it);
-    void drop_bits(std::unordered_map<uint64_t, device>::iterator it, uint64_t bit, uint32_t flags);
 
     // NATS handlers.
     void on_downlink(const nats_link::message& m) noexcept;
@@ -163,11 +136,9 @@ private:
     node& node_;
     const options opt_;
     const std::string subscribe_subject_;
-    sdk::metric subscribers_refused_;
 
-    std::array<slot, slot_count> slots_;
-
-    // Guards the slots' taken flags and handle writes, devices_, the queues and the epoch.
+    // Guards devices_, the queues and the epoch. Taken under subs_'s lock (its change hook),
+    // never the other way round.
     std::mutex mu_;
     std::condition_variable cv_;
     std::unordered_map<uint64_t, device> devices_;
@@ -175,9 +146,9 @@ private:
     std::multimap<uint64_t, uint64_t> later_;       // steady ns -> device, retries
     uint64_t epoch_ = 1;                            // bumped by resync: older replies confirm nothing
     uint32_t in_flight_ = 0;
-    uint64_t next_generation_ = 1;
     bool stopping_ = false;
     bool running_ = false;
+    sdk::event_subscribers subs_;  // the local handles and their per-device masks
 
     inbox down_inbox_, device_inbox_, reply_inbox_;
     core_wire::encoder enc_;  // the sync thread's
