@@ -15,29 +15,16 @@
 
 #include "nats_server.hpp"
 #include "tern/nats_link/link.hpp"
+#include "test_support.hpp"
 
 using namespace tern::nats_link;
 using tern::nats_link::test::nats_server;
+using tern::nats_link::test::wait_result;
+using tern::nats_link::test::wait_until;
 using namespace std::chrono_literals;
 using nl_link = tern::nats_link::link;  // ::link (unistd.h) would be ambiguous
 
 namespace {
-
-#define NATS_OR_SKIP()                                                     \
-  if (!nats_server::available()) {                                         \
-    WARN("SKIP: nats-server is not installed (tools/dev.sh installs it)"); \
-    return;                                                                \
-  }
-
-template <class Pred>
-bool wait_until(Pred p, std::chrono::milliseconds bound) {
-  const auto until = std::chrono::steady_clock::now() + bound;
-  while (!p()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
 
 struct states {
   std::mutex mu;
@@ -55,51 +42,36 @@ struct states {
 };
 
 link_settings settings_for(const nats_server& srv) {
-  link_settings s;
-  s.servers = {srv.url()};
-  s.name = "nats_link-test";
-  s.reconnect_wait_ms = 50;
+  link_settings s = tern::nats_link::test::test_link_settings(srv, "nats_link-test");
   s.reconnect_wait_max_ms = 300;
   s.request_timeout_ms = 2000;
   s.publish_ack_timeout_ms = 2000;
-  s.log = [](std::string_view) {};
   return s;
 }
 
 std::unique_ptr<nl_link> open_link(const nats_server& srv, states* st = nullptr) {
-  std::string err;
-  auto l = nl_link::open(settings_for(srv), [st](link_state s) { if (st) st->add(s); }, err);
-  REQUIRE(l);
-  REQUIRE(wait_until([&] { return l->connected(); }, 5s));
-  return l;
+  return tern::nats_link::test::open_test_link(settings_for(srv), [st](link_state s) {
+    if (st) st->add(s);
+  });
 }
 
 std::pair<status, std::string> do_request(nl_link& l, std::string_view subj, std::string_view data,
                                           uint32_t timeout_ms) {
-  std::promise<std::pair<status, std::string>> p;
-  auto f = p.get_future();
-  l.request(subj, data, timeout_ms,
-            [&p](status s, std::string_view r) { p.set_value({s, std::string(r)}); });
-  REQUIRE(f.wait_for(10s) == std::future_status::ready);
-  return f.get();
+  using got = std::pair<status, std::string>;
+  return wait_result<got>([&](std::function<void(got)> set) {
+    l.request(subj, data, timeout_ms, [set](status s, std::string_view r) { set({s, std::string(r)}); });
+  });
 }
 
 std::pair<status, uint64_t> do_publish(nl_link& l, std::string_view subj, std::string_view data,
                                        std::string_view id) {
-  std::promise<std::pair<status, uint64_t>> p;
-  auto f = p.get_future();
-  l.publish_durable(subj, data, id, [&p](status s, uint64_t seq) { p.set_value({s, seq}); });
-  REQUIRE(f.wait_for(10s) == std::future_status::ready);
-  return f.get();
+  using got = std::pair<status, uint64_t>;
+  return wait_result<got>([&](std::function<void(got)> set) {
+    l.publish_durable(subj, data, id, [set](status s, uint64_t seq) { set({s, seq}); });
+  });
 }
 
-status do_done(const std::function<void(nl_link::done_fn)>& op) {
-  std::promise<status> p;
-  auto f = p.get_future();
-  op([&p](status s) { p.set_value(s); });
-  REQUIRE(f.wait_for(10s) == std::future_status::ready);
-  return f.get();
-}
+status do_done(const std::function<void(nl_link::done_fn)>& op) { return tern::nats_link::test::wait_done(op); }
 
 status make_stream(nl_link& l, const std::string& name, const std::string& subjects) {
   stream_settings ss;

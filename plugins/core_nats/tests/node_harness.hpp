@@ -5,53 +5,19 @@
 
 #include <catch2/catch.hpp>
 
-#include <atomic>
-#include <chrono>
-#include <functional>
-#include <future>
-#include <map>
-#include <memory>
-#include <mutex>
-#include <optional>
-#include <string>
-#include <thread>
 #include <vector>
 
-#include "nats_server.hpp"
 #include "node.hpp"
+#include "plugin_support.hpp"
 #include "settings.hpp"
-#include "tern/core_wire/codec.hpp"
-#include "tern/nats_link/link.hpp"
-#include "tern/sdk/testing.hpp"
 
 namespace c2_test {
 
-using namespace std::chrono_literals;
-using tern::nats_link::test::nats_server;
-namespace nl = tern::nats_link;
-namespace wire = tern::core_wire;
-namespace testing = tern::sdk::testing;
+using namespace tern::nats_link::test;  // nats_server, wait_until, str, text, bytes, nl, wire, ...
 namespace cn = tern::core_nats;
 
-#define C2_NATS_OR_SKIP()                                                      \
-    if (!nats_server::available()) {                                           \
-        WARN("SKIP: nats-server is not installed (tools/dev.sh installs it)"); \
-        return;                                                                \
-    }
-
-inline tern_str str(std::string_view s) { return {s.data(), s.size()}; }
-inline std::string text(tern_str s) { return s.size == 0 ? std::string{} : std::string(s.data, s.size); }
-inline tern_bytes bytes(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
-
-template <class Pred>
-bool wait_until(Pred p, std::chrono::milliseconds bound) {
-    const auto until = std::chrono::steady_clock::now() + bound;
-    while (!p()) {
-        if (std::chrono::steady_clock::now() > until) return false;
-        std::this_thread::sleep_for(5ms);
-    }
-    return true;
-}
+// The name the events, registration and OTA cache tests use for test_support's skip.
+#define C2_NATS_OR_SKIP() NATS_OR_SKIP()
 
 // The node of a transport node, as the plugin makes it, minus the kernel.
 struct node_harness {
@@ -88,66 +54,17 @@ struct node_harness {
     int64_t metric(std::string_view name, std::string_view labels = {}) { return host.metrics.value(name, labels); }
 };
 
-inline std::unique_ptr<nl::link> open_raw_link(const nats_server& srv) {
-    nl::link_settings s;
-    s.servers = {srv.url()};
-    s.name = "c2-test-core";
-    s.reconnect_wait_ms = 50;
-    s.reconnect_wait_max_ms = 200;
-    s.log = [](std::string_view) {};
-    std::string err;
-    auto l = nl::link::open(s, nullptr, err);
-    REQUIRE(l);
-    REQUIRE(wait_until([&] { return l->connected(); }, 5s));
-    return l;
-}
-
 // The core node's side: serves subjects with a handler (request bytes -> reply bytes, or
-// nullopt for silence) and publishes events. One mutex around the handlers and the codec.
-class core_stub {
+// nullopt for silence) in the core's queue group, and publishes events. One mutex around the
+// handlers and the codec.
+class core_stub : public responder {
 public:
-    using handler = std::function<std::optional<std::string>(std::string_view request)>;
-
-    explicit core_stub(const nats_server& srv) : link_(open_raw_link(srv)) {
-        nl::link* l = link_.get();
-        REQUIRE(link_->subscribe(probe_, "", [l](const nl::message& m) {
-            if (!m.reply.empty()) l->publish(m.reply, "ok");
-        }) == nl::status::ok);
-    }
-
-    // The link goes first: no handler runs once the members it uses are destroyed.
-    ~core_stub() { link_.reset(); }
-
-    // Returns once the server has processed every subscription made so far on this link: a
-    // request sent after them on the same connection came back. (Another connection's
-    // publish does not wait for our SUB, so a test that served a subject and at once sends
-    // to it from the node could otherwise meet "no responders".)
-    void sync() {
-        auto p = std::make_shared<std::promise<nl::status>>();
-        auto f = p->get_future();
-        link_->request(probe_, "", 5000, [p](nl::status s, std::string_view) { p->set_value(s); });
-        REQUIRE(f.wait_for(10s) == std::future_status::ready);
-        REQUIRE(f.get() == nl::status::ok);
-    }
-
-    nl::link& link() { return *link_; }
+    explicit core_stub(const nats_server& srv) : responder(srv, "c2-test-core") {}
+    ~core_stub() { close(); }
 
     void serve(const std::string& subject, handler h) {
-        auto shared = std::make_shared<handler>(std::move(h));
-        nl::link* l = link_.get();
-        std::atomic<uint64_t>* calls = &calls_[subject];
-        REQUIRE(link_->subscribe(subject, "t-core", [this, l, shared, calls](const nl::message& m) {
-            std::optional<std::string> reply;
-            {
-                std::lock_guard lk(mu);
-                reply = (*shared)(m.data);
-            }
-            calls->fetch_add(1);
-            if (reply && !m.reply.empty()) l->publish(m.reply, *reply);
-        }) == nl::status::ok);
-        sync();
+        responder::serve(subject, "t-core", std::move(h));
     }
-    uint64_t calls(const std::string& subject) { return calls_[subject].load(); }
 
     template <class M>
     void publish(const std::string& subject, const M& m) {
@@ -156,32 +73,21 @@ public:
             std::lock_guard lk(mu);
             REQUIRE(enc.encode(m, out));
         }
-        REQUIRE(link_->publish(subject, out) == nl::status::ok);
+        REQUIRE(link().publish(subject, out) == nl::status::ok);
     }
 
     nl::status kv_put(const std::string& bucket, const std::string& key, const std::string& value) {
-        auto p = std::make_shared<std::promise<nl::status>>();
-        auto f = p->get_future();
-        link_->kv_put(bucket, key, value, [p](nl::status s) { p->set_value(s); });
-        REQUIRE(f.wait_for(10s) == std::future_status::ready);
-        return f.get();
+        return wait_done([&](nl::link::done_fn cb) { link().kv_put(bucket, key, value, cb); });
     }
     std::pair<nl::status, std::string> kv_get(const std::string& bucket, const std::string& key) {
-        auto p = std::make_shared<std::promise<std::pair<nl::status, std::string>>>();
-        auto f = p->get_future();
-        link_->kv_get(bucket, key, [p](nl::status s, std::string_view v) { p->set_value({s, std::string(v)}); });
-        REQUIRE(f.wait_for(10s) == std::future_status::ready);
-        return f.get();
+        using got = std::pair<nl::status, std::string>;
+        return wait_result<got>([&](std::function<void(got)> set) {
+            link().kv_get(bucket, key, [set](nl::status s, std::string_view v) { set({s, std::string(v)}); });
+        });
     }
 
-    std::mutex mu;  // handlers run under it
-    wire::encoder enc;
+    wire::encoder enc;  // for the handlers (under mu)
     wire::decoder dec;
-
-private:
-    std::unique_ptr<nl::link> link_;
-    const std::string probe_ = "c2test.probe." + std::to_string(reinterpret_cast<uintptr_t>(this));
-    std::map<std::string, std::atomic<uint64_t>> calls_;
 };
 
 // (Called from handlers, off the test thread: no Catch macro.)

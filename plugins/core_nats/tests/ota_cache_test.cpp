@@ -41,36 +41,40 @@ std::string read_file(const std::string& path) {
     return ss.str();
 }
 
-// The core node's OTA files, by package id, served in chunks.
-struct chunk_server {
-    std::mutex mu;
+// A core stub serving the core node's OTA files (package id -> content) in chunks on
+// t.core.v1.ota.chunk. The handler runs under mu; answer (not OK: every chunk request gets it)
+// and delay_ms (before each reply) change what it does.
+struct chunk_core : core_stub {
     std::map<uint64_t, std::string> files;
     std::atomic<tern_status> answer{TERN_OK};
     std::atomic<int> delay_ms{0};
 
-    void serve(core_stub& core) {
-        core.serve("t.core.v1.ota.chunk", [this, &core](std::string_view req) -> std::optional<std::string> {
-            wire::ota_chunk_request r;
-            if (!core.dec.decode(bytes(req), r)) return std::nullopt;  // (no Catch macro off the test thread)
-            if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms.load()));
-            wire::ota_chunk_reply out;
-            std::string data;
-            {
-                std::lock_guard lk(mu);
-                auto it = files.find(r.package_id);
-                if (answer != TERN_OK || it == files.end()) {
-                    out.status = answer != TERN_OK ? answer.load() : TERN_NOT_FOUND;
-                    out.message = str("no such package");
-                } else {
-                    out.total_size = it->second.size();
-                    if (r.offset < it->second.size()) data = it->second.substr(r.offset, r.length);
-                }
-            }
-            out.data = bytes(data);
-            std::string wire_out;
-            if (!core.enc.encode(out, wire_out)) return std::nullopt;
-            return wire_out;
-        });
+    explicit chunk_core(const nats_server& srv, std::map<uint64_t, std::string> served = {}, int delay = 0)
+        : core_stub(srv), files(std::move(served)), delay_ms(delay) {
+        serve("t.core.v1.ota.chunk", [this](std::string_view req) { return reply(req); });
+    }
+    ~chunk_core() { close(); }
+
+private:
+    // (No Catch macro: off the test thread.)
+    std::optional<std::string> reply(std::string_view req) {
+        wire::ota_chunk_request r;
+        if (!dec.decode(bytes(req), r)) return std::nullopt;
+        if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms.load()));
+        wire::ota_chunk_reply out;
+        std::string data;
+        auto it = files.find(r.package_id);
+        if (answer != TERN_OK || it == files.end()) {
+            out.status = answer != TERN_OK ? answer.load() : TERN_NOT_FOUND;
+            out.message = str("no such package");
+        } else {
+            out.total_size = it->second.size();
+            if (r.offset < it->second.size()) data = it->second.substr(r.offset, r.length);
+        }
+        out.data = bytes(data);
+        std::string wire_out;
+        if (!enc.encode(out, wire_out)) return std::nullopt;
+        return wire_out;
     }
 };
 
@@ -188,11 +192,8 @@ TEST_CASE("ota_cache: a package is fetched in chunks, checked, and handed out as
     C2_NATS_OR_SKIP();
     nats_server srv;
     REQUIRE(srv.start());
-    chunk_server chunks;
-    core_stub core(srv);
     const std::string data = blob(200000, 1);  // 4 chunks of 64 KiB
-    chunks.files[11] = data;
-    chunks.serve(core);
+    chunk_core core(srv, {{11, data}});
     ota_world w(srv);
 
     package p(11, data);
@@ -220,7 +221,7 @@ TEST_CASE("ota_cache: a package is fetched in chunks, checked, and handed out as
     REQUIRE(by_size.status == TERN_OK);
     CHECK(by_size.path == w.dir + "/11-s200000");
     CHECK(by_size.content == data);
-    chunks.files[12] = "";
+    core.files[12] = "";
     package empty(12, "", "MD5");
     const outcome e = w.localize(5, empty);
     REQUIRE(e.status == TERN_OK);
@@ -231,12 +232,8 @@ TEST_CASE("ota_cache: concurrent callers of one package share one fetch", "[ota_
     C2_NATS_OR_SKIP();
     nats_server srv;
     REQUIRE(srv.start());
-    chunk_server chunks;
-    core_stub core(srv);
     const std::string data = blob(150000, 2);  // 3 chunks
-    chunks.files[21] = data;
-    chunks.delay_ms = 30;
-    chunks.serve(core);
+    chunk_core core(srv, {{21, data}}, 30);
     ota_world w(srv);
 
     package p(21, data, "MD5");
@@ -258,11 +255,8 @@ TEST_CASE("ota_cache: a copy whose checksum or size is wrong is refused and not 
     C2_NATS_OR_SKIP();
     nats_server srv;
     REQUIRE(srv.start());
-    chunk_server chunks;
-    core_stub core(srv);
     const std::string data = blob(100000, 3);
-    chunks.files[31] = data;
-    chunks.serve(core);
+    chunk_core core(srv, {{31, data}});
     ota_world w(srv);
 
     package wrong_sum(31, data);
@@ -289,9 +283,7 @@ TEST_CASE("ota_cache: what the core node answers reaches every waiting caller", 
     C2_NATS_OR_SKIP();
     nats_server srv;
     REQUIRE(srv.start());
-    chunk_server chunks;  // knows no package: NOT_FOUND
-    core_stub core(srv);
-    chunks.serve(core);
+    chunk_core core(srv);  // knows no package: NOT_FOUND
     ota_world w(srv);
 
     package p(41, blob(1000, 4));
@@ -317,11 +309,8 @@ TEST_CASE("ota_cache: the byte bound deletes the least recently used package fir
     C2_NATS_OR_SKIP();
     nats_server srv;
     REQUIRE(srv.start());
-    chunk_server chunks;
-    core_stub core(srv);
     const std::string a = blob(400000, 6), b = blob(400000, 7), c = blob(400000, 8);
-    chunks.files = {{1, a}, {2, b}, {3, c}};
-    chunks.serve(core);
+    chunk_core core(srv, {{1, a}, {2, b}, {3, c}});
     ota_world w(srv);  // 1 MiB: two of them fit
 
     package pa(1, a), pb(2, b), pc(3, c);
@@ -339,7 +328,7 @@ TEST_CASE("ota_cache: the byte bound deletes the least recently used package fir
 
     // Bigger than the whole cache: refused, counted.
     const std::string huge = blob((1u << 20) + 1, 9);
-    chunks.files[4] = huge;
+    core.files[4] = huge;
     CHECK(w.localize(9, package(4, huge)).status == TERN_INTERNAL);
     CHECK(w.h.metric("core_nats_ota_cache_refused_total", "reason=\"too_large\"") == 1);
 }
@@ -348,12 +337,8 @@ TEST_CASE("ota_cache: past max_waiters callers get BUSY", "[ota_cache]") {
     C2_NATS_OR_SKIP();
     nats_server srv;
     REQUIRE(srv.start());
-    chunk_server chunks;
-    core_stub core(srv);
     const std::string data = blob(10000, 10);
-    chunks.files[51] = data;
-    chunks.delay_ms = 200;
-    chunks.serve(core);
+    chunk_core core(srv, {{51, data}}, 200);
     ota_world w(srv, ota_world::temp_dir(), 1u << 20, cn::ota_cache::options{64u << 10, 4, 2});
 
     package p(51, data);
@@ -371,11 +356,8 @@ TEST_CASE("ota_cache: a restart finds the packages already fetched and deletes u
     C2_NATS_OR_SKIP();
     nats_server srv;
     REQUIRE(srv.start());
-    chunk_server chunks;
-    core_stub core(srv);
     const std::string data = blob(70000, 11);
-    chunks.files[61] = data;
-    chunks.serve(core);
+    chunk_core core(srv, {{61, data}});
     const std::string dir = ota_world::temp_dir();
     package p(61, data);
     {
@@ -408,11 +390,8 @@ TEST_CASE("ota_cache: a folder that does not exist yet is made by the first fetc
     C2_NATS_OR_SKIP();
     nats_server srv;
     REQUIRE(srv.start());
-    chunk_server chunks;
-    core_stub core(srv);
     const std::string data = blob(5000, 12);
-    chunks.files[71] = data;
-    chunks.serve(core);
+    chunk_core core(srv, {{71, data}});
     const std::string parent = ota_world::temp_dir();
     {
         ota_world w(srv, parent + "/deep/cache");
@@ -435,9 +414,7 @@ TEST_CASE("ota_cache: the plugin's ota_package hands out a local copy of the cor
     namespace ct = core_nats_test;
     nats_server srv;
     REQUIRE(srv.start());
-    chunk_server chunks;
     const std::string data = blob(300000, 13);
-    chunks.files[81] = data;
     const std::string sum = digest("SHA256", data);
     core_stub core(srv);
     core.serve("t.core.v1.ota.package", [&core, &sum, &data](std::string_view req) -> std::optional<std::string> {
@@ -457,8 +434,7 @@ TEST_CASE("ota_cache: the plugin's ota_package hands out a local copy of the cor
         core.enc.encode(wire::ota_package_reply{TERN_OK, {}, &pkg}, out);
         return out;
     });
-    core_stub chunk_core(srv);
-    chunks.serve(chunk_core);
+    chunk_core chunks(srv, {{81, data}});
     const std::string dir = ota_world::temp_dir();
     ct::plugin p(srv, [&](testing::map_config& c) { c.set("ota_cache_dir", dir); });
     REQUIRE(wait_until([&] { return p.connected(); }, 5s));
@@ -489,11 +465,11 @@ TEST_CASE("ota_cache: the plugin's ota_package hands out a local copy of the cor
     CHECK(first.path == dir + "/81-" + sum);
     CHECK(first.version == "3.0");
     CHECK(first.content == data);
-    CHECK(chunk_core.calls("t.core.v1.ota.chunk") == 2);  // 256 KiB chunks
+    CHECK(chunks.calls("t.core.v1.ota.chunk") == 2);  // 256 KiB chunks
     const got second = fetch();
     CHECK(second.status == TERN_OK);
     CHECK(second.content == data);
-    CHECK(chunk_core.calls("t.core.v1.ota.chunk") == 2);
+    CHECK(chunks.calls("t.core.v1.ota.chunk") == 2);
     CHECK(p.metric("core_nats_ota_cache_bytes") == static_cast<int64_t>(data.size()));
     p.inst.reset();
     fs::remove_all(dir);

@@ -31,10 +31,7 @@ auth_result authenticate(plugin& p, std::string_view token) {
 
 // The fake core's authenticate: "good-*" tokens belong to device 42, others are unknown.
 void serve_auth(fake_core& core) {
-    core.serve("core.v1.auth.authenticate", [&core](std::string_view req) -> std::optional<std::string> {
-        wire::authenticate_request in;
-        if (!core.dec.decode(bytes(req), in)) return std::nullopt;
-        std::string out;
+    core.serve_decoded<wire::authenticate_request>("core.v1.auth.authenticate", [&core](const auto& in) -> answer {
         const std::string token = text(in.value);
         if (token.rfind("good", 0) == 0) {
             static const tern_kv option{str("transport.type"), [] {
@@ -49,11 +46,9 @@ void serve_auth(fake_core& core) {
             d.device_name = str("meter-42");
             d.profile_options = &option;
             d.profile_option_count = 1;
-            core.enc.encode(wire::authenticate_reply{TERN_OK, {}, &d}, out);
-        } else {
-            core.enc.encode(wire::authenticate_reply{TERN_NOT_FOUND, str("no such token"), nullptr}, out);
+            return core.encoded(wire::authenticate_reply{TERN_OK, {}, &d});
         }
-        return out;
+        return core.encoded(wire::authenticate_reply{TERN_NOT_FOUND, str("no such token"), nullptr});
     });
 }
 
@@ -115,17 +110,12 @@ TEST_CASE("psk_key: an identity's key and device, cached, and an unknown identit
     nats_server srv;
     REQUIRE(srv.start());
     fake_core core(srv);
-    core.serve("core.v1.auth.psk_key", [&core](std::string_view req) -> std::optional<std::string> {
-        wire::psk_key_request in;
-        if (!core.dec.decode(bytes(req), in)) return std::nullopt;
-        std::string out;
+    core.serve_decoded<wire::psk_key_request>("core.v1.auth.psk_key", [&core](const auto& in) -> answer {
         if (text(in.identity) == "id-1") {
             static const std::string key("\x01\x02secret\x00", 9);
-            core.enc.encode(wire::psk_key_reply{TERN_OK, {}, 43, bytes(key)}, out);
-        } else {
-            core.enc.encode(wire::psk_key_reply{TERN_NOT_FOUND, str("unknown identity"), 0, {}}, out);
+            return core.encoded(wire::psk_key_reply{TERN_OK, {}, 43, bytes(key)});
         }
-        return out;
+        return core.encoded(wire::psk_key_reply{TERN_NOT_FOUND, str("unknown identity"), 0, {}});
     });
     plugin p(srv);
     REQUIRE(wait_until([&] { return p.connected(); }, 5s));
@@ -162,9 +152,7 @@ TEST_CASE("get_attributes, client_rpc, claim and provision make the round trip w
     nats_server srv;
     REQUIRE(srv.start());
     fake_core core(srv);
-    core.serve("core.v1.attributes.get", [&core](std::string_view req) -> std::optional<std::string> {
-        wire::get_attributes_request in;
-        if (!core.dec.decode(bytes(req), in)) return std::nullopt;
+    core.serve_decoded<wire::get_attributes_request>("core.v1.attributes.get", [&core](const auto& in) -> answer {
         if (in.device_id != 42 || in.client == nullptr || in.shared != nullptr) return std::nullopt;
         static tern_kv kv[2];
         kv[0].key = str("fw");
@@ -173,42 +161,28 @@ TEST_CASE("get_attributes, client_rpc, claim and provision make the round trip w
         kv[1].key = str("n");
         kv[1].value.type = TERN_VALUE_INT;
         kv[1].value.u.i = 7;
-        std::string out;
-        core.enc.encode(wire::get_attributes_reply{TERN_OK, {}, kv, 2, nullptr, 0}, out);
-        return out;
+        return core.encoded(wire::get_attributes_reply{TERN_OK, {}, kv, 2, nullptr, 0});
     });
-    core.serve("core.v1.rpc.client", [&core](std::string_view req) -> std::optional<std::string> {
-        wire::client_rpc_request in;
-        if (!core.dec.decode(bytes(req), in)) return std::nullopt;
-        std::string out;
+    core.serve_decoded<wire::client_rpc_request>("core.v1.rpc.client", [&core](const auto& in) -> answer {
         const std::string reply = "{\"echo\":\"" + text(in.method) + "\"}";
-        core.enc.encode(wire::client_rpc_reply{TERN_OK, {}, str(reply)}, out);
-        return out;
+        return core.encoded(wire::client_rpc_reply{TERN_OK, {}, str(reply)});
     });
-    core.serve("core.v1.provisioning.claim", [&core](std::string_view req) -> std::optional<std::string> {
-        wire::claim_request in;
-        if (!core.dec.decode(bytes(req), in)) return std::nullopt;
-        std::string out;
+    core.serve_decoded<wire::claim_request>("core.v1.provisioning.claim", [&core](const auto& in) -> answer {
         if (in.device_id == 999) return std::nullopt;  // a core node that never answers
         wire::status_reply r;
         r.op = wire::status_op::claim;
         r.status = in.device_id == 7 ? TERN_OK : TERN_EXISTS;
         r.message = in.device_id == 7 ? tern_str{} : str("already claimed");
-        core.enc.encode(r, out);
-        return out;
+        return core.encoded(r);
     });
-    core.serve("core.v1.provisioning.provision", [&core](std::string_view req) -> std::optional<std::string> {
-        wire::provision_request in;
-        if (!core.dec.decode(bytes(req), in)) return std::nullopt;
+    core.serve_decoded<wire::provision_request>("core.v1.provisioning.provision", [&core](const auto& in) -> answer {
         if (text(in.request->device_name) != "new-device") return std::nullopt;
         tern_provision_result res{};
         res.struct_size = sizeof res;
         res.status = TERN_PROVISION_SUCCESS;
         res.credentials_type = TERN_CREDENTIAL_ACCESS_TOKEN;
         res.credentials_value = str("tok-1");
-        std::string out;
-        core.enc.encode(wire::provision_reply{TERN_OK, {}, &res}, out);
-        return out;
+        return core.encoded(wire::provision_reply{TERN_OK, {}, &res});
     });
     plugin p(srv);
     REQUIRE(wait_until([&] { return p.connected(); }, 5s));
@@ -314,13 +288,9 @@ TEST_CASE("ota_package: a package with only a URL is handed over as the core gav
     nats_server srv;
     REQUIRE(srv.start());
     fake_core core(srv);
-    core.serve("core.v1.ota.package", [&core](std::string_view req) -> std::optional<std::string> {
-        wire::ota_package_request in;
-        if (!core.dec.decode(bytes(req), in)) return std::nullopt;
-        std::string out;
+    core.serve_decoded<wire::ota_package_request>("core.v1.ota.package", [&core](const auto& in) -> answer {
         if (in.device_id != 42) {
-            core.enc.encode(wire::ota_package_reply{TERN_NOT_FOUND, str("no package"), nullptr}, out);
-            return out;
+            return core.encoded(wire::ota_package_reply{TERN_NOT_FOUND, str("no package"), nullptr});
         }
         tern_ota_package pkg{};
         pkg.struct_size = sizeof pkg;
@@ -329,8 +299,7 @@ TEST_CASE("ota_package: a package with only a URL is handed over as the core gav
         pkg.title = str("fw");
         pkg.version = str("2.0");
         pkg.url = str("https://example.com/fw.bin");
-        core.enc.encode(wire::ota_package_reply{TERN_OK, {}, &pkg}, out);
-        return out;
+        return core.encoded(wire::ota_package_reply{TERN_OK, {}, &pkg});
     });
     plugin p(srv);
     REQUIRE(wait_until([&] { return p.connected(); }, 5s));
@@ -365,16 +334,12 @@ TEST_CASE("session events and resend requests are published with the node's name
     fake_core core(srv);
     std::mutex mu;
     std::vector<std::string> seen;
-    core.serve("core.v1.sessions.event", [&](std::string_view req) -> std::optional<std::string> {
-        wire::session_event_request in;
-        if (!core.dec.decode(bytes(req), in)) return std::nullopt;
+    core.serve_decoded<wire::session_event_request>("core.v1.sessions.event", [&](const auto& in) -> answer {
         std::lock_guard lk(mu);
         seen.push_back(std::to_string(in.device_id) + " " + text(in.transport) + " " + text(in.address));
         return std::nullopt;
     });
-    core.serve("core.v1.rpc.resend", [&](std::string_view req) -> std::optional<std::string> {
-        wire::resend_pending_rpcs_request in;
-        if (!core.dec.decode(bytes(req), in)) return std::nullopt;
+    core.serve_decoded<wire::resend_pending_rpcs_request>("core.v1.rpc.resend", [&](const auto& in) -> answer {
         std::lock_guard lk(mu);
         seen.push_back("resend " + std::to_string(in.device_id));
         return std::nullopt;

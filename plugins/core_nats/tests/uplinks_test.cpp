@@ -23,6 +23,19 @@ done_result post(plugin& p, uint64_t device, int64_t ts, std::string_view key, i
     return r.get(5s);
 }
 
+// What a core node's bridge makes before uplinks can be stored: the stream and 4 partitions.
+void make_uplink_target(fake_core& core) {
+    core.make_uplink_stream();
+    core.announce_partitions(4);
+}
+
+// Returns once p is connected and has stored a first message of device (ts 1000), so that it
+// has read the partition count.
+void wait_first_uplink(plugin& p, uint64_t device, std::string_view key) {
+    REQUIRE(wait_until([&] { return p.connected(); }, 5s));
+    REQUIRE(wait_until([&] { return post(p, device, 1000, key, 1).status == TERN_OK; }, 3s));
+}
+
 }  // namespace
 
 TEST_CASE("telemetry completes OK once the stream stored it, on the device's partition") {
@@ -30,11 +43,9 @@ TEST_CASE("telemetry completes OK once the stream stored it, on the device's par
     nats_server srv;
     REQUIRE(srv.start());
     fake_core core(srv);
-    core.make_uplink_stream();
-    core.announce_partitions(4);
+    make_uplink_target(core);
     plugin p(srv);
-    REQUIRE(wait_until([&] { return p.connected(); }, 5s));
-    REQUIRE(wait_until([&] { return post(p, 42, 1000, "t", 1).status == TERN_OK; }, 3s));
+    wait_first_uplink(p, 42, "t");
 
     auto r = post(p, 42, 1001, "temp", 21);
     REQUIRE(r.status == TERN_OK);
@@ -103,12 +114,10 @@ TEST_CASE("server stopped: uplinks and requests are UNAVAILABLE at once, and onc
     REQUIRE(srv.start());
     {
         fake_core setup(srv);
-        setup.make_uplink_stream();
-        setup.announce_partitions(4);
+        make_uplink_target(setup);
     }
     plugin p(srv);
-    REQUIRE(wait_until([&] { return p.connected(); }, 5s));
-    REQUIRE(wait_until([&] { return post(p, 5, 1000, "a", 1).status == TERN_OK; }, 3s));
+    wait_first_uplink(p, 5, "a");
 
     srv.stop();
     REQUIRE(wait_until([&] { return p.host.metrics.value("core_nats_connected") == 0; }, 3s));
@@ -135,8 +144,7 @@ TEST_CASE("a telemetry message larger than max_message_bytes is INVALID_ARGUMENT
     nats_server srv;
     REQUIRE(srv.start());
     fake_core core(srv);
-    core.make_uplink_stream();
-    core.announce_partitions(4);
+    make_uplink_target(core);
     plugin p(srv, [](testing::map_config& c) { c.set("max_message_bytes", 2048); });
     REQUIRE(wait_until([&] { return p.connected(); }, 5s));
 

@@ -7,60 +7,21 @@
 #include <catch2/catch.hpp>
 #include <stdlib.h>
 
-#include <atomic>
 #include <charconv>
-#include <chrono>
 #include <filesystem>
-#include <functional>
-#include <future>
-#include <map>
-#include <memory>
-#include <mutex>
-#include <string>
-#include <thread>
 #include <tuple>
 #include <vector>
 
-#include "nats_server.hpp"
+#include "plugin_support.hpp"
 #include "tern/abi/core_capabilities.h"
 #include "tern/abi/plugin.h"
-#include "tern/core_wire/codec.hpp"
-#include "tern/nats_link/link.hpp"
 #include "tern/sdk/core.hpp"
-#include "tern/sdk/testing.hpp"
 
 extern "C" const tern_plugin_descriptor* tern_plugin_entry(void);
 
 namespace nats_bridge_test {
 
-using namespace std::chrono_literals;
-using tern::nats_link::test::nats_server;
-namespace nl = tern::nats_link;
-namespace wire = tern::core_wire;
-namespace testing = tern::sdk::testing;
-
-#define NATS_OR_SKIP()                                                         \
-    if (!nats_server::available()) {                                           \
-        WARN("SKIP: nats-server is not installed (tools/dev.sh installs it)"); \
-        return;                                                                \
-    }
-
-inline tern_str str(std::string_view s) { return {s.data(), s.size()}; }
-inline std::string text(tern_str s) { return s.size == 0 ? std::string{} : std::string(s.data, s.size); }
-inline std::string text(tern_bytes b) {
-    return b.size == 0 ? std::string{} : std::string(reinterpret_cast<const char*>(b.data), b.size);
-}
-inline tern_bytes bytes(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
-
-template <class Pred>
-bool wait_until(Pred p, std::chrono::milliseconds bound) {
-    const auto until = std::chrono::steady_clock::now() + bound;
-    while (!p()) {
-        if (std::chrono::steady_clock::now() > until) return false;
-        std::this_thread::sleep_for(5ms);
-    }
-    return true;
-}
+using namespace tern::nats_link::test;  // nats_server, wait_until, str, text, bytes, nl, wire, ...
 
 // The core: answers what the test sets, records every call.
 struct fake_core final : tern::core_auth_v1,
@@ -214,20 +175,6 @@ struct fake_core final : tern::core_auth_v1,
     void close(uint64_t) noexcept override { listener = nullptr; }
 };
 
-inline std::unique_ptr<nl::link> open_client(const nats_server& srv) {
-    nl::link_settings s;
-    s.servers = {srv.url()};
-    s.name = "nats_bridge-test-node";
-    s.reconnect_wait_ms = 50;
-    s.reconnect_wait_max_ms = 200;
-    s.log = [](std::string_view) {};
-    std::string err;
-    auto l = nl::link::open(s, nullptr, err);
-    REQUIRE(l);
-    REQUIRE(wait_until([&] { return l->connected(); }, 5s));
-    return l;
-}
-
 struct reply {
     nl::status st = nl::status::error;
     std::string data;
@@ -251,7 +198,7 @@ struct world {
         REQUIRE(::mkdtemp(tmpl) != nullptr);
         dir = tmpl;
         REQUIRE(srv.start());
-        client = open_client(srv);
+        client = open_test_link(srv, "nats_bridge-test-node");
     }
     ~world() {
         stop_bridge();
@@ -293,18 +240,16 @@ struct world {
         std::string bytes;
         REQUIRE(enc.encode(wire::post_telemetry_request{device, &rec, 1}, bytes));
         const std::string subject = "tern.up." + std::to_string(device % partitions) + ".telemetry";
-        auto p = std::make_shared<std::promise<nl::status>>();
-        auto f = p->get_future();
-        client->publish_durable(subject, bytes, "test." + std::to_string(++next_id),
-                                [p](nl::status s, uint64_t) { p->set_value(s); });
-        return f.get();
+        const std::string id = "test." + std::to_string(++next_id);
+        return wait_result<nl::status>([&](std::function<void(nl::status)> set) {
+            client->publish_durable(subject, bytes, id, [set](nl::status s, uint64_t) { set(s); });
+        });
     }
     reply request(const std::string& subject, const std::string& payload) {
-        auto p = std::make_shared<std::promise<reply>>();
-        auto f = p->get_future();
-        client->request(subject, payload, 3000,
-                        [p](nl::status s, std::string_view d) { p->set_value(reply{s, std::string(d)}); });
-        return f.get();
+        return wait_result<reply>([&](std::function<void(reply)> set) {
+            client->request(subject, payload, 3000,
+                            [set](nl::status s, std::string_view d) { set(reply{s, std::string(d)}); });
+        });
     }
     // One round trip: the client's subscriptions made before are in place at the server.
     void sync() { REQUIRE(request("$JS.API.INFO", "").st == nl::status::ok); }

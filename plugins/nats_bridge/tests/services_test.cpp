@@ -16,9 +16,7 @@ std::string encoded(const R& r) {
 }
 
 nl::status kv_put(world& w, const std::string& bucket, const std::string& key, const std::string& value) {
-    auto p = std::make_shared<std::promise<nl::status>>();
-    w.client->kv_put(bucket, key, value, [p](nl::status s) { p->set_value(s); });
-    return p->get_future().get();
+    return wait_done([&](nl::link::done_fn cb) { w.client->kv_put(bucket, key, value, cb); });
 }
 
 // Messages received on a subject, kept for the test.
