@@ -1,63 +1,92 @@
-// The bridge in front of the real embedded core (core_embedded's store and capabilities, in
-// process): uplinks applied twice store the same rows, a request authenticates a real device,
-// and an RPC sent through the core's admin operations reaches the node that subscribed it.
-#include "capabilities.hpp"
-#include "core.hpp"
+// The bridge in front of the real embedded core: the core_embedded plugin library loaded as
+// the kernel loads it, on the SDK's fake host, reached only through its ABI (its capabilities,
+// and its CLI word for what an operator does). Uplinks applied twice store the same rows, a
+// request authenticates a real device, and an RPC an operator sends reaches the node that
+// subscribed the device.
+#include <cstdlib>
+
 #include "fixture.hpp"
-#include "metrics.hpp"
+#include "tern/abi/cli.h"
+#include "tern/sdk/testing.hpp"
+
+#ifndef TERN_CORE_EMBEDDED_PLUGIN
+#error "TERN_CORE_EMBEDDED_PLUGIN must name the core_embedded plugin library"
+#endif
 
 namespace nats_bridge_test {
 
-namespace ce = tern::core_embedded;
-
 namespace {
 
-template <class T>
-ce::result<T> await(const std::function<void(ce::callback<T>)>& op) {
-    auto p = std::make_shared<std::promise<ce::result<T>>>();
-    auto f = p->get_future();
-    op([p](ce::result<T> r) { p->set_value(std::move(r)); });
-    REQUIRE(f.wait_for(10s) == std::future_status::ready);
-    return f.get();
-}
-
-// The embedded core on a temporary database, its capabilities offered as instance "core".
+// core_embedded on a temporary database, its capabilities offered as instance "core".
 struct real_core {
-    ce::core_metrics metrics;
-    ce::embedded_core core{metrics, {}};
-    ce::core_services services{core};
+    testing::plugin_library lib{TERN_CORE_EMBEDDED_PLUGIN};
+    testing::fake_host host{lib.descriptor(), "core"};
+    testing::instance_ptr inst;
 
     explicit real_core(const std::string& dir) {
-        ce::core_settings s;
-        s.database = dir + "/core/tern.db";
-        s.read_threads = 1;
-        s.writer.max_delay_us = 500;
-        core.start(s);
+        host.config.set("database", dir + "/core/tern.db");
+        host.config.set("admin_bind", "127.0.0.1:0");  // the CLI word reaches the core through it
+        host.config.set("read_threads", int64_t{1});
+        host.config.set("group_commit_max_delay_us", int64_t{500});
+        inst = testing::create(lib.descriptor(), host);
+        std::string why;
+        REQUIRE(testing::start(*inst, &why) == TERN_OK);
     }
-    ~real_core() { core.stop(); }
+    ~real_core() {
+        if (inst) inst->stop();
+    }
 
     void provide(testing::fake_registry& r) {
         for (const char* iid : {TERN_IID_CORE_AUTH_V1, TERN_IID_CORE_TELEMETRY_V1, TERN_IID_CORE_ATTRIBUTES_V1,
                                 TERN_IID_CORE_RPC_V1, TERN_IID_CORE_PROVISIONING_V1, TERN_IID_CORE_OTA_V1,
                                 TERN_IID_CORE_SESSIONS_V1, TERN_IID_CORE_EVENTS_V1})
-            r.provide(iid, "core", services.query(iid));
+            r.provide(iid, "core", inst->query(tern::sdk::to_str(iid)));
     }
+
+    // `tern <args...>` as an operator runs it against this core; its output.
+    std::string cli(const std::vector<std::string>& args) {
+        auto* tool = static_cast<tern::cli_v1*>(inst->query(tern::sdk::to_str(TERN_IID_CLI_V1)));
+        REQUIRE(tool != nullptr);
+        std::vector<tern_str> argv;
+        for (const auto& a : args) argv.push_back(tern::sdk::to_str(a));
+        std::pair<std::string, std::string> io;
+        auto sink_out = [](void* c, tern_str t) { static_cast<decltype(io)*>(c)->first.append(t.data, t.size); };
+        auto sink_err = [](void* c, tern_str t) { static_cast<decltype(io)*>(c)->second.append(t.data, t.size); };
+        const int rc = tool->run(static_cast<uint32_t>(argv.size()), argv.data(), sink_out, sink_err, &io);
+        INFO(io.first << io.second);
+        REQUIRE(rc == 0);
+        return io.first;
+    }
+
     uint64_t add_device(const std::string& name, const std::string& token) {
-        ce::device_spec spec;
-        spec.name = name;
-        spec.cred = ce::credential_input{TERN_CREDENTIAL_ACCESS_TOKEN, token, {}, {}, {}};
-        const auto r = await<ce::device>([&](ce::callback<ce::device> cb) { core.create_device(spec, cb); });
-        REQUIRE(r.status == TERN_OK);
-        return r.value.id;
+        cli({"device", "add", name, "--token", token});
+        auto* auth = static_cast<tern::core_auth_v1*>(inst->query(tern::sdk::to_str(TERN_IID_CORE_AUTH_V1)));
+        std::promise<uint64_t> p;
+        auth->authenticate(
+            TERN_CREDENTIAL_ACCESS_TOKEN, tern::sdk::to_str(token),
+            [](void* c, tern_status st, const tern_device_record* d) {
+                static_cast<std::promise<uint64_t>*>(c)->set_value(st == TERN_OK && d != nullptr ? d->device_id : 0);
+            },
+            &p);
+        auto f = p.get_future();
+        REQUIRE(f.wait_for(10s) == std::future_status::ready);
+        const uint64_t id = f.get();
+        REQUIRE(id != 0);
+        return id;
     }
-    std::vector<ce::ts_point> points(const std::string& device) {
-        const auto r = await<std::map<std::string, std::vector<ce::ts_point>>>(
-            [&](ce::callback<std::map<std::string, std::vector<ce::ts_point>>> cb) {
-                core.telemetry_range(device, {"v"}, 0, INT64_MAX, 10000, false, cb);
-            });
-        REQUIRE(r.status == TERN_OK);
-        auto it = r.value.find("v");
-        return it == r.value.end() ? std::vector<ce::ts_point>{} : it->second;
+
+    // The stored points of key v, oldest first, as (ts, value) read from the CLI's JSON.
+    std::vector<std::pair<int64_t, int64_t>> points(const std::string& device) {
+        const std::string out = cli({"telemetry", device, "--key", "v", "--since", "0", "--until", "100000",
+                                     "--limit", "10000", "--asc", "--json"});
+        std::vector<std::pair<int64_t, int64_t>> pts;
+        for (size_t at = out.find("\"ts\":"); at != std::string::npos; at = out.find("\"ts\":", at + 1)) {
+            const int64_t ts = std::strtoll(out.c_str() + at + 5, nullptr, 10);
+            const size_t v = out.find("\"value\":", at);
+            REQUIRE(v != std::string::npos);
+            pts.emplace_back(ts, std::strtoll(out.c_str() + v + 8, nullptr, 10));
+        }
+        return pts;
     }
 };
 
@@ -77,8 +106,8 @@ TEST_CASE("with the embedded core, uplinks applied twice leave the rows of apply
     const auto pts = rc.points("meter-1");
     REQUIRE(pts.size() == 100);
     for (size_t i = 0; i < pts.size(); ++i) {
-        CHECK(pts[i].ts == 1000 + static_cast<int64_t>(i));
-        CHECK(pts[i].v.i == pts[i].ts);
+        CHECK(pts[i].first == 1000 + static_cast<int64_t>(i));
+        CHECK(pts[i].second == pts[i].first);
     }
     CHECK(wait_until([&] { return w.stream_messages() == 0; }, 5s));
 }
@@ -115,14 +144,9 @@ TEST_CASE("with the embedded core, a token authenticates and an RPC reaches the 
     r = w.request("tern.core.v1.events.subscribe", bytes);
     REQUIRE(r.st == nl::status::ok);
 
-    ce::rpc_request_spec spec;
-    spec.device = "valve-1";
-    spec.method = "open";
-    spec.params = "{\"pct\":40}";
-    spec.timeout_ms = 5000;
-    spec.wait = false;
-    REQUIRE(await<ce::rpc_record>([&](ce::callback<ce::rpc_record> cb) { rc.core.send_rpc(spec, cb); }).status ==
-            TERN_OK);
+    // An operator sends an RPC on the core node (persistent: the word returns once it is queued;
+    // nobody here reports it delivered).
+    rc.cli({"rpc", "valve-1", "open", "{\"pct\":40}", "--persistent", "--timeout", "5000"});
     REQUIRE(wait_until([&] {
         std::lock_guard lk(mu);
         return !got.empty();
