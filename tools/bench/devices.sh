@@ -87,20 +87,7 @@ done
 admin=http://$(cat "$db.admin-addr")
 key=$(cat "$db.admin-key")
 
-# The devices, over one kept-alive connection: a curl config with one request per device.
-echo "== creating $devices devices (token dev-I) through $admin/api/devices" >&2
-t0=$(now_ns)
-{
-  for ((i = 0; i < devices; i++)); do
-    printf 'url = "%s/api/devices"\nheader = "Authorization: Bearer %s"\nheader = "Content-Type: application/json"\ndata = "{\\"name\\":\\"dev-%d\\",\\"token\\":\\"dev-%d\\"}"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n' \
-      "$admin" "$key" "$i" "$i"
-    [ $((i + 1)) -lt "$devices" ] && echo next
-  done
-} >"$tmp/devices.curl"
-curl -sS -K "$tmp/devices.curl" >"$tmp/devices.codes"
-created=$(grep -c '^201$' "$tmp/devices.codes" || true)
-[ "$created" = "$devices" ] || die "created $created of $devices devices; codes: $(sort "$tmp/devices.codes" | uniq -c | tr '\n' ' ')"
-echo "   $devices devices in $(( ($(now_ns) - t0) / 1000000 )) ms" >&2
+create_devices "$db" "$devices" "$tmp"
 
 base=coap://127.0.0.1:$port
 telemetry_url="$base/api/v1/{token}/telemetry"

@@ -42,3 +42,25 @@ require_embedded_build() {
   done
   command -v curl >/dev/null || die "curl is needed to create the devices (apt-get install curl)"
 }
+
+# create_devices DB N TMPDIR: N devices dev-0 .. dev-(N-1), token dev-I, through the admin API
+# of the core_embedded whose database is DB (its address and key files beside it), over one
+# kept-alive connection (a curl config with one request per device). Calls die() on a refusal.
+create_devices() {
+  local db=$1 n=$2 dir=$3 admin key t0 created i
+  admin=http://$(cat "$db.admin-addr")
+  key=$(cat "$db.admin-key")
+  echo "== creating $n devices (token dev-I) through $admin/api/devices" >&2
+  t0=$(now_ns)
+  {
+    for ((i = 0; i < n; i++)); do
+      printf 'url = "%s/api/devices"\nheader = "Authorization: Bearer %s"\nheader = "Content-Type: application/json"\ndata = "{\\"name\\":\\"dev-%d\\",\\"token\\":\\"dev-%d\\"}"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n' \
+        "$admin" "$key" "$i" "$i"
+      [ $((i + 1)) -lt "$n" ] && echo next
+    done
+  } >"$dir/devices.curl"
+  curl -sS -K "$dir/devices.curl" >"$dir/devices.codes"
+  created=$(grep -c '^201$' "$dir/devices.codes" || true)
+  [ "$created" = "$n" ] || die "created $created of $n devices; codes: $(sort "$dir/devices.codes" | uniq -c | tr '\n' ' ')"
+  echo "   $n devices in $(( ($(now_ns) - t0) / 1000000 )) ms" >&2
+}

@@ -162,27 +162,8 @@ start embedded "$tern_bin" run --config "$here/config/tern.toml" "${quiet[@]}" "
 wait_file embedded "$tmp/embedded/tern.db.admin-key"
 wait_file embedded "$tmp/embedded/tern.db.admin-addr"
 
-# The devices, over one kept-alive connection per core: a curl config with one request each.
-create_devices() {  # DB: the core_embedded database whose admin API takes them
-  local db=$1 admin key t0 created
-  admin=http://$(cat "$db.admin-addr")
-  key=$(cat "$db.admin-key")
-  echo "== creating $devices devices (token dev-I) through $admin/api/devices" >&2
-  t0=$(now_ns)
-  {
-    for ((i = 0; i < devices; i++)); do
-      printf 'url = "%s/api/devices"\nheader = "Authorization: Bearer %s"\nheader = "Content-Type: application/json"\ndata = "{\\"name\\":\\"dev-%d\\",\\"token\\":\\"dev-%d\\"}"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n' \
-        "$admin" "$key" "$i" "$i"
-      [ $((i + 1)) -lt "$devices" ] && echo next
-    done
-  } >"$tmp/devices.curl"
-  curl -sS -K "$tmp/devices.curl" >"$tmp/devices.codes"
-  created=$(grep -c '^201$' "$tmp/devices.codes" || true)
-  [ "$created" = "$devices" ] || die "created $created of $devices devices; codes: $(sort "$tmp/devices.codes" | uniq -c | tr '\n' ' ')"
-  echo "   $devices devices in $(( ($(now_ns) - t0) / 1000000 )) ms" >&2
-}
-create_devices "$tmp/embedded/tern.db"
-create_devices "$tmp/core/tern.db"
+create_devices "$tmp/embedded/tern.db" "$devices" "$tmp"
+create_devices "$tmp/core/tern.db" "$devices" "$tmp"
 
 # One telemetry message through each server, retried until it is answered 2.01 (a transport
 # node answers 5.03 until it has read the uplink partitions the bridge announces).
