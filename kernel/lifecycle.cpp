@@ -7,6 +7,7 @@
 #include <set>
 #include <thread>
 
+#include "kernel/metrics/process_memory.hpp"
 #include "kernel/text.hpp"
 #include "tern/abi/version.h"
 #include "tern/sdk/status.hpp"
@@ -280,6 +281,9 @@ void runtime::register_kernel_metrics() {
         posted.push_back(add(TERN_METRIC_COUNTER, "tern_reactor_tasks_posted_total",
                              "Tasks plugins posted to a shard", "shard=\"" + std::to_string(s) + "\""));
     pool_.set_post_counters(&store_, std::move(posted));
+    std::string err;
+    if (!metrics::register_process_memory(store_, err))
+        logs_.kernel().warn("kernel memory metrics not registered: {}", err);
 }
 
 void runtime::set_step(std::string step) {

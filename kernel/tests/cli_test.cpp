@@ -143,6 +143,12 @@ TEST_CASE("tern run serves Prometheus metrics of the kernel and the plugins", "[
     CHECK(reply.find("tern_plugin_instances 3\n") != std::string::npos);
     CHECK(reply.find("tern_reactor_tasks_posted_total{shard=\"0\"} ") != std::string::npos);
     CHECK(reply.find("tern_reactor_tasks_posted_total{shard=\"1\"} ") != std::string::npos);
+    // the process's memory, read at the scrape: resident size and the allocator's heap
+    CHECK(reply.find("# TYPE tern_resident_bytes gauge\ntern_resident_bytes ") != std::string::npos);
+    CHECK(reply.find("tern_resident_bytes 0\n") == std::string::npos);
+    CHECK(reply.find("tern_heap_bytes{state=\"in_use\"} ") != std::string::npos);
+    CHECK(reply.find("tern_heap_bytes{state=\"free\"} ") != std::string::npos);
+    CHECK(reply.find("tern_heap_bytes{state=\"mmapped\"} ") != std::string::npos);
     CHECK(reply.find("# HELP kt_events_total Events seen\n# TYPE kt_events_total counter\n"
                      "kt_events_total{instance=\"first\",kind=\"a\"} 3\n"
                      "kt_events_total{instance=\"first\",kind=\"b\"} 1\n") != std::string::npos);
