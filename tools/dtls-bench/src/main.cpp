@@ -5,6 +5,9 @@
 //   dtls-bench requests   --port P [--sessions N] [--duration S] [--warmup S] [--path P]
 //                         [--plain | --cid] [--server-pid PID]
 //   dtls-bench idle       --port P --server-pid PID [--sessions N] [--settle S] [--cid]
+//   dtls-bench hold       --port P --sessions N [--rate R] [--window W] [--sockets M]
+//                         [--source-base A] [--cid] [--server-pid PID] [--ready-file F]
+//                         [--duration S] [--json] [--path P] [--method M] [--payload T]
 //
 // handshakes: each thread connects, closes (close_notify) and connects again for the
 //   duration; full ECDHE handshakes with P-256 (the server's certificate decides ECDSA or
@@ -22,6 +25,9 @@
 //   without close_notify); prints the server's resident memory before and, S seconds
 //   (--settle, default 1) after the last one, after (/proc/PID/status VmRSS), and the
 //   difference per session.
+// hold: N sessions, each from its own (address, port) in 127.0.0.0/8 through a few wildcard
+//   sockets (IP_PKTINFO), made at a paced rate, one request each, then forgotten by the
+//   client without close_notify (hold.cpp). Its output is its own (README).
 //
 // Output: "key value" lines, then a JSON line.
 #include <arpa/inet.h>
@@ -43,6 +49,7 @@
 #include <thread>
 #include <vector>
 
+#include "hold.hpp"
 #include "tern/dtls_client/coap_mini.hpp"
 #include "tern/dtls_client/dtls_peer.hpp"
 
@@ -69,6 +76,8 @@ struct args {
     bool plain = false;
     bool cid = false;   // ask each session for a Connection ID (DTLS 1.2: RFC 9146)
     double settle = 1;  // idle: seconds between the last session and the memory reading
+    bool duration_set = false;
+    tern::dtls::bench::hold_options hold;  // hold: its own options (hold.hpp)
 };
 
 [[noreturn]] void usage(const std::string& why) {
@@ -77,7 +86,7 @@ struct args {
 }
 
 args parse(int argc, char** argv) {
-    if (argc < 2) usage("a mode is required: handshakes, requests or idle");
+    if (argc < 2) usage("a mode is required: handshakes, requests, idle or hold");
     args a;
     a.mode = argv[1];
     for (int i = 2; i < argc; ++i) {
@@ -88,7 +97,7 @@ args parse(int argc, char** argv) {
         };
         if (k == "--port") a.port = static_cast<uint16_t>(std::stoi(val()));
         else if (k == "--threads") a.threads = std::stoi(val());
-        else if (k == "--duration") a.duration = std::stod(val());
+        else if (k == "--duration") a.duration = std::stod(val()), a.duration_set = true;
         else if (k == "--warmup") a.warmup = std::stod(val());
         else if (k == "--resume") a.resume = val();
         else if (k == "--cert") a.cert = val();
@@ -99,10 +108,36 @@ args parse(int argc, char** argv) {
         else if (k == "--plain") a.plain = true;
         else if (k == "--cid") a.cid = true;
         else if (k == "--settle") a.settle = std::stod(val());
-        else usage("unknown option " + k);
+        else if (k == "--rate") a.hold.rate = std::stod(val());
+        else if (k == "--window") a.hold.window = static_cast<uint32_t>(std::stoul(val()));
+        else if (k == "--sockets") a.hold.sockets = static_cast<uint32_t>(std::stoul(val()));
+        else if (k == "--source-base") a.hold.source_base = val();
+        else if (k == "--ready-file") a.hold.ready_file = val();
+        else if (k == "--json") a.hold.json = true;
+        else if (k == "--payload") a.hold.payload = val();
+        else if (k == "--method") {
+            const std::string m = val();
+            if (m == "GET") a.hold.method = 1;
+            else if (m == "POST") a.hold.method = 2;
+            else if (m == "PUT") a.hold.method = 3;
+            else usage("--method GET|POST|PUT");
+        } else usage("unknown option " + k);
     }
     if (a.port == 0) usage("--port is required");
-    if (a.mode != "handshakes" && a.mode != "requests" && a.mode != "idle") usage("unknown mode " + a.mode);
+    if (a.mode != "handshakes" && a.mode != "requests" && a.mode != "idle" && a.mode != "hold")
+        usage("unknown mode " + a.mode);
+    if (a.mode == "hold") {
+        a.hold.port = a.port;
+        a.hold.sessions = static_cast<uint64_t>(a.sessions);
+        a.hold.cid = a.cid;
+        a.hold.server_pid = a.server_pid;
+        a.hold.duration = a.duration_set ? a.duration : 0;
+        a.hold.path = a.path;
+        a.hold.cert = a.cert;
+        a.hold.key = a.key;
+        if (!(a.hold.rate > 0) || a.hold.window < 1 || a.hold.sockets < 1 || a.hold.duration < 0)
+            usage("--rate, --window and --sockets take a positive number, --duration 0 or more");
+    }
     if (a.resume != "none" && a.resume != "ticket" && a.resume != "session") usage("--resume none|ticket|session");
     if (a.mode == "idle" && a.server_pid == 0) usage("idle needs --server-pid");
     if (a.sessions < 1 || a.threads < 1) usage("--sessions and --threads take at least 1");
@@ -418,6 +453,7 @@ int main(int argc, char** argv) {
     try {
         if (a.mode == "handshakes") return handshakes(a);
         if (a.mode == "requests") return requests(a);
+        if (a.mode == "hold") return tern::dtls::bench::hold(a.hold);
         return idle(a);
     } catch (const std::exception& e) {
         std::cerr << "dtls-bench: " << e.what() << "\n";
