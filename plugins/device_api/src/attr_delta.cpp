@@ -15,14 +15,28 @@ std::size_t value_bytes(const tern_value& v) noexcept {
 
 }  // namespace
 
+attr_delta::map& attr_delta::entries() {
+    if (!entries_) entries_ = std::make_unique<map>();
+    return *entries_;
+}
+
 attr_delta::map::iterator attr_delta::erase(map::iterator it) noexcept {
     bytes_ -= it->second.bytes;
-    return entries_.erase(it);
+    return entries_->erase(it);
+}
+
+std::size_t attr_delta::heap_bytes() const noexcept {
+    if (!entries_) return 0;
+    // The map object, and per entry its node (key, value, links) and what key and value own
+    // beyond their inline storage (bytes_ counts those, a number as 8).
+    constexpr std::size_t node = sizeof(map::value_type) + 4 * sizeof(void*);
+    return sizeof(map) + entries_->size() * node + bytes_;
 }
 
 void attr_delta::set(std::string_view key, const tern_value& v, uint64_t seq) {
-    auto it = entries_.find(key);
-    if (it == entries_.end()) it = entries_.emplace(std::string(key), entry{}).first;
+    map& m = entries();
+    auto it = m.find(key);
+    if (it == m.end()) it = m.emplace(std::string(key), entry{}).first;
     it->second.value.assign(v);
     it->second.deleted = false;
     it->second.seq = seq;
@@ -32,8 +46,9 @@ void attr_delta::set(std::string_view key, const tern_value& v, uint64_t seq) {
 }
 
 void attr_delta::remove(std::string_view key, uint64_t seq) {
-    auto it = entries_.find(key);
-    if (it == entries_.end()) it = entries_.emplace(std::string(key), entry{}).first;
+    map& m = entries();
+    auto it = m.find(key);
+    if (it == m.end()) it = m.emplace(std::string(key), entry{}).first;
     it->second.value = owned_value{};
     it->second.deleted = true;
     it->second.seq = seq;
@@ -55,59 +70,67 @@ void attr_delta::apply(const tern_kv* updated, uint32_t updated_count, const ter
 }
 
 void attr_delta::delivered(uint64_t seq) {
-    for (auto it = entries_.begin(); it != entries_.end();) {
+    if (!entries_) return;
+    for (auto it = entries_->begin(); it != entries_->end();) {
         if (it->second.seq <= seq) it = erase(it);
         else ++it;
     }
+    release_if_empty();
 }
 
 void attr_delta::merge_from(const attr_delta& other, uint64_t seq) {
-    for (const auto& [k, e] : other.entries_) {
+    other.each([&](const std::string& k, const entry& e) {
         if (e.deleted) remove(k, seq);
         else set(k, e.value.view(), seq);
-    }
+    });
 }
 
 void attr_delta::drop_values() {
-    for (auto it = entries_.begin(); it != entries_.end();) {
+    if (!entries_) return;
+    for (auto it = entries_->begin(); it != entries_->end();) {
         if (!it->second.deleted) it = erase(it);
         else ++it;
     }
+    release_if_empty();
 }
 
 void attr_delta::forget(std::string_view key) {
-    if (auto it = entries_.find(key); it != entries_.end()) erase(it);
+    if (!entries_) return;
+    if (auto it = entries_->find(key); it != entries_->end()) erase(it);
+    release_if_empty();
 }
 
 void attr_delta::merge_deletions_from(const attr_delta& other, uint64_t seq) {
-    for (const auto& [k, e] : other.entries_) {
+    other.each([&](const std::string& k, const entry& e) {
         if (e.deleted) remove(k, seq);
         else forget(k);
-    }
+    });
 }
 
 void attr_delta::merge_read(const attr_delta& read, uint64_t seq, uint64_t since) {
-    for (const auto& [k, e] : read.entries_) {
-        if (e.deleted) continue;
-        if (auto it = entries_.find(k); it != entries_.end() && it->second.seq > since) continue;
+    read.each([&](const std::string& k, const entry& e) {
+        if (e.deleted) return;
+        if (entries_)
+            if (auto it = entries_->find(k); it != entries_->end() && it->second.seq > since) return;
         set(k, e.value.view(), seq);
-    }
+    });
 }
 
 uint64_t attr_delta::newest() const noexcept {
     uint64_t n = 0;
-    for (const auto& [k, e] : entries_)
+    each([&](const std::string&, const entry& e) {
         if (e.seq > n) n = e.seq;
+    });
     return n;
 }
 
 void attr_delta::view(std::vector<tern_kv>& updated, std::vector<tern_str>& deleted) const {
     updated.clear();
     deleted.clear();
-    for (const auto& [k, e] : entries_) {
+    each([&](const std::string& k, const entry& e) {
         if (e.deleted) deleted.push_back(sdk::to_str(k));
         else updated.push_back(tern_kv{sdk::to_str(k), e.value.view()});
-    }
+    });
 }
 
 }  // namespace tern::device_api

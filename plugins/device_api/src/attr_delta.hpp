@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,13 +42,15 @@ public:
     // after change number since (those changes are newer than the read).
     void merge_read(const attr_delta& read, uint64_t seq, uint64_t since);
     void clear() noexcept {
-        entries_.clear();
+        entries_.reset();
         bytes_ = 0;
     }
-    bool empty() const noexcept { return entries_.empty(); }
-    std::size_t size() const noexcept { return entries_.size(); }
+    bool empty() const noexcept { return !entries_ || entries_->empty(); }
+    std::size_t size() const noexcept { return entries_ ? entries_->size() : 0; }
     // The keys and values pending, in bytes (a number counts 8, a deletion its key).
     std::size_t bytes() const noexcept { return bytes_; }
+    // The heap it holds (map nodes with their keys and owned values), for the memory metric.
+    std::size_t heap_bytes() const noexcept;
     // The newest change number pending (0 when empty).
     uint64_t newest() const noexcept;
 
@@ -63,8 +66,19 @@ private:
     };
     using map = std::map<std::string, entry, std::less<>>;
     map::iterator erase(map::iterator it) noexcept;
+    // The map, made by the first change (an idle device's delta is one null pointer).
+    map& entries();
+    // Frees the map once nothing is pending.
+    void release_if_empty() noexcept {
+        if (entries_ && entries_->empty()) entries_.reset();
+    }
+    template <class F>
+    void each(F&& f) const {
+        if (entries_)
+            for (const auto& [k, e] : *entries_) f(k, e);
+    }
     // Sorted by key: notifications list keys in a stable order.
-    map entries_;
+    std::unique_ptr<map> entries_;
     std::size_t bytes_ = 0;
 };
 

@@ -141,9 +141,7 @@ std::shared_ptr<device_entry> copy_device(const tern_device_record& record, cred
     const tern_device_record d = sdk::read_record(&record);
     auto e = std::make_shared<device_entry>();
     e->device_id = d.device_id;
-    e->name.assign(sdk::to_sv(d.device_name));
     e->profile_id = d.profile_id;
-    e->profile_name.assign(sdk::to_sv(d.profile_name));
     e->revision = d.revision;
     e->payload_type = d.payload_type;
     const profile_fields f(d.profile_options, d.profile_option_count);

@@ -50,11 +50,11 @@ struct device_limits {
     static device_limits from_options(const tern_kv* kv, uint32_t n) noexcept;
 };
 
+// The device's and its profile's names are not kept (nothing here reads them; the core knows
+// them by id), so a device costs no name strings.
 struct device_entry {
     uint64_t device_id = 0;
-    std::string name;
     uint64_t profile_id = 0;
-    std::string profile_name;
     uint64_t revision = 0;
     // What the payload adaptors key compiled settings by: the profile's own revision
     // (TERN_OPTION_PROFILE_REVISION) when the core gives it, else the record's revision.

@@ -18,24 +18,25 @@ namespace tern::device_api {
 
 // Who holds an observation (docs/device-api.md §3.1): the transport session, or the address for
 // sessionless transports, and the CoAP token.
+// The transport is its interned instance name (runtime::transport_id); the address the core
+// hears of is formatted from the endpoint when it is told (runtime::format_address), so an
+// observation holds no string.
 struct obs_ident {
-    uint32_t transport = 0;
     uint64_t session = 0;
     tern_endpoint endpoint{};
-    uint8_t tkl = 0;
     uint8_t token[8]{};
+    uint32_t transport = UINT32_MAX;  // none
+    uint8_t tkl = 0;
     bool same(const obs_ident& o) const noexcept;
 };
 
 struct observation {
     uint64_t id = 0;  // engine observation id; 0: none
-    uint32_t shard = 0;
     obs_ident who;
-    uint8_t type = TERN_COAP_CON;
+    uint32_t shard = 0;
     int32_t format = -1;          // Content-Format of its notifications
     int32_t request_format = -1;  // the registering GET's, for the payload adaptors
-    std::string transport;
-    std::string address;
+    uint8_t type = TERN_COAP_CON;
 };
 
 // One kind of observation of a device (attributes or RPC).
@@ -70,8 +71,9 @@ struct device_state {
     uint64_t delta_sent = 0;  // newest change already handed to the engine
     std::vector<pending_rpc> rpcs;
     bool session_open = false;
-    std::string session_transport;
-    std::string session_address;
+    // Who the session was opened for (its CLOSE names the same transport and address).
+    uint32_t session_transport = UINT32_MAX;  // runtime::transport_id
+    tern_endpoint session_endpoint{};
     uint64_t last_report_ns = 0;
     uint32_t reauth_gen = 0;  // the newest re-authentication asked for
     // Power saving (devices whose profile names a mode a policy decides; downlinks_power.cpp);

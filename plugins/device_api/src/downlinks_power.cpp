@@ -124,10 +124,9 @@ void downlinks::after_policy(shard_tables& sd, device_state& st) {
     // Once per transition. Waking is ACTIVITY (the uplink reports it too, throttled; this one
     // makes sure the core sees the device awake after it saw it asleep).
     const observation& o = st.attr.live.id != 0 ? st.attr.live : st.rpc.live;
-    const std::string& transport = st.session_open ? st.session_transport : o.transport;
-    const std::string& address = st.session_open ? st.session_address : o.address;
-    rt_.w.core.sessions->session_event(st.device_id, asleep ? TERN_SESSION_ASLEEP : TERN_SESSION_ACTIVITY,
-                                       sdk::to_str(transport), sdk::to_str(address));
+    states_.session_event(st, asleep ? TERN_SESSION_ASLEEP : TERN_SESSION_ACTIVITY,
+                          st.session_open ? st.session_transport : o.who.transport,
+                          st.session_open ? st.session_endpoint : o.who.endpoint);
     if (!asleep) rt_.m.activity_reports.inc();
 }
 

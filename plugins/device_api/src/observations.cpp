@@ -44,14 +44,11 @@ void observations::start_registration(const request& v, const route& r,
     o.shard = v.shard;
     o.type = v.type;
     o.format = response_format(dev->payload_type, v.content_format);
-    o.who.transport = rt_.transport_index(v.transport);
+    o.who.transport = rt_.transport_id(v.transport);
     o.who.session = v.peer.session;
     o.who.endpoint = v.peer.endpoint;
     o.who.tkl = static_cast<uint8_t>(std::min<std::size_t>(v.coap_token.size, sizeof o.who.token));
     if (o.who.tkl != 0) std::memcpy(o.who.token, v.coap_token.data, o.who.tkl);
-    o.transport.assign(v.transport);
-    char buf[64];
-    o.address.assign(runtime::format_address(v.peer, buf));
     o.request_format = v.content_format;
     rt_.post(rt_.home_of(dev->device_id), [this, q = std::move(t)]() mutable { home_register(std::move(q)); });
 }
@@ -239,14 +236,14 @@ void observations::on_end(uint64_t observation, int32_t reason) noexcept {
         const uint32_t s = rt_.w.reactor->current_shard();
         if (s >= rt_.shard_count) return;
         shard_tables& sd = *rt_.shards[s];
-        auto it = sd.obs_device.find(observation);
-        if (it == sd.obs_device.end()) {
+        const uint64_t* it = sd.obs_device.find(observation);
+        if (it == nullptr) {
             // The relation being registered right now ended inside respond().
             if (sd.in_observe_respond) sd.observe_respond_ended = true;
             return;
         }
-        const uint64_t device = it->second;
-        sd.obs_device.erase(it);
+        const uint64_t device = *it;
+        sd.obs_device.erase(observation);
         rt_.post(rt_.home_of(device), [this, device, observation, reason] { home_end(device, observation, reason); });
     } catch (...) {
         rt_.log.error("device_api: cannot route the end of observation ", observation);
@@ -258,9 +255,9 @@ void observations::on_result(uint64_t observation, uint64_t cookie, int32_t resu
         const uint32_t s = rt_.w.reactor->current_shard();
         if (s >= rt_.shard_count) return;
         shard_tables& sd = *rt_.shards[s];
-        auto it = sd.obs_device.find(observation);
-        if (it == sd.obs_device.end()) return;
-        const uint64_t device = it->second;
+        const uint64_t* it = sd.obs_device.find(observation);
+        if (it == nullptr) return;
+        const uint64_t device = *it;
         rt_.post(rt_.home_of(device), [this, device, observation, cookie, result] {
             down_.result(device, observation, cookie, result);
         });

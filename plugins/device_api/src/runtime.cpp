@@ -52,6 +52,9 @@ runtime::runtime(const settings& settings_, services services_)
     // for the core, which never takes longer than a request may live.
     grace_ns = ms_to_ns(s.client_rpc_timeout_ms);
     if (s.max_pending_rpcs > 256) rpc_cap = static_cast<std::size_t>(s.max_pending_rpcs);
+    uint32_t n = 0;
+    for (; n < w.transports.size() && n < max_transport_names; ++n) names_[n] = w.transports[n].name;
+    name_count_.store(n, std::memory_order_release);
 }
 
 void runtime::resolve_power(device_entry& e) noexcept {
@@ -65,7 +68,7 @@ void runtime::resolve_power(device_entry& e) noexcept {
     } catch (...) {
         return;
     }
-    log.warn("no power policy decides power mode \"", e.power_mode_name, "\" (device ", e.name,
+    log.warn("no power policy decides power mode \"", e.power_mode_name, "\" (device id ", e.device_id,
              "): its devices are treated as always reachable (load a plugin providing it, e.g. [plugins.power])");
 }
 
@@ -86,8 +89,8 @@ int64_t runtime::wall_ms() const noexcept {
 
 device_state* runtime::state_of(uint64_t device_id) const noexcept {
     const shard_tables& sd = home_tables(device_id);
-    auto it = sd.states.find(device_id);
-    return it == sd.states.end() ? nullptr : it->second.get();
+    const std::unique_ptr<device_state>* st = sd.states.find(device_id);
+    return st == nullptr ? nullptr : st->get();
 }
 
 uint32_t runtime::transport_index(std::string_view name) const noexcept {
@@ -96,9 +99,36 @@ uint32_t runtime::transport_index(std::string_view name) const noexcept {
     return UINT32_MAX;
 }
 
+uint32_t runtime::transport_id(std::string_view name) noexcept {
+    const uint32_t n = name_count_.load(std::memory_order_acquire);
+    for (uint32_t i = 0; i < n; ++i)
+        if (names_[i] == name) return i;
+    try {
+        std::lock_guard lk(names_mu_);
+        const uint32_t m = name_count_.load(std::memory_order_relaxed);
+        for (uint32_t i = n; i < m; ++i)
+            if (names_[i] == name) return i;
+        if (m == max_transport_names) return UINT32_MAX;
+        names_[m].assign(name);
+        name_count_.store(m + 1, std::memory_order_release);
+        return m;
+    } catch (...) {
+        return UINT32_MAX;
+    }
+}
+
+std::string_view runtime::transport_name(uint32_t id) const noexcept {
+    if (id >= name_count_.load(std::memory_order_acquire)) return {};
+    return names_[id];
+}
+
 std::string_view runtime::format_address(const tern_peer& p, char (&buf)[64]) noexcept {
-    const tern_endpoint& e = p.endpoint;
+    return format_address(p.endpoint, buf);
+}
+
+std::string_view runtime::format_address(const tern_endpoint& e, char (&buf)[64]) noexcept {
     int n = 0;
+    if (e.family == 0) return {};  // none
     if (e.family == 6) {
         char a[INET6_ADDRSTRLEN] = {};
         inet_ntop(AF_INET6, e.addr, a, sizeof a);

@@ -120,8 +120,16 @@ public:
     void resolve_power(device_entry& e) noexcept;
     // The index of a transport by instance name; UINT32_MAX when unknown.
     uint32_t transport_index(std::string_view name) const noexcept;
+    // A transport instance name interned, so observations and sessions keep 4 bytes instead
+    // of the name: the running transports have their transport_index, a name no transport
+    // registered (tests) is added (at most max_transport_names; past it UINT32_MAX, whose
+    // name is empty). [any-thread; locks only to add a name]
+    uint32_t transport_id(std::string_view name) noexcept;
+    std::string_view transport_name(uint32_t id) const noexcept;
+    static constexpr uint32_t max_transport_names = 64;
     // "192.0.2.1:5683" or "[2001:db8::1]:5683" into buf.
     static std::string_view format_address(const tern_peer& p, char (&buf)[64]) noexcept;
+    static std::string_view format_address(const tern_endpoint& e, char (&buf)[64]) noexcept;
 
     // Runs f on shard s (a heap task); false when stopping or the reactor refused.
     template <class F>
@@ -164,6 +172,9 @@ private:
 
     std::atomic<bool> stopping_{false};
     std::atomic<int64_t> posts_in_flight_{0};
+    std::mutex names_mu_;
+    std::array<std::string, max_transport_names> names_;
+    std::atomic<uint32_t> name_count_{0};  // names_[0, count) are set and never change
     std::mutex power_warned_mu_;
     std::set<std::string, std::less<>> power_warned_;  // modes without a policy, warned about
 };

@@ -9,9 +9,8 @@
 namespace tern::device_api {
 
 device_state* state_table::state_for(shard_tables& sd, const std::shared_ptr<const device_entry>& dev, bool create) {
-    auto it = sd.states.find(dev->device_id);
-    if (it != sd.states.end()) {
-        device_state& st = *it->second;
+    if (std::unique_ptr<device_state>* it = sd.states.find(dev->device_id)) {
+        device_state& st = **it;
         if (!st.dev || dev->revision >= st.dev->revision) {
             st.dev = dev;
             down_.account(st);  // its power mode may have changed
@@ -31,7 +30,7 @@ device_state* state_table::state_for(shard_tables& sd, const std::shared_ptr<con
     st->device_id = dev->device_id;
     st->dev = dev;
     device_state* p = st.get();
-    sd.states.emplace(dev->device_id, std::move(st));
+    sd.states[dev->device_id] = std::move(st);
     rt_.m.states.add(1);
     return p;
 }
@@ -82,7 +81,7 @@ uint64_t state_table::expire(shard_tables& sd, uint64_t now) {
 }
 
 void state_table::close_all(shard_tables& sd) noexcept {
-    for (auto& [id, st] : sd.states) {
+    sd.states.each([&](uint64_t id, std::unique_ptr<device_state>& st) {
         // The core has handed these over: tell it they did not arrive (a persistent one is
         // kept for the next run).
         for (pending_rpc& r : st->rpcs)
@@ -95,26 +94,31 @@ void state_table::close_all(shard_tables& sd) noexcept {
         if (st->attr.live.id != 0) rt_.m.observations[0].add(-1);
         if (st->rpc.live.id != 0) rt_.m.observations[1].add(-1);
         st->attr.live.id = st->rpc.live.id = 0;
-    }
+    });
     rt_.m.states.add(-static_cast<int64_t>(sd.states.size()));
     sd.states.clear();
     sd.idle_head = sd.idle_tail = nullptr;
 }
 
+void state_table::session_event(const device_state& st, tern_session_event e, uint32_t transport,
+                                const tern_endpoint& endpoint) noexcept {
+    char buf[64];
+    rt_.w.core.sessions->session_event(st.device_id, e, sdk::to_str(rt_.transport_name(transport)),
+                                       sdk::to_str(runtime::format_address(endpoint, buf)));
+}
+
 void state_table::open_session(device_state& st, const observation& o) {
     if (st.session_open) return;
     st.session_open = true;
-    st.session_transport = o.transport;
-    st.session_address = o.address;
-    rt_.w.core.sessions->session_event(st.device_id, TERN_SESSION_OPEN, sdk::to_str(st.session_transport),
-                              sdk::to_str(st.session_address));
+    st.session_transport = o.who.transport;
+    st.session_endpoint = o.who.endpoint;
+    session_event(st, TERN_SESSION_OPEN, st.session_transport, st.session_endpoint);
     rt_.m.sessions.add(1);
 }
 
 void state_table::close_session(device_state& st) noexcept {
     if (!st.session_open) return;
-    rt_.w.core.sessions->session_event(st.device_id, TERN_SESSION_CLOSE, sdk::to_str(st.session_transport),
-                              sdk::to_str(st.session_address));
+    session_event(st, TERN_SESSION_CLOSE, st.session_transport, st.session_endpoint);
     st.session_open = false;
     rt_.m.sessions.add(-1);
 }
@@ -123,7 +127,7 @@ void state_table::activity(device_state& st, const observation& o) noexcept {
     const uint64_t now = rt_.now_ns();
     if (st.last_report_ns != 0 && now - st.last_report_ns < rt_.report_ns) return;
     st.last_report_ns = now == 0 ? 1 : now;
-    rt_.w.core.sessions->session_event(st.device_id, TERN_SESSION_ACTIVITY, sdk::to_str(o.transport), sdk::to_str(o.address));
+    session_event(st, TERN_SESSION_ACTIVITY, o.who.transport, o.who.endpoint);
     rt_.m.activity_reports.inc();
 }
 

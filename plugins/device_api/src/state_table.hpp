@@ -39,6 +39,10 @@ public:
     void close_session(device_state& st) noexcept;
     // Session activity, at most once per report_timeout.
     void activity(device_state& st, const observation& o) noexcept;
+    // Tells the core a session event of the device, from transport (runtime::transport_id)
+    // and the endpoint's address.
+    void session_event(const device_state& st, tern_session_event e, uint32_t transport,
+                       const tern_endpoint& endpoint) noexcept;
 
 private:
     runtime& rt_;
