@@ -1,5 +1,5 @@
 // Just enough RFC 7252 framing for a load generator: parse the fields a client matches
-// responses on (type, code, MID, token, Observe) and write requests, ACKs and RSTs.
+// responses on (type, code, MID, token, Observe, Max-Age) and write requests, ACKs and RSTs.
 // Kept separate from plugins/coap on purpose: the benchmark must not share bugs with
 // the server it measures.
 #pragma once
@@ -25,6 +25,7 @@ inline constexpr uint8_t code_content = (2 << 5) | 5;
 inline constexpr uint16_t opt_observe = 6;
 inline constexpr uint16_t opt_uri_path = 11;
 inline constexpr uint16_t opt_content_format = 12;
+inline constexpr uint16_t opt_max_age = 14;
 inline constexpr uint16_t opt_uri_query = 15;
 
 constexpr unsigned code_class(uint8_t code) { return code >> 5u; }
@@ -40,6 +41,8 @@ struct message {
     const uint8_t* token = nullptr;
     bool has_observe = false;
     uint32_t observe = 0;
+    bool has_max_age = false;
+    uint32_t max_age = 0;  // seconds
     size_t payload_len = 0;
 };
 
@@ -54,6 +57,8 @@ inline bool parse(const uint8_t* d, size_t n, message& m) {
     m.token = d + 4;
     m.has_observe = false;
     m.observe = 0;
+    m.has_max_age = false;
+    m.max_age = 0;
     m.payload_len = 0;
     if (m.token_len > 8 || 4u + m.token_len > n) return false;
     if (m.code == code_empty) return m.token_len == 0 && n == 4;
@@ -98,6 +103,12 @@ inline bool parse(const uint8_t* d, size_t n, message& m) {
             for (unsigned i = 0; i < len; ++i) v = v << 8 | d[pos + i];
             m.has_observe = true;
             m.observe = v;
+        } else if (number == opt_max_age) {
+            if (len > 4) return false;
+            uint32_t v = 0;
+            for (unsigned i = 0; i < len; ++i) v = v << 8 | d[pos + i];
+            m.has_max_age = true;
+            m.max_age = v;
         }
         pos += len;
     }

@@ -1,7 +1,9 @@
-// tern-bench: CoAP load generator (default mode), UDP echo server (`echo-server`) and
-// unauthenticated flood from many loopback sources (`flood`).
+// tern-bench: CoAP load generator (default mode), UDP echo server (`echo-server`),
+// unauthenticated flood from many loopback sources (`flood`) and many idle observing
+// devices from few sockets (`hold`).
 #include "echo_server.hpp"
 #include "flood.hpp"
+#include "hold.hpp"
 #include "load.hpp"
 #include "options.hpp"
 #include "report.hpp"
@@ -82,6 +84,24 @@ int main(int argc, char** argv) {
             return 1;
         }
         print_flood_report(fo, fr, stdout);
+        return 0;
+    }
+
+    if (argc >= 2 && std::strcmp(argv[1], "hold") == 0) {
+        hold_options ho;
+        switch (parse_hold_options(argc, argv, ho, error)) {
+        case parse_result::help: std::fputs(usage_text(), stdout); return 0;
+        case parse_result::usage_error: return usage_error(error);
+        case parse_result::resolve_error: std::fprintf(stderr, "tern-bench: %s\n", error.c_str()); return 1;
+        case parse_result::run: break;
+        }
+        // A hold ends on SIGINT/SIGTERM: no second-signal kill, it is already on its way out.
+        hold_result hr;
+        if (run_hold(ho, hr, error) != 0) {
+            std::fprintf(stderr, "tern-bench hold: %s\n", error.c_str());
+            return 1;
+        }
+        print_hold_report(ho, hr, stdout);
         return 0;
     }
 

@@ -1,6 +1,7 @@
 #include "options.hpp"
 
 #include "coap_wire.hpp"
+#include "source_map.hpp"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -27,6 +28,7 @@ Usage:
   tern-bench [options] coap://HOST[:PORT]/path[?query]
   tern-bench echo-server --bind ADDR:PORT [--threads T] [--busy-poll]
   tern-bench flood [flood options] coap://127.x.y.z[:PORT]
+  tern-bench hold [hold options] coap://127.x.y.z[:PORT]
   tern-bench --help
 
 Load options:
@@ -108,6 +110,26 @@ must be an IPv4 loopback address, and the flood stops by itself):
   --size1 N            Size1 of the block1 kind, default 268435456
   --linger MS          after the last datagram, wait MS for answers, default 300
   --json               one JSON object on stdout instead of the text report
+
+Hold (many idle devices, each from its own loopback (address, port), each holding
+CON GET Observe:0 relations; the target must be an IPv4 loopback address):
+  --devices N          devices, default 1 (at most 16777216)
+  --first I            device numbers I .. I+N-1, default 0
+  --token-pattern P    device i's access token, default 'dev-{i}'
+  --observe PATH       a path every device observes ({i}, {token}); repeatable, 1..8
+  --sockets M          UDP sockets (ephemeral ports), default 256: device i sends
+                       from socket i mod M and the (i / M)-th address from
+                       --source-base, skipping addresses ending in .0 and .255
+  --source-base A      first source address, default 127.16.0.1
+  --rate R             registrations/s in total, default 5000
+  --window W           registrations in flight at most, default 2000
+  --refresh S          re-register every relation every S s, spread evenly;
+                       default 0 (never)
+  --notify-log FILE    one line per notification: <unix_ns> <device> <path index>
+                       <code> <payload bytes>
+  --ready-file FILE    written (JSON) once every registration has ended
+  --duration S         seconds to hold after ready, default 0 (until SIGINT/SIGTERM)
+  --json               one JSON object on stdout at the end instead of text
 
 Output: sent, ok (2.xx), errors by code (4.xx/5.xx), timeouts, rst, throughput
 (responses/s in the measured window), latency p50/p90/p99/p99.9/max in us (from
@@ -311,6 +333,34 @@ size_t options_bound(const std::vector<text_template>& list, size_t token_max) {
     size_t n = 0;
     for (const auto& t : list) n += 5 + t.max_size(token_max);
     return n;
+}
+
+// coap://127.x.y.z[:PORT] with no path, for the modes that send from IP_PKTINFO sources of
+// 127.0.0.0/8 and so must stay on loopback (`mode` names the mode in messages).
+parse_result loopback_target(const char* mode, const std::string& url, sockaddr_storage& addr, socklen_t& len,
+                             std::string& error) {
+    std::string_view u = url;
+    constexpr std::string_view scheme = "coap://";
+    if (u.substr(0, scheme.size()) != scheme) {
+        error = std::string(mode) + " target must start with coap://, got '" + url + "'";
+        return parse_result::usage_error;
+    }
+    u.remove_prefix(scheme.size());
+    const std::string_view host_port = u.substr(0, u.find_first_of("/?"));
+    if (host_port.size() != u.size() && u.substr(host_port.size()) != "/") {
+        error = std::string(mode) + " target takes no path: the " + mode + " mode chooses its own ('" + url + "')";
+        return parse_result::usage_error;
+    }
+    std::string host;
+    std::string port;
+    if (!split_host_port(host_port, host, port, "5683", error)) return parse_result::usage_error;
+    in_addr t{};
+    if (inet_pton(AF_INET, host.c_str(), &t) != 1 || (ntohl(t.s_addr) >> 24) != 127) {
+        error = std::string(mode) + " sends to loopback only: the target must be an IPv4 address in 127.0.0.0/8, got '" +
+                host + "'";
+        return parse_result::usage_error;
+    }
+    return resolve(host, port, addr, len, error);
 }
 
 }  // namespace
@@ -664,21 +714,123 @@ parse_result parse_flood_options(int argc, char** argv, flood_options& o, std::s
                    "127.0.0.1..127.255.255.254");
     if (!count_set) o.count = static_cast<uint64_t>(std::ceil(o.rate * o.duration));
 
-    std::string_view u = url;
-    constexpr std::string_view scheme = "coap://";
-    if (u.substr(0, scheme.size()) != scheme) return bad("flood target must start with coap://, got '" + url + "'");
-    u.remove_prefix(scheme.size());
-    const std::string_view host_port = u.substr(0, u.find_first_of("/?"));
-    if (host_port.size() != u.size() && u.substr(host_port.size()) != "/")
-        return bad("flood target takes no path: the flood chooses its own ('" + url + "')");
-    std::string host;
-    std::string port;
-    if (!split_host_port(host_port, host, port, "5683", error)) return parse_result::usage_error;
-    in_addr t{};
-    if (inet_pton(AF_INET, host.c_str(), &t) != 1 || (ntohl(t.s_addr) >> 24) != 127)
-        return bad("flood sends to loopback only: the target must be an IPv4 address in 127.0.0.0/8, got '" +
-                   host + "'");
-    return resolve(host, port, o.addr, o.addr_len, error);
+    return loopback_target("flood", url, o.addr, o.addr_len, error);
+}
+
+parse_result parse_hold_options(int argc, char** argv, hold_options& o, std::string& error) {
+    args a(argc, argv, 2);
+    std::string v;
+    std::string url;
+    std::string base_text;
+    std::string token_pattern = "dev-{i}";
+    std::vector<std::string> observe;
+    uint64_t n = 0;
+    auto bad = [&](std::string msg) {
+        error = std::move(msg);
+        return parse_result::usage_error;
+    };
+    auto count = [&](const char* flag, uint64_t lo, uint64_t hi, uint64_t& out) {
+        if (!to_u64(v, out) || out < lo || out > hi) {
+            error = std::string(flag) + " wants a whole number in " + std::to_string(lo) + ".." +
+                    std::to_string(hi) + ", got '" + v + "'";
+            return false;
+        }
+        return true;
+    };
+    auto seconds = [&](const char* flag, double& out) {
+        if (!to_double(v, out) || out < 0 || out > 1e7) {
+            error = std::string(flag) + " wants a number of seconds >= 0, got '" + v + "'";
+            return false;
+        }
+        return true;
+    };
+    while (!a.done()) {
+        const std::string_view arg = a.current();
+        if (arg == "--help" || arg == "-h") return parse_result::help;
+        if (a.take("--devices", &v, error)) {
+            if (a.missing() || !count("--devices", 1, 1u << 24, o.devices)) return parse_result::usage_error;
+        } else if (a.take("--first", &v, error)) {
+            if (a.missing() || !count("--first", 0, UINT32_MAX, o.first)) return parse_result::usage_error;
+        } else if (a.take("--token-pattern", &v, error)) {
+            if (a.missing()) return parse_result::usage_error;
+            token_pattern = v;
+        } else if (a.take("--observe", &v, error)) {
+            if (a.missing()) return parse_result::usage_error;
+            observe.push_back(v);
+        } else if (a.take("--sockets", &v, error)) {
+            if (a.missing() || !count("--sockets", 1, 16384, n)) return parse_result::usage_error;
+            o.sockets = static_cast<uint32_t>(n);
+        } else if (a.take("--source-base", &v, error)) {
+            if (a.missing()) return parse_result::usage_error;
+            base_text = v;
+        } else if (a.take("--rate", &v, error)) {
+            if (a.missing()) return parse_result::usage_error;
+            if (!to_double(v, o.rate) || o.rate < 1 || o.rate > 1e6)
+                return bad("--rate wants registrations/s in 1..1000000, got '" + v + "'");
+        } else if (a.take("--window", &v, error)) {
+            if (a.missing() || !count("--window", 1, 65535, n)) return parse_result::usage_error;
+            o.window = static_cast<uint32_t>(n);
+        } else if (a.take("--refresh", &v, error)) {
+            if (a.missing() || !seconds("--refresh", o.refresh)) return parse_result::usage_error;
+        } else if (a.take("--duration", &v, error)) {
+            if (a.missing() || !seconds("--duration", o.duration)) return parse_result::usage_error;
+        } else if (a.take("--notify-log", &v, error)) {
+            if (a.missing()) return parse_result::usage_error;
+            o.notify_log = v;
+        } else if (a.take("--ready-file", &v, error)) {
+            if (a.missing()) return parse_result::usage_error;
+            o.ready_file = v;
+        } else if (a.take("--json", nullptr, error)) {
+            o.json = true;
+        } else if (arg.substr(0, 2) == "--") {
+            return bad("unknown hold option '" + std::string(arg) + "'");
+        } else {
+            if (!url.empty()) return bad("more than one target: '" + url + "' and '" + std::string(arg) + "'");
+            url = std::string(arg);
+            a.skip();
+        }
+    }
+    if (url.empty()) return bad("hold needs a target coap://127.x.y.z[:PORT]");
+    if (observe.empty()) return bad("hold needs at least one --observe PATH");
+    if (observe.size() > hold_max_paths) return bad("hold takes at most " + std::to_string(hold_max_paths) + " --observe paths");
+    if (o.refresh > 0 && o.refresh < 1) return bad("--refresh wants 0 (off) or at least 1 s");
+
+    if (!o.token_pattern.parse(token_pattern, text_template::bit(placeholder::index), error))
+        return parse_result::usage_error;
+    const size_t token_max = o.token_pattern.max_size(0);
+    size_t bound = 0;
+    for (const std::string& text : observe) {
+        if (text.empty() || (text.front() != '/' && text.front() != '?'))
+            return bad("--observe wants a path starting with '/', got '" + text + "'");
+        hold_path hp;
+        hp.text = text;
+        if (!split_path(text, hp.path, hp.query, error)) return parse_result::usage_error;
+        // split_path allows {seq} and {rand}; a registration has neither.
+        for (const auto* list : {&hp.path, &hp.query})
+            for (const text_template& t : *list)
+                if (t.has(placeholder::seq) || t.has(placeholder::rand))
+                    return bad("--observe takes {i} and {token} only, got '" + text + "'");
+        bound = std::max(bound, options_bound(hp.path, token_max) + options_bound(hp.query, token_max));
+        o.observe.push_back(std::move(hp));
+    }
+    o.max_message = 4 + 8 + 2 /* Observe: 0 */ + bound;
+    if (o.max_message > 1400) return bad("a registration could exceed 1400 bytes: shorten the --observe paths or the token");
+
+    if (!base_text.empty()) {
+        in_addr b{};
+        if (inet_pton(AF_INET, base_text.c_str(), &b) != 1)
+            return bad("--source-base wants an IPv4 address, got '" + base_text + "'");
+        o.source_base = ntohl(b.s_addr);
+    }
+    // Every device's address must be a usable address of 127.0.0.0/8 (source_map.hpp).
+    const uint32_t last_byte = o.source_base & 0xFFu;
+    if ((o.source_base >> 24) != 127 || last_byte == 0 || last_byte == 255)
+        return bad("--source-base must be an address of 127.0.0.0/8 whose last byte is 1..254");
+    const uint64_t last_device = o.first + o.devices - 1;
+    if (source_map::rank(0x7FFFFFFEu) - source_map::rank(o.source_base) < last_device / o.sockets)
+        return bad("the devices' source addresses (--source-base, --first, --devices, --sockets) must stay within "
+                   "127.255.255.254: use more --sockets or a lower --source-base");
+    return loopback_target("hold", url, o.addr, o.addr_len, error);
 }
 
 }  // namespace tern::bench

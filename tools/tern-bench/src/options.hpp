@@ -82,11 +82,40 @@ struct flood_options {
     bool json = false;
 };
 
+// `tern-bench hold`: many idle devices, each from its own (address, port), each holding
+// Observe relations on a few paths.
+struct hold_path {
+    std::string text;                  // as given, for the report
+    std::vector<text_template> path;   // Uri-Path segments
+    std::vector<text_template> query;  // Uri-Query options
+};
+
+struct hold_options {
+    sockaddr_storage addr{};  // the server: an IPv4 loopback address
+    socklen_t addr_len = 0;
+    uint64_t devices = 1;
+    uint64_t first = 0;       // devices first .. first + devices - 1
+    text_template token_pattern;
+    std::vector<hold_path> observe;  // 1..hold_max_paths
+    uint32_t sockets = 256;
+    uint32_t source_base = 0x7F100001;  // 127.16.0.1, host byte order
+    double rate = 5000;       // registrations/s in total
+    uint32_t window = 2000;   // registrations in flight
+    double refresh = 0;       // s between re-registrations of one relation; 0: never
+    double duration = 0;      // s to hold after ready; 0: until SIGINT/SIGTERM
+    std::string notify_log;
+    std::string ready_file;
+    bool json = false;
+    size_t max_message = 0;   // upper bound of one encoded registration
+};
+inline constexpr size_t hold_max_paths = 8;
+
 enum class parse_result { run, help, usage_error, resolve_error };
 
 parse_result parse_load_options(int argc, char** argv, load_options& out, std::string& error);
 parse_result parse_echo_options(int argc, char** argv, echo_options& out, std::string& error);
 parse_result parse_flood_options(int argc, char** argv, flood_options& out, std::string& error);
+parse_result parse_hold_options(int argc, char** argv, hold_options& out, std::string& error);
 
 const char* usage_text();
 
