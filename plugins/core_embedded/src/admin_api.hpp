@@ -55,6 +55,9 @@ public:
 
     static http_response error(int status, std::string_view message);
 
+    // POST /api/devices/import (admin_import.cpp): CSV rows in the body, one transaction.
+    void import_devices(const http_request& req, const request_view& v, const respond_fn& respond);
+
 private:
     struct routes;  // admin_routes.cpp: the route table, one function per route
     friend struct routes;

@@ -201,6 +201,8 @@ struct admin_api::routes {
         c.core.create_device(std::move(spec), answer_device(c.respond, 201, std::move(warning)));
     }
 
+    static void import_devices(call& c) { c.api.import_devices(c.req, c.v, c.respond); }
+
     static void devices_method_not_allowed(call&) { throw api_error{405, "method not allowed"}; }
 
     static void get_device(call& c) { c.core.get_device(c.arg[0], answer_device(c.respond, 200)); }
@@ -542,6 +544,7 @@ const admin_api::routes::route admin_api::routes::table[] = {
     {"GET", "/api/devices", list_devices},
     {"POST", "/api/devices", create_device},
     {"*", "/api/devices", devices_method_not_allowed},
+    {"POST", "/api/devices/import", import_devices},
     {"GET", "/api/devices/{name}", get_device},
     {"PATCH", "/api/devices/{name}", update_device},
     {"DELETE", "/api/devices/{name}", delete_device},

@@ -8,8 +8,6 @@
 
 namespace tern::core_embedded {
 
-namespace {
-
 tern_status check_name(const std::string& name, const char* what, std::string& msg) {
     if (name.empty()) {
         msg = std::string(what) + " name must not be empty";
@@ -26,6 +24,8 @@ tern_status check_name(const std::string& name, const char* what, std::string& m
         }
     return TERN_OK;
 }
+
+namespace {
 
 tern_status check_power(const power_settings& p, std::string& msg) {
     if (p.mode < TERN_POWER_NONE || p.mode > TERN_POWER_EDRX) {

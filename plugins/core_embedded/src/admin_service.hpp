@@ -62,6 +62,10 @@ private:
     const profile_check& check_;
 };
 
+// A profile's or device's name (what: "profile", "device"): not empty, at most 255 bytes, no
+// control characters; TERN_INVALID_ARGUMENT with msg set otherwise.
+tern_status check_name(const std::string& name, const char* what, std::string& msg);
+
 inline std::string no_device(const std::string& name) { return "no device named '" + name + "'"; }
 inline std::string no_profile(const std::string& name) { return "no profile named '" + name + "'"; }
 

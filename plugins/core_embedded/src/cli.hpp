@@ -3,6 +3,7 @@
 // started, so it reads only its own configuration (lazily, at run()).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -14,6 +15,7 @@ struct cli_settings {
     std::string database = "var/tern.db";
     std::string admin_bind = "127.0.0.1:8080";
     std::string admin_key;  // empty: read <database>.admin-key
+    uint64_t max_request_size = 1048576;  // the server's body limit (device import batches)
 };
 
 class cli final : public tern::cli_v1 {

@@ -128,6 +128,7 @@ void print_rpc(context& c, const rapidjson::Value& r);
 // ---- the words, one file each ------------------------------------------------------------
 
 void define_device(CLI::App& app, context& c);
+void define_import(CLI::App& word, context& c);  // cli_import.cpp: `device import`
 void define_attr(CLI::App& app, context& c);
 void define_telemetry(CLI::App& app, context& c);
 void define_rpc(CLI::App& app, context& c);

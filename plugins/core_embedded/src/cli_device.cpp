@@ -1,4 +1,4 @@
-// tern device add|list|show|update|credentials|delete|claim|unclaim|sessions
+// tern device add|list|show|update|credentials|delete|claim|unclaim|sessions (import: cli_import.cpp)
 #include "cli_common.hpp"
 
 namespace tern::core_embedded::cli_words {
@@ -203,6 +203,7 @@ void define_device(CLI::App& app, context& c) {
     define_claim(app, c);
     define_by_name(app, c, "unclaim", "remove a device's claim");
     define_sessions(app, c);
+    define_import(app, c);
 }
 
 }  // namespace tern::core_embedded::cli_words

@@ -289,6 +289,10 @@ void embedded_core::list_devices(std::string profile, int64_t limit, int64_t off
     admin_.list_devices(std::move(profile), limit, offset, std::move(cb));
 }
 
+void embedded_core::import_devices(device_import batch, callback<import_outcome> cb) {
+    core_embedded::import_devices(parts_, std::move(batch), std::move(cb));
+}
+
 void embedded_core::set_attributes(std::string device, tern_attribute_scope scope, std::vector<kv> values,
                                    callback<none> cb) {
     admin_.set_attributes(std::move(device), scope, std::move(values), std::move(cb));

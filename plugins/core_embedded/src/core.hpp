@@ -39,6 +39,7 @@
 #include "core_types.hpp"
 #include "db.hpp"
 #include "device_data.hpp"
+#include "device_import.hpp"
 #include "history_purge.hpp"
 #include "ota_catalog.hpp"
 #include "provisioner.hpp"
@@ -110,6 +111,8 @@ public:
     void get_device(std::string name, callback<device> cb);
     void list_devices(std::string profile, int64_t limit, int64_t offset,
                       callback<std::vector<device>> cb);
+    // Up to max_import_rows devices with access tokens in one transaction (device_import.hpp).
+    void import_devices(device_import batch, callback<import_outcome> cb);
 
     // scope: TERN_SCOPE_SHARED or TERN_SCOPE_SERVER (CLIENT too, for completeness).
     void set_attributes(std::string device, tern_attribute_scope scope, std::vector<kv> values,

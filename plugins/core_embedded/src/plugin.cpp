@@ -138,6 +138,7 @@ private:
         s.database = pc.database;
         s.admin_bind = pc.admin_bind;
         s.admin_key = pc.admin_key;
+        s.max_request_size = pc.max_request_size;
         if (s.admin_bind.empty()) throw sdk::error(TERN_CONFIG, "the admin API is disabled (admin_bind is empty)");
         return s;
     }
