@@ -1,9 +1,11 @@
 // The parts of tern-bench whose mistakes would skew numbers silently: the histogram's
-// quantiles, response parsing, request templates, the timeout wheel and the flood's datagrams.
+// quantiles, response parsing, request templates, the timeout wheel, the flood's datagrams and
+// hold's device-to-source mapping.
 #include "../src/coap_wire.hpp"
 #include "../src/flood_messages.hpp"
 #include "../src/histogram.hpp"
 #include "../src/proto_template.hpp"
+#include "../src/source_map.hpp"
 #include "../src/text_template.hpp"
 #include "../src/timer_wheel.hpp"
 
@@ -368,4 +370,64 @@ TEST_CASE("flood mix weights parse, pick in proportion and refuse mistakes") {
     CHECK(m.weight == kept.weight);  // a refused list changes nothing
 
     CHECK(flood_mix{}.total() == 100);
+}
+
+namespace {
+uint32_t ip(unsigned a, unsigned b, unsigned c, unsigned d) { return a << 24 | b << 16 | c << 8 | d; }
+}  // namespace
+
+TEST_CASE("hold maps device i to socket i mod M and the (i / M)-th usable address") {
+    const source_map map(ip(127, 16, 0, 1), 256);
+    CHECK(map.socket_of(0) == 0);
+    CHECK(map.address_of(0) == ip(127, 16, 0, 1));
+    CHECK(map.socket_of(255) == 255);
+    CHECK(map.address_of(255) == ip(127, 16, 0, 1));
+    CHECK(map.socket_of(256) == 0);
+    CHECK(map.address_of(256) == ip(127, 16, 0, 2));
+    // .254 is followed by the next /24's .1: neither .255 nor .0 is used.
+    CHECK(map.address_at(253) == ip(127, 16, 0, 254));
+    CHECK(map.address_at(254) == ip(127, 16, 1, 1));
+    CHECK(map.address_of(254 * 256 + 7) == ip(127, 16, 1, 1));
+    // The third byte wraps into the second: 127.16.255.254, then 127.17.0.1.
+    CHECK(map.address_at(256 * 254 - 1) == ip(127, 16, 255, 254));
+    CHECK(map.address_at(256 * 254) == ip(127, 17, 0, 1));
+    // A million devices on 256 sockets: 3907 addresses, 16 /24s.
+    CHECK(map.address_of(999'999) == ip(127, 16, 15, 97));
+
+    const source_map odd(ip(127, 80, 3, 250), 3);  // a base inside a /24, 3 sockets
+    CHECK(odd.address_at(4) == ip(127, 80, 3, 254));
+    CHECK(odd.address_at(5) == ip(127, 80, 4, 1));
+}
+
+TEST_CASE("hold finds the device from the address and socket an answer arrived on") {
+    for (uint32_t sockets : {1u, 7u, 256u, 4096u}) {
+        const source_map map(ip(127, 16, 0, 1), sockets);
+        for (uint64_t i : {0ull, 1ull, 253ull, 254ull, 255ull, 64'515ull, 64'516ull, 999'999ull, 16'777'215ull}) {
+            uint64_t back = 0;
+            REQUIRE(map.device_of(map.address_of(i), map.socket_of(i), back));
+            CHECK(back == i);
+            CHECK(source_map::usable(map.address_of(i)));
+        }
+    }
+    const source_map map(ip(127, 16, 0, 1), 256);
+    uint64_t d = 0;
+    CHECK_FALSE(map.device_of(ip(127, 16, 1, 0), 0, d));    // a network address
+    CHECK_FALSE(map.device_of(ip(127, 16, 0, 255), 0, d));  // a broadcast address
+    CHECK_FALSE(map.device_of(ip(127, 15, 255, 254), 0, d));  // below the base
+    CHECK_FALSE(map.device_of(ip(127, 16, 0, 1), 256, d));    // no such socket
+    REQUIRE(map.device_of(ip(127, 16, 1, 1), 3, d));
+    CHECK(d == 254 * 256 + 3);
+}
+
+TEST_CASE("parse reads Max-Age for a 5.03") {
+    uint8_t buf[64];
+    const uint8_t token[] = {9, 9, 9, 9};
+    coap::writer w(buf, sizeof buf);
+    w.header(coap::type_ack, (5 << 5) | 3, 0x1234, token, sizeof token);
+    w.option_uint(coap::opt_max_age, 300);
+    coap::message m;
+    REQUIRE(coap::parse(buf, w.size(), m));
+    CHECK(m.has_max_age);
+    CHECK(m.max_age == 300);
+    CHECK_FALSE(m.has_observe);
 }
