@@ -54,6 +54,8 @@ void shard::compact(session& s) noexcept {
     s.ssl = nullptr;
     s.blob = std::move(blob);
     s.blob_len = static_cast<uint32_t>(n);
+    ++compacted_;
+    blob_bytes_ += chunk(s.blob_len);
     env_.m.compact_sessions.add(1);
 #else
     (void)s;
@@ -83,6 +85,8 @@ bool shard::restore(session& s) noexcept {
     wolfSSL_dtls_set_mtu(ssl, static_cast<unsigned short>(env_.cfg->max_datagram_size + record_overhead));
 #endif
     s.ssl = ssl;
+    --compacted_;
+    blob_bytes_ -= chunk(s.blob_len);
     s.blob.reset();
     s.blob_len = 0;
     env_.m.compact_sessions.add(-1);

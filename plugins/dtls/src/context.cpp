@@ -7,9 +7,11 @@
 #include <wolfssl/wolfcrypt/chacha20_poly1305.h>
 // clang-format on
 
+#include <malloc.h>
 #include <sys/random.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -139,7 +141,47 @@ bool context::can_export() noexcept {
 #endif
 }
 
+// wolfSSL's heap, counted: what its allocations take (usable size and the chunk header),
+// for dtls_memory_bytes{table="wolfssl"}. One relaxed atomic per wolfSSL allocation.
+#if !defined(WOLFSSL_STATIC_MEMORY) && !defined(WOLFSSL_DEBUG_MEMORY) && !defined(NO_WOLFSSL_MEMORY)
+#define TERN_DTLS_COUNT_WOLFSSL_HEAP 1
+namespace {
+std::atomic<int64_t> wolfssl_heap{0};
+int64_t chunk_of(void* p) noexcept { return static_cast<int64_t>(::malloc_usable_size(p) + sizeof(size_t)); }
+void* counted_malloc(size_t n) {
+    void* p = std::malloc(n);
+    if (p != nullptr) wolfssl_heap.fetch_add(chunk_of(p), std::memory_order_relaxed);
+    return p;
+}
+void counted_free(void* p) {
+    if (p == nullptr) return;
+    wolfssl_heap.fetch_sub(chunk_of(p), std::memory_order_relaxed);
+    std::free(p);
+}
+void* counted_realloc(void* p, size_t n) {
+    const int64_t old = p != nullptr ? chunk_of(p) : 0;
+    void* q = std::realloc(p, n);
+    if (q != nullptr) wolfssl_heap.fetch_add(chunk_of(q) - old, std::memory_order_relaxed);
+    else if (n == 0) wolfssl_heap.fetch_sub(old, std::memory_order_relaxed);
+    return q;
+}
+}  // namespace
+#endif
+
+int64_t context::heap_bytes() noexcept {
+#ifdef TERN_DTLS_COUNT_WOLFSSL_HEAP
+    // blocks wolfSSL had before the allocators were installed may be freed through them
+    return std::max<int64_t>(0, wolfssl_heap.load(std::memory_order_relaxed));
+#else
+    return -1;
+#endif
+}
+
 bool context::global_init() noexcept {
+#ifdef TERN_DTLS_COUNT_WOLFSSL_HEAP
+    static const bool counted = wolfSSL_SetAllocators(&counted_malloc, &counted_free, &counted_realloc) == 0;
+    (void)counted;
+#endif
     // wolfSSL's own trace on stderr, for a wolfSSL built with --enable-debug (a no-op in
     // the bundled build).
     if (std::getenv("TERN_DTLS_WOLFSSL_DEBUG") != nullptr) wolfSSL_Debugging_ON();

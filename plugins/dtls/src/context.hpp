@@ -45,6 +45,9 @@ public:
 
     // wolfSSL_Init / wolfSSL_Cleanup (reference-counted by wolfSSL).
     static bool global_init() noexcept;
+    // The heap wolfSSL holds in this process now (counted by the allocators global_init
+    // installs; -1 when this wolfSSL cannot take them). Shared by every dtls instance.
+    static int64_t heap_bytes() noexcept;
     static void global_cleanup() noexcept;
     // Whether sessions can be exported (idle compaction).
     static bool can_export() noexcept;

@@ -85,6 +85,16 @@ protected:
                                        "Established sessions without a peer identity not yet vouched for");
         m.sources = h.gauge("dtls_sources", "Sources tracked for per-source limits");
         m.cid_sessions = h.gauge("dtls_cid_sessions", "Established sessions that negotiated a Connection ID");
+        for (size_t i = 0; i < count_of<table>(); ++i)
+            m.memory[i] = h.gauge("dtls_memory_bytes",
+                                  "Bytes a table holds now, from the plugin's accounting (README, Memory); "
+                                  "refreshed every second",
+                                  table_label(static_cast<table>(i)));
+        m.wolfssl_objects = h.gauge("dtls_wolfssl_objects",
+                                    "Sessions holding a wolfSSL object (handshaking, or established and not compacted)");
+        m.resumption_identities =
+            h.gauge("dtls_resumption_identities", "Identities kept for resumed handshakes (resumption_identities)");
+        m.psk_cache_entries = h.gauge("dtls_psk_cache_entries", "PSK identities cached by the shards");
         core_auth_v1* core = h.find<core_auth_v1>();
         transport_->start(m, core);
     }

@@ -247,6 +247,7 @@ void shard::handshake_done(session& s) noexcept {
     env_.m.handshakes[static_cast<size_t>(resumed ? handshake_result::resumed : handshake_result::full)].inc();
     if (resumed) (s.hs->ticket_opened ? env_.m.resumptions_ticket : env_.m.resumptions_cache).inc();
     s.ident = std::move(who);
+    ident_bytes_ += identity_heap(*s.ident);
     cid_negotiated(s);
     leave_handshakes(s);
     s.hs.reset();

@@ -3,12 +3,10 @@
 #pragma once
 
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <mutex>
 #include <span>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "tern/abi/transport.h"
@@ -35,6 +33,11 @@ using identity_ptr = std::shared_ptr<const identity>;
 // ID (wolfSSL's session cache); both kinds share one LRU bound and a lifetime. Shared by
 // all shards (a device may resume from another address, hence another shard): one mutex,
 // taken once per full or resumed handshake, never per datagram.
+//
+// A million sessions may each leave an entry, so the entries are flat: a slab of fixed
+// 72-byte slots (the key inline, the LRU as slot numbers) grown as needed up to the
+// capacity, and an open-addressing index of 4-byte slot numbers (linear probing, deletion
+// by backward shift, at most half full).
 class identity_store {
 public:
     identity_store(size_t capacity, uint64_t lifetime_ns) : capacity_(capacity), lifetime_ns_(lifetime_ns) {}
@@ -45,22 +48,51 @@ public:
     void add_session_id(std::span<const uint8_t> id, identity_ptr who, uint64_t now_ns);
     identity_ptr session_id(std::span<const uint8_t> id, uint64_t now_ns);
     size_t size();
+    // The heap the store holds: the slots and index it has made, and the identities of its
+    // entries (also counted by the sessions that still hold them).
+    size_t bytes();
 
 private:
-    struct entry {
-        std::string key;
-        identity_ptr who;
-        uint64_t expires_ns;
+    static constexpr uint32_t none = UINT32_MAX;
+    static constexpr size_t key_max = 33;  // a kind byte ('t', 's') and up to 32 bytes
+    struct key {
+        uint8_t len = 0;
+        uint8_t bytes[key_max] = {};
     };
-    void put(std::string key, identity_ptr who, uint64_t now_ns);
-    identity_ptr get(const std::string& key, uint64_t now_ns);
+    struct entry {
+        identity_ptr who;
+        uint64_t expires_ns = 0;
+        uint32_t older = none;  // LRU neighbours (slot numbers); a free slot's next free in newer
+        uint32_t newer = none;
+        uint8_t len = 0;        // 0: free
+        uint8_t key[key_max] = {};
+    };
+    static key ticket_key(uint64_t ref) noexcept;
+    static key session_key(std::span<const uint8_t> id) noexcept;
+    static key key_of(const entry& e) noexcept;
+    static uint64_t hash(const uint8_t* k, size_t len) noexcept;
+    bool same(const entry& e, const key& k) const noexcept;
+    uint32_t find(const key& k) const noexcept;  // the index position, none when absent
+    void index_insert(uint32_t slot);
+    void index_erase(uint32_t pos) noexcept;
+    void grow_index();
+    void erase(uint32_t pos) noexcept;  // the entry at index position pos
+    void unlink(uint32_t slot) noexcept;
+    void push_newest(uint32_t slot) noexcept;
+    void put(const key& k, identity_ptr who, uint64_t now_ns);
+    identity_ptr get(const key& k, uint64_t now_ns);
 
     std::mutex mu_;
     size_t capacity_;
     uint64_t lifetime_ns_;
     uint64_t next_ref_ = 0;
-    std::list<entry> lru_;  // most recent at the back
-    std::unordered_map<std::string, std::list<entry>::iterator> index_;
+    std::vector<entry> slots_;
+    uint32_t free_ = none;     // free slots, threaded through newer
+    uint32_t oldest_ = none;
+    uint32_t newest_ = none;
+    size_t count_ = 0;
+    size_t identity_bytes_ = 0;  // identity_heap() of the entries' identities
+    std::vector<uint32_t> index_;  // slot numbers; none: empty. Size a power of two
 };
 
 }  // namespace tern::dtls

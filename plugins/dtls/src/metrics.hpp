@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "memory.hpp"
 #include "tern/sdk/host.hpp"
 
 namespace tern::dtls {
@@ -130,6 +131,10 @@ struct counters {
     sdk::metric cid_forwarded, cid_address_changes, cid_address_changes_refused;
     sdk::metric sessions, handshakes_in_flight, compact_sessions;
     sdk::metric anonymous_sessions, sources, cid_sessions;
+    // dtls_memory_bytes{table}, refreshed by the shards' timers (memory.cpp), and the entry
+    // counts not counted above
+    sdk::metric memory[count_of<table>()];
+    sdk::metric wolfssl_objects, resumption_identities, psk_cache_entries;
     // dtls_client_chains_total{result, reason}: client chains of more than one certificate,
     // indexed by link_fault (chain.hpp): none = every link proven, else where the walk stopped
     sdk::metric chains[8];

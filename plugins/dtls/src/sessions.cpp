@@ -76,6 +76,7 @@ void shard::clear() noexcept {
     by_cid_.clear();
     while (idle_oldest_ != nullptr) source_erase(*idle_oldest_);
     while (!timers_.empty()) timers_.pop();
+    unreport_memory();
 }
 
 // ---- making room -------------------------------------------------------------------------
@@ -253,6 +254,11 @@ void shard::destroy(session& s) noexcept {
     }
     if (s.src != nullptr && --s.src->sessions == 0) source_idle(*s.src);
     if (s.ssl != nullptr) wolfSSL_free(s.ssl);
+    if (s.blob) {
+        --compacted_;
+        blob_bytes_ -= chunk(s.blob_len);
+    }
+    if (s.state == session_state::established && s.ident) ident_bytes_ -= identity_heap(*s.ident);
     delete &s;
 }
 

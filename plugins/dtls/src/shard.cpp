@@ -72,6 +72,7 @@ void shard::start_timer() {
         throw sdk::error(TERN_INTERNAL, sdk::cat("cannot create the timer of shard ", index_));
     timer_made_ = true;
     arm(now_ + env_.cfg->cookie_secret_lifetime_ms * ms);
+    arm(now_ + ms);  // the first memory report
 }
 
 void shard::stop_timer() noexcept {
@@ -115,6 +116,7 @@ void shard::on_timer() noexcept {
     retransmit_due();
     end_idle_sessions();
     compact_idle();
+    report_memory();
     const settings& c = *env_.cfg;
     if (now_ - cookie_rotated_ns_ >= c.cookie_secret_lifetime_ms * ms) rotate_cookie_secret(now_);
     deliver();
@@ -124,6 +126,7 @@ void shard::on_timer() noexcept {
     if (!timers_.empty()) next = std::min(next, timers_.top().first);
     next = std::min(next, idle_due());
     next = std::min(next, compaction_due());
+    next = std::min(next, memory_due_ns_);
     arm(std::max(next, now_ + ms));
 }
 

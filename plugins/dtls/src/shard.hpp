@@ -100,11 +100,9 @@ public:
 
     // For tests and the memory benchmark.
     size_t session_count() const noexcept { return by_id_.size(); }
-    size_t compact_count() const noexcept {
-        size_t n = 0;
-        for (const auto& [id, s] : by_id_) n += s->ssl == nullptr ? 1 : 0;
-        return n;
-    }
+    size_t compact_count() const noexcept { return compacted_; }
+    // The shard's share of dtls_memory_bytes as last reported (memory.cpp).
+    int64_t memory_reported(table t) const noexcept { return reported_[static_cast<size_t>(t)]; }
 
 private:
     struct addr_key {
@@ -197,6 +195,10 @@ private:
     void source_busy(source_entry& e) noexcept;
     void source_erase(source_entry& e) noexcept;
 
+    // memory.cpp: dtls_memory_bytes and the entry counts beside it, refreshed by the timer
+    void report_memory() noexcept;
+    void unreport_memory() noexcept;  // the shard's share back to zero (clear)
+
     // shard.cpp
     void arm(uint64_t at_ns) noexcept;
     void count_drop(drop why, uint64_t n = 1, int err = 0) noexcept;
@@ -246,6 +248,14 @@ private:
     uint64_t compact_due_ns_ = UINT64_MAX;
     uint64_t compact_scanned_ns_ = 0;
     size_t compacted_since_trim_ = 0;
+
+    // What the memory gauges need that the tables do not say (memory.cpp)
+    size_t compacted_ = 0;    // sessions held as exported state
+    size_t blob_bytes_ = 0;   // chunk() of their exported state
+    size_t ident_bytes_ = 0;  // identity_heap() of the established sessions' identities
+    int64_t reported_[count_of<table>()] = {};
+    int64_t reported_objects_ = 0, reported_psk_ = 0, reported_identities_ = 0;
+    uint64_t memory_due_ns_ = 0;
 
     std::unordered_map<std::string, psk_entry> psk_cache_;
 

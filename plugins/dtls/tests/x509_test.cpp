@@ -3,10 +3,13 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iterator>
+#include <list>
 #include <string>
 #include <vector>
 
@@ -97,4 +100,59 @@ TEST_CASE("the identity store finds identities by ticket and by session id", "[d
     CHECK(small.ticket(r3, 3) == a);
     identity_store off(0, 1000);
     CHECK(off.add_ticket(a, 0) == 0);
+}
+
+TEST_CASE("the identity store stays exact under churn (slab slots, open-addressing index)", "[dtls][identity]") {
+    // A reference model (an LRU list by key) beside the store: every look-up agrees, also
+    // after thousands of evictions, expiries and replacements have shifted the index.
+    const size_t cap = 500;
+    identity_store store(cap, 1000);
+    std::vector<identity_ptr> who;
+    for (int i = 0; i < 8; ++i) {
+        auto p = std::make_shared<identity>();
+        p->kind = TERN_AUTH_PSK;
+        p->psk = "device-" + std::to_string(i);
+        who.push_back(p);
+    }
+    std::list<std::pair<std::vector<uint8_t>, std::pair<size_t, uint64_t>>> model;  // key, (who, expires); newest last
+    auto model_find = [&](const std::vector<uint8_t>& k) {
+        return std::find_if(model.begin(), model.end(), [&](const auto& e) { return e.first == k; });
+    };
+    uint64_t rng = 12345;
+    auto next = [&] {
+        rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+        return rng >> 33;
+    };
+    uint64_t now = 0;
+    for (int step = 0; step < 20000; ++step) {
+        now += next() % 3;
+        std::vector<uint8_t> sid(1 + next() % 32, 0);
+        const uint64_t pick = next() % 1500;  // a key space three times the capacity
+        std::memcpy(sid.data(), &pick, std::min<size_t>(sid.size(), 8));
+        sid.resize(8);  // a fixed length per key keeps the model simple
+        if (next() % 2 == 0) {
+            const size_t w = next() % who.size();
+            store.add_session_id(sid, who[w], now);
+            if (auto it = model_find(sid); it != model.end()) model.erase(it);
+            if (model.size() >= cap) model.pop_front();
+            model.emplace_back(sid, std::make_pair(w, now + 1000));
+        } else {
+            const identity_ptr got = store.session_id(sid, now);
+            auto it = model_find(sid);
+            if (it == model.end()) {
+                REQUIRE(got == nullptr);
+            } else if (it->second.second <= now) {
+                REQUIRE(got == nullptr);
+                model.erase(it);
+            } else {
+                REQUIRE(got == who[it->second.first]);
+                model.splice(model.end(), model, it);
+            }
+        }
+        REQUIRE(store.size() == model.size());
+    }
+    CHECK(store.size() <= cap);
+    // bytes: the slots and index it made (a few hundred entries), and the identities it holds
+    CHECK(store.bytes() > cap * 72);
+    CHECK(store.bytes() < cap * 72 * 4);
 }
