@@ -43,12 +43,12 @@ void admin_api::import_devices(const http_request& req, const request_view& v, c
                   std::to_string(rules_.recommended_token_length) + " characters: a short token can be guessed";
         rules_.weak.inc(weak);
     }
-    core_.import_devices(std::move(batch), [respond, warning, log = log_](result<import_outcome> r) {
+    core_.import_devices(std::move(batch), [respond, warning, weak, log = log_](result<import_outcome> r) {
         if (!r.ok()) return respond(refusal(http_status(r.status), r.message, r.value.line));
         if (!warning.empty()) log.warn("device import: ", warning);
         json::out o;
         o.begin_object().kv("imported", static_cast<uint64_t>(r.value.imported));
-        if (!warning.empty()) o.kv("warning", warning);
+        if (!warning.empty()) o.kv("warning", warning).kv("weakTokens", weak);
         send(respond, 200, o.end_object().take());
     });
 }

@@ -2,6 +2,7 @@
 // `name,token`) sent to POST /api/devices/import in batches of at most max_import_rows
 // rows and max_request_size bytes, each batch one transaction. A refused batch stops the
 // import with FILE:LINE and why; the batches before it stay stored.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -27,16 +28,16 @@ std::string read_input(const std::string& file) {
     return s;
 }
 
-// Sends one batch; returns the devices imported, or throws fail_error naming FILE:LINE.
+// Sends one batch; returns the devices imported (and adds the short tokens to weak), or
+// throws fail_error naming FILE:LINE.
 uint64_t send_batch(context& c, const std::string& file, const std::string& profile, const batch_text& b,
-                    uint64_t before) {
+                    uint64_t before, uint64_t& weak) {
     std::string target = "/api/devices/import?line=" + std::to_string(b.first_line);
     if (!profile.empty()) target += "&profile=" + enc(profile);
     int status = 0;
     auto d = c.api().call("POST", target, b.text, 120000, {400, 404, 409, 413, 503}, {}, &status);
     if (status >= 200 && status < 300) {
-        if (auto w = json::get_string(d, "warning"); w && !c.json) c.io.err("warning: lines " +
-            std::to_string(b.first_line) + "..: " + *w + "\n");
+        weak += static_cast<uint64_t>(std::max<int64_t>(0, int_field(d, "weakTokens")));
         return static_cast<uint64_t>(int_field(d, "imported"));
     }
     std::string why = json::get_string(d, "error").value_or("HTTP " + std::to_string(status));
@@ -65,12 +66,12 @@ void define_import(CLI::App& word, context& c) {
         const std::string text = read_input(o->file);
         // Leave room for the request line and headers under the server's body limit.
         const size_t max_bytes = c.settings.max_request_size > 4096 ? c.settings.max_request_size - 1024 : 4096;
-        uint64_t imported = 0;
+        uint64_t imported = 0, weak = 0;
         batch_text b;
         int64_t line_no = 0;
         std::string_view rest = text;
         auto flush = [&] {
-            if (b.rows > 0) imported += send_batch(c, o->file, o->profile.value_or(""), b, imported);
+            if (b.rows > 0) imported += send_batch(c, o->file, o->profile.value_or(""), b, imported, weak);
             b = batch_text{};
         };
         while (!rest.empty()) {
@@ -86,11 +87,14 @@ void define_import(CLI::App& word, context& c) {
             if (!blank && !(line_no == 1 && is_import_header(line.substr(0, line.find('\n'))))) ++b.rows;
         }
         flush();
+        if (weak > 0 && !c.json)
+            c.io.err("warning: " + std::to_string(weak) + " access token(s) shorter than 16 characters: a short token "
+                     "can be guessed\n");
         const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         if (c.json) {
             json::out j;
-            c.io.out(j.begin_object().kv("imported", imported).key("seconds").dbl(static_cast<int64_t>(s * 1000) / 1000.0)
-                         .end_object().take() + "\n");
+            j.begin_object().kv("imported", imported).kv("weakTokens", weak);
+            c.io.out(j.key("seconds").dbl(static_cast<int64_t>(s * 1000) / 1000.0).end_object().take() + "\n");
             return;
         }
         char secs[32];
