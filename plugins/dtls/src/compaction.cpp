@@ -7,6 +7,8 @@
 // given it again. The client's own CID (what our records to it would carry) could only be
 // learnt from a handshake: a session whose client asked for a non-empty one keeps its object.
 // Devices behind NAT ask for an empty one.
+//
+// The exported state is kept packed (zero_runs.hpp): it is mostly zeros.
 #include "shard.hpp"
 
 // clang-format off
@@ -19,6 +21,8 @@
 #include <algorithm>
 #include <cstring>
 #include <new>
+
+#include "zero_runs.hpp"
 
 namespace tern::dtls {
 
@@ -40,20 +44,26 @@ void shard::compact(session& s) noexcept {
     }
     unsigned int size = 0;
     wolfSSL_dtls_export(s.ssl, nullptr, &size);
-    std::unique_ptr<uint8_t[]> buf(new (std::nothrow) uint8_t[size]);
-    if (!buf) return;
-    const int n = wolfSSL_dtls_export(s.ssl, buf.get(), &size);
+    // the export, then its packing, in the shard's scratch
+    try {
+        export_buf_.resize(size + packed_bound(size));
+    } catch (...) {
+        return;
+    }
+    const int n = wolfSSL_dtls_export(s.ssl, export_buf_.data(), &size);
     if (n <= 0) {
         s.keep_object = true;  // not exportable: do not try every tick
         return;
     }
-    std::unique_ptr<uint8_t[]> blob(new (std::nothrow) uint8_t[static_cast<size_t>(n)]);
+    uint8_t* packed = export_buf_.data() + size;
+    const size_t packed_len = pack_zeros(export_buf_.data(), static_cast<size_t>(n), packed);
+    std::unique_ptr<uint8_t[]> blob(new (std::nothrow) uint8_t[packed_len]);
     if (!blob) return;
-    std::memcpy(blob.get(), buf.get(), static_cast<size_t>(n));
+    std::memcpy(blob.get(), packed, packed_len);
     wolfSSL_free(s.ssl);
     s.ssl = nullptr;
     s.blob = std::move(blob);
-    s.blob_len = static_cast<uint32_t>(n);
+    s.blob_len = static_cast<uint32_t>(packed_len);
     ++compacted_;
     blob_bytes_ += chunk(s.blob_len);
     env_.m.compact_sessions.add(1);
@@ -66,9 +76,17 @@ bool shard::restore(session& s) noexcept {
 #ifdef WOLFSSL_SESSION_EXPORT
     if (s.ssl != nullptr) return true;
     if (!s.blob) return false;
+    const size_t size = unpacked_size(s.blob.get(), s.blob_len);
+    if (size == 0) return false;
+    try {
+        export_buf_.resize(std::max(export_buf_.size(), size));
+    } catch (...) {
+        return false;
+    }
+    unpack_zeros(s.blob.get(), s.blob_len, export_buf_.data());
     WOLFSSL* ssl = wolfSSL_new(tls().restore_ctx());
     if (ssl == nullptr) return false;
-    if (wolfSSL_dtls_import(ssl, s.blob.get(), s.blob_len) <= 0) {
+    if (wolfSSL_dtls_import(ssl, export_buf_.data(), static_cast<unsigned int>(size)) <= 0) {
         wolfSSL_free(ssl);
         return false;
     }

@@ -248,6 +248,7 @@ private:
     uint64_t compact_due_ns_ = UINT64_MAX;
     uint64_t compact_scanned_ns_ = 0;
     size_t compacted_since_trim_ = 0;
+    std::vector<uint8_t> export_buf_;  // an export and its packing (compaction.cpp)
 
     // What the memory gauges need that the tables do not say (memory.cpp)
     size_t compacted_ = 0;    // sessions held as exported state

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "record.hpp"
+#include "zero_runs.hpp"
 
 using namespace tern::dtls;
 
@@ -397,4 +398,37 @@ TEST_CASE("which CoAP responses vouch for an anonymous session", "[dtls][record]
     CHECK_FALSE(vouches(response(0x45, {0xf0})));
     // an extended delta (13 + 0 = 13) skips past Observe
     CHECK_FALSE(vouches(response(0x45, {0xd0, 0x00})));
+}
+
+TEST_CASE("a compacted session's state packs its zero runs and unpacks to the same bytes", "[dtls][compaction]") {
+    auto round_trip = [](const std::vector<uint8_t>& in) {
+        std::vector<uint8_t> packed(packed_bound(in.size()) + 1);
+        const size_t n = pack_zeros(in.data(), in.size(), packed.data());
+        REQUIRE(n <= packed_bound(in.size()));
+        REQUIRE(unpacked_size(packed.data(), n) == in.size());
+        std::vector<uint8_t> out(in.size());
+        unpack_zeros(packed.data(), n, out.data());
+        REQUIRE(out == in);
+        return n;
+    };
+    CHECK(round_trip({1, 2, 3}) == 3);
+    CHECK(round_trip(std::vector<uint8_t>(100, 0)) == 2);
+    CHECK(round_trip(std::vector<uint8_t>(600, 0)) == 6);  // runs of at most 255
+    CHECK(round_trip({0, 1, 0, 1, 0}) == 8);               // isolated zeros: the bound
+    CHECK(round_trip({5, 0, 0, 0, 7, 0}) == 6);
+    // random contents with long and short runs
+    uint64_t rng = 99;
+    for (int t = 0; t < 200; ++t) {
+        std::vector<uint8_t> in(static_cast<size_t>(t * 7 % 900));
+        for (auto& b : in) {
+            rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+            b = (rng >> 60) < 9 ? 0 : static_cast<uint8_t>(rng >> 40);
+        }
+        round_trip(in);
+    }
+    // not a packing: a zero without its length, or a length of zero
+    const uint8_t bad1[] = {4, 0};
+    const uint8_t bad2[] = {0, 0, 3};
+    CHECK(unpacked_size(bad1, sizeof bad1) == 0);
+    CHECK(unpacked_size(bad2, sizeof bad2) == 0);
 }
