@@ -428,9 +428,12 @@ fields runner::report(long after_kb) const {
     if (o_.server_pid > 0) {
         f.emplace_back("server_rss_before_kb", std::to_string(before_kb_));
         f.emplace_back("server_rss_after_kb", std::to_string(after_kb));
-        char per[32];
-        std::snprintf(per, sizeof per, "%.0f",
-                      made_ > 0 ? static_cast<double>(after_kb - before_kb_) * 1024.0 / static_cast<double>(made_) : 0.0);
+        // -1: the server's resident size could not be read (it is gone)
+        char per[32] = "-1";
+        if (before_kb_ >= 0 && after_kb >= 0)
+            std::snprintf(per, sizeof per, "%.0f",
+                          made_ > 0 ? static_cast<double>(after_kb - before_kb_) * 1024.0 / static_cast<double>(made_)
+                                    : 0.0);
         f.emplace_back("bytes_per_session", per);
     }
     return f;
