@@ -36,6 +36,7 @@ constexpr uint32_t default_max_age_s = 60;    // RFC 7252 §5.10.5, when a 5.03 
 constexpr uint32_t max_age_cap_s = 86'400;
 constexpr uint64_t max_wait_ns = 50'000'000;  // keep noticing stop_requested
 constexpr uint64_t burst_ns = 2'000'000;      // pacing credit a late wake-up may use at once
+constexpr uint64_t pace_slack_ns = 1'000'000; // registrations go out at most this late, in bursts
 constexpr size_t recv_size = 2048;
 constexpr uint8_t token_len = 4;
 
@@ -306,7 +307,8 @@ uint64_t holder::next_work_ns(uint64_t now) const {
                               (static_cast<double>(refresh_step_) / static_cast<double>(rels_.size()) + 1.0);
         due = std::min(due, static_cast<uint64_t>(at));
     }
-    return due == UINT64_MAX ? due : std::max(due, next_send_ns_);
+    // Wake a little after the pacing allows, and send what fell due meanwhile in one burst.
+    return due == UINT64_MAX ? due : std::max(due, next_send_ns_ + pace_slack_ns);
 }
 
 // ---------------------------------------------------------------- outcomes
