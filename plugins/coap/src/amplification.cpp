@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstring>
 
 #include "engine.hpp"
@@ -83,6 +84,7 @@ void verified_addresses::init(uint32_t capacity, uint64_t seed) {
     sets_ = next_pow2((std::max<uint32_t>(capacity, ways) + ways - 1) / ways);
     mask_ = sets_ - 1;
     seed_ = seed;
+    occupied_ = 0;
     e_ = make_zarray<entry>(std::size_t{sets_} * ways);
 }
 
@@ -120,6 +122,7 @@ bool verified_addresses::insert(uint32_t transport, const tern_endpoint& e, uint
         if (s[i].until_ns < s[victim].until_ns) victim = i;
     }
     const bool evicted = s[victim].until_ns > now_ns;
+    if (s[victim].until_ns == 0) ++occupied_;
     entry& x = s[victim];
     std::memset(&x, 0, sizeof x);
     std::memcpy(x.addr, e.addr, e.family == 6 ? 16 : 4);
@@ -129,6 +132,14 @@ bool verified_addresses::insert(uint32_t transport, const tern_endpoint& e, uint
     x.transport = static_cast<uint8_t>(transport);
     x.until_ns = until_ns;
     return evicted;
+}
+
+std::size_t verified_addresses::touched_bytes() const noexcept {
+    constexpr double page = 4096.0;
+    const double pages = std::ceil(static_cast<double>(bytes()) / page);
+    if (pages == 0.0) return 0;
+    const double touched = pages * (1.0 - std::exp(-static_cast<double>(occupied_) / pages));
+    return std::min(bytes(), static_cast<std::size_t>(touched * page));
 }
 
 uint32_t verified_addresses::live(uint64_t now_ns) const noexcept {

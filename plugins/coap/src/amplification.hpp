@@ -55,6 +55,11 @@ public:
     uint32_t live(uint64_t now_ns) const noexcept;
     uint32_t capacity() const noexcept { return sets_ * ways; }
     std::size_t bytes() const noexcept { return std::size_t{sets_} * ways * sizeof(entry); }
+    // Entries ever filled (a filled entry is only ever replaced, never emptied).
+    uint32_t occupied() const noexcept { return occupied_; }
+    // Bytes resident: the pages the occupied entries fell on (sets are chosen by a keyed
+    // hash, so n entries over P pages touch P * (1 - e^(-n/P)) of them).
+    std::size_t touched_bytes() const noexcept;
 
 private:
     struct entry {
@@ -72,6 +77,7 @@ private:
     zarray<entry> e_;
     uint32_t sets_ = 0;
     uint32_t mask_ = 0;
+    uint32_t occupied_ = 0;
     uint64_t seed_ = 0;
 };
 

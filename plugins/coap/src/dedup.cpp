@@ -1,5 +1,6 @@
 #include "dedup.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "shard_impl.hpp"
@@ -100,6 +101,15 @@ void dedup::expire() noexcept {
     // Each list holds one lifetime, in insertion order, so its head expires first.
     for (slot_list& l : s_.dedup_age_)
         while (!l.empty() && s_.dedups_[l.head].expires_ns <= s_.now_) remove(l.head, false);
+    if (s_.dedups_.used() == 0 && s_.arena_touched_ != 0) arena_release();
+}
+
+void dedup::arena_release() noexcept {
+    s_.arena_head_ = s_.arena_tail_ = 0;
+    discard_pages(s_.arena_.get(), static_cast<std::size_t>(s_.arena_touched_));
+    s_.arena_touched_ = 0;
+    s_.dedups_.discard_if_empty();
+    s_.dedup_index_.discard_if_empty();
 }
 
 void dedup::mark(uint64_t seq, uint8_t state) noexcept {
@@ -175,6 +185,7 @@ bool dedup::arena_alloc(uint64_t owner, std::size_t len, uint32_t& off) noexcept
             std::memcpy(&s_.arena_[at], &h, sizeof h);
             off = static_cast<uint32_t>(at + sizeof h);
             s_.arena_head_ += need;
+            s_.arena_touched_ = std::max(s_.arena_touched_, at + need);
             return true;
         }
         // Reclaim the oldest block; a still-live entry that owns it leaves the dedup store

@@ -31,6 +31,7 @@ public:
     // cached response, the empty ACK, or nothing.
     void answer_duplicate(uint32_t d, uint32_t transport, const tern_datagram& dg) noexcept;
     void remove(uint32_t slot, bool evicted) noexcept;
+    // Removes the entries past their lifetime; releases the ring when none is left.
     void expire() noexcept;
     // Moves the entry to another age list (2 * trusted + CON).
     void relist(uint32_t slot, uint8_t list) noexcept;
@@ -44,6 +45,10 @@ public:
 private:
     uint32_t victim() const noexcept;
     bool arena_alloc(uint64_t owner_seq, std::size_t len, uint32_t& off) noexcept;
+    // Once no entry is left, no cached response is either: the ring starts again at its
+    // beginning, and the ring, the entries' pool and their index give the pages they had
+    // touched back to the system (idle devices do not keep their registrations resident).
+    void arena_release() noexcept;
 
     shard& s_;
 };

@@ -150,6 +150,15 @@ void engine_metrics::init(const sdk::host* host) {
         ctr_[i] = host->counter(counters[i].name, counters[i].help, counters[i].labels);
     for (std::size_t i = 0; i < std::size(gauges); ++i)
         gauge_[i] = host->gauge(gauges[i].name, gauges[i].help, gauges[i].labels);
+    for (std::size_t i = 0; i < std::size(mem_names); ++i) {
+        const std::string labels = std::string("table=\"") + mem_names[i] + "\"";
+        mem_bytes_[i] = host->gauge("coap_memory_bytes",
+                                    "Bytes a table of the engine holds now (its records, index "
+                                    "and buffers as touched), from the engine's own accounting",
+                                    labels.c_str());
+        mem_entries_[i] = host->gauge("coap_entries", "Entries a table of the engine holds now",
+                                      labels.c_str());
+    }
     for (int meth = 0; meth < methods; ++meth) {
         for (int c = 0; c < codes; ++c) {
             const std::string labels = std::string("method=\"") + method_names[meth] +

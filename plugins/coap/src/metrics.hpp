@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <iterator>
 #include <string_view>
 
 #include "tern/abi/host.h"
@@ -84,6 +85,24 @@ enum class ctr : uint16_t {
 
 enum class gge : uint16_t { observations, exchanges, peers, count_ };
 
+// The tables whose memory coap_memory_bytes{table} and coap_entries{table} report (README
+// "Memory"): what each holds now, from the engine's own accounting.
+enum class mem : uint8_t {
+    peers,              // peer records, their index, source prefixes and their index
+    observations,       // relation records, published generations, timer positions
+    exchanges,          // exchange records, published words, request sizes, timer positions
+    dedup,              // remembered requests, their index, the cached responses' ring
+    notifications,      // queued and unacknowledged notifications (records and bytes)
+    retransmissions,    // CON messages awaiting an ACK: the (peer, MID) index, timer heap, bytes
+    block1,             // Block1 uploads in progress: records, index, buffers
+    verified_addresses, // verified source addresses, held-off addresses, pings out
+    count_
+};
+inline constexpr const char* mem_names[] = {"peers",         "observations",    "exchanges",
+                                            "dedup",         "notifications",   "retransmissions",
+                                            "block1",        "verified_addresses"};
+static_assert(std::size(mem_names) == static_cast<std::size_t>(mem::count_));
+
 // A row of the tables in metrics.cpp: counters in ctr order, gauges in gge order.
 struct metric_def {
     const char* name;
@@ -106,6 +125,11 @@ public:
 
     void inc(ctr c, uint64_t n = 1) const noexcept { ctr_[static_cast<int>(c)].inc(n); }
     void add(gge g, int64_t d) const noexcept { gauge_[static_cast<int>(g)].add(d); }
+    // Changes a table's coap_memory_bytes and coap_entries (each shard adds its own change).
+    void memory(mem t, int64_t bytes, int64_t entries) const noexcept {
+        mem_bytes_[static_cast<int>(t)].add(bytes);
+        mem_entries_[static_cast<int>(t)].add(entries);
+    }
     // code 0: no response was sent.
     void request(uint8_t method, uint8_t code) const noexcept;
     void latency(double seconds) const noexcept { latency_.observe(seconds); }
@@ -115,6 +139,8 @@ private:
     static constexpr int codes = 25;   // see metrics.cpp
     std::array<sdk::metric, static_cast<int>(ctr::count_)> ctr_{};
     std::array<sdk::metric, static_cast<int>(gge::count_)> gauge_{};
+    std::array<sdk::metric, static_cast<int>(mem::count_)> mem_bytes_{};
+    std::array<sdk::metric, static_cast<int>(mem::count_)> mem_entries_{};
     std::array<sdk::metric, methods * codes> req_{};
     sdk::metric latency_;
 };

@@ -8,17 +8,15 @@
 
 namespace tern::coap {
 
-uint32_t observe::hash(uint32_t peer, std::span<const uint8_t> token) const noexcept {
-    return static_cast<uint32_t>(
-        hash_bytes(token.data(), token.size(), s_.hash_seed_ ^ mix64(uint64_t{peer} + 0x51)));
-}
-
 uint32_t observe::find(uint32_t peer, std::span<const uint8_t> token) const noexcept {
-    return s_.rel_index_.find(hash(peer, token), [&](uint32_t r) {
+    // A peer holds at most max_observations_per_peer relations: its list is the index.
+    for (uint32_t r = s_.peers_[peer].relations.head; r != nil; r = s_.rels_[r].peer_link.next) {
         const relation_rec& x = s_.rels_[r];
-        return x.peer == peer && x.tkl == token.size() &&
-               (token.empty() || std::memcmp(x.token, token.data(), token.size()) == 0);
-    });
+        if ((x.state == rel_live || x.state == rel_ending) && x.tkl == token.size() &&
+            (token.empty() || std::memcmp(x.token, token.data(), token.size()) == 0))
+            return r;
+    }
+    return nil;
 }
 
 bool observe::reserve(reply_to& to, const request_options& o, const resource_entry* res,
@@ -41,7 +39,7 @@ bool observe::reserve(reply_to& to, const request_options& o, const resource_ent
     }
     if (o.observe != 0 || !res->observable()) return true;
     const bool total_full = s_.rels_.full();
-    if (total_full || s_.peers_[p].observations >= s_.cfg_.max_observations_per_peer) {
+    if (total_full || s_.peers_[p].relations.size >= s_.cfg_.max_observations_per_peer) {
         if (transfer != nil) s_.blockwise_.discard(transfer);
         s_.m_.inc(total_full ? ctr::shed_observations : ctr::shed_observations_per_peer);
         s_.reply_error(to, code::service_unavailable, "observation limit reached",
@@ -59,7 +57,6 @@ bool observe::reserve(reply_to& to, const request_options& o, const resource_ent
     r.seq = seq_start;
     r.q_head = r.q_tail = r.inflight = nil;
     s_.peers_[p].relations.push_back(rel, [this](uint32_t i) -> list_link& { return s_.rels_[i].peer_link; });
-    ++s_.peers_[p].observations;
     s_.peer_ref(p);
     // Published now, so a notify() from another thread right after its respond()
     // is queued behind it instead of refused.
@@ -76,8 +73,6 @@ void observe::activate(uint32_t r) noexcept {
     }
     relation_rec& rel = s_.rels_[r];
     rel.state = rel_live;
-    rel.hash = hash(rel.peer, std::span<const uint8_t>{rel.token, rel.tkl});
-    s_.rel_index_.insert(rel.hash, r);
     rel.last_con_ns = s_.now_;
     std::atomic_ref<uint32_t>(s_.pub_obs_gen_[r]).store(rel.gen, std::memory_order_release);
     s_.m_.add(gge::observations, 1);
@@ -93,7 +88,6 @@ void observe::cancel_reservation(uint32_t r) noexcept {
     relation_rec& rel = s_.rels_[r];
     std::atomic_ref<uint32_t>(s_.pub_obs_gen_[r]).store(0, std::memory_order_release);
     s_.peers_[rel.peer].relations.remove(r, [this](uint32_t i) -> list_link& { return s_.rels_[i].peer_link; });
-    --s_.peers_[rel.peer].observations;
     release(r);
 }
 
@@ -125,11 +119,9 @@ void observe::end(uint32_t r, int32_t reason, bool call_end, int32_t inflight_re
     const uint64_t id = make_id(s_.index_, r, rel.gen);
     const uint32_t p = rel.peer;
     // Detach first: whatever the callbacks below call sees the relation gone.
-    s_.rel_index_.erase(rel.hash, r);
     std::atomic_ref<uint32_t>(s_.pub_obs_gen_[r]).store(0, std::memory_order_release);
     s_.m_.add(gge::observations, -1);
     s_.peers_[p].relations.remove(r, [this](uint32_t i) -> list_link& { return s_.rels_[i].peer_link; });
-    --s_.peers_[p].observations;
     rel.state = rel_closing;  // not live, not findable, slot still held
     if (rel.inflight != nil) {
         s_.retransmit_.stop(s_.lim_.exchanges + r, p, rel.tx_mid);

@@ -57,7 +57,6 @@ public:
     void note_free(uint32_t n) noexcept;
 
 private:
-    uint32_t hash(uint32_t peer, std::span<const uint8_t> token) const noexcept;
     void pump(uint32_t r) noexcept;
     void note_result(const resource_entry* res, uint64_t id, uint64_t cookie,
                      int32_t result) noexcept;

@@ -217,6 +217,7 @@ void retransmit::rearm() noexcept {
     for (const slot_list& l : s_.idle_peers_)
         if (!l.empty())
             next = std::min(next, s_.peers_[l.head].last_ns + s_.cfg_.exchange_lifetime_ms() * 1000000);
+    if (s_.mem_dirty_) next = std::min(next, s_.mem_due_ns_);
     if (next == UINT64_MAX) return;
     if (s_.armed_ != 0 && s_.armed_ <= next) return;
     s_.armed_ = next;

@@ -36,12 +36,16 @@ shard::shard(engine& eng, uint32_t index, const shard_limits& l)
     arena_ = make_zarray<uint8_t>(arena_cap_);
     exch_.init(l.exchanges);
     rels_.init(l.observations);
-    rel_index_.init(l.observations);
     notes_.init(l.notifications);
     note_chunks_.init(l.notification_bytes);
     tx_chunks_.init(l.retransmission_bytes);
-    mid_index_.init(l.exchanges + l.observations);
-    heap_.init(l.exchanges + l.observations);
+    // What awaits an ACK or a deadline: exchanges, and relations with a CON notification or
+    // final response out, each holding a note record. So the (peer, MID) index and the
+    // heap's entries are sized for those, not for every relation; timer owners are
+    // exchange slots, then relation slots.
+    const uint32_t in_flight = l.exchanges + std::min(l.observations, l.notifications);
+    mid_index_.init(in_flight);
+    heap_.init(l.exchanges + l.observations, in_flight);
     xfers_.init(l.block1_transfers);
     xfer_index_.init(l.block1_transfers);
     pub_exch_gen_ = make_zarray<uint32_t>(l.exchanges);
@@ -222,7 +226,6 @@ uint32_t shard::peer_get(uint32_t transport, const tern_peer& p) noexcept {
     }
     s = peers_.alloc();
     peer_rec& r = peers_[s];
-    r.hash = h;
     r.addr = p;
     r.transport = static_cast<uint8_t>(transport);
     r.last_ns = now_;
@@ -262,7 +265,7 @@ void shard::peer_free(uint32_t p) noexcept {
     // Its dedup entries are keyed by the slot number: they cannot outlive it.
     while (!peers_[p].dedups.empty()) dedup_.remove(peers_[p].dedups.head, false);
     peer_rec& r = peers_[p];
-    if (r.indexed) peer_index_.erase(r.hash, p);
+    if (r.indexed) peer_index_.erase(peer_hash(r.transport, r.addr), p);
     idle_unlink(p);
     prefix_rec& pr = prefixes_[r.prefix];
     if (--pr.count == 0) {
@@ -291,7 +294,7 @@ void shard::peer_drop_state(uint32_t p) noexcept {
         if (xfers_[t].buf != nullptr && xfers_[t].peer == p) blockwise_.discard(t);
     peer_rec& r = peers_[p];
     if (r.indexed) {
-        peer_index_.erase(r.hash, p);
+        peer_index_.erase(peer_hash(r.transport, r.addr), p);
         r.indexed = 0;
     }
     // What is left (final responses of ended relations awaiting their ACK) lets go of the
@@ -472,6 +475,9 @@ void shard::shutdown() noexcept {
     m_.add(gge::observations, -live);
     m_.add(gge::exchanges, -static_cast<int64_t>(exch_.used()));
     m_.add(gge::peers, -static_cast<int64_t>(peers_.used()));
+    for (std::size_t i = 0; i < mem_reported_.bytes.size(); ++i)
+        m_.memory(static_cast<mem>(i), -mem_reported_.bytes[i], -mem_reported_.entries[i]);
+    mem_reported_ = table_figures{};
     routes_ = nullptr;
 }
 
@@ -493,25 +499,10 @@ shard::counts shard::census() const noexcept {
 relation_cost shard::cost_of_relation() noexcept {
     relation_cost c{};
     c.record = sizeof(relation_rec);
-    // open_index keeps the load factor at or below 1/2 and rounds up to a power of two:
-    // at most 4 buckets per item in the worst rounding, 2 in the best; count the worst.
-    c.index = 4 * sizeof(open_index::bucket);
-    c.timer = 16 + 4;                                // heap entry + position word
-    c.mid_index = 4 * sizeof(open_index::bucket);    // its share of the (peer, MID) index
-    c.published = sizeof(uint32_t);
     c.free_list = sizeof(uint32_t);
+    c.published = sizeof(uint32_t);
+    c.timer = sizeof(uint32_t);
     return c;
-}
-
-std::size_t shard::relation_table_bytes() const noexcept {
-    const double share = static_cast<double>(lim_.observations) /
-                         static_cast<double>(lim_.exchanges + lim_.observations);
-    return rels_.bytes() + rel_index_.bytes() + std::size_t{lim_.observations} * sizeof(uint32_t) +
-           static_cast<std::size_t>(share * static_cast<double>(heap_.bytes() + mid_index_.bytes()));
-}
-
-std::size_t shard::peer_table_bytes() const noexcept {
-    return peers_.bytes() + peer_index_.bytes() + prefixes_.bytes() + prefix_index_.bytes();
 }
 
 }  // namespace tern::coap

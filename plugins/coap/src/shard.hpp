@@ -48,28 +48,29 @@ constexpr uint32_t id_gen(uint64_t id) noexcept { return static_cast<uint32_t>(i
 
 struct peer_rec {
     uint32_t gen;
-    uint32_t hash;
+    uint32_t prefix;      // its source-prefix record (prefix_rec slot)
     tern_peer addr;       // where to send (follows a DTLS session's current address)
     uint64_t last_ns;     // last datagram from or to it
     list_link idle;       // in an evictable list (by trust) while refs == 0, LRU order
     list_link pidle;      // in its source prefix's evictable list while refs == 0
     slot_list dedups;     // its dedup entries (pool slots), oldest first
     slot_list exchanges;
-    slot_list relations;  // reserved, live and ending Observe relations
+    slot_list relations;  // reserved, live and ending Observe relations (its size: how many)
     // What pins the peer: exchanges + relations + Block1 transfers. Dedup entries do not:
     // a peer holding only answered dedup entries can be evicted (they go with it).
     uint32_t refs;
-    uint32_t prefix;      // its source-prefix record (prefix_rec slot)
     uint16_t next_mid;
-    uint16_t observations;
     uint16_t transfers;   // Block1 uploads in progress
+    uint16_t late_ping_mid;
     uint8_t transport;
-    uint8_t indexed;      // findable by address/session (0 after its session ended)
+    uint8_t indexed : 1;  // findable by address/session (0 after its session ended)
     uint8_t idle_listed : 1;
     uint8_t late_ping : 1;  // late_ping_mid: its last ping, whose answers went limited
-    uint8_t trusted;      // a handler answered it 2.xx, or it is a DTLS session
-    uint16_t late_ping_mid;
+    uint8_t trusted : 1;  // a handler answered it 2.xx, or it is a DTLS session
 };
+// Its index bucket holds the hash; peer_hash recomputes it from addr (a session's hash is
+// of the session alone, so a DTLS peer's new address does not change it).
+static_assert(sizeof(peer_rec) <= 112, "a peer's record");
 
 // Peers per source network (IPv4 /peer_prefix_v4, IPv6 /peer_prefix_v6), so one network
 // cannot take the whole peer table.
@@ -161,8 +162,8 @@ struct relation_rec {
     const resource_entry* res;
     list_link peer_link;
     uint64_t last_con_ns;
-    uint32_t hash;
-    uint32_t seq;         // the last Observe value sent (24 bits)
+    uint32_t seq : 24;    // the last Observe value sent
+    uint32_t flags : 8;   // rf_*
     uint32_t q_head;      // queued notifications (note records), FIFO
     uint32_t q_tail;
     uint32_t inflight;    // the CON notification awaiting its ACK, or nil
@@ -176,8 +177,8 @@ struct relation_rec {
     uint8_t tkl;
     uint8_t token[8];
     uint8_t attempts;
-    uint8_t flags;
 };
+static_assert(sizeof(relation_rec) <= 72, "an idle relation's record");
 
 // nf_keep: sent with TERN_COAP_NOTIFY_KEEP_ON_TIMEOUT (unacknowledged, it leaves the relation).
 enum : uint8_t { nf_mergeable = 1, nf_final = 2, nf_keep = 4 };
@@ -215,17 +216,22 @@ struct transfer_rec {
     uint8_t last_szx;
 };
 
-// Sizes a relation costs, for the memory budget (docs and the ≤ 256-byte test).
+// Bytes an idle Observe relation costs (docs and the budget test): its record, its slot's
+// free-list word, its published generation and its timer position. The (peer, MID) index and
+// the timer heap's entries are sized for messages in flight (exchanges and notifications),
+// not for relations; a relation is found by (peer, token) through its peer's list.
 struct relation_cost {
     std::size_t record;       // relation_rec
-    std::size_t index;        // (peer, token) index buckets per relation
-    std::size_t timer;        // timer heap entry + position
-    std::size_t mid_index;    // (peer, MID) index buckets per relation
-    std::size_t published;    // cross-thread generation word
     std::size_t free_list;    // slot pool free-list word
-    std::size_t total() const noexcept {
-        return record + index + timer + mid_index + published + free_list;
-    }
+    std::size_t published;    // cross-thread generation word
+    std::size_t timer;        // timer position word (owner number)
+    std::size_t total() const noexcept { return record + free_list + published + timer; }
+};
+
+// What each table of a shard holds now (coap_memory_bytes / coap_entries), by mem.
+struct table_figures {
+    std::array<int64_t, static_cast<std::size_t>(mem::count_)> bytes{};
+    std::array<int64_t, static_cast<std::size_t>(mem::count_)> entries{};
 };
 
 // The shard keeps every table (struct-of-tables: the hot path's layout); its behaviour is in
@@ -277,10 +283,9 @@ public:
     counts census() const noexcept;
     const shard_limits& limits() const noexcept { return lim_; }
     static relation_cost cost_of_relation() noexcept;
-    // Bytes of the tables that exist for relations (their slots, indexes, timer and
-    // (peer, MID) index shares, published words) and for peers, as allocated.
-    std::size_t relation_table_bytes() const noexcept;
-    std::size_t peer_table_bytes() const noexcept;
+    // Every table's bytes (as touched: records handed out, indexes as grown, buffers as
+    // written) and entries now (memory.cpp).
+    table_figures memory() const noexcept;
     uint32_t index() const noexcept { return index_; }
     const amplifier& amplification() const noexcept { return amp_; }
 
@@ -392,6 +397,10 @@ private:
     uint32_t amp_ping_of(uint32_t peer) const noexcept;  // the exchange whose ping is out
     void amp_ping_forget(uint32_t x) noexcept;            // its ping no longer counts
 
+    // coap_memory_bytes / coap_entries: the shard's change since it last reported, at most
+    // once a second (at the end of a run; a timer brings a skipped report in).
+    void memory_tick() noexcept;
+
     uint64_t random() noexcept;
     void log(tern_log_level level, std::string_view msg) noexcept;
 
@@ -411,6 +420,9 @@ private:
     uint8_t pref_szx_ = 6;
     uint8_t last_code_ = 0;  // the code send_response last sent (0: none)
     bool stopped_ = false;   // shutdown(): every entry point is a no-op from then on
+    bool mem_dirty_ = false; // something may have changed since the last memory report
+    uint64_t mem_due_ns_ = 0;  // the next memory report, at the earliest
+    table_figures mem_reported_{};
 
     slot_pool<peer_rec> peers_;
     open_index peer_index_;
@@ -425,13 +437,13 @@ private:
     uint64_t arena_cap_ = 0;
     uint64_t arena_head_ = 0;
     uint64_t arena_tail_ = 0;
+    uint64_t arena_touched_ = 0;  // the furthest the ring has been written (resident)
 
     slot_pool<exchange_rec> exch_;
     slot_list pending_;
     slot_list piggy_;
 
-    slot_pool<relation_rec> rels_;
-    open_index rel_index_;
+    slot_pool<relation_rec> rels_;  // found by (peer, token) through the peer's list
     slot_pool<note_rec> notes_;
     chunk_pool note_chunks_;
     chunk_pool tx_chunks_;

@@ -109,6 +109,7 @@ public:
     ~scope() {
         if (--s_.depth_ == 0) {
             s_.flush();
+            s_.memory_tick();
             s_.retransmit_.rearm();
         }
     }

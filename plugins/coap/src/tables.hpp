@@ -11,6 +11,9 @@
 #include <new>
 #include <type_traits>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 namespace tern::coap {
 
 inline constexpr uint32_t nil = 0xFFFFFFFFu;
@@ -64,6 +67,17 @@ zarray<T> make_zarray(std::size_t n) {
     return zarray<T>(static_cast<T*>(p));
 }
 
+// Gives the whole pages inside [p, p + n) back to the system; they stay mapped and read as
+// zero when next touched (MADV_DONTNEED on private anonymous memory), which is what calloc
+// gave. For tables that are empty again, so their resident memory goes with their entries.
+inline void discard_pages(void* p, std::size_t n) noexcept {
+    const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    const auto base = reinterpret_cast<uintptr_t>(p);
+    const uintptr_t from = (base + page - 1) & ~(page - 1);
+    const uintptr_t to = (base + n) & ~(page - 1);
+    if (to > from) madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
+}
+
 constexpr uint32_t next_pow2(uint64_t v) noexcept {
     uint64_t p = 1;
     while (p < v) p <<= 1;
@@ -75,17 +89,29 @@ constexpr uint32_t next_pow2(uint64_t v) noexcept {
 // Maps a 32-bit hash to slot numbers of some table; the table owns the keys, the caller
 // confirms a match with a predicate. Linear probing, load factor <= 1/2, deletion by
 // backward shift (no tombstones, so probe lengths never degrade).
+//
+// The buckets grow with the items: the index starts small and doubles (rehashing every
+// item once) when an insert would pass half its buckets, up to the size max_items needs. A
+// hashed table touches its pages at random, so an index sized for a million peers up front
+// would be resident after a few thousand; grown, it costs 16 to 32 bytes per item held at
+// its fullest. A steady population never allocates; the population's growth does, log2
+// times in all.
 class open_index {
 public:
     struct bucket {
         uint32_t hash;
         uint32_t slot1; // slot + 1; 0 = empty
     };
+    // Buckets an index starts with (at most the final size): 64 KiB.
+    static constexpr uint32_t initial_buckets = 8192;
 
     void init(uint32_t max_items) {
-        cap_ = next_pow2(uint64_t{max_items} * 2 < 16 ? 16 : uint64_t{max_items} * 2);
+        max_cap_ = next_pow2(uint64_t{max_items} * 2 < 16 ? 16 : uint64_t{max_items} * 2);
+        const uint32_t cap = max_cap_ < initial_buckets ? max_cap_ : initial_buckets;
+        b_ = make_zarray<bucket>(cap);
+        cap_ = cap;
         mask_ = cap_ - 1;
-        b_ = make_zarray<bucket>(cap_);
+        count_ = 0;
     }
 
     template <class Eq>
@@ -97,11 +123,13 @@ public:
         }
     }
 
-    // The caller guarantees the slot is not present and fewer than capacity/2 items exist.
+    // The caller guarantees the slot is not present and fewer than max_items items exist.
     void insert(uint32_t hash, uint32_t slot) noexcept {
-        uint32_t i = hash & mask_;
-        while (b_[i].slot1 != 0) i = (i + 1) & mask_;
-        b_[i] = bucket{hash, slot + 1};
+        if ((count_ + 1) * 2 > cap_ && cap_ < max_cap_ && !grow() && count_ + 1 >= cap_)
+            std::abort();  // out of memory with the index full: nothing sound is left to do
+        place(hash, slot);
+        ++count_;
+        discarded_ = false;
     }
 
     // Removes the bucket holding slot (inserted with hash); false if absent.
@@ -123,16 +151,53 @@ public:
             }
         }
         b_[hole] = bucket{0, 0};
+        --count_;
         return true;
     }
 
+    // An empty index gives its buckets' pages back (they read as empty buckets again).
+    void discard_if_empty() noexcept {
+        if (count_ != 0 || discarded_) return;
+        discard_pages(b_.get(), bytes());
+        discarded_ = true;
+    }
+
+    // Bytes of the buckets now (all of them touched: hashing spreads items over every page).
     std::size_t bytes() const noexcept { return std::size_t{cap_} * sizeof(bucket); }
+    // Bytes resident: the buckets, unless given back while empty and not touched since.
+    std::size_t touched_bytes() const noexcept { return discarded_ ? 0 : bytes(); }
     uint32_t capacity() const noexcept { return cap_; }
+    uint32_t max_capacity() const noexcept { return max_cap_; }
+    uint32_t size() const noexcept { return count_; }
 
 private:
+    void place(uint32_t hash, uint32_t slot) noexcept {
+        uint32_t i = hash & mask_;
+        while (b_[i].slot1 != 0) i = (i + 1) & mask_;
+        b_[i] = bucket{hash, slot + 1};
+    }
+    // Doubles the buckets and reinserts every item; false (the old buckets kept) when the
+    // memory is not there.
+    bool grow() noexcept {
+        const uint32_t cap = cap_ * 2;
+        void* p = std::calloc(cap, sizeof(bucket));
+        if (p == nullptr) return false;
+        zarray<bucket> old(static_cast<bucket*>(p));
+        old.swap(b_);
+        const uint32_t old_cap = cap_;
+        cap_ = cap;
+        mask_ = cap - 1;
+        for (uint32_t i = 0; i < old_cap; ++i)
+            if (old[i].slot1 != 0) place(old[i].hash, old[i].slot1 - 1);
+        return true;
+    }
+
     zarray<bucket> b_;
     uint32_t cap_ = 0;
+    uint32_t max_cap_ = 0;
     uint32_t mask_ = 0;
+    uint32_t count_ = 0;
+    bool discarded_ = false;
 };
 
 // ---- slot pool -----------------------------------------------------------------------------
@@ -158,7 +223,7 @@ public:
             s = free_[--nfree_];
         } else if (bump_ < cap_) {
             s = bump_++;
-            items_[s].gen = 1;
+            items_[s].gen = first_gen_;
         } else {
             return nil;
         }
@@ -172,8 +237,20 @@ public:
         if (g == 0) g = 1;
         std::memset(static_cast<void*>(&items_[s]), 0, sizeof(T));
         items_[s].gen = g;
+        if (g >= next_first_gen_) next_first_gen_ = g + 1 == 0 ? 1 : g + 1;
         free_[nfree_++] = s;
         --used_;
+    }
+
+    // With every slot free: forgets them and gives their pages back. Slots handed out
+    // afterwards start past every generation used so far, so an old id stays stale.
+    void discard_if_empty() noexcept {
+        if (used_ != 0 || bump_ == 0) return;
+        discard_pages(items_.get(), std::size_t{bump_} * sizeof(T));
+        discard_pages(free_.get(), std::size_t{bump_} * sizeof(uint32_t));
+        bump_ = 0;
+        nfree_ = 0;
+        first_gen_ = next_first_gen_;
     }
 
     T& operator[](uint32_t s) noexcept { return items_[s]; }
@@ -184,6 +261,8 @@ public:
     // Slots ever handed out: iterate [0, high_water()) to visit every live slot.
     uint32_t high_water() const noexcept { return bump_; }
     std::size_t bytes() const noexcept { return std::size_t{cap_} * (sizeof(T) + 4); }
+    // Bytes touched so far (resident): the slots ever handed out and their free-list words.
+    std::size_t touched_bytes() const noexcept { return std::size_t{bump_} * (sizeof(T) + 4); }
 
 private:
     zarray<T> items_;
@@ -192,6 +271,8 @@ private:
     uint32_t nfree_ = 0;
     uint32_t bump_ = 0;
     uint32_t used_ = 0;
+    uint32_t first_gen_ = 1;       // the generation of a slot handed out fresh
+    uint32_t next_first_gen_ = 2;  // past every generation a slot has had
 };
 
 // ---- intrusive lists over slot numbers -----------------------------------------------------
@@ -302,6 +383,8 @@ public:
     }
 
     std::size_t bytes() const noexcept { return std::size_t{cap_} * (chunk_size + 4); }
+    // Bytes touched so far (resident): the chunks ever handed out and their link words.
+    std::size_t touched_bytes() const noexcept { return std::size_t{bump_} * (chunk_size + 4); }
 
 private:
     uint32_t take() noexcept {
@@ -325,26 +408,31 @@ private:
 // ---- timer heap -------------------------------------------------------------------------------
 
 // A binary min-heap of deadlines keyed by owner number (0..owners-1), each owner at most
-// once; position tracking makes reschedule and cancel O(log n) without search.
+// once; position tracking makes reschedule and cancel O(log n) without search. At most
+// `entries` owners are scheduled at once. Nothing is written at init: an owner that is never
+// scheduled costs no resident memory (its position word stays the calloc'd 0, "none").
 class timer_heap {
 public:
-    void init(uint32_t owners) {
+    void init(uint32_t owners, uint32_t entries) {
         owners_ = owners;
-        heap_ = make_zarray<entry>(owners);
-        pos_ = make_zarray<uint32_t>(owners);
-        for (uint32_t i = 0; i < owners; ++i) pos_[i] = nil;
+        entries_ = entries < owners ? entries : owners;
+        heap_ = make_zarray<entry>(entries_);
+        pos1_ = make_zarray<uint32_t>(owners);
         size_ = 0;
+        peak_ = 0;
     }
 
+    // The caller guarantees fewer than `entries` owners are scheduled, or owner is.
     void schedule(uint32_t owner, uint64_t deadline) noexcept {
-        uint32_t i = pos_[owner];
-        if (i == nil) {
-            i = size_++;
+        if (pos1_[owner] == 0) {
+            const uint32_t i = size_++;
+            if (size_ > peak_) peak_ = size_;
             heap_[i] = entry{deadline, owner, 0};
-            pos_[owner] = i;
+            pos1_[owner] = i + 1;
             up(i);
             return;
         }
+        const uint32_t i = pos1_[owner] - 1;
         const uint64_t old = heap_[i].deadline;
         heap_[i].deadline = deadline;
         if (deadline < old) up(i);
@@ -352,9 +440,9 @@ public:
     }
 
     void cancel(uint32_t owner) noexcept {
-        const uint32_t i = pos_[owner];
-        if (i == nil) return;
-        pos_[owner] = nil;
+        if (pos1_[owner] == 0) return;
+        const uint32_t i = pos1_[owner] - 1;
+        pos1_[owner] = 0;
         --size_;
         if (i == size_) return;
         // Move the last entry into the hole, then restore the order in whichever direction
@@ -362,15 +450,20 @@ public:
         const uint32_t moved = heap_[size_].owner;
         place(i, heap_[size_]);
         up(i);
-        down(pos_[moved]);
+        down(pos1_[moved] - 1);
     }
 
-    bool scheduled(uint32_t owner) const noexcept { return pos_[owner] != nil; }
+    bool scheduled(uint32_t owner) const noexcept { return pos1_[owner] != 0; }
     bool empty() const noexcept { return size_ == 0; }
     uint64_t top_deadline() const noexcept { return heap_[0].deadline; }
     uint32_t top_owner() const noexcept { return heap_[0].owner; }
     uint32_t size() const noexcept { return size_; }
-    std::size_t bytes() const noexcept { return std::size_t{owners_} * (sizeof(entry) + 4); }
+    std::size_t bytes() const noexcept {
+        return std::size_t{entries_} * sizeof(entry) + std::size_t{owners_} * 4;
+    }
+    // Heap entries touched so far (the most ever scheduled at once); position words are
+    // counted with their owners' tables.
+    std::size_t touched_entry_bytes() const noexcept { return std::size_t{peak_} * sizeof(entry); }
 
 private:
     struct entry {
@@ -381,7 +474,7 @@ private:
 
     void place(uint32_t i, const entry& e) noexcept {
         heap_[i] = e;
-        pos_[e.owner] = i;
+        pos1_[e.owner] = i + 1;
     }
     void up(uint32_t i) noexcept {
         const entry e = heap_[i];
@@ -407,9 +500,11 @@ private:
     }
 
     zarray<entry> heap_;
-    zarray<uint32_t> pos_;
+    zarray<uint32_t> pos1_;  // position + 1; 0: not scheduled
     uint32_t owners_ = 0;
+    uint32_t entries_ = 0;
     uint32_t size_ = 0;
+    uint32_t peak_ = 0;
 };
 
 }  // namespace tern::coap

@@ -45,9 +45,33 @@ TEST_CASE("open_index: insert, find and backward-shift erase agree with std::map
     CHECK_FALSE(idx.erase(12345, 600));
 }
 
+TEST_CASE("open_index: grows from its initial buckets to the size max_items needs, keeping every item", "[tables]") {
+    open_index idx;
+    idx.init(50000);
+    CHECK(idx.capacity() == open_index::initial_buckets);
+    CHECK(idx.max_capacity() == 131072);
+    std::mt19937 rng(11);
+    std::vector<uint32_t> hashes(50000);
+    for (uint32_t s = 0; s < 50000; ++s) {
+        hashes[s] = rng();
+        idx.insert(hashes[s], s);
+        CHECK(idx.capacity() >= 2 * idx.size());
+    }
+    CHECK(idx.capacity() == idx.max_capacity());
+    CHECK(idx.size() == 50000);
+    for (uint32_t s = 0; s < 50000; s += 7)
+        CHECK(idx.find(hashes[s], [&](uint32_t c) { return c == s; }) == s);
+    for (uint32_t s = 0; s < 50000; s += 2) CHECK(idx.erase(hashes[s], s));
+    CHECK(idx.size() == 25000);
+    for (uint32_t s = 1; s < 50000; s += 14)
+        CHECK(idx.find(hashes[s], [&](uint32_t c) { return c == s; }) == s);
+    for (uint32_t s = 0; s < 50000; s += 14)
+        CHECK(idx.find(hashes[s], [&](uint32_t c) { return c == s; }) == nil);
+}
+
 TEST_CASE("timer_heap: pops in deadline order with reschedules and cancels", "[tables]") {
     timer_heap h;
-    h.init(300);
+    h.init(300, 300);
     std::map<uint32_t, uint64_t> ref;
     std::mt19937_64 rng(3);
     for (int i = 0; i < 5000; ++i) {
