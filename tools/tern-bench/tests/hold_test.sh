@@ -3,7 +3,8 @@
 # core_embedded on a temporary SQLite file): 200 devices, each from its own (address, port)
 # of 127.16.0.0/12 over 16 sockets, register Observe on /attributes and /rpc; once the ready
 # file says 400 registered, a shared-attribute change for 3 devices and a one-way RPC for 1
-# through the admin API must each reach its device (a notify-log line) within 5 s.
+# through the admin API must each reach its device (a notify-log line) within 5 s; a deleted
+# device's relations end (4.xx) and are registered again, refused; --refresh re-registers.
 # Exits 77 (ctest: skipped) when the server or its plugins are not built, or curl is missing.
 # Usage: hold_test.sh path/to/tern-bench BUILD_DIR
 set -u
@@ -106,16 +107,36 @@ done
 # Nobody else was notified.
 [ "$(wc -l <"$dir/notify.log")" -eq 4 ] || fail "expected 4 notifications, got: $(cat "$dir/notify.log")"
 
-# SIGTERM ends the hold: one JSON line, every relation still registered, nothing unexplained.
+# A deleted device loses both relations (a 4.xx notification each); it registers them again
+# after 1 s and is refused.
+code=$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $key" -X DELETE "$admin/api/devices/dev-9")
+[ "$code" = 200 ] || fail "deleting dev-9: HTTP $code"
+lost() { grep -q "^[0-9]* 9 $1 4\.[0-9][0-9] " "$dir/notify.log"; }
+for _ in $(seq 50); do lost 0 && lost 1 && break; sleep 0.1; done
+lost 0 && lost 1 || fail "dev-9's relations did not end with a 4.xx: $(cat "$dir/notify.log")"
+sleep 2
+
+# SIGTERM ends the hold: one JSON line, the other relations still registered, nothing unexplained.
 kill -TERM "$holder"
 wait "$holder"
 rc=$?
 holder=
 [ $rc -eq 0 ] || fail "hold exited $rc: $(cat "$dir/hold.err")"
-for k in "registered 400" "notifications 4" "failed 0" "refused 0" "malformed 0" "stray 0" "send_errors 0"; do
+for k in "registered 398" "refused 2" "failed 0" "lost 2" "reregistrations 2" "notifications 6" "malformed 0" \
+    "stray 0" "send_errors 0"; do
     set -- $k
     [ "$(field "$1" "$dir/hold.json")" = "$2" ] || fail "final $1 != $2: $(cat "$dir/hold.json")"
 done
+
+# --refresh 1: 20 more devices register every relation again each second, and stay registered.
+timeout 20 "$bench" hold --devices 20 --first 150 --sockets 4 --refresh 1 --duration 3 \
+    --observe '/api/v1/{token}/attributes' --observe '/api/v1/{token}/rpc' --json \
+    "coap://127.0.0.1:$port" >"$dir/refresh.json" 2>"$dir/refresh.err" || fail "refresh hold: $(cat "$dir/refresh.err")"
+for k in "registered 40" "failed 0" "refused 0" "stray 0" "malformed 0"; do
+    set -- $k
+    [ "$(field "$1" "$dir/refresh.json")" = "$2" ] || fail "refresh: $1 != $2: $(cat "$dir/refresh.json")"
+done
+[ "$(field refreshes "$dir/refresh.json")" -ge 40 ] || fail "refresh: too few refreshes: $(cat "$dir/refresh.json")"
 
 # Usage errors exit 2: no --observe, a target off loopback, sources that run out of 127/8.
 "$bench" hold coap://127.0.0.1:1 >/dev/null 2>&1
@@ -124,4 +145,4 @@ done
 [ $? -eq 2 ] || fail "hold to a non-loopback target must exit 2"
 "$bench" hold --observe /x --source-base 127.255.255.1 --devices 100000 --sockets 1 coap://127.0.0.1:1 >/dev/null 2>&1
 [ $? -eq 2 ] || fail "hold whose sources leave 127/8 must exit 2"
-echo "PASS: 200 devices x 2 relations held on port $port; 3 attribute changes and 1 RPC delivered"
+echo "PASS: 200 devices x 2 relations held on port $port; 3 attribute changes and 1 RPC delivered; a deletion and --refresh handled"
