@@ -71,7 +71,8 @@ bool authenticator::ask_transport(shard_tables& sd, const request& v, const rout
         p->chain = std::move(got.chain);
         p->chain_next = 1;
         std::string leaf = std::move(p->chain[0]);
-        credential c{TERN_CREDENTIAL_X509, credential_id::x509_id(leaf), std::move(leaf)};
+        credential c{TERN_CREDENTIAL_X509, credential_id::x509_id(leaf),
+                     std::make_shared<const std::string>(std::move(leaf))};
         start(sd, std::move(p), std::move(c), pending_auth::x509);
         return true;
     }
@@ -89,6 +90,7 @@ void authenticator::remember_no_identity(shard_tables& sd, const session_key& ke
     sd.sessions.put(key, session_val{}, 0, now + rt_.dtls_ttl_ns, &evicted);
     rt_.m.session_evictions.inc(evicted);
     rt_.m.session_entries.add(static_cast<int64_t>(sd.sessions.size()) - static_cast<int64_t>(before));
+    rt_.refresh_memory(sd);
 }
 
 // ---- the access token --------------------------------------------------------------------------
@@ -175,7 +177,8 @@ void authenticator::ask_core(std::unique_ptr<pending_auth> p) {
 void authenticator::next_in_chain(std::unique_ptr<pending_auth> p) {
     std::string text = std::move(p->chain[p->chain_next]);
     ++p->chain_next;
-    p->cred = credential{TERN_CREDENTIAL_X509, credential_id::x509_id(text), std::move(text)};
+    p->cred = credential{TERN_CREDENTIAL_X509, credential_id::x509_id(text),
+                         std::make_shared<const std::string>(std::move(text))};
     // p->epoch stays the one of the leaf's lookup: after an invalidation anywhere in the
     // walk (credentials changed, perhaps to a certificate already passed) its end still
     // answers this request but is not kept for the session.
@@ -189,7 +192,7 @@ void authenticator::auth_done(void* ctx, tern_status status, const tern_device_r
     if (rt.stopping()) return;
     p->status = status;
     try {
-        p->result = device_found(p->status, record, p->cred, rt.w.adaptors);
+        p->result = device_found(p->status, record, p->cred, rt.w.adaptors, &rt.m);
         if (p->result) rt.resolve_power(*p->result);
     } catch (...) {
         p->status = TERN_INTERNAL;
@@ -272,7 +275,9 @@ void authenticator::found(shard_tables& sd, pending_auth& p) {
                 meter = &n->value.meter;
             rt_.m.token_evictions.inc(evicted);
             rt_.m.token_entries.add(static_cast<int64_t>(sd.tokens.size()) - static_cast<int64_t>(before));
+            if (sd.tokens.size() != before) runtime::token_key_put(sd.token_key_heap, sd.token_keys, p.cred.value.size());
         }
+        rt_.refresh_memory(sd);
     }
     up_.serve(sd, v, r, dev, *meter);
 }
@@ -307,6 +312,9 @@ void authenticator::not_found(shard_tables& sd, std::unique_ptr<pending_auth> p)
         sd.unknown.put(p->cred.value, char{0}, 0, now + rt_.unknown_ttl_ns, &evicted);
         rt_.m.unknown_evictions.inc(evicted);
         rt_.m.unknown_entries.add(static_cast<int64_t>(sd.unknown.size()) - static_cast<int64_t>(before));
+        if (sd.unknown.size() != before)
+            runtime::token_key_put(sd.unknown_key_heap, sd.unknown_keys, p->cred.value.size());
+        rt_.refresh_memory(sd);
     }
     const request& v = p->req.view();
     out_.error(v.exchange, classify(v.path, v.method, v.observe).kind, code::unauthorized, "unknown access token");
@@ -346,7 +354,10 @@ uint64_t authenticator::take_source(shard_tables& sd, const tern_peer& peer) noe
     bool evicted = false;
     const std::size_t before = sd.sources.size();
     token_bucket* b = sd.sources.find_or_add(peer.endpoint, now, rt_.s.source_rate, rt_.s.source_burst, &evicted);
-    if (sd.sources.size() != before) rt_.m.source_buckets.add(static_cast<int64_t>(sd.sources.size() - before));
+    if (sd.sources.size() != before) {
+        rt_.m.source_buckets.add(static_cast<int64_t>(sd.sources.size() - before));
+        rt_.refresh_memory(sd);
+    }
     if (evicted) rt_.m.source_evictions.inc();
     return b == nullptr ? 0 : b->take(now, rt_.s.source_rate, rt_.s.source_burst, 1);
 }
@@ -357,14 +368,10 @@ void authenticator::refund_source(shard_tables& sd, const tern_peer& peer) noexc
 }
 
 void authenticator::share_profile(shard_tables& sd, device_entry& e) {
-    if (!e.options) return;
-    std::weak_ptr<const profile_options>& slot = sd.profiles[e.profile_id];
-    std::shared_ptr<const profile_options> known = slot.lock();
-    if (known && known != e.options &&
-        known->same_as(e.options->kvs.data(), static_cast<uint32_t>(e.options->kvs.size())))
-        e.options = known;
-    else
-        slot = e.options;
+    std::weak_ptr<device_profile>& slot = sd.profiles[e.profile->profile_id];
+    std::shared_ptr<device_profile> known = slot.lock();
+    if (known && known != e.profile && known->same_as(*e.profile)) e.profile = std::move(known);
+    else slot = e.profile;
     if (sd.profiles.size() > 4096) std::erase_if(sd.profiles, [](const auto& kv) { return kv.second.expired(); });
 }
 
@@ -382,6 +389,7 @@ void authenticator::forget(shard_tables& sd, uint64_t device_id, int32_t event) 
     }
     rt_.m.token_entries.add(-static_cast<int64_t>(sd.tokens.erase_group(device_id)));
     rt_.m.session_entries.add(-static_cast<int64_t>(sd.sessions.erase_group(device_id)));
+    rt_.refresh_memory(sd);
 }
 
 }  // namespace tern::device_api

@@ -63,7 +63,8 @@ public:
     // The core reported a device event: what this shard remembers about the device goes,
     // and on a credential change the unknown tokens and sessions without a device too.
     void forget(shard_tables& sd, uint64_t device_id, int32_t event) noexcept;
-    // Shares the profile options of an equal, already known profile (one copy per profile).
+    // Shares the profile block (device_profile) of an equal one already known on the shard, so
+    // the devices of a profile keep one copy per shard.
     void share_profile(shard_tables& sd, device_entry& e);
 
 private:

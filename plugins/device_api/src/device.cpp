@@ -37,7 +37,7 @@ device_limits device_limits::from_options(const tern_kv* kv, uint32_t n) noexcep
     if (kv == nullptr) return l;
     for (uint32_t i = 0; i < n; ++i) {
         const std::string_view key = sdk::to_sv(kv[i].key);
-        int64_t* out = key == "device_message_rate"      ? &l.message_rate
+        int32_t* out = key == "device_message_rate"      ? &l.message_rate
                        : key == "device_message_burst"   ? &l.message_burst
                        : key == "device_datapoint_rate"  ? &l.datapoint_rate
                        : key == "device_datapoint_burst" ? &l.datapoint_burst
@@ -64,7 +64,7 @@ device_limits device_limits::from_options(const tern_kv* kv, uint32_t n) noexcep
         // The same bounds as the settings; anything else keeps the setting.
         if (x < 0 || x > 1000000) continue;
         if (x == 0 && out != &l.message_rate && out != &l.datapoint_rate) continue;  // bursts are >= 1
-        *out = x;
+        *out = static_cast<int32_t>(x);
     }
     return l;
 }
@@ -135,54 +135,98 @@ private:
 
 }  // namespace
 
+device_entry::~device_entry() {
+    if (counted_in != nullptr) counted_in->memory(mem::device_records, -static_cast<int64_t>(footprint()), -1);
+}
+
+std::size_t device_entry::footprint() const noexcept {
+    // make_shared's block: the control block (its vtable pointer and two counts) and the entry.
+    return heap_chunk(2 * sizeof(void*) + sizeof(device_entry)) + string_heap(cred.value.capacity()) +
+           (cred.expected ? heap_chunk(2 * sizeof(void*) + sizeof(std::string)) + string_heap(cred.expected->capacity())
+                          : 0);
+}
+
+device_profile::~device_profile() {
+    if (counted_in != nullptr) counted_in->memory(mem::device_records, -static_cast<int64_t>(footprint()), 0);
+}
+
+std::size_t device_profile::footprint() const noexcept {
+    // Its options are shared with other profiles' blocks of the same content and not counted.
+    return heap_chunk(2 * sizeof(void*) + sizeof(device_profile)) + string_heap(power_mode_name.capacity());
+}
+
+bool device_profile::same_as(const device_profile& o) const noexcept {
+    if (profile_id != o.profile_id || psm_activity_timer_ms != o.psm_activity_timer_ms ||
+        edrx_cycle_ms != o.edrx_cycle_ms || paging_transmission_window_ms != o.paging_transmission_window_ms ||
+        power_mode_name != o.power_mode_name || power_policy != o.power_policy || adaptor != o.adaptor ||
+        power_flags != o.power_flags || transport_type != o.transport_type ||
+        coap_device_type != o.coap_device_type || payload_type != o.payload_type || power_mode != o.power_mode ||
+        limits.message_rate != o.limits.message_rate || limits.message_burst != o.limits.message_burst ||
+        limits.datapoint_rate != o.limits.datapoint_rate || limits.datapoint_burst != o.limits.datapoint_burst)
+        return false;
+    if (options == o.options) return true;
+    if (!options || !o.options) return false;
+    return options->same_as(o.options->kvs.data(), static_cast<uint32_t>(o.options->kvs.size()));
+}
+
 std::shared_ptr<device_entry> copy_device(const tern_device_record& record, credential cred, payload_v1* adaptor,
-                                          const std::shared_ptr<const profile_options>& same_profile) {
+                                          const std::shared_ptr<const profile_options>& same_profile,
+                                          const metrics* counted_in) {
     // The core may be older or newer than this plugin: read only what both know.
     const tern_device_record d = sdk::read_record(&record);
     auto e = std::make_shared<device_entry>();
+    device_profile& pf = *e->profile;
     e->device_id = d.device_id;
-    e->profile_id = d.profile_id;
+    pf.profile_id = d.profile_id;
     e->revision = d.revision;
-    e->payload_type = d.payload_type;
+    pf.payload_type = d.payload_type;
     const profile_fields f(d.profile_options, d.profile_option_count);
-    e->transport_type = f.transport;
-    e->coap_device_type = f.coap_device;
-    e->power_mode = f.power;
+    pf.transport_type = f.transport;
+    pf.coap_device_type = f.coap_device;
+    pf.power_mode = f.power;
     // The power-saving settings as every transport reads them (tern/sdk/power.hpp); the
     // runtime finds the policy of the mode.
     const tern_power_settings ps = sdk::power_settings_of(d.profile_options, d.profile_option_count);
-    e->power_mode_name.assign(sdk::to_sv(ps.mode));
-    e->psm_activity_timer_ms = ps.psm_activity_timer_ms;
-    e->edrx_cycle_ms = ps.edrx_cycle_ms;
-    e->paging_transmission_window_ms = ps.paging_transmission_window_ms;
+    pf.power_mode_name.assign(sdk::to_sv(ps.mode));
+    pf.psm_activity_timer_ms = ps.psm_activity_timer_ms;
+    pf.edrx_cycle_ms = ps.edrx_cycle_ms;
+    pf.paging_transmission_window_ms = ps.paging_transmission_window_ms;
     e->payload_revision = f.has_profile_revision ? f.profile_revision : d.revision;
     if (!f.own.empty()) {
         const auto n = static_cast<uint32_t>(f.own.size());
-        if (same_profile && same_profile->same_as(f.own.data(), n)) e->options = same_profile;
-        else e->options = profile_options::copy(f.own.data(), n);
-        e->limits = device_limits::from_options(f.own.data(), n);
+        if (same_profile && same_profile->same_as(f.own.data(), n)) pf.options = same_profile;
+        else pf.options = profile_options::copy(f.own.data(), n);
+        pf.limits = device_limits::from_options(f.own.data(), n);
     }
-    e->adaptor = adaptor;
+    pf.adaptor = adaptor;
     e->cred = std::move(cred);
+    if (counted_in != nullptr) {
+        e->counted_in = counted_in;
+        counted_in->memory(mem::device_records, static_cast<int64_t>(e->footprint()), 1);
+        pf.counted_in = counted_in;
+        counted_in->memory(mem::device_records, static_cast<int64_t>(pf.footprint()), 0);
+    }
     return e;
 }
 
 std::shared_ptr<device_entry> device_found(tern_status& status, const tern_device_record* record,
-                                           const credential& cred, const sdk::payload_catalog& adaptors) {
+                                           const credential& cred, const sdk::payload_catalog& adaptors,
+                                           const metrics* counted_in) {
     if (status != TERN_OK) return nullptr;
     const tern_device_record d = sdk::read_record(record);
     if (d.struct_size == 0) {
         status = TERN_INTERNAL;
         return nullptr;
     }
-    if (cred.kind == TERN_CREDENTIAL_X509 && sdk::as_text(d.credential_value) != cred.expected) {
+    if (cred.kind == TERN_CREDENTIAL_X509 && (!cred.expected || sdk::as_text(d.credential_value) != *cred.expected)) {
         status = TERN_NOT_FOUND;
         return nullptr;
     }
-    return copy_device(d, cred, adaptors.for_type(d.payload_type), nullptr);
+    return copy_device(d, cred, adaptors.for_type(d.payload_type), nullptr, counted_in);
 }
 
-uint8_t profile_refusal(const device_entry& dev, bool on_api, std::string_view& why) noexcept {
+uint8_t profile_refusal(const device_entry& entry, bool on_api, std::string_view& why) noexcept {
+    const device_profile& dev = *entry.profile;
     if (dev.profile_id == 0) {
         why = "the device has no profile";
         return TERN_COAP_CODE(4, 1);

@@ -60,25 +60,39 @@ struct pending_rpc {
     bool timed_out = false;  // TIMEOUT reported; kept to pass on a late DELIVERED
 };
 
-struct device_state {
-    uint64_t device_id = 0;
-    std::shared_ptr<const device_entry> dev;
-    obs_slot attr;
-    obs_slot rpc;
-    uint32_t subscribed = 0;
-    attr_delta delta;
-    uint64_t delta_seq = 0;   // last change number given
-    uint64_t delta_sent = 0;  // newest change already handed to the engine
-    std::vector<pending_rpc> rpcs;
-    bool session_open = false;
-    // Who the session was opened for (its CLOSE names the same transport and address).
-    uint32_t session_transport = UINT32_MAX;  // runtime::transport_id
-    tern_endpoint session_endpoint{};
-    uint64_t last_report_ns = 0;
-    uint32_t reauth_gen = 0;  // the newest re-authentication asked for
-    // Power saving (devices whose profile names a mode a policy decides; downlinks_power.cpp);
-    // the small fields sit with the idle list's flag below, so no padding is added.
-    uint32_t counted_rpcs = 0;   // held RPCs this state adds to the gauge
+// A device's RPCs on their way: one pointer until it has one (most devices never do), the
+// vector freed again when the last one leaves. The vector's interface, as far as used.
+class rpc_list {
+public:
+    bool empty() const noexcept { return !v_ || v_->empty(); }
+    std::size_t size() const noexcept { return v_ ? v_->size() : 0; }
+    std::size_t capacity() const noexcept { return v_ ? v_->capacity() : 0; }
+    pending_rpc* begin() noexcept { return v_ ? v_->data() : nullptr; }
+    pending_rpc* end() noexcept { return begin() + size(); }
+    const pending_rpc* begin() const noexcept { return v_ ? v_->data() : nullptr; }
+    const pending_rpc* end() const noexcept { return begin() + size(); }
+    pending_rpc& operator[](std::size_t i) noexcept { return (*v_)[i]; }
+    const pending_rpc& operator[](std::size_t i) const noexcept { return (*v_)[i]; }
+    pending_rpc& back() noexcept { return v_->back(); }
+    void push_back(pending_rpc r) {
+        if (!v_) v_ = std::make_unique<std::vector<pending_rpc>>();
+        v_->push_back(std::move(r));
+    }
+    void erase(pending_rpc* at) noexcept {
+        v_->erase(v_->begin() + (at - v_->data()));
+        if (v_->empty()) v_.reset();
+    }
+    void clear() noexcept { v_.reset(); }
+
+private:
+    std::unique_ptr<std::vector<pending_rpc>> v_;
+};
+
+// What a device whose power mode sleeps keeps beside its state (downlinks_power.cpp): the
+// policy's record, its timer, the wake being measured, the full read of a held update past
+// its bound, and what it adds to the power gauges. Only such devices have one: an always
+// reachable device pays one null pointer.
+struct power_part {
     tern_power_state power{};    // the policy's record of the device (32 bytes)
     int64_t power_timer_ms = 0;  // the wake_check_ms the shard's deadlines hold for it; 0: none
     // The wake being measured (wake-to-delivery latency): when it woke (0: none) and what
@@ -90,17 +104,53 @@ struct device_state {
     // shared attribute is read from the core when the device wakes (full_update; full_read:
     // the read is under way, read_seq: the change number it started at).
     uint64_t read_seq = 0;
-    // idle list (no active observation), oldest first
-    uint64_t idle_since_ns = 0;
-    bool idle = false;
+    uint32_t counted_rpcs = 0;  // held RPCs this state adds to the gauge
     bool wake_rpc = false;
     bool asleep_reported = false;  // ASLEEP told to the core since its last wake
     bool full_update = false;
     bool full_read = false;
     bool counted_update = false;  // a held update this state adds to the gauge
     int8_t counted_power = -1;    // the power gauge it adds to: -1 none, 0 awake, 1 asleep
+    bool counted_memory = false;  // counted in device_api_memory_bytes{table="power_states"}
+
+    static const power_part none;  // the defaults, for devices without one
+};
+inline const power_part power_part::none{};
+
+struct device_state {
+    uint64_t device_id = 0;
+    std::shared_ptr<const device_entry> dev;
+    obs_slot attr;
+    obs_slot rpc;
+    attr_delta delta;
+    uint64_t delta_seq = 0;   // last change number given
+    uint64_t delta_sent = 0;  // newest change already handed to the engine
+    rpc_list rpcs;
+    // Who the session was opened for (its CLOSE names the same transport and address).
+    tern_endpoint session_endpoint{};
+    uint64_t last_report_ns = 0;
+    // Power saving: made for a device whose mode a policy decides; null for the rest.
+    std::unique_ptr<power_part> power_;
+    // idle list (no active observation), oldest first
+    uint64_t idle_since_ns = 0;
     device_state* idle_prev = nullptr;
     device_state* idle_next = nullptr;
+    uint32_t subscribed = 0;
+    uint32_t session_transport = UINT32_MAX;  // runtime::transport_id
+    uint32_t reauth_gen = 0;  // the newest re-authentication asked for
+    // What downlinks::account last counted of its undelivered downlinks (memory metric).
+    uint32_t counted_items = 0;
+    uint32_t counted_heap = 0;
+    bool session_open = false;
+    bool idle = false;
+
+    // Its power part, or the defaults when it has none (reading never makes one).
+    const power_part& pw() const noexcept { return power_ ? *power_ : power_part::none; }
+    // Its power part, made when absent.
+    power_part& pw_mut() {
+        if (!power_) power_ = std::make_unique<power_part>();
+        return *power_;
+    }
 };
 
 }  // namespace tern::device_api

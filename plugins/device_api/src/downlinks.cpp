@@ -53,10 +53,10 @@ void downlinks::home_attributes(uint64_t device_id, attr_delta changes) {
     if (st == nullptr || !st->attr.active(rt_.now_ns())) return;
     shard_tables& sd = rt_.home_tables(device_id);
     // Past its bound a held update keeps only deletions: the values are read on wake.
-    if (st->full_update && !st->full_read) st->delta.merge_deletions_from(changes, ++st->delta_seq);
+    if (st->pw().full_update && !st->pw().full_read) st->delta.merge_deletions_from(changes, ++st->delta_seq);
     else st->delta.merge_from(changes, ++st->delta_seq);
     flush(sd, *st);
-    if (st->dev->sleeps() && (st->full_update || st->delta.newest() > st->delta_sent)) {
+    if (st->dev->sleeps() && (st->pw().full_update || st->delta.newest() > st->delta_sent)) {
         rt_.m.held[static_cast<size_t>(dl_kind::attributes)].inc();
         bound_update(*st);
         account(*st);
@@ -101,10 +101,10 @@ void downlinks::home_rpc(uint64_t device_id, pending_rpc rpc) {
 bool downlinks::allowed(shard_tables& sd, device_state& st) {
     // Power saving (docs/device-api.md §9): the device's policy decides, per downlink (eDRX lets
     // exactly one through outside its window). Without a policy: always now.
-    power_policy_v1* p = st.dev->power_policy;
+    power_policy_v1* p = st.dev->profile->power_policy;
     if (p == nullptr) return true;
     const tern_power_settings ps = st.dev->power_settings();
-    const bool send = p->may_send(&ps, &st.power, rt_.wall_ms()) == TERN_POWER_SEND;
+    const bool send = p->may_send(&ps, &st.pw_mut().power, rt_.wall_ms()) == TERN_POWER_SEND;
     after_policy(sd, st);
     return send;
 }
@@ -118,9 +118,9 @@ void downlinks::flush(shard_tables& sd, device_state& st) {
 void downlinks::flush_attributes(shard_tables& sd, device_state& st) {
     const observation& o = st.attr.live;
     if (o.id == 0) return;
-    if (st.full_update) {
+    if (st.pw().full_update) {
         // The held values went past their bound: read them all once the device is awake.
-        if (!st.full_read && (st.power.flags & TERN_POWER_ASLEEP) == 0) start_full_read(st);
+        if (!st.pw().full_read && (st.pw().power.flags & TERN_POWER_ASLEEP) == 0) start_full_read(st);
         return;
     }
     if (st.delta.empty()) return;
@@ -132,8 +132,8 @@ void downlinks::flush_attributes(shard_tables& sd, device_state& st) {
     tern_error err{};
     bytes_into so{&sd.bytes_scratch};
     sd.bytes_scratch.clear();
-    if (st.dev->adaptor != nullptr)
-        st.dev->adaptor->encode_attribute_update(&pc, sd.kv_scratch.data(), static_cast<uint32_t>(sd.kv_scratch.size()),
+    if (st.dev->profile->adaptor != nullptr)
+        st.dev->profile->adaptor->encode_attribute_update(&pc, sd.kv_scratch.data(), static_cast<uint32_t>(sd.kv_scratch.size()),
                                                  sd.str_scratch.data(), static_cast<uint32_t>(sd.str_scratch.size()),
                                                  &bytes_into::put, &so, &err);
     if (!so.ok) {
@@ -162,9 +162,10 @@ tern_status downlinks::notify(const observation& o, std::string_view payload, ui
     return rt_.w.engine->notify(o.id, &r, cookie, flags);
 }
 
-int64_t downlinks::ack_window_ms(const device_entry& d, const pending_rpc& r, int64_t wall) const noexcept {
+int64_t downlinks::ack_window_ms(const device_entry& dev, const pending_rpc& r, int64_t wall) const noexcept {
     // PSM devices: their PSM activity timer, others: their paging transmission window; the
     // device's or profile's value, else the setting. Never past the RPC's expiry.
+    const device_profile& d = *dev.profile;
     int64_t window = d.power_mode == TERN_POWER_PSM
                          ? (d.psm_activity_timer_ms > 0 ? d.psm_activity_timer_ms : rt_.s.psm_activity_timer_ms)
                          : (d.paging_transmission_window_ms > 0 ? d.paging_transmission_window_ms
@@ -186,9 +187,9 @@ void downlinks::flush_rpcs(shard_tables& sd, device_state& st) {
         }
         if (r.expiration_ms > 0 && r.expiration_ms <= wall) {
             // The core expires it itself; never delivered late.
-            if (st.wake_rpc && r.id == st.wake_last_rpc) {
-                st.wake_rpc = false;
-                st.wake_ns = 0;
+            if (st.pw().wake_rpc && r.id == st.pw().wake_last_rpc) {
+                st.pw_mut().wake_rpc = false;
+                st.pw_mut().wake_ns = 0;
             }
             st.rpcs.erase(st.rpcs.begin() + static_cast<std::ptrdiff_t>(i));
             wake_progress(st);
@@ -206,7 +207,7 @@ void downlinks::flush_rpcs(shard_tables& sd, device_state& st) {
         tern_error err{};
         bytes_into so{&sd.bytes_scratch};
         sd.bytes_scratch.clear();
-        if (st.dev->adaptor != nullptr) st.dev->adaptor->encode_rpc_request(&pc, &req, &bytes_into::put, &so, &err);
+        if (st.dev->profile->adaptor != nullptr) st.dev->profile->adaptor->encode_rpc_request(&pc, &req, &bytes_into::put, &so, &err);
         if (!so.ok) {
             // Spec §4.1.5: the RPC fails and the RPC observation is cancelled.
             static constexpr std::string_view why = "Failed to convert device RPC command to CoAP msg";
@@ -258,8 +259,8 @@ void downlinks::result(uint64_t device_id, uint64_t obs, uint64_t cookie, int32_
         rt_.m.downlink(dl_kind::attributes, outcome(result));
         if (result == TERN_COAP_NOTIFY_DELIVERED) {
             st.delta.delivered(cookie);
-            if (st.wake_attr_seq != 0 && cookie >= st.wake_attr_seq) {
-                st.wake_attr_seq = 0;
+            if (st.pw().wake_attr_seq != 0 && cookie >= st.pw().wake_attr_seq) {
+                st.pw_mut().wake_attr_seq = 0;
                 wake_progress(st);
             }
             if (st.attr.live.type == TERN_COAP_CON) {
@@ -300,9 +301,9 @@ void downlinks::result(uint64_t device_id, uint64_t obs, uint64_t cookie, int32_
                        result == TERN_COAP_NOTIFY_RESET ? "the device rejected the notification (RST)"
                                                         : "the notification was not acknowledged");
         }
-        if (st.wake_rpc && r.id == st.wake_last_rpc) {
-            st.wake_rpc = false;
-            if (result != TERN_COAP_NOTIFY_DELIVERED) st.wake_ns = 0;  // not a delivery to time
+        if (st.pw().wake_rpc && r.id == st.pw().wake_last_rpc) {
+            st.pw_mut().wake_rpc = false;
+            if (result != TERN_COAP_NOTIFY_DELIVERED) st.pw_mut().wake_ns = 0;  // not a delivery to time
         }
         st.rpcs.erase(st.rpcs.begin() + static_cast<std::ptrdiff_t>(i));
         wake_progress(st);

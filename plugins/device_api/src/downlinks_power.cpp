@@ -4,6 +4,7 @@
 // holds, attribute changes merge into one update and RPCs wait in order; when the device wakes
 // they go at once. The bounds of what a sleeping device has held, the ASLEEP session event
 // and the power metrics are here too.
+#include <new>
 #include <string>
 
 #include "downlinks.hpp"
@@ -74,10 +75,10 @@ void downlinks::home_uplink(uint64_t device_id, int64_t now_ms) {
 }
 
 void downlinks::power_event(shard_tables& sd, device_state& st, tern_power_event e, int64_t now_ms) {
-    power_policy_v1* p = st.dev->power_policy;
+    power_policy_v1* p = st.dev->profile->power_policy;
     if (p == nullptr) return;
     const tern_power_settings ps = st.dev->power_settings();
-    const bool woke = p->on_event(&ps, &st.power, e, now_ms);
+    const bool woke = p->on_event(&ps, &st.pw_mut().power, e, now_ms);
     if (woke) mark_wake(st);
     after_policy(sd, st);
     // Awake again: what was held goes now, merged and in order. After any uplink or ACK,
@@ -88,17 +89,17 @@ void downlinks::power_event(shard_tables& sd, device_state& st, tern_power_event
 
 void downlinks::power_deadline(shard_tables& sd, device_state& st, const deadline& d) {
     // Only the deadline of the time the state now asks for counts (an earlier one replaced it).
-    if (d.rpc_id != st.power_timer_ms) return;
-    st.power_timer_ms = 0;
-    power_policy_v1* p = st.dev->power_policy;
-    const int64_t want = st.power.wake_check_ms;
+    if (d.rpc_id != st.pw().power_timer_ms) return;
+    st.pw_mut().power_timer_ms = 0;
+    power_policy_v1* p = st.dev->profile->power_policy;
+    const int64_t want = st.pw().power.wake_check_ms;
     if (p == nullptr || want == 0) return;
     const int64_t wall = rt_.wall_ms();
     if (want <= wall) {
         const tern_power_settings ps = st.dev->power_settings();
-        const bool woke = p->on_event(&ps, &st.power, TERN_POWER_EVENT_TIMER, wall);
+        const bool woke = p->on_event(&ps, &st.pw_mut().power, TERN_POWER_EVENT_TIMER, wall);
         // A policy that leaves the time where it was wants no second call for it.
-        if (st.power.wake_check_ms == want) st.power_timer_ms = want;
+        if (st.pw().power.wake_check_ms == want) st.pw_mut().power_timer_ms = want;
         if (woke) mark_wake(st);
         after_policy(sd, st);
         if (woke) flush(sd, st);
@@ -109,18 +110,18 @@ void downlinks::power_deadline(shard_tables& sd, device_state& st, const deadlin
 }
 
 void downlinks::after_policy(shard_tables& sd, device_state& st) {
-    const int64_t want = st.power.wake_check_ms;
-    if (want != 0 && (st.power_timer_ms == 0 || want < st.power_timer_ms)) {
+    const int64_t want = st.pw().power.wake_check_ms;
+    if (want != 0 && (st.pw().power_timer_ms == 0 || want < st.pw().power_timer_ms)) {
         // One deadline per device at a time: a later time is looked at when this one comes.
         const int64_t wall = rt_.wall_ms();
         const uint64_t when = rt_.now_ns() + (want > wall ? static_cast<uint64_t>(want - wall) * 1000000u : 0);
         sd.deadlines.push(deadline{when, st.device_id, deadline_kind::power, want, 0});
         rt_.schedule(sd, when);
-        st.power_timer_ms = want;
+        st.pw_mut().power_timer_ms = want;
     }
-    const bool asleep = (st.power.flags & TERN_POWER_ASLEEP) != 0;
-    if (asleep == st.asleep_reported) return;
-    st.asleep_reported = asleep;
+    const bool asleep = (st.pw().power.flags & TERN_POWER_ASLEEP) != 0;
+    if (asleep == st.pw().asleep_reported) return;
+    st.pw_mut().asleep_reported = asleep;
     // Once per transition. Waking is ACTIVITY (the uplink reports it too, throttled; this one
     // makes sure the core sees the device awake after it saw it asleep).
     const observation& o = st.attr.live.id != 0 ? st.attr.live : st.rpc.live;
@@ -133,22 +134,26 @@ void downlinks::after_policy(shard_tables& sd, device_state& st) {
 // ---- wake-to-delivery latency ---------------------------------------------------------------------
 
 void downlinks::mark_wake(device_state& st) noexcept {
-    st.wake_attr_seq = 0;
-    st.wake_rpc = false;
-    if (st.full_update) st.wake_attr_seq = read_pending;
-    else if (!st.delta.empty() && st.delta.newest() > st.delta_sent) st.wake_attr_seq = st.delta.newest();
+    // Only a policy's device wakes, and its power part exists since the policy's event.
+    if (!st.power_) return;
+    power_part& p = *st.power_;
+    p.wake_attr_seq = 0;
+    p.wake_rpc = false;
+    if (p.full_update) p.wake_attr_seq = read_pending;
+    else if (!st.delta.empty() && st.delta.newest() > st.delta_sent) p.wake_attr_seq = st.delta.newest();
     for (const pending_rpc& r : st.rpcs) {
         if (r.sent_on != 0) continue;
-        st.wake_last_rpc = r.id;
-        st.wake_rpc = true;
+        p.wake_last_rpc = r.id;
+        p.wake_rpc = true;
     }
-    st.wake_ns = st.wake_attr_seq != 0 || st.wake_rpc ? rt_.now_ns() : 0;
+    p.wake_ns = p.wake_attr_seq != 0 || p.wake_rpc ? rt_.now_ns() : 0;
 }
 
 void downlinks::wake_progress(device_state& st) noexcept {
-    if (st.wake_ns == 0 || st.wake_attr_seq != 0 || st.wake_rpc) return;
-    rt_.m.wake_delivery.observe(static_cast<double>(rt_.now_ns() - st.wake_ns) / 1e9);
-    st.wake_ns = 0;
+    const power_part& p = st.pw();
+    if (p.wake_ns == 0 || p.wake_attr_seq != 0 || p.wake_rpc) return;
+    rt_.m.wake_delivery.observe(static_cast<double>(rt_.now_ns() - p.wake_ns) / 1e9);
+    st.power_->wake_ns = 0;
 }
 
 // ---- bounds ---------------------------------------------------------------------------------------
@@ -171,7 +176,7 @@ void downlinks::bound_rpcs(device_state& st) {
     for (std::size_t i = 0; i < st.rpcs.size(); ++i) {
         if (st.rpcs[i].sent_on != 0) continue;
         const int64_t id = st.rpcs[i].id;
-        if (st.wake_rpc && id == st.wake_last_rpc) st.wake_rpc = false;
+        if (st.pw().wake_rpc && id == st.pw().wake_last_rpc) st.pw_mut().wake_rpc = false;
         st.rpcs.erase(st.rpcs.begin() + static_cast<std::ptrdiff_t>(i));
         rt_.m.held_limit_rpcs.inc();
         rpc_status(st, id, TERN_RPC_FAILED, "more than max_pending_rpcs held while the device sleeps");
@@ -180,12 +185,12 @@ void downlinks::bound_rpcs(device_state& st) {
 }
 
 void downlinks::bound_update(device_state& st) noexcept {
-    if (st.full_update || st.full_read) return;
+    if (st.pw().full_update || st.pw().full_read) return;
     if (st.delta.bytes() <= static_cast<std::size_t>(rt_.s.max_pending_update_bytes)) return;
     // Honest past the bound: the values go (the core has them all) and every shared attribute
     // is read and sent when the device wakes; deletions stay, so they are still delivered.
     st.delta.drop_values();
-    st.full_update = true;
+    st.pw_mut().full_update = true;
     rt_.m.held_limit_update.inc();
     rt_.log.debug("device ", st.device_id, ": held attribute update over max_pending_update_bytes; every shared "
                   "attribute is sent when it wakes");
@@ -208,8 +213,8 @@ void downlinks::start_full_read(device_state& st) {
     c->self = this;
     c->rt = &rt_;
     c->device_id = st.device_id;
-    st.full_read = true;
-    st.read_seq = ++st.delta_seq;  // changes after this are newer than the read
+    st.pw_mut().full_read = true;
+    st.pw_mut().read_seq = ++st.delta_seq;  // changes after this are newer than the read
     const tern_key_filter all{TERN_KEYS_ALL, 0, nullptr};
     rt_.w.core.attributes->get_attributes(st.device_id, nullptr, &all, &downlinks::full_read_done, c.release());
 }
@@ -234,21 +239,21 @@ void downlinks::full_read_done(void* ctx, tern_status status, const tern_kv*, ui
 
 void downlinks::home_full_read(uint64_t device_id, tern_status status, attr_delta read) {
     device_state* st = rt_.state_of(device_id);
-    if (st == nullptr || !st->full_read) return;
-    st->full_read = false;
+    if (st == nullptr || !st->pw().full_read) return;
+    st->pw_mut().full_read = false;
     if (status != TERN_OK) {
         // Kept for the next wake (or the next change while awake).
         rt_.log.warn("device ", device_id, ": cannot read its shared attributes (core ", sdk::status_name(status),
                      "); they are sent at its next wake");
-        if (st->wake_attr_seq == read_pending) st->wake_ns = 0;
-        st->wake_attr_seq = 0;
+        if (st->pw().wake_attr_seq == read_pending) st->pw_mut().wake_ns = 0;
+        st->pw_mut().wake_attr_seq = 0;
         account(*st);
         return;
     }
-    st->delta.merge_read(read, ++st->delta_seq, st->read_seq);
-    st->full_update = false;
+    st->delta.merge_read(read, ++st->delta_seq, st->pw().read_seq);
+    st->pw_mut().full_update = false;
     st->delta_sent = 0;
-    if (st->wake_attr_seq == read_pending) st->wake_attr_seq = st->delta.newest();
+    if (st->pw().wake_attr_seq == read_pending) st->pw_mut().wake_attr_seq = st->delta.newest();
     flush(rt_.home_tables(device_id), *st);
 }
 
@@ -256,26 +261,54 @@ void downlinks::home_full_read(uint64_t device_id, tern_status status, attr_delt
 
 void downlinks::account(device_state& st, bool gone) noexcept {
     const bool sleeps = !gone && st.dev && st.dev->sleeps();
-    const int8_t power = sleeps ? ((st.power.flags & TERN_POWER_ASLEEP) != 0 ? 1 : 0) : -1;
-    if (power != st.counted_power) {
-        if (st.counted_power >= 0) rt_.m.power_devices[static_cast<size_t>(st.counted_power)].add(-1);
-        if (power >= 0) rt_.m.power_devices[static_cast<size_t>(power)].add(1);
-        st.counted_power = power;
-    }
+    const power_part& had = st.pw();
+    const int8_t power = sleeps ? ((had.power.flags & TERN_POWER_ASLEEP) != 0 ? 1 : 0) : -1;
     uint32_t rpcs = 0;
     bool update = false;
     if (sleeps) {
         for (const pending_rpc& r : st.rpcs) rpcs += r.sent_on == 0 ? 1 : 0;
-        update = st.full_update || (!st.delta.empty() && st.delta.newest() > st.delta_sent);
+        update = had.full_update || (!st.delta.empty() && st.delta.newest() > st.delta_sent);
     }
-    if (rpcs != st.counted_rpcs) {
-        rt_.m.held_rpcs.add(static_cast<int64_t>(rpcs) - static_cast<int64_t>(st.counted_rpcs));
-        st.counted_rpcs = rpcs;
+    // A sleeping device's counts live in its power part (made here when it has none yet).
+    if (!st.power_ && (power != had.counted_power || rpcs != had.counted_rpcs || update != had.counted_update)) {
+        auto* made = new (std::nothrow) power_part();
+        if (made == nullptr) return;  // out of memory: the gauges catch up at its next change
+        st.power_.reset(made);
     }
-    if (update != st.counted_update) {
-        rt_.m.held_updates.add(update ? 1 : -1);
-        st.counted_update = update;
+    if (power_part* p = st.power_.get()) {
+        if (power != p->counted_power) {
+            if (p->counted_power >= 0) rt_.m.power_devices[static_cast<size_t>(p->counted_power)].add(-1);
+            if (power >= 0) rt_.m.power_devices[static_cast<size_t>(power)].add(1);
+            p->counted_power = power;
+        }
+        if (rpcs != p->counted_rpcs) {
+            rt_.m.held_rpcs.add(static_cast<int64_t>(rpcs) - static_cast<int64_t>(p->counted_rpcs));
+            p->counted_rpcs = rpcs;
+        }
+        if (update != p->counted_update) {
+            rt_.m.held_updates.add(update ? 1 : -1);
+            p->counted_update = update;
+        }
+        // device_api_memory_bytes{table="power_states"}: the part, while its state lives.
+        if (p->counted_memory == gone) {
+            const auto bytes = static_cast<int64_t>(heap_chunk(sizeof(power_part)));
+            rt_.m.memory(mem::power_states, gone ? -bytes : bytes, gone ? -1 : 1);
+            p->counted_memory = !gone;
+        }
     }
+    // What its undelivered downlinks hold (device_api_memory_bytes{table="pending_downlinks"}).
+    std::size_t heap = 0, items = 0;
+    if (!gone) {
+        heap = st.delta.heap_bytes();
+        items = st.delta.size() + st.rpcs.size();
+        if (st.rpcs.capacity() != 0)
+            heap += heap_chunk(sizeof(std::vector<pending_rpc>)) + heap_chunk(st.rpcs.capacity() * sizeof(pending_rpc));
+        for (const pending_rpc& r : st.rpcs) heap += string_heap(r.method.capacity()) + string_heap(r.params.capacity());
+    }
+    rt_.m.memory(mem::pending_downlinks, static_cast<int64_t>(heap) - st.counted_heap,
+                 static_cast<int64_t>(items) - st.counted_items);
+    st.counted_heap = static_cast<uint32_t>(heap);
+    st.counted_items = static_cast<uint32_t>(items);
 }
 
 }  // namespace tern::device_api

@@ -126,6 +126,15 @@ void metrics::init(const sdk::host* m) {
     unknown_hits = counter(m, "device_api_auth_cache_hits_total", hits_help, "cache=\"unknown_token\"");
     unknown_evictions = counter(m, "device_api_auth_cache_evictions_total", evict_help, "cache=\"unknown_token\"");
     unknown_entries = gauge(m, "device_api_auth_cache_entries", entries_help, "cache=\"unknown_token\"");
+    for (size_t t = 0; t < mem_count; ++t) {
+        const std::string label = std::string("table=\"") + mem_names[t] + "\"";
+        mem_bytes[t] = gauge(m, "device_api_memory_bytes",
+                             "Bytes a table holds now, from the plugin's own accounting (entries x footprint with "
+                             "the index's share, plus heap the entries own; README Memory)",
+                             label);
+        mem_entries[t] = gauge(m, "device_api_entries", "Entries of a table whose memory device_api_memory_bytes reports",
+                               label);
+    }
 }
 
 }  // namespace tern::device_api

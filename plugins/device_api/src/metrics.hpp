@@ -3,7 +3,9 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
+#include <iterator>
 
 #include "tern/abi/coap.h"
 #include "action.hpp"
@@ -20,6 +22,36 @@ enum class code_slot : uint8_t {
 code_slot slot_of(uint8_t code, bool silent) noexcept;
 
 enum class dl_kind : uint8_t { attributes, rpc, count_ };
+
+// The tables that grow with devices, for device_api_memory_bytes{table} and
+// device_api_entries{table} (README "Memory"): what each holds now, from the plugin's own
+// accounting (entries x footprint with the index's share, plus heap the entries own).
+enum class mem : uint8_t {
+    device_states,      // per device with observations: the record and its slot in the shard's index
+    device_records,     // the device's info from the core (shared by the caches, the state, requests)
+    observation_ids,    // observation id -> device, on the observation's shard
+    pending_downlinks,  // attribute changes and RPCs not yet delivered (their own heap)
+    power_states,       // the power-saving part of devices whose mode a policy decides
+    auth_cache,         // access token -> device, with the device's rate buckets on the shard
+    dtls_sessions,      // DTLS session -> device
+    unknown_tokens,     // the negative token cache
+    source_limits,      // per-source rate-limit buckets (a table fixed at start)
+    count_
+};
+inline constexpr const char* mem_names[] = {"device_states",     "device_records", "observation_ids",
+                                            "pending_downlinks", "power_states",   "auth_cache",     "dtls_sessions",
+                                            "unknown_tokens",    "source_limits"};
+static_assert(std::size(mem_names) == static_cast<std::size_t>(mem::count_));
+inline constexpr std::size_t mem_count = static_cast<std::size_t>(mem::count_);
+
+// The heap a malloc(n) takes with glibc (its chunk: n plus the size word, 16-byte aligned, at
+// least 32), for the accounting above.
+constexpr std::size_t heap_chunk(std::size_t n) noexcept {
+    const std::size_t c = (n + 8 + 15) & ~std::size_t{15};
+    return c < 32 ? 32 : c;
+}
+// What a std::string owns beyond its own object (nothing within the short-string buffer).
+constexpr std::size_t string_heap(std::size_t capacity) noexcept { return capacity <= 15 ? 0 : heap_chunk(capacity + 1); }
 enum class dl_result : uint8_t { sent, delivered, merged, timeout, dropped, reset, failed, count_ };
 
 struct metrics {
@@ -46,6 +78,8 @@ struct metrics {
     sdk::metric wake_delivery;
     // the negative token cache: device_api_auth_cache_*{cache="unknown_token"}
     sdk::metric unknown_hits, unknown_evictions, unknown_entries;
+    // memory by table (mem)
+    std::array<sdk::metric, mem_count> mem_bytes{}, mem_entries{};
 
     // Registers everything through the host; throws on a refused registration. h may be
     // null (tests): every handle is then a no-op.
@@ -53,6 +87,12 @@ struct metrics {
 
     void request(action k, uint8_t code, bool silent = false) const noexcept {
         requests[static_cast<size_t>(k)][static_cast<size_t>(slot_of(code, silent))].inc();
+    }
+    // Changes a table's device_api_memory_bytes and device_api_entries (each shard adds its
+    // own change).
+    void memory(mem t, int64_t bytes, int64_t entries) const noexcept {
+        if (bytes != 0) mem_bytes[static_cast<size_t>(t)].add(bytes);
+        if (entries != 0) mem_entries[static_cast<size_t>(t)].add(entries);
     }
     void downlink(dl_kind k, dl_result r) const noexcept {
         downlinks[static_cast<size_t>(k)][static_cast<size_t>(r)].inc();

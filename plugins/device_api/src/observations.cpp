@@ -43,7 +43,7 @@ void observations::start_registration(const request& v, const route& r,
     observation& o = t->o;
     o.shard = v.shard;
     o.type = v.type;
-    o.format = response_format(dev->payload_type, v.content_format);
+    o.format = response_format(dev->profile->payload_type, v.content_format);
     o.who.transport = rt_.transport_id(v.transport);
     o.who.session = v.peer.session;
     o.who.endpoint = v.peer.endpoint;
@@ -108,7 +108,7 @@ void observations::snapshot_read(void* ctx, tern_status status, const tern_kv*, 
             const tern_payload_context pc = t->dev->payload_context(t->o.request_format);
             tern_error err{};
             bytes_into so{&payload};
-            t->dev->adaptor->encode_attribute_update(&pc, shared, ns, nullptr, 0, &bytes_into::put, &so, &err);
+            t->dev->profile->adaptor->encode_attribute_update(&pc, shared, ns, nullptr, 0, &bytes_into::put, &so, &err);
             if (!so.ok) st = TERN_INTERNAL;
         }
     } catch (...) {
@@ -169,7 +169,10 @@ void observations::respond(uint32_t home, uint64_t device_id, bool rpc, uint32_t
     sd.in_observe_respond = false;
     if (st == TERN_OK) rt_.m.request(rpc ? action::rpc_observe : action::attributes_observe, r.code);
     if (st != TERN_OK || sd.observe_respond_ended) obs = 0;
-    if (obs != 0) sd.obs_device[obs] = device_id;
+    if (obs != 0) {
+        sd.obs_device[obs] = device_id;
+        rt_.refresh_memory(sd);
+    }
     o.id = obs;
     rt_.post(home, [this, device_id, rpc, gen, obs, o = std::move(o)]() mutable {
         home_registered(device_id, rpc, gen, obs, std::move(o));
@@ -244,6 +247,7 @@ void observations::on_end(uint64_t observation, int32_t reason) noexcept {
         }
         const uint64_t device = *it;
         sd.obs_device.erase(observation);
+        rt_.refresh_memory(sd);
         rt_.post(rt_.home_of(device), [this, device, observation, reason] { home_end(device, observation, reason); });
     } catch (...) {
         rt_.log.error("device_api: cannot route the end of observation ", observation);
@@ -279,7 +283,7 @@ void observations::end_on_shard(uint64_t obs, uint8_t c, std::string text) {
     r.payload = sdk::to_bytes(text);
     // Ends at once on this shard; results of what was still queued come back first.
     rt_.w.engine->end_observation(obs, &r);
-    sd.obs_device.erase(obs);
+    if (sd.obs_device.erase(obs)) rt_.refresh_memory(sd);
 }
 
 void observations::end(shard_tables&, device_state& st, bool rpc, uint8_t c, std::string_view text) {

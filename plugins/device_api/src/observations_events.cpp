@@ -66,7 +66,7 @@ void observations::reauth_done(void* ctx, tern_status status, const tern_device_
     if (rt.stopping()) return;
     std::shared_ptr<device_entry> dev;
     try {
-        dev = device_found(status, record, c->cred, rt.w.adaptors);
+        dev = device_found(status, record, c->cred, rt.w.adaptors, &rt.m);
         if (dev) rt.resolve_power(*dev);
     } catch (...) {
         status = TERN_INTERNAL;

@@ -42,6 +42,7 @@ runtime::runtime(const settings& settings_, services services_)
                                                         per_shard(s.unknown_token_cache_size),
                                                         s.source_rate > 0 ? per_shard(s.source_table_size) : 0, seed));
     }
+    for (auto& sd : shards) refresh_memory(*sd);  // the source table, allocated now
     states_per_shard = per_shard(s.max_devices_with_state);
     report_ns = ms_to_ns(s.report_timeout_ms);
     ttl_ns = ms_to_ns(s.auth_cache_ttl_ms);
@@ -57,7 +58,8 @@ runtime::runtime(const settings& settings_, services services_)
     name_count_.store(n, std::memory_order_release);
 }
 
-void runtime::resolve_power(device_entry& e) noexcept {
+void runtime::resolve_power(device_entry& entry) noexcept {
+    device_profile& e = *entry.profile;
     const sdk::power_policy_ref p = w.powers.find(std::string_view(e.power_mode_name));
     e.power_policy = p.policy;
     e.power_flags = p.flags;
@@ -68,7 +70,7 @@ void runtime::resolve_power(device_entry& e) noexcept {
     } catch (...) {
         return;
     }
-    log.warn("no power policy decides power mode \"", e.power_mode_name, "\" (device id ", e.device_id,
+    log.warn("no power policy decides power mode \"", e.power_mode_name, "\" (device id ", entry.device_id,
              "): its devices are treated as always reachable (load a plugin providing it, e.g. [plugins.power])");
 }
 
@@ -162,6 +164,45 @@ void runtime::run_task(void* ctx) noexcept {
 void runtime::drain(std::chrono::steady_clock::time_point give_up) const noexcept {
     while (posts_in_flight_.load(std::memory_order_acquire) != 0 && std::chrono::steady_clock::now() < give_up)
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+namespace {
+
+// One entry of a tern::lru::lru_map: the hash node (next link, key, the LRU node), its bucket,
+// and with groups (device ids) the group index's node and bucket.
+template <class Map, class Key>
+constexpr std::size_t lru_entry(bool grouped) noexcept {
+    const std::size_t node = heap_chunk(sizeof(void*) + sizeof(Key) + sizeof(typename Map::node)) + sizeof(void*);
+    return grouped ? node + heap_chunk(3 * sizeof(void*)) + sizeof(void*) : node;
+}
+
+}  // namespace
+
+void runtime::refresh_memory(shard_tables& sd) noexcept {
+    auto report = [&](mem t, std::size_t bytes, std::size_t entries) {
+        const auto i = static_cast<std::size_t>(t);
+        const auto b = static_cast<int64_t>(bytes), e = static_cast<int64_t>(entries);
+        m.memory(t, b - sd.mem_bytes[i], e - sd.mem_entries[i]);
+        sd.mem_bytes[i] = b;
+        sd.mem_entries[i] = e;
+    };
+    report(mem::device_states, sd.states.bytes() + sd.states.size() * heap_chunk(sizeof(device_state)),
+           sd.states.size());
+    report(mem::observation_ids, sd.obs_device.bytes(), sd.obs_device.size());
+    const std::size_t tokens = sd.tokens.size(), unknown = sd.unknown.size();
+    const std::size_t token_key = sd.token_keys == 0 ? 0 : sd.token_key_heap / sd.token_keys;
+    const std::size_t unknown_key = sd.unknown_keys == 0 ? 0 : sd.unknown_key_heap / sd.unknown_keys;
+    using token_map = decltype(sd.tokens);
+    using session_map = decltype(sd.sessions);
+    using unknown_map = decltype(sd.unknown);
+    report(mem::auth_cache, tokens * (lru_entry<token_map, std::string>(true) + token_key), tokens);
+    report(mem::dtls_sessions, sd.sessions.size() * lru_entry<session_map, session_key>(true), sd.sessions.size());
+    report(mem::unknown_tokens, unknown * (lru_entry<unknown_map, std::string>(false) + unknown_key), unknown);
+    // The source table is allocated whole at start: its key (family, 16 address bytes), a
+    // used flag and a token bucket per slot.
+    report(mem::source_limits,
+           sd.sources.capacity() * ((18 + sizeof(tern::ratelimit::token_bucket) + 7) & ~std::size_t{7}),
+           sd.sources.size());
 }
 
 void runtime::schedule(shard_tables& sd, uint64_t when_ns) noexcept {

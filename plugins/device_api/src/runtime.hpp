@@ -153,6 +153,18 @@ public:
         w.core.events->unsubscribe_device(events_handle, device_id, flags);
     }
 
+    // Brings the shard's share of device_api_memory_bytes / device_api_entries up to date for
+    // the tables whose size it can read at once (device states, observation ids, the caches,
+    // the source table): a few multiplications, an atomic add per table that changed. Called
+    // after each change of those tables. [shard sd]
+    void refresh_memory(shard_tables& sd) noexcept;
+    // What an access token kept as a cache key costs beyond the entry (its heap), for the
+    // average refresh_memory uses. [shard sd]
+    static void token_key_put(uint64_t& heap, uint64_t& keys, std::size_t length) noexcept {
+        heap += string_heap(length);
+        ++keys;
+    }
+
     // Arms shard sd's timer for when_ns unless it fires earlier already.
     void schedule(shard_tables& sd, uint64_t when_ns) noexcept;
 

@@ -78,9 +78,9 @@ inline constexpr auto settings_schema = cfg::bind<settings>(
                  "reports drop it at once)")
         .at_least(1)
         .unit("ms"),
-    cfg::integer("max_devices_with_state", &settings::max_devices_with_state, 100000,
+    cfg::integer("max_devices_with_state", &settings::max_devices_with_state, 2000000,
                  "Devices with observations or pending downlinks, over all shards; past it Observe registrations get "
-                 "5.03")
+                 "5.03 (only authenticated devices make one; an unused place costs no memory)")
         .range(1, 1e9)
         .unit("devices"),
     cfg::integer("max_payload_size", &settings::max_payload_size, 65536,

@@ -6,6 +6,7 @@
 // path does not allocate.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -20,6 +21,7 @@
 #include "decoded_uplink.hpp"
 #include "device_state.hpp"
 #include "flat_table.hpp"
+#include "metrics.hpp"
 #include "tern/sdk/shard_pool.hpp"
 #include "tern/lru/lru_map.hpp"
 #include "tern/ratelimit/ratelimit.hpp"
@@ -93,7 +95,8 @@ struct shard_tables {
     std::unordered_map<std::string, std::vector<std::unique_ptr<pending_auth>>, string_hash, std::equal_to<>>
         token_lookups;
     uint64_t epoch = 0;  // bumped by every invalidation: a late authentication does not cache
-    std::unordered_map<uint64_t, std::weak_ptr<const profile_options>> profiles;
+    // profile id -> the newest device_profile shared by this shard's devices of it
+    std::unordered_map<uint64_t, std::weak_ptr<device_profile>> profiles;
 
     // ---- uplinks ----
     sdk::shard_pool<uplink_op> ops;
@@ -118,6 +121,14 @@ struct shard_tables {
     std::priority_queue<deadline, std::vector<deadline>, std::greater<>> deadlines;
     uint64_t timer = 0;
     uint64_t armed_ns = 0;  // 0: not armed
+
+    // ---- memory accounting (runtime::refresh_memory): what this shard last added to each
+    // table's device_api_memory_bytes and device_api_entries, and the heap of the access
+    // tokens cached and remembered as unknown (keys past the short-string buffer), summed
+    // over every key put, for their average ----
+    std::array<int64_t, mem_count> mem_bytes{}, mem_entries{};
+    uint64_t token_key_heap = 0, token_keys = 0;
+    uint64_t unknown_key_heap = 0, unknown_keys = 0;
 
     // ---- downlinks: encoding scratch ----
     std::vector<tern_kv> kv_scratch;

@@ -32,6 +32,7 @@ device_state* state_table::state_for(shard_tables& sd, const std::shared_ptr<con
     device_state* p = st.get();
     sd.states[dev->device_id] = std::move(st);
     rt_.m.states.add(1);
+    rt_.refresh_memory(sd);
     return p;
 }
 
@@ -70,6 +71,7 @@ void state_table::drop(shard_tables& sd, device_state& st) {
     down_.account(st, true);
     sd.states.erase(id);
     rt_.m.states.add(-1);
+    rt_.refresh_memory(sd);
 }
 
 uint64_t state_table::expire(shard_tables& sd, uint64_t now) {
@@ -98,6 +100,7 @@ void state_table::close_all(shard_tables& sd) noexcept {
     rt_.m.states.add(-static_cast<int64_t>(sd.states.size()));
     sd.states.clear();
     sd.idle_head = sd.idle_tail = nullptr;
+    rt_.refresh_memory(sd);
 }
 
 void state_table::session_event(const device_state& st, tern_session_event e, uint32_t transport,

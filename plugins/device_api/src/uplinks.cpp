@@ -51,8 +51,8 @@ void uplinks::serve(shard_tables& sd, const request& v, const route& r, const st
     // Per-device message limit (OTA downloads are many small Block2 requests by design and
     // are not counted). Nothing is done for a limited request.
     if (r.what != action::ota) {
-        const int64_t rate = dev->limits.message_rate >= 0 ? dev->limits.message_rate : rt_.s.device_message_rate;
-        const int64_t burst = dev->limits.message_burst >= 1 ? dev->limits.message_burst : rt_.s.device_message_burst;
+        const int64_t rate = dev->profile->limits.message_rate >= 0 ? dev->profile->limits.message_rate : rt_.s.device_message_rate;
+        const int64_t burst = dev->profile->limits.message_burst >= 1 ? dev->profile->limits.message_burst : rt_.s.device_message_burst;
         if (const uint64_t wait = meter.messages.take(rt_.now_ns(), rate, burst, 1); wait != 0) {
             rt_.m.limited_messages.inc();
             out_.limited(v.exchange, k, wait, "device message rate limit exceeded");
@@ -64,9 +64,9 @@ void uplinks::serve(shard_tables& sd, const request& v, const route& r, const st
     // A sleeping device is awake now (its policy hears of it at home); an Observe
     // registration tells it there itself, with the state it may create.
     if (r.what != action::attributes_observe && r.what != action::rpc_observe) down_.uplink(sd, *dev);
-    if (r.what != action::ota && dev->adaptor == nullptr) {
+    if (r.what != action::ota && dev->profile->adaptor == nullptr) {
         // A profile saved while its adaptor ran, served after a restart without it.
-        const sdk::payload_kind* kind = sdk::payload_kind_of(dev->payload_type);
+        const sdk::payload_kind* kind = sdk::payload_kind_of(dev->profile->payload_type);
         out_.error(v.exchange, k, code::internal,
                    kind != nullptr ? std::string_view(rt_.missing_adaptor[kind - sdk::payload_kinds.data()])
                                    : std::string_view("no payload adaptor for the device profile's payload type"));
@@ -141,7 +141,7 @@ void uplinks::telemetry(shard_tables& sd, const request& v, const device_entry& 
     decode_note note{&sd.decoded};
     const tern_payload_context pc = dev.payload_context(v.content_format);
     tern_error err{};
-    const tern_status st = dev.adaptor->decode_telemetry(
+    const tern_status st = dev.profile->adaptor->decode_telemetry(
         &pc, v.payload, rt_.wall_ms(),
         [](void* c, const tern_ts_record* recs, uint32_t n) {
             auto* s = static_cast<decode_note*>(c);
@@ -171,8 +171,8 @@ void uplinks::telemetry(shard_tables& sd, const request& v, const device_entry& 
     const std::span<const tern_ts_record> records = sd.decoded.records();
     int64_t points = 0;
     for (const tern_ts_record& r : records) points += r.count;
-    const int64_t rate = dev.limits.datapoint_rate >= 0 ? dev.limits.datapoint_rate : rt_.s.device_datapoint_rate;
-    const int64_t burst = dev.limits.datapoint_burst >= 1 ? dev.limits.datapoint_burst : rt_.s.device_datapoint_burst;
+    const int64_t rate = dev.profile->limits.datapoint_rate >= 0 ? dev.profile->limits.datapoint_rate : rt_.s.device_datapoint_rate;
+    const int64_t burst = dev.profile->limits.datapoint_burst >= 1 ? dev.profile->limits.datapoint_burst : rt_.s.device_datapoint_burst;
     if (const uint64_t wait = meter.datapoints.take(rt_.now_ns(), rate, burst, points); wait != 0) {
         rt_.m.limited_datapoints.inc();
         out_.limited(v.exchange, action::telemetry, wait, "device data point rate limit exceeded");
@@ -186,7 +186,7 @@ void uplinks::attributes(shard_tables& sd, const request& v, const device_entry&
     decode_note note{&sd.decoded};
     const tern_payload_context pc = dev.payload_context(v.content_format);
     tern_error err{};
-    const tern_status st = dev.adaptor->decode_attributes(
+    const tern_status st = dev.profile->adaptor->decode_attributes(
         &pc, v.payload,
         [](void* c, const tern_kv* kv, uint32_t n) {
             auto* s = static_cast<decode_note*>(c);
@@ -212,7 +212,7 @@ void uplinks::rpc_reply(shard_tables& sd, const request& v, const route& r, cons
     decode_note note{&sd.decoded};
     const tern_payload_context pc = dev.payload_context(v.content_format);
     tern_error err{};
-    dev.adaptor->decode_rpc_reply(
+    dev.profile->adaptor->decode_rpc_reply(
         &pc, v.payload,
         [](void* c, tern_bytes json) {
             auto* s = static_cast<decode_note*>(c);
@@ -229,7 +229,7 @@ void uplinks::rpc_reply(shard_tables& sd, const request& v, const route& r, cons
         // JSON profiles: ThingsBoard fails on a non-object reply at run time, which answers
         // 5.00 (docs/device-api.md §1.3); a protobuf decoding failure is the adaptor's 4.00 (docs/device-api.md §8).
         out_.error(v.exchange, action::rpc_reply,
-                   dev.payload_type == TERN_PAYLOAD_JSON ? code::internal : code::bad_request,
+                   dev.profile->payload_type == TERN_PAYLOAD_JSON ? code::internal : code::bad_request,
                    reason_or(err, "bad RPC reply payload"));
     }
 }
@@ -238,7 +238,7 @@ void uplinks::rpc_call(shard_tables& sd, const request& v, const std::shared_ptr
     decode_note note{&sd.decoded};
     const tern_payload_context pc = dev->payload_context(v.content_format);
     tern_error err{};
-    dev->adaptor->decode_rpc_call(
+    dev->profile->adaptor->decode_rpc_call(
         &pc, v.payload,
         [](void* c, tern_str method, tern_str params) {
             auto* s = static_cast<decode_note*>(c);
@@ -255,7 +255,7 @@ void uplinks::rpc_call(shard_tables& sd, const request& v, const std::shared_ptr
         out_.error(v.exchange, action::rpc_call, code::internal, "out of memory");
     } else {
         out_.error(v.exchange, action::rpc_call,
-                   dev->payload_type == TERN_PAYLOAD_JSON ? code::internal : code::bad_request,
+                   dev->profile->payload_type == TERN_PAYLOAD_JSON ? code::internal : code::bad_request,
                    reason_or(err, "bad client-side RPC payload"));
     }
 }
@@ -267,9 +267,9 @@ void uplinks::client_rpc_done(void* ctx, tern_status status, tern_str text) noex
         const device_entry& dev = *o->dev;
         const tern_payload_context pc = dev.payload_context(o->format);
         encoded_answer so{&self->out_, o->exchange, action::rpc_call, code::content,
-                          response_format(dev.payload_type, o->format)};
+                          response_format(dev.profile->payload_type, o->format)};
         tern_error err{};
-        dev.adaptor->encode_rpc_response(&pc, text, tern_str{}, &encoded_answer::put, &so, &err);
+        dev.profile->adaptor->encode_rpc_response(&pc, text, tern_str{}, &encoded_answer::put, &so, &err);
         if (so.sent) self->rt_.m.client_rpc_ok.inc();
         else
             self->out_.error(o->exchange, action::rpc_call, code::internal,
@@ -292,7 +292,7 @@ void uplinks::claim(shard_tables& sd, const request& v, const device_entry& dev)
     decode_note note{&sd.decoded};
     const tern_payload_context pc = dev.payload_context(v.content_format);
     tern_error err{};
-    dev.adaptor->decode_claim(
+    dev.profile->adaptor->decode_claim(
         &pc, v.payload,
         [](void* c, tern_str secret, int64_t duration_ms) {
             auto* s = static_cast<decode_note*>(c);
@@ -353,9 +353,9 @@ void uplinks::attributes_read(void* ctx, tern_status status, const tern_kv* clie
         const device_entry& dev = *o->dev;
         const tern_payload_context pc = dev.payload_context(o->format);
         encoded_answer so{&self->out_, o->exchange, action::attributes_get, code::content,
-                          response_format(dev.payload_type, o->format)};
+                          response_format(dev.profile->payload_type, o->format)};
         tern_error err{};
-        dev.adaptor->encode_attributes(&pc, client, nc, shared, ns, &encoded_answer::put, &so, &err);
+        dev.profile->adaptor->encode_attributes(&pc, client, nc, shared, ns, &encoded_answer::put, &so, &err);
         if (!so.sent)
             self->out_.error(o->exchange, action::attributes_get, code::internal,
                              reason_or(err, "cannot encode the attributes"));

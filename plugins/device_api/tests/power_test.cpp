@@ -53,7 +53,7 @@ struct power_fixture : fixture {
     state_view state(uint64_t device) const {
         const device_state* st = a->state_of(device);
         REQUIRE(st != nullptr);
-        return {st->rpcs.size(), (st->power.flags & TERN_POWER_ASLEEP) != 0, st->delta.bytes()};
+        return {st->rpcs.size(), (st->pw().power.flags & TERN_POWER_ASLEEP) != 0, st->delta.bytes()};
     }
     int sessions_of(tern_session_event e) const {
         int n = 0;
