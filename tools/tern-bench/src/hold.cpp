@@ -121,7 +121,7 @@ private:
     void stage_registration(uint32_t rel);
     void stage_empty(uint64_t d, uint8_t type, uint16_t mid);
     void pump(uint64_t now);
-    bool refresh_due(uint64_t now) const;
+    uint64_t refresh_at_ns() const;  // when the next refresh is due; UINT64_MAX: never
     uint64_t next_work_ns(uint64_t now) const;
 
     // --- outcomes
@@ -263,12 +263,12 @@ void holder::send_registration(uint32_t rel, kind k, uint64_t now) {
     next_send_ns_ = static_cast<uint64_t>(next);
 }
 
-bool holder::refresh_due(uint64_t now) const {
-    if (o_.refresh <= 0) return false;
-    // Relation r is refreshed at start + S x (k + 1 + r / relations), k = 0, 1, ...
-    const double at = static_cast<double>(start_ns_) +
-                      o_.refresh * 1e9 * (static_cast<double>(refresh_step_) / static_cast<double>(rels_.size()) + 1.0);
-    return static_cast<double>(now) >= at;
+uint64_t holder::refresh_at_ns() const {
+    if (o_.refresh <= 0) return UINT64_MAX;
+    // Relation r is refreshed at start + S x (k + 1 + r / relations), k = 0, 1, ...: step
+    // k x relations + r, so the relations are spread evenly over every S seconds.
+    const double steps = static_cast<double>(refresh_step_) / static_cast<double>(rels_.size());
+    return start_ns_ + static_cast<uint64_t>(o_.refresh * 1e9 * (steps + 1.0));
 }
 
 void holder::pump(uint64_t now) {
@@ -285,7 +285,7 @@ void holder::pump(uint64_t now) {
             send_registration(cursor_++, first_attempt, now);
             continue;
         }
-        if (refresh_due(now)) {
+        if (refresh_at_ns() <= now) {
             const auto rel = static_cast<uint32_t>(refresh_step_++ % rels_.size());
             // Not before its first registration, nor while one is in flight or waiting.
             if (rel < cursor_ && rels_[rel].activity == idle) send_registration(rel, refresh, now);
@@ -301,12 +301,7 @@ uint64_t holder::next_work_ns(uint64_t now) const {
     uint64_t due = UINT64_MAX;
     if (cursor_ < rels_.size()) due = now;
     if (!delayed_.empty()) due = std::min(due, uint64_t{delayed_.front().due_ms} * 1'000'000u + start_ns_);
-    if (o_.refresh > 0) {
-        const double at = static_cast<double>(start_ns_) +
-                          o_.refresh * 1e9 *
-                              (static_cast<double>(refresh_step_) / static_cast<double>(rels_.size()) + 1.0);
-        due = std::min(due, static_cast<uint64_t>(at));
-    }
+    due = std::min(due, refresh_at_ns());
     // Wake a little after the pacing allows, and send what fell due meanwhile in one burst.
     return due == UINT64_MAX ? due : std::max(due, next_send_ns_ + pace_slack_ns);
 }
