@@ -9,22 +9,16 @@ namespace tern::core_embedded {
 using sdk::to_str;
 using sdk::to_sv;
 
-// A resolved device with the text its tern_device_info points into.
-struct auth_cache::device_record {
-    tern_device_info info{};
-    std::string name, profile_name, credential_value;
+// What a device's record takes from its profile, shared by every cached device of that
+// profile revision: the name, the schema texts, the integer options and the option views.
+struct auth_cache::profile_part {
+    uint64_t profile_id = 0, profile_revision = 0;
+    std::string profile_name;
     std::string schemas[4];
     std::vector<profile_option> extra;  // the profile's integer options
-    uint64_t profile_revision = 0;      // changes only with the profile
     std::vector<tern_kv> options;
 
     void bind_views() {
-        info.struct_size = sizeof info;
-        info.device_name = to_str(name);
-        info.profile_name = to_str(profile_name);
-        info.credential_value =
-            tern_bytes{reinterpret_cast<const uint8_t*>(credential_value.data()),
-                       credential_value.size()};
         options.clear();
         // First, so that it follows the TERN_OPTION_* keys in a tern_device_record
         // (capabilities.cpp): the profile's own revision, by which payload adaptors key
@@ -51,8 +45,34 @@ struct auth_cache::device_record {
             kv.value.u.i = o.value;
             options.push_back(kv);
         }
-        info.profile_options = options.empty() ? nullptr : options.data();
-        info.profile_option_count = static_cast<uint32_t>(options.size());
+        options.shrink_to_fit();
+    }
+};
+
+// A resolved device with the text its tern_device_info points into; the profile's part is
+// shared. Once cached it counts itself in its cache's record_bytes_ until it goes.
+struct auth_cache::device_record {
+    tern_device_info info{};
+    std::string name, credential_value;
+    std::shared_ptr<const profile_part> profile;
+    std::atomic<int64_t>* account = nullptr;
+    int64_t accounted = 0;
+
+    device_record() = default;
+    device_record(const device_record&) = delete;
+    device_record& operator=(const device_record&) = delete;
+    ~device_record() {
+        if (account != nullptr) account->fetch_sub(accounted, std::memory_order_relaxed);
+    }
+
+    void bind_views() {
+        info.struct_size = sizeof info;
+        info.device_name = to_str(name);
+        info.profile_name = to_str(profile->profile_name);
+        info.credential_value =
+            tern_bytes{reinterpret_cast<const uint8_t*>(credential_value.data()), credential_value.size()};
+        info.profile_options = profile->options.empty() ? nullptr : profile->options.data();
+        info.profile_option_count = static_cast<uint32_t>(profile->options.size());
     }
 };
 
@@ -71,9 +91,26 @@ int64_t pick(int64_t device_value, int64_t profile_value) {
     return device_value != 0 ? device_value : profile_value;
 }
 
-std::shared_ptr<auth_cache::device_record> load_record(db::connection& c,
-                                                          tern_credential_kind kind,
-                                                          std::string_view id) {
+}  // namespace
+
+// The profile's part as cached records share it: the one known for this revision, or make().
+template <class Make>
+std::shared_ptr<const auth_cache::profile_part> auth_cache::shared_profile(uint64_t profile_id, uint64_t revision,
+                                                                           Make&& make) {
+    {
+        std::lock_guard lk(mutex_);
+        if (auto it = profiles_.find(profile_id); it != profiles_.end())
+            if (auto known = it->second.lock(); known && known->profile_revision == revision) return known;
+    }
+    std::shared_ptr<const profile_part> made = make();
+    std::lock_guard lk(mutex_);
+    profiles_[profile_id] = made;
+    if (profiles_.size() > 4096) std::erase_if(profiles_, [](const auto& kv) { return kv.second.expired(); });
+    return made;
+}
+
+std::shared_ptr<auth_cache::device_record> auth_cache::load_record(db::connection& c, tern_credential_kind kind,
+                                                                   std::string_view id) {
     auto q = c.query(
         "SELECT d.id, d.name, d.profile_id, p.name, d.revision, p.revision, p.transport_type, "
         "p.coap_device_type, p.payload_type, d.power_mode, p.power_mode, d.psm_activity_timer, "
@@ -89,9 +126,7 @@ std::shared_ptr<auth_cache::device_record> load_record(db::connection& c,
     i.device_id = q->get_id(0);
     r->name = q->get_string(1);
     i.profile_id = q->get_id(2);
-    r->profile_name = q->get_string(3);
     i.revision = std::max(q->get_id(4), q->get_id(5));
-    r->profile_revision = q->get_id(5);
     i.transport_type = static_cast<tern_transport_type>(q->get_int(6));
     i.coap_device_type = static_cast<tern_coap_device_type>(q->get_int(7));
     i.payload_type = static_cast<tern_payload_type>(q->get_int(8));
@@ -100,19 +135,41 @@ std::shared_ptr<auth_cache::device_record> load_record(db::connection& c,
     i.edrx_cycle_ms = pick(q->get_int(13), q->get_int(14));
     i.paging_transmission_window_ms = pick(q->get_int(15), q->get_int(16));
     r->credential_value = q->get_string(17);
-    for (int k = 0; k < 4; ++k) r->schemas[k] = q->get_string(18 + k);
-    r->extra = store::options_from_json(q->get_string(22));
+    r->profile = shared_profile(i.profile_id, q->get_id(5), [&] {
+        auto p = std::make_shared<profile_part>();
+        p->profile_id = i.profile_id;
+        p->profile_revision = q->get_id(5);
+        p->profile_name = q->get_string(3);
+        for (int k = 0; k < 4; ++k) p->schemas[k] = q->get_string(18 + k);
+        p->extra = store::options_from_json(q->get_string(22));
+        p->bind_views();
+        return p;
+    });
     r->bind_views();
     return r;
 }
-
-}  // namespace
 
 void auth_cache::configure(size_t capacity) {
     std::lock_guard lk(mutex_);
     ++epoch_;
     cache_ = std::make_unique<cache_map>(capacity);
     p_.metrics.auth_cache_size.set(0);
+}
+
+std::pair<size_t, size_t> auth_cache::memory() {
+    std::lock_guard lk(mutex_);
+    const size_t n = cache_ ? cache_->size() : 0;
+    // Per entry beside its record: the key's map node (key, LRU links, next pointer, cached
+    // hash) and the group index's node, each with the allocator's 16-byte rounding and
+    // header, and a bucket pointer for each map.
+    constexpr size_t key_node = (sizeof(std::string) + sizeof(cache_map::node) + 2 * sizeof(void*) + 8 + 15) / 16 * 16;
+    constexpr size_t group_node = 32;
+    size_t profiles = 0;
+    for (const auto& [id, part] : profiles_)
+        if (auto p = part.lock()) profiles += sizeof(profile_part) + p->options.capacity() * sizeof(tern_kv);
+    const int64_t records = record_bytes_.load(std::memory_order_relaxed);
+    return {n, n * (key_node + group_node + 2 * sizeof(void*)) + static_cast<size_t>(std::max<int64_t>(0, records)) +
+                   profiles};
 }
 
 std::shared_ptr<const auth_cache::device_record> auth_cache::find(const std::string& key) {
@@ -122,11 +179,20 @@ std::shared_ptr<const auth_cache::device_record> auth_cache::find(const std::str
     return n == nullptr ? nullptr : n->value;
 }
 
-void auth_cache::insert(const std::string& key, std::shared_ptr<const device_record> rec, uint64_t epoch) {
+void auth_cache::insert(const std::string& key, std::shared_ptr<device_record> rec, uint64_t epoch) {
     std::lock_guard lk(mutex_);
     // An invalidation since the read began may concern this very record: drop it.
     if (!cache_ || epoch != epoch_) return;
     const uint64_t device = rec->info.device_id;
+    if (rec->account == nullptr) {
+        // The record and its control block (one allocation), its own text beyond the
+        // small-string buffers, and the cache key's.
+        auto heap = [](const std::string& s) -> int64_t { return s.capacity() > 15 ? static_cast<int64_t>(s.capacity()) + 1 : 0; };
+        rec->accounted = static_cast<int64_t>(sizeof(device_record) + 2 * sizeof(void*)) + heap(rec->name) +
+                         heap(rec->credential_value) + heap(key);
+        rec->account = &record_bytes_;
+        record_bytes_.fetch_add(rec->accounted, std::memory_order_relaxed);
+    }
     if (cache_->put(key, std::move(rec), device, lru::no_expiry) == nullptr) return;  // capacity 0
     p_.metrics.auth_cache_size.set(static_cast<int64_t>(cache_->size()));
 }

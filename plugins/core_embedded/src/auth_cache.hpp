@@ -9,6 +9,9 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
 
 #include "core_parts.hpp"
 #include "tern/lru/lru_map.hpp"
@@ -18,6 +21,7 @@ namespace tern::core_embedded {
 class auth_cache {
 public:
     struct device_record;  // a resolved tern_device_info with its owned text
+    struct profile_part;   // what records of one profile revision share
 
     explicit auth_cache(core_parts& parts) : p_(parts) {}
 
@@ -33,10 +37,15 @@ public:
     size_t entries();
     uint64_t hits() const noexcept { return hits_.load(); }
     uint64_t misses() const noexcept { return misses_.load(); }
+    // Cached credentials and the bytes they hold (core_memory_bytes{table="auth_cache"}).
+    std::pair<size_t, size_t> memory();
 
 private:
     std::shared_ptr<const device_record> find(const std::string& key);
-    void insert(const std::string& key, std::shared_ptr<const device_record> rec, uint64_t epoch);
+    void insert(const std::string& key, std::shared_ptr<device_record> rec, uint64_t epoch);
+    std::shared_ptr<device_record> load_record(db::connection& c, tern_credential_kind kind, std::string_view id);
+    template <class Make>
+    std::shared_ptr<const profile_part> shared_profile(uint64_t profile_id, uint64_t revision, Make&& make);
 
     core_parts& p_;
     // (kind, value) -> device, grouped by device id; entries never expire.
@@ -44,6 +53,8 @@ private:
     std::mutex mutex_;
     std::unique_ptr<cache_map> cache_;
     uint64_t epoch_ = 0;
+    std::unordered_map<uint64_t, std::weak_ptr<const profile_part>> profiles_;  // by profile id
+    std::atomic<int64_t> record_bytes_{0};  // cached records' own bytes
     std::atomic<uint64_t> hits_{0}, misses_{0};
 };
 

@@ -143,6 +143,33 @@ void embedded_core::start(const core_settings& s) {
     unlock.started = true;
     parts_.running = true;
     sessions_.start();
+    report_memory();
+}
+
+memory_figures embedded_core::memory() {
+    memory_figures f{};
+    auto put = [&f](mem_table t, std::pair<size_t, size_t> x) { f[static_cast<size_t>(t)] = {x.first, x.second}; };
+    put(mem_table::auth_cache, auth_.memory());
+    const session_book::table_memory s = sessions_.sessions_memory(), a = sessions_.asleep_memory();
+    put(mem_table::sessions, {s.entries, s.bytes});
+    put(mem_table::sleeping_devices, {a.entries, a.bytes});
+    put(mem_table::subscriptions, parts_.listener.memory());
+    // A device's node (next, id, vector; 48 bytes as allocated) and bucket, its key ids and
+    // their vector's allocation header.
+    const writer::key_cache_figures k = parts_.writes.key_cache();
+    put(mem_table::device_keys, {k.devices, k.devices * (48 + 16) + k.buckets * sizeof(void*) + k.ids * sizeof(int64_t)});
+    put(mem_table::rpcs, rpcs_.memory());
+    if (memory_extra_) memory_extra_(f);
+    return f;
+}
+
+void embedded_core::report_memory() {
+    const memory_figures f = memory();
+    for (size_t i = 0; i < f.size(); ++i) {
+        parts_.metrics.memory_bytes[i].set(static_cast<int64_t>(f[i].bytes));
+        parts_.metrics.table_entries[i].set(static_cast<int64_t>(f[i].entries));
+    }
+    if (parts_.running) parts_.timers.schedule(1000, [this] { report_memory(); });
 }
 
 void embedded_core::stop() {

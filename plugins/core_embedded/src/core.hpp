@@ -159,6 +159,11 @@ public:
 
     void list_sessions(callback<std::vector<session_info>> cb);
     core_stats stats();
+    // What each table that grows with devices holds now (metrics.hpp). Reported every second
+    // to core_memory_bytes / core_entries while the core runs. extra adds the tables of
+    // whoever stands in front of the core (the event fan-out); set before start().
+    memory_figures memory();
+    void set_memory_extra(std::function<void(memory_figures&)> extra) { memory_extra_ = std::move(extra); }
     // Where OTA files live: <dir of database>/ota
     std::string ota_dir() const;
 
@@ -170,8 +175,10 @@ private:
     void open_private();
     void check_integrity(db::connection& w);
     void stop_threads();
+    void report_memory();  // sets the memory gauges and re-arms itself while running
 
     core_parts parts_;
+    std::function<void(memory_figures&)> memory_extra_;
     std::mutex lifecycle_;
     db::file_lock db_lock_;  // <database>.lock: one process per database
     checkpointer checkpointer_;

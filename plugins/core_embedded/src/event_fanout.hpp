@@ -10,7 +10,9 @@
 // nobody holds any more.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include "tern/abi/core.h"
 #include "tern/abi/core_capabilities.h"
@@ -48,6 +50,12 @@ public:
 
     // Live subscribers, the tern.core/1 slot not counted (tests, stats).
     uint32_t subscribers() noexcept;
+    // Devices with subscriber masks and the bytes their table holds: a node (next pointer,
+    // id, two masks; 48 bytes as allocated) and a bucket pointer each.
+    std::pair<size_t, size_t> memory() noexcept {
+        const auto [devices, buckets] = subs_.device_table();
+        return {devices, devices * 48 + buckets * sizeof(void*)};
+    }
 
     // ---- core_listener_v1: what the core delivers ------------------------------------------
     void on_attributes_updated(uint64_t device_id, const tern_kv* updated, uint32_t updated_count,

@@ -19,22 +19,29 @@ void listener_hub::set(core_listener_v1* listener) noexcept {
 }
 
 void listener_hub::subscribe(uint64_t device_id, uint32_t flags) {
+    flags &= TERN_SUBSCRIBE_ATTRIBUTES | TERN_SUBSCRIBE_RPC;
+    if (device_id == 0 || flags == 0) return;  // no device has id 0
     std::lock_guard lk(mutex_);
-    subs_[device_id] |= flags;
+    *subs_.try_emplace(device_id).first |= static_cast<uint8_t>(flags);
 }
 
 void listener_hub::unsubscribe(uint64_t device_id, uint32_t flags) {
     std::lock_guard lk(mutex_);
-    auto it = subs_.find(device_id);
-    if (it == subs_.end()) return;
-    it->second &= ~flags;
-    if (it->second == 0) subs_.erase(it);
+    uint8_t* f = subs_.find(device_id);
+    if (f == nullptr) return;
+    *f &= static_cast<uint8_t>(~flags);
+    if (*f == 0) subs_.erase(device_id);
 }
 
 bool listener_hub::subscribed(uint64_t device_id, uint32_t flag) {
     std::lock_guard lk(mutex_);
-    auto it = subs_.find(device_id);
-    return it != subs_.end() && (it->second & flag) != 0;
+    const uint8_t* f = subs_.find(device_id);
+    return f != nullptr && (*f & flag) != 0;
+}
+
+std::pair<size_t, size_t> listener_hub::memory() {
+    std::lock_guard lk(mutex_);
+    return {subs_.size(), subs_.memory_bytes()};
 }
 
 void listener_hub::forget(uint64_t device_id) {

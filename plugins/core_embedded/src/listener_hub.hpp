@@ -6,9 +6,10 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
-#include <unordered_map>
+#include <utility>
 #include <vector>
 
+#include "id_table.hpp"
 #include "model.hpp"
 #include "tern/abi/core.h"
 
@@ -38,11 +39,14 @@ public:
                            const std::vector<std::string>& deleted);
     void device_event(uint64_t device_id, int32_t event);
 
+    // Subscribed devices and the bytes their table holds (core_memory_bytes{table="subscriptions"}).
+    std::pair<size_t, size_t> memory();
+
 private:
     std::atomic<core_listener_v1*> listener_{nullptr};
     std::atomic<int64_t> calls_{0};
     std::mutex mutex_;
-    std::unordered_map<uint64_t, uint32_t> subs_;
+    id_table<uint8_t> subs_;  // device -> TERN_SUBSCRIBE_* flags
 };
 
 }  // namespace tern::core_embedded

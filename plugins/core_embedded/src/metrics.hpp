@@ -2,9 +2,34 @@
 // store runs the same without a kernel (tests, the benchmark).
 #pragma once
 
+#include <array>
+#include <cstddef>
+#include <iterator>
+
 #include "tern/sdk/host.hpp"
 
 namespace tern::core_embedded {
+
+// The core's tables that grow with devices (core_memory_bytes{table}, core_entries{table}).
+enum class mem_table : unsigned {
+    auth_cache,        // cached authentications (credential_cache_size)
+    sessions,          // devices with an open session or unflushed activity
+    sleeping_devices,  // devices a transport reported asleep
+    subscriptions,     // devices subscribed to attributes or RPC at the core
+    event_masks,       // tern.core.events/1: each subscribed device's subscriber masks
+    device_keys,       // the writer's cache of each posting device's telemetry key ids
+    rpcs,              // devices with server-side RPCs not yet final, and those RPCs
+    count
+};
+inline constexpr const char* mem_table_names[] = {"auth_cache",    "sessions",    "sleeping_devices", "subscriptions",
+                                                 "event_masks",   "device_keys", "rpcs"};
+static_assert(std::size(mem_table_names) == static_cast<size_t>(mem_table::count));
+
+struct table_figure {
+    size_t entries = 0;
+    size_t bytes = 0;
+};
+using memory_figures = std::array<table_figure, static_cast<size_t>(mem_table::count)>;
 
 struct core_metrics {
     sdk::metric write_queue_depth;      // gauge: ops waiting for the writer
@@ -38,6 +63,8 @@ struct core_metrics {
     sdk::metric wal_checkpoints;        // counter: WAL checkpoints run off the writer thread
     sdk::metric wal_restarts;           // counter: checkpoints that had to wait for the writer
     sdk::metric wal_frames;             // gauge: frames in the WAL at the last checkpoint
+    sdk::metric memory_bytes[static_cast<size_t>(mem_table::count)];  // gauges, per mem_table
+    sdk::metric table_entries[static_cast<size_t>(mem_table::count)]; // gauges, per mem_table
 };
 
 }  // namespace tern::core_embedded

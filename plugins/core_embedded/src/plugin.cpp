@@ -62,6 +62,10 @@ protected:
                             host().counter("core_event_subscribers_refused_total",
                                            "tern.core.events/1 subscriptions refused: event_subscribers reached"));
         core_->use_payload_adaptors(&host().registry());
+        core_->set_memory_extra([this](memory_figures& f) {
+            const auto [devices, bytes] = services_.events().memory();
+            f[static_cast<size_t>(mem_table::event_masks)] = {devices, bytes};
+        });
         core_->start(s);
         log().info("database ", s.database, " (sync=", s.sync, ")");
 
@@ -197,6 +201,13 @@ private:
         metrics_.sessions = h.gauge("core_sessions", "live device sessions");
         metrics_.devices_asleep =
             h.gauge("core_devices_asleep", "devices a transport reported asleep (power saving) and not active since");
+        for (size_t i = 0; i < std::size(mem_table_names); ++i) {
+            const std::string label = std::string("table=\"") + mem_table_names[i] + "\"";
+            metrics_.memory_bytes[i] = h.gauge("core_memory_bytes", "bytes a table that grows with devices holds now "
+                                               "(README, Memory)", label.c_str());
+            metrics_.table_entries[i] = h.gauge("core_entries", "entries of a table whose bytes core_memory_bytes reports",
+                                                label.c_str());
+        }
         admin_evicted_ = h.counter("core_admin_connections_evicted_total",
                                    "admin API connections without the key closed to make room (admin_max_connections)");
         admin_refused_ = h.counter("core_admin_connections_refused_total",

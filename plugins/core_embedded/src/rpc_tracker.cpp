@@ -547,6 +547,17 @@ size_t rpc_tracker::pending() {
     return n;
 }
 
+std::pair<size_t, size_t> rpc_tracker::memory() {
+    auto heap = [](const std::string& s) -> size_t { return s.capacity() > 15 ? s.capacity() + 1 : 0; };
+    std::lock_guard lk(mutex_);
+    // A device's node (key, map, next) and bucket; an RPC's tree node (links, key, record).
+    size_t bytes = rpcs_.size() * 80 + rpcs_.bucket_count() * sizeof(void*);
+    for (const auto& [d, m] : rpcs_)
+        for (const auto& [id, r] : m)
+            bytes += 48 + sizeof r + heap(r.method) + heap(r.params) + heap(r.result) + heap(r.error);
+    return {rpcs_.size(), bytes};
+}
+
 void rpc_tracker::stop() {
     std::vector<std::pair<rpc_record, std::shared_ptr<waiter>>> waiting;
     {

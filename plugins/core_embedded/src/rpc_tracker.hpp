@@ -43,6 +43,8 @@ public:
     // A deleted device's RPCs fail; whoever waits hears so.
     void device_deleted(uint64_t device_id);
     size_t pending();
+    // Devices with tracked RPCs and the bytes they hold (core_memory_bytes{table="rpcs"}).
+    std::pair<size_t, size_t> memory();
     // The device's RPCs not yet final: how many in each state, the earliest expiration.
     rpc_pending_summary pending_of(uint64_t device_id);
     // Everyone waiting gets the RPC's current state; nothing is tracked any more.

@@ -145,6 +145,9 @@ void writer::run() {
         for (const auto& op : batch) bytes += op->bytes;
         commit_batch(batch);  // the ops are finished: their bytes are free
         batch.clear();
+        dk_devices_.store(device_keys_.size(), std::memory_order_relaxed);
+        dk_ids_.store(device_keys_ids_, std::memory_order_relaxed);
+        dk_buckets_.store(device_keys_.bucket_count(), std::memory_order_relaxed);
         {
             std::lock_guard lk(mutex_);
             queued_bytes_ -= bytes;

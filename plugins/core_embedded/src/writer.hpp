@@ -122,6 +122,15 @@ public:
     }
 
     writer_stats stats() const;
+    // The per-device telemetry key cache (device_keys_) as of the last commit: devices, key
+    // ids held, buckets. Any thread.
+    struct key_cache_figures {
+        uint64_t devices = 0, ids = 0, buckets = 0;
+    };
+    key_cache_figures key_cache() const noexcept {
+        return {dk_devices_.load(std::memory_order_relaxed), dk_ids_.load(std::memory_order_relaxed),
+                dk_buckets_.load(std::memory_order_relaxed)};
+    }
     const writer_settings& settings() const noexcept { return settings_; }
 
 private:
@@ -144,6 +153,7 @@ private:
 
     std::atomic<uint64_t> commits_{0}, ops_{0}, max_batch_seen_{0}, rejected_{0}, rejected_bytes_{0}, cpu_ns_{0};
     std::atomic<uint64_t> ts_key_count_{0};
+    std::atomic<uint64_t> dk_devices_{0}, dk_ids_{0}, dk_buckets_{0};  // key_cache()
 
     // Writer-thread state shared by ops, with undo on rollback.
     struct sv_hash {

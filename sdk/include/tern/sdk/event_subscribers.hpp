@@ -206,6 +206,11 @@ public:
         auto it = devices_.find(device_id);
         return it == devices_.end() ? 0 : it->second.flags();
     }
+    // Devices with a mask and the bucket count of their table (memory figures).
+    std::pair<std::size_t, std::size_t> device_table() noexcept {
+        std::lock_guard lk(mutex_);
+        return {devices_.size(), devices_.bucket_count()};
+    }
 
 private:
     struct slot {
