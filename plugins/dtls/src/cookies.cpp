@@ -136,8 +136,13 @@ void shard::on_client_hello(const client_hello& ch, const uint8_t* data, size_t 
         // object is not kept until the client comes back with the cookie.
         env_.m.cookies_sent.inc();
         destroy(*s);
-        if (session* e = existing_id != 0 ? find(existing_id) : nullptr; e != nullptr && e->indexed_by_addr)
-            by_addr_[key_of(e->addr)] = e;
+        if (session* e = existing_id != 0 ? find(existing_id) : nullptr; e != nullptr && e->indexed_by_addr) {
+            try {
+                by_addr_.put(e);
+            } catch (...) {
+                e->indexed_by_addr = false;  // found by its CID only, if it has one
+            }
+        }
         return;
     }
     // wolfSSL went on without a retry: this is a handshake with state now, so it must fit,

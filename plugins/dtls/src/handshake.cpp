@@ -176,7 +176,7 @@ bool shard::open_ssl(session* s, const tern_endpoint& from, int secret, bool dtl
         for (int attempt = 0; attempt < 8; ++attempt) {
             k.bytes[0] = static_cast<uint8_t>(index_);
             if (::getrandom(k.bytes + 1, k.len - 1, 0) != static_cast<ssize_t>(k.len - 1)) continue;
-            if (by_cid_.count(k) == 0) break;
+            if (!by_cid_.contains(k)) break;
         }
         std::memcpy(s->cid, k.bytes, k.len);
         if (wolfSSL_dtls_cid_use(ssl) != WOLFSSL_SUCCESS ||

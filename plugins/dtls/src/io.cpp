@@ -141,8 +141,7 @@ void shard::handle(const uint8_t* data, size_t size, const tern_endpoint& from) 
 
 void shard::on_plaintext_record(const record_header& r, const uint8_t* data, size_t size,
                                 const tern_endpoint& from) noexcept {
-    session* s = nullptr;
-    if (auto it = by_addr_.find(key_of(from)); it != by_addr_.end()) s = it->second;
+    session* s = by_addr_.find(key_of(from));
     if (s != nullptr && s->state == session_state::handshake) {
         feed(*s, data, size, from);
         return;
@@ -178,8 +177,8 @@ void shard::on_tls12_cid_record(const uint8_t* data, size_t size, const tern_end
     cid_key k;
     k.len = static_cast<uint8_t>(records->cid.size());
     std::memcpy(k.bytes, records->cid.data(), records->cid.size());
-    if (auto it = by_cid_.find(k); it != by_cid_.end()) {
-        feed(*it->second, data, size, from, records->oldest);
+    if (session* s = by_cid_.find(k)) {
+        feed(*s, data, size, from, records->oldest);
         return;
     }
     on_unknown_cid(records->cid, data, size, from);
@@ -208,15 +207,15 @@ void shard::on_unified_record(const uint8_t* data, size_t size, const tern_endpo
         cid_key k;
         k.len = static_cast<uint8_t>(cid->size());
         std::memcpy(k.bytes, cid->data(), cid->size());
-        if (auto it = by_cid_.find(k); it != by_cid_.end()) {
-            feed(*it->second, data, size, from);
+        if (session* s = by_cid_.find(k)) {
+            feed(*s, data, size, from);
             return;
         }
         on_unknown_cid(*cid, data, size, from);
         return;
     }
-    if (auto it = by_addr_.find(key_of(from)); it != by_addr_.end()) {
-        feed(*it->second, data, size, from);
+    if (session* s = by_addr_.find(key_of(from))) {
+        feed(*s, data, size, from);
         return;
     }
     count_drop(drop::no_session);

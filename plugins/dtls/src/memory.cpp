@@ -28,11 +28,9 @@ void shard::report_memory() noexcept {
     int64_t bytes[count_of<table>()] = {};
     auto at = [&](table t) -> int64_t& { return bytes[static_cast<size_t>(t)]; };
 
-    const size_t buckets = by_id_.bucket_count() + by_addr_.bucket_count() + by_cid_.bucket_count();
-    at(table::sessions) = static_cast<int64_t>(
-        by_id_.size() * (chunk(sizeof(session)) + map_node<uint64_t, session*, false>()) +
-        by_addr_.size() * map_node<addr_key, session*, true>() + by_cid_.size() * map_node<cid_key, session*, true>() +
-        buckets * sizeof(void*) + handshakes_ * chunk(sizeof(handshake_state)) + ident_bytes_);
+    const size_t slots = by_id_.slot_count() + by_addr_.slot_count() + by_cid_.slot_count();
+    at(table::sessions) = static_cast<int64_t>(by_id_.size() * chunk(sizeof(session)) + slots * sizeof(session*) +
+                                               handshakes_ * chunk(sizeof(handshake_state)) + ident_bytes_);
     at(table::compacted_sessions) = static_cast<int64_t>(blob_bytes_);
     at(table::sources) = static_cast<int64_t>(sources_.size() * map_node<addr_key, source_entry, true>() +
                                               sources_.bucket_count() * sizeof(void*));

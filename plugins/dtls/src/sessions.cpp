@@ -65,13 +65,24 @@ shard::addr_key shard::key_of(const tern_endpoint& ep) noexcept {
     return k;
 }
 
-session* shard::find(uint64_t id) const noexcept {
-    auto it = by_id_.find(id);
-    return it == by_id_.end() ? nullptr : it->second;
+shard::cid_key shard::cid_traits::key(const session& s) noexcept {
+    cid_key k;
+    k.len = s.cid_len;
+    std::memcpy(k.bytes, s.cid, s.cid_len);
+    return k;
 }
 
+session* shard::find(uint64_t id) const noexcept { return by_id_.find(id); }
+
 void shard::clear() noexcept {
-    while (!by_id_.empty()) destroy(*by_id_.begin()->second);
+    try {
+        for (session* s : by_id_.all()) destroy(*s);
+    } catch (...) {
+        // no room for the list: one at a time (each found by the lowest serial still there)
+        for (uint64_t serial = 1; !by_id_.empty() && serial <= next_serial_; ++serial)
+            if (session* s = by_id_.find(serial << 10 | index_)) destroy(*s);
+    }
+    by_id_.clear();
     by_addr_.clear();
     by_cid_.clear();
     while (idle_oldest_ != nullptr) source_erase(*idle_oldest_);
@@ -156,14 +167,9 @@ session* shard::create(const tern_endpoint& from, int secret, bool dtls13, sourc
         return nullptr;
     }
     try {
-        by_id_.emplace(s->id, s);
-        if (s->cid_len != 0) {
-            cid_key k;
-            k.len = s->cid_len;
-            std::memcpy(k.bytes, s->cid, s->cid_len);
-            by_cid_[k] = s;
-        }
-        by_addr_[key_of(from)] = s;
+        by_id_.put(s);
+        if (s->cid_len != 0) by_cid_.put(s);
+        by_addr_.put(s);
         s->indexed_by_addr = true;
     } catch (...) {
         destroy(*s);
@@ -240,11 +246,8 @@ void shard::vouch(session& s) noexcept {
 }
 
 void shard::destroy(session& s) noexcept {
-    by_id_.erase(s.id);
-    if (s.indexed_by_addr) {
-        auto it = by_addr_.find(key_of(s.addr));
-        if (it != by_addr_.end() && it->second == &s) by_addr_.erase(it);
-    }
+    by_id_.erase(&s);
+    if (s.indexed_by_addr) by_addr_.erase(&s);
     cid_unindex(s);
     if (s.state == session_state::handshake) {
         leave_handshakes(s);
@@ -284,21 +287,14 @@ void shard::end(session& s, end_reason why, bool notify_peer) noexcept {
 
 void shard::cid_unindex(session& s) noexcept {
     if (s.cid_len == 0) return;
-    cid_key k;
-    k.len = s.cid_len;
-    std::memcpy(k.bytes, s.cid, s.cid_len);
-    auto it = by_cid_.find(k);
-    if (it != by_cid_.end() && it->second == &s) by_cid_.erase(it);
+    by_cid_.erase(&s);
     s.cid_len = 0;
 }
 
 // A session found by its Connection ID whose authenticated record came from a new address
 // (io.cpp, follow): responses go there from now on.
 void shard::move_to(session& s, const tern_endpoint& from) noexcept {
-    if (s.indexed_by_addr) {
-        auto it = by_addr_.find(key_of(s.addr));
-        if (it != by_addr_.end() && it->second == &s) by_addr_.erase(it);
-    }
+    if (s.indexed_by_addr) by_addr_.erase(&s);
     s.addr = from;
     // Found by its CID, the session needs the address index only for what comes without
     // one (a new ClientHello from there replaces it). A session already at that address
@@ -306,9 +302,9 @@ void shard::move_to(session& s, const tern_endpoint& from) noexcept {
     // away from it by sending from (or spoofing) that address.
     s.indexed_by_addr = false;
     try {
-        session*& slot = by_addr_[key_of(from)];
-        if (slot == nullptr) slot = &s;
-        s.indexed_by_addr = slot == &s;
+        session* there = by_addr_.find(key_of(from));
+        if (there == nullptr) by_addr_.put(&s);
+        s.indexed_by_addr = there == nullptr || there == &s;
     } catch (...) {
     }
     move_source(s, from);

@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "context.hpp"
+#include "flat_index.hpp"
+#include "hash_mix.hpp"
 #include "chain.hpp"
 #include "metrics.hpp"
 #include "record.hpp"
@@ -126,6 +128,25 @@ private:
         uint64_t expires_ns = 0;
     };
     static addr_key key_of(const tern_endpoint& ep) noexcept;
+    // The session indexes' keys (flat_index.hpp), read from the session.
+    struct id_traits {
+        using key_type = uint64_t;
+        static uint64_t key(const session& s) noexcept { return s.id; }
+        static uint64_t hash(uint64_t k) noexcept { return mix(k); }
+        static bool equal(uint64_t a, uint64_t b) noexcept { return a == b; }
+    };
+    struct addr_traits {
+        using key_type = addr_key;
+        static addr_key key(const session& s) noexcept { return key_of(s.addr); }
+        static uint64_t hash(const addr_key& k) noexcept { return addr_hash{}(k); }
+        static bool equal(const addr_key& a, const addr_key& b) noexcept { return a == b; }
+    };
+    struct cid_traits {
+        using key_type = cid_key;
+        static cid_key key(const session& s) noexcept;
+        static uint64_t hash(const cid_key& k) noexcept { return cid_hash{}(k); }
+        static bool equal(const cid_key& a, const cid_key& b) noexcept { return a == b; }
+    };
 
     // io.cpp: datagrams in and out
     void on_plaintext_record(const record_header& r, const uint8_t* data, size_t size,
@@ -210,9 +231,9 @@ private:
     uint64_t next_serial_ = 0;
     uint64_t now_ = 0;
 
-    std::unordered_map<uint64_t, session*> by_id_;
-    std::unordered_map<addr_key, session*, addr_hash> by_addr_;
-    std::unordered_map<cid_key, session*, cid_hash> by_cid_;
+    flat_index<id_traits> by_id_;
+    flat_index<addr_traits> by_addr_;  // a session is here while indexed_by_addr
+    flat_index<cid_traits> by_cid_;    // while cid_len != 0
     session_list known_;  // established sessions with an identity (or vouched for), LRU
     session_list anon_;   // anonymous established sessions, LRU
     session* hs_oldest_ = nullptr;

@@ -1,10 +1,14 @@
 // The DTLS record reading the transport does before wolfSSL sees a datagram.
 #include <catch2/catch.hpp>
 #include <cstring>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "record.hpp"
+#include "flat_index.hpp"
+#include "session.hpp"
 #include "zero_runs.hpp"
 
 using namespace tern::dtls;
@@ -431,4 +435,47 @@ TEST_CASE("a compacted session's state packs its zero runs and unpacks to the sa
     const uint8_t bad2[] = {0, 0, 3};
     CHECK(unpacked_size(bad1, sizeof bad1) == 0);
     CHECK(unpacked_size(bad2, sizeof bad2) == 0);
+}
+
+namespace {
+// A poor hash on purpose: long probe runs that wrap around the table's end.
+struct clumped_id {
+    using key_type = uint64_t;
+    static uint64_t key(const session& s) noexcept { return s.id; }
+    static uint64_t hash(uint64_t k) noexcept { return (k % 5) * 13 + 60; }
+    static bool equal(uint64_t a, uint64_t b) noexcept { return a == b; }
+};
+}  // namespace
+
+TEST_CASE("a session index finds every session after inserts, replacements and erases", "[dtls][index]") {
+    std::vector<std::unique_ptr<session>> pool;
+    for (uint64_t i = 0; i < 400; ++i) {
+        pool.push_back(std::make_unique<session>());
+        pool.back()->id = i % 300;  // some share a key: a put replaces
+    }
+    flat_index<clumped_id> index;
+    std::map<uint64_t, session*> model;
+    uint64_t rng = 7;
+    for (int step = 0; step < 20000; ++step) {
+        rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+        session* s = pool[(rng >> 33) % pool.size()].get();
+        if ((rng >> 20) % 3 != 0) {
+            session* before = index.put(s);
+            auto it = model.find(s->id);
+            REQUIRE(before == (it == model.end() ? nullptr : it->second));
+            model[s->id] = s;
+        } else {
+            index.erase(s);  // only if s is what its key finds
+            if (auto it = model.find(s->id); it != model.end() && it->second == s) model.erase(it);
+        }
+        REQUIRE(index.size() == model.size());
+        if (step % 97 == 0) {
+            for (uint64_t k = 0; k < 300; ++k) {
+                auto it = model.find(k);
+                REQUIRE(index.find(k) == (it == model.end() ? nullptr : it->second));
+            }
+        }
+    }
+    CHECK(index.all().size() == model.size());
+    CHECK(index.slot_count() >= 2 * index.size());
 }
