@@ -25,26 +25,28 @@ struct obs_ident {
     uint64_t session = 0;
     tern_endpoint endpoint{};
     uint8_t token[8]{};
-    uint32_t transport = UINT32_MAX;  // none
+    uint16_t transport = UINT16_MAX;  // none (runtime::max_transport_names are fewer)
     uint8_t tkl = 0;
     bool same(const obs_ident& o) const noexcept;
 };
 
+// Packed so that a slot takes 80 bytes (two per device): the shard and the type fill the
+// identity's tail.
 struct observation {
     uint64_t id = 0;  // engine observation id; 0: none
     obs_ident who;
-    uint32_t shard = 0;
     int32_t format = -1;          // Content-Format of its notifications
     int32_t request_format = -1;  // the registering GET's, for the payload adaptors
+    uint16_t shard = 0;           // the engine's shard of the relation (shards are fewer than 65 536)
     uint8_t type = TERN_COAP_CON;
 };
 
 // One kind of observation of a device (attributes or RPC).
 struct obs_slot {
     observation live;
+    uint64_t grace_until_ns = 0; // ended by REPLACED: its re-registration is on its way
     uint32_t gen = 0;            // registration generation
     bool registering = false;    // a registration is under way
-    uint64_t grace_until_ns = 0; // ended by REPLACED: its re-registration is on its way
     bool active(uint64_t now_ns) const noexcept {
         return live.id != 0 || registering || grace_until_ns > now_ns;
     }
@@ -118,7 +120,7 @@ struct power_part {
 inline const power_part power_part::none{};
 
 struct device_state {
-    uint64_t device_id = 0;
+    // Never null: the newest info of the device (its id is the state's key).
     std::shared_ptr<const device_entry> dev;
     obs_slot attr;
     obs_slot rpc;
@@ -135,15 +137,16 @@ struct device_state {
     uint64_t idle_since_ns = 0;
     device_state* idle_prev = nullptr;
     device_state* idle_next = nullptr;
-    uint32_t subscribed = 0;
-    uint32_t session_transport = UINT32_MAX;  // runtime::transport_id
-    uint32_t reauth_gen = 0;  // the newest re-authentication asked for
     // What downlinks::account last counted of its undelivered downlinks (memory metric).
     uint32_t counted_items = 0;
     uint32_t counted_heap = 0;
+    uint16_t reauth_gen = 0;                  // the newest re-authentication asked for
+    uint16_t session_transport = UINT16_MAX;  // runtime::transport_id
+    uint8_t subscribed = 0;                   // TERN_SUBSCRIBE_* asked of the core
     bool session_open = false;
     bool idle = false;
 
+    uint64_t device_id() const noexcept { return dev->device_id; }
     // Its power part, or the defaults when it has none (reading never makes one).
     const power_part& pw() const noexcept { return power_ ? *power_ : power_part::none; }
     // Its power part, made when absent.

@@ -137,7 +137,7 @@ void downlinks::flush_attributes(shard_tables& sd, device_state& st) {
                                                  sd.str_scratch.data(), static_cast<uint32_t>(sd.str_scratch.size()),
                                                  &bytes_into::put, &so, &err);
     if (!so.ok) {
-        rt_.log.warn("device ", st.device_id, ": cannot encode an attribute update: ",
+        rt_.log.warn("device ", st.device_id(), ": cannot encode an attribute update: ",
                      sdk::error_text(err));
         rt_.m.downlink(dl_kind::attributes, dl_result::failed);
         st.delta.clear();
@@ -227,7 +227,7 @@ void downlinks::flush_rpcs(shard_tables& sd, device_state& st) {
         if (o.type == TERN_COAP_CON) {
             // No ACK within the device's window or before expiry: TIMEOUT.
             const uint64_t when = now + static_cast<uint64_t>(ack_window_ms(*st.dev, r, wall)) * 1000000u;
-            sd.deadlines.push(deadline{when, st.device_id, deadline_kind::rpc_ack, r.id, o.id});
+            sd.deadlines.push(deadline{when, st.device_id(), deadline_kind::rpc_ack, r.id, o.id});
             rt_.schedule(sd, when);
             if ((r.flags & TERN_RPC_PERSISTENT) != 0) rpc_status(st, r.id, TERN_RPC_SENT, {});
         }
@@ -325,7 +325,7 @@ void downlinks::ack_deadline(device_state& st, const deadline& d) {
 }
 
 void downlinks::rpc_status(device_state& st, int64_t id, tern_rpc_status s, std::string_view error) noexcept {
-    rt_.w.core.rpc->rpc_status(st.device_id, id, s, sdk::to_str(error));
+    rt_.w.core.rpc->rpc_status(st.device_id(), id, s, sdk::to_str(error));
     switch (s) {
         case TERN_RPC_SENT: rt_.m.rpc_sent.inc(); break;
         case TERN_RPC_DELIVERED: rt_.m.rpc_delivered.inc(); break;

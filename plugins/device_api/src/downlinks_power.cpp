@@ -115,7 +115,7 @@ void downlinks::after_policy(shard_tables& sd, device_state& st) {
         // One deadline per device at a time: a later time is looked at when this one comes.
         const int64_t wall = rt_.wall_ms();
         const uint64_t when = rt_.now_ns() + (want > wall ? static_cast<uint64_t>(want - wall) * 1000000u : 0);
-        sd.deadlines.push(deadline{when, st.device_id, deadline_kind::power, want, 0});
+        sd.deadlines.push(deadline{when, st.device_id(), deadline_kind::power, want, 0});
         rt_.schedule(sd, when);
         st.pw_mut().power_timer_ms = want;
     }
@@ -192,7 +192,7 @@ void downlinks::bound_update(device_state& st) noexcept {
     st.delta.drop_values();
     st.pw_mut().full_update = true;
     rt_.m.held_limit_update.inc();
-    rt_.log.debug("device ", st.device_id, ": held attribute update over max_pending_update_bytes; every shared "
+    rt_.log.debug("device ", st.device_id(), ": held attribute update over max_pending_update_bytes; every shared "
                   "attribute is sent when it wakes");
 }
 
@@ -212,11 +212,11 @@ void downlinks::start_full_read(device_state& st) {
     auto c = std::make_unique<full_read_ctx>();
     c->self = this;
     c->rt = &rt_;
-    c->device_id = st.device_id;
+    c->device_id = st.device_id();
     st.pw_mut().full_read = true;
     st.pw_mut().read_seq = ++st.delta_seq;  // changes after this are newer than the read
     const tern_key_filter all{TERN_KEYS_ALL, 0, nullptr};
-    rt_.w.core.attributes->get_attributes(st.device_id, nullptr, &all, &downlinks::full_read_done, c.release());
+    rt_.w.core.attributes->get_attributes(st.device_id(), nullptr, &all, &downlinks::full_read_done, c.release());
 }
 
 void downlinks::full_read_done(void* ctx, tern_status status, const tern_kv*, uint32_t, const tern_kv* shared,

@@ -41,7 +41,7 @@ void observations::start_registration(const request& v, const route& r,
     t->dev = dev;
     t->exchange = v.exchange;
     observation& o = t->o;
-    o.shard = v.shard;
+    o.shard = static_cast<uint16_t>(v.shard);
     o.type = v.type;
     o.format = response_format(dev->profile->payload_type, v.content_format);
     o.who.transport = rt_.transport_id(v.transport);
@@ -72,7 +72,7 @@ void observations::home_register(std::unique_ptr<registration> t) {
     slot.registering = true;
     if (t->rpc) {
         const uint32_t s = t->o.shard;
-        const uint64_t device = st->device_id;
+        const uint64_t device = st->device_id();
         const uint32_t gen = t->gen;
         const uint64_t exchange = t->exchange;
         observation o = t->o;
@@ -87,10 +87,10 @@ void observations::home_register(std::unique_ptr<registration> t) {
     // Attributes: subscribe first, then read, so no change falls between the two (a change
     // seen by both arrives twice, which is harmless).
     if ((st->subscribed & TERN_SUBSCRIBE_ATTRIBUTES) == 0) {
-        rt_.subscribe_device(st->device_id, TERN_SUBSCRIBE_ATTRIBUTES);
+        rt_.subscribe_device(st->device_id(), TERN_SUBSCRIBE_ATTRIBUTES);
         st->subscribed |= TERN_SUBSCRIBE_ATTRIBUTES;
     }
-    const uint64_t device = st->device_id;
+    const uint64_t device = st->device_id();
     const tern_key_filter all{TERN_KEYS_ALL, 0, nullptr};
     rt_.w.core.attributes->get_attributes(device, nullptr, &all, &observations::snapshot_read, t.release());
 }
@@ -138,7 +138,7 @@ void observations::home_snapshot(std::unique_ptr<registration> t, tern_status st
         return;
     }
     const uint32_t s = t->o.shard;
-    const uint64_t device = st->device_id;
+    const uint64_t device = st->device_id();
     const uint32_t gen = t->gen;
     const uint64_t exchange = t->exchange;
     const int32_t format = t->o.format;
@@ -360,7 +360,7 @@ void observations::settle(shard_tables& sd, device_state& st) {
     const uint64_t now = rt_.now_ns();
     if (!st.attr.active(now)) {
         if ((st.subscribed & TERN_SUBSCRIBE_ATTRIBUTES) != 0) {
-            rt_.unsubscribe_device(st.device_id, TERN_SUBSCRIBE_ATTRIBUTES);
+            rt_.unsubscribe_device(st.device_id(), TERN_SUBSCRIBE_ATTRIBUTES);
             st.subscribed &= ~static_cast<uint32_t>(TERN_SUBSCRIBE_ATTRIBUTES);
         }
         st.delta.clear();
@@ -368,7 +368,7 @@ void observations::settle(shard_tables& sd, device_state& st) {
     }
     if (!st.rpc.active(now)) {
         if ((st.subscribed & TERN_SUBSCRIBE_RPC) != 0) {
-            rt_.unsubscribe_device(st.device_id, TERN_SUBSCRIBE_RPC);
+            rt_.unsubscribe_device(st.device_id(), TERN_SUBSCRIBE_RPC);
             st.subscribed &= ~static_cast<uint32_t>(TERN_SUBSCRIBE_RPC);
         }
         // No relation to carry them: TIMEOUT (a persistent RPC waits in the core).

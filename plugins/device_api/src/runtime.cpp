@@ -101,21 +101,21 @@ uint32_t runtime::transport_index(std::string_view name) const noexcept {
     return UINT32_MAX;
 }
 
-uint32_t runtime::transport_id(std::string_view name) noexcept {
+uint16_t runtime::transport_id(std::string_view name) noexcept {
     const uint32_t n = name_count_.load(std::memory_order_acquire);
     for (uint32_t i = 0; i < n; ++i)
-        if (names_[i] == name) return i;
+        if (names_[i] == name) return static_cast<uint16_t>(i);
     try {
         std::lock_guard lk(names_mu_);
         const uint32_t m = name_count_.load(std::memory_order_relaxed);
         for (uint32_t i = n; i < m; ++i)
-            if (names_[i] == name) return i;
-        if (m == max_transport_names) return UINT32_MAX;
+            if (names_[i] == name) return static_cast<uint16_t>(i);
+        if (m == max_transport_names) return UINT16_MAX;
         names_[m].assign(name);
         name_count_.store(m + 1, std::memory_order_release);
-        return m;
+        return static_cast<uint16_t>(m);
     } catch (...) {
-        return UINT32_MAX;
+        return UINT16_MAX;
     }
 }
 

@@ -122,9 +122,9 @@ public:
     uint32_t transport_index(std::string_view name) const noexcept;
     // A transport instance name interned, so observations and sessions keep 4 bytes instead
     // of the name: the running transports have their transport_index, a name no transport
-    // registered (tests) is added (at most max_transport_names; past it UINT32_MAX, whose
+    // registered (tests) is added (at most max_transport_names; past it UINT16_MAX, whose
     // name is empty). [any-thread; locks only to add a name]
-    uint32_t transport_id(std::string_view name) noexcept;
+    uint16_t transport_id(std::string_view name) noexcept;
     std::string_view transport_name(uint32_t id) const noexcept;
     static constexpr uint32_t max_transport_names = 64;
     // "192.0.2.1:5683" or "[2001:db8::1]:5683" into buf.

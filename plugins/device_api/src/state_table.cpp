@@ -27,7 +27,6 @@ device_state* state_table::state_for(shard_tables& sd, const std::shared_ptr<con
         drop(sd, *sd.idle_head);
     }
     auto st = std::make_unique<device_state>();
-    st->device_id = dev->device_id;
     st->dev = dev;
     device_state* p = st.get();
     sd.states[dev->device_id] = std::move(st);
@@ -60,7 +59,7 @@ void state_table::idle_remove(shard_tables& sd, device_state& st) noexcept {
 
 void state_table::drop(shard_tables& sd, device_state& st) {
     idle_remove(sd, st);
-    const uint64_t id = st.device_id;
+    const uint64_t id = st.device_id();
     if (st.attr.live.id != 0) obs_.end(sd, st, false, code::not_found, "the device state was dropped");
     if (st.rpc.live.id != 0) obs_.end(sd, st, true, code::not_found, "the device state was dropped");
     for (const pending_rpc& r : st.rpcs)
@@ -106,7 +105,7 @@ void state_table::close_all(shard_tables& sd) noexcept {
 void state_table::session_event(const device_state& st, tern_session_event e, uint32_t transport,
                                 const tern_endpoint& endpoint) noexcept {
     char buf[64];
-    rt_.w.core.sessions->session_event(st.device_id, e, sdk::to_str(rt_.transport_name(transport)),
+    rt_.w.core.sessions->session_event(st.device_id(), e, sdk::to_str(rt_.transport_name(transport)),
                                        sdk::to_str(runtime::format_address(endpoint, buf)));
 }
 
