@@ -22,6 +22,7 @@ struct plugin_config {
     uint64_t write_queue_max_bytes = 0;
     int64_t max_key_length = 0, max_telemetry_keys_per_device = 0, max_telemetry_keys = 0;
     int64_t max_attributes_per_device = 0;
+    int64_t telemetry_key_cache = 0;
     unsigned read_threads = 0;
     size_t read_queue_capacity = 0;
     uint64_t read_queue_max_bytes = 0;
@@ -52,6 +53,7 @@ struct plugin_config {
         s.writer.max_keys_per_device = max_telemetry_keys_per_device;
         s.writer.max_keys = max_telemetry_keys;
         s.writer.max_attributes_per_device = max_attributes_per_device;
+        s.writer.device_key_cache = static_cast<uint64_t>(telemetry_key_cache);
         s.checkpoint_interval_ms = checkpoint_interval;
         s.wal_limit_pages = wal_limit;
         s.read_threads = read_threads;
@@ -110,6 +112,9 @@ constexpr auto config_schema = cfg::bind<plugin_config>(
     cfg::integer("max_attributes_per_device", &plugin_config::max_attributes_per_device, 1000, "client attribute keys one device may have; a "
                  "message that would add more is refused with 4.00 and nothing of it is stored. 0: no "
                  "limit").range(0, 1e9),
+    cfg::integer("telemetry_key_cache", &plugin_config::telemetry_key_cache, 4194304, "key ids of the devices that posted "
+                 "telemetry, kept for the max_telemetry_keys_per_device check (about 70 bytes a device plus 8 a key); past it "
+                 "the cache is dropped and refilled from the database as devices post. 0: no cache").range(0, 1e10),
     cfg::integer("read_threads", &plugin_config::read_threads, 2, "threads (and SQLite read connections) serving reads").range(1, 64),
     cfg::integer("read_queue_capacity", &plugin_config::read_queue_capacity, 4096, "reads waiting for a reader thread; beyond, TERN_BUSY")
         .range(1, 100000000),
