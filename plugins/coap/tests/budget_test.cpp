@@ -51,6 +51,12 @@ TEST_CASE("an idle relation's own cost: record, free-list word, published genera
                          << c.published << ", timer " << c.timer);
     CHECK(c.total() <= 96);
     CHECK(sizeof(relation_rec) <= 72);
+    CHECK(sizeof(peer_rec) <= 112);
+    // The records of every table (README "Memory"); each slot also has a 4-byte free-list word.
+    std::printf("records: peer %zu, prefix %zu, relation %zu, exchange %zu, dedup %zu, note %zu, "
+                "transfer %zu bytes\n",
+                sizeof(peer_rec), sizeof(prefix_rec), sizeof(relation_rec), sizeof(exchange_rec),
+                sizeof(dedup_rec), sizeof(note_rec), sizeof(transfer_rec));
 }
 
 TEST_CASE("100 000 idle devices with two relations each: the engine's bytes per device",
