@@ -20,25 +20,25 @@ namespace tern::device_api {
 // sessionless transports, and the CoAP token.
 // The transport is its interned instance name (runtime::transport_id); the address the core
 // hears of is formatted from the endpoint when it is told (runtime::format_address), so an
-// observation holds no string.
+// observation holds no string. Where the relation lives (its shard) and its message type fill
+// the struct's tail (same() does not compare them), so an observation takes 64 bytes and a
+// slot 80.
 struct obs_ident {
     uint64_t session = 0;
     tern_endpoint endpoint{};
     uint8_t token[8]{};
     uint16_t transport = UINT16_MAX;  // none (runtime::max_transport_names are fewer)
     uint8_t tkl = 0;
+    uint8_t type = TERN_COAP_CON;     // of the registration and its notifications
+    uint16_t shard = 0;               // the engine's shard of the relation (shards are fewer than 65 536)
     bool same(const obs_ident& o) const noexcept;
 };
 
-// Packed so that a slot takes 80 bytes (two per device): the shard and the type fill the
-// identity's tail.
 struct observation {
     uint64_t id = 0;  // engine observation id; 0: none
     obs_ident who;
     int32_t format = -1;          // Content-Format of its notifications
     int32_t request_format = -1;  // the registering GET's, for the payload adaptors
-    uint16_t shard = 0;           // the engine's shard of the relation (shards are fewer than 65 536)
-    uint8_t type = TERN_COAP_CON;
 };
 
 // One kind of observation of a device (attributes or RPC).

@@ -224,7 +224,7 @@ void downlinks::flush_rpcs(shard_tables& sd, device_state& st) {
         // device slept); whoever made it unsent for a new relation cleared it.
         r.sent_on = o.id;
         rt_.m.downlink(dl_kind::rpc, dl_result::sent);
-        if (o.type == TERN_COAP_CON) {
+        if (o.who.type == TERN_COAP_CON) {
             // No ACK within the device's window or before expiry: TIMEOUT.
             const uint64_t when = now + static_cast<uint64_t>(ack_window_ms(*st.dev, r, wall)) * 1000000u;
             sd.deadlines.push(deadline{when, st.device_id(), deadline_kind::rpc_ack, r.id, o.id});
@@ -263,7 +263,7 @@ void downlinks::result(uint64_t device_id, uint64_t obs, uint64_t cookie, int32_
                 st.pw_mut().wake_attr_seq = 0;
                 wake_progress(st);
             }
-            if (st.attr.live.type == TERN_COAP_CON) {
+            if (st.attr.live.who.type == TERN_COAP_CON) {
                 states_.activity(st, st.attr.live);
                 power_event(sd, st, TERN_POWER_EVENT_ACK, rt_.wall_ms());
             }
@@ -291,7 +291,7 @@ void downlinks::result(uint64_t device_id, uint64_t obs, uint64_t cookie, int32_
         // (A sleeping device's one-shot RPC whose window already ended it TIMEOUT is over: the
         // core and its caller have given up on it, so it is not delivered later.)
         const bool ack = result == TERN_COAP_NOTIFY_DELIVERED && obs == st.rpc.live.id &&
-                         st.rpc.live.type == TERN_COAP_CON;
+                         st.rpc.live.who.type == TERN_COAP_CON;
         if (result == TERN_COAP_NOTIFY_DELIVERED) {
             // Even after a TIMEOUT: the device has it, the core should know.
             rpc_status(st, r.id, TERN_RPC_DELIVERED, {});

@@ -41,8 +41,8 @@ void observations::start_registration(const request& v, const route& r,
     t->dev = dev;
     t->exchange = v.exchange;
     observation& o = t->o;
-    o.shard = static_cast<uint16_t>(v.shard);
-    o.type = v.type;
+    o.who.shard = static_cast<uint16_t>(v.shard);
+    o.who.type = v.type;
     o.format = response_format(dev->profile->payload_type, v.content_format);
     o.who.transport = rt_.transport_id(v.transport);
     o.who.session = v.peer.session;
@@ -71,7 +71,7 @@ void observations::home_register(std::unique_ptr<registration> t) {
     t->self = this;
     slot.registering = true;
     if (t->rpc) {
-        const uint32_t s = t->o.shard;
+        const uint32_t s = t->o.who.shard;
         const uint64_t device = st->device_id();
         const uint32_t gen = t->gen;
         const uint64_t exchange = t->exchange;
@@ -137,7 +137,7 @@ void observations::home_snapshot(std::unique_ptr<registration> t, tern_status st
         settle(sd, *st);
         return;
     }
-    const uint32_t s = t->o.shard;
+    const uint32_t s = t->o.who.shard;
     const uint64_t device = st->device_id();
     const uint32_t gen = t->gen;
     const uint64_t exchange = t->exchange;
@@ -153,7 +153,7 @@ void observations::home_snapshot(std::unique_ptr<registration> t, tern_status st
 // [the observation's shard]
 void observations::respond(uint32_t home, uint64_t device_id, bool rpc, uint32_t gen, uint64_t exchange,
                            std::string payload, int32_t format, observation o) {
-    shard_tables& sd = *rt_.shards[o.shard];
+    shard_tables& sd = *rt_.shards[o.who.shard];
     tern_coap_response r{};
     r.struct_size = sizeof r;
     // RPC: 2.03 Valid with no payload; attributes: 2.05 with every shared attribute (§3.1).
@@ -184,7 +184,7 @@ void observations::home_registered(uint64_t device_id, bool rpc, uint32_t gen, u
     device_state* found = rt_.state_of(device_id);
     if (found == nullptr) {
         if (obs != 0)
-            rt_.post(o.shard, [this, obs] { end_on_shard(obs, code::not_found, "the device was deleted"); });
+            rt_.post(o.who.shard, [this, obs] { end_on_shard(obs, code::not_found, "the device was deleted"); });
         return;
     }
     device_state& st = *found;
@@ -199,7 +199,7 @@ void observations::home_registered(uint64_t device_id, bool rpc, uint32_t gen, u
     }
     if (gen != slot.gen) {
         // A newer registration of the same kind is on its way: this one is already old.
-        rt_.post(o.shard, [this, obs] { end_on_shard(obs, code::deleted, {}); });
+        rt_.post(o.who.shard, [this, obs] { end_on_shard(obs, code::deleted, {}); });
         return;
     }
     slot.registering = false;
@@ -209,7 +209,7 @@ void observations::home_registered(uint64_t device_id, bool rpc, uint32_t gen, u
         // relation gets 2.02 Deleted; the same holder's was replaced by the engine.
         if (!slot.live.who.same(o.who)) {
             const uint64_t old = slot.live.id;
-            rt_.post(slot.live.shard, [this, old] { end_on_shard(old, code::deleted, {}); });
+            rt_.post(slot.live.who.shard, [this, old] { end_on_shard(old, code::deleted, {}); });
         }
         gone(st, rpc, true);
     }
@@ -290,7 +290,7 @@ void observations::end(shard_tables&, device_state& st, bool rpc, uint8_t c, std
     obs_slot& slot = rpc ? st.rpc : st.attr;
     if (slot.live.id == 0) return;
     const uint64_t obs = slot.live.id;
-    rt_.post(slot.live.shard,
+    rt_.post(slot.live.who.shard,
              [this, obs, c, t = std::string(text)]() mutable { end_on_shard(obs, c, std::move(t)); });
     gone(st, rpc, false);
 }
