@@ -117,11 +117,15 @@ struct admin_api::routes {
         send(c.respond, 200, o.take());
     }
 
+    // At most ?limit (1..100000, default 1000): each listed session costs a name lookup on a reader.
     static void list_sessions(call& c) {
-        c.core.list_sessions([respond = c.respond](result<std::vector<session_info>> r) {
+        const int64_t limit = c.v.q_int("limit", 1000);
+        if (limit < 1 || limit > 100000) throw api_error{400, "limit must be 1..100000"};
+        const uint64_t total = c.core.stats().sessions;
+        c.core.list_sessions(static_cast<size_t>(limit), [respond = c.respond, total](result<std::vector<session_info>> r) {
             if (failed(respond, r)) return;
             json::out o;
-            o.begin_object().key("sessions").begin_array();
+            o.begin_object().kv("total", total).key("sessions").begin_array();
             for (const session_info& x : r.value)
                 o.begin_object().kv("device", x.device_name).kv("deviceId", x.device_id).kv("transport", x.transport)
                     .kv("address", x.address).kv("openedTime", x.opened_ts).kv("lastActivityTime", x.last_activity_ts)

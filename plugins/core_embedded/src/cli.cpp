@@ -39,7 +39,7 @@ const char* usage_text(const std::string& word) {
                "  tern device delete NAME\n"
                "  tern device claim NAME --secret KEY [--owner O]\n"
                "  tern device unclaim NAME\n"
-               "  tern device sessions\n"
+               "  tern device sessions [--limit N]\n"
                "  tern device import FILE|- [--profile P]   (CSV lines name,token; optional header name,token)\n"
                "D: a duration, 10s, 500ms, 2m, 1h or plain ms (0: the power plugin's default);\n"
                "--paging-window is also --paging-transmission-window.\n"

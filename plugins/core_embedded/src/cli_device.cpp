@@ -179,10 +179,14 @@ void define_claim(CLI::App& word, context& c) {
 }
 
 void define_sessions(CLI::App& word, context& c) {
+    auto limit = std::make_shared<std::optional<std::string>>();
     CLI::App* sub = word.add_subcommand("sessions", "list the devices' open sessions");
-    sub->callback([&c] {
-        auto d = c.api().call("GET", "/api/sessions");
+    integer_option(*sub, "--limit", *limit, "at most this many (1..100000, default 1000)");
+    sub->callback([&c, limit] {
+        auto d = c.api().call("GET", "/api/sessions" + (*limit ? "?limit=" + enc(**limit) : std::string()));
         if (c.json) return c.print_json(d);
+        if (const int64_t total = int_field(d, "total"); total > static_cast<int64_t>(d["sessions"].Size()))
+            c.io.err(std::to_string(d["sessions"].Size()) + " of " + std::to_string(total) + " sessions shown (--limit)\n");
         table t({"DEVICE", "TRANSPORT", "ADDRESS", "OPENED", "LAST ACTIVITY"});
         for (const auto& x : d["sessions"].GetArray())
             t.add({field(x, "device"), field(x, "transport"), field(x, "address"), fmt_time(int_field(x, "openedTime")),

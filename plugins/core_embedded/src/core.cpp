@@ -372,7 +372,9 @@ void embedded_core::assign_ota_package(ota_target target, tern_ota_type type, ui
     ota_.assign(std::move(target), type, package_id, std::move(cb));
 }
 
-void embedded_core::list_sessions(callback<std::vector<session_info>> cb) { sessions_.list(std::move(cb)); }
+void embedded_core::list_sessions(size_t limit, callback<std::vector<session_info>> cb) {
+    sessions_.list(limit, std::move(cb));
+}
 
 core_stats embedded_core::stats() {
     core_stats s;

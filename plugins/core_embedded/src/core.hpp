@@ -157,7 +157,8 @@ public:
     void assign_ota_package(ota_target target, tern_ota_type type, uint64_t package_id,
                             callback<none> cb);
 
-    void list_sessions(callback<std::vector<session_info>> cb);
+    // At most limit sessions (session_book::list).
+    void list_sessions(size_t limit, callback<std::vector<session_info>> cb);
     core_stats stats();
     // What each table that grows with devices holds now (metrics.hpp). Reported every second
     // to core_memory_bytes / core_entries while the core runs. extra adds the tables of

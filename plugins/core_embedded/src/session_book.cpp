@@ -235,12 +235,12 @@ void session_book::flush() {
         });
 }
 
-void session_book::list(callback<std::vector<session_info>> cb) {
+void session_book::list(size_t limit, callback<std::vector<session_info>> cb) {
     auto list = std::make_shared<std::vector<session_info>>();
     {
         std::lock_guard lk(mutex_);
         sessions_.for_each([&](uint64_t d, const entry& e) {
-            if (!(e.flags & inline_open)) return;
+            if (!(e.flags & inline_open) || list->size() >= limit) return;
             session_info s;
             s.device_id = d;
             s.transport = transports_[e.transport];
@@ -251,6 +251,7 @@ void session_book::list(callback<std::vector<session_info>> cb) {
         });
         for (const auto& [d, sessions] : extra_)
             for (session_info s : sessions) {
+                if (list->size() >= limit) break;
                 if (const entry* e = sessions_.find(d)) s.last_activity_ts = std::max(s.opened_ts, e->last_activity_ts);
                 list->push_back(std::move(s));
             }

@@ -31,7 +31,8 @@ public:
     // Writes what the devices did since the last flush, in one op; re-arms the timer while
     // the core runs.
     void flush();
-    void list(callback<std::vector<session_info>> cb);
+    // At most limit open sessions (any limit of them when there are more), sorted by device name.
+    void list(size_t limit, callback<std::vector<session_info>> cb);
     size_t count();
     void clear();
     // The device's state as the session events tell it: asleep since, the last activity kept

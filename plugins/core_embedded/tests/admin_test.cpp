@@ -399,6 +399,9 @@ TEST_CASE("admin: live sessions", "[admin]") {
     CHECK(str(s.json["sessions"][0], "device") == "s");
     CHECK(str(s.json["sessions"][0], "transport") == "udp");
     CHECK(str(s.json["sessions"][0], "address") == "127.0.0.1:40000");
+    CHECK(s.json["total"].GetUint64() == 1);
+    CHECK(f.call("GET", "/api/sessions?limit=1").json["sessions"].Size() == 1);
+    CHECK(f.call("GET", "/api/sessions?limit=0").status == 400);
     f.core.session_event(id, TERN_SESSION_CLOSE, to_str("udp"), to_str("127.0.0.1:40000"));
     CHECK(f.call("GET", "/api/sessions").json["sessions"].Size() == 0);
 }

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <set>
 #include <thread>
 
 #include "crypto.hpp"
@@ -640,6 +641,42 @@ TEST_CASE("calls on a stopped core complete with TERN_UNAVAILABLE", "[store]") {
     CHECK(await<device>([&](auto cb) { core.get_device("x", cb); }).status == TERN_UNAVAILABLE);
 }
 
+TEST_CASE("sessions: several per device, addresses other than IPv4, a limit on the list", "[store][sessions]") {
+    temp_dir dir;
+    core_settings s = settings_for(dir);
+    s.activity_flush_interval_ms = 0;
+    embedded_core core(metrics, {});
+    core.start(s);
+    const device d = add_device(core, "multi");
+    const std::pair<const char*, const char*> opened[] = {
+        {"udp", "10.0.0.1:5000"}, {"udp", "[::1]:5683"}, {"dtls", "10.0.0.1:5000"}, {"udp", "010.0.0.1:5000"},
+        {"udp", "10.0.0.1:05000"}};
+    for (const auto& [tr, ad] : opened) core.session_event(d.id, TERN_SESSION_OPEN, to_str(tr), to_str(ad));
+    core.session_event(d.id, TERN_SESSION_OPEN, to_str("udp"), to_str("10.0.0.1:5000"));  // the same one again
+    CHECK(core.stats().sessions == 5);
+    auto listed = [&](size_t limit) {
+        std::set<std::pair<std::string, std::string>> out;
+        for (const session_info& x : await<std::vector<session_info>>([&](auto cb) { core.list_sessions(limit, cb); }).value) {
+            CHECK(x.device_name == "multi");
+            out.emplace(x.transport, x.address);
+        }
+        return out;
+    };
+    std::set<std::pair<std::string, std::string>> all;
+    for (const auto& [tr, ad] : opened) all.emplace(tr, ad);
+    CHECK(listed(1000) == all);  // shown as reported
+    CHECK(listed(2).size() == 2);
+    for (const auto& [tr, ad] : opened) {
+        core.session_event(d.id, TERN_SESSION_CLOSE, to_str(tr), to_str(ad));
+        all.erase({tr, ad});
+        CHECK(listed(1000) == all);
+    }
+    CHECK(core.stats().sessions == 0);
+    core.session_event(d.id, TERN_SESSION_CLOSE, to_str("udp"), to_str("10.0.0.1:5000"));  // closed already
+    CHECK(core.stats().sessions == 0);
+    core.stop();
+}
+
 TEST_CASE("sessions: live list, and activity times written at most once per interval", "[store][sessions]") {
     temp_dir dir;
     core_settings s = settings_for(dir);
@@ -651,7 +688,7 @@ TEST_CASE("sessions: live list, and activity times written at most once per inte
     for (int i = 0; i < 1000; ++i)  // a busy device: one write per interval, not per message
         core.session_event(d.id, TERN_SESSION_ACTIVITY, to_str("udp"), to_str("10.0.0.1:5000"));
     const auto before = core.stats().writer.ops;
-    auto sessions = await<std::vector<session_info>>([&](auto cb) { core.list_sessions(cb); });
+    auto sessions = await<std::vector<session_info>>([&](auto cb) { core.list_sessions(1000, cb); });
     REQUIRE(sessions.value.size() == 1);
     CHECK(sessions.value[0].device_name == "s");
     CHECK(sessions.value[0].address == "10.0.0.1:5000");
@@ -672,7 +709,7 @@ TEST_CASE("sessions: live list, and activity times written at most once per inte
     CHECK(core.stats().writer.ops - before < 10);
 
     core.session_event(d.id, TERN_SESSION_CLOSE, to_str("udp"), to_str("10.0.0.1:5000"));
-    CHECK(await<std::vector<session_info>>([&](auto cb) { core.list_sessions(cb); }).value.empty());
+    CHECK(await<std::vector<session_info>>([&](auto cb) { core.list_sessions(1000, cb); }).value.empty());
     core.stop();  // flushes what is pending
     embedded_core again(metrics, {});
     again.start(s);
