@@ -57,15 +57,16 @@ void shard::compact(session& s) noexcept {
     }
     uint8_t* packed = export_buf_.data() + size;
     const size_t packed_len = pack_zeros(export_buf_.data(), static_cast<size_t>(n), packed);
-    std::unique_ptr<uint8_t[]> blob(new (std::nothrow) uint8_t[packed_len]);
-    if (!blob) return;
-    std::memcpy(blob.get(), packed, packed_len);
+    uint8_t* blob = packed_len <= blob_slot ? static_cast<uint8_t*>(blobs_.take())
+                                            : new (std::nothrow) uint8_t[packed_len];
+    if (blob == nullptr) return;
+    std::memcpy(blob, packed, packed_len);
     wolfSSL_free(s.ssl);
     s.ssl = nullptr;
-    s.blob = std::move(blob);
+    s.blob = blob;
     s.blob_len = static_cast<uint32_t>(packed_len);
     ++compacted_;
-    blob_bytes_ += chunk(s.blob_len);
+    if (packed_len > blob_slot) heap_blob_bytes_ += chunk(packed_len);
     env_.m.compact_sessions.add(1);
 #else
     (void)s;
@@ -75,15 +76,15 @@ void shard::compact(session& s) noexcept {
 bool shard::restore(session& s) noexcept {
 #ifdef WOLFSSL_SESSION_EXPORT
     if (s.ssl != nullptr) return true;
-    if (!s.blob) return false;
-    const size_t size = unpacked_size(s.blob.get(), s.blob_len);
+    if (s.blob == nullptr) return false;
+    const size_t size = unpacked_size(s.blob, s.blob_len);
     if (size == 0) return false;
     try {
         export_buf_.resize(std::max(export_buf_.size(), size));
     } catch (...) {
         return false;
     }
-    unpack_zeros(s.blob.get(), s.blob_len, export_buf_.data());
+    unpack_zeros(s.blob, s.blob_len, export_buf_.data());
     WOLFSSL* ssl = wolfSSL_new(tls().restore_ctx());
     if (ssl == nullptr) return false;
     if (wolfSSL_dtls_import(ssl, export_buf_.data(), static_cast<unsigned int>(size)) <= 0) {
@@ -104,9 +105,7 @@ bool shard::restore(session& s) noexcept {
 #endif
     s.ssl = ssl;
     --compacted_;
-    blob_bytes_ -= chunk(s.blob_len);
-    s.blob.reset();
-    s.blob_len = 0;
+    drop_blob(s);
     env_.m.compact_sessions.add(-1);
     // restored for traffic (either way): compact again once that is quiet
     s.used_ns = now_;
@@ -152,6 +151,18 @@ void shard::compact_idle() noexcept {
         compacted_since_trim_ = 0;
     }
     compact_scanned_ns_ = now_;
+}
+
+void shard::drop_blob(session& s) noexcept {
+    if (s.blob == nullptr) return;
+    if (s.blob_len <= blob_slot) {
+        blobs_.give(s.blob);
+    } else {
+        heap_blob_bytes_ -= chunk(s.blob_len);
+        delete[] s.blob;
+    }
+    s.blob = nullptr;
+    s.blob_len = 0;
 }
 
 uint64_t shard::compaction_due() const noexcept {

@@ -29,9 +29,9 @@ void shard::report_memory() noexcept {
     auto at = [&](table t) -> int64_t& { return bytes[static_cast<size_t>(t)]; };
 
     const size_t slots = by_id_.slot_count() + by_addr_.slot_count() + by_cid_.slot_count();
-    at(table::sessions) = static_cast<int64_t>(by_id_.size() * chunk(sizeof(session)) + slots * sizeof(session*) +
+    at(table::sessions) = static_cast<int64_t>(sessions_.bytes() + slots * sizeof(session*) +
                                                handshakes_ * chunk(sizeof(handshake_state)) + ident_bytes_);
-    at(table::compacted_sessions) = static_cast<int64_t>(blob_bytes_);
+    at(table::compacted_sessions) = static_cast<int64_t>(blobs_.bytes() + heap_blob_bytes_);
     at(table::sources) = static_cast<int64_t>(sources_.size() * map_node<addr_key, source_entry, true>() +
                                               sources_.bucket_count() * sizeof(void*));
     size_t psk = psk_cache_.bucket_count() * sizeof(void*);

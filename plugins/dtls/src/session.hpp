@@ -98,8 +98,9 @@ struct session {
     // The datagram being fed to wolfSSL (its receive callback reads it once).
     const uint8_t* in = nullptr;
     uint32_t in_len = 0;
-    // A compacted idle session: wolfSSL's exported state instead of its object.
-    std::unique_ptr<uint8_t[]> blob;
+    // A compacted idle session: wolfSSL's exported state (packed) instead of its object; in
+    // a slot of the shard's blob slab when it fits one, else on the heap (compaction.cpp).
+    uint8_t* blob = nullptr;
     uint32_t blob_len = 0;
 
     tern_peer peer() const noexcept {

@@ -149,12 +149,14 @@ bool shard::make_room(source_entry* src) noexcept {
 // ---- a session's life --------------------------------------------------------------------
 
 session* shard::create(const tern_endpoint& from, int secret, bool dtls13, source_entry* src) noexcept {
-    session* s = nullptr;
+    void* slot = sessions_.take();
+    if (slot == nullptr) return nullptr;
+    session* s = new (slot) session;
     try {
-        s = new session;
         s->hs = std::make_unique<handshake_state>();
     } catch (...) {
-        delete s;
+        s->~session();
+        sessions_.give(s);
         return nullptr;
     }
     s->id = (++next_serial_ << 10) | index_;
@@ -163,7 +165,8 @@ session* shard::create(const tern_endpoint& from, int secret, bool dtls13, sourc
     s->last_ns = now_;
     s->hs->started_ns = now_;
     if (!open_ssl(s, from, secret, dtls13)) {
-        delete s;
+        s->~session();
+        sessions_.give(s);
         return nullptr;
     }
     try {
@@ -257,12 +260,13 @@ void shard::destroy(session& s) noexcept {
     }
     if (s.src != nullptr && --s.src->sessions == 0) source_idle(*s.src);
     if (s.ssl != nullptr) wolfSSL_free(s.ssl);
-    if (s.blob) {
+    if (s.blob != nullptr) {
         --compacted_;
-        blob_bytes_ -= chunk(s.blob_len);
+        drop_blob(s);
     }
     if (s.state == session_state::established && s.ident) ident_bytes_ -= identity_heap(*s.ident);
-    delete &s;
+    s.~session();
+    sessions_.give(&s);
 }
 
 void shard::end(session& s, end_reason why, bool notify_peer) noexcept {
@@ -280,7 +284,7 @@ void shard::end(session& s, end_reason why, bool notify_peer) noexcept {
     env_.m.ended[static_cast<size_t>(why)].inc();
     env_.m.sessions.add(-1);
     if (s.cid_len != 0) env_.m.cid_sessions.add(-1);  // established: it negotiated its CID
-    if (s.blob) env_.m.compact_sessions.add(-1);
+    if (s.blob != nullptr) env_.m.compact_sessions.add(-1);
     --established_;
     destroy(s);
 }

@@ -23,6 +23,7 @@
 #include "record.hpp"
 #include "session.hpp"
 #include "settings.hpp"
+#include "slab.hpp"
 #include "tern/abi/core_capabilities.h"
 #include "tern/abi/host.h"
 #include "tern/abi/transport.h"
@@ -189,6 +190,7 @@ private:
     bool restore(session& s) noexcept;   // a compacted session gets its wolfSSL object back
     void compact(session& s) noexcept;   // an idle session gives it up
     void compact_idle() noexcept;        // the pass over idle sessions (on the timer)
+    void drop_blob(session& s) noexcept; // frees a compacted session's exported state
     uint64_t compaction_due() const noexcept;  // when that pass next has work; UINT64_MAX: never
 
     // sessions.cpp: the table, making room, a session's life, per-source limits
@@ -270,10 +272,16 @@ private:
     uint64_t compact_scanned_ns_ = 0;
     size_t compacted_since_trim_ = 0;
     std::vector<uint8_t> export_buf_;  // an export and its packing (compaction.cpp)
+    // Session records and packed exported state (slab.hpp). 240 bytes hold the packed state
+    // of the AES-128 and AES-256 GCM and CCM suites (205 to 236 bytes); larger ones go to
+    // the heap.
+    static constexpr size_t blob_slot = 240;
+    slab sessions_{(sizeof(session) + 7) / 8 * 8, 256};
+    slab blobs_{blob_slot, 256};
 
     // What the memory gauges need that the tables do not say (memory.cpp)
     size_t compacted_ = 0;    // sessions held as exported state
-    size_t blob_bytes_ = 0;   // chunk() of their exported state
+    size_t heap_blob_bytes_ = 0;  // chunk() of the exported states too large for a slot
     size_t ident_bytes_ = 0;  // identity_heap() of the established sessions' identities
     int64_t reported_[count_of<table>()] = {};
     int64_t reported_objects_ = 0, reported_psk_ = 0, reported_identities_ = 0;

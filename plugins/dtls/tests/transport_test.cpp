@@ -490,7 +490,9 @@ TEST_CASE("memory per idle session", "[dtls][transport][memory]") {
                 "client certificate); compacted: %.0f B (%.0f B with a client certificate); restoring a "
                 "compacted session and sending one record: %.1f us\n",
                 plain, plain_cert, compact, compact_cert, restore_us);
-    // compaction is what brings an idle session near the 2 KB target
+    // compaction is what brings an idle session under the 2 KB target: the record and
+    // its index slots, the packed exported state (slabs); the heap of the idle session
+    // measured here also counts the slabs' blocks touched so far (a few hundred sessions)
     CHECK(compact < plain / 3);
-    CHECK(compact < 2048);
+    CHECK(compact < 1024);
 }
