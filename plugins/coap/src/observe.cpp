@@ -124,8 +124,8 @@ void observe::end(uint32_t r, int32_t reason, bool call_end, int32_t inflight_re
     s_.peers_[p].relations.remove(r, [this](uint32_t i) -> list_link& { return s_.rels_[i].peer_link; });
     rel.state = rel_closing;  // not live, not findable, slot still held
     if (rel.inflight != nil) {
-        s_.retransmit_.stop(s_.lim_.exchanges + r, p, rel.tx_mid);
         const uint32_t n = rel.inflight;
+        s_.retransmit_.stop(s_.lim_.exchanges + r, p, s_.notes_[n].mid);
         const uint64_t cookie = s_.notes_[n].cookie;
         note_free(n);
         s_.rels_[r].inflight = nil;
@@ -152,11 +152,10 @@ void observe::end(uint32_t r, int32_t reason, bool call_end, int32_t inflight_re
     s_.notes_[final_note].mid = mid;
     if (rl.type == static_cast<uint8_t>(msg_type::con)) {
         rl.inflight = final_note;
-        rl.tx_mid = mid;
-        rl.attempts = 0;
+        s_.notes_[final_note].attempts = 0;
         rl.res = nullptr;
         send_note(r, final_note, true);
-        s_.retransmit_.start(s_.lim_.exchanges + r, p, mid, rl.tx_timeout_ms);
+        s_.retransmit_.start(s_.lim_.exchanges + r, p, mid, s_.notes_[final_note].tx_timeout_ms);
     } else {
         send_note(r, final_note, false);
         note_free(final_note);
@@ -277,11 +276,10 @@ void observe::pump(uint32_t r) noexcept {
         send_note(r, n, con);
         if (con) {
             rl.inflight = n;
-            rl.tx_mid = mid;
-            rl.attempts = 0;
+            s_.notes_[n].attempts = 0;
             rl.non_since_con = 0;
             rl.last_con_ns = s_.now_;
-            s_.retransmit_.start(s_.lim_.exchanges + r, rl.peer, mid, rl.tx_timeout_ms);
+            s_.retransmit_.start(s_.lim_.exchanges + r, rl.peer, mid, s_.notes_[n].tx_timeout_ms);
             break;
         }
         rl.last_non_mid = mid;
@@ -300,7 +298,7 @@ void observe::pump(uint32_t r) noexcept {
 void observe::acked(uint32_t r) noexcept {
     relation_rec& rel = s_.rels_[r];
     const uint32_t n = rel.inflight;
-    s_.retransmit_.stop(s_.lim_.exchanges + r, rel.peer, rel.tx_mid);
+    s_.retransmit_.stop(s_.lim_.exchanges + r, rel.peer, s_.notes_[n].mid);
     rel.inflight = nil;
     if (rel.state == rel_closing) {
         note_free(n);
@@ -329,7 +327,7 @@ bool observe::keeps_on_timeout(uint32_t r) const noexcept {
 void observe::timed_out_kept(uint32_t r) noexcept {
     relation_rec& rel = s_.rels_[r];
     const uint32_t n = rel.inflight;
-    s_.retransmit_.stop(s_.lim_.exchanges + r, rel.peer, rel.tx_mid);  // a late ACK matches nothing
+    s_.retransmit_.stop(s_.lim_.exchanges + r, rel.peer, s_.notes_[n].mid);  // a late ACK matches nothing
     rel.inflight = nil;
     // The queue is detached before any result is reported: a notify() from a result callback
     // starts a new queue and is sent as usual.
@@ -359,7 +357,7 @@ void observe::timed_out_kept(uint32_t r) noexcept {
 void observe::reset(uint32_t r) noexcept {
     relation_rec& rel = s_.rels_[r];
     if (rel.state == rel_closing) {
-        s_.retransmit_.stop(s_.lim_.exchanges + r, rel.peer, rel.tx_mid);
+        s_.retransmit_.stop(s_.lim_.exchanges + r, rel.peer, s_.notes_[rel.inflight].mid);
         note_free(rel.inflight);
         rel.inflight = nil;
         release(r);

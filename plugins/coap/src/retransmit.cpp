@@ -39,7 +39,7 @@ uint32_t retransmit::find(uint32_t peer, uint16_t mid) const noexcept {
             return s_.exch_[owner].peer == peer && s_.exch_[owner].tx_mid == mid &&
                    s_.exch_[owner].state == exch_awaiting_ack;
         const relation_rec& r = s_.rels_[owner - s_.lim_.exchanges];
-        return r.peer == peer && r.tx_mid == mid && r.inflight != nil;
+        return r.peer == peer && r.inflight != nil && s_.notes_[r.inflight].mid == mid;
     });
 }
 
@@ -151,9 +151,10 @@ void retransmit::fire_exchange(uint32_t owner) noexcept {
 void retransmit::fire_relation(uint32_t r) noexcept {
     const uint32_t owner = s_.lim_.exchanges + r;
     relation_rec& rel = s_.rels_[r];
-    if (rel.attempts >= s_.cfg_.max_retransmit) {
+    note_rec& note = s_.notes_[rel.inflight];  // its CON message out
+    if (note.attempts >= s_.cfg_.max_retransmit) {
         if (rel.state == rel_closing) {
-            stop(owner, rel.peer, rel.tx_mid);
+            stop(owner, rel.peer, note.mid);
             s_.observe_.note_free(rel.inflight);
             rel.inflight = nil;
             s_.observe_.release(r);
@@ -172,10 +173,10 @@ void retransmit::fire_relation(uint32_t r) noexcept {
             s_.heap_.cancel(owner);
         return;
     }
-    ++rel.attempts;
-    rel.tx_timeout_ms = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{rel.tx_timeout_ms} * 2, 0xFFFFFFFFu));
+    ++note.attempts;
+    note.tx_timeout_ms = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{note.tx_timeout_ms} * 2, 0xFFFFFFFFu));
     s_.observe_.send_note(r, rel.inflight, true);
-    s_.heap_.schedule(owner, s_.now_ + uint64_t{rel.tx_timeout_ms} * 1000000);
+    s_.heap_.schedule(owner, s_.now_ + uint64_t{note.tx_timeout_ms} * 1000000);
     s_.m_.inc(ctr::retransmissions);
 }
 

@@ -166,19 +166,18 @@ struct relation_rec {
     uint32_t flags : 8;   // rf_*
     uint32_t q_head;      // queued notifications (note records), FIFO
     uint32_t q_tail;
-    uint32_t inflight;    // the CON notification awaiting its ACK, or nil
-    uint32_t tx_timeout_ms;
+    // The CON notification (or final response) awaiting its ACK, or nil; its MID, timeout
+    // and attempts are in its note record, so an idle relation does not carry them.
+    uint32_t inflight;
     uint16_t q_count;
-    uint16_t tx_mid;
     uint16_t last_non_mid;
     uint16_t non_since_con;
-    uint8_t state;
-    uint8_t type;         // the registration's type: the notifications' type
+    uint8_t state : 4;
+    uint8_t type : 4;     // the registration's type: the notifications' type
     uint8_t tkl;
     uint8_t token[8];
-    uint8_t attempts;
 };
-static_assert(sizeof(relation_rec) <= 72, "an idle relation's record");
+static_assert(sizeof(relation_rec) <= 64, "an idle relation's record");
 
 // nf_keep: sent with TERN_COAP_NOTIFY_KEEP_ON_TIMEOUT (unacknowledged, it leaves the relation).
 enum : uint8_t { nf_mergeable = 1, nf_final = 2, nf_keep = 4 };
@@ -199,6 +198,8 @@ struct note_rec {
     uint8_t code;
     uint8_t prev_opt;     // the option number before Observe (its delta base)
     uint8_t flags;
+    uint8_t attempts;     // sent as CON and awaiting its ACK: retransmissions so far
+    uint32_t tx_timeout_ms;  // and the current wait
 };
 
 struct transfer_rec {
