@@ -1,5 +1,7 @@
 #include "auth_cache.hpp"
 
+#include <algorithm>
+
 #include "store.hpp"
 #include "tern/abi/core_capabilities.h"
 #include "tern/sdk/views.hpp"
@@ -49,10 +51,16 @@ struct auth_cache::profile_part {
     }
 };
 
-// A resolved device with the text its tern_device_info points into; the profile's part is
-// shared. Once cached it counts itself in its cache's record_bytes_ until it goes.
+// A resolved device: its own fields and text, and its profile's part, shared. A hit hands out
+// a tern_device_info made on the stack from it (views into the record), so the record does
+// not carry one. Once cached it counts itself in its cache's record_bytes_ until it goes.
 struct auth_cache::device_record {
-    tern_device_info info{};
+    uint64_t device_id = 0, profile_id = 0, revision = 0;
+    int64_t psm_activity_timer_ms = 0, edrx_cycle_ms = 0, paging_transmission_window_ms = 0;
+    tern_transport_type transport_type{};
+    tern_coap_device_type coap_device_type{};
+    tern_payload_type payload_type{};
+    tern_power_mode power_mode{};
     std::string name, credential_value;
     std::shared_ptr<const profile_part> profile;
     std::atomic<int64_t>* account = nullptr;
@@ -65,14 +73,38 @@ struct auth_cache::device_record {
         if (account != nullptr) account->fetch_sub(accounted, std::memory_order_relaxed);
     }
 
-    void bind_views() {
-        info.struct_size = sizeof info;
-        info.device_name = to_str(name);
-        info.profile_name = to_str(profile->profile_name);
-        info.credential_value =
-            tern_bytes{reinterpret_cast<const uint8_t*>(credential_value.data()), credential_value.size()};
-        info.profile_options = profile->options.empty() ? nullptr : profile->options.data();
-        info.profile_option_count = static_cast<uint32_t>(profile->options.size());
+    void keep(const tern_device_info& i) {
+        device_id = i.device_id;
+        profile_id = i.profile_id;
+        revision = i.revision;
+        transport_type = i.transport_type;
+        coap_device_type = i.coap_device_type;
+        payload_type = i.payload_type;
+        power_mode = i.power_mode;
+        psm_activity_timer_ms = i.psm_activity_timer_ms;
+        edrx_cycle_ms = i.edrx_cycle_ms;
+        paging_transmission_window_ms = i.paging_transmission_window_ms;
+    }
+    // Valid while the record lives.
+    tern_device_info view() const {
+        tern_device_info i{};
+        i.struct_size = sizeof i;
+        i.device_id = device_id;
+        i.device_name = to_str(name);
+        i.profile_id = profile_id;
+        i.profile_name = to_str(profile->profile_name);
+        i.revision = revision;
+        i.transport_type = transport_type;
+        i.coap_device_type = coap_device_type;
+        i.payload_type = payload_type;
+        i.power_mode = power_mode;
+        i.psm_activity_timer_ms = psm_activity_timer_ms;
+        i.edrx_cycle_ms = edrx_cycle_ms;
+        i.paging_transmission_window_ms = paging_transmission_window_ms;
+        i.credential_value = tern_bytes{reinterpret_cast<const uint8_t*>(credential_value.data()), credential_value.size()};
+        i.profile_options = profile->options.empty() ? nullptr : profile->options.data();
+        i.profile_option_count = static_cast<uint32_t>(profile->options.size());
+        return i;
     }
 };
 
@@ -122,7 +154,7 @@ std::shared_ptr<auth_cache::device_record> auth_cache::load_record(db::connectio
     q->bind(1, static_cast<int64_t>(kind)).bind(2, id);
     if (!q->step()) return nullptr;
     auto r = std::make_shared<auth_cache::device_record>();
-    tern_device_info& i = r->info;
+    tern_device_info i{};
     i.device_id = q->get_id(0);
     r->name = q->get_string(1);
     i.profile_id = q->get_id(2);
@@ -145,7 +177,7 @@ std::shared_ptr<auth_cache::device_record> auth_cache::load_record(db::connectio
         p->bind_views();
         return p;
     });
-    r->bind_views();
+    r->keep(i);
     return r;
 }
 
@@ -183,13 +215,15 @@ void auth_cache::insert(const std::string& key, std::shared_ptr<device_record> r
     std::lock_guard lk(mutex_);
     // An invalidation since the read began may concern this very record: drop it.
     if (!cache_ || epoch != epoch_) return;
-    const uint64_t device = rec->info.device_id;
+    const uint64_t device = rec->device_id;
     if (rec->account == nullptr) {
         // The record and its control block (one allocation), its own text beyond the
         // small-string buffers, and the cache key's.
-        auto heap = [](const std::string& s) -> int64_t { return s.capacity() > 15 ? static_cast<int64_t>(s.capacity()) + 1 : 0; };
-        rec->accounted = static_cast<int64_t>(sizeof(device_record) + 2 * sizeof(void*)) + heap(rec->name) +
-                         heap(rec->credential_value) + heap(key);
+        // glibc's chunk for n bytes: n and an 8-byte header, in 16-byte steps, 32 at least.
+        auto chunk = [](size_t n) -> int64_t { return static_cast<int64_t>(std::max<size_t>(32, (n + 8 + 15) / 16 * 16)); };
+        auto heap = [&](const std::string& s) -> int64_t { return s.capacity() > 15 ? chunk(s.capacity() + 1) : 0; };
+        rec->accounted = chunk(sizeof(device_record) + 2 * sizeof(void*)) + heap(rec->name) + heap(rec->credential_value) +
+                         heap(key);
         rec->account = &record_bytes_;
         record_bytes_.fetch_add(rec->accounted, std::memory_order_relaxed);
     }
@@ -225,7 +259,8 @@ void auth_cache::authenticate(tern_credential_kind kind, tern_str value,
         if (auto rec = find(key)) {
             hits_.fetch_add(1, std::memory_order_relaxed);
             p_.metrics.auth_cache_hits.inc();
-            done(ctx, TERN_OK, &rec->info);
+            const tern_device_info info = rec->view();
+            done(ctx, TERN_OK, &info);
             return;
         }
         {
@@ -255,7 +290,8 @@ void auth_cache::authenticate(tern_credential_kind kind, tern_str value,
                     return;
                 }
                 insert(key, rec, epoch);
-                done(ctx, TERN_OK, &rec->info);
+                const tern_device_info info = rec->view();
+            done(ctx, TERN_OK, &info);
             },
             [done, ctx](tern_status s) { done(ctx, s, nullptr); }, value.size);
     } catch (const std::bad_alloc&) {  // nothing was queued

@@ -121,7 +121,7 @@ constexpr auto config_schema = cfg::bind<plugin_config>(
     cfg::integer("read_queue_max_bytes", &plugin_config::read_queue_max_bytes, 67108864, "request text waiting reads may hold (provisioning "
                  "requests with their certificates, tokens); beyond, TERN_BUSY like a full queue (one read "
                  "alone is always taken)").range(65536, 1e12).unit("bytes"),
-    cfg::integer("credential_cache_size", &plugin_config::credential_cache_size, 100000, "authenticated credentials kept in memory (LRU); "
+    cfg::integer("credential_cache_size", &plugin_config::credential_cache_size, 10000, "authenticated credentials kept in memory (LRU); "
                  "0 disables the cache").range(0, 100000000),
     cfg::integer("claim_duration", &plugin_config::claim_duration, 86400000, "claim lifetime when the device gives none (docs/device-api.md §5.1)")
         .range(1, 1e15).unit("ms"),
