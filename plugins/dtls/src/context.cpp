@@ -20,6 +20,7 @@
 #include <system_error>
 
 #include "session.hpp"
+#include "shard.hpp"
 #include "tern/sdk/status.hpp"
 
 namespace tern::dtls {
@@ -99,6 +100,7 @@ int ticket_callback(WOLFSSL* ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ]
     const int r = cx->open_ticket(key_name, iv, mac, ticket, in_len, out_len, ref);
     if (r != WOLFSSL_TICKET_RET_OK && r != WOLFSSL_TICKET_RET_CREATE) return r;
     identity_ptr who = cx->identities().ticket(ref, monotonic_ns());
+    if (s->home != nullptr) s->home->count_identity_lookup(who != nullptr);
     // The identity this ticket resumes is gone (evicted or expired): a full handshake
     // proves it again rather than resuming a session of unknown identity.
     if (!who) return WOLFSSL_TICKET_RET_REJECT;

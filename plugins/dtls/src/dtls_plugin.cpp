@@ -95,6 +95,12 @@ protected:
         m.resumption_identities =
             h.gauge("dtls_resumption_identities", "Identities kept for resumed handshakes (resumption_identities)");
         m.psk_cache_entries = h.gauge("dtls_psk_cache_entries", "PSK identities cached by the shards");
+        m.identity_found = h.counter("dtls_resumption_identity_lookups_total",
+                                     "Resumed handshakes whose identity was looked up (ticket or session ID)",
+                                     "result=\"found\"");
+        m.identity_forgotten = h.counter("dtls_resumption_identity_lookups_total",
+                                         "Resumed handshakes whose identity was looked up (ticket or session ID)",
+                                         "result=\"forgotten\"");
         core_auth_v1* core = h.find<core_auth_v1>();
         transport_->start(m, core);
     }

@@ -229,8 +229,10 @@ void shard::handshake_done(session& s) noexcept {
     identity_ptr who;
     if (resumed) {
         who = s.hs->resumed_ident;
-        if (!who && !s.hs->client_session_id.empty())
+        if (!who && !s.hs->client_session_id.empty()) {
             who = env_.identities->session_id(s.hs->client_session_id, now_);
+            count_identity_lookup(who != nullptr);
+        }
         if (!who) {
             // Resumed from wolfSSL's cache after the plugin forgot who it was: the device
             // must prove itself again with a full handshake.

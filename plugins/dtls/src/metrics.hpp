@@ -135,6 +135,8 @@ struct counters {
     // counts not counted above
     sdk::metric memory[count_of<table>()];
     sdk::metric wolfssl_objects, resumption_identities, psk_cache_entries;
+    // dtls_resumption_identity_lookups_total{result}: the identity store as a cache
+    sdk::metric identity_found, identity_forgotten;
     // dtls_client_chains_total{result, reason}: client chains of more than one certificate,
     // indexed by link_fault (chain.hpp): none = every link proven, else where the walk stopped
     sdk::metric chains[8];

@@ -100,6 +100,10 @@ public:
         if (i < std::size(env_.m.chains)) env_.m.chains[i].inc();
     }
     context& tls() noexcept { return *env_.tls; }
+    // A resumption's identity was looked up in the store (ticket callback, session ID).
+    void count_identity_lookup(bool found) noexcept {
+        (found ? env_.m.identity_found : env_.m.identity_forgotten).inc();
+    }
 
     // For tests and the memory benchmark.
     size_t session_count() const noexcept { return by_id_.size(); }
