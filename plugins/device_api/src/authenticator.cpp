@@ -72,7 +72,7 @@ bool authenticator::ask_transport(shard_tables& sd, const request& v, const rout
         p->chain_next = 1;
         std::string leaf = std::move(p->chain[0]);
         credential c{TERN_CREDENTIAL_X509, credential_id::x509_id(leaf),
-                     std::make_shared<const std::string>(std::move(leaf))};
+                     std::make_unique<const std::string>(std::move(leaf))};
         start(sd, std::move(p), std::move(c), pending_auth::x509);
         return true;
     }
@@ -178,7 +178,7 @@ void authenticator::next_in_chain(std::unique_ptr<pending_auth> p) {
     std::string text = std::move(p->chain[p->chain_next]);
     ++p->chain_next;
     p->cred = credential{TERN_CREDENTIAL_X509, credential_id::x509_id(text),
-                         std::make_shared<const std::string>(std::move(text))};
+                         std::make_unique<const std::string>(std::move(text))};
     // p->epoch stays the one of the leaf's lookup: after an invalidation anywhere in the
     // walk (credentials changed, perhaps to a certificate already passed) its end still
     // answers this request but is not kept for the session.

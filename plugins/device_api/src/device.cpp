@@ -136,14 +136,14 @@ private:
 }  // namespace
 
 device_entry::~device_entry() {
-    if (counted_in != nullptr) counted_in->memory(mem::device_records, -static_cast<int64_t>(footprint()), -1);
+    if (profile && profile->counted_in != nullptr)
+        profile->counted_in->memory(mem::device_records, -static_cast<int64_t>(footprint()), -1);
 }
 
 std::size_t device_entry::footprint() const noexcept {
     // make_shared's block: the control block (its vtable pointer and two counts) and the entry.
     return heap_chunk(2 * sizeof(void*) + sizeof(device_entry)) + string_heap(cred.value.capacity()) +
-           (cred.expected ? heap_chunk(2 * sizeof(void*) + sizeof(std::string)) + string_heap(cred.expected->capacity())
-                          : 0);
+           (cred.expected ? heap_chunk(sizeof(std::string)) + string_heap(cred.expected->capacity()) : 0);
 }
 
 device_profile::~device_profile() {
@@ -201,9 +201,8 @@ std::shared_ptr<device_entry> copy_device(const tern_device_record& record, cred
     pf.adaptor = adaptor;
     e->cred = std::move(cred);
     if (counted_in != nullptr) {
-        e->counted_in = counted_in;
-        counted_in->memory(mem::device_records, static_cast<int64_t>(e->footprint()), 1);
         pf.counted_in = counted_in;
+        counted_in->memory(mem::device_records, static_cast<int64_t>(e->footprint()), 1);
         counted_in->memory(mem::device_records, static_cast<int64_t>(pf.footprint()), 0);
     }
     return e;

@@ -35,11 +35,23 @@ struct profile_options {
 
 // How the device was authenticated, to look it up again.
 struct credential {
+    credential() = default;
+    credential(tern_credential_kind k, std::string v, std::unique_ptr<const std::string> e = nullptr)
+        : kind(k), value(std::move(v)), expected(std::move(e)) {}
+    credential(const credential& o)
+        : kind(o.kind), value(o.value), expected(o.expected ? std::make_unique<const std::string>(*o.expected) : nullptr) {}
+    credential(credential&&) noexcept = default;
+    credential& operator=(const credential& o) {
+        if (this != &o) *this = credential(o);
+        return *this;
+    }
+    credential& operator=(credential&&) noexcept = default;
+
     tern_credential_kind kind = TERN_CREDENTIAL_ACCESS_TOKEN;
     std::string value;  // the token, the X.509 SHA3 hash or the PSK identity
     // X.509: the Base64 certificate text the stored value must equal (null otherwise, so a
     // token's device carries no empty string for it)
-    std::shared_ptr<const std::string> expected;
+    std::unique_ptr<const std::string> expected;
 };
 
 // Rate limits a device profile sets through its options (profile option keys
@@ -107,9 +119,8 @@ struct device_entry {
     // (TERN_OPTION_PROFILE_REVISION) when the core gives it, else the record's revision.
     uint64_t payload_revision = 0;
     // Never null. Shared (device_profile); the runtime sets its power policy before sharing.
+    // Its counted_in is where this entry's bytes are counted too (copy_device sets both).
     std::shared_ptr<device_profile> profile = std::make_shared<device_profile>();
-    // Where its bytes are counted (set once built; null: not counted, tests).
-    const metrics* counted_in = nullptr;
     credential cred;
     // Its heap: the block make_shared made (control block and entry) and its strings' heap.
     std::size_t footprint() const noexcept;
