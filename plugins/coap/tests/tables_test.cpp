@@ -69,6 +69,35 @@ TEST_CASE("open_index: grows from its initial buckets to the size max_items need
         CHECK(idx.find(hashes[s], [&](uint32_t c) { return c == s; }) == nil);
 }
 
+TEST_CASE("slot_pool: emptied and discarded, its slots come back with generations past every old one", "[tables]") {
+    struct rec {
+        uint32_t gen;
+        uint32_t value;
+    };
+    slot_pool<rec> pool;
+    pool.init(1000);
+    std::vector<uint32_t> slots;
+    uint32_t newest = 0;
+    for (int round = 0; round < 3; ++round) {
+        for (int i = 0; i < 500; ++i) slots.push_back(pool.alloc());
+        for (uint32_t s : slots) {
+            newest = std::max(newest, pool[s].gen);
+            pool.free(s);
+        }
+        slots.clear();
+    }
+    pool.discard_if_empty();
+    CHECK(pool.high_water() == 0);
+    CHECK(pool.touched_bytes() == 0);
+    for (int i = 0; i < 500; ++i) {
+        const uint32_t s = pool.alloc();
+        CHECK(pool[s].gen > newest);  // an id of before the discard stays stale
+        CHECK(pool[s].value == 0);    // the page reads as calloc left it
+    }
+    pool.discard_if_empty();  // not empty: nothing happens
+    CHECK(pool.high_water() == 500);
+}
+
 TEST_CASE("timer_heap: pops in deadline order with reschedules and cancels", "[tables]") {
     timer_heap h;
     h.init(300, 300);
