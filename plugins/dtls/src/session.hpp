@@ -75,6 +75,10 @@ struct session {
     bool indexed_by_addr = false;
     bool dtls13 = false;       // negotiated DTLS 1.3 (retransmits after the handshake too)
     bool keep_object = false;  // wolfSSL could not export it: never compacted
+    // Established without a peer identity (no client certificate, no PSK) and no response
+    // has vouched for it yet (README, per-source limits): a shorter idle timeout, and the
+    // first to go when the table is full.
+    bool anonymous = false;
     uint8_t cid_len = 0;       // 0: no CID (none offered, or the client did not take it)
     uint8_t cid[16] = {};
     // DTLS 1.2 CID: the highest epoch << 48 | sequence known to have authenticated (the
@@ -86,10 +90,6 @@ struct session {
     uint64_t used_ns = 0;      // last datagram either way (compaction waits for quiet)
     session* older = nullptr;  // established sessions by last activity (LRU), oldest first
     session* newer = nullptr;
-    // Established without a peer identity (no client certificate, no PSK) and no response
-    // has vouched for it yet (README, per-source limits): a shorter idle timeout, and the
-    // first to go when the table is full.
-    bool anonymous = false;
     source_entry* src = nullptr;   // the source it counts against; null: none
     session* src_older = nullptr;  // in one of src's lists (hs, anon, known)
     session* src_newer = nullptr;
@@ -97,11 +97,11 @@ struct session {
     std::unique_ptr<handshake_state> hs;
     // The datagram being fed to wolfSSL (its receive callback reads it once).
     const uint8_t* in = nullptr;
-    uint32_t in_len = 0;
     // A compacted idle session: wolfSSL's exported state (packed) instead of its object; in
     // a slot of the shard's blob slab when it fits one, else on the heap (compaction.cpp).
     uint8_t* blob = nullptr;
-    uint32_t blob_len = 0;
+    uint32_t in_len = 0;
+    uint32_t blob_len = 0;  // (the two lengths side by side: no padding; the record is a slab slot)
 
     tern_peer peer() const noexcept {
         tern_peer p{};
