@@ -117,7 +117,7 @@ inline constexpr auto engine_schema = sdk::cfg::bind<engine_config>(
                 "The first timeout is random between ack_timeout and ack_timeout times this "
                 "(RFC 7252 ACK_RANDOM_FACTOR)")
         .unit("factor").range(1.0, 10.0),
-    sdk::cfg::integer("max_peers", &engine_config::max_peers, 1000000,
+    sdk::cfg::integer("max_peers", &engine_config::max_peers, 2000000,
                  "Peers (addresses or DTLS sessions) the engine keeps state for, over all "
                  "shards; past it a new peer takes the place of the least recently used peer "
                  "that holds only answered requests (unproven peers first), and gets 5.03 "
@@ -138,7 +138,7 @@ inline constexpr auto engine_schema = sdk::cfg::bind<engine_config>(
                  "Requests awaiting their handler plus separate responses awaiting an ACK, "
                  "over all shards; past it requests get 5.03")
         .unit("count").range(1, 8388608),
-    sdk::cfg::integer("max_observations", &engine_config::max_observations, 2000000,
+    sdk::cfg::integer("max_observations", &engine_config::max_observations, 4000000,
                  "Observe relations over all shards; past it registrations get 5.03")
         .unit("count").range(1, 8388608),
     sdk::cfg::integer("max_observations_per_peer", &engine_config::max_observations_per_peer, 8,
