@@ -113,6 +113,7 @@ start_server() {
   local log=$1
   shift
   local cmd=("$tern_bin" run --config "$here/config/tern.toml"
+    --set "kernel.plugin_path=[\"$build/plugins\"]"
     --set 'plugins.udp.bind_address="127.0.0.1"' --set "plugins.udp.bind_port=$port"
     --set "plugins.core_embedded.database=\"$db\"" --set 'plugins.core_embedded.admin_bind="127.0.0.1:0"'
     --set "kernel.metrics_bind=\"127.0.0.1:$metrics_port\"" --set 'kernel.log_level="info"'
