@@ -32,8 +32,7 @@ void shard::report_memory() noexcept {
     at(table::sessions) = static_cast<int64_t>(sessions_.bytes() + slots * sizeof(session*) +
                                                handshakes_ * chunk(sizeof(handshake_state)) + ident_bytes_);
     at(table::compacted_sessions) = static_cast<int64_t>(blobs_.bytes() + heap_blob_bytes_);
-    at(table::sources) = static_cast<int64_t>(sources_.size() * map_node<addr_key, source_entry, true>() +
-                                              sources_.bucket_count() * sizeof(void*));
+    at(table::sources) = static_cast<int64_t>(source_slab_.bytes() + sources_.slot_count() * sizeof(void*));
     size_t psk = psk_cache_.bucket_count() * sizeof(void*);
     for (const auto& [identity, e] : psk_cache_)  // at most psk_cache_limit entries
         psk += map_node<std::string, psk_entry, true>() + string_heap(identity) +

@@ -72,6 +72,12 @@ shard::cid_key shard::cid_traits::key(const session& s) noexcept {
     return k;
 }
 
+shard::addr_key shard::source_traits::key(const source_entry& e) noexcept {
+    addr_key k;
+    std::memcpy(k.bytes, e.key, sizeof k.bytes);
+    return k;
+}
+
 session* shard::find(uint64_t id) const noexcept { return by_id_.find(id); }
 
 void shard::clear() noexcept {
@@ -392,21 +398,26 @@ shard::addr_key shard::source_key(const tern_endpoint& ep) const noexcept {
 source_entry* shard::source_for(const tern_endpoint& from) noexcept {
     if (!sources_on_) return nullptr;
     const addr_key k = source_key(from);
-    if (auto it = sources_.find(k); it != sources_.end()) return &it->second;
+    if (source_entry* e = sources_.find(k)) return e;
     // A new source: the table keeps at most idle_source_cap_ sources without a session
     // (the longest unused go first; each has a session otherwise, so the table is bounded).
     while (idle_sources_ >= idle_source_cap_ && idle_oldest_ != nullptr) source_erase(*idle_oldest_);
+    void* slot = source_slab_.take();
+    if (slot == nullptr) return nullptr;
+    auto* fresh = new (slot) source_entry;
+    std::memcpy(fresh->key, k.bytes, sizeof fresh->key);
     try {
-        source_entry& e = sources_.try_emplace(k).first->second;
-        std::memcpy(e.key, k.bytes, sizeof e.key);
-        e.tokens = burst_;
-        e.refilled_ns = now_;
-        source_idle(e);
-        env_.m.sources.add(1);
-        return &e;
+        sources_.put(fresh);
     } catch (...) {
+        fresh->~source_entry();
+        source_slab_.give(fresh);
         return nullptr;
     }
+    fresh->tokens = burst_;
+    fresh->refilled_ns = now_;
+    source_idle(*fresh);
+    env_.m.sources.add(1);
+    return fresh;
 }
 
 bool shard::take_token(source_entry& e) noexcept {
@@ -448,9 +459,9 @@ void shard::source_busy(source_entry& e) noexcept {
 void shard::source_erase(source_entry& e) noexcept {
     // only sources without a session (none points at it)
     source_busy(e);
-    addr_key k;
-    std::memcpy(k.bytes, e.key, sizeof k.bytes);
-    sources_.erase(k);
+    sources_.erase(&e);
+    e.~source_entry();
+    source_slab_.give(&e);
     env_.m.sources.add(-1);
 }
 

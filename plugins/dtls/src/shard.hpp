@@ -152,6 +152,12 @@ private:
         static uint64_t hash(const cid_key& k) noexcept { return cid_hash{}(k); }
         static bool equal(const cid_key& a, const cid_key& b) noexcept { return a == b; }
     };
+    struct source_traits {
+        using key_type = addr_key;
+        static addr_key key(const source_entry& e) noexcept;
+        static uint64_t hash(const addr_key& k) noexcept { return addr_hash{}(k); }
+        static bool equal(const addr_key& a, const addr_key& b) noexcept { return a == b; }
+    };
 
     // io.cpp: datagrams in and out
     void on_plaintext_record(const record_header& r, const uint8_t* data, size_t size,
@@ -237,9 +243,9 @@ private:
     uint64_t next_serial_ = 0;
     uint64_t now_ = 0;
 
-    flat_index<id_traits> by_id_;
-    flat_index<addr_traits> by_addr_;  // a session is here while indexed_by_addr
-    flat_index<cid_traits> by_cid_;    // while cid_len != 0
+    flat_index<session, id_traits> by_id_;
+    flat_index<session, addr_traits> by_addr_;  // a session is here while indexed_by_addr
+    flat_index<session, cid_traits> by_cid_;    // while cid_len != 0
     session_list known_;  // established sessions with an identity (or vouched for), LRU
     session_list anon_;   // anonymous established sessions, LRU
     session* hs_oldest_ = nullptr;
@@ -249,7 +255,8 @@ private:
     size_t session_cap_;
     size_t handshake_cap_;
 
-    std::unordered_map<addr_key, source_entry, addr_hash> sources_;
+    flat_index<source_entry, source_traits> sources_;
+    slab source_slab_{(sizeof(source_entry) + 7) / 8 * 8, 256};
     source_entry* idle_oldest_ = nullptr;  // sources without a session, by last use
     source_entry* idle_newest_ = nullptr;
     size_t idle_sources_ = 0;

@@ -453,7 +453,7 @@ TEST_CASE("a session index finds every session after inserts, replacements and e
         pool.push_back(std::make_unique<session>());
         pool.back()->id = i % 300;  // some share a key: a put replaces
     }
-    flat_index<clumped_id> index;
+    flat_index<session, clumped_id> index;
     std::map<uint64_t, session*> model;
     uint64_t rng = 7;
     for (int step = 0; step < 20000; ++step) {
