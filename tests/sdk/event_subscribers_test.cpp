@@ -214,3 +214,37 @@ TEST_CASE("event_subscribers: close waits until a listener call in progress retu
     t.deliver_all([](tern::core_listener_v1& x) { x.on_device_event(1, TERN_DEVICE_DELETED); });
     CHECK(l.device_events == 1);  // closed: no more calls
 }
+
+TEST_CASE("event_subscribers: the device table is flat, refuses device 0 and shrinks as devices go") {
+    std::size_t gone = 0, narrowed = 0;
+    event_subscribers subs([&](const event_subscribers::union_change& c) {
+        if (c.subscribed == 0 && c.after == 0) ++gone;
+        if (c.subscribed == 0 && c.after == rpc) ++narrowed;
+        return TERN_OK;
+    });
+    counting_listener l1, l2;
+    uint64_t h1 = 0, h2 = 0;
+    REQUIRE(subs.subscribe(&l1, &h1) == TERN_OK);
+    REQUIRE(subs.subscribe(&l2, &h2) == TERN_OK);
+    CHECK(subs.subscribe_device(h1, 0, attrs) == TERN_INVALID_ARGUMENT);
+    CHECK(subs.device_table().entries == 0);
+    constexpr uint64_t n = 20000;
+    for (uint64_t d = 1; d <= n; ++d) REQUIRE(subs.subscribe_device(h1, d, attrs | rpc) == TERN_OK);
+    for (uint64_t d = 1; d <= n; d += 4) REQUIRE(subs.subscribe_device(h2, d, rpc) == TERN_OK);
+    auto t = subs.device_table();
+    CHECK(t.entries == n);
+    CHECK(t.capacity == 32768);  // 20 000 > 7/8 of 16 384
+    CHECK(t.bytes == t.capacity * 24);
+    // Closing h1 drops every device but those h2 holds, each told to the hook once.
+    subs.close(h1);
+    CHECK(gone == n - n / 4);
+    CHECK(narrowed == n / 4);
+    t = subs.device_table();
+    CHECK(t.entries == n / 4);
+    for (uint64_t d = 1; d <= n; ++d) REQUIRE(subs.union_of(d) == (d % 4 == 1 ? rpc : 0u));
+    for (uint64_t d = 1; d <= n; d += 4) subs.unsubscribe_device(h2, d, rpc);
+    t = subs.device_table();
+    CHECK(t.entries == 0);
+    CHECK(t.capacity == 1024);  // halved below 1/8 full, down to 1 024 slots
+    CHECK(gone == n);
+}

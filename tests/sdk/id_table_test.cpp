@@ -143,3 +143,41 @@ TEST_CASE("id_table: values that own memory are moved and destroyed with their e
     for (uint64_t id = 2; id <= 3000; id += 2) REQUIRE((t.find(id) != nullptr && **t.find(id) == static_cast<int>(id)));
     CHECK(t.size() == 1500);
 }
+
+TEST_CASE("id_table: erase_if sees every entry once and keeps the rest findable") {
+    std::mt19937_64 rng(61);
+    for (int trial = 0; trial < 20; ++trial) {
+        id_table<uint32_t> t;
+        std::unordered_map<uint64_t, uint32_t> model;
+        const uint64_t range = 200 + rng() % 20000;
+        const std::size_t fill = static_cast<std::size_t>(rng() % range);
+        for (std::size_t k = 0; k < fill; ++k) {
+            const uint64_t id = 1 + rng() % range;
+            *t.try_emplace(id).first = 0;
+            model[id] = 0;
+        }
+        const unsigned keep_mod = 1 + static_cast<unsigned>(rng() % 5);  // 1: erase everything
+        std::unordered_map<uint64_t, int> visits;
+        const std::size_t erased = t.erase_if([&](uint64_t id, uint32_t& v) {
+            ++visits[id];
+            ++v;  // the value may be changed
+            return id % keep_mod != 0 || keep_mod == 1;
+        });
+        CHECK(visits.size() == model.size());
+        for (const auto& [id, n] : visits) REQUIRE(n == 1);
+        std::size_t expect_erased = 0;
+        for (const auto& [id, v] : model) {
+            const bool gone = id % keep_mod != 0 || keep_mod == 1;
+            expect_erased += gone;
+            if (gone) {
+                REQUIRE(t.find(id) == nullptr);
+            } else {
+                REQUIRE(t.find(id) != nullptr);
+                CHECK(*t.find(id) == 1);
+            }
+        }
+        CHECK(erased == expect_erased);
+        CHECK(t.size() == model.size() - expect_erased);
+        CHECK((t.capacity() <= 1024 || t.size() * 8 >= t.capacity()));
+    }
+}

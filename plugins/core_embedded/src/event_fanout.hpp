@@ -50,11 +50,11 @@ public:
 
     // Live subscribers, the tern.core/1 slot not counted (tests, stats).
     uint32_t subscribers() noexcept;
-    // Devices with subscriber masks and the bytes their table holds: a node (next pointer,
-    // id, two masks; 48 bytes as allocated) and a bucket pointer each.
+    // Devices with subscriber masks and the bytes their table holds (a flat table of 24-byte
+    // slots: id and two masks).
     std::pair<size_t, size_t> memory() noexcept {
-        const auto [devices, buckets] = subs_.device_table();
-        return {devices, devices * 48 + buckets * sizeof(void*)};
+        const auto t = subs_.device_table();
+        return {t.entries, t.bytes};
     }
 
     // ---- core_listener_v1: what the core delivers ------------------------------------------

@@ -41,7 +41,7 @@ bool listener_hub::subscribed(uint64_t device_id, uint32_t flag) {
 
 std::pair<size_t, size_t> listener_hub::memory() {
     std::lock_guard lk(mutex_);
-    return {subs_.size(), subs_.memory_bytes()};
+    return {subs_.size(), subs_.bytes()};
 }
 
 void listener_hub::forget(uint64_t device_id) {

@@ -9,9 +9,9 @@
 #include <utility>
 #include <vector>
 
-#include "id_table.hpp"
 #include "model.hpp"
 #include "tern/abi/core.h"
+#include "tern/sdk/id_table.hpp"
 
 namespace tern::core_embedded {
 
@@ -46,7 +46,7 @@ private:
     std::atomic<core_listener_v1*> listener_{nullptr};
     std::atomic<int64_t> calls_{0};
     std::mutex mutex_;
-    id_table<uint8_t> subs_;  // device -> TERN_SUBSCRIBE_* flags
+    sdk::id_table<uint8_t> subs_;  // device -> TERN_SUBSCRIBE_* flags
 };
 
 }  // namespace tern::core_embedded

@@ -323,13 +323,13 @@ session_book::table_memory session_book::sessions_memory() {
     std::lock_guard lk(mutex_);
     // The side map's nodes and buckets: a node holds the key, the vector and the next pointer.
     const size_t extra_nodes = extra_.size() * (sizeof(void*) * 2 + 32) + extra_.bucket_count() * sizeof(void*);
-    return {sessions_.size() + extra_.size(), sessions_.memory_bytes() + pending_.memory_bytes() +
+    return {sessions_.size() + extra_.size(), sessions_.bytes() + pending_.bytes() +
                                                   dirty_.capacity() * sizeof(uint64_t) + extra_nodes + extra_bytes_};
 }
 
 session_book::table_memory session_book::asleep_memory() {
     std::lock_guard lk(mutex_);
-    return {asleep_.size(), asleep_.memory_bytes()};
+    return {asleep_.size(), asleep_.bytes()};
 }
 
 }  // namespace tern::core_embedded

@@ -5,7 +5,7 @@
 // their next ACTIVITY or OPEN: in memory only, one entry per sleeping device.
 //
 // Sized for a million online devices: a device's first session lives in a 24-byte entry
-// of a flat table (id_table) when its transport is one of the first 255 names seen and its
+// of a flat table (sdk::id_table) when its transport is one of the first 255 names seen and its
 // address is IPv4 `a.b.c.d:port`; further sessions and other addresses go to a side map
 // (`extra`). The flush walks only the devices active since the last one.
 #pragma once
@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "core_parts.hpp"
-#include "id_table.hpp"
+#include "tern/sdk/id_table.hpp"
 
 namespace tern::core_embedded {
 
@@ -78,13 +78,13 @@ private:
 
     core_parts& p_;
     std::mutex mutex_;
-    id_table<entry> sessions_;
+    sdk::id_table<entry> sessions_;
     std::unordered_map<uint64_t, std::vector<session_info>> extra_;  // sessions that do not fit an entry
     size_t extra_bytes_ = 0;                                          // their strings' heap
     std::vector<std::string> transports_;
     std::vector<uint64_t> dirty_;       // devices with activity since the last flush
-    id_table<connect_times> pending_;   // connect/disconnect times since the last flush
-    id_table<int64_t> asleep_;          // device -> since (wall ms)
+    sdk::id_table<connect_times> pending_;   // connect/disconnect times since the last flush
+    sdk::id_table<int64_t> asleep_;          // device -> since (wall ms)
     int64_t started_ts_ = 0;
     size_t count_ = 0;
     uint64_t timer_ = 0;

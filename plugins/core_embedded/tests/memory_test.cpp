@@ -2,18 +2,14 @@
 // devices fill one table after the other, and the heap the process holds (mallinfo2: in use
 // plus mmapped blocks) grows by what the table takes. Prints bytes per entry measured and as
 // the core's own accounting reports them (core_memory_bytes), and checks that they agree.
-// Also the id_table the session, sleep and subscription tables are made of.
 #include <malloc.h>
 
 #include <atomic>
 #include <cstdio>
-#include <random>
 #include <thread>
-#include <unordered_map>
 
 #include "event_fanout.hpp"
 #include "session_book.hpp"
-#include "id_table.hpp"
 #include "support.hpp"
 
 using namespace tern::core_embedded;
@@ -43,41 +39,6 @@ struct measured {
 };
 
 }  // namespace
-
-TEST_CASE("id_table: insert, find, erase with backward shift, growth and shrinking", "[memory]") {
-    id_table<uint32_t> t;
-    std::unordered_map<uint64_t, uint32_t> model;
-    std::mt19937_64 rng(7);
-    for (int round = 0; round < 200000; ++round) {
-        const uint64_t id = 1 + rng() % 5000;
-        if (rng() % 3 == 0) {
-            CHECK(t.erase(id) == (model.erase(id) == 1));
-        } else {
-            auto [v, made] = t.try_emplace(id);
-            CHECK(made == (model.count(id) == 0));
-            *v = static_cast<uint32_t>(round);
-            model[id] = static_cast<uint32_t>(round);
-        }
-    }
-    REQUIRE(t.size() == model.size());
-    for (const auto& [id, v] : model) {
-        const uint32_t* x = t.find(id);
-        REQUIRE(x != nullptr);
-        CHECK(*x == v);
-    }
-    size_t seen = 0;
-    t.for_each([&](uint64_t id, uint32_t& v) {
-        ++seen;
-        CHECK(model.at(id) == v);
-    });
-    CHECK(seen == model.size());
-    CHECK(t.capacity() * 7 >= t.size() * 8);
-    for (const auto& [id, v] : model) CHECK(t.erase(id));
-    CHECK(t.size() == 0);
-    CHECK(t.capacity() <= 1024);  // it shrank as it emptied
-    CHECK(t.find(0) == nullptr);
-    CHECK_FALSE(t.erase(0));
-}
 
 TEST_CASE("memory: bytes per entry of the core's per-device tables at 100 000 devices", "[memory]") {
     constexpr int n = 100000;

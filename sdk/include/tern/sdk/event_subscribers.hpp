@@ -5,7 +5,9 @@
 //    only grows from 1, so a handle is never 0 and a closed handle never matches the slot's
 //    next subscriber. The lowest `reserved` slots are the implementation's own (a core's
 //    tern.core/1 listener): always open, close() refuses them, set_reserved_listener fills them;
-//  - per device, two bit masks (attributes, RPC: bit i is slot i) of who subscribed what;
+//  - per device, two bit masks (attributes, RPC: bit i is slot i) of who subscribed what, in
+//    an sdk::id_table (a 24-byte slot per device; device ids are never 0, the table's
+//    reserved key: subscribe_device refuses 0);
 //  - close(handle), which returns only when no call into that handle's listener runs.
 //
 // What the implementation does with a device's UNION of flags (subscribe it at its core, send
@@ -28,11 +30,11 @@
 #include <mutex>
 #include <new>
 #include <thread>
-#include <unordered_map>
 #include <utility>
 
 #include "tern/abi/core_capabilities.h"
 #include "tern/sdk/host.hpp"
+#include "tern/sdk/id_table.hpp"
 
 namespace tern::sdk {
 
@@ -103,22 +105,24 @@ public:
         return TERN_BUSY;
     }
 
-    // TERN_NOT_FOUND for a handle that is not open; unknown flags are ignored.
+    // TERN_NOT_FOUND for a handle that is not open, TERN_INVALID_ARGUMENT for device 0 (no
+    // device has it); unknown flags are ignored.
     tern_status subscribe_device(uint64_t handle, uint64_t device_id, uint32_t flags) noexcept {
         flags &= known_flags;
         try {
             std::lock_guard lk(mutex_);
             const uint32_t i = slot_of(handle);
             if (i == slot_count) return TERN_NOT_FOUND;
+            if (device_id == device_map::empty_id) return TERN_INVALID_ARGUMENT;
             if (flags == 0) return TERN_OK;
-            auto it = devices_.try_emplace(device_id).first;
-            const masks old = it->second;
-            if (flags & TERN_SUBSCRIBE_ATTRIBUTES) it->second.attributes |= slot_bit(i);
-            if (flags & TERN_SUBSCRIBE_RPC) it->second.rpc |= slot_bit(i);
-            const tern_status st = changed({device_id, old.flags(), it->second.flags(), flags});
+            masks& d = *devices_.try_emplace(device_id).first;  // the hook cannot move it
+            const masks old = d;
+            if (flags & TERN_SUBSCRIBE_ATTRIBUTES) d.attributes |= slot_bit(i);
+            if (flags & TERN_SUBSCRIBE_RPC) d.rpc |= slot_bit(i);
+            const tern_status st = changed({device_id, old.flags(), d.flags(), flags});
             if (st != TERN_OK) {
-                it->second = old;
-                if (old.flags() == 0) devices_.erase(it);
+                d = old;
+                if (old.flags() == 0) devices_.erase(device_id);
             }
             return st;
         } catch (const std::bad_alloc&) {
@@ -131,8 +135,9 @@ public:
         std::lock_guard lk(mutex_);
         const uint32_t i = slot_of(handle);
         if (i == slot_count || flags == 0) return;
-        auto it = devices_.find(device_id);
-        if (it != devices_.end()) drop_bits(it, slot_bit(i), flags);
+        masks* d = devices_.find(device_id);
+        if (d == nullptr || !drop_bits(device_id, *d, slot_bit(i), flags)) return;
+        devices_.erase(device_id);
     }
 
     // Drops the handle's subscriptions; returns once no call into its listener runs, after
@@ -146,14 +151,12 @@ public:
             slots_[i].handle.store(0);
             slots_[i].listener.store(nullptr);
             const uint64_t bit = slot_bit(i);
-            for (auto it = devices_.begin(); it != devices_.end();) {
-                auto next = std::next(it);
+            devices_.erase_if([&](uint64_t device_id, masks& d) {
                 uint32_t flags = 0;
-                if (it->second.attributes & bit) flags |= TERN_SUBSCRIBE_ATTRIBUTES;
-                if (it->second.rpc & bit) flags |= TERN_SUBSCRIBE_RPC;
-                if (flags != 0) drop_bits(it, bit, flags);
-                it = next;
-            }
+                if (d.attributes & bit) flags |= TERN_SUBSCRIBE_ATTRIBUTES;
+                if (d.rpc & bit) flags |= TERN_SUBSCRIBE_RPC;
+                return flags != 0 && drop_bits(device_id, d, bit, flags);
+            });
         }
         wait_idle(slots_[i]);
         std::lock_guard lk(mutex_);
@@ -169,9 +172,9 @@ public:
         std::array<uint64_t, slot_count> handles{};
         {
             std::lock_guard lk(mutex_);
-            auto it = devices_.find(device_id);
-            if (it == devices_.end()) return false;
-            mask = flag == TERN_SUBSCRIBE_RPC ? it->second.rpc : it->second.attributes;
+            const masks* d = devices_.find(device_id);
+            if (d == nullptr) return false;
+            mask = flag == TERN_SUBSCRIBE_RPC ? d->rpc : d->attributes;
             for (uint64_t m = mask; m != 0; m &= m - 1) {
                 const auto i = static_cast<uint32_t>(std::countr_zero(m));
                 handles[i] = slots_[i].handle.load();
@@ -203,13 +206,19 @@ public:
     // The device's union of flags over all slots.
     uint32_t union_of(uint64_t device_id) noexcept {
         std::lock_guard lk(mutex_);
-        auto it = devices_.find(device_id);
-        return it == devices_.end() ? 0 : it->second.flags();
+        const masks* d = devices_.find(device_id);
+        return d == nullptr ? 0 : d->flags();
     }
-    // Devices with a mask and the bucket count of their table (memory figures).
-    std::pair<std::size_t, std::size_t> device_table() noexcept {
+    // The per-device mask table (memory figures): devices with a mask, the table's slots, and
+    // the bytes it holds (slots x 24; it owns nothing else).
+    struct table_figures {
+        std::size_t entries = 0;
+        std::size_t capacity = 0;
+        std::size_t bytes = 0;
+    };
+    table_figures device_table() noexcept {
         std::lock_guard lk(mutex_);
-        return {devices_.size(), devices_.bucket_count()};
+        return {devices_.size(), devices_.capacity(), devices_.bytes()};
     }
 
 private:
@@ -229,7 +238,7 @@ private:
             return f;
         }
     };
-    using device_map = std::unordered_map<uint64_t, masks>;
+    using device_map = id_table<masks>;
 
     static uint64_t slot_bit(uint32_t i) noexcept { return uint64_t{1} << i; }
 
@@ -265,16 +274,15 @@ private:
         }
     }
 
-    // Drops a slot's bits for a device (erased once nobody holds it) and tells the hook. Under
-    // mutex_.
-    void drop_bits(device_map::iterator it, uint64_t bit, uint32_t flags) noexcept {
-        masks& d = it->second;
+    // Drops a slot's bits for a device and tells the hook; true when nobody holds the device
+    // any more (the caller erases it). Under mutex_.
+    bool drop_bits(uint64_t device_id, masks& d, uint64_t bit, uint32_t flags) noexcept {
         const uint32_t before = d.flags();
         if (flags & TERN_SUBSCRIBE_ATTRIBUTES) d.attributes &= ~bit;
         if (flags & TERN_SUBSCRIBE_RPC) d.rpc &= ~bit;
-        const union_change c{it->first, before, d.flags(), 0};
-        if (c.after == 0) devices_.erase(it);
+        const union_change c{device_id, before, d.flags(), 0};
         changed(c);
+        return c.after == 0;
     }
 
     const change_fn on_change_;

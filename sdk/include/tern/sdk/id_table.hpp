@@ -82,29 +82,30 @@ public:
             if (slots_[i].id == id) break;
             if (slots_[i].id == empty_id) return false;
         }
-        // Backward shift: move later members of the probe run into the hole while their home
-        // allows it, so lookups never need tombstones.
-        for (std::size_t j = next(i);; j = next(j)) {
-            slot& s = slots_[j];
-            if (s.id == empty_id) break;
-            const std::size_t h = home(s.id);
-            // s may move to i when i lies cyclically in [h, j).
-            if (((j - h) & (cap_ - 1)) >= ((j - i) & (cap_ - 1))) {
-                slots_[i].id = s.id;
-                slots_[i].value = std::move(s.value);
-                i = j;
-            }
-        }
-        slots_[i].id = empty_id;
-        slots_[i].value = V{};
-        --size_;
-        if (cap_ > min_shrink_capacity && size_ * 8 < cap_) {
-            try {
-                rehash(cap_ / 2);
-            } catch (...) {  // keeping the larger array is fine
-            }
-        }
+        erase_at(i);
+        shrink();
         return true;
+    }
+
+    // Calls pred(id, V&) once for every entry and erases those it returns true for; pred may
+    // change the value but not the table. Returns how many were erased.
+    template <class P>
+    std::size_t erase_if(P&& pred) {
+        if (size_ == 0) return 0;
+        // Start after an empty slot (there is one: at most 7/8 full). No probe run crosses it,
+        // and backward shift only moves an entry towards the run's start, into the slot just
+        // visited: visiting that slot again sees each entry exactly once.
+        std::size_t start = 0;
+        while (slots_[start].id != empty_id) ++start;
+        std::size_t erased = 0;
+        for (std::size_t n = 1, i = next(start); n < cap_; ++n, i = next(i)) {
+            while (slots_[i].id != empty_id && pred(slots_[i].id, slots_[i].value)) {
+                erase_at(i);
+                ++erased;
+            }
+        }
+        shrink();
+        return erased;
     }
 
     // Drops every entry and the array.
@@ -126,6 +127,36 @@ private:
         return static_cast<std::size_t>((id * 0x9E3779B97F4A7C15ull) >> shift_);
     }
     std::size_t next(std::size_t i) const noexcept { return (i + 1) & (cap_ - 1); }
+
+    // Empties slot i, moving later members of its probe run into the hole while their home
+    // allows it, so lookups never need tombstones.
+    void erase_at(std::size_t i) noexcept {
+        for (std::size_t j = next(i);; j = next(j)) {
+            slot& s = slots_[j];
+            if (s.id == empty_id) break;
+            const std::size_t h = home(s.id);
+            // s may move to i when i lies cyclically in [h, j).
+            if (((j - h) & (cap_ - 1)) >= ((j - i) & (cap_ - 1))) {
+                slots_[i].id = s.id;
+                slots_[i].value = std::move(s.value);
+                i = j;
+            }
+        }
+        slots_[i].id = empty_id;
+        slots_[i].value = V{};
+        --size_;
+    }
+
+    // Halves (repeatedly) a large table that fell below 1/8 full.
+    void shrink() noexcept {
+        std::size_t cap = cap_;
+        while (cap > min_shrink_capacity && size_ * 8 < cap) cap /= 2;
+        if (cap == cap_) return;
+        try {
+            rehash(cap);
+        } catch (...) {  // keeping the larger array is fine
+        }
+    }
 
     // cap: a power of two that holds size_ entries.
     void rehash(std::size_t cap) {
