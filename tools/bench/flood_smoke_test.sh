@@ -11,7 +11,7 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 fail() { echo "FAIL: $*" >&2; cat "$out" >&2; exit 1; }
 
-timeout 18 bash "$here/flood.sh" --quick --build "$build" >"$out" 2>&1
+timeout 40 bash "$here/flood.sh" --quick --build "$build" >"$out" 2>&1
 rc=$?
 [ "$rc" -eq 0 ] || fail "flood.sh --quick exited $rc"
 
