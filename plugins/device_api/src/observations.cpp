@@ -170,7 +170,7 @@ void observations::respond(uint32_t home, uint64_t device_id, bool rpc, uint32_t
     if (st == TERN_OK) rt_.m.request(rpc ? action::rpc_observe : action::attributes_observe, r.code);
     if (st != TERN_OK || sd.observe_respond_ended) obs = 0;
     if (obs != 0) {
-        sd.obs_device[obs] = device_id;
+        *sd.obs_device.try_emplace(obs).first = device_id;  // obs is not 0, the reserved id
         rt_.refresh_memory(sd);
     }
     o.id = obs;

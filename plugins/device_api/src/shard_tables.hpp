@@ -20,8 +20,8 @@
 #include "auth_cache.hpp"
 #include "decoded_uplink.hpp"
 #include "device_state.hpp"
-#include "flat_table.hpp"
 #include "metrics.hpp"
+#include "tern/sdk/id_table.hpp"
 #include "tern/sdk/shard_pool.hpp"
 #include "tern/lru/lru_map.hpp"
 #include "tern/ratelimit/ratelimit.hpp"
@@ -106,14 +106,14 @@ struct shard_tables {
     sdk::shard_pool<power_hop> hops;  // uplinks of sleeping devices homed elsewhere
 
     // ---- observations: those living on this shard -> their device ----
-    flat_table<uint64_t> obs_device;
+    sdk::id_table<uint64_t> obs_device;
     // set while this shard answers an Observe registration: an end of the new relation
     // inside respond() (before its id is known here) is noticed
     bool in_observe_respond = false;
     bool observe_respond_ended = false;
 
     // ---- state_table: devices homed here ----
-    flat_table<std::unique_ptr<device_state>> states;
+    sdk::id_table<std::unique_ptr<device_state>> states;
     device_state* idle_head = nullptr;
     device_state* idle_tail = nullptr;
 

@@ -17,7 +17,8 @@ device_state* state_table::state_for(shard_tables& sd, const std::shared_ptr<con
         }
         return &st;
     }
-    if (!create) return nullptr;
+    // 0 is the table's reserved id; no core gives it to a device.
+    if (!create || dev->device_id == 0) return nullptr;
     if (sd.states.size() >= rt_.states_per_shard) {
         if (sd.idle_head == nullptr) {
             rt_.m.states_refused.inc();
@@ -29,7 +30,7 @@ device_state* state_table::state_for(shard_tables& sd, const std::shared_ptr<con
     auto st = std::make_unique<device_state>();
     st->dev = dev;
     device_state* p = st.get();
-    sd.states[dev->device_id] = std::move(st);
+    *sd.states.try_emplace(dev->device_id).first = std::move(st);
     rt_.m.states.add(1);
     rt_.refresh_memory(sd);
     return p;
@@ -82,7 +83,7 @@ uint64_t state_table::expire(shard_tables& sd, uint64_t now) {
 }
 
 void state_table::close_all(shard_tables& sd) noexcept {
-    sd.states.each([&](uint64_t id, std::unique_ptr<device_state>& st) {
+    sd.states.for_each([&](uint64_t id, std::unique_ptr<device_state>& st) {
         // The core has handed these over: tell it they did not arrive (a persistent one is
         // kept for the next run).
         for (pending_rpc& r : st->rpcs)
