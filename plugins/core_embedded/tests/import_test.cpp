@@ -23,7 +23,7 @@ std::string rows(int from, int to) {  // dev-I,token-of-device-I for I in [from,
 
 }  // namespace
 
-TEST_CASE("import csv: header, quotes, CRLF and blank lines; malformed lines named", "[import]") {
+TEST_CASE("import csv: header, quotes, CRLF and blank lines, malformed lines named", "[import]") {
     std::vector<import_row> out;
     CHECK_FALSE(parse_import_csv("name,token\r\n\"a, b\",tok-1\r\n\nplain,\"t\"\"2\"\n", 1, out));
     REQUIRE(out.size() == 2);
