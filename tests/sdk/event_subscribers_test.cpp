@@ -233,7 +233,8 @@ TEST_CASE("event_subscribers: the device table is flat, refuses device 0 and shr
     for (uint64_t d = 1; d <= n; d += 4) REQUIRE(subs.subscribe_device(h2, d, rpc) == TERN_OK);
     auto t = subs.device_table();
     CHECK(t.entries == n);
-    CHECK(t.capacity == 32768);  // 20 000 > 7/8 of 16 384
+    CHECK(t.capacity * 7 >= n * 8);  // between 7/12 and 7/8 full
+    CHECK(t.capacity * 7 < n * 12);
     CHECK(t.bytes == t.capacity * 24);
     // Closing h1 drops every device but those h2 holds, each told to the hook once.
     subs.close(h1);
@@ -245,6 +246,7 @@ TEST_CASE("event_subscribers: the device table is flat, refuses device 0 and shr
     for (uint64_t d = 1; d <= n; d += 4) subs.unsubscribe_device(h2, d, rpc);
     t = subs.device_table();
     CHECK(t.entries == 0);
-    CHECK(t.capacity == 1024);  // halved below 1/8 full, down to 1 024 slots
+    CHECK(t.capacity >= 1024);  // halved below 1/8 full, not below 1 024 slots
+    CHECK(t.capacity < 2048);
     CHECK(gone == n);
 }

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <random>
 #include <unordered_map>
@@ -96,13 +97,16 @@ TEST_CASE("id_table: grows past 7/8, shrinks below 1/8, gives the array back on 
         *t.try_emplace(id).first = static_cast<uint32_t>(id);
         REQUIRE(t.size() * 8 <= t.capacity() * 7);
     }
-    CHECK(t.capacity() == 131072);  // 100 000 > 7/8 of 65 536
+    // grown by half each time from 16: 100 000 entries sit between 7/12 and 7/8 full
+    CHECK(t.capacity() * 7 >= n * 8);
+    CHECK(t.capacity() * 7 < n * 12);
     CHECK(t.bytes() == t.capacity() * sizeof(id_table<uint32_t>::slot));
     CHECK(sizeof(id_table<uint32_t>::slot) == 16);
     for (uint64_t id = 1; id <= n; ++id) REQUIRE((t.find(id) != nullptr && *t.find(id) == id));
     for (uint64_t id = 1; id <= n - 100; ++id) REQUIRE(t.erase(id));
     CHECK(t.size() == 100);
-    CHECK(t.capacity() == 1024);  // halved on the way down, not below 1024
+    CHECK(t.capacity() >= 1024);  // halved on the way down, not below 1024
+    CHECK(t.capacity() < 2048);
     for (uint64_t id = n - 99; id <= n; ++id) REQUIRE((t.find(id) != nullptr && *t.find(id) == id));
     t.clear();
     CHECK(t.size() == 0);
@@ -178,6 +182,19 @@ TEST_CASE("id_table: erase_if sees every entry once and keeps the rest findable"
         }
         CHECK(erased == expect_erased);
         CHECK(t.size() == model.size() - expect_erased);
-        CHECK((t.capacity() <= 1024 || t.size() * 8 >= t.capacity()));
+        CHECK((t.capacity() < 2 * id_table<int>::min_shrink_capacity || t.size() * 8 >= t.capacity()));
     }
+}
+
+TEST_CASE("id_table: a million entries fill it between 7/12 and 7/8, not half empty") {
+    // A doubling table would hold 1 000 000 entries (just past 7/8 of 2^20) in 2^21 slots.
+    id_table<uint64_t> t;
+    constexpr uint64_t n = 1000000;
+    for (uint64_t id = 1; id <= n; ++id) *t.try_emplace(id * 7919).first = id;
+    CHECK(t.size() == n);
+    CHECK(t.capacity() * 7 >= n * 8);
+    CHECK(t.capacity() * 7 < n * 12);
+    std::printf("id_table: 1000000 entries of 8 bytes in %zu slots: %.1f bytes per entry (slot %zu)\n", t.capacity(),
+                static_cast<double>(t.bytes()) / static_cast<double>(n), sizeof(id_table<uint64_t>::slot));
+    for (uint64_t id = 1; id <= n; id += 997) REQUIRE((t.find(id * 7919) != nullptr && *t.find(id * 7919) == id));
 }

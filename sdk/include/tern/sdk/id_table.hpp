@@ -7,11 +7,14 @@
 //  - the id 0 is reserved as the empty slot's key: device ids (SQLite row ids) and the CoAP
 //    engine's observation ids are never 0. try_emplace(0) is refused (null), find(0) and
 //    erase(0) find nothing;
-//  - Fibonacci hashing on the top bits, so consecutive ids spread over the whole array;
-//  - at most 7/8 full: past that it doubles (to 7/16), and it halves when it falls below 1/8
-//    of a table larger than 1024 slots, so a table that emptied gives its memory back. A slot
-//    costs sizeof(slot) whatever the load: bytes() / size() lies between 8/7 and 16/7 of it
-//    while growing;
+//  - Fibonacci hashing, mapped onto the array by its top bits (multiply-shift over any
+//    capacity), so consecutive ids spread over the whole array;
+//  - at most 7/8 full: past that it grows by half (to 7/12), and it halves when it falls
+//    below 1/8 of a table larger than 1024 slots, so a table that emptied gives its memory
+//    back. Growing by half rather than doubling keeps the load between 7/12 and 7/8 at any
+//    population: a doubling table holding 1 000 000 entries (just past 7/8 of 2^20) would be
+//    half empty. A slot costs sizeof(slot) whatever the load: bytes() / size() lies between
+//    8/7 and 12/7 of it while growing;
 //  - bytes() is the slot array, all of it resident (every slot is written when the array is
 //    made); heap a value owns (e.g. through a unique_ptr) is the owner's to count.
 //
@@ -66,7 +69,7 @@ public:
         static_assert(std::is_default_constructible_v<V> && std::is_nothrow_move_assignable_v<V>);
         if (id == empty_id) return {nullptr, false};
         if (V* v = find(id)) return {v, false};
-        if ((size_ + 1) * 8 > cap_ * 7) rehash(cap_ == 0 ? 16 : cap_ * 2);
+        if ((size_ + 1) * 8 > cap_ * 7) rehash(cap_ == 0 ? 16 : cap_ + cap_ / 2);
         std::size_t i = home(id);
         while (slots_[i].id != empty_id) i = next(i);
         slots_[i].id = id;
@@ -112,7 +115,6 @@ public:
     void clear() noexcept {
         slots_.reset();
         cap_ = size_ = 0;
-        shift_ = 64;
     }
 
     // f(id, V&) for every entry; f must not insert or erase.
@@ -124,9 +126,12 @@ public:
 
 private:
     std::size_t home(uint64_t id) const noexcept {
-        return static_cast<std::size_t>((id * 0x9E3779B97F4A7C15ull) >> shift_);
+        const uint64_t h = id * 0x9E3779B97F4A7C15ull;
+        return static_cast<std::size_t>((static_cast<unsigned __int128>(h) * cap_) >> 64);
     }
-    std::size_t next(std::size_t i) const noexcept { return (i + 1) & (cap_ - 1); }
+    std::size_t next(std::size_t i) const noexcept { return i + 1 == cap_ ? 0 : i + 1; }
+    // How far b lies after a, going round the array.
+    std::size_t ahead(std::size_t a, std::size_t b) const noexcept { return b >= a ? b - a : b + cap_ - a; }
 
     // Empties slot i, moving later members of its probe run into the hole while their home
     // allows it, so lookups never need tombstones.
@@ -136,7 +141,7 @@ private:
             if (s.id == empty_id) break;
             const std::size_t h = home(s.id);
             // s may move to i when i lies cyclically in [h, j).
-            if (((j - h) & (cap_ - 1)) >= ((j - i) & (cap_ - 1))) {
+            if (ahead(h, j) >= ahead(i, j)) {
                 slots_[i].id = s.id;
                 slots_[i].value = std::move(s.value);
                 i = j;
@@ -150,7 +155,7 @@ private:
     // Halves (repeatedly) a large table that fell below 1/8 full.
     void shrink() noexcept {
         std::size_t cap = cap_;
-        while (cap > min_shrink_capacity && size_ * 8 < cap) cap /= 2;
+        while (cap / 2 >= min_shrink_capacity && size_ * 8 < cap) cap /= 2;
         if (cap == cap_) return;
         try {
             rehash(cap);
@@ -158,15 +163,13 @@ private:
         }
     }
 
-    // cap: a power of two that holds size_ entries.
+    // cap: at least size_ + 1 slots.
     void rehash(std::size_t cap) {
         std::unique_ptr<slot[]> fresh(new slot[cap]);
         std::unique_ptr<slot[]> old = std::move(slots_);
         const std::size_t old_cap = cap_;
         slots_ = std::move(fresh);
         cap_ = cap;
-        shift_ = 64;
-        for (std::size_t c = cap; c > 1; c >>= 1) --shift_;
         for (std::size_t k = 0; k < old_cap; ++k) {
             if (old[k].id == empty_id) continue;
             std::size_t i = home(old[k].id);
@@ -179,7 +182,6 @@ private:
     std::unique_ptr<slot[]> slots_;
     std::size_t cap_ = 0;
     std::size_t size_ = 0;
-    unsigned shift_ = 64;
 };
 
 }  // namespace tern::sdk
