@@ -240,6 +240,18 @@ downlinks() {
   done
 }
 
+# wait_ready DIR LIMIT TOOL WHAT: until the generator $hold_pid wrote DIR/ready.json; dies when
+# it exits first or LIMIT seconds pass.
+wait_ready() {
+  local dir=$1 limit=$2 tool=$3 what=$4 waited=0
+  while [ ! -s "$dir/ready.json" ]; do
+    kill -0 "$hold_pid" 2>/dev/null || { cat "$dir/hold.err" >&2; die "$tool exited before it was ready"; }
+    [ "$waited" -lt "$limit" ] || die "$what not done after $limit s"
+    sleep 1
+    waited=$((waited + 1))
+  done
+}
+
 plain_run() {
   local n=$1 dir=$tmp/plain-$1
   mkdir -p "$dir"
@@ -262,13 +274,7 @@ plain_run() {
   commands+=("devices: \`$(shell_words "${cmd[@]}")\`")
   "${cmd[@]}" >"$dir/hold.json" 2>"$dir/hold.err" &
   hold_pid=$!
-  local limit=$((2 * n / rate * 3 + 120)) waited=0
-  while [ ! -s "$dir/ready.json" ]; do
-    kill -0 "$hold_pid" 2>/dev/null || { cat "$dir/hold.err" >&2; die "tern-bench hold exited before it was ready"; }
-    [ "$waited" -lt "$limit" ] || die "registrations not done after $limit s"
-    sleep 1
-    waited=$((waited + 1))
-  done
+  wait_ready "$dir" $((2 * n / rate * 3 + 120)) "tern-bench hold" registrations
   local registered
   registered=$(field registered "$dir/ready.json")
   echo "   registered $registered of $((2 * n)) relations: $(cat "$dir/ready.json")" >&2
@@ -312,13 +318,7 @@ dtls_run() {
   commands+=("DTLS sessions: \`$(shell_words "${cmd[@]}")\`")
   "${cmd[@]}" >"$dir/hold.json" 2>"$dir/hold.err" &
   hold_pid=$!
-  local limit=$((n / dtls_rate * 3 + 120)) waited=0
-  while [ ! -s "$dir/ready.json" ]; do
-    kill -0 "$hold_pid" 2>/dev/null || { cat "$dir/hold.err" >&2; die "dtls-bench hold exited before it was ready"; }
-    [ "$waited" -lt "$limit" ] || die "handshakes not done after $limit s"
-    sleep 1
-    waited=$((waited + 1))
-  done
+  wait_ready "$dir" $((n / dtls_rate * 3 + 120)) "dtls-bench hold" handshakes
   local sessions
   sessions=$(field sessions "$dir/ready.json")
   echo "   $sessions sessions: $(cat "$dir/ready.json")" >&2
