@@ -126,8 +126,9 @@ public:
 
 private:
     std::size_t home(uint64_t id) const noexcept {
-        const uint64_t h = id * 0x9E3779B97F4A7C15ull;
-        return static_cast<std::size_t>((static_cast<unsigned __int128>(h) * cap_) >> 64);
+        // The hash's top 32 bits scaled onto the array (a capacity stays far below 2^32 slots).
+        const uint64_t h = (id * 0x9E3779B97F4A7C15ull) >> 32;
+        return static_cast<std::size_t>((h * static_cast<uint64_t>(cap_)) >> 32);
     }
     std::size_t next(std::size_t i) const noexcept { return i + 1 == cap_ ? 0 : i + 1; }
     // How far b lies after a, going round the array.
