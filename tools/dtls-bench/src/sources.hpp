@@ -5,55 +5,48 @@
 // set per datagram with IP_PKTINFO. Usable: the last octet is 1..254 (addresses ending in
 // .0 and .255 are skipped, as tern-bench hold does). A reply names its session by the
 // address it was sent to (IP_PKTINFO on receipt) and the socket it arrived on, so the
-// client needs no table of sessions by address: index_of() inverts address_of().
+// client needs no table of sessions by address: index_of() inverts address_of(). The
+// arithmetic is tern-bench's source_map (tools/tern-bench/src/source_map.hpp).
 #pragma once
 
 #include <cstdint>
 #include <optional>
+
+#include "source_map.hpp"  // tern-bench's: the same sources as `tern-bench hold`
 
 namespace tern::dtls::bench {
 
 class source_plan {
 public:
     // base: host byte order, its last octet 1..254 (valid() says); sockets >= 1.
-    source_plan(uint32_t base, uint32_t sockets) noexcept : base_(base), sockets_(sockets) {}
+    source_plan(uint32_t base, uint32_t sockets) noexcept : base_(base), map_(base, sockets) {}
 
-    bool valid() const noexcept {
-        const uint32_t last = base_ & 0xff;
-        return sockets_ != 0 && last != 0 && last != 255;
-    }
-    uint32_t sockets() const noexcept { return sockets_; }
-    uint32_t socket_of(uint64_t i) const noexcept { return static_cast<uint32_t>(i % sockets_); }
+    bool valid() const noexcept { return map_.sockets() != 0 && tern::bench::source_map::usable(base_); }
+    uint32_t sockets() const noexcept { return map_.sockets(); }
+    uint32_t socket_of(uint64_t i) const noexcept { return map_.socket_of(i); }
     // How many addresses n sessions use.
-    uint64_t addresses_for(uint64_t n) const noexcept { return (n + sockets_ - 1) / sockets_; }
+    uint64_t addresses_for(uint64_t n) const noexcept { return (n + sockets() - 1) / sockets(); }
 
     // The k-th usable address at or after the base (host byte order).
-    uint32_t address(uint64_t k) const noexcept {
-        const uint64_t offset = (base_ & 0xff) - 1 + k;  // counted from the base's .1
-        return static_cast<uint32_t>(((base_ >> 8) + offset / 254) << 8 | (offset % 254 + 1));
-    }
-    uint32_t address_of(uint64_t i) const noexcept { return address(i / sockets_); }
+    uint32_t address(uint64_t k) const noexcept { return map_.address_at(k); }
+    uint32_t address_of(uint64_t i) const noexcept { return map_.address_of(i); }
     // The last address n sessions use; false when it would leave 127.0.0.0/8.
     bool fits(uint64_t n) const noexcept {
-        if (n == 0) return true;
-        const uint64_t offset = (base_ & 0xff) - 1 + addresses_for(n) - 1;
-        return (base_ >> 8) + offset / 254 <= 0x7fffff;  // 127.255.255.x
+        using tern::bench::source_map;
+        return n == 0 || source_map::rank(base_) + addresses_for(n) - 1 <= source_map::rank(0x7FFFFFFEu);
     }
 
     // The session a datagram sent to `to` (host byte order) and received on socket `socket`
     // is for; nullopt when no session of this plan has that address.
     std::optional<uint64_t> index_of(uint32_t to, uint32_t socket) const noexcept {
-        const uint32_t last = to & 0xff;
-        if (socket >= sockets_ || last == 0 || last == 255 || (to >> 8) < (base_ >> 8)) return std::nullopt;
-        const uint64_t offset = static_cast<uint64_t>((to >> 8) - (base_ >> 8)) * 254 + (last - 1);
-        const uint64_t first = (base_ & 0xff) - 1;
-        if (offset < first) return std::nullopt;
-        return (offset - first) * sockets_ + socket;
+        uint64_t i = 0;
+        if (!map_.device_of(to, socket, i)) return std::nullopt;
+        return i;
     }
 
 private:
     uint32_t base_;
-    uint32_t sockets_;
+    tern::bench::source_map map_;
 };
 
 // The order sessions are started in: consecutive starts go to different addresses, so a
