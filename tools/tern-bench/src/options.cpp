@@ -363,6 +363,17 @@ parse_result loopback_target(const char* mode, const std::string& url, sockaddr_
     return resolve(host, port, addr, len, error);
 }
 
+// v as a whole number in lo..hi, the value of flag; false with the reason in error.
+bool whole_number(const char* flag, const std::string& v, uint64_t lo, uint64_t hi, uint64_t& out,
+                  std::string& error) {
+    if (!to_u64(v, out) || out < lo || out > hi) {
+        error = std::string(flag) + " wants a whole number in " + std::to_string(lo) + ".." + std::to_string(hi) +
+                ", got '" + v + "'";
+        return false;
+    }
+    return true;
+}
+
 }  // namespace
 
 const char* usage_text() { return usage; }
@@ -404,12 +415,7 @@ parse_result parse_load_options(int argc, char** argv, load_options& o, std::str
         return parse_result::usage_error;
     };
     auto count = [&](const char* flag, uint64_t lo, uint64_t hi, uint64_t& out) {
-        if (!to_u64(v, out) || out < lo || out > hi) {
-            error = std::string(flag) + " wants a whole number in " + std::to_string(lo) +
-                    ".." + std::to_string(hi) + ", got '" + v + "'";
-            return false;
-        }
-        return true;
+        return whole_number(flag, v, lo, hi, out, error);
     };
     auto seconds = [&](const char* flag, double lo, double& out) {
         if (!to_double(v, out) || out < lo || out > 1e7) {
@@ -637,12 +643,7 @@ parse_result parse_flood_options(int argc, char** argv, flood_options& o, std::s
         return parse_result::usage_error;
     };
     auto count = [&](const char* flag, uint64_t lo, uint64_t hi, uint64_t& out) {
-        if (!to_u64(v, out) || out < lo || out > hi) {
-            error = std::string(flag) + " wants a whole number in " + std::to_string(lo) + ".." +
-                    std::to_string(hi) + ", got '" + v + "'";
-            return false;
-        }
-        return true;
+        return whole_number(flag, v, lo, hi, out, error);
     };
     while (!a.done()) {
         const std::string_view arg = a.current();
@@ -730,12 +731,7 @@ parse_result parse_hold_options(int argc, char** argv, hold_options& o, std::str
         return parse_result::usage_error;
     };
     auto count = [&](const char* flag, uint64_t lo, uint64_t hi, uint64_t& out) {
-        if (!to_u64(v, out) || out < lo || out > hi) {
-            error = std::string(flag) + " wants a whole number in " + std::to_string(lo) + ".." +
-                    std::to_string(hi) + ", got '" + v + "'";
-            return false;
-        }
-        return true;
+        return whole_number(flag, v, lo, hi, out, error);
     };
     auto seconds = [&](const char* flag, double& out) {
         if (!to_double(v, out) || out < 0 || out > 1e7) {
