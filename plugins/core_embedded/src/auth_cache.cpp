@@ -4,6 +4,7 @@
 
 #include "store.hpp"
 #include "tern/abi/core_capabilities.h"
+#include "tern/sdk/heap_size.hpp"
 #include "tern/sdk/views.hpp"
 
 namespace tern::core_embedded {
@@ -219,9 +220,8 @@ void auth_cache::insert(const std::string& key, std::shared_ptr<device_record> r
     if (rec->account == nullptr) {
         // The record and its control block (one allocation), its own text beyond the
         // small-string buffers, and the cache key's.
-        // glibc's chunk for n bytes: n and an 8-byte header, in 16-byte steps, 32 at least.
-        auto chunk = [](size_t n) -> int64_t { return static_cast<int64_t>(std::max<size_t>(32, (n + 8 + 15) / 16 * 16)); };
-        auto heap = [&](const std::string& s) -> int64_t { return s.capacity() > 15 ? chunk(s.capacity() + 1) : 0; };
+        auto chunk = [](size_t n) { return static_cast<int64_t>(sdk::heap_chunk(n)); };
+        auto heap = [](const std::string& s) { return static_cast<int64_t>(sdk::string_heap(s)); };
         rec->accounted = chunk(sizeof(device_record) + 2 * sizeof(void*)) + heap(rec->name) + heap(rec->credential_value) +
                          heap(key);
         rec->account = &record_bytes_;

@@ -10,6 +10,7 @@
 #include "tern/abi/coap.h"
 #include "action.hpp"
 #include "tern/abi/host.h"
+#include "tern/sdk/heap_size.hpp"
 #include "tern/sdk/host.hpp"
 
 namespace tern::device_api {
@@ -44,14 +45,9 @@ inline constexpr const char* mem_names[] = {"device_states",     "device_records
 static_assert(std::size(mem_names) == static_cast<std::size_t>(mem::count_));
 inline constexpr std::size_t mem_count = static_cast<std::size_t>(mem::count_);
 
-// The heap a malloc(n) takes with glibc (its chunk: n plus the size word, 16-byte aligned, at
-// least 32), for the accounting above.
-constexpr std::size_t heap_chunk(std::size_t n) noexcept {
-    const std::size_t c = (n + 8 + 15) & ~std::size_t{15};
-    return c < 32 ? 32 : c;
-}
-// What a std::string owns beyond its own object (nothing within the short-string buffer).
-constexpr std::size_t string_heap(std::size_t capacity) noexcept { return capacity <= 15 ? 0 : heap_chunk(capacity + 1); }
+// The heap an allocation takes, for the accounting above (the SDK's, glibc's chunks).
+using sdk::heap_chunk;
+using sdk::string_heap;
 enum class dl_result : uint8_t { sent, delivered, merged, timeout, dropped, reset, failed, count_ };
 
 struct metrics {

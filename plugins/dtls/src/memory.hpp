@@ -9,6 +9,7 @@
 #include <string>
 
 #include "identity.hpp"
+#include "tern/sdk/heap_size.hpp"
 
 namespace tern::dtls {
 
@@ -35,13 +36,9 @@ constexpr const char* table_label(table t) noexcept {
     return "";
 }
 
-// The heap a malloc of n bytes takes.
-constexpr size_t chunk(size_t n) noexcept {
-    const size_t c = (n + 8 + 15) & ~size_t{15};
-    return c < 32 ? 32 : c;
-}
-// A std::string's heap beyond the object (none while it fits the small-string buffer).
-inline size_t string_heap(const std::string& s) noexcept { return s.capacity() > 15 ? chunk(s.capacity() + 1) : 0; }
+// The heap an allocation takes (the SDK's figures of glibc's chunks).
+constexpr size_t chunk(size_t n) noexcept { return sdk::heap_chunk(n); }
+using sdk::string_heap;
 // One node of a std::unordered_map<K, V>: the next pointer, the pair, and the cached hash
 // when the hasher is not std::hash of an integer (libstdc++).
 template <class K, class V, bool cached_hash>
